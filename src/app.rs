@@ -1,0 +1,93 @@
+//! From argv to exit code: parse the command line, set up logging and output, dispatch,
+//! and print an error once, with its whole context, at the top.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::commands;
+use crate::config::ConfigErrors;
+use crate::exit_code::{self, code};
+use crate::output::Ui;
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { code::USAGE } else { code::OK });
+        }
+    };
+    let ui = Ui::new(&cli.global);
+    init_logging(cli.global.verbose, cli.global.quiet);
+    match dispatch(&cli, &ui) {
+        Ok(c) => ExitCode::from(c),
+        Err(err) => {
+            let c = exit_code::of(&err);
+            report(&ui, &err, c);
+            ExitCode::from(c)
+        }
+    }
+}
+
+fn dispatch(cli: &Cli, ui: &Ui) -> anyhow::Result<u8> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Check => commands::check::execute(g, ui),
+        Command::Next { name, n, from } => commands::next::execute(g, ui, name, *n, from.as_deref()),
+        Command::List => commands::list::execute(g, ui),
+        Command::History { name, n } => commands::history::execute(g, ui, name.as_deref(), *n),
+        Command::Logs { run_id, job, follow } => commands::logs::execute(g, ui, *run_id, job.as_deref(), *follow),
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = std::env::var("JOBCTL_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new(format!("jobctl={default}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .with_ansi(false)
+        .try_init();
+}
+
+/// Prints an error: the human line(s) on stderr, and with `--json` the error document on
+/// stdout.
+fn report(ui: &Ui, err: &anyhow::Error, c: u8) {
+    let config_errors = err.chain().find_map(|e| e.downcast_ref::<ConfigErrors>());
+    let message = match config_errors {
+        Some(ce) => {
+            let n = ce.issues.len();
+            let plural = if n == 1 { "" } else { "s" };
+            format!("invalid config ({n} error{plural}):\n{ce}")
+        }
+        None => format!("{err:#}"),
+    };
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "jobctl: {message}");
+    if ui.json {
+        let errors = config_errors.map(|ce| serde_json::to_value(&ce.issues).unwrap_or_default());
+        let doc = serde_json::json!({
+            "error": {
+                "exit_code": c,
+                "message": message,
+                "errors": errors.unwrap_or_else(|| serde_json::json!([])),
+            }
+        });
+        ui.print_json(&doc);
+    }
+}

@@ -1,0 +1,96 @@
+//! The command line, declared (and only declared) with clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "jobctl",
+    version,
+    about = "Cron-style job runner for scripts and unattended AI coding agents",
+    long_about = "jobctl reads a TOML file of script jobs and AI-agent jobs, runs the ones that are due when \
+launchd or systemd starts it every 5 minutes, and keeps run state, history and shared daily agent budgets in SQLite.",
+    after_help = "Examples:\n  jobctl check                  validate the config\n  jobctl list                   what runs when, and how it went\n  jobctl run                    the tick: start every due job\n\nEnvironment: JOBCTL_HOME moves config and state; JOBCTL_CONFIG names the config file; \
+JOBCTL_NOW=<RFC 3339> pins \"now\" for schedules (what-if checks); JOBCTL_LOG / RUST_LOG set the log filter; NO_COLOR disables colour."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// Config file (default: $JOBCTL_CONFIG, $JOBCTL_HOME/jobctl.toml, ~/.config/jobctl/jobctl.toml)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Machine-readable output: one JSON document on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log on stderr (-v, -vv)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Errors only
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Colour: auto (only on a terminal, never with NO_COLOR), always, never
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the config and print a summary or every error
+    #[command(after_help = "Example:\n  jobctl check --config ~/jobs/jobctl.toml")]
+    Check,
+
+    /// The next start times of a job's schedule
+    #[command(after_help = "Examples:\n  jobctl next nightly-vacuum\n  jobctl next report -n 10 --from 2026-03-28T00:00:00+01:00")]
+    Next {
+        /// The job
+        name: String,
+        /// How many start times
+        #[arg(short = 'n', default_value_t = 5)]
+        n: usize,
+        /// List the slots after this moment (RFC 3339) instead of after now
+        #[arg(long, value_name = "RFC3339")]
+        from: Option<String>,
+    },
+
+    /// One row per job: schedule, next start, last run
+    #[command(after_help = "Examples:\n  jobctl list\n  jobctl list --json | jq '.[] | select(.last_status == \"failed\")'")]
+    List,
+
+    /// Latest runs, newest first
+    #[command(after_help = "Examples:\n  jobctl history\n  jobctl history nightly-vacuum -n 5 --json")]
+    History {
+        /// Only this job's runs
+        name: Option<String>,
+        /// How many runs
+        #[arg(short = 'n', default_value_t = 20)]
+        n: usize,
+    },
+
+    /// The stored output of a run
+    #[command(after_help = "Examples:\n  jobctl logs 42\n  jobctl logs --job nightly-vacuum --follow")]
+    Logs {
+        /// The run id
+        #[arg(required_unless_present = "job", conflicts_with = "job")]
+        run_id: Option<i64>,
+        /// The latest run of this job
+        #[arg(long, value_name = "NAME")]
+        job: Option<String>,
+        /// Keep printing as the log grows until the run ends
+        #[arg(short, long)]
+        follow: bool,
+    },
+}

@@ -1,0 +1,264 @@
+//! The validated configuration. `load` turns a TOML file into a [`Config`] or a
+//! [`ConfigErrors`] listing every problem; after that, no other module sees raw TOML and
+//! none has to re-check a value.
+
+mod errors;
+mod jobs;
+mod paths;
+mod sections;
+pub mod values;
+mod walk;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+
+pub use errors::{ConfigErrors, ConfigIssue};
+pub use paths::{find_config_file, state_dir_default};
+
+use crate::schedule::Schedule;
+
+/// The largest config file jobctl reads; anything bigger is a mistake, not a config.
+pub const MAX_CONFIG_BYTES: usize = 4 << 20;
+/// The largest prompt: one argv string can't be longer on Linux.
+pub const MAX_PROMPT_BYTES: usize = 100 << 10;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file, absolute.
+    pub path: PathBuf,
+    /// Its directory: relative paths in the file are relative to it.
+    pub dir: PathBuf,
+    pub runner: Runner,
+    pub daemon: Option<Daemon>,
+    pub budget: Budget,
+    pub agents: BTreeMap<String, Agent>,
+    pub fallback: Vec<String>,
+    pub jobs: BTreeMap<String, Job>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Runner {
+    pub scope: String,
+    pub timezone: TimeZone,
+    pub max_running: u32,
+    pub default_timeout: Duration,
+    pub kill_grace: Duration,
+    pub log_max_bytes: u64,
+    pub keep_runs: u32,
+    pub env_remove: Vec<String>,
+    pub default_role: String,
+    pub role_env: Vec<String>,
+    /// `env` then the `env_file` entries, in that order.
+    pub env: Vec<(String, String)>,
+    pub state_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Daemon {
+    pub socket: PathBuf,
+    pub health_path: String,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Budget {
+    pub scopes: Vec<String>,
+    pub day_starts: (u8, u8),
+    pub provider_cooldown: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    Claude,
+    Codex,
+    Gemini,
+    Command,
+}
+
+impl Preset {
+    pub fn parse(s: &str) -> Option<Preset> {
+        Some(match s {
+            "claude" => Preset::Claude,
+            "codex" => Preset::Codex,
+            "gemini" => Preset::Gemini,
+            "command" => Preset::Command,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preset::Claude => "claude",
+            Preset::Codex => "codex",
+            Preset::Gemini => "gemini",
+            Preset::Command => "command",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Thinking {
+    Fast,
+    Med,
+    Slow,
+}
+
+impl Thinking {
+    pub fn parse(s: &str) -> Option<Thinking> {
+        Some(match s {
+            "fast" => Thinking::Fast,
+            "med" => Thinking::Med,
+            "slow" => Thinking::Slow,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Thinking::Fast => "fast",
+            Thinking::Med => "med",
+            Thinking::Slow => "slow",
+        }
+    }
+}
+
+/// Model names per thinking level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Models {
+    pub fast: String,
+    pub med: String,
+    pub slow: String,
+}
+
+impl Models {
+    pub fn get(&self, t: Thinking) -> &str {
+        match t {
+            Thinking::Fast => &self.fast,
+            Thinking::Med => &self.med,
+            Thinking::Slow => &self.slow,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Auth {
+    pub env: Vec<String>,
+    pub files: Vec<PathBuf>,
+    /// The paths as written, for messages.
+    pub files_display: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub name: String,
+    pub preset: Preset,
+    /// Cost units per budget day, in thousandths.
+    pub daily_budget_milli: i64,
+    /// For presets: the binary. For `command`: the argv template.
+    pub command: Vec<String>,
+    pub models: Models,
+    /// Cost per call by model, in thousandths.
+    pub rates: BTreeMap<String, i64>,
+    pub auth: Option<Auth>,
+    pub args: Vec<String>,
+}
+
+impl Agent {
+    /// What one call with `model` costs the budget, in thousandths (1.0 when unlisted).
+    pub fn rate_milli(&self, model: &str) -> i64 {
+        self.rates.get(model).copied().unwrap_or(1000)
+    }
+}
+
+/// A script job's command: a string runs under `/bin/sh -c`, an array is exec'd as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Shell(String),
+    Argv(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentJob {
+    pub prompt: String,
+    pub agent: Option<String>,
+    pub thinking: Thinking,
+    pub role: Option<String>,
+    pub scope: String,
+    pub model: Option<String>,
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum JobKind {
+    Script(Command),
+    Agent(AgentJob),
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    pub kind: JobKind,
+    pub schedule: Option<Schedule>,
+    pub timezone: TimeZone,
+    pub timeout: Duration,
+    pub enabled: bool,
+    pub catch_up: bool,
+    pub deadline: Option<Duration>,
+    pub workdir: PathBuf,
+    pub env: Vec<(String, String)>,
+}
+
+impl Job {
+    pub fn type_name(&self) -> &'static str {
+        match self.kind {
+            JobKind::Script(_) => "script",
+            JobKind::Agent(_) => "agent",
+        }
+    }
+}
+
+/// Finds and loads the config file (`--config` first, then the lookup order of config.md).
+pub fn load(explicit: Option<&Path>) -> anyhow::Result<Config> {
+    let path = find_config_file(explicit)?;
+    load_file(&path)
+}
+
+/// Reads, parses and validates one config file.
+pub fn load_file(path: &Path) -> anyhow::Result<Config> {
+    let path = paths::absolute(path);
+    let display = path.display().to_string();
+    let meta = std::fs::metadata(&path).map_err(|e| errors::whole_file(&path, format!("can't read the config file: {e}")))?;
+    if meta.is_dir() {
+        return Err(errors::whole_file(&path, "is a directory, not a config file".into()).into());
+    }
+    if meta.len() as usize > MAX_CONFIG_BYTES {
+        return Err(errors::whole_file(
+            &path,
+            format!("is {} bytes; a config file may be at most {} bytes", meta.len(), MAX_CONFIG_BYTES),
+        )
+        .into());
+    }
+    let bytes = std::fs::read(&path).map_err(|e| errors::whole_file(&path, format!("can't read the config file: {e}")))?;
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let valid = std::str::from_utf8(&e.as_bytes()[..at]).unwrap_or("");
+            let (line, column) = errors::line_col(valid, at);
+            return Err(ConfigErrors {
+                issues: vec![ConfigIssue {
+                    file: display,
+                    line,
+                    column,
+                    key: String::new(),
+                    expected: "UTF-8 text (found a byte sequence that is not UTF-8)".into(),
+                }],
+            }
+            .into());
+        }
+    };
+    walk::parse_config(&path, &text).map_err(Into::into)
+}

@@ -1,0 +1,120 @@
+//! Where the config and state live, and `~`/`$VAR` expansion of path values.
+
+use std::path::{Path, PathBuf};
+
+use super::errors::whole_file;
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn home() -> Option<PathBuf> {
+    env_nonempty("HOME").map(PathBuf::from)
+}
+
+/// The config file: `--config`, else `$JOBCTL_CONFIG`, else `$JOBCTL_HOME/jobctl.toml`, else
+/// `$XDG_CONFIG_HOME/jobctl/jobctl.toml` (`~/.config/jobctl/jobctl.toml`).
+pub fn find_config_file(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = env_nonempty("JOBCTL_CONFIG") {
+        return Ok(PathBuf::from(p));
+    }
+    let candidate = if let Some(h) = env_nonempty("JOBCTL_HOME") {
+        PathBuf::from(h).join("jobctl.toml")
+    } else if let Some(x) = env_nonempty("XDG_CONFIG_HOME") {
+        PathBuf::from(x).join("jobctl/jobctl.toml")
+    } else if let Some(h) = home() {
+        h.join(".config/jobctl/jobctl.toml")
+    } else {
+        return Err(whole_file(
+            Path::new("jobctl.toml"),
+            "no config file: HOME is not set; pass --config PATH or set JOBCTL_HOME".into(),
+        )
+        .into());
+    };
+    if !candidate.exists() {
+        return Err(whole_file(
+            &candidate,
+            "no config file here; create it, pass --config PATH, or set JOBCTL_CONFIG / JOBCTL_HOME".into(),
+        )
+        .into());
+    }
+    Ok(candidate)
+}
+
+/// The state directory when the config sets none: `$JOBCTL_HOME/state`, else
+/// `$XDG_STATE_HOME/jobctl` (`~/.local/state/jobctl`).
+pub fn state_dir_default() -> Option<PathBuf> {
+    if let Some(h) = env_nonempty("JOBCTL_HOME") {
+        return Some(PathBuf::from(h).join("state"));
+    }
+    if let Some(x) = env_nonempty("XDG_STATE_HOME") {
+        return Some(PathBuf::from(x).join("jobctl"));
+    }
+    home().map(|h| h.join(".local/state/jobctl"))
+}
+
+pub fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+/// Expands a leading `~` and every `$VAR` / `${VAR}`, then anchors a relative result at
+/// `base` (the config file's directory, never the current directory).
+pub fn expand_path(raw: &str, base: &Path) -> Result<PathBuf, String> {
+    let expanded = expand_vars(raw)?;
+    let expanded = if expanded == "~" || expanded.starts_with("~/") {
+        let h = home().ok_or("uses ~ but HOME is not set")?;
+        format!("{}{}", h.display(), &expanded[1..])
+    } else {
+        expanded
+    };
+    let p = PathBuf::from(expanded);
+    Ok(if p.is_absolute() { p } else { base.join(p) })
+}
+
+fn expand_vars(raw: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + 1..];
+        let (name, after) = if let Some(r) = rest.strip_prefix('{') {
+            let end = r.find('}').ok_or_else(|| format!("{raw:?} has an unclosed ${{"))?;
+            (&r[..end], &r[end + 1..])
+        } else {
+            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            (&rest[..end], &rest[end..])
+        };
+        if name.is_empty() {
+            out.push('$');
+        } else {
+            let v = std::env::var(name).map_err(|_| format!("{raw:?} uses ${name}, which is not set"))?;
+            out.push_str(&v);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expansion() {
+        let base = Path::new("/cfg");
+        assert_eq!(expand_path("data/x", base).unwrap(), PathBuf::from("/cfg/data/x"));
+        assert_eq!(expand_path("/abs", base).unwrap(), PathBuf::from("/abs"));
+        let home = std::env::var("HOME").unwrap();
+        assert_eq!(expand_path("~/a", base).unwrap(), PathBuf::from(format!("{home}/a")));
+        assert_eq!(expand_path("${HOME}/b", base).unwrap(), PathBuf::from(format!("{home}/b")));
+        assert!(expand_path("$JOBCTL_SURELY_UNSET_VAR/x", base).unwrap_err().contains("not set"));
+    }
+}

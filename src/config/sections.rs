@@ -1,0 +1,340 @@
+//! The `[runner]`, `[daemon]`, `[budget]`, `[agents.*]` and `[fallback]` tables, and the
+//! assembly of the whole [`Config`].
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+use toml::de::DeValue;
+
+use super::walk::{Ctx, StrOrList, Table, number_of, strings_of, type_name};
+use super::{Agent, Auth, Budget, Config, Daemon, Models, Preset, Runner, jobs, paths, values};
+
+const TOP_KEYS: &[&str] = &["runner", "daemon", "budget", "agents", "fallback", "jobs"];
+const RUNNER_KEYS: &[&str] = &[
+    "scope",
+    "timezone",
+    "max_running",
+    "default_timeout",
+    "kill_grace",
+    "log_max_bytes",
+    "keep_runs",
+    "env_remove",
+    "default_role",
+    "role_env",
+    "env",
+    "env_file",
+    "state_dir",
+];
+const DAEMON_KEYS: &[&str] = &["socket", "health_path", "timeout"];
+const BUDGET_KEYS: &[&str] = &["scopes", "day_starts", "provider_cooldown"];
+const AGENT_KEYS: &[&str] = &["preset", "daily_budget", "command", "models", "rates", "auth", "args"];
+const FALLBACK_KEYS: &[&str] = &["order"];
+
+/// Resolves `"local"` or an IANA zone name.
+pub(super) fn timezone(name: &str) -> Result<TimeZone, String> {
+    if name == "local" {
+        return Ok(TimeZone::system());
+    }
+    TimeZone::get(name).map_err(|_| format!("expected \"local\" or an IANA time zone name (e.g. \"Europe/Amsterdam\"), found {name:?}"))
+}
+
+pub(super) fn build(ctx: &mut Ctx<'_>, root: &Table<'_, '_>, path: &Path) -> Option<Config> {
+    root.check_keys(ctx, TOP_KEYS, "the top level");
+    let empty = toml::de::DeTable::new();
+    let sub = |ctx: &mut Ctx<'_>, key: &str| {
+        root.table(ctx, key).unwrap_or(Table { t: &empty, path: key.into(), span: 0..0 })
+    };
+
+    let budget_t = sub(ctx, "budget");
+    let budget = budget_section(ctx, &budget_t);
+    let runner_t = sub(ctx, "runner");
+    let runner = runner_section(ctx, &runner_t, &budget.scopes);
+    let daemon = root.table(ctx, "daemon").and_then(|t| daemon_section(ctx, &t));
+
+    let mut agents = BTreeMap::new();
+    if let Some(t) = root.table(ctx, "agents") {
+        for (name, v) in t.entries() {
+            let key_path = t.key_path(name.get_ref());
+            if !values::is_valid_name(name.get_ref()) {
+                ctx.err(name.span(), &key_path, "agent names must match ^[a-z0-9][a-z0-9_-]{0,63}$");
+            }
+            let DeValue::Table(at) = v.get_ref() else {
+                ctx.err(v.span(), &key_path, format!("expected a table, found {}", type_name(v.get_ref())));
+                continue;
+            };
+            let at = Table { t: at, path: key_path, span: name.span() };
+            if let Some(agent) = agent_section(ctx, &at, name.get_ref()) {
+                agents.insert(name.get_ref().to_string(), agent);
+            }
+        }
+    }
+
+    let mut fallback = Vec::new();
+    if let Some(t) = root.table(ctx, "fallback") {
+        t.check_keys(ctx, FALLBACK_KEYS, "[fallback]");
+        if let Some(v) = t.get("order")
+            && let Some(list) = strings_of(ctx, v, "fallback.order")
+        {
+            for (i, a) in list.iter().enumerate() {
+                if !agents.contains_key(a) {
+                    ctx.err(v.span(), &format!("fallback.order[{i}]"), format!("{a:?} is not an agent defined under [agents]"));
+                }
+            }
+            fallback = list;
+        }
+    }
+
+    let mut job_map = BTreeMap::new();
+    if let Some(t) = root.table(ctx, "jobs") {
+        let env = jobs::JobEnv { runner: runner.as_ref(), budget: &budget, agents: &agents, fallback: &fallback };
+        for (name, v) in t.entries() {
+            let key_path = t.key_path(name.get_ref());
+            let DeValue::Table(jt) = v.get_ref() else {
+                ctx.err(v.span(), &key_path, format!("expected a table, found {}", type_name(v.get_ref())));
+                continue;
+            };
+            let jt = Table { t: jt, path: key_path, span: name.span() };
+            if let Some(job) = jobs::job_section(ctx, &jt, name, &env) {
+                job_map.insert(job.name.clone(), job);
+            }
+        }
+    }
+
+    let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    Some(Config {
+        path: path.to_path_buf(),
+        dir,
+        runner: runner?,
+        daemon,
+        budget,
+        agents,
+        fallback,
+        jobs: job_map,
+    })
+}
+
+fn budget_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Budget {
+    t.check_keys(ctx, BUDGET_KEYS, "[budget]");
+    let mut scopes = vec!["worker".to_string(), "backend".to_string()];
+    if let Some(list) = t.strings(ctx, "scopes") {
+        let v = t.get("scopes").map(|v| v.span()).unwrap_or(0..0);
+        for s in &list {
+            if !values::is_valid_scope(s) {
+                ctx.err(v.clone(), "budget.scopes", format!("scope names must match ^[a-z][a-z0-9_-]*$, found {s:?}"));
+            }
+        }
+        if list.is_empty() {
+            ctx.err(v, "budget.scopes", "expected at least one scope");
+        }
+        scopes = list;
+    }
+    let mut day_starts = (0, 0);
+    if let Some(s) = t.str(ctx, "day_starts") {
+        match values::parse_hhmm(&s) {
+            Ok(hm) => day_starts = hm,
+            Err(e) => ctx.err(t.get("day_starts").map(|v| v.span()).unwrap_or(0..0), "budget.day_starts", format!("expected {e}")),
+        }
+    }
+    let provider_cooldown = t.duration(ctx, "provider_cooldown", Duration::from_secs(1)).unwrap_or(Duration::from_secs(3600));
+    Budget { scopes, day_starts, provider_cooldown }
+}
+
+fn runner_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, scopes: &[String]) -> Option<Runner> {
+    t.check_keys(ctx, RUNNER_KEYS, "[runner]");
+    let scope = t.str(ctx, "scope").unwrap_or_else(|| "worker".into());
+    if !scopes.contains(&scope) {
+        let span = t.get("scope").map(|v| v.span()).unwrap_or(t.span.clone());
+        ctx.err(span, "runner.scope", format!("{scope:?} is not in budget.scopes ({})", scopes.join(", ")));
+    }
+    let tz = match t.str(ctx, "timezone") {
+        Some(name) => match timezone(&name) {
+            Ok(tz) => tz,
+            Err(e) => {
+                ctx.err(t.get("timezone").map(|v| v.span()).unwrap_or(0..0), "runner.timezone", e);
+                TimeZone::UTC
+            }
+        },
+        None => TimeZone::system(),
+    };
+    let mut env = t.str_map(ctx, "env").unwrap_or_default();
+    if let Some(p) = t.path(ctx, "env_file") {
+        let span = t.get("env_file").map(|v| v.span()).unwrap_or(0..0);
+        match read_env_file(&p) {
+            Ok(vars) => env.extend(vars),
+            Err(e) => ctx.err(span, "runner.env_file", e),
+        }
+    }
+    let state_dir = match t.path(ctx, "state_dir") {
+        Some(p) => p,
+        None => match paths::state_dir_default() {
+            Some(p) => p,
+            None => {
+                ctx.err(t.span.clone(), "runner.state_dir", "no state directory: set runner.state_dir, JOBCTL_HOME or HOME");
+                return None;
+            }
+        },
+    };
+    Some(Runner {
+        scope,
+        timezone: tz,
+        max_running: t.int(ctx, "max_running", 1).unwrap_or(4).min(u32::MAX as i64) as u32,
+        default_timeout: t.duration(ctx, "default_timeout", Duration::from_secs(1)).unwrap_or(Duration::from_secs(1800)),
+        kill_grace: t.duration(ctx, "kill_grace", Duration::ZERO).unwrap_or(Duration::from_secs(10)),
+        log_max_bytes: t.size(ctx, "log_max_bytes").unwrap_or(10 << 20),
+        keep_runs: t.int(ctx, "keep_runs", 1).unwrap_or(200).min(u32::MAX as i64) as u32,
+        env_remove: t.strings(ctx, "env_remove").unwrap_or_default(),
+        default_role: t.str(ctx, "default_role").unwrap_or_else(|| "admin".into()),
+        role_env: t.strings(ctx, "role_env").unwrap_or_default(),
+        env,
+        state_dir,
+    })
+}
+
+/// `KEY=value` lines; `#` comments and blank lines ignored; optional quotes stripped. The
+/// file holds secrets, so it must not be readable by others.
+fn read_env_file(p: &Path) -> Result<Vec<(String, String)>, String> {
+    let meta = std::fs::metadata(p).map_err(|e| format!("can't read {}: {e}", p.display()))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(format!(
+            "{} is mode {:o}; it holds secrets, so make it 0600 or stricter (chmod 600 {})",
+            p.display(),
+            meta.permissions().mode() & 0o777,
+            p.display()
+        ));
+    }
+    let text = std::fs::read_to_string(p).map_err(|e| format!("can't read {}: {e}", p.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((k, v)) = line.split_once('=') else {
+            return Err(format!("{} line {}: expected KEY=value", p.display(), i + 1));
+        };
+        let v = v.trim();
+        let v = v
+            .strip_prefix('"')
+            .and_then(|x| x.strip_suffix('"'))
+            .or_else(|| v.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')))
+            .unwrap_or(v);
+        out.push((k.trim().to_string(), v.to_string()));
+    }
+    Ok(out)
+}
+
+fn daemon_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<Daemon> {
+    t.check_keys(ctx, DAEMON_KEYS, "[daemon]");
+    t.required(ctx, "socket", "the daemon's unix socket path");
+    let socket = t.path(ctx, "socket");
+    let health_path = t.str(ctx, "health_path").unwrap_or_else(|| "/health".into());
+    if !health_path.starts_with('/') {
+        ctx.err(t.get("health_path").map(|v| v.span()).unwrap_or(0..0), "daemon.health_path", "expected a path starting with /");
+    }
+    let timeout = t.duration(ctx, "timeout", Duration::from_millis(1)).unwrap_or(Duration::from_millis(500));
+    Some(Daemon { socket: socket?, health_path, timeout })
+}
+
+/// The models a preset uses when the config names none.
+pub fn preset_models(p: Preset) -> Models {
+    let m = |a: &str, b: &str, c: &str| Models { fast: a.into(), med: b.into(), slow: c.into() };
+    match p {
+        Preset::Claude => m("haiku", "sonnet", "opus"),
+        Preset::Codex => m("gpt-5.4", "gpt-5.4", "gpt-5.4"),
+        Preset::Gemini => m("gemini-2.5-flash-lite", "gemini-3-flash-preview", "gemini-3-pro-preview"),
+        Preset::Command => m("fast", "med", "slow"),
+    }
+}
+
+fn agent_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, name: &str) -> Option<Agent> {
+    t.check_keys(ctx, AGENT_KEYS, "an agent");
+    let preset_v = t.required(ctx, "preset", "claude, codex, gemini or command");
+    t.required(ctx, "daily_budget", "cost units per budget day, a number ≥ 0");
+    let preset = t.str(ctx, "preset").and_then(|s| {
+        let p = Preset::parse(&s);
+        if p.is_none() {
+            ctx.err(preset_v.map(|v| v.span()).unwrap_or(0..0), &t.key_path("preset"), format!("expected claude, codex, gemini or command, found {s:?}"));
+        }
+        p
+    });
+    let budget = t.number(ctx, "daily_budget");
+    let command = match t.str_or_strings(ctx, "command") {
+        Some(StrOrList::Str(s)) => Some(s.split_whitespace().map(String::from).collect::<Vec<_>>()),
+        Some(StrOrList::List(l)) => Some(l),
+        None => None,
+    };
+    let cmd_span = t.get("command").map(|v| v.span()).unwrap_or(t.span.clone());
+    let command = match (preset, command) {
+        (Some(Preset::Command), None) => {
+            ctx.err(cmd_span, &t.key_path("command"), "missing required key for preset \"command\" (an argv template with {prompt})");
+            return None;
+        }
+        (Some(Preset::Command), Some(c)) => {
+            if !c.iter().any(|a| a == "{prompt}") {
+                ctx.err(cmd_span, &t.key_path("command"), "expected an argv template with a {prompt} argument");
+            }
+            c
+        }
+        (Some(_), Some(c)) if !c.is_empty() => c,
+        (Some(p), _) => vec![p.as_str().to_string()],
+        (None, _) => return None,
+    };
+    let mut models = preset_models(preset?);
+    if let Some(mt) = t.table(ctx, "models") {
+        mt.check_keys(ctx, &["fast", "med", "slow"], "models");
+        if let Some(v) = mt.str(ctx, "fast") {
+            models.fast = v;
+        }
+        if let Some(v) = mt.str(ctx, "med") {
+            models.med = v;
+        }
+        if let Some(v) = mt.str(ctx, "slow") {
+            models.slow = v;
+        }
+    }
+    let mut rates = BTreeMap::new();
+    if let Some(rt) = t.table(ctx, "rates") {
+        for (model, v) in rt.entries() {
+            if let Some(n) = number_of(ctx, v, &rt.key_path(model.get_ref())) {
+                rates.insert(model.get_ref().to_string(), values::to_milli(n));
+            }
+        }
+    }
+    let auth = t.table(ctx, "auth").map(|at| {
+        at.check_keys(ctx, &["env", "files"], "auth");
+        let files_display = at.strings(ctx, "files").unwrap_or_default();
+        let files = files_display
+            .iter()
+            .filter_map(|f| paths::expand_path(f, &ctx.dir.clone()).ok())
+            .collect();
+        Auth { env: at.strings(ctx, "env").unwrap_or_default(), files, files_display }
+    });
+    let args = t.strings(ctx, "args").unwrap_or_default();
+    let command = resolve_program(command, &ctx.dir.clone());
+    Some(Agent {
+        name: name.to_string(),
+        preset: preset?,
+        daily_budget_milli: values::to_milli(budget?),
+        command,
+        models,
+        rates,
+        auth,
+        args,
+    })
+}
+
+/// A program given as a path with a slash is relative to the config file's directory;
+/// a bare name is looked up on PATH when the agent runs.
+fn resolve_program(mut argv: Vec<String>, dir: &Path) -> Vec<String> {
+    if let Some(first) = argv.first_mut()
+        && first.contains('/')
+        && let Ok(p) = paths::expand_path(first, dir)
+    {
+        *first = p.display().to_string();
+    }
+    argv
+}

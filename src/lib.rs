@@ -1,0 +1,18 @@
+//! jobctl: a cron-style job runner for scripts and AI-agent CLIs.
+//!
+//! `main.rs` only calls [`app::main`]; the library exists so the benchmark's fixture
+//! generator fills a database through the same store code as jobctl itself.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod exit_code;
+pub mod output;
+pub mod plan;
+pub mod lock;
+pub mod proctree;
+pub mod recovery;
+pub mod schedule;
+pub mod store;

@@ -1,0 +1,151 @@
+//! The tick lock and the job locks: OS advisory locks (flock, via `File::try_lock`) on
+//! files in the state directory, with the holder written inside for people to read.
+//!
+//! A lock is never "check a pid, then write a file": the kernel grants it to one process,
+//! releases it when that process dies (SIGKILL too), and a stale file blocks nothing.
+
+use std::fs::{DirBuilder, File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use crate::exit_code::{Coded, code};
+
+fn lock_error(path: &Path, e: std::io::Error) -> anyhow::Error {
+    let hint = if path.is_dir() { " (it is a directory; remove it)" } else { "" };
+    anyhow::Error::new(Coded::new(code::STATE, format!("can't open the lock file {}: {e}{hint}", path.display())))
+}
+
+fn open_lock_file(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| lock_error(path, e))
+}
+
+/// Tries to lock `file`; `Ok(false)` when another process holds it.
+fn try_lock(file: &File, path: &Path) -> Result<bool> {
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(TryLockError::WouldBlock) => Ok(false),
+        Err(TryLockError::Error(e)) => Err(lock_error(path, e)),
+    }
+}
+
+fn read_holder(path: &Path) -> String {
+    let mut s = String::new();
+    if let Ok(mut f) = File::open(path) {
+        let _ = f.read_to_string(&mut s);
+    }
+    s
+}
+
+fn write_holder(file: &mut File, text: &str) -> std::io::Result<()> {
+    file.set_len(0)?;
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(text.as_bytes())?;
+    file.flush()
+}
+
+/// `STATE_DIR/jobctl.lock`: held while a tick decides and claims, never while jobs run.
+pub struct TickLock {
+    _file: File,
+}
+
+pub enum TickLockOutcome {
+    Acquired(TickLock),
+    /// Another tick held it for the whole wait; its pid if it wrote one.
+    Held(Option<u32>),
+}
+
+impl TickLock {
+    pub fn acquire(state_dir: &Path, wait: Duration) -> Result<TickLockOutcome> {
+        let path = state_dir.join("jobctl.lock");
+        let mut file = open_lock_file(&path)?;
+        let deadline = Instant::now() + wait;
+        loop {
+            if try_lock(&file, &path)? {
+                let _ = write_holder(&mut file, &format!("{}\n", std::process::id()));
+                return Ok(TickLockOutcome::Acquired(TickLock { _file: file }));
+            }
+            if Instant::now() >= deadline {
+                let pid = read_holder(&path).trim().parse().ok();
+                return Ok(TickLockOutcome::Held(pid));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+/// `STATE_DIR/locks/NAME.lock`: held for as long as a run of the job is running, by the
+/// process that supervises it.
+pub struct JobLock {
+    file: File,
+    pub path: PathBuf,
+}
+
+/// Who holds a job lock, as written in the file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Holder {
+    pub pid: Option<u32>,
+    pub run_id: Option<i64>,
+}
+
+pub fn job_lock_path(state_dir: &Path, job: &str) -> PathBuf {
+    state_dir.join("locks").join(format!("{job}.lock"))
+}
+
+impl JobLock {
+    /// `None` when another process holds the job's lock.
+    pub fn try_acquire(state_dir: &Path, job: &str) -> Result<Option<JobLock>> {
+        let dir = state_dir.join("locks");
+        if !dir.is_dir() {
+            DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(|e| lock_error(&dir, e))?;
+        }
+        let path = job_lock_path(state_dir, job);
+        let file = open_lock_file(&path)?;
+        Ok(try_lock(&file, &path)?.then_some(JobLock { file, path }))
+    }
+
+    pub fn set_holder(&mut self, pid: u32, run_id: i64) {
+        let _ = write_holder(&mut self.file, &format!("pid {pid}\nrun {run_id}\n"));
+    }
+
+    pub fn holder(state_dir: &Path, job: &str) -> Holder {
+        let text = read_holder(&job_lock_path(state_dir, job));
+        let mut h = Holder::default();
+        for line in text.lines() {
+            match line.split_once(' ') {
+                Some(("pid", v)) => h.pid = v.trim().parse().ok(),
+                Some(("run", v)) => h.run_id = v.trim().parse().ok(),
+                _ => {}
+            }
+        }
+        h
+    }
+
+    /// The open file that carries the lock, for handing it to a supervisor process: a
+    /// flock belongs to the open file, so a child that inherits it holds the lock too.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Takes over a lock inherited from the tick on a file descriptor.
+    ///
+    /// # Safety
+    /// `fd` must be an open file descriptor that this process owns and nothing else uses.
+    pub unsafe fn from_inherited_fd(fd: i32, path: PathBuf) -> JobLock {
+        use std::os::fd::FromRawFd;
+        let file = unsafe { File::from_raw_fd(fd) };
+        // The job's own processes must not inherit it: the lock's life is the supervisor's.
+        let _ = nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+        JobLock { file, path }
+    }
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    jobctl::app::main()
+}

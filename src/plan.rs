@@ -1,0 +1,71 @@
+//! What each job should do at "now": the bridge between a job's config, its stored slot
+//! state and the pure due rule in [`crate::schedule`]. `list`, `run --dry-run` and the
+//! tick all ask here, so they never disagree.
+
+use jiff::Timestamp;
+
+use crate::clock::{from_ms, to_ms};
+use crate::config::Job;
+use crate::schedule::{self, Decision, DuePolicy, SkipReason, SlotState};
+use crate::store::JobState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    Disabled,
+    Paused,
+    /// No schedule: runs only when forced.
+    Manual,
+    NotDue { next: Option<Timestamp> },
+    Due { slot: Timestamp, missed: bool },
+    Skip { slot: Timestamp, reason: SkipReason },
+}
+
+/// The slot state of a job; one never seen is treated as first seen `now`.
+pub fn slot_state(state: Option<&JobState>, now: Timestamp) -> SlotState {
+    match state {
+        Some(s) => SlotState { first_seen: from_ms(s.first_seen), last_slot: s.last_slot.map(from_ms) },
+        None => SlotState { first_seen: now, last_slot: None },
+    }
+}
+
+pub fn evaluate(job: &Job, state: Option<&JobState>, prev_tick: Option<Timestamp>, now: Timestamp) -> Plan {
+    if !job.enabled {
+        return Plan::Disabled;
+    }
+    if state.is_some_and(|s| s.paused) {
+        return Plan::Paused;
+    }
+    let Some(sched) = &job.schedule else {
+        return Plan::Manual;
+    };
+    let policy = DuePolicy { catch_up: job.catch_up, deadline: job.deadline };
+    match schedule::decide(sched, &job.timezone, slot_state(state, now), prev_tick, now, policy) {
+        Decision::NotDue { next } => Plan::NotDue { next },
+        Decision::Run { slot, missed } => Plan::Due { slot, missed },
+        Decision::Skip { slot, reason } => Plan::Skip { slot, reason },
+    }
+}
+
+/// For a disabled or paused job: the latest slot that has passed, so that enabling or
+/// resuming it later does not catch up what passed meanwhile. `None`: nothing to move.
+pub fn passed_slot(job: &Job, state: Option<&JobState>, now: Timestamp) -> Option<i64> {
+    let sched = job.schedule.as_ref()?;
+    let st = slot_state(state, now);
+    let slot = schedule::latest_due_slot(sched, &job.timezone, st, now)?;
+    Some(to_ms(slot))
+}
+
+/// A human explanation of a plan, for `run --dry-run`.
+pub fn explain(plan: &Plan) -> String {
+    let t = |t: &Timestamp| crate::output::human_time(t.as_millisecond());
+    match plan {
+        Plan::Disabled => "not due: disabled in the config".into(),
+        Plan::Paused => "not due: paused (jobctl configure job NAME --resume)".into(),
+        Plan::Manual => "not due: no schedule, runs only when forced".into(),
+        Plan::NotDue { next: Some(n) } => format!("not due: next slot {}", t(n)),
+        Plan::NotDue { next: None } => "not due: the schedule has no future slot".into(),
+        Plan::Due { slot, missed: false } => format!("due: slot {}", t(slot)),
+        Plan::Due { slot, missed: true } => format!("due: missed slot {} (catch-up, runs once)", t(slot)),
+        Plan::Skip { slot, reason } => format!("skip: slot {}: {}", t(slot), reason.as_str()),
+    }
+}

@@ -1,0 +1,253 @@
+//! When a job is due: the schedule kinds (`every`, `at`, `cron`) and the due rule of
+//! scheduling.md, as pure functions of the job's stored slot state and "now".
+//!
+//! Nothing here reads the clock or the database; the tick passes both in, which is what
+//! lets the unit tests walk through DST changes and downtime.
+
+use std::time::Duration;
+
+use croner::Cron;
+use croner::parser::{CronParser, Seconds, Year};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+/// A parsed schedule. `at` is kept as one cron pattern per time of day, so fixed times get
+/// exactly the same DST treatment as cron (Vixie rules, via croner).
+#[derive(Debug, Clone)]
+pub enum Schedule {
+    Every(Duration),
+    At {
+        times: Vec<(u8, u8)>,
+        weekdays: Vec<String>,
+        patterns: Vec<Cron>,
+    },
+    Cron {
+        expr: String,
+        pattern: Cron,
+    },
+}
+
+/// Parses a 5-field cron expression or an `@macro`; seconds and years are refused.
+pub fn parse_cron(expr: &str) -> Result<Cron, String> {
+    CronParser::builder()
+        .seconds(Seconds::Disallowed)
+        .year(Year::Disallowed)
+        .build()
+        .parse(expr.trim())
+        .map_err(|e| format!("{expr:?} is not a cron expression: {e}"))
+}
+
+impl Schedule {
+    /// `at` times with optional weekday names (`mon`..`sun`, already validated).
+    pub fn at(times: Vec<(u8, u8)>, weekdays: Vec<String>) -> Result<Schedule, String> {
+        let dow = if weekdays.is_empty() { "*".to_string() } else { weekdays.join(",").to_uppercase() };
+        let patterns = times
+            .iter()
+            .map(|(h, m)| parse_cron(&format!("{m} {h} * * {dow}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Schedule::At { times, weekdays, patterns })
+    }
+
+    pub fn cron(expr: &str) -> Result<Schedule, String> {
+        Ok(Schedule::Cron { expr: expr.trim().to_string(), pattern: parse_cron(expr)? })
+    }
+
+    /// The SCHEDULE column of `jobctl list`.
+    pub fn describe(&self) -> String {
+        match self {
+            Schedule::Every(d) => format!("every {}", crate::config::values::format_duration(*d)),
+            Schedule::At { times, weekdays, .. } => {
+                let t: Vec<String> = times.iter().map(|(h, m)| format!("{h:02}:{m:02}")).collect();
+                let mut s = format!("at {}", t.join(","));
+                if !weekdays.is_empty() {
+                    s.push(' ');
+                    s.push_str(&weekdays.join(","));
+                }
+                s
+            }
+            Schedule::Cron { expr, .. } => format!("cron {expr}"),
+        }
+    }
+
+    fn patterns(&self) -> &[Cron] {
+        match self {
+            Schedule::Every(_) => &[],
+            Schedule::At { patterns, .. } => patterns,
+            Schedule::Cron { pattern, .. } => std::slice::from_ref(pattern),
+        }
+    }
+
+    /// The first wall-clock slot strictly after `t` (at/cron only).
+    fn wall_slot_after(&self, t: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
+        let z = t.to_zoned(tz.clone());
+        self.patterns()
+            .iter()
+            .filter_map(|p| p.find_next_occurrence(&z, false).ok())
+            .map(|z| z.timestamp())
+            .min()
+    }
+
+    /// The latest wall-clock slot at or before `t` (at/cron only).
+    fn wall_slot_at_or_before(&self, t: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
+        let z = t.to_zoned(tz.clone());
+        self.patterns()
+            .iter()
+            .filter_map(|p| p.find_previous_occurrence(&z, true).ok())
+            .map(|z| z.timestamp())
+            .max()
+    }
+}
+
+/// What the store remembers about a job's schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotState {
+    /// When jobctl first saw the job in the config (a tick's "now").
+    pub first_seen: Timestamp,
+    /// The slot of the job's last scheduled run (or of the last slot skipped on purpose).
+    pub last_slot: Option<Timestamp>,
+}
+
+fn add(t: Timestamp, d: Duration) -> Timestamp {
+    t.checked_add(jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX))
+        .unwrap_or(Timestamp::MAX)
+}
+
+fn every_ms(d: Duration) -> i64 {
+    (d.as_millis() as i64).max(1)
+}
+
+/// The latest slot in `(since, now]` (`[first_seen, now]` for an `every` job that never
+/// ran), or `None` when no slot has come yet.
+pub fn latest_due_slot(s: &Schedule, tz: &TimeZone, state: SlotState, now: Timestamp) -> Option<Timestamp> {
+    match s {
+        Schedule::Every(d) => {
+            let step = every_ms(*d);
+            let (anchor, min_k) = match state.last_slot {
+                Some(last) => (last, 1),
+                None => (state.first_seen, 0),
+            };
+            let elapsed = now.as_millisecond() - anchor.as_millisecond();
+            if elapsed < 0 {
+                return None;
+            }
+            let k = elapsed / step;
+            (k >= min_k).then(|| Timestamp::from_millisecond(anchor.as_millisecond() + k * step).unwrap_or(now))
+        }
+        _ => {
+            let since = state.last_slot.unwrap_or(state.first_seen);
+            s.wall_slot_at_or_before(now, tz).filter(|slot| *slot > since)
+        }
+    }
+}
+
+/// The next slot strictly after `now` given the job's state (for `list` and `next`).
+pub fn next_slot_after(s: &Schedule, tz: &TimeZone, state: SlotState, now: Timestamp) -> Option<Timestamp> {
+    match s {
+        Schedule::Every(d) => {
+            let step = every_ms(*d);
+            let anchor = state.last_slot.unwrap_or(state.first_seen);
+            let elapsed = now.as_millisecond() - anchor.as_millisecond();
+            let k = if elapsed < 0 { 0 } else { elapsed / step + 1 };
+            Timestamp::from_millisecond(anchor.as_millisecond() + k * step).ok()
+        }
+        _ => s.wall_slot_after(now, tz),
+    }
+}
+
+/// The next `n` slots after `from`: what `jobctl next` prints. `every` continues from the
+/// job's last slot when it has one, else starts at `from`.
+pub fn upcoming(s: &Schedule, tz: &TimeZone, last_slot: Option<Timestamp>, from: Timestamp, n: usize) -> Vec<Timestamp> {
+    let mut out = Vec::with_capacity(n);
+    match s {
+        Schedule::Every(d) => {
+            let mut t = match last_slot {
+                Some(last) => next_slot_after(s, tz, SlotState { first_seen: last, last_slot: Some(last) }, from),
+                None => Some(from),
+            };
+            while let Some(slot) = t {
+                if out.len() == n {
+                    break;
+                }
+                out.push(slot);
+                t = Some(add(slot, *d));
+            }
+        }
+        _ => {
+            let mut t = from;
+            while out.len() < n {
+                match s.wall_slot_after(t, tz) {
+                    Some(slot) => {
+                        out.push(slot);
+                        t = slot;
+                    }
+                    None => break,
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Why a due slot is skipped instead of run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// Missed while no tick ran and the job has `catch_up = false`.
+    CatchUpOff,
+    /// Missed and older than the job's `deadline`.
+    PastDeadline,
+}
+
+impl SkipReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::CatchUpOff => "missed slot skipped (catch_up = false)",
+            SkipReason::PastDeadline => "missed slot skipped (older than deadline)",
+        }
+    }
+}
+
+/// The outcome of the due rule for one job at one tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    NotDue { next: Option<Timestamp> },
+    Run { slot: Timestamp, missed: bool },
+    Skip { slot: Timestamp, reason: SkipReason },
+}
+
+/// The knobs of the due rule that come from the job's config.
+#[derive(Debug, Clone, Copy)]
+pub struct DuePolicy {
+    pub catch_up: bool,
+    pub deadline: Option<Duration>,
+}
+
+/// The due rule of scheduling.md. A slot after the previous tick is on time; one at or
+/// before it was missed (no tick saw it in time), and runs once unless the policy skips it.
+pub fn decide(
+    s: &Schedule,
+    tz: &TimeZone,
+    state: SlotState,
+    prev_tick: Option<Timestamp>,
+    now: Timestamp,
+    policy: DuePolicy,
+) -> Decision {
+    let Some(slot) = latest_due_slot(s, tz, state, now) else {
+        return Decision::NotDue { next: next_slot_after(s, tz, state, now) };
+    };
+    let missed = prev_tick.is_some_and(|p| slot <= p);
+    if missed {
+        if !policy.catch_up {
+            return Decision::Skip { slot, reason: SkipReason::CatchUpOff };
+        }
+        if let Some(deadline) = policy.deadline
+            && now.as_millisecond() - slot.as_millisecond() > deadline.as_millis() as i64
+        {
+            return Decision::Skip { slot, reason: SkipReason::PastDeadline };
+        }
+    }
+    Decision::Run { slot, missed }
+}
+
+#[cfg(test)]
+#[path = "schedule_tests.rs"]
+mod tests;

@@ -1,0 +1,59 @@
+//! The append-only event log: every change of state, for `status`, `history` and audits.
+
+use anyhow::Result;
+use rusqlite::{Transaction, params};
+
+use super::Store;
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub job: Option<String>,
+    pub run_id: Option<i64>,
+    pub detail: serde_json::Value,
+}
+
+pub(super) fn append_tx(
+    tx: &Transaction<'_>,
+    at: i64,
+    kind: &str,
+    job: Option<&str>,
+    run_id: Option<i64>,
+    detail: &serde_json::Value,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO events (at, kind, job, run_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![at, kind, job, run_id, detail.to_string()],
+    )?;
+    Ok(())
+}
+
+impl Store {
+    pub fn append_event(&mut self, at: i64, kind: &str, job: Option<&str>, run_id: Option<i64>, detail: &serde_json::Value) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        append_tx(&tx, at, kind, job, run_id, detail)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Events, newest first, optionally of one kind.
+    pub fn events(&self, kind: Option<&str>, limit: usize) -> Result<Vec<Event>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, at, kind, job, run_id, detail FROM events WHERE (?1 IS NULL OR kind = ?1) ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![kind, limit as i64], |r| {
+            let detail: String = r.get(5)?;
+            Ok(Event {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                kind: r.get(2)?,
+                job: r.get(3)?,
+                run_id: r.get(4)?,
+                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

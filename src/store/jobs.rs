@@ -1,0 +1,86 @@
+//! Per-job schedule state: when jobctl first saw the job, the slot of its last scheduled
+//! run, and whether a person paused it.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use rusqlite::{OptionalExtension, params};
+
+use super::Store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobState {
+    pub first_seen: i64,
+    pub last_slot: Option<i64>,
+    pub paused: bool,
+}
+
+impl Store {
+    pub fn job_states(&self) -> Result<HashMap<String, JobState>> {
+        let mut st = self.conn.prepare_cached("SELECT name, first_seen, last_slot, paused FROM jobs")?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                JobState { first_seen: r.get(1)?, last_slot: r.get(2)?, paused: r.get::<_, i64>(3)? != 0 },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn job_state(&self, name: &str) -> Result<Option<JobState>> {
+        Ok(self
+            .conn
+            .query_row("SELECT first_seen, last_slot, paused FROM jobs WHERE name = ?1", [name], |r| {
+                Ok(JobState { first_seen: r.get(0)?, last_slot: r.get(1)?, paused: r.get::<_, i64>(2)? != 0 })
+            })
+            .optional()?)
+    }
+
+    /// Records the first sighting of jobs (names not yet in the table) at `now`.
+    pub fn record_first_seen(&mut self, names: &[&str], now: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached("INSERT OR IGNORE INTO jobs (name, first_seen) VALUES (?1, ?2)")?;
+            for n in names {
+                st.execute(params![n, now])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn set_last_slot(&self, name: &str, slot: i64) -> Result<()> {
+        self.conn.execute("UPDATE jobs SET last_slot = ?1 WHERE name = ?2", params![slot, name])?;
+        Ok(())
+    }
+
+    /// Pauses or resumes; `resume_slot` moves the schedule past the slots that passed while
+    /// paused, so resuming doesn't catch them up.
+    pub fn set_paused(&mut self, name: &str, paused: bool, now: i64, resume_slot: Option<i64>) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute("INSERT OR IGNORE INTO jobs (name, first_seen) VALUES (?1, ?2)", params![name, now])?;
+        tx.execute("UPDATE jobs SET paused = ?1 WHERE name = ?2", params![paused as i64, name])?;
+        if let Some(slot) = resume_slot {
+            tx.execute("UPDATE jobs SET last_slot = MAX(COALESCE(last_slot, ?1), ?1) WHERE name = ?2", params![slot, name])?;
+        }
+        super::events::append_tx(
+            &tx,
+            now,
+            if paused { "job_paused" } else { "job_resumed" },
+            Some(name),
+            None,
+            &serde_json::json!({}),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Forgets when the job last ran: it is scheduled as if new (history stays).
+    pub fn reset_job(&mut self, name: &str, now: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM jobs WHERE name = ?1", [name])?;
+        super::events::append_tx(&tx, now, "job_reset", Some(name), None, &serde_json::json!({}))?;
+        tx.commit()?;
+        Ok(())
+    }
+}

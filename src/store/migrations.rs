@@ -1,0 +1,108 @@
+//! Numbered schema migrations, applied on open inside one transaction. The schema version
+//! lives in `PRAGMA user_version`; a database from a newer jobctl is refused untouched.
+
+use anyhow::Result;
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::exit_code::{Coded, code};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE jobs (
+        name       TEXT PRIMARY KEY,
+        first_seen INTEGER NOT NULL,
+        last_slot  INTEGER,
+        paused     INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE runs (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        job            TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        forced         INTEGER NOT NULL DEFAULT 0,
+        scheduled_for  INTEGER NOT NULL,
+        started_at     INTEGER NOT NULL,
+        ended_at       INTEGER,
+        duration_ms    INTEGER,
+        exit_code      INTEGER,
+        signal         INTEGER,
+        error          TEXT,
+        role           TEXT,
+        agent          TEXT,
+        model          TEXT,
+        scope          TEXT,
+        cost_milli     INTEGER,
+        cost_usd       REAL,
+        input_tokens   INTEGER,
+        output_tokens  INTEGER,
+        num_turns      INTEGER,
+        attempts       TEXT,
+        log_path       TEXT,
+        supervisor_pid INTEGER,
+        pgid           INTEGER
+    );
+    CREATE INDEX runs_by_job ON runs(job, id);
+    CREATE INDEX runs_running ON runs(status) WHERE status = 'running';
+    CREATE TABLE events (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        at     INTEGER NOT NULL,
+        kind   TEXT NOT NULL,
+        job    TEXT,
+        run_id INTEGER,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX events_by_run ON events(run_id);
+    CREATE TABLE agent_scopes (
+        agent       TEXT NOT NULL,
+        scope       TEXT NOT NULL,
+        enabled     INTEGER NOT NULL DEFAULT 1,
+        reason      TEXT,
+        disabled_at INTEGER,
+        PRIMARY KEY (agent, scope)
+    );
+    CREATE TABLE agent_usage (
+        agent      TEXT PRIMARY KEY,
+        used_milli INTEGER NOT NULL DEFAULT 0
+    );
+    ",
+];
+
+pub fn latest() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+pub fn apply(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version == latest() {
+        return Ok(());
+    }
+    if version > latest() {
+        return Err(newer(version));
+    }
+    // IMMEDIATE: two processes opening a fresh db at once must not both migrate.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > latest() {
+        return Err(newer(version));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn newer(version: i64) -> anyhow::Error {
+    anyhow::Error::new(Coded::new(
+        code::STATE,
+        format!(
+            "the state database has schema version {version}, newer than this jobctl understands ({}); upgrade jobctl (the database was left untouched)",
+            latest()
+        ),
+    ))
+}

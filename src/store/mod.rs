@@ -1,0 +1,150 @@
+//! The state database: one SQLite file in the state directory, opened in one place with
+//! WAL, a busy timeout and numbered migrations. Several jobctl processes use it at once;
+//! every change is a transaction, so a process killed at any instant leaves it consistent.
+//!
+//! This module knows tables and rows, not schedules, locks or processes.
+
+mod events;
+mod jobs;
+mod migrations;
+mod runs;
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use rusqlite::Connection;
+
+use crate::exit_code::{Coded, code};
+
+pub use events::Event;
+pub use jobs::JobState;
+pub use runs::{Attempt, NewRun, RunEnd, RunRecord};
+
+pub const DB_FILE: &str = "jobctl.db";
+
+pub struct Store {
+    pub(crate) conn: Connection,
+    pub dir: PathBuf,
+}
+
+fn state_error(msg: String) -> anyhow::Error {
+    anyhow::Error::new(Coded::new(code::STATE, msg))
+}
+
+/// Creates the state directory (0700) if needed.
+pub fn ensure_state_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if dir.exists() {
+        return Err(state_error(format!("state directory {} exists but is not a directory", dir.display())));
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| state_error(format!("can't create the state directory {}: {e}", dir.display())))
+}
+
+impl Store {
+    /// Opens (creating on first use) the database in `dir` and brings its schema up to date.
+    pub fn open(dir: &Path) -> Result<Store> {
+        ensure_state_dir(dir)?;
+        let path = dir.join(DB_FILE);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => {
+                return Err(state_error(format!("state database {} is a directory", path.display())));
+            }
+            // Checked on the mode bits, not access(2), so a read-only db is refused the same
+            // way for root: writes would fail later, half-way through a tick.
+            Ok(m) if m.permissions().mode() & 0o200 == 0 => {
+                return Err(state_error(format!(
+                    "state database {} is read-only; jobctl must write it (chmod 600 {})",
+                    path.display(),
+                    path.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(_) => {
+                // Created here, 0600, so SQLite's -wal and -shm files inherit the same mode.
+                OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .mode(0o600)
+                    .open(&path)
+                    .map_err(|e| state_error(format!("can't create the state database {}: {e}", path.display())))?;
+            }
+        }
+        let conn = Connection::open(&path)
+            .map_err(|e| state_error(format!("can't open the state database {}: {e}", path.display())))?;
+        let mut store = Store { conn, dir: dir.to_path_buf() };
+        store.init().map_err(|e| {
+            if e.downcast_ref::<Coded>().is_some() {
+                return e;
+            }
+            state_error(format!("state database {}: {}", path.display(), root_message(&e)))
+        })?;
+        Ok(store)
+    }
+
+    /// An in-memory store for unit tests.
+    #[cfg(test)]
+    pub fn in_memory() -> Store {
+        let conn = Connection::open_in_memory().unwrap();
+        let mut s = Store { conn, dir: std::env::temp_dir() };
+        s.init().unwrap();
+        s
+    }
+
+    fn init(&mut self) -> Result<()> {
+        self.conn.busy_timeout(Duration::from_secs(10))?;
+        self.conn
+            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+            .context("not a usable SQLite database (is it another kind of file?)")?;
+        let mode: String = self.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            self.conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
+        }
+        migrations::apply(&mut self.conn)
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.dir.join("logs")
+    }
+
+    pub fn get_meta(&self, key: &str) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+}
+
+fn root_message(e: &anyhow::Error) -> String {
+    let parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    parts.join(": ")
+}
+
+impl Store {
+    /// When the previous tick ran ("now" of that tick): slots at or before it were missed.
+    pub fn last_tick(&self) -> Result<Option<jiff::Timestamp>> {
+        Ok(self.get_meta("last_tick")?.and_then(|v| v.parse::<i64>().ok()).map(crate::clock::from_ms))
+    }
+
+    pub fn set_last_tick(&self, t: jiff::Timestamp) -> Result<()> {
+        self.set_meta("last_tick", &t.as_millisecond().to_string())
+    }
+}

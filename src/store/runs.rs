@@ -1,0 +1,291 @@
+//! Run records: created `running` before the job's process starts, closed exactly once.
+
+use anyhow::Result;
+use rusqlite::{OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
+
+use super::Store;
+
+/// One candidate agent tried for a run, and what happened.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Attempt {
+    pub agent: String,
+    pub outcome: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunRecord {
+    pub id: i64,
+    pub job: String,
+    pub status: String,
+    pub forced: bool,
+    pub scheduled_for: i64,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub exit_code: Option<i64>,
+    pub signal: Option<i64>,
+    pub error: Option<String>,
+    pub role: Option<String>,
+    pub agent: Option<String>,
+    pub model: Option<String>,
+    pub scope: Option<String>,
+    pub cost_milli: Option<i64>,
+    pub cost_usd: Option<f64>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub num_turns: Option<i64>,
+    pub attempts: Vec<Attempt>,
+    pub log_path: Option<String>,
+    pub supervisor_pid: Option<i64>,
+    pub pgid: Option<i64>,
+}
+
+/// What is known when a run is created.
+#[derive(Debug, Clone, Default)]
+pub struct NewRun {
+    pub job: String,
+    pub forced: bool,
+    pub scheduled_for: i64,
+    pub started_at: i64,
+    pub supervisor_pid: Option<i64>,
+    pub scope: Option<String>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Default)]
+pub struct RunEnd {
+    pub status: String,
+    pub ended_at: i64,
+    pub exit_code: Option<i64>,
+    pub signal: Option<i64>,
+    pub error: Option<String>,
+    pub role: Option<String>,
+    pub agent: Option<String>,
+    pub model: Option<String>,
+    pub scope: Option<String>,
+    pub cost_milli: Option<i64>,
+    pub cost_usd: Option<f64>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub num_turns: Option<i64>,
+    pub attempts: Vec<Attempt>,
+}
+
+const COLUMNS: &str = "id, job, status, forced, scheduled_for, started_at, ended_at, duration_ms, exit_code, signal, \
+     error, role, agent, model, scope, cost_milli, cost_usd, input_tokens, output_tokens, num_turns, attempts, \
+     log_path, supervisor_pid, pgid";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
+    let attempts: Option<String> = r.get(20)?;
+    Ok(RunRecord {
+        id: r.get(0)?,
+        job: r.get(1)?,
+        status: r.get(2)?,
+        forced: r.get::<_, i64>(3)? != 0,
+        scheduled_for: r.get(4)?,
+        started_at: r.get(5)?,
+        ended_at: r.get(6)?,
+        duration_ms: r.get(7)?,
+        exit_code: r.get(8)?,
+        signal: r.get(9)?,
+        error: r.get(10)?,
+        role: r.get(11)?,
+        agent: r.get(12)?,
+        model: r.get(13)?,
+        scope: r.get(14)?,
+        cost_milli: r.get(15)?,
+        cost_usd: r.get(16)?,
+        input_tokens: r.get(17)?,
+        output_tokens: r.get(18)?,
+        num_turns: r.get(19)?,
+        attempts: attempts.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default(),
+        log_path: r.get(21)?,
+        supervisor_pid: r.get(22)?,
+        pgid: r.get(23)?,
+    })
+}
+
+impl Store {
+    /// Creates a `running` run and its "run started" event in one transaction. The log
+    /// path is derived from the new id: `logs/JOB/ID.log`.
+    pub fn insert_run(&mut self, new: &NewRun) -> Result<RunRecord> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO runs (job, status, forced, scheduled_for, started_at, supervisor_pid, scope) \
+             VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6)",
+            params![new.job, new.forced as i64, new.scheduled_for, new.started_at, new.supervisor_pid, new.scope],
+        )?;
+        let id = tx.last_insert_rowid();
+        let log_path = self.dir.join("logs").join(&new.job).join(format!("{id}.log"));
+        let log_path = log_path.display().to_string();
+        tx.execute("UPDATE runs SET log_path = ?1 WHERE id = ?2", params![log_path, id])?;
+        super::events::append_tx(
+            &tx,
+            new.started_at,
+            "run_started",
+            Some(&new.job),
+            Some(id),
+            &serde_json::json!({"forced": new.forced, "scheduled_for": new.scheduled_for}),
+        )?;
+        tx.commit()?;
+        Ok(self.get_run(id)?.expect("run just inserted"))
+    }
+
+    /// Records who supervises a run and its process group.
+    pub fn set_run_process(&self, id: i64, supervisor_pid: i64, pgid: Option<i64>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE runs SET supervisor_pid = ?1, pgid = COALESCE(?2, pgid) WHERE id = ?3",
+            params![supervisor_pid, pgid, id],
+        )?;
+        Ok(())
+    }
+
+    /// Closes a run exactly once: only a run still `running` is changed. Returns whether
+    /// this call closed it (false: someone else already did).
+    pub fn finish_run(&mut self, id: i64, end: &RunEnd) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        let attempts = if end.attempts.is_empty() { None } else { Some(serde_json::to_string(&end.attempts)?) };
+        let n = tx.execute(
+            "UPDATE runs SET status = ?1, ended_at = ?2, duration_ms = MAX(0, ?2 - started_at), exit_code = ?3, \
+             signal = ?4, error = ?5, role = COALESCE(?6, role), agent = ?7, model = ?8, scope = COALESCE(?9, scope), \
+             cost_milli = ?10, cost_usd = ?11, input_tokens = ?12, output_tokens = ?13, num_turns = ?14, \
+             attempts = ?15 WHERE id = ?16 AND status = 'running'",
+            params![
+                end.status,
+                end.ended_at,
+                end.exit_code,
+                end.signal,
+                end.error,
+                end.role,
+                end.agent,
+                end.model,
+                end.scope,
+                end.cost_milli,
+                end.cost_usd,
+                end.input_tokens,
+                end.output_tokens,
+                end.num_turns,
+                attempts,
+                id
+            ],
+        )?;
+        if n == 1 {
+            let (job, duration): (String, Option<i64>) =
+                tx.query_row("SELECT job, duration_ms FROM runs WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let kind = if end.status == "lost" { "run_lost" } else { "run_ended" };
+            super::events::append_tx(
+                &tx,
+                end.ended_at,
+                kind,
+                Some(&job),
+                Some(id),
+                &serde_json::json!({
+                    "status": end.status, "exit_code": end.exit_code, "signal": end.signal,
+                    "duration_ms": duration, "error": end.error,
+                }),
+            )?;
+        }
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    pub fn get_run(&self, id: i64) -> Result<Option<RunRecord>> {
+        Ok(self
+            .conn
+            .query_row(&format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"), [id], from_row)
+            .optional()?)
+    }
+
+    /// Every run the db says is running (normally a handful).
+    pub fn running_runs(&self) -> Result<Vec<RunRecord>> {
+        let mut st = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM runs WHERE status = 'running' ORDER BY id"))?;
+        let rows = st.query_map([], from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The latest run of each job that has one, keyed by job name.
+    pub fn latest_runs(&self) -> Result<std::collections::HashMap<String, RunRecord>> {
+        // One indexed max() lookup per job name, not a scan of the history.
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM runs WHERE id IN \
+             (SELECT (SELECT max(id) FROM runs r WHERE r.job = j.job) FROM (SELECT DISTINCT job FROM runs) j)"
+        ))?;
+        let rows = st.query_map([], from_row)?;
+        let mut out = std::collections::HashMap::new();
+        for r in rows {
+            let r = r?;
+            out.insert(r.job.clone(), r);
+        }
+        Ok(out)
+    }
+
+    /// The latest run of one job.
+    pub fn latest_run(&self, job: &str) -> Result<Option<RunRecord>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM runs WHERE job = ?1 ORDER BY id DESC LIMIT 1"),
+                [job],
+                from_row,
+            )
+            .optional()?)
+    }
+
+    /// Newest first, optionally for one job.
+    pub fn history(&self, job: Option<&str>, limit: usize) -> Result<Vec<RunRecord>> {
+        let limit = limit.min(i64::MAX as usize) as i64;
+        let mut out = Vec::new();
+        match job {
+            Some(j) => {
+                let mut st = self
+                    .conn
+                    .prepare_cached(&format!("SELECT {COLUMNS} FROM runs WHERE job = ?1 ORDER BY id DESC LIMIT ?2"))?;
+                for r in st.query_map(params![j, limit], from_row)? {
+                    out.push(r?);
+                }
+            }
+            None => {
+                let mut st = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM runs ORDER BY id DESC LIMIT ?1"))?;
+                for r in st.query_map([limit], from_row)? {
+                    out.push(r?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes all but the newest `keep` finished runs of `job` (and their events); returns
+    /// the log paths of the deleted runs so the caller can remove the files.
+    pub fn prune_runs(&mut self, job: &str, keep: u32) -> Result<Vec<String>> {
+        let tx = self.conn.transaction()?;
+        let cutoff: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM runs WHERE job = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2",
+                params![job, keep as i64 - 1],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(cutoff) = cutoff else {
+            return Ok(Vec::new());
+        };
+        let mut paths = Vec::new();
+        {
+            let mut st =
+                tx.prepare("SELECT log_path FROM runs WHERE job = ?1 AND id < ?2 AND status != 'running'")?;
+            for p in st.query_map(params![job, cutoff], |r| r.get::<_, Option<String>>(0))? {
+                if let Some(p) = p? {
+                    paths.push(p);
+                }
+            }
+        }
+        tx.execute(
+            "DELETE FROM events WHERE run_id IN (SELECT id FROM runs WHERE job = ?1 AND id < ?2 AND status != 'running')",
+            params![job, cutoff],
+        )?;
+        tx.execute("DELETE FROM runs WHERE job = ?1 AND id < ?2 AND status != 'running'", params![job, cutoff])?;
+        tx.commit()?;
+        Ok(paths)
+    }
+}
