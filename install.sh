@@ -174,10 +174,10 @@ run() {
 	fi
 }
 
-# mkdir_owned DIR: mkdir -p, and with --system give every directory it creates to the
-# user the jobs run as (their ~/.config must not end up owned by root).
+# mkdir_owned DIR [OWNER]: mkdir -p, giving every directory it creates to OWNER (with
+# --system, the user's ~/.config must not end up owned by root).
 mkdir_owned() {
-	local dir=$1 base=$1
+	local dir=$1 dir_owner=${2:-} base=$1
 	while [ ! -d "$base" ]; do base=$(dirname "$base"); done
 	if [ "$base" = "$dir" ]; then return 0; fi
 	if [ "$dry_run" = 1 ]; then
@@ -185,10 +185,10 @@ mkdir_owned() {
 		return 0
 	fi
 	mkdir -p "$dir"
-	if [ -n "$owner" ]; then
+	if [ -n "$dir_owner" ]; then
 		local d=$dir
 		while [ "$d" != "$base" ]; do
-			chown "$owner" "$d"
+			chown "$dir_owner" "$d"
 			d=$(dirname "$d")
 		done
 	fi
@@ -213,7 +213,7 @@ put_file() {
 		say "would write $dest"
 		return 0
 	fi
-	mkdir_owned "$(dirname "$dest")"
+	mkdir_owned "$(dirname "$dest")" "$file_owner"
 	tmp_file=$(mktemp "$dest.XXXXXX")
 	printf '%s\n' "$content" >"$tmp_file"
 	chmod "$mode" "$tmp_file"
@@ -342,6 +342,14 @@ else
 	tick_kind="systemd user timer jobctl.timer"
 fi
 
+# Refused before anything is changed, not halfway through.
+if [ "$os" = Linux ] && [ "$no_service" = 0 ] && [ "$uninstall" = 0 ]; then
+	check_systemd_safe "the binary path" "$dest_bin"
+	check_systemd_safe "the config path" "$config"
+	check_systemd_safe "the PATH" "$svc_path"
+	check_systemd_safe "the state directory" "$state_home"
+fi
+
 if [ "$dry_run" = 1 ]; then
 	say "dry run: nothing is changed, this is what would be done"
 fi
@@ -359,16 +367,18 @@ systemd_usable() {
 
 uninstall() {
 	say "uninstalling jobctl ($os)"
-	if [ "$os" = Darwin ]; then
+	if [ "$no_service" = 1 ]; then
+		: # the binary only
+	elif [ "$os" = Darwin ]; then
 		if [ "$dry_run" = 1 ]; then
 			say "would run: launchctl bootout $domain/$label"
 		elif command -v launchctl >/dev/null 2>&1; then
 			# Fails when the agent is not loaded, which is what we want anyway.
 			launchctl bootout "$domain/$label" 2>/dev/null || true
-			say "unloaded $label"
+			say "unloaded $label (if it was loaded)"
 		fi
 		remove_file "$plist"
-	elif [ "$no_service" = 0 ]; then
+	else
 		local unit=$unit_dir/jobctl.service ran_bin
 		if [ -f "$unit" ]; then
 			ran_bin=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$unit")
@@ -506,11 +516,6 @@ fi
 
 install_systemd() {
 	local service timer
-	check_systemd_safe "the binary path" "$dest_bin"
-	check_systemd_safe "the config path" "$config"
-	check_systemd_safe "the PATH" "$svc_path"
-	check_systemd_safe "the state directory" "$state_home"
-
 	service=$(cat "$here/systemd/jobctl.service.in")
 	service=$(replace_all "$service" @BIN@ "$dest_bin")
 	service=$(replace_all "$service" @CONFIG@ "$config")

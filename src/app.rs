@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, Configure, Reset};
 use crate::commands;
 use crate::config::ConfigErrors;
 use crate::exit_code::{self, code};
@@ -40,6 +40,12 @@ fn dispatch(cli: &Cli, ui: &Ui) -> anyhow::Result<u8> {
         Command::List => commands::list::execute(g, ui),
         Command::History { name, n } => commands::history::execute(g, ui, name.as_deref(), *n),
         Command::Logs { run_id, job, follow } => commands::logs::execute(g, ui, *run_id, job.as_deref(), *follow),
+        Command::Run { job, force, dry_run, wait } => commands::run::execute(g, ui, job.as_deref(), *force, *dry_run, *wait),
+        Command::Force { name } => commands::force::execute(g, ui, name),
+        Command::Cancel { run_id, job } => commands::cancel::execute(g, ui, *run_id, job.as_deref()),
+        Command::Configure(Configure::Job { name, pause, .. }) => commands::configure::job(g, ui, name, *pause),
+        Command::Reset(Reset::Job { name }) => commands::reset::job(g, ui, name),
+        Command::Supervise { run_id, lock_fd, state_dir } => commands::supervise::execute(g, *run_id, *lock_fd, state_dir),
     }
 }
 

@@ -93,4 +93,79 @@ pub enum Command {
         #[arg(short, long)]
         follow: bool,
     },
+
+    /// The tick: start every due job, then return (launchd/systemd call this every 5 minutes)
+    #[command(after_help = "Examples:\n  jobctl run                     start what is due and return\n  jobctl run --dry-run           say which jobs are due and why\n  jobctl run --wait              stay until the started runs end\n  jobctl run --force --job NAME  same as jobctl force NAME")]
+    Run {
+        /// Consider only this job (it still must be due, unless --force)
+        #[arg(long, value_name = "NAME")]
+        job: Option<String>,
+        /// Run --job now in the foreground, due or not
+        #[arg(long, requires = "job")]
+        force: bool,
+        /// Print which jobs are due and why (or why not); change nothing
+        #[arg(long, conflicts_with_all = ["force", "wait"])]
+        dry_run: bool,
+        /// Stay until the runs this tick started have ended, printing their results
+        #[arg(long)]
+        wait: bool,
+    },
+
+    /// Run a job now, in the foreground, with its output streamed and its exit code passed through
+    #[command(after_help = "Examples:\n  jobctl force nightly-vacuum\n  jobctl force report --json > run.json")]
+    Force {
+        /// The job
+        name: String,
+    },
+
+    /// Stop a running run (TERM, grace, KILL, the whole tree) and record it cancelled
+    #[command(after_help = "Examples:\n  jobctl cancel 42\n  jobctl cancel --job log-bug-hunter")]
+    Cancel {
+        /// The run id
+        #[arg(required_unless_present = "job", conflicts_with = "job")]
+        run_id: Option<i64>,
+        /// The running run of this job
+        #[arg(long, value_name = "NAME")]
+        job: Option<String>,
+    },
+
+    /// Change stored state: pause or resume a job
+    #[command(subcommand)]
+    Configure(Configure),
+
+    /// Forget stored state: a job's schedule
+    #[command(subcommand)]
+    Reset(Reset),
+
+    /// Internal: supervise one run started by `jobctl run`
+    #[command(hide = true)]
+    Supervise {
+        run_id: i64,
+        #[arg(long)]
+        lock_fd: i32,
+        #[arg(long)]
+        state_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Configure {
+    /// Pause or resume a job (a paused job is not scheduled; forcing still works)
+    #[command(after_help = "Examples:\n  jobctl configure job nightly-vacuum --pause\n  jobctl configure job nightly-vacuum --resume")]
+    Job {
+        name: String,
+        /// Stop scheduling the job (survives restarts)
+        #[arg(long, conflicts_with = "resume", required_unless_present = "resume")]
+        pause: bool,
+        /// Schedule it again, from its next slot (passed slots are not caught up)
+        #[arg(long)]
+        resume: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Reset {
+    /// Forget when the job last ran, so it is scheduled as if new (history stays)
+    #[command(after_help = "Example:\n  jobctl reset job nightly-vacuum")]
+    Job { name: String },
 }

@@ -16,3 +16,6 @@ pub mod proctree;
 pub mod recovery;
 pub mod schedule;
 pub mod store;
+pub mod supervisor;
+pub mod tick;
+pub mod agents;

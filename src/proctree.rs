@@ -99,7 +99,7 @@ pub fn members(id: &RunIdentity) -> Vec<i32> {
     }
 }
 
-fn signal_all(id: &RunIdentity, pids: &[i32], sig: Signal) {
+pub fn signal_all(id: &RunIdentity, pids: &[i32], sig: Signal) {
     if let Some(g) = id.pgid {
         // "Already gone" is success.
         let _ = killpg(Pid::from_raw(g), sig);

@@ -6,3 +6,18 @@ pub mod history;
 pub mod list;
 pub mod logs;
 pub mod next;
+pub mod cancel;
+pub mod configure;
+pub mod force;
+pub mod reset;
+pub mod run;
+pub mod supervise;
+
+/// jobctl never needs root; agent CLIs refuse some flags under it.
+pub fn warn_if_root() {
+    if nix::unistd::geteuid().is_root() {
+        tracing::warn!(
+            "running as root: jobctl never needs it, and claude refuses --dangerously-skip-permissions under root; run jobctl as a normal user"
+        );
+    }
+}

@@ -51,6 +51,8 @@ pub struct NewRun {
     pub started_at: i64,
     pub supervisor_pid: Option<i64>,
     pub scope: Option<String>,
+    /// For scheduled runs: the job's new last slot, stored in the same transaction.
+    pub last_slot: Option<i64>,
 }
 
 /// How a run ended.
@@ -121,6 +123,13 @@ impl Store {
         let log_path = self.dir.join("logs").join(&new.job).join(format!("{id}.log"));
         let log_path = log_path.display().to_string();
         tx.execute("UPDATE runs SET log_path = ?1 WHERE id = ?2", params![log_path, id])?;
+        if let Some(slot) = new.last_slot {
+            tx.execute(
+                "INSERT INTO jobs (name, first_seen, last_slot) VALUES (?1, ?2, ?2) \
+                 ON CONFLICT(name) DO UPDATE SET last_slot = excluded.last_slot",
+                params![new.job, slot],
+            )?;
+        }
         super::events::append_tx(
             &tx,
             new.started_at,

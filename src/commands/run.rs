@@ -1,0 +1,134 @@
+//! `jobctl run`: the tick. Starts every due job and returns; `--wait` stays for the
+//! results, `--dry-run` explains, `--force --job NAME` is `jobctl force NAME`.
+
+use anyhow::Result;
+
+use crate::cli::Global;
+use crate::exit_code::{self, code};
+use crate::output::{Ui, human_duration};
+use crate::store::{RunRecord, Store};
+use crate::tick::{self, Held, TickResult};
+use crate::{bail_code, clock, config, plan};
+
+pub fn execute(g: &Global, ui: &Ui, job: Option<&str>, force: bool, dry_run: bool, wait: bool) -> Result<u8> {
+    if force {
+        let Some(name) = job else {
+            bail_code!(code::USAGE, "--force needs --job NAME (or use: jobctl force NAME)");
+        };
+        return super::force::execute(g, ui, name);
+    }
+    let cfg = config::load(g.config.as_deref())?;
+    if let Some(name) = job
+        && !cfg.jobs.contains_key(name)
+    {
+        bail_code!(code::FAILURE, "no job named {name:?} in {}", cfg.path.display());
+    }
+    if dry_run {
+        return dry(&cfg, ui, job);
+    }
+    super::warn_if_root();
+    let (started, held) = match tick::tick(&cfg, job)? {
+        TickResult::Busy(pid) => {
+            let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+            tracing::warn!("another jobctl run holds the lock{who}");
+            if ui.json {
+                ui.print_json(&serde_json::json!({"started": [], "busy": true, "holder_pid": pid}));
+            }
+            return Ok(code::OK);
+        }
+        TickResult::Done { started, held } => (started, held),
+    };
+    let held_json: Vec<serde_json::Value> = held
+        .iter()
+        .map(|h| match h {
+            Held::StillRunning(j) => serde_json::json!({"job": j, "reason": "still running"}),
+            Held::MaxRunning(j) => serde_json::json!({"job": j, "reason": "max_running"}),
+        })
+        .collect();
+    if !wait {
+        if ui.json {
+            let list: Vec<serde_json::Value> = started
+                .iter()
+                .map(|s| serde_json::json!({"run_id": s.run.id, "job": s.run.job, "pid": s.supervisor.id()}))
+                .collect();
+            ui.print_json(&serde_json::json!({"started": list, "held": held_json}));
+        } else if !ui.quiet {
+            for s in &started {
+                ui.print(&format!("started {} (run {}, supervisor pid {})", s.run.job, s.run.id, s.supervisor.id()));
+            }
+        }
+        return Ok(code::OK);
+    }
+    let store = Store::open(&cfg.runner.state_dir)?;
+    let mut records = Vec::new();
+    let mut worst = code::OK;
+    for mut s in started {
+        let _ = s.supervisor.wait();
+        let r = store.get_run(s.run.id)?.unwrap_or(s.run);
+        if r.status != "succeeded" {
+            worst = code::FAILURE;
+        }
+        if !ui.json {
+            ui.print(&end_line(&r));
+        }
+        records.push(super::history::run_json(&r));
+    }
+    if ui.json {
+        ui.print_json(&serde_json::json!({"runs": records, "held": held_json}));
+    }
+    Ok(worst)
+}
+
+/// One line per ended run: job, run id, status, exit, duration.
+pub fn end_line(r: &RunRecord) -> String {
+    let exit = match (r.exit_code, r.signal) {
+        (Some(c), _) => format!("exit {c}"),
+        (None, Some(s)) => format!("signal {s}"),
+        _ => "exit -".into(),
+    };
+    let mut line = format!("{}  run {}  {}  {}  {}", r.job, r.id, r.status, exit, human_duration(r.duration_ms));
+    if r.status != "succeeded"
+        && let Some(e) = &r.error
+    {
+        line.push_str(&format!("  ({e})"));
+    }
+    line
+}
+
+fn dry(cfg: &config::Config, ui: &Ui, only: Option<&str>) -> Result<u8> {
+    let store = Store::open(&cfg.runner.state_dir)?;
+    let now = clock::now()?;
+    let states = store.job_states()?;
+    let prev_tick = store.last_tick()?;
+    let running: std::collections::HashMap<String, i64> =
+        store.running_runs()?.into_iter().map(|r| (r.job.clone(), r.id)).collect();
+    let mut rows = Vec::new();
+    let mut due_count = 0usize;
+    for (name, job) in &cfg.jobs {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        let p = plan::evaluate(job, states.get(name), prev_tick, now);
+        let mut why = plan::explain(&p);
+        let due = matches!(p, plan::Plan::Due { .. });
+        if due {
+            if let Some(id) = running.get(name) {
+                why = format!("due, but still running (run {id}): waits for a later tick");
+            } else if running.len() + due_count >= cfg.runner.max_running as usize {
+                why = format!("due, but held back by max_running = {}", cfg.runner.max_running);
+            } else {
+                due_count += 1;
+            }
+        }
+        if ui.json {
+            rows.push(serde_json::json!({"job": name, "due": due, "reason": why}));
+        } else {
+            ui.print(&format!("{name}: {why}"));
+        }
+    }
+    if ui.json {
+        ui.print_json(&serde_json::Value::Array(rows));
+    }
+    let _ = exit_code::code::OK;
+    Ok(code::OK)
+}

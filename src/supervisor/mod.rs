@@ -1,0 +1,168 @@
+//! Supervising a run: the process that holds the job's lock for the whole run, starts the
+//! job, logs its output, enforces its timeout, stops it on SIGTERM/SIGINT, records its end
+//! and prunes old history. The tick starts one detached supervisor per run (`jobctl
+//! supervise`); a forced run is supervised by the `jobctl force` process itself.
+
+pub mod env;
+pub mod logfile;
+pub mod process;
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use nix::sys::signal::Signal;
+
+use crate::clock;
+use crate::config::{Command, Config, Job, JobKind};
+use crate::lock::JobLock;
+use crate::store::{RunEnd, RunRecord, Store};
+use logfile::LogFile;
+use process::{Echo, Ending, Launch, Signals};
+
+/// What became of a supervised run.
+pub struct Supervised {
+    pub record: RunRecord,
+    /// Set when jobctl itself was told to stop (exit 130/143).
+    pub interrupted: Option<Signal>,
+}
+
+/// Marks this process as the reaper of the run's orphans, so a helper that double-forks
+/// still ends up as our child and can be found and collected.
+fn become_subreaper() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+        tracing::debug!("can't become a child subreaper: {e}");
+    }
+}
+
+/// Runs `run` of `job` to its end, holding `lock` until the end is recorded.
+pub fn supervise(cfg: &Config, store: &mut Store, job: &Job, run: RunRecord, mut lock: JobLock, echo: Echo) -> Result<Supervised> {
+    become_subreaper();
+    lock.set_holder(std::process::id(), run.id);
+    store.set_run_process(run.id, std::process::id() as i64, None)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("can't start the supervisor's event loop")?;
+    let log_path = run.log_path.clone().unwrap_or_default();
+    let (end, interrupted) = rt.block_on(async {
+        let mut signals = Signals::register()?;
+        let mut log = LogFile::create(std::path::Path::new(&log_path), cfg.runner.log_max_bytes)?;
+        let deadline = tokio::time::Instant::now() + job.timeout;
+        let result = match &job.kind {
+            JobKind::Script(command) => run_script(cfg, store, job, &run, command, deadline, &mut log, &mut signals, echo).await,
+            JobKind::Agent(_) => crate::agents::run_job(cfg, store, job, &run, deadline, &mut log, &mut signals, echo).await,
+        };
+        let result = result.and_then(|(end, sig)| {
+            log.finish()?;
+            Ok((end, sig))
+        });
+        anyhow::Ok(result?)
+    })?;
+    store.finish_run(run.id, &end)?;
+    prune(cfg, store, &job.name);
+    let record = store.get_run(run.id)?.context("the run record vanished")?;
+    drop(lock);
+    Ok(Supervised { record, interrupted })
+}
+
+/// Removes history beyond `keep_runs`, with its log files. Failing to prune is logged,
+/// never a reason to fail the run.
+fn prune(cfg: &Config, store: &mut Store, job: &str) {
+    match store.prune_runs(job, cfg.runner.keep_runs) {
+        Ok(paths) => {
+            for p in paths {
+                let _ = std::fs::remove_file(&p);
+            }
+        }
+        Err(e) => tracing::warn!("can't prune the history of {job}: {e:#}"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_script(
+    cfg: &Config,
+    store: &Store,
+    job: &Job,
+    run: &RunRecord,
+    command: &Command,
+    deadline: tokio::time::Instant,
+    log: &mut LogFile,
+    signals: &mut Signals,
+    echo: Echo,
+) -> Result<(RunEnd, Option<Signal>)> {
+    let (program, args) = match command {
+        Command::Shell(s) => ("/bin/sh".to_string(), vec!["-c".to_string(), s.clone()]),
+        Command::Argv(v) => (v[0].clone(), v[1..].to_vec()),
+    };
+    let launch = Launch {
+        program,
+        args,
+        env: env::job_env(cfg, job, run, None, &store.dir),
+        workdir: job.workdir.clone(),
+        capture_stdout: false,
+    };
+    let mut on_spawn = |pid: i32| {
+        let _ = store.set_run_process(run.id, std::process::id() as i64, Some(pid as i64));
+    };
+    let ctx = process::Ctx {
+        log,
+        echo,
+        signals,
+        grace: cfg.runner.kill_grace,
+        env_marks: crate::recovery::env_marks(&store.dir, run.id),
+        on_spawn: &mut on_spawn,
+    };
+    let fin = process::run(&launch, deadline, ctx).await?;
+    let (end, sig) = end_of(&fin.ending, fin.status, job.timeout, cfg.runner.kill_grace);
+    if let Some(e) = &end.error {
+        log.note(e)?;
+    }
+    Ok((end, sig))
+}
+
+/// The run record of a process's ending.
+pub fn end_of(ending: &Ending, status: Option<(Option<i32>, Option<i32>)>, timeout: Duration, grace: Duration) -> (RunEnd, Option<Signal>) {
+    let (code, sig) = status.unwrap_or((None, None));
+    let mut end = RunEnd {
+        ended_at: clock::to_ms(clock::real_now()),
+        exit_code: code.map(i64::from),
+        signal: sig.map(i64::from),
+        ..Default::default()
+    };
+    let mut interrupted = None;
+    match ending {
+        Ending::Exited(0) => end.status = "succeeded".into(),
+        Ending::Exited(c) => {
+            end.status = "failed".into();
+            end.error = Some(format!("exited with code {c}"));
+        }
+        Ending::Signaled(s) => {
+            end.status = "failed".into();
+            end.error = Some(format!("killed by signal {s} ({})", signal_name(*s)));
+        }
+        Ending::TimedOut => {
+            end.status = "timed_out".into();
+            end.error = Some(format!(
+                "timed out after {}; stopped the process tree (SIGTERM, then SIGKILL after {})",
+                crate::config::values::format_duration(timeout),
+                crate::config::values::format_duration(grace)
+            ));
+        }
+        Ending::Interrupted(s) => {
+            end.status = "cancelled".into();
+            end.error = Some(format!("cancelled: jobctl received {s} and stopped the run"));
+            interrupted = Some(*s);
+        }
+        Ending::SpawnFailed { exit_code, message } => {
+            end.status = "failed".into();
+            end.exit_code = Some(*exit_code as i64);
+            end.error = Some(message.clone());
+        }
+    }
+    (end, interrupted)
+}
+
+fn signal_name(s: i32) -> &'static str {
+    Signal::try_from(s).map(|s| s.as_str()).unwrap_or("unknown")
+}

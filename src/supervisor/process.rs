@@ -1,0 +1,297 @@
+//! Running one process of a run to its end: spawn it in its own process group with stdin
+//! from /dev/null, copy its output to the run log as it arrives, enforce the deadline,
+//! react to SIGTERM/SIGINT, and when it ends (or must be stopped) take its whole tree down:
+//! SIGTERM, `kill_grace`, SIGKILL, until no process of the run is left and all are reaped.
+//!
+//! The supervisor is the only reaper (`waitpid(-1)` on SIGCHLD): as a child subreaper it
+//! inherits the run's orphans and must collect them, so it doesn't use tokio's process
+//! driver, which would race it for the main child's status.
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use nix::sys::signal::Signal;
+use nix::sys::wait::WaitStatus;
+use tokio::io::AsyncReadExt;
+use tokio::net::unix::pipe;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::time::{Instant, sleep, sleep_until};
+
+use super::logfile::LogFile;
+use crate::proctree::{self, RunIdentity};
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub program: String,
+    pub args: Vec<String>,
+    /// The complete environment of the process.
+    pub env: Vec<(String, String)>,
+    pub workdir: PathBuf,
+    /// Keep stdout apart from stderr (agents print JSON on stdout); both still go to the log.
+    pub capture_stdout: bool,
+}
+
+/// How the process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    Exited(i32),
+    Signaled(i32),
+    TimedOut,
+    /// jobctl itself got SIGTERM or SIGINT and stopped the run.
+    Interrupted(Signal),
+    /// The program could not be started (127: not found, 126: not executable).
+    SpawnFailed { exit_code: i32, message: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub ending: Ending,
+    /// The main process's own status, when it ended before being stopped (or was stopped).
+    pub status: Option<(Option<i32>, Option<i32>)>,
+    /// stdout, when captured (up to [`CAPTURE_LIMIT`]); `stdout_truncated` says if more came.
+    pub stdout: Vec<u8>,
+    pub stdout_truncated: bool,
+    /// The last few KiB of stderr, when stdout is captured apart.
+    pub stderr_tail: Vec<u8>,
+}
+
+/// The most stdout kept in memory for parsing an agent's answer.
+pub const CAPTURE_LIMIT: usize = 8 << 20;
+const STDERR_TAIL: usize = 8 << 10;
+
+/// Where a forced run's output is echoed as it is logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Echo {
+    Off,
+    Stdout,
+    Stderr,
+}
+
+/// The signals a supervisor listens to, registered once for the whole run.
+pub struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    chld: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub fn register() -> Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("can't handle SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("can't handle SIGINT")?,
+            chld: signal(SignalKind::child()).context("can't handle SIGCHLD")?,
+        })
+    }
+}
+
+pub struct Ctx<'a> {
+    pub log: &'a mut LogFile,
+    pub echo: Echo,
+    pub signals: &'a mut Signals,
+    pub grace: Duration,
+    /// Environment entries that mark the run's processes (see `proctree`).
+    pub env_marks: Vec<String>,
+    /// Told the pid of the process once it runs (it leads its own process group).
+    pub on_spawn: &'a mut dyn FnMut(i32),
+}
+
+fn echo(to: Echo, data: &[u8]) {
+    let _ = match to {
+        Echo::Off => Ok(()),
+        Echo::Stdout => std::io::stdout().write_all(data).and_then(|_| std::io::stdout().flush()),
+        Echo::Stderr => std::io::stderr().write_all(data),
+    };
+}
+
+fn spawn_error(program: &str, e: &std::io::Error) -> Ending {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => Ending::SpawnFailed {
+            exit_code: 127,
+            message: format!("command not found: {program} (not on PATH or no such file)"),
+        },
+        std::io::ErrorKind::PermissionDenied => Ending::SpawnFailed {
+            exit_code: 126,
+            message: format!("command not executable: {program} (permission denied)"),
+        },
+        _ => Ending::SpawnFailed { exit_code: 127, message: format!("can't start {program}: {e}") },
+    }
+}
+
+enum Phase {
+    Running,
+    /// Stopping the tree; `since` is when SIGTERM went out, `killed` once SIGKILL did.
+    Stopping { since: Option<Instant>, killed: bool },
+    /// Nothing of the run is alive; reading what is left in the pipes.
+    Draining { since: Instant },
+}
+
+/// Runs `launch` until it and every process it started are gone.
+pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Finished> {
+    let (out_r, out_w) = std::io::pipe().context("can't create a pipe")?;
+    let (err_r, err_w) = if launch.capture_stdout {
+        let (r, w) = std::io::pipe().context("can't create a pipe")?;
+        (Some(r), w)
+    } else {
+        (None, out_w.try_clone().context("can't duplicate a pipe")?)
+    };
+    let mut cmd = Command::new(&launch.program);
+    cmd.args(&launch.args)
+        .env_clear()
+        .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&launch.workdir)
+        .stdin(Stdio::null())
+        .stdout(out_w)
+        .stderr(err_w)
+        .process_group(0);
+    if !launch.workdir.is_dir() {
+        let message = format!("workdir {} does not exist or is not a directory", launch.workdir.display());
+        return Ok(Finished::spawn_failed(Ending::SpawnFailed { exit_code: 127, message }));
+    }
+    let spawned = cmd.spawn();
+    // The write ends live in `cmd`: drop them so the pipes close when the job's side does.
+    drop(cmd);
+    let child = match spawned {
+        Ok(c) => c,
+        Err(e) => return Ok(Finished::spawn_failed(spawn_error(&launch.program, &e))),
+    };
+    let pid = child.id() as i32;
+    // Reaped by `reap_children`, not by std.
+    drop(child);
+    (ctx.on_spawn)(pid);
+
+    let mut out = Some(pipe::Receiver::from_file_unchecked(std::fs::File::from(std::os::fd::OwnedFd::from(out_r)))?);
+    let mut err = match err_r {
+        Some(r) => Some(pipe::Receiver::from_file_unchecked(std::fs::File::from(std::os::fd::OwnedFd::from(r)))?),
+        None => None,
+    };
+    let identity = RunIdentity { pgid: Some(pid), env_marks: ctx.env_marks.clone(), ancestor: Some(std::process::id() as i32) };
+    let mut fin = Finished { ending: Ending::Exited(0), status: None, stdout: Vec::new(), stdout_truncated: false, stderr_tail: Vec::new() };
+    let mut stop_reason: Option<Ending> = None;
+    let mut phase = Phase::Running;
+    let mut buf_out = vec![0u8; 64 << 10];
+    let mut buf_err = vec![0u8; 16 << 10];
+    let signals = ctx.signals;
+    let log = ctx.log;
+
+    loop {
+        let polling = !matches!(phase, Phase::Running);
+        tokio::select! {
+            r = async { out.as_mut().unwrap().read(&mut buf_out).await }, if out.is_some() => {
+                match r {
+                    Ok(0) | Err(_) => out = None,
+                    Ok(n) => {
+                        let data = &buf_out[..n];
+                        log.write(data)?;
+                        echo(ctx.echo, data);
+                        if launch.capture_stdout {
+                            let room = CAPTURE_LIMIT.saturating_sub(fin.stdout.len());
+                            fin.stdout.extend_from_slice(&data[..n.min(room)]);
+                            fin.stdout_truncated |= n > room;
+                        }
+                    }
+                }
+            }
+            r = async { err.as_mut().unwrap().read(&mut buf_err).await }, if err.is_some() => {
+                match r {
+                    Ok(0) | Err(_) => err = None,
+                    Ok(n) => {
+                        let data = &buf_err[..n];
+                        log.write(data)?;
+                        echo(if ctx.echo == Echo::Off { Echo::Off } else { Echo::Stderr }, data);
+                        fin.stderr_tail.extend_from_slice(data);
+                        if fin.stderr_tail.len() > STDERR_TAIL {
+                            let cut = fin.stderr_tail.len() - STDERR_TAIL;
+                            fin.stderr_tail.drain(..cut);
+                        }
+                    }
+                }
+            }
+            _ = signals.chld.recv() => {}
+            _ = sleep_until(deadline), if matches!(phase, Phase::Running) => {
+                stop_reason = Some(Ending::TimedOut);
+                phase = Phase::Stopping { since: None, killed: false };
+            }
+            _ = signals.term.recv(), if stop_reason.is_none() || stop_reason == Some(Ending::TimedOut) => {
+                stop_reason = Some(Ending::Interrupted(Signal::SIGTERM));
+                if matches!(phase, Phase::Running) { phase = Phase::Stopping { since: None, killed: false }; }
+            }
+            _ = signals.int.recv(), if stop_reason.is_none() || stop_reason == Some(Ending::TimedOut) => {
+                stop_reason = Some(Ending::Interrupted(Signal::SIGINT));
+                if matches!(phase, Phase::Running) { phase = Phase::Stopping { since: None, killed: false }; }
+            }
+            _ = sleep(Duration::from_millis(10)), if polling => {}
+        }
+
+        for s in proctree::reap_children() {
+            if s.pid().map(|p| p.as_raw()) == Some(pid) {
+                fin.status = Some(match s {
+                    WaitStatus::Exited(_, c) => (Some(c), None),
+                    WaitStatus::Signaled(_, sig, _) => (None, Some(sig as i32)),
+                    _ => (None, None),
+                });
+            }
+        }
+
+        match phase {
+            Phase::Running => {
+                if fin.status.is_some() {
+                    // The main process is done; anything it left behind goes too.
+                    phase = Phase::Stopping { since: None, killed: false };
+                }
+            }
+            Phase::Stopping { since, killed } => {
+                let left = proctree::members(&identity);
+                if left.is_empty() {
+                    phase = Phase::Draining { since: Instant::now() };
+                } else {
+                    match since {
+                        None => {
+                            proctree::signal_all(&identity, &left, Signal::SIGTERM);
+                            phase = Phase::Stopping { since: Some(Instant::now()), killed };
+                        }
+                        Some(t) if killed || t.elapsed() >= ctx.grace => {
+                            proctree::signal_all(&identity, &left, Signal::SIGKILL);
+                            phase = Phase::Stopping { since, killed: true };
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+            Phase::Draining { since } => {
+                // Pipes held open by a process out of reach (a scrubbed environment under
+                // another parent) must not keep the run open forever.
+                if (out.is_none() && err.is_none()) || since.elapsed() > Duration::from_secs(2) {
+                    break;
+                }
+            }
+        }
+    }
+    // Anything that died last is reaped before the run is reported over.
+    for s in proctree::reap_children() {
+        if s.pid().map(|p| p.as_raw()) == Some(pid) && fin.status.is_none() {
+            fin.status = Some(match s {
+                WaitStatus::Exited(_, c) => (Some(c), None),
+                WaitStatus::Signaled(_, sig, _) => (None, Some(sig as i32)),
+                _ => (None, None),
+            });
+        }
+    }
+    fin.ending = match (stop_reason, fin.status) {
+        (Some(reason), _) => reason,
+        (None, Some((Some(c), _))) => Ending::Exited(c),
+        (None, Some((_, Some(s)))) => Ending::Signaled(s),
+        (None, _) => Ending::Signaled(Signal::SIGKILL as i32),
+    };
+    Ok(fin)
+}
+
+impl Finished {
+    fn spawn_failed(ending: Ending) -> Finished {
+        Finished { ending, status: None, stdout: Vec::new(), stdout_truncated: false, stderr_tail: Vec::new() }
+    }
+}

@@ -1,0 +1,160 @@
+//! The tick (`jobctl run`): under the tick lock, close lost runs, decide which jobs are
+//! due, and claim each one: take its job lock, record the run, and hand the lock to a
+//! detached supervisor process. The tick returns as soon as the runs have started.
+
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use jiff::Timestamp;
+
+use crate::clock::{self, to_ms};
+use crate::config::{Config, Job};
+use crate::lock::{JobLock, TickLock, TickLockOutcome};
+use crate::plan::{self, Plan};
+use crate::store::{NewRun, RunRecord, Store};
+
+/// How long a tick waits for another tick to finish deciding.
+pub const TICK_LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// A run this tick started.
+pub struct Started {
+    pub run: RunRecord,
+    pub supervisor: Child,
+}
+
+/// Why a due job was not started.
+pub enum Held {
+    StillRunning(String),
+    MaxRunning(String),
+}
+
+pub enum TickResult {
+    /// Another tick held the lock the whole time.
+    Busy(Option<u32>),
+    Done { started: Vec<Started>, held: Vec<Held> },
+}
+
+pub fn tick(cfg: &Config, only: Option<&str>) -> Result<TickResult> {
+    let mut store = Store::open(&cfg.runner.state_dir)?;
+    let _tick_lock = match TickLock::acquire(&store.dir, TICK_LOCK_WAIT)? {
+        TickLockOutcome::Acquired(l) => l,
+        TickLockOutcome::Held(pid) => return Ok(TickResult::Busy(pid)),
+    };
+    crate::recovery::recover(cfg, &mut store)?;
+    let now = clock::now()?;
+    let mut states = store.job_states()?;
+    let unseen: Vec<&str> = cfg.jobs.keys().filter(|n| !states.contains_key(*n)).map(String::as_str).collect();
+    if !unseen.is_empty() {
+        store.record_first_seen(&unseen, to_ms(now))?;
+        states = store.job_states()?;
+    }
+    let prev_tick = store.last_tick()?;
+    let mut running = store.running_runs()?.len();
+    let mut started = Vec::new();
+    let mut held = Vec::new();
+
+    for (name, job) in &cfg.jobs {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        let state = states.get(name);
+        match plan::evaluate(job, state, prev_tick, now) {
+            Plan::Disabled | Plan::Paused => {
+                // Slots that pass while off are not caught up when the job is back on.
+                if let Some(slot) = plan::passed_slot(job, state, now)
+                    && state.and_then(|s| s.last_slot).is_none_or(|l| slot > l)
+                {
+                    store.set_last_slot(name, slot)?;
+                }
+            }
+            Plan::Skip { slot, reason } => {
+                store.set_last_slot(name, to_ms(slot))?;
+                store.append_event(
+                    to_ms(clock::real_now()),
+                    "slot_skipped",
+                    Some(name),
+                    None,
+                    &serde_json::json!({"slot": crate::output::rfc3339(to_ms(slot)), "reason": reason.as_str()}),
+                )?;
+                tracing::info!(job = %name, "{}", reason.as_str());
+            }
+            Plan::Due { slot, missed } => {
+                if running >= cfg.runner.max_running as usize {
+                    tracing::info!(job = %name, "due, held back by max_running = {}", cfg.runner.max_running);
+                    held.push(Held::MaxRunning(name.clone()));
+                    continue;
+                }
+                let Some(lock) = JobLock::try_acquire(&store.dir, name)? else {
+                    tracing::info!(job = %name, "due, but still running");
+                    held.push(Held::StillRunning(name.clone()));
+                    continue;
+                };
+                let s = claim(cfg, &mut store, job, lock, slot, missed)?;
+                running += 1;
+                started.push(s);
+            }
+            Plan::Manual | Plan::NotDue { .. } => {}
+        }
+    }
+    store.set_last_tick(now)?;
+    Ok(TickResult::Done { started, held })
+}
+
+/// Records the run (and the job's new slot) and starts its supervisor with the job lock.
+fn claim(cfg: &Config, store: &mut Store, job: &Job, lock: JobLock, slot: Timestamp, missed: bool) -> Result<Started> {
+    let run = store.insert_run(&NewRun {
+        job: job.name.clone(),
+        forced: false,
+        scheduled_for: to_ms(slot),
+        started_at: to_ms(clock::real_now()),
+        supervisor_pid: None,
+        scope: None,
+        last_slot: Some(to_ms(slot)),
+    })?;
+    if missed {
+        store.append_event(
+            to_ms(clock::real_now()),
+            "catch_up",
+            Some(&job.name),
+            Some(run.id),
+            &serde_json::json!({"slot": crate::output::rfc3339(to_ms(slot))}),
+        )?;
+    }
+    let supervisor = spawn_supervisor(cfg, &run, &lock)?;
+    Ok(Started { run, supervisor })
+}
+
+/// Starts `jobctl supervise RUN_ID` in a session of its own (so it outlives the tick and a
+/// terminal's Ctrl-C), handing it the job lock's open file: the flock belongs to the open
+/// file, so from the moment the child exists both hold it, and there is no instant at
+/// which the job is unlocked.
+fn spawn_supervisor(cfg: &Config, run: &RunRecord, lock: &JobLock) -> Result<Child> {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    let exe = std::env::current_exe().context("can't find the jobctl executable")?;
+    let fd = lock.file().as_raw_fd();
+    // Inherited across exec only for this spawn; the tick is single-threaded.
+    fcntl(lock.file(), FcntlArg::F_SETFD(FdFlag::empty())).context("can't hand the job lock over")?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("--config")
+        .arg(&cfg.path)
+        .arg("supervise")
+        .arg(run.id.to_string())
+        .arg("--lock-fd")
+        .arg(fd.to_string())
+        .arg("--state-dir")
+        .arg(&cfg.runner.state_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from));
+    }
+    let child = cmd.spawn();
+    let _ = fcntl(lock.file(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    let child = child.context("can't start the run's supervisor")?;
+    tracing::debug!(run = run.id, pid = child.id(), "supervisor started");
+    Ok(child)
+}

@@ -1,0 +1,416 @@
+//! install.sh, run for real into a temporary HOME.
+//!
+//! `uname`, `systemctl`, `launchctl` and `loginctl` are replaced by small scripts first
+//! on PATH that only append how they were called to a file, so nothing here reaches the
+//! real service managers, the real HOME or starts a process that outlives the test. The
+//! jobctl binary installed is the one cargo built for these tests, so `jobctl check` on
+//! the starter config is the real one.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const JOBCTL: &str = env!("CARGO_BIN_EXE_jobctl");
+
+fn install_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("install.sh")
+}
+
+/// A temporary HOME with the XDG directories inside it, and a directory of stand-in
+/// commands put first on PATH.
+struct Sandbox {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    stubs: PathBuf,
+    calls: PathBuf,
+}
+
+impl Sandbox {
+    /// `os` is what the stand-in `uname -s` answers: "Linux" or "Darwin".
+    fn new(os: &str) -> Self {
+        Self::with_home_name(os, "home")
+    }
+
+    fn with_home_name(os: &str, home_name: &str) -> Self {
+        let dir = tempfile::tempdir().expect("create temp dir");
+        let home = dir.path().join(home_name);
+        let stubs = dir.path().join("stubs");
+        let calls = dir.path().join("calls.log");
+        fs::create_dir(&home).unwrap();
+        fs::create_dir(&stubs).unwrap();
+        let sandbox = Sandbox { _dir: dir, home, stubs, calls };
+        sandbox.stub("uname", &format!("echo {os}"));
+        for name in ["systemctl", "launchctl", "loginctl"] {
+            sandbox.stub(name, "");
+        }
+        sandbox
+    }
+
+    /// Writes a stand-in command that logs its arguments, then runs `body`.
+    fn stub(&self, name: &str, body: &str) {
+        let path = self.stubs.join(name);
+        let script = format!(
+            "#!/bin/sh\nprintf '%s\\n' \"{name} $*\" >> '{}'\n{body}\n",
+            self.calls.display()
+        );
+        fs::write(&path, script).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env_clear()
+            .env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("XDG_STATE_HOME", self.home.join(".local/state"))
+            .env("XDG_DATA_HOME", self.home.join(".local/share"))
+            .env("XDG_CACHE_HOME", self.home.join(".cache"))
+            .env("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", self.stubs.display()))
+            .env("LANG", "C.UTF-8")
+            .current_dir(&self.home);
+        cmd
+    }
+
+    fn install(&self, args: &[&str]) -> Output {
+        self.command("bash")
+            .arg(install_script())
+            .args(args)
+            .output()
+            .expect("run bash install.sh")
+    }
+
+    /// Runs install.sh, asserts it succeeded, returns stdout and stderr together.
+    fn install_ok(&self, args: &[&str]) -> String {
+        let out = self.install(args);
+        let text = both(&out);
+        assert!(out.status.success(), "install.sh {args:?} failed ({}):\n{text}", out.status);
+        text
+    }
+
+    fn calls(&self) -> String {
+        fs::read_to_string(&self.calls).unwrap_or_default()
+    }
+
+    fn bin(&self) -> PathBuf {
+        self.home.join(".local/bin/jobctl")
+    }
+
+    fn config(&self) -> PathBuf {
+        self.home.join(".config/jobctl/jobctl.toml")
+    }
+
+    fn unit(&self, name: &str) -> PathBuf {
+        self.home.join(".config/systemd/user").join(name)
+    }
+
+    fn plist(&self) -> PathBuf {
+        self.home.join("Library/LaunchAgents/com.jobctl.run.plist")
+    }
+
+    /// Every path under HOME with its content (None for directories), sorted. The
+    /// state directory is left out: what jobctl keeps there is not install.sh's.
+    fn snapshot(&self) -> Vec<(PathBuf, Option<Vec<u8>>)> {
+        fn walk(dir: &Path, skip: &Path, out: &mut Vec<(PathBuf, Option<Vec<u8>>)>) {
+            for entry in fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path == skip {
+                    continue;
+                }
+                if path.is_dir() {
+                    out.push((path.clone(), None));
+                    walk(&path, skip, out);
+                } else {
+                    out.push((path.clone(), Some(fs::read(&path).unwrap())));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.home, &self.home.join(".local/state"), &mut out);
+        out.sort();
+        out
+    }
+}
+
+fn both(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// The first `@NAME@` left in a rendered file, if any.
+fn leftover_placeholder(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    for (start, _) in text.match_indices('@') {
+        let name_len = bytes[start + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_uppercase() || **b == b'_')
+            .count();
+        if name_len > 0 && bytes.get(start + 1 + name_len) == Some(&b'@') {
+            return Some(text[start..start + name_len + 2].to_string());
+        }
+    }
+    None
+}
+
+/// Whether `program` can be started at all (for tools a machine may not have).
+fn have(program: &str, version_arg: &str) -> bool {
+    Command::new(program)
+        .arg(version_arg)
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
+
+fn uid() -> String {
+    let out = Command::new("id").arg("-u").output().expect("run id -u");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn linux_install_puts_binary_config_and_units_in_place() {
+    let sb = Sandbox::new("Linux");
+    let out = sb.install_ok(&["--binary", JOBCTL]);
+
+    let bin = sb.bin();
+    let mode = fs::metadata(&bin).expect("binary installed").permissions().mode();
+    assert!(mode & 0o111 != 0, "{} is not executable ({mode:o})", bin.display());
+    assert!(fs::read(&bin).unwrap() == fs::read(JOBCTL).unwrap(), "installed binary differs");
+
+    let config = sb.config();
+    let toml = read(&config);
+    assert!(toml.contains("[jobs.hello]"), "starter config:\n{toml}");
+    assert!(toml.contains(&format!("{}:", sb.home.join(".local/bin").display())), "{toml}");
+    assert!(!out.contains("does not pass"), "starter config rejected:\n{out}");
+    let check = sb.command(&bin).args(["check", "--config"]).arg(&config).output().unwrap();
+    assert!(check.status.success(), "jobctl check on the starter config:\n{}", both(&check));
+
+    let service = read(&sb.unit("jobctl.service"));
+    let timer = read(&sb.unit("jobctl.timer"));
+    for (name, text) in [("jobctl.service", &service), ("jobctl.timer", &timer)] {
+        assert_eq!(leftover_placeholder(text), None, "{name}:\n{text}");
+    }
+    let exec = format!("ExecStart={} run --config {}", bin.display(), config.display());
+    assert!(service.contains(&exec), "no `{exec}` in:\n{service}");
+    assert!(service.contains("\nType=oneshot\n"), "{service}");
+    assert!(service.contains("\nKillMode=process\n"), "{service}");
+    let path_line = format!("\nEnvironment=PATH={}:", sb.home.join(".local/bin").display());
+    assert!(service.contains(&path_line), "no `{path_line}` in:\n{service}");
+    assert!(service.contains(":/usr/local/bin:/usr/bin:/bin\n"), "{service}");
+    let state = format!("\nEnvironment=XDG_STATE_HOME={}\n", sb.home.join(".local/state").display());
+    assert!(service.contains(&state), "no `{state}` in:\n{service}");
+    assert!(!service.contains("\nUser="), "a user unit must not set User=:\n{service}");
+    assert!(timer.contains("\nOnCalendar=*:0/5\n"), "{timer}");
+    assert!(timer.contains("\nPersistent=true\n"), "{timer}");
+    assert!(timer.contains("\nWantedBy=timers.target\n"), "{timer}");
+
+    let calls = sb.calls();
+    let reload = calls.find("systemctl --user daemon-reload\n");
+    let enable = calls.find("systemctl --user enable --now jobctl.timer\n");
+    assert!(reload.is_some() && enable.is_some(), "systemctl calls:\n{calls}");
+    assert!(reload < enable, "daemon-reload must come before enable:\n{calls}");
+    assert!(!calls.contains("launchctl"), "launchctl called on Linux:\n{calls}");
+
+    assert!(out.contains("jobctl status"), "no pointer to `jobctl status`:\n{out}");
+    assert!(out.contains("jobctl list"), "no pointer to `jobctl list`:\n{out}");
+}
+
+#[test]
+fn second_install_changes_nothing_and_keeps_an_edited_config() {
+    let sb = Sandbox::new("Linux");
+    sb.install_ok(&["--binary", JOBCTL]);
+    let edited = format!("{}\n# edited by hand\n", read(&sb.config()));
+    fs::write(sb.config(), &edited).unwrap();
+    let before = sb.snapshot();
+
+    let out = sb.install_ok(&["--binary", JOBCTL]);
+    assert_eq!(read(&sb.config()), edited, "the config was overwritten");
+    assert!(out.contains("kept existing config"), "{out}");
+    let after = sb.snapshot();
+    let paths = |s: &[(PathBuf, Option<Vec<u8>>)]| s.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
+    assert_eq!(paths(&before), paths(&after), "files differ after a second run");
+    assert!(before == after, "file contents differ after a second run");
+    assert_eq!(sb.calls().matches("enable --now jobctl.timer").count(), 2, "{}", sb.calls());
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let sb = Sandbox::new("Linux");
+    let empty = sb.snapshot();
+    let out = sb.install_ok(&["--dry-run", "--binary", JOBCTL]);
+    assert_eq!(sb.snapshot(), empty, "--dry-run wrote files:\n{out}");
+    assert!(out.contains(&format!("would write {}", sb.config().display())), "{out}");
+    assert!(out.contains(&format!("would write {}", sb.unit("jobctl.service").display())), "{out}");
+    assert!(out.contains("would run: systemctl --user enable --now jobctl.timer"), "{out}");
+    let calls = sb.calls();
+    assert!(!calls.contains("daemon-reload") && !calls.contains("enable"), "{calls}");
+
+    // Nor does a dry uninstall of a real install.
+    sb.install_ok(&["--binary", JOBCTL]);
+    let installed = sb.snapshot();
+    let out = sb.install_ok(&["--dry-run", "--uninstall"]);
+    assert!(sb.snapshot() == installed, "--dry-run --uninstall changed files:\n{out}");
+    assert!(out.contains(&format!("would remove {}", sb.bin().display())), "{out}");
+    assert!(!sb.calls().contains("disable"), "{}", sb.calls());
+}
+
+#[test]
+fn uninstall_removes_units_and_binary_and_keeps_config() {
+    let sb = Sandbox::new("Linux");
+    sb.install_ok(&["--binary", JOBCTL]);
+    let config = read(&sb.config());
+
+    let out = sb.install_ok(&["--uninstall"]);
+    assert!(!sb.bin().exists(), "binary left:\n{out}");
+    assert!(!sb.unit("jobctl.service").exists(), "service unit left:\n{out}");
+    assert!(!sb.unit("jobctl.timer").exists(), "timer unit left:\n{out}");
+    assert_eq!(read(&sb.config()), config, "config changed by --uninstall");
+    assert!(out.contains("kept your config"), "{out}");
+    assert!(sb.calls().contains("systemctl --user disable --now jobctl.timer\n"), "{}", sb.calls());
+
+    // Nothing left to remove is not an error.
+    sb.install_ok(&["--uninstall"]);
+}
+
+#[test]
+fn darwin_install_renders_a_valid_launch_agent() {
+    // A HOME with characters that XML must escape.
+    let sb = Sandbox::with_home_name("Darwin", "home & <co>");
+    let out = sb.install_ok(&["--binary", JOBCTL]);
+
+    let plist = sb.plist();
+    let text = read(&plist);
+    assert_eq!(leftover_placeholder(&text), None, "{text}");
+    assert!(sb.bin().exists() && sb.config().exists(), "{out}");
+    assert!(sb.home.join("Library/Logs/jobctl").is_dir(), "log directory not created:\n{out}");
+    assert!(!sb.home.join(".config/systemd").exists(), "systemd units written on macOS");
+
+    let calls = sb.calls();
+    let agent = format!("gui/{}/com.jobctl.run", uid());
+    let bootout = calls.find(&format!("launchctl bootout {agent}\n"));
+    let bootstrap = calls.find(&format!("launchctl bootstrap gui/{} {}\n", uid(), plist.display()));
+    assert!(bootout.is_some() && bootstrap.is_some(), "launchctl calls:\n{calls}");
+    assert!(bootout < bootstrap, "bootout must come before bootstrap:\n{calls}");
+    assert!(!calls.contains("systemctl"), "systemctl called on macOS:\n{calls}");
+
+    if have("python3", "--version") {
+        const CHECK: &str = r#"
+import plistlib, sys
+path, bin, config, home = sys.argv[1:5]
+with open(path, "rb") as f:
+    d = plistlib.load(f)
+env = d.get("EnvironmentVariables", {})
+want = {
+    "Label": d.get("Label") == "com.jobctl.run",
+    "StartInterval": d.get("StartInterval") == 300 and type(d.get("StartInterval")) is int,
+    "RunAtLoad": d.get("RunAtLoad") is True,
+    "AbandonProcessGroup": d.get("AbandonProcessGroup") is True,
+    "ProgramArguments": d.get("ProgramArguments") == [bin, "run", "--config", config],
+    "WorkingDirectory": d.get("WorkingDirectory") == home,
+    "HOME": env.get("HOME") == home,
+    "PATH": env.get("PATH", "").split(":")[:2] == [bin.rsplit("/", 1)[0], "/opt/homebrew/bin"]
+        and env.get("PATH", "").endswith(":/usr/local/bin:/usr/bin:/bin"),
+    "StandardOutPath": d.get("StandardOutPath", "").startswith(home + "/Library/Logs/jobctl/"),
+    "StandardErrorPath": d.get("StandardErrorPath", "").startswith(home + "/Library/Logs/jobctl/"),
+}
+wrong = [k for k, ok in want.items() if not ok]
+if wrong:
+    sys.exit("wrong: %s in %r" % (wrong, d))
+"#;
+        let check = Command::new("python3")
+            .args(["-c", CHECK])
+            .arg(&plist)
+            .arg(sb.bin())
+            .arg(sb.config())
+            .arg(&sb.home)
+            .output()
+            .expect("run python3");
+        assert!(check.status.success(), "plist check failed:\n{}\n{text}", both(&check));
+    } else {
+        eprintln!("note: python3 not found; the plist was not parsed with plistlib");
+    }
+
+    // Unchanged plist, agent loaded: a second run leaves launchd alone.
+    fs::write(&sb.calls, "").unwrap();
+    let out = sb.install_ok(&["--binary", JOBCTL]);
+    assert!(out.contains("already loaded"), "{out}");
+    assert!(!sb.calls().contains("bootstrap"), "{}", sb.calls());
+
+    let out = sb.install_ok(&["--uninstall"]);
+    assert!(!plist.exists() && !sb.bin().exists(), "{out}");
+    assert!(sb.config().exists(), "config removed by --uninstall");
+    assert!(sb.calls().contains(&format!("launchctl bootout {agent}\n")), "{}", sb.calls());
+}
+
+#[test]
+fn rendered_units_pass_systemd_analyze_verify() {
+    if !have("systemd-analyze", "--version") {
+        eprintln!("note: systemd-analyze not found; the rendered units were not verified");
+        return;
+    }
+    let sb = Sandbox::new("Linux");
+    sb.install_ok(&["--binary", JOBCTL]);
+    let out = Command::new("systemd-analyze")
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", &sb.home)
+        .arg("verify")
+        .arg(sb.unit("jobctl.service"))
+        .arg(sb.unit("jobctl.timer"))
+        .output()
+        .expect("run systemd-analyze");
+    let text = both(&out);
+    assert!(out.status.success(), "systemd-analyze verify failed:\n{text}");
+    // Warnings don't change the exit code; those about our own units count.
+    let ours: Vec<&str> = text.lines().filter(|l| l.contains("jobctl.")).collect();
+    assert!(ours.is_empty(), "systemd-analyze verify:\n{}", ours.join("\n"));
+}
+
+#[test]
+fn install_sh_is_shellcheck_clean() {
+    let syntax = Command::new("bash").arg("-n").arg(install_script()).output().unwrap();
+    assert!(syntax.status.success(), "bash -n install.sh:\n{}", both(&syntax));
+    if !have("shellcheck", "--version") {
+        eprintln!("note: shellcheck not found; install.sh was not linted");
+        return;
+    }
+    let out = Command::new("shellcheck").arg(install_script()).output().unwrap();
+    assert!(out.status.success(), "shellcheck install.sh:\n{}", both(&out));
+}
+
+#[test]
+fn without_a_user_session_it_says_what_to_run_by_hand() {
+    let sb = Sandbox::new("Linux");
+    sb.stub(
+        "systemctl",
+        r#"case "$*" in *show-environment*) echo "Failed to connect to bus: No medium found" >&2; exit 1;; esac"#,
+    );
+    let out = sb.install(&["--binary", JOBCTL]);
+    let text = both(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("NOT running"), "{text}");
+    assert!(text.contains("no systemd user session"), "{text}");
+    assert!(text.contains("systemctl --user enable --now jobctl.timer"), "{text}");
+    assert!(sb.bin().exists() && sb.config().exists(), "{text}");
+    assert!(sb.unit("jobctl.service").exists() && sb.unit("jobctl.timer").exists(), "{text}");
+    assert!(!sb.calls().contains("enable"), "{}", sb.calls());
+}
+
+#[test]
+fn bad_options_are_refused_with_one_line() {
+    let sb = Sandbox::new("Linux");
+    for args in [&["--frobnicate"][..], &["--run-as", "nobody"], &["--prefix"]] {
+        let out = sb.install(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
+    let help = sb.install_ok(&["--help"]);
+    assert!(help.contains("--uninstall") && help.contains("--dry-run"), "{help}");
+    assert_eq!(sb.snapshot(), Vec::new(), "option errors wrote files");
+}
