@@ -45,6 +45,16 @@ fn dispatch(cli: &Cli, ui: &Ui) -> anyhow::Result<u8> {
         Command::Cancel { run_id, job } => commands::cancel::execute(g, ui, *run_id, job.as_deref()),
         Command::Configure(Configure::Job { name, pause, .. }) => commands::configure::job(g, ui, name, *pause),
         Command::Reset(Reset::Job { name }) => commands::reset::job(g, ui, name),
+        Command::Reset(Reset::Budgets { agent }) => commands::reset::budgets(g, ui, agent.as_deref()),
+        Command::Configure(Configure::Agent { name, scope, enable, reason, .. }) => {
+            commands::configure::agent(g, ui, name, scope.as_deref(), *enable, reason.as_deref())
+        }
+        Command::Status => commands::status::execute(g, ui),
+        Command::Ask { scope, agent, thinking, timeout, prompt } => commands::ask::execute(
+            g,
+            ui,
+            commands::ask::AskArgs { scope, agent: agent.as_deref(), thinking, timeout, prompt },
+        ),
         Command::Supervise { run_id, lock_fd, state_dir } => commands::supervise::execute(g, *run_id, *lock_fd, state_dir),
     }
 }

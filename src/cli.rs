@@ -129,11 +129,34 @@ pub enum Command {
         job: Option<String>,
     },
 
-    /// Change stored state: pause or resume a job
+    /// The daemon, the role now, every agent and scope with its budget, what runs, the last failure
+    #[command(after_help = "Examples:\n  jobctl status\n  jobctl status --json | jq '.agents[] | select(.enabled | not)'")]
+    Status,
+
+    /// A one-shot agent call without tools, sharing the agents and their budget
+    #[command(after_help = "Examples:\n  jobctl ask \"Summarise this error: ...\"\n  git diff | jobctl ask --scope backend --thinking med --json -")]
+    Ask {
+        /// Budget scope to spend from
+        #[arg(long, default_value = "backend")]
+        scope: String,
+        /// First agent to try (then [fallback] order)
+        #[arg(long, value_name = "NAME")]
+        agent: Option<String>,
+        /// fast, med or slow: picks the model
+        #[arg(long, default_value = "fast", value_name = "LEVEL")]
+        thinking: String,
+        /// Deadline for the whole call
+        #[arg(long, default_value = "5m", value_name = "DURATION")]
+        timeout: String,
+        /// The prompt; - reads it from stdin
+        prompt: String,
+    },
+
+    /// Change stored state: pause or resume a job, enable or disable an agent's scopes
     #[command(subcommand)]
     Configure(Configure),
 
-    /// Forget stored state: a job's schedule
+    /// Reset stored state: a job's schedule, today's agent budgets
     #[command(subcommand)]
     Reset(Reset),
 
@@ -150,6 +173,23 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum Configure {
+    /// Enable or disable an agent for one scope or all (a reason is stored as "manual: TEXT")
+    #[command(after_help = "Examples:\n  jobctl configure agent claude --disable --reason \"token expired\"\n  jobctl configure agent claude --scope worker --enable")]
+    Agent {
+        name: String,
+        /// Only this scope (default: every scope)
+        #[arg(long)]
+        scope: Option<String>,
+        /// Make the agent available again
+        #[arg(long, conflicts_with = "disable", required_unless_present = "disable")]
+        enable: bool,
+        /// Take the agent out of selection
+        #[arg(long)]
+        disable: bool,
+        /// Why (with --disable)
+        #[arg(long, requires = "disable")]
+        reason: Option<String>,
+    },
     /// Pause or resume a job (a paused job is not scheduled; forcing still works)
     #[command(after_help = "Examples:\n  jobctl configure job nightly-vacuum --pause\n  jobctl configure job nightly-vacuum --resume")]
     Job {
@@ -165,6 +205,13 @@ pub enum Configure {
 
 #[derive(Debug, Subcommand)]
 pub enum Reset {
+    /// Today's usage to zero; scopes disabled for quota_exhausted are enabled again
+    #[command(after_help = "Examples:\n  jobctl reset budgets\n  jobctl reset budgets --agent claude")]
+    Budgets {
+        /// Only this agent
+        #[arg(long, value_name = "NAME")]
+        agent: Option<String>,
+    },
     /// Forget when the job last ran, so it is scheduled as if new (history stays)
     #[command(after_help = "Example:\n  jobctl reset job nightly-vacuum")]
     Job { name: String },

@@ -145,9 +145,13 @@ pub fn next_slot_after(s: &Schedule, tz: &TimeZone, state: SlotState, now: Times
     match s {
         Schedule::Every(d) => {
             let step = every_ms(*d);
-            let anchor = state.last_slot.unwrap_or(state.first_seen);
+            let (anchor, min_k) = match state.last_slot {
+                Some(last) => (last, 1),
+                None => (state.first_seen, 0),
+            };
             let elapsed = now.as_millisecond() - anchor.as_millisecond();
-            let k = if elapsed < 0 { 0 } else { elapsed / step + 1 };
+            // The last slot itself is never "next": it has run already.
+            let k = if elapsed < 0 { min_k } else { (elapsed / step + 1).max(min_k) };
             Timestamp::from_millisecond(anchor.as_millisecond() + k * step).ok()
         }
         _ => s.wall_slot_after(now, tz),
@@ -221,8 +225,14 @@ pub struct DuePolicy {
     pub deadline: Option<Duration>,
 }
 
-/// The due rule of scheduling.md. A slot after the previous tick is on time; one at or
-/// before it was missed (no tick saw it in time), and runs once unless the policy skips it.
+/// How old a slot may be and still count as on time: ticks come every 5 minutes, so a tick
+/// normally sees a slot within one interval; two intervals allow for a late timer.
+pub const ON_TIME_WINDOW: Duration = Duration::from_secs(600);
+
+/// The due rule of scheduling.md. A slot that came after the previous tick, and recently,
+/// is on time. One at or before the previous tick, or older than [`ON_TIME_WINDOW`] after
+/// a gap in ticks (the machine slept or was off), was missed: it runs once, unless
+/// `catch_up = false` or the `deadline` skips it.
 pub fn decide(
     s: &Schedule,
     tz: &TimeZone,
@@ -234,7 +244,8 @@ pub fn decide(
     let Some(slot) = latest_due_slot(s, tz, state, now) else {
         return Decision::NotDue { next: next_slot_after(s, tz, state, now) };
     };
-    let missed = prev_tick.is_some_and(|p| slot <= p);
+    let age_ms = now.as_millisecond() - slot.as_millisecond();
+    let missed = prev_tick.is_some_and(|p| slot <= p || age_ms > ON_TIME_WINDOW.as_millis() as i64);
     if missed {
         if !policy.catch_up {
             return Decision::Skip { slot, reason: SkipReason::CatchUpOff };

@@ -6,11 +6,13 @@ pub mod history;
 pub mod list;
 pub mod logs;
 pub mod next;
+pub mod ask;
 pub mod cancel;
 pub mod configure;
 pub mod force;
 pub mod reset;
 pub mod run;
+pub mod status;
 pub mod supervise;
 
 /// jobctl never needs root; agent CLIs refuse some flags under it.

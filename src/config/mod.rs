@@ -17,6 +17,7 @@ use jiff::tz::TimeZone;
 
 pub use errors::{ConfigErrors, ConfigIssue};
 pub use paths::{find_config_file, state_dir_default};
+pub use sections::preset_models;
 
 use crate::schedule::Schedule;
 

@@ -66,6 +66,7 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE TABLE agent_usage (
         agent      TEXT PRIMARY KEY,
+        day        TEXT NOT NULL,
         used_milli INTEGER NOT NULL DEFAULT 0
     );
     ",

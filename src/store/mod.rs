@@ -8,6 +8,7 @@ mod events;
 mod jobs;
 mod migrations;
 mod runs;
+pub mod agents;
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};

@@ -298,3 +298,19 @@ impl Store {
         Ok(paths)
     }
 }
+
+impl Store {
+    /// The latest run that failed, timed out, was lost or skipped.
+    pub fn last_failure(&self) -> Result<Option<RunRecord>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM runs WHERE status IN ('failed', 'timed_out', 'lost', 'skipped') ORDER BY id DESC LIMIT 1"
+                ),
+                [],
+                from_row,
+            )
+            .optional()?)
+    }
+}

@@ -7,14 +7,23 @@ use crate::config::{Config, Job};
 use crate::output::rfc3339;
 use crate::store::RunRecord;
 
-/// The environment before the `JOBCTL_*` variables: what credentials are checked against.
-pub fn base_env(cfg: &Config, job: &Job) -> Vec<(String, String)> {
+/// jobctl's environment less `env_remove` and its own `JOBCTL_*` knobs, plus `runner.env`.
+pub fn base_env_plain(cfg: &Config) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| !cfg.runner.env_remove.iter().any(|r| r == k))
         // jobctl's own knobs describe this jobctl, not the job's world.
         .filter(|(k, _)| !k.starts_with("JOBCTL_"))
         .collect();
-    for (k, v) in cfg.runner.env.iter().chain(job.env.iter()) {
+    for (k, v) in &cfg.runner.env {
+        set(&mut env, k, v);
+    }
+    env
+}
+
+/// The environment before the `JOBCTL_*` variables: what credentials are checked against.
+pub fn base_env(cfg: &Config, job: &Job) -> Vec<(String, String)> {
+    let mut env = base_env_plain(cfg);
+    for (k, v) in &job.env {
         set(&mut env, k, v);
     }
     env

@@ -1,0 +1,127 @@
+//! `jobctl status`: the daemon, the role jobs would get now, every agent × scope with its
+//! budget, what is running, and the last failure.
+
+use anyhow::Result;
+use comfy_table::Cell;
+
+use crate::agents::{self, role};
+use crate::cli::Global;
+use crate::config::values::format_milli;
+use crate::output::{Ui, human_time, rfc3339, rfc3339_opt};
+use crate::store::Store;
+use crate::{clock, config};
+
+pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
+    let cfg = config::load(g.config.as_deref())?;
+    let mut store = Store::open(&cfg.runner.state_dir)?;
+    crate::recovery::recover(&cfg, &mut store)?;
+    let now = clock::now()?;
+    let day = agents::prepare(&cfg, &mut store, now)?;
+    let daemon = role::daemon_state(&cfg);
+    let role_now = role::role_for(&cfg, None, &daemon);
+    let socket = cfg.daemon.as_ref().map(|d| d.socket.display().to_string());
+    let scopes: Vec<_> = store
+        .scope_states()?
+        .into_iter()
+        .filter(|s| cfg.agents.contains_key(&s.agent) && cfg.budget.scopes.contains(&s.scope))
+        .collect();
+    let running = store.running_runs()?;
+    let last_failure = store.last_failure()?;
+
+    if ui.json {
+        let agents_json: Vec<serde_json::Value> = scopes
+            .iter()
+            .map(|s| {
+                let a = &cfg.agents[&s.agent];
+                serde_json::json!({
+                    "agent": s.agent, "scope": s.scope, "enabled": s.enabled, "reason": s.reason,
+                    "used": milli_num(store.usage(&s.agent, &day).unwrap_or(0)), "budget": milli_num(a.daily_budget_milli),
+                })
+            })
+            .collect();
+        let running_json: Vec<serde_json::Value> = running
+            .iter()
+            .map(|r| serde_json::json!({"run_id": r.id, "job": r.job, "started_at": rfc3339(r.started_at), "pid": r.pgid.or(r.supervisor_pid), "agent": r.agent}))
+            .collect();
+        ui.print_json(&serde_json::json!({
+            "daemon": {"configured": cfg.daemon.is_some(), "present": matches!(daemon, Some(Ok(()))), "socket": socket},
+            "role": role_now,
+            "budget_day": day,
+            "agents": agents_json,
+            "running": running_json,
+            "last_failure": last_failure.map(|r| serde_json::json!({
+                "run_id": r.id, "job": r.job, "status": r.status, "ended_at": rfc3339_opt(r.ended_at), "error": r.error,
+            })),
+        }));
+        return Ok(0);
+    }
+
+    let daemon_line = match (&daemon, &socket) {
+        (None, _) => "daemon: not configured".to_string(),
+        (Some(Ok(())), Some(s)) => format!("daemon: present ({s})"),
+        (Some(Err(why)), Some(s)) => format!("daemon: absent ({s}: {why})"),
+        _ => "daemon: -".into(),
+    };
+    let mut text = format!("{daemon_line}\nrole now: {role_now}\nbudget day: {day}\n\n");
+    let mut t = ui.table(&["AGENT", "SCOPE", "STATE", "REASON", "USED", "BUDGET"]);
+    for s in &scopes {
+        let a = &cfg.agents[&s.agent];
+        let state = if s.enabled { ui.status_cell("enabled") } else { ui.status_cell("disabled") };
+        t.add_row(vec![
+            Cell::new(&s.agent),
+            Cell::new(&s.scope),
+            state,
+            Cell::new(s.reason.as_deref().unwrap_or("-")),
+            Cell::new(format_milli(store.usage(&s.agent, &day)?)),
+            Cell::new(format_milli(a.daily_budget_milli)),
+        ]);
+    }
+    if scopes.is_empty() {
+        text.push_str("agents: none configured\n");
+    } else {
+        text.push_str(&table_text(&t));
+    }
+    text.push('\n');
+    if running.is_empty() {
+        text.push_str("running: nothing\n");
+    } else {
+        let mut r = ui.table(&["RUN", "JOB", "STARTED", "PID", "AGENT"]);
+        for run in &running {
+            r.add_row(vec![
+                Cell::new(run.id),
+                Cell::new(&run.job),
+                Cell::new(human_time(run.started_at)),
+                Cell::new(run.pgid.or(run.supervisor_pid).map(|p| p.to_string()).unwrap_or_else(|| "-".into())),
+                Cell::new(run.agent.as_deref().unwrap_or("-")),
+            ]);
+        }
+        text.push_str(&table_text(&r));
+    }
+    text.push('\n');
+    match last_failure {
+        Some(r) => text.push_str(&format!(
+            "last failure: run {} of {} {} at {}: {}\n",
+            r.id,
+            r.job,
+            r.status,
+            r.ended_at.map(human_time).unwrap_or_else(|| "-".into()),
+            r.error.as_deref().unwrap_or("-")
+        )),
+        None => text.push_str("last failure: none\n"),
+    }
+    ui.print(&text);
+    Ok(0)
+}
+
+fn table_text(t: &comfy_table::Table) -> String {
+    let mut s: String = t.lines().map(|l| l.trim_end().to_string() + "\n").collect();
+    if s.is_empty() {
+        s.push('\n');
+    }
+    s
+}
+
+/// Budget numbers in JSON: exact thousandths as a number.
+fn milli_num(m: i64) -> serde_json::Value {
+    serde_json::json!(format_milli(m).parse::<f64>().unwrap_or(0.0))
+}
