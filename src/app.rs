@@ -50,6 +50,8 @@ fn dispatch(cli: &Cli, ui: &Ui) -> anyhow::Result<u8> {
             commands::configure::agent(g, ui, name, scope.as_deref(), *enable, reason.as_deref())
         }
         Command::Status => commands::status::execute(g, ui),
+        Command::Completions { shell } => commands::docs::completions(*shell),
+        Command::Man => commands::docs::man(),
         Command::Ask { scope, agent, thinking, timeout, prompt } => commands::ask::execute(
             g,
             ui,

@@ -41,6 +41,13 @@ pub struct Global {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     Auto,
     Always,
@@ -159,6 +166,17 @@ pub enum Command {
     /// Reset stored state: a job's schedule, today's agent budgets
     #[command(subcommand)]
     Reset(Reset),
+
+    /// Print a shell completion script
+    #[command(after_help = "Examples:\n  jobctl completions bash > ~/.local/share/bash-completion/completions/jobctl\n  jobctl completions zsh > ~/.zfunc/_jobctl\n  jobctl completions fish > ~/.config/fish/completions/jobctl.fish")]
+    Completions {
+        /// bash, zsh or fish
+        shell: CompletionShell,
+    },
+
+    /// Print the man page (roff), generated from this command line
+    #[command(after_help = "Example:\n  jobctl man > ~/.local/share/man/man1/jobctl.1")]
+    Man,
 
     /// Internal: supervise one run started by `jobctl run`
     #[command(hide = true)]

@@ -9,6 +9,7 @@ pub mod next;
 pub mod ask;
 pub mod cancel;
 pub mod configure;
+pub mod docs;
 pub mod force;
 pub mod reset;
 pub mod run;
