@@ -137,7 +137,7 @@ fn schedule(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<Option<Schedule>> {
                 match values::parse_hhmm(s) {
                     Ok(hm) => parsed.push(hm),
                     Err(e) => {
-                        ctx.err(span_of(t, "at"), &t.key_path("at"), format!("expected {e}"));
+                        ctx.err(span_of(t, "at"), &t.key_path("at"), e.clone());
                         return None;
                     }
                 }

@@ -135,7 +135,7 @@ fn budget_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Budget {
     if let Some(s) = t.str(ctx, "day_starts") {
         match values::parse_hhmm(&s) {
             Ok(hm) => day_starts = hm,
-            Err(e) => ctx.err(t.get("day_starts").map(|v| v.span()).unwrap_or(0..0), "budget.day_starts", format!("expected {e}")),
+            Err(e) => ctx.err(t.get("day_starts").map(|v| v.span()).unwrap_or(0..0), "budget.day_starts", e.clone()),
         }
     }
     let provider_cooldown = t.duration(ctx, "provider_cooldown", Duration::from_secs(1)).unwrap_or(Duration::from_secs(3600));

@@ -75,7 +75,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 
 /// Parses a wall-clock time `"HH:MM"`.
 pub fn parse_hhmm(s: &str) -> Result<(u8, u8), String> {
-    let bad = || format!("{s:?} is not a time of day (\"HH:MM\", 00:00 to 23:59)");
+    let bad = || format!("expected a time of day \"HH:MM\" (00:00 to 23:59), found {s:?}");
     let (h, m) = s.split_once(':').ok_or_else(bad)?;
     if h.len() != 2 || m.len() != 2 {
         return Err(bad());

@@ -83,11 +83,9 @@ impl Store {
         let conn = Connection::open(&path)
             .map_err(|e| state_error(format!("can't open the state database {}: {e}", path.display())))?;
         let mut store = Store { conn, dir: dir.to_path_buf() };
-        store.init().map_err(|e| {
-            if e.downcast_ref::<Coded>().is_some() {
-                return e;
-            }
-            state_error(format!("state database {}: {}", path.display(), root_message(&e)))
+        store.init().map_err(|e| match e.downcast_ref::<Coded>() {
+            Some(c) => state_error(format!("state database {}: {}", path.display(), c.message)),
+            None => state_error(format!("state database {}: {}", path.display(), root_message(&e))),
         })?;
         Ok(store)
     }
@@ -105,7 +103,10 @@ impl Store {
         self.conn.busy_timeout(Duration::from_secs(10))?;
         self.conn
             .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
-            .context("not a usable SQLite database (is it another kind of file?)")?;
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::NotADatabase) => anyhow::anyhow!("is not an SQLite database (another kind of file?); move it away and jobctl starts a new one"),
+                _ => anyhow::Error::new(e),
+            })?;
         let mode: String = self.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             self.conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;

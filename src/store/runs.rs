@@ -314,3 +314,52 @@ impl Store {
             .optional()?)
     }
 }
+
+impl Store {
+    /// Imports finished runs in one transaction (history migration, and the benchmark's
+    /// fixtures: a million runs one transaction each would take minutes).
+    pub fn import_runs(&mut self, runs: impl IntoIterator<Item = RunRecord>) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        let mut n = 0;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO runs (job, status, forced, scheduled_for, started_at, ended_at, duration_ms, exit_code, \
+                 signal, error, log_path) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            for r in runs {
+                st.execute(params![
+                    r.job,
+                    r.status,
+                    r.forced as i64,
+                    r.scheduled_for,
+                    r.started_at,
+                    r.ended_at,
+                    r.duration_ms,
+                    r.exit_code,
+                    r.signal,
+                    r.error,
+                    r.log_path
+                ])?;
+                n += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Records job states as a tick would (first seen, last slot), in one transaction.
+    pub fn import_job_states(&mut self, states: &[(String, i64, Option<i64>)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO jobs (name, first_seen, last_slot) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(name) DO UPDATE SET first_seen = excluded.first_seen, last_slot = excluded.last_slot",
+            )?;
+            for (name, first_seen, last_slot) in states {
+                st.execute(params![name, first_seen, last_slot])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,246 @@
+//! The benchmark of docs/benchmarks.md: `cargo run --release --example bench`.
+//!
+//! Builds jobctl in release mode, generates its fixtures, measures whole-process medians
+//! (hyperfine where installed, its own loop where not) and writes the table to
+//! docs/benchmarks.md. Timings are never tests: this does not run in CI (its fixture
+//! generation does, in tests/bench_fixtures.rs).
+
+mod fixtures;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+const RUNS: usize = 30;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("reserve-worker") => return reserve_worker(Path::new(&args[2])),
+        Some("rss-probe") => return rss_probe(&args[2..]),
+        _ => {}
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("building jobctl (release)...");
+    let ok = Command::new(&cargo).args(["build", "--release", "--bin", "jobctl"]).current_dir(&root).status()?.success();
+    if !ok {
+        bail!("cargo build --release failed");
+    }
+    let bin = root.join("target/release/jobctl");
+    let tmp = tempfile::tempdir()?;
+    eprintln!("generating fixtures: 1,000 jobs with 100,000 runs, and with 1,000,000 runs...");
+    let a = fixtures::build(&tmp.path().join("a"), 1000, 100_000, 200)?;
+    let b = fixtures::build(&tmp.path().join("b"), 1000, 1_000_000, 1000)?;
+    let hyperfine = Command::new("hyperfine").arg("--version").stdout(Stdio::null()).status().is_ok();
+    let tool = if hyperfine { "hyperfine" } else { "built-in loop" };
+    eprintln!("timing with {tool}, {RUNS} runs each...");
+
+    let version = median(&bin, &["--version"], &a, hyperfine)?;
+    let b1 = median(&bin, &["--config", s(&a.config), "run"], &a, hyperfine)?;
+    let b2 = median(&bin, &["--config", s(&a.config), "list"], &a, hyperfine)?;
+    let t_true = median(Path::new("/bin/true"), &[], &a, hyperfine)?;
+    let b3 = median(&bin, &["--config", s(&a.config), "force", "noop"], &a, hyperfine)?;
+    let b7 = median(&bin, &["--config", s(&b.config), "run"], &b, hyperfine)?;
+    let (b4_ms, granted) = reservations(&tmp.path().join("b4"))?;
+    let (b5_rss_kib, b5_secs) = big_output(&bin, &a)?;
+    let b6 = tree_kill(&bin, &a)?;
+
+    let mbps = 1024.0 / b5_secs;
+    let rows = vec![
+        row("B1", "`jobctl run`, 1,000 jobs, none due, 100,000 runs", "≤ 15 ms and ≤ 5× `--version`",
+            format!("{b1:.1} ms ({:.1}× `--version` = {version:.1} ms)", b1 / version), b1 <= 15.0 && b1 <= 5.0 * version),
+        row("B2", "`jobctl list`, same state", "≤ 30 ms", format!("{b2:.1} ms"), b2 <= 30.0),
+        row("B3", "`jobctl force noop`, overhead over `true`", "≤ 10 ms",
+            format!("{:.1} ms ({b3:.1} − {t_true:.1})", b3 - t_true), b3 - t_true <= 10.0),
+        row("B4", "20 processes × 10 reservations, budget 100", "exactly 100 granted, 0 lost, ≤ 2 s",
+            format!("{granted} granted, {:.0} ms", b4_ms), granted == 100 && b4_ms <= 2000.0),
+        row("B5", "job writing 1 GiB, `log_max_bytes` 10 MiB", "peak RSS ≤ 20 MiB, ≥ 300 MB/s",
+            format!("{:.1} MiB, {mbps:.0} MiB/s", b5_rss_kib as f64 / 1024.0), b5_rss_kib <= 20 * 1024 && mbps >= 300.0),
+        row("B6", "50 processes (TERM ignored, one setsid), timeout 1 s, grace 1 s", "all gone ≤ 2.3 s",
+            format!("{b6:.2} s"), b6 <= 2.3),
+        row("B7", "B1 with 1,000,000 runs (`keep_runs = 1000`)", "≤ 1.5× B1",
+            format!("{b7:.1} ms ({:.2}× B1)", b7 / b1), b7 <= 1.5 * b1),
+    ];
+    let table = render(&rows, tool)?;
+    std::fs::write(root.join("docs/benchmarks.md"), &table)?;
+    println!("{table}");
+    Ok(())
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap_or("")
+}
+
+struct Row {
+    id: &'static str,
+    scenario: &'static str,
+    target: &'static str,
+    measured: String,
+    met: bool,
+}
+
+fn row(id: &'static str, scenario: &'static str, target: &'static str, measured: String, met: bool) -> Row {
+    Row { id, scenario, target, measured, met }
+}
+
+fn render(rows: &[Row], tool: &str) -> Result<String> {
+    let date = jiff::Zoned::now().strftime("%Y-%m-%d").to_string();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut out = String::new();
+    out.push_str("# Benchmarks\n\n");
+    out.push_str("Measured by `cargo run --release --example bench` (see the README). It builds jobctl in release mode, \
+                  generates its fixtures through jobctl's own store code, and reports whole-process medians over \
+                  repeated runs. Timings are not tests: nothing here fails CI.\n\n");
+    out.push_str(&format!("Measured {date} on {cores} cores ({cpu}), with {tool}, {RUNS} runs per timing.\n\n"));
+    out.push_str("| id | scenario | target (median) | measured | met |\n|---|---|---|---|---|\n");
+    for r in rows {
+        out.push_str(&format!("| {} | {} | {} | {} | {} |\n", r.id, r.scenario, r.target, r.measured, if r.met { "yes" } else { "**no**" }));
+    }
+    out.push_str(NOTES);
+    Ok(out)
+}
+
+const NOTES: &str = "\n## How each is measured\n\n\
+- B1, B2, B7: `JOBCTL_NOW` pins the moment so no job is due; every run of the command opens the db, closes lost runs, evaluates all 1,000 schedules and (B1) records the tick.\n\
+- B3: the median of `jobctl force noop` minus the median of `/bin/true`, both measured in the same run.\n\
+- B4: 20 processes each make 10 reservations through the store's `reserve` (the same code `ask` and agent jobs use) on one agent with a budget of 100 units at 1 unit a call; granted reservations are counted and checked against the stored usage.\n\
+- B5: `jobctl force big` (`head -c 1GiB /dev/zero`); peak RSS is the largest resident size of jobctl and the job (getrusage of the waited children), throughput is 1 GiB over the wall time.\n\
+- B6: `jobctl force tree` starts 48 processes (23 ignore SIGTERM) and one `setsid` escapee; measured from start until jobctl returns, which it does only when none of them is left.\n";
+
+/// Median wall time of `bin args` in milliseconds.
+fn median(bin: &Path, args: &[&str], f: &fixtures::Fixture, hyperfine: bool) -> Result<f64> {
+    if hyperfine {
+        let json = f.home.join("hyperfine.json");
+        let mut cmd = vec![bin.display().to_string()];
+        cmd.extend(args.iter().map(|a| a.to_string()));
+        let status = Command::new("hyperfine")
+            .args(["-N", "--warmup", "3", "--runs", &RUNS.to_string(), "--export-json"])
+            .arg(&json)
+            .arg(cmd.join(" "))
+            .env("JOBCTL_NOW", fixtures::NOW)
+            .env("JOBCTL_HOME", &f.home)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("hyperfine failed on {}", cmd.join(" "));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json)?)?;
+        return Ok(v["results"][0]["median"].as_f64().context("hyperfine json")? * 1000.0);
+    }
+    let mut times = Vec::with_capacity(RUNS);
+    for i in 0..RUNS + 3 {
+        let t = Instant::now();
+        let st = Command::new(bin)
+            .args(args)
+            .env("JOBCTL_NOW", fixtures::NOW)
+            .env("JOBCTL_HOME", &f.home)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        if !st.success() {
+            bail!("{} {args:?} failed", bin.display());
+        }
+        if i >= 3 {
+            times.push(ms);
+        }
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    Ok(times[times.len() / 2])
+}
+
+/// B4: returns (wall ms, granted).
+fn reservations(dir: &Path) -> Result<(f64, usize)> {
+    std::fs::create_dir_all(dir)?;
+    drop(jobctl::store::Store::open(dir)?);
+    let me = std::env::current_exe()?;
+    let t = Instant::now();
+    let children: Vec<_> = (0..20)
+        .map(|_| Command::new(&me).arg("reserve-worker").arg(dir).stdout(Stdio::piped()).spawn())
+        .collect::<std::io::Result<_>>()?;
+    let mut granted = 0;
+    for c in children {
+        let out = c.wait_with_output()?;
+        granted += String::from_utf8_lossy(&out.stdout).trim().parse::<usize>().unwrap_or(0);
+    }
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    let store = jobctl::store::Store::open(dir)?;
+    let used = store.usage("bench", "2026-06-15")?;
+    if used != granted as i64 * 1000 {
+        bail!("B4: {granted} reservations granted but usage says {used} milli-units");
+    }
+    Ok((ms, granted))
+}
+
+fn reserve_worker(dir: &Path) -> Result<()> {
+    let mut store = jobctl::store::Store::open(dir)?;
+    let mut granted = 0;
+    for _ in 0..10 {
+        let r = store.reserve("bench", "worker", "2026-06-15", 1000, 100_000, 0)?;
+        if r == jobctl::store::agents::Reservation::Reserved {
+            granted += 1;
+        }
+    }
+    println!("{granted}");
+    Ok(())
+}
+
+/// B5: (peak RSS KiB, seconds).
+fn big_output(bin: &Path, f: &fixtures::Fixture) -> Result<(i64, f64)> {
+    let me = std::env::current_exe()?;
+    let out = Command::new(me)
+        .args(["rss-probe", s(bin), s(&f.config), "big"])
+        .env("JOBCTL_HOME", &f.home)
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text.split_whitespace();
+    let rss: i64 = parts.next().context("rss")?.parse()?;
+    let secs: f64 = parts.next().context("secs")?.parse()?;
+    Ok((rss, secs))
+}
+
+/// Runs `jobctl --config C force JOB` as a child and prints "maxrss_kib seconds".
+fn rss_probe(args: &[String]) -> Result<()> {
+    let t = Instant::now();
+    let st = Command::new(&args[0])
+        .args(["--config", &args[1], "force", &args[2]])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    let secs = t.elapsed().as_secs_f64();
+    if !st.success() {
+        bail!("force {} failed", args[2]);
+    }
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)?;
+    println!("{} {secs}", usage.max_rss());
+    Ok(())
+}
+
+/// B6: seconds from start until every process of the run is gone (jobctl returns only then).
+fn tree_kill(bin: &Path, f: &fixtures::Fixture) -> Result<f64> {
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let st = Command::new(bin)
+            .args(["--config", s(&f.config), "force", "tree"])
+            .env("JOBCTL_HOME", &f.home)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        times.push(t.elapsed().as_secs_f64());
+        if st.code() != Some(124) {
+            bail!("B6: force tree should time out (124), got {st:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    Ok(times[times.len() / 2])
+}
