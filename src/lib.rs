@@ -9,6 +9,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod exit_code;
+pub mod faults;
 pub mod output;
 pub mod plan;
 pub mod lock;

@@ -39,6 +39,9 @@ pub fn evaluate(job: &Job, state: Option<&JobState>, prev_tick: Option<Timestamp
         return Plan::Manual;
     };
     let policy = DuePolicy { catch_up: job.catch_up, deadline: job.deadline };
+    // A slot a tick saw but had to hold back (max_running, still running) stays due: it
+    // was not missed.
+    let prev_tick = if state.is_some_and(|s| s.held) { None } else { prev_tick };
     match schedule::decide(sched, &job.timezone, slot_state(state, now), prev_tick, now, policy) {
         Decision::NotDue { next } => Plan::NotDue { next },
         Decision::Run { slot, missed } => Plan::Due { slot, missed },

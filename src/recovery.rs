@@ -37,8 +37,10 @@ pub fn recover(cfg: &Config, store: &mut Store) -> Result<Vec<i64>> {
 }
 
 fn close_lost(cfg: &Config, store: &mut Store, run: &RunRecord) -> Result<()> {
+    // On Linux by environment marks only: after a reboot the stored process group number
+    // may belong to someone else. Elsewhere the group is all there is to go on.
     let id = RunIdentity {
-        pgid: run.pgid.map(|p| p as i32),
+        pgid: if cfg!(target_os = "linux") { None } else { run.pgid.map(|p| p as i32) },
         env_marks: env_marks(&store.dir, run.id),
         ancestor: None,
     };

@@ -28,13 +28,29 @@ pub enum Schedule {
 }
 
 /// Parses a 5-field cron expression or an `@macro`; seconds and years are refused.
+///
+/// Parsing is the costliest part of loading a large config and the same patterns recur
+/// across jobs (every `at = "03:00"` is one), so each distinct pattern is parsed once per
+/// process.
 pub fn parse_cron(expr: &str) -> Result<Cron, String> {
-    CronParser::builder()
-        .seconds(Seconds::Disallowed)
-        .year(Year::Disallowed)
-        .build()
-        .parse(expr.trim())
-        .map_err(|e| format!("{expr:?} is not a cron expression: {e}"))
+    thread_local! {
+        static PARSED: std::cell::RefCell<std::collections::HashMap<String, Result<Cron, String>>> =
+            Default::default();
+    }
+    let expr = expr.trim();
+    PARSED.with(|cache| {
+        if let Some(hit) = cache.borrow().get(expr) {
+            return hit.clone();
+        }
+        let parsed = CronParser::builder()
+            .seconds(Seconds::Disallowed)
+            .year(Year::Disallowed)
+            .build()
+            .parse(expr)
+            .map_err(|e| format!("{expr:?} is not a cron expression: {e}"));
+        cache.borrow_mut().insert(expr.to_string(), parsed.clone());
+        parsed
+    })
 }
 
 impl Schedule {

@@ -84,11 +84,13 @@ pub fn tick(cfg: &Config, only: Option<&str>) -> Result<TickResult> {
             Plan::Due { slot, missed } => {
                 if running >= cfg.runner.max_running as usize {
                     tracing::info!(job = %name, "due, held back by max_running = {}", cfg.runner.max_running);
+                    store.set_held(name, true)?;
                     held.push(Held::MaxRunning(name.clone()));
                     continue;
                 }
                 let Some(lock) = JobLock::try_acquire(&store.dir, name)? else {
                     tracing::info!(job = %name, "due, but still running");
+                    store.set_held(name, true)?;
                     held.push(Held::StillRunning(name.clone()));
                     continue;
                 };
@@ -99,7 +101,10 @@ pub fn tick(cfg: &Config, only: Option<&str>) -> Result<TickResult> {
             Plan::Manual | Plan::NotDue { .. } => {}
         }
     }
-    store.set_last_tick(now)?;
+    // `--job` looked at one job: the others were not seen, so this was not a tick for them.
+    if only.is_none() {
+        store.set_last_tick(now)?;
+    }
     Ok(TickResult::Done { started, held })
 }
 
@@ -123,6 +128,7 @@ fn claim(cfg: &Config, store: &mut Store, job: &Job, lock: JobLock, slot: Timest
             &serde_json::json!({"slot": crate::output::rfc3339(to_ms(slot))}),
         )?;
     }
+    crate::faults::point("tick_after_claim");
     let supervisor = spawn_supervisor(cfg, &run, &lock)?;
     Ok(Started { run, supervisor })
 }

@@ -20,6 +20,11 @@ fn main() -> Result<()> {
     match args.get(1).map(String::as_str) {
         Some("reserve-worker") => return reserve_worker(Path::new(&args[2])),
         Some("rss-probe") => return rss_probe(&args[2..]),
+        // Only the fixtures, for profiling by hand: `bench fixtures DIR`.
+        Some("fixtures") => {
+            fixtures::build(Path::new(&args[2]), 1000, 100_000, 200)?;
+            return Ok(());
+        }
         _ => {}
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -34,6 +39,7 @@ fn main() -> Result<()> {
     eprintln!("generating fixtures: 1,000 jobs with 100,000 runs, and with 1,000,000 runs...");
     let a = fixtures::build(&tmp.path().join("a"), 1000, 100_000, 200)?;
     let b = fixtures::build(&tmp.path().join("b"), 1000, 1_000_000, 1000)?;
+    eprintln!("fixtures: {} jobs / {} runs, {} jobs / {} runs", a.jobs, a.runs, b.jobs, b.runs);
     let hyperfine = Command::new("hyperfine").arg("--version").stdout(Stdio::null()).status().is_ok();
     let tool = if hyperfine { "hyperfine" } else { "built-in loop" };
     eprintln!("timing with {tool}, {RUNS} runs each...");
@@ -184,7 +190,7 @@ fn reserve_worker(dir: &Path) -> Result<()> {
     let mut store = jobctl::store::Store::open(dir)?;
     let mut granted = 0;
     for _ in 0..10 {
-        let r = store.reserve("bench", "worker", "2026-06-15", 1000, 100_000, 0)?;
+        let r = store.reserve("bench", "worker", "2026-06-15", 1000, 100_000, 0, None)?;
         if r == jobctl::store::agents::Reservation::Reserved {
             granted += 1;
         }

@@ -88,7 +88,7 @@ pub async fn call(
     let mut end = RunEnd { role: Some(spec.role.clone()), scope: Some(spec.scope.to_string()), ..Default::default() };
     for name in select::candidates(spec.first, &cfg.fallback) {
         let Some(agent) = cfg.agents.get(&name) else { continue };
-        let now_ms = to_ms(clock::real_now());
+        let now_ms = to_ms(clock::now()?);
         if let Some(st) = store.scope_state(&name, spec.scope)?
             && !st.enabled
         {
@@ -106,7 +106,7 @@ pub async fn call(
         }
         let model = presets::model_for(agent, spec.thinking, spec.model);
         let cost = agent.rate_milli(&model);
-        match store.reserve(&name, spec.scope, &day, cost, agent.daily_budget_milli, now_ms)? {
+        match store.reserve(&name, spec.scope, &day, cost, agent.daily_budget_milli, now_ms, Some((run.id, &model)))? {
             Reservation::Reserved => {}
             Reservation::Disabled(reason) => {
                 attempts.push(attempt(&name, "unavailable", Some(reason)));
@@ -117,6 +117,7 @@ pub async fn call(
                 continue;
             }
         }
+        crate::faults::point("after_reserve");
         log.note(&format!("agent {name} (preset {}, model {model}, scope {}, role {})", agent.preset.as_str(), spec.scope, spec.role))?;
         let argv = presets::argv(agent, spec.mode, spec.prompt, &model, spec.thinking, spec.args);
         let launch = Launch {
@@ -178,7 +179,7 @@ pub async fn call(
             }
             Verdict::NextAgent { reason } => {
                 store.release(&name, &day, cost)?;
-                store.set_scope(&name, spec.scope, false, Some(&reason), to_ms(clock::real_now()))?;
+                store.set_scope(&name, spec.scope, false, Some(&reason), to_ms(clock::now()?))?;
                 let outcome = if reason.starts_with("auth_failed") { "auth_failed" } else { "quota_exhausted" };
                 log.note(&format!("agent {name}: {reason}; trying the next agent"))?;
                 attempts.push(attempt(&name, outcome, Some(reason)));

@@ -43,7 +43,7 @@ pub fn agent(g: &Global, ui: &Ui, name: &str, scope: Option<&str>, enable: bool,
     crate::agents::prepare(&cfg, &mut store, now)?;
     let reason = (!enable).then(|| format!("manual: {}", reason.unwrap_or("disabled with jobctl configure agent")));
     for s in &scopes {
-        store.set_scope(name, s, enable, reason.as_deref(), clock::to_ms(clock::real_now()))?;
+        store.set_scope(name, s, enable, reason.as_deref(), clock::to_ms(now))?;
     }
     let states: Vec<_> = store.scope_states()?.into_iter().filter(|s| s.agent == name && scopes.contains(&s.scope)).collect();
     if ui.json {

@@ -1,10 +1,15 @@
 //! `jobctl run`: the tick. Starts every due job and returns; `--wait` stays for the
 //! results, `--dry-run` explains, `--force --job NAME` is `jobctl force NAME`.
 
+use std::sync::atomic::{AtomicI32, Ordering};
+
 use anyhow::Result;
+use nix::sys::signal::Signal;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
 
 use crate::cli::Global;
-use crate::exit_code::{self, code};
+use crate::exit_code::code;
 use crate::output::{Ui, human_duration};
 use crate::store::{RunRecord, Store};
 use crate::tick::{self, Held, TickResult};
@@ -60,10 +65,10 @@ pub fn execute(g: &Global, ui: &Ui, job: Option<&str>, force: bool, dry_run: boo
         return Ok(code::OK);
     }
     let store = Store::open(&cfg.runner.state_dir)?;
+    let interrupted = wait_for_supervisors(&mut started_children(&started));
     let mut records = Vec::new();
     let mut worst = code::OK;
-    for mut s in started {
-        let _ = s.supervisor.wait();
+    for s in started {
         let r = store.get_run(s.run.id)?.unwrap_or(s.run);
         if r.status != "succeeded" {
             worst = code::FAILURE;
@@ -76,7 +81,50 @@ pub fn execute(g: &Global, ui: &Ui, job: Option<&str>, force: bool, dry_run: boo
     if ui.json {
         ui.print_json(&serde_json::json!({"runs": records, "held": held_json}));
     }
-    Ok(worst)
+    Ok(match interrupted {
+        Some(Signal::SIGINT) => code::SIGINT,
+        Some(_) => code::SIGTERM,
+        None => worst,
+    })
+}
+
+fn started_children(started: &[tick::Started]) -> Vec<u32> {
+    started.iter().map(|s| s.supervisor.id()).collect()
+}
+
+static GOT_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn note_signal(sig: i32) {
+    GOT_SIGNAL.store(sig, Ordering::SeqCst);
+}
+
+/// Waits for the supervisors `--wait` started. SIGINT/SIGTERM to this process are passed
+/// on to them (they stop their runs the way a timeout does and record them cancelled);
+/// returns the signal when there was one.
+fn wait_for_supervisors(pids: &mut Vec<u32>) -> Option<Signal> {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
+    let action = SigAction::new(SigHandler::Handler(note_signal), SaFlags::empty(), SigSet::empty());
+    // SAFETY: the handler only stores into an atomic.
+    unsafe {
+        let _ = sigaction(Signal::SIGINT, &action);
+        let _ = sigaction(Signal::SIGTERM, &action);
+    }
+    let mut forwarded = None;
+    while !pids.is_empty() {
+        let sig = GOT_SIGNAL.load(Ordering::SeqCst);
+        if sig != 0 && forwarded.is_none() {
+            let s = Signal::try_from(sig).unwrap_or(Signal::SIGTERM);
+            for p in pids.iter() {
+                let _ = nix::sys::signal::kill(Pid::from_raw(*p as i32), s);
+            }
+            forwarded = Some(s);
+        }
+        pids.retain(|p| !matches!(waitpid(Pid::from_raw(*p as i32), Some(WaitPidFlag::WNOHANG)), Ok(WaitStatus::Exited(..)) | Ok(WaitStatus::Signaled(..)) | Err(_)));
+        if !pids.is_empty() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    forwarded
 }
 
 /// One line per ended run: job, run id, status, exit, duration.
@@ -129,6 +177,5 @@ fn dry(cfg: &config::Config, ui: &Ui, only: Option<&str>) -> Result<u8> {
     if ui.json {
         ui.print_json(&serde_json::Value::Array(rows));
     }
-    let _ = exit_code::code::OK;
     Ok(code::OK)
 }

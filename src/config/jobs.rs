@@ -38,6 +38,13 @@ pub(super) fn job_section(
     if !name_ok {
         ctx.err(name.span(), &t.path, "job names must match ^[a-z0-9][a-z0-9_-]{0,63}$ (they become file names)");
     }
+    let name_ok = name_ok && {
+        let reserved = name.get_ref() == "ask";
+        if reserved {
+            ctx.err(name.span(), &t.path, "\"ask\" is reserved: jobctl ask records its calls under that name");
+        }
+        !reserved
+    };
     let type_v = t.required(ctx, "type", "\"script\" or \"agent\"");
     let kind = t.str(ctx, "type");
     let allowed: Vec<&str> = match kind.as_deref() {

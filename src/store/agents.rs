@@ -143,7 +143,20 @@ impl Store {
 
     /// Atomically: if the scope is enabled and `usage + cost ≤ budget`, adds `cost` to the
     /// day's usage; if it would pass the budget, disables the scope with the reason.
-    pub fn reserve(&mut self, agent: &str, scope: &str, day: &str, cost: i64, budget: i64, now: i64) -> Result<Reservation> {
+    ///
+    /// `for_run` (run id, model): the reservation is noted on the run in the same
+    /// transaction, so a run whose supervisor dies before the agent starts gives it back.
+    #[allow(clippy::too_many_arguments)]
+    pub fn reserve(
+        &mut self,
+        agent: &str,
+        scope: &str,
+        day: &str,
+        cost: i64,
+        budget: i64,
+        now: i64,
+        for_run: Option<(i64, &str)>,
+    ) -> Result<Reservation> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("INSERT OR IGNORE INTO agent_scopes (agent, scope) VALUES (?1, ?2)", [agent, scope])?;
         let (enabled, reason): (i64, Option<String>) = tx.query_row(
@@ -173,6 +186,12 @@ impl Store {
              ON CONFLICT(agent) DO UPDATE SET used_milli = CASE WHEN day = excluded.day THEN used_milli + excluded.used_milli ELSE excluded.used_milli END, day = excluded.day",
             params![agent, day, cost],
         )?;
+        if let Some((run_id, model)) = for_run {
+            tx.execute(
+                "UPDATE runs SET agent = ?1, model = ?2, cost_milli = ?3, reserve_day = ?4, pgid = NULL WHERE id = ?5",
+                params![agent, model, cost, day, run_id],
+            )?;
+        }
         tx.commit()?;
         Ok(Reservation::Reserved)
     }

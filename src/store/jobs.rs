@@ -13,15 +13,22 @@ pub struct JobState {
     pub first_seen: i64,
     pub last_slot: Option<i64>,
     pub paused: bool,
+    /// The previous tick found the job due but couldn't start it.
+    pub held: bool,
 }
 
 impl Store {
     pub fn job_states(&self) -> Result<HashMap<String, JobState>> {
-        let mut st = self.conn.prepare_cached("SELECT name, first_seen, last_slot, paused FROM jobs")?;
+        let mut st = self.conn.prepare_cached("SELECT name, first_seen, last_slot, paused, held FROM jobs")?;
         let rows = st.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
-                JobState { first_seen: r.get(1)?, last_slot: r.get(2)?, paused: r.get::<_, i64>(3)? != 0 },
+                JobState {
+                    first_seen: r.get(1)?,
+                    last_slot: r.get(2)?,
+                    paused: r.get::<_, i64>(3)? != 0,
+                    held: r.get::<_, i64>(4)? != 0,
+                },
             ))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -30,8 +37,13 @@ impl Store {
     pub fn job_state(&self, name: &str) -> Result<Option<JobState>> {
         Ok(self
             .conn
-            .query_row("SELECT first_seen, last_slot, paused FROM jobs WHERE name = ?1", [name], |r| {
-                Ok(JobState { first_seen: r.get(0)?, last_slot: r.get(1)?, paused: r.get::<_, i64>(2)? != 0 })
+            .query_row("SELECT first_seen, last_slot, paused, held FROM jobs WHERE name = ?1", [name], |r| {
+                Ok(JobState {
+                    first_seen: r.get(0)?,
+                    last_slot: r.get(1)?,
+                    paused: r.get::<_, i64>(2)? != 0,
+                    held: r.get::<_, i64>(3)? != 0,
+                })
             })
             .optional()?)
     }
@@ -46,6 +58,11 @@ impl Store {
             }
         }
         tx.commit()?;
+        Ok(())
+    }
+
+    pub fn set_held(&self, name: &str, held: bool) -> Result<()> {
+        self.conn.execute("UPDATE jobs SET held = ?1 WHERE name = ?2 AND held != ?1", params![held as i64, name])?;
         Ok(())
     }
 
@@ -78,7 +95,8 @@ impl Store {
     /// Forgets when the job last ran: it is scheduled as if new (history stays).
     pub fn reset_job(&mut self, name: &str, now: i64) -> Result<()> {
         let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM jobs WHERE name = ?1", [name])?;
+        // As if first seen now; a pause is a person's decision and stays.
+        tx.execute("UPDATE jobs SET first_seen = ?1, last_slot = NULL, held = 0 WHERE name = ?2", params![now, name])?;
         super::events::append_tx(&tx, now, "job_reset", Some(name), None, &serde_json::json!({}))?;
         tx.commit()?;
         Ok(())

@@ -70,6 +70,13 @@ const MIGRATIONS: &[&str] = &[
         used_milli INTEGER NOT NULL DEFAULT 0
     );
     ",
+    // 2: a run remembers the budget reservation it holds, so one whose supervisor died
+    // before the agent started can give it back; a job remembers that its due slot was
+    // held back (max_running, still running), so the next tick doesn't count it missed.
+    "
+    ALTER TABLE runs ADD COLUMN reserve_day TEXT;
+    ALTER TABLE jobs ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 pub fn latest() -> i64 {

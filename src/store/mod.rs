@@ -15,7 +15,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use rusqlite::Connection;
 
 use crate::exit_code::{Coded, code};
@@ -107,9 +107,27 @@ impl Store {
                 Some(rusqlite::ErrorCode::NotADatabase) => anyhow::anyhow!("is not an SQLite database (another kind of file?); move it away and jobctl starts a new one"),
                 _ => anyhow::Error::new(e),
             })?;
-        let mode: String = self.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            self.conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
+        // Switching a new db to WAL needs it to itself, and SQLite answers BUSY at once
+        // rather than waiting: many processes opening a fresh state dir together retry.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let attempt = self.conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0)).and_then(|mode| {
+                if mode.eq_ignore_ascii_case("wal") {
+                    Ok(mode)
+                } else {
+                    self.conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+                }
+            });
+            match attempt {
+                Ok(_) => break,
+                Err(e)
+                    if matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         migrations::apply(&mut self.conn)
     }

@@ -126,7 +126,7 @@ impl Store {
         if let Some(slot) = new.last_slot {
             tx.execute(
                 "INSERT INTO jobs (name, first_seen, last_slot) VALUES (?1, ?2, ?2) \
-                 ON CONFLICT(name) DO UPDATE SET last_slot = excluded.last_slot",
+                 ON CONFLICT(name) DO UPDATE SET last_slot = excluded.last_slot, held = 0",
                 params![new.job, slot],
             )?;
         }
@@ -155,12 +155,30 @@ impl Store {
     /// this call closed it (false: someone else already did).
     pub fn finish_run(&mut self, id: i64, end: &RunEnd) -> Result<bool> {
         let tx = self.conn.transaction()?;
+        if end.status == "lost" {
+            // A reservation for an agent call that never started was never spent; giving it
+            // back in the same transaction that closes the run makes it happen exactly once.
+            let unstarted: Option<(String, String, i64)> = tx
+                .query_row(
+                    "SELECT agent, reserve_day, cost_milli FROM runs WHERE id = ?1 AND status = 'running' \
+                     AND reserve_day IS NOT NULL AND pgid IS NULL AND agent IS NOT NULL AND cost_milli IS NOT NULL",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            if let Some((agent, day, cost)) = unstarted {
+                tx.execute(
+                    "UPDATE agent_usage SET used_milli = MAX(0, used_milli - ?1) WHERE agent = ?2 AND day = ?3",
+                    params![cost, agent, day],
+                )?;
+            }
+        }
         let attempts = if end.attempts.is_empty() { None } else { Some(serde_json::to_string(&end.attempts)?) };
         let n = tx.execute(
             "UPDATE runs SET status = ?1, ended_at = ?2, duration_ms = MAX(0, ?2 - started_at), exit_code = ?3, \
              signal = ?4, error = ?5, role = COALESCE(?6, role), agent = ?7, model = ?8, scope = COALESCE(?9, scope), \
              cost_milli = ?10, cost_usd = ?11, input_tokens = ?12, output_tokens = ?13, num_turns = ?14, \
-             attempts = ?15 WHERE id = ?16 AND status = 'running'",
+             attempts = ?15, reserve_day = NULL WHERE id = ?16 AND status = 'running'",
             params![
                 end.status,
                 end.ended_at,

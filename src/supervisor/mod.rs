@@ -37,6 +37,7 @@ fn become_subreaper() {
 
 /// Runs `run` of `job` to its end, holding `lock` until the end is recorded.
 pub fn supervise(cfg: &Config, store: &mut Store, job: &Job, run: RunRecord, mut lock: JobLock, echo: Echo) -> Result<Supervised> {
+    crate::faults::point("supervisor_start");
     become_subreaper();
     lock.set_holder(std::process::id(), run.id);
     store.set_run_process(run.id, std::process::id() as i64, None)?;
@@ -59,6 +60,7 @@ pub fn supervise(cfg: &Config, store: &mut Store, job: &Job, run: RunRecord, mut
         });
         anyhow::Ok(result?)
     })?;
+    crate::faults::point("before_end_record");
     store.finish_run(run.id, &end)?;
     prune(cfg, store, &job.name);
     let record = store.get_run(run.id)?.context("the run record vanished")?;

@@ -152,6 +152,7 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
         let message = format!("workdir {} does not exist or is not a directory", launch.workdir.display());
         return Ok(Finished::spawn_failed(Ending::SpawnFailed { exit_code: 127, message }));
     }
+    crate::faults::point("before_spawn");
     let spawned = cmd.spawn();
     // The write ends live in `cmd`: drop them so the pipes close when the job's side does.
     drop(cmd);
@@ -187,6 +188,7 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
                     Ok(n) => {
                         let data = &buf_out[..n];
                         log.write(data)?;
+                        crate::faults::point("during_output");
                         echo(ctx.echo, data);
                         if launch.capture_stdout {
                             let room = CAPTURE_LIMIT.saturating_sub(fin.stdout.len());
