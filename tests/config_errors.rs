@@ -669,7 +669,7 @@ fn config_elsewhere() -> (Env, PathBuf, PathBuf) {
     let conf = env.write(
         "conf/jobctl.toml",
         &format!(
-            "{CLAUDE}[jobs.ask]\ntype = \"agent\"\nagent = \"claude\"\nprompt_file = \"prompts/p.md\"\n\n\
+            "{CLAUDE}[jobs.greet]\ntype = \"agent\"\nagent = \"claude\"\nprompt_file = \"prompts/p.md\"\n\n\
              [jobs.where]\ntype = \"script\"\ncommand = \"pwd -P\"\nworkdir = \"work\"\n"
         ),
     );
@@ -786,4 +786,12 @@ fn invalid_config_leaves_an_existing_state_untouched() {
     assert_eq!(code(&out), 78);
     assert_eq!(std::fs::read(&db).unwrap(), before, "the db is unchanged");
     assert!(!env.state_dir().join("logs").exists(), "no run started");
+}
+
+#[test]
+fn ask_is_a_reserved_job_name() {
+    let env = Env::with_config("[jobs.ask]\ntype = \"script\"\ncommand = \"true\"\n");
+    let out = env.run(&["check"]);
+    assert_eq!(code(&out), 78);
+    assert!(stderr(&out).contains("jobctl.toml:1:7: jobs.ask: \"ask\" is reserved"), "{}", stderr(&out));
 }

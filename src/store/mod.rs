@@ -101,6 +101,10 @@ impl Store {
 
     fn init(&mut self) -> Result<()> {
         self.conn.busy_timeout(Duration::from_secs(10))?;
+        // Every jobctl command is a short process: checkpointing the WAL (two fsyncs) each
+        // time one exits would cost more than the command. SQLite's autocheckpoint still
+        // runs as the WAL grows.
+        self.conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         self.conn
             .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
             .map_err(|e| match e.sqlite_error_code() {

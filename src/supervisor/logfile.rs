@@ -81,7 +81,6 @@ impl LogFile {
             );
             self.keep_last(self.cap, Some(&header))?;
         }
-        self.file.sync_data().ok();
         Ok(self.dropped)
     }
 }

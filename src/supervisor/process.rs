@@ -249,6 +249,9 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
             Phase::Stopping { since, killed } => {
                 let left = proctree::members(&identity);
                 if left.is_empty() {
+                    if out.is_none() && err.is_none() {
+                        break;
+                    }
                     phase = Phase::Draining { since: Instant::now() };
                 } else {
                     match since {
