@@ -17,7 +17,11 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { code::USAGE } else { code::OK });
+            return ExitCode::from(if e.use_stderr() {
+                code::USAGE
+            } else {
+                code::OK
+            });
         }
     };
     let ui = Ui::new(&cli.global);
@@ -36,28 +40,65 @@ fn dispatch(cli: &Cli, ui: &Ui) -> anyhow::Result<u8> {
     let g = &cli.global;
     match &cli.command {
         Command::Check => commands::check::execute(g, ui),
-        Command::Next { name, n, from } => commands::next::execute(g, ui, name, *n, from.as_deref()),
+        Command::Next { name, n, from } => {
+            commands::next::execute(g, ui, name, *n, from.as_deref())
+        }
         Command::List => commands::list::execute(g, ui),
         Command::History { name, n } => commands::history::execute(g, ui, name.as_deref(), *n),
-        Command::Logs { run_id, job, follow } => commands::logs::execute(g, ui, *run_id, job.as_deref(), *follow),
-        Command::Run { job, force, dry_run, wait } => commands::run::execute(g, ui, job.as_deref(), *force, *dry_run, *wait),
+        Command::Logs {
+            run_id,
+            job,
+            follow,
+        } => commands::logs::execute(g, ui, *run_id, job.as_deref(), *follow),
+        Command::Run {
+            job,
+            force,
+            dry_run,
+            wait,
+        } => commands::run::execute(g, ui, job.as_deref(), *force, *dry_run, *wait),
         Command::Force { name } => commands::force::execute(g, ui, name),
-        Command::Cancel { run_id, job } => commands::cancel::execute(g, ui, *run_id, job.as_deref()),
-        Command::Configure(Configure::Job { name, pause, .. }) => commands::configure::job(g, ui, name, *pause),
-        Command::Reset(Reset::Job { name }) => commands::reset::job(g, ui, name),
-        Command::Reset(Reset::Budgets { agent }) => commands::reset::budgets(g, ui, agent.as_deref()),
-        Command::Configure(Configure::Agent { name, scope, enable, reason, .. }) => {
-            commands::configure::agent(g, ui, name, scope.as_deref(), *enable, reason.as_deref())
+        Command::Cancel { run_id, job } => {
+            commands::cancel::execute(g, ui, *run_id, job.as_deref())
         }
+        Command::Configure(Configure::Job { name, pause, .. }) => {
+            commands::configure::job(g, ui, name, *pause)
+        }
+        Command::Reset(Reset::Job { name }) => commands::reset::job(g, ui, name),
+        Command::Reset(Reset::Budgets { agent }) => {
+            commands::reset::budgets(g, ui, agent.as_deref())
+        }
+        Command::Configure(Configure::Agent {
+            name,
+            scope,
+            enable,
+            reason,
+            ..
+        }) => commands::configure::agent(g, ui, name, scope.as_deref(), *enable, reason.as_deref()),
         Command::Status => commands::status::execute(g, ui),
         Command::Completions { shell } => commands::docs::completions(*shell),
         Command::Man => commands::docs::man(),
-        Command::Ask { scope, agent, thinking, timeout, prompt } => commands::ask::execute(
+        Command::Ask {
+            scope,
+            agent,
+            thinking,
+            timeout,
+            prompt,
+        } => commands::ask::execute(
             g,
             ui,
-            commands::ask::AskArgs { scope, agent: agent.as_deref(), thinking, timeout, prompt },
+            commands::ask::AskArgs {
+                scope,
+                agent: agent.as_deref(),
+                thinking,
+                timeout,
+                prompt,
+            },
         ),
-        Command::Supervise { run_id, lock_fd, state_dir } => commands::supervise::execute(g, *run_id, *lock_fd, state_dir),
+        Command::Supervise {
+            run_id,
+            lock_fd,
+            state_dir,
+        } => commands::supervise::execute(g, *run_id, *lock_fd, state_dir),
     }
 }
 

@@ -61,7 +61,9 @@ pub enum Command {
     Check,
 
     /// The next start times of a job's schedule
-    #[command(after_help = "Examples:\n  jobctl next nightly-vacuum\n  jobctl next report -n 10 --from 2026-03-28T00:00:00+01:00")]
+    #[command(
+        after_help = "Examples:\n  jobctl next nightly-vacuum\n  jobctl next report -n 10 --from 2026-03-28T00:00:00+01:00"
+    )]
     Next {
         /// The job
         name: String,
@@ -74,11 +76,15 @@ pub enum Command {
     },
 
     /// One row per job: schedule, next start, last run
-    #[command(after_help = "Examples:\n  jobctl list\n  jobctl list --json | jq '.[] | select(.last_status == \"failed\")'")]
+    #[command(
+        after_help = "Examples:\n  jobctl list\n  jobctl list --json | jq '.[] | select(.last_status == \"failed\")'"
+    )]
     List,
 
     /// Latest runs, newest first
-    #[command(after_help = "Examples:\n  jobctl history\n  jobctl history nightly-vacuum -n 5 --json")]
+    #[command(
+        after_help = "Examples:\n  jobctl history\n  jobctl history nightly-vacuum -n 5 --json"
+    )]
     History {
         /// Only this job's runs
         name: Option<String>,
@@ -88,7 +94,9 @@ pub enum Command {
     },
 
     /// The stored output of a run
-    #[command(after_help = "Examples:\n  jobctl logs 42\n  jobctl logs --job nightly-vacuum --follow")]
+    #[command(
+        after_help = "Examples:\n  jobctl logs 42\n  jobctl logs --job nightly-vacuum --follow"
+    )]
     Logs {
         /// The run id
         #[arg(required_unless_present = "job", conflicts_with = "job")]
@@ -102,7 +110,9 @@ pub enum Command {
     },
 
     /// The tick: start every due job, then return (launchd/systemd call this every 5 minutes)
-    #[command(after_help = "Examples:\n  jobctl run                     start what is due and return\n  jobctl run --dry-run           say which jobs are due and why\n  jobctl run --wait              stay until the started runs end\n  jobctl run --force --job NAME  same as jobctl force NAME")]
+    #[command(
+        after_help = "Examples:\n  jobctl run                     start what is due and return\n  jobctl run --dry-run           say which jobs are due and why\n  jobctl run --wait              stay until the started runs end\n  jobctl run --force --job NAME  same as jobctl force NAME"
+    )]
     Run {
         /// Consider only this job (it still must be due, unless --force)
         #[arg(long, value_name = "NAME")]
@@ -119,7 +129,9 @@ pub enum Command {
     },
 
     /// Run a job now, in the foreground, with its output streamed and its exit code passed through
-    #[command(after_help = "Examples:\n  jobctl force nightly-vacuum\n  jobctl force report --json > run.json")]
+    #[command(
+        after_help = "Examples:\n  jobctl force nightly-vacuum\n  jobctl force report --json > run.json"
+    )]
     Force {
         /// The job
         name: String,
@@ -137,11 +149,15 @@ pub enum Command {
     },
 
     /// The daemon, the role now, every agent and scope with its budget, what runs, the last failure
-    #[command(after_help = "Examples:\n  jobctl status\n  jobctl status --json | jq '.agents[] | select(.enabled | not)'")]
+    #[command(
+        after_help = "Examples:\n  jobctl status\n  jobctl status --json | jq '.agents[] | select(.enabled | not)'"
+    )]
     Status,
 
     /// A one-shot agent call without tools, sharing the agents and their budget
-    #[command(after_help = "Examples:\n  jobctl ask \"Summarise this error: ...\"\n  git diff | jobctl ask --scope backend --thinking med --json -")]
+    #[command(
+        after_help = "Examples:\n  jobctl ask \"Summarise this error: ...\"\n  git diff | jobctl ask --scope backend --thinking med --json -"
+    )]
     Ask {
         /// Budget scope to spend from
         #[arg(long, default_value = "backend")]
@@ -168,7 +184,9 @@ pub enum Command {
     Reset(Reset),
 
     /// Print a shell completion script
-    #[command(after_help = "Examples:\n  jobctl completions bash > ~/.local/share/bash-completion/completions/jobctl\n  jobctl completions zsh > ~/.zfunc/_jobctl\n  jobctl completions fish > ~/.config/fish/completions/jobctl.fish")]
+    #[command(
+        after_help = "Examples:\n  jobctl completions bash > ~/.local/share/bash-completion/completions/jobctl\n  jobctl completions zsh > ~/.zfunc/_jobctl\n  jobctl completions fish > ~/.config/fish/completions/jobctl.fish"
+    )]
     Completions {
         /// bash, zsh or fish
         shell: CompletionShell,
@@ -192,7 +210,9 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum Configure {
     /// Enable or disable an agent for one scope or all (a reason is stored as "manual: TEXT")
-    #[command(after_help = "Examples:\n  jobctl configure agent claude --disable --reason \"token expired\"\n  jobctl configure agent claude --scope worker --enable")]
+    #[command(
+        after_help = "Examples:\n  jobctl configure agent claude --disable --reason \"token expired\"\n  jobctl configure agent claude --scope worker --enable"
+    )]
     Agent {
         name: String,
         /// Only this scope (default: every scope)
@@ -209,7 +229,9 @@ pub enum Configure {
         reason: Option<String>,
     },
     /// Pause or resume a job (a paused job is not scheduled; forcing still works)
-    #[command(after_help = "Examples:\n  jobctl configure job nightly-vacuum --pause\n  jobctl configure job nightly-vacuum --resume")]
+    #[command(
+        after_help = "Examples:\n  jobctl configure job nightly-vacuum --pause\n  jobctl configure job nightly-vacuum --resume"
+    )]
     Job {
         name: String,
         /// Stop scheduling the job (survives restarts)
@@ -224,7 +246,9 @@ pub enum Configure {
 #[derive(Debug, Subcommand)]
 pub enum Reset {
     /// Today's usage to zero; scopes disabled for quota_exhausted are enabled again
-    #[command(after_help = "Examples:\n  jobctl reset budgets\n  jobctl reset budgets --agent claude")]
+    #[command(
+        after_help = "Examples:\n  jobctl reset budgets\n  jobctl reset budgets --agent claude"
+    )]
     Budgets {
         /// Only this agent
         #[arg(long, value_name = "NAME")]

@@ -9,8 +9,9 @@ use jiff::Timestamp;
 /// "Now" for scheduling decisions: `JOBCTL_NOW` when set, else the system clock.
 pub fn now() -> Result<Timestamp> {
     match std::env::var("JOBCTL_NOW") {
-        Ok(v) if !v.is_empty() => parse_instant(&v)
-            .with_context(|| format!("JOBCTL_NOW={v:?} is not an RFC 3339 time (e.g. 2026-03-29T06:00:00+02:00)")),
+        Ok(v) if !v.is_empty() => parse_instant(&v).with_context(|| {
+            format!("JOBCTL_NOW={v:?} is not an RFC 3339 time (e.g. 2026-03-29T06:00:00+02:00)")
+        }),
         _ => Ok(Timestamp::now()),
     }
 }

@@ -28,7 +28,10 @@ pub struct Coded {
 
 impl Coded {
     pub fn new(code: u8, message: impl Into<String>) -> Self {
-        Coded { code, message: message.into() }
+        Coded {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -55,7 +58,10 @@ pub fn of(err: &anyhow::Error) -> u8 {
         if let Some(c) = cause.downcast_ref::<Coded>() {
             return c.code;
         }
-        if cause.downcast_ref::<crate::config::ConfigErrors>().is_some() {
+        if cause
+            .downcast_ref::<crate::config::ConfigErrors>()
+            .is_some()
+        {
             return code::CONFIG;
         }
         if cause.downcast_ref::<rusqlite::Error>().is_some() {

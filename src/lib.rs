@@ -3,6 +3,7 @@
 //! `main.rs` only calls [`app::main`]; the library exists so the benchmark's fixture
 //! generator fills a database through the same store code as jobctl itself.
 
+pub mod agents;
 pub mod app;
 pub mod cli;
 pub mod clock;
@@ -10,13 +11,12 @@ pub mod commands;
 pub mod config;
 pub mod exit_code;
 pub mod faults;
+pub mod lock;
 pub mod output;
 pub mod plan;
-pub mod lock;
 pub mod proctree;
 pub mod recovery;
 pub mod schedule;
 pub mod store;
 pub mod supervisor;
 pub mod tick;
-pub mod agents;

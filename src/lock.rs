@@ -15,8 +15,15 @@ use anyhow::Result;
 use crate::exit_code::{Coded, code};
 
 fn lock_error(path: &Path, e: std::io::Error) -> anyhow::Error {
-    let hint = if path.is_dir() { " (it is a directory; remove it)" } else { "" };
-    anyhow::Error::new(Coded::new(code::STATE, format!("can't open the lock file {}: {e}{hint}", path.display())))
+    let hint = if path.is_dir() {
+        " (it is a directory; remove it)"
+    } else {
+        ""
+    };
+    anyhow::Error::new(Coded::new(
+        code::STATE,
+        format!("can't open the lock file {}: {e}{hint}", path.display()),
+    ))
 }
 
 fn open_lock_file(path: &Path) -> Result<File> {
@@ -107,7 +114,11 @@ impl JobLock {
     pub fn try_acquire(state_dir: &Path, job: &str) -> Result<Option<JobLock>> {
         let dir = state_dir.join("locks");
         if !dir.is_dir() {
-            DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(|e| lock_error(&dir, e))?;
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(|e| lock_error(&dir, e))?;
         }
         let path = job_lock_path(state_dir, job);
         let file = open_lock_file(&path)?;
@@ -145,7 +156,10 @@ impl JobLock {
         use std::os::fd::FromRawFd;
         let file = unsafe { File::from_raw_fd(fd) };
         // The job's own processes must not inherit it: the lock's life is the supervisor's.
-        let _ = nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+        let _ = nix::fcntl::fcntl(
+            &file,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        );
         JobLock { file, path }
     }
 }

@@ -27,14 +27,23 @@ impl Ui {
             ColorChoice::Never => false,
             ColorChoice::Auto => tty && !no_color,
         };
-        Ui { json: g.json, color, quiet: g.quiet, tty }
+        Ui {
+            json: g.json,
+            color,
+            quiet: g.quiet,
+            tty,
+        }
     }
 
     /// Prints to stdout; a closed pipe ends output quietly.
     pub fn print(&self, text: &str) {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(text.as_bytes()).and_then(|_| {
-            if text.ends_with('\n') { Ok(()) } else { out.write_all(b"\n") }
+            if text.ends_with('\n') {
+                Ok(())
+            } else {
+                out.write_all(b"\n")
+            }
         });
         let _ = out.flush();
     }
@@ -56,7 +65,7 @@ impl Ui {
         if self.color {
             t.enforce_styling();
         }
-        t.set_header(header.iter().map(|h| Cell::new(h)));
+        t.set_header(header.iter().map(Cell::new));
         t
     }
 
@@ -96,7 +105,9 @@ pub fn human_time(ms: i64) -> String {
 
 /// `2026-11-22 06:00:00 +01:00`: local time with offset.
 pub fn human_time_offset(t: Timestamp) -> String {
-    t.to_zoned(local_zone()).strftime("%Y-%m-%d %H:%M:%S %:z").to_string()
+    t.to_zoned(local_zone())
+        .strftime("%Y-%m-%d %H:%M:%S %:z")
+        .to_string()
 }
 
 /// RFC 3339 with the local offset, for JSON.
@@ -106,13 +117,16 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 pub fn rfc3339_opt(ms: Option<i64>) -> serde_json::Value {
-    ms.map(|m| serde_json::Value::String(rfc3339(m))).unwrap_or(serde_json::Value::Null)
+    ms.map(|m| serde_json::Value::String(rfc3339(m)))
+        .unwrap_or(serde_json::Value::Null)
 }
 
 /// `4m12s`, `350ms`.
 pub fn human_duration(ms: Option<i64>) -> String {
     match ms {
-        Some(ms) if ms >= 0 => crate::config::values::format_duration(std::time::Duration::from_millis(ms as u64)),
+        Some(ms) if ms >= 0 => {
+            crate::config::values::format_duration(std::time::Duration::from_millis(ms as u64))
+        }
         _ => "-".into(),
     }
 }

@@ -15,20 +15,39 @@ pub enum Plan {
     Paused,
     /// No schedule: runs only when forced.
     Manual,
-    NotDue { next: Option<Timestamp> },
-    Due { slot: Timestamp, missed: bool },
-    Skip { slot: Timestamp, reason: SkipReason },
+    NotDue {
+        next: Option<Timestamp>,
+    },
+    Due {
+        slot: Timestamp,
+        missed: bool,
+    },
+    Skip {
+        slot: Timestamp,
+        reason: SkipReason,
+    },
 }
 
 /// The slot state of a job; one never seen is treated as first seen `now`.
 pub fn slot_state(state: Option<&JobState>, now: Timestamp) -> SlotState {
     match state {
-        Some(s) => SlotState { first_seen: from_ms(s.first_seen), last_slot: s.last_slot.map(from_ms) },
-        None => SlotState { first_seen: now, last_slot: None },
+        Some(s) => SlotState {
+            first_seen: from_ms(s.first_seen),
+            last_slot: s.last_slot.map(from_ms),
+        },
+        None => SlotState {
+            first_seen: now,
+            last_slot: None,
+        },
     }
 }
 
-pub fn evaluate(job: &Job, state: Option<&JobState>, prev_tick: Option<Timestamp>, now: Timestamp) -> Plan {
+pub fn evaluate(
+    job: &Job,
+    state: Option<&JobState>,
+    prev_tick: Option<Timestamp>,
+    now: Timestamp,
+) -> Plan {
     if !job.enabled {
         return Plan::Disabled;
     }
@@ -38,11 +57,25 @@ pub fn evaluate(job: &Job, state: Option<&JobState>, prev_tick: Option<Timestamp
     let Some(sched) = &job.schedule else {
         return Plan::Manual;
     };
-    let policy = DuePolicy { catch_up: job.catch_up, deadline: job.deadline };
+    let policy = DuePolicy {
+        catch_up: job.catch_up,
+        deadline: job.deadline,
+    };
     // A slot a tick saw but had to hold back (max_running, still running) stays due: it
     // was not missed.
-    let prev_tick = if state.is_some_and(|s| s.held) { None } else { prev_tick };
-    match schedule::decide(sched, &job.timezone, slot_state(state, now), prev_tick, now, policy) {
+    let prev_tick = if state.is_some_and(|s| s.held) {
+        None
+    } else {
+        prev_tick
+    };
+    match schedule::decide(
+        sched,
+        &job.timezone,
+        slot_state(state, now),
+        prev_tick,
+        now,
+        policy,
+    ) {
         Decision::NotDue { next } => Plan::NotDue { next },
         Decision::Run { slot, missed } => Plan::Due { slot, missed },
         Decision::Skip { slot, reason } => Plan::Skip { slot, reason },
@@ -67,8 +100,13 @@ pub fn explain(plan: &Plan) -> String {
         Plan::Manual => "not due: no schedule, runs only when forced".into(),
         Plan::NotDue { next: Some(n) } => format!("not due: next slot {}", t(n)),
         Plan::NotDue { next: None } => "not due: the schedule has no future slot".into(),
-        Plan::Due { slot, missed: false } => format!("due: slot {}", t(slot)),
-        Plan::Due { slot, missed: true } => format!("due: missed slot {} (catch-up, runs once)", t(slot)),
+        Plan::Due {
+            slot,
+            missed: false,
+        } => format!("due: slot {}", t(slot)),
+        Plan::Due { slot, missed: true } => {
+            format!("due: missed slot {} (catch-up, runs once)", t(slot))
+        }
         Plan::Skip { slot, reason } => format!("skip: slot {}: {}", t(slot), reason.as_str()),
     }
 }

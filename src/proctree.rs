@@ -39,12 +39,19 @@ fn read_stat(pid: i32) -> Option<ProcInfo> {
     let state = f.next()?;
     let ppid = f.next()?.parse().ok()?;
     let pgrp = f.next()?.parse().ok()?;
-    Some(ProcInfo { pid, ppid, pgrp, zombie: state == "Z" || state == "X" })
+    Some(ProcInfo {
+        pid,
+        ppid,
+        pgrp,
+        zombie: state == "Z" || state == "X",
+    })
 }
 
 #[cfg(target_os = "linux")]
 fn all_processes() -> Vec<ProcInfo> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter_map(read_stat)
         .collect()
@@ -55,8 +62,12 @@ fn env_matches(pid: i32, marks: &[String]) -> bool {
     if marks.is_empty() {
         return false;
     }
-    let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { return false };
-    marks.iter().all(|m| env.split(|b| *b == 0).any(|entry| entry == m.as_bytes()))
+    let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+        return false;
+    };
+    marks
+        .iter()
+        .all(|m| env.split(|b| *b == 0).any(|entry| entry == m.as_bytes()))
 }
 
 /// The live (non-zombie) processes of a run, never including this process.
@@ -105,7 +116,11 @@ pub fn signal_all(id: &RunIdentity, pids: &[i32], sig: Signal) {
         let _ = killpg(Pid::from_raw(g), sig);
     }
     for &p in pids {
-        let _ = if p < 0 { killpg(Pid::from_raw(-p), sig) } else { kill(Pid::from_raw(p), sig) };
+        let _ = if p < 0 {
+            killpg(Pid::from_raw(-p), sig)
+        } else {
+            kill(Pid::from_raw(p), sig)
+        };
     }
 }
 
@@ -124,7 +139,12 @@ pub fn reap_children() -> Vec<WaitStatus> {
 /// SIGTERM to everything of the run, SIGKILL after `grace` to whatever is left, until
 /// nothing is left (or `limit` passes). `on_reap` sees every child status reaped meanwhile.
 /// Returns the number of processes that were still alive at the end (0 = all gone).
-pub fn terminate(id: &RunIdentity, grace: Duration, limit: Duration, on_reap: &mut dyn FnMut(WaitStatus)) -> usize {
+pub fn terminate(
+    id: &RunIdentity,
+    grace: Duration,
+    limit: Duration,
+    on_reap: &mut dyn FnMut(WaitStatus),
+) -> usize {
     let start = Instant::now();
     let mut step = |sig: Option<Signal>, until: Instant| -> usize {
         let mut sent = false;
@@ -154,5 +174,8 @@ pub fn terminate(id: &RunIdentity, grace: Duration, limit: Duration, on_reap: &m
     if step(Some(Signal::SIGTERM), start + grace) == 0 {
         return 0;
     }
-    step(Some(Signal::SIGKILL), start + limit.max(grace + Duration::from_secs(1)))
+    step(
+        Some(Signal::SIGKILL),
+        start + limit.max(grace + Duration::from_secs(1)),
+    )
 }

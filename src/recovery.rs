@@ -16,7 +16,10 @@ use crate::store::{RunEnd, RunRecord, Store};
 
 /// The environment entries that mark a run's processes.
 pub fn env_marks(state_dir: &std::path::Path, run_id: i64) -> Vec<String> {
-    vec![format!("JOBCTL_RUN_ID={run_id}"), format!("JOBCTL_STATE_DIR={}", state_dir.display())]
+    vec![
+        format!("JOBCTL_RUN_ID={run_id}"),
+        format!("JOBCTL_STATE_DIR={}", state_dir.display()),
+    ]
 }
 
 pub fn recover(cfg: &Config, store: &mut Store) -> Result<Vec<i64>> {
@@ -40,16 +43,28 @@ fn close_lost(cfg: &Config, store: &mut Store, run: &RunRecord) -> Result<()> {
     // On Linux by environment marks only: after a reboot the stored process group number
     // may belong to someone else. Elsewhere the group is all there is to go on.
     let id = RunIdentity {
-        pgid: if cfg!(target_os = "linux") { None } else { run.pgid.map(|p| p as i32) },
+        pgid: if cfg!(target_os = "linux") {
+            None
+        } else {
+            run.pgid.map(|p| p as i32)
+        },
         env_marks: env_marks(&store.dir, run.id),
         ancestor: None,
     };
     let left = proctree::members(&id);
     if !left.is_empty() {
         tracing::warn!(run = run.id, job = %run.job, processes = left.len(), "killing what is left of a lost run");
-        proctree::terminate(&id, cfg.runner.kill_grace.min(Duration::from_secs(2)), Duration::from_secs(10), &mut |_| {});
+        proctree::terminate(
+            &id,
+            cfg.runner.kill_grace.min(Duration::from_secs(2)),
+            Duration::from_secs(10),
+            &mut |_| {},
+        );
     }
-    let who = run.supervisor_pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+    let who = run
+        .supervisor_pid
+        .map(|p| format!(" (pid {p})"))
+        .unwrap_or_default();
     store.finish_run(
         run.id,
         &RunEnd {

@@ -14,6 +14,7 @@ use jiff::tz::TimeZone;
 /// A parsed schedule. `at` is kept as one cron pattern per time of day, so fixed times get
 /// exactly the same DST treatment as cron (Vixie rules, via croner).
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // a handful per config; boxing buys nothing here
 pub enum Schedule {
     Every(Duration),
     At {
@@ -56,24 +57,40 @@ pub fn parse_cron(expr: &str) -> Result<Cron, String> {
 impl Schedule {
     /// `at` times with optional weekday names (`mon`..`sun`, already validated).
     pub fn at(times: Vec<(u8, u8)>, weekdays: Vec<String>) -> Result<Schedule, String> {
-        let dow = if weekdays.is_empty() { "*".to_string() } else { weekdays.join(",").to_uppercase() };
+        let dow = if weekdays.is_empty() {
+            "*".to_string()
+        } else {
+            weekdays.join(",").to_uppercase()
+        };
         let patterns = times
             .iter()
             .map(|(h, m)| parse_cron(&format!("{m} {h} * * {dow}")))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Schedule::At { times, weekdays, patterns })
+        Ok(Schedule::At {
+            times,
+            weekdays,
+            patterns,
+        })
     }
 
     pub fn cron(expr: &str) -> Result<Schedule, String> {
-        Ok(Schedule::Cron { expr: expr.trim().to_string(), pattern: parse_cron(expr)? })
+        Ok(Schedule::Cron {
+            expr: expr.trim().to_string(),
+            pattern: parse_cron(expr)?,
+        })
     }
 
     /// The SCHEDULE column of `jobctl list`.
     pub fn describe(&self) -> String {
         match self {
             Schedule::Every(d) => format!("every {}", crate::config::values::format_duration(*d)),
-            Schedule::At { times, weekdays, .. } => {
-                let t: Vec<String> = times.iter().map(|(h, m)| format!("{h:02}:{m:02}")).collect();
+            Schedule::At {
+                times, weekdays, ..
+            } => {
+                let t: Vec<String> = times
+                    .iter()
+                    .map(|(h, m)| format!("{h:02}:{m:02}"))
+                    .collect();
                 let mut s = format!("at {}", t.join(","));
                 if !weekdays.is_empty() {
                     s.push(' ');
@@ -134,7 +151,12 @@ fn every_ms(d: Duration) -> i64 {
 
 /// The latest slot in `(since, now]` (`[first_seen, now]` for an `every` job that never
 /// ran), or `None` when no slot has come yet.
-pub fn latest_due_slot(s: &Schedule, tz: &TimeZone, state: SlotState, now: Timestamp) -> Option<Timestamp> {
+pub fn latest_due_slot(
+    s: &Schedule,
+    tz: &TimeZone,
+    state: SlotState,
+    now: Timestamp,
+) -> Option<Timestamp> {
     match s {
         Schedule::Every(d) => {
             let step = every_ms(*d);
@@ -147,17 +169,25 @@ pub fn latest_due_slot(s: &Schedule, tz: &TimeZone, state: SlotState, now: Times
                 return None;
             }
             let k = elapsed / step;
-            (k >= min_k).then(|| Timestamp::from_millisecond(anchor.as_millisecond() + k * step).unwrap_or(now))
+            (k >= min_k).then(|| {
+                Timestamp::from_millisecond(anchor.as_millisecond() + k * step).unwrap_or(now)
+            })
         }
         _ => {
             let since = state.last_slot.unwrap_or(state.first_seen);
-            s.wall_slot_at_or_before(now, tz).filter(|slot| *slot > since)
+            s.wall_slot_at_or_before(now, tz)
+                .filter(|slot| *slot > since)
         }
     }
 }
 
 /// The next slot strictly after `now` given the job's state (for `list` and `next`).
-pub fn next_slot_after(s: &Schedule, tz: &TimeZone, state: SlotState, now: Timestamp) -> Option<Timestamp> {
+pub fn next_slot_after(
+    s: &Schedule,
+    tz: &TimeZone,
+    state: SlotState,
+    now: Timestamp,
+) -> Option<Timestamp> {
     match s {
         Schedule::Every(d) => {
             let step = every_ms(*d);
@@ -167,7 +197,11 @@ pub fn next_slot_after(s: &Schedule, tz: &TimeZone, state: SlotState, now: Times
             };
             let elapsed = now.as_millisecond() - anchor.as_millisecond();
             // The last slot itself is never "next": it has run already.
-            let k = if elapsed < 0 { min_k } else { (elapsed / step + 1).max(min_k) };
+            let k = if elapsed < 0 {
+                min_k
+            } else {
+                (elapsed / step + 1).max(min_k)
+            };
             Timestamp::from_millisecond(anchor.as_millisecond() + k * step).ok()
         }
         _ => s.wall_slot_after(now, tz),
@@ -176,12 +210,26 @@ pub fn next_slot_after(s: &Schedule, tz: &TimeZone, state: SlotState, now: Times
 
 /// The next `n` slots after `from`: what `jobctl next` prints. `every` continues from the
 /// job's last slot when it has one, else starts at `from`.
-pub fn upcoming(s: &Schedule, tz: &TimeZone, last_slot: Option<Timestamp>, from: Timestamp, n: usize) -> Vec<Timestamp> {
+pub fn upcoming(
+    s: &Schedule,
+    tz: &TimeZone,
+    last_slot: Option<Timestamp>,
+    from: Timestamp,
+    n: usize,
+) -> Vec<Timestamp> {
     let mut out = Vec::with_capacity(n);
     match s {
         Schedule::Every(d) => {
             let mut t = match last_slot {
-                Some(last) => next_slot_after(s, tz, SlotState { first_seen: last, last_slot: Some(last) }, from),
+                Some(last) => next_slot_after(
+                    s,
+                    tz,
+                    SlotState {
+                        first_seen: last,
+                        last_slot: Some(last),
+                    },
+                    from,
+                ),
                 None => Some(from),
             };
             while let Some(slot) = t {
@@ -258,18 +306,26 @@ pub fn decide(
     policy: DuePolicy,
 ) -> Decision {
     let Some(slot) = latest_due_slot(s, tz, state, now) else {
-        return Decision::NotDue { next: next_slot_after(s, tz, state, now) };
+        return Decision::NotDue {
+            next: next_slot_after(s, tz, state, now),
+        };
     };
     let age_ms = now.as_millisecond() - slot.as_millisecond();
     let missed = prev_tick.is_some_and(|p| slot <= p || age_ms > ON_TIME_WINDOW.as_millis() as i64);
     if missed {
         if !policy.catch_up {
-            return Decision::Skip { slot, reason: SkipReason::CatchUpOff };
+            return Decision::Skip {
+                slot,
+                reason: SkipReason::CatchUpOff,
+            };
         }
         if let Some(deadline) = policy.deadline
             && now.as_millisecond() - slot.as_millisecond() > deadline.as_millis() as i64
         {
-            return Decision::Skip { slot, reason: SkipReason::PastDeadline };
+            return Decision::Skip {
+                slot,
+                reason: SkipReason::PastDeadline,
+            };
         }
     }
     Decision::Run { slot, missed }

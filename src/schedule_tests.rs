@@ -34,12 +34,15 @@ fn utc() -> TimeZone {
 
 /// An instant from RFC 3339 with an offset, e.g. `"2026-03-29T03:00:00+02:00"`.
 fn ts(s: &str) -> Timestamp {
-    s.parse().unwrap_or_else(|e| panic!("bad timestamp {s:?}: {e}"))
+    s.parse()
+        .unwrap_or_else(|e| panic!("bad timestamp {s:?}: {e}"))
 }
 
 /// An instant as the job's zone shows it: `2026-03-29T03:00:00+02:00`.
 fn local(t: Timestamp, tz: &TimeZone) -> String {
-    t.to_zoned(tz.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    t.to_zoned(tz.clone())
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
 }
 
 fn locals(ts: &[Timestamp], tz: &TimeZone) -> Vec<String> {
@@ -67,25 +70,46 @@ fn at(times: &[(u8, u8)], days: &[&str]) -> Schedule {
 }
 
 fn never_ran(first_seen: Timestamp) -> SlotState {
-    SlotState { first_seen, last_slot: None }
+    SlotState {
+        first_seen,
+        last_slot: None,
+    }
 }
 
 fn ran(first_seen: Timestamp, last_slot: Timestamp) -> SlotState {
-    SlotState { first_seen, last_slot: Some(last_slot) }
+    SlotState {
+        first_seen,
+        last_slot: Some(last_slot),
+    }
 }
 
-const CATCH_UP: DuePolicy = DuePolicy { catch_up: true, deadline: None };
-const NO_CATCH_UP: DuePolicy = DuePolicy { catch_up: false, deadline: None };
+const CATCH_UP: DuePolicy = DuePolicy {
+    catch_up: true,
+    deadline: None,
+};
+const NO_CATCH_UP: DuePolicy = DuePolicy {
+    catch_up: false,
+    deadline: None,
+};
 
 fn with_deadline(d: Duration) -> DuePolicy {
-    DuePolicy { catch_up: true, deadline: Some(d) }
+    DuePolicy {
+        catch_up: true,
+        deadline: Some(d),
+    }
 }
 
 /// Drives the due rule like the real tick loop: a tick every `tick` from `start` to `end`
 /// (inclusive), the job first seen by the first tick, each tick's time kept as the next
 /// tick's `prev_tick`, and the slot (not the tick time) stored as `last_slot` after a run
 /// or a skip. Returns the slots that ran.
-fn simulate(s: &Schedule, tz: &TimeZone, start: Timestamp, end: Timestamp, tick: Duration) -> Vec<Timestamp> {
+fn simulate(
+    s: &Schedule,
+    tz: &TimeZone,
+    start: Timestamp,
+    end: Timestamp,
+    tick: Duration,
+) -> Vec<Timestamp> {
     let mut state = never_ran(start);
     let mut prev_tick = None;
     let mut runs = Vec::new();
@@ -99,29 +123,47 @@ fn simulate(s: &Schedule, tz: &TimeZone, start: Timestamp, end: Timestamp, tick:
                     s.describe(),
                     local(slot, tz)
                 );
-                assert!(slot <= now, "slot {} is in the future at {}", local(slot, tz), local(now, tz));
+                assert!(
+                    slot <= now,
+                    "slot {} is in the future at {}",
+                    local(slot, tz),
+                    local(now, tz)
+                );
                 runs.push(slot);
                 state.last_slot = Some(slot);
             }
             Decision::Skip { slot, .. } => state.last_slot = Some(slot),
             Decision::NotDue { next } => {
                 let next = next.expect("a recurring schedule always has a next slot");
-                assert!(next > now, "next slot {} is not after {}", local(next, tz), local(now, tz));
+                assert!(
+                    next > now,
+                    "next slot {} is not after {}",
+                    local(next, tz),
+                    local(now, tz)
+                );
             }
         }
         prev_tick = Some(now);
-        now = now + tick;
+        now += tick;
     }
     runs
 }
 
 fn gaps(slots: &[Timestamp]) -> Vec<SignedDuration> {
-    slots.windows(2).map(|w| w[1].duration_since(w[0])).collect()
+    slots
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]))
+        .collect()
 }
 
 fn assert_strictly_increasing(slots: &[Timestamp], tz: &TimeZone, what: &str) {
     for w in slots.windows(2) {
-        assert!(w[0] < w[1], "{what}: slots go backwards or repeat: {} then {}", local(w[0], tz), local(w[1], tz));
+        assert!(
+            w[0] < w[1],
+            "{what}: slots go backwards or repeat: {} then {}",
+            local(w[0], tz),
+            local(w[1], tz)
+        );
     }
 }
 
@@ -129,10 +171,30 @@ fn assert_strictly_increasing(slots: &[Timestamp], tz: &TimeZone, what: &str) {
 /// morning after it.
 fn dst_windows() -> Vec<(&'static str, TimeZone, Timestamp, Timestamp)> {
     vec![
-        ("Amsterdam spring", ams(), ts("2026-03-28T22:00:00+01:00"), ts("2026-03-30T06:00:00+02:00")),
-        ("Amsterdam fall", ams(), ts("2026-10-24T22:00:00+02:00"), ts("2026-10-26T06:00:00+01:00")),
-        ("New York spring", nyc(), ts("2026-03-07T22:00:00-05:00"), ts("2026-03-09T06:00:00-04:00")),
-        ("New York fall", nyc(), ts("2026-10-31T22:00:00-04:00"), ts("2026-11-02T06:00:00-05:00")),
+        (
+            "Amsterdam spring",
+            ams(),
+            ts("2026-03-28T22:00:00+01:00"),
+            ts("2026-03-30T06:00:00+02:00"),
+        ),
+        (
+            "Amsterdam fall",
+            ams(),
+            ts("2026-10-24T22:00:00+02:00"),
+            ts("2026-10-26T06:00:00+01:00"),
+        ),
+        (
+            "New York spring",
+            nyc(),
+            ts("2026-03-07T22:00:00-05:00"),
+            ts("2026-03-09T06:00:00-04:00"),
+        ),
+        (
+            "New York fall",
+            nyc(),
+            ts("2026-10-31T22:00:00-04:00"),
+            ts("2026-11-02T06:00:00-05:00"),
+        ),
     ]
 }
 
@@ -145,13 +207,28 @@ fn spring_forward_amsterdam_fixed_time_in_gap_runs_once_at_0300() {
     // 2026-03-29 02:00 CET -> 03:00 CEST: 02:30 does not exist that day.
     let tz = ams();
     for s in [cron("30 2 * * *"), at(&[(2, 30)], &[])] {
-        let runs = simulate(&s, &tz, ts("2026-03-28T22:00:00+01:00"), ts("2026-03-30T06:00:00+02:00"), mins(5));
-        assert_eq!(locals(&runs, &tz), ["2026-03-29T03:00:00+02:00", "2026-03-30T02:30:00+02:00"], "{}", s.describe());
+        let runs = simulate(
+            &s,
+            &tz,
+            ts("2026-03-28T22:00:00+01:00"),
+            ts("2026-03-30T06:00:00+02:00"),
+            mins(5),
+        );
+        assert_eq!(
+            locals(&runs, &tz),
+            ["2026-03-29T03:00:00+02:00", "2026-03-30T02:30:00+02:00"],
+            "{}",
+            s.describe()
+        );
         // `next` shows the same slots, the day before through the day after.
         let next = upcoming(&s, &tz, None, ts("2026-03-28T12:00:00+01:00"), 3);
         assert_eq!(
             locals(&next, &tz),
-            ["2026-03-29T03:00:00+02:00", "2026-03-30T02:30:00+02:00", "2026-03-31T02:30:00+02:00"],
+            [
+                "2026-03-29T03:00:00+02:00",
+                "2026-03-30T02:30:00+02:00",
+                "2026-03-31T02:30:00+02:00"
+            ],
             "{}",
             s.describe()
         );
@@ -171,7 +248,10 @@ fn spring_forward_amsterdam_slot_lookups_around_the_gap() {
         Some("2026-03-29T03:00:00+02:00")
     );
     // Exactly at 03:00 CEST and a bit later the slot is 03:00 CEST.
-    for now in [ts("2026-03-29T03:00:00+02:00"), ts("2026-03-29T03:04:00+02:00")] {
+    for now in [
+        ts("2026-03-29T03:00:00+02:00"),
+        ts("2026-03-29T03:04:00+02:00"),
+    ] {
         assert_eq!(
             local_opt(latest_due_slot(&s, &tz, ran(since, since), now), &tz).as_deref(),
             Some("2026-03-29T03:00:00+02:00")
@@ -182,7 +262,9 @@ fn spring_forward_amsterdam_slot_lookups_around_the_gap() {
     let now = ts("2026-03-29T03:05:00+02:00");
     assert_eq!(
         decide(&s, &tz, ran(since, last), Some(last), now, CATCH_UP),
-        Decision::NotDue { next: Some(ts("2026-03-30T02:30:00+02:00")) }
+        Decision::NotDue {
+            next: Some(ts("2026-03-30T02:30:00+02:00"))
+        }
     );
 }
 
@@ -191,12 +273,27 @@ fn spring_forward_new_york_fixed_time_in_gap_runs_once_at_0300() {
     // 2026-03-08 02:00 EST -> 03:00 EDT.
     let tz = nyc();
     for s in [cron("30 2 * * *"), at(&[(2, 30)], &[])] {
-        let runs = simulate(&s, &tz, ts("2026-03-07T22:00:00-05:00"), ts("2026-03-09T06:00:00-04:00"), mins(5));
-        assert_eq!(locals(&runs, &tz), ["2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00"], "{}", s.describe());
+        let runs = simulate(
+            &s,
+            &tz,
+            ts("2026-03-07T22:00:00-05:00"),
+            ts("2026-03-09T06:00:00-04:00"),
+            mins(5),
+        );
+        assert_eq!(
+            locals(&runs, &tz),
+            ["2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00"],
+            "{}",
+            s.describe()
+        );
         let next = upcoming(&s, &tz, None, ts("2026-03-07T12:00:00-05:00"), 3);
         assert_eq!(
             locals(&next, &tz),
-            ["2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00", "2026-03-10T02:30:00-04:00"],
+            [
+                "2026-03-08T03:00:00-04:00",
+                "2026-03-09T02:30:00-04:00",
+                "2026-03-10T02:30:00-04:00"
+            ],
             "{}",
             s.describe()
         );
@@ -208,14 +305,34 @@ fn spring_forward_wildcard_and_every_follow_real_time() {
     // Interval schedules run on real elapsed time: across the gap `*/30` goes
     // 01:30 CET -> 03:00 CEST (30 real minutes), `every 1h` 01:00 CET -> 03:00 CEST.
     let tz = ams();
-    let half = upcoming(&cron("*/30 * * * *"), &tz, None, ts("2026-03-29T01:00:00+01:00"), 3);
+    let half = upcoming(
+        &cron("*/30 * * * *"),
+        &tz,
+        None,
+        ts("2026-03-29T01:00:00+01:00"),
+        3,
+    );
     assert_eq!(
         locals(&half, &tz),
-        ["2026-03-29T01:30:00+01:00", "2026-03-29T03:00:00+02:00", "2026-03-29T03:30:00+02:00"]
+        [
+            "2026-03-29T01:30:00+01:00",
+            "2026-03-29T03:00:00+02:00",
+            "2026-03-29T03:30:00+02:00"
+        ]
     );
-    assert!(gaps(&half).iter().all(|g| *g == SignedDuration::from_mins(30)));
+    assert!(
+        gaps(&half)
+            .iter()
+            .all(|g| *g == SignedDuration::from_mins(30))
+    );
 
-    let hourly = upcoming(&Schedule::Every(hours(1)), &tz, None, ts("2026-03-29T00:00:00+01:00"), 4);
+    let hourly = upcoming(
+        &Schedule::Every(hours(1)),
+        &tz,
+        None,
+        ts("2026-03-29T00:00:00+01:00"),
+        4,
+    );
     assert_eq!(
         locals(&hourly, &tz),
         [
@@ -246,9 +363,17 @@ fn upcoming_never_goes_backwards_across_dst() {
         for s in &schedules {
             let slots = upcoming(s, &tz, None, start, 200);
             assert_eq!(slots.len(), 200, "{name} {}", s.describe());
-            assert!(slots.last().unwrap() > &end, "{name} {}: 200 slots should pass the window", s.describe());
+            assert!(
+                slots.last().unwrap() > &end,
+                "{name} {}: 200 slots should pass the window",
+                s.describe()
+            );
             assert_strictly_increasing(&slots, &tz, &format!("{name} {}", s.describe()));
-            assert!(slots[0] > start || matches!(s, Schedule::Every(_)), "{name} {}", s.describe());
+            assert!(
+                slots[0] > start || matches!(s, Schedule::Every(_)),
+                "{name} {}",
+                s.describe()
+            );
         }
     }
 }
@@ -270,8 +395,16 @@ fn upcoming_shows_exactly_the_slots_the_scheduler_runs_across_dst() {
     for (name, tz, start, end) in dst_windows() {
         for s in &schedules {
             let runs = simulate(s, &tz, start, end, mins(5));
-            let listed: Vec<Timestamp> = upcoming(s, &tz, None, start, 500).into_iter().filter(|t| *t <= end).collect();
-            assert_eq!(locals(&runs, &tz), locals(&listed, &tz), "{name} {}", s.describe());
+            let listed: Vec<Timestamp> = upcoming(s, &tz, None, start, 500)
+                .into_iter()
+                .filter(|t| *t <= end)
+                .collect();
+            assert_eq!(
+                locals(&runs, &tz),
+                locals(&listed, &tz),
+                "{name} {}",
+                s.describe()
+            );
         }
     }
 }
@@ -286,12 +419,27 @@ fn fall_back_amsterdam_fixed_time_in_repeated_hour_runs_once() {
     // 2026-10-25 03:00 CEST -> 02:00 CET: 02:00-02:59 happens twice.
     let tz = ams();
     for s in [cron("30 2 * * *"), at(&[(2, 30)], &[])] {
-        let runs = simulate(&s, &tz, ts("2026-10-24T22:00:00+02:00"), ts("2026-10-26T06:00:00+01:00"), mins(5));
-        assert_eq!(locals(&runs, &tz), ["2026-10-25T02:30:00+02:00", "2026-10-26T02:30:00+01:00"], "{}", s.describe());
+        let runs = simulate(
+            &s,
+            &tz,
+            ts("2026-10-24T22:00:00+02:00"),
+            ts("2026-10-26T06:00:00+01:00"),
+            mins(5),
+        );
+        assert_eq!(
+            locals(&runs, &tz),
+            ["2026-10-25T02:30:00+02:00", "2026-10-26T02:30:00+01:00"],
+            "{}",
+            s.describe()
+        );
         let next = upcoming(&s, &tz, None, ts("2026-10-24T12:00:00+02:00"), 3);
         assert_eq!(
             locals(&next, &tz),
-            ["2026-10-25T02:30:00+02:00", "2026-10-26T02:30:00+01:00", "2026-10-27T02:30:00+01:00"],
+            [
+                "2026-10-25T02:30:00+02:00",
+                "2026-10-26T02:30:00+01:00",
+                "2026-10-27T02:30:00+01:00"
+            ],
             "{}",
             s.describe()
         );
@@ -305,18 +453,38 @@ fn fall_back_amsterdam_second_pass_is_not_a_new_slot() {
     let first = ts("2026-10-25T02:30:00+02:00");
     let since = ts("2026-10-24T02:30:00+02:00");
     // During the second pass (CET) after the CEST run: nothing due, next is tomorrow.
-    for now in [ts("2026-10-25T02:30:00+01:00"), ts("2026-10-25T02:45:00+01:00")] {
-        assert_eq!(latest_due_slot(&s, &tz, ran(since, first), now), None, "at {}", local(now, &tz));
+    for now in [
+        ts("2026-10-25T02:30:00+01:00"),
+        ts("2026-10-25T02:45:00+01:00"),
+    ] {
         assert_eq!(
-            decide(&s, &tz, ran(since, first), Some(now - mins(5)), now, CATCH_UP),
-            Decision::NotDue { next: Some(ts("2026-10-26T02:30:00+01:00")) },
+            latest_due_slot(&s, &tz, ran(since, first), now),
+            None,
+            "at {}",
+            local(now, &tz)
+        );
+        assert_eq!(
+            decide(
+                &s,
+                &tz,
+                ran(since, first),
+                Some(now - mins(5)),
+                now,
+                CATCH_UP
+            ),
+            Decision::NotDue {
+                next: Some(ts("2026-10-26T02:30:00+01:00"))
+            },
             "at {}",
             local(now, &tz)
         );
     }
     // Seen from the first pass, and from the start of the second pass, the next slot is
     // tomorrow's (not 02:30 CET today).
-    for now in [ts("2026-10-25T02:35:00+02:00"), ts("2026-10-25T02:10:00+01:00")] {
+    for now in [
+        ts("2026-10-25T02:35:00+02:00"),
+        ts("2026-10-25T02:10:00+01:00"),
+    ] {
         assert_eq!(
             local_opt(next_slot_after(&s, &tz, ran(since, first), now), &tz).as_deref(),
             Some("2026-10-26T02:30:00+01:00"),
@@ -330,7 +498,9 @@ fn fall_back_amsterdam_second_pass_is_not_a_new_slot() {
     assert_eq!(latest_due_slot(&s, &tz, never_ran(seen), now), None);
     assert_eq!(
         decide(&s, &tz, never_ran(seen), Some(now - mins(5)), now, CATCH_UP),
-        Decision::NotDue { next: Some(ts("2026-10-26T02:30:00+01:00")) }
+        Decision::NotDue {
+            next: Some(ts("2026-10-26T02:30:00+01:00"))
+        }
     );
 }
 
@@ -339,12 +509,27 @@ fn fall_back_new_york_fixed_time_in_repeated_hour_runs_once() {
     // 2026-11-01 02:00 EDT -> 01:00 EST: 01:00-01:59 happens twice.
     let tz = nyc();
     for s in [cron("30 1 * * *"), at(&[(1, 30)], &[])] {
-        let runs = simulate(&s, &tz, ts("2026-10-31T22:00:00-04:00"), ts("2026-11-02T06:00:00-05:00"), mins(5));
-        assert_eq!(locals(&runs, &tz), ["2026-11-01T01:30:00-04:00", "2026-11-02T01:30:00-05:00"], "{}", s.describe());
+        let runs = simulate(
+            &s,
+            &tz,
+            ts("2026-10-31T22:00:00-04:00"),
+            ts("2026-11-02T06:00:00-05:00"),
+            mins(5),
+        );
+        assert_eq!(
+            locals(&runs, &tz),
+            ["2026-11-01T01:30:00-04:00", "2026-11-02T01:30:00-05:00"],
+            "{}",
+            s.describe()
+        );
         let next = upcoming(&s, &tz, None, ts("2026-10-31T12:00:00-04:00"), 3);
         assert_eq!(
             locals(&next, &tz),
-            ["2026-11-01T01:30:00-04:00", "2026-11-02T01:30:00-05:00", "2026-11-03T01:30:00-05:00"],
+            [
+                "2026-11-01T01:30:00-04:00",
+                "2026-11-02T01:30:00-05:00",
+                "2026-11-03T01:30:00-05:00"
+            ],
             "{}",
             s.describe()
         );
@@ -355,7 +540,13 @@ fn fall_back_new_york_fixed_time_in_repeated_hour_runs_once() {
 fn fall_back_amsterdam_wildcard_runs_on_both_passes() {
     let tz = ams();
     let s = cron("*/30 * * * *");
-    let runs = simulate(&s, &tz, ts("2026-10-25T01:00:00+02:00"), ts("2026-10-25T04:00:00+01:00"), mins(5));
+    let runs = simulate(
+        &s,
+        &tz,
+        ts("2026-10-25T01:00:00+02:00"),
+        ts("2026-10-25T04:00:00+01:00"),
+        mins(5),
+    );
     assert_eq!(
         locals(&runs, &tz),
         [
@@ -370,14 +561,23 @@ fn fall_back_amsterdam_wildcard_runs_on_both_passes() {
         ]
     );
     // Consecutive slots are 30 real minutes apart.
-    assert!(gaps(&runs).iter().all(|g| *g == SignedDuration::from_mins(30)), "{:?}", gaps(&runs));
+    assert!(
+        gaps(&runs)
+            .iter()
+            .all(|g| *g == SignedDuration::from_mins(30)),
+        "{:?}",
+        gaps(&runs)
+    );
     // The latest slot seen from inside the second pass is the CET one.
     assert_eq!(
         local_opt(
             latest_due_slot(
                 &s,
                 &tz,
-                ran(ts("2026-10-25T01:00:00+02:00"), ts("2026-10-25T02:30:00+02:00")),
+                ran(
+                    ts("2026-10-25T01:00:00+02:00"),
+                    ts("2026-10-25T02:30:00+02:00")
+                ),
                 ts("2026-10-25T02:10:00+01:00")
             ),
             &tz
@@ -391,7 +591,13 @@ fn fall_back_amsterdam_wildcard_runs_on_both_passes() {
 fn fall_back_new_york_wildcard_runs_on_both_passes() {
     let tz = nyc();
     let s = cron("*/30 * * * *");
-    let runs = simulate(&s, &tz, ts("2026-11-01T00:00:00-04:00"), ts("2026-11-01T02:00:00-05:00"), mins(5));
+    let runs = simulate(
+        &s,
+        &tz,
+        ts("2026-11-01T00:00:00-04:00"),
+        ts("2026-11-01T02:00:00-05:00"),
+        mins(5),
+    );
     assert_eq!(
         locals(&runs, &tz),
         [
@@ -403,7 +609,13 @@ fn fall_back_new_york_wildcard_runs_on_both_passes() {
             "2026-11-01T02:00:00-05:00",
         ]
     );
-    assert!(gaps(&runs).iter().all(|g| *g == SignedDuration::from_mins(30)), "{:?}", gaps(&runs));
+    assert!(
+        gaps(&runs)
+            .iter()
+            .all(|g| *g == SignedDuration::from_mins(30)),
+        "{:?}",
+        gaps(&runs)
+    );
     // `next` lists the same sequence.
     let next = upcoming(&s, &tz, None, ts("2026-11-01T00:00:00-04:00"), 6);
     assert_eq!(locals(&next, &tz), locals(&runs, &tz));
@@ -467,7 +679,13 @@ fn every_1h_stays_one_real_hour_apart_across_both_transitions() {
     for (tz, start, end, want) in cases {
         let runs = simulate(&s, &tz, ts(start), ts(end), mins(5));
         assert_eq!(locals(&runs, &tz), want);
-        assert!(gaps(&runs).iter().all(|g| *g == SignedDuration::from_hours(1)), "{:?}", gaps(&runs));
+        assert!(
+            gaps(&runs)
+                .iter()
+                .all(|g| *g == SignedDuration::from_hours(1)),
+            "{:?}",
+            gaps(&runs)
+        );
         assert_eq!(locals(&upcoming(&s, &tz, None, ts(start), 5), &tz), want);
     }
 }
@@ -498,7 +716,9 @@ fn at_with_weekdays_from_a_tuesday() {
     let now = ts("2026-06-02T06:00:00+02:00");
     assert_eq!(
         decide(&s, &tz, ran(last, last), Some(now - mins(5)), now, CATCH_UP),
-        Decision::NotDue { next: Some(ts("2026-06-03T06:00:00+02:00")) }
+        Decision::NotDue {
+            next: Some(ts("2026-06-03T06:00:00+02:00"))
+        }
     );
 }
 
@@ -507,7 +727,10 @@ fn at_with_weekdays_from_friday_evening_jumps_to_monday() {
     let tz = ams();
     let s = at(&[(6, 0), (18, 0)], &["mon", "wed", "fri"]);
     let fri_evening = ts("2026-06-05T19:00:00+02:00");
-    let state = ran(ts("2026-06-01T00:00:00+02:00"), ts("2026-06-05T18:00:00+02:00"));
+    let state = ran(
+        ts("2026-06-01T00:00:00+02:00"),
+        ts("2026-06-05T18:00:00+02:00"),
+    );
     assert_eq!(
         local_opt(next_slot_after(&s, &tz, state, fri_evening), &tz).as_deref(),
         Some("2026-06-08T06:00:00+02:00")
@@ -518,12 +741,23 @@ fn at_with_weekdays_from_friday_evening_jumps_to_monday() {
     );
     // From Friday 17:00, Friday 18:00 comes first.
     assert_eq!(
-        locals(&upcoming(&s, &tz, None, ts("2026-06-05T17:00:00+02:00"), 2), &tz),
+        locals(
+            &upcoming(&s, &tz, None, ts("2026-06-05T17:00:00+02:00"), 2),
+            &tz
+        ),
         ["2026-06-05T18:00:00+02:00", "2026-06-08T06:00:00+02:00"]
     );
     // Over the weekend nothing is due.
-    for now in [ts("2026-06-06T06:00:00+02:00"), ts("2026-06-07T18:30:00+02:00")] {
-        assert_eq!(latest_due_slot(&s, &tz, state, now), None, "at {}", local(now, &tz));
+    for now in [
+        ts("2026-06-06T06:00:00+02:00"),
+        ts("2026-06-07T18:30:00+02:00"),
+    ] {
+        assert_eq!(
+            latest_due_slot(&s, &tz, state, now),
+            None,
+            "at {}",
+            local(now, &tz)
+        );
     }
 }
 
@@ -533,13 +767,24 @@ fn at_with_weekdays_latest_due_slot_takes_the_latest_of_all_times() {
     // is the one slot due.
     let tz = ams();
     let s = at(&[(6, 0), (18, 0)], &["mon", "wed", "fri"]);
-    let state = ran(ts("2026-06-01T00:00:00+02:00"), ts("2026-06-03T18:00:00+02:00"));
+    let state = ran(
+        ts("2026-06-01T00:00:00+02:00"),
+        ts("2026-06-03T18:00:00+02:00"),
+    );
     assert_eq!(
-        local_opt(latest_due_slot(&s, &tz, state, ts("2026-06-05T19:00:00+02:00")), &tz).as_deref(),
+        local_opt(
+            latest_due_slot(&s, &tz, state, ts("2026-06-05T19:00:00+02:00")),
+            &tz
+        )
+        .as_deref(),
         Some("2026-06-05T18:00:00+02:00")
     );
     assert_eq!(
-        local_opt(latest_due_slot(&s, &tz, state, ts("2026-06-05T18:00:00+02:00")), &tz).as_deref(),
+        local_opt(
+            latest_due_slot(&s, &tz, state, ts("2026-06-05T18:00:00+02:00")),
+            &tz
+        )
+        .as_deref(),
         Some("2026-06-05T18:00:00+02:00"),
         "a slot exactly at now is due"
     );
@@ -569,9 +814,16 @@ fn cron_day_31_skips_short_months_and_february() {
     );
     // April 30th is not a slot; May 31st is.
     let last = ts("2026-03-31T09:00:00+02:00");
-    assert_eq!(latest_due_slot(&s, &tz, ran(last, last), ts("2026-04-30T23:00:00+02:00")), None);
     assert_eq!(
-        local_opt(latest_due_slot(&s, &tz, ran(last, last), ts("2026-05-31T09:00:00+02:00")), &tz).as_deref(),
+        latest_due_slot(&s, &tz, ran(last, last), ts("2026-04-30T23:00:00+02:00")),
+        None
+    );
+    assert_eq!(
+        local_opt(
+            latest_due_slot(&s, &tz, ran(last, last), ts("2026-05-31T09:00:00+02:00")),
+            &tz
+        )
+        .as_deref(),
         Some("2026-05-31T09:00:00+02:00")
     );
 }
@@ -605,7 +857,10 @@ fn monthly_macro_is_midnight_on_the_first() {
     let tz = ams();
     let s = cron("@monthly");
     assert_eq!(
-        locals(&upcoming(&s, &tz, None, ts("2026-01-15T12:00:00+01:00"), 4), &tz),
+        locals(
+            &upcoming(&s, &tz, None, ts("2026-01-15T12:00:00+01:00"), 4),
+            &tz
+        ),
         [
             "2026-02-01T00:00:00+01:00",
             "2026-03-01T00:00:00+01:00",
@@ -626,12 +881,19 @@ fn feb_29_only_in_leap_years() {
     // Seen from 2028-03-01 (first seen in 2026), the slot due is 2028-02-29.
     let seen = ts("2026-01-01T00:00:00Z");
     assert_eq!(
-        local_opt(latest_due_slot(&s, &tz, never_ran(seen), ts("2028-03-01T00:00:00Z")), &tz).as_deref(),
+        local_opt(
+            latest_due_slot(&s, &tz, never_ran(seen), ts("2028-03-01T00:00:00Z")),
+            &tz
+        )
+        .as_deref(),
         Some("2028-02-29T12:00:00+00:00")
     );
     // Nothing between the 2028 and the 2032 slot.
     let last = ts("2028-02-29T12:00:00Z");
-    assert_eq!(latest_due_slot(&s, &tz, ran(seen, last), ts("2031-12-31T23:59:00Z")), None);
+    assert_eq!(
+        latest_due_slot(&s, &tz, ran(seen, last), ts("2031-12-31T23:59:00Z")),
+        None
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -648,7 +910,10 @@ fn every_never_run_is_due_at_once_with_slot_first_seen() {
     for prev_tick in [None, Some(ts("2026-06-01T09:57:13Z"))] {
         assert_eq!(
             decide(&s, &tz, never_ran(seen), prev_tick, seen, CATCH_UP),
-            Decision::Run { slot: seen, missed: false },
+            Decision::Run {
+                slot: seen,
+                missed: false
+            },
             "prev_tick {prev_tick:?}"
         );
     }
@@ -664,14 +929,33 @@ fn every_is_due_again_exactly_at_last_slot_plus_interval() {
     let almost = ts("2026-06-01T10:59:59.999Z");
     assert_eq!(latest_due_slot(&s, &tz, state, almost), None);
     assert_eq!(
-        decide(&s, &tz, state, Some(ts("2026-06-01T10:55:00Z")), almost, CATCH_UP),
-        Decision::NotDue { next: Some(ts("2026-06-01T11:00:00Z")) }
+        decide(
+            &s,
+            &tz,
+            state,
+            Some(ts("2026-06-01T10:55:00Z")),
+            almost,
+            CATCH_UP
+        ),
+        Decision::NotDue {
+            next: Some(ts("2026-06-01T11:00:00Z"))
+        }
     );
     // Exactly on it: due, on time.
     let on = ts("2026-06-01T11:00:00Z");
     assert_eq!(
-        decide(&s, &tz, state, Some(ts("2026-06-01T10:55:00Z")), on, CATCH_UP),
-        Decision::Run { slot: on, missed: false }
+        decide(
+            &s,
+            &tz,
+            state,
+            Some(ts("2026-06-01T10:55:00Z")),
+            on,
+            CATCH_UP
+        ),
+        Decision::Run {
+            slot: on,
+            missed: false
+        }
     );
 }
 
@@ -682,10 +966,26 @@ fn slot_not_start_time_so_no_drift() {
     let tz = utc();
     let last = ts("2026-06-01T10:00:00Z");
     let now = ts("2026-06-01T11:04:00Z");
-    let d = decide(&s, &tz, ran(last, last), Some(ts("2026-06-01T10:59:00Z")), now, CATCH_UP);
-    assert_eq!(d, Decision::Run { slot: ts("2026-06-01T11:00:00Z"), missed: false });
+    let d = decide(
+        &s,
+        &tz,
+        ran(last, last),
+        Some(ts("2026-06-01T10:59:00Z")),
+        now,
+        CATCH_UP,
+    );
+    assert_eq!(
+        d,
+        Decision::Run {
+            slot: ts("2026-06-01T11:00:00Z"),
+            missed: false
+        }
+    );
     let state = ran(last, ts("2026-06-01T11:00:00Z"));
-    assert_eq!(next_slot_after(&s, &tz, state, now), Some(ts("2026-06-01T12:00:00Z")));
+    assert_eq!(
+        next_slot_after(&s, &tz, state, now),
+        Some(ts("2026-06-01T12:00:00Z"))
+    );
 }
 
 #[test]
@@ -693,7 +993,13 @@ fn every_shorter_than_tick_runs_once_per_tick() {
     // `every 1m` with 5-minute ticks: one run per tick, for the latest slot.
     let s = Schedule::Every(mins(1));
     let tz = utc();
-    let runs = simulate(&s, &tz, ts("2026-06-01T10:00:00Z"), ts("2026-06-01T10:20:00Z"), mins(5));
+    let runs = simulate(
+        &s,
+        &tz,
+        ts("2026-06-01T10:00:00Z"),
+        ts("2026-06-01T10:20:00Z"),
+        mins(5),
+    );
     assert_eq!(
         locals(&runs, &tz),
         [
@@ -715,13 +1021,17 @@ fn long_gap_runs_once_for_the_latest_slot() {
     let prev_tick = ts("2026-06-01T10:03:00Z");
     let now = ts("2026-06-04T10:20:00Z");
     let d = decide(&s, &tz, ran(last, last), Some(prev_tick), now, CATCH_UP);
-    let Decision::Run { slot, .. } = d else { panic!("expected a run, got {d:?}") };
+    let Decision::Run { slot, .. } = d else {
+        panic!("expected a run, got {d:?}")
+    };
     assert_eq!(local(slot, &tz), "2026-06-04T10:00:00+00:00");
     // The next tick finds nothing more to do until 11:00.
     let next_tick = ts("2026-06-04T10:25:00Z");
     assert_eq!(
         decide(&s, &tz, ran(last, slot), Some(now), next_tick, CATCH_UP),
-        Decision::NotDue { next: Some(ts("2026-06-04T11:00:00Z")) }
+        Decision::NotDue {
+            next: Some(ts("2026-06-04T11:00:00Z"))
+        }
     );
 }
 
@@ -740,7 +1050,10 @@ fn long_gap_latest_slot_is_missed() {
     let now = ts("2026-06-04T10:20:00Z");
     assert_eq!(
         decide(&s, &tz, ran(last, last), Some(prev_tick), now, CATCH_UP),
-        Decision::Run { slot: ts("2026-06-04T10:00:00Z"), missed: true }
+        Decision::Run {
+            slot: ts("2026-06-04T10:00:00Z"),
+            missed: true
+        }
     );
 }
 
@@ -754,7 +1067,10 @@ fn long_gap_with_catch_up_off_is_skipped() {
     let now = ts("2026-06-04T10:20:00Z");
     assert_eq!(
         decide(&s, &tz, ran(last, last), Some(prev_tick), now, NO_CATCH_UP),
-        Decision::Skip { slot: ts("2026-06-04T10:00:00Z"), reason: SkipReason::CatchUpOff }
+        Decision::Skip {
+            slot: ts("2026-06-04T10:00:00Z"),
+            reason: SkipReason::CatchUpOff
+        }
     );
 }
 
@@ -768,8 +1084,18 @@ fn long_gap_slot_older_than_deadline_is_skipped() {
     let prev_tick = ts("2026-06-01T10:00:00+02:00");
     let now = ts("2026-06-04T11:00:00+02:00");
     assert_eq!(
-        decide(&s, &tz, ran(last, last), Some(prev_tick), now, with_deadline(hours(1))),
-        Decision::Skip { slot: ts("2026-06-04T06:00:00+02:00"), reason: SkipReason::PastDeadline }
+        decide(
+            &s,
+            &tz,
+            ran(last, last),
+            Some(prev_tick),
+            now,
+            with_deadline(hours(1))
+        ),
+        Decision::Skip {
+            slot: ts("2026-06-04T06:00:00+02:00"),
+            reason: SkipReason::PastDeadline
+        }
     );
 }
 
@@ -785,12 +1111,25 @@ fn slot_at_or_before_prev_tick_is_missed_and_runs_once() {
     let now = ts("2026-06-01T11:07:00Z");
     assert_eq!(
         decide(&s, &tz, ran(last, last), Some(prev_tick), now, CATCH_UP),
-        Decision::Run { slot: ts("2026-06-01T11:00:00Z"), missed: true }
+        Decision::Run {
+            slot: ts("2026-06-01T11:00:00Z"),
+            missed: true
+        }
     );
     // A slot exactly at the previous tick counts as missed too.
     assert_eq!(
-        decide(&s, &tz, ran(last, last), Some(ts("2026-06-01T11:00:00Z")), now, CATCH_UP),
-        Decision::Run { slot: ts("2026-06-01T11:00:00Z"), missed: true }
+        decide(
+            &s,
+            &tz,
+            ran(last, last),
+            Some(ts("2026-06-01T11:00:00Z")),
+            now,
+            CATCH_UP
+        ),
+        Decision::Run {
+            slot: ts("2026-06-01T11:00:00Z"),
+            missed: true
+        }
     );
 }
 
@@ -799,13 +1138,35 @@ fn missed_slot_with_catch_up_off_is_skipped() {
     let s = Schedule::Every(hours(1));
     let tz = utc();
     let last = ts("2026-06-01T10:00:00Z");
-    let d = decide(&s, &tz, ran(last, last), Some(ts("2026-06-01T11:02:00Z")), ts("2026-06-01T11:07:00Z"), NO_CATCH_UP);
-    assert_eq!(d, Decision::Skip { slot: ts("2026-06-01T11:00:00Z"), reason: SkipReason::CatchUpOff });
+    let d = decide(
+        &s,
+        &tz,
+        ran(last, last),
+        Some(ts("2026-06-01T11:02:00Z")),
+        ts("2026-06-01T11:07:00Z"),
+        NO_CATCH_UP,
+    );
+    assert_eq!(
+        d,
+        Decision::Skip {
+            slot: ts("2026-06-01T11:00:00Z"),
+            reason: SkipReason::CatchUpOff
+        }
+    );
     // The skipped slot becomes last_slot: the job waits for the next slot.
     let state = ran(last, ts("2026-06-01T11:00:00Z"));
     assert_eq!(
-        decide(&s, &tz, state, Some(ts("2026-06-01T11:07:00Z")), ts("2026-06-01T11:12:00Z"), NO_CATCH_UP),
-        Decision::NotDue { next: Some(ts("2026-06-01T12:00:00Z")) }
+        decide(
+            &s,
+            &tz,
+            state,
+            Some(ts("2026-06-01T11:07:00Z")),
+            ts("2026-06-01T11:12:00Z"),
+            NO_CATCH_UP
+        ),
+        Decision::NotDue {
+            next: Some(ts("2026-06-01T12:00:00Z"))
+        }
     );
 }
 
@@ -819,21 +1180,51 @@ fn missed_slot_older_than_deadline_is_skipped() {
     let now = ts("2026-06-04T11:00:00+02:00");
     let slot = ts("2026-06-04T06:00:00+02:00");
     assert_eq!(
-        decide(&s, &tz, ran(last, last), Some(prev_tick), now, with_deadline(hours(1))),
-        Decision::Skip { slot, reason: SkipReason::PastDeadline }
+        decide(
+            &s,
+            &tz,
+            ran(last, last),
+            Some(prev_tick),
+            now,
+            with_deadline(hours(1))
+        ),
+        Decision::Skip {
+            slot,
+            reason: SkipReason::PastDeadline
+        }
     );
     // Within the deadline it runs, marked missed; exactly at the deadline is not "older".
     for deadline in [hours(6), hours(5)] {
         assert_eq!(
-            decide(&s, &tz, ran(last, last), Some(prev_tick), now, with_deadline(deadline)),
+            decide(
+                &s,
+                &tz,
+                ran(last, last),
+                Some(prev_tick),
+                now,
+                with_deadline(deadline)
+            ),
             Decision::Run { slot, missed: true },
             "deadline {deadline:?}"
         );
     }
     // catch_up = false wins over a deadline.
     assert_eq!(
-        decide(&s, &tz, ran(last, last), Some(prev_tick), now, DuePolicy { catch_up: false, deadline: Some(hours(6)) }),
-        Decision::Skip { slot, reason: SkipReason::CatchUpOff }
+        decide(
+            &s,
+            &tz,
+            ran(last, last),
+            Some(prev_tick),
+            now,
+            DuePolicy {
+                catch_up: false,
+                deadline: Some(hours(6))
+            }
+        ),
+        Decision::Skip {
+            slot,
+            reason: SkipReason::CatchUpOff
+        }
     );
 }
 
@@ -847,12 +1238,21 @@ fn on_time_slot_is_never_skipped() {
     let prev_tick = ts("2026-06-04T05:58:00+02:00");
     let now = ts("2026-06-04T06:08:00+02:00");
     let slot = ts("2026-06-04T06:00:00+02:00");
-    for policy in
-        [CATCH_UP, NO_CATCH_UP, with_deadline(mins(5)), DuePolicy { catch_up: false, deadline: Some(mins(5)) }]
-    {
+    for policy in [
+        CATCH_UP,
+        NO_CATCH_UP,
+        with_deadline(mins(5)),
+        DuePolicy {
+            catch_up: false,
+            deadline: Some(mins(5)),
+        },
+    ] {
         assert_eq!(
             decide(&s, &tz, ran(last, last), Some(prev_tick), now, policy),
-            Decision::Run { slot, missed: false },
+            Decision::Run {
+                slot,
+                missed: false
+            },
             "{policy:?}"
         );
     }
@@ -865,20 +1265,47 @@ fn at_job_first_seen_after_todays_slot_waits_for_tomorrow() {
     let tz = ams();
     for s in [at(&[(6, 0)], &[]), cron("0 6 * * *")] {
         let seen = ts("2026-06-02T07:00:00+02:00");
-        assert_eq!(latest_due_slot(&s, &tz, never_ran(seen), seen), None, "{}", s.describe());
         assert_eq!(
-            decide(&s, &tz, never_ran(seen), Some(ts("2026-06-02T06:55:00+02:00")), seen, CATCH_UP),
-            Decision::NotDue { next: Some(ts("2026-06-03T06:00:00+02:00")) },
+            latest_due_slot(&s, &tz, never_ran(seen), seen),
+            None,
+            "{}",
+            s.describe()
+        );
+        assert_eq!(
+            decide(
+                &s,
+                &tz,
+                never_ran(seen),
+                Some(ts("2026-06-02T06:55:00+02:00")),
+                seen,
+                CATCH_UP
+            ),
+            Decision::NotDue {
+                next: Some(ts("2026-06-03T06:00:00+02:00"))
+            },
             "{}",
             s.describe()
         );
         // Still nothing late that evening.
-        assert_eq!(latest_due_slot(&s, &tz, never_ran(seen), ts("2026-06-02T23:59:00+02:00")), None);
+        assert_eq!(
+            latest_due_slot(&s, &tz, never_ran(seen), ts("2026-06-02T23:59:00+02:00")),
+            None
+        );
         // Tomorrow 06:00 it is due, on time.
         let tomorrow = ts("2026-06-03T06:00:00+02:00");
         assert_eq!(
-            decide(&s, &tz, never_ran(seen), Some(ts("2026-06-03T05:55:00+02:00")), tomorrow, CATCH_UP),
-            Decision::Run { slot: tomorrow, missed: false },
+            decide(
+                &s,
+                &tz,
+                never_ran(seen),
+                Some(ts("2026-06-03T05:55:00+02:00")),
+                tomorrow,
+                CATCH_UP
+            ),
+            Decision::Run {
+                slot: tomorrow,
+                missed: false
+            },
             "{}",
             s.describe()
         );
@@ -892,8 +1319,18 @@ fn at_job_first_seen_before_todays_slot_runs_today() {
     let seen = ts("2026-06-02T05:00:00+02:00");
     let now = ts("2026-06-02T06:03:00+02:00");
     assert_eq!(
-        decide(&s, &tz, never_ran(seen), Some(ts("2026-06-02T05:58:00+02:00")), now, CATCH_UP),
-        Decision::Run { slot: ts("2026-06-02T06:00:00+02:00"), missed: false }
+        decide(
+            &s,
+            &tz,
+            never_ran(seen),
+            Some(ts("2026-06-02T05:58:00+02:00")),
+            now,
+            CATCH_UP
+        ),
+        Decision::Run {
+            slot: ts("2026-06-02T06:00:00+02:00"),
+            missed: false
+        }
     );
 }
 
@@ -903,19 +1340,34 @@ fn failed_run_does_not_make_the_job_due_again() {
     // outcome), nothing is due until tomorrow's 06:00.
     let tz = ams();
     let s = at(&[(6, 0)], &[]);
-    let state = ran(ts("2026-06-01T00:00:00+02:00"), ts("2026-06-02T06:00:00+02:00"));
+    let state = ran(
+        ts("2026-06-01T00:00:00+02:00"),
+        ts("2026-06-02T06:00:00+02:00"),
+    );
     let mut prev = ts("2026-06-02T06:00:00+02:00");
-    for now in [ts("2026-06-02T06:05:00+02:00"), ts("2026-06-02T12:00:00+02:00"), ts("2026-06-03T05:59:59+02:00")] {
+    for now in [
+        ts("2026-06-02T06:05:00+02:00"),
+        ts("2026-06-02T12:00:00+02:00"),
+        ts("2026-06-03T05:59:59+02:00"),
+    ] {
         assert_eq!(
             decide(&s, &tz, state, Some(prev), now, CATCH_UP),
-            Decision::NotDue { next: Some(ts("2026-06-03T06:00:00+02:00")) },
+            Decision::NotDue {
+                next: Some(ts("2026-06-03T06:00:00+02:00"))
+            },
             "at {}",
             local(now, &tz)
         );
         prev = now;
     }
     let now = ts("2026-06-03T06:00:00+02:00");
-    assert_eq!(decide(&s, &tz, state, Some(prev), now, CATCH_UP), Decision::Run { slot: now, missed: false });
+    assert_eq!(
+        decide(&s, &tz, state, Some(prev), now, CATCH_UP),
+        Decision::Run {
+            slot: now,
+            missed: false
+        }
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -929,7 +1381,11 @@ fn upcoming_every_without_last_slot_starts_at_from() {
     let from = ts("2026-06-01T10:07:00Z");
     assert_eq!(
         locals(&upcoming(&s, &tz, None, from, 3), &tz),
-        ["2026-06-01T10:07:00+00:00", "2026-06-01T11:37:00+00:00", "2026-06-01T13:07:00+00:00"]
+        [
+            "2026-06-01T10:07:00+00:00",
+            "2026-06-01T11:37:00+00:00",
+            "2026-06-01T13:07:00+00:00"
+        ]
     );
     assert!(upcoming(&s, &tz, None, from, 0).is_empty());
 }
@@ -941,12 +1397,22 @@ fn upcoming_every_continues_from_last_slot() {
     let tz = utc();
     let last = ts("2026-06-01T10:00:00Z");
     assert_eq!(
-        locals(&upcoming(&s, &tz, Some(last), ts("2026-06-01T13:10:00Z"), 3), &tz),
-        ["2026-06-01T14:30:00+00:00", "2026-06-01T16:00:00+00:00", "2026-06-01T17:30:00+00:00"]
+        locals(
+            &upcoming(&s, &tz, Some(last), ts("2026-06-01T13:10:00Z"), 3),
+            &tz
+        ),
+        [
+            "2026-06-01T14:30:00+00:00",
+            "2026-06-01T16:00:00+00:00",
+            "2026-06-01T17:30:00+00:00"
+        ]
     );
     // `from` exactly on a slot: that slot is not "after" it.
     assert_eq!(
-        locals(&upcoming(&s, &tz, Some(last), ts("2026-06-01T13:00:00Z"), 2), &tz),
+        locals(
+            &upcoming(&s, &tz, Some(last), ts("2026-06-01T13:00:00Z"), 2),
+            &tz
+        ),
         ["2026-06-01T14:30:00+00:00", "2026-06-01T16:00:00+00:00"]
     );
     // `from` = the last slot itself.
@@ -956,7 +1422,10 @@ fn upcoming_every_continues_from_last_slot() {
     );
     // What `next` shows first is what `list` shows as next.
     let now = ts("2026-06-01T13:10:00Z");
-    assert_eq!(upcoming(&s, &tz, Some(last), now, 1).first().copied(), next_slot_after(&s, &tz, ran(last, last), now));
+    assert_eq!(
+        upcoming(&s, &tz, Some(last), now, 1).first().copied(),
+        next_slot_after(&s, &tz, ran(last, last), now)
+    );
 }
 
 #[test]
@@ -968,7 +1437,10 @@ fn upcoming_every_from_before_last_slot_does_not_repeat_it() {
     let tz = utc();
     let last = ts("2026-06-01T10:00:00Z");
     assert_eq!(
-        locals(&upcoming(&s, &tz, Some(last), ts("2026-06-01T09:30:00Z"), 2), &tz),
+        locals(
+            &upcoming(&s, &tz, Some(last), ts("2026-06-01T09:30:00Z"), 2),
+            &tz
+        ),
         ["2026-06-01T11:00:00+00:00", "2026-06-01T12:00:00+00:00"]
     );
 }
@@ -1010,7 +1482,11 @@ fn cron_accepts_macros() {
     ];
     for (expr, want) in cases {
         let s = Schedule::cron(expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
-        assert_eq!(locals(&upcoming(&s, &tz, None, from, 1), &tz), [want], "{expr}");
+        assert_eq!(
+            locals(&upcoming(&s, &tz, None, from, 1), &tz),
+            [want],
+            "{expr}"
+        );
     }
 }
 
@@ -1018,7 +1494,10 @@ fn cron_accepts_macros() {
 fn describe_matches_the_list_column() {
     assert_eq!(Schedule::Every(hours(1)).describe(), "every 1h");
     assert_eq!(Schedule::Every(mins(90)).describe(), "every 1h30m");
-    assert_eq!(at(&[(6, 0), (18, 0)], &["mon", "wed", "fri"]).describe(), "at 06:00,18:00 mon,wed,fri");
+    assert_eq!(
+        at(&[(6, 0), (18, 0)], &["mon", "wed", "fri"]).describe(),
+        "at 06:00,18:00 mon,wed,fri"
+    );
     assert_eq!(at(&[(6, 5)], &[]).describe(), "at 06:05");
     assert_eq!(cron("15 3 * * *").describe(), "cron 15 3 * * *");
     assert_eq!(cron("  15 3 * * *  ").describe(), "cron 15 3 * * *");

@@ -34,7 +34,10 @@ pub enum Held {
 pub enum TickResult {
     /// Another tick held the lock the whole time.
     Busy(Option<u32>),
-    Done { started: Vec<Started>, held: Vec<Held> },
+    Done {
+        started: Vec<Started>,
+        held: Vec<Held>,
+    },
 }
 
 pub fn tick(cfg: &Config, only: Option<&str>) -> Result<TickResult> {
@@ -46,7 +49,12 @@ pub fn tick(cfg: &Config, only: Option<&str>) -> Result<TickResult> {
     crate::recovery::recover(cfg, &mut store)?;
     let now = clock::now()?;
     let mut states = store.job_states()?;
-    let unseen: Vec<&str> = cfg.jobs.keys().filter(|n| !states.contains_key(*n)).map(String::as_str).collect();
+    let unseen: Vec<&str> = cfg
+        .jobs
+        .keys()
+        .filter(|n| !states.contains_key(*n))
+        .map(String::as_str)
+        .collect();
     if !unseen.is_empty() {
         store.record_first_seen(&unseen, to_ms(now))?;
         states = store.job_states()?;
@@ -109,7 +117,14 @@ pub fn tick(cfg: &Config, only: Option<&str>) -> Result<TickResult> {
 }
 
 /// Records the run (and the job's new slot) and starts its supervisor with the job lock.
-fn claim(cfg: &Config, store: &mut Store, job: &Job, lock: JobLock, slot: Timestamp, missed: bool) -> Result<Started> {
+fn claim(
+    cfg: &Config,
+    store: &mut Store,
+    job: &Job,
+    lock: JobLock,
+    slot: Timestamp,
+    missed: bool,
+) -> Result<Started> {
     let run = store.insert_run(&NewRun {
         job: job.name.clone(),
         forced: false,
@@ -142,7 +157,8 @@ fn spawn_supervisor(cfg: &Config, run: &RunRecord, lock: &JobLock) -> Result<Chi
     let exe = std::env::current_exe().context("can't find the jobctl executable")?;
     let fd = lock.file().as_raw_fd();
     // Inherited across exec only for this spawn; the tick is single-threaded.
-    fcntl(lock.file(), FcntlArg::F_SETFD(FdFlag::empty())).context("can't hand the job lock over")?;
+    fcntl(lock.file(), FcntlArg::F_SETFD(FdFlag::empty()))
+        .context("can't hand the job lock over")?;
     let mut cmd = Command::new(exe);
     cmd.arg("--config")
         .arg(&cfg.path)
@@ -156,7 +172,11 @@ fn spawn_supervisor(cfg: &Config, run: &RunRecord, lock: &JobLock) -> Result<Chi
         .stdout(Stdio::null());
     // SAFETY: setsid is async-signal-safe.
     unsafe {
-        cmd.pre_exec(|| nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from));
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
     }
     let child = cmd.spawn();
     let _ = fcntl(lock.file(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));

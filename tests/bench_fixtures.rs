@@ -12,6 +12,7 @@ fn fixtures_build_a_config_and_history_jobctl_accepts_with_nothing_due() {
     let env = Env::new();
     let f = fixtures::build(env.home(), 30, 2_000, 200).unwrap();
     assert_eq!((f.jobs, f.runs), (30, 2_000));
+    assert_eq!(f.config, f.home.join("jobctl.toml"));
     let out = env.run(&["check"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stdout(&out).starts_with("ok: 30 jobs"), "{}", stdout(&out));

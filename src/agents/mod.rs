@@ -39,7 +39,11 @@ pub fn prepare(cfg: &Config, store: &mut Store, now: Timestamp) -> Result<String
     let names: Vec<&str> = cfg.agents.keys().map(String::as_str).collect();
     store.ensure_scopes(&names, &cfg.budget.scopes)?;
     let day = budget_day(cfg, now);
-    store.roll_budget_day(&day, to_ms(now), cfg.budget.provider_cooldown.as_millis() as i64)?;
+    store.roll_budget_day(
+        &day,
+        to_ms(now),
+        cfg.budget.provider_cooldown.as_millis() as i64,
+    )?;
     Ok(day)
 }
 
@@ -67,7 +71,11 @@ pub struct CallResult {
 }
 
 fn attempt(agent: &str, outcome: &str, reason: Option<String>) -> Attempt {
-    Attempt { agent: agent.into(), outcome: outcome.into(), reason }
+    Attempt {
+        agent: agent.into(),
+        outcome: outcome.into(),
+        reason,
+    }
 }
 
 /// Walks the candidates until one answers, or none is left (`skipped`).
@@ -85,9 +93,15 @@ pub async fn call(
     let now = clock::now()?;
     let day = prepare(cfg, store, now)?;
     let mut attempts: Vec<Attempt> = Vec::new();
-    let mut end = RunEnd { role: Some(spec.role.clone()), scope: Some(spec.scope.to_string()), ..Default::default() };
+    let mut end = RunEnd {
+        role: Some(spec.role.clone()),
+        scope: Some(spec.scope.to_string()),
+        ..Default::default()
+    };
     for name in select::candidates(spec.first, &cfg.fallback) {
-        let Some(agent) = cfg.agents.get(&name) else { continue };
+        let Some(agent) = cfg.agents.get(&name) else {
+            continue;
+        };
         let now_ms = to_ms(clock::now()?);
         if let Some(st) = store.scope_state(&name, spec.scope)?
             && !st.enabled
@@ -96,17 +110,31 @@ pub async fn call(
             continue;
         }
         if select::find_program(&agent.command[0], &spec.env).is_none() {
-            attempts.push(attempt(&name, "not_installed", Some(format!("{} not found on PATH", agent.command[0]))));
+            attempts.push(attempt(
+                &name,
+                "not_installed",
+                Some(format!("{} not found on PATH", agent.command[0])),
+            ));
             continue;
         }
-        if let Err(reason) = select::check_credentials(agent.auth.as_ref(), &spec.env, |p| p.exists()) {
+        if let Err(reason) =
+            select::check_credentials(agent.auth.as_ref(), &spec.env, |p| p.exists())
+        {
             store.set_scope(&name, spec.scope, false, Some(&reason), now_ms)?;
             attempts.push(attempt(&name, "auth_failed", Some(reason)));
             continue;
         }
         let model = presets::model_for(agent, spec.thinking, spec.model);
         let cost = agent.rate_milli(&model);
-        match store.reserve(&name, spec.scope, &day, cost, agent.daily_budget_milli, now_ms, Some((run.id, &model)))? {
+        match store.reserve(
+            &name,
+            spec.scope,
+            &day,
+            cost,
+            agent.daily_budget_milli,
+            now_ms,
+            Some((run.id, &model)),
+        )? {
             Reservation::Reserved => {}
             Reservation::Disabled(reason) => {
                 attempts.push(attempt(&name, "unavailable", Some(reason)));
@@ -118,8 +146,20 @@ pub async fn call(
             }
         }
         crate::faults::point("after_reserve");
-        log.note(&format!("agent {name} (preset {}, model {model}, scope {}, role {})", agent.preset.as_str(), spec.scope, spec.role))?;
-        let argv = presets::argv(agent, spec.mode, spec.prompt, &model, spec.thinking, spec.args);
+        log.note(&format!(
+            "agent {name} (preset {}, model {model}, scope {}, role {})",
+            agent.preset.as_str(),
+            spec.scope,
+            spec.role
+        ))?;
+        let argv = presets::argv(
+            agent,
+            spec.mode,
+            spec.prompt,
+            &model,
+            spec.thinking,
+            spec.args,
+        );
         let launch = Launch {
             program: argv[0].clone(),
             args: argv[1..].to_vec(),
@@ -146,12 +186,19 @@ pub async fn call(
             Ending::Exited(c) => Some(*c),
             _ => None,
         };
-        let parsed = parse::parse(agent.preset, exit, &fin.stdout, fin.stdout_truncated, &fin.stderr_tail);
+        let parsed = parse::parse(
+            agent.preset,
+            exit,
+            &fin.stdout,
+            fin.stdout_truncated,
+            &fin.stderr_tail,
+        );
         end.cost_usd = parsed.cost_usd;
         end.input_tokens = parsed.input_tokens;
         end.output_tokens = parsed.output_tokens;
         end.num_turns = parsed.num_turns;
-        let (base, interrupted) = crate::supervisor::end_of(&fin.ending, fin.status, spec.timeout, cfg.runner.kill_grace);
+        let (base, interrupted) =
+            crate::supervisor::end_of(&fin.ending, fin.status, spec.timeout, cfg.runner.kill_grace);
         end.exit_code = base.exit_code;
         end.signal = base.signal;
         match &fin.ending {
@@ -179,8 +226,18 @@ pub async fn call(
             }
             Verdict::NextAgent { reason } => {
                 store.release(&name, &day, cost)?;
-                store.set_scope(&name, spec.scope, false, Some(&reason), to_ms(clock::now()?))?;
-                let outcome = if reason.starts_with("auth_failed") { "auth_failed" } else { "quota_exhausted" };
+                store.set_scope(
+                    &name,
+                    spec.scope,
+                    false,
+                    Some(&reason),
+                    to_ms(clock::now()?),
+                )?;
+                let outcome = if reason.starts_with("auth_failed") {
+                    "auth_failed"
+                } else {
+                    "quota_exhausted"
+                };
                 log.note(&format!("agent {name}: {reason}; trying the next agent"))?;
                 attempts.push(attempt(&name, outcome, Some(reason)));
                 end.agent = None;
@@ -198,7 +255,13 @@ pub async fn call(
     end.status = "skipped".into();
     let reasons: Vec<String> = attempts
         .iter()
-        .map(|a| format!("{}: {}", a.agent, a.reason.clone().unwrap_or_else(|| a.outcome.clone())))
+        .map(|a| {
+            format!(
+                "{}: {}",
+                a.agent,
+                a.reason.clone().unwrap_or_else(|| a.outcome.clone())
+            )
+        })
         .collect();
     end.error = Some(if reasons.is_empty() {
         "no agent to try: the job names none and [fallback] order is empty".into()
@@ -208,7 +271,13 @@ pub async fn call(
     finish(end, attempts, None, None, log)
 }
 
-fn finish(mut end: RunEnd, attempts: Vec<Attempt>, interrupted: Option<Signal>, answer: Option<String>, log: &mut LogFile) -> Result<CallResult> {
+fn finish(
+    mut end: RunEnd,
+    attempts: Vec<Attempt>,
+    interrupted: Option<Signal>,
+    answer: Option<String>,
+    log: &mut LogFile,
+) -> Result<CallResult> {
     end.attempts = attempts;
     end.ended_at = to_ms(clock::real_now());
     if let Some(e) = &end.error {
@@ -221,7 +290,11 @@ fn finish(mut end: RunEnd, attempts: Vec<Attempt>, interrupted: Option<Signal>, 
             log.write(b"\n")?;
         }
     }
-    Ok(CallResult { end, interrupted, answer })
+    Ok(CallResult {
+        end,
+        interrupted,
+        answer,
+    })
 }
 
 /// An agent job's run, for the supervisor.
@@ -236,7 +309,9 @@ pub async fn run_job(
     signals: &mut Signals,
     echo: Echo,
 ) -> Result<(RunEnd, Option<Signal>)> {
-    let JobKind::Agent(aj) = &job.kind else { anyhow::bail!("{} is not an agent job", job.name) };
+    let JobKind::Agent(aj) = &job.kind else {
+        anyhow::bail!("{} is not an agent job", job.name)
+    };
     let role = role::role_for(cfg, Some(aj), &role::daemon_state(cfg));
     let env = crate::supervisor::env::job_env(cfg, job, run, Some(&role), &store.dir);
     let spec = CallSpec {

@@ -13,7 +13,9 @@ pub enum Mode {
 
 /// The model a call uses: the job's `model`, else the agent's `models[thinking]`.
 pub fn model_for(agent: &Agent, thinking: Thinking, model_override: Option<&str>) -> String {
-    model_override.map(str::to_string).unwrap_or_else(|| agent.models.get(thinking).to_string())
+    model_override
+        .map(str::to_string)
+        .unwrap_or_else(|| agent.models.get(thinking).to_string())
 }
 
 fn codex_effort(t: Thinking) -> &'static str {
@@ -26,7 +28,14 @@ fn codex_effort(t: Thinking) -> &'static str {
 
 /// The whole argv: program first, then the preset's flags, `args` of the agent and of the
 /// job appended.
-pub fn argv(agent: &Agent, mode: Mode, prompt: &str, model: &str, thinking: Thinking, job_args: &[String]) -> Vec<String> {
+pub fn argv(
+    agent: &Agent,
+    mode: Mode,
+    prompt: &str,
+    model: &str,
+    thinking: Thinking,
+    job_args: &[String],
+) -> Vec<String> {
     let s = |x: &str| x.to_string();
     let mut v: Vec<String> = Vec::new();
     match agent.preset {
@@ -110,12 +119,28 @@ mod tests {
         let a = agent(Preset::Claude, &["claude"]);
         let m = model_for(&a, Thinking::Slow, None);
         assert_eq!(m, "opus");
-        let v = argv(&a, Mode::Job, "---\nfront", &m, Thinking::Slow, &["--job-arg".into()]);
+        let v = argv(
+            &a,
+            Mode::Job,
+            "---\nfront",
+            &m,
+            Thinking::Slow,
+            &["--job-arg".into()],
+        );
         assert_eq!(
             v,
             [
-                "claude", "--print=---\nfront", "--output-format", "json", "--dangerously-skip-permissions",
-                "--no-session-persistence", "--no-chrome", "--model", "opus", "--extra", "--job-arg"
+                "claude",
+                "--print=---\nfront",
+                "--output-format",
+                "json",
+                "--dangerously-skip-permissions",
+                "--no-session-persistence",
+                "--no-chrome",
+                "--model",
+                "opus",
+                "--extra",
+                "--job-arg"
             ]
         );
         let v = argv(&a, Mode::Ask, "hi", "haiku", Thinking::Fast, &[]);
@@ -138,10 +163,21 @@ mod tests {
     #[test]
     fn gemini_and_command() {
         let a = agent(Preset::Gemini, &["gemini"]);
-        let v = argv(&a, Mode::Ask, "q", "gemini-2.5-flash-lite", Thinking::Fast, &[]);
+        let v = argv(
+            &a,
+            Mode::Ask,
+            "q",
+            "gemini-2.5-flash-lite",
+            Thinking::Fast,
+            &[],
+        );
         assert!(v.windows(2).any(|w| w == ["--approval-mode", "plan"]));
         let mut c = agent(Preset::Command, &["./x", "--model", "{model}", "{prompt}"]);
-        c.models = Models { fast: "small".into(), med: "small".into(), slow: "large".into() };
+        c.models = Models {
+            fast: "small".into(),
+            med: "small".into(),
+            slow: "large".into(),
+        };
         let m = model_for(&c, Thinking::Slow, None);
         let v = argv(&c, Mode::Job, "a b; rm -rf /", &m, Thinking::Slow, &[]);
         assert_eq!(v, ["./x", "--model", "large", "a b; rm -rf /", "--extra"]);

@@ -15,11 +15,20 @@ pub const FALLBACK_ROLE: &str = "admin";
 /// Whether the daemon is present, and why not when it isn't.
 pub fn daemon_present(d: &Daemon) -> Result<(), String> {
     let deadline = Instant::now() + d.timeout;
-    let left = || deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-    let mut s = UnixStream::connect(&d.socket).map_err(|e| format!("can't connect to {}: {e}", d.socket.display()))?;
+    let left = || {
+        deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1))
+    };
+    let mut s = UnixStream::connect(&d.socket)
+        .map_err(|e| format!("can't connect to {}: {e}", d.socket.display()))?;
     s.set_write_timeout(Some(left())).ok();
-    let req = format!("GET {} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: jobctl\r\nConnection: close\r\n\r\n", d.health_path);
-    s.write_all(req.as_bytes()).map_err(|e| format!("can't send the health check: {e}"))?;
+    let req = format!(
+        "GET {} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: jobctl\r\nConnection: close\r\n\r\n",
+        d.health_path
+    );
+    s.write_all(req.as_bytes())
+        .map_err(|e| format!("can't send the health check: {e}"))?;
     // Only the status line matters; read until it is complete, within the deadline.
     let mut buf = Vec::with_capacity(256);
     let mut chunk = [0u8; 256];
@@ -41,7 +50,10 @@ pub fn daemon_present(d: &Daemon) -> Result<(), String> {
     match status.parse::<u16>() {
         Ok(code) if proto.starts_with("HTTP/1.") && (200..300).contains(&code) => Ok(()),
         Ok(code) if proto.starts_with("HTTP/1.") => Err(format!("health check answered {code}")),
-        _ => Err(format!("not an HTTP answer: {:?}", line.chars().take(80).collect::<String>())),
+        _ => Err(format!(
+            "not an HTTP answer: {:?}",
+            line.chars().take(80).collect::<String>()
+        )),
     }
 }
 
@@ -52,9 +64,15 @@ pub fn daemon_state(cfg: &Config) -> Option<Result<(), String>> {
 }
 
 /// The role for an agent call, given the daemon state.
-pub fn role_for(cfg: &Config, job: Option<&AgentJob>, daemon: &Option<Result<(), String>>) -> String {
+pub fn role_for(
+    cfg: &Config,
+    job: Option<&AgentJob>,
+    daemon: &Option<Result<(), String>>,
+) -> String {
     match daemon {
-        Some(Ok(())) => job.and_then(|j| j.role.clone()).unwrap_or_else(|| cfg.runner.default_role.clone()),
+        Some(Ok(())) => job
+            .and_then(|j| j.role.clone())
+            .unwrap_or_else(|| cfg.runner.default_role.clone()),
         Some(Err(why)) => {
             tracing::debug!("daemon absent ({why}): role {FALLBACK_ROLE}");
             FALLBACK_ROLE.into()

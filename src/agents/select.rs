@@ -19,32 +19,52 @@ pub fn candidates(first: Option<&str>, fallback: &[String]) -> Vec<String> {
 }
 
 /// `Err(reason)` when `auth` lists credentials and none is present in `env` or on disk.
-pub fn check_credentials(auth: Option<&Auth>, env: &[(String, String)], exists: impl Fn(&Path) -> bool) -> Result<(), String> {
+pub fn check_credentials(
+    auth: Option<&Auth>,
+    env: &[(String, String)],
+    exists: impl Fn(&Path) -> bool,
+) -> Result<(), String> {
     let Some(auth) = auth else { return Ok(()) };
     if auth.env.is_empty() && auth.files.is_empty() {
         return Ok(());
     }
-    let env_ok = auth.env.iter().any(|k| env.iter().any(|(ek, v)| ek == k && !v.is_empty()));
+    let env_ok = auth
+        .env
+        .iter()
+        .any(|k| env.iter().any(|(ek, v)| ek == k && !v.is_empty()));
     let file_ok = auth.files.iter().any(|f| exists(f));
     if env_ok || file_ok {
         return Ok(());
     }
     let mut what: Vec<String> = auth.env.iter().map(|e| format!("env {e}")).collect();
     what.extend(auth.files_display.iter().map(|f| format!("file {f}")));
-    Err(format!("auth_failed: missing credentials ({})", what.join(", ")))
+    Err(format!(
+        "auth_failed: missing credentials ({})",
+        what.join(", ")
+    ))
 }
 
 /// Where a program would be found: a path with a slash as is, else the first match on the
 /// `PATH` of the environment the agent gets.
 pub fn find_program(program: &str, env: &[(String, String)]) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    let executable = |p: &Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
     if program.contains('/') {
         let p = PathBuf::from(program);
         return executable(&p).then_some(p);
     }
-    let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or("/usr/bin:/bin");
-    path.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(program)).find(|p| executable(p))
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("/usr/bin:/bin");
+    path.split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(program))
+        .find(|p| executable(p))
 }
 
 /// What a finished call means.
@@ -52,16 +72,24 @@ pub fn find_program(program: &str, env: &[(String, String)]) -> Option<PathBuf> 
 pub enum Verdict {
     Succeeded,
     /// Release the reservation, disable this scope with the reason, try the next agent.
-    NextAgent { reason: String },
+    NextAgent {
+        reason: String,
+    },
     /// The run ends `failed` with this error; scopes untouched.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 pub fn verdict(failure: Option<&(FailureKind, String)>) -> Verdict {
     match failure {
         None => Verdict::Succeeded,
-        Some((FailureKind::Auth, m)) => Verdict::NextAgent { reason: format!("auth_failed: {m}") },
-        Some((FailureKind::Quota, m)) => Verdict::NextAgent { reason: format!("quota_exhausted: {m}") },
+        Some((FailureKind::Auth, m)) => Verdict::NextAgent {
+            reason: format!("auth_failed: {m}"),
+        },
+        Some((FailureKind::Quota, m)) => Verdict::NextAgent {
+            reason: format!("quota_exhausted: {m}"),
+        },
         Some((FailureKind::Other, m)) => Verdict::Failed { error: m.clone() },
     }
 }
@@ -72,8 +100,16 @@ mod tests {
 
     #[test]
     fn candidates_are_tried_once_in_order() {
-        let fb = vec!["codex".to_string(), "claude".to_string(), "local".to_string(), "codex".to_string()];
-        assert_eq!(candidates(Some("claude"), &fb), ["claude", "codex", "local"]);
+        let fb = vec![
+            "codex".to_string(),
+            "claude".to_string(),
+            "local".to_string(),
+            "codex".to_string(),
+        ];
+        assert_eq!(
+            candidates(Some("claude"), &fb),
+            ["claude", "codex", "local"]
+        );
         assert_eq!(candidates(None, &fb), ["codex", "claude", "local"]);
         assert!(candidates(None, &[]).is_empty());
     }
@@ -87,14 +123,26 @@ mod tests {
         };
         let none: Vec<(String, String)> = vec![];
         let err = check_credentials(Some(&auth), &none, |_| false).unwrap_err();
-        assert_eq!(err, "auth_failed: missing credentials (env CLAUDE_CODE_OAUTH_TOKEN, file ~/.claude/.credentials.json)");
+        assert_eq!(
+            err,
+            "auth_failed: missing credentials (env CLAUDE_CODE_OAUTH_TOKEN, file ~/.claude/.credentials.json)"
+        );
         let empty = vec![("CLAUDE_CODE_OAUTH_TOKEN".to_string(), String::new())];
-        assert!(check_credentials(Some(&auth), &empty, |_| false).is_err(), "an empty variable is no credential");
+        assert!(
+            check_credentials(Some(&auth), &empty, |_| false).is_err(),
+            "an empty variable is no credential"
+        );
         let set = vec![("CLAUDE_CODE_OAUTH_TOKEN".to_string(), "x".to_string())];
         assert!(check_credentials(Some(&auth), &set, |_| false).is_ok());
         assert!(check_credentials(Some(&auth), &none, |_| true).is_ok());
-        assert!(check_credentials(None, &none, |_| false).is_ok(), "no auth table: no pre-check");
-        assert!(check_credentials(Some(&Auth::default()), &none, |_| false).is_ok(), "empty lists: no pre-check");
+        assert!(
+            check_credentials(None, &none, |_| false).is_ok(),
+            "no auth table: no pre-check"
+        );
+        assert!(
+            check_credentials(Some(&Auth::default()), &none, |_| false).is_ok(),
+            "empty lists: no pre-check"
+        );
     }
 
     #[test]
@@ -102,13 +150,22 @@ mod tests {
         assert_eq!(verdict(None), Verdict::Succeeded);
         assert_eq!(
             verdict(Some(&(FailureKind::Auth, "Not logged in".into()))),
-            Verdict::NextAgent { reason: "auth_failed: Not logged in".into() }
+            Verdict::NextAgent {
+                reason: "auth_failed: Not logged in".into()
+            }
         );
         assert_eq!(
             verdict(Some(&(FailureKind::Quota, "429".into()))),
-            Verdict::NextAgent { reason: "quota_exhausted: 429".into() }
+            Verdict::NextAgent {
+                reason: "quota_exhausted: 429".into()
+            }
         );
-        assert_eq!(verdict(Some(&(FailureKind::Other, "boom".into()))), Verdict::Failed { error: "boom".into() });
+        assert_eq!(
+            verdict(Some(&(FailureKind::Other, "boom".into()))),
+            Verdict::Failed {
+                error: "boom".into()
+            }
+        );
     }
 
     #[test]

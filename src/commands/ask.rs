@@ -4,7 +4,6 @@
 
 use std::io::Read;
 
-
 use anyhow::{Context, Result};
 
 use crate::agents::{self, CallSpec, presets::Mode, role};
@@ -27,20 +26,40 @@ pub struct AskArgs<'a> {
 pub fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;
     if !cfg.budget.scopes.iter().any(|s| s == a.scope) {
-        bail_code!(code::USAGE, "scope {:?} is not in budget.scopes ({})", a.scope, cfg.budget.scopes.join(", "));
+        bail_code!(
+            code::USAGE,
+            "scope {:?} is not in budget.scopes ({})",
+            a.scope,
+            cfg.budget.scopes.join(", ")
+        );
     }
     if let Some(name) = a.agent
         && !cfg.agents.contains_key(name)
     {
-        bail_code!(code::USAGE, "no agent named {name:?} in {}", cfg.path.display());
+        bail_code!(
+            code::USAGE,
+            "no agent named {name:?} in {}",
+            cfg.path.display()
+        );
     }
     let Some(thinking) = Thinking::parse(a.thinking) else {
-        bail_code!(code::USAGE, "--thinking must be fast, med or slow, not {:?}", a.thinking);
+        bail_code!(
+            code::USAGE,
+            "--thinking must be fast, med or slow, not {:?}",
+            a.thinking
+        );
     };
-    let timeout = values::parse_duration(a.timeout).map_err(|e| anyhow::Error::new(crate::exit_code::Coded::new(code::USAGE, format!("--timeout: {e}"))))?;
+    let timeout = values::parse_duration(a.timeout).map_err(|e| {
+        anyhow::Error::new(crate::exit_code::Coded::new(
+            code::USAGE,
+            format!("--timeout: {e}"),
+        ))
+    })?;
     let prompt = if a.prompt == "-" {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).context("can't read the prompt from stdin")?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("can't read the prompt from stdin")?;
         s
     } else {
         a.prompt.to_string()
@@ -49,7 +68,11 @@ pub fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
         bail_code!(code::USAGE, "the prompt is empty");
     }
     if prompt.len() > config::MAX_PROMPT_BYTES {
-        bail_code!(code::USAGE, "the prompt is {} bytes; at most 100 KiB fits in one argument", prompt.len());
+        bail_code!(
+            code::USAGE,
+            "the prompt is {} bytes; at most 100 KiB fits in one argument",
+            prompt.len()
+        );
     }
     super::warn_if_root();
     let mut store = Store::open(&cfg.runner.state_dir)?;
@@ -63,7 +86,9 @@ pub fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
         scope: Some(a.scope.to_string()),
         last_slot: None,
     })?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let log_path = run.log_path.clone().unwrap_or_default();
     let result = rt.block_on(async {
         let mut signals = Signals::register()?;
@@ -92,7 +117,17 @@ pub fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
             timeout,
         };
         let deadline = tokio::time::Instant::now() + timeout;
-        let r = agents::call(&cfg, &mut store, &run, spec, deadline, &mut log, &mut signals, Echo::Off).await?;
+        let r = agents::call(
+            &cfg,
+            &mut store,
+            &run,
+            spec,
+            deadline,
+            &mut log,
+            &mut signals,
+            Echo::Off,
+        )
+        .await?;
         log.finish()?;
         anyhow::Ok(r)
     })?;
@@ -117,13 +152,39 @@ pub fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
             let lines: Vec<String> = end
                 .attempts
                 .iter()
-                .map(|a| format!("  {}: {}", a.agent, a.reason.clone().unwrap_or_else(|| a.outcome.clone())))
+                .map(|a| {
+                    format!(
+                        "  {}: {}",
+                        a.agent,
+                        a.reason.clone().unwrap_or_else(|| a.outcome.clone())
+                    )
+                })
                 .collect();
-            bail_code!(code::UNAVAILABLE, "no agent available for scope {}:\n{}", a.scope, lines.join("\n"));
+            bail_code!(
+                code::UNAVAILABLE,
+                "no agent available for scope {}:\n{}",
+                a.scope,
+                lines.join("\n")
+            );
         }
-        "timed_out" => bail_code!(code::TIMEOUT, "ask timed out after {}", values::format_duration(timeout)),
-        "cancelled" => Ok(if result.interrupted == Some(nix::sys::signal::Signal::SIGINT) { code::SIGINT } else { code::SIGTERM }),
-        _ => bail_code!(code::FAILURE, "{}", end.error.clone().unwrap_or_else(|| "the agent failed".into())),
+        "timed_out" => bail_code!(
+            code::TIMEOUT,
+            "ask timed out after {}",
+            values::format_duration(timeout)
+        ),
+        "cancelled" => Ok(
+            if result.interrupted == Some(nix::sys::signal::Signal::SIGINT) {
+                code::SIGINT
+            } else {
+                code::SIGTERM
+            },
+        ),
+        _ => bail_code!(
+            code::FAILURE,
+            "{}",
+            end.error
+                .clone()
+                .unwrap_or_else(|| "the agent failed".into())
+        ),
     }
 }
-

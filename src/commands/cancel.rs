@@ -20,7 +20,11 @@ pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>) -> R
     let lost = crate::recovery::recover(&cfg, &mut store)?;
     let run = match (run_id, job) {
         (Some(id), _) => store.get_run(id)?,
-        (None, Some(j)) => store.running_runs()?.into_iter().find(|r| r.job == j).or(store.latest_run(j)?),
+        (None, Some(j)) => store
+            .running_runs()?
+            .into_iter()
+            .find(|r| r.job == j)
+            .or(store.latest_run(j)?),
         _ => None,
     };
     let Some(run) = run else {
@@ -31,17 +35,32 @@ pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>) -> R
         }
     };
     if run.status != "running" {
-        let note = if lost.contains(&run.id) { " (its supervisor was gone: closed as lost)" } else { "" };
-        bail_code!(code::FAILURE, "run {} of {} is not running: it ended {}{note}", run.id, run.job, run.status);
+        let note = if lost.contains(&run.id) {
+            " (its supervisor was gone: closed as lost)"
+        } else {
+            ""
+        };
+        bail_code!(
+            code::FAILURE,
+            "run {} of {} is not running: it ended {}{note}",
+            run.id,
+            run.job,
+            run.status
+        );
     }
     // Signal only the process that holds the job's lock for this run: a pid from the db
     // alone could have been reused by an unrelated process.
     let holder = JobLock::holder(&store.dir, &run.job);
     let pid = match (holder.pid, holder.run_id) {
         (Some(p), Some(r)) if r == run.id => p,
-        _ => bail_code!(code::FAILURE, "run {} is starting or ending; try again in a moment", run.id),
+        _ => bail_code!(
+            code::FAILURE,
+            "run {} is starting or ending; try again in a moment",
+            run.id
+        ),
     };
-    kill(Pid::from_raw(pid as i32), Signal::SIGTERM).map_err(|e| anyhow::anyhow!("can't signal the supervisor (pid {pid}): {e}"))?;
+    kill(Pid::from_raw(pid as i32), Signal::SIGTERM)
+        .map_err(|e| anyhow::anyhow!("can't signal the supervisor (pid {pid}): {e}"))?;
     let deadline = Instant::now() + cfg.runner.kill_grace + Duration::from_secs(15);
     loop {
         let r = store.get_run(run.id)?;
@@ -49,12 +68,19 @@ pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>) -> R
             if ui.json {
                 ui.print_json(&super::history::run_json(&r));
             } else {
-                ui.print(&format!("cancelled run {} of {}: {}", r.id, r.job, r.status));
+                ui.print(&format!(
+                    "cancelled run {} of {}: {}",
+                    r.id, r.job, r.status
+                ));
             }
             return Ok(code::OK);
         }
         if Instant::now() > deadline {
-            bail_code!(code::FAILURE, "run {} did not stop in time; its supervisor is pid {pid}", run.id);
+            bail_code!(
+                code::FAILURE,
+                "run {} did not stop in time; its supervisor is pid {pid}",
+                run.id
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
         crate::recovery::recover(&cfg, &mut store)?;

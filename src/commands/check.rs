@@ -16,7 +16,12 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
             "path": cfg.path.display().to_string(),
         }));
     } else {
-        ui.print(&format!("ok: {} jobs, {} agents ({})", cfg.jobs.len(), cfg.agents.len(), cfg.path.display()));
+        ui.print(&format!(
+            "ok: {} jobs, {} agents ({})",
+            cfg.jobs.len(),
+            cfg.agents.len(),
+            cfg.path.display()
+        ));
     }
     Ok(0)
 }

@@ -11,12 +11,20 @@ use crate::{bail_code, clock, config, plan};
 pub fn job(g: &Global, ui: &Ui, name: &str, pause: bool) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;
     let Some(job) = cfg.jobs.get(name) else {
-        bail_code!(code::FAILURE, "no job named {name:?} in {}", cfg.path.display());
+        bail_code!(
+            code::FAILURE,
+            "no job named {name:?} in {}",
+            cfg.path.display()
+        );
     };
     let mut store = Store::open(&cfg.runner.state_dir)?;
     let now = clock::now()?;
     // Resuming moves the schedule past the slots that passed while paused.
-    let resume_slot = if pause { None } else { plan::passed_slot(job, store.job_state(name)?.as_ref(), now) };
+    let resume_slot = if pause {
+        None
+    } else {
+        plan::passed_slot(job, store.job_state(name)?.as_ref(), now)
+    };
     store.set_paused(name, pause, clock::to_ms(now), resume_slot)?;
     let state = if pause { "paused" } else { "resumed" };
     if ui.json {
@@ -28,24 +36,48 @@ pub fn job(g: &Global, ui: &Ui, name: &str, pause: bool) -> Result<u8> {
 }
 
 /// `configure agent NAME [--scope S] --enable|--disable [--reason TEXT]`.
-pub fn agent(g: &Global, ui: &Ui, name: &str, scope: Option<&str>, enable: bool, reason: Option<&str>) -> Result<u8> {
+pub fn agent(
+    g: &Global,
+    ui: &Ui,
+    name: &str,
+    scope: Option<&str>,
+    enable: bool,
+    reason: Option<&str>,
+) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;
     if !cfg.agents.contains_key(name) {
-        bail_code!(code::FAILURE, "no agent named {name:?} in {}", cfg.path.display());
+        bail_code!(
+            code::FAILURE,
+            "no agent named {name:?} in {}",
+            cfg.path.display()
+        );
     }
     let scopes: Vec<String> = match scope {
         Some(s) if cfg.budget.scopes.iter().any(|x| x == s) => vec![s.to_string()],
-        Some(s) => bail_code!(code::USAGE, "scope {s:?} is not in budget.scopes ({})", cfg.budget.scopes.join(", ")),
+        Some(s) => bail_code!(
+            code::USAGE,
+            "scope {s:?} is not in budget.scopes ({})",
+            cfg.budget.scopes.join(", ")
+        ),
         None => cfg.budget.scopes.clone(),
     };
     let mut store = Store::open(&cfg.runner.state_dir)?;
     let now = clock::now()?;
     crate::agents::prepare(&cfg, &mut store, now)?;
-    let reason = (!enable).then(|| format!("manual: {}", reason.unwrap_or("disabled with jobctl configure agent")));
+    let reason = (!enable).then(|| {
+        format!(
+            "manual: {}",
+            reason.unwrap_or("disabled with jobctl configure agent")
+        )
+    });
     for s in &scopes {
         store.set_scope(name, s, enable, reason.as_deref(), clock::to_ms(now))?;
     }
-    let states: Vec<_> = store.scope_states()?.into_iter().filter(|s| s.agent == name && scopes.contains(&s.scope)).collect();
+    let states: Vec<_> = store
+        .scope_states()?
+        .into_iter()
+        .filter(|s| s.agent == name && scopes.contains(&s.scope))
+        .collect();
     if ui.json {
         let v: Vec<serde_json::Value> = states
             .iter()
@@ -54,7 +86,11 @@ pub fn agent(g: &Global, ui: &Ui, name: &str, scope: Option<&str>, enable: bool,
         ui.print_json(&serde_json::Value::Array(v));
     } else {
         for s in &states {
-            let state = if s.enabled { "enabled".to_string() } else { format!("disabled ({})", s.reason.as_deref().unwrap_or("-")) };
+            let state = if s.enabled {
+                "enabled".to_string()
+            } else {
+                format!("disabled ({})", s.reason.as_deref().unwrap_or("-"))
+            };
             ui.print(&format!("{} {}: {state}", s.agent, s.scope));
         }
     }

@@ -24,9 +24,14 @@ pub fn completions(shell: CompletionShell) -> Result<u8> {
 
 pub fn man() -> Result<u8> {
     let mut out = Vec::new();
-    clap_mangen::Man::new(Cli::command()).render(&mut out).context("can't render the man page")?;
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut out)
+        .context("can't render the man page")?;
     // Subcommands get sections of their own, so `man jobctl` documents every command.
-    for sub in Cli::command().get_subcommands().filter(|s| !s.is_hide_set()) {
+    for sub in Cli::command()
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+    {
         let name = sub.get_name().to_string();
         out.extend_from_slice(format!(".SH \"JOBCTL {}\"\n", name.to_uppercase()).as_bytes());
         let page = clap_mangen::Man::new(sub.clone());

@@ -14,7 +14,11 @@ use crate::{bail_code, clock, config};
 pub fn execute(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;
     let Some(job) = cfg.jobs.get(name) else {
-        bail_code!(code::FAILURE, "no job named {name:?} in {}", cfg.path.display());
+        bail_code!(
+            code::FAILURE,
+            "no job named {name:?} in {}",
+            cfg.path.display()
+        );
     };
     super::warn_if_root();
     let mut store = Store::open(&cfg.runner.state_dir)?;
@@ -23,10 +27,16 @@ pub fn execute(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
         let holder = JobLock::holder(&store.dir, name);
         let run = store.running_runs()?.into_iter().find(|r| r.job == name);
         let id = run.as_ref().map(|r| r.id).or(holder.run_id);
-        let pid = holder.pid.map(i64::from).or(run.and_then(|r| r.supervisor_pid));
+        let pid = holder
+            .pid
+            .map(i64::from)
+            .or(run.and_then(|r| r.supervisor_pid));
         let id = id.map(|i| i.to_string()).unwrap_or_else(|| "?".into());
         let pid = pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into());
-        bail_code!(code::BUSY, "job {name} is already running (run {id}, pid {pid})");
+        bail_code!(
+            code::BUSY,
+            "job {name} is already running (run {id}, pid {pid})"
+        );
     };
     let now = clock::to_ms(clock::real_now());
     let run = store.insert_run(&NewRun {

@@ -14,10 +14,14 @@ pub fn execute(g: &Global, ui: &Ui, name: Option<&str>, n: usize) -> Result<u8> 
     crate::recovery::recover(&cfg, &mut store)?;
     let runs = store.history(name, n)?;
     if ui.json {
-        ui.print_json(&serde_json::Value::Array(runs.iter().map(run_json).collect()));
+        ui.print_json(&serde_json::Value::Array(
+            runs.iter().map(run_json).collect(),
+        ));
         return Ok(0);
     }
-    let mut t = ui.table(&["RUN", "JOB", "STARTED", "DURATION", "STATUS", "EXIT", "AGENT", "ROLE"]);
+    let mut t = ui.table(&[
+        "RUN", "JOB", "STARTED", "DURATION", "STATUS", "EXIT", "AGENT", "ROLE",
+    ]);
     for r in &runs {
         let exit = match (r.exit_code, r.signal) {
             (Some(c), _) => c.to_string(),

@@ -17,15 +17,24 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     let states = store.job_states()?;
     let prev_tick = store.last_tick()?;
     let latest = store.latest_runs()?;
-    let running: std::collections::HashMap<String, i64> =
-        store.running_runs()?.into_iter().map(|r| (r.job.clone(), r.id)).collect();
+    let running: std::collections::HashMap<String, i64> = store
+        .running_runs()?
+        .into_iter()
+        .map(|r| (r.job.clone(), r.id))
+        .collect();
 
     let mut rows = Vec::new();
-    let mut table = ui.table(&["JOB", "TYPE", "SCHEDULE", "NEXT", "LAST RUN", "STATUS", "DURATION"]);
+    let mut table = ui.table(&[
+        "JOB", "TYPE", "SCHEDULE", "NEXT", "LAST RUN", "STATUS", "DURATION",
+    ]);
     for (name, job) in &cfg.jobs {
         let state = states.get(name);
         let plan = plan::evaluate(job, state, prev_tick, now);
-        let schedule = job.schedule.as_ref().map(|s| s.describe()).unwrap_or_else(|| "manual".into());
+        let schedule = job
+            .schedule
+            .as_ref()
+            .map(|s| s.describe())
+            .unwrap_or_else(|| "manual".into());
         let running_id = running.get(name).copied();
         let last = latest.get(name);
         let due = matches!(plan, Plan::Due { .. });
@@ -35,7 +44,14 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
             Plan::Skip { .. } => job
                 .schedule
                 .as_ref()
-                .and_then(|s| crate::schedule::next_slot_after(s, &job.timezone, plan::slot_state(state, now), now))
+                .and_then(|s| {
+                    crate::schedule::next_slot_after(
+                        s,
+                        &job.timezone,
+                        plan::slot_state(state, now),
+                        now,
+                    )
+                })
                 .map(|t| t.as_millisecond()),
             _ => None,
         };
@@ -69,9 +85,16 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
                 Cell::new(job.type_name()),
                 Cell::new(&schedule),
                 Cell::new(&next_text),
-                Cell::new(last.map(|r| human_time(r.started_at)).unwrap_or_else(|| "never".into())),
-                last.map(|r| ui.status_cell(&r.status)).unwrap_or_else(|| Cell::new("-")),
-                Cell::new(last.map(|r| human_duration(r.duration_ms)).unwrap_or_else(|| "-".into())),
+                Cell::new(
+                    last.map(|r| human_time(r.started_at))
+                        .unwrap_or_else(|| "never".into()),
+                ),
+                last.map(|r| ui.status_cell(&r.status))
+                    .unwrap_or_else(|| Cell::new("-")),
+                Cell::new(
+                    last.map(|r| human_duration(r.duration_ms))
+                        .unwrap_or_else(|| "-".into()),
+                ),
             ]);
         }
     }

@@ -12,7 +12,13 @@ use crate::output::Ui;
 use crate::store::Store;
 use crate::{bail_code, config};
 
-pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>, follow: bool) -> Result<u8> {
+pub fn execute(
+    g: &Global,
+    ui: &Ui,
+    run_id: Option<i64>,
+    job: Option<&str>,
+    follow: bool,
+) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;
     let mut store = Store::open(&cfg.runner.state_dir)?;
     crate::recovery::recover(&cfg, &mut store)?;
@@ -30,7 +36,9 @@ pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>, foll
     };
     let path = run.log_path.clone().unwrap_or_default();
     if ui.json && !follow {
-        let text = std::fs::read(&path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        let text = std::fs::read(&path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
         ui.print_json(&serde_json::json!({"run_id": run.id, "job": run.job, "status": run.status, "log_path": path, "output": text}));
         return Ok(0);
     }
@@ -46,7 +54,8 @@ pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>, foll
             }
             inode = Some(meta.ino());
             if meta.len() > offset {
-                let mut f = std::fs::File::open(&path).with_context(|| format!("can't read the log {path}"))?;
+                let mut f = std::fs::File::open(&path)
+                    .with_context(|| format!("can't read the log {path}"))?;
                 f.seek(SeekFrom::Start(offset))?;
                 let mut buf = Vec::new();
                 f.read_to_end(&mut buf)?;
@@ -56,7 +65,11 @@ pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>, foll
                 }
             }
         } else if !follow {
-            bail_code!(code::FAILURE, "run {} has no stored output ({path} is missing)", run.id);
+            bail_code!(
+                code::FAILURE,
+                "run {} has no stored output ({path} is missing)",
+                run.id
+            );
         }
         if !follow {
             return Ok(0);
@@ -73,13 +86,13 @@ pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>, foll
 }
 
 fn follow_done(path: &str, offset: u64, out: &mut impl Write) -> Result<()> {
-    if let Ok(mut f) = std::fs::File::open(path) {
-        if f.metadata()?.len() > offset {
-            f.seek(SeekFrom::Start(offset))?;
-            let mut buf = Vec::new();
-            f.read_to_end(&mut buf)?;
-            let _ = out.write_all(&buf);
-        }
+    if let Ok(mut f) = std::fs::File::open(path)
+        && f.metadata()?.len() > offset
+    {
+        f.seek(SeekFrom::Start(offset))?;
+        let mut buf = Vec::new();
+        f.read_to_end(&mut buf)?;
+        let _ = out.write_all(&buf);
     }
     Ok(())
 }

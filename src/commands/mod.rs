@@ -1,16 +1,16 @@
 //! One module per subcommand. Each loads what it needs (config, store), acts, prints, and
 //! returns the exit code.
 
+pub mod ask;
+pub mod cancel;
 pub mod check;
+pub mod configure;
+pub mod docs;
+pub mod force;
 pub mod history;
 pub mod list;
 pub mod logs;
 pub mod next;
-pub mod ask;
-pub mod cancel;
-pub mod configure;
-pub mod docs;
-pub mod force;
 pub mod reset;
 pub mod run;
 pub mod status;

@@ -12,25 +12,41 @@ use crate::{bail_code, clock, config, schedule};
 pub fn execute(g: &Global, ui: &Ui, name: &str, n: usize, from: Option<&str>) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;
     let Some(job) = cfg.jobs.get(name) else {
-        bail_code!(code::FAILURE, "no job named {name:?} in {}", cfg.path.display());
+        bail_code!(
+            code::FAILURE,
+            "no job named {name:?} in {}",
+            cfg.path.display()
+        );
     };
     let Some(sched) = &job.schedule else {
-        bail_code!(code::FAILURE, "job {name} has no schedule: it runs only when forced (jobctl force {name})");
+        bail_code!(
+            code::FAILURE,
+            "job {name} has no schedule: it runs only when forced (jobctl force {name})"
+        );
     };
     let from = match from {
         Some(f) => clock::parse_instant(f).map_err(|e| {
-            anyhow::Error::new(crate::exit_code::Coded::new(code::USAGE, format!("--from {f:?} is not an RFC 3339 time: {e}")))
+            anyhow::Error::new(crate::exit_code::Coded::new(
+                code::USAGE,
+                format!("--from {f:?} is not an RFC 3339 time: {e}"),
+            ))
         })?,
         None => clock::now()?,
     };
     let last_slot = if matches!(sched, schedule::Schedule::Every(_)) {
-        Store::open(&cfg.runner.state_dir)?.job_state(name)?.and_then(|s| s.last_slot).map(clock::from_ms)
+        Store::open(&cfg.runner.state_dir)?
+            .job_state(name)?
+            .and_then(|s| s.last_slot)
+            .map(clock::from_ms)
     } else {
         None
     };
     let slots = schedule::upcoming(sched, &job.timezone, last_slot, from, n);
     if ui.json {
-        let v: Vec<String> = slots.iter().map(|t| crate::output::rfc3339(t.as_millisecond())).collect();
+        let v: Vec<String> = slots
+            .iter()
+            .map(|t| crate::output::rfc3339(t.as_millisecond()))
+            .collect();
         ui.print_json(&serde_json::json!(v));
     } else {
         let lines: Vec<String> = slots.iter().map(|t| human_time_offset(*t)).collect();

@@ -11,14 +11,20 @@ use crate::{bail_code, clock, config};
 pub fn job(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;
     if !cfg.jobs.contains_key(name) {
-        bail_code!(code::FAILURE, "no job named {name:?} in {}", cfg.path.display());
+        bail_code!(
+            code::FAILURE,
+            "no job named {name:?} in {}",
+            cfg.path.display()
+        );
     }
     let mut store = Store::open(&cfg.runner.state_dir)?;
     store.reset_job(name, clock::to_ms(clock::now()?))?;
     if ui.json {
         ui.print_json(&serde_json::json!({"job": name, "reset": true}));
     } else {
-        ui.print(&format!("job {name}: schedule state forgotten; it is scheduled as if new (history kept)"));
+        ui.print(&format!(
+            "job {name}: schedule state forgotten; it is scheduled as if new (history kept)"
+        ));
     }
     Ok(code::OK)
 }
@@ -29,7 +35,11 @@ pub fn budgets(g: &Global, ui: &Ui, agent: Option<&str>) -> Result<u8> {
     if let Some(a) = agent
         && !cfg.agents.contains_key(a)
     {
-        bail_code!(code::FAILURE, "no agent named {a:?} in {}", cfg.path.display());
+        bail_code!(
+            code::FAILURE,
+            "no agent named {a:?} in {}",
+            cfg.path.display()
+        );
     }
     let mut store = Store::open(&cfg.runner.state_dir)?;
     let now = clock::now()?;
@@ -46,11 +56,17 @@ pub fn budgets(g: &Global, ui: &Ui, agent: Option<&str>) -> Result<u8> {
             .iter()
             .map(|(n, u)| serde_json::json!({"agent": n, "used_before": crate::config::values::format_milli(*u).parse::<f64>().unwrap_or(0.0)}))
             .collect();
-        let en: Vec<serde_json::Value> = enabled.iter().map(|(a, s)| serde_json::json!({"agent": a, "scope": s})).collect();
+        let en: Vec<serde_json::Value> = enabled
+            .iter()
+            .map(|(a, s)| serde_json::json!({"agent": a, "scope": s}))
+            .collect();
         ui.print_json(&serde_json::json!({"reset": usage, "enabled": en}));
     } else {
         for (n, u) in &before {
-            ui.print(&format!("{n}: usage {} → 0", crate::config::values::format_milli(*u)));
+            ui.print(&format!(
+                "{n}: usage {} → 0",
+                crate::config::values::format_milli(*u)
+            ));
         }
         for (a, s) in &enabled {
             ui.print(&format!("{a} {s}: enabled again (was quota_exhausted)"));

@@ -15,10 +15,20 @@ use crate::store::{RunRecord, Store};
 use crate::tick::{self, Held, TickResult};
 use crate::{bail_code, clock, config, plan};
 
-pub fn execute(g: &Global, ui: &Ui, job: Option<&str>, force: bool, dry_run: bool, wait: bool) -> Result<u8> {
+pub fn execute(
+    g: &Global,
+    ui: &Ui,
+    job: Option<&str>,
+    force: bool,
+    dry_run: bool,
+    wait: bool,
+) -> Result<u8> {
     if force {
         let Some(name) = job else {
-            bail_code!(code::USAGE, "--force needs --job NAME (or use: jobctl force NAME)");
+            bail_code!(
+                code::USAGE,
+                "--force needs --job NAME (or use: jobctl force NAME)"
+            );
         };
         return super::force::execute(g, ui, name);
     }
@@ -26,7 +36,11 @@ pub fn execute(g: &Global, ui: &Ui, job: Option<&str>, force: bool, dry_run: boo
     if let Some(name) = job
         && !cfg.jobs.contains_key(name)
     {
-        bail_code!(code::FAILURE, "no job named {name:?} in {}", cfg.path.display());
+        bail_code!(
+            code::FAILURE,
+            "no job named {name:?} in {}",
+            cfg.path.display()
+        );
     }
     if dry_run {
         return dry(&cfg, ui, job);
@@ -59,7 +73,12 @@ pub fn execute(g: &Global, ui: &Ui, job: Option<&str>, force: bool, dry_run: boo
             ui.print_json(&serde_json::json!({"started": list, "held": held_json}));
         } else if !ui.quiet {
             for s in &started {
-                ui.print(&format!("started {} (run {}, supervisor pid {})", s.run.job, s.run.id, s.supervisor.id()));
+                ui.print(&format!(
+                    "started {} (run {}, supervisor pid {})",
+                    s.run.job,
+                    s.run.id,
+                    s.supervisor.id()
+                ));
             }
         }
         return Ok(code::OK);
@@ -103,7 +122,11 @@ extern "C" fn note_signal(sig: i32) {
 /// returns the signal when there was one.
 fn wait_for_supervisors(pids: &mut Vec<u32>) -> Option<Signal> {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
-    let action = SigAction::new(SigHandler::Handler(note_signal), SaFlags::empty(), SigSet::empty());
+    let action = SigAction::new(
+        SigHandler::Handler(note_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
     // SAFETY: the handler only stores into an atomic.
     unsafe {
         let _ = sigaction(Signal::SIGINT, &action);
@@ -119,7 +142,12 @@ fn wait_for_supervisors(pids: &mut Vec<u32>) -> Option<Signal> {
             }
             forwarded = Some(s);
         }
-        pids.retain(|p| !matches!(waitpid(Pid::from_raw(*p as i32), Some(WaitPidFlag::WNOHANG)), Ok(WaitStatus::Exited(..)) | Ok(WaitStatus::Signaled(..)) | Err(_)));
+        pids.retain(|p| {
+            !matches!(
+                waitpid(Pid::from_raw(*p as i32), Some(WaitPidFlag::WNOHANG)),
+                Ok(WaitStatus::Exited(..)) | Ok(WaitStatus::Signaled(..)) | Err(_)
+            )
+        });
         if !pids.is_empty() {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
@@ -134,7 +162,14 @@ pub fn end_line(r: &RunRecord) -> String {
         (None, Some(s)) => format!("signal {s}"),
         _ => "exit -".into(),
     };
-    let mut line = format!("{}  run {}  {}  {}  {}", r.job, r.id, r.status, exit, human_duration(r.duration_ms));
+    let mut line = format!(
+        "{}  run {}  {}  {}  {}",
+        r.job,
+        r.id,
+        r.status,
+        exit,
+        human_duration(r.duration_ms)
+    );
     if r.status != "succeeded"
         && let Some(e) = &r.error
     {
@@ -148,8 +183,11 @@ fn dry(cfg: &config::Config, ui: &Ui, only: Option<&str>) -> Result<u8> {
     let now = clock::now()?;
     let states = store.job_states()?;
     let prev_tick = store.last_tick()?;
-    let running: std::collections::HashMap<String, i64> =
-        store.running_runs()?.into_iter().map(|r| (r.job.clone(), r.id)).collect();
+    let running: std::collections::HashMap<String, i64> = store
+        .running_runs()?
+        .into_iter()
+        .map(|r| (r.job.clone(), r.id))
+        .collect();
     let mut rows = Vec::new();
     let mut due_count = 0usize;
     for (name, job) in &cfg.jobs {
@@ -163,7 +201,10 @@ fn dry(cfg: &config::Config, ui: &Ui, only: Option<&str>) -> Result<u8> {
             if let Some(id) = running.get(name) {
                 why = format!("due, but still running (run {id}): waits for a later tick");
             } else if running.len() + due_count >= cfg.runner.max_running as usize {
-                why = format!("due, but held back by max_running = {}", cfg.runner.max_running);
+                why = format!(
+                    "due, but held back by max_running = {}",
+                    cfg.runner.max_running
+                );
             } else {
                 due_count += 1;
             }

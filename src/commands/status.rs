@@ -66,7 +66,11 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     let mut t = ui.table(&["AGENT", "SCOPE", "STATE", "REASON", "USED", "BUDGET"]);
     for s in &scopes {
         let a = &cfg.agents[&s.agent];
-        let state = if s.enabled { ui.status_cell("enabled") } else { ui.status_cell("disabled") };
+        let state = if s.enabled {
+            ui.status_cell("enabled")
+        } else {
+            ui.status_cell("disabled")
+        };
         t.add_row(vec![
             Cell::new(&s.agent),
             Cell::new(&s.scope),
@@ -91,7 +95,12 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
                 Cell::new(run.id),
                 Cell::new(&run.job),
                 Cell::new(human_time(run.started_at)),
-                Cell::new(run.pgid.or(run.supervisor_pid).map(|p| p.to_string()).unwrap_or_else(|| "-".into())),
+                Cell::new(
+                    run.pgid
+                        .or(run.supervisor_pid)
+                        .map(|p| p.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                ),
                 Cell::new(run.agent.as_deref().unwrap_or("-")),
             ]);
         }

@@ -21,16 +21,32 @@ pub fn execute(g: &Global, run_id: i64, lock_fd: i32, state_dir: &Path) -> Resul
     let fail = |store: &mut Store, error: String| -> Result<u8> {
         store.finish_run(
             run_id,
-            &RunEnd { status: "failed".into(), ended_at: clock::to_ms(clock::real_now()), error: Some(error), ..Default::default() },
+            &RunEnd {
+                status: "failed".into(),
+                ended_at: clock::to_ms(clock::real_now()),
+                error: Some(error),
+                ..Default::default()
+            },
         )?;
         Ok(1)
     };
     let cfg = match config::load(g.config.as_deref()) {
         Ok(c) => c,
-        Err(e) => return fail(&mut store, format!("the config became invalid before the run started: {e:#}")),
+        Err(e) => {
+            return fail(
+                &mut store,
+                format!("the config became invalid before the run started: {e:#}"),
+            );
+        }
     };
     let Some(job) = cfg.jobs.get(&run.job) else {
-        return fail(&mut store, format!("job {} was removed from the config before its run started", run.job));
+        return fail(
+            &mut store,
+            format!(
+                "job {} was removed from the config before its run started",
+                run.job
+            ),
+        );
     };
     let done = supervisor::supervise(&cfg, &mut store, job, run, lock, Echo::Off)?;
     Ok(u8::from(done.record.status != "succeeded"))

@@ -52,7 +52,13 @@ impl std::error::Error for ConfigErrors {}
 /// An error about the file as a whole (missing, unreadable, too big).
 pub fn whole_file(path: &Path, expected: String) -> ConfigErrors {
     ConfigErrors {
-        issues: vec![ConfigIssue { file: path.display().to_string(), line: 0, column: 0, key: String::new(), expected }],
+        issues: vec![ConfigIssue {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            key: String::new(),
+            expected,
+        }],
     }
 }
 

@@ -6,14 +6,26 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::walk::{Ctx, StrOrList, Table};
-use super::{Agent, AgentJob, Budget, Command, Job, JobKind, MAX_PROMPT_BYTES, Runner, Thinking, values};
+use super::{
+    Agent, AgentJob, Budget, Command, Job, JobKind, MAX_PROMPT_BYTES, Runner, Thinking, values,
+};
 use crate::schedule::Schedule;
 
 const COMMON_KEYS: &[&str] = &[
-    "type", "every", "at", "cron", "weekdays", "timezone", "timeout", "enabled", "catch_up", "deadline", "workdir", "env",
+    "type", "every", "at", "cron", "weekdays", "timezone", "timeout", "enabled", "catch_up",
+    "deadline", "workdir", "env",
 ];
 const SCRIPT_KEYS: &[&str] = &["command"];
-const AGENT_KEYS: &[&str] = &["prompt", "prompt_file", "agent", "thinking", "role", "scope", "model", "args"];
+const AGENT_KEYS: &[&str] = &[
+    "prompt",
+    "prompt_file",
+    "agent",
+    "thinking",
+    "role",
+    "scope",
+    "model",
+    "args",
+];
 const WEEKDAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// What a job's validation needs from the rest of the file.
@@ -36,12 +48,20 @@ pub(super) fn job_section(
 ) -> Option<Job> {
     let name_ok = values::is_valid_name(name.get_ref());
     if !name_ok {
-        ctx.err(name.span(), &t.path, "job names must match ^[a-z0-9][a-z0-9_-]{0,63}$ (they become file names)");
+        ctx.err(
+            name.span(),
+            &t.path,
+            "job names must match ^[a-z0-9][a-z0-9_-]{0,63}$ (they become file names)",
+        );
     }
     let name_ok = name_ok && {
         let reserved = name.get_ref() == "ask";
         if reserved {
-            ctx.err(name.span(), &t.path, "\"ask\" is reserved: jobctl ask records its calls under that name");
+            ctx.err(
+                name.span(),
+                &t.path,
+                "\"ask\" is reserved: jobctl ask records its calls under that name",
+            );
         }
         !reserved
     };
@@ -51,10 +71,24 @@ pub(super) fn job_section(
         Some("script") => COMMON_KEYS.iter().chain(SCRIPT_KEYS).copied().collect(),
         Some("agent") => COMMON_KEYS.iter().chain(AGENT_KEYS).copied().collect(),
         Some(other) => {
-            ctx.err(type_v.map(|v| v.span()).unwrap_or(0..0), &t.key_path("type"), format!("expected \"script\" or \"agent\", found {other:?}"));
-            COMMON_KEYS.iter().chain(SCRIPT_KEYS).chain(AGENT_KEYS).copied().collect()
+            ctx.err(
+                type_v.map(|v| v.span()).unwrap_or(0..0),
+                &t.key_path("type"),
+                format!("expected \"script\" or \"agent\", found {other:?}"),
+            );
+            COMMON_KEYS
+                .iter()
+                .chain(SCRIPT_KEYS)
+                .chain(AGENT_KEYS)
+                .copied()
+                .collect()
         }
-        None => COMMON_KEYS.iter().chain(SCRIPT_KEYS).chain(AGENT_KEYS).copied().collect(),
+        None => COMMON_KEYS
+            .iter()
+            .chain(SCRIPT_KEYS)
+            .chain(AGENT_KEYS)
+            .copied()
+            .collect(),
     };
     let what = match kind.as_deref() {
         Some("script") => "a script job",
@@ -75,7 +109,9 @@ pub(super) fn job_section(
         },
         None => runner.map(|r| r.timezone.clone()),
     };
-    let timeout = t.duration(ctx, "timeout", Duration::from_secs(1)).or(runner.map(|r| r.default_timeout));
+    let timeout = t
+        .duration(ctx, "timeout", Duration::from_secs(1))
+        .or(runner.map(|r| r.default_timeout));
     let enabled = t.bool(ctx, "enabled").unwrap_or(true);
     let catch_up = t.bool(ctx, "catch_up").unwrap_or(true);
     let deadline = t.duration(ctx, "deadline", Duration::from_secs(300));
@@ -106,37 +142,57 @@ pub(super) fn job_section(
 
 /// `every` / `at` (+ `weekdays`) / `cron`: at most one; none = manual. `None` on error.
 fn schedule(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<Option<Schedule>> {
-    let present: Vec<&str> = ["every", "at", "cron"].into_iter().filter(|k| t.get(k).is_some()).collect();
+    let present: Vec<&str> = ["every", "at", "cron"]
+        .into_iter()
+        .filter(|k| t.get(k).is_some())
+        .collect();
     if present.len() > 1 {
         ctx.err(
             span_of(t, present[1]),
             &t.key_path(present[1]),
-            format!("a job takes at most one of every, at, cron; this one has {}", present.join(" and ")),
+            format!(
+                "a job takes at most one of every, at, cron; this one has {}",
+                present.join(" and ")
+            ),
         );
         return None;
     }
     let weekdays = t.strings(ctx, "weekdays");
     if t.get("weekdays").is_some() && t.get("at").is_none() {
-        ctx.err(span_of(t, "weekdays"), &t.key_path("weekdays"), "weekdays only goes with at (use a cron expression for other schedules)");
+        ctx.err(
+            span_of(t, "weekdays"),
+            &t.key_path("weekdays"),
+            "weekdays only goes with at (use a cron expression for other schedules)",
+        );
     }
     if let Some(days) = &weekdays {
         for d in days {
             if !WEEKDAYS.contains(&d.as_str()) {
-                ctx.err(span_of(t, "weekdays"), &t.key_path("weekdays"), format!("expected mon, tue, wed, thu, fri, sat or sun, found {d:?}"));
+                ctx.err(
+                    span_of(t, "weekdays"),
+                    &t.key_path("weekdays"),
+                    format!("expected mon, tue, wed, thu, fri, sat or sun, found {d:?}"),
+                );
                 return None;
             }
         }
     }
     match present.first().copied() {
         None => Some(None),
-        Some("every") => t.duration(ctx, "every", Duration::from_secs(60)).map(|d| Some(Schedule::Every(d))),
+        Some("every") => t
+            .duration(ctx, "every", Duration::from_secs(60))
+            .map(|d| Some(Schedule::Every(d))),
         Some("at") => {
             let times = match t.str_or_strings(ctx, "at")? {
                 StrOrList::Str(s) => vec![s],
                 StrOrList::List(l) => l,
             };
             if times.is_empty() {
-                ctx.err(span_of(t, "at"), &t.key_path("at"), "expected at least one \"HH:MM\"");
+                ctx.err(
+                    span_of(t, "at"),
+                    &t.key_path("at"),
+                    "expected at least one \"HH:MM\"",
+                );
                 return None;
             }
             let mut parsed = Vec::new();
@@ -171,14 +227,26 @@ fn schedule(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<Option<Schedule>> {
 }
 
 fn script(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<Command> {
-    t.required(ctx, "command", "a string for /bin/sh -c, or an array exec'd as is");
+    t.required(
+        ctx,
+        "command",
+        "a string for /bin/sh -c, or an array exec'd as is",
+    );
     match t.str_or_strings(ctx, "command")? {
         StrOrList::Str(s) if s.trim().is_empty() => {
-            ctx.err(span_of(t, "command"), &t.key_path("command"), "expected a non-empty command");
+            ctx.err(
+                span_of(t, "command"),
+                &t.key_path("command"),
+                "expected a non-empty command",
+            );
             None
         }
         StrOrList::List(l) if l.is_empty() => {
-            ctx.err(span_of(t, "command"), &t.key_path("command"), "expected a non-empty array");
+            ctx.err(
+                span_of(t, "command"),
+                &t.key_path("command"),
+                "expected a non-empty array",
+            );
             None
         }
         StrOrList::Str(s) => Some(Command::Shell(s)),
@@ -186,14 +254,27 @@ fn script(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<Command> {
     }
 }
 
-fn agent(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, env: &JobEnv<'_>, runner: Option<&Runner>) -> Option<AgentJob> {
+fn agent(
+    ctx: &mut Ctx<'_>,
+    t: &Table<'_, '_>,
+    env: &JobEnv<'_>,
+    runner: Option<&Runner>,
+) -> Option<AgentJob> {
     let prompt = match (t.get("prompt"), t.get("prompt_file")) {
         (Some(_), Some(_)) => {
-            ctx.err(span_of(t, "prompt_file"), &t.key_path("prompt_file"), "an agent job takes exactly one of prompt, prompt_file; this one has both");
+            ctx.err(
+                span_of(t, "prompt_file"),
+                &t.key_path("prompt_file"),
+                "an agent job takes exactly one of prompt, prompt_file; this one has both",
+            );
             None
         }
         (None, None) => {
-            ctx.err(t.span.clone(), &t.key_path("prompt"), "missing required key: an agent job needs prompt or prompt_file");
+            ctx.err(
+                t.span.clone(),
+                &t.key_path("prompt"),
+                "missing required key: an agent job needs prompt or prompt_file",
+            );
             None
         }
         (Some(_), None) => t.str(ctx, "prompt"),
@@ -202,7 +283,11 @@ fn agent(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, env: &JobEnv<'_>, runner: Option<
             let span = span_of(t, "prompt_file");
             let key = t.key_path("prompt_file");
             if p.is_dir() {
-                ctx.err(span, &key, format!("{} is a directory; expected a prompt file", p.display()));
+                ctx.err(
+                    span,
+                    &key,
+                    format!("{} is a directory; expected a prompt file", p.display()),
+                );
                 None
             } else {
                 match std::fs::read(&p) {
@@ -224,23 +309,46 @@ fn agent(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, env: &JobEnv<'_>, runner: Option<
     if let Some(p) = &prompt
         && p.len() > MAX_PROMPT_BYTES
     {
-        let key = if t.get("prompt").is_some() { "prompt" } else { "prompt_file" };
-        ctx.err(span_of(t, key), &t.key_path(key), format!("the prompt is {} bytes; at most 100 KiB fits in one argument", p.len()));
+        let key = if t.get("prompt").is_some() {
+            "prompt"
+        } else {
+            "prompt_file"
+        };
+        ctx.err(
+            span_of(t, key),
+            &t.key_path(key),
+            format!(
+                "the prompt is {} bytes; at most 100 KiB fits in one argument",
+                p.len()
+            ),
+        );
     }
     let agent = t.str(ctx, "agent");
     if let Some(a) = &agent
         && !env.agents.contains_key(a)
     {
-        ctx.err(span_of(t, "agent"), &t.key_path("agent"), format!("{a:?} is not an agent defined under [agents]"));
+        ctx.err(
+            span_of(t, "agent"),
+            &t.key_path("agent"),
+            format!("{a:?} is not an agent defined under [agents]"),
+        );
     }
     if agent.is_none() && env.fallback.is_empty() {
-        ctx.err(t.span.clone(), &t.key_path("agent"), "this agent job can name no agent: set agent, or [fallback] order");
+        ctx.err(
+            t.span.clone(),
+            &t.key_path("agent"),
+            "this agent job can name no agent: set agent, or [fallback] order",
+        );
     }
     let thinking = match t.str(ctx, "thinking") {
         Some(s) => match Thinking::parse(&s) {
             Some(th) => th,
             None => {
-                ctx.err(span_of(t, "thinking"), &t.key_path("thinking"), format!("expected fast, med or slow, found {s:?}"));
+                ctx.err(
+                    span_of(t, "thinking"),
+                    &t.key_path("thinking"),
+                    format!("expected fast, med or slow, found {s:?}"),
+                );
                 Thinking::Fast
             }
         },
@@ -248,7 +356,14 @@ fn agent(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, env: &JobEnv<'_>, runner: Option<
     };
     let scope = t.str(ctx, "scope").or(runner.map(|r| r.scope.clone()))?;
     if t.get("scope").is_some() && !env.budget.scopes.contains(&scope) {
-        ctx.err(span_of(t, "scope"), &t.key_path("scope"), format!("{scope:?} is not in budget.scopes ({})", env.budget.scopes.join(", ")));
+        ctx.err(
+            span_of(t, "scope"),
+            &t.key_path("scope"),
+            format!(
+                "{scope:?} is not in budget.scopes ({})",
+                env.budget.scopes.join(", ")
+            ),
+        );
     }
     Some(AgentJob {
         prompt: prompt?,

@@ -231,18 +231,24 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<Config> {
 pub fn load_file(path: &Path) -> anyhow::Result<Config> {
     let path = paths::absolute(path);
     let display = path.display().to_string();
-    let meta = std::fs::metadata(&path).map_err(|e| errors::whole_file(&path, format!("can't read the config file: {e}")))?;
+    let meta = std::fs::metadata(&path)
+        .map_err(|e| errors::whole_file(&path, format!("can't read the config file: {e}")))?;
     if meta.is_dir() {
         return Err(errors::whole_file(&path, "is a directory, not a config file".into()).into());
     }
     if meta.len() as usize > MAX_CONFIG_BYTES {
         return Err(errors::whole_file(
             &path,
-            format!("is {} bytes; a config file may be at most {} bytes", meta.len(), MAX_CONFIG_BYTES),
+            format!(
+                "is {} bytes; a config file may be at most {} bytes",
+                meta.len(),
+                MAX_CONFIG_BYTES
+            ),
         )
         .into());
     }
-    let bytes = std::fs::read(&path).map_err(|e| errors::whole_file(&path, format!("can't read the config file: {e}")))?;
+    let bytes = std::fs::read(&path)
+        .map_err(|e| errors::whole_file(&path, format!("can't read the config file: {e}")))?;
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {

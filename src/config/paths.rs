@@ -60,7 +60,9 @@ pub fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
     }
 }
 
@@ -85,16 +87,21 @@ fn expand_vars(raw: &str) -> Result<String, String> {
         out.push_str(&rest[..i]);
         rest = &rest[i + 1..];
         let (name, after) = if let Some(r) = rest.strip_prefix('{') {
-            let end = r.find('}').ok_or_else(|| format!("{raw:?} has an unclosed ${{"))?;
+            let end = r
+                .find('}')
+                .ok_or_else(|| format!("{raw:?} has an unclosed ${{"))?;
             (&r[..end], &r[end + 1..])
         } else {
-            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
             (&rest[..end], &rest[end..])
         };
         if name.is_empty() {
             out.push('$');
         } else {
-            let v = std::env::var(name).map_err(|_| format!("{raw:?} uses ${name}, which is not set"))?;
+            let v = std::env::var(name)
+                .map_err(|_| format!("{raw:?} uses ${name}, which is not set"))?;
             out.push_str(&v);
         }
         rest = after;
@@ -110,11 +117,24 @@ mod tests {
     #[test]
     fn expansion() {
         let base = Path::new("/cfg");
-        assert_eq!(expand_path("data/x", base).unwrap(), PathBuf::from("/cfg/data/x"));
+        assert_eq!(
+            expand_path("data/x", base).unwrap(),
+            PathBuf::from("/cfg/data/x")
+        );
         assert_eq!(expand_path("/abs", base).unwrap(), PathBuf::from("/abs"));
         let home = std::env::var("HOME").unwrap();
-        assert_eq!(expand_path("~/a", base).unwrap(), PathBuf::from(format!("{home}/a")));
-        assert_eq!(expand_path("${HOME}/b", base).unwrap(), PathBuf::from(format!("{home}/b")));
-        assert!(expand_path("$JOBCTL_SURELY_UNSET_VAR/x", base).unwrap_err().contains("not set"));
+        assert_eq!(
+            expand_path("~/a", base).unwrap(),
+            PathBuf::from(format!("{home}/a"))
+        );
+        assert_eq!(
+            expand_path("${HOME}/b", base).unwrap(),
+            PathBuf::from(format!("{home}/b"))
+        );
+        assert!(
+            expand_path("$JOBCTL_SURELY_UNSET_VAR/x", base)
+                .unwrap_err()
+                .contains("not set")
+        );
     }
 }

@@ -30,7 +30,15 @@ const RUNNER_KEYS: &[&str] = &[
 ];
 const DAEMON_KEYS: &[&str] = &["socket", "health_path", "timeout"];
 const BUDGET_KEYS: &[&str] = &["scopes", "day_starts", "provider_cooldown"];
-const AGENT_KEYS: &[&str] = &["preset", "daily_budget", "command", "models", "rates", "auth", "args"];
+const AGENT_KEYS: &[&str] = &[
+    "preset",
+    "daily_budget",
+    "command",
+    "models",
+    "rates",
+    "auth",
+    "args",
+];
 const FALLBACK_KEYS: &[&str] = &["order"];
 
 /// Resolves `"local"` or an IANA zone name.
@@ -45,27 +53,45 @@ pub(super) fn build(ctx: &mut Ctx<'_>, root: &Table<'_, '_>, path: &Path) -> Opt
     root.check_keys(ctx, TOP_KEYS, "the top level");
     let empty = toml::de::DeTable::new();
     let sub = |ctx: &mut Ctx<'_>, key: &str| {
-        root.table(ctx, key).unwrap_or(Table { t: &empty, path: key.into(), span: 0..0 })
+        root.table(ctx, key).unwrap_or(Table {
+            t: &empty,
+            path: key.into(),
+            span: 0..0,
+        })
     };
 
     let budget_t = sub(ctx, "budget");
     let budget = budget_section(ctx, &budget_t);
     let runner_t = sub(ctx, "runner");
     let runner = runner_section(ctx, &runner_t, &budget.scopes);
-    let daemon = root.table(ctx, "daemon").and_then(|t| daemon_section(ctx, &t));
+    let daemon = root
+        .table(ctx, "daemon")
+        .and_then(|t| daemon_section(ctx, &t));
 
     let mut agents = BTreeMap::new();
     if let Some(t) = root.table(ctx, "agents") {
         for (name, v) in t.entries() {
             let key_path = t.key_path(name.get_ref());
             if !values::is_valid_name(name.get_ref()) {
-                ctx.err(name.span(), &key_path, "agent names must match ^[a-z0-9][a-z0-9_-]{0,63}$");
+                ctx.err(
+                    name.span(),
+                    &key_path,
+                    "agent names must match ^[a-z0-9][a-z0-9_-]{0,63}$",
+                );
             }
             let DeValue::Table(at) = v.get_ref() else {
-                ctx.err(v.span(), &key_path, format!("expected a table, found {}", type_name(v.get_ref())));
+                ctx.err(
+                    v.span(),
+                    &key_path,
+                    format!("expected a table, found {}", type_name(v.get_ref())),
+                );
                 continue;
             };
-            let at = Table { t: at, path: key_path, span: name.span() };
+            let at = Table {
+                t: at,
+                path: key_path,
+                span: name.span(),
+            };
             if let Some(agent) = agent_section(ctx, &at, name.get_ref()) {
                 agents.insert(name.get_ref().to_string(), agent);
             }
@@ -80,7 +106,11 @@ pub(super) fn build(ctx: &mut Ctx<'_>, root: &Table<'_, '_>, path: &Path) -> Opt
         {
             for (i, a) in list.iter().enumerate() {
                 if !agents.contains_key(a) {
-                    ctx.err(v.span(), &format!("fallback.order[{i}]"), format!("{a:?} is not an agent defined under [agents]"));
+                    ctx.err(
+                        v.span(),
+                        &format!("fallback.order[{i}]"),
+                        format!("{a:?} is not an agent defined under [agents]"),
+                    );
                 }
             }
             fallback = list;
@@ -89,14 +119,27 @@ pub(super) fn build(ctx: &mut Ctx<'_>, root: &Table<'_, '_>, path: &Path) -> Opt
 
     let mut job_map = BTreeMap::new();
     if let Some(t) = root.table(ctx, "jobs") {
-        let env = jobs::JobEnv { runner: runner.as_ref(), budget: &budget, agents: &agents, fallback: &fallback };
+        let env = jobs::JobEnv {
+            runner: runner.as_ref(),
+            budget: &budget,
+            agents: &agents,
+            fallback: &fallback,
+        };
         for (name, v) in t.entries() {
             let key_path = t.key_path(name.get_ref());
             let DeValue::Table(jt) = v.get_ref() else {
-                ctx.err(v.span(), &key_path, format!("expected a table, found {}", type_name(v.get_ref())));
+                ctx.err(
+                    v.span(),
+                    &key_path,
+                    format!("expected a table, found {}", type_name(v.get_ref())),
+                );
                 continue;
             };
-            let jt = Table { t: jt, path: key_path, span: name.span() };
+            let jt = Table {
+                t: jt,
+                path: key_path,
+                span: name.span(),
+            };
             if let Some(job) = jobs::job_section(ctx, &jt, name, &env) {
                 job_map.insert(job.name.clone(), job);
             }
@@ -123,7 +166,11 @@ fn budget_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Budget {
         let v = t.get("scopes").map(|v| v.span()).unwrap_or(0..0);
         for s in &list {
             if !values::is_valid_scope(s) {
-                ctx.err(v.clone(), "budget.scopes", format!("scope names must match ^[a-z][a-z0-9_-]*$, found {s:?}"));
+                ctx.err(
+                    v.clone(),
+                    "budget.scopes",
+                    format!("scope names must match ^[a-z][a-z0-9_-]*$, found {s:?}"),
+                );
             }
         }
         if list.is_empty() {
@@ -135,11 +182,21 @@ fn budget_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Budget {
     if let Some(s) = t.str(ctx, "day_starts") {
         match values::parse_hhmm(&s) {
             Ok(hm) => day_starts = hm,
-            Err(e) => ctx.err(t.get("day_starts").map(|v| v.span()).unwrap_or(0..0), "budget.day_starts", e.clone()),
+            Err(e) => ctx.err(
+                t.get("day_starts").map(|v| v.span()).unwrap_or(0..0),
+                "budget.day_starts",
+                e.clone(),
+            ),
         }
     }
-    let provider_cooldown = t.duration(ctx, "provider_cooldown", Duration::from_secs(1)).unwrap_or(Duration::from_secs(3600));
-    Budget { scopes, day_starts, provider_cooldown }
+    let provider_cooldown = t
+        .duration(ctx, "provider_cooldown", Duration::from_secs(1))
+        .unwrap_or(Duration::from_secs(3600));
+    Budget {
+        scopes,
+        day_starts,
+        provider_cooldown,
+    }
 }
 
 fn runner_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, scopes: &[String]) -> Option<Runner> {
@@ -147,13 +204,21 @@ fn runner_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, scopes: &[String]) -> Op
     let scope = t.str(ctx, "scope").unwrap_or_else(|| "worker".into());
     if !scopes.contains(&scope) {
         let span = t.get("scope").map(|v| v.span()).unwrap_or(t.span.clone());
-        ctx.err(span, "runner.scope", format!("{scope:?} is not in budget.scopes ({})", scopes.join(", ")));
+        ctx.err(
+            span,
+            "runner.scope",
+            format!("{scope:?} is not in budget.scopes ({})", scopes.join(", ")),
+        );
     }
     let tz = match t.str(ctx, "timezone") {
         Some(name) => match timezone(&name) {
             Ok(tz) => tz,
             Err(e) => {
-                ctx.err(t.get("timezone").map(|v| v.span()).unwrap_or(0..0), "runner.timezone", e);
+                ctx.err(
+                    t.get("timezone").map(|v| v.span()).unwrap_or(0..0),
+                    "runner.timezone",
+                    e,
+                );
                 TimeZone::UTC
             }
         },
@@ -172,7 +237,11 @@ fn runner_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, scopes: &[String]) -> Op
         None => match paths::state_dir_default() {
             Some(p) => p,
             None => {
-                ctx.err(t.span.clone(), "runner.state_dir", "no state directory: set runner.state_dir, JOBCTL_HOME or HOME");
+                ctx.err(
+                    t.span.clone(),
+                    "runner.state_dir",
+                    "no state directory: set runner.state_dir, JOBCTL_HOME or HOME",
+                );
                 return None;
             }
         },
@@ -180,11 +249,21 @@ fn runner_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, scopes: &[String]) -> Op
     Some(Runner {
         scope,
         timezone: tz,
-        max_running: t.int(ctx, "max_running", 1).unwrap_or(4).min(u32::MAX as i64) as u32,
-        default_timeout: t.duration(ctx, "default_timeout", Duration::from_secs(1)).unwrap_or(Duration::from_secs(1800)),
-        kill_grace: t.duration(ctx, "kill_grace", Duration::ZERO).unwrap_or(Duration::from_secs(10)),
+        max_running: t
+            .int(ctx, "max_running", 1)
+            .unwrap_or(4)
+            .min(u32::MAX as i64) as u32,
+        default_timeout: t
+            .duration(ctx, "default_timeout", Duration::from_secs(1))
+            .unwrap_or(Duration::from_secs(1800)),
+        kill_grace: t
+            .duration(ctx, "kill_grace", Duration::ZERO)
+            .unwrap_or(Duration::from_secs(10)),
         log_max_bytes: t.size(ctx, "log_max_bytes").unwrap_or(10 << 20),
-        keep_runs: t.int(ctx, "keep_runs", 1).unwrap_or(200).min(u32::MAX as i64) as u32,
+        keep_runs: t
+            .int(ctx, "keep_runs", 1)
+            .unwrap_or(200)
+            .min(u32::MAX as i64) as u32,
         env_remove: t.strings(ctx, "env_remove").unwrap_or_default(),
         default_role: t.str(ctx, "default_role").unwrap_or_else(|| "admin".into()),
         role_env: t.strings(ctx, "role_env").unwrap_or_default(),
@@ -205,7 +284,8 @@ fn read_env_file(p: &Path) -> Result<Vec<(String, String)>, String> {
             p.display()
         ));
     }
-    let text = std::fs::read_to_string(p).map_err(|e| format!("can't read {}: {e}", p.display()))?;
+    let text =
+        std::fs::read_to_string(p).map_err(|e| format!("can't read {}: {e}", p.display()))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -214,7 +294,11 @@ fn read_env_file(p: &Path) -> Result<Vec<(String, String)>, String> {
         }
         let line = line.strip_prefix("export ").unwrap_or(line);
         let Some((k, v)) = line.split_once('=') else {
-            return Err(format!("{} line {}: expected KEY=value", p.display(), i + 1));
+            return Err(format!(
+                "{} line {}: expected KEY=value",
+                p.display(),
+                i + 1
+            ));
         };
         let v = v.trim();
         let v = v
@@ -231,21 +315,41 @@ fn daemon_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<Daemon> {
     t.check_keys(ctx, DAEMON_KEYS, "[daemon]");
     t.required(ctx, "socket", "the daemon's unix socket path");
     let socket = t.path(ctx, "socket");
-    let health_path = t.str(ctx, "health_path").unwrap_or_else(|| "/health".into());
+    let health_path = t
+        .str(ctx, "health_path")
+        .unwrap_or_else(|| "/health".into());
     if !health_path.starts_with('/') {
-        ctx.err(t.get("health_path").map(|v| v.span()).unwrap_or(0..0), "daemon.health_path", "expected a path starting with /");
+        ctx.err(
+            t.get("health_path").map(|v| v.span()).unwrap_or(0..0),
+            "daemon.health_path",
+            "expected a path starting with /",
+        );
     }
-    let timeout = t.duration(ctx, "timeout", Duration::from_millis(1)).unwrap_or(Duration::from_millis(500));
-    Some(Daemon { socket: socket?, health_path, timeout })
+    let timeout = t
+        .duration(ctx, "timeout", Duration::from_millis(1))
+        .unwrap_or(Duration::from_millis(500));
+    Some(Daemon {
+        socket: socket?,
+        health_path,
+        timeout,
+    })
 }
 
 /// The models a preset uses when the config names none.
 pub fn preset_models(p: Preset) -> Models {
-    let m = |a: &str, b: &str, c: &str| Models { fast: a.into(), med: b.into(), slow: c.into() };
+    let m = |a: &str, b: &str, c: &str| Models {
+        fast: a.into(),
+        med: b.into(),
+        slow: c.into(),
+    };
     match p {
         Preset::Claude => m("haiku", "sonnet", "opus"),
         Preset::Codex => m("gpt-5.4", "gpt-5.4", "gpt-5.4"),
-        Preset::Gemini => m("gemini-2.5-flash-lite", "gemini-3-flash-preview", "gemini-3-pro-preview"),
+        Preset::Gemini => m(
+            "gemini-2.5-flash-lite",
+            "gemini-3-flash-preview",
+            "gemini-3-pro-preview",
+        ),
         Preset::Command => m("fast", "med", "slow"),
     }
 }
@@ -253,11 +357,19 @@ pub fn preset_models(p: Preset) -> Models {
 fn agent_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, name: &str) -> Option<Agent> {
     t.check_keys(ctx, AGENT_KEYS, "an agent");
     let preset_v = t.required(ctx, "preset", "claude, codex, gemini or command");
-    t.required(ctx, "daily_budget", "cost units per budget day, a number ≥ 0");
+    t.required(
+        ctx,
+        "daily_budget",
+        "cost units per budget day, a number ≥ 0",
+    );
     let preset = t.str(ctx, "preset").and_then(|s| {
         let p = Preset::parse(&s);
         if p.is_none() {
-            ctx.err(preset_v.map(|v| v.span()).unwrap_or(0..0), &t.key_path("preset"), format!("expected claude, codex, gemini or command, found {s:?}"));
+            ctx.err(
+                preset_v.map(|v| v.span()).unwrap_or(0..0),
+                &t.key_path("preset"),
+                format!("expected claude, codex, gemini or command, found {s:?}"),
+            );
         }
         p
     });
@@ -270,12 +382,20 @@ fn agent_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, name: &str) -> Option<Age
     let cmd_span = t.get("command").map(|v| v.span()).unwrap_or(t.span.clone());
     let command = match (preset, command) {
         (Some(Preset::Command), None) => {
-            ctx.err(cmd_span, &t.key_path("command"), "missing required key for preset \"command\" (an argv template with {prompt})");
+            ctx.err(
+                cmd_span,
+                &t.key_path("command"),
+                "missing required key for preset \"command\" (an argv template with {prompt})",
+            );
             return None;
         }
         (Some(Preset::Command), Some(c)) => {
             if !c.iter().any(|a| a == "{prompt}") {
-                ctx.err(cmd_span, &t.key_path("command"), "expected an argv template with a {prompt} argument");
+                ctx.err(
+                    cmd_span,
+                    &t.key_path("command"),
+                    "expected an argv template with a {prompt} argument",
+                );
             }
             c
         }
@@ -311,7 +431,11 @@ fn agent_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, name: &str) -> Option<Age
             .iter()
             .filter_map(|f| paths::expand_path(f, &ctx.dir.clone()).ok())
             .collect();
-        Auth { env: at.strings(ctx, "env").unwrap_or_default(), files, files_display }
+        Auth {
+            env: at.strings(ctx, "env").unwrap_or_default(),
+            files,
+            files_display,
+        }
     });
     let args = t.strings(ctx, "args").unwrap_or_default();
     let command = resolve_program(command, &ctx.dir.clone());

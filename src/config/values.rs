@@ -12,13 +12,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let mut total: u128 = 0;
     let mut rest = s;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(format!("{s:?} is not a duration"));
         }
-        let n: u128 = rest[..digits].parse().map_err(|_| format!("{s:?} is too large"))?;
+        let n: u128 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("{s:?} is too large"))?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let ms_per: u128 = match unit {
@@ -27,8 +33,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "m" => 60_000,
             "h" => 3_600_000,
             "d" => 86_400_000,
-            "" => return Err(format!("{s:?} has no unit (use ms, s, m, h or d, e.g. \"{n}s\")")),
-            other => return Err(format!("{s:?} has an unknown unit {other:?} (use ms, s, m, h or d)")),
+            "" => {
+                return Err(format!(
+                    "{s:?} has no unit (use ms, s, m, h or d, e.g. \"{n}s\")"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "{s:?} has an unknown unit {other:?} (use ms, s, m, h or d)"
+                ));
+            }
         };
         total = total.saturating_add(n.saturating_mul(ms_per));
     }
@@ -62,15 +76,22 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     if digits == 0 {
         return Err(format!("{s:?} is not a size (e.g. \"10MiB\")"));
     }
-    let n: u64 = t[..digits].parse().map_err(|_| format!("{s:?} is too large"))?;
+    let n: u64 = t[..digits]
+        .parse()
+        .map_err(|_| format!("{s:?} is too large"))?;
     let mult: u64 = match t[digits..].trim() {
         "" | "B" => 1,
         "KiB" => 1 << 10,
         "MiB" => 1 << 20,
         "GiB" => 1 << 30,
-        other => return Err(format!("{s:?} has an unknown unit {other:?} (use B, KiB, MiB or GiB)")),
+        other => {
+            return Err(format!(
+                "{s:?} has an unknown unit {other:?} (use B, KiB, MiB or GiB)"
+            ));
+        }
     };
-    n.checked_mul(mult).ok_or_else(|| format!("{s:?} is too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
 }
 
 /// Parses a wall-clock time `"HH:MM"`.
@@ -94,7 +115,8 @@ pub fn is_valid_name(s: &str) -> bool {
     !b.is_empty()
         && b.len() <= 64
         && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
 }
 
 /// Scope names: `^[a-z][a-z0-9_-]*$`.
@@ -102,7 +124,8 @@ pub fn is_valid_scope(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b[0].is_ascii_lowercase()
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
 }
 
 /// Budget amounts are kept in integer thousandths so 0.1 + 0.1 + 0.1 fits 0.3 exactly.

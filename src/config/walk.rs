@@ -27,7 +27,13 @@ impl Ctx<'_> {
         let (line, column) = line_col(self.src, span.start);
         self.issues.push((
             span.start,
-            ConfigIssue { file: self.file.clone(), line, column, key: key.to_string(), expected: expected.into() },
+            ConfigIssue {
+                file: self.file.clone(),
+                line,
+                column,
+                key: key.to_string(),
+                expected: expected.into(),
+            },
         ));
     }
 
@@ -38,18 +44,36 @@ impl Ctx<'_> {
 
 /// Parses and validates a whole config file.
 pub(super) fn parse_config(path: &Path, src: &str) -> Result<Config, ConfigErrors> {
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
-    let mut ctx = Ctx { src, file: path.display().to_string(), issues: Vec::new(), dir };
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let mut ctx = Ctx {
+        src,
+        file: path.display().to_string(),
+        issues: Vec::new(),
+        dir,
+    };
     let (doc, syntax) = DeTable::parse_recoverable(src);
     if !syntax.is_empty() {
         for e in syntax {
             let span = e.span().unwrap_or(0..0);
-            let msg = e.message().lines().next().unwrap_or("invalid TOML").trim().to_string();
+            let msg = e
+                .message()
+                .lines()
+                .next()
+                .unwrap_or("invalid TOML")
+                .trim()
+                .to_string();
             ctx.err(span, "", format!("invalid TOML: {msg}"));
         }
         return Err(finish(ctx));
     }
-    let root = Table { t: doc.get_ref(), path: String::new(), span: 0..0 };
+    let root = Table {
+        t: doc.get_ref(),
+        path: String::new(),
+        span: 0..0,
+    };
     let config = super::sections::build(&mut ctx, &root, path);
     match config {
         Some(c) if !ctx.has_errors() => Ok(c),
@@ -59,7 +83,9 @@ pub(super) fn parse_config(path: &Path, src: &str) -> Result<Config, ConfigError
 
 fn finish(mut ctx: Ctx<'_>) -> ConfigErrors {
     ctx.issues.sort_by_key(|(at, _)| *at);
-    ConfigErrors { issues: ctx.issues.into_iter().map(|(_, i)| i).collect() }
+    ConfigErrors {
+        issues: ctx.issues.into_iter().map(|(_, i)| i).collect(),
+    }
 }
 
 pub(super) fn type_name(v: &DeValue<'_>) -> &'static str {
@@ -88,7 +114,9 @@ fn int_of(v: &DeValue<'_>) -> Option<i64> {
                 2 => s.trim_start_matches("0b").to_string(),
                 _ => s,
             };
-            i64::from_str_radix(&digits, i.radix()).ok().map(|n| if neg { -n } else { n })
+            i64::from_str_radix(&digits, i.radix())
+                .ok()
+                .map(|n| if neg { -n } else { n })
         }
         _ => None,
     }
@@ -104,7 +132,11 @@ pub(super) struct Table<'t, 'i> {
 
 impl<'t, 'i> Table<'t, 'i> {
     pub fn key_path(&self, key: &str) -> String {
-        if self.path.is_empty() { key.to_string() } else { format!("{}.{key}", self.path) }
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
     }
 
     pub fn get(&self, key: &str) -> Option<&'t Value<'i>> {
@@ -127,20 +159,30 @@ impl<'t, 'i> Table<'t, 'i> {
         }
     }
 
-    pub fn entries(&self) -> impl Iterator<Item = (&'t Spanned<std::borrow::Cow<'i, str>>, &'t Value<'i>)> {
+    pub fn entries(
+        &self,
+    ) -> impl Iterator<Item = (&'t Spanned<std::borrow::Cow<'i, str>>, &'t Value<'i>)> {
         self.t.iter()
     }
 
     pub fn required(&self, ctx: &mut Ctx<'_>, key: &str, expected: &str) -> Option<&'t Value<'i>> {
         let v = self.get(key);
         if v.is_none() {
-            ctx.err(self.span.clone(), &self.key_path(key), format!("missing required key ({expected})"));
+            ctx.err(
+                self.span.clone(),
+                &self.key_path(key),
+                format!("missing required key ({expected})"),
+            );
         }
         v
     }
 
     fn wrong(&self, ctx: &mut Ctx<'_>, key: &str, v: &Value<'_>, expected: &str) {
-        ctx.err(v.span(), &self.key_path(key), format!("expected {expected}, found {}", type_name(v.get_ref())));
+        ctx.err(
+            v.span(),
+            &self.key_path(key),
+            format!("expected {expected}, found {}", type_name(v.get_ref())),
+        );
     }
 
     pub fn str(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<String> {
@@ -170,7 +212,11 @@ impl<'t, 'i> Table<'t, 'i> {
         match int_of(v.get_ref()) {
             Some(n) if n >= min => Some(n),
             Some(n) => {
-                ctx.err(v.span(), &self.key_path(key), format!("expected an integer ≥ {min}, found {n}"));
+                ctx.err(
+                    v.span(),
+                    &self.key_path(key),
+                    format!("expected an integer ≥ {min}, found {n}"),
+                );
                 None
             }
             None => {
@@ -212,7 +258,14 @@ impl<'t, 'i> Table<'t, 'i> {
             } else {
                 " (e.g. \"500ms\", \"10s\", \"5m\", \"1h30m\", \"2d\")"
             };
-            ctx.err(v.span(), &self.key_path(key), format!("expected a duration string{hint}, found {}", type_name(v.get_ref())));
+            ctx.err(
+                v.span(),
+                &self.key_path(key),
+                format!(
+                    "expected a duration string{hint}, found {}",
+                    type_name(v.get_ref())
+                ),
+            );
             return None;
         };
         match values::parse_duration(s) {
@@ -221,12 +274,19 @@ impl<'t, 'i> Table<'t, 'i> {
                 ctx.err(
                     v.span(),
                     &self.key_path(key),
-                    format!("expected a duration ≥ {}, found {s:?}", values::format_duration(min)),
+                    format!(
+                        "expected a duration ≥ {}, found {s:?}",
+                        values::format_duration(min)
+                    ),
                 );
                 None
             }
             Err(e) => {
-                ctx.err(v.span(), &self.key_path(key), format!("expected a duration: {e}"));
+                ctx.err(
+                    v.span(),
+                    &self.key_path(key),
+                    format!("expected a duration: {e}"),
+                );
                 None
             }
         }
@@ -244,11 +304,19 @@ impl<'t, 'i> Table<'t, 'i> {
         match parsed {
             Ok(n) if n >= 1024 => Some(n),
             Ok(n) => {
-                ctx.err(v.span(), &self.key_path(key), format!("expected a size ≥ 1KiB, found {n} bytes"));
+                ctx.err(
+                    v.span(),
+                    &self.key_path(key),
+                    format!("expected a size ≥ 1KiB, found {n} bytes"),
+                );
                 None
             }
             Err(e) => {
-                ctx.err(v.span(), &self.key_path(key), format!("expected a size like \"10MiB\" or a byte count: {e}"));
+                ctx.err(
+                    v.span(),
+                    &self.key_path(key),
+                    format!("expected a size like \"10MiB\" or a byte count: {e}"),
+                );
                 None
             }
         }
@@ -256,9 +324,18 @@ impl<'t, 'i> Table<'t, 'i> {
 
     pub fn table(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<Table<'t, 'i>> {
         let v = self.get(key)?;
-        let span = self.t.iter().find(|(k, _)| k.get_ref() == key).map(|(k, _)| k.span()).unwrap_or(v.span());
+        let span = self
+            .t
+            .iter()
+            .find(|(k, _)| k.get_ref() == key)
+            .map(|(k, _)| k.span())
+            .unwrap_or(v.span());
         match v.get_ref() {
-            DeValue::Table(t) => Some(Table { t, path: self.key_path(key), span }),
+            DeValue::Table(t) => Some(Table {
+                t,
+                path: self.key_path(key),
+                span,
+            }),
             _ => {
                 self.wrong(ctx, key, v, "a table");
                 None
@@ -273,7 +350,11 @@ impl<'t, 'i> Table<'t, 'i> {
         for (k, v) in t.entries() {
             match v.get_ref() {
                 DeValue::String(s) => out.push((k.get_ref().to_string(), s.to_string())),
-                other => ctx.err(v.span(), &t.key_path(k.get_ref()), format!("expected a string, found {}", type_name(other))),
+                other => ctx.err(
+                    v.span(),
+                    &t.key_path(k.get_ref()),
+                    format!("expected a string, found {}", type_name(other)),
+                ),
             }
         }
         Some(out)
@@ -286,7 +367,11 @@ impl<'t, 'i> Table<'t, 'i> {
         match paths::expand_path(&s, &ctx.dir.clone()) {
             Ok(p) => Some(p),
             Err(e) => {
-                ctx.err(v.span(), &self.key_path(key), format!("expected a path: {e}"));
+                ctx.err(
+                    v.span(),
+                    &self.key_path(key),
+                    format!("expected a path: {e}"),
+                );
                 None
             }
         }
@@ -300,7 +385,14 @@ pub(super) enum StrOrList {
 
 pub(super) fn strings_of(ctx: &mut Ctx<'_>, v: &Value<'_>, path: &str) -> Option<Vec<String>> {
     let DeValue::Array(items) = v.get_ref() else {
-        ctx.err(v.span(), path, format!("expected an array of strings, found {}", type_name(v.get_ref())));
+        ctx.err(
+            v.span(),
+            path,
+            format!(
+                "expected an array of strings, found {}",
+                type_name(v.get_ref())
+            ),
+        );
         return None;
     };
     let mut out = Vec::new();
@@ -309,7 +401,11 @@ pub(super) fn strings_of(ctx: &mut Ctx<'_>, v: &Value<'_>, path: &str) -> Option
         match item.get_ref() {
             DeValue::String(s) => out.push(s.to_string()),
             other => {
-                ctx.err(item.span(), &format!("{path}[{i}]"), format!("expected a string, found {}", type_name(other)));
+                ctx.err(
+                    item.span(),
+                    &format!("{path}[{i}]"),
+                    format!("expected a string, found {}", type_name(other)),
+                );
                 ok = false;
             }
         }
@@ -329,7 +425,11 @@ pub(super) fn number_of(ctx: &mut Ctx<'_>, v: &Value<'_>, path: &str) -> Option<
             None
         }
         None => {
-            ctx.err(v.span(), path, format!("expected a number ≥ 0, found {}", type_name(v.get_ref())));
+            ctx.err(
+                v.span(),
+                path,
+                format!("expected a number ≥ 0, found {}", type_name(v.get_ref())),
+            );
             None
         }
     }

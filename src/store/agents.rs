@@ -52,9 +52,14 @@ impl Store {
         if stored.as_deref() == Some(day) && due_cooldowns == 0 {
             return Ok(());
         }
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let stored: Option<String> =
-            tx.query_row("SELECT value FROM meta WHERE key = 'budget_day'", [], |r| r.get(0)).optional()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stored: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'budget_day'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
         if stored.as_deref() != Some(day) {
             let enabled = enable_quota_scopes(&tx, None, None, now)?;
             tx.execute("UPDATE agent_usage SET used_milli = 0, day = ?1", [day])?;
@@ -63,12 +68,26 @@ impl Store {
                 [day],
             )?;
             if stored.is_some() {
-                append_tx(&tx, now, "budget_reset", None, None, &serde_json::json!({"why": "new budget day", "day": day, "enabled": enabled}))?;
+                append_tx(
+                    &tx,
+                    now,
+                    "budget_reset",
+                    None,
+                    None,
+                    &serde_json::json!({"why": "new budget day", "day": day, "enabled": enabled}),
+                )?;
             }
         }
         let cooled = enable_quota_scopes(&tx, None, Some(now - cooldown_ms), now)?;
         if !cooled.is_empty() {
-            append_tx(&tx, now, "scopes_enabled", None, None, &serde_json::json!({"why": "provider cooldown passed", "scopes": cooled}))?;
+            append_tx(
+                &tx,
+                now,
+                "scopes_enabled",
+                None,
+                None,
+                &serde_json::json!({"why": "provider cooldown passed", "scopes": cooled}),
+            )?;
         }
         tx.commit()?;
         Ok(())
@@ -78,7 +97,9 @@ impl Store {
     pub fn ensure_scopes(&mut self, agents: &[&str], scopes: &[String]) -> Result<()> {
         let tx = self.conn.transaction()?;
         {
-            let mut st = tx.prepare_cached("INSERT OR IGNORE INTO agent_scopes (agent, scope) VALUES (?1, ?2)")?;
+            let mut st = tx.prepare_cached(
+                "INSERT OR IGNORE INTO agent_scopes (agent, scope) VALUES (?1, ?2)",
+            )?;
             for a in agents {
                 for s in scopes {
                     st.execute(params![a, s])?;
@@ -128,14 +149,27 @@ impl Store {
     pub fn usage(&self, agent: &str, day: &str) -> Result<i64> {
         Ok(self
             .conn
-            .query_row("SELECT used_milli FROM agent_usage WHERE agent = ?1 AND day = ?2", [agent, day], |r| r.get(0))
+            .query_row(
+                "SELECT used_milli FROM agent_usage WHERE agent = ?1 AND day = ?2",
+                [agent, day],
+                |r| r.get(0),
+            )
             .optional()?
             .unwrap_or(0))
     }
 
     /// Disables or enables one scope, with an event when it changes.
-    pub fn set_scope(&mut self, agent: &str, scope: &str, enabled: bool, reason: Option<&str>, now: i64) -> Result<bool> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    pub fn set_scope(
+        &mut self,
+        agent: &str,
+        scope: &str,
+        enabled: bool,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<bool> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let changed = set_scope_tx(&tx, agent, scope, enabled, reason, now)?;
         tx.commit()?;
         Ok(changed)
@@ -157,18 +191,29 @@ impl Store {
         now: i64,
         for_run: Option<(i64, &str)>,
     ) -> Result<Reservation> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute("INSERT OR IGNORE INTO agent_scopes (agent, scope) VALUES (?1, ?2)", [agent, scope])?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO agent_scopes (agent, scope) VALUES (?1, ?2)",
+            [agent, scope],
+        )?;
         let (enabled, reason): (i64, Option<String>) = tx.query_row(
             "SELECT enabled, reason FROM agent_scopes WHERE agent = ?1 AND scope = ?2",
             [agent, scope],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         if enabled == 0 {
-            return Ok(Reservation::Disabled(reason.unwrap_or_else(|| "disabled".into())));
+            return Ok(Reservation::Disabled(
+                reason.unwrap_or_else(|| "disabled".into()),
+            ));
         }
         let used: i64 = tx
-            .query_row("SELECT used_milli FROM agent_usage WHERE agent = ?1 AND day = ?2", [agent, day], |r| r.get(0))
+            .query_row(
+                "SELECT used_milli FROM agent_usage WHERE agent = ?1 AND day = ?2",
+                [agent, day],
+                |r| r.get(0),
+            )
             .optional()?
             .unwrap_or(0);
         if used + cost > budget {
@@ -207,18 +252,44 @@ impl Store {
 
     /// `jobctl reset budgets`: usage to zero and `quota_exhausted:` scopes enabled, for
     /// one agent or all. Returns the scopes enabled.
-    pub fn reset_budgets(&mut self, agent: Option<&str>, now: i64) -> Result<Vec<(String, String)>> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    pub fn reset_budgets(
+        &mut self,
+        agent: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<(String, String)>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let enabled = enable_quota_scopes(&tx, agent, None, now)?;
-        tx.execute("UPDATE agent_usage SET used_milli = 0 WHERE ?1 IS NULL OR agent = ?1", [agent])?;
-        append_tx(&tx, now, "budget_reset", None, None, &serde_json::json!({"why": "jobctl reset budgets", "agent": agent, "enabled": enabled}))?;
+        tx.execute(
+            "UPDATE agent_usage SET used_milli = 0 WHERE ?1 IS NULL OR agent = ?1",
+            [agent],
+        )?;
+        append_tx(
+            &tx,
+            now,
+            "budget_reset",
+            None,
+            None,
+            &serde_json::json!({"why": "jobctl reset budgets", "agent": agent, "enabled": enabled}),
+        )?;
         tx.commit()?;
         Ok(enabled)
     }
 }
 
-fn set_scope_tx(tx: &Transaction<'_>, agent: &str, scope: &str, enabled: bool, reason: Option<&str>, now: i64) -> Result<bool> {
-    tx.execute("INSERT OR IGNORE INTO agent_scopes (agent, scope) VALUES (?1, ?2)", [agent, scope])?;
+fn set_scope_tx(
+    tx: &Transaction<'_>,
+    agent: &str,
+    scope: &str,
+    enabled: bool,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<bool> {
+    tx.execute(
+        "INSERT OR IGNORE INTO agent_scopes (agent, scope) VALUES (?1, ?2)",
+        [agent, scope],
+    )?;
     let n = tx.execute(
         "UPDATE agent_scopes SET enabled = ?1, reason = ?2, disabled_at = CASE WHEN ?1 = 1 THEN NULL ELSE ?3 END \
          WHERE agent = ?4 AND scope = ?5 AND (enabled != ?1 OR COALESCE(reason, '') != COALESCE(?2, ''))",
@@ -228,7 +299,11 @@ fn set_scope_tx(tx: &Transaction<'_>, agent: &str, scope: &str, enabled: bool, r
         append_tx(
             tx,
             now,
-            if enabled { "scope_enabled" } else { "scope_disabled" },
+            if enabled {
+                "scope_enabled"
+            } else {
+                "scope_disabled"
+            },
             None,
             None,
             &serde_json::json!({"agent": agent, "scope": scope, "reason": reason}),
@@ -238,7 +313,12 @@ fn set_scope_tx(tx: &Transaction<'_>, agent: &str, scope: &str, enabled: bool, r
 }
 
 /// Enables `quota_exhausted:` scopes (of one agent, or those disabled before `before`).
-fn enable_quota_scopes(tx: &Transaction<'_>, agent: Option<&str>, before: Option<i64>, _now: i64) -> Result<Vec<(String, String)>> {
+fn enable_quota_scopes(
+    tx: &Transaction<'_>,
+    agent: Option<&str>,
+    before: Option<i64>,
+    _now: i64,
+) -> Result<Vec<(String, String)>> {
     let provider_only = before.is_some();
     let mut st = tx.prepare(
         "SELECT agent, scope FROM agent_scopes WHERE enabled = 0 AND reason LIKE 'quota_exhausted:%' \
@@ -246,7 +326,9 @@ fn enable_quota_scopes(tx: &Transaction<'_>, agent: Option<&str>, before: Option
          AND (?3 = 0 OR reason NOT LIKE 'quota_exhausted: daily budget reached%')",
     )?;
     let rows: Vec<(String, String)> = st
-        .query_map(params![agent, before, provider_only as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map(params![agent, before, provider_only as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     for (a, s) in &rows {
         tx.execute(

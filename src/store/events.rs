@@ -31,7 +31,14 @@ pub(super) fn append_tx(
 }
 
 impl Store {
-    pub fn append_event(&mut self, at: i64, kind: &str, job: Option<&str>, run_id: Option<i64>, detail: &serde_json::Value) -> Result<()> {
+    pub fn append_event(
+        &mut self,
+        at: i64,
+        kind: &str,
+        job: Option<&str>,
+        run_id: Option<i64>,
+        detail: &serde_json::Value,
+    ) -> Result<()> {
         let tx = self.conn.transaction()?;
         append_tx(&tx, at, kind, job, run_id, detail)?;
         tx.commit()?;

@@ -19,7 +19,9 @@ pub struct JobState {
 
 impl Store {
     pub fn job_states(&self) -> Result<HashMap<String, JobState>> {
-        let mut st = self.conn.prepare_cached("SELECT name, first_seen, last_slot, paused, held FROM jobs")?;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT name, first_seen, last_slot, paused, held FROM jobs")?;
         let rows = st.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -37,14 +39,18 @@ impl Store {
     pub fn job_state(&self, name: &str) -> Result<Option<JobState>> {
         Ok(self
             .conn
-            .query_row("SELECT first_seen, last_slot, paused, held FROM jobs WHERE name = ?1", [name], |r| {
-                Ok(JobState {
-                    first_seen: r.get(0)?,
-                    last_slot: r.get(1)?,
-                    paused: r.get::<_, i64>(2)? != 0,
-                    held: r.get::<_, i64>(3)? != 0,
-                })
-            })
+            .query_row(
+                "SELECT first_seen, last_slot, paused, held FROM jobs WHERE name = ?1",
+                [name],
+                |r| {
+                    Ok(JobState {
+                        first_seen: r.get(0)?,
+                        last_slot: r.get(1)?,
+                        paused: r.get::<_, i64>(2)? != 0,
+                        held: r.get::<_, i64>(3)? != 0,
+                    })
+                },
+            )
             .optional()?)
     }
 
@@ -52,7 +58,8 @@ impl Store {
     pub fn record_first_seen(&mut self, names: &[&str], now: i64) -> Result<()> {
         let tx = self.conn.transaction()?;
         {
-            let mut st = tx.prepare_cached("INSERT OR IGNORE INTO jobs (name, first_seen) VALUES (?1, ?2)")?;
+            let mut st =
+                tx.prepare_cached("INSERT OR IGNORE INTO jobs (name, first_seen) VALUES (?1, ?2)")?;
             for n in names {
                 st.execute(params![n, now])?;
             }
@@ -62,23 +69,44 @@ impl Store {
     }
 
     pub fn set_held(&self, name: &str, held: bool) -> Result<()> {
-        self.conn.execute("UPDATE jobs SET held = ?1 WHERE name = ?2 AND held != ?1", params![held as i64, name])?;
+        self.conn.execute(
+            "UPDATE jobs SET held = ?1 WHERE name = ?2 AND held != ?1",
+            params![held as i64, name],
+        )?;
         Ok(())
     }
 
     pub fn set_last_slot(&self, name: &str, slot: i64) -> Result<()> {
-        self.conn.execute("UPDATE jobs SET last_slot = ?1 WHERE name = ?2", params![slot, name])?;
+        self.conn.execute(
+            "UPDATE jobs SET last_slot = ?1 WHERE name = ?2",
+            params![slot, name],
+        )?;
         Ok(())
     }
 
     /// Pauses or resumes; `resume_slot` moves the schedule past the slots that passed while
     /// paused, so resuming doesn't catch them up.
-    pub fn set_paused(&mut self, name: &str, paused: bool, now: i64, resume_slot: Option<i64>) -> Result<()> {
+    pub fn set_paused(
+        &mut self,
+        name: &str,
+        paused: bool,
+        now: i64,
+        resume_slot: Option<i64>,
+    ) -> Result<()> {
         let tx = self.conn.transaction()?;
-        tx.execute("INSERT OR IGNORE INTO jobs (name, first_seen) VALUES (?1, ?2)", params![name, now])?;
-        tx.execute("UPDATE jobs SET paused = ?1 WHERE name = ?2", params![paused as i64, name])?;
+        tx.execute(
+            "INSERT OR IGNORE INTO jobs (name, first_seen) VALUES (?1, ?2)",
+            params![name, now],
+        )?;
+        tx.execute(
+            "UPDATE jobs SET paused = ?1 WHERE name = ?2",
+            params![paused as i64, name],
+        )?;
         if let Some(slot) = resume_slot {
-            tx.execute("UPDATE jobs SET last_slot = MAX(COALESCE(last_slot, ?1), ?1) WHERE name = ?2", params![slot, name])?;
+            tx.execute(
+                "UPDATE jobs SET last_slot = MAX(COALESCE(last_slot, ?1), ?1) WHERE name = ?2",
+                params![slot, name],
+            )?;
         }
         super::events::append_tx(
             &tx,
@@ -96,8 +124,18 @@ impl Store {
     pub fn reset_job(&mut self, name: &str, now: i64) -> Result<()> {
         let tx = self.conn.transaction()?;
         // As if first seen now; a pause is a person's decision and stays.
-        tx.execute("UPDATE jobs SET first_seen = ?1, last_slot = NULL, held = 0 WHERE name = ?2", params![now, name])?;
-        super::events::append_tx(&tx, now, "job_reset", Some(name), None, &serde_json::json!({}))?;
+        tx.execute(
+            "UPDATE jobs SET first_seen = ?1, last_slot = NULL, held = 0 WHERE name = ?2",
+            params![now, name],
+        )?;
+        super::events::append_tx(
+            &tx,
+            now,
+            "job_reset",
+            Some(name),
+            None,
+            &serde_json::json!({}),
+        )?;
         tx.commit()?;
         Ok(())
     }

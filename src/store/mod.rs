@@ -4,11 +4,11 @@
 //!
 //! This module knows tables and rows, not schedules, locks or processes.
 
+pub mod agents;
 mod events;
 mod jobs;
 mod migrations;
 mod runs;
-pub mod agents;
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -41,13 +41,21 @@ pub fn ensure_state_dir(dir: &Path) -> Result<()> {
         return Ok(());
     }
     if dir.exists() {
-        return Err(state_error(format!("state directory {} exists but is not a directory", dir.display())));
+        return Err(state_error(format!(
+            "state directory {} exists but is not a directory",
+            dir.display()
+        )));
     }
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| state_error(format!("can't create the state directory {}: {e}", dir.display())))
+        .map_err(|e| {
+            state_error(format!(
+                "can't create the state directory {}: {e}",
+                dir.display()
+            ))
+        })
 }
 
 impl Store {
@@ -57,7 +65,10 @@ impl Store {
         let path = dir.join(DB_FILE);
         match std::fs::metadata(&path) {
             Ok(m) if m.is_dir() => {
-                return Err(state_error(format!("state database {} is a directory", path.display())));
+                return Err(state_error(format!(
+                    "state database {} is a directory",
+                    path.display()
+                )));
             }
             // Checked on the mode bits, not access(2), so a read-only db is refused the same
             // way for root: writes would fail later, half-way through a tick.
@@ -77,15 +88,31 @@ impl Store {
                     .truncate(false)
                     .mode(0o600)
                     .open(&path)
-                    .map_err(|e| state_error(format!("can't create the state database {}: {e}", path.display())))?;
+                    .map_err(|e| {
+                        state_error(format!(
+                            "can't create the state database {}: {e}",
+                            path.display()
+                        ))
+                    })?;
             }
         }
-        let conn = Connection::open(&path)
-            .map_err(|e| state_error(format!("can't open the state database {}: {e}", path.display())))?;
-        let mut store = Store { conn, dir: dir.to_path_buf() };
+        let conn = Connection::open(&path).map_err(|e| {
+            state_error(format!(
+                "can't open the state database {}: {e}",
+                path.display()
+            ))
+        })?;
+        let mut store = Store {
+            conn,
+            dir: dir.to_path_buf(),
+        };
         store.init().map_err(|e| match e.downcast_ref::<Coded>() {
             Some(c) => state_error(format!("state database {}: {}", path.display(), c.message)),
-            None => state_error(format!("state database {}: {}", path.display(), root_message(&e))),
+            None => state_error(format!(
+                "state database {}: {}",
+                path.display(),
+                root_message(&e)
+            )),
         })?;
         Ok(store)
     }
@@ -94,7 +121,10 @@ impl Store {
     #[cfg(test)]
     pub fn in_memory() -> Store {
         let conn = Connection::open_in_memory().unwrap();
-        let mut s = Store { conn, dir: std::env::temp_dir() };
+        let mut s = Store {
+            conn,
+            dir: std::env::temp_dir(),
+        };
         s.init().unwrap();
         s
     }
@@ -104,7 +134,10 @@ impl Store {
         // Every jobctl command is a short process: checkpointing the WAL (two fsyncs) each
         // time one exits would cost more than the command. SQLite's autocheckpoint still
         // runs as the WAL grows.
-        self.conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+        self.conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
         self.conn
             .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
             .map_err(|e| match e.sqlite_error_code() {
@@ -115,18 +148,26 @@ impl Store {
         // rather than waiting: many processes opening a fresh state dir together retry.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let attempt = self.conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0)).and_then(|mode| {
-                if mode.eq_ignore_ascii_case("wal") {
-                    Ok(mode)
-                } else {
-                    self.conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
-                }
-            });
+            let attempt = self
+                .conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
+                .and_then(|mode| {
+                    if mode.eq_ignore_ascii_case("wal") {
+                        Ok(mode)
+                    } else {
+                        self.conn
+                            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+                    }
+                });
             match attempt {
                 Ok(_) => break,
                 Err(e)
-                    if matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
-                        && std::time::Instant::now() < deadline =>
+                    if matches!(
+                        e.sqlite_error_code(),
+                        Some(
+                            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                        )
+                    ) && std::time::Instant::now() < deadline =>
                 {
                     std::thread::sleep(Duration::from_millis(5));
                 }
@@ -165,7 +206,10 @@ fn root_message(e: &anyhow::Error) -> String {
 impl Store {
     /// When the previous tick ran ("now" of that tick): slots at or before it were missed.
     pub fn last_tick(&self) -> Result<Option<jiff::Timestamp>> {
-        Ok(self.get_meta("last_tick")?.and_then(|v| v.parse::<i64>().ok()).map(crate::clock::from_ms))
+        Ok(self
+            .get_meta("last_tick")?
+            .and_then(|v| v.parse::<i64>().ok())
+            .map(crate::clock::from_ms))
     }
 
     pub fn set_last_tick(&self, t: jiff::Timestamp) -> Result<()> {

@@ -102,7 +102,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
         input_tokens: r.get(17)?,
         output_tokens: r.get(18)?,
         num_turns: r.get(19)?,
-        attempts: attempts.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default(),
+        attempts: attempts
+            .and_then(|a| serde_json::from_str(&a).ok())
+            .unwrap_or_default(),
         log_path: r.get(21)?,
         supervisor_pid: r.get(22)?,
         pgid: r.get(23)?,
@@ -120,9 +122,16 @@ impl Store {
             params![new.job, new.forced as i64, new.scheduled_for, new.started_at, new.supervisor_pid, new.scope],
         )?;
         let id = tx.last_insert_rowid();
-        let log_path = self.dir.join("logs").join(&new.job).join(format!("{id}.log"));
+        let log_path = self
+            .dir
+            .join("logs")
+            .join(&new.job)
+            .join(format!("{id}.log"));
         let log_path = log_path.display().to_string();
-        tx.execute("UPDATE runs SET log_path = ?1 WHERE id = ?2", params![log_path, id])?;
+        tx.execute(
+            "UPDATE runs SET log_path = ?1 WHERE id = ?2",
+            params![log_path, id],
+        )?;
         if let Some(slot) = new.last_slot {
             tx.execute(
                 "INSERT INTO jobs (name, first_seen, last_slot) VALUES (?1, ?2, ?2) \
@@ -173,7 +182,11 @@ impl Store {
                 )?;
             }
         }
-        let attempts = if end.attempts.is_empty() { None } else { Some(serde_json::to_string(&end.attempts)?) };
+        let attempts = if end.attempts.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&end.attempts)?)
+        };
         let n = tx.execute(
             "UPDATE runs SET status = ?1, ended_at = ?2, duration_ms = MAX(0, ?2 - started_at), exit_code = ?3, \
              signal = ?4, error = ?5, role = COALESCE(?6, role), agent = ?7, model = ?8, scope = COALESCE(?9, scope), \
@@ -199,9 +212,16 @@ impl Store {
             ],
         )?;
         if n == 1 {
-            let (job, duration): (String, Option<i64>) =
-                tx.query_row("SELECT job, duration_ms FROM runs WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            let kind = if end.status == "lost" { "run_lost" } else { "run_ended" };
+            let (job, duration): (String, Option<i64>) = tx.query_row(
+                "SELECT job, duration_ms FROM runs WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let kind = if end.status == "lost" {
+                "run_lost"
+            } else {
+                "run_ended"
+            };
             super::events::append_tx(
                 &tx,
                 end.ended_at,
@@ -221,13 +241,19 @@ impl Store {
     pub fn get_run(&self, id: i64) -> Result<Option<RunRecord>> {
         Ok(self
             .conn
-            .query_row(&format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"), [id], from_row)
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"),
+                [id],
+                from_row,
+            )
             .optional()?)
     }
 
     /// Every run the db says is running (normally a handful).
     pub fn running_runs(&self) -> Result<Vec<RunRecord>> {
-        let mut st = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM runs WHERE status = 'running' ORDER BY id"))?;
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM runs WHERE status = 'running' ORDER BY id"
+        ))?;
         let rows = st.query_map([], from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -266,15 +292,17 @@ impl Store {
         let mut out = Vec::new();
         match job {
             Some(j) => {
-                let mut st = self
-                    .conn
-                    .prepare_cached(&format!("SELECT {COLUMNS} FROM runs WHERE job = ?1 ORDER BY id DESC LIMIT ?2"))?;
+                let mut st = self.conn.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM runs WHERE job = ?1 ORDER BY id DESC LIMIT ?2"
+                ))?;
                 for r in st.query_map(params![j, limit], from_row)? {
                     out.push(r?);
                 }
             }
             None => {
-                let mut st = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM runs ORDER BY id DESC LIMIT ?1"))?;
+                let mut st = self.conn.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM runs ORDER BY id DESC LIMIT ?1"
+                ))?;
                 for r in st.query_map([limit], from_row)? {
                     out.push(r?);
                 }
@@ -299,8 +327,9 @@ impl Store {
         };
         let mut paths = Vec::new();
         {
-            let mut st =
-                tx.prepare("SELECT log_path FROM runs WHERE job = ?1 AND id < ?2 AND status != 'running'")?;
+            let mut st = tx.prepare(
+                "SELECT log_path FROM runs WHERE job = ?1 AND id < ?2 AND status != 'running'",
+            )?;
             for p in st.query_map(params![job, cutoff], |r| r.get::<_, Option<String>>(0))? {
                 if let Some(p) = p? {
                     paths.push(p);
@@ -311,7 +340,10 @@ impl Store {
             "DELETE FROM events WHERE run_id IN (SELECT id FROM runs WHERE job = ?1 AND id < ?2 AND status != 'running')",
             params![job, cutoff],
         )?;
-        tx.execute("DELETE FROM runs WHERE job = ?1 AND id < ?2 AND status != 'running'", params![job, cutoff])?;
+        tx.execute(
+            "DELETE FROM runs WHERE job = ?1 AND id < ?2 AND status != 'running'",
+            params![job, cutoff],
+        )?;
         tx.commit()?;
         Ok(paths)
     }

@@ -37,7 +37,13 @@ pub fn set(env: &mut Vec<(String, String)>, k: &str, v: &str) {
 }
 
 /// The full environment of a run's process; `role` is set for agent jobs.
-pub fn job_env(cfg: &Config, job: &Job, run: &RunRecord, role: Option<&str>, state_dir: &Path) -> Vec<(String, String)> {
+pub fn job_env(
+    cfg: &Config,
+    job: &Job,
+    run: &RunRecord,
+    role: Option<&str>,
+    state_dir: &Path,
+) -> Vec<(String, String)> {
     let mut env = base_env(cfg, job);
     let scheduled_for = rfc3339(run.scheduled_for);
     let mut meta = serde_json::json!({
@@ -51,7 +57,11 @@ pub fn job_env(cfg: &Config, job: &Job, run: &RunRecord, role: Option<&str>, sta
     set(&mut env, "JOBCTL_SCHEDULED_FOR", &scheduled_for);
     // Together with JOBCTL_RUN_ID this marks the run's processes (also ones that left
     // the process group) so none survives the run.
-    set(&mut env, "JOBCTL_STATE_DIR", &state_dir.display().to_string());
+    set(
+        &mut env,
+        "JOBCTL_STATE_DIR",
+        &state_dir.display().to_string(),
+    );
     if let Some(role) = role {
         meta["role"] = serde_json::json!(role);
         set(&mut env, "JOBCTL_JOB_ROLE", role);

@@ -19,7 +19,12 @@ pub struct LogFile {
 }
 
 fn create(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(path)
+    OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
 }
 
 impl LogFile {
@@ -33,12 +38,21 @@ impl LogFile {
                 .create(dir)
                 .with_context(|| format!("can't create the log directory {}", dir.display()))?;
         }
-        let file = create(path).with_context(|| format!("can't create the run log {}", path.display()))?;
-        Ok(LogFile { path: path.to_path_buf(), file, cap: cap.max(1), len: 0, dropped: 0 })
+        let file =
+            create(path).with_context(|| format!("can't create the run log {}", path.display()))?;
+        Ok(LogFile {
+            path: path.to_path_buf(),
+            file,
+            cap: cap.max(1),
+            len: 0,
+            dropped: 0,
+        })
     }
 
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
-        self.file.write_all(data).with_context(|| format!("can't write the run log {}", self.path.display()))?;
+        self.file
+            .write_all(data)
+            .with_context(|| format!("can't write the run log {}", self.path.display()))?;
         self.len += data.len() as u64;
         if self.len > 2 * self.cap {
             self.keep_last(self.cap, None)?;
@@ -58,11 +72,13 @@ impl LogFile {
         if let Some(h) = header {
             out.write_all(h.as_bytes())?;
         }
-        let mut src = File::open(&self.path).with_context(|| format!("can't read {}", self.path.display()))?;
+        let mut src = File::open(&self.path)
+            .with_context(|| format!("can't read {}", self.path.display()))?;
         let skip = self.len.saturating_sub(keep);
         src.seek(SeekFrom::Start(skip))?;
         std::io::copy(&mut src, &mut out)?;
-        std::fs::rename(&tmp, &self.path).with_context(|| format!("can't replace {}", self.path.display()))?;
+        std::fs::rename(&tmp, &self.path)
+            .with_context(|| format!("can't replace {}", self.path.display()))?;
         self.dropped += skip;
         self.len -= skip;
         self.file = OpenOptions::new().append(true).open(&self.path)?;

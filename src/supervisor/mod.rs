@@ -36,7 +36,14 @@ fn become_subreaper() {
 }
 
 /// Runs `run` of `job` to its end, holding `lock` until the end is recorded.
-pub fn supervise(cfg: &Config, store: &mut Store, job: &Job, run: RunRecord, mut lock: JobLock, echo: Echo) -> Result<Supervised> {
+pub fn supervise(
+    cfg: &Config,
+    store: &mut Store,
+    job: &Job,
+    run: RunRecord,
+    mut lock: JobLock,
+    echo: Echo,
+) -> Result<Supervised> {
     crate::faults::point("supervisor_start");
     become_subreaper();
     lock.set_holder(std::process::id(), run.id);
@@ -51,8 +58,33 @@ pub fn supervise(cfg: &Config, store: &mut Store, job: &Job, run: RunRecord, mut
         let mut log = LogFile::create(std::path::Path::new(&log_path), cfg.runner.log_max_bytes)?;
         let deadline = tokio::time::Instant::now() + job.timeout;
         let result = match &job.kind {
-            JobKind::Script(command) => run_script(cfg, store, job, &run, command, deadline, &mut log, &mut signals, echo).await,
-            JobKind::Agent(_) => crate::agents::run_job(cfg, store, job, &run, deadline, &mut log, &mut signals, echo).await,
+            JobKind::Script(command) => {
+                run_script(
+                    cfg,
+                    store,
+                    job,
+                    &run,
+                    command,
+                    deadline,
+                    &mut log,
+                    &mut signals,
+                    echo,
+                )
+                .await
+            }
+            JobKind::Agent(_) => {
+                crate::agents::run_job(
+                    cfg,
+                    store,
+                    job,
+                    &run,
+                    deadline,
+                    &mut log,
+                    &mut signals,
+                    echo,
+                )
+                .await
+            }
         };
         let result = result.and_then(|(end, sig)| {
             log.finish()?;
@@ -65,7 +97,10 @@ pub fn supervise(cfg: &Config, store: &mut Store, job: &Job, run: RunRecord, mut
     prune(cfg, store, &job.name);
     let record = store.get_run(run.id)?.context("the run record vanished")?;
     drop(lock);
-    Ok(Supervised { record, interrupted })
+    Ok(Supervised {
+        record,
+        interrupted,
+    })
 }
 
 /// Removes history beyond `keep_runs`, with its log files. Failing to prune is logged,
@@ -124,7 +159,12 @@ async fn run_script(
 }
 
 /// The run record of a process's ending.
-pub fn end_of(ending: &Ending, status: Option<(Option<i32>, Option<i32>)>, timeout: Duration, grace: Duration) -> (RunEnd, Option<Signal>) {
+pub fn end_of(
+    ending: &Ending,
+    status: Option<(Option<i32>, Option<i32>)>,
+    timeout: Duration,
+    grace: Duration,
+) -> (RunEnd, Option<Signal>) {
     let (code, sig) = status.unwrap_or((None, None));
     let mut end = RunEnd {
         ended_at: clock::to_ms(clock::real_now()),
@@ -153,7 +193,9 @@ pub fn end_of(ending: &Ending, status: Option<(Option<i32>, Option<i32>)>, timeo
         }
         Ending::Interrupted(s) => {
             end.status = "cancelled".into();
-            end.error = Some(format!("cancelled: jobctl received {s} and stopped the run"));
+            end.error = Some(format!(
+                "cancelled: jobctl received {s} and stopped the run"
+            ));
             interrupted = Some(*s);
         }
         Ending::SpawnFailed { exit_code, message } => {

@@ -45,7 +45,10 @@ pub enum Ending {
     /// jobctl itself got SIGTERM or SIGINT and stopped the run.
     Interrupted(Signal),
     /// The program could not be started (127: not found, 126: not executable).
-    SpawnFailed { exit_code: i32, message: String },
+    SpawnFailed {
+        exit_code: i32,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -103,7 +106,9 @@ pub struct Ctx<'a> {
 fn echo(to: Echo, data: &[u8]) {
     let _ = match to {
         Echo::Off => Ok(()),
-        Echo::Stdout => std::io::stdout().write_all(data).and_then(|_| std::io::stdout().flush()),
+        Echo::Stdout => std::io::stdout()
+            .write_all(data)
+            .and_then(|_| std::io::stdout().flush()),
         Echo::Stderr => std::io::stderr().write_all(data),
     };
 }
@@ -118,16 +123,24 @@ fn spawn_error(program: &str, e: &std::io::Error) -> Ending {
             exit_code: 126,
             message: format!("command not executable: {program} (permission denied)"),
         },
-        _ => Ending::SpawnFailed { exit_code: 127, message: format!("can't start {program}: {e}") },
+        _ => Ending::SpawnFailed {
+            exit_code: 127,
+            message: format!("can't start {program}: {e}"),
+        },
     }
 }
 
 enum Phase {
     Running,
     /// Stopping the tree; `since` is when SIGTERM went out, `killed` once SIGKILL did.
-    Stopping { since: Option<Instant>, killed: bool },
+    Stopping {
+        since: Option<Instant>,
+        killed: bool,
+    },
     /// Nothing of the run is alive; reading what is left in the pipes.
-    Draining { since: Instant },
+    Draining {
+        since: Instant,
+    },
 }
 
 /// Runs `launch` until it and every process it started are gone.
@@ -149,8 +162,14 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
         .stderr(err_w)
         .process_group(0);
     if !launch.workdir.is_dir() {
-        let message = format!("workdir {} does not exist or is not a directory", launch.workdir.display());
-        return Ok(Finished::spawn_failed(Ending::SpawnFailed { exit_code: 127, message }));
+        let message = format!(
+            "workdir {} does not exist or is not a directory",
+            launch.workdir.display()
+        );
+        return Ok(Finished::spawn_failed(Ending::SpawnFailed {
+            exit_code: 127,
+            message,
+        }));
     }
     crate::faults::point("before_spawn");
     let spawned = cmd.spawn();
@@ -165,13 +184,27 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
     drop(child);
     (ctx.on_spawn)(pid);
 
-    let mut out = Some(pipe::Receiver::from_file_unchecked(std::fs::File::from(std::os::fd::OwnedFd::from(out_r)))?);
+    let mut out = Some(pipe::Receiver::from_file_unchecked(std::fs::File::from(
+        std::os::fd::OwnedFd::from(out_r),
+    ))?);
     let mut err = match err_r {
-        Some(r) => Some(pipe::Receiver::from_file_unchecked(std::fs::File::from(std::os::fd::OwnedFd::from(r)))?),
+        Some(r) => Some(pipe::Receiver::from_file_unchecked(std::fs::File::from(
+            std::os::fd::OwnedFd::from(r),
+        ))?),
         None => None,
     };
-    let identity = RunIdentity { pgid: Some(pid), env_marks: ctx.env_marks.clone(), ancestor: Some(std::process::id() as i32) };
-    let mut fin = Finished { ending: Ending::Exited(0), status: None, stdout: Vec::new(), stdout_truncated: false, stderr_tail: Vec::new() };
+    let identity = RunIdentity {
+        pgid: Some(pid),
+        env_marks: ctx.env_marks.clone(),
+        ancestor: Some(std::process::id() as i32),
+    };
+    let mut fin = Finished {
+        ending: Ending::Exited(0),
+        status: None,
+        stdout: Vec::new(),
+        stdout_truncated: false,
+        stderr_tail: Vec::new(),
+    };
     let mut stop_reason: Option<Ending> = None;
     let mut phase = Phase::Running;
     let mut buf_out = vec![0u8; 64 << 10];
@@ -243,7 +276,10 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
             Phase::Running => {
                 if fin.status.is_some() {
                     // The main process is done; anything it left behind goes too.
-                    phase = Phase::Stopping { since: None, killed: false };
+                    phase = Phase::Stopping {
+                        since: None,
+                        killed: false,
+                    };
                 }
             }
             Phase::Stopping { since, killed } => {
@@ -252,16 +288,24 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
                     if out.is_none() && err.is_none() {
                         break;
                     }
-                    phase = Phase::Draining { since: Instant::now() };
+                    phase = Phase::Draining {
+                        since: Instant::now(),
+                    };
                 } else {
                     match since {
                         None => {
                             proctree::signal_all(&identity, &left, Signal::SIGTERM);
-                            phase = Phase::Stopping { since: Some(Instant::now()), killed };
+                            phase = Phase::Stopping {
+                                since: Some(Instant::now()),
+                                killed,
+                            };
                         }
                         Some(t) if killed || t.elapsed() >= ctx.grace => {
                             proctree::signal_all(&identity, &left, Signal::SIGKILL);
-                            phase = Phase::Stopping { since, killed: true };
+                            phase = Phase::Stopping {
+                                since,
+                                killed: true,
+                            };
                         }
                         Some(_) => {}
                     }
@@ -297,6 +341,12 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
 
 impl Finished {
     fn spawn_failed(ending: Ending) -> Finished {
-        Finished { ending, status: None, stdout: Vec::new(), stdout_truncated: false, stderr_tail: Vec::new() }
+        Finished {
+            ending,
+            status: None,
+            stdout: Vec::new(),
+            stdout_truncated: false,
+            stderr_tail: Vec::new(),
+        }
     }
 }
