@@ -148,6 +148,17 @@ fn claim(
     Ok(Started { run, supervisor })
 }
 
+fn supervisor_log(state_dir: &std::path::Path) -> Stdio {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(state_dir.join("supervisors.log"))
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
+}
+
 /// Starts `jobctl supervise RUN_ID` in a session of its own (so it outlives the tick and a
 /// terminal's Ctrl-C), handing it the job lock's open file: the flock belongs to the open
 /// file, so from the moment the child exists both hold it, and there is no instant at
@@ -169,7 +180,10 @@ fn spawn_supervisor(cfg: &Config, run: &RunRecord, lock: &JobLock) -> Result<Chi
         .arg("--state-dir")
         .arg(&cfg.runner.state_dir)
         .stdin(Stdio::null())
-        .stdout(Stdio::null());
+        .stdout(Stdio::null())
+        // Not the tick's stderr: whoever reads the tick's output (cron, a pipe) would wait
+        // for every run to end. A supervisor's own complaints go to a file in the state dir.
+        .stderr(supervisor_log(&cfg.runner.state_dir));
     // SAFETY: setsid is async-signal-safe.
     unsafe {
         cmd.pre_exec(|| {

@@ -139,11 +139,22 @@ fn rec(env: &Env, name: &str) -> Option<Rec> {
         .split(|b| *b == 0)
         .filter_map(|kv| {
             let kv = String::from_utf8_lossy(kv);
-            kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
         })
         .collect();
-    let read = |ext: &str| std::fs::read_to_string(base.with_extension(ext)).unwrap_or_default().trim().to_string();
-    Some(Rec { argv, env: env_map, stdin: read("stdin"), cwd: read("cwd") })
+    let read = |ext: &str| {
+        std::fs::read_to_string(base.with_extension(ext))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    Some(Rec {
+        argv,
+        env: env_map,
+        stdin: read("stdin"),
+        cwd: read("cwd"),
+    })
 }
 
 /// How many times a fake was started.
@@ -162,7 +173,12 @@ fn pids(env: &Env, name: &str) -> Vec<i32> {
 }
 
 fn both(o: &Output) -> String {
-    format!("--- exit {}\n--- stdout:\n{}\n--- stderr:\n{}", code(o), stdout(o), stderr(o))
+    format!(
+        "--- exit {}\n--- stdout:\n{}\n--- stderr:\n{}",
+        code(o),
+        stdout(o),
+        stderr(o)
+    )
 }
 
 #[track_caller]
@@ -174,7 +190,8 @@ fn ok(o: &Output) {
 fn status(env: &Env) -> Value {
     let o = env.run(&["status", "--json"]);
     ok(&o);
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("status --json is not JSON: {e}\n{}", both(&o)))
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("status --json is not JSON: {e}\n{}", both(&o)))
 }
 
 /// The `agents` row of `status --json` for agent × scope.
@@ -192,20 +209,32 @@ fn scope_row(st: &Value, agent: &str, scope: &str) -> Value {
 fn assert_enabled(st: &Value, agent: &str, scope: &str) {
     let r = scope_row(st, agent, scope);
     assert_eq!(r["enabled"], true, "{agent} × {scope} must be enabled: {r}");
-    assert!(r["reason"].is_null(), "{agent} × {scope} must have no reason: {r}");
+    assert!(
+        r["reason"].is_null(),
+        "{agent} × {scope} must have no reason: {r}"
+    );
 }
 
 /// Asserts the scope is disabled and returns its reason.
 #[track_caller]
 fn assert_disabled(st: &Value, agent: &str, scope: &str) -> String {
     let r = scope_row(st, agent, scope);
-    assert_eq!(r["enabled"], false, "{agent} × {scope} must be disabled: {r}");
-    r["reason"].as_str().unwrap_or_else(|| panic!("a disabled scope has a reason: {r}")).to_string()
+    assert_eq!(
+        r["enabled"], false,
+        "{agent} × {scope} must be disabled: {r}"
+    );
+    r["reason"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a disabled scope has a reason: {r}"))
+        .to_string()
 }
 
 /// The newest run of `job`.
 fn last_run(env: &Env, job: &str) -> Value {
-    env.history_json(&[job, "-n", "1"]).into_iter().next().unwrap_or_else(|| panic!("no run of {job}"))
+    env.history_json(&[job, "-n", "1"])
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no run of {job}"))
 }
 
 fn attempts(run: &Value) -> Vec<(String, String, Option<String>)> {
@@ -226,7 +255,10 @@ fn attempts(run: &Value) -> Vec<(String, String, Option<String>)> {
 fn pid_alive(pid: i32) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Gone, or a zombie: not running.
-    !stat.is_empty() && !stat.rfind(')').is_some_and(|i| stat[i + 2..].starts_with('Z'))
+    !stat.is_empty()
+        && !stat
+            .rfind(')')
+            .is_some_and(|i| stat[i + 2..].starts_with('Z'))
 }
 
 /// Kills, on drop, every process that carries this env's marks, so a failing test leaves
@@ -253,12 +285,17 @@ impl Drop for Sweep {
         loop {
             let mut pids = Vec::new();
             for e in std::fs::read_dir("/proc").unwrap().flatten() {
-                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
                 if pid == me {
                     continue;
                 }
                 let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-                if env.split(|b| *b == 0).any(|x| self.marks.iter().any(|m| x == m.as_bytes())) {
+                if env
+                    .split(|b| *b == 0)
+                    .any(|x| self.marks.iter().any(|m| x == m.as_bytes()))
+                {
                     pids.push(pid);
                 }
             }
@@ -266,7 +303,10 @@ impl Drop for Sweep {
                 break;
             }
             for p in pids {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL);
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(p),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -318,7 +358,11 @@ fn claude_job_forced_records_everything() {
         "claude's argv (the prompt, front matter and all, is one argument)"
     );
     assert_eq!(r.stdin, "/dev/null", "an agent's stdin is /dev/null");
-    assert_eq!(Path::new(&r.cwd).canonicalize().unwrap(), env.home().canonicalize().unwrap(), "workdir = config dir");
+    assert_eq!(
+        Path::new(&r.cwd).canonicalize().unwrap(),
+        env.home().canonicalize().unwrap(),
+        "workdir = config dir"
+    );
 
     let run = last_run(&env, "hunt");
     assert_eq!(run["status"], "succeeded", "{run:#}");
@@ -326,33 +370,68 @@ fn claude_job_forced_records_everything() {
     assert_eq!(run["model"], "opus", "{run:#}");
     assert_eq!(run["scope"], "worker", "{run:#}");
     assert_eq!(run["role"], "admin", "{run:#}");
-    assert_eq!(run["cost"].as_f64(), Some(1.0), "unlisted model costs 1.0: {run:#}");
+    assert_eq!(
+        run["cost"].as_f64(),
+        Some(1.0),
+        "unlisted model costs 1.0: {run:#}"
+    );
     assert_eq!(run["cost_usd"].as_f64(), Some(0.01), "{run:#}");
     assert_eq!(run["input_tokens"], 5, "{run:#}");
     assert_eq!(run["output_tokens"], 7, "{run:#}");
     assert_eq!(run["num_turns"], 2, "{run:#}");
     assert_eq!(run["forced"], true, "{run:#}");
-    assert_eq!(attempts(&run), [("claude".into(), "succeeded".into(), None)], "{run:#}");
+    assert_eq!(
+        attempts(&run),
+        [("claude".into(), "succeeded".into(), None)],
+        "{run:#}"
+    );
 
     // The environment every job gets, plus the role.
     let id = run["run_id"].as_i64().unwrap();
-    assert_eq!(r.env.get("JOBCTL_JOB_ROLE").map(String::as_str), Some("admin"));
-    assert_eq!(r.env.get("JOBCTL_JOB_NAME").map(String::as_str), Some("hunt"));
+    assert_eq!(
+        r.env.get("JOBCTL_JOB_ROLE").map(String::as_str),
+        Some("admin")
+    );
+    assert_eq!(
+        r.env.get("JOBCTL_JOB_NAME").map(String::as_str),
+        Some("hunt")
+    );
     assert_eq!(r.env.get("JOBCTL_RUN_ID"), Some(&id.to_string()));
-    assert!(r.env.contains_key("JOBCTL_SCHEDULED_FOR"), "{:?}", r.env.keys());
-    let meta: Value = serde_json::from_str(r.env.get("JOBCTL_JOB_METADATA").expect("JOBCTL_JOB_METADATA")).unwrap();
+    assert!(
+        r.env.contains_key("JOBCTL_SCHEDULED_FOR"),
+        "{:?}",
+        r.env.keys()
+    );
+    let meta: Value = serde_json::from_str(
+        r.env
+            .get("JOBCTL_JOB_METADATA")
+            .expect("JOBCTL_JOB_METADATA"),
+    )
+    .unwrap();
     assert_eq!(meta["job"], "hunt", "{meta}");
     assert_eq!(meta["run_id"], id, "{meta}");
 
     // The answer is kept in the run log.
     let o = env.run(&["logs", &id.to_string()]);
     ok(&o);
-    assert!(stdout(&o).contains("claude says hi"), "the answer is in the log\n{}", both(&o));
+    assert!(
+        stdout(&o).contains("claude says hi"),
+        "the answer is in the log\n{}",
+        both(&o)
+    );
 
     // Budget: one unit used, shared by every scope of claude.
     let st = status(&env);
-    assert_eq!(scope_row(&st, "claude", "worker")["used"].as_f64(), Some(1.0), "{st:#}");
-    assert_eq!(scope_row(&st, "claude", "backend")["used"].as_f64(), Some(1.0), "{st:#}");
+    assert_eq!(
+        scope_row(&st, "claude", "worker")["used"].as_f64(),
+        Some(1.0),
+        "{st:#}"
+    );
+    assert_eq!(
+        scope_row(&st, "claude", "backend")["used"].as_f64(),
+        Some(1.0),
+        "{st:#}"
+    );
 }
 
 #[test]
@@ -367,7 +446,11 @@ fn codex_job_via_run_wait_records_tokens_and_puts_the_prompt_last() {
     fake(&env, "codex", CODEX_OK);
     let o = env.run_at(T, &["run", "--wait"]);
     ok(&o);
-    assert!(stdout(&o).contains("fix"), "run --wait prints a line per run\n{}", both(&o));
+    assert!(
+        stdout(&o).contains("fix"),
+        "run --wait prints a line per run\n{}",
+        both(&o)
+    );
 
     let r = rec(&env, "codex").expect("codex was started");
     assert_eq!(
@@ -388,7 +471,10 @@ fn codex_job_via_run_wait_records_tokens_and_puts_the_prompt_last() {
         ],
         "codex's argv: the prompt is positional, last, after --"
     );
-    assert_eq!(r.stdin, "/dev/null", "codex reads stdin until EOF: it must be /dev/null");
+    assert_eq!(
+        r.stdin, "/dev/null",
+        "codex reads stdin until EOF: it must be /dev/null"
+    );
 
     let run = last_run(&env, "fix");
     assert_eq!(run["status"], "succeeded", "{run:#}");
@@ -419,7 +505,17 @@ fn gemini_job_argv_and_usage() {
     fake(&env, "gemini", GEMINI_OK);
     ok(&env.run(&["force", "g"]));
     let r = rec(&env, "gemini").unwrap();
-    assert_eq!(r.argv, ["--prompt=summarise", "--output-format", "json", "--yolo", "-m", "gemini-2.5-flash-lite"]);
+    assert_eq!(
+        r.argv,
+        [
+            "--prompt=summarise",
+            "--output-format",
+            "json",
+            "--yolo",
+            "-m",
+            "gemini-2.5-flash-lite"
+        ]
+    );
     let run = last_run(&env, "g");
     assert_eq!(run["status"], "succeeded", "{run:#}");
     assert_eq!(run["model"], "gemini-2.5-flash-lite", "{run:#}");
@@ -439,26 +535,51 @@ fn command_preset_substitutes_model_and_prompt_and_reads_the_last_json_line() {
             bin.display()
         )
     });
-    fake(&env, "local-agent", "echo 'the local answer'\necho '{\"cost\": 0.5, \"usage\": {\"input_tokens\": 3}}'\n");
+    fake(
+        &env,
+        "local-agent",
+        "echo 'the local answer'\necho '{\"cost\": 0.5, \"usage\": {\"input_tokens\": 3}}'\n",
+    );
     ok(&env.run(&["force", "loc"]));
     let r = rec(&env, "local-agent").unwrap();
-    assert_eq!(r.argv, ["--model", "large", "a b; rm -rf / $(echo no)"], "whole-argument substitution, no shell");
+    assert_eq!(
+        r.argv,
+        ["--model", "large", "a b; rm -rf / $(echo no)"],
+        "whole-argument substitution, no shell"
+    );
     let run = last_run(&env, "loc");
     assert_eq!(run["status"], "succeeded", "{run:#}");
     assert_eq!(run["agent"], "local");
     assert_eq!(run["model"], "large");
-    assert_eq!(run["cost_usd"].as_f64(), Some(0.5), "self-reported cost is cost_usd: {run:#}");
-    assert_eq!(run["cost"].as_f64(), Some(1.0), "only rates decide the budget cost: {run:#}");
+    assert_eq!(
+        run["cost_usd"].as_f64(),
+        Some(0.5),
+        "self-reported cost is cost_usd: {run:#}"
+    );
+    assert_eq!(
+        run["cost"].as_f64(),
+        Some(1.0),
+        "only rates decide the budget cost: {run:#}"
+    );
     assert_eq!(run["input_tokens"], 3, "{run:#}");
     let st = status(&env);
-    assert_eq!(scope_row(&st, "local", "worker")["used"].as_f64(), Some(1.0), "{st:#}");
+    assert_eq!(
+        scope_row(&st, "local", "worker")["used"].as_f64(),
+        Some(1.0),
+        "{st:#}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
 // Fallback by outcome
 // ---------------------------------------------------------------------------------------
 
-fn two_agent_env(claude_body: &str, codex_body: &str, job_extra: &str, runner_extra: &str) -> (Env, Sweep) {
+fn two_agent_env(
+    claude_body: &str,
+    codex_body: &str,
+    job_extra: &str,
+    runner_extra: &str,
+) -> (Env, Sweep) {
     let (env, s) = setup(|e| {
         format!(
             "{}{}{}[fallback]\norder = [\"claude\", \"codex\"]\n\n\
@@ -488,27 +609,56 @@ fn claude_not_logged_in_disables_only_that_scope_and_codex_takes_over() {
     assert_eq!(run["cost"].as_f64(), Some(1.0), "{run:#}");
     let a = attempts(&run);
     assert_eq!(a.len(), 2, "{run:#}");
-    assert_eq!((a[0].0.as_str(), a[0].1.as_str()), ("claude", "auth_failed"), "{run:#}");
+    assert_eq!(
+        (a[0].0.as_str(), a[0].1.as_str()),
+        ("claude", "auth_failed"),
+        "{run:#}"
+    );
     let reason = a[0].2.clone().unwrap_or_default();
-    assert!(reason.starts_with("auth_failed:") && reason.contains("Not logged in"), "{reason}");
-    assert_eq!((a[1].0.as_str(), a[1].1.as_str()), ("codex", "succeeded"), "{run:#}");
+    assert!(
+        reason.starts_with("auth_failed:") && reason.contains("Not logged in"),
+        "{reason}"
+    );
+    assert_eq!(
+        (a[1].0.as_str(), a[1].1.as_str()),
+        ("codex", "succeeded"),
+        "{run:#}"
+    );
 
     let st = status(&env);
     let why = assert_disabled(&st, "claude", "worker");
-    assert!(why.starts_with("auth_failed:") && why.contains("Not logged in"), "{why}");
+    assert!(
+        why.starts_with("auth_failed:") && why.contains("Not logged in"),
+        "{why}"
+    );
     assert_enabled(&st, "claude", "backend");
     assert_enabled(&st, "codex", "worker");
     assert_enabled(&st, "codex", "backend");
-    assert_eq!(scope_row(&st, "claude", "worker")["used"].as_f64(), Some(0.0), "the reservation is released: {st:#}");
-    assert_eq!(scope_row(&st, "codex", "worker")["used"].as_f64(), Some(1.0), "{st:#}");
+    assert_eq!(
+        scope_row(&st, "claude", "worker")["used"].as_f64(),
+        Some(0.0),
+        "the reservation is released: {st:#}"
+    );
+    assert_eq!(
+        scope_row(&st, "codex", "worker")["used"].as_f64(),
+        Some(1.0),
+        "{st:#}"
+    );
 
     // The next run doesn't try claude again for this scope.
     ok(&env.run(&["force", "work"]));
     assert_eq!(calls(&env, "claude"), 1, "a disabled scope is skipped");
     let run = last_run(&env, "work");
     let a = attempts(&run);
-    assert_eq!((a[0].0.as_str(), a[0].1.as_str()), ("claude", "unavailable"), "{run:#}");
-    assert!(a[0].2.as_deref().unwrap_or("").starts_with("auth_failed:"), "the reason is noted: {run:#}");
+    assert_eq!(
+        (a[0].0.as_str(), a[0].1.as_str()),
+        ("claude", "unavailable"),
+        "{run:#}"
+    );
+    assert!(
+        a[0].2.as_deref().unwrap_or("").starts_with("auth_failed:"),
+        "the reason is noted: {run:#}"
+    );
 }
 
 #[test]
@@ -522,11 +672,18 @@ fn a_missing_binary_is_skipped_and_not_stored() {
     assert_eq!(a.len(), 2, "{run:#}");
     assert_eq!(a[0].0, "claude");
     assert_ne!(a[0].1, "succeeded");
-    assert!(a[0].2.as_deref().unwrap_or("").contains("claude"), "the reason names the binary: {run:#}");
+    assert!(
+        a[0].2.as_deref().unwrap_or("").contains("claude"),
+        "the reason names the binary: {run:#}"
+    );
     let st = status(&env);
     assert_enabled(&st, "claude", "worker");
     assert_enabled(&st, "claude", "backend");
-    assert_eq!(scope_row(&st, "claude", "worker")["used"].as_f64(), Some(0.0), "{st:#}");
+    assert_eq!(
+        scope_row(&st, "claude", "worker")["used"].as_f64(),
+        Some(0.0),
+        "{st:#}"
+    );
 
     // Installing it fixes it, with no configure step.
     fake(&env, "claude", CLAUDE_OK);
@@ -548,22 +705,52 @@ fn missing_credentials_disable_the_scope_without_starting_the_cli() {
     });
     fake(&env, "claude", CLAUDE_OK);
     fake(&env, "codex", CODEX_OK);
-    let o = env.cmd(&["force", "work"]).env_remove("X_TOKEN").output().unwrap();
+    let o = env
+        .cmd(&["force", "work"])
+        .env_remove("X_TOKEN")
+        .output()
+        .unwrap();
     ok(&o);
-    assert_eq!(calls(&env, "claude"), 0, "claude must not be started without credentials");
+    assert_eq!(
+        calls(&env, "claude"),
+        0,
+        "claude must not be started without credentials"
+    );
     let run = last_run(&env, "work");
     assert_eq!(run["agent"], "codex", "{run:#}");
     let a = attempts(&run);
-    assert_eq!(a[0], ("claude".into(), "auth_failed".into(), Some("auth_failed: missing credentials (env X_TOKEN)".into())), "{run:#}");
+    assert_eq!(
+        a[0],
+        (
+            "claude".into(),
+            "auth_failed".into(),
+            Some("auth_failed: missing credentials (env X_TOKEN)".into())
+        ),
+        "{run:#}"
+    );
     let st = status(&env);
-    assert_eq!(assert_disabled(&st, "claude", "worker"), "auth_failed: missing credentials (env X_TOKEN)");
+    assert_eq!(
+        assert_disabled(&st, "claude", "worker"),
+        "auth_failed: missing credentials (env X_TOKEN)"
+    );
     assert_enabled(&st, "claude", "backend");
 
     // The job's own env counts: the agent would get it.
-    let o = env.cmd(&["force", "with-token"]).env_remove("X_TOKEN").output().unwrap();
+    let o = env
+        .cmd(&["force", "with-token"])
+        .env_remove("X_TOKEN")
+        .output()
+        .unwrap();
     ok(&o);
     assert_eq!(last_run(&env, "with-token")["agent"], "claude");
-    assert_eq!(rec(&env, "claude").unwrap().env.get("X_TOKEN").map(String::as_str), Some("from-the-job"));
+    assert_eq!(
+        rec(&env, "claude")
+            .unwrap()
+            .env
+            .get("X_TOKEN")
+            .map(String::as_str),
+        Some("from-the-job")
+    );
 }
 
 #[test]
@@ -578,12 +765,19 @@ fn env_remove_counts_for_the_credential_check() {
     });
     fake(&env, "claude", CLAUDE_OK);
     // jobctl has X_TOKEN, but the agent would not get it.
-    let o = env.cmd(&["force", "work"]).env("X_TOKEN", "secret").output().unwrap();
+    let o = env
+        .cmd(&["force", "work"])
+        .env("X_TOKEN", "secret")
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 1, "no agent left: skipped\n{}", both(&o));
     assert_eq!(calls(&env, "claude"), 0);
     let run = last_run(&env, "work");
     assert_eq!(run["status"], "skipped", "{run:#}");
-    assert_eq!(assert_disabled(&status(&env), "claude", "worker"), "auth_failed: missing credentials (env X_TOKEN)");
+    assert_eq!(
+        assert_disabled(&status(&env), "claude", "worker"),
+        "auth_failed: missing credentials (env X_TOKEN)"
+    );
 }
 
 #[test]
@@ -602,10 +796,17 @@ fn gemini_exit_41_is_an_auth_failure() {
     let run = last_run(&env, "work");
     assert_eq!(run["agent"], "codex", "{run:#}");
     let a = attempts(&run);
-    assert_eq!((a[0].0.as_str(), a[0].1.as_str()), ("gemini", "auth_failed"), "{run:#}");
+    assert_eq!(
+        (a[0].0.as_str(), a[0].1.as_str()),
+        ("gemini", "auth_failed"),
+        "{run:#}"
+    );
     let st = status(&env);
     let why = assert_disabled(&st, "gemini", "worker");
-    assert!(why.starts_with("auth_failed:") && why.contains("Auth method"), "{why}");
+    assert!(
+        why.starts_with("auth_failed:") && why.contains("Auth method"),
+        "{why}"
+    );
     assert_enabled(&st, "gemini", "backend");
 }
 
@@ -627,13 +828,24 @@ fn provider_quota_disables_the_scope_and_the_next_agent_is_used() {
     let run = last_run(&env, "work");
     assert_eq!(run["agent"], "claude", "{run:#}");
     let a = attempts(&run);
-    assert_eq!((a[0].0.as_str(), a[0].1.as_str()), ("codex", "quota_exhausted"), "{run:#}");
+    assert_eq!(
+        (a[0].0.as_str(), a[0].1.as_str()),
+        ("codex", "quota_exhausted"),
+        "{run:#}"
+    );
     let st = env.run_at(T, &["status", "--json"]);
     let st: Value = serde_json::from_slice(&st.stdout).unwrap();
     let why = assert_disabled(&st, "codex", "worker");
-    assert!(why.starts_with("quota_exhausted:") && why.contains("insufficient_quota"), "{why}");
+    assert!(
+        why.starts_with("quota_exhausted:") && why.contains("insufficient_quota"),
+        "{why}"
+    );
     assert_enabled(&st, "codex", "backend");
-    assert_eq!(scope_row(&st, "codex", "worker")["used"].as_f64(), Some(0.0), "released: {st:#}");
+    assert_eq!(
+        scope_row(&st, "codex", "worker")["used"].as_f64(),
+        Some(0.0),
+        "released: {st:#}"
+    );
 }
 
 #[test]
@@ -651,11 +863,19 @@ fn claude_429_is_a_quota_failure() {
 fn claude_refusing_root_fails_the_run_plainly_without_fallback() {
     let (env, _s) = two_agent_env(CLAUDE_ROOT, CODEX_OK, "", "");
     let o = env.run(&["force", "work"]);
-    assert_eq!(code(&o), 1, "the run failed with the CLI's exit 1\n{}", both(&o));
+    assert_eq!(
+        code(&o),
+        1,
+        "the run failed with the CLI's exit 1\n{}",
+        both(&o)
+    );
     let run = last_run(&env, "work");
     assert_eq!(run["status"], "failed", "{run:#}");
     let err = run["error"].as_str().unwrap_or("").to_lowercase();
-    assert!(err.contains("root"), "the error says it is about root: {run:#}");
+    assert!(
+        err.contains("root"),
+        "the error says it is about root: {run:#}"
+    );
     assert!(!err.contains("auth_failed"), "{run:#}");
     assert_eq!(calls(&env, "codex"), 0, "no fallback");
     assert_eq!(attempts(&run).len(), 1, "{run:#}");
@@ -680,8 +900,14 @@ fn a_hanging_codex_times_out_without_fallback_and_leaves_nothing_behind() {
     let o = env.run(&["force", "work"]);
     let took = start.elapsed();
     assert_eq!(code(&o), 124, "{}", both(&o));
-    assert!(took >= Duration::from_secs(3), "only the timeout ends it ({took:?})");
-    assert!(took < Duration::from_secs(60), "the 3s timeout took {took:?}");
+    assert!(
+        took >= Duration::from_secs(3),
+        "only the timeout ends it ({took:?})"
+    );
+    assert!(
+        took < Duration::from_secs(60),
+        "the 3s timeout took {took:?}"
+    );
     let run = last_run(&env, "work");
     assert_eq!(run["status"], "timed_out", "{run:#}");
     assert_eq!(run["agent"], "codex", "{run:#}");
@@ -690,7 +916,10 @@ fn a_hanging_codex_times_out_without_fallback_and_leaves_nothing_behind() {
     assert_enabled(&st, "codex", "worker");
     let id = run["run_id"].as_i64().unwrap();
     let (live, zombies) = run_processes(&env.state_dir(), id);
-    assert!(live.is_empty() && zombies.is_empty(), "processes left: live {live:?}, zombies {zombies:?}");
+    assert!(
+        live.is_empty() && zombies.is_empty(),
+        "processes left: live {live:?}, zombies {zombies:?}"
+    );
     for p in pids(&env, "codex") {
         assert!(!pid_alive(p), "the codex process {p} is still alive");
     }
@@ -704,7 +933,10 @@ fn invalid_json_fails_the_run_and_leaves_the_scope_alone() {
     let run = last_run(&env, "work");
     assert_eq!(run["status"], "failed", "{run:#}");
     let err = run["error"].as_str().unwrap_or("");
-    assert!(err.contains("claude") && err.to_lowercase().contains("json"), "a clear error: {run:#}");
+    assert!(
+        err.contains("claude") && err.to_lowercase().contains("json"),
+        "a clear error: {run:#}"
+    );
     assert_eq!(calls(&env, "codex"), 0, "no fallback");
     let st = status(&env);
     assert_enabled(&st, "claude", "worker");
@@ -712,21 +944,36 @@ fn invalid_json_fails_the_run_and_leaves_the_scope_alone() {
 
 #[test]
 fn a_huge_output_doesnt_crash_and_the_log_is_capped() {
-    let (env, _s) = two_agent_env(CLAUDE_HUGE, CODEX_OK, "timeout = \"5m\"", "log_max_bytes = \"1MiB\"");
+    let (env, _s) = two_agent_env(
+        CLAUDE_HUGE,
+        CODEX_OK,
+        "timeout = \"5m\"",
+        "log_max_bytes = \"1MiB\"",
+    );
     let o = env.run(&["force", "work"]);
     let c = code(&o);
-    assert!(c == 0 || c == 1, "a run result, not a crash\n{}", &both(&o)[..both(&o).len().min(4000)]);
+    assert!(
+        c == 0 || c == 1,
+        "a run result, not a crash\n{}",
+        &both(&o)[..both(&o).len().min(4000)]
+    );
     let run = last_run(&env, "work");
     let s = run["status"].as_str().unwrap();
     assert!(s == "failed" || s == "succeeded", "{run:#}");
     if s == "failed" {
         let err = run["error"].as_str().unwrap_or("");
-        assert!(err.contains("claude") && err.len() < 2000, "a clear, short error: {err:.300}");
+        assert!(
+            err.contains("claude") && err.len() < 2000,
+            "a clear, short error: {err:.300}"
+        );
     }
     assert_eq!(calls(&env, "codex"), 0, "no fallback");
     let log = PathBuf::from(run["log_path"].as_str().expect("log_path"));
     let len = std::fs::metadata(&log).unwrap().len();
-    assert!(len <= (1 << 20) + (64 << 10), "the log is capped at 1MiB: {len} bytes");
+    assert!(
+        len <= (1 << 20) + (64 << 10),
+        "the log is capped at 1MiB: {len} bytes"
+    );
     assert_enabled(&status(&env), "claude", "worker");
 }
 
@@ -745,25 +992,61 @@ fn every_candidate_unavailable_skips_the_run_with_every_reason() {
     fake(&env, "claude", CLAUDE_OK);
     fake(&env, "gemini", GEMINI_OK);
     // claude: disabled by hand; codex: not installed; gemini: no credentials.
-    ok(&env.run(&["configure", "agent", "claude", "--disable", "--reason", "off"]));
-    let o = env.cmd(&["run", "--wait"]).env("JOBCTL_NOW", T).env_remove("X_TOKEN").output().unwrap();
-    assert_eq!(code(&o), 1, "a skipped run makes run --wait exit 1\n{}", both(&o));
+    ok(&env.run(&[
+        "configure",
+        "agent",
+        "claude",
+        "--disable",
+        "--reason",
+        "off",
+    ]));
+    let o = env
+        .cmd(&["run", "--wait"])
+        .env("JOBCTL_NOW", T)
+        .env_remove("X_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(
+        code(&o),
+        1,
+        "a skipped run makes run --wait exit 1\n{}",
+        both(&o)
+    );
     assert_eq!(calls(&env, "claude") + calls(&env, "gemini"), 0);
     let run = last_run(&env, "work");
     assert_eq!(run["status"], "skipped", "{run:#}");
     let a = attempts(&run);
-    assert_eq!(a.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(), ["claude", "codex", "gemini"], "{run:#}");
+    assert_eq!(
+        a.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+        ["claude", "codex", "gemini"],
+        "{run:#}"
+    );
     assert_eq!(a[0].2.as_deref(), Some("manual: off"), "{run:#}");
     assert!(a[1].2.as_deref().unwrap_or("").contains("codex"), "{run:#}");
-    assert_eq!(a[2].2.as_deref(), Some("auth_failed: missing credentials (env X_TOKEN)"), "{run:#}");
+    assert_eq!(
+        a[2].2.as_deref(),
+        Some("auth_failed: missing credentials (env X_TOKEN)"),
+        "{run:#}"
+    );
     let err = run["error"].as_str().unwrap_or("");
-    for want in ["manual: off", "auth_failed: missing credentials (env X_TOKEN)", "codex"] {
-        assert!(err.contains(want), "the error lists every reason ({want}): {err}");
+    for want in [
+        "manual: off",
+        "auth_failed: missing credentials (env X_TOKEN)",
+        "codex",
+    ] {
+        assert!(
+            err.contains(want),
+            "the error lists every reason ({want}): {err}"
+        );
     }
     let ev = env.store().events(Some("run_skipped"), 10).unwrap();
     assert_eq!(ev.len(), 1, "one event for the skipped run: {ev:?}");
     // A forced run is skipped the same way: exit 1.
-    let o = env.cmd(&["force", "work"]).env_remove("X_TOKEN").output().unwrap();
+    let o = env
+        .cmd(&["force", "work"])
+        .env_remove("X_TOKEN")
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 1, "{}", both(&o));
     assert_eq!(last_run(&env, "work")["status"], "skipped");
 }
@@ -803,7 +1086,10 @@ fn serve(path: &Path, answer: Answer) -> Arc<Mutex<Vec<String>>> {
                     Ok(n) => buf.extend_from_slice(&chunk[..n]),
                 }
             }
-            seen2.lock().unwrap().push(String::from_utf8_lossy(&buf).into_owned());
+            seen2
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf).into_owned());
             let resp: &[u8] = match answer {
                 Answer::Ok => b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{\"status\":\"ok\"}",
                 Answer::Unavailable => b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -824,7 +1110,10 @@ fn role_env(daemon: Option<&Path>) -> (Env, Sweep) {
         format!(
             "{}{d}{}[jobs.build]\ntype = \"agent\"\nagent = \"claude\"\nrole = \"builder\"\nprompt = \"p\"\n\n\
              [jobs.plain]\ntype = \"agent\"\nagent = \"claude\"\nprompt = \"p\"\n",
-            runner(e, "default_role = \"reviewer\"\nrole_env = [\"TELECLAUDE_JOB_ROLE\"]"),
+            runner(
+                e,
+                "default_role = \"reviewer\"\nrole_env = [\"TELECLAUDE_JOB_ROLE\"]"
+            ),
             agent("claude", "claude", "")
         )
     })
@@ -834,7 +1123,11 @@ fn role_env(daemon: Option<&Path>) -> (Env, Sweep) {
 fn role_of(env: &Env, job: &str) -> (String, Option<String>, Option<String>) {
     let o = env.run(&["force", job]);
     ok(&o);
-    assert!(!stderr(&o).to_lowercase().contains("daemon"), "the daemon's absence is silent\n{}", both(&o));
+    assert!(
+        !stderr(&o).to_lowercase().contains("daemon"),
+        "the daemon's absence is silent\n{}",
+        both(&o)
+    );
     let run = last_run(env, job);
     let r = rec(env, "claude").unwrap();
     (
@@ -848,7 +1141,11 @@ fn role_of(env: &Env, job: &str) -> (String, Option<String>, Option<String>) {
 fn without_a_daemon_the_role_is_admin() {
     let (env, _s) = role_env(None);
     fake(&env, "claude", CLAUDE_OK);
-    let admin = ("admin".to_string(), Some("admin".to_string()), Some("admin".to_string()));
+    let admin = (
+        "admin".to_string(),
+        Some("admin".to_string()),
+        Some("admin".to_string()),
+    );
     assert_eq!(role_of(&env, "build"), admin);
     assert_eq!(role_of(&env, "plain"), admin);
     let st = status(&env);
@@ -857,7 +1154,11 @@ fn without_a_daemon_the_role_is_admin() {
     assert_eq!(st["role"], "admin", "{st:#}");
     let o = env.run(&["status"]);
     ok(&o);
-    assert!(stdout(&o).contains("daemon"), "status says what the daemon is\n{}", both(&o));
+    assert!(
+        stdout(&o).contains("daemon"),
+        "status says what the daemon is\n{}",
+        both(&o)
+    );
 }
 
 #[test]
@@ -868,10 +1169,21 @@ fn with_a_healthy_daemon_the_job_gets_its_role() {
     let (env, _s) = role_env(Some(&sock));
     fake(&env, "claude", CLAUDE_OK);
     let b = |s: &str| (s.to_string(), Some(s.to_string()), Some(s.to_string()));
-    assert_eq!(role_of(&env, "build"), b("builder"), "the job's role, also under role_env");
-    assert_eq!(role_of(&env, "plain"), b("reviewer"), "runner.default_role for a job without role");
+    assert_eq!(
+        role_of(&env, "build"),
+        b("builder"),
+        "the job's role, also under role_env"
+    );
+    assert_eq!(
+        role_of(&env, "plain"),
+        b("reviewer"),
+        "runner.default_role for a job without role"
+    );
     let req = seen.lock().unwrap().first().cloned().unwrap_or_default();
-    assert!(req.starts_with("GET /healthz HTTP/1.1\r\n"), "an HTTP/1.1 GET of health_path: {req:?}");
+    assert!(
+        req.starts_with("GET /healthz HTTP/1.1\r\n"),
+        "an HTTP/1.1 GET of health_path: {req:?}"
+    );
     let st = status(&env);
     assert_eq!(st["daemon"]["configured"], true, "{st:#}");
     assert_eq!(st["daemon"]["present"], true, "{st:#}");
@@ -883,7 +1195,13 @@ fn with_a_healthy_daemon_the_job_gets_its_role() {
 
 #[test]
 fn an_absent_daemon_in_any_form_means_admin_silently() {
-    for case in ["no socket", "regular file", "503", "garbage", "never answers"] {
+    for case in [
+        "no socket",
+        "regular file",
+        "503",
+        "garbage",
+        "never answers",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let sock = dir.path().join("api.sock");
         match case {
@@ -896,9 +1214,17 @@ fn an_absent_daemon_in_any_form_means_admin_silently() {
         let (env, _s) = role_env(Some(&sock));
         fake(&env, "claude", CLAUDE_OK);
         let start = Instant::now();
-        let admin = ("admin".to_string(), Some("admin".to_string()), Some("admin".to_string()));
+        let admin = (
+            "admin".to_string(),
+            Some("admin".to_string()),
+            Some("admin".to_string()),
+        );
         assert_eq!(role_of(&env, "build"), admin, "{case}");
-        assert!(start.elapsed() < Duration::from_secs(30), "{case}: took {:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{case}: took {:?}",
+            start.elapsed()
+        );
         let st = status(&env);
         assert_eq!(st["daemon"]["configured"], true, "{case}: {st:#}");
         assert_eq!(st["daemon"]["present"], false, "{case}: {st:#}");
@@ -934,14 +1260,25 @@ fn ask_prints_the_answer_and_is_recorded() {
     let r = rec(&env, "claude").unwrap();
     assert_eq!(
         r.argv,
-        ["--print=what is up?", "--output-format", "json", "--no-session-persistence", "--no-chrome", "--model", "haiku", "--tools", ""],
+        [
+            "--print=what is up?",
+            "--output-format",
+            "json",
+            "--no-session-persistence",
+            "--no-chrome",
+            "--model",
+            "haiku",
+            "--tools",
+            ""
+        ],
         "ask: no tools, no --dangerously-skip-permissions"
     );
     assert_eq!(r.stdin, "/dev/null");
 
     let o = env.run(&["ask", "--json", "again"]);
     ok(&o);
-    let j: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}\n{}", both(&o)));
+    let j: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}\n{}", both(&o)));
     assert_eq!(j["agent"], "claude", "{j:#}");
     assert_eq!(j["model"], "haiku", "{j:#}");
     assert_eq!(j["scope"], "backend", "{j:#}");
@@ -962,7 +1299,11 @@ fn ask_prints_the_answer_and_is_recorded() {
         assert_eq!(run["cost"].as_f64(), Some(1.0), "{run:#}");
     }
     let st = status(&env);
-    assert_eq!(scope_row(&st, "claude", "backend")["used"].as_f64(), Some(2.0), "{st:#}");
+    assert_eq!(
+        scope_row(&st, "claude", "backend")["used"].as_f64(),
+        Some(2.0),
+        "{st:#}"
+    );
 
     // Another scope, recorded as such.
     ok(&env.run(&["ask", "--scope", "worker", "q"]));
@@ -979,14 +1320,34 @@ fn ask_argv_of_codex_and_gemini_has_no_tools() {
     assert_eq!(stdout(&o).trim(), "codex says hi");
     assert_eq!(
         rec(&env, "codex").unwrap().argv,
-        ["exec", "--json", "--sandbox", "read-only", "--skip-git-repo-check", "-m", "gpt-5.4", "-c", "model_reasoning_effort=xhigh", "--", "-x"]
+        [
+            "exec",
+            "--json",
+            "--sandbox",
+            "read-only",
+            "--skip-git-repo-check",
+            "-m",
+            "gpt-5.4",
+            "-c",
+            "model_reasoning_effort=xhigh",
+            "--",
+            "-x"
+        ]
     );
     let o = env.run(&["ask", "--agent", "gemini", "q"]);
     ok(&o);
     assert_eq!(stdout(&o).trim(), "gemini says hi");
     assert_eq!(
         rec(&env, "gemini").unwrap().argv,
-        ["--prompt=q", "--output-format", "json", "--approval-mode", "plan", "-m", "gemini-2.5-flash-lite"]
+        [
+            "--prompt=q",
+            "--output-format",
+            "json",
+            "--approval-mode",
+            "plan",
+            "-m",
+            "gemini-2.5-flash-lite"
+        ]
     );
 }
 
@@ -994,11 +1355,24 @@ fn ask_argv_of_codex_and_gemini_has_no_tools() {
 fn ask_with_no_agent_available_exits_69_with_every_reason() {
     let (env, _s) = ask_env();
     // claude not installed, codex disabled by hand.
-    ok(&env.run(&["configure", "agent", "codex", "--scope", "backend", "--disable", "--reason", "holiday"]));
+    ok(&env.run(&[
+        "configure",
+        "agent",
+        "codex",
+        "--scope",
+        "backend",
+        "--disable",
+        "--reason",
+        "holiday",
+    ]));
     let o = env.run(&["ask", "q"]);
     assert_eq!(code(&o), 69, "{}", both(&o));
     let err = stderr(&o);
-    assert!(err.contains("claude") && err.contains("codex") && err.contains("manual: holiday"), "each reason is printed\n{}", both(&o));
+    assert!(
+        err.contains("claude") && err.contains("codex") && err.contains("manual: holiday"),
+        "each reason is printed\n{}",
+        both(&o)
+    );
     let run = &env.history_json(&["ask"])[0];
     assert_eq!(run["status"], "skipped", "{run:#}");
     assert_eq!(run["scope"], "backend", "{run:#}");
@@ -1021,7 +1395,10 @@ fn ask_exit_codes_for_a_failed_and_a_timed_out_agent() {
     assert_eq!(run["status"], "timed_out", "{run:#}");
     let id = run["run_id"].as_i64().unwrap();
     let (live, zombies) = run_processes(&env.state_dir(), id);
-    assert!(live.is_empty() && zombies.is_empty(), "processes left: {live:?} {zombies:?}");
+    assert!(
+        live.is_empty() && zombies.is_empty(),
+        "processes left: {live:?} {zombies:?}"
+    );
     for p in pids(&env, "codex") {
         assert!(!pid_alive(p), "codex {p} still alive");
     }
@@ -1036,13 +1413,24 @@ fn configure_agent_disable_and_enable_by_scope() {
     let (env, _s) = ask_env();
     let o = env.run(&["configure", "agent", "claude", "--disable", "--reason", "x"]);
     ok(&o);
-    assert!(stdout(&o).contains("manual: x"), "prints the resulting state\n{}", both(&o));
+    assert!(
+        stdout(&o).contains("manual: x"),
+        "prints the resulting state\n{}",
+        both(&o)
+    );
     let st = status(&env);
     assert_eq!(assert_disabled(&st, "claude", "worker"), "manual: x");
     assert_eq!(assert_disabled(&st, "claude", "backend"), "manual: x");
     assert_enabled(&st, "codex", "worker");
 
-    let o = env.run(&["configure", "agent", "claude", "--scope", "worker", "--enable"]);
+    let o = env.run(&[
+        "configure",
+        "agent",
+        "claude",
+        "--scope",
+        "worker",
+        "--enable",
+    ]);
     ok(&o);
     let st = status(&env);
     assert_enabled(&st, "claude", "worker");
@@ -1051,12 +1439,25 @@ fn configure_agent_disable_and_enable_by_scope() {
     // The human status table shows it.
     let o = env.run(&["status"]);
     ok(&o);
-    let line = stdout(&o).lines().find(|l| l.contains("claude") && l.contains("backend")).map(str::to_string);
+    let line = stdout(&o)
+        .lines()
+        .find(|l| l.contains("claude") && l.contains("backend"))
+        .map(str::to_string);
     let line = line.unwrap_or_else(|| panic!("no claude backend row\n{}", both(&o)));
-    assert!(line.contains("disabled") && line.contains("manual: x"), "{line}");
+    assert!(
+        line.contains("disabled") && line.contains("manual: x"),
+        "{line}"
+    );
 
     // A manual disable is a plain reason: an unknown scope is refused.
-    let o = env.run(&["configure", "agent", "claude", "--scope", "nope", "--enable"]);
+    let o = env.run(&[
+        "configure",
+        "agent",
+        "claude",
+        "--scope",
+        "nope",
+        "--enable",
+    ]);
     assert_ne!(code(&o), 0, "{}", both(&o));
 }
 
@@ -1074,9 +1475,16 @@ fn status_shows_the_agent_of_a_running_run() {
         )
     });
     fake(&env, "codex", CODEX_HANG);
-    let mut child = env.cmd(&["force", "work"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = env
+        .cmd(&["force", "work"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     // Wait until the agent itself runs (it has recorded its start).
-    wait_for("codex to start", Duration::from_secs(60), || (calls(&env, "codex") > 0).then_some(()));
+    wait_for("codex to start", Duration::from_secs(60), || {
+        (calls(&env, "codex") > 0).then_some(())
+    });
     let st = wait_for("the run in status", Duration::from_secs(60), || {
         let st = status(&env);
         (st["running"].as_array().is_some_and(|r| r.len() == 1)).then_some(st)
@@ -1087,12 +1495,19 @@ fn status_shows_the_agent_of_a_running_run() {
     let human = env.run(&["status"]);
     let o = env.run(&["cancel", "--job", "work"]);
     ok(&o);
-    wait_for("force to end", Duration::from_secs(60), || child.try_wait().unwrap());
+    wait_for("force to end", Duration::from_secs(60), || {
+        child.try_wait().unwrap()
+    });
     assert_eq!(last_run(&env, "work")["status"], "cancelled");
     // The AGENT column of a running agent run names the agent being called.
-    assert_eq!(r["agent"], "codex", "status --json running[].agent of a running agent run: {st:#}");
+    assert_eq!(
+        r["agent"], "codex",
+        "status --json running[].agent of a running agent run: {st:#}"
+    );
     assert!(
-        stdout(&human).lines().any(|l| l.contains("work") && l.contains("codex")),
+        stdout(&human)
+            .lines()
+            .any(|l| l.contains("work") && l.contains("codex")),
         "the RUN JOB STARTED PID AGENT table names codex\n{}",
         both(&human)
     );
@@ -1122,11 +1537,19 @@ fn auth_lists_env_and_files_and_any_one_present_is_enough() {
         format!(
             "{}{}[jobs.work]\ntype = \"agent\"\nagent = \"claude\"\nprompt = \"p\"\n",
             runner(e, ""),
-            agent("claude", "claude", "auth = { env = [\"X_TOKEN\"], files = [\"creds/claude.json\"] }")
+            agent(
+                "claude",
+                "claude",
+                "auth = { env = [\"X_TOKEN\"], files = [\"creds/claude.json\"] }"
+            )
         )
     });
     fake(&env, "claude", CLAUDE_OK);
-    let o = env.cmd(&["force", "work"]).env_remove("X_TOKEN").output().unwrap();
+    let o = env
+        .cmd(&["force", "work"])
+        .env_remove("X_TOKEN")
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 1, "{}", both(&o));
     let run = last_run(&env, "work");
     assert_eq!(run["status"], "skipped", "{run:#}");
@@ -1137,12 +1560,20 @@ fn auth_lists_env_and_files_and_any_one_present_is_enough() {
     // The file appears (relative to the config's directory), the scope is enabled by hand.
     env.write("creds/claude.json", "{}");
     ok(&env.run(&["configure", "agent", "claude", "--enable"]));
-    let o = env.cmd(&["force", "work"]).env_remove("X_TOKEN").output().unwrap();
+    let o = env
+        .cmd(&["force", "work"])
+        .env_remove("X_TOKEN")
+        .output()
+        .unwrap();
     ok(&o);
     assert_eq!(last_run(&env, "work")["agent"], "claude");
     // An empty variable is no credential.
     std::fs::remove_file(env.home().join("creds/claude.json")).unwrap();
-    let o = env.cmd(&["force", "work"]).env("X_TOKEN", "").output().unwrap();
+    let o = env
+        .cmd(&["force", "work"])
+        .env("X_TOKEN", "")
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 1, "{}", both(&o));
 }
 
@@ -1157,12 +1588,21 @@ fn ask_reads_the_prompt_from_stdin_and_the_agent_still_gets_dev_null() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"--- a prompt\nfrom stdin\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"--- a prompt\nfrom stdin\n")
+        .unwrap();
     let o = child.wait_with_output().unwrap();
     ok(&o);
     assert_eq!(stdout(&o).trim(), "claude says hi");
     let r = rec(&env, "claude").unwrap();
-    assert_eq!(r.argv[0], "--print=--- a prompt\nfrom stdin\n", "{:?}", r.argv);
+    assert_eq!(
+        r.argv[0], "--print=--- a prompt\nfrom stdin\n",
+        "{:?}",
+        r.argv
+    );
     assert_eq!(r.stdin, "/dev/null");
 }
 

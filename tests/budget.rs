@@ -17,11 +17,15 @@ use serde_json::Value;
 const T: &str = "2026-06-01T10:00:00Z";
 
 fn ts(s: &str) -> jiff::Timestamp {
-    s.parse().unwrap_or_else(|e| panic!("{s:?} is not a timestamp: {e}"))
+    s.parse()
+        .unwrap_or_else(|e| panic!("{s:?} is not a timestamp: {e}"))
 }
 
 fn plus(t: &str, secs: i64) -> String {
-    ts(t).checked_add(jiff::SignedDuration::from_secs(secs)).unwrap().to_string()
+    ts(t)
+        .checked_add(jiff::SignedDuration::from_secs(secs))
+        .unwrap()
+        .to_string()
 }
 
 fn runner(env: &Env, extra: &str) -> String {
@@ -42,7 +46,10 @@ fn agent(name: &str, preset: &str, budget: &str, extra: &str) -> String {
 fn fake(env: &Env, name: &str, body: &str) -> PathBuf {
     let rec = env.home().join("rec").join(name);
     std::fs::create_dir_all(rec.parent().unwrap()).unwrap();
-    env.script(&format!("bin/{name}"), &format!("#!/bin/sh\necho $$ >> '{}.calls'\n{body}", rec.display()))
+    env.script(
+        &format!("bin/{name}"),
+        &format!("#!/bin/sh\necho $$ >> '{}.calls'\n{body}", rec.display()),
+    )
 }
 
 fn calls(env: &Env, name: &str) -> usize {
@@ -71,7 +78,12 @@ exit 1
 "#;
 
 fn both(o: &Output) -> String {
-    format!("--- exit {}\n--- stdout:\n{}\n--- stderr:\n{}", code(o), stdout(o), stderr(o))
+    format!(
+        "--- exit {}\n--- stdout:\n{}\n--- stderr:\n{}",
+        code(o),
+        stdout(o),
+        stderr(o)
+    )
 }
 
 #[track_caller]
@@ -81,7 +93,11 @@ fn ok(o: &Output) {
 
 /// `jobctl ARGS` at `now`, with X_TOKEN unset (some agents list it in `auth`).
 fn at(env: &Env, now: &str, args: &[&str]) -> Output {
-    env.cmd(args).env("JOBCTL_NOW", now).env_remove("X_TOKEN").output().expect("run jobctl")
+    env.cmd(args)
+        .env("JOBCTL_NOW", now)
+        .env_remove("X_TOKEN")
+        .output()
+        .expect("run jobctl")
 }
 
 fn status_at(env: &Env, now: &str) -> Value {
@@ -101,26 +117,44 @@ fn row(st: &Value, agent: &str, scope: &str) -> Value {
 }
 
 fn used(st: &Value, agent: &str) -> f64 {
-    let u = row(st, agent, "backend")["used"].as_f64().unwrap_or_else(|| panic!("no used number for {agent}: {st:#}"));
-    assert_eq!(row(st, agent, "worker")["used"].as_f64(), Some(u), "usage is one per agent, shown on every scope: {st:#}");
+    let u = row(st, agent, "backend")["used"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no used number for {agent}: {st:#}"));
+    assert_eq!(
+        row(st, agent, "worker")["used"].as_f64(),
+        Some(u),
+        "usage is one per agent, shown on every scope: {st:#}"
+    );
     u
 }
 
 #[track_caller]
 fn enabled(st: &Value, agent: &str, scope: &str) {
     let r = row(st, agent, scope);
-    assert!(r["enabled"] == true && r["reason"].is_null(), "{agent} × {scope} must be enabled with no reason: {r}\n{st:#}");
+    assert!(
+        r["enabled"] == true && r["reason"].is_null(),
+        "{agent} × {scope} must be enabled with no reason: {r}\n{st:#}"
+    );
 }
 
 #[track_caller]
 fn disabled(st: &Value, agent: &str, scope: &str) -> String {
     let r = row(st, agent, scope);
-    assert_eq!(r["enabled"], false, "{agent} × {scope} must be disabled: {r}\n{st:#}");
-    r["reason"].as_str().unwrap_or_else(|| panic!("no reason: {r}")).to_string()
+    assert_eq!(
+        r["enabled"], false,
+        "{agent} × {scope} must be disabled: {r}\n{st:#}"
+    );
+    r["reason"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no reason: {r}"))
+        .to_string()
 }
 
 fn last_run(env: &Env, job: &str) -> Value {
-    env.history_json(&[job, "-n", "1"]).into_iter().next().unwrap_or_else(|| panic!("no run of {job}"))
+    env.history_json(&[job, "-n", "1"])
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no run of {job}"))
 }
 
 /// Kills, on drop, every process carrying this env's marks.
@@ -146,12 +180,17 @@ impl Drop for Sweep {
         loop {
             let mut pids = Vec::new();
             for e in std::fs::read_dir("/proc").unwrap().flatten() {
-                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
                 if pid == me {
                     continue;
                 }
                 let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-                if env.split(|b| *b == 0).any(|x| self.marks.iter().any(|m| x == m.as_bytes())) {
+                if env
+                    .split(|b| *b == 0)
+                    .any(|x| self.marks.iter().any(|m| x == m.as_bytes()))
+                {
                     pids.push(pid);
                 }
             }
@@ -159,7 +198,10 @@ impl Drop for Sweep {
                 break;
             }
             for p in pids {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL);
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(p),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -198,32 +240,53 @@ fn the_call_past_the_daily_budget_is_refused_and_the_next_agent_used() {
     }
     assert_eq!(used(&status_at(&env, T), "claude"), 2.0);
     ok(&at(&env, T, &["force", "work"]));
-    assert_eq!(calls(&env, "claude"), 2, "the third call must not start claude");
+    assert_eq!(
+        calls(&env, "claude"),
+        2,
+        "the third call must not start claude"
+    );
     let run = last_run(&env, "work");
     assert_eq!(run["agent"], "codex", "{run:#}");
     let a = &run["attempts"];
     assert_eq!(a[0]["agent"], "claude", "{run:#}");
     assert_eq!(a[0]["outcome"], "quota_exhausted", "{run:#}");
-    assert_eq!(a[0]["reason"], "quota_exhausted: daily budget reached (2 of 2)", "{run:#}");
+    assert_eq!(
+        a[0]["reason"], "quota_exhausted: daily budget reached (2 of 2)",
+        "{run:#}"
+    );
     assert_eq!(a[1]["agent"], "codex", "{run:#}");
     let st = status_at(&env, T);
-    assert_eq!(disabled(&st, "claude", "worker"), "quota_exhausted: daily budget reached (2 of 2)");
+    assert_eq!(
+        disabled(&st, "claude", "worker"),
+        "quota_exhausted: daily budget reached (2 of 2)"
+    );
     enabled(&st, "claude", "backend");
     assert_eq!(used(&st, "claude"), 2.0, "no overspend");
     assert_eq!(used(&st, "codex"), 1.0);
-    assert_eq!(row(&st, "claude", "worker")["budget"].as_f64(), Some(2.0), "{st:#}");
+    assert_eq!(
+        row(&st, "claude", "worker")["budget"].as_f64(),
+        Some(2.0),
+        "{st:#}"
+    );
     // The backend scope finds out for itself: its own check disables it.
     let o = at(&env, T, &["ask", "--agent", "claude", "q"]);
     ok(&o);
     assert_eq!(stdout(&o).trim(), "codex says hi", "{}", both(&o));
     let st = status_at(&env, T);
-    assert_eq!(disabled(&st, "claude", "backend"), "quota_exhausted: daily budget reached (2 of 2)");
+    assert_eq!(
+        disabled(&st, "claude", "backend"),
+        "quota_exhausted: daily budget reached (2 of 2)"
+    );
 }
 
 #[test]
 fn rates_by_model_decide_the_cost() {
     let (env, _s) = setup(|e| {
-        format!("{}{}{FB}", runner(e, ""), agent("claude", "claude", "3", "rates = { opus = 1.5 }"))
+        format!(
+            "{}{}{FB}",
+            runner(e, ""),
+            agent("claude", "claude", "3", "rates = { opus = 1.5 }")
+        )
     });
     fake(&env, "claude", CLAUDE_OK);
     let o = at(&env, T, &["ask", "--json", "--thinking", "slow", "q"]);
@@ -237,33 +300,67 @@ fn rates_by_model_decide_the_cost() {
     let o = at(&env, T, &["ask", "--json", "--thinking", "fast", "q"]);
     ok(&o);
     let j: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!((j["model"].as_str(), j["cost"].as_f64()), (Some("haiku"), Some(1.0)), "{j:#}");
+    assert_eq!(
+        (j["model"].as_str(), j["cost"].as_f64()),
+        (Some("haiku"), Some(1.0)),
+        "{j:#}"
+    );
     assert_eq!(used(&status_at(&env, T), "claude"), 2.5);
     // 2.5 + 1.5 > 3: refused.
     let o = at(&env, T, &["ask", "--thinking", "slow", "q"]);
     assert_eq!(code(&o), 69, "{}", both(&o));
-    assert!(stderr(&o).contains("daily budget reached (2.5 of 3)"), "{}", both(&o));
+    assert!(
+        stderr(&o).contains("daily budget reached (2.5 of 3)"),
+        "{}",
+        both(&o)
+    );
     assert_eq!(calls(&env, "claude"), 2);
-    assert_eq!(used(&status_at(&env, T), "claude"), 2.5, "a refused call costs nothing");
+    assert_eq!(
+        used(&status_at(&env, T), "claude"),
+        2.5,
+        "a refused call costs nothing"
+    );
 }
 
 #[test]
 fn tenths_add_up_exactly() {
-    let (env, _s) = setup(|e| format!("{}{}{FB}", runner(e, ""), agent("claude", "claude", "0.3", "rates = { haiku = 0.1 }")));
+    let (env, _s) = setup(|e| {
+        format!(
+            "{}{}{FB}",
+            runner(e, ""),
+            agent("claude", "claude", "0.3", "rates = { haiku = 0.1 }")
+        )
+    });
     fake(&env, "claude", CLAUDE_OK);
     for i in 1..=3 {
         let o = at(&env, T, &["ask", "q"]);
-        assert_eq!(code(&o), 0, "call {i} of 0.1 fits a budget of 0.3\n{}", both(&o));
+        assert_eq!(
+            code(&o),
+            0,
+            "call {i} of 0.1 fits a budget of 0.3\n{}",
+            both(&o)
+        );
     }
     let st = status_at(&env, T);
     assert_eq!(used(&st, "claude"), 0.3, "{st:#}");
     let o = at(&env, T, &["ask", "q"]);
     assert_eq!(code(&o), 69, "{}", both(&o));
-    assert_eq!(disabled(&status_at(&env, T), "claude", "backend"), "quota_exhausted: daily budget reached (0.3 of 0.3)");
+    assert_eq!(
+        disabled(&status_at(&env, T), "claude", "backend"),
+        "quota_exhausted: daily budget reached (0.3 of 0.3)"
+    );
     // The human table shows 0.3, not 0.30000000000000004.
     let o = at(&env, T, &["status"]);
-    let line = stdout(&o).lines().find(|l| l.contains("claude") && l.contains("worker")).unwrap_or("").to_string();
-    assert!(line.split_whitespace().filter(|w| *w == "0.3").count() == 2, "USED and BUDGET 0.3: {line:?}\n{}", both(&o));
+    let line = stdout(&o)
+        .lines()
+        .find(|l| l.contains("claude") && l.contains("worker"))
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        line.split_whitespace().filter(|w| *w == "0.3").count() == 2,
+        "USED and BUDGET 0.3: {line:?}\n{}",
+        both(&o)
+    );
 }
 
 #[test]
@@ -279,21 +376,41 @@ fn usage_is_shared_by_scopes() {
     ok(&at(&env, T, &["ask", "q"]));
     ok(&at(&env, T, &["force", "work"]));
     let st = status_at(&env, T);
-    assert_eq!(used(&st, "claude"), 2.0, "ask on backend + job on worker: {st:#}");
+    assert_eq!(
+        used(&st, "claude"),
+        2.0,
+        "ask on backend + job on worker: {st:#}"
+    );
     let o = at(&env, T, &["status"]);
     ok(&o);
     let text = stdout(&o);
-    assert!(text.contains("USED") && text.contains("BUDGET"), "{}", both(&o));
+    assert!(
+        text.contains("USED") && text.contains("BUDGET"),
+        "{}",
+        both(&o)
+    );
     for scope in ["worker", "backend"] {
-        let line = text.lines().find(|l| l.contains("claude") && l.contains(scope)).unwrap_or("");
+        let line = text
+            .lines()
+            .find(|l| l.contains("claude") && l.contains(scope))
+            .unwrap_or("");
         let cols: Vec<&str> = line.split_whitespace().collect();
-        assert!(cols.ends_with(&["2", "10"]), "{scope}: USED 2 BUDGET 10 in {line:?}\n{text}");
+        assert!(
+            cols.ends_with(&["2", "10"]),
+            "{scope}: USED 2 BUDGET 10 in {line:?}\n{text}"
+        );
     }
     // Every use is explained by history.
     let h = env.history_json(&["-n", "100"]);
-    let scopes: Vec<&str> = h.iter().map(|r| r["scope"].as_str().unwrap_or("?")).collect();
+    let scopes: Vec<&str> = h
+        .iter()
+        .map(|r| r["scope"].as_str().unwrap_or("?"))
+        .collect();
     assert_eq!(h.len(), 2, "{h:#?}");
-    assert!(scopes.contains(&"worker") && scopes.contains(&"backend"), "{scopes:?}");
+    assert!(
+        scopes.contains(&"worker") && scopes.contains(&"backend"),
+        "{scopes:?}"
+    );
 }
 
 #[test]
@@ -305,7 +422,11 @@ fn a_command_agents_self_reported_cost_is_never_charged() {
             e.home().join("bin/local").display()
         )
     });
-    fake(&env, "local", "echo answer\necho '{\"cost\": 0.5, \"usage\": {\"input_tokens\": 3}}'\n");
+    fake(
+        &env,
+        "local",
+        "echo answer\necho '{\"cost\": 0.5, \"usage\": {\"input_tokens\": 3}}'\n",
+    );
     let o = at(&env, T, &["ask", "--json", "q"]);
     ok(&o);
     let j: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -313,7 +434,11 @@ fn a_command_agents_self_reported_cost_is_never_charged() {
     assert_eq!(j["usage"]["cost_usd"].as_f64(), Some(0.5), "{j:#}");
     assert_eq!(j["result"], "answer", "{j:#}");
     assert_eq!(used(&status_at(&env, T), "local"), 1.0);
-    assert_eq!(code(&at(&env, T, &["ask", "q"])), 69, "the budget of 1 is spent");
+    assert_eq!(
+        code(&at(&env, T, &["ask", "q"])),
+        69,
+        "the budget of 1 is spent"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -323,7 +448,13 @@ fn a_command_agents_self_reported_cost_is_never_charged() {
 #[test]
 fn concurrent_asks_never_overspend_and_never_lose_an_increment() {
     const N: usize = 24;
-    let (env, _s) = setup(|e| format!("{}{}{FB}", runner(e, ""), agent("claude", "claude", "10", "")));
+    let (env, _s) = setup(|e| {
+        format!(
+            "{}{}{FB}",
+            runner(e, ""),
+            agent("claude", "claude", "10", "")
+        )
+    });
     fake(&env, "claude", CLAUDE_OK);
     // The db exists before the rush (what is measured is the budget, not the first open).
     assert_eq!(used(&status_at(&env, T), "claude"), 0.0);
@@ -337,11 +468,18 @@ fn concurrent_asks_never_overspend_and_never_lose_an_increment() {
                 .expect("spawn jobctl ask")
         })
         .collect();
-    let outs: Vec<Output> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    let outs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
     let codes: Vec<i32> = outs.iter().map(code).collect();
     let succeeded = codes.iter().filter(|c| **c == 0).count();
     let refused = codes.iter().filter(|c| **c == 69).count();
-    let odd: Vec<String> = outs.iter().filter(|o| !matches!(code(o), 0 | 69)).map(both).collect();
+    let odd: Vec<String> = outs
+        .iter()
+        .filter(|o| !matches!(code(o), 0 | 69))
+        .map(both)
+        .collect();
     assert!(odd.is_empty(), "every ask exits 0 or 69: {odd:#?}");
     assert_eq!(succeeded, 10, "exactly the budget succeeds: {codes:?}");
     assert_eq!(refused, N - 10, "{codes:?}");
@@ -350,13 +488,28 @@ fn concurrent_asks_never_overspend_and_never_lose_an_increment() {
     }
     assert_eq!(calls(&env, "claude"), 10, "claude started exactly 10 times");
     let st = status_at(&env, T);
-    assert_eq!(used(&st, "claude"), 10.0, "no lost increment, no overspend: {st:#}");
-    assert_eq!(disabled(&st, "claude", "backend"), "quota_exhausted: daily budget reached (10 of 10)");
+    assert_eq!(
+        used(&st, "claude"),
+        10.0,
+        "no lost increment, no overspend: {st:#}"
+    );
+    assert_eq!(
+        disabled(&st, "claude", "backend"),
+        "quota_exhausted: daily budget reached (10 of 10)"
+    );
     enabled(&st, "claude", "worker");
     let h = env.history_json(&["ask", "-n", "1000"]);
     assert_eq!(h.len(), N, "every ask is in history");
-    assert_eq!(h.iter().filter(|r| r["status"] == "succeeded").count(), 10, "{h:#?}");
-    assert_eq!(h.iter().filter(|r| r["status"] == "skipped").count(), N - 10, "{h:#?}");
+    assert_eq!(
+        h.iter().filter(|r| r["status"] == "succeeded").count(),
+        10,
+        "{h:#?}"
+    );
+    assert_eq!(
+        h.iter().filter(|r| r["status"] == "skipped").count(),
+        N - 10,
+        "{h:#?}"
+    );
     let charged: f64 = h.iter().filter_map(|r| r["cost"].as_f64()).sum();
     assert_eq!(charged, 10.0, "history explains USED exactly");
 }
@@ -386,13 +539,27 @@ fn day_env(runner_extra: &str, day_starts: &str) -> (Env, Sweep) {
 /// At `now`: codex disabled by hand, claude's budget spent, then a refused ask that
 /// disables claude (budget) and gemini (auth) for the backend scope.
 fn spend_the_day(env: &Env, now: &str) {
-    ok(&at(env, now, &["configure", "agent", "codex", "--disable", "--reason", "vacation"]));
+    ok(&at(
+        env,
+        now,
+        &[
+            "configure",
+            "agent",
+            "codex",
+            "--disable",
+            "--reason",
+            "vacation",
+        ],
+    ));
     ok(&at(env, now, &["ask", "q"]));
     let o = at(env, now, &["ask", "q"]);
     assert_eq!(code(&o), 69, "{}", both(&o));
     let st = status_at(env, now);
     assert_eq!(used(&st, "claude"), 1.0);
-    assert_eq!(disabled(&st, "claude", "backend"), "quota_exhausted: daily budget reached (1 of 1)");
+    assert_eq!(
+        disabled(&st, "claude", "backend"),
+        "quota_exhausted: daily budget reached (1 of 1)"
+    );
     assert!(disabled(&st, "gemini", "backend").starts_with("auth_failed:"));
     assert_eq!(disabled(&st, "codex", "backend"), "manual: vacation");
 }
@@ -403,8 +570,15 @@ fn assert_rolled_over(env: &Env, now: &str) {
     let st = status_at(env, now);
     assert_eq!(used(&st, "claude"), 0.0, "usage starts from zero: {st:#}");
     enabled(&st, "claude", "backend");
-    assert!(disabled(&st, "gemini", "backend").starts_with("auth_failed:"), "auth_failed stays");
-    assert_eq!(disabled(&st, "codex", "backend"), "manual: vacation", "manual stays");
+    assert!(
+        disabled(&st, "gemini", "backend").starts_with("auth_failed:"),
+        "auth_failed stays"
+    );
+    assert_eq!(
+        disabled(&st, "codex", "backend"),
+        "manual: vacation",
+        "manual stays"
+    );
     assert_eq!(disabled(&st, "codex", "worker"), "manual: vacation");
 }
 
@@ -423,7 +597,11 @@ fn a_new_budget_day_clears_usage_and_quota_reasons_only() {
     assert_rolled_over(&env, d2);
     assert_ne!(status_at(&env, d2)["budget_day"], day1, "a new budget day");
     let ev = env.store().events(Some("budget_reset"), 10).unwrap();
-    assert_eq!(ev.len(), 1, "one budget_reset event for the new day: {ev:?}");
+    assert_eq!(
+        ev.len(),
+        1,
+        "one budget_reset event for the new day: {ev:?}"
+    );
     // The day's budget is there again.
     let o = at(&env, d2, &["ask", "q"]);
     ok(&o);
@@ -438,7 +616,11 @@ fn the_budget_day_starts_at_day_starts() {
     spend_the_day(&env, d1);
     // 05:00 on the next date is still the old budget day.
     let st = status_at(&env, "2026-06-02T05:00:00Z");
-    assert_eq!(used(&st, "claude"), 1.0, "05:00 belongs to the budget day that began at 06:00 yesterday: {st:#}");
+    assert_eq!(
+        used(&st, "claude"),
+        1.0,
+        "05:00 belongs to the budget day that began at 06:00 yesterday: {st:#}"
+    );
     disabled(&st, "claude", "backend");
     assert_eq!(code(&at(&env, "2026-06-02T05:59:00Z", &["ask", "q"])), 69);
     assert_rolled_over(&env, "2026-06-02T06:00:00Z");
@@ -448,11 +630,17 @@ fn the_budget_day_starts_at_day_starts() {
 fn the_budget_day_is_in_the_runners_timezone() {
     // Amsterdam is UTC+2 in June: local midnight is 22:00 UTC.
     let (env, _s) = day_env("", "00:00");
-    let toml = std::fs::read_to_string(env.config_path()).unwrap().replace("timezone = \"UTC\"", "timezone = \"Europe/Amsterdam\"");
+    let toml = std::fs::read_to_string(env.config_path())
+        .unwrap()
+        .replace("timezone = \"UTC\"", "timezone = \"Europe/Amsterdam\"");
     env.config(&toml);
     spend_the_day(&env, "2026-06-01T21:30:00Z");
     let st = status_at(&env, "2026-06-01T21:59:00Z");
-    assert_eq!(used(&st, "claude"), 1.0, "23:59 local is still the same day");
+    assert_eq!(
+        used(&st, "claude"),
+        1.0,
+        "23:59 local is still the same day"
+    );
     assert_rolled_over(&env, "2026-06-01T22:05:00Z");
 }
 
@@ -469,7 +657,11 @@ fn reset_budgets_does_the_rollover_on_demand() {
     // One agent only.
     let o = at(&env, T, &["reset", "budgets", "--agent", "codex"]);
     ok(&o);
-    assert!(stdout(&o).contains("codex"), "prints what changed\n{}", both(&o));
+    assert!(
+        stdout(&o).contains("codex"),
+        "prints what changed\n{}",
+        both(&o)
+    );
     assert!(!stdout(&o).contains("claude"), "only codex\n{}", both(&o));
     let st = status_at(&env, T);
     assert_eq!(used(&st, "codex"), 0.0);
@@ -480,19 +672,30 @@ fn reset_budgets_does_the_rollover_on_demand() {
     let o = at(&env, T, &["reset", "budgets"]);
     ok(&o);
     let out = stdout(&o);
-    assert!(out.contains("claude") && out.contains("backend"), "says claude's usage and its backend scope changed\n{}", both(&o));
+    assert!(
+        out.contains("claude") && out.contains("backend"),
+        "says claude's usage and its backend scope changed\n{}",
+        both(&o)
+    );
     let st = status_at(&env, T);
     assert_eq!(used(&st, "claude"), 0.0);
     enabled(&st, "claude", "backend");
-    assert!(disabled(&st, "gemini", "backend").starts_with("auth_failed:"), "auth_failed stays");
-    assert!(env.store().events(Some("budget_reset"), 10).unwrap().len() >= 2, "an event per reset");
+    assert!(
+        disabled(&st, "gemini", "backend").starts_with("auth_failed:"),
+        "auth_failed stays"
+    );
+    assert!(
+        env.store().events(Some("budget_reset"), 10).unwrap().len() >= 2,
+        "an event per reset"
+    );
     ok(&at(&env, T, &["ask", "q"]));
     assert_eq!(last_run(&env, "ask")["agent"], "claude");
 
     // --json says the same.
     let o = at(&env, T, &["reset", "budgets", "--json"]);
     ok(&o);
-    let j: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}\n{}", both(&o)));
+    let j: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}\n{}", both(&o)));
     assert!(j.is_object(), "{j}");
 }
 
@@ -525,8 +728,14 @@ fn cooldown_scenario(env: &Env, t0: &str) {
     assert_eq!(calls(env, "codex"), 1);
     let st = status_at(env, &plus(t0, 30));
     let why = disabled(&st, "codex", "backend");
-    assert!(why.starts_with("quota_exhausted:") && why.contains("insufficient_quota"), "{why}");
-    assert_eq!(disabled(&st, "claude", "backend"), "quota_exhausted: daily budget reached (1 of 1)");
+    assert!(
+        why.starts_with("quota_exhausted:") && why.contains("insufficient_quota"),
+        "{why}"
+    );
+    assert_eq!(
+        disabled(&st, "claude", "backend"),
+        "quota_exhausted: daily budget reached (1 of 1)"
+    );
 
     // Two minutes later the provider cooldown (1m) has passed; the budget is still spent.
     let st = status_at(env, &plus(t0, 120));
@@ -581,7 +790,10 @@ fn a_provider_quota_scope_is_enabled_at_the_next_budget_day_before_its_cooldown(
     fake(&env, "codex", CODEX_QUOTA);
     // Default cooldown 1h; the failure is at 23:50, the new day at 00:00.
     ok(&at(&env, "2026-06-01T23:50:00Z", &["ask", "q"]));
-    assert!(disabled(&status_at(&env, "2026-06-01T23:55:00Z"), "codex", "backend").starts_with("quota_exhausted:"));
+    assert!(
+        disabled(&status_at(&env, "2026-06-01T23:55:00Z"), "codex", "backend")
+            .starts_with("quota_exhausted:")
+    );
     enabled(&status_at(&env, "2026-06-02T00:01:00Z"), "codex", "backend");
 }
 
@@ -589,7 +801,13 @@ fn a_provider_quota_scope_is_enabled_at_the_next_budget_day_before_its_cooldown(
 fn concurrent_asks_on_a_fresh_state_directory() {
     // The same rush as the very first thing jobctl ever does: the db is created under it.
     const N: usize = 16;
-    let (env, _s) = setup(|e| format!("{}{}{FB}", runner(e, ""), agent("claude", "claude", "5", "")));
+    let (env, _s) = setup(|e| {
+        format!(
+            "{}{}{FB}",
+            runner(e, ""),
+            agent("claude", "claude", "5", "")
+        )
+    });
     fake(&env, "claude", CLAUDE_OK);
     let children: Vec<_> = (0..N)
         .map(|i| {
@@ -601,8 +819,15 @@ fn concurrent_asks_on_a_fresh_state_directory() {
                 .expect("spawn jobctl ask")
         })
         .collect();
-    let outs: Vec<Output> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
-    let odd: Vec<String> = outs.iter().filter(|o| !matches!(code(o), 0 | 69)).map(both).collect();
+    let outs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let odd: Vec<String> = outs
+        .iter()
+        .filter(|o| !matches!(code(o), 0 | 69))
+        .map(both)
+        .collect();
     assert!(odd.is_empty(), "every ask exits 0 or 69: {odd:#?}");
     assert_eq!(outs.iter().filter(|o| code(o) == 0).count(), 5);
     assert_eq!(used(&status_at(&env, T), "claude"), 5.0);
@@ -636,5 +861,8 @@ fn a_zero_budget_refuses_every_call() {
     ok(&o);
     assert_eq!(stdout(&o).trim(), "codex says hi");
     assert_eq!(calls(&env, "claude"), 0);
-    assert_eq!(disabled(&status_at(&env, T), "claude", "backend"), "quota_exhausted: daily budget reached (0 of 0)");
+    assert_eq!(
+        disabled(&status_at(&env, T), "claude", "backend"),
+        "quota_exhausted: daily budget reached (0 of 0)"
+    );
 }

@@ -39,7 +39,12 @@ impl Sandbox {
         let calls = dir.path().join("calls.log");
         fs::create_dir(&home).unwrap();
         fs::create_dir(&stubs).unwrap();
-        let sandbox = Sandbox { _dir: dir, home, stubs, calls };
+        let sandbox = Sandbox {
+            _dir: dir,
+            home,
+            stubs,
+            calls,
+        };
         sandbox.stub("uname", &format!("echo {os}"));
         for name in ["systemctl", "launchctl", "loginctl"] {
             sandbox.stub(name, "");
@@ -66,7 +71,10 @@ impl Sandbox {
             .env("XDG_STATE_HOME", self.home.join(".local/state"))
             .env("XDG_DATA_HOME", self.home.join(".local/share"))
             .env("XDG_CACHE_HOME", self.home.join(".cache"))
-            .env("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", self.stubs.display()))
+            .env(
+                "PATH",
+                format!("{}:/usr/local/bin:/usr/bin:/bin", self.stubs.display()),
+            )
             .env("LANG", "C.UTF-8")
             .current_dir(&self.home);
         cmd
@@ -84,7 +92,11 @@ impl Sandbox {
     fn install_ok(&self, args: &[&str]) -> String {
         let out = self.install(args);
         let text = both(&out);
-        assert!(out.status.success(), "install.sh {args:?} failed ({}):\n{text}", out.status);
+        assert!(
+            out.status.success(),
+            "install.sh {args:?} failed ({}):\n{text}",
+            out.status
+        );
         text
     }
 
@@ -178,33 +190,77 @@ fn linux_install_puts_binary_config_and_units_in_place() {
     let out = sb.install_ok(&["--binary", JOBCTL]);
 
     let bin = sb.bin();
-    let mode = fs::metadata(&bin).expect("binary installed").permissions().mode();
-    assert!(mode & 0o111 != 0, "{} is not executable ({mode:o})", bin.display());
-    assert!(fs::read(&bin).unwrap() == fs::read(JOBCTL).unwrap(), "installed binary differs");
+    let mode = fs::metadata(&bin)
+        .expect("binary installed")
+        .permissions()
+        .mode();
+    assert!(
+        mode & 0o111 != 0,
+        "{} is not executable ({mode:o})",
+        bin.display()
+    );
+    assert!(
+        fs::read(&bin).unwrap() == fs::read(JOBCTL).unwrap(),
+        "installed binary differs"
+    );
 
     let config = sb.config();
     let toml = read(&config);
     assert!(toml.contains("[jobs.hello]"), "starter config:\n{toml}");
-    assert!(toml.contains(&format!("{}:", sb.home.join(".local/bin").display())), "{toml}");
-    assert!(!out.contains("does not pass"), "starter config rejected:\n{out}");
-    let check = sb.command(&bin).args(["check", "--config"]).arg(&config).output().unwrap();
-    assert!(check.status.success(), "jobctl check on the starter config:\n{}", both(&check));
+    assert!(
+        toml.contains(&format!("{}:", sb.home.join(".local/bin").display())),
+        "{toml}"
+    );
+    assert!(
+        !out.contains("does not pass"),
+        "starter config rejected:\n{out}"
+    );
+    let check = sb
+        .command(&bin)
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "jobctl check on the starter config:\n{}",
+        both(&check)
+    );
 
     let service = read(&sb.unit("jobctl.service"));
     let timer = read(&sb.unit("jobctl.timer"));
     for (name, text) in [("jobctl.service", &service), ("jobctl.timer", &timer)] {
         assert_eq!(leftover_placeholder(text), None, "{name}:\n{text}");
     }
-    let exec = format!("ExecStart={} run --config {}", bin.display(), config.display());
+    let exec = format!(
+        "ExecStart={} run --config {}",
+        bin.display(),
+        config.display()
+    );
     assert!(service.contains(&exec), "no `{exec}` in:\n{service}");
     assert!(service.contains("\nType=oneshot\n"), "{service}");
     assert!(service.contains("\nKillMode=process\n"), "{service}");
-    let path_line = format!("\nEnvironment=PATH={}:", sb.home.join(".local/bin").display());
-    assert!(service.contains(&path_line), "no `{path_line}` in:\n{service}");
-    assert!(service.contains(":/usr/local/bin:/usr/bin:/bin\n"), "{service}");
-    let state = format!("\nEnvironment=XDG_STATE_HOME={}\n", sb.home.join(".local/state").display());
+    let path_line = format!(
+        "\nEnvironment=PATH={}:",
+        sb.home.join(".local/bin").display()
+    );
+    assert!(
+        service.contains(&path_line),
+        "no `{path_line}` in:\n{service}"
+    );
+    assert!(
+        service.contains(":/usr/local/bin:/usr/bin:/bin\n"),
+        "{service}"
+    );
+    let state = format!(
+        "\nEnvironment=XDG_STATE_HOME={}\n",
+        sb.home.join(".local/state").display()
+    );
     assert!(service.contains(&state), "no `{state}` in:\n{service}");
-    assert!(!service.contains("\nUser="), "a user unit must not set User=:\n{service}");
+    assert!(
+        !service.contains("\nUser="),
+        "a user unit must not set User=:\n{service}"
+    );
     assert!(timer.contains("\nOnCalendar=*:0/5\n"), "{timer}");
     assert!(timer.contains("\nPersistent=true\n"), "{timer}");
     assert!(timer.contains("\nWantedBy=timers.target\n"), "{timer}");
@@ -212,12 +268,27 @@ fn linux_install_puts_binary_config_and_units_in_place() {
     let calls = sb.calls();
     let reload = calls.find("systemctl --user daemon-reload\n");
     let enable = calls.find("systemctl --user enable --now jobctl.timer\n");
-    assert!(reload.is_some() && enable.is_some(), "systemctl calls:\n{calls}");
-    assert!(reload < enable, "daemon-reload must come before enable:\n{calls}");
-    assert!(!calls.contains("launchctl"), "launchctl called on Linux:\n{calls}");
+    assert!(
+        reload.is_some() && enable.is_some(),
+        "systemctl calls:\n{calls}"
+    );
+    assert!(
+        reload < enable,
+        "daemon-reload must come before enable:\n{calls}"
+    );
+    assert!(
+        !calls.contains("launchctl"),
+        "launchctl called on Linux:\n{calls}"
+    );
 
-    assert!(out.contains("jobctl status"), "no pointer to `jobctl status`:\n{out}");
-    assert!(out.contains("jobctl list"), "no pointer to `jobctl list`:\n{out}");
+    assert!(
+        out.contains("jobctl status"),
+        "no pointer to `jobctl status`:\n{out}"
+    );
+    assert!(
+        out.contains("jobctl list"),
+        "no pointer to `jobctl list`:\n{out}"
+    );
 }
 
 #[test]
@@ -232,10 +303,20 @@ fn second_install_changes_nothing_and_keeps_an_edited_config() {
     assert_eq!(read(&sb.config()), edited, "the config was overwritten");
     assert!(out.contains("kept existing config"), "{out}");
     let after = sb.snapshot();
-    let paths = |s: &[(PathBuf, Option<Vec<u8>>)]| s.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
-    assert_eq!(paths(&before), paths(&after), "files differ after a second run");
+    let paths =
+        |s: &[(PathBuf, Option<Vec<u8>>)]| s.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        paths(&before),
+        paths(&after),
+        "files differ after a second run"
+    );
     assert!(before == after, "file contents differ after a second run");
-    assert_eq!(sb.calls().matches("enable --now jobctl.timer").count(), 2, "{}", sb.calls());
+    assert_eq!(
+        sb.calls().matches("enable --now jobctl.timer").count(),
+        2,
+        "{}",
+        sb.calls()
+    );
 }
 
 #[test]
@@ -244,18 +325,39 @@ fn dry_run_changes_nothing() {
     let empty = sb.snapshot();
     let out = sb.install_ok(&["--dry-run", "--binary", JOBCTL]);
     assert_eq!(sb.snapshot(), empty, "--dry-run wrote files:\n{out}");
-    assert!(out.contains(&format!("would write {}", sb.config().display())), "{out}");
-    assert!(out.contains(&format!("would write {}", sb.unit("jobctl.service").display())), "{out}");
-    assert!(out.contains("would run: systemctl --user enable --now jobctl.timer"), "{out}");
+    assert!(
+        out.contains(&format!("would write {}", sb.config().display())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "would write {}",
+            sb.unit("jobctl.service").display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("would run: systemctl --user enable --now jobctl.timer"),
+        "{out}"
+    );
     let calls = sb.calls();
-    assert!(!calls.contains("daemon-reload") && !calls.contains("enable"), "{calls}");
+    assert!(
+        !calls.contains("daemon-reload") && !calls.contains("enable"),
+        "{calls}"
+    );
 
     // Nor does a dry uninstall of a real install.
     sb.install_ok(&["--binary", JOBCTL]);
     let installed = sb.snapshot();
     let out = sb.install_ok(&["--dry-run", "--uninstall"]);
-    assert!(sb.snapshot() == installed, "--dry-run --uninstall changed files:\n{out}");
-    assert!(out.contains(&format!("would remove {}", sb.bin().display())), "{out}");
+    assert!(
+        sb.snapshot() == installed,
+        "--dry-run --uninstall changed files:\n{out}"
+    );
+    assert!(
+        out.contains(&format!("would remove {}", sb.bin().display())),
+        "{out}"
+    );
     assert!(!sb.calls().contains("disable"), "{}", sb.calls());
 }
 
@@ -267,11 +369,19 @@ fn uninstall_removes_units_and_binary_and_keeps_config() {
 
     let out = sb.install_ok(&["--uninstall"]);
     assert!(!sb.bin().exists(), "binary left:\n{out}");
-    assert!(!sb.unit("jobctl.service").exists(), "service unit left:\n{out}");
+    assert!(
+        !sb.unit("jobctl.service").exists(),
+        "service unit left:\n{out}"
+    );
     assert!(!sb.unit("jobctl.timer").exists(), "timer unit left:\n{out}");
     assert_eq!(read(&sb.config()), config, "config changed by --uninstall");
     assert!(out.contains("kept your config"), "{out}");
-    assert!(sb.calls().contains("systemctl --user disable --now jobctl.timer\n"), "{}", sb.calls());
+    assert!(
+        sb.calls()
+            .contains("systemctl --user disable --now jobctl.timer\n"),
+        "{}",
+        sb.calls()
+    );
 
     // Nothing left to remove is not an error.
     sb.install_ok(&["--uninstall"]);
@@ -287,16 +397,35 @@ fn darwin_install_renders_a_valid_launch_agent() {
     let text = read(&plist);
     assert_eq!(leftover_placeholder(&text), None, "{text}");
     assert!(sb.bin().exists() && sb.config().exists(), "{out}");
-    assert!(sb.home.join("Library/Logs/jobctl").is_dir(), "log directory not created:\n{out}");
-    assert!(!sb.home.join(".config/systemd").exists(), "systemd units written on macOS");
+    assert!(
+        sb.home.join("Library/Logs/jobctl").is_dir(),
+        "log directory not created:\n{out}"
+    );
+    assert!(
+        !sb.home.join(".config/systemd").exists(),
+        "systemd units written on macOS"
+    );
 
     let calls = sb.calls();
     let agent = format!("gui/{}/com.jobctl.run", uid());
     let bootout = calls.find(&format!("launchctl bootout {agent}\n"));
-    let bootstrap = calls.find(&format!("launchctl bootstrap gui/{} {}\n", uid(), plist.display()));
-    assert!(bootout.is_some() && bootstrap.is_some(), "launchctl calls:\n{calls}");
-    assert!(bootout < bootstrap, "bootout must come before bootstrap:\n{calls}");
-    assert!(!calls.contains("systemctl"), "systemctl called on macOS:\n{calls}");
+    let bootstrap = calls.find(&format!(
+        "launchctl bootstrap gui/{} {}\n",
+        uid(),
+        plist.display()
+    ));
+    assert!(
+        bootout.is_some() && bootstrap.is_some(),
+        "launchctl calls:\n{calls}"
+    );
+    assert!(
+        bootout < bootstrap,
+        "bootout must come before bootstrap:\n{calls}"
+    );
+    assert!(
+        !calls.contains("systemctl"),
+        "systemctl called on macOS:\n{calls}"
+    );
 
     if have("python3", "--version") {
         const CHECK: &str = r#"
@@ -330,7 +459,11 @@ if wrong:
             .arg(&sb.home)
             .output()
             .expect("run python3");
-        assert!(check.status.success(), "plist check failed:\n{}\n{text}", both(&check));
+        assert!(
+            check.status.success(),
+            "plist check failed:\n{}\n{text}",
+            both(&check)
+        );
     } else {
         eprintln!("note: python3 not found; the plist was not parsed with plistlib");
     }
@@ -344,7 +477,11 @@ if wrong:
     let out = sb.install_ok(&["--uninstall"]);
     assert!(!plist.exists() && !sb.bin().exists(), "{out}");
     assert!(sb.config().exists(), "config removed by --uninstall");
-    assert!(sb.calls().contains(&format!("launchctl bootout {agent}\n")), "{}", sb.calls());
+    assert!(
+        sb.calls().contains(&format!("launchctl bootout {agent}\n")),
+        "{}",
+        sb.calls()
+    );
 }
 
 #[test]
@@ -365,22 +502,44 @@ fn rendered_units_pass_systemd_analyze_verify() {
         .output()
         .expect("run systemd-analyze");
     let text = both(&out);
-    assert!(out.status.success(), "systemd-analyze verify failed:\n{text}");
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify failed:\n{text}"
+    );
     // Warnings don't change the exit code; those about our own units count.
     let ours: Vec<&str> = text.lines().filter(|l| l.contains("jobctl.")).collect();
-    assert!(ours.is_empty(), "systemd-analyze verify:\n{}", ours.join("\n"));
+    assert!(
+        ours.is_empty(),
+        "systemd-analyze verify:\n{}",
+        ours.join("\n")
+    );
 }
 
 #[test]
 fn install_sh_is_shellcheck_clean() {
-    let syntax = Command::new("bash").arg("-n").arg(install_script()).output().unwrap();
-    assert!(syntax.status.success(), "bash -n install.sh:\n{}", both(&syntax));
+    let syntax = Command::new("bash")
+        .arg("-n")
+        .arg(install_script())
+        .output()
+        .unwrap();
+    assert!(
+        syntax.status.success(),
+        "bash -n install.sh:\n{}",
+        both(&syntax)
+    );
     if !have("shellcheck", "--version") {
         eprintln!("note: shellcheck not found; install.sh was not linted");
         return;
     }
-    let out = Command::new("shellcheck").arg(install_script()).output().unwrap();
-    assert!(out.status.success(), "shellcheck install.sh:\n{}", both(&out));
+    let out = Command::new("shellcheck")
+        .arg(install_script())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "shellcheck install.sh:\n{}",
+        both(&out)
+    );
 }
 
 #[test]
@@ -395,22 +554,35 @@ fn without_a_user_session_it_says_what_to_run_by_hand() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("NOT running"), "{text}");
     assert!(text.contains("no systemd user session"), "{text}");
-    assert!(text.contains("systemctl --user enable --now jobctl.timer"), "{text}");
+    assert!(
+        text.contains("systemctl --user enable --now jobctl.timer"),
+        "{text}"
+    );
     assert!(sb.bin().exists() && sb.config().exists(), "{text}");
-    assert!(sb.unit("jobctl.service").exists() && sb.unit("jobctl.timer").exists(), "{text}");
+    assert!(
+        sb.unit("jobctl.service").exists() && sb.unit("jobctl.timer").exists(),
+        "{text}"
+    );
     assert!(!sb.calls().contains("enable"), "{}", sb.calls());
 }
 
 #[test]
 fn bad_options_are_refused_with_one_line() {
     let sb = Sandbox::new("Linux");
-    for args in [&["--frobnicate"][..], &["--run-as", "nobody"], &["--prefix"]] {
+    for args in [
+        &["--frobnicate"][..],
+        &["--run-as", "nobody"],
+        &["--prefix"],
+    ] {
         let out = sb.install(args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
     }
     let help = sb.install_ok(&["--help"]);
-    assert!(help.contains("--uninstall") && help.contains("--dry-run"), "{help}");
+    assert!(
+        help.contains("--uninstall") && help.contains("--dry-run"),
+        "{help}"
+    );
     assert_eq!(sb.snapshot(), Vec::new(), "option errors wrote files");
 }

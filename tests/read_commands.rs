@@ -14,13 +14,19 @@ const NOW: &str = "2026-03-28T12:00:00Z"; // a Saturday
 
 /// Milliseconds since the epoch of an RFC 3339 instant.
 fn ms(t: &str) -> i64 {
-    t.parse::<jiff::Timestamp>().expect("RFC 3339").as_millisecond()
+    t.parse::<jiff::Timestamp>()
+        .expect("RFC 3339")
+        .as_millisecond()
 }
 
 /// Asserts that `v` is an RFC 3339 string (with offset) for the instant `want`.
 fn assert_time(v: &serde_json::Value, want: &str) {
-    let s = v.as_str().unwrap_or_else(|| panic!("expected an RFC 3339 string, got {v}"));
-    let got: jiff::Timestamp = s.parse().unwrap_or_else(|e| panic!("{s:?} is not RFC 3339 with offset: {e}"));
+    let s = v
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an RFC 3339 string, got {v}"));
+    let got: jiff::Timestamp = s
+        .parse()
+        .unwrap_or_else(|e| panic!("{s:?} is not RFC 3339 with offset: {e}"));
     assert_eq!(got, want.parse::<jiff::Timestamp>().unwrap(), "{s}");
 }
 
@@ -30,7 +36,13 @@ fn tokens(line: &str) -> Vec<&str> {
 
 /// The rows of a table printed on stdout: header first, as whitespace-separated tokens.
 fn table(out: &Output) -> Vec<Vec<String>> {
-    assert_eq!(code(out), 0, "stdout: {}\nstderr: {}", stdout(out), stderr(out));
+    assert_eq!(
+        code(out),
+        0,
+        "stdout: {}\nstderr: {}",
+        stdout(out),
+        stderr(out)
+    );
     stdout(out)
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -51,8 +63,22 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(job: &'a str, start: &'a str, duration_ms: i64, status: &'a str, exit_code: Option<i64>) -> Run<'a> {
-        Run { job, start, duration_ms, status, exit_code, slot: true, end: RunEnd::default() }
+    fn new(
+        job: &'a str,
+        start: &'a str,
+        duration_ms: i64,
+        status: &'a str,
+        exit_code: Option<i64>,
+    ) -> Run<'a> {
+        Run {
+            job,
+            start,
+            duration_ms,
+            status,
+            exit_code,
+            slot: true,
+            end: RunEnd::default(),
+        }
     }
 
     fn insert(self, env: &Env) -> RunRecord {
@@ -108,7 +134,10 @@ fn list_every_schedule_kind() {
     let env = list_env();
     pause(&env, "e-paused");
     let rows = table(&env.run_at(NOW, &["list"]));
-    assert_eq!(rows[0], tokens("JOB  TYPE  SCHEDULE  NEXT  LAST RUN  STATUS  DURATION"));
+    assert_eq!(
+        rows[0],
+        tokens("JOB  TYPE  SCHEDULE  NEXT  LAST RUN  STATUS  DURATION")
+    );
     let expected = [
         "a-every     script  every 1h                    due now           never",
         "b-at        script  at 06:00,18:00 mon,wed,fri  2026-03-30 06:00  never",
@@ -131,8 +160,14 @@ fn list_changes_no_schedule_state() {
     assert_eq!(rows[1][..5], ["a-every", "script", "every", "1h", "due"]);
     // Half an hour later the never-run job is still due: list did not record "first seen".
     let rows = table(&env.run_at("2026-03-28T12:30:00Z", &["list"]));
-    assert_eq!(rows[1][..6], ["a-every", "script", "every", "1h", "due", "now"]);
-    assert!(env.store().job_states().unwrap().is_empty(), "list recorded schedule state");
+    assert_eq!(
+        rows[1][..6],
+        ["a-every", "script", "every", "1h", "due", "now"]
+    );
+    assert!(
+        env.store().job_states().unwrap().is_empty(),
+        "list recorded schedule state"
+    );
 }
 
 #[test]
@@ -143,7 +178,17 @@ fn list_json_fields() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON array");
     let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["a-every", "b-at", "c-cron", "d-disabled", "e-paused", "z-manual"]);
+    assert_eq!(
+        names,
+        [
+            "a-every",
+            "b-at",
+            "c-cron",
+            "d-disabled",
+            "e-paused",
+            "z-manual"
+        ]
+    );
     let fields: BTreeSet<&str> = [
         "name",
         "type",
@@ -165,13 +210,27 @@ fn list_json_fields() {
         assert_eq!(keys, fields, "{r}");
         assert_eq!(r["type"], "script");
         assert!(r["running_run_id"].is_null());
-        for k in ["last_run_id", "last_run", "last_status", "last_exit_code", "last_duration_ms"] {
+        for k in [
+            "last_run_id",
+            "last_run",
+            "last_status",
+            "last_exit_code",
+            "last_duration_ms",
+        ] {
             assert!(r[k].is_null(), "{k} of a job that never ran: {r}");
         }
     }
     let by = |n: &str| rows.iter().find(|r| r["name"] == n).unwrap();
     let a = by("a-every");
-    assert_eq!((a["schedule"].as_str(), a["enabled"].as_bool(), a["paused"].as_bool(), a["due"].as_bool()), (Some("every 1h"), Some(true), Some(false), Some(true)));
+    assert_eq!(
+        (
+            a["schedule"].as_str(),
+            a["enabled"].as_bool(),
+            a["paused"].as_bool(),
+            a["due"].as_bool()
+        ),
+        (Some("every 1h"), Some(true), Some(false), Some(true))
+    );
     let b = by("b-at");
     assert_eq!(b["schedule"], "at 06:00,18:00 mon,wed,fri");
     assert_eq!(b["due"], false);
@@ -180,25 +239,58 @@ fn list_json_fields() {
     assert_eq!(c["schedule"], "cron 15 3 * * *");
     assert_time(&c["next_run"], "2026-03-29T03:15:00Z");
     let d = by("d-disabled");
-    assert_eq!((d["enabled"].as_bool(), d["due"].as_bool()), (Some(false), Some(false)));
+    assert_eq!(
+        (d["enabled"].as_bool(), d["due"].as_bool()),
+        (Some(false), Some(false))
+    );
     let e = by("e-paused");
-    assert_eq!((e["enabled"].as_bool(), e["paused"].as_bool(), e["due"].as_bool()), (Some(true), Some(true), Some(false)));
+    assert_eq!(
+        (
+            e["enabled"].as_bool(),
+            e["paused"].as_bool(),
+            e["due"].as_bool()
+        ),
+        (Some(true), Some(true), Some(false))
+    );
     let z = by("z-manual");
-    assert_eq!((z["schedule"].as_str(), z["due"].as_bool()), (Some("manual"), Some(false)));
+    assert_eq!(
+        (z["schedule"].as_str(), z["due"].as_bool()),
+        (Some("manual"), Some(false))
+    );
     assert!(z["next_run"].is_null());
 }
 
 #[test]
 fn list_shows_the_last_run() {
     let env = list_env();
-    let a = Run::new("a-every", "2026-03-28T11:30:00Z", 252_000, "succeeded", Some(0)).insert(&env);
+    let a = Run::new(
+        "a-every",
+        "2026-03-28T11:30:00Z",
+        252_000,
+        "succeeded",
+        Some(0),
+    )
+    .insert(&env);
     // An older run of c-cron first: the latest one is shown.
-    Run::new("c-cron", "2026-03-27T03:15:00Z", 1_000, "succeeded", Some(0)).insert(&env);
+    Run::new(
+        "c-cron",
+        "2026-03-27T03:15:00Z",
+        1_000,
+        "succeeded",
+        Some(0),
+    )
+    .insert(&env);
     let c = Run::new("c-cron", "2026-03-28T03:15:00Z", 2_000, "failed", Some(3)).insert(&env);
 
     let rows = table(&env.run_at(NOW, &["list"]));
-    assert_eq!(rows[1], tokens("a-every script every 1h 2026-03-28 12:30 2026-03-28 11:30 succeeded 4m12s"));
-    assert_eq!(rows[3], tokens("c-cron script cron 15 3 * * * 2026-03-29 03:15 2026-03-28 03:15 failed 2s"));
+    assert_eq!(
+        rows[1],
+        tokens("a-every script every 1h 2026-03-28 12:30 2026-03-28 11:30 succeeded 4m12s")
+    );
+    assert_eq!(
+        rows[3],
+        tokens("c-cron script cron 15 3 * * * 2026-03-29 03:15 2026-03-28 03:15 failed 2s")
+    );
 
     let out = env.run_at(NOW, &["list", "--json"]);
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
@@ -222,13 +314,31 @@ fn list_shows_the_last_run() {
 #[test]
 fn list_shows_local_time() {
     let env = list_env();
-    Run::new("a-every", "2026-03-28T11:30:00Z", 252_000, "succeeded", Some(0)).insert(&env);
-    let out = env.cmd(&["list"]).env("JOBCTL_NOW", NOW).env("TZ", "Europe/Amsterdam").output().unwrap();
+    Run::new(
+        "a-every",
+        "2026-03-28T11:30:00Z",
+        252_000,
+        "succeeded",
+        Some(0),
+    )
+    .insert(&env);
+    let out = env
+        .cmd(&["list"])
+        .env("JOBCTL_NOW", NOW)
+        .env("TZ", "Europe/Amsterdam")
+        .output()
+        .unwrap();
     let rows = table(&out);
     // 11:30 UTC is 12:30 in Amsterdam on 28 March (+01:00); the next slot 12:30 UTC is 13:30.
-    assert_eq!(rows[1], tokens("a-every script every 1h 2026-03-28 13:30 2026-03-28 12:30 succeeded 4m12s"));
+    assert_eq!(
+        rows[1],
+        tokens("a-every script every 1h 2026-03-28 13:30 2026-03-28 12:30 succeeded 4m12s")
+    );
     // The at/cron jobs run in the runner's zone (UTC): 03:15 UTC on 29 March is 05:15 +02:00.
-    assert_eq!(rows[3][..10], tokens("c-cron script cron 15 3 * * * 2026-03-29 05:15")[..]);
+    assert_eq!(
+        rows[3][..10],
+        tokens("c-cron script cron 15 3 * * * 2026-03-29 05:15")[..]
+    );
 }
 
 #[test]
@@ -258,11 +368,16 @@ fn list_shows_a_running_run() {
         })
         .unwrap();
     // This test process plays the run's supervisor: it holds the job's lock.
-    let mut lock = jobctl::lock::JobLock::try_acquire(&env.state_dir(), "a-every").unwrap().expect("lock free");
+    let mut lock = jobctl::lock::JobLock::try_acquire(&env.state_dir(), "a-every")
+        .unwrap()
+        .expect("lock free");
     lock.set_holder(std::process::id(), run.id);
 
     let rows = table(&env.run_at(NOW, &["list"]));
-    let want = format!("a-every script every 1h running (run {}) 2026-03-28 11:55 running", run.id);
+    let want = format!(
+        "a-every script every 1h running (run {}) 2026-03-28 11:55 running",
+        run.id
+    );
     let want = tokens(&want);
     assert_eq!(rows[1][..want.len()], want[..], "{:?}", rows[1]);
     let out = env.run_at(NOW, &["list", "--json"]);
@@ -296,7 +411,18 @@ fn next_lines(env: &Env, tz: &str, args: &[&str]) -> Vec<String> {
 #[test]
 fn next_cron_across_spring_forward() {
     let env = next_env();
-    let lines = next_lines(&env, AMS, &["next", "nightly", "-n", "3", "--from", "2026-03-27T12:00:00+01:00"]);
+    let lines = next_lines(
+        &env,
+        AMS,
+        &[
+            "next",
+            "nightly",
+            "-n",
+            "3",
+            "--from",
+            "2026-03-27T12:00:00+01:00",
+        ],
+    );
     assert_eq!(
         lines,
         [
@@ -311,7 +437,18 @@ fn next_cron_across_spring_forward() {
 #[test]
 fn next_at_across_spring_forward() {
     let env = next_env();
-    let lines = next_lines(&env, AMS, &["next", "twice", "-n", "5", "--from", "2026-03-28T00:00:00+01:00"]);
+    let lines = next_lines(
+        &env,
+        AMS,
+        &[
+            "next",
+            "twice",
+            "-n",
+            "5",
+            "--from",
+            "2026-03-28T00:00:00+01:00",
+        ],
+    );
     assert_eq!(
         lines,
         [
@@ -327,7 +464,18 @@ fn next_at_across_spring_forward() {
 #[test]
 fn next_at_with_weekdays_across_spring_forward() {
     let env = next_env();
-    let lines = next_lines(&env, AMS, &["next", "weekly", "-n", "4", "--from", "2026-03-27T12:00:00+01:00"]);
+    let lines = next_lines(
+        &env,
+        AMS,
+        &[
+            "next",
+            "weekly",
+            "-n",
+            "4",
+            "--from",
+            "2026-03-27T12:00:00+01:00",
+        ],
+    );
     assert_eq!(
         lines,
         [
@@ -342,27 +490,64 @@ fn next_at_with_weekdays_across_spring_forward() {
 #[test]
 fn next_cron_across_fall_back() {
     let env = next_env();
-    let lines = next_lines(&env, AMS, &["next", "nightly", "-n", "3", "--from", "2026-10-24T12:00:00+02:00"]);
+    let lines = next_lines(
+        &env,
+        AMS,
+        &[
+            "next",
+            "nightly",
+            "-n",
+            "3",
+            "--from",
+            "2026-10-24T12:00:00+02:00",
+        ],
+    );
     // 02:30 happens twice on 25 October: the job runs once.
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(
         lines[0] == "2026-10-25 02:30:00 +02:00" || lines[0] == "2026-10-25 02:30:00 +01:00",
         "{lines:?}"
     );
-    assert_eq!(lines[1..], ["2026-10-26 02:30:00 +01:00", "2026-10-27 02:30:00 +01:00"]);
+    assert_eq!(
+        lines[1..],
+        ["2026-10-26 02:30:00 +01:00", "2026-10-27 02:30:00 +01:00"]
+    );
 }
 
 #[test]
 fn next_is_shown_in_local_time() {
     let env = next_env();
-    let lines = next_lines(&env, "UTC", &["next", "nightly", "-n", "3", "--from", "2026-03-27T12:00:00+01:00"]);
-    assert_eq!(lines, ["2026-03-28 01:30:00 +00:00", "2026-03-29 01:00:00 +00:00", "2026-03-30 00:30:00 +00:00"]);
+    let lines = next_lines(
+        &env,
+        "UTC",
+        &[
+            "next",
+            "nightly",
+            "-n",
+            "3",
+            "--from",
+            "2026-03-27T12:00:00+01:00",
+        ],
+    );
+    assert_eq!(
+        lines,
+        [
+            "2026-03-28 01:30:00 +00:00",
+            "2026-03-29 01:00:00 +00:00",
+            "2026-03-30 00:30:00 +00:00"
+        ]
+    );
 }
 
 #[test]
 fn next_defaults_to_five_slots_after_now() {
     let env = next_env();
-    let out = env.cmd(&["next", "nightly"]).env("JOBCTL_NOW", "2026-03-27T12:00:00+01:00").env("TZ", AMS).output().unwrap();
+    let out = env
+        .cmd(&["next", "nightly"])
+        .env("JOBCTL_NOW", "2026-03-27T12:00:00+01:00")
+        .env("TZ", AMS)
+        .output()
+        .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
@@ -374,30 +559,99 @@ fn next_defaults_to_five_slots_after_now() {
 #[test]
 fn next_of_an_every_job_that_never_ran_starts_at_from() {
     let env = next_env();
-    let lines = next_lines(&env, "UTC", &["next", "hourly", "-n", "3", "--from", "2026-03-28T12:00:00Z"]);
-    assert_eq!(lines, ["2026-03-28 12:00:00 +00:00", "2026-03-28 13:30:00 +00:00", "2026-03-28 15:00:00 +00:00"]);
+    let lines = next_lines(
+        &env,
+        "UTC",
+        &[
+            "next",
+            "hourly",
+            "-n",
+            "3",
+            "--from",
+            "2026-03-28T12:00:00Z",
+        ],
+    );
+    assert_eq!(
+        lines,
+        [
+            "2026-03-28 12:00:00 +00:00",
+            "2026-03-28 13:30:00 +00:00",
+            "2026-03-28 15:00:00 +00:00"
+        ]
+    );
 }
 
 #[test]
 fn next_of_an_every_job_continues_from_its_last_slot() {
     let env = next_env();
-    Run::new("hourly", "2026-03-28T11:30:00Z", 1_000, "succeeded", Some(0)).insert(&env);
-    let lines = next_lines(&env, "UTC", &["next", "hourly", "-n", "2", "--from", "2026-03-28T12:00:00Z"]);
-    assert_eq!(lines, ["2026-03-28 13:00:00 +00:00", "2026-03-28 14:30:00 +00:00"]);
+    Run::new(
+        "hourly",
+        "2026-03-28T11:30:00Z",
+        1_000,
+        "succeeded",
+        Some(0),
+    )
+    .insert(&env);
+    let lines = next_lines(
+        &env,
+        "UTC",
+        &[
+            "next",
+            "hourly",
+            "-n",
+            "2",
+            "--from",
+            "2026-03-28T12:00:00Z",
+        ],
+    );
+    assert_eq!(
+        lines,
+        ["2026-03-28 13:00:00 +00:00", "2026-03-28 14:30:00 +00:00"]
+    );
 }
 
 #[test]
 fn next_of_an_every_job_runs_on_elapsed_time_across_dst() {
     let env = next_env();
-    let lines = next_lines(&env, AMS, &["next", "hourly", "-n", "3", "--from", "2026-03-29T00:30:00+01:00"]);
+    let lines = next_lines(
+        &env,
+        AMS,
+        &[
+            "next",
+            "hourly",
+            "-n",
+            "3",
+            "--from",
+            "2026-03-29T00:30:00+01:00",
+        ],
+    );
     // 90 real minutes apart, whatever the wall clock does.
-    assert_eq!(lines, ["2026-03-29 00:30:00 +01:00", "2026-03-29 03:00:00 +02:00", "2026-03-29 04:30:00 +02:00"]);
+    assert_eq!(
+        lines,
+        [
+            "2026-03-29 00:30:00 +01:00",
+            "2026-03-29 03:00:00 +02:00",
+            "2026-03-29 04:30:00 +02:00"
+        ]
+    );
 }
 
 #[test]
 fn next_json() {
     let env = next_env();
-    let out = env.cmd(&["next", "nightly", "-n", "2", "--from", "2026-03-28T12:00:00+01:00", "--json"]).env("TZ", AMS).output().unwrap();
+    let out = env
+        .cmd(&[
+            "next",
+            "nightly",
+            "-n",
+            "2",
+            "--from",
+            "2026-03-28T12:00:00+01:00",
+            "--json",
+        ])
+        .env("TZ", AMS)
+        .output()
+        .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let a = v.as_array().expect("an array");
@@ -412,7 +666,10 @@ fn next_of_a_manual_job() {
     let out = env.run(&["next", "by-hand"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("by-hand") && err.contains("no schedule"), "a clear message: {err}");
+    assert!(
+        err.contains("by-hand") && err.contains("no schedule"),
+        "a clear message: {err}"
+    );
     assert_eq!(stdout(&out), "");
 }
 
@@ -443,7 +700,14 @@ fn history_env() -> Env {
          [jobs.ag]\ntype = \"agent\"\nprompt = \"hi\"\nagent = \"codex\"\nevery = \"1h\"\n"
     ));
     Run::new("c-cron", "2026-03-28T03:15:00Z", 2_000, "failed", Some(3)).insert(&env);
-    Run::new("a-every", "2026-03-28T10:30:00Z", 252_000, "succeeded", Some(0)).insert(&env);
+    Run::new(
+        "a-every",
+        "2026-03-28T10:30:00Z",
+        252_000,
+        "succeeded",
+        Some(0),
+    )
+    .insert(&env);
     let mut r = Run::new("ag", "2026-03-28T11:00:00Z", 90_000, "succeeded", Some(0));
     r.slot = false;
     r.end = RunEnd {
@@ -457,8 +721,16 @@ fn history_env() -> Env {
         output_tokens: Some(340),
         num_turns: Some(4),
         attempts: vec![
-            Attempt { agent: "claude".into(), outcome: "unavailable".into(), reason: Some("auth_missing".into()) },
-            Attempt { agent: "codex".into(), outcome: "ran".into(), reason: None },
+            Attempt {
+                agent: "claude".into(),
+                outcome: "unavailable".into(),
+                reason: Some("auth_missing".into()),
+            },
+            Attempt {
+                agent: "codex".into(),
+                outcome: "ran".into(),
+                reason: None,
+            },
         ],
         ..RunEnd::default()
     };
@@ -470,17 +742,33 @@ fn history_env() -> Env {
 fn history_newest_first() {
     let env = history_env();
     let rows = table(&env.run(&["history"]));
-    assert_eq!(rows[0], tokens("RUN JOB STARTED DURATION STATUS EXIT AGENT ROLE"));
+    assert_eq!(
+        rows[0],
+        tokens("RUN JOB STARTED DURATION STATUS EXIT AGENT ROLE")
+    );
     assert_eq!(rows.len(), 4, "{rows:?}");
-    assert_eq!(rows[1], tokens("3 ag 2026-03-28 11:00 1m30s succeeded 0 codex builder"));
-    assert_eq!(rows[2][..7], tokens("2 a-every 2026-03-28 10:30 4m12s succeeded 0")[..]);
-    assert_eq!(rows[3][..7], tokens("1 c-cron 2026-03-28 03:15 2s failed 3")[..]);
+    assert_eq!(
+        rows[1],
+        tokens("3 ag 2026-03-28 11:00 1m30s succeeded 0 codex builder")
+    );
+    assert_eq!(
+        rows[2][..7],
+        tokens("2 a-every 2026-03-28 10:30 4m12s succeeded 0")[..]
+    );
+    assert_eq!(
+        rows[3][..7],
+        tokens("1 c-cron 2026-03-28 03:15 2s failed 3")[..]
+    );
 }
 
 #[test]
 fn history_shows_local_time() {
     let env = history_env();
-    let out = env.cmd(&["history", "-n", "1"]).env("TZ", "Europe/Amsterdam").output().unwrap();
+    let out = env
+        .cmd(&["history", "-n", "1"])
+        .env("TZ", "Europe/Amsterdam")
+        .output()
+        .unwrap();
     let rows = table(&out);
     assert_eq!(rows[1][..4], tokens("3 ag 2026-03-28 12:00")[..]);
 }
@@ -496,7 +784,14 @@ fn history_limit_and_job_filter() {
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[1][..2], ["1", "c-cron"]);
 
-    Run::new("c-cron", "2026-03-29T03:15:00Z", 1_000, "succeeded", Some(0)).insert(&env);
+    Run::new(
+        "c-cron",
+        "2026-03-29T03:15:00Z",
+        1_000,
+        "succeeded",
+        Some(0),
+    )
+    .insert(&env);
     let rows = table(&env.run(&["history", "c-cron", "-n", "1"]));
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[1][..2], ["4", "c-cron"]);
@@ -581,7 +876,12 @@ fn history_json_fields() {
             {"agent": "codex", "outcome": "ran", "reason": null},
         ])
     );
-    assert!(ag["log_path"].as_str().is_some_and(|p| p.starts_with(&env.state_dir().display().to_string())), "{ag}");
+    assert!(
+        ag["log_path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with(&env.state_dir().display().to_string())),
+        "{ag}"
+    );
 
     let c = &runs[2];
     assert_eq!(c["job"], "c-cron");
@@ -589,17 +889,33 @@ fn history_json_fields() {
     assert_eq!(c["forced"], false);
     assert_eq!(c["exit_code"], 3);
     assert_eq!(c["duration_ms"], 2_000);
-    for k in ["role", "agent", "model", "cost", "cost_usd", "input_tokens", "output_tokens", "num_turns", "signal"] {
+    for k in [
+        "role",
+        "agent",
+        "model",
+        "cost",
+        "cost_usd",
+        "input_tokens",
+        "output_tokens",
+        "num_turns",
+        "signal",
+    ] {
         assert!(c[k].is_null(), "{k} of a script run is null: {c}");
     }
-    assert!(c["attempts"].as_array().is_some_and(|a| a.is_empty()) || c["attempts"].is_null(), "{c}");
+    assert!(
+        c["attempts"].as_array().is_some_and(|a| a.is_empty()) || c["attempts"].is_null(),
+        "{c}"
+    );
 }
 
 #[test]
 fn history_of_an_empty_state() {
     let env = list_env();
     let rows = table(&env.run(&["history"]));
-    assert_eq!(rows, [tokens("RUN JOB STARTED DURATION STATUS EXIT AGENT ROLE")]);
+    assert_eq!(
+        rows,
+        [tokens("RUN JOB STARTED DURATION STATUS EXIT AGENT ROLE")]
+    );
     assert!(env.history_json(&[]).is_empty());
 }
 
@@ -615,9 +931,23 @@ fn write_log(run: &RunRecord, text: &str) {
 #[test]
 fn logs_of_a_run_and_of_a_job() {
     let env = list_env();
-    let first = Run::new("a-every", "2026-03-28T10:00:00Z", 1_000, "succeeded", Some(0)).insert(&env);
+    let first = Run::new(
+        "a-every",
+        "2026-03-28T10:00:00Z",
+        1_000,
+        "succeeded",
+        Some(0),
+    )
+    .insert(&env);
     let second = Run::new("a-every", "2026-03-28T11:00:00Z", 1_000, "failed", Some(1)).insert(&env);
-    let other = Run::new("c-cron", "2026-03-28T03:15:00Z", 1_000, "succeeded", Some(0)).insert(&env);
+    let other = Run::new(
+        "c-cron",
+        "2026-03-28T03:15:00Z",
+        1_000,
+        "succeeded",
+        Some(0),
+    )
+    .insert(&env);
     write_log(&first, "first run\nline two\n");
     write_log(&second, "second run: ünïcode\nno newline at the end");
     write_log(&other, "cron output\n");
@@ -628,7 +958,11 @@ fn logs_of_a_run_and_of_a_job() {
 
     let out = env.run(&["logs", "--job", "a-every"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(stdout(&out), "second run: ünïcode\nno newline at the end", "the latest run's log, as stored");
+    assert_eq!(
+        stdout(&out),
+        "second run: ünïcode\nno newline at the end",
+        "the latest run's log, as stored"
+    );
 
     let out = env.run(&["logs", "--job", "c-cron"]);
     assert_eq!(stdout(&out), "cron output\n");
@@ -662,11 +996,24 @@ fn db_path(env: &Env) -> std::path::PathBuf {
 /// the warning about running as root, don't count.)
 fn state_error_line(env: &Env, args: &[&str]) -> String {
     let out = env.run(args);
-    assert_eq!(code(&out), 74, "{args:?}: stdout {} stderr {}", stdout(&out), stderr(&out));
+    assert_eq!(
+        code(&out),
+        74,
+        "{args:?}: stdout {} stderr {}",
+        stdout(&out),
+        stderr(&out)
+    );
     assert_eq!(stdout(&out), "", "{args:?}");
     let err = stderr(&out);
-    let is_log = |l: &str| ["TRACE ", "DEBUG ", "INFO ", "WARN ", "ERROR "].iter().any(|p| l.trim_start().starts_with(p));
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty() && !is_log(l)).collect();
+    let is_log = |l: &str| {
+        ["TRACE ", "DEBUG ", "INFO ", "WARN ", "ERROR "]
+            .iter()
+            .any(|p| l.trim_start().starts_with(p))
+    };
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !is_log(l))
+        .collect();
     assert_eq!(lines.len(), 1, "{args:?}: a one-line error: {err}");
     lines[0].to_string()
 }
@@ -674,7 +1021,10 @@ fn state_error_line(env: &Env, args: &[&str]) -> String {
 /// [`state_error_line`], and the line names the db file.
 fn assert_state_error(env: &Env, args: &[&str]) -> String {
     let line = state_error_line(env, args);
-    assert!(line.contains(&db_path(env).display().to_string()), "{args:?}: names the file: {line}");
+    assert!(
+        line.contains(&db_path(env).display().to_string()),
+        "{args:?}: names the file: {line}"
+    );
     line
 }
 
@@ -688,7 +1038,11 @@ fn state_db_that_is_not_a_database() {
     for args in [&["list"][..], &["history"], &["run"], &["logs", "1"]] {
         assert_state_error(&env, args);
     }
-    assert_eq!(std::fs::read_to_string(db_path(&env)).unwrap(), garbage, "the file is left alone");
+    assert_eq!(
+        std::fs::read_to_string(db_path(&env)).unwrap(),
+        garbage,
+        "the file is left alone"
+    );
 }
 
 #[test]
@@ -713,9 +1067,15 @@ fn state_db_from_a_newer_jobctl() {
     let line = state_error_line(&env, &["list"]);
     assert!(line.contains("newer"), "{line}");
     state_error_line(&env, &["run"]);
-    assert_eq!(std::fs::read(db_path(&env)).unwrap(), before, "the db is left untouched");
+    assert_eq!(
+        std::fs::read(db_path(&env)).unwrap(),
+        before,
+        "the db is left untouched"
+    );
     let conn = rusqlite::Connection::open(db_path(&env)).unwrap();
-    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(v, 99);
 }
 
@@ -728,7 +1088,12 @@ fn state_db_error_as_json() {
     assert_eq!(code(&out), 74);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the error document");
     assert_eq!(doc["error"]["exit_code"], 74);
-    assert!(doc["error"]["message"].as_str().is_some_and(|m| m.contains("jobctl.db")), "{doc}");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("jobctl.db")),
+        "{doc}"
+    );
 }
 
 #[test]
@@ -737,7 +1102,11 @@ fn state_dir_is_a_file() {
     std::fs::write(env.state_dir(), "a file").unwrap();
     let out = env.run(&["list"]);
     assert_eq!(code(&out), 74, "{}", stderr(&out));
-    assert!(stderr(&out).contains(&env.state_dir().display().to_string()), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&env.state_dir().display().to_string()),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -784,38 +1153,87 @@ fn every_subcommand_has_help_with_an_example() {
         args.push("--help");
         let out = env.run(&args);
         assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
-        assert!(stdout(&out).contains("Example"), "{args:?} --help has an example:\n{}", stdout(&out));
+        assert!(
+            stdout(&out).contains("Example"),
+            "{args:?} --help has an example:\n{}",
+            stdout(&out)
+        );
     }
 }
 
 #[test]
 fn colour_only_when_asked() {
     let env = list_env();
-    Run::new("a-every", "2026-03-28T11:30:00Z", 252_000, "succeeded", Some(0)).insert(&env);
+    Run::new(
+        "a-every",
+        "2026-03-28T11:30:00Z",
+        252_000,
+        "succeeded",
+        Some(0),
+    )
+    .insert(&env);
     Run::new("c-cron", "2026-03-28T03:15:00Z", 2_000, "failed", Some(3)).insert(&env);
     let esc = |o: &Output| o.stdout.contains(&0x1b);
 
-    for args in [&["list", "--color", "never"][..], &["history", "--color", "never"]] {
-        let out = env.cmd(args).env("JOBCTL_NOW", NOW).env_remove("NO_COLOR").output().unwrap();
+    for args in [
+        &["list", "--color", "never"][..],
+        &["history", "--color", "never"],
+    ] {
+        let out = env
+            .cmd(args)
+            .env("JOBCTL_NOW", NOW)
+            .env_remove("NO_COLOR")
+            .output()
+            .unwrap();
         assert_eq!(code(&out), 0);
         assert!(!esc(&out), "{args:?}: no escape codes:\n{}", stdout(&out));
     }
     // auto: stdout is a pipe here, so no colour.
-    let out = env.cmd(&["list"]).env("JOBCTL_NOW", NOW).env_remove("NO_COLOR").output().unwrap();
+    let out = env
+        .cmd(&["list"])
+        .env("JOBCTL_NOW", NOW)
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
     assert!(!esc(&out), "auto on a pipe: no colour");
-    let out = env.cmd(&["list", "--color", "auto"]).env("JOBCTL_NOW", NOW).output().unwrap();
+    let out = env
+        .cmd(&["list", "--color", "auto"])
+        .env("JOBCTL_NOW", NOW)
+        .output()
+        .unwrap();
     assert!(!esc(&out), "auto with NO_COLOR: no colour");
 
-    for args in [&["list", "--color", "always"][..], &["history", "--color", "always"]] {
-        let out = env.cmd(args).env("JOBCTL_NOW", NOW).env_remove("NO_COLOR").output().unwrap();
+    for args in [
+        &["list", "--color", "always"][..],
+        &["history", "--color", "always"],
+    ] {
+        let out = env
+            .cmd(args)
+            .env("JOBCTL_NOW", NOW)
+            .env_remove("NO_COLOR")
+            .output()
+            .unwrap();
         assert_eq!(code(&out), 0);
         assert!(esc(&out), "{args:?}: coloured:\n{}", stdout(&out));
         // The text is the same once the escapes are gone.
-        let plain = env.cmd(&[args[0], "--color", "never"]).env("JOBCTL_NOW", NOW).output().unwrap();
-        assert_eq!(strip_ansi(&stdout(&out)).split_whitespace().collect::<Vec<_>>(), stdout(&plain).split_whitespace().collect::<Vec<_>>());
+        let plain = env
+            .cmd(&[args[0], "--color", "never"])
+            .env("JOBCTL_NOW", NOW)
+            .output()
+            .unwrap();
+        assert_eq!(
+            strip_ansi(&stdout(&out))
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            stdout(&plain).split_whitespace().collect::<Vec<_>>()
+        );
     }
     // --json never carries escape codes.
-    let out = env.cmd(&["list", "--json", "--color", "always"]).env("JOBCTL_NOW", NOW).output().unwrap();
+    let out = env
+        .cmd(&["list", "--json", "--color", "always"])
+        .env("JOBCTL_NOW", NOW)
+        .output()
+        .unwrap();
     assert!(!esc(&out));
 }
 

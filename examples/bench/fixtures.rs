@@ -40,7 +40,9 @@ pub fn build(home: &Path, jobs: usize, runs: usize, keep_runs: u32) -> anyhow::R
             1 => format!("cron = \"{} 3 * * *\"", i % 60),
             _ => "at = \"03:00\"\nweekdays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]".to_string(),
         };
-        toml.push_str(&format!("[jobs.{name}]\ntype = \"script\"\ncommand = [\"true\"]\n{schedule}\n\n"));
+        toml.push_str(&format!(
+            "[jobs.{name}]\ntype = \"script\"\ncommand = [\"true\"]\n{schedule}\n\n"
+        ));
         let last_slot = match i % 3 {
             0 => now_ms - 10 * 60_000,
             1 => today_3am + (i % 60) as i64 * 60_000,
@@ -59,11 +61,19 @@ pub fn build(home: &Path, jobs: usize, runs: usize, keep_runs: u32) -> anyhow::R
     while made < runs {
         let n = per_batch.min(runs - made);
         let batch = (made..made + n).map(|k| {
-            let job = if scheduled > 0 { states[k % scheduled].0.clone() } else { "noop".into() };
+            let job = if scheduled > 0 {
+                states[k % scheduled].0.clone()
+            } else {
+                "noop".into()
+            };
             let started = now_ms - (runs - k) as i64 * 60_000;
             RunRecord {
                 job,
-                status: if k % 17 == 0 { "failed".into() } else { "succeeded".into() },
+                status: if k % 17 == 0 {
+                    "failed".into()
+                } else {
+                    "succeeded".into()
+                },
                 scheduled_for: started,
                 started_at: started,
                 ended_at: Some(started + 1_500),
@@ -74,5 +84,10 @@ pub fn build(home: &Path, jobs: usize, runs: usize, keep_runs: u32) -> anyhow::R
         });
         made += store.import_runs(batch)?;
     }
-    Ok(Fixture { home: home.to_path_buf(), config, jobs, runs })
+    Ok(Fixture {
+        home: home.to_path_buf(),
+        config,
+        jobs,
+        runs,
+    })
 }

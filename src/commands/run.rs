@@ -46,6 +46,10 @@ pub fn execute(
         return dry(&cfg, ui, job);
     }
     super::warn_if_root();
+    if wait {
+        // Before the tick, so a signal during it is not lost: runs it starts get it too.
+        catch_stop_signals();
+    }
     let (started, held) = match tick::tick(&cfg, job)? {
         TickResult::Busy(pid) => {
             let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
@@ -120,7 +124,7 @@ extern "C" fn note_signal(sig: i32) {
 /// Waits for the supervisors `--wait` started. SIGINT/SIGTERM to this process are passed
 /// on to them (they stop their runs the way a timeout does and record them cancelled);
 /// returns the signal when there was one.
-fn wait_for_supervisors(pids: &mut Vec<u32>) -> Option<Signal> {
+fn catch_stop_signals() {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
     let action = SigAction::new(
         SigHandler::Handler(note_signal),
@@ -132,6 +136,9 @@ fn wait_for_supervisors(pids: &mut Vec<u32>) -> Option<Signal> {
         let _ = sigaction(Signal::SIGINT, &action);
         let _ = sigaction(Signal::SIGTERM, &action);
     }
+}
+
+fn wait_for_supervisors(pids: &mut Vec<u32>) -> Option<Signal> {
     let mut forwarded = None;
     while !pids.is_empty() {
         let sig = GOT_SIGNAL.load(Ordering::SeqCst);

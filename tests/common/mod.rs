@@ -16,7 +16,9 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
-        Env { dir: tempfile::tempdir().expect("temp dir") }
+        Env {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     /// A new env with `toml` as its `jobctl.toml`.
@@ -79,7 +81,10 @@ impl Env {
 
     /// `jobctl ARGS` with "now" pinned (RFC 3339).
     pub fn run_at(&self, now: &str, args: &[&str]) -> Output {
-        self.cmd(args).env("JOBCTL_NOW", now).output().expect("run jobctl")
+        self.cmd(args)
+            .env("JOBCTL_NOW", now)
+            .output()
+            .expect("run jobctl")
     }
 
     pub fn store(&self) -> jobctl::store::Store {
@@ -132,17 +137,28 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>
 /// Pids of live processes whose environment holds `entry` (e.g. `JOBCTL_RUN_ID=3`) and
 /// `JOBCTL_STATE_DIR=<state_dir>`; zombies are reported separately.
 pub fn run_processes(state_dir: &Path, run_id: i64) -> (Vec<i32>, Vec<i32>) {
-    let marks = [format!("JOBCTL_RUN_ID={run_id}"), format!("JOBCTL_STATE_DIR={}", state_dir.display())];
+    let marks = [
+        format!("JOBCTL_RUN_ID={run_id}"),
+        format!("JOBCTL_STATE_DIR={}", state_dir.display()),
+    ];
     let mut live = Vec::new();
     let mut zombies = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let zombie = stat.rfind(')').is_some_and(|i| stat[i + 2..].starts_with('Z'));
+        let zombie = stat
+            .rfind(')')
+            .is_some_and(|i| stat[i + 2..].starts_with('Z'));
         let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
         let has = |m: &str| env.split(|b| *b == 0).any(|x| x == m.as_bytes());
         if marks.iter().all(|m| has(m)) {
-            if zombie { zombies.push(pid) } else { live.push(pid) }
+            if zombie {
+                zombies.push(pid)
+            } else {
+                live.push(pid)
+            }
         }
     }
     (live, zombies)
