@@ -103,6 +103,9 @@ pub fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
         ] {
             crate::supervisor::env::set(&mut env, k, &v);
         }
+        for name in &cfg.runner.role_env {
+            crate::supervisor::env::set(&mut env, name, &role);
+        }
         let spec = CallSpec {
             first: a.agent,
             scope: a.scope,
@@ -147,6 +150,13 @@ pub fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
                 ui.print(&answer);
             }
             Ok(code::OK)
+        }
+        "skipped" if end.attempts.is_empty() => {
+            bail_code!(
+                code::UNAVAILABLE,
+                "no agent to try for scope {}: pass --agent NAME or set [fallback] order",
+                a.scope
+            );
         }
         "skipped" => {
             let lines: Vec<String> = end
