@@ -8,7 +8,7 @@ use std::time::Duration;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::errors::{ConfigErrors, ConfigIssue, line_col};
+use super::errors::{ConfigErrors, ConfigIssue};
 use super::{Config, paths, values};
 
 pub(super) type Value<'i> = Spanned<DeValue<'i>>;
@@ -16,6 +16,9 @@ pub(super) type Value<'i> = Spanned<DeValue<'i>>;
 /// Collects the errors of one file.
 pub(super) struct Ctx<'s> {
     src: &'s str,
+    /// Byte offsets where lines start: each error's position is a binary search, so a file
+    /// with thousands of errors is still reported at once.
+    line_starts: Vec<usize>,
     file: String,
     issues: Vec<(usize, ConfigIssue)>,
     /// The config file's directory: the base of relative paths.
@@ -24,7 +27,7 @@ pub(super) struct Ctx<'s> {
 
 impl Ctx<'_> {
     pub fn err(&mut self, span: Range<usize>, key: &str, expected: impl Into<String>) {
-        let (line, column) = line_col(self.src, span.start);
+        let (line, column) = self.line_col(span.start);
         self.issues.push((
             span.start,
             ConfigIssue {
@@ -35,6 +38,17 @@ impl Ctx<'_> {
                 expected: expected.into(),
             },
         ));
+    }
+
+    fn line_col(&self, at: usize) -> (usize, usize) {
+        let at = at.min(self.src.len());
+        let line = self.line_starts.partition_point(|&s| s <= at).max(1);
+        let start = self.line_starts[line - 1];
+        let mut end = at;
+        while !self.src.is_char_boundary(end) {
+            end -= 1;
+        }
+        (line, self.src[start..end].chars().count() + 1)
     }
 
     pub fn has_errors(&self) -> bool {
@@ -48,8 +62,12 @@ pub(super) fn parse_config(path: &Path, src: &str) -> Result<Config, ConfigError
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("/"));
+    let line_starts = std::iter::once(0)
+        .chain(src.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
     let mut ctx = Ctx {
         src,
+        line_starts,
         file: path.display().to_string(),
         issues: Vec::new(),
         dir,
@@ -132,6 +150,13 @@ pub(super) struct Table<'t, 'i> {
 
 impl<'t, 'i> Table<'t, 'i> {
     pub fn key_path(&self, key: &str) -> String {
+        // A key can be any length; a message names it, it doesn't reproduce a megabyte.
+        let key = if key.chars().count() > 80 {
+            format!("{}…", key.chars().take(80).collect::<String>())
+        } else {
+            key.to_string()
+        };
+        let key = key.as_str();
         if self.path.is_empty() {
             key.to_string()
         } else {
@@ -147,7 +172,9 @@ impl<'t, 'i> Table<'t, 'i> {
     pub fn check_keys(&self, ctx: &mut Ctx<'_>, allowed: &[&str], what: &str) {
         for (k, _) in self.t.iter() {
             if !allowed.contains(&k.get_ref().as_ref()) {
-                let hint = close_match(k.get_ref(), allowed)
+                let hint = (k.get_ref().len() <= 80)
+                    .then(|| close_match(k.get_ref(), allowed))
+                    .flatten()
                     .map(|m| format!(" (did you mean {m:?}?)"))
                     .unwrap_or_default();
                 ctx.err(
