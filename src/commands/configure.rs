@@ -10,13 +10,7 @@ use crate::{bail_code, clock, config, plan};
 
 pub fn job(g: &Global, ui: &Ui, name: &str, pause: bool) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;
-    let Some(job) = cfg.jobs.get(name) else {
-        bail_code!(
-            code::FAILURE,
-            "no job named {name:?} in {}",
-            cfg.path.display()
-        );
-    };
+    let job = cfg.job(name)?;
     let mut store = Store::open(&cfg.runner.state_dir)?;
     let now = clock::now()?;
     // Resuming moves the schedule past the slots that passed while paused.

@@ -13,13 +13,7 @@ use crate::{bail_code, clock, config};
 
 pub fn execute(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;
-    let Some(job) = cfg.jobs.get(name) else {
-        bail_code!(
-            code::FAILURE,
-            "no job named {name:?} in {}",
-            cfg.path.display()
-        );
-    };
+    let job = cfg.job(name)?;
     super::warn_if_root();
     let mut store = Store::open(&cfg.runner.state_dir)?;
     crate::recovery::recover(&cfg, &mut store)?;

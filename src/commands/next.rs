@@ -11,13 +11,7 @@ use crate::{bail_code, clock, config, schedule};
 
 pub fn execute(g: &Global, ui: &Ui, name: &str, n: usize, from: Option<&str>) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;
-    let Some(job) = cfg.jobs.get(name) else {
-        bail_code!(
-            code::FAILURE,
-            "no job named {name:?} in {}",
-            cfg.path.display()
-        );
-    };
+    let job = cfg.job(name)?;
     let Some(sched) = &job.schedule else {
         bail_code!(
             code::FAILURE,

@@ -10,13 +10,7 @@ use crate::{bail_code, clock, config};
 
 pub fn job(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;
-    if !cfg.jobs.contains_key(name) {
-        bail_code!(
-            code::FAILURE,
-            "no job named {name:?} in {}",
-            cfg.path.display()
-        );
-    }
+    cfg.job(name)?;
     let mut store = Store::open(&cfg.runner.state_dir)?;
     store.reset_job(name, clock::to_ms(clock::now()?))?;
     if ui.json {

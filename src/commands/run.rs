@@ -33,14 +33,8 @@ pub fn execute(
         return super::force::execute(g, ui, name);
     }
     let cfg = config::load(g.config.as_deref())?;
-    if let Some(name) = job
-        && !cfg.jobs.contains_key(name)
-    {
-        bail_code!(
-            code::FAILURE,
-            "no job named {name:?} in {}",
-            cfg.path.display()
-        );
+    if let Some(name) = job {
+        cfg.job(name)?;
     }
     if dry_run {
         return dry(&cfg, ui, job);

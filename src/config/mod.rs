@@ -221,6 +221,18 @@ impl Job {
     }
 }
 
+impl Config {
+    /// The job named `name`, or the error every command gives for a name not in the file.
+    pub fn job(&self, name: &str) -> anyhow::Result<&Job> {
+        self.jobs.get(name).ok_or_else(|| {
+            anyhow::Error::new(crate::exit_code::Coded::new(
+                crate::exit_code::code::FAILURE,
+                format!("no job named {name:?} in {}", self.path.display()),
+            ))
+        })
+    }
+}
+
 /// Finds and loads the config file (`--config` first, then the lookup order of config.md).
 pub fn load(explicit: Option<&Path>) -> anyhow::Result<Config> {
     let path = find_config_file(explicit)?;

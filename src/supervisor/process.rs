@@ -264,11 +264,7 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
 
         for s in proctree::reap_children() {
             if s.pid().map(|p| p.as_raw()) == Some(pid) {
-                fin.status = Some(match s {
-                    WaitStatus::Exited(_, c) => (Some(c), None),
-                    WaitStatus::Signaled(_, sig, _) => (None, Some(sig as i32)),
-                    _ => (None, None),
-                });
+                fin.status = Some(exit_of(s));
             }
         }
 
@@ -323,11 +319,7 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
     // Anything that died last is reaped before the run is reported over.
     for s in proctree::reap_children() {
         if s.pid().map(|p| p.as_raw()) == Some(pid) && fin.status.is_none() {
-            fin.status = Some(match s {
-                WaitStatus::Exited(_, c) => (Some(c), None),
-                WaitStatus::Signaled(_, sig, _) => (None, Some(sig as i32)),
-                _ => (None, None),
-            });
+            fin.status = Some(exit_of(s));
         }
     }
     fin.ending = match (stop_reason, fin.status) {
@@ -337,6 +329,15 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
         (None, _) => Ending::Signaled(Signal::SIGKILL as i32),
     };
     Ok(fin)
+}
+
+/// (exit code, signal) of a reaped process.
+fn exit_of(s: WaitStatus) -> (Option<i32>, Option<i32>) {
+    match s {
+        WaitStatus::Exited(_, c) => (Some(c), None),
+        WaitStatus::Signaled(_, sig, _) => (None, Some(sig as i32)),
+        _ => (None, None),
+    }
 }
 
 impl Finished {
