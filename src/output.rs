@@ -92,9 +92,11 @@ impl Ui {
     }
 }
 
-/// The zone people's times are shown in.
+/// The zone people's times are shown in. Looked up once: finding the system zone's name
+/// can mean walking the whole zoneinfo tree, and `list` formats thousands of times.
 pub fn local_zone() -> TimeZone {
-    TimeZone::system()
+    static LOCAL: std::sync::OnceLock<TimeZone> = std::sync::OnceLock::new();
+    LOCAL.get_or_init(TimeZone::system).clone()
 }
 
 /// `2026-11-22 06:00` in local time.

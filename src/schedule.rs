@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 use jiff::Timestamp;
@@ -14,17 +16,16 @@ use jiff::tz::TimeZone;
 /// A parsed schedule. `at` is kept as one cron pattern per time of day, so fixed times get
 /// exactly the same DST treatment as cron (Vixie rules, via croner).
 #[derive(Debug, Clone)]
-#[allow(clippy::large_enum_variant)] // a handful per config; boxing buys nothing here
 pub enum Schedule {
     Every(Duration),
     At {
         times: Vec<(u8, u8)>,
         weekdays: Vec<String>,
-        patterns: Vec<Cron>,
+        patterns: Vec<Arc<Cron>>,
     },
     Cron {
         expr: String,
-        pattern: Cron,
+        pattern: Arc<Cron>,
     },
 }
 
@@ -33,9 +34,9 @@ pub enum Schedule {
 /// Parsing is the costliest part of loading a large config and the same patterns recur
 /// across jobs (every `at = "03:00"` is one), so each distinct pattern is parsed once per
 /// process.
-pub fn parse_cron(expr: &str) -> Result<Cron, String> {
+pub fn parse_cron(expr: &str) -> Result<Arc<Cron>, String> {
     thread_local! {
-        static PARSED: std::cell::RefCell<std::collections::HashMap<String, Result<Cron, String>>> =
+        static PARSED: std::cell::RefCell<std::collections::HashMap<String, Result<Arc<Cron>, String>>> =
             Default::default();
     }
     let expr = expr.trim();
@@ -48,6 +49,7 @@ pub fn parse_cron(expr: &str) -> Result<Cron, String> {
             .year(Year::Disallowed)
             .build()
             .parse(expr)
+            .map(Arc::new)
             .map_err(|e| format!("{expr:?} is not a cron expression: {e}"));
         cache.borrow_mut().insert(expr.to_string(), parsed.clone());
         parsed
@@ -102,7 +104,7 @@ impl Schedule {
         }
     }
 
-    fn patterns(&self) -> &[Cron] {
+    fn patterns(&self) -> &[Arc<Cron>] {
         match self {
             Schedule::Every(_) => &[],
             Schedule::At { patterns, .. } => patterns,
@@ -112,23 +114,31 @@ impl Schedule {
 
     /// The first wall-clock slot strictly after `t` (at/cron only).
     fn wall_slot_after(&self, t: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
-        let z = t.to_zoned(tz.clone());
         self.patterns()
             .iter()
-            .filter_map(|p| p.find_next_occurrence(&z, false).ok())
-            .map(|z| z.timestamp())
+            .filter_map(|p| search(p, tz, t, true))
             .min()
     }
 
     /// The latest wall-clock slot at or before `t` (at/cron only).
     fn wall_slot_at_or_before(&self, t: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
-        let z = t.to_zoned(tz.clone());
         self.patterns()
             .iter()
-            .filter_map(|p| p.find_previous_occurrence(&z, true).ok())
-            .map(|z| z.timestamp())
+            .filter_map(|p| search(p, tz, t, false))
             .max()
     }
+}
+
+/// One slot search of one pattern: the next slot after `t` (`forward`) or the latest at or
+/// before it.
+fn search(p: &Cron, tz: &TimeZone, t: Timestamp, forward: bool) -> Option<Timestamp> {
+    let z = t.to_zoned(tz.clone());
+    let found = if forward {
+        p.find_next_occurrence(&z, false)
+    } else {
+        p.find_previous_occurrence(&z, true)
+    };
+    found.ok().map(|z| z.timestamp())
 }
 
 /// What the store remembers about a job's schedule.

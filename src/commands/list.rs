@@ -16,7 +16,7 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     let now = clock::now()?;
     let states = store.job_states()?;
     let prev_tick = store.last_tick()?;
-    let latest = store.latest_runs()?;
+    let latest = store.latest_runs(cfg.jobs.keys().map(String::as_str))?;
     let running: std::collections::HashMap<String, i64> = store
         .running_runs()?
         .into_iter()

@@ -42,9 +42,39 @@ const AGENT_KEYS: &[&str] = &[
 const FALLBACK_KEYS: &[&str] = &["order"];
 
 /// Resolves `"local"` or an IANA zone name.
+///
+/// A name is read straight from its TZif file: the general lookup first lists the whole
+/// zoneinfo tree (dozens of directories), which cost more than everything else a tick
+/// does. The general lookup remains the fallback (other layouts, case differences).
 pub(super) fn timezone(name: &str) -> Result<TimeZone, String> {
     if name == "local" {
         return Ok(TimeZone::system());
+    }
+    if matches!(name, "UTC" | "Etc/UTC") {
+        return Ok(TimeZone::UTC);
+    }
+    let plain = !name.is_empty()
+        && !name.starts_with('/')
+        && name
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..");
+    if plain {
+        let dirs = std::env::var("TZDIR").ok().into_iter().chain(
+            [
+                "/usr/share/zoneinfo",
+                "/usr/lib/zoneinfo",
+                "/usr/share/lib/zoneinfo",
+                "/etc/zoneinfo",
+            ]
+            .map(String::from),
+        );
+        for dir in dirs {
+            if let Ok(bytes) = std::fs::read(std::path::Path::new(&dir).join(name))
+                && let Ok(tz) = TimeZone::tzif(name, &bytes)
+            {
+                return Ok(tz);
+            }
+        }
     }
     TimeZone::get(name).map_err(|_| format!("expected \"local\" or an IANA time zone name (e.g. \"Europe/Amsterdam\"), found {name:?}"))
 }

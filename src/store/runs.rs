@@ -258,18 +258,20 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The latest run of each job that has one, keyed by job name.
-    pub fn latest_runs(&self) -> Result<std::collections::HashMap<String, RunRecord>> {
-        // One indexed max() lookup per job name, not a scan of the history.
+    /// The latest run of each of `jobs` that has one, keyed by job name.
+    pub fn latest_runs<'a>(
+        &self,
+        jobs: impl IntoIterator<Item = &'a str>,
+    ) -> Result<std::collections::HashMap<String, RunRecord>> {
+        // One indexed lookup per job: the history itself is never scanned.
         let mut st = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM runs WHERE id IN \
-             (SELECT (SELECT max(id) FROM runs r WHERE r.job = j.job) FROM (SELECT DISTINCT job FROM runs) j)"
+            "SELECT {COLUMNS} FROM runs WHERE id = (SELECT max(id) FROM runs WHERE job = ?1)"
         ))?;
-        let rows = st.query_map([], from_row)?;
         let mut out = std::collections::HashMap::new();
-        for r in rows {
-            let r = r?;
-            out.insert(r.job.clone(), r);
+        for job in jobs {
+            if let Some(r) = st.query_row([job], from_row).optional()? {
+                out.insert(job.to_string(), r);
+            }
         }
         Ok(out)
     }
