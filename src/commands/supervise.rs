@@ -49,5 +49,9 @@ pub fn execute(g: &Global, run_id: i64, lock_fd: i32, state_dir: &Path) -> Resul
         );
     };
     let done = supervisor::supervise(&cfg, &mut store, job, run, lock, Echo::Off)?;
-    Ok(u8::from(done.record.status != "succeeded"))
+    Ok(match done.interrupted {
+        Some(nix::sys::signal::Signal::SIGINT) => crate::exit_code::code::SIGINT,
+        Some(_) => crate::exit_code::code::SIGTERM,
+        None => u8::from(done.record.status != "succeeded"),
+    })
 }
