@@ -678,6 +678,10 @@ fn start_long(env: &Env, now: &str) -> (i64, i32) {
         .expect("a running run")
         .id;
     wait_job_processes(env, id);
+    // The job's processes exist a moment before the supervisor records their group.
+    wait_for("the run's process group to be recorded", LONG, || {
+        stored_run(env, id).pgid.map(|_| ())
+    });
     let (sup, run) = wait_for("the job lock's holder", LONG, || {
         lock_holder(env, "long").filter(|(_, r)| *r == id)
     });
