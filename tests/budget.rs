@@ -866,3 +866,23 @@ fn a_zero_budget_refuses_every_call() {
         "quota_exhausted: daily budget reached (0 of 0)"
     );
 }
+
+#[test]
+fn ask_history_is_pruned_to_keep_runs() {
+    let env = Env::new();
+    let bin = env.script("bin/local", "#!/bin/sh\necho \"answer to $1\"\n");
+    env.config(&format!(
+        "[runner]\nkeep_runs = 2\n\n[agents.local]\npreset = \"command\"\ndaily_budget = 100\ncommand = [\"{}\", \"{{prompt}}\"]\n\n[fallback]\norder = [\"local\"]\n",
+        bin.display()
+    ));
+    for i in 0..4 {
+        let out = env.run(&["ask", &format!("q{i}")]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    let runs = env.history_json(&["ask"]);
+    assert_eq!(runs.len(), 2, "keep_runs = 2 applies to ask too: {runs:#?}");
+    let logs: Vec<_> = std::fs::read_dir(env.state_dir().join("logs/ask"))
+        .unwrap()
+        .collect();
+    assert_eq!(logs.len(), 2, "pruned runs' logs are removed");
+}

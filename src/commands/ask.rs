@@ -135,6 +135,7 @@ pub fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
         anyhow::Ok(r)
     })?;
     store.finish_run(run.id, &result.end)?;
+    crate::supervisor::prune(&cfg, &mut store, "ask");
     let end = &result.end;
     match end.status.as_str() {
         "succeeded" => {

@@ -105,7 +105,7 @@ pub fn supervise(
 
 /// Removes history beyond `keep_runs`, with its log files. Failing to prune is logged,
 /// never a reason to fail the run.
-fn prune(cfg: &Config, store: &mut Store, job: &str) {
+pub fn prune(cfg: &Config, store: &mut Store, job: &str) {
     match store.prune_runs(job, cfg.runner.keep_runs) {
         Ok(paths) => {
             for p in paths {
