@@ -261,58 +261,6 @@ fn pid_alive(pid: i32) -> bool {
             .is_some_and(|i| stat[i + 2..].starts_with('Z'))
 }
 
-/// Kills, on drop, every process that carries this env's marks, so a failing test leaves
-/// nothing running.
-struct Sweep {
-    marks: Vec<String>,
-}
-
-impl Sweep {
-    fn new(env: &Env) -> Sweep {
-        Sweep {
-            marks: vec![
-                format!("JOBCTL_HOME={}", env.home().display()),
-                format!("JOBCTL_STATE_DIR={}", env.state_dir().display()),
-            ],
-        }
-    }
-}
-
-impl Drop for Sweep {
-    fn drop(&mut self) {
-        let me = std::process::id() as i32;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let mut pids = Vec::new();
-            for e in std::fs::read_dir("/proc").unwrap().flatten() {
-                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-                    continue;
-                };
-                if pid == me {
-                    continue;
-                }
-                let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-                if env
-                    .split(|b| *b == 0)
-                    .any(|x| self.marks.iter().any(|m| x == m.as_bytes()))
-                {
-                    pids.push(pid);
-                }
-            }
-            if pids.is_empty() || Instant::now() > deadline {
-                break;
-            }
-            for p in pids {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(p),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
 /// An env whose config is built by `f` from the env (so it can name the temp home).
 fn setup(f: impl FnOnce(&Env) -> String) -> (Env, Sweep) {
     let env = Env::new();

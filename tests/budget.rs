@@ -9,7 +9,6 @@ use common::*;
 
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -155,57 +154,6 @@ fn last_run(env: &Env, job: &str) -> Value {
         .into_iter()
         .next()
         .unwrap_or_else(|| panic!("no run of {job}"))
-}
-
-/// Kills, on drop, every process carrying this env's marks.
-struct Sweep {
-    marks: Vec<String>,
-}
-
-impl Sweep {
-    fn new(env: &Env) -> Sweep {
-        Sweep {
-            marks: vec![
-                format!("JOBCTL_HOME={}", env.home().display()),
-                format!("JOBCTL_STATE_DIR={}", env.state_dir().display()),
-            ],
-        }
-    }
-}
-
-impl Drop for Sweep {
-    fn drop(&mut self) {
-        let me = std::process::id() as i32;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let mut pids = Vec::new();
-            for e in std::fs::read_dir("/proc").unwrap().flatten() {
-                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-                    continue;
-                };
-                if pid == me {
-                    continue;
-                }
-                let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-                if env
-                    .split(|b| *b == 0)
-                    .any(|x| self.marks.iter().any(|m| x == m.as_bytes()))
-                {
-                    pids.push(pid);
-                }
-            }
-            if pids.is_empty() || Instant::now() > deadline {
-                break;
-            }
-            for p in pids {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(p),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
 }
 
 fn setup(f: impl FnOnce(&Env) -> String) -> (Env, Sweep) {

@@ -18,8 +18,6 @@ use std::process::{Child, ExitStatus, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use std::os::unix::process::ExitStatusExt;
 
 /// A Monday morning, UTC, in the past of the machine's clock.
@@ -232,39 +230,6 @@ fn wait_no_jobctl(env: &Env) {
     wait_for("the env's jobctl processes to be gone", LIMIT, || {
         jobctl_processes(env).is_empty().then_some(())
     });
-}
-
-/// Kills, on drop, every process carrying this env's marks, so a failing scenario leaves
-/// nothing running.
-struct Sweep(Vec<String>);
-
-impl Sweep {
-    fn new(env: &Env) -> Sweep {
-        Sweep(vec![
-            format!("JOBCTL_HOME={}", env.home().display()),
-            format!("JOBCTL_STATE_DIR={}", env.state_dir().display()),
-        ])
-    }
-}
-
-impl Drop for Sweep {
-    fn drop(&mut self) {
-        let me = std::process::id() as i32;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let pids: Vec<i32> = all_pids()
-                .into_iter()
-                .filter(|p| *p != me && alive(*p) && self.0.iter().any(|m| environ_has(*p, m)))
-                .collect();
-            if pids.is_empty() || Instant::now() > deadline {
-                break;
-            }
-            for p in pids {
-                let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
 }
 
 fn db(env: &Env) -> rusqlite::Connection {

@@ -37,61 +37,6 @@ fn ok(o: &Output) {
     assert_eq!(code(o), 0, "expected exit 0\n{}", both(o));
 }
 
-/// Kills, on drop, every process that carries this env's marks (jobctl processes started
-/// with its `JOBCTL_HOME`, job processes with its `JOBCTL_STATE_DIR`), so a failing test
-/// leaves nothing running.
-struct Sweep {
-    marks: Vec<String>,
-}
-
-impl Sweep {
-    fn new(env: &Env) -> Sweep {
-        Sweep {
-            marks: vec![
-                format!("JOBCTL_HOME={}", env.home().display()),
-                format!("JOBCTL_STATE_DIR={}", env.state_dir().display()),
-            ],
-        }
-    }
-}
-
-fn marked_pids(marks: &[String]) -> Vec<i32> {
-    let me = std::process::id() as i32;
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-        if env
-            .split(|b| *b == 0)
-            .any(|x| marks.iter().any(|m| x == m.as_bytes()))
-        {
-            out.push(pid);
-        }
-    }
-    out
-}
-
-impl Drop for Sweep {
-    fn drop(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let pids = marked_pids(&self.marks);
-            if pids.is_empty() || Instant::now() > deadline {
-                break;
-            }
-            for p in pids {
-                let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
 /// A process started by a test, killed (and reaped) on drop unless it was waited for.
 struct Proc {
     child: Option<Child>,

@@ -163,3 +163,62 @@ pub fn run_processes(state_dir: &Path, run_id: i64) -> (Vec<i32>, Vec<i32>) {
     }
     (live, zombies)
 }
+
+/// Pids of live processes (not this one) whose environment holds any of `marks`.
+pub fn marked_pids(marks: &[String]) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        if env
+            .split(|b| *b == 0)
+            .any(|x| marks.iter().any(|m| x == m.as_bytes()))
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Kills, on drop, every process that carries this env's marks (jobctl processes started
+/// with its `JOBCTL_HOME`, job processes with its `JOBCTL_STATE_DIR`), so a failing test
+/// leaves nothing running.
+pub struct Sweep {
+    marks: Vec<String>,
+}
+
+impl Sweep {
+    pub fn new(env: &Env) -> Sweep {
+        Sweep {
+            marks: vec![
+                format!("JOBCTL_HOME={}", env.home().display()),
+                format!("JOBCTL_STATE_DIR={}", env.state_dir().display()),
+            ],
+        }
+    }
+}
+
+impl Drop for Sweep {
+    fn drop(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let pids = marked_pids(&self.marks);
+            if pids.is_empty() || Instant::now() > deadline {
+                break;
+            }
+            for p in pids {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(p),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
