@@ -1178,3 +1178,25 @@ fn a_prompt_full_of_shell_metacharacters_is_one_literal_argument() {
         "ask passes the prompt as one argument: {a:?}"
     );
 }
+
+#[test]
+fn a_run_whose_log_cannot_be_written_is_recorded_failed_with_the_reason() {
+    let env = Env::with_config("[jobs.blocked]\ntype = \"script\"\ncommand = \"echo hi\"\n");
+    // The job's log directory is a plain file: the log can't be created.
+    std::fs::create_dir_all(env.state_dir().join("logs")).unwrap();
+    std::fs::write(env.state_dir().join("logs/blocked"), "not a directory").unwrap();
+    let out = env.run(&["force", "blocked"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let runs = env.history_json(&["blocked"]);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        runs[0]["status"], "failed",
+        "closed with the reason, not left running or lost: {runs:#?}"
+    );
+    let error = runs[0]["error"].as_str().unwrap_or("");
+    assert!(error.contains("can't create the log directory"), "{error}");
+    // And the job can run again once the path is fixed.
+    std::fs::remove_file(env.state_dir().join("logs/blocked")).unwrap();
+    let out = env.run(&["force", "blocked"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}

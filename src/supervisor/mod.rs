@@ -15,6 +15,7 @@ use nix::sys::signal::Signal;
 use crate::clock;
 use crate::config::{Command, Config, Job, JobKind};
 use crate::lock::JobLock;
+use crate::proctree::{self, RunIdentity};
 use crate::store::{RunEnd, RunRecord, Store};
 use logfile::LogFile;
 use process::{Echo, Ending, Launch, Signals};
@@ -53,7 +54,7 @@ pub fn supervise(
         .build()
         .context("can't start the supervisor's event loop")?;
     let log_path = run.log_path.clone().unwrap_or_default();
-    let (end, interrupted) = rt.block_on(async {
+    let outcome = rt.block_on(async {
         let mut signals = Signals::register()?;
         let mut log = LogFile::create(std::path::Path::new(&log_path), cfg.runner.log_max_bytes)?;
         let deadline = tokio::time::Instant::now() + job.timeout;
@@ -91,7 +92,34 @@ pub fn supervise(
             Ok((end, sig))
         });
         anyhow::Ok(result?)
-    })?;
+    });
+    let (end, interrupted) = match outcome {
+        Ok(done) => done,
+        // jobctl itself failed (the log or the db can't be written, ...): nothing of the
+        // run may outlive it, and the run is closed with the real reason, not later as
+        // "lost".
+        Err(e) => {
+            let pgid = store.get_run(run.id).ok().flatten().and_then(|r| r.pgid);
+            let identity = RunIdentity {
+                pgid: pgid.map(|p| p as i32),
+                env_marks: crate::recovery::env_marks(&store.dir, run.id),
+                ancestor: Some(std::process::id() as i32),
+            };
+            proctree::terminate(
+                &identity,
+                cfg.runner.kill_grace,
+                Duration::from_secs(30),
+                &mut |_| {},
+            );
+            let end = RunEnd {
+                status: "failed".into(),
+                ended_at: clock::to_ms(clock::real_now()),
+                error: Some(format!("jobctl could not supervise the run: {e:#}")),
+                ..Default::default()
+            };
+            (end, None)
+        }
+    };
     crate::faults::point("before_end_record");
     store.finish_run(run.id, &end)?;
     prune(cfg, store, &job.name);
