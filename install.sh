@@ -32,7 +32,8 @@ Options:
                    the jobs run as --run-as USER
   --run-as USER    with --system: the user jobs run as (default: the user who ran sudo)
   --no-service     install the binary and the config only, no timer or agent
-  --uninstall      remove the timer or agent and the binary; keeps config and state
+  --uninstall      remove the timer or agent, the binary and config snapshots;
+                   keeps config and state
   --dry-run        print what would be done and change nothing
   -h, --help       show this help
 
@@ -409,6 +410,17 @@ uninstall() {
 	else
 		say "no binary at $dest_bin (pass the --prefix it was installed with)"
 	fi
+	# Config snapshots are derived from the config: nothing in them is worth keeping.
+	local cache snapshot
+	for cache in "${XDG_CACHE_HOME:-$HOME/.cache}/jobctl" "$user_home/.cache/jobctl"; do
+		[ -d "$cache" ] || continue
+		for snapshot in "$cache"/config-*.bin; do
+			remove_file "$snapshot"
+		done
+		if [ "$dry_run" = 0 ]; then
+			rmdir "$cache" 2>/dev/null || true
+		fi
+	done
 	say ""
 	say "kept your config ($config) and state ($state_dir)${logdir:+ and logs ($logdir)}:"
 	say "remove them by hand if you no longer want them. Runs that were going on finish by themselves."

@@ -20,3 +20,4 @@ pub mod schedule;
 pub mod store;
 pub mod supervisor;
 pub mod tick;
+pub mod zone;

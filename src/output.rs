@@ -92,11 +92,9 @@ impl Ui {
     }
 }
 
-/// The zone people's times are shown in. Looked up once: finding the system zone's name
-/// can mean walking the whole zoneinfo tree, and `list` formats thousands of times.
+/// The zone people's times are shown in: the system's, looked up once per process.
 pub fn local_zone() -> TimeZone {
-    static LOCAL: std::sync::OnceLock<TimeZone> = std::sync::OnceLock::new();
-    LOCAL.get_or_init(TimeZone::system).clone()
+    crate::zone::system()
 }
 
 /// `2026-11-22 06:00` in local time.

@@ -6,16 +6,22 @@
 
 use std::time::Duration;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
 
 /// A parsed schedule. `at` is kept as one cron pattern per time of day, so fixed times get
 /// exactly the same DST treatment as cron (Vixie rules, via croner).
-#[derive(Debug, Clone)]
+///
+/// It is stored as written ([`ScheduleSpec`]) and parsed again when read back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(into = "ScheduleSpec", try_from = "ScheduleSpec")]
 pub enum Schedule {
     Every(Duration),
     At {
@@ -29,6 +35,41 @@ pub enum Schedule {
     },
 }
 
+/// A schedule as the config writes it.
+#[derive(Serialize, Deserialize)]
+pub enum ScheduleSpec {
+    Every(Duration),
+    At {
+        times: Vec<(u8, u8)>,
+        weekdays: Vec<String>,
+    },
+    Cron(String),
+}
+
+impl From<Schedule> for ScheduleSpec {
+    fn from(s: Schedule) -> ScheduleSpec {
+        match s {
+            Schedule::Every(d) => ScheduleSpec::Every(d),
+            Schedule::At {
+                times, weekdays, ..
+            } => ScheduleSpec::At { times, weekdays },
+            Schedule::Cron { expr, .. } => ScheduleSpec::Cron(expr),
+        }
+    }
+}
+
+impl TryFrom<ScheduleSpec> for Schedule {
+    type Error = String;
+
+    fn try_from(s: ScheduleSpec) -> Result<Schedule, String> {
+        match s {
+            ScheduleSpec::Every(d) => Ok(Schedule::Every(d)),
+            ScheduleSpec::At { times, weekdays } => Schedule::at(times, weekdays),
+            ScheduleSpec::Cron(expr) => Schedule::cron(&expr),
+        }
+    }
+}
+
 /// Parses a 5-field cron expression or an `@macro`; seconds and years are refused.
 ///
 /// Parsing is the costliest part of loading a large config and the same patterns recur
@@ -36,7 +77,7 @@ pub enum Schedule {
 /// process.
 pub fn parse_cron(expr: &str) -> Result<Arc<Cron>, String> {
     thread_local! {
-        static PARSED: std::cell::RefCell<std::collections::HashMap<String, Result<Arc<Cron>, String>>> =
+        static PARSED: RefCell<HashMap<String, Result<Arc<Cron>, String>>> =
             Default::default();
     }
     let expr = expr.trim();
@@ -131,14 +172,47 @@ impl Schedule {
 
 /// One slot search of one pattern: the next slot after `t` (`forward`) or the latest at or
 /// before it.
-fn search(p: &Cron, tz: &TimeZone, t: Timestamp, forward: bool) -> Option<Timestamp> {
-    let z = t.to_zoned(tz.clone());
-    let found = if forward {
-        p.find_next_occurrence(&z, false)
-    } else {
-        p.find_previous_occurrence(&z, true)
+///
+/// A tick asks every job the same question (the latest slot before "now") and jobs share
+/// patterns (every `at = "03:00"` is one), so each distinct search runs once per process:
+/// a croner search costs thousands of instructions, and a 1,000-job tick made thousands.
+/// Zones without an IANA name (POSIX `TZ` strings) are not memoized.
+fn search(p: &Arc<Cron>, tz: &TimeZone, t: Timestamp, forward: bool) -> Option<Timestamp> {
+    // Each entry holds its pattern, so the address in its key can't be reused for another
+    // pattern while the entry exists.
+    type Searches = HashMap<(usize, i64, bool), Vec<(Arc<Cron>, String, Option<Timestamp>)>>;
+    thread_local! {
+        static SEARCHED: RefCell<Searches> = Default::default();
+    }
+    let run = || {
+        let z = t.to_zoned(tz.clone());
+        let found = if forward {
+            p.find_next_occurrence(&z, false)
+        } else {
+            p.find_previous_occurrence(&z, true)
+        };
+        found.ok().map(|z| z.timestamp())
     };
-    found.ok().map(|z| z.timestamp())
+    let Some(zone) = tz.iana_name() else {
+        return run();
+    };
+    let key = (Arc::as_ptr(p) as usize, t.as_millisecond(), forward);
+    let hit = SEARCHED.with(|m| {
+        m.borrow()
+            .get(&key)
+            .and_then(|v| v.iter().find(|(_, z, _)| z == zone).map(|(_, _, r)| *r))
+    });
+    if let Some(r) = hit {
+        return r;
+    }
+    let r = run();
+    SEARCHED.with(|m| {
+        m.borrow_mut()
+            .entry(key)
+            .or_default()
+            .push((p.clone(), zone.to_string(), r))
+    });
+    r
 }
 
 /// What the store remembers about a job's schedule.

@@ -366,8 +366,14 @@ fn uninstall_removes_units_and_binary_and_keeps_config() {
     let sb = Sandbox::new("Linux");
     sb.install_ok(&["--binary", JOBCTL]);
     let config = read(&sb.config());
+    // A command leaves a config snapshot in the cache.
+    let out = sb.command(sb.bin()).arg("list").output().unwrap();
+    assert!(out.status.success(), "{}", both(&out));
+    let cache = sb.home.join(".cache/jobctl");
+    assert!(cache.is_dir(), "no snapshot was written");
 
     let out = sb.install_ok(&["--uninstall"]);
+    assert!(!cache.exists(), "config snapshots left:\n{out}");
     assert!(!sb.bin().exists(), "binary left:\n{out}");
     assert!(
         !sb.unit("jobctl.service").exists(),

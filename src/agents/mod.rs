@@ -26,7 +26,7 @@ use select::Verdict;
 /// The budget day `now` belongs to: the date in `runner.timezone` of `now - day_starts`.
 pub fn budget_day(cfg: &Config, now: Timestamp) -> String {
     let (h, m) = cfg.budget.day_starts;
-    let local = now.to_zoned(cfg.runner.timezone.clone()).datetime();
+    let local = now.to_zoned((*cfg.runner.timezone).clone()).datetime();
     let shifted = local
         .checked_sub(jiff::Span::new().hours(i64::from(h)).minutes(i64::from(m)))
         .unwrap_or(local);

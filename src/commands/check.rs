@@ -7,7 +7,7 @@ use crate::config;
 use crate::output::Ui;
 
 pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
-    let cfg = config::load(g.config.as_deref())?;
+    let cfg = config::load_fresh(g.config.as_deref())?;
     if ui.json {
         ui.print_json(&serde_json::json!({
             "ok": true,

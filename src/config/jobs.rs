@@ -10,6 +10,7 @@ use super::{
     Agent, AgentJob, Budget, Command, Job, JobKind, MAX_PROMPT_BYTES, Runner, Thinking, values,
 };
 use crate::schedule::Schedule;
+use crate::zone::Zone;
 
 const COMMON_KEYS: &[&str] = &[
     "type", "every", "at", "cron", "weekdays", "timezone", "timeout", "enabled", "catch_up",
@@ -100,7 +101,7 @@ pub(super) fn job_section(
     let schedule = schedule(ctx, t);
     let runner = env.runner;
     let timezone = match t.str(ctx, "timezone") {
-        Some(tz) => match super::sections::timezone(&tz) {
+        Some(tz) => match Zone::named(&tz) {
             Ok(z) => Some(z),
             Err(e) => {
                 ctx.err(span_of(t, "timezone"), &t.key_path("timezone"), e);
@@ -281,25 +282,25 @@ fn agent(
         (None, Some(_)) => {
             let p = t.path(ctx, "prompt_file")?;
             let span = span_of(t, "prompt_file");
-            let key = t.key_path("prompt_file");
-            if p.is_dir() {
+            let key = || t.key_path("prompt_file");
+            if ctx.inputs.metadata(&p).is_ok_and(|m| m.is_dir) {
                 ctx.err(
                     span,
-                    &key,
+                    &key(),
                     format!("{} is a directory; expected a prompt file", p.display()),
                 );
                 None
             } else {
-                match std::fs::read(&p) {
+                match ctx.inputs.read(&p) {
                     Ok(bytes) => match String::from_utf8(bytes) {
                         Ok(s) => Some(s),
                         Err(_) => {
-                            ctx.err(span, &key, format!("{} is not UTF-8 text", p.display()));
+                            ctx.err(span, &key(), format!("{} is not UTF-8 text", p.display()));
                             None
                         }
                     },
                     Err(e) => {
-                        ctx.err(span, &key, format!("can't read {}: {e}", p.display()));
+                        ctx.err(span, &key(), format!("can't read {}: {e}", p.display()));
                         None
                     }
                 }

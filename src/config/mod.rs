@@ -3,9 +3,11 @@
 //! none has to re-check a value.
 
 mod errors;
+mod inputs;
 mod jobs;
 mod paths;
 mod sections;
+mod snapshot;
 pub mod values;
 mod walk;
 
@@ -13,20 +15,21 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
 
 pub use errors::{ConfigErrors, ConfigIssue};
-pub use paths::{find_config_file, state_dir_default};
+pub use paths::find_config_file;
 pub use sections::preset_models;
 
 use crate::schedule::Schedule;
+use crate::zone::Zone;
 
 /// The largest config file jobctl reads; anything bigger is a mistake, not a config.
 pub const MAX_CONFIG_BYTES: usize = 4 << 20;
 /// The largest prompt: one argv string can't be longer on Linux.
 pub const MAX_PROMPT_BYTES: usize = 100 << 10;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Config {
     /// The config file, absolute.
     pub path: PathBuf,
@@ -40,10 +43,10 @@ pub struct Config {
     pub jobs: BTreeMap<String, Job>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Runner {
     pub scope: String,
-    pub timezone: TimeZone,
+    pub timezone: Zone,
     pub max_running: u32,
     pub default_timeout: Duration,
     pub kill_grace: Duration,
@@ -52,26 +55,31 @@ pub struct Runner {
     pub env_remove: Vec<String>,
     pub default_role: String,
     pub role_env: Vec<String>,
-    /// `env` then the `env_file` entries, in that order.
+    /// `[runner] env`; jobs get [`Runner::env_vars`].
     pub env: Vec<(String, String)>,
+    pub env_file: Option<PathBuf>,
+    /// What `env_file` held. It holds secrets, so it is never part of a snapshot: every
+    /// load reads the file again.
+    #[serde(skip)]
+    pub env_file_vars: Vec<(String, String)>,
     pub state_dir: PathBuf,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Daemon {
     pub socket: PathBuf,
     pub health_path: String,
     pub timeout: Duration,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Budget {
     pub scopes: Vec<String>,
     pub day_starts: (u8, u8),
     pub provider_cooldown: Duration,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Preset {
     Claude,
     Codex,
@@ -100,7 +108,7 @@ impl Preset {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Thinking {
     Fast,
     Med,
@@ -127,7 +135,7 @@ impl Thinking {
 }
 
 /// Model names per thinking level.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Models {
     pub fast: String,
     pub med: String,
@@ -144,7 +152,7 @@ impl Models {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Auth {
     pub env: Vec<String>,
     pub files: Vec<PathBuf>,
@@ -152,7 +160,7 @@ pub struct Auth {
     pub files_display: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Agent {
     pub name: String,
     pub preset: Preset,
@@ -175,13 +183,13 @@ impl Agent {
 }
 
 /// A script job's command: a string runs under `/bin/sh -c`, an array is exec'd as is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     Shell(String),
     Argv(Vec<String>),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AgentJob {
     pub prompt: String,
     pub agent: Option<String>,
@@ -192,18 +200,18 @@ pub struct AgentJob {
     pub args: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum JobKind {
     Script(Command),
     Agent(AgentJob),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Job {
     pub name: String,
     pub kind: JobKind,
     pub schedule: Option<Schedule>,
-    pub timezone: TimeZone,
+    pub timezone: Zone,
     pub timeout: Duration,
     pub enabled: bool,
     pub catch_up: bool,
@@ -218,6 +226,13 @@ impl Job {
             JobKind::Script(_) => "script",
             JobKind::Agent(_) => "agent",
         }
+    }
+}
+
+impl Runner {
+    /// `env` then the `env_file` entries, in that order.
+    pub fn env_vars(&self) -> impl Iterator<Item = &(String, String)> {
+        self.env.iter().chain(&self.env_file_vars)
     }
 }
 
@@ -239,8 +254,20 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<Config> {
     load_file(&path)
 }
 
-/// Reads, parses and validates one config file.
+/// Like [`load`], but always parses and validates the file, and neither reads nor writes
+/// a snapshot: `jobctl check` looks at the file itself and changes nothing.
+pub fn load_fresh(explicit: Option<&Path>) -> anyhow::Result<Config> {
+    let path = find_config_file(explicit)?;
+    load_path(&path, false)
+}
+
+/// Reads, parses and validates one config file, or takes its snapshot when the file and
+/// everything it refers to are unchanged since the snapshot was made.
 pub fn load_file(path: &Path) -> anyhow::Result<Config> {
+    load_path(path, true)
+}
+
+fn load_path(path: &Path, use_snapshot: bool) -> anyhow::Result<Config> {
     let path = paths::absolute(path);
     let display = path.display().to_string();
     let meta = std::fs::metadata(&path)
@@ -279,5 +306,12 @@ pub fn load_file(path: &Path) -> anyhow::Result<Config> {
             .into());
         }
     };
-    walk::parse_config(&path, &text).map_err(Into::into)
+    if use_snapshot && let Some(config) = snapshot::read(&path, &text) {
+        return Ok(config);
+    }
+    let (config, inputs) = walk::parse_config(&path, &text)?;
+    if use_snapshot {
+        snapshot::write(&path, &text, &inputs, &config);
+    }
+    Ok(config)
 }

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::errors::whole_file;
+use super::inputs::Inputs;
 
 fn env_nonempty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -46,14 +47,15 @@ pub fn find_config_file(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
 
 /// The state directory when the config sets none: `$JOBCTL_HOME/state`, else
 /// `$XDG_STATE_HOME/jobctl` (`~/.local/state/jobctl`).
-pub fn state_dir_default() -> Option<PathBuf> {
-    if let Some(h) = env_nonempty("JOBCTL_HOME") {
+pub(super) fn state_dir_default(inputs: &mut Inputs) -> Option<PathBuf> {
+    let mut var = |name: &str| inputs.var(name).filter(|v| !v.is_empty());
+    if let Some(h) = var("JOBCTL_HOME") {
         return Some(PathBuf::from(h).join("state"));
     }
-    if let Some(x) = env_nonempty("XDG_STATE_HOME") {
+    if let Some(x) = var("XDG_STATE_HOME") {
         return Some(PathBuf::from(x).join("jobctl"));
     }
-    home().map(|h| h.join(".local/state/jobctl"))
+    var("HOME").map(|h| PathBuf::from(h).join(".local/state/jobctl"))
 }
 
 pub fn absolute(p: &Path) -> PathBuf {
@@ -68,11 +70,14 @@ pub fn absolute(p: &Path) -> PathBuf {
 
 /// Expands a leading `~` and every `$VAR` / `${VAR}`, then anchors a relative result at
 /// `base` (the config file's directory, never the current directory).
-pub fn expand_path(raw: &str, base: &Path) -> Result<PathBuf, String> {
-    let expanded = expand_vars(raw)?;
+pub(super) fn expand_path(raw: &str, base: &Path, inputs: &mut Inputs) -> Result<PathBuf, String> {
+    let expanded = expand_vars(raw, inputs)?;
     let expanded = if expanded == "~" || expanded.starts_with("~/") {
-        let h = home().ok_or("uses ~ but HOME is not set")?;
-        format!("{}{}", h.display(), &expanded[1..])
+        let h = inputs
+            .var("HOME")
+            .filter(|v| !v.is_empty())
+            .ok_or("uses ~ but HOME is not set")?;
+        format!("{h}{}", &expanded[1..])
     } else {
         expanded
     };
@@ -80,7 +85,7 @@ pub fn expand_path(raw: &str, base: &Path) -> Result<PathBuf, String> {
     Ok(if p.is_absolute() { p } else { base.join(p) })
 }
 
-fn expand_vars(raw: &str) -> Result<String, String> {
+fn expand_vars(raw: &str, inputs: &mut Inputs) -> Result<String, String> {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
     while let Some(i) = rest.find('$') {
@@ -100,8 +105,9 @@ fn expand_vars(raw: &str) -> Result<String, String> {
         if name.is_empty() {
             out.push('$');
         } else {
-            let v = std::env::var(name)
-                .map_err(|_| format!("{raw:?} uses ${name}, which is not set"))?;
+            let v = inputs
+                .var(name)
+                .ok_or_else(|| format!("{raw:?} uses ${name}, which is not set"))?;
             out.push_str(&v);
         }
         rest = after;
@@ -117,6 +123,7 @@ mod tests {
     #[test]
     fn expansion() {
         let base = Path::new("/cfg");
+        let expand_path = |raw: &str, base: &Path| expand_path(raw, base, &mut Inputs::default());
         assert_eq!(
             expand_path("data/x", base).unwrap(),
             PathBuf::from("/cfg/data/x")

@@ -2,15 +2,15 @@
 //! assembly of the whole [`Config`].
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use jiff::tz::TimeZone;
 use toml::de::DeValue;
 
+use super::inputs::Inputs;
 use super::walk::{Ctx, StrOrList, Table, number_of, strings_of, type_name};
 use super::{Agent, Auth, Budget, Config, Daemon, Models, Preset, Runner, jobs, paths, values};
+use crate::zone::Zone;
 
 const TOP_KEYS: &[&str] = &["runner", "daemon", "budget", "agents", "fallback", "jobs"];
 const RUNNER_KEYS: &[&str] = &[
@@ -40,44 +40,6 @@ const AGENT_KEYS: &[&str] = &[
     "args",
 ];
 const FALLBACK_KEYS: &[&str] = &["order"];
-
-/// Resolves `"local"` or an IANA zone name.
-///
-/// A name is read straight from its TZif file: the general lookup first lists the whole
-/// zoneinfo tree (dozens of directories), which cost more than everything else a tick
-/// does. The general lookup remains the fallback (other layouts, case differences).
-pub(super) fn timezone(name: &str) -> Result<TimeZone, String> {
-    if name == "local" {
-        return Ok(TimeZone::system());
-    }
-    if matches!(name, "UTC" | "Etc/UTC") {
-        return Ok(TimeZone::UTC);
-    }
-    let plain = !name.is_empty()
-        && !name.starts_with('/')
-        && name
-            .split('/')
-            .all(|part| !part.is_empty() && part != "." && part != "..");
-    if plain {
-        let dirs = std::env::var("TZDIR").ok().into_iter().chain(
-            [
-                "/usr/share/zoneinfo",
-                "/usr/lib/zoneinfo",
-                "/usr/share/lib/zoneinfo",
-                "/etc/zoneinfo",
-            ]
-            .map(String::from),
-        );
-        for dir in dirs {
-            if let Ok(bytes) = std::fs::read(std::path::Path::new(&dir).join(name))
-                && let Ok(tz) = TimeZone::tzif(name, &bytes)
-            {
-                return Ok(tz);
-            }
-        }
-    }
-    TimeZone::get(name).map_err(|_| format!("expected \"local\" or an IANA time zone name (e.g. \"Europe/Amsterdam\"), found {name:?}"))
-}
 
 pub(super) fn build(ctx: &mut Ctx<'_>, root: &Table<'_, '_>, path: &Path) -> Option<Config> {
     root.check_keys(ctx, TOP_KEYS, "the top level");
@@ -132,7 +94,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>, root: &Table<'_, '_>, path: &Path) -> Opt
     if let Some(t) = root.table(ctx, "fallback") {
         t.check_keys(ctx, FALLBACK_KEYS, "[fallback]");
         if let Some(v) = t.get("order")
-            && let Some(list) = strings_of(ctx, v, "fallback.order")
+            && let Some(list) = strings_of(ctx, v, || "fallback.order".into())
         {
             for (i, a) in list.iter().enumerate() {
                 if !agents.contains_key(a) {
@@ -241,7 +203,7 @@ fn runner_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, scopes: &[String]) -> Op
         );
     }
     let tz = match t.str(ctx, "timezone") {
-        Some(name) => match timezone(&name) {
+        Some(name) => match Zone::named(&name) {
             Ok(tz) => tz,
             Err(e) => {
                 ctx.err(
@@ -249,22 +211,24 @@ fn runner_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, scopes: &[String]) -> Op
                     "runner.timezone",
                     e,
                 );
-                TimeZone::UTC
+                Zone::utc()
             }
         },
-        None => TimeZone::system(),
+        None => Zone::local(),
     };
-    let mut env = t.str_map(ctx, "env").unwrap_or_default();
-    if let Some(p) = t.path(ctx, "env_file") {
+    let env = t.str_map(ctx, "env").unwrap_or_default();
+    let env_file = t.path(ctx, "env_file");
+    let mut env_file_vars = Vec::new();
+    if let Some(p) = &env_file {
         let span = t.get("env_file").map(|v| v.span()).unwrap_or(0..0);
-        match read_env_file(&p) {
-            Ok(vars) => env.extend(vars),
+        match super::inputs::env_file(p) {
+            Ok(vars) => env_file_vars = vars,
             Err(e) => ctx.err(span, "runner.env_file", e),
         }
     }
     let state_dir = match t.path(ctx, "state_dir") {
         Some(p) => p,
-        None => match paths::state_dir_default() {
+        None => match paths::state_dir_default(&mut ctx.inputs) {
             Some(p) => p,
             None => {
                 ctx.err(
@@ -298,47 +262,10 @@ fn runner_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, scopes: &[String]) -> Op
         default_role: t.str(ctx, "default_role").unwrap_or_else(|| "admin".into()),
         role_env: t.strings(ctx, "role_env").unwrap_or_default(),
         env,
+        env_file,
+        env_file_vars,
         state_dir,
     })
-}
-
-/// `KEY=value` lines; `#` comments and blank lines ignored; optional quotes stripped. The
-/// file holds secrets, so it must not be readable by others.
-fn read_env_file(p: &Path) -> Result<Vec<(String, String)>, String> {
-    let meta = std::fs::metadata(p).map_err(|e| format!("can't read {}: {e}", p.display()))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        return Err(format!(
-            "{} is mode {:o}; it holds secrets, so make it 0600 or stricter (chmod 600 {})",
-            p.display(),
-            meta.permissions().mode() & 0o777,
-            p.display()
-        ));
-    }
-    let text =
-        std::fs::read_to_string(p).map_err(|e| format!("can't read {}: {e}", p.display()))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((k, v)) = line.split_once('=') else {
-            return Err(format!(
-                "{} line {}: expected KEY=value",
-                p.display(),
-                i + 1
-            ));
-        };
-        let v = v.trim();
-        let v = v
-            .strip_prefix('"')
-            .and_then(|x| x.strip_suffix('"'))
-            .or_else(|| v.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')))
-            .unwrap_or(v);
-        out.push((k.trim().to_string(), v.to_string()));
-    }
-    Ok(out)
 }
 
 fn daemon_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<Daemon> {
@@ -449,7 +376,7 @@ fn agent_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, name: &str) -> Option<Age
     let mut rates = BTreeMap::new();
     if let Some(rt) = t.table(ctx, "rates") {
         for (model, v) in rt.entries() {
-            if let Some(n) = number_of(ctx, v, &rt.key_path(model.get_ref())) {
+            if let Some(n) = number_of(ctx, v, || rt.key_path(model.get_ref())) {
                 rates.insert(model.get_ref().to_string(), values::to_milli(n));
             }
         }
@@ -459,7 +386,7 @@ fn agent_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, name: &str) -> Option<Age
         let files_display = at.strings(ctx, "files").unwrap_or_default();
         let files = files_display
             .iter()
-            .filter_map(|f| paths::expand_path(f, &ctx.dir.clone()).ok())
+            .filter_map(|f| paths::expand_path(f, &ctx.dir, &mut ctx.inputs).ok())
             .collect();
         Auth {
             env: at.strings(ctx, "env").unwrap_or_default(),
@@ -468,7 +395,7 @@ fn agent_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, name: &str) -> Option<Age
         }
     });
     let args = t.strings(ctx, "args").unwrap_or_default();
-    let command = resolve_program(command, &ctx.dir.clone());
+    let command = resolve_program(command, &ctx.dir, &mut ctx.inputs);
     Some(Agent {
         name: name.to_string(),
         preset: preset?,
@@ -483,10 +410,10 @@ fn agent_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, name: &str) -> Option<Age
 
 /// A program given as a path with a slash is relative to the config file's directory;
 /// a bare name is looked up on PATH when the agent runs.
-fn resolve_program(mut argv: Vec<String>, dir: &Path) -> Vec<String> {
+fn resolve_program(mut argv: Vec<String>, dir: &Path, inputs: &mut Inputs) -> Vec<String> {
     if let Some(first) = argv.first_mut()
         && first.contains('/')
-        && let Ok(p) = paths::expand_path(first, dir)
+        && let Ok(p) = paths::expand_path(first, dir, inputs)
     {
         *first = p.display().to_string();
     }

@@ -9,6 +9,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::errors::{ConfigErrors, ConfigIssue};
+use super::inputs::Inputs;
 use super::{Config, paths, values};
 
 pub(super) type Value<'i> = Spanned<DeValue<'i>>;
@@ -23,6 +24,8 @@ pub(super) struct Ctx<'s> {
     issues: Vec<(usize, ConfigIssue)>,
     /// The config file's directory: the base of relative paths.
     pub dir: PathBuf,
+    /// What loading consulted besides the file.
+    pub inputs: Inputs,
 }
 
 impl Ctx<'_> {
@@ -56,8 +59,8 @@ impl Ctx<'_> {
     }
 }
 
-/// Parses and validates a whole config file.
-pub(super) fn parse_config(path: &Path, src: &str) -> Result<Config, ConfigErrors> {
+/// Parses and validates a whole config file; also returns what else it consulted.
+pub(super) fn parse_config(path: &Path, src: &str) -> Result<(Config, Inputs), ConfigErrors> {
     let dir = path
         .parent()
         .map(Path::to_path_buf)
@@ -71,6 +74,7 @@ pub(super) fn parse_config(path: &Path, src: &str) -> Result<Config, ConfigError
         file: path.display().to_string(),
         issues: Vec::new(),
         dir,
+        inputs: Inputs::default(),
     };
     let (doc, syntax) = DeTable::parse_recoverable(src);
     if !syntax.is_empty() {
@@ -94,7 +98,7 @@ pub(super) fn parse_config(path: &Path, src: &str) -> Result<Config, ConfigError
     };
     let config = super::sections::build(&mut ctx, &root, path);
     match config {
-        Some(c) if !ctx.has_errors() => Ok(c),
+        Some(c) if !ctx.has_errors() => Ok((c, ctx.inputs)),
         _ => Err(finish(ctx)),
     }
 }
@@ -151,16 +155,21 @@ pub(super) struct Table<'t, 'i> {
 impl<'t, 'i> Table<'t, 'i> {
     pub fn key_path(&self, key: &str) -> String {
         // A key can be any length; a message names it, it doesn't reproduce a megabyte.
-        let key = if key.chars().count() > 80 {
-            format!("{}…", key.chars().take(80).collect::<String>())
+        let short;
+        let key = if key.len() > 80 && key.chars().count() > 80 {
+            short = format!("{}…", key.chars().take(80).collect::<String>());
+            short.as_str()
         } else {
-            key.to_string()
+            key
         };
-        let key = key.as_str();
         if self.path.is_empty() {
             key.to_string()
         } else {
-            format!("{}.{key}", self.path)
+            let mut p = String::with_capacity(self.path.len() + 1 + key.len());
+            p.push_str(&self.path);
+            p.push('.');
+            p.push_str(key);
+            p
         }
     }
 
@@ -256,12 +265,12 @@ impl<'t, 'i> Table<'t, 'i> {
     /// An integer or float ≥ 0.
     pub fn number(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<f64> {
         let v = self.get(key)?;
-        number_of(ctx, v, &self.key_path(key))
+        number_of(ctx, v, || self.key_path(key))
     }
 
     pub fn strings(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<Vec<String>> {
         let v = self.get(key)?;
-        strings_of(ctx, v, &self.key_path(key))
+        strings_of(ctx, v, || self.key_path(key))
     }
 
     /// A string, or an array of strings (`command`, `at`).
@@ -269,7 +278,7 @@ impl<'t, 'i> Table<'t, 'i> {
         let v = self.get(key)?;
         match v.get_ref() {
             DeValue::String(s) => Some(StrOrList::Str(s.to_string())),
-            DeValue::Array(_) => strings_of(ctx, v, &self.key_path(key)).map(StrOrList::List),
+            DeValue::Array(_) => strings_of(ctx, v, || self.key_path(key)).map(StrOrList::List),
             _ => {
                 self.wrong(ctx, key, v, "a string or an array of strings");
                 None
@@ -391,7 +400,7 @@ impl<'t, 'i> Table<'t, 'i> {
     pub fn path(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<PathBuf> {
         let v = self.get(key)?;
         let s = self.str(ctx, key)?;
-        match paths::expand_path(&s, &ctx.dir.clone()) {
+        match paths::expand_path(&s, &ctx.dir, &mut ctx.inputs) {
             Ok(p) => Some(p),
             Err(e) => {
                 ctx.err(
@@ -410,11 +419,16 @@ pub(super) enum StrOrList {
     List(Vec<String>),
 }
 
-pub(super) fn strings_of(ctx: &mut Ctx<'_>, v: &Value<'_>, path: &str) -> Option<Vec<String>> {
+/// `path` names the value in an error; it is only built when there is one.
+pub(super) fn strings_of(
+    ctx: &mut Ctx<'_>,
+    v: &Value<'_>,
+    path: impl Fn() -> String,
+) -> Option<Vec<String>> {
     let DeValue::Array(items) = v.get_ref() else {
         ctx.err(
             v.span(),
-            path,
+            &path(),
             format!(
                 "expected an array of strings, found {}",
                 type_name(v.get_ref())
@@ -430,7 +444,7 @@ pub(super) fn strings_of(ctx: &mut Ctx<'_>, v: &Value<'_>, path: &str) -> Option
             other => {
                 ctx.err(
                     item.span(),
-                    &format!("{path}[{i}]"),
+                    &format!("{}[{i}]", path()),
                     format!("expected a string, found {}", type_name(other)),
                 );
                 ok = false;
@@ -440,7 +454,11 @@ pub(super) fn strings_of(ctx: &mut Ctx<'_>, v: &Value<'_>, path: &str) -> Option
     ok.then_some(out)
 }
 
-pub(super) fn number_of(ctx: &mut Ctx<'_>, v: &Value<'_>, path: &str) -> Option<f64> {
+pub(super) fn number_of(
+    ctx: &mut Ctx<'_>,
+    v: &Value<'_>,
+    path: impl Fn() -> String,
+) -> Option<f64> {
     let n = match v.get_ref() {
         DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
         other => int_of(other).map(|i| i as f64),
@@ -448,13 +466,17 @@ pub(super) fn number_of(ctx: &mut Ctx<'_>, v: &Value<'_>, path: &str) -> Option<
     match n {
         Some(n) if n.is_finite() && n >= 0.0 => Some(n),
         Some(n) => {
-            ctx.err(v.span(), path, format!("expected a number ≥ 0, found {n}"));
+            ctx.err(
+                v.span(),
+                &path(),
+                format!("expected a number ≥ 0, found {n}"),
+            );
             None
         }
         None => {
             ctx.err(
                 v.span(),
-                path,
+                &path(),
                 format!("expected a number ≥ 0, found {}", type_name(v.get_ref())),
             );
             None

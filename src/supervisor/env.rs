@@ -14,7 +14,7 @@ pub fn base_env_plain(cfg: &Config) -> Vec<(String, String)> {
         // jobctl's own knobs describe this jobctl, not the job's world.
         .filter(|(k, _)| !k.starts_with("JOBCTL_"))
         .collect();
-    for (k, v) in &cfg.runner.env {
+    for (k, v) in cfg.runner.env_vars() {
         set(&mut env, k, v);
     }
     env

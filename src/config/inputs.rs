@@ -1,0 +1,182 @@
+//! Everything besides the config file's text that loading it consults: environment
+//! variables (`$VAR` and `~` in paths, the default state directory) and other files
+//! (prompt files, the env file).
+//!
+//! Loading goes through [`Inputs`] for all of them, and it remembers what it saw. That
+//! record is what makes the config snapshot (see `snapshot.rs`) safe to reuse: a snapshot
+//! is only used when asking every input again gives the same answer. Time zones are not
+//! inputs: a snapshot stores zone names and resolves them again when it is read.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// What a file looked like: its kind and permission bits, or that it could not be looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct FileMeta {
+    pub is_dir: bool,
+    pub mode: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+enum Input {
+    /// An environment variable's value (raw bytes), or that it was unset.
+    Var { name: String, seen: Option<Vec<u8>> },
+    /// A file's metadata, or that there was none.
+    Meta {
+        path: PathBuf,
+        seen: Option<FileMeta>,
+    },
+    /// A file's content, or that it could not be read.
+    Read {
+        path: PathBuf,
+        seen: Option<Vec<u8>>,
+    },
+}
+
+impl Input {
+    /// Whether asking again gives the answer recorded.
+    fn unchanged(&self) -> bool {
+        match self {
+            Input::Var { name, seen } => var_bytes(name) == *seen,
+            Input::Meta { path, seen } => meta(path).ok() == *seen,
+            Input::Read { path, seen } => std::fs::read(path).ok() == *seen,
+        }
+    }
+}
+
+fn var_bytes(name: &str) -> Option<Vec<u8>> {
+    std::env::var_os(name).map(OsString::into_vec)
+}
+
+fn meta(path: &Path) -> io::Result<FileMeta> {
+    let m = std::fs::metadata(path)?;
+    Ok(FileMeta {
+        is_dir: m.is_dir(),
+        mode: m.permissions().mode(),
+    })
+}
+
+/// The recorder: every outside fact loading used, in the order it was asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Inputs {
+    seen: Vec<Input>,
+}
+
+impl Inputs {
+    /// An environment variable, if set and valid UTF-8.
+    pub fn var(&mut self, name: &str) -> Option<String> {
+        let v = std::env::var_os(name);
+        self.seen.push(Input::Var {
+            name: name.to_string(),
+            seen: v.as_ref().map(|v| v.as_bytes().to_vec()),
+        });
+        v.and_then(|v| v.into_string().ok())
+    }
+
+    pub fn metadata(&mut self, path: &Path) -> io::Result<FileMeta> {
+        let m = meta(path);
+        self.seen.push(Input::Meta {
+            path: path.to_path_buf(),
+            seen: m.as_ref().ok().copied(),
+        });
+        m
+    }
+
+    pub fn read(&mut self, path: &Path) -> io::Result<Vec<u8>> {
+        let r = std::fs::read(path);
+        self.seen.push(Input::Read {
+            path: path.to_path_buf(),
+            seen: r.as_ref().ok().cloned(),
+        });
+        r
+    }
+
+    /// Whether every recorded input still reads the same.
+    pub fn unchanged(&self) -> bool {
+        self.seen.iter().all(Input::unchanged)
+    }
+}
+
+/// `KEY=value` lines; `#` comments and blank lines ignored; optional quotes stripped. The
+/// file holds secrets, so it must not be readable by others.
+///
+/// The one input that is not recorded (a record keeps content): it is read on every load,
+/// snapshot or not.
+pub(super) fn env_file(p: &Path) -> Result<Vec<(String, String)>, String> {
+    let meta = std::fs::metadata(p).map_err(|e| format!("can't read {}: {e}", p.display()))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(format!(
+            "{} is mode {:o}; it holds secrets, so make it 0600 or stricter (chmod 600 {})",
+            p.display(),
+            meta.permissions().mode() & 0o777,
+            p.display()
+        ));
+    }
+    let text =
+        std::fs::read_to_string(p).map_err(|e| format!("can't read {}: {e}", p.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((k, v)) = line.split_once('=') else {
+            return Err(format!(
+                "{} line {}: expected KEY=value",
+                p.display(),
+                i + 1
+            ));
+        };
+        let v = v.trim();
+        let v = v
+            .strip_prefix('"')
+            .and_then(|x| x.strip_suffix('"'))
+            .or_else(|| v.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')))
+            .unwrap_or(v);
+        out.push((k.trim().to_string(), v.to_string()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_changed_input_is_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("prompt.md");
+        std::fs::write(&f, "one").unwrap();
+        let mut inputs = Inputs::default();
+        assert_eq!(inputs.read(&f).unwrap(), b"one");
+        assert!(!inputs.metadata(&f).unwrap().is_dir);
+        assert!(inputs.read(&dir.path().join("missing")).is_err());
+        assert_eq!(inputs.var("JOBCTL_SURELY_UNSET_VAR"), None);
+        assert!(inputs.unchanged());
+
+        std::fs::write(&f, "two").unwrap();
+        assert!(!inputs.unchanged(), "content");
+        std::fs::write(&f, "one").unwrap();
+        assert!(inputs.unchanged());
+
+        let mut p = std::fs::metadata(&f).unwrap().permissions();
+        p.set_mode(0o644);
+        std::fs::set_permissions(&f, p.clone()).unwrap();
+        let mut inputs = Inputs::default();
+        inputs.metadata(&f).unwrap();
+        p.set_mode(0o600);
+        std::fs::set_permissions(&f, p).unwrap();
+        assert!(!inputs.unchanged(), "mode");
+
+        let mut inputs = Inputs::default();
+        inputs.read(&dir.path().join("missing")).unwrap_err();
+        std::fs::write(dir.path().join("missing"), "").unwrap();
+        assert!(!inputs.unchanged(), "a file that appeared");
+    }
+}

@@ -1,0 +1,288 @@
+//! The validated config, kept between runs so that a tick does not parse and check a large
+//! file again when nothing changed.
+//!
+//! Parsing and validating a 1,000-job file is most of what an idle tick costs, and the
+//! tick runs every 5 minutes for the life of the machine. A snapshot holds the config
+//! file's whole text, every outside input loading consulted (see `inputs.rs`), the
+//! identity of the jobctl binary that wrote it, and the resulting [`Config`]. It is used
+//! only when all of them still match: the text byte for byte, each input asked again, the
+//! same binary. Anything else (a missing, foreign, corrupt or stale snapshot) means a full
+//! load, which writes a fresh one. Writing is best effort: a snapshot that can't be
+//! written costs speed, never correctness.
+//!
+//! Schedules and time zones are stored as written and parsed again when read, so they
+//! follow `TZ`, `/etc/localtime` and the zone files like a full load does.
+
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::Config;
+use super::inputs::Inputs;
+
+/// The file's first bytes; the last one is the layout version.
+const MAGIC: &[u8; 8] = b"jobctl\xc5\x01";
+
+#[derive(Serialize, Deserialize, PartialEq, Eq)]
+struct Binary {
+    path: PathBuf,
+    len: u64,
+    mtime_ns: i128,
+}
+
+/// What a snapshot was made from; checked before the config itself is decoded.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    binary: Binary,
+    config_path: PathBuf,
+    text: String,
+    inputs: Inputs,
+}
+
+/// Where snapshots live: `$JOBCTL_HOME/cache`, else `$XDG_CACHE_HOME/jobctl`, else
+/// `~/.cache/jobctl`.
+pub fn cache_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(h) = var("JOBCTL_HOME") {
+        return Some(PathBuf::from(h).join("cache"));
+    }
+    if let Some(x) = var("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(x).join("jobctl"));
+    }
+    var("HOME").map(|h| PathBuf::from(h).join(".cache/jobctl"))
+}
+
+/// The snapshot file of one config file (by its absolute path).
+fn file_for(config_path: &Path) -> Option<PathBuf> {
+    let mut h = std::hash::DefaultHasher::new();
+    config_path.hash(&mut h);
+    Some(cache_dir()?.join(format!("config-{:016x}.bin", h.finish())))
+}
+
+/// The running binary: a rebuilt or upgraded jobctl never reads an older one's snapshot,
+/// whose layout may differ.
+fn this_binary() -> Option<Binary> {
+    let path = std::env::current_exe().ok()?;
+    let m = std::fs::metadata(&path).ok()?;
+    Some(Binary {
+        path,
+        len: m.len(),
+        mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+    })
+}
+
+/// The config stored for `config_path`, if it was made from exactly `text` and the same
+/// inputs by this binary.
+pub(super) fn read(config_path: &Path, text: &str) -> Option<Config> {
+    let file = file_for(config_path)?;
+    let bytes = read_trusted(&file)?;
+    let rest = bytes.strip_prefix(MAGIC)?;
+    let (header, rest) = postcard::take_from_bytes::<Header>(rest).ok()?;
+    if header.config_path != config_path
+        || header.text != text
+        || Some(header.binary) != this_binary()
+        || !header.inputs.unchanged()
+    {
+        tracing::debug!("config snapshot {} is stale", file.display());
+        return None;
+    }
+    match postcard::take_from_bytes::<Config>(rest) {
+        Ok((mut config, [])) => {
+            if let Some(p) = &config.runner.env_file {
+                // Read like a full load reads it; a problem is the full load's to report.
+                config.runner.env_file_vars = super::inputs::env_file(p).ok()?;
+            }
+            tracing::debug!("config: using snapshot {}", file.display());
+            Some(config)
+        }
+        _ => {
+            // A zone or pattern that no longer resolves lands here too: the full load
+            // reports it properly.
+            tracing::debug!("config snapshot {} does not decode", file.display());
+            None
+        }
+    }
+}
+
+/// The file's bytes, if it is ours: owned by this user and writable by no one else
+/// (a snapshot decides what commands run).
+fn read_trusted(file: &Path) -> Option<Vec<u8>> {
+    let f = std::fs::File::open(file).ok()?;
+    let m = f.metadata().ok()?;
+    if m.uid() != nix::unistd::geteuid().as_raw() || m.mode() & 0o022 != 0 || !m.is_file() {
+        tracing::debug!(
+            "ignoring config snapshot {}: not private to this user",
+            file.display()
+        );
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(m.len() as usize);
+    std::io::Read::read_to_end(&mut &f, &mut bytes).ok()?;
+    Some(bytes)
+}
+
+/// Stores `config` for the next load; failures are logged at debug level and ignored.
+pub(super) fn write(config_path: &Path, text: &str, inputs: &Inputs, config: &Config) {
+    if let Err(e) = try_write(config_path, text, inputs, config) {
+        tracing::debug!("config snapshot not written: {e:#}");
+    }
+}
+
+fn try_write(
+    config_path: &Path,
+    text: &str,
+    inputs: &Inputs,
+    config: &Config,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let file = file_for(config_path).context("no cache directory (HOME is not set)")?;
+    let binary = this_binary().context("can't identify the running binary")?;
+    let header = Header {
+        binary,
+        config_path: config_path.to_path_buf(),
+        text: text.to_string(),
+        inputs: inputs.clone(),
+    };
+    let mut bytes = MAGIC.to_vec();
+    bytes = postcard::to_extend(&header, bytes)?;
+    bytes = postcard::to_extend(config, bytes)?;
+
+    let dir = file.parent().context("cache file has no directory")?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    // Written aside and renamed into place: a reader sees the old snapshot or the new
+    // one, never half of one.
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        file.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    // A leftover of a crashed process that had our pid is ours to replace.
+    let _ = std::fs::remove_file(&tmp);
+    let result = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(&bytes))
+        .and_then(|()| std::fs::rename(&tmp, &file));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("writing {}", file.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind of value a config holds survives a snapshot unchanged.
+    #[test]
+    fn a_config_reads_back_as_it_was_stored() {
+        let text = r#"
+[runner]
+scope = "ops"
+timezone = "Europe/Amsterdam"
+max_running = 3
+keep_runs = 50
+log_max_bytes = "2MiB"
+env_remove = ["AWS_SECRET_ACCESS_KEY"]
+env = { A = "1" }
+
+[budget]
+scopes = ["ops", "dev"]
+day_starts = "04:30"
+
+[daemon]
+socket = "/run/d.sock"
+
+[agents.claude]
+preset = "claude"
+daily_budget = 12.5
+rates = { opus = 4, sonnet = 1.5 }
+
+[agents.local]
+preset = "command"
+daily_budget = 3
+command = ["./agent.sh", "{prompt}"]
+auth = { env = ["LOCAL_TOKEN"] }
+
+[fallback]
+order = ["claude", "local"]
+
+[jobs.a]
+type = "script"
+command = ["echo", "a b"]
+every = "90m"
+deadline = "1h"
+
+[jobs.b]
+type = "script"
+command = "echo $HOME"
+at = ["03:00", "15:30"]
+weekdays = ["mon", "fri"]
+timezone = "America/New_York"
+catch_up = false
+env = { B = "2" }
+
+[jobs.c]
+type = "agent"
+prompt = "review the diff"
+thinking = "slow"
+cron = "*/15 9-17 * * 1-5"
+agent = "local"
+scope = "ops"
+
+[jobs.d]
+type = "script"
+command = ["true"]
+enabled = false
+"#;
+        let path = Path::new("/etc/jobctl/jobctl.toml");
+        let (config, _) = super::super::walk::parse_config(path, text).expect("valid config");
+        let bytes = postcard::to_stdvec(&config).unwrap();
+        let back: Config = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{config:?}"));
+        assert_eq!(back.jobs["b"].timezone.name(), "America/New_York");
+    }
+
+    /// Loading must ask [`Inputs`] for everything outside the file, or a snapshot could
+    /// outlive a change it never saw. (`paths.rs` finds the file itself, before loading.)
+    #[test]
+    fn loading_consults_nothing_behind_the_recorders_back() {
+        let sources = [
+            ("walk.rs", include_str!("walk.rs")),
+            ("sections.rs", include_str!("sections.rs")),
+            ("jobs.rs", include_str!("jobs.rs")),
+            ("values.rs", include_str!("values.rs")),
+            ("errors.rs", include_str!("errors.rs")),
+        ];
+        let forbidden = [
+            "std::env",
+            "std::fs",
+            "env::var",
+            "fs::read",
+            ".exists()",
+            ".is_dir()",
+            ".is_file()",
+            "metadata(",
+            "current_dir",
+            "TimeZone::system",
+        ];
+        for (name, src) in sources {
+            for f in forbidden {
+                let hits: Vec<&str> = src
+                    .lines()
+                    .filter(|l| l.contains(f) && !l.contains("inputs."))
+                    .collect();
+                assert!(hits.is_empty(), "{name} uses {f} directly: {hits:?}");
+            }
+        }
+    }
+}
