@@ -20,30 +20,58 @@ pub struct RunIdentity {
     pub env_marks: Vec<String>,
     /// A process whose descendants belong to the run (the supervisor itself), if alive.
     pub ancestor: Option<i32>,
+    /// When known, a start time (clock ticks since boot, as in `/proc/PID/stat`) before
+    /// which no process of the run started: older processes can't carry the run's
+    /// environment marks, so theirs is not read. Most of a machine's processes are older
+    /// than any run, and reading every environment made each run's end cost a `/proc`
+    /// file per process.
+    pub not_before: Option<u64>,
+}
+
+impl RunIdentity {
+    /// The start time of this process, for [`RunIdentity::not_before`] of runs it starts.
+    pub fn my_start() -> Option<u64> {
+        #[cfg(target_os = "linux")]
+        {
+            read_stat(std::process::id() as i32).map(|p| p.start)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            None
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 struct ProcInfo {
     pid: i32,
     ppid: i32,
     pgrp: i32,
     zombie: bool,
+    /// Start time in clock ticks since boot.
+    start: u64,
 }
 
 #[cfg(target_os = "linux")]
 fn read_stat(pid: i32) -> Option<ProcInfo> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    use std::io::Read;
+    // One read into a buffer: a stat line is a few hundred bytes, and this runs for every
+    // process on the machine (read_to_string would stat the file and read twice).
+    let mut buf = [0u8; 1024];
+    let mut f = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    let n = f.read(&mut buf).ok()?;
+    let s = std::str::from_utf8(&buf[..n]).ok()?;
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     let rest = &s[s.rfind(')')? + 2..];
-    let mut f = rest.split(' ');
-    let state = f.next()?;
-    let ppid = f.next()?.parse().ok()?;
-    let pgrp = f.next()?.parse().ok()?;
+    // Fields from the 3rd (state) on: ppid is the 4th, pgrp the 5th, starttime the 22nd.
+    let f: Vec<&str> = rest.split(' ').take(20).collect();
     Some(ProcInfo {
         pid,
-        ppid,
-        pgrp,
-        zombie: state == "Z" || state == "X",
+        ppid: f.get(1)?.parse().ok()?,
+        pgrp: f.get(2)?.parse().ok()?,
+        zombie: matches!(*f.first()?, "Z" | "X"),
+        start: f.get(19)?.parse().ok()?,
     })
 }
 
@@ -81,7 +109,10 @@ pub fn members(id: &RunIdentity) -> Vec<i32> {
         if p.pid == me || p.zombie {
             continue;
         }
-        if id.pgid.is_some_and(|g| g == p.pgrp) || env_matches(p.pid, &id.env_marks) {
+        let may_carry_marks = id.not_before.is_none_or(|t| p.start >= t);
+        if id.pgid.is_some_and(|g| g == p.pgrp)
+            || (may_carry_marks && env_matches(p.pid, &id.env_marks))
+        {
             set.push(p.pid);
             roots.push(p.pid);
         }
@@ -178,4 +209,32 @@ pub fn terminate(
         Some(Signal::SIGKILL),
         start + limit.max(grace + Duration::from_secs(1)),
     )
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_are_read_past_a_command_name_with_spaces_and_parens() {
+        // `sleep` under a name with the characters that break naive parsing (a symlink:
+        // the command name comes from the path executed).
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join("a) b (c");
+        std::os::unix::fs::symlink("/bin/sleep", &odd).unwrap();
+        let mut child = std::process::Command::new(&odd).arg("30").spawn().unwrap();
+        let pid = child.id() as i32;
+        let raw = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        assert!(raw.contains("(a) b (c)"), "{raw}");
+        let info = read_stat(pid).expect("stat of a live child");
+        let me = read_stat(std::process::id() as i32).unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(info.ppid, std::process::id() as i32);
+        assert_eq!(info.pgrp, me.pgrp);
+        assert!(!info.zombie);
+        // A child starts no earlier than its parent: the basis of `not_before`.
+        assert!(info.start >= me.start, "{} < {}", info.start, me.start);
+        assert_eq!(RunIdentity::my_start(), Some(me.start));
+    }
 }

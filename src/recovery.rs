@@ -50,6 +50,8 @@ fn close_lost(cfg: &Config, store: &mut Store, run: &RunRecord) -> Result<()> {
         },
         env_marks: env_marks(&store.dir, run.id),
         ancestor: None,
+        // The run's start is known only as wall time: read every environment.
+        not_before: None,
     };
     let left = proctree::members(&id);
     if !left.is_empty() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
@@ -16,23 +16,88 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
-/// A parsed schedule. `at` is kept as one cron pattern per time of day, so fixed times get
+/// A schedule. `at` is kept as one cron pattern per time of day, so fixed times get
 /// exactly the same DST treatment as cron (Vixie rules, via croner).
 ///
-/// It is stored as written ([`ScheduleSpec`]) and parsed again when read back.
+/// It is stored as written ([`ScheduleSpec`]). Read back from a snapshot, its patterns are
+/// parsed when first searched: most commands never search (`force` of one job loads every
+/// job), and parsing is croner's costliest step.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(into = "ScheduleSpec", try_from = "ScheduleSpec")]
+#[serde(into = "ScheduleSpec", from = "ScheduleSpec")]
 pub enum Schedule {
     Every(Duration),
     At {
         times: Vec<(u8, u8)>,
         weekdays: Vec<String>,
-        patterns: Vec<Arc<Cron>>,
+        patterns: Patterns,
     },
     Cron {
         expr: String,
-        pattern: Arc<Cron>,
+        pattern: Patterns,
     },
+}
+
+/// Croner patterns and the expressions they come from.
+#[derive(Clone)]
+pub struct Patterns {
+    exprs: Vec<String>,
+    parsed: OnceLock<Vec<Arc<Cron>>>,
+}
+
+impl Patterns {
+    /// Parses now: a config being validated reports a bad expression.
+    fn checked(exprs: Vec<String>) -> Result<Patterns, String> {
+        let parsed = exprs
+            .iter()
+            .map(|e| parse_cron(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Patterns {
+            exprs,
+            parsed: OnceLock::from(parsed),
+        })
+    }
+
+    /// Parses on first use: the expressions were validated when the config was loaded.
+    fn unchecked(exprs: Vec<String>) -> Patterns {
+        Patterns {
+            exprs,
+            parsed: OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> &[Arc<Cron>] {
+        self.parsed.get_or_init(|| {
+            self.exprs
+                .iter()
+                .filter_map(|e| {
+                    // Unreachable for a snapshot this binary validated and wrote; if it
+                    // happens, the pattern has no slots rather than stopping jobctl.
+                    parse_cron(e)
+                        .inspect_err(|err| tracing::error!("schedule pattern skipped: {err}"))
+                        .ok()
+                })
+                .collect()
+        })
+    }
+}
+
+/// The expressions: the parsed form follows from them.
+impl std::fmt::Debug for Patterns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Patterns").field(&self.exprs).finish()
+    }
+}
+
+fn at_exprs(times: &[(u8, u8)], weekdays: &[String]) -> Vec<String> {
+    let dow = if weekdays.is_empty() {
+        "*".to_string()
+    } else {
+        weekdays.join(",").to_uppercase()
+    };
+    times
+        .iter()
+        .map(|(h, m)| format!("{m} {h} * * {dow}"))
+        .collect()
 }
 
 /// A schedule as the config writes it.
@@ -58,14 +123,19 @@ impl From<Schedule> for ScheduleSpec {
     }
 }
 
-impl TryFrom<ScheduleSpec> for Schedule {
-    type Error = String;
-
-    fn try_from(s: ScheduleSpec) -> Result<Schedule, String> {
+impl From<ScheduleSpec> for Schedule {
+    fn from(s: ScheduleSpec) -> Schedule {
         match s {
-            ScheduleSpec::Every(d) => Ok(Schedule::Every(d)),
-            ScheduleSpec::At { times, weekdays } => Schedule::at(times, weekdays),
-            ScheduleSpec::Cron(expr) => Schedule::cron(&expr),
+            ScheduleSpec::Every(d) => Schedule::Every(d),
+            ScheduleSpec::At { times, weekdays } => Schedule::At {
+                patterns: Patterns::unchecked(at_exprs(&times, &weekdays)),
+                times,
+                weekdays,
+            },
+            ScheduleSpec::Cron(expr) => Schedule::Cron {
+                pattern: Patterns::unchecked(vec![expr.clone()]),
+                expr,
+            },
         }
     }
 }
@@ -100,26 +170,18 @@ pub fn parse_cron(expr: &str) -> Result<Arc<Cron>, String> {
 impl Schedule {
     /// `at` times with optional weekday names (`mon`..`sun`, already validated).
     pub fn at(times: Vec<(u8, u8)>, weekdays: Vec<String>) -> Result<Schedule, String> {
-        let dow = if weekdays.is_empty() {
-            "*".to_string()
-        } else {
-            weekdays.join(",").to_uppercase()
-        };
-        let patterns = times
-            .iter()
-            .map(|(h, m)| parse_cron(&format!("{m} {h} * * {dow}")))
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(Schedule::At {
+            patterns: Patterns::checked(at_exprs(&times, &weekdays))?,
             times,
             weekdays,
-            patterns,
         })
     }
 
     pub fn cron(expr: &str) -> Result<Schedule, String> {
+        let expr = expr.trim().to_string();
         Ok(Schedule::Cron {
-            expr: expr.trim().to_string(),
-            pattern: parse_cron(expr)?,
+            pattern: Patterns::checked(vec![expr.clone()])?,
+            expr,
         })
     }
 
@@ -148,8 +210,8 @@ impl Schedule {
     fn patterns(&self) -> &[Arc<Cron>] {
         match self {
             Schedule::Every(_) => &[],
-            Schedule::At { patterns, .. } => patterns,
-            Schedule::Cron { pattern, .. } => std::slice::from_ref(pattern),
+            Schedule::At { patterns, .. } => patterns.get(),
+            Schedule::Cron { pattern, .. } => pattern.get(),
         }
     }
 

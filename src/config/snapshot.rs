@@ -23,8 +23,10 @@ use serde::{Deserialize, Serialize};
 use super::Config;
 use super::inputs::Inputs;
 
-/// The file's first bytes; the last one is the layout version.
-const MAGIC: &[u8; 8] = b"jobctl\xc5\x01";
+/// The file's first bytes; the last one is the layout version. A CRC-32 of everything
+/// after it follows: a snapshot damaged on disk could otherwise decode into a different
+/// command.
+const MAGIC: &[u8; 8] = b"jobctl\xc5\x02";
 
 #[derive(Serialize, Deserialize, PartialEq, Eq)]
 struct Binary {
@@ -80,6 +82,11 @@ pub(super) fn read(config_path: &Path, text: &str) -> Option<Config> {
     let file = file_for(config_path)?;
     let bytes = read_trusted(&file)?;
     let rest = bytes.strip_prefix(MAGIC)?;
+    let (crc, rest) = rest.split_first_chunk::<4>()?;
+    if u32::from_le_bytes(*crc) != crc32fast::hash(rest) {
+        tracing::debug!("config snapshot {} is damaged", file.display());
+        return None;
+    }
     let (header, rest) = postcard::take_from_bytes::<Header>(rest).ok()?;
     if header.config_path != config_path
         || header.text != text
@@ -146,9 +153,10 @@ fn try_write(
         text: text.to_string(),
         inputs: inputs.clone(),
     };
+    let body = postcard::to_extend(config, postcard::to_stdvec(&header)?)?;
     let mut bytes = MAGIC.to_vec();
-    bytes = postcard::to_extend(&header, bytes)?;
-    bytes = postcard::to_extend(config, bytes)?;
+    bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    bytes.extend_from_slice(&body);
 
     let dir = file.parent().context("cache file has no directory")?;
     std::fs::DirBuilder::new()
@@ -250,6 +258,14 @@ enabled = false
         let back: Config = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(format!("{back:?}"), format!("{config:?}"));
         assert_eq!(back.jobs["b"].timezone.name(), "America/New_York");
+        // Schedules read back (parsed on first use) give the same slots.
+        let from: jiff::Timestamp = "2026-03-01T00:00:00Z".parse().unwrap();
+        for (name, job) in &config.jobs {
+            let Some(s) = &job.schedule else { continue };
+            let b = back.jobs[name].schedule.as_ref().unwrap();
+            let slots = |s| crate::schedule::upcoming(s, &job.timezone, None, from, 20);
+            assert_eq!(slots(b), slots(s), "{name}");
+        }
     }
 
     /// Loading must ask [`Inputs`] for everything outside the file, or a snapshot could

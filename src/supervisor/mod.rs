@@ -104,6 +104,7 @@ pub fn supervise(
                 pgid: pgid.map(|p| p as i32),
                 env_marks: crate::recovery::env_marks(&store.dir, run.id),
                 ancestor: Some(std::process::id() as i32),
+                not_before: RunIdentity::my_start(),
             };
             proctree::terminate(
                 &identity,

@@ -197,6 +197,7 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
         pgid: Some(pid),
         env_marks: ctx.env_marks.clone(),
         ancestor: Some(std::process::id() as i32),
+        not_before: RunIdentity::my_start(),
     };
     let mut fin = Finished {
         ending: Ending::Exited(0),
