@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 const RUNS: usize = 30;
+/// Rounds of a paired timing: each command runs `RUNS` times per round.
+const ROUNDS: usize = 5;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -81,12 +83,14 @@ fn main() -> Result<()> {
         hyperfine,
         cold: true,
     };
-    let version = warm.median(&bin, &["--version"], &a)?;
-    let b1 = warm.median(&bin, &["--config", s(&a.config), "run"], &a)?;
-    let b1_cold = cold.median(&bin, &["--config", s(&a.config), "run"], &a)?;
+    let b1_args = ["--config", s(&a.config), "run"];
+    let (version, b1) = warm.paired((&bin, &["--version"], &a), (&bin, &b1_args, &a))?;
+    let b1_cold = cold.median(&bin, &b1_args, &a)?;
     let b2 = warm.median(&bin, &["--config", s(&a.config), "list"], &a)?;
-    let t_true = warm.median(Path::new("/bin/true"), &[], &a)?;
-    let b3 = warm.median(&bin, &["--config", s(&a.config), "force", "noop"], &a)?;
+    let (t_true, b3) = warm.paired(
+        (Path::new("/bin/true"), &[], &a),
+        (&bin, &["--config", s(&a.config), "force", "noop"], &a),
+    )?;
     let small = fixtures::build(&tmp.path().join("c"), 3, 0, 200)?;
     let b3_small = warm.median(
         &bin,
@@ -210,7 +214,9 @@ fn render(rows: &[Row], tool: &str) -> Result<String> {
                   generates its fixtures through jobctl's own store code, and reports whole-process medians over \
                   repeated runs. Timings are not tests: nothing here fails CI.\n\n");
     out.push_str(&format!(
-        "Measured {date} on {cores} cores ({cpu}), with {tool}, {RUNS} runs per timing.\n\n"
+        "Measured {date} on {cores} cores ({cpu}), with {tool}: medians of {RUNS} runs per timing, \
+         and of {ROUNDS} alternating rounds of {RUNS} for the pairs whose ratio or difference is the target \
+         (B1 and `--version`, B3 and `true`).\n\n"
     ));
     out.push_str("| id | scenario | target (median) | measured | met |\n|---|---|---|---|---|\n");
     for r in rows {
@@ -228,15 +234,17 @@ fn render(rows: &[Row], tool: &str) -> Result<String> {
 }
 
 const NOTES: &str = "\n## How each is measured\n\n\
-- B1, B2, B7: `JOBCTL_NOW` pins the moment so no job is due; every run of the command opens the db, closes lost runs, evaluates all 1,000 schedules and (B1) records the tick.\n\
-- B3: the median of `jobctl force noop` minus the median of `/bin/true`, both measured in the same run. The scenario names only the `noop` job, so the target is judged with a config of the three forced jobs; the same command with the 1,000-job config of B1 is shown beside it (the difference is loading that config).\n\
+- B1, B2, B7: `JOBCTL_NOW` pins the moment so no job is due; every run of the command reads the config file, opens the db, closes lost runs, evaluates all 1,000 schedules and (B1) records the tick. Between ticks the config doesn't change, so a run reuses the validated config from the previous one (the config snapshot, docs/design.md); B1 also shows the first tick after an edit, measured with the snapshots deleted before every run.\n\
+- B3: the median of `jobctl force noop` minus the median of `/bin/true`, both measured in the same run, with the 1,000-job config of B1 (a config of only the forced jobs is shown beside it).\n\
 - B4: 20 processes each make 10 reservations through the store's `reserve` (the same code `ask` and agent jobs use) on one agent with a budget of 100 units at 1 unit a call; granted reservations are counted and checked against the stored usage.\n\
 - B5: `jobctl force big` (`head -c 1GiB /dev/zero`); peak RSS is the largest resident size of jobctl and the job (getrusage of the waited children), throughput is 1 GiB over the wall time.\n\
 - B6: `jobctl force tree` starts 48 processes (23 ignore SIGTERM) and one `setsid` escapee; measured from start until jobctl returns, which it does only when none of them is left.\n\
 \n## What was done where a target was missed\n\n\
-- B1 first measured 38 ms, B2 48 ms and B3 50 ms. Profiling (perf) found, in order: croner parsing the 667 cron and `at` patterns of the config on every load (each distinct pattern is now parsed once per process, and jobs share it instead of each holding a copy: the heap for a 1,000-job config went from 7.7 MB to 3.2 MB); the first time-zone lookup listing the whole zoneinfo tree (zones are now read from their TZif file); `list` asking for the local zone once per row; a WAL checkpoint with two fsyncs as every command exited (left to SQLite's autocheckpoint); `list` scanning the runs index for job names (one indexed lookup per job instead); and, for `force`, a 10 ms idle poll after the job ended and an fsync of the log.\n\
-- B1 still misses its ratio to `--version`: most of what is left is reading and validating the 1,000-job TOML file on every call (`jobctl check` alone is most of B1), against about 2 ms for a bare `--version`. The next step would be to reuse a validation result keyed by the config file's content and everything it refers to (prompt files, env file, variables); that is easy to get subtly wrong, so it is not done yet.\n\
-- This machine is noisy: the same binary's medians move by a few milliseconds from one run of the benchmark to the next (B2 measured 23.5 ms and 31 ms in two consecutive runs).\n";
+Profiled with perf and callgrind (instruction counts, which this noisy machine can't disturb).\n\n\
+- B1 first measured 38 ms, B2 48 ms and B3 50 ms. Fixed, in order: croner parsing the 667 cron and `at` patterns of the config on every load (each distinct pattern is now parsed once per process and shared: the heap of a 1,000-job config went from 7.7 MB to 3.2 MB); the first time-zone lookup listing the whole zoneinfo tree (zones are read from their TZif file, and the system zone from `TZ` or `/etc/localtime`, which the default `timezone = \"local\"` used to look up the slow way on every load); `list` asking for the local zone once per row; a WAL checkpoint with two fsyncs as every command exited (left to SQLite's autocheckpoint); `list` scanning the runs index for job names (one indexed lookup per job instead); and, for `force`, a 10 ms idle poll after the job ended and an fsync of the log.\n\
+- That left B1 at 11-16 ms, over 6× `--version`: 57 million instructions, against under 1 million for `--version`. Of them, 34 million were reading and validating the 1,000-job file (14 million in the TOML parser alone) and 16 million were croner searches, one or two per job. Now: a croner search is made once per pattern, zone and instant (jobs sharing a pattern share it); key paths for error messages are built only for an error; and a tick whose config is unchanged reuses the validated config of the previous load (the config snapshot: used only when the file's text, every variable and prompt file it refers to and the jobctl binary are all the same; see docs/design.md). B1 went to 22 million instructions, of which croner's parsing of the 21 distinct patterns is a quarter.\n\
+- B3 then sat at its 10 ms line. Each command is the db's first connection, which checksums every WAL frame before its first query (580 page reads here, up to 1,000 with SQLite's default autocheckpoint): the WAL is now checkpointed every 100 pages. Snapshot schedules parse their croner patterns only when first searched, which `force` never does. The end-of-run sweep no longer reads the environment of processes older than the run.\n\
+- This machine is noisy: the same binary's medians move by a few milliseconds from one run of the benchmark to the next; the ratios, measured in one run, move less.\n";
 
 /// How to time a command.
 struct Timing {
@@ -246,78 +254,94 @@ struct Timing {
     cold: bool,
 }
 
+/// A command to time: `bin args` in fixture `f`.
+type Cmd<'a> = (&'a Path, &'a [&'a str], &'a fixtures::Fixture);
+
 impl Timing {
     /// Median wall time of `bin args` in milliseconds.
     fn median(&self, bin: &Path, args: &[&str], f: &fixtures::Fixture) -> Result<f64> {
-        median(bin, args, f, self.hyperfine, self.cold)
+        Ok(median_of(self.times((bin, args, f), RUNS)?))
+    }
+
+    /// Medians of two commands whose ratio matters, measured in alternating rounds so
+    /// that this machine's slow swings (other tenants, frequency) fall on both alike.
+    fn paired(&self, a: Cmd<'_>, b: Cmd<'_>) -> Result<(f64, f64)> {
+        let (mut ta, mut tb) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            ta.extend(self.times(a, RUNS)?);
+            tb.extend(self.times(b, RUNS)?);
+        }
+        Ok((median_of(ta), median_of(tb)))
+    }
+
+    /// The wall times of `runs` runs in milliseconds, after 3 warm-up runs.
+    fn times(&self, (bin, args, f): Cmd<'_>, runs: usize) -> Result<Vec<f64>> {
+        let cache = f.home.join("cache");
+        let mut cmd = vec![bin.display().to_string()];
+        cmd.extend(args.iter().map(|a| a.to_string()));
+        if self.hyperfine {
+            let json = f.home.join("hyperfine.json");
+            let mut hf = Command::new("hyperfine");
+            hf.args([
+                "-N",
+                "--warmup",
+                "3",
+                "--runs",
+                &runs.to_string(),
+                "--export-json",
+            ])
+            .arg(&json);
+            if self.cold {
+                hf.arg("--prepare")
+                    .arg(format!("rm -rf {}", cache.display()));
+            }
+            let status = hf
+                .arg(cmd.join(" "))
+                .env("JOBCTL_NOW", fixtures::NOW)
+                .env("JOBCTL_HOME", &f.home)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()?;
+            if !status.success() {
+                bail!("hyperfine failed on {}", cmd.join(" "));
+            }
+            let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json)?)?;
+            let times = v["results"][0]["times"]
+                .as_array()
+                .context("hyperfine json")?;
+            return times
+                .iter()
+                .map(|t| t.as_f64().map(|s| s * 1000.0).context("hyperfine json"))
+                .collect();
+        }
+        let mut times = Vec::with_capacity(runs);
+        for i in 0..runs + 3 {
+            if self.cold {
+                let _ = std::fs::remove_dir_all(&cache);
+            }
+            let t = Instant::now();
+            let st = Command::new(bin)
+                .args(args)
+                .env("JOBCTL_NOW", fixtures::NOW)
+                .env("JOBCTL_HOME", &f.home)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()?;
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            if !st.success() {
+                bail!("{} failed", cmd.join(" "));
+            }
+            if i >= 3 {
+                times.push(ms);
+            }
+        }
+        Ok(times)
     }
 }
 
-fn median(
-    bin: &Path,
-    args: &[&str],
-    f: &fixtures::Fixture,
-    hyperfine: bool,
-    cold: bool,
-) -> Result<f64> {
-    let cache = f.home.join("cache");
-    if hyperfine {
-        let json = f.home.join("hyperfine.json");
-        let mut cmd = vec![bin.display().to_string()];
-        cmd.extend(args.iter().map(|a| a.to_string()));
-        let mut hf = Command::new("hyperfine");
-        hf.args([
-            "-N",
-            "--warmup",
-            "3",
-            "--runs",
-            &RUNS.to_string(),
-            "--export-json",
-        ])
-        .arg(&json);
-        if cold {
-            hf.arg("--prepare")
-                .arg(format!("rm -rf {}", cache.display()));
-        }
-        let status = hf
-            .arg(cmd.join(" "))
-            .env("JOBCTL_NOW", fixtures::NOW)
-            .env("JOBCTL_HOME", &f.home)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()?;
-        if !status.success() {
-            bail!("hyperfine failed on {}", cmd.join(" "));
-        }
-        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json)?)?;
-        return Ok(v["results"][0]["median"]
-            .as_f64()
-            .context("hyperfine json")?
-            * 1000.0);
-    }
-    let mut times = Vec::with_capacity(RUNS);
-    for i in 0..RUNS + 3 {
-        if cold {
-            let _ = std::fs::remove_dir_all(&cache);
-        }
-        let t = Instant::now();
-        let st = Command::new(bin)
-            .args(args)
-            .env("JOBCTL_NOW", fixtures::NOW)
-            .env("JOBCTL_HOME", &f.home)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()?;
-        let ms = t.elapsed().as_secs_f64() * 1000.0;
-        if !st.success() {
-            bail!("{} {args:?} failed", bin.display());
-        }
-        if i >= 3 {
-            times.push(ms);
-        }
-    }
+fn median_of(mut times: Vec<f64>) -> f64 {
     times.sort_by(|a, b| a.total_cmp(b));
-    Ok(times[times.len() / 2])
+    times[times.len() / 2]
 }
 
 /// B4: returns (wall ms, granted).

@@ -93,8 +93,8 @@ pub fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
     let result = rt.block_on(async {
         let mut signals = Signals::register()?;
         let mut log = LogFile::create(std::path::Path::new(&log_path), cfg.runner.log_max_bytes)?;
-        let role = role::role_for(&cfg, None, &role::daemon_state(&cfg));
-        let mut env = crate::supervisor::env::base_env_plain(&cfg);
+        let role = role::role_for(cfg, None, &role::daemon_state(cfg));
+        let mut env = crate::supervisor::env::base_env_plain(cfg);
         for (k, v) in [
             ("JOBCTL_JOB_NAME", "ask".to_string()),
             ("JOBCTL_RUN_ID", run.id.to_string()),
@@ -121,7 +121,7 @@ pub fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
         };
         let deadline = tokio::time::Instant::now() + timeout;
         let r = agents::call(
-            &cfg,
+            cfg,
             &mut store,
             &run,
             spec,
@@ -135,7 +135,7 @@ pub fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
         anyhow::Ok(r)
     })?;
     store.finish_run(run.id, &result.end)?;
-    crate::supervisor::prune(&cfg, &mut store, "ask");
+    crate::supervisor::prune(cfg, &mut store, "ask");
     let end = &result.end;
     match end.status.as_str() {
         "succeeded" => {

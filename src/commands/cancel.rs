@@ -17,7 +17,7 @@ use crate::{bail_code, config};
 pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;
     let mut store = Store::open(&cfg.runner.state_dir)?;
-    let lost = crate::recovery::recover(&cfg, &mut store)?;
+    let lost = crate::recovery::recover(cfg, &mut store)?;
     let run = match (run_id, job) {
         (Some(id), _) => store.get_run(id)?,
         (None, Some(j)) => store
@@ -83,6 +83,6 @@ pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>) -> R
             );
         }
         std::thread::sleep(Duration::from_millis(50));
-        crate::recovery::recover(&cfg, &mut store)?;
+        crate::recovery::recover(cfg, &mut store)?;
     }
 }

@@ -57,7 +57,7 @@ pub fn agent(
     };
     let mut store = Store::open(&cfg.runner.state_dir)?;
     let now = clock::now()?;
-    crate::agents::prepare(&cfg, &mut store, now)?;
+    crate::agents::prepare(cfg, &mut store, now)?;
     let reason = (!enable).then(|| {
         format!(
             "manual: {}",

@@ -16,7 +16,7 @@ pub fn execute(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
     let job = cfg.job(name)?;
     super::warn_if_root();
     let mut store = Store::open(&cfg.runner.state_dir)?;
-    crate::recovery::recover(&cfg, &mut store)?;
+    crate::recovery::recover(cfg, &mut store)?;
     let Some(lock) = JobLock::try_acquire(&store.dir, name)? else {
         let holder = JobLock::holder(&store.dir, name);
         let run = store.running_runs()?.into_iter().find(|r| r.job == name);
@@ -43,7 +43,7 @@ pub fn execute(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
         last_slot: None,
     })?;
     let echo = if ui.json { Echo::Stderr } else { Echo::Stdout };
-    let done = supervisor::supervise(&cfg, &mut store, job, run, lock, echo)?;
+    let done = supervisor::supervise(cfg, &mut store, job, run, lock, echo)?;
     let r = &done.record;
     if ui.json {
         ui.print_json(&super::history::run_json(r));

@@ -11,7 +11,7 @@ use crate::{config, config::values::format_milli};
 pub fn execute(g: &Global, ui: &Ui, name: Option<&str>, n: usize) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;
     let mut store = Store::open(&cfg.runner.state_dir)?;
-    crate::recovery::recover(&cfg, &mut store)?;
+    crate::recovery::recover(cfg, &mut store)?;
     let runs = store.history(name, n)?;
     if ui.json {
         ui.print_json(&serde_json::Value::Array(

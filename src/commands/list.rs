@@ -12,7 +12,7 @@ use crate::{clock, config};
 pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;
     let mut store = Store::open(&cfg.runner.state_dir)?;
-    crate::recovery::recover(&cfg, &mut store)?;
+    crate::recovery::recover(cfg, &mut store)?;
     let now = clock::now()?;
     let states = store.job_states()?;
     let prev_tick = store.last_tick()?;

@@ -21,7 +21,7 @@ pub fn execute(
 ) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;
     let mut store = Store::open(&cfg.runner.state_dir)?;
-    crate::recovery::recover(&cfg, &mut store)?;
+    crate::recovery::recover(cfg, &mut store)?;
     let run = match (run_id, job) {
         (Some(id), _) => store.get_run(id)?,
         (None, Some(j)) => store.latest_run(j)?,
@@ -81,7 +81,7 @@ pub fn execute(
             return Ok(0);
         }
         std::thread::sleep(Duration::from_millis(200));
-        crate::recovery::recover(&cfg, &mut store)?;
+        crate::recovery::recover(cfg, &mut store)?;
     }
 }
 

@@ -37,7 +37,7 @@ pub fn budgets(g: &Global, ui: &Ui, agent: Option<&str>) -> Result<u8> {
     }
     let mut store = Store::open(&cfg.runner.state_dir)?;
     let now = clock::now()?;
-    let day = crate::agents::prepare(&cfg, &mut store, now)?;
+    let day = crate::agents::prepare(cfg, &mut store, now)?;
     let before: Vec<(String, i64)> = cfg
         .agents
         .keys()

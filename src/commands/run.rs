@@ -37,14 +37,14 @@ pub fn execute(
         cfg.job(name)?;
     }
     if dry_run {
-        return dry(&cfg, ui, job);
+        return dry(cfg, ui, job);
     }
     super::warn_if_root();
     if wait {
         // Before the tick, so a signal during it is not lost: runs it starts get it too.
         catch_stop_signals();
     }
-    let (started, held) = match tick::tick(&cfg, job)? {
+    let (started, held) = match tick::tick(cfg, job)? {
         TickResult::Busy(pid) => {
             let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
             tracing::warn!("another jobctl run holds the lock{who}");

@@ -14,11 +14,11 @@ use crate::{clock, config};
 pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;
     let mut store = Store::open(&cfg.runner.state_dir)?;
-    crate::recovery::recover(&cfg, &mut store)?;
+    crate::recovery::recover(cfg, &mut store)?;
     let now = clock::now()?;
-    let day = agents::prepare(&cfg, &mut store, now)?;
-    let daemon = role::daemon_state(&cfg);
-    let role_now = role::role_for(&cfg, None, &daemon);
+    let day = agents::prepare(cfg, &mut store, now)?;
+    let daemon = role::daemon_state(cfg);
+    let role_now = role::role_for(cfg, None, &daemon);
     let socket = cfg.daemon.as_ref().map(|d| d.socket.display().to_string());
     let scopes: Vec<_> = store
         .scope_states()?

@@ -48,7 +48,7 @@ pub fn execute(g: &Global, run_id: i64, lock_fd: i32, state_dir: &Path) -> Resul
             ),
         );
     };
-    let done = supervisor::supervise(&cfg, &mut store, job, run, lock, Echo::Off)?;
+    let done = supervisor::supervise(cfg, &mut store, job, run, lock, Echo::Off)?;
     Ok(match done.interrupted {
         Some(nix::sys::signal::Signal::SIGINT) => crate::exit_code::code::SIGINT,
         Some(_) => crate::exit_code::code::SIGTERM,

@@ -133,7 +133,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>, root: &Table<'_, '_>, path: &Path) -> Opt
                 span: name.span(),
             };
             if let Some(job) = jobs::job_section(ctx, &jt, name, &env) {
-                job_map.insert(job.name.clone(), job);
+                job_map.insert(job.name.clone(), Box::new(job));
             }
         }
     }

@@ -35,12 +35,13 @@ struct Binary {
     mtime_ns: i128,
 }
 
-/// What a snapshot was made from; checked before the config itself is decoded.
+/// What a snapshot was made from; checked before the config itself is decoded. The text
+/// is compared where it lies in the file's bytes, not copied out.
 #[derive(Serialize, Deserialize)]
-struct Header {
+struct Header<'a> {
     binary: Binary,
     config_path: PathBuf,
-    text: String,
+    text: &'a str,
     inputs: Inputs,
 }
 
@@ -150,7 +151,7 @@ fn try_write(
     let header = Header {
         binary,
         config_path: config_path.to_path_buf(),
-        text: text.to_string(),
+        text,
         inputs: inputs.clone(),
     };
     let body = postcard::to_extend(config, postcard::to_stdvec(&header)?)?;

@@ -22,6 +22,11 @@ impl Store {
         let mut st = self
             .conn
             .prepare_cached("SELECT name, first_seen, last_slot, paused, held FROM jobs")?;
+        // Sized up front: growing a map of a thousand jobs rehashes it again and again.
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))?;
+        let mut out = HashMap::with_capacity(usize::try_from(n).unwrap_or(0));
         let rows = st.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -33,7 +38,11 @@ impl Store {
                 },
             ))
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        for row in rows {
+            let (name, state) = row?;
+            out.insert(name, state);
+        }
+        Ok(out)
     }
 
     pub fn job_state(&self, name: &str) -> Result<Option<JobState>> {
