@@ -99,8 +99,18 @@ pub fn local_zone() -> TimeZone {
 
 /// `2026-11-22 06:00` in local time.
 pub fn human_time(ms: i64) -> String {
-    let z = crate::clock::from_ms(ms).to_zoned(local_zone());
-    z.strftime("%Y-%m-%d %H:%M").to_string()
+    // Formatted by hand: `list` shows two per job, and strftime's parsing of its format
+    // string was a tenth of a 1,000-job `list`.
+    let t = crate::clock::from_ms(ms);
+    let d = local_zone().to_datetime(t);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        d.year(),
+        d.month(),
+        d.day(),
+        d.hour(),
+        d.minute()
+    )
 }
 
 /// `2026-11-22 06:00:00 +01:00`: local time with offset.
