@@ -31,8 +31,11 @@ const MAGIC: &[u8; 8] = b"jobctl\xc5\x02";
 #[derive(Serialize, Deserialize, PartialEq, Eq)]
 struct Binary {
     path: PathBuf,
+    inode: u64,
     len: u64,
     mtime_ns: i128,
+    /// Unlike the mtime, no copy (`cp -p`, rsync) can carry it over.
+    ctime_ns: i128,
 }
 
 /// What a snapshot was made from; checked before the config itself is decoded. The text
@@ -65,15 +68,18 @@ fn file_for(config_path: &Path) -> Option<PathBuf> {
     Some(cache_dir()?.join(format!("config-{:016x}.bin", h.finish())))
 }
 
-/// The running binary: a rebuilt or upgraded jobctl never reads an older one's snapshot,
-/// whose layout may differ.
+/// The running binary (path, inode, size, modification and change times): a rebuilt or
+/// upgraded jobctl never reads an older one's snapshot, whose layout may differ.
 fn this_binary() -> Option<Binary> {
     let path = std::env::current_exe().ok()?;
     let m = std::fs::metadata(&path).ok()?;
+    let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
     Some(Binary {
         path,
+        inode: m.ino(),
         len: m.len(),
-        mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        mtime_ns: ns(m.mtime(), m.mtime_nsec()),
+        ctime_ns: ns(m.ctime(), m.ctime_nsec()),
     })
 }
 
