@@ -28,13 +28,49 @@ pub enum Schedule {
     Every(Duration),
     At {
         times: Vec<(u8, u8)>,
-        weekdays: Vec<String>,
+        weekdays: Weekdays,
         patterns: Patterns,
     },
     Cron {
         expr: String,
         pattern: Patterns,
     },
+}
+
+/// The days of an `at` schedule as a set (bit 0 Monday .. bit 6 Sunday); empty: every
+/// day. A set, not the names as written: a 1,000-job config held seven strings per job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Weekdays(u8);
+
+const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+impl Weekdays {
+    /// From day names (`mon`..`sun`); an error names one that is not a day.
+    pub fn from_names<S: AsRef<str>>(names: &[S]) -> Result<Weekdays, String> {
+        let mut set = 0u8;
+        for n in names {
+            let n = n.as_ref();
+            let i = DAY_NAMES
+                .iter()
+                .position(|d| *d == n)
+                .ok_or_else(|| format!("{n:?} is not a weekday (mon..sun)"))?;
+            set |= 1 << i;
+        }
+        Ok(Weekdays(set))
+    }
+
+    /// The day names in week order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        DAY_NAMES
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, d)| *d)
+    }
+
+    fn is_every_day(self) -> bool {
+        self.0 == 0
+    }
 }
 
 /// Croner patterns and the expressions they come from.
@@ -88,11 +124,15 @@ impl std::fmt::Debug for Patterns {
     }
 }
 
-fn at_exprs(times: &[(u8, u8)], weekdays: &[String]) -> Vec<String> {
-    let dow = if weekdays.is_empty() {
+fn at_exprs(times: &[(u8, u8)], weekdays: Weekdays) -> Vec<String> {
+    let dow = if weekdays.is_every_day() {
         "*".to_string()
     } else {
-        weekdays.join(",").to_uppercase()
+        weekdays
+            .names()
+            .collect::<Vec<_>>()
+            .join(",")
+            .to_uppercase()
     };
     times
         .iter()
@@ -106,7 +146,7 @@ pub enum ScheduleSpec {
     Every(Duration),
     At {
         times: Vec<(u8, u8)>,
-        weekdays: Vec<String>,
+        weekdays: Weekdays,
     },
     Cron(String),
 }
@@ -128,7 +168,7 @@ impl From<ScheduleSpec> for Schedule {
         match s {
             ScheduleSpec::Every(d) => Schedule::Every(d),
             ScheduleSpec::At { times, weekdays } => Schedule::At {
-                patterns: Patterns::unchecked(at_exprs(&times, &weekdays)),
+                patterns: Patterns::unchecked(at_exprs(&times, weekdays)),
                 times,
                 weekdays,
             },
@@ -168,10 +208,11 @@ pub fn parse_cron(expr: &str) -> Result<Arc<Cron>, String> {
 }
 
 impl Schedule {
-    /// `at` times with optional weekday names (`mon`..`sun`, already validated).
-    pub fn at(times: Vec<(u8, u8)>, weekdays: Vec<String>) -> Result<Schedule, String> {
+    /// `at` times with optional weekday names (`mon`..`sun`; none: every day).
+    pub fn at<S: AsRef<str>>(times: Vec<(u8, u8)>, weekdays: &[S]) -> Result<Schedule, String> {
+        let weekdays = Weekdays::from_names(weekdays)?;
         Ok(Schedule::At {
-            patterns: Patterns::checked(at_exprs(&times, &weekdays))?,
+            patterns: Patterns::checked(at_exprs(&times, weekdays))?,
             times,
             weekdays,
         })
@@ -197,9 +238,9 @@ impl Schedule {
                     .map(|(h, m)| format!("{h:02}:{m:02}"))
                     .collect();
                 let mut s = format!("at {}", t.join(","));
-                if !weekdays.is_empty() {
+                if !weekdays.is_every_day() {
                     s.push(' ');
-                    s.push_str(&weekdays.join(","));
+                    s.push_str(&weekdays.names().collect::<Vec<_>>().join(","));
                 }
                 s
             }

@@ -66,7 +66,7 @@ fn cron(expr: &str) -> Schedule {
 }
 
 fn at(times: &[(u8, u8)], days: &[&str]) -> Schedule {
-    Schedule::at(times.to_vec(), days.iter().map(|d| d.to_string()).collect()).unwrap()
+    Schedule::at(times.to_vec(), days).unwrap()
 }
 
 fn never_ran(first_seen: Timestamp) -> SlotState {
@@ -1499,6 +1499,12 @@ fn describe_matches_the_list_column() {
         "at 06:00,18:00 mon,wed,fri"
     );
     assert_eq!(at(&[(6, 5)], &[]).describe(), "at 06:05");
+    // Days are a set, shown in week order.
+    assert_eq!(
+        at(&[(6, 5)], &["sun", "fri", "mon", "fri"]).describe(),
+        "at 06:05 mon,fri,sun"
+    );
+    assert!(Schedule::at(vec![(6, 5)], &["funday"]).is_err());
     assert_eq!(cron("15 3 * * *").describe(), "cron 15 3 * * *");
     assert_eq!(cron("  15 3 * * *  ").describe(), "cron 15 3 * * *");
     assert_eq!(cron("@daily").describe(), "cron @daily");

@@ -206,7 +206,7 @@ fn schedule(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<Option<Schedule>> {
                     }
                 }
             }
-            match Schedule::at(parsed, weekdays.unwrap_or_default()) {
+            match Schedule::at(parsed, &weekdays.unwrap_or_default()) {
                 Ok(s) => Some(Some(s)),
                 Err(e) => {
                     ctx.err(span_of(t, "at"), &t.key_path("at"), e);
