@@ -124,7 +124,9 @@ pub(super) fn read(config_path: &Path, text: &str) -> Option<Config> {
 /// The file's bytes, if it is ours: owned by this user and writable by no one else
 /// (a snapshot decides what commands run).
 fn read_trusted(file: &Path) -> Option<Vec<u8>> {
-    let f = std::fs::File::open(file).ok()?;
+    let f = std::fs::File::open(file)
+        .inspect_err(|e| tracing::debug!("no config snapshot at {}: {e}", file.display()))
+        .ok()?;
     let m = f.metadata().ok()?;
     if m.uid() != nix::unistd::geteuid().as_raw() || m.mode() & 0o022 != 0 || !m.is_file() {
         tracing::debug!(
