@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,14 +23,6 @@ const T: &str = "2026-06-01T10:00:00Z";
 // ---------------------------------------------------------------------------------------
 // Fakes and helpers
 // ---------------------------------------------------------------------------------------
-
-/// `[runner]` with the fake agents' directory first on the agents' PATH.
-fn runner(env: &Env, extra: &str) -> String {
-    format!(
-        "[runner]\ntimezone = \"UTC\"\nkill_grace = \"1s\"\nenv = {{ PATH = \"{}/bin:/usr/bin:/bin\" }}\n{extra}\n",
-        env.home().display()
-    )
-}
 
 /// An agent table.
 fn agent(name: &str, preset: &str, extra: &str) -> String {
@@ -170,20 +161,6 @@ fn pids(env: &Env, name: &str) -> Vec<i32> {
         .lines()
         .filter_map(|l| l.trim().parse().ok())
         .collect()
-}
-
-fn both(o: &Output) -> String {
-    format!(
-        "--- exit {}\n--- stdout:\n{}\n--- stderr:\n{}",
-        code(o),
-        stdout(o),
-        stderr(o)
-    )
-}
-
-#[track_caller]
-fn ok(o: &Output) {
-    assert_eq!(code(o), 0, "expected exit 0\n{}", both(o));
 }
 
 /// `jobctl status --json`.

@@ -27,13 +27,6 @@ fn plus(t: &str, secs: i64) -> String {
         .to_string()
 }
 
-fn runner(env: &Env, extra: &str) -> String {
-    format!(
-        "[runner]\ntimezone = \"UTC\"\nkill_grace = \"1s\"\nenv = {{ PATH = \"{}/bin:/usr/bin:/bin\" }}\n{extra}\n",
-        env.home().display()
-    )
-}
-
 /// `[fallback]` naming claude alone, so `ask` without `--agent` has a candidate.
 const FB: &str = "[fallback]\norder = [\"claude\"]\n\n";
 
@@ -75,20 +68,6 @@ const CODEX_QUOTA: &str = r#"cat <<'EOF'
 EOF
 exit 1
 "#;
-
-fn both(o: &Output) -> String {
-    format!(
-        "--- exit {}\n--- stdout:\n{}\n--- stderr:\n{}",
-        code(o),
-        stdout(o),
-        stderr(o)
-    )
-}
-
-#[track_caller]
-fn ok(o: &Output) {
-    assert_eq!(code(o), 0, "expected exit 0\n{}", both(o));
-}
 
 /// `jobctl ARGS` at `now`, with X_TOKEN unset (some agents list it in `auth`).
 fn at(env: &Env, now: &str, args: &[&str]) -> Output {

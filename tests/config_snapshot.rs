@@ -37,14 +37,9 @@ fn used_snapshot(env: &Env, args: &[&str]) -> bool {
     stderr(&out).contains("using snapshot")
 }
 
+#[track_caller]
 fn ok_stdout(out: std::process::Output) -> String {
-    assert_eq!(
-        code(&out),
-        0,
-        "stdout: {}\nstderr: {}",
-        stdout(&out),
-        stderr(&out)
-    );
+    ok(&out);
     stdout(&out)
 }
 

@@ -91,10 +91,6 @@ fn expect(mode: Mode, kind: Kind, point: &str) -> Expect {
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-fn both(o: &Output) -> String {
-    format!("--- stdout:\n{}\n--- stderr:\n{}", stdout(o), stderr(o))
-}
-
 /// An env with a script job and an agent job (a `command`-preset fake agent, daily budget
 /// 5, rate 1), both every hour, both printing a few lines.
 fn crash_env() -> Env {

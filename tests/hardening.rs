@@ -62,10 +62,6 @@ impl Rng {
     }
 }
 
-fn both(o: &Output) -> String {
-    format!("--- stdout:\n{}\n--- stderr:\n{}", stdout(o), stderr(o))
-}
-
 /// Runs `c` to its exit with a deadline, output through files (a huge output or a
 /// detached process can't block the test); kills it if it hangs.
 fn run_limited(env: &Env, mut c: Command) -> Output {

@@ -28,15 +28,6 @@ const LONG: Duration = Duration::from_secs(60);
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-fn both(o: &Output) -> String {
-    format!("--- stdout:\n{}\n--- stderr:\n{}", stdout(o), stderr(o))
-}
-
-#[track_caller]
-fn ok(o: &Output) {
-    assert_eq!(code(o), 0, "expected exit 0\n{}", both(o));
-}
-
 /// A process started by a test, killed (and reaped) on drop unless it was waited for.
 struct Proc {
     child: Option<Child>,

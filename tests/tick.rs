@@ -52,15 +52,6 @@ fn sched(run: &Value) -> jiff::Timestamp {
         .unwrap_or_else(|| panic!("no scheduled_for in {run}")))
 }
 
-fn both(o: &Output) -> String {
-    format!("--- stdout:\n{}\n--- stderr:\n{}", stdout(o), stderr(o))
-}
-
-#[track_caller]
-fn ok(o: &Output) {
-    assert_eq!(code(o), 0, "expected exit 0\n{}", both(o));
-}
-
 /// A tick at `now` that waits for the runs it starts.
 fn tick_at(env: &Env, now: &str) -> Output {
     env.run_at(now, &["run", "--wait"])
@@ -230,6 +221,23 @@ fn missing_program_env() -> Env {
         "{RUNNER}\n[jobs.argv]\ntype = \"script\"\ncommand = [\"{MISSING}\", \"--flag\"]\n\n\
          [jobs.shell]\ntype = \"script\"\ncommand = \"jobctl-test-no-such-command-xyz\"\n"
     ))
+}
+
+/// A bare program name is looked up on the job's own PATH (not jobctl's), and the program
+/// sees the name it was given as `argv[0]`, not the path it was found at.
+#[test]
+fn a_bare_program_is_found_on_the_jobs_path_and_keeps_its_name() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("bin")).unwrap();
+    std::os::unix::fs::symlink("/bin/sh", env.home().join("bin/jobsh")).unwrap();
+    env.config(&format!(
+        "{}\n[jobs.name]\ntype = \"script\"\n\
+         command = [\"jobsh\", \"-c\", \"echo argv0=$(tr '\\\\0' '\\\\n' < /proc/$$/cmdline | head -n 1)\"]\n",
+        runner(&env, "")
+    ));
+    let o = env.run(&["force", "name"]);
+    ok(&o);
+    assert!(stdout(&o).contains("argv0=jobsh\n"), "{}", both(&o));
 }
 
 const MISSING: &str = "/nonexistent/jobctl-test-no-such-program";

@@ -17,11 +17,7 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     let states = store.job_states()?;
     let prev_tick = store.last_tick()?;
     let latest = store.latest_runs(cfg.jobs.keys().map(String::as_str))?;
-    let running: std::collections::HashMap<String, i64> = store
-        .running_runs()?
-        .into_iter()
-        .map(|r| (r.job.clone(), r.id))
-        .collect();
+    let running = store.running_ids()?;
 
     let mut rows = Vec::new();
     let mut table = ui.table(&[

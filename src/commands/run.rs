@@ -184,11 +184,7 @@ fn dry(cfg: &config::Config, ui: &Ui, only: Option<&str>) -> Result<u8> {
     let now = clock::now()?;
     let states = store.job_states()?;
     let prev_tick = store.last_tick()?;
-    let running: std::collections::HashMap<String, i64> = store
-        .running_runs()?
-        .into_iter()
-        .map(|r| (r.job.clone(), r.id))
-        .collect();
+    let running = store.running_ids()?;
     let mut rows = Vec::new();
     let mut due_count = 0usize;
     for (name, job) in &cfg.jobs {

@@ -258,6 +258,15 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The id of each job's running run, by job name (`list` and `run --dry-run`).
+    pub fn running_ids(&self) -> Result<std::collections::HashMap<String, i64>> {
+        Ok(self
+            .running_runs()?
+            .into_iter()
+            .map(|r| (r.job, r.id))
+            .collect())
+    }
+
     /// The latest run of each of `jobs` that has one, keyed by job name.
     pub fn latest_runs<'a>(
         &self,

@@ -108,6 +108,15 @@ impl Env {
     }
 }
 
+/// `[runner]` (UTC, 1 s grace) whose jobs see `HOME/bin` first on their PATH: where the
+/// tests put fake agent CLIs. `extra` goes inside the table.
+pub fn runner(env: &Env, extra: &str) -> String {
+    format!(
+        "[runner]\ntimezone = \"UTC\"\nkill_grace = \"1s\"\nenv = {{ PATH = \"{}/bin:/usr/bin:/bin\" }}\n{extra}\n",
+        env.home().display()
+    )
+}
+
 pub fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
@@ -118,6 +127,21 @@ pub fn stdout(o: &Output) -> String {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Exit code, stdout and stderr of a command, for assertion messages.
+pub fn both(o: &Output) -> String {
+    format!(
+        "--- exit {}\n--- stdout:\n{}\n--- stderr:\n{}",
+        code(o),
+        stdout(o),
+        stderr(o)
+    )
+}
+
+#[track_caller]
+pub fn ok(o: &Output) {
+    assert_eq!(code(o), 0, "expected exit 0\n{}", both(o));
 }
 
 /// Polls `f` until it returns `Some`, or panics with `what` after `limit`.
