@@ -176,11 +176,17 @@ pub enum Command {
     },
 
     /// Change stored state: pause or resume a job, enable or disable an agent's scopes
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  jobctl configure job nightly-vacuum --pause\n  jobctl configure agent claude --scope worker --disable --reason \"token expired\""
+    )]
     Configure(Configure),
 
     /// Reset stored state: a job's schedule, today's agent budgets
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  jobctl reset budgets --agent claude\n  jobctl reset job nightly-vacuum"
+    )]
     Reset(Reset),
 
     /// Print a shell completion script

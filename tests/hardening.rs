@@ -1157,10 +1157,11 @@ fn a_prompt_full_of_shell_metacharacters_is_one_literal_argument() {
     assert_eq!(code(&o), 0, "force claude-job\n{}", both(&o));
     pwned("claude preset");
     let a = argv("claude");
-    let as_one = a.iter().any(|x| *x == format!("--print={prompt}"))
-        || a.windows(2)
-            .any(|w| (w[0] == "-p" || w[0] == "--print") && w[1] == prompt);
-    assert!(as_one, "claude gets the prompt as one argument: {a:?}");
+    assert_eq!(
+        a[a.len() - 2..],
+        ["--".to_string(), prompt.clone()],
+        "claude gets the prompt as one argument, after --: {a:?}"
+    );
 
     std::fs::remove_file(rec.join("cmd.argv")).unwrap();
     let o = jobctl(&env, None, &["ask", "--agent", "cmd", &prompt]);

@@ -838,6 +838,7 @@ fn history_json_fields() {
         "input_tokens",
         "output_tokens",
         "num_turns",
+        "tool_calls",
         "attempts",
         "log_path",
     ]
@@ -1132,33 +1133,44 @@ fn state_dir_and_db_modes() {
 // ---------------------------------------------------------------------------------------
 // Help, colour, usage errors
 
+/// The subcommands a `--help` text lists under "Commands:" (less `help` itself).
+fn listed_commands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        // A wrapped description is indented further than a command.
+        .filter(|l| !l[2..].starts_with(' '))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
-fn every_subcommand_has_help_with_an_example() {
+fn every_command_has_help_with_an_example() {
     let env = Env::new(); // no config: help needs none
-    let cmds: &[&[&str]] = &[
-        &[],
-        &["check"],
-        &["next"],
-        &["list"],
-        &["history"],
-        &["logs"],
-        &["run"],
-        &["force"],
-        &["cancel"],
-        &["configure", "job"],
-        &["reset", "job"],
-    ];
-    for c in cmds {
-        let mut args = c.to_vec();
+    // Walks the whole tree from the top-level help, so a command added later is covered.
+    let mut todo: Vec<Vec<String>> = vec![vec![]];
+    let mut seen = 0;
+    while let Some(path) = todo.pop() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
         args.push("--help");
         let out = env.run(&args);
         assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        let help = stdout(&out);
         assert!(
-            stdout(&out).contains("Example"),
-            "{args:?} --help has an example:\n{}",
-            stdout(&out)
+            help.contains("Example"),
+            "{args:?} --help has an example:\n{help}"
         );
+        for sub in listed_commands(&help) {
+            let mut p = path.clone();
+            p.push(sub);
+            todo.push(p);
+        }
+        seen += 1;
     }
+    assert!(seen >= 19, "only {seen} commands found");
 }
 
 #[test]

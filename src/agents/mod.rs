@@ -19,7 +19,7 @@ use crate::config::{Config, Job, JobKind, Thinking};
 use crate::store::agents::Reservation;
 use crate::store::{Attempt, RunEnd, RunRecord, Store};
 use crate::supervisor::logfile::LogFile;
-use crate::supervisor::process::{self, Echo, Ending, Launch, Signals};
+use crate::supervisor::process::{self, Echo, Ending, Launch, Signals, StallLine, StallRule};
 use presets::Mode;
 use select::Verdict;
 
@@ -125,7 +125,7 @@ pub async fn call(
             continue;
         }
         let model = presets::model_for(agent, spec.thinking, spec.model);
-        let cost = agent.rate_milli(&model);
+        let cost = agent.rate_milli(model.as_deref());
         match store.reserve(
             &name,
             spec.scope,
@@ -133,7 +133,7 @@ pub async fn call(
             cost,
             agent.daily_budget_milli,
             now_ms,
-            Some((run.id, &model)),
+            Some((run.id, model.as_deref())),
         )? {
             Reservation::Reserved => {}
             Reservation::Disabled(reason) => {
@@ -147,8 +147,9 @@ pub async fn call(
         }
         crate::faults::point("after_reserve");
         log.note(&format!(
-            "agent {name} (preset {}, model {model}, scope {}, role {})",
+            "agent {name} (preset {}, model {}, scope {}, role {})",
             agent.preset.as_str(),
+            model.as_deref().unwrap_or("the CLI's default"),
             spec.scope,
             spec.role
         ))?;
@@ -156,7 +157,7 @@ pub async fn call(
             agent,
             spec.mode,
             spec.prompt,
-            &model,
+            model.as_deref(),
             spec.thinking,
             spec.args,
         );
@@ -166,6 +167,14 @@ pub async fn call(
             env: spec.env.clone(),
             workdir: spec.workdir.clone(),
             capture_stdout: true,
+            stall: Some(StallRule {
+                limit: agent.stall,
+                read_line: |l| match parse::read_line(l) {
+                    parse::Line::Notice(n) => StallLine::Notice(n),
+                    parse::Line::Progress => StallLine::Progress,
+                    parse::Line::Neutral => StallLine::Neutral,
+                },
+            }),
         };
         let mut on_spawn = |pid: i32| {
             let _ = store.set_run_process(run.id, std::process::id() as i64, Some(pid as i64));
@@ -179,8 +188,10 @@ pub async fn call(
             on_spawn: &mut on_spawn,
         };
         let fin = process::run(&launch, deadline, ctx).await?;
+        let secrets = crate::supervisor::env::secret_values(&spec.env);
+        let hide = |text: &str| crate::supervisor::env::redact(text, &secrets);
         end.agent = Some(name.clone());
-        end.model = Some(model.clone());
+        end.model = model.clone();
         end.cost_milli = Some(cost);
         let exit = match &fin.ending {
             Ending::Exited(c) => Some(*c),
@@ -191,40 +202,46 @@ pub async fn call(
             exit,
             &fin.stdout,
             fin.stdout_truncated,
-            &fin.stderr_tail,
+            &fin.stderr,
         );
         end.cost_usd = parsed.cost_usd;
         end.input_tokens = parsed.input_tokens;
         end.output_tokens = parsed.output_tokens;
         end.num_turns = parsed.num_turns;
+        end.tool_calls = parsed.tool_calls;
         let (base, interrupted) =
             crate::supervisor::end_of(&fin.ending, fin.status, spec.timeout, cfg.runner.kill_grace);
         end.exit_code = base.exit_code;
         end.signal = base.signal;
-        match &fin.ending {
+        let verdict = match &fin.ending {
             Ending::TimedOut | Ending::Interrupted(_) => {
                 attempts.push(attempt(&name, &base.status, base.error.clone()));
                 end.status = base.status;
                 end.error = base.error;
                 return finish(end, attempts, interrupted, None, log);
             }
-            Ending::SpawnFailed { message, .. } => {
-                store.release(&name, &day, cost)?;
-                end.cost_milli = None;
-                attempts.push(attempt(&name, "failed", Some(message.clone())));
-                end.status = "failed".into();
-                end.error = Some(message.clone());
-                return finish(end, attempts, None, None, log);
-            }
-            Ending::Exited(_) | Ending::Signaled(_) => {}
-        }
-        match select::verdict(parsed.failure.as_ref()) {
+            Ending::SpawnFailed { message, .. } => Verdict::Failed {
+                error: message.clone(),
+                refund: true,
+            },
+            // Only ever retrying to reach the provider: like a provider that said no.
+            Ending::Stalled(notice) => Verdict::NextAgent {
+                outcome: "unavailable",
+                reason: format!(
+                    "unavailable: {notice} (no progress for {})",
+                    crate::config::values::format_duration(agent.stall)
+                ),
+            },
+            Ending::Exited(_) | Ending::Signaled(_) => select::verdict(&parsed),
+        };
+        match verdict {
             Verdict::Succeeded => {
                 attempts.push(attempt(&name, "succeeded", None));
                 end.status = "succeeded".into();
                 return finish(end, attempts, None, parsed.answer, log);
             }
-            Verdict::NextAgent { reason } => {
+            Verdict::NextAgent { outcome, reason } => {
+                let reason = hide(&reason);
                 store.release(&name, &day, cost)?;
                 store.set_scope(
                     &name,
@@ -233,18 +250,20 @@ pub async fn call(
                     Some(&reason),
                     to_ms(clock::now()?),
                 )?;
-                let outcome = if reason.starts_with("auth_failed") {
-                    "auth_failed"
-                } else {
-                    "quota_exhausted"
-                };
                 log.note(&format!("agent {name}: {reason}; trying the next agent"))?;
                 attempts.push(attempt(&name, outcome, Some(reason)));
-                end.agent = None;
-                end.model = None;
-                end.cost_milli = None;
+                end = RunEnd {
+                    role: end.role.take(),
+                    scope: end.scope.take(),
+                    ..Default::default()
+                };
             }
-            Verdict::Failed { error } => {
+            Verdict::Failed { error, refund } => {
+                let error = hide(&error);
+                if refund {
+                    store.release(&name, &day, cost)?;
+                    end.cost_milli = None;
+                }
                 attempts.push(attempt(&name, "failed", Some(error.clone())));
                 end.status = "failed".into();
                 end.error = Some(format!("agent {name} failed: {error}"));

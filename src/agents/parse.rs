@@ -1,20 +1,34 @@
-//! Reading what an agent CLI printed: the answer, what it cost and used, and whether it
-//! failed, and how: an auth failure and a quota failure move on to the next agent; any
-//! other failure ends the run. The shapes are those of agents.md ("What the real CLIs do
-//! when things go wrong"). Garbage in any form is a plain failure, never a panic.
+//! Reading what an agent CLI printed, on both of its streams: the answer, what it cost and
+//! used, and whether it failed, and how. An auth, quota or unreachable-provider failure
+//! moves on to the next agent; a call the CLI rejected before it used the service gives
+//! its budget reservation back; any other failure ends the run. The shapes are those the
+//! real CLIs print (agents.md, "What the real CLIs do when things go wrong"); garbage in
+//! any form is a plain failure, never a panic.
 
 use serde_json::Value;
 
 use crate::config::Preset;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
     /// Not logged in, invalid key, 401.
     Auth,
     /// Rate limit, 429, exhausted quota.
     Quota,
-    /// Anything else (including claude refusing to run as root).
+    /// The provider can't be reached (no network, connection refused, retries given up).
+    Unavailable,
+    /// The CLI refused the call before it used the service: a usage error, claude under
+    /// root, an untrusted folder. Nothing was spent.
+    Rejected,
+    /// Anything else.
     Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: FailureKind,
+    /// The CLI's own words: its first meaningful line.
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -24,25 +38,17 @@ pub struct Parsed {
     pub input_tokens: Option<i64>,
     pub output_tokens: Option<i64>,
     pub num_turns: Option<i64>,
+    pub tool_calls: Option<i64>,
+    /// The output shows the service answered (a result, usage, an event of a turn): the
+    /// call ran, and is charged unless it failed for auth, quota or reachability.
+    pub reached_service: bool,
     /// `None`: the call succeeded.
-    pub failure: Option<(FailureKind, String)>,
+    pub failure: Option<Failure>,
 }
 
 /// Classifies an error message from a CLI.
 pub fn classify(message: &str) -> FailureKind {
     let m = message.to_lowercase();
-    const AUTH: &[&str] = &[
-        "not logged in",
-        "please run /login",
-        "invalid api key",
-        "invalid x-api-key",
-        "401",
-        "unauthorized",
-        "authentication",
-        "auth method",
-        "oauth token has expired",
-        "credentials",
-    ];
     const QUOTA: &[&str] = &[
         "429",
         "rate limit",
@@ -54,137 +60,351 @@ pub fn classify(message: &str) -> FailureKind {
         "usage limit",
         "too many requests",
     ];
-    if QUOTA.iter().any(|p| m.contains(p)) {
+    const AUTH: &[&str] = &[
+        "not logged in",
+        "please run /login",
+        "invalid api key",
+        "invalid x-api-key",
+        "incorrect api key",
+        "401",
+        "unauthorized",
+        "authentication",
+        "auth method",
+        "oauth token has expired",
+        "credentials",
+    ];
+    const REJECTED: &[&str] = &[
+        ROOT_REFUSAL,
+        "unknown option",
+        "unexpected argument",
+        "unknown argument",
+        "not running in a trusted directory",
+        "current folder is not trusted",
+    ];
+    if REJECTED.iter().any(|p| m.contains(p)) {
+        FailureKind::Rejected
+    } else if QUOTA.iter().any(|p| m.contains(p)) {
         FailureKind::Quota
     } else if AUTH.iter().any(|p| m.contains(p)) {
         FailureKind::Auth
+    } else if unreachable_words(&m) {
+        FailureKind::Unavailable
     } else {
         FailureKind::Other
     }
 }
 
-const ROOT_REFUSAL: &str = "cannot be used with root/sudo privileges";
+/// Words of a provider that can't be reached (lower-cased input).
+fn unreachable_words(m: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "reconnecting",
+        "waiting for network",
+        "connection error",
+        "connection refused",
+        "error sending request",
+        "stream disconnected",
+        "failed to connect",
+        "could not resolve host",
+        "dns error",
+        "network is unreachable",
+        "fetch failed",
+        "unable to connect",
+        "connectionrefused",
+        "econnrefused",
+        "enotfound",
+        "etimedout",
+        "eai_again",
+    ];
+    WORDS.iter().any(|w| m.contains(w))
+}
 
-fn first_line(s: &str, max: usize) -> String {
-    let line = s
-        .trim()
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim();
-    if line.chars().count() > max {
-        format!("{}…", line.chars().take(max).collect::<String>())
+/// What one line of a running CLI's output says about its progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// Only that the provider can't be reached (a retry or reconnect notice): the message.
+    Notice(String),
+    /// Anything else the CLI did.
+    Progress,
+    /// Nothing either way: blank, a stack trace's continuation, a runtime's warning.
+    Neutral,
+}
+
+/// Reads one output line of a running call, to stop a call that only ever retries to
+/// reach its provider (`agent_stall`).
+pub fn read_line(line: &str) -> Line {
+    let t = line.trim();
+    if is_noise(line) || t.starts_with("at ") || t == "}" || t == "{" {
+        return Line::Neutral;
+    }
+    let text = match serde_json::from_str::<Value>(t) {
+        Ok(v) if v.is_object() => {
+            // Only an error event can be a notice: codex `error` and error items, claude's
+            // `api_retry`.
+            let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
+            let sub = v.get("subtype").and_then(Value::as_str).unwrap_or("");
+            let item = v
+                .pointer("/item/type")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if kind != "error" && sub != "api_retry" && item != "error" {
+                return Line::Progress;
+            }
+            v.pointer("/item/message")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or_else(|| message_of(&v))
+                .unwrap_or_else(|| t.to_string())
+        }
+        _ => t.to_string(),
+    };
+    if unreachable_words(&text.to_lowercase()) {
+        Line::Notice(clip(&text, 300))
     } else {
-        line.to_string()
+        Line::Progress
     }
 }
 
-fn int(v: &Value, key: &str) -> Option<i64> {
-    v.get(key).and_then(Value::as_i64)
+pub(crate) const ROOT_REFUSAL: &str = "cannot be used with root/sudo privileges";
+
+fn clip(s: &str, max: usize) -> String {
+    let s = s.trim();
+    if s.chars().count() > max {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+/// Lines that say nothing about how a call went: Node's deprecation warnings, and the
+/// banners the CLIs print on every start.
+fn is_noise(line: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "(node:",
+        "(Use `node --trace",
+        "Loaded cached credentials",
+        "YOLO mode is enabled",
+        "Warning: 256-color support",
+        "Ripgrep is not available",
+        "WARNING: proceeding, even though we could not create PATH aliases",
+        "Reading additional input from stdin",
+        "Reading prompt from stdin",
+    ];
+    let l = line.trim();
+    l.is_empty() || PREFIXES.iter().any(|p| l.starts_with(p))
+}
+
+/// The message of an error document, in any of the CLIs' shapes.
+fn message_of(v: &Value) -> Option<String> {
+    for p in ["/error/message", "/message", "/result", "/error"] {
+        if let Some(m) = v.pointer(p).and_then(Value::as_str)
+            && !m.trim().is_empty()
+        {
+            return Some(m.to_string());
+        }
+    }
+    None
+}
+
+/// The first line of `text` that says something: a JSON document's message, else the
+/// line itself, at most `max` characters.
+pub fn meaningful_line(text: &str, max: usize) -> String {
+    for line in text.lines() {
+        if is_noise(line) {
+            continue;
+        }
+        let l = line.trim();
+        if l.starts_with('{') {
+            if let Some(v) = json_from(text, line)
+                && let Some(m) = message_of(&v)
+            {
+                return clip(m.lines().find(|x| !x.trim().is_empty()).unwrap_or(""), max);
+            }
+            if l == "{" {
+                continue;
+            }
+        }
+        return clip(l, max);
+    }
+    String::new()
+}
+
+/// The JSON document that starts at `line` (a line of `text`), possibly spanning lines.
+fn json_from(text: &str, line: &str) -> Option<Value> {
+    let at = line.as_ptr() as usize - text.as_ptr() as usize;
+    let mut de = serde_json::Deserializer::from_str(&text[at..]).into_iter::<Value>();
+    de.next()?.ok().filter(Value::is_object)
+}
+
+/// A non-negative count: a CLI's number that is negative or not an integer is no count.
+fn count(v: &Value, key: &str) -> Option<i64> {
+    v.get(key).and_then(Value::as_i64).filter(|n| *n >= 0)
+}
+
+fn add(total: &mut Option<i64>, n: Option<i64>) {
+    if let Some(n) = n {
+        *total = Some(total.unwrap_or(0).saturating_add(n));
+    }
+}
+
+/// A cost in dollars: finite and not negative, else unknown.
+fn dollars(v: Option<&Value>) -> Option<f64> {
+    v.and_then(Value::as_f64)
+        .filter(|c| c.is_finite() && *c >= 0.0)
+}
+
+/// The last JSON object in `text`: the whole text, else the last line that starts one
+/// (it may span several lines, as a pretty-printed error document does).
+fn last_json_object(text: &str) -> Option<Value> {
+    if let Ok(v) = serde_json::from_str::<Value>(text.trim())
+        && v.is_object()
+    {
+        return Some(v);
+    }
+    text.lines()
+        .rev()
+        .filter(|l| l.trim_start().starts_with('{'))
+        .find_map(|l| json_from(text, l))
 }
 
 /// Parses a finished call. `exit_code` is the CLI's exit status (None: killed by a
-/// signal), `truncated` says the captured stdout was cut at the capture limit.
+/// signal); `truncated` says the captured stdout was cut at the capture limit; `stderr`
+/// is what the CLI printed on its other stream (its start and end).
 pub fn parse(
     preset: Preset,
     exit_code: Option<i32>,
     stdout: &[u8],
     truncated: bool,
-    stderr_tail: &[u8],
+    stderr: &[u8],
 ) -> Parsed {
     let out = String::from_utf8_lossy(stdout);
-    let err = String::from_utf8_lossy(stderr_tail);
+    let err = String::from_utf8_lossy(stderr);
     if err.contains(ROOT_REFUSAL) || out.contains(ROOT_REFUSAL) {
         return Parsed {
-            failure: Some((
-                FailureKind::Other,
-                "claude refuses --dangerously-skip-permissions when run as root: run jobctl as a normal user".into(),
-            )),
+            failure: Some(Failure {
+                kind: FailureKind::Rejected,
+                message: "claude refuses --dangerously-skip-permissions when run as root: run jobctl as a normal user (or set IS_SANDBOX=1 in a container)".into(),
+            }),
             ..Default::default()
         };
     }
     let mut p = match preset {
         Preset::Claude => parse_claude(&out, truncated),
         Preset::Codex => parse_codex(&out),
-        Preset::Gemini => parse_gemini(&out, truncated),
+        Preset::Gemini => parse_gemini(&out, &err, truncated),
         Preset::Command => parse_command(&out),
     };
+    if let Some(f) = &mut p.failure
+        && f.message.is_empty()
+    {
+        f.message = describe_exit(exit_code, &err, &out);
+        f.kind = classify(&f.message);
+    }
     if p.failure.is_none() && exit_code != Some(0) {
-        let msg = [first_line(&err, 300), first_line(&out, 300)]
-            .into_iter()
-            .find(|m| !m.is_empty())
-            .unwrap_or_default();
-        let what = match exit_code {
-            Some(c) => format!("exited with code {c}"),
-            None => "was killed by a signal".into(),
-        };
-        let msg = if msg.is_empty() {
-            what
-        } else {
-            format!("{what}: {msg}")
-        };
-        p.failure = Some((classify(&msg), msg));
+        let message = describe_exit(exit_code, &err, &out);
+        p.failure = Some(Failure {
+            kind: classify(&message),
+            message,
+        });
+    }
+    // Exit 2 with no sign of the service is a usage error; gemini exits 55 in a folder it
+    // doesn't trust. Either way the CLI refused before doing anything.
+    if let Some(f) = &mut p.failure
+        && f.kind == FailureKind::Other
+        && (exit_code == Some(55) || (exit_code == Some(2) && !p.reached_service))
+    {
+        f.kind = FailureKind::Rejected;
     }
     p
 }
 
+/// "exited with code N: <the CLI's first meaningful line>", stderr first.
+fn describe_exit(exit_code: Option<i32>, err: &str, out: &str) -> String {
+    let what = match exit_code {
+        Some(c) => format!("exited with code {c}"),
+        None => "was killed by a signal".into(),
+    };
+    let said = [meaningful_line(err, 300), meaningful_line(out, 300)]
+        .into_iter()
+        .find(|m| !m.is_empty());
+    match said {
+        Some(m) => format!("{what}: {m}"),
+        None => format!("{what} and printed nothing"),
+    }
+}
+
+/// The output was not the JSON the preset prints: say so with what it did print. The
+/// message is left empty for [`parse`] to fill from both streams when stdout is empty.
 fn not_json(what: &str, out: &str, truncated: bool) -> Parsed {
-    let msg = if truncated {
+    let message = if truncated {
         format!("{what} printed more output than jobctl parses (over 8 MiB); see the run log")
     } else if out.trim().is_empty() {
-        format!("{what} printed nothing on stdout")
+        String::new()
     } else {
         format!(
             "{what} printed output that is not the expected JSON: {}",
-            first_line(out, 200)
+            meaningful_line(out, 200)
         )
     };
     Parsed {
-        failure: Some((FailureKind::Other, msg)),
+        failure: Some(Failure {
+            kind: FailureKind::Other,
+            message,
+        }),
         ..Default::default()
     }
 }
 
-/// The last line of `out` that parses as a JSON object.
-fn last_json_object(out: &str) -> Option<Value> {
-    if let Ok(v) = serde_json::from_str::<Value>(out.trim())
-        && v.is_object()
-    {
-        return Some(v);
-    }
-    out.lines().rev().find_map(|l| {
-        serde_json::from_str::<Value>(l.trim())
-            .ok()
-            .filter(Value::is_object)
-    })
-}
-
 fn parse_claude(out: &str, truncated: bool) -> Parsed {
-    let Some(v) = last_json_object(out) else {
+    // A result cut at the capture limit could parse from whatever fit: never trust it.
+    let found = if truncated {
+        None
+    } else {
+        last_json_object(out)
+    };
+    let Some(v) = found else {
         return not_json("claude", out, truncated);
     };
     let result = v.get("result").and_then(Value::as_str).map(str::to_string);
     let usage = v.get("usage").cloned().unwrap_or(Value::Null);
+    let input = count(&usage, "input_tokens");
+    let output = count(&usage, "output_tokens");
     let mut p = Parsed {
         answer: result.clone(),
-        cost_usd: v.get("total_cost_usd").and_then(Value::as_f64),
-        input_tokens: int(&usage, "input_tokens"),
-        output_tokens: int(&usage, "output_tokens"),
-        num_turns: int(&v, "num_turns"),
+        cost_usd: dollars(v.get("total_cost_usd")),
+        input_tokens: input,
+        output_tokens: output,
+        num_turns: count(&v, "num_turns"),
+        tool_calls: None,
+        reached_service: input.unwrap_or(0) + output.unwrap_or(0) > 0
+            || count(&v, "duration_api_ms").unwrap_or(0) > 0,
         failure: None,
     };
-    if v.get("is_error").and_then(Value::as_bool) == Some(true) {
+    if v.get("is_error").and_then(Value::as_bool) == Some(true)
+        || v.get("subtype").and_then(Value::as_str) == Some("error_during_execution")
+    {
         let msg = result.unwrap_or_else(|| "claude reported an error".into());
-        p.failure = Some((classify(&msg), first_line(&msg, 300)));
+        p.failure = Some(Failure {
+            kind: classify(&msg),
+            message: meaningful_line(&msg, 300),
+        });
     }
     p
 }
+
+/// Item types of codex's JSON events that are tool calls.
+const CODEX_TOOL_ITEMS: &[&str] = &[
+    "command_execution",
+    "file_change",
+    "mcp_tool_call",
+    "web_search",
+];
 
 fn parse_codex(out: &str) -> Parsed {
     let mut p = Parsed::default();
     let mut errors: Vec<String> = Vec::new();
     let mut failed = None;
-    let mut turns = 0;
+    let mut turns: i64 = 0;
+    let mut tools: i64 = 0;
     for line in out.lines() {
         let Ok(v) = serde_json::from_str::<Value>(line.trim()) else {
             continue;
@@ -192,23 +412,34 @@ fn parse_codex(out: &str) -> Parsed {
         match v.get("type").and_then(Value::as_str) {
             Some("turn.completed") => {
                 turns += 1;
+                p.reached_service = true;
                 if let Some(u) = v.get("usage") {
-                    p.input_tokens =
-                        Some(p.input_tokens.unwrap_or(0) + int(u, "input_tokens").unwrap_or(0));
-                    p.output_tokens =
-                        Some(p.output_tokens.unwrap_or(0) + int(u, "output_tokens").unwrap_or(0));
+                    add(&mut p.input_tokens, count(u, "input_tokens"));
+                    add(&mut p.output_tokens, count(u, "output_tokens"));
                 }
             }
+            Some("item.started") | Some("item.updated") => p.reached_service = true,
             Some("item.completed") => {
+                p.reached_service = true;
                 let item = v.get("item").unwrap_or(&Value::Null);
                 let kind = item
                     .get("type")
                     .or(item.get("item_type"))
-                    .and_then(Value::as_str);
-                if matches!(kind, Some("agent_message") | Some("assistant_message"))
-                    && let Some(t) = item.get("text").and_then(Value::as_str)
-                {
-                    p.answer = Some(t.to_string());
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                match kind {
+                    "agent_message" | "assistant_message" => {
+                        if let Some(t) = item.get("text").and_then(Value::as_str) {
+                            p.answer = Some(t.to_string());
+                        }
+                    }
+                    "error" => {
+                        if let Some(m) = item.get("message").and_then(Value::as_str) {
+                            errors.push(m.to_string());
+                        }
+                    }
+                    k if CODEX_TOOL_ITEMS.contains(&k) => tools += 1,
+                    _ => {}
                 }
             }
             Some("error") => {
@@ -229,7 +460,11 @@ fn parse_codex(out: &str) -> Parsed {
     if turns > 0 {
         p.num_turns = Some(turns);
     }
-    // Reconnect notices are errors only when nothing else happened.
+    if p.reached_service {
+        p.tool_calls = Some(tools);
+    }
+    // Error notices (reconnects, a model without metadata) are the failure only when the
+    // turn produced no answer.
     let failure = failed.or_else(|| {
         if p.answer.is_none() {
             errors.last().cloned()
@@ -238,14 +473,27 @@ fn parse_codex(out: &str) -> Parsed {
         }
     });
     if let Some(m) = failure {
-        p.failure = Some((classify(&m), first_line(&m, 300)));
+        p.failure = Some(Failure {
+            kind: classify(&m),
+            message: meaningful_line(&m, 300),
+        });
     }
     p
 }
 
-fn parse_gemini(out: &str, truncated: bool) -> Parsed {
-    let Some(v) = last_json_object(out) else {
-        return not_json("gemini", out, truncated);
+fn parse_gemini(out: &str, err: &str, truncated: bool) -> Parsed {
+    // gemini prints its result on stdout and, since 0.61, its error document on stderr.
+    let found = if truncated {
+        None
+    } else {
+        last_json_object(out)
+    };
+    let err_doc = last_json_object(err).filter(|v| v.get("error").is_some_and(|e| !e.is_null()));
+    let v = match (found, err_doc) {
+        (Some(v), _) if v.get("error").is_none_or(Value::is_null) => v,
+        (_, Some(e)) => e,
+        (Some(v), None) => v,
+        (None, None) => return not_json("gemini", out, truncated),
     };
     let mut p = Parsed {
         answer: v
@@ -255,33 +503,39 @@ fn parse_gemini(out: &str, truncated: bool) -> Parsed {
         ..Default::default()
     };
     if let Some(models) = v.pointer("/stats/models").and_then(Value::as_object) {
-        let (mut input, mut output) = (0, 0);
         for m in models.values() {
-            input += m
-                .pointer("/tokens/prompt")
-                .and_then(Value::as_i64)
-                .unwrap_or(0);
-            output += m
-                .pointer("/tokens/candidates")
-                .and_then(Value::as_i64)
-                .unwrap_or(0);
+            let tokens = m.get("tokens").unwrap_or(&Value::Null);
+            add(
+                &mut p.input_tokens,
+                count(tokens, "prompt").or(count(tokens, "input")),
+            );
+            add(&mut p.output_tokens, count(tokens, "candidates"));
+            add(
+                &mut p.num_turns,
+                m.pointer("/api/totalRequests")
+                    .and_then(Value::as_i64)
+                    .filter(|n| *n >= 0),
+            );
         }
-        p.input_tokens = Some(input);
-        p.output_tokens = Some(output);
     }
+    if let Some(t) = v.pointer("/stats/tools") {
+        p.tool_calls = count(t, "totalCalls");
+    }
+    p.reached_service =
+        p.answer.is_some() || p.input_tokens.unwrap_or(0) + p.output_tokens.unwrap_or(0) > 0;
     if let Some(e) = v.get("error").filter(|e| !e.is_null()) {
-        let msg = e
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("gemini reported an error")
-            .to_string();
+        let msg = message_of(&serde_json::json!({ "error": e }))
+            .unwrap_or_else(|| "gemini reported an error".into());
         let code = e.get("code").and_then(Value::as_i64);
-        let kind = if code == Some(41) {
-            FailureKind::Auth
-        } else {
-            classify(&format!("{msg} {}", code.unwrap_or(0)))
+        let kind = match code {
+            Some(41) => FailureKind::Auth,
+            Some(55) => FailureKind::Rejected,
+            _ => classify(&format!("{msg} {}", code.unwrap_or(0))),
         };
-        p.failure = Some((kind, first_line(&msg, 300)));
+        p.failure = Some(Failure {
+            kind,
+            message: meaningful_line(&msg, 300),
+        });
     }
     p
 }
@@ -289,20 +543,19 @@ fn parse_gemini(out: &str, truncated: bool) -> Parsed {
 fn parse_command(out: &str) -> Parsed {
     let mut p = Parsed {
         answer: Some(out.to_string()),
+        reached_service: true,
         ..Default::default()
     };
     let last = out.trim_end().lines().last().unwrap_or("");
     if let Ok(v) = serde_json::from_str::<Value>(last.trim())
         && v.is_object()
     {
-        p.cost_usd = v
-            .get("cost")
-            .and_then(Value::as_f64)
-            .or(v.pointer("/usage/cost_usd").and_then(Value::as_f64));
+        p.cost_usd = dollars(v.get("cost")).or(dollars(v.pointer("/usage/cost_usd")));
         if let Some(u) = v.get("usage") {
-            p.input_tokens = int(u, "input_tokens");
-            p.output_tokens = int(u, "output_tokens");
-            p.num_turns = int(u, "num_turns");
+            p.input_tokens = count(u, "input_tokens");
+            p.output_tokens = count(u, "output_tokens");
+            p.num_turns = count(u, "num_turns");
+            p.tool_calls = count(u, "tool_calls");
         }
         let body = out.trim_end();
         p.answer = Some(body[..body.len() - last.len()].trim_end().to_string());
@@ -314,74 +567,188 @@ fn parse_command(out: &str) -> Parsed {
 mod tests {
     use super::*;
 
+    fn kind(p: &Parsed) -> FailureKind {
+        p.failure.as_ref().expect("a failure").kind
+    }
+
     #[test]
     fn claude_success_and_not_logged_in() {
         let ok = br#"{"type":"result","is_error":false,"result":"done","total_cost_usd":0.12,"usage":{"input_tokens":10,"output_tokens":5},"num_turns":3}"#;
         let p = parse(Preset::Claude, Some(0), ok, false, b"");
         assert_eq!(p.failure, None);
+        assert!(p.reached_service);
         assert_eq!(p.answer.as_deref(), Some("done"));
         assert_eq!(
             (p.input_tokens, p.output_tokens, p.num_turns),
             (Some(10), Some(5), Some(3))
         );
-        let bad = br#"{"type":"result","is_error":true,"result":"Not logged in \u00b7 Please run /login"}"#;
+        let bad = br#"{"type":"result","is_error":true,"duration_api_ms":0,"result":"Not logged in \u00b7 Please run /login","usage":{"input_tokens":0,"output_tokens":0}}"#;
         let p = parse(Preset::Claude, Some(1), bad, false, b"");
-        assert_eq!(p.failure.unwrap().0, FailureKind::Auth);
+        assert_eq!(kind(&p), FailureKind::Auth);
+        assert!(!p.reached_service);
     }
 
     #[test]
-    fn claude_root_refusal_is_not_auth() {
+    fn claude_usage_error_and_root_refusal_are_rejected_with_their_words() {
+        let p = parse(
+            Preset::Claude,
+            Some(1),
+            b"",
+            false,
+            b"error: unknown option '--print=hi'\n(Did you mean --print?)\n",
+        );
+        let f = p.failure.unwrap();
+        assert_eq!(f.kind, FailureKind::Rejected);
+        assert_eq!(
+            f.message,
+            "exited with code 1: error: unknown option '--print=hi'"
+        );
         let err = b"--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons\n";
-        let p = parse(Preset::Claude, Some(1), b"", false, err);
-        let (kind, msg) = p.failure.unwrap();
-        assert_eq!(kind, FailureKind::Other);
-        assert!(msg.contains("root"), "{msg}");
+        let f = parse(Preset::Claude, Some(1), b"", false, err)
+            .failure
+            .unwrap();
+        assert_eq!(f.kind, FailureKind::Rejected);
+        assert!(f.message.contains("root"), "{}", f.message);
     }
 
     #[test]
-    fn gemini_exit_41_is_auth() {
-        let out = br#"{"error": {"type": "Error", "message": "Please set an Auth method in your settings", "code": 41}}"#;
-        let p = parse(Preset::Gemini, Some(41), out, false, b"");
-        assert_eq!(p.failure.unwrap().0, FailureKind::Auth);
-        let ok =
-            br#"{"response":"hi","stats":{"models":{"m":{"tokens":{"prompt":7,"candidates":2}}}}}"#;
+    fn nothing_printed_says_so_and_a_signal_too() {
+        let f = parse(Preset::Claude, Some(1), b"", false, b"")
+            .failure
+            .unwrap();
+        assert_eq!(f.message, "exited with code 1 and printed nothing");
+        let f = parse(Preset::Codex, None, b"", false, b"").failure.unwrap();
+        assert_eq!(f.message, "was killed by a signal and printed nothing");
+    }
+
+    #[test]
+    fn gemini_error_document_on_stderr() {
+        let err = b"(node:12) [DEP0040] DeprecationWarning: The `punycode` module is deprecated.\n(Use `node --trace-deprecation ...` to show where the warning was created)\n{\n  \"session_id\": \"s\",\n  \"error\": {\n    \"type\": \"Error\",\n    \"message\": \"Please set an Auth method in your settings\",\n    \"code\": 41\n  }\n}\n";
+        let p = parse(Preset::Gemini, Some(41), b"", false, err);
+        let f = p.failure.unwrap();
+        assert_eq!(f.kind, FailureKind::Auth);
+        assert_eq!(f.message, "Please set an Auth method in your settings");
+        let ok = br#"{"response":"hi","stats":{"models":{"m":{"api":{"totalRequests":2},"tokens":{"prompt":7,"candidates":2}}},"tools":{"totalCalls":3}}}"#;
         let p = parse(Preset::Gemini, Some(0), ok, false, b"");
-        assert_eq!((p.answer.as_deref(), p.input_tokens), (Some("hi"), Some(7)));
+        assert_eq!(
+            (
+                p.answer.as_deref(),
+                p.input_tokens,
+                p.num_turns,
+                p.tool_calls
+            ),
+            (Some("hi"), Some(7), Some(2), Some(3))
+        );
+        let p = parse(
+            Preset::Gemini,
+            Some(55),
+            b"",
+            false,
+            b"not running in a trusted directory\n",
+        );
+        assert_eq!(kind(&p), FailureKind::Rejected);
     }
 
     #[test]
     fn codex_events() {
-        let out = b"{\"type\":\"thread.started\"}\n{\"type\":\"item.completed\",\"item\":{\"type\":\"agent_message\",\"text\":\"fixed\"}}\n{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":100,\"output_tokens\":20}}\n";
+        let out = b"{\"type\":\"thread.started\"}\n{\"type\":\"item.completed\",\"item\":{\"type\":\"command_execution\",\"command\":\"ls\"}}\n{\"type\":\"item.completed\",\"item\":{\"type\":\"agent_message\",\"text\":\"fixed\"}}\n{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":100,\"output_tokens\":20}}\n";
         let p = parse(Preset::Codex, Some(0), out, false, b"");
         assert_eq!(
-            (p.answer.as_deref(), p.input_tokens, p.failure),
-            (Some("fixed"), Some(100), None)
+            (p.answer.as_deref(), p.input_tokens, p.tool_calls, p.failure),
+            (Some("fixed"), Some(100), Some(1), None)
         );
         let quota = b"{\"type\":\"error\",\"message\":\"You exceeded your current quota (insufficient_quota)\"}\n";
         let p = parse(Preset::Codex, Some(1), quota, false, b"");
-        assert_eq!(p.failure.unwrap().0, FailureKind::Quota);
-        let reconnect = b"{\"type\":\"error\",\"message\":\"Reconnecting... 2/5 stream error\"}\n";
+        assert_eq!(kind(&p), FailureKind::Quota);
+        let reconnect = b"{\"type\":\"error\",\"message\":\"Reconnecting... 2/5 (stream disconnected before completion)\"}\n";
         let p = parse(Preset::Codex, Some(1), reconnect, false, b"");
-        assert_eq!(p.failure.unwrap().0, FailureKind::Other);
+        assert_eq!(kind(&p), FailureKind::Unavailable);
+    }
+
+    #[test]
+    fn counts_never_wrap_and_costs_are_never_negative() {
+        let big = i64::MAX;
+        let out = format!(
+            "{{\"type\":\"turn.completed\",\"usage\":{{\"input_tokens\":{big},\"output_tokens\":-5}}}}\n{{\"type\":\"turn.completed\",\"usage\":{{\"input_tokens\":{big},\"output_tokens\":1}}}}\n{{\"type\":\"item.completed\",\"item\":{{\"type\":\"agent_message\",\"text\":\"x\"}}}}\n"
+        );
+        let p = parse(Preset::Codex, Some(0), out.as_bytes(), false, b"");
+        assert_eq!((p.input_tokens, p.output_tokens), (Some(i64::MAX), Some(1)));
+        let p = parse(
+            Preset::Claude,
+            Some(0),
+            br#"{"result":"x","total_cost_usd":-3.5}"#,
+            false,
+            b"",
+        );
+        assert_eq!(p.cost_usd, None);
+    }
+
+    #[test]
+    fn lines_of_a_provider_that_cant_be_reached() {
+        let notice = |l: &str| match read_line(l) {
+            Line::Notice(m) => m,
+            other => panic!("{l:?} is a notice, not {other:?}"),
+        };
+        // codex 0.171 with no network, stdout and stderr.
+        assert!(notice(r#"{"type":"error","message":"Reconnecting... 2/5 (stream disconnected before completion: failed to lookup address information: Name does not resolve)"}"#).starts_with("Reconnecting... 2/5"));
+        notice(
+            r#"{"type":"item.completed","item":{"id":"item_0","type":"error","message":"Falling back from WebSockets to HTTPS transport. stream disconnected before completion"}}"#,
+        );
+        notice(
+            r#"{"type":"error","message":"Reconnecting... waiting for network (Connection failed: error sending request)"}"#,
+        );
+        notice(
+            "2026-11-27T06:37:52.937163Z ERROR codex_api::endpoint::responses_websocket: failed to connect to Responses WebSocket stage=Unknown",
+        );
+        // gemini 0.61 retrying, with its stack trace.
+        notice(
+            "Attempt 1 failed. Retrying with backoff... Error: exception TypeError: fetch failed sending request",
+        );
+        assert_eq!(
+            read_line("    at async Models.generateContent (file:///x.js:1:2)"),
+            Line::Neutral
+        );
+        assert_eq!(read_line(""), Line::Neutral);
+        assert_eq!(
+            read_line("YOLO mode is enabled. All tool calls will be automatically approved."),
+            Line::Neutral
+        );
+        assert_eq!(read_line(r#"{"type":"turn.started"}"#), Line::Progress);
+        assert_eq!(
+            read_line(
+                r#"{"type":"item.completed","item":{"type":"agent_message","text":"connection refused is a fine topic"}}"#
+            ),
+            Line::Progress
+        );
+        assert_eq!(read_line("working..."), Line::Progress);
     }
 
     #[test]
     fn garbage_never_panics() {
-        for out in [&b"{not json"[..], b"", b"\xff\xfe\x00", b"[1,2,3]", b"null"] {
+        for out in [
+            &b"{not json"[..],
+            b"",
+            b"\xff\xfe\x00",
+            b"[1,2,3]",
+            b"null",
+            b"{\n",
+        ] {
             for preset in [
                 Preset::Claude,
                 Preset::Codex,
                 Preset::Gemini,
                 Preset::Command,
             ] {
-                let p = parse(preset, Some(0), out, false, b"");
+                let p = parse(preset, Some(0), out, false, out);
                 if matches!(preset, Preset::Claude | Preset::Gemini) {
                     assert!(p.failure.is_some());
                 }
+                let _ = meaningful_line(&String::from_utf8_lossy(out), 10);
             }
         }
-        let p = parse(Preset::Claude, Some(0), b"{\"result\": \"x", true, b"");
-        assert!(p.failure.unwrap().1.contains("more output"));
+        // A result cut at the capture limit is never read from whatever fit.
+        let p = parse(Preset::Claude, Some(0), b"{\"result\": \"x\"}\n", true, b"");
+        assert!(p.failure.unwrap().message.contains("more output"));
     }
 
     #[test]
@@ -389,12 +756,15 @@ mod tests {
         let p = parse(
             Preset::Command,
             Some(0),
-            b"line one\nline two\n{\"cost\": 0.5, \"usage\": {\"input_tokens\": 3}}\n",
+            b"line one\nline two\n{\"cost\": 0.5, \"usage\": {\"input_tokens\": 3, \"tool_calls\": 2}}\n",
             false,
             b"",
         );
         assert_eq!(p.answer.as_deref(), Some("line one\nline two"));
-        assert_eq!((p.cost_usd, p.input_tokens), (Some(0.5), Some(3)));
+        assert_eq!(
+            (p.cost_usd, p.input_tokens, p.tool_calls),
+            (Some(0.5), Some(3), Some(2))
+        );
         let p = parse(
             Preset::Command,
             Some(2),
@@ -402,6 +772,6 @@ mod tests {
             false,
             b"rate limit hit\n",
         );
-        assert_eq!(p.failure.unwrap().0, FailureKind::Quota);
+        assert_eq!(kind(&p), FailureKind::Quota);
     }
 }

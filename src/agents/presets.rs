@@ -11,11 +11,16 @@ pub enum Mode {
     Ask,
 }
 
-/// The model a call uses: the job's `model`, else the agent's `models[thinking]`.
-pub fn model_for(agent: &Agent, thinking: Thinking, model_override: Option<&str>) -> String {
+/// The model a call uses: the job's `model`, else the agent's `models[thinking]`; `None`
+/// passes no model and leaves the choice to the CLI.
+pub fn model_for(
+    agent: &Agent,
+    thinking: Thinking,
+    model_override: Option<&str>,
+) -> Option<String> {
     model_override
+        .or_else(|| agent.models.get(thinking))
         .map(str::to_string)
-        .unwrap_or_else(|| agent.models.get(thinking).to_string())
 }
 
 fn codex_effort(t: Thinking) -> &'static str {
@@ -27,71 +32,83 @@ fn codex_effort(t: Thinking) -> &'static str {
 }
 
 /// The whole argv: program first, then the preset's flags, `args` of the agent and of the
-/// job appended.
+/// job, and the prompt (agents.md, "Presets").
+///
+/// claude and codex take the prompt as the positional argument after `--`, so a prompt
+/// starting with `-` (front matter `---`) is never read as a flag; gemini takes it glued
+/// to `--prompt=`, which its parser can't split either.
 pub fn argv(
     agent: &Agent,
     mode: Mode,
     prompt: &str,
-    model: &str,
+    model: Option<&str>,
     thinking: Thinking,
     job_args: &[String],
 ) -> Vec<String> {
     let s = |x: &str| x.to_string();
-    let mut v: Vec<String> = Vec::new();
+    let mut v: Vec<String> = vec![agent.command[0].clone()];
+    let extra = agent.args.iter().chain(job_args).cloned();
     match agent.preset {
         Preset::Claude => {
-            v.push(agent.command[0].clone());
-            // `-p=PROMPT` keeps a prompt starting with "-" from being read as a flag.
-            v.push(format!("--print={prompt}"));
-            v.extend(["--output-format", "json"].map(s));
+            // `-p` is a switch in claude; `--print=PROMPT` is rejected as an unknown option.
+            v.extend(["-p", "--output-format", "json"].map(s));
             if mode == Mode::Job {
                 v.push(s("--dangerously-skip-permissions"));
             }
-            v.extend(["--no-session-persistence", "--no-chrome", "--model"].map(s));
-            v.push(s(model));
+            v.extend(["--no-session-persistence", "--no-chrome"].map(s));
+            if let Some(m) = model {
+                v.extend([s("--model"), s(m)]);
+            }
+            v.extend(extra);
             if mode == Mode::Ask {
                 v.extend(["--tools", ""].map(s));
             }
+            v.extend([s("--"), s(prompt)]);
         }
         Preset::Codex => {
-            v.push(agent.command[0].clone());
             v.extend(["exec", "--json"].map(s));
             match mode {
                 Mode::Job => v.push(s("--dangerously-bypass-approvals-and-sandbox")),
+                // codex refuses the bypass flag together with --sandbox.
                 Mode::Ask => v.extend(["--sandbox", "read-only"].map(s)),
             }
-            v.extend(["--skip-git-repo-check", "-m"].map(s));
-            v.push(s(model));
+            v.push(s("--skip-git-repo-check"));
+            if let Some(m) = model {
+                v.extend([s("-m"), s(m)]);
+            }
+            // `ask --thinking` picks the effort too: the same preset, only without tools.
             v.push(s("-c"));
             v.push(format!("model_reasoning_effort={}", codex_effort(thinking)));
+            v.extend(extra);
+            // `-p` means profile in codex: the prompt is positional.
+            v.extend([s("--"), s(prompt)]);
         }
         Preset::Gemini => {
-            v.push(agent.command[0].clone());
             v.push(format!("--prompt={prompt}"));
             v.extend(["--output-format", "json"].map(s));
             match mode {
                 Mode::Job => v.push(s("--yolo")),
                 Mode::Ask => v.extend(["--approval-mode", "plan"].map(s)),
             }
-            v.push(s("-m"));
-            v.push(s(model));
+            // Without it gemini downgrades --yolo in a folder it was never told to trust,
+            // or exits 55.
+            v.push(s("--skip-trust"));
+            if let Some(m) = model {
+                v.extend([s("-m"), s(m)]);
+            }
+            v.extend(extra);
         }
         Preset::Command => {
+            v.clear();
             for a in &agent.command {
                 v.push(match a.as_str() {
                     "{prompt}" => s(prompt),
-                    "{model}" => s(model),
+                    "{model}" => s(model.unwrap_or("")),
                     _ => a.clone(),
                 });
             }
+            v.extend(extra);
         }
-    }
-    v.extend(agent.args.iter().cloned());
-    v.extend(job_args.iter().cloned());
-    if agent.preset == Preset::Codex {
-        // The prompt is positional (`-p` means profile); after `--` nothing reads it as a flag.
-        v.push(s("--"));
-        v.push(s(prompt));
     }
     v
 }
@@ -111,19 +128,20 @@ mod tests {
             rates: Default::default(),
             auth: None,
             args: vec!["--extra".into()],
+            stall: std::time::Duration::from_secs(120),
         }
     }
 
     #[test]
-    fn claude_job_and_ask() {
+    fn claude_takes_the_prompt_after_double_dash() {
         let a = agent(Preset::Claude, &["claude"]);
         let m = model_for(&a, Thinking::Slow, None);
-        assert_eq!(m, "opus");
+        assert_eq!(m.as_deref(), Some("opus"));
         let v = argv(
             &a,
             Mode::Job,
             "---\nfront",
-            &m,
+            m.as_deref(),
             Thinking::Slow,
             &["--job-arg".into()],
         );
@@ -131,7 +149,7 @@ mod tests {
             v,
             [
                 "claude",
-                "--print=---\nfront",
+                "-p",
                 "--output-format",
                 "json",
                 "--dangerously-skip-permissions",
@@ -140,46 +158,102 @@ mod tests {
                 "--model",
                 "opus",
                 "--extra",
-                "--job-arg"
+                "--job-arg",
+                "--",
+                "---\nfront",
             ]
         );
-        let v = argv(&a, Mode::Ask, "hi", "haiku", Thinking::Fast, &[]);
-        assert!(v.windows(2).any(|w| w == ["--tools", ""]));
+        let v = argv(&a, Mode::Ask, "hi", Some("haiku"), Thinking::Fast, &[]);
+        assert_eq!(&v[v.len() - 4..], ["--tools", "", "--", "hi"]);
         assert!(!v.contains(&"--dangerously-skip-permissions".to_string()));
     }
 
     #[test]
-    fn codex_prompt_is_positional_and_last() {
+    fn codex_has_no_model_unless_one_is_named() {
         let a = agent(Preset::Codex, &["codex"]);
-        let v = argv(&a, Mode::Job, "-x", "gpt-5.4", Thinking::Med, &[]);
-        assert_eq!(&v[..3], ["codex", "exec", "--json"]);
-        assert!(v.contains(&"model_reasoning_effort=high".to_string()));
-        assert_eq!(&v[v.len() - 2..], ["--", "-x"]);
-        let v = argv(&a, Mode::Ask, "q", "gpt-5.4", Thinking::Fast, &[]);
-        assert!(v.windows(2).any(|w| w == ["--sandbox", "read-only"]));
-        assert!(!v.contains(&"--dangerously-bypass-approvals-and-sandbox".to_string()));
+        let m = model_for(&a, Thinking::Med, None);
+        assert_eq!(m, None, "codex has no default model");
+        let v = argv(&a, Mode::Job, "-x", m.as_deref(), Thinking::Med, &[]);
+        assert_eq!(
+            v,
+            [
+                "codex",
+                "exec",
+                "--json",
+                "--dangerously-bypass-approvals-and-sandbox",
+                "--skip-git-repo-check",
+                "-c",
+                "model_reasoning_effort=high",
+                "--extra",
+                "--",
+                "-x"
+            ]
+        );
+        let v = argv(&a, Mode::Ask, "q", Some("o4"), Thinking::Fast, &[]);
+        assert_eq!(
+            v,
+            [
+                "codex",
+                "exec",
+                "--json",
+                "--sandbox",
+                "read-only",
+                "--skip-git-repo-check",
+                "-m",
+                "o4",
+                "-c",
+                "model_reasoning_effort=medium",
+                "--extra",
+                "--",
+                "q"
+            ]
+        );
     }
 
     #[test]
-    fn gemini_and_command() {
+    fn gemini_skips_trust_and_command_substitutes() {
         let a = agent(Preset::Gemini, &["gemini"]);
-        let v = argv(
-            &a,
-            Mode::Ask,
-            "q",
-            "gemini-2.5-flash-lite",
-            Thinking::Fast,
-            &[],
+        let v = argv(&a, Mode::Job, "-q", None, Thinking::Fast, &[]);
+        assert_eq!(
+            v,
+            [
+                "gemini",
+                "--prompt=-q",
+                "--output-format",
+                "json",
+                "--yolo",
+                "--skip-trust",
+                "--extra"
+            ]
         );
-        assert!(v.windows(2).any(|w| w == ["--approval-mode", "plan"]));
+        let v = argv(&a, Mode::Ask, "q", Some("g"), Thinking::Fast, &[]);
+        assert_eq!(
+            &v[3..],
+            [
+                "json",
+                "--approval-mode",
+                "plan",
+                "--skip-trust",
+                "-m",
+                "g",
+                "--extra"
+            ]
+        );
         let mut c = agent(Preset::Command, &["./x", "--model", "{model}", "{prompt}"]);
         c.models = Models {
-            fast: "small".into(),
-            med: "small".into(),
-            slow: "large".into(),
+            fast: Some("small".into()),
+            med: Some("small".into()),
+            slow: Some("large".into()),
         };
         let m = model_for(&c, Thinking::Slow, None);
-        let v = argv(&c, Mode::Job, "a b; rm -rf /", &m, Thinking::Slow, &[]);
+        let v = argv(
+            &c,
+            Mode::Job,
+            "a b; rm -rf /",
+            m.as_deref(),
+            Thinking::Slow,
+            &[],
+        );
         assert_eq!(v, ["./x", "--model", "large", "a b; rm -rf /", "--extra"]);
     }
 }

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::parse::FailureKind;
+use super::parse::{FailureKind, Parsed};
 use crate::config::Auth;
 
 /// The job's own agent first, then `[fallback] order`, each at most once.
@@ -73,24 +73,38 @@ pub enum Verdict {
     Succeeded,
     /// Release the reservation, disable this scope with the reason, try the next agent.
     NextAgent {
+        outcome: &'static str,
         reason: String,
     },
-    /// The run ends `failed` with this error; scopes untouched.
+    /// The run ends `failed` with this error; scopes untouched. `refund`: the CLI never
+    /// used the service (it refused the call, or exited before any sign of the service),
+    /// so the reservation is given back.
     Failed {
         error: String,
+        refund: bool,
     },
 }
 
-pub fn verdict(failure: Option<&(FailureKind, String)>) -> Verdict {
-    match failure {
-        None => Verdict::Succeeded,
-        Some((FailureKind::Auth, m)) => Verdict::NextAgent {
-            reason: format!("auth_failed: {m}"),
+pub fn verdict(parsed: &Parsed) -> Verdict {
+    let Some(f) = &parsed.failure else {
+        return Verdict::Succeeded;
+    };
+    let next = |outcome: &'static str| Verdict::NextAgent {
+        outcome,
+        reason: format!("{outcome}: {}", f.message),
+    };
+    match f.kind {
+        FailureKind::Auth => next("auth_failed"),
+        FailureKind::Quota => next("quota_exhausted"),
+        FailureKind::Unavailable => next("unavailable"),
+        FailureKind::Rejected => Verdict::Failed {
+            error: f.message.clone(),
+            refund: true,
         },
-        Some((FailureKind::Quota, m)) => Verdict::NextAgent {
-            reason: format!("quota_exhausted: {m}"),
+        FailureKind::Other => Verdict::Failed {
+            error: f.message.clone(),
+            refund: !parsed.reached_service,
         },
-        Some((FailureKind::Other, m)) => Verdict::Failed { error: m.clone() },
     }
 }
 
@@ -147,23 +161,48 @@ mod tests {
 
     #[test]
     fn verdicts() {
-        assert_eq!(verdict(None), Verdict::Succeeded);
+        let failed = |kind, message: &str, reached_service| Parsed {
+            failure: Some(super::super::parse::Failure {
+                kind,
+                message: message.into(),
+            }),
+            reached_service,
+            ..Default::default()
+        };
+        assert_eq!(verdict(&Parsed::default()), Verdict::Succeeded);
         assert_eq!(
-            verdict(Some(&(FailureKind::Auth, "Not logged in".into()))),
+            verdict(&failed(FailureKind::Auth, "Not logged in", false)),
             Verdict::NextAgent {
+                outcome: "auth_failed",
                 reason: "auth_failed: Not logged in".into()
             }
         );
         assert_eq!(
-            verdict(Some(&(FailureKind::Quota, "429".into()))),
+            verdict(&failed(FailureKind::Unavailable, "Reconnecting", false)),
             Verdict::NextAgent {
-                reason: "quota_exhausted: 429".into()
+                outcome: "unavailable",
+                reason: "unavailable: Reconnecting".into()
             }
         );
         assert_eq!(
-            verdict(Some(&(FailureKind::Other, "boom".into()))),
+            verdict(&failed(FailureKind::Other, "boom", true)),
             Verdict::Failed {
-                error: "boom".into()
+                error: "boom".into(),
+                refund: false
+            }
+        );
+        assert_eq!(
+            verdict(&failed(FailureKind::Other, "boom", false)),
+            Verdict::Failed {
+                error: "boom".into(),
+                refund: true
+            }
+        );
+        assert_eq!(
+            verdict(&failed(FailureKind::Rejected, "root", true)),
+            Verdict::Failed {
+                error: "root".into(),
+                refund: true
             }
         );
     }

@@ -66,6 +66,7 @@ pub fn run_json(r: &RunRecord) -> serde_json::Value {
         "input_tokens": r.input_tokens,
         "output_tokens": r.output_tokens,
         "num_turns": r.num_turns,
+        "tool_calls": r.tool_calls,
         "attempts": r.attempts,
         "log_path": r.log_path,
     })

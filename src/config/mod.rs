@@ -137,20 +137,21 @@ impl Thinking {
     }
 }
 
-/// Model names per thinking level.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Model names per thinking level. `None`: pass no model, the CLI uses its own default
+/// (codex and gemini rename their models faster than a default here could follow).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Models {
-    pub fast: String,
-    pub med: String,
-    pub slow: String,
+    pub fast: Option<String>,
+    pub med: Option<String>,
+    pub slow: Option<String>,
 }
 
 impl Models {
-    pub fn get(&self, t: Thinking) -> &str {
+    pub fn get(&self, t: Thinking) -> Option<&str> {
         match t {
-            Thinking::Fast => &self.fast,
-            Thinking::Med => &self.med,
-            Thinking::Slow => &self.slow,
+            Thinking::Fast => self.fast.as_deref(),
+            Thinking::Med => self.med.as_deref(),
+            Thinking::Slow => self.slow.as_deref(),
         }
     }
 }
@@ -176,12 +177,18 @@ pub struct Agent {
     pub rates: BTreeMap<String, i64>,
     pub auth: Option<Auth>,
     pub args: Vec<String>,
+    /// `agent_stall`: how long output that shows only the provider being unreachable may
+    /// go on before the call is stopped and the next agent tried.
+    pub stall: Duration,
 }
 
 impl Agent {
     /// What one call with `model` costs the budget, in thousandths (1.0 when unlisted).
-    pub fn rate_milli(&self, model: &str) -> i64 {
-        self.rates.get(model).copied().unwrap_or(1000)
+    pub fn rate_milli(&self, model: Option<&str>) -> i64 {
+        model
+            .and_then(|m| self.rates.get(m))
+            .copied()
+            .unwrap_or(1000)
     }
 }
 

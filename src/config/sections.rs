@@ -38,6 +38,7 @@ const AGENT_KEYS: &[&str] = &[
     "rates",
     "auth",
     "args",
+    "agent_stall",
 ];
 const FALLBACK_KEYS: &[&str] = &["order"];
 
@@ -292,21 +293,19 @@ fn daemon_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<Daemon> {
     })
 }
 
-/// The models a preset uses when the config names none.
+/// The models a preset uses when the config names none: only aliases the CLI itself
+/// resolves (claude's haiku/sonnet/opus). codex and gemini get no `-m`, so their own
+/// default applies: a model name written here would rot (codex 0.171 no longer knows
+/// `gpt-5.4`).
 pub fn preset_models(p: Preset) -> Models {
     let m = |a: &str, b: &str, c: &str| Models {
-        fast: a.into(),
-        med: b.into(),
-        slow: c.into(),
+        fast: Some(a.into()),
+        med: Some(b.into()),
+        slow: Some(c.into()),
     };
     match p {
         Preset::Claude => m("haiku", "sonnet", "opus"),
-        Preset::Codex => m("gpt-5.4", "gpt-5.4", "gpt-5.4"),
-        Preset::Gemini => m(
-            "gemini-2.5-flash-lite",
-            "gemini-3-flash-preview",
-            "gemini-3-pro-preview",
-        ),
+        Preset::Codex | Preset::Gemini => Models::default(),
         Preset::Command => m("fast", "med", "slow"),
     }
 }
@@ -364,13 +363,13 @@ fn agent_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, name: &str) -> Option<Age
     if let Some(mt) = t.table(ctx, "models") {
         mt.check_keys(ctx, &["fast", "med", "slow"], "models");
         if let Some(v) = mt.str(ctx, "fast") {
-            models.fast = v;
+            models.fast = Some(v);
         }
         if let Some(v) = mt.str(ctx, "med") {
-            models.med = v;
+            models.med = Some(v);
         }
         if let Some(v) = mt.str(ctx, "slow") {
-            models.slow = v;
+            models.slow = Some(v);
         }
     }
     let mut rates = BTreeMap::new();
@@ -395,6 +394,9 @@ fn agent_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, name: &str) -> Option<Age
         }
     });
     let args = t.strings(ctx, "args").unwrap_or_default();
+    let stall = t
+        .duration(ctx, "agent_stall", Duration::from_secs(1))
+        .unwrap_or(DEFAULT_AGENT_STALL);
     let command = resolve_program(command, &ctx.dir, &mut ctx.inputs);
     Some(Agent {
         name: name.to_string(),
@@ -405,8 +407,12 @@ fn agent_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, name: &str) -> Option<Age
         rates,
         auth,
         args,
+        stall,
     })
 }
+
+/// `agent_stall` when the config sets none.
+pub const DEFAULT_AGENT_STALL: Duration = Duration::from_secs(120);
 
 /// A program given as a path with a slash is relative to the config file's directory;
 /// a bare name is looked up on PATH when the agent runs.

@@ -44,8 +44,8 @@ impl Store {
         // Cheap read first: the common case is "same day, nothing cooled down".
         let stored = self.get_meta("budget_day")?;
         let due_cooldowns: i64 = self.conn.query_row(
-            "SELECT count(*) FROM agent_scopes WHERE enabled = 0 AND reason LIKE 'quota_exhausted:%' \
-             AND reason NOT LIKE 'quota_exhausted: daily budget reached%' AND disabled_at <= ?1",
+            "SELECT count(*) FROM agent_scopes WHERE enabled = 0 AND disabled_at <= ?1 AND (reason LIKE 'unavailable:%' \
+             OR (reason LIKE 'quota_exhausted:%' AND reason NOT LIKE 'quota_exhausted: daily budget reached%'))",
             [now - cooldown_ms],
             |r| r.get(0),
         )?;
@@ -189,7 +189,7 @@ impl Store {
         cost: i64,
         budget: i64,
         now: i64,
-        for_run: Option<(i64, &str)>,
+        for_run: Option<(i64, Option<&str>)>,
     ) -> Result<Reservation> {
         let tx = self
             .conn
@@ -312,7 +312,8 @@ fn set_scope_tx(
     Ok(n > 0)
 }
 
-/// Enables `quota_exhausted:` scopes (of one agent, or those disabled before `before`).
+/// Enables `quota_exhausted:` scopes (of one agent, or all), or, with `before`, the scopes a
+/// provider disabled (its quota, or unreachable) before that moment: their cooldown passed.
 fn enable_quota_scopes(
     tx: &Transaction<'_>,
     agent: Option<&str>,
@@ -321,9 +322,10 @@ fn enable_quota_scopes(
 ) -> Result<Vec<(String, String)>> {
     let provider_only = before.is_some();
     let mut st = tx.prepare(
-        "SELECT agent, scope FROM agent_scopes WHERE enabled = 0 AND reason LIKE 'quota_exhausted:%' \
+        "SELECT agent, scope FROM agent_scopes WHERE enabled = 0 \
          AND (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR disabled_at <= ?2) \
-         AND (?3 = 0 OR reason NOT LIKE 'quota_exhausted: daily budget reached%')",
+         AND ((reason LIKE 'quota_exhausted:%' AND (?3 = 0 OR reason NOT LIKE 'quota_exhausted: daily budget reached%')) \
+              OR (?3 = 1 AND reason LIKE 'unavailable:%'))",
     )?;
     let rows: Vec<(String, String)> = st
         .query_map(params![agent, before, provider_only as i64], |r| {

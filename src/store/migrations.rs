@@ -77,6 +77,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN reserve_day TEXT;
     ALTER TABLE jobs ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
     ",
+    // 3: how many tools an agent called, where its CLI reports it.
+    "
+    ALTER TABLE runs ADD COLUMN tool_calls INTEGER;
+    ",
 ];
 
 pub fn latest() -> i64 {

@@ -36,6 +36,7 @@ pub struct RunRecord {
     pub input_tokens: Option<i64>,
     pub output_tokens: Option<i64>,
     pub num_turns: Option<i64>,
+    pub tool_calls: Option<i64>,
     pub attempts: Vec<Attempt>,
     pub log_path: Option<String>,
     pub supervisor_pid: Option<i64>,
@@ -72,12 +73,13 @@ pub struct RunEnd {
     pub input_tokens: Option<i64>,
     pub output_tokens: Option<i64>,
     pub num_turns: Option<i64>,
+    pub tool_calls: Option<i64>,
     pub attempts: Vec<Attempt>,
 }
 
 const COLUMNS: &str = "id, job, status, forced, scheduled_for, started_at, ended_at, duration_ms, exit_code, signal, \
      error, role, agent, model, scope, cost_milli, cost_usd, input_tokens, output_tokens, num_turns, attempts, \
-     log_path, supervisor_pid, pgid";
+     log_path, supervisor_pid, pgid, tool_calls";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
     let attempts: Option<String> = r.get(20)?;
@@ -108,6 +110,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
         log_path: r.get(21)?,
         supervisor_pid: r.get(22)?,
         pgid: r.get(23)?,
+        tool_calls: r.get(24)?,
     })
 }
 
@@ -191,7 +194,7 @@ impl Store {
             "UPDATE runs SET status = ?1, ended_at = ?2, duration_ms = MAX(0, ?2 - started_at), exit_code = ?3, \
              signal = ?4, error = ?5, role = COALESCE(?6, role), agent = ?7, model = ?8, scope = COALESCE(?9, scope), \
              cost_milli = ?10, cost_usd = ?11, input_tokens = ?12, output_tokens = ?13, num_turns = ?14, \
-             attempts = ?15, reserve_day = NULL WHERE id = ?16 AND status = 'running'",
+             attempts = ?15, tool_calls = ?17, reserve_day = NULL WHERE id = ?16 AND status = 'running'",
             params![
                 end.status,
                 end.ended_at,
@@ -208,7 +211,8 @@ impl Store {
                 end.output_tokens,
                 end.num_turns,
                 attempts,
-                id
+                id,
+                end.tool_calls
             ],
         )?;
         if n == 1 {

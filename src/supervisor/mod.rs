@@ -167,6 +167,7 @@ async fn run_script(
         env: env::job_env(cfg, job, run, None, &store.dir),
         workdir: job.workdir.clone(),
         capture_stdout: false,
+        stall: None,
     };
     let mut on_spawn = |pid: i32| {
         let _ = store.set_run_process(run.id, std::process::id() as i64, Some(pid as i64));
@@ -231,6 +232,12 @@ pub fn end_of(
             end.status = "failed".into();
             end.exit_code = Some(*exit_code as i64);
             end.error = Some(message.clone());
+        }
+        Ending::Stalled(notice) => {
+            end.status = "failed".into();
+            end.error = Some(format!(
+                "stopped: its output showed only the provider being unreachable ({notice})"
+            ));
         }
     }
     (end, interrupted)

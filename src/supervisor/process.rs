@@ -34,6 +34,68 @@ pub struct Launch {
     pub workdir: PathBuf,
     /// Keep stdout apart from stderr (agents print JSON on stdout); both still go to the log.
     pub capture_stdout: bool,
+    /// Stop the process when its output shows only a stall for this long.
+    pub stall: Option<StallRule>,
+}
+
+/// When output that says only "can't reach the provider" goes on for `limit`, the process
+/// is stopped like on a timeout ([`Ending::Stalled`]). A line of progress resets it.
+#[derive(Debug, Clone, Copy)]
+pub struct StallRule {
+    pub limit: Duration,
+    /// What a line says: a notice (its message), progress, or nothing.
+    pub read_line: fn(&str) -> StallLine,
+}
+
+/// One output line, as a [`StallRule`] reads it.
+pub enum StallLine {
+    Notice(String),
+    Progress,
+    Neutral,
+}
+
+/// Follows output lines for a [`StallRule`].
+#[derive(Default)]
+struct StallWatch {
+    partial: [Vec<u8>; 2],
+    since: Option<Instant>,
+    last: Option<String>,
+}
+
+impl StallWatch {
+    /// The longest partial line kept; a longer line is progress, not a notice.
+    const MAX_LINE: usize = 64 << 10;
+
+    fn feed(&mut self, stream: usize, data: &[u8], rule: &StallRule) {
+        let mut rest = data;
+        while let Some(i) = rest.iter().position(|b| *b == b'\n') {
+            let buf = &mut self.partial[stream];
+            buf.extend_from_slice(&rest[..i]);
+            let line = String::from_utf8_lossy(buf).into_owned();
+            buf.clear();
+            rest = &rest[i + 1..];
+            if line.trim().is_empty() {
+                continue;
+            }
+            match (rule.read_line)(&line) {
+                StallLine::Notice(n) => {
+                    self.since.get_or_insert_with(Instant::now);
+                    self.last = Some(n);
+                }
+                StallLine::Progress => {
+                    self.since = None;
+                    self.last = None;
+                }
+                StallLine::Neutral => {}
+            }
+        }
+        let buf = &mut self.partial[stream];
+        buf.extend_from_slice(rest);
+        if buf.len() > Self::MAX_LINE {
+            buf.clear();
+            self.since = None;
+        }
+    }
 }
 
 /// How the process ended.
@@ -44,6 +106,9 @@ pub enum Ending {
     TimedOut,
     /// jobctl itself got SIGTERM or SIGINT and stopped the run.
     Interrupted(Signal),
+    /// The output showed only the provider being unreachable for the stall limit (the
+    /// last notice); the process was stopped.
+    Stalled(String),
     /// The program could not be started (127: not found, 126: not executable).
     SpawnFailed {
         exit_code: i32,
@@ -59,13 +124,48 @@ pub struct Finished {
     /// stdout, when captured (up to [`CAPTURE_LIMIT`]); `stdout_truncated` says if more came.
     pub stdout: Vec<u8>,
     pub stdout_truncated: bool,
-    /// The last few KiB of stderr, when stdout is captured apart.
-    pub stderr_tail: Vec<u8>,
+    /// stderr's first and last few KiB, when stdout is captured apart.
+    pub stderr: Vec<u8>,
 }
 
 /// The most stdout kept in memory for parsing an agent's answer.
 pub const CAPTURE_LIMIT: usize = 8 << 20;
-const STDERR_TAIL: usize = 8 << 10;
+/// How much of stderr's start, and of its end, is kept for reading a CLI's error.
+const STDERR_KEEP: usize = 8 << 10;
+
+/// stderr as kept for parsing: its first [`STDERR_KEEP`] bytes (where a CLI says what went
+/// wrong) and its last (where a crash ends), in constant memory.
+#[derive(Default)]
+struct StderrKeep {
+    head: Vec<u8>,
+    tail: Vec<u8>,
+    skipped: bool,
+}
+
+impl StderrKeep {
+    fn push(&mut self, data: &[u8]) {
+        let room = STDERR_KEEP.saturating_sub(self.head.len());
+        let (h, rest) = data.split_at(room.min(data.len()));
+        self.head.extend_from_slice(h);
+        if rest.is_empty() {
+            return;
+        }
+        self.tail.extend_from_slice(rest);
+        if self.tail.len() > STDERR_KEEP {
+            let cut = self.tail.len() - STDERR_KEEP;
+            self.tail.drain(..cut);
+            self.skipped = true;
+        }
+    }
+
+    fn into_bytes(mut self) -> Vec<u8> {
+        if self.skipped {
+            self.head.extend_from_slice(b"\n[...]\n");
+        }
+        self.head.extend_from_slice(&self.tail);
+        self.head
+    }
+}
 
 /// Where a forced run's output is echoed as it is logged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,8 +333,11 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
         status: None,
         stdout: Vec::new(),
         stdout_truncated: false,
-        stderr_tail: Vec::new(),
+        stderr: Vec::new(),
     };
+    let mut stderr_keep = StderrKeep::default();
+    let mut stall = StallWatch::default();
+    let stall_rule = launch.stall;
     let mut stop_reason: Option<Ending> = None;
     let mut phase = Phase::Running;
     let mut buf_out = vec![0u8; 64 << 10];
@@ -258,6 +361,9 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
                             fin.stdout.extend_from_slice(&data[..n.min(room)]);
                             fin.stdout_truncated |= n > room;
                         }
+                        if let Some(rule) = &stall_rule {
+                            stall.feed(0, data, rule);
+                        }
                     }
                 }
             }
@@ -268,10 +374,9 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
                         let data = &buf_err[..n];
                         log.write(data)?;
                         echo(if ctx.echo == Echo::Off { Echo::Off } else { Echo::Stderr }, data);
-                        fin.stderr_tail.extend_from_slice(data);
-                        if fin.stderr_tail.len() > STDERR_TAIL {
-                            let cut = fin.stderr_tail.len() - STDERR_TAIL;
-                            fin.stderr_tail.drain(..cut);
+                        stderr_keep.push(data);
+                        if let Some(rule) = &stall_rule {
+                            stall.feed(1, data, rule);
                         }
                     }
                 }
@@ -281,11 +386,20 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
                 stop_reason = Some(Ending::TimedOut);
                 phase = Phase::Stopping { since: None, killed: false };
             }
-            _ = signals.term.recv(), if stop_reason.is_none() || stop_reason == Some(Ending::TimedOut) => {
+            _ = async {
+                match (stall.since, &stall_rule) {
+                    (Some(t), Some(rule)) => sleep_until(t + rule.limit).await,
+                    _ => std::future::pending().await,
+                }
+            }, if matches!(phase, Phase::Running) && stall.since.is_some() => {
+                stop_reason = Some(Ending::Stalled(stall.last.clone().unwrap_or_default()));
+                phase = Phase::Stopping { since: None, killed: false };
+            }
+            _ = signals.term.recv(), if !matches!(stop_reason, Some(Ending::Interrupted(_))) => {
                 stop_reason = Some(Ending::Interrupted(Signal::SIGTERM));
                 if matches!(phase, Phase::Running) { phase = Phase::Stopping { since: None, killed: false }; }
             }
-            _ = signals.int.recv(), if stop_reason.is_none() || stop_reason == Some(Ending::TimedOut) => {
+            _ = signals.int.recv(), if !matches!(stop_reason, Some(Ending::Interrupted(_))) => {
                 stop_reason = Some(Ending::Interrupted(Signal::SIGINT));
                 if matches!(phase, Phase::Running) { phase = Phase::Stopping { since: None, killed: false }; }
             }
@@ -352,6 +466,7 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
             fin.status = Some(exit_of(s));
         }
     }
+    fin.stderr = stderr_keep.into_bytes();
     fin.ending = match (stop_reason, fin.status) {
         (Some(reason), _) => reason,
         (None, Some((Some(c), _))) => Ending::Exited(c),
@@ -377,7 +492,7 @@ impl Finished {
             status: None,
             stdout: Vec::new(),
             stdout_truncated: false,
-            stderr_tail: Vec::new(),
+            stderr: Vec::new(),
         }
     }
 }
