@@ -134,7 +134,7 @@ fn report(ui: &Ui, err: &anyhow::Error, c: u8) {
             let plural = if n == 1 { "" } else { "s" };
             format!("invalid config ({n} error{plural}):\n{ce}")
         }
-        None => format!("{err:#}"),
+        None => crate::store::busy_message(err).unwrap_or_else(|| format!("{err:#}")),
     };
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "jobctl: {message}");

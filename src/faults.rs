@@ -1,6 +1,9 @@
 //! Crash points for the crash-resilience tests: with `JOBCTL_FAULT=<point>` in its
 //! environment, jobctl SIGKILLs itself when it reaches that point, the way the OOM killer
 //! or a power cut would. Unset (always, outside tests) it costs one cached env lookup.
+//!
+//! Pause points widen a race for the concurrency tests: with `JOBCTL_PAUSE=<point>:<ms>`
+//! jobctl creates the file `$JOBCTL_PAUSE_MARK` (so a test knows it is there) and waits.
 
 use std::sync::OnceLock;
 
@@ -10,8 +13,9 @@ static FAULT: OnceLock<Option<String>> = OnceLock::new();
 pub const POINTS: &[&str] = &[
     "tick_after_claim",
     "supervisor_start",
-    "before_spawn",
     "after_reserve",
+    "before_spawn",
+    "after_spawn",
     "during_output",
     "before_end_record",
 ];
@@ -21,5 +25,27 @@ pub fn point(name: &str) {
     let f = FAULT.get_or_init(|| std::env::var("JOBCTL_FAULT").ok().filter(|v| !v.is_empty()));
     if f.as_deref() == Some(name) {
         let _ = nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+/// Pause points, where another process's work is raced against this one's.
+pub const PAUSE_POINTS: &[&str] = &["prune_read"];
+
+static PAUSE: OnceLock<Option<(String, u64)>> = OnceLock::new();
+
+/// Waits here if `JOBCTL_PAUSE` names this point.
+pub fn pause(name: &str) {
+    let p = PAUSE.get_or_init(|| {
+        let v = std::env::var("JOBCTL_PAUSE").ok()?;
+        let (point, ms) = v.split_once(':')?;
+        Some((point.to_string(), ms.parse().ok()?))
+    });
+    if let Some((point, ms)) = p
+        && point == name
+    {
+        if let Some(mark) = std::env::var_os("JOBCTL_PAUSE_MARK") {
+            let _ = std::fs::write(mark, name);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(*ms));
     }
 }

@@ -27,12 +27,15 @@ fn lock_error(path: &Path, e: std::io::Error) -> anyhow::Error {
 }
 
 fn open_lock_file(path: &Path) -> Result<File> {
+    // Never through a symlink: a link planted in the state dir would have jobctl (perhaps
+    // as root) truncate and write whatever file it points to.
     OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| lock_error(path, e))
 }
@@ -48,7 +51,11 @@ fn try_lock(file: &File, path: &Path) -> Result<bool> {
 
 fn read_holder(path: &Path) -> String {
     let mut s = String::new();
-    if let Ok(mut f) = File::open(path) {
+    if let Ok(mut f) = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)
+    {
         let _ = f.read_to_string(&mut s);
     }
     s
@@ -92,7 +99,8 @@ impl TickLock {
 }
 
 /// `STATE_DIR/locks/NAME.lock`: held for as long as a run of the job is running, by the
-/// process that supervises it.
+/// process that supervises it. NAME is the job's name, or `ask/ID` for one `jobctl ask`
+/// call (asks run side by side, each under a lock of its own).
 pub struct JobLock {
     file: File,
     pub path: PathBuf,
@@ -105,14 +113,39 @@ pub struct Holder {
     pub run_id: Option<i64>,
 }
 
-pub fn job_lock_path(state_dir: &Path, job: &str) -> PathBuf {
-    state_dir.join("locks").join(format!("{job}.lock"))
+pub fn job_lock_path(state_dir: &Path, name: &str) -> PathBuf {
+    state_dir.join("locks").join(format!("{name}.lock"))
+}
+
+/// Whether `name` can name a lock file without leaving `locks/`: a job name, or `ask/`
+/// and a token of digits and dashes. Lock names are read back from the database.
+pub fn is_lock_name(name: &str) -> bool {
+    match name.strip_prefix("ask/") {
+        Some(t) => !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'-'),
+        None => crate::config::values::is_valid_name(name),
+    }
+}
+
+/// A fresh lock name for one `jobctl ask` call.
+pub fn ask_lock_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("ask/{}-{nanos}", std::process::id())
 }
 
 impl JobLock {
-    /// `None` when another process holds the job's lock.
-    pub fn try_acquire(state_dir: &Path, job: &str) -> Result<Option<JobLock>> {
-        let dir = state_dir.join("locks");
+    /// `None` when another process holds the lock `name` (a job's name, or an ask's).
+    pub fn try_acquire(state_dir: &Path, name: &str) -> Result<Option<JobLock>> {
+        if !is_lock_name(name) {
+            return Err(lock_error(
+                &job_lock_path(state_dir, "?"),
+                std::io::Error::other(format!("{name:?} is not a lock name")),
+            ));
+        }
+        let path = job_lock_path(state_dir, name);
+        let dir = path.parent().unwrap_or(state_dir).to_path_buf();
         if !dir.is_dir() {
             DirBuilder::new()
                 .recursive(true)
@@ -120,17 +153,25 @@ impl JobLock {
                 .create(&dir)
                 .map_err(|e| lock_error(&dir, e))?;
         }
-        let path = job_lock_path(state_dir, job);
         let file = open_lock_file(&path)?;
         Ok(try_lock(&file, &path)?.then_some(JobLock { file, path }))
+    }
+
+    /// Releases the lock and removes its file: for a lock that is never taken again (an
+    /// ask's). Unlinked while still held, so no other process can find it free first.
+    pub fn remove(self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 
     pub fn set_holder(&mut self, pid: u32, run_id: i64) {
         let _ = write_holder(&mut self.file, &format!("pid {pid}\nrun {run_id}\n"));
     }
 
-    pub fn holder(state_dir: &Path, job: &str) -> Holder {
-        let text = read_holder(&job_lock_path(state_dir, job));
+    pub fn holder(state_dir: &Path, name: &str) -> Holder {
+        if !is_lock_name(name) {
+            return Holder::default();
+        }
+        let text = read_holder(&job_lock_path(state_dir, name));
         let mut h = Holder::default();
         for line in text.lines() {
             match line.split_once(' ') {

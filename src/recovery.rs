@@ -25,7 +25,7 @@ pub fn env_marks(state_dir: &std::path::Path, run_id: i64) -> Vec<String> {
 pub fn recover(cfg: &Config, store: &mut Store) -> Result<Vec<i64>> {
     let mut lost = Vec::new();
     for run in store.running_runs()? {
-        let Some(lock) = JobLock::try_acquire(&store.dir, &run.job)? else {
+        let Some(lock) = JobLock::try_acquire(&store.dir, run.lock_key())? else {
             continue; // held: a supervisor is alive
         };
         // Re-read under the lock: the supervisor may have closed it just before exiting.
@@ -34,7 +34,9 @@ pub fn recover(cfg: &Config, store: &mut Store) -> Result<Vec<i64>> {
         }
         close_lost(cfg, store, &run)?;
         lost.push(run.id);
-        drop(lock);
+        if run.lock_name.is_some() {
+            lock.remove(); // an ask's lock is never taken again
+        }
     }
     Ok(lost)
 }
@@ -74,6 +76,7 @@ fn close_lost(cfg: &Config, store: &mut Store, run: &RunRecord) -> Result<()> {
             ended_at: clock::to_ms(clock::real_now()),
             error: Some(format!("its supervisor{who} vanished; closed as lost")),
             attempts: run.attempts.clone(),
+            refund_unstarted: true,
             ..Default::default()
         },
     )?;

@@ -133,6 +133,7 @@ fn claim(
         supervisor_pid: None,
         scope: None,
         last_slot: Some(to_ms(slot)),
+        lock_name: None,
     })?;
     if missed {
         store.append_event(

@@ -813,3 +813,92 @@ fn ask_history_is_pruned_to_keep_runs() {
         .collect();
     assert_eq!(logs.len(), 2, "pruned runs' logs are removed");
 }
+
+// ---------------------------------------------------------------------------------------
+// Usage equals the calls that ran, whatever resets and clocks do meanwhile
+// ---------------------------------------------------------------------------------------
+
+/// An agent whose call with the prompt `fail` is refused as not logged in after a moment
+/// (its reservation is given back), and any other call answers.
+fn refusing_env() -> (Env, Sweep) {
+    setup(|e| {
+        fake(
+            e,
+            "x",
+            "if [ \"$1\" = fail ]; then sleep 1.5; echo 'Not logged in' >&2; exit 1; fi\necho fine\n",
+        );
+        format!(
+            "{}{}",
+            runner(e, ""),
+            agent("x", "command", "10", "command = [\"x\", \"{prompt}\"]")
+        )
+    })
+}
+
+#[test]
+fn a_refund_after_a_reset_never_takes_from_the_new_count() {
+    let (env, _s) = refusing_env();
+    let mut failing = env
+        .cmd(&["ask", "--scope", "worker", "--agent", "x", "fail"])
+        .env("JOBCTL_NOW", T)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(
+        "the failing call to hold its reservation",
+        std::time::Duration::from_secs(10),
+        || (used(&status_at(&env, T), "x") == 1.0).then_some(()),
+    );
+    ok(&at(&env, T, &["reset", "budgets"]));
+    ok(&at(
+        &env,
+        T,
+        &["ask", "--scope", "backend", "--agent", "x", "ok"],
+    ));
+    assert_eq!(
+        used(&status_at(&env, T), "x"),
+        1.0,
+        "the call after the reset"
+    );
+    failing.wait().unwrap();
+    let run = env
+        .history_json(&["ask"])
+        .into_iter()
+        .find(|r| r["scope"] == "worker")
+        .unwrap();
+    assert_eq!(run["status"], "skipped", "{run:#}");
+    assert_eq!(
+        used(&status_at(&env, T), "x"),
+        1.0,
+        "the refund of the call reserved before the reset takes nothing from after it"
+    );
+}
+
+#[test]
+fn a_clock_stepped_back_keeps_the_days_usage() {
+    let (env, _s) = refusing_env();
+    let day2 = "2026-06-02T10:00:00Z";
+    ok(&at(&env, day2, &["ask", "--agent", "x", "ok"]));
+    ok(&at(&env, day2, &["ask", "--agent", "x", "ok"]));
+    assert_eq!(used(&status_at(&env, day2), "x"), 2.0);
+    // The clock steps back a day: the budget day stays the later one, usage with it.
+    ok(&at(&env, T, &["ask", "--agent", "x", "ok"]));
+    let st = status_at(&env, T);
+    assert_eq!(
+        used(&st, "x"),
+        3.0,
+        "usage survives a clock going backwards: {st:#}"
+    );
+    assert_eq!(st["budget_day"], "2026-06-02", "{st:#}");
+    ok(&at(
+        &env,
+        "2026-06-03T10:00:00Z",
+        &["ask", "--agent", "x", "ok"],
+    ));
+    assert_eq!(
+        used(&status_at(&env, "2026-06-03T10:00:00Z"), "x"),
+        1.0,
+        "a real new day"
+    );
+}

@@ -31,8 +31,9 @@ const LIMIT: Duration = Duration::from_secs(30);
 const POINTS: &[&str] = &[
     "tick_after_claim",
     "supervisor_start",
-    "before_spawn",
     "after_reserve",
+    "before_spawn",
+    "after_spawn",
     "during_output",
     "before_end_record",
 ];
@@ -78,8 +79,8 @@ fn expect(mode: Mode, kind: Kind, point: &str) -> Expect {
         "after_reserve" => kind == Kind::Agent,
         _ => true,
     };
-    let agent_started =
-        kind == Kind::Agent && (!on_path || matches!(point, "during_output" | "before_end_record"));
+    let agent_started = kind == Kind::Agent
+        && (!on_path || matches!(point, "after_spawn" | "during_output" | "before_end_record"));
     Expect {
         killed: on_path,
         status: if on_path { "lost" } else { "succeeded" },

@@ -93,6 +93,7 @@ impl<'a> Run<'a> {
                 supervisor_pid: None,
                 scope: None,
                 last_slot: self.slot.then_some(start),
+                ..Default::default()
             })
             .unwrap();
         let end = RunEnd {
@@ -365,6 +366,7 @@ fn list_shows_a_running_run() {
             supervisor_pid: Some(std::process::id() as i64),
             scope: None,
             last_slot: Some(start),
+            ..Default::default()
         })
         .unwrap();
     // This test process plays the run's supervisor: it holds the job's lock.

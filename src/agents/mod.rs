@@ -43,8 +43,7 @@ pub fn prepare(cfg: &Config, store: &mut Store, now: Timestamp) -> Result<String
         &day,
         to_ms(now),
         cfg.budget.provider_cooldown.as_millis() as i64,
-    )?;
-    Ok(day)
+    )
 }
 
 /// One agent call to make, for a job or for `ask`.
@@ -126,7 +125,7 @@ pub async fn call(
         }
         let model = presets::model_for(agent, spec.thinking, spec.model);
         let cost = agent.rate_milli(model.as_deref());
-        match store.reserve(
+        let ticket = match store.reserve(
             &name,
             spec.scope,
             &day,
@@ -135,7 +134,7 @@ pub async fn call(
             now_ms,
             Some((run.id, model.as_deref())),
         )? {
-            Reservation::Reserved => {}
+            Reservation::Reserved(t) => t,
             Reservation::Disabled(reason) => {
                 attempts.push(attempt(&name, "unavailable", Some(reason)));
                 continue;
@@ -144,7 +143,7 @@ pub async fn call(
                 attempts.push(attempt(&name, "quota_exhausted", Some(reason)));
                 continue;
             }
-        }
+        };
         crate::faults::point("after_reserve");
         log.note(&format!(
             "agent {name} (preset {}, model {}, scope {}, role {})",
@@ -176,8 +175,17 @@ pub async fn call(
                 },
             }),
         };
+        let store_ref: &Store = store;
         let mut on_spawn = |pid: i32| {
-            let _ = store.set_run_process(run.id, std::process::id() as i64, Some(pid as i64));
+            let _ = store_ref.set_run_process(run.id, std::process::id() as i64, Some(pid as i64));
+        };
+        // Recorded before the agent starts: a supervisor killed from here on may have
+        // started it, and the call is then charged (at worst once too often, never a call
+        // that ran for free).
+        let mut on_starting = || {
+            if let Err(e) = store_ref.mark_agent_starting(run.id) {
+                tracing::warn!("can't record that agent {name} is starting: {e:#}");
+            }
         };
         let ctx = process::Ctx {
             log: &mut *log,
@@ -185,6 +193,7 @@ pub async fn call(
             signals: &mut *signals,
             grace: cfg.runner.kill_grace,
             env_marks: crate::recovery::env_marks(&store.dir, run.id),
+            on_starting: &mut on_starting,
             on_spawn: &mut on_spawn,
         };
         let fin = process::run(&launch, deadline, ctx).await?;
@@ -242,7 +251,7 @@ pub async fn call(
             }
             Verdict::NextAgent { outcome, reason } => {
                 let reason = hide(&reason);
-                store.release(&name, &day, cost)?;
+                store.release(&ticket)?;
                 store.set_scope(
                     &name,
                     spec.scope,
@@ -261,7 +270,7 @@ pub async fn call(
             Verdict::Failed { error, refund } => {
                 let error = hide(&error);
                 if refund {
-                    store.release(&name, &day, cost)?;
+                    store.release(&ticket)?;
                     end.cost_milli = None;
                 }
                 attempts.push(attempt(&name, "failed", Some(error.clone())));

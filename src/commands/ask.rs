@@ -10,6 +10,7 @@ use crate::agents::{self, CallSpec, presets::Mode, role};
 use crate::cli::Global;
 use crate::config::{Thinking, values};
 use crate::exit_code::code;
+use crate::lock::JobLock;
 use crate::output::Ui;
 use crate::store::{NewRun, Store};
 use crate::supervisor::{logfile::LogFile, process::Echo, process::Signals};
@@ -76,6 +77,12 @@ pub fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
     }
     super::warn_if_root();
     let mut store = Store::open(&cfg.runner.state_dir)?;
+    // An ask is supervised like any run: under a lock of its own, taken before its record
+    // exists, so no other command can mistake it for a run whose supervisor died.
+    let lock_name = crate::lock::ask_lock_name();
+    let Some(mut lock) = JobLock::try_acquire(&store.dir, &lock_name)? else {
+        anyhow::bail!("can't take the lock {lock_name}: another process holds it");
+    };
     let now = clock::to_ms(clock::real_now());
     let run = store.insert_run(&NewRun {
         job: "ask".into(),
@@ -85,7 +92,9 @@ pub fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
         supervisor_pid: Some(std::process::id() as i64),
         scope: Some(a.scope.to_string()),
         last_slot: None,
+        lock_name: Some(lock_name),
     })?;
+    lock.set_holder(std::process::id(), run.id);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -135,6 +144,7 @@ pub fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
         anyhow::Ok(r)
     })?;
     store.finish_run(run.id, &result.end)?;
+    lock.remove();
     crate::supervisor::prune(cfg, &mut store, "ask");
     let end = &result.end;
     match end.status.as_str() {

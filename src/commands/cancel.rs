@@ -50,7 +50,7 @@ pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>) -> R
     }
     // Signal only the process that holds the job's lock for this run: a pid from the db
     // alone could have been reused by an unrelated process.
-    let holder = JobLock::holder(&store.dir, &run.job);
+    let holder = JobLock::holder(&store.dir, run.lock_key());
     let pid = match (holder.pid, holder.run_id) {
         (Some(p), Some(r)) if r == run.id => p,
         _ => bail_code!(

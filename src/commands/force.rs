@@ -41,6 +41,7 @@ pub fn execute(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
         supervisor_pid: Some(std::process::id() as i64),
         scope: None,
         last_slot: None,
+        lock_name: None,
     })?;
     let echo = if ui.json { Echo::Stderr } else { Echo::Stdout };
     let done = supervisor::supervise(cfg, &mut store, job, run, lock, echo)?;

@@ -21,10 +21,21 @@ pub struct ScopeState {
     pub disabled_at: Option<i64>,
 }
 
+/// A reservation taken: what giving it back needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub agent: String,
+    pub day: String,
+    pub cost: i64,
+    /// The usage counter's epoch when it was taken: a reset or a new day moves it on, and
+    /// a ticket of an older epoch gives nothing back (its usage is already gone).
+    pub epoch: i64,
+}
+
 /// The outcome of trying to reserve one call's cost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reservation {
-    Reserved,
+    Reserved(Ticket),
     /// The scope was already disabled, with this reason.
     Disabled(String),
     /// The call would pass the budget: the scope is now disabled with this reason.
@@ -40,9 +51,18 @@ impl Store {
     /// Brings the db to budget day `day`: on the first access of a new day, usage starts
     /// from zero and `quota_exhausted:` scopes are enabled again (one event). Also
     /// re-enables provider-quota scopes whose cooldown has passed. Idempotent.
-    pub fn roll_budget_day(&mut self, day: &str, now: i64, cooldown_ms: i64) -> Result<()> {
+    ///
+    /// The day only moves forward: with the clock stepped back, the stored (later) day
+    /// stays current, so usage is never zeroed by a clock going backwards. Returns the
+    /// budget day in force.
+    pub fn roll_budget_day(&mut self, day: &str, now: i64, cooldown_ms: i64) -> Result<String> {
         // Cheap read first: the common case is "same day, nothing cooled down".
         let stored = self.get_meta("budget_day")?;
+        let day = match &stored {
+            Some(s) if s.as_str() > day => s.clone(),
+            _ => day.to_string(),
+        };
+        let day = day.as_str();
         let due_cooldowns: i64 = self.conn.query_row(
             "SELECT count(*) FROM agent_scopes WHERE enabled = 0 AND disabled_at <= ?1 AND (reason LIKE 'unavailable:%' \
              OR (reason LIKE 'quota_exhausted:%' AND reason NOT LIKE 'quota_exhausted: daily budget reached%'))",
@@ -50,7 +70,7 @@ impl Store {
             |r| r.get(0),
         )?;
         if stored.as_deref() == Some(day) && due_cooldowns == 0 {
-            return Ok(());
+            return Ok(day.to_string());
         }
         let tx = self
             .conn
@@ -60,9 +80,16 @@ impl Store {
                 r.get(0)
             })
             .optional()?;
+        let day = match &stored {
+            Some(s) if s.as_str() > day => s.as_str(),
+            _ => day,
+        };
         if stored.as_deref() != Some(day) {
             let enabled = enable_quota_scopes(&tx, None, None, now)?;
-            tx.execute("UPDATE agent_usage SET used_milli = 0, day = ?1", [day])?;
+            tx.execute(
+                "UPDATE agent_usage SET used_milli = 0, day = ?1, epoch = epoch + 1",
+                [day],
+            )?;
             tx.execute(
                 "INSERT INTO meta(key, value) VALUES ('budget_day', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 [day],
@@ -90,7 +117,7 @@ impl Store {
             )?;
         }
         tx.commit()?;
-        Ok(())
+        Ok(day.to_string())
     }
 
     /// Makes sure every agent × scope has a state row (enabled, no reason).
@@ -226,26 +253,38 @@ impl Store {
             tx.commit()?;
             return Ok(Reservation::Exhausted(reason));
         }
-        tx.execute(
+        let epoch: i64 = tx.query_row(
             "INSERT INTO agent_usage (agent, day, used_milli) VALUES (?1, ?2, ?3) \
-             ON CONFLICT(agent) DO UPDATE SET used_milli = CASE WHEN day = excluded.day THEN used_milli + excluded.used_milli ELSE excluded.used_milli END, day = excluded.day",
+             ON CONFLICT(agent) DO UPDATE SET \
+               epoch = CASE WHEN day = excluded.day THEN epoch ELSE epoch + 1 END, \
+               used_milli = CASE WHEN day = excluded.day THEN used_milli + excluded.used_milli ELSE excluded.used_milli END, \
+               day = excluded.day \
+             RETURNING epoch",
             params![agent, day, cost],
+            |r| r.get(0),
         )?;
         if let Some((run_id, model)) = for_run {
             tx.execute(
-                "UPDATE runs SET agent = ?1, model = ?2, cost_milli = ?3, reserve_day = ?4, pgid = NULL WHERE id = ?5",
-                params![agent, model, cost, day, run_id],
+                "UPDATE runs SET agent = ?1, model = ?2, cost_milli = ?3, reserve_day = ?4, reserve_epoch = ?5, \
+                 pgid = NULL, agent_starting = NULL WHERE id = ?6",
+                params![agent, model, cost, day, epoch, run_id],
             )?;
         }
         tx.commit()?;
-        Ok(Reservation::Reserved)
+        Ok(Reservation::Reserved(Ticket {
+            agent: agent.to_string(),
+            day: day.to_string(),
+            cost,
+            epoch,
+        }))
     }
 
-    /// Gives a reservation back (the call failed for auth or quota) if still the same day.
-    pub fn release(&mut self, agent: &str, day: &str, cost: i64) -> Result<()> {
+    /// Gives a reservation back (the call never used the service), unless the usage it
+    /// was counted in is gone (a reset or a new day since).
+    pub fn release(&mut self, t: &Ticket) -> Result<()> {
         self.conn.execute(
-            "UPDATE agent_usage SET used_milli = MAX(0, used_milli - ?1) WHERE agent = ?2 AND day = ?3",
-            params![cost, agent, day],
+            "UPDATE agent_usage SET used_milli = MAX(0, used_milli - ?1) WHERE agent = ?2 AND day = ?3 AND epoch = ?4",
+            params![t.cost, t.agent, t.day, t.epoch],
         )?;
         Ok(())
     }
@@ -262,7 +301,7 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let enabled = enable_quota_scopes(&tx, agent, None, now)?;
         tx.execute(
-            "UPDATE agent_usage SET used_milli = 0 WHERE ?1 IS NULL OR agent = ?1",
+            "UPDATE agent_usage SET used_milli = 0, epoch = epoch + 1 WHERE ?1 IS NULL OR agent = ?1",
             [agent],
         )?;
         append_tx(

@@ -26,6 +26,70 @@ pub use runs::{Attempt, NewRun, RunEnd, RunRecord};
 
 pub const DB_FILE: &str = "jobctl.db";
 
+/// How long a command waits for another process's write transaction.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The database this process opened, for naming it in a lock-timeout error.
+static OPENED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// The error line for a database that stayed locked past the busy timeout, naming it and,
+/// where `/proc` says, the other processes that have it open.
+pub fn busy_message(err: &anyhow::Error) -> Option<String> {
+    let busy = err.chain().any(|c| {
+        c.downcast_ref::<rusqlite::Error>().is_some_and(|e| {
+            matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            )
+        })
+    });
+    if !busy {
+        return None;
+    }
+    let path = OPENED.get()?;
+    let holders = processes_with_open(path);
+    let who = if holders.is_empty() {
+        String::new()
+    } else {
+        format!("; open in {}", holders.join(", "))
+    };
+    Some(format!(
+        "the state database {} stayed locked by another process for over {}s{who}; try again",
+        path.display(),
+        BUSY_TIMEOUT.as_secs()
+    ))
+}
+
+/// `pid N (command)` of every other process with `path` (or its -wal/-shm) open.
+fn processes_with_open(path: &Path) -> Vec<String> {
+    let me = std::process::id().to_string();
+    let mut out = Vec::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for p in procs.flatten() {
+        let pid = p.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == me {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        let db = path.to_string_lossy();
+        let has = fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|t| t.to_string_lossy().starts_with(db.as_ref()))
+        });
+        if has {
+            let comm = std::fs::read_to_string(p.path().join("cmdline"))
+                .unwrap_or_default()
+                .replace('\0', " ");
+            out.push(format!("pid {pid} ({})", comm.trim()));
+        }
+    }
+    out
+}
+
 pub struct Store {
     pub(crate) conn: Connection,
     pub dir: PathBuf,
@@ -102,6 +166,7 @@ impl Store {
                 path.display()
             ))
         })?;
+        let _ = OPENED.set(path.clone());
         let mut store = Store {
             conn,
             dir: dir.to_path_buf(),
@@ -130,7 +195,12 @@ impl Store {
     }
 
     fn init(&mut self) -> Result<()> {
-        self.conn.busy_timeout(Duration::from_secs(10))?;
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Every transaction here reads, then writes. Begun as a reader (DEFERRED), it can't
+        // wait for another writer: SQLite answers BUSY at once when it tries to upgrade,
+        // whatever the busy timeout. Begun as a writer, it waits its turn.
+        self.conn
+            .set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         // Every jobctl command is a short process: checkpointing the WAL (two fsyncs) each
         // time one exits would cost more than the command. SQLite's autocheckpoint still
         // runs as the WAL grows, every 100 pages rather than the default 1,000: each

@@ -41,6 +41,15 @@ pub struct RunRecord {
     pub log_path: Option<String>,
     pub supervisor_pid: Option<i64>,
     pub pgid: Option<i64>,
+    /// The lock its supervisor holds when it is not the job's (an ask's).
+    pub lock_name: Option<String>,
+}
+
+impl RunRecord {
+    /// The name of the lock that is held while this run runs.
+    pub fn lock_key(&self) -> &str {
+        self.lock_name.as_deref().unwrap_or(&self.job)
+    }
 }
 
 /// What is known when a run is created.
@@ -54,6 +63,8 @@ pub struct NewRun {
     pub scope: Option<String>,
     /// For scheduled runs: the job's new last slot, stored in the same transaction.
     pub last_slot: Option<i64>,
+    /// The lock the run is supervised under, when it is not the job's own.
+    pub lock_name: Option<String>,
 }
 
 /// How a run ended.
@@ -75,11 +86,14 @@ pub struct RunEnd {
     pub num_turns: Option<i64>,
     pub tool_calls: Option<i64>,
     pub attempts: Vec<Attempt>,
+    /// For a `lost` run: give back the budget reservation it holds if its agent surely
+    /// never started (the supervisor died before it noted the agent starting).
+    pub refund_unstarted: bool,
 }
 
 const COLUMNS: &str = "id, job, status, forced, scheduled_for, started_at, ended_at, duration_ms, exit_code, signal, \
      error, role, agent, model, scope, cost_milli, cost_usd, input_tokens, output_tokens, num_turns, attempts, \
-     log_path, supervisor_pid, pgid, tool_calls";
+     log_path, supervisor_pid, pgid, tool_calls, lock_name";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
     let attempts: Option<String> = r.get(20)?;
@@ -111,6 +125,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
         supervisor_pid: r.get(22)?,
         pgid: r.get(23)?,
         tool_calls: r.get(24)?,
+        lock_name: r.get(25)?,
     })
 }
 
@@ -120,9 +135,9 @@ impl Store {
     pub fn insert_run(&mut self, new: &NewRun) -> Result<RunRecord> {
         let tx = self.conn.transaction()?;
         tx.execute(
-            "INSERT INTO runs (job, status, forced, scheduled_for, started_at, supervisor_pid, scope) \
-             VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6)",
-            params![new.job, new.forced as i64, new.scheduled_for, new.started_at, new.supervisor_pid, new.scope],
+            "INSERT INTO runs (job, status, forced, scheduled_for, started_at, supervisor_pid, scope, lock_name) \
+             VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![new.job, new.forced as i64, new.scheduled_for, new.started_at, new.supervisor_pid, new.scope, new.lock_name],
         )?;
         let id = tx.last_insert_rowid();
         let log_path = self
@@ -154,6 +169,13 @@ impl Store {
         Ok(self.get_run(id)?.expect("run just inserted"))
     }
 
+    /// Notes that the run's agent is about to start.
+    pub fn mark_agent_starting(&self, id: i64) -> Result<()> {
+        self.conn
+            .execute("UPDATE runs SET agent_starting = 1 WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
     /// Records who supervises a run and its process group.
     pub fn set_run_process(&self, id: i64, supervisor_pid: i64, pgid: Option<i64>) -> Result<()> {
         self.conn.execute(
@@ -167,24 +189,47 @@ impl Store {
     /// this call closed it (false: someone else already did).
     pub fn finish_run(&mut self, id: i64, end: &RunEnd) -> Result<bool> {
         let tx = self.conn.transaction()?;
-        if end.status == "lost" {
+        let mut refunded = false;
+        if end.status == "lost" && end.refund_unstarted {
             // A reservation for an agent call that never started was never spent; giving it
-            // back in the same transaction that closes the run makes it happen exactly once.
-            let unstarted: Option<(String, String, i64)> = tx
+            // back in the same transaction that closes the run makes it happen exactly once,
+            // and only into the usage it was counted in (same day, no reset since).
+            let unstarted: Option<(String, String, i64, i64)> = tx
                 .query_row(
-                    "SELECT agent, reserve_day, cost_milli FROM runs WHERE id = ?1 AND status = 'running' \
-                     AND reserve_day IS NOT NULL AND pgid IS NULL AND agent IS NOT NULL AND cost_milli IS NOT NULL",
+                    "SELECT agent, reserve_day, cost_milli, COALESCE(reserve_epoch, 0) FROM runs WHERE id = ?1 \
+                     AND status = 'running' AND reserve_day IS NOT NULL AND pgid IS NULL AND agent_starting IS NULL \
+                     AND agent IS NOT NULL AND cost_milli IS NOT NULL",
                     [id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()?;
-            if let Some((agent, day, cost)) = unstarted {
+            if let Some((agent, day, cost, epoch)) = unstarted {
                 tx.execute(
-                    "UPDATE agent_usage SET used_milli = MAX(0, used_milli - ?1) WHERE agent = ?2 AND day = ?3",
-                    params![cost, agent, day],
+                    "UPDATE agent_usage SET used_milli = MAX(0, used_milli - ?1) WHERE agent = ?2 AND day = ?3 AND epoch = ?4",
+                    params![cost, agent, day, epoch],
                 )?;
+                refunded = true;
             }
         }
+        // A lost run keeps the agent and cost it was charged, so history adds up to usage.
+        let (agent, model, cost_milli) = if end.status == "lost" {
+            tx.query_row(
+                "SELECT agent, model, cost_milli FROM runs WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                    ))
+                },
+            )
+            .optional()?
+            .map(|(a, m, c)| (a, m, if refunded { None } else { c }))
+            .unwrap_or_default()
+        } else {
+            (end.agent.clone(), end.model.clone(), end.cost_milli)
+        };
         let attempts = if end.attempts.is_empty() {
             None
         } else {
@@ -202,10 +247,10 @@ impl Store {
                 end.signal,
                 end.error,
                 end.role,
-                end.agent,
-                end.model,
+                agent,
+                model,
                 end.scope,
-                end.cost_milli,
+                cost_milli,
                 end.cost_usd,
                 end.input_tokens,
                 end.output_tokens,
@@ -342,6 +387,7 @@ impl Store {
         let Some(cutoff) = cutoff else {
             return Ok(Vec::new());
         };
+        crate::faults::pause("prune_read");
         let mut paths = Vec::new();
         {
             let mut st = tx.prepare(

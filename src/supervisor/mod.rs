@@ -178,6 +178,7 @@ async fn run_script(
         signals,
         grace: cfg.runner.kill_grace,
         env_marks: crate::recovery::env_marks(&store.dir, run.id),
+        on_starting: &mut || {},
         on_spawn: &mut on_spawn,
     };
     let fin = process::run(&launch, deadline, ctx).await?;

@@ -199,6 +199,8 @@ pub struct Ctx<'a> {
     pub grace: Duration,
     /// Environment entries that mark the run's processes (see `proctree`).
     pub env_marks: Vec<String>,
+    /// Called just before the process is started (for recording that it may have).
+    pub on_starting: &'a mut dyn FnMut(),
     /// Told the pid of the process once it runs (it leads its own process group).
     pub on_spawn: &'a mut dyn FnMut(i32),
 }
@@ -301,6 +303,7 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
         }));
     }
     crate::faults::point("before_spawn");
+    (ctx.on_starting)();
     let spawned = cmd.spawn();
     // The write ends live in `cmd`: drop them so the pipes close when the job's side does.
     drop(cmd);
@@ -311,6 +314,7 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
     let pid = child.id() as i32;
     // Reaped by `reap_children`, not by std.
     drop(child);
+    crate::faults::point("after_spawn");
     (ctx.on_spawn)(pid);
 
     let mut out = Some(pipe::Receiver::from_file_unchecked(std::fs::File::from(
