@@ -41,7 +41,7 @@ fn dispatch(cli: &Cli, ui: &Ui) -> anyhow::Result<u8> {
     match &cli.command {
         Command::Check => commands::check::execute(g, ui),
         Command::Next { name, n, from } => {
-            commands::next::execute(g, ui, name, *n, from.as_deref())
+            commands::next::execute(g, ui, name, *n as usize, from.as_deref())
         }
         Command::List => commands::list::execute(g, ui),
         Command::History { name, n } => commands::history::execute(g, ui, name.as_deref(), *n),

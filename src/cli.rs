@@ -67,9 +67,9 @@ pub enum Command {
     Next {
         /// The job
         name: String,
-        /// How many start times
-        #[arg(short = 'n', default_value_t = 5)]
-        n: usize,
+        /// How many start times (at most 10000)
+        #[arg(short = 'n', default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        n: u64,
         /// List the slots after this moment (RFC 3339) instead of after now
         #[arg(long, value_name = "RFC3339")]
         from: Option<String>,

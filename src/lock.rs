@@ -15,7 +15,9 @@ use anyhow::Result;
 use crate::exit_code::{Coded, code};
 
 fn lock_error(path: &Path, e: std::io::Error) -> anyhow::Error {
-    let hint = if path.is_dir() {
+    let hint = if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        " (it is a symlink: jobctl never writes through one in its state directory; remove it)"
+    } else if path.is_dir() {
         " (it is a directory; remove it)"
     } else {
         ""

@@ -42,12 +42,43 @@ pub fn slot_state(state: Option<&JobState>, now: Timestamp) -> SlotState {
     }
 }
 
+/// A job state whose stored times lie in the future of `now` (the clock was ahead when
+/// they were stored, and has been put right): the state to use instead, with the slot the
+/// schedule had at or before `now` and a first sighting no later than `now`. `None`: the
+/// stored state is sound.
+pub fn repair_future(job: &Job, state: &JobState, now: Timestamp) -> Option<JobState> {
+    let now_ms = to_ms(now);
+    let slot_ahead = state.last_slot.is_some_and(|l| l > now_ms);
+    if !slot_ahead && state.first_seen <= now_ms {
+        return None;
+    }
+    let mut fixed = *state;
+    fixed.first_seen = state.first_seen.min(now_ms);
+    if slot_ahead {
+        fixed.last_slot = job.schedule.as_ref().and_then(|s| {
+            schedule::slot_in_place_of_future(
+                s,
+                &job.timezone,
+                from_ms(state.last_slot.unwrap_or(now_ms)),
+                now,
+            )
+            .map(to_ms)
+        });
+    }
+    Some(fixed)
+}
+
 pub fn evaluate(
     job: &Job,
     state: Option<&JobState>,
     prev_tick: Option<Timestamp>,
     now: Timestamp,
 ) -> Plan {
+    let repaired = state.and_then(|s| repair_future(job, s, now));
+    let state = repaired.as_ref().or(state);
+    // A previous tick "in the future" was a clock running ahead: it says nothing about
+    // which slots were missed.
+    let prev_tick = prev_tick.filter(|t| *t <= now);
     if !job.enabled {
         return Plan::Disabled;
     }

@@ -368,6 +368,26 @@ pub fn latest_due_slot(
     }
 }
 
+/// For a slot stored in the future of `now` (a clock that was ahead, then put right):
+/// the slot of the schedule at or before `now` to stand in for it, on the same grid for
+/// `every`. Trusting the stored slot would hold the job back until the clock reaches it.
+pub fn slot_in_place_of_future(
+    s: &Schedule,
+    tz: &TimeZone,
+    stored: Timestamp,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    match s {
+        Schedule::Every(d) => {
+            let step = every_ms(*d);
+            let ahead = stored.as_millisecond() - now.as_millisecond();
+            let k = (ahead + step - 1) / step;
+            Timestamp::from_millisecond(stored.as_millisecond() - k * step).ok()
+        }
+        _ => s.wall_slot_at_or_before(now, tz),
+    }
+}
+
 /// The next slot strictly after `now` given the job's state (for `list` and `next`).
 pub fn next_slot_after(
     s: &Schedule,

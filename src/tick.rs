@@ -59,6 +59,38 @@ pub fn tick(cfg: &Config, only: Option<&str>) -> Result<TickResult> {
         store.record_first_seen(&unseen, to_ms(now))?;
         states = store.job_states()?;
     }
+    // Times stored while the clock ran ahead would hold schedules back until the clock
+    // reaches them again: put them right, loudly.
+    for (name, job) in &cfg.jobs {
+        if let Some(state) = states.get(name)
+            && let Some(mut fixed) = plan::repair_future(job, state, now)
+        {
+            // The slot of the last scheduled run that really happened before now, when
+            // there is one: the schedule goes on from there as if the jump never was.
+            if state.last_slot.is_some_and(|l| l > to_ms(now))
+                && let Some(slot) = store.last_scheduled_slot_before(name, to_ms(now))?
+            {
+                fixed.last_slot = Some(slot);
+            }
+            tracing::warn!(
+                job = %name,
+                "the stored schedule state is in the future of now (was the clock ahead?); using the slot before now"
+            );
+            store.repair_job_state(name, fixed.first_seen, fixed.last_slot)?;
+            store.append_event(
+                to_ms(clock::real_now()),
+                "clock_jump",
+                Some(name),
+                None,
+                &serde_json::json!({
+                    "stored_slot": state.last_slot.map(crate::output::rfc3339),
+                    "slot": fixed.last_slot.map(crate::output::rfc3339),
+                    "now": crate::output::rfc3339(to_ms(now)),
+                }),
+            )?;
+            states.insert(name.clone(), fixed);
+        }
+    }
     let prev_tick = store.last_tick()?;
     let mut running = store.running_runs()?.len();
     let mut started = Vec::new();
@@ -155,6 +187,7 @@ fn supervisor_log(state_dir: &std::path::Path) -> Stdio {
         .create(true)
         .append(true)
         .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
         .open(state_dir.join("supervisors.log"))
         .map(Stdio::from)
         .unwrap_or_else(|_| Stdio::null())

@@ -6,6 +6,7 @@ mod errors;
 mod inputs;
 mod jobs;
 mod paths;
+pub mod safety;
 mod sections;
 mod snapshot;
 pub mod values;
@@ -288,6 +289,12 @@ fn load_path(path: &Path, use_snapshot: bool) -> anyhow::Result<Config> {
         .map_err(|e| errors::whole_file(&path, format!("can't read the config file: {e}")))?;
     if meta.is_dir() {
         return Err(errors::whole_file(&path, "is a directory, not a config file".into()).into());
+    }
+    if let Err(why) = safety::trusted_config(&meta) {
+        return Err(anyhow::Error::new(crate::exit_code::Coded::new(
+            crate::exit_code::code::STATE,
+            format!("refusing the config {}: {why}", path.display()),
+        )));
     }
     if meta.len() as usize > MAX_CONFIG_BYTES {
         return Err(errors::whole_file(

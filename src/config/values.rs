@@ -2,8 +2,12 @@
 
 use std::time::Duration;
 
-/// Parses `"500ms"`, `"10s"`, `"5m"`, `"1h30m"`, `"2d"`. A bare number is an error: the
-/// unit is never guessed.
+/// The longest duration any key takes: 100 years. Longer is a mistake (and would not fit
+/// the arithmetic of times in milliseconds).
+pub const MAX_DURATION: Duration = Duration::from_secs(36_500 * 86_400);
+
+/// Parses `"500ms"`, `"10s"`, `"5m"`, `"1h30m"`, `"2d"`, up to [`MAX_DURATION`]. A bare
+/// number is an error: the unit is never guessed.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if s.is_empty() {
@@ -46,8 +50,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         };
         total = total.saturating_add(n.saturating_mul(ms_per));
     }
-    let ms = u64::try_from(total).map_err(|_| format!("{s:?} is too large"))?;
-    Ok(Duration::from_millis(ms))
+    if total > MAX_DURATION.as_millis() {
+        return Err(format!(
+            "{s:?} is longer than the longest duration jobctl takes (\"36500d\", 100 years)"
+        ));
+    }
+    Ok(Duration::from_millis(total as u64))
 }
 
 /// Formats a duration the way people read it: `4m12s`, `1h`, `350ms`.
@@ -155,6 +163,14 @@ mod tests {
         assert!(parse_duration("5x").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("m5").is_err());
         assert!(parse_duration("").is_err());
+        assert!(parse_duration("36500d").is_ok());
+        assert!(parse_duration("36501d").unwrap_err().contains("longest"));
+        assert!(
+            parse_duration("9999999999999999999ms")
+                .unwrap_err()
+                .contains("longest")
+        );
+        assert!(parse_duration("99999999999999999999999999999999999999999d").is_err());
         assert_eq!(format_duration(Duration::from_secs(252)), "4m12s");
         assert_eq!(format_duration(Duration::from_millis(350)), "350ms");
         assert_eq!(format_duration(Duration::from_secs(3600)), "1h");

@@ -85,6 +85,20 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces stored times that lay in the future of "now".
+    pub fn repair_job_state(
+        &self,
+        name: &str,
+        first_seen: i64,
+        last_slot: Option<i64>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE jobs SET first_seen = ?1, last_slot = ?2 WHERE name = ?3",
+            params![first_seen, last_slot, name],
+        )?;
+        Ok(())
+    }
+
     pub fn set_last_slot(&self, name: &str, slot: i64) -> Result<()> {
         self.conn.execute(
             "UPDATE jobs SET last_slot = ?1 WHERE name = ?2",

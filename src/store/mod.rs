@@ -99,34 +99,60 @@ fn state_error(msg: String) -> anyhow::Error {
     anyhow::Error::new(Coded::new(code::STATE, msg))
 }
 
-/// Creates the state directory (0700) if needed.
-pub fn ensure_state_dir(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
+/// Creates the state directory (0700) if needed, and returns its one canonical path: a
+/// symlink and its target are one state directory, and everything that names it (run
+/// logs, the marks that find a run's processes) must spell it the same way.
+pub fn ensure_state_dir(dir: &Path) -> Result<PathBuf> {
+    if !dir.is_dir() {
+        if dir.exists() {
+            return Err(state_error(format!(
+                "state directory {} exists but is not a directory",
+                dir.display()
+            )));
+        }
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| {
+                state_error(format!(
+                    "can't create the state directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
     }
-    if dir.exists() {
-        return Err(state_error(format!(
-            "state directory {} exists but is not a directory",
+    let canonical = dir.canonicalize().map_err(|e| {
+        state_error(format!(
+            "can't resolve the state directory {}: {e}",
             dir.display()
+        ))
+    })?;
+    let meta = std::fs::metadata(&canonical).map_err(|e| {
+        state_error(format!(
+            "can't read the state directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    if let Err(why) = crate::config::safety::private_to_me(&meta) {
+        return Err(state_error(format!(
+            "refusing the state directory {}: {why}",
+            canonical.display()
         )));
     }
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| {
-            state_error(format!(
-                "can't create the state directory {}: {e}",
-                dir.display()
-            ))
-        })
+    Ok(canonical)
 }
 
 impl Store {
     /// Opens (creating on first use) the database in `dir` and brings its schema up to date.
     pub fn open(dir: &Path) -> Result<Store> {
-        ensure_state_dir(dir)?;
+        let dir = &ensure_state_dir(dir)?;
         let path = dir.join(DB_FILE);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(state_error(format!(
+                "state database {} is a symlink; jobctl opens nothing in its state directory through a symlink",
+                path.display()
+            )));
+        }
         match std::fs::metadata(&path) {
             Ok(m) if m.is_dir() => {
                 return Err(state_error(format!(
@@ -144,13 +170,14 @@ impl Store {
                 )));
             }
             Ok(_) => {}
-            Err(_) => {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // Created here, 0600, so SQLite's -wal and -shm files inherit the same mode.
                 OpenOptions::new()
                     .write(true)
                     .create(true)
                     .truncate(false)
                     .mode(0o600)
+                    .custom_flags(nix::libc::O_NOFOLLOW)
                     .open(&path)
                     .map_err(|e| {
                         state_error(format!(
@@ -158,6 +185,12 @@ impl Store {
                             path.display()
                         ))
                     })?;
+            }
+            Err(e) => {
+                return Err(state_error(format!(
+                    "can't open the state database {}: {e}",
+                    path.display()
+                )));
             }
         }
         let conn = Connection::open(&path).map_err(|e| {

@@ -336,6 +336,15 @@ impl Store {
         Ok(out)
     }
 
+    /// The slot of the job's latest scheduled (not forced) run at or before `t`.
+    pub fn last_scheduled_slot_before(&self, job: &str, t: i64) -> Result<Option<i64>> {
+        Ok(self.conn.query_row(
+            "SELECT max(scheduled_for) FROM runs WHERE job = ?1 AND forced = 0 AND scheduled_for <= ?2",
+            params![job, t],
+            |r| r.get(0),
+        )?)
+    }
+
     /// The latest run of one job.
     pub fn latest_run(&self, job: &str) -> Result<Option<RunRecord>> {
         Ok(self

@@ -135,10 +135,23 @@ pub fn supervise(
 /// Removes history beyond `keep_runs`, with its log files. Failing to prune is logged,
 /// never a reason to fail the run.
 pub fn prune(cfg: &Config, store: &mut Store, job: &str) {
+    let logs = store.logs_dir();
     match store.prune_runs(job, cfg.runner.keep_runs) {
         Ok(paths) => {
             for p in paths {
-                let _ = std::fs::remove_file(&p);
+                // Only ever a run log of this state dir, whatever a record says.
+                let p = std::path::Path::new(&p);
+                let inside = p.starts_with(&logs)
+                    && p.components()
+                        .all(|c| !matches!(c, std::path::Component::ParentDir));
+                if inside {
+                    let _ = std::fs::remove_file(p);
+                } else {
+                    tracing::warn!(
+                        "not deleting {}: not a run log of this state directory",
+                        p.display()
+                    );
+                }
             }
         }
         Err(e) => tracing::warn!("can't prune the history of {job}: {e:#}"),
