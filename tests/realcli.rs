@@ -9,6 +9,9 @@
 
 mod common;
 use common::*;
+#[path = "common/model_stub.rs"]
+mod model_stub;
+use model_stub::{ModelStub, Script};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -327,4 +330,177 @@ fn ask_through_each_real_cli_reports_each_reason() {
     assert!(err.contains("codex: unavailable: Reconnecting"), "{err}");
     let h = env.history_json(&["ask", "-n", "1"]);
     assert_eq!(h[0]["status"], "skipped", "{:#}", h[0]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Success: the real CLIs complete turns against the model stub on loopback
+// ---------------------------------------------------------------------------------------
+
+/// The stub's provider settings for codex, as agent `args`.
+fn codex_provider_args(stub: &ModelStub) -> String {
+    format!(
+        "args = [\"-c\", \"model_provider=stub\", \"-c\", 'model_providers.stub={{name=\"stub\",base_url=\"{}/v1\",env_key=\"OPENAI_API_KEY\",wire_api=\"responses\"}}']",
+        stub.url()
+    )
+}
+
+/// An env with all three agents pointed at `stub`, and `job` (agent `agent`) working in
+/// `work/`. gemini is told to use its API key in its settings, as a user would.
+fn stub_env(stub: &ModelStub, agent: &str) -> (Env, Sweep) {
+    let (env, s) = setup(|e| {
+        format!(
+            "{}[agents.claude]\npreset = \"claude\"\ndaily_budget = 10\n\n\
+             [agents.codex]\npreset = \"codex\"\ndaily_budget = 10\n{}\n\n\
+             [agents.gemini]\npreset = \"gemini\"\ndaily_budget = 10\n\n\
+             [jobs.work]\ntype = \"agent\"\nagent = \"{agent}\"\nprompt = \"write out.txt\"\nworkdir = \"work\"\ntimeout = \"2m\"\n",
+            runner_for(
+                e,
+                &format!(
+                    ", IS_SANDBOX = \"1\", ANTHROPIC_API_KEY = \"sk-ant-dummy\", ANTHROPIC_BASE_URL = \"{url}\", \
+                     OPENAI_API_KEY = \"sk-dummy\", GEMINI_API_KEY = \"dummy-gemini-key\", GOOGLE_GEMINI_BASE_URL = \"{url}\", \
+                     TMPDIR = \"{tmp}\"",
+                    url = stub.url(),
+                    tmp = e.home().join("tmp").display()
+                )
+            ),
+            codex_provider_args(stub)
+        )
+    });
+    std::fs::create_dir_all(env.home().join("work")).unwrap();
+    std::fs::create_dir_all(env.home().join("tmp")).unwrap();
+    env.write(
+        "agent-home/.gemini/settings.json",
+        r#"{"security":{"auth":{"selectedType":"gemini-api-key"}}}"#,
+    );
+    (env, s)
+}
+
+/// Forces `work`, asserts it succeeded through `agent`, and returns its record.
+fn run_work(env: &Env, agent: &str) -> Value {
+    let o = env.run(&["force", "work"]);
+    ok(&o);
+    let run = last_run(env, "work");
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    assert_eq!(
+        outcomes(&run),
+        [(agent.to_string(), "succeeded".to_string())],
+        "{run:#}"
+    );
+    assert!(
+        log_of(env, &run).contains(model_stub::ANSWER),
+        "the answer is in the run log"
+    );
+    let out = std::fs::read_to_string(env.home().join("work/out.txt"))
+        .unwrap_or_else(|e| panic!("{agent}'s tool call wrote work/out.txt: {e}\n{run:#}"));
+    assert_eq!(out, "hi\n", "the tool really ran in the job's workdir");
+    run
+}
+
+#[test]
+fn claude_completes_a_turn_with_a_tool_call_and_every_number_is_recorded() {
+    if !have("claude") {
+        return;
+    }
+    let stub = ModelStub::start(Script::ToolCall);
+    let (env, _s) = stub_env(&stub, "claude");
+    let run = run_work(&env, "claude");
+    assert_eq!(run["model"], "haiku", "{run:#}");
+    assert_eq!(
+        run["num_turns"], 2,
+        "a tool turn and an answer turn: {run:#}"
+    );
+    assert_eq!(run["input_tokens"], 22, "{run:#}");
+    assert_eq!(run["output_tokens"], 14, "{run:#}");
+    let usd = run["cost_usd"].as_f64().unwrap_or(0.0);
+    assert!(usd > 0.0 && usd < 0.01, "claude's own cost (total_cost_usd): {run:#}");
+    assert_eq!(run["cost"].as_f64(), Some(1.0), "charged once: {run:#}");
+    assert!(
+        run["tool_calls"].is_null(),
+        "claude's result doesn't count tools: {run:#}"
+    );
+    assert!(
+        stub.requests()
+            .iter()
+            .any(|p| p.starts_with("/v1/messages")),
+        "{:?}",
+        stub.requests()
+    );
+}
+
+#[test]
+fn codex_completes_a_turn_with_a_shell_call_and_every_number_is_recorded() {
+    if !have("codex") {
+        return;
+    }
+    let stub = ModelStub::start(Script::ToolCall);
+    let (env, _s) = stub_env(&stub, "codex");
+    let run = run_work(&env, "codex");
+    assert!(
+        run["model"].is_null(),
+        "no -m: codex's own default model: {run:#}"
+    );
+    assert_eq!(run["tool_calls"], 1, "one command_execution: {run:#}");
+    assert_eq!(run["input_tokens"], 22, "{run:#}");
+    assert_eq!(run["output_tokens"], 14, "{run:#}");
+    assert_eq!(run["num_turns"], 1, "{run:#}");
+    assert!(
+        stub.requests().iter().all(|p| p == "/v1/responses"),
+        "{:?}",
+        stub.requests()
+    );
+}
+
+#[test]
+fn gemini_completes_a_turn_with_a_shell_call_and_every_number_is_recorded() {
+    if !have("gemini") {
+        return;
+    }
+    let stub = ModelStub::start(Script::ToolCall);
+    let (env, _s) = stub_env(&stub, "gemini");
+    let run = run_work(&env, "gemini");
+    assert_eq!(run["tool_calls"], 1, "stats.tools.totalCalls: {run:#}");
+    assert_eq!(
+        run["input_tokens"], 33,
+        "router and two main calls: {run:#}"
+    );
+    assert_eq!(run["output_tokens"], 21, "{run:#}");
+    assert_eq!(run["num_turns"], 2, "the main model's requests: {run:#}");
+    let log = log_of(&env, &run);
+    assert!(!log.contains("not trusted"), "{log}");
+}
+
+#[test]
+fn ask_succeeds_through_each_real_cli_without_tools() {
+    if !have("claude") || !have("codex") || !have("gemini") {
+        return;
+    }
+    // The stub offers a shell call whenever the CLI offers a shell tool: ask offers none.
+    let stub = ModelStub::start(Script::ToolCall);
+    let (env, _s) = stub_env(&stub, "claude");
+    for agent in ["claude", "codex", "gemini"] {
+        let o = env.run(&[
+            "ask",
+            "--agent",
+            agent,
+            "--json",
+            "--",
+            "-- is this a flag?",
+        ]);
+        ok(&o);
+        let j: Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{agent}: {e}\n{}", both(&o)));
+        assert_eq!(j["agent"], agent, "{j:#}");
+        assert_eq!(j["result"], model_stub::ANSWER, "{j:#}");
+        assert!(
+            j["usage"]["input_tokens"].as_i64().unwrap() > 0,
+            "{agent}: {j:#}"
+        );
+        assert!(
+            !env.home().join("out.txt").exists() && !env.home().join("work/out.txt").exists(),
+            "{agent} ran no tool in ask"
+        );
+    }
+    let h = env.history_json(&["ask"]);
+    assert_eq!(h.len(), 3, "{h:#?}");
+    assert!(h.iter().all(|r| r["status"] == "succeeded"), "{h:#?}");
 }

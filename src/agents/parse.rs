@@ -510,9 +510,11 @@ fn parse_gemini(out: &str, err: &str, truncated: bool) -> Parsed {
                 count(tokens, "prompt").or(count(tokens, "input")),
             );
             add(&mut p.output_tokens, count(tokens, "candidates"));
+            // Turns are the main model's requests; gemini also counts its router's.
             add(
                 &mut p.num_turns,
-                m.pointer("/api/totalRequests")
+                m.pointer("/roles/main/totalRequests")
+                    .or(m.pointer("/api/totalRequests"))
                     .and_then(Value::as_i64)
                     .filter(|n| *n >= 0),
             );
