@@ -81,6 +81,11 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE runs ADD COLUMN tool_calls INTEGER;
     ",
+    // 4: processes a run left that could not be killed (JSON), for `status` to show.
+    "
+    ALTER TABLE runs ADD COLUMN survivors TEXT;
+    CREATE INDEX runs_with_survivors ON runs(id) WHERE survivors IS NOT NULL;
+    ",
 ];
 
 pub fn latest() -> i64 {
