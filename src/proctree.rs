@@ -155,6 +155,92 @@ pub fn signal_all(id: &RunIdentity, pids: &[i32], sig: Signal) {
     }
 }
 
+/// A process of a run that outlived every attempt to kill it: it became another user (a
+/// setuid program, sudo), so signals from the supervisor are refused, or it is stuck in
+/// the kernel. Kept on the run record so `status` can point at it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Survivor {
+    pub pid: i32,
+    /// The owner's name, else the uid as a number (`unknown` when even that can't be read).
+    pub user: String,
+    /// Start time in clock ticks since boot (Linux), to tell it from a later process that
+    /// reuses the pid.
+    pub start: Option<u64>,
+}
+
+impl Survivor {
+    /// Who each of `pids` is, as far as can still be read.
+    pub fn describe(pids: &[i32]) -> Vec<Survivor> {
+        pids.iter()
+            .filter(|p| **p > 0)
+            .map(|&pid| Survivor {
+                pid,
+                user: owner(pid),
+                start: start_of(pid),
+            })
+            .collect()
+    }
+
+    /// Whether this very process (not a reuse of its pid) is still alive.
+    pub fn alive(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            read_stat(self.pid).is_some_and(|p| !p.zombie && Some(p.start) == self.start)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            kill(Pid::from_raw(self.pid), None).is_ok()
+        }
+    }
+}
+
+/// `N processes could not be killed (pid 12 user root, ...)`.
+pub fn survivors_text(s: &[Survivor]) -> String {
+    let list: Vec<String> = s
+        .iter()
+        .map(|s| format!("pid {} user {}", s.pid, s.user))
+        .collect();
+    let n = s.len();
+    let what = if n == 1 { "process" } else { "processes" };
+    format!("{n} {what} could not be killed ({})", list.join(", "))
+}
+
+fn start_of(pid: i32) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        read_stat(pid).map(|p| p.start)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        None
+    }
+}
+
+/// The effective user of `pid`: the one whose rights decide who may signal it.
+fn owner(pid: i32) -> String {
+    #[cfg(target_os = "linux")]
+    let uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1)?.parse::<u32>().ok())
+        });
+    #[cfg(not(target_os = "linux"))]
+    let uid: Option<u32> = {
+        let _ = pid;
+        None
+    };
+    match uid {
+        Some(u) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(u))
+            .ok()
+            .flatten()
+            .map_or_else(|| u.to_string(), |user| user.name),
+        None => "unknown".into(),
+    }
+}
+
 /// Reaps every exited child of this process without blocking; returns the statuses.
 pub fn reap_children() -> Vec<WaitStatus> {
     let mut out = Vec::new();
@@ -236,5 +322,33 @@ mod tests {
         // A child starts no earlier than its parent: the basis of `not_before`.
         assert!(info.start >= me.start, "{} < {}", info.start, me.start);
         assert_eq!(RunIdentity::my_start(), Some(me.start));
+    }
+
+    #[test]
+    fn a_survivor_is_alive_only_as_the_process_it_was() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let s = Survivor::describe(&[pid]).remove(0);
+        let me = nix::unistd::User::from_uid(nix::unistd::geteuid())
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.user, me.name);
+        assert!(s.alive());
+        // The same pid with another start time is another process.
+        let reused = Survivor {
+            start: s.start.map(|t| t + 1),
+            ..s.clone()
+        };
+        assert!(!reused.alive());
+        assert_eq!(
+            survivors_text(std::slice::from_ref(&s)),
+            format!("1 process could not be killed (pid {pid} user {})", me.name)
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!s.alive());
     }
 }

@@ -218,12 +218,15 @@ fn spawn_supervisor(cfg: &Config, run: &RunRecord, lock: &JobLock) -> Result<Chi
         // Not the tick's stderr: whoever reads the tick's output (cron, a pipe) would wait
         // for every run to end. A supervisor's own complaints go to a file in the state dir.
         .stderr(supervisor_log(&cfg.runner.state_dir));
-    // SAFETY: setsid is async-signal-safe.
+    // Until the supervisor handles them, a stop signal (a `cancel`, `run --wait` passing
+    // on a Ctrl-C) would kill it and leave its run `lost`: blocked here, they stay pending
+    // across exec until it has its handlers (`process::Signals::register`).
+    let blocked = crate::supervisor::process::stop_signals();
+    // SAFETY: setsid and sigprocmask are async-signal-safe; `blocked` is built beforehand.
     unsafe {
-        cmd.pre_exec(|| {
-            nix::unistd::setsid()
-                .map(|_| ())
-                .map_err(std::io::Error::from)
+        cmd.pre_exec(move || {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            blocked.thread_block().map_err(std::io::Error::from)
         });
     }
     let child = cmd.spawn();

@@ -6,6 +6,8 @@
 mod common;
 use common::*;
 
+use std::time::Duration;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -283,12 +285,19 @@ fn a_corrupt_foreign_or_shared_snapshot_is_not_used() {
     // Written by another jobctl binary: its layout may differ.
     let other = env.home().join("jobctl-copy");
     std::fs::copy(BIN, &other).unwrap();
-    let out = std::process::Command::new(&other)
-        .args(["list"])
-        .env("JOBCTL_HOME", env.home())
-        .env("TZ", "UTC")
-        .output()
-        .unwrap();
+    // Another test thread forking while the copy was open for writing leaves the child a
+    // moment with it open: exec fails with "text file busy" until that child has exec'd.
+    let out = wait_for("the copy to be executable", Duration::from_secs(10), || {
+        match std::process::Command::new(&other)
+            .args(["list"])
+            .env("JOBCTL_HOME", env.home())
+            .env("TZ", "UTC")
+            .output()
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => None,
+            r => Some(r.unwrap()),
+        }
+    });
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(!used_snapshot(&env, &["list"]), "used the copy's snapshot");
 }

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -59,12 +60,42 @@ pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>) -> R
             run.id
         ),
     };
-    kill(Pid::from_raw(pid as i32), Signal::SIGTERM)
-        .map_err(|e| anyhow::anyhow!("can't signal the supervisor (pid {pid}): {e}"))?;
+    let mut sent = true;
+    match kill(Pid::from_raw(pid as i32), Signal::SIGTERM) {
+        Ok(()) => {}
+        // Gone between the look-up and the signal: the run ended by itself, or its
+        // supervisor died and the run is about to be found lost. Its record says which.
+        Err(Errno::ESRCH) => {
+            sent = false;
+            tracing::info!(
+                run = run.id,
+                "its supervisor (pid {pid}) is gone; waiting for the run's end to be recorded"
+            );
+        }
+        Err(e) => bail_code!(
+            code::FAILURE,
+            "can't signal the supervisor of run {} (pid {pid}): {e}",
+            run.id
+        ),
+    }
     let deadline = Instant::now() + cfg.runner.kill_grace + Duration::from_secs(15);
     loop {
         let r = store.get_run(run.id)?;
         if let Some(r) = r.filter(|r| r.status != "running") {
+            if !sent {
+                let note = if r.status == "lost" {
+                    " (its supervisor was gone: closed as lost)"
+                } else {
+                    ""
+                };
+                bail_code!(
+                    code::FAILURE,
+                    "run {} of {} is not running: it ended {}{note}",
+                    r.id,
+                    r.job,
+                    r.status
+                );
+            }
             if ui.json {
                 ui.print_json(&super::history::run_json(&r));
             } else {
@@ -74,6 +105,13 @@ pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>) -> R
                 ));
             }
             return Ok(code::OK);
+        }
+        if Instant::now() > deadline && !sent {
+            bail_code!(
+                code::FAILURE,
+                "run {} is still recorded running, but its supervisor (pid {pid}) is gone and its job lock is still held",
+                run.id
+            );
         }
         if Instant::now() > deadline {
             bail_code!(

@@ -12,6 +12,7 @@ use crate::cli::Global;
 use crate::exit_code::code;
 use crate::output::{Ui, human_duration};
 use crate::store::{RunRecord, Store};
+use crate::supervisor::process::interrupted_exit;
 use crate::tick::{self, Held, TickResult};
 use crate::{bail_code, clock, config, plan};
 
@@ -99,8 +100,7 @@ pub fn execute(
         ui.print_json(&serde_json::json!({"runs": records, "held": held_json}));
     }
     Ok(match interrupted {
-        Some(Signal::SIGINT) => code::SIGINT,
-        Some(_) => code::SIGTERM,
+        Some(sig) => interrupted_exit(sig),
         None => worst,
     })
 }
@@ -112,36 +112,58 @@ fn started_children(started: &[tick::Started]) -> Vec<u32> {
 static GOT_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn note_signal(sig: i32) {
-    GOT_SIGNAL.store(sig, Ordering::SeqCst);
+    // The first one decides the exit code; a second doesn't change what was passed on.
+    let _ = GOT_SIGNAL.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
 }
 
-/// Waits for the supervisors `--wait` started. SIGINT/SIGTERM to this process are passed
-/// on to them (they stop their runs the way a timeout does and record them cancelled);
-/// returns the signal when there was one.
+extern "C" fn ignore_signal(_: i32) {}
+
+/// SIGINT/SIGTERM/SIGHUP to `run --wait` are noted, to be passed on to the supervisors it
+/// starts; SIGUSR1/SIGUSR2 are ignored, so a stray one doesn't end it and leave nobody to
+/// report the runs. Handlers, not `SIG_IGN`: exec resets them, so the supervisors don't
+/// inherit them (they block these signals from exec on, until their own are installed).
 fn catch_stop_signals() {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
-    let action = SigAction::new(
+    let note = SigAction::new(
         SigHandler::Handler(note_signal),
         SaFlags::empty(),
         SigSet::empty(),
     );
-    // SAFETY: the handler only stores into an atomic.
+    let ignore = SigAction::new(
+        SigHandler::Handler(ignore_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: the handlers only store into an atomic, or do nothing.
     unsafe {
-        let _ = sigaction(Signal::SIGINT, &action);
-        let _ = sigaction(Signal::SIGTERM, &action);
+        for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+            let _ = sigaction(s, &note);
+        }
+        for s in [Signal::SIGUSR1, Signal::SIGUSR2] {
+            let _ = sigaction(s, &ignore);
+        }
     }
 }
 
+/// Waits for the supervisors `--wait` started. A stop signal to this process is passed on
+/// to them (they stop their runs the way a timeout does and record them cancelled): SIGINT
+/// as SIGINT, SIGTERM and SIGHUP (the terminal is gone) as SIGTERM. Returns the signal
+/// this process got, when there was one.
 fn wait_for_supervisors(pids: &mut Vec<u32>) -> Option<Signal> {
-    let mut forwarded = None;
+    let mut got = None;
     while !pids.is_empty() {
         let sig = GOT_SIGNAL.load(Ordering::SeqCst);
-        if sig != 0 && forwarded.is_none() {
+        if sig != 0 && got.is_none() {
             let s = Signal::try_from(sig).unwrap_or(Signal::SIGTERM);
+            let pass = if s == Signal::SIGINT {
+                Signal::SIGINT
+            } else {
+                Signal::SIGTERM
+            };
             for p in pids.iter() {
-                let _ = nix::sys::signal::kill(Pid::from_raw(*p as i32), s);
+                let _ = nix::sys::signal::kill(Pid::from_raw(*p as i32), pass);
             }
-            forwarded = Some(s);
+            got = Some(s);
         }
         pids.retain(|p| {
             !matches!(
@@ -153,7 +175,7 @@ fn wait_for_supervisors(pids: &mut Vec<u32>) -> Option<Signal> {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
-    forwarded
+    got
 }
 
 /// One line per ended run: job, run id, status, exit, duration.

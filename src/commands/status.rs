@@ -8,7 +8,8 @@ use crate::agents::{self, role};
 use crate::cli::Global;
 use crate::config::values::format_milli;
 use crate::output::{Ui, human_time, rfc3339, rfc3339_opt};
-use crate::store::Store;
+use crate::proctree::Survivor;
+use crate::store::{RunRecord, Store};
 use crate::{clock, config};
 
 pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
@@ -26,6 +27,7 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
         .filter(|s| cfg.agents.contains_key(&s.agent) && cfg.budget.scopes.contains(&s.scope))
         .collect();
     let running = store.running_runs()?;
+    let survivors = live_survivors(&store)?;
     let last_failure = store.last_failure()?;
 
     if ui.json {
@@ -49,6 +51,9 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
             "budget_day": day,
             "agents": agents_json,
             "running": running_json,
+            "survivors": survivors.iter().flat_map(|(r, list)| list.iter().map(|s| serde_json::json!({
+                "run_id": r.id, "job": r.job, "pid": s.pid, "user": s.user,
+            }))).collect::<Vec<_>>(),
             "last_failure": last_failure.map(|r| serde_json::json!({
                 "run_id": r.id, "job": r.job, "status": r.status, "ended_at": rfc3339_opt(r.ended_at), "error": r.error,
             })),
@@ -107,6 +112,23 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
         text.push_str(&table_text(&r));
     }
     text.push('\n');
+    for (r, list) in &survivors {
+        let n = list.len();
+        let what = if n == 1 { "process" } else { "processes" };
+        let pids: Vec<String> = list
+            .iter()
+            .map(|s| format!("pid {} user {}", s.pid, s.user))
+            .collect();
+        text.push_str(&format!(
+            "run {} of {} left {n} {what} it could not kill, still running: {}\n",
+            r.id,
+            r.job,
+            pids.join(", ")
+        ));
+    }
+    if !survivors.is_empty() {
+        text.push('\n');
+    }
     match last_failure {
         Some(r) => text.push_str(&format!(
             "last failure: run {} of {} {} at {}: {}\n",
@@ -120,6 +142,27 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     }
     ui.print(&text);
     Ok(0)
+}
+
+/// Runs that left processes they could not kill, with those of them still alive (a
+/// survivor that has since ended, or whose pid now belongs to another process, is not
+/// shown).
+fn live_survivors(store: &Store) -> Result<Vec<(RunRecord, Vec<Survivor>)>> {
+    let mut out = Vec::new();
+    for r in store.runs_with_survivors(100)? {
+        let list: Vec<Survivor> = r
+            .survivors
+            .as_deref()
+            .and_then(|j| serde_json::from_str::<Vec<Survivor>>(j).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(Survivor::alive)
+            .collect();
+        if !list.is_empty() {
+            out.push((r, list));
+        }
+    }
+    Ok(out)
 }
 
 fn table_text(t: &comfy_table::Table) -> String {

@@ -1,5 +1,9 @@
 //! `jobctl supervise RUN_ID --lock-fd N` (internal): the detached process the tick starts
 //! for each run. It inherits the job lock on fd N and supervises the run to its end.
+//!
+//! It starts with SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGUSR2 blocked (the tick set the
+//! mask before exec); `Signals::register` unblocks them once they are handled, so a
+//! `cancel` or a `run --wait` interrupt that comes while it starts is not its death.
 
 use std::path::Path;
 
@@ -8,7 +12,7 @@ use anyhow::Result;
 use crate::cli::Global;
 use crate::lock::{JobLock, job_lock_path};
 use crate::store::{RunEnd, Store};
-use crate::supervisor::{self, process::Echo};
+use crate::supervisor::{self, process, process::Echo};
 use crate::{clock, config};
 
 pub fn execute(g: &Global, run_id: i64, lock_fd: i32, state_dir: &Path) -> Result<u8> {
@@ -50,8 +54,7 @@ pub fn execute(g: &Global, run_id: i64, lock_fd: i32, state_dir: &Path) -> Resul
     };
     let done = supervisor::supervise(cfg, &mut store, job, run, lock, Echo::Off)?;
     Ok(match done.interrupted {
-        Some(nix::sys::signal::Signal::SIGINT) => crate::exit_code::code::SIGINT,
-        Some(_) => crate::exit_code::code::SIGTERM,
+        Some(sig) => process::interrupted_exit(sig),
         None => u8::from(done.record.status != "succeeded"),
     })
 }

@@ -84,13 +84,19 @@ const MIGRATIONS: &[&str] = &[
     // 4: the lock a run's supervisor holds, when it is not the job's own (each `jobctl
     // ask` call has its own lock, so asks run side by side and are recovered like runs).
     // A run notes that its agent is about to start (a supervisor killed after that point
-    // may have started it: its reservation is kept). A reservation remembers the budget epoch it was taken in (a reset or a new day
-    // starts a new one), so giving it back after a reset can't take from the new count.
+    // may have started it: its reservation is kept). A reservation remembers the budget
+    // epoch it was taken in (a reset or a new day starts a new one), so giving it back
+    // after a reset can't take from the new count.
     "
     ALTER TABLE runs ADD COLUMN lock_name TEXT;
     ALTER TABLE runs ADD COLUMN reserve_epoch INTEGER;
     ALTER TABLE runs ADD COLUMN agent_starting INTEGER;
     ALTER TABLE agent_usage ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+    ",
+    // 5: processes a run left that could not be killed (JSON), for `status` to show.
+    "
+    ALTER TABLE runs ADD COLUMN survivors TEXT;
+    CREATE INDEX runs_with_survivors ON runs(id) WHERE survivors IS NOT NULL;
     ",
 ];
 

@@ -43,6 +43,8 @@ pub struct RunRecord {
     pub pgid: Option<i64>,
     /// The lock its supervisor holds when it is not the job's (an ask's).
     pub lock_name: Option<String>,
+    /// Processes the run left that could not be killed (JSON `proctree::Survivor`s).
+    pub survivors: Option<String>,
 }
 
 impl RunRecord {
@@ -89,11 +91,12 @@ pub struct RunEnd {
     /// For a `lost` run: give back the budget reservation it holds if its agent surely
     /// never started (the supervisor died before it noted the agent starting).
     pub refund_unstarted: bool,
+    pub survivors: Option<String>,
 }
 
 const COLUMNS: &str = "id, job, status, forced, scheduled_for, started_at, ended_at, duration_ms, exit_code, signal, \
      error, role, agent, model, scope, cost_milli, cost_usd, input_tokens, output_tokens, num_turns, attempts, \
-     log_path, supervisor_pid, pgid, tool_calls, lock_name";
+     log_path, supervisor_pid, pgid, tool_calls, lock_name, survivors";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
     let attempts: Option<String> = r.get(20)?;
@@ -126,6 +129,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
         pgid: r.get(23)?,
         tool_calls: r.get(24)?,
         lock_name: r.get(25)?,
+        survivors: r.get(26)?,
     })
 }
 
@@ -239,7 +243,7 @@ impl Store {
             "UPDATE runs SET status = ?1, ended_at = ?2, duration_ms = MAX(0, ?2 - started_at), exit_code = ?3, \
              signal = ?4, error = ?5, role = COALESCE(?6, role), agent = ?7, model = ?8, scope = COALESCE(?9, scope), \
              cost_milli = ?10, cost_usd = ?11, input_tokens = ?12, output_tokens = ?13, num_turns = ?14, \
-             attempts = ?15, tool_calls = ?17, reserve_day = NULL WHERE id = ?16 AND status = 'running'",
+             attempts = ?15, tool_calls = ?17, survivors = ?18, reserve_day = NULL WHERE id = ?16 AND status = 'running'",
             params![
                 end.status,
                 end.ended_at,
@@ -257,7 +261,8 @@ impl Store {
                 end.num_turns,
                 attempts,
                 id,
-                end.tool_calls
+                end.tool_calls,
+                end.survivors
             ],
         )?;
         if n == 1 {
@@ -422,6 +427,15 @@ impl Store {
 }
 
 impl Store {
+    /// The latest runs that left processes they could not kill, newest first.
+    pub fn runs_with_survivors(&self, limit: usize) -> Result<Vec<RunRecord>> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM runs WHERE survivors IS NOT NULL ORDER BY id DESC LIMIT ?1"
+        ))?;
+        let rows = st.query_map([limit as i64], from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// The latest run that failed, timed out, was lost or skipped.
     pub fn last_failure(&self) -> Result<Option<RunRecord>> {
         Ok(self

@@ -1,8 +1,9 @@
 //! Supervising a run: the process that holds the job's lock for the whole run, starts the
-//! job, logs its output, enforces its timeout, stops it on SIGTERM/SIGINT, records its end
+//! job, logs its output, enforces its timeout, stops it on SIGTERM/SIGINT/SIGHUP, records its end
 //! and prunes old history. The tick starts one detached supervisor per run (`jobctl
 //! supervise`); a forced run is supervised by the `jobctl force` process itself.
 
+pub mod echo;
 pub mod env;
 pub mod logfile;
 pub mod process;
@@ -15,7 +16,7 @@ use nix::sys::signal::Signal;
 use crate::clock;
 use crate::config::{Command, Config, Job, JobKind};
 use crate::lock::JobLock;
-use crate::proctree::{self, RunIdentity};
+use crate::proctree::{self, RunIdentity, Survivor};
 use crate::store::{RunEnd, RunRecord, Store};
 use logfile::LogFile;
 use process::{Echo, Ending, Launch, Signals};
@@ -23,7 +24,7 @@ use process::{Echo, Ending, Launch, Signals};
 /// What became of a supervised run.
 pub struct Supervised {
     pub record: RunRecord,
-    /// Set when jobctl itself was told to stop (exit 130/143).
+    /// Set when jobctl itself was told to stop (exit 128 + N: 130, 143, 129).
     pub interrupted: Option<Signal>,
 }
 
@@ -91,10 +92,10 @@ pub fn supervise(
             log.finish()?;
             Ok((end, sig))
         });
-        anyhow::Ok(result?)
+        anyhow::Ok((result?, std::mem::take(&mut signals.survivors)))
     });
     let (end, interrupted) = match outcome {
-        Ok(done) => done,
+        Ok(((end, sig), survivors)) => (with_survivors(end, &survivors), sig),
         // jobctl itself failed (the log or the db can't be written, ...): nothing of the
         // run may outlive it, and the run is closed with the real reason, not later as
         // "lost".
@@ -130,6 +131,31 @@ pub fn supervise(
         record,
         interrupted,
     })
+}
+
+/// What end_of says of a tree it stopped; not true of one that left survivors.
+const TREE_STOPPED: &str = "; stopped the process tree";
+
+/// The end of a run that left processes SIGKILL could not end: still closed (its lock
+/// released, so the job can run again), but saying so, and which, so `status` can show
+/// them. A run whose main process succeeded did not end cleanly: `failed`.
+fn with_survivors(mut end: RunEnd, survivors: &[Survivor]) -> RunEnd {
+    if survivors.is_empty() {
+        return end;
+    }
+    let what = proctree::survivors_text(survivors);
+    end.error = Some(match end.error.take() {
+        Some(e) => match e.split_once(TREE_STOPPED) {
+            Some((head, how)) => format!("{head}; stopping the process tree{how}: {what}"),
+            None => format!("{e}; {what}"),
+        },
+        None => what,
+    });
+    if end.status == "succeeded" {
+        end.status = "failed".into();
+    }
+    end.survivors = serde_json::to_string(survivors).ok();
+    end
 }
 
 /// Removes history beyond `keep_runs`, with its log files. Failing to prune is logged,
@@ -230,7 +256,7 @@ pub fn end_of(
         Ending::TimedOut => {
             end.status = "timed_out".into();
             end.error = Some(format!(
-                "timed out after {}; stopped the process tree (SIGTERM, then SIGKILL after {})",
+                "timed out after {}{TREE_STOPPED} (SIGTERM, then SIGKILL after {})",
                 crate::config::values::format_duration(timeout),
                 crate::config::values::format_duration(grace)
             ));

@@ -1,28 +1,30 @@
 //! Running one process of a run to its end: spawn it in its own process group with stdin
 //! from /dev/null, copy its output to the run log as it arrives, enforce the deadline,
-//! react to SIGTERM/SIGINT, and when it ends (or must be stopped) take its whole tree down:
-//! SIGTERM, `kill_grace`, SIGKILL, until no process of the run is left and all are reaped.
+//! react to SIGTERM/SIGINT/SIGHUP, and when it ends (or must be stopped) take its whole
+//! tree down: SIGTERM, `kill_grace`, SIGKILL, until no process of the run is left and all
+//! are reaped, or what is left has outlived SIGKILL for [`kill_bound`] (it became another
+//! user, or is stuck in the kernel): then it is reported, not waited for.
 //!
 //! The supervisor is the only reaper (`waitpid(-1)` on SIGCHLD): as a child subreaper it
 //! inherits the run's orphans and must collect them, so it doesn't use tokio's process
 //! driver, which would race it for the main child's status.
 
-use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use nix::sys::signal::Signal;
+use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::WaitStatus;
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::{Instant, sleep, sleep_until};
 
+use super::echo;
 use super::logfile::LogFile;
-use crate::proctree::{self, RunIdentity};
+use crate::proctree::{self, RunIdentity, Survivor};
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -104,7 +106,7 @@ pub enum Ending {
     Exited(i32),
     Signaled(i32),
     TimedOut,
-    /// jobctl itself got SIGTERM or SIGINT and stopped the run.
+    /// jobctl itself got SIGTERM, SIGINT or SIGHUP and stopped the run.
     Interrupted(Signal),
     /// The output showed only the provider being unreachable for the stall limit (the
     /// last notice); the process was stopped.
@@ -175,21 +177,79 @@ pub enum Echo {
     Stderr,
 }
 
-/// The signals a supervisor listens to, registered once for the whole run.
+/// What a supervisor keeps for the whole run, across the processes it starts (an agent
+/// run may try several): the signals it listens to, registered once, and the processes
+/// that stopping the run could not kill, for the run's record.
 pub struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
     chld: tokio::signal::unix::Signal,
+    /// SIGUSR1 and SIGUSR2, never read: their default action would end the supervisor and
+    /// orphan the run. A handler, unlike `SIG_IGN`, is reset by exec, so the job still gets
+    /// the default action.
+    _user: [tokio::signal::unix::Signal; 2],
+    pub survivors: Vec<Survivor>,
 }
 
 impl Signals {
+    /// Installs the handlers, then unblocks the signals that stop a run: a tick's
+    /// supervisor has them blocked from exec on, a forced run from before its record is
+    /// written, so one sent in that window waits for the handlers and ends the run
+    /// `cancelled` instead of killing jobctl and leaving the run to be found `lost`.
     pub fn register() -> Result<Signals> {
-        Ok(Signals {
+        let s = Signals {
             term: signal(SignalKind::terminate()).context("can't handle SIGTERM")?,
             int: signal(SignalKind::interrupt()).context("can't handle SIGINT")?,
+            hup: signal(SignalKind::hangup()).context("can't handle SIGHUP")?,
             chld: signal(SignalKind::child()).context("can't handle SIGCHLD")?,
-        })
+            _user: [
+                signal(SignalKind::user_defined1()).context("can't handle SIGUSR1")?,
+                signal(SignalKind::user_defined2()).context("can't handle SIGUSR2")?,
+            ],
+            survivors: Vec::new(),
+        };
+        stop_signals()
+            .thread_unblock()
+            .context("can't unblock the stop signals")?;
+        Ok(s)
     }
+}
+
+/// The signals that stop (or, the default action being to die, would orphan) a run, and
+/// that are blocked until the supervisor's handlers are in place.
+pub fn stop_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+    ] {
+        set.add(s);
+    }
+    set
+}
+
+/// Holds back [`stop_signals`] until [`Signals::register`]: for a process that is about to
+/// record a run and supervise it (`jobctl force`).
+pub fn block_stop_signals() -> Result<()> {
+    stop_signals()
+        .thread_block()
+        .context("can't block the stop signals")
+}
+
+/// The exit code of a jobctl that stopped its runs because of `sig`: 128 + N, as a shell
+/// reports a process the signal ended (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
+pub fn interrupted_exit(sig: Signal) -> u8 {
+    128 + sig as u8
+}
+
+/// How long processes that SIGKILL did not end are waited for before they are reported
+/// as survivors: at least `kill_grace`, and long enough for a loaded machine to reap.
+pub fn kill_bound(grace: Duration) -> Duration {
+    grace.max(Duration::from_secs(5))
 }
 
 pub struct Ctx<'a> {
@@ -203,16 +263,6 @@ pub struct Ctx<'a> {
     pub on_starting: &'a mut dyn FnMut(),
     /// Told the pid of the process once it runs (it leads its own process group).
     pub on_spawn: &'a mut dyn FnMut(i32),
-}
-
-fn echo(to: Echo, data: &[u8]) {
-    let _ = match to {
-        Echo::Off => Ok(()),
-        Echo::Stdout => std::io::stdout()
-            .write_all(data)
-            .and_then(|_| std::io::stdout().flush()),
-        Echo::Stderr => std::io::stderr().write_all(data),
-    };
 }
 
 /// Where exec would find a bare program name on the job's `PATH` (an empty entry is the
@@ -256,10 +306,10 @@ fn spawn_error(program: &str, e: &std::io::Error) -> Ending {
 
 enum Phase {
     Running,
-    /// Stopping the tree; `since` is when SIGTERM went out, `killed` once SIGKILL did.
+    /// Stopping the tree; `since` is when SIGTERM went out, `killed` when SIGKILL first did.
     Stopping {
         since: Option<Instant>,
-        killed: bool,
+        killed: Option<Instant>,
     },
     /// Nothing of the run is alive; reading what is left in the pipes.
     Draining {
@@ -359,7 +409,7 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
                         let data = &buf_out[..n];
                         log.write(data)?;
                         crate::faults::point("during_output");
-                        echo(ctx.echo, data);
+                        echo::send(ctx.echo, data);
                         if launch.capture_stdout {
                             let room = CAPTURE_LIMIT.saturating_sub(fin.stdout.len());
                             fin.stdout.extend_from_slice(&data[..n.min(room)]);
@@ -377,7 +427,7 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
                     Ok(n) => {
                         let data = &buf_err[..n];
                         log.write(data)?;
-                        echo(if ctx.echo == Echo::Off { Echo::Off } else { Echo::Stderr }, data);
+                        echo::send(if ctx.echo == Echo::Off { Echo::Off } else { Echo::Stderr }, data);
                         stderr_keep.push(data);
                         if let Some(rule) = &stall_rule {
                             stall.feed(1, data, rule);
@@ -388,7 +438,7 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
             _ = signals.chld.recv() => {}
             _ = sleep_until(deadline), if matches!(phase, Phase::Running) => {
                 stop_reason = Some(Ending::TimedOut);
-                phase = Phase::Stopping { since: None, killed: false };
+                phase = Phase::Stopping { since: None, killed: None };
             }
             _ = async {
                 match (stall.since, &stall_rule) {
@@ -397,15 +447,21 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
                 }
             }, if matches!(phase, Phase::Running) && stall.since.is_some() => {
                 stop_reason = Some(Ending::Stalled(stall.last.clone().unwrap_or_default()));
-                phase = Phase::Stopping { since: None, killed: false };
+                phase = Phase::Stopping { since: None, killed: None };
             }
             _ = signals.term.recv(), if !matches!(stop_reason, Some(Ending::Interrupted(_))) => {
                 stop_reason = Some(Ending::Interrupted(Signal::SIGTERM));
-                if matches!(phase, Phase::Running) { phase = Phase::Stopping { since: None, killed: false }; }
+                if matches!(phase, Phase::Running) { phase = Phase::Stopping { since: None, killed: None }; }
             }
             _ = signals.int.recv(), if !matches!(stop_reason, Some(Ending::Interrupted(_))) => {
                 stop_reason = Some(Ending::Interrupted(Signal::SIGINT));
-                if matches!(phase, Phase::Running) { phase = Phase::Stopping { since: None, killed: false }; }
+                if matches!(phase, Phase::Running) { phase = Phase::Stopping { since: None, killed: None }; }
+            }
+            // The terminal closed or the ssh session dropped: nobody is left to see the
+            // run, and nothing may keep running unsupervised. Stopped like SIGTERM.
+            _ = signals.hup.recv(), if !matches!(stop_reason, Some(Ending::Interrupted(_))) => {
+                stop_reason = Some(Ending::Interrupted(Signal::SIGHUP));
+                if matches!(phase, Phase::Running) { phase = Phase::Stopping { since: None, killed: None }; }
             }
             _ = sleep(Duration::from_millis(10)), if polling => {}
         }
@@ -422,7 +478,7 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
                     // The main process is done; anything it left behind goes too.
                     phase = Phase::Stopping {
                         since: None,
-                        killed: false,
+                        killed: None,
                     };
                 }
             }
@@ -444,11 +500,26 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
                                 killed,
                             };
                         }
-                        Some(t) if killed || t.elapsed() >= ctx.grace => {
+                        Some(_) if killed.is_some_and(|k| k.elapsed() >= kill_bound(ctx.grace)) => {
+                            // Signals to it are refused (it became another user) or do
+                            // nothing (stuck in the kernel): the run ends without it.
+                            let survivors = Survivor::describe(&left);
+                            log.note(&format!(
+                                "{}: still alive {} after SIGKILL",
+                                proctree::survivors_text(&survivors),
+                                crate::config::values::format_duration(kill_bound(ctx.grace))
+                            ))?;
+                            tracing::warn!("{}", proctree::survivors_text(&survivors));
+                            signals.survivors.extend(survivors);
+                            phase = Phase::Draining {
+                                since: Instant::now(),
+                            };
+                        }
+                        Some(t) if killed.is_some() || t.elapsed() >= ctx.grace => {
                             proctree::signal_all(&identity, &left, Signal::SIGKILL);
                             phase = Phase::Stopping {
                                 since,
-                                killed: true,
+                                killed: killed.or(Some(Instant::now())),
                             };
                         }
                         Some(_) => {}
