@@ -94,14 +94,14 @@ impl Ui {
 
 /// The zone people's times are shown in: the system's, looked up once per process.
 pub fn local_zone() -> TimeZone {
-    crate::zone::system()
+    crate::core::zone::system()
 }
 
 /// `2026-11-22 06:00` in local time.
 pub fn human_time(ms: i64) -> String {
     // Formatted by hand: `list` shows two per job, and strftime's parsing of its format
     // string was a tenth of a 1,000-job `list`.
-    let t = crate::clock::from_ms(ms);
+    let t = crate::core::clock::from_ms(ms);
     let d = local_zone().to_datetime(t);
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}",
@@ -122,7 +122,7 @@ pub fn human_time_offset(t: Timestamp) -> String {
 
 /// RFC 3339 with the local offset, for JSON.
 pub fn rfc3339(ms: i64) -> String {
-    let z = crate::clock::from_ms(ms).to_zoned(local_zone());
+    let z = crate::core::clock::from_ms(ms).to_zoned(local_zone());
     z.strftime("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
 }
 
@@ -135,7 +135,7 @@ pub fn rfc3339_opt(ms: Option<i64>) -> serde_json::Value {
 pub fn human_duration(ms: Option<i64>) -> String {
     match ms {
         Some(ms) if ms >= 0 => {
-            crate::config::values::format_duration(std::time::Duration::from_millis(ms as u64))
+            crate::core::units::format_duration(std::time::Duration::from_millis(ms as u64))
         }
         _ => "-".into(),
     }

@@ -1,12 +1,12 @@
 //! What each job should do at "now": the bridge between a job's config, its stored slot
-//! state and the pure due rule in [`crate::schedule`]. `list`, `run --dry-run` and the
+//! state and the pure due rule in [`crate::core::schedule`]. `list`, `run --dry-run` and the
 //! tick all ask here, so they never disagree.
 
 use jiff::Timestamp;
 
-use crate::clock::{from_ms, to_ms};
 use crate::config::Job;
-use crate::schedule::{self, Decision, DuePolicy, SkipReason, SlotState};
+use crate::core::clock::{from_ms, to_ms};
+use crate::core::schedule::{self, Decision, DuePolicy, SkipReason, SlotState};
 use crate::store::JobState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::clock;
 use crate::config::Config;
-use crate::lock::JobLock;
-use crate::proctree::{self, RunIdentity};
+use crate::coord::flock::JobLock;
+use crate::core::clock;
+use crate::exec::proctree::{self, RunIdentity};
 use crate::store::{RunEnd, RunRecord, Store};
 
 /// The environment entries that mark a run's processes.

@@ -10,9 +10,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use jiff::Timestamp;
 
-use crate::clock::{self, to_ms};
 use crate::config::{Config, Job};
-use crate::lock::{JobLock, TickLock, TickLockOutcome};
+use crate::coord::flock::{JobLock, TickLock, TickLockOutcome};
+use crate::core::clock::{self, to_ms};
 use crate::plan::{self, Plan};
 use crate::store::{NewRun, RunRecord, Store};
 
@@ -221,7 +221,7 @@ fn spawn_supervisor(cfg: &Config, run: &RunRecord, lock: &JobLock) -> Result<Chi
     // Until the supervisor handles them, a stop signal (a `cancel`, `run --wait` passing
     // on a Ctrl-C) would kill it and leave its run `lost`: blocked here, they stay pending
     // across exec until it has its handlers (`process::Signals::register`).
-    let blocked = crate::supervisor::process::stop_signals();
+    let blocked = crate::exec::process::stop_signals();
     // SAFETY: setsid and sigprocmask are async-signal-safe; `blocked` is built beforehand.
     unsafe {
         cmd.pre_exec(move || {

@@ -370,7 +370,7 @@ fn list_shows_a_running_run() {
         })
         .unwrap();
     // This test process plays the run's supervisor: it holds the job's lock.
-    let mut lock = jobctl::lock::JobLock::try_acquire(&env.state_dir(), "a-every")
+    let mut lock = jobctl::coord::flock::JobLock::try_acquire(&env.state_dir(), "a-every")
         .unwrap()
         .expect("lock free");
     lock.set_holder(std::process::id(), run.id);

@@ -412,7 +412,10 @@ fn claude_completes_a_turn_with_a_tool_call_and_every_number_is_recorded() {
     assert_eq!(run["input_tokens"], 22, "{run:#}");
     assert_eq!(run["output_tokens"], 14, "{run:#}");
     let usd = run["cost_usd"].as_f64().unwrap_or(0.0);
-    assert!(usd > 0.0 && usd < 0.01, "claude's own cost (total_cost_usd): {run:#}");
+    assert!(
+        usd > 0.0 && usd < 0.01,
+        "claude's own cost (total_cost_usd): {run:#}"
+    );
     assert_eq!(run["cost"].as_f64(), Some(1.0), "charged once: {run:#}");
     assert!(
         run["tool_calls"].is_null(),

@@ -14,12 +14,12 @@ use anyhow::Result;
 use jiff::Timestamp;
 use nix::sys::signal::Signal;
 
-use crate::clock::{self, to_ms};
 use crate::config::{Config, Job, JobKind, Thinking};
+use crate::core::clock::{self, to_ms};
+use crate::exec::process::{self, Echo, Ending, Launch, Signals, StallLine, StallRule};
 use crate::store::agents::Reservation;
 use crate::store::{Attempt, RunEnd, RunRecord, Store};
 use crate::supervisor::logfile::LogFile;
-use crate::supervisor::process::{self, Echo, Ending, Launch, Signals, StallLine, StallRule};
 use presets::Mode;
 use select::Verdict;
 
@@ -238,7 +238,7 @@ pub async fn call(
                 outcome: "unavailable",
                 reason: format!(
                     "unavailable: {notice} (no progress for {})",
-                    crate::config::values::format_duration(agent.stall)
+                    crate::core::units::format_duration(agent.stall)
                 ),
             },
             Ending::Exited(_) | Ending::Signaled(_) => select::verdict(&parsed),

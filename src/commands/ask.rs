@@ -8,13 +8,15 @@ use anyhow::{Context, Result};
 
 use crate::agents::{self, CallSpec, presets::Mode, role};
 use crate::cli::Global;
-use crate::config::{Thinking, values};
+use crate::config::Thinking;
+use crate::coord::flock::JobLock;
+use crate::core::units as values;
+use crate::exec::process::{Echo, Signals};
 use crate::exit_code::code;
-use crate::lock::JobLock;
 use crate::output::Ui;
 use crate::store::{NewRun, Store};
-use crate::supervisor::{logfile::LogFile, process::Echo, process::Signals};
-use crate::{bail_code, clock, config};
+use crate::supervisor::logfile::LogFile;
+use crate::{bail_code, config, core::clock};
 
 pub struct AskArgs<'a> {
     pub scope: &'a str,
@@ -79,7 +81,7 @@ pub fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
     let mut store = Store::open(&cfg.runner.state_dir)?;
     // An ask is supervised like any run: under a lock of its own, taken before its record
     // exists, so no other command can mistake it for a run whose supervisor died.
-    let lock_name = crate::lock::ask_lock_name();
+    let lock_name = crate::coord::flock::ask_lock_name();
     let Some(mut lock) = JobLock::try_acquire(&store.dir, &lock_name)? else {
         anyhow::bail!("can't take the lock {lock_name}: another process holds it");
     };

@@ -9,8 +9,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::cli::Global;
+use crate::coord::flock::JobLock;
 use crate::exit_code::code;
-use crate::lock::JobLock;
 use crate::output::Ui;
 use crate::store::Store;
 use crate::{bail_code, config};

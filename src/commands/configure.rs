@@ -6,7 +6,7 @@ use crate::cli::Global;
 use crate::exit_code::code;
 use crate::output::Ui;
 use crate::store::Store;
-use crate::{bail_code, clock, config, plan};
+use crate::{bail_code, config, core::clock, plan};
 
 pub fn job(g: &Global, ui: &Ui, name: &str, pause: bool) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;

@@ -6,12 +6,13 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::cli::Global;
+use crate::coord::flock::JobLock;
+use crate::exec::{echo, process, process::Echo};
 use crate::exit_code::{self, code};
-use crate::lock::JobLock;
 use crate::output::Ui;
 use crate::store::{NewRun, Store};
-use crate::supervisor::{self, echo, process, process::Echo};
-use crate::{bail_code, clock, config};
+use crate::supervisor;
+use crate::{bail_code, config, core::clock};
 
 pub fn execute(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;

@@ -4,9 +4,10 @@ use anyhow::Result;
 use comfy_table::Cell;
 
 use crate::cli::Global;
+use crate::config;
+use crate::core::units::format_milli;
 use crate::output::{Ui, human_duration, human_time, rfc3339, rfc3339_opt};
 use crate::store::{RunRecord, Store};
-use crate::{config, config::values::format_milli};
 
 pub fn execute(g: &Global, ui: &Ui, name: Option<&str>, n: usize) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;

@@ -7,7 +7,7 @@ use crate::cli::Global;
 use crate::output::{Ui, human_duration, human_time, rfc3339_opt};
 use crate::plan::{self, Plan};
 use crate::store::Store;
-use crate::{clock, config};
+use crate::{config, core::clock};
 
 pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;
@@ -41,7 +41,7 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
                 .schedule
                 .as_ref()
                 .and_then(|s| {
-                    crate::schedule::next_slot_after(
+                    crate::core::schedule::next_slot_after(
                         s,
                         &job.timezone,
                         plan::slot_state(state, now),

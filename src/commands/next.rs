@@ -7,7 +7,7 @@ use crate::cli::Global;
 use crate::exit_code::code;
 use crate::output::{Ui, human_time_offset};
 use crate::store::Store;
-use crate::{bail_code, clock, config, schedule};
+use crate::{bail_code, config, core::clock, core::schedule};
 
 pub fn execute(g: &Global, ui: &Ui, name: &str, n: usize, from: Option<&str>) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;

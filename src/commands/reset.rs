@@ -6,7 +6,7 @@ use crate::cli::Global;
 use crate::exit_code::code;
 use crate::output::Ui;
 use crate::store::Store;
-use crate::{bail_code, clock, config};
+use crate::{bail_code, config, core::clock};
 
 pub fn job(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;
@@ -48,7 +48,7 @@ pub fn budgets(g: &Global, ui: &Ui, agent: Option<&str>) -> Result<u8> {
     if ui.json {
         let usage: Vec<serde_json::Value> = before
             .iter()
-            .map(|(n, u)| serde_json::json!({"agent": n, "used_before": crate::config::values::format_milli(*u).parse::<f64>().unwrap_or(0.0)}))
+            .map(|(n, u)| serde_json::json!({"agent": n, "used_before": crate::core::units::format_milli(*u).parse::<f64>().unwrap_or(0.0)}))
             .collect();
         let en: Vec<serde_json::Value> = enabled
             .iter()
@@ -59,7 +59,7 @@ pub fn budgets(g: &Global, ui: &Ui, agent: Option<&str>) -> Result<u8> {
         for (n, u) in &before {
             ui.print(&format!(
                 "{n}: usage {} → 0",
-                crate::config::values::format_milli(*u)
+                crate::core::units::format_milli(*u)
             ));
         }
         for (a, s) in &enabled {

@@ -9,12 +9,12 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use crate::cli::Global;
+use crate::exec::process::interrupted_exit;
 use crate::exit_code::code;
 use crate::output::{Ui, human_duration};
 use crate::store::{RunRecord, Store};
-use crate::supervisor::process::interrupted_exit;
 use crate::tick::{self, Held, TickResult};
-use crate::{bail_code, clock, config, plan};
+use crate::{bail_code, config, core::clock, plan};
 
 pub fn execute(
     g: &Global,

@@ -6,11 +6,11 @@ use comfy_table::Cell;
 
 use crate::agents::{self, role};
 use crate::cli::Global;
-use crate::config::values::format_milli;
+use crate::core::units::format_milli;
+use crate::exec::proctree::Survivor;
 use crate::output::{Ui, human_time, rfc3339, rfc3339_opt};
-use crate::proctree::Survivor;
 use crate::store::{RunRecord, Store};
-use crate::{clock, config};
+use crate::{config, core::clock};
 
 pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     let cfg = config::load(g.config.as_deref())?;

@@ -10,10 +10,11 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::cli::Global;
-use crate::lock::{JobLock, job_lock_path};
+use crate::coord::flock::{JobLock, job_lock_path};
+use crate::exec::{process, process::Echo};
 use crate::store::{RunEnd, Store};
-use crate::supervisor::{self, process, process::Echo};
-use crate::{clock, config};
+use crate::supervisor;
+use crate::{config, core::clock};
 
 pub fn execute(g: &Global, run_id: i64, lock_fd: i32, state_dir: &Path) -> Result<u8> {
     let mut store = Store::open(state_dir)?;

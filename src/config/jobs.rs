@@ -1,16 +1,15 @@
 //! `[jobs.NAME]`: common keys, script and agent keys, and the schedule keys.
 
+use crate::core::units;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use toml::Spanned;
 
 use super::walk::{Ctx, StrOrList, Table};
-use super::{
-    Agent, AgentJob, Budget, Command, Job, JobKind, MAX_PROMPT_BYTES, Runner, Thinking, values,
-};
-use crate::schedule::Schedule;
-use crate::zone::Zone;
+use super::{Agent, AgentJob, Budget, Command, Job, JobKind, MAX_PROMPT_BYTES, Runner, Thinking};
+use crate::core::schedule::Schedule;
+use crate::core::zone::Zone;
 
 const COMMON_KEYS: &[&str] = &[
     "type", "every", "at", "cron", "weekdays", "timezone", "timeout", "enabled", "catch_up",
@@ -47,7 +46,7 @@ pub(super) fn job_section(
     name: &Spanned<std::borrow::Cow<'_, str>>,
     env: &JobEnv<'_>,
 ) -> Option<Job> {
-    let name_ok = values::is_valid_name(name.get_ref());
+    let name_ok = units::is_valid_name(name.get_ref());
     if !name_ok {
         ctx.err(
             name.span(),
@@ -198,7 +197,7 @@ fn schedule(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<Option<Schedule>> {
             }
             let mut parsed = Vec::new();
             for s in &times {
-                match values::parse_hhmm(s) {
+                match units::parse_hhmm(s) {
                     Ok(hm) => parsed.push(hm),
                     Err(e) => {
                         ctx.err(span_of(t, "at"), &t.key_path("at"), e.clone());

@@ -9,7 +9,6 @@ mod paths;
 pub mod safety;
 mod sections;
 mod snapshot;
-pub mod values;
 mod walk;
 
 use std::collections::BTreeMap;
@@ -22,8 +21,8 @@ pub use errors::{ConfigErrors, ConfigIssue};
 pub use paths::find_config_file;
 pub use sections::preset_models;
 
-use crate::schedule::Schedule;
-use crate::zone::Zone;
+use crate::core::schedule::Schedule;
+use crate::core::zone::Zone;
 
 /// The largest config file jobctl reads; anything bigger is a mistake, not a config.
 pub const MAX_CONFIG_BYTES: usize = 4 << 20;

@@ -1,6 +1,7 @@
 //! The `[runner]`, `[daemon]`, `[budget]`, `[agents.*]` and `[fallback]` tables, and the
 //! assembly of the whole [`Config`].
 
+use crate::core::units;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -9,8 +10,8 @@ use toml::de::DeValue;
 
 use super::inputs::Inputs;
 use super::walk::{Ctx, StrOrList, Table, number_of, strings_of, type_name};
-use super::{Agent, Auth, Budget, Config, Daemon, Models, Preset, Runner, jobs, paths, values};
-use crate::zone::Zone;
+use super::{Agent, Auth, Budget, Config, Daemon, Models, Preset, Runner, jobs, paths};
+use crate::core::zone::Zone;
 
 const TOP_KEYS: &[&str] = &["runner", "daemon", "budget", "agents", "fallback", "jobs"];
 const RUNNER_KEYS: &[&str] = &[
@@ -65,7 +66,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>, root: &Table<'_, '_>, path: &Path) -> Opt
     if let Some(t) = root.table(ctx, "agents") {
         for (name, v) in t.entries() {
             let key_path = t.key_path(name.get_ref());
-            if !values::is_valid_name(name.get_ref()) {
+            if !units::is_valid_name(name.get_ref()) {
                 ctx.err(
                     name.span(),
                     &key_path,
@@ -158,7 +159,7 @@ fn budget_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Budget {
     if let Some(list) = t.strings(ctx, "scopes") {
         let v = t.get("scopes").map(|v| v.span()).unwrap_or(0..0);
         for s in &list {
-            if !values::is_valid_scope(s) {
+            if !units::is_valid_scope(s) {
                 ctx.err(
                     v.clone(),
                     "budget.scopes",
@@ -173,7 +174,7 @@ fn budget_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Budget {
     }
     let mut day_starts = (0, 0);
     if let Some(s) = t.str(ctx, "day_starts") {
-        match values::parse_hhmm(&s) {
+        match units::parse_hhmm(&s) {
             Ok(hm) => day_starts = hm,
             Err(e) => ctx.err(
                 t.get("day_starts").map(|v| v.span()).unwrap_or(0..0),
@@ -376,7 +377,7 @@ fn agent_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, name: &str) -> Option<Age
     if let Some(rt) = t.table(ctx, "rates") {
         for (model, v) in rt.entries() {
             if let Some(n) = number_of(ctx, v, || rt.key_path(model.get_ref())) {
-                rates.insert(model.get_ref().to_string(), values::to_milli(n));
+                rates.insert(model.get_ref().to_string(), units::to_milli(n));
             }
         }
     }
@@ -401,7 +402,7 @@ fn agent_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, name: &str) -> Option<Age
     Some(Agent {
         name: name.to_string(),
         preset: preset?,
-        daily_budget_milli: values::to_milli(budget?),
+        daily_budget_milli: units::to_milli(budget?),
         command,
         models,
         rates,

@@ -272,7 +272,7 @@ enabled = false
         for (name, job) in &config.jobs {
             let Some(s) = &job.schedule else { continue };
             let b = back.jobs[name].schedule.as_ref().unwrap();
-            let slots = |s| crate::schedule::upcoming(s, &job.timezone, None, from, 20);
+            let slots = |s| crate::core::schedule::upcoming(s, &job.timezone, None, from, 20);
             assert_eq!(slots(b), slots(s), "{name}");
         }
     }
@@ -285,7 +285,7 @@ enabled = false
             ("walk.rs", include_str!("walk.rs")),
             ("sections.rs", include_str!("sections.rs")),
             ("jobs.rs", include_str!("jobs.rs")),
-            ("values.rs", include_str!("values.rs")),
+            ("units.rs", include_str!("../core/units.rs")),
             ("errors.rs", include_str!("errors.rs")),
         ];
         let forbidden = [

@@ -1,6 +1,7 @@
 //! Reading the spanned TOML tree: typed getters that record an error (with the value's
 //! position and key path) instead of stopping, so one pass reports every problem.
 
+use crate::core::units;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,7 +11,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::errors::{ConfigErrors, ConfigIssue};
 use super::inputs::Inputs;
-use super::{Config, paths, values};
+use super::{Config, paths};
 
 pub(super) type Value<'i> = Spanned<DeValue<'i>>;
 
@@ -304,7 +305,7 @@ impl<'t, 'i> Table<'t, 'i> {
             );
             return None;
         };
-        match values::parse_duration(s) {
+        match units::parse_duration(s) {
             Ok(d) if d >= min => Some(d),
             Ok(_) => {
                 ctx.err(
@@ -312,7 +313,7 @@ impl<'t, 'i> Table<'t, 'i> {
                     &self.key_path(key),
                     format!(
                         "expected a duration ≥ {}, found {s:?}",
-                        values::format_duration(min)
+                        units::format_duration(min)
                     ),
                 );
                 None
@@ -331,7 +332,7 @@ impl<'t, 'i> Table<'t, 'i> {
     pub fn size(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<u64> {
         let v = self.get(key)?;
         let parsed = match v.get_ref() {
-            DeValue::String(s) => values::parse_size(s),
+            DeValue::String(s) => units::parse_size(s),
             other => match int_of(other) {
                 Some(n) if n >= 0 => Ok(n as u64),
                 _ => Err(format!("found {}", type_name(other))),

@@ -246,8 +246,8 @@ impl Store {
         if used + cost > budget {
             let reason = format!(
                 "{BUDGET_REASON_PREFIX} ({} of {})",
-                crate::config::values::format_milli(used),
-                crate::config::values::format_milli(budget)
+                crate::core::units::format_milli(used),
+                crate::core::units::format_milli(budget)
             );
             set_scope_tx(&tx, agent, scope, false, Some(&reason), now)?;
             tx.commit()?;

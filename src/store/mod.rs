@@ -317,7 +317,7 @@ impl Store {
         Ok(self
             .get_meta("last_tick")?
             .and_then(|v| v.parse::<i64>().ok())
-            .map(crate::clock::from_ms))
+            .map(crate::core::clock::from_ms))
     }
 
     pub fn set_last_tick(&self, t: jiff::Timestamp) -> Result<()> {

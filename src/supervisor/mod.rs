@@ -3,23 +3,21 @@
 //! and prunes old history. The tick starts one detached supervisor per run (`jobctl
 //! supervise`); a forced run is supervised by the `jobctl force` process itself.
 
-pub mod echo;
 pub mod env;
 pub mod logfile;
-pub mod process;
 
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use nix::sys::signal::Signal;
 
-use crate::clock;
 use crate::config::{Command, Config, Job, JobKind};
-use crate::lock::JobLock;
-use crate::proctree::{self, RunIdentity, Survivor};
+use crate::coord::flock::JobLock;
+use crate::core::clock;
+use crate::exec::process::{self, Echo, Ending, Launch, Signals};
+use crate::exec::proctree::{self, RunIdentity, Survivor};
 use crate::store::{RunEnd, RunRecord, Store};
 use logfile::LogFile;
-use process::{Echo, Ending, Launch, Signals};
 
 /// What became of a supervised run.
 pub struct Supervised {
@@ -257,8 +255,8 @@ pub fn end_of(
             end.status = "timed_out".into();
             end.error = Some(format!(
                 "timed out after {}{TREE_STOPPED} (SIGTERM, then SIGKILL after {})",
-                crate::config::values::format_duration(timeout),
-                crate::config::values::format_duration(grace)
+                crate::core::units::format_duration(timeout),
+                crate::core::units::format_duration(grace)
             ));
         }
         Ending::Interrupted(s) => {

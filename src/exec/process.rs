@@ -23,8 +23,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::{Instant, sleep, sleep_until};
 
 use super::echo;
-use super::logfile::LogFile;
-use crate::proctree::{self, RunIdentity, Survivor};
+use crate::exec::proctree::{self, RunIdentity, Survivor};
+use crate::supervisor::logfile::LogFile;
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -507,7 +507,7 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
                             log.note(&format!(
                                 "{}: still alive {} after SIGKILL",
                                 proctree::survivors_text(&survivors),
-                                crate::config::values::format_duration(kill_bound(ctx.grace))
+                                crate::core::units::format_duration(kill_bound(ctx.grace))
                             ))?;
                             tracing::warn!("{}", proctree::survivors_text(&survivors));
                             signals.survivors.extend(survivors);

@@ -229,7 +229,7 @@ impl Schedule {
     /// The SCHEDULE column of `jobctl list`.
     pub fn describe(&self) -> String {
         match self {
-            Schedule::Every(d) => format!("every {}", crate::config::values::format_duration(*d)),
+            Schedule::Every(d) => format!("every {}", crate::core::units::format_duration(*d)),
             Schedule::At {
                 times, weekdays, ..
             } => {
@@ -539,5 +539,4 @@ pub fn decide(
 }
 
 #[cfg(test)]
-#[path = "schedule_tests.rs"]
 mod tests;

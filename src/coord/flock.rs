@@ -124,7 +124,7 @@ pub fn job_lock_path(state_dir: &Path, name: &str) -> PathBuf {
 pub fn is_lock_name(name: &str) -> bool {
     match name.strip_prefix("ask/") {
         Some(t) => !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'-'),
-        None => crate::config::values::is_valid_name(name),
+        None => crate::core::units::is_valid_name(name),
     }
 }
 

@@ -1,0 +1,8 @@
+//! The pure core: units and formats, "now", time zones, schedules and the due rule, run
+//! states and records, and the one error type. Nothing here knows about the command line,
+//! tables, SQL or processes.
+
+pub mod clock;
+pub mod schedule;
+pub mod units;
+pub mod zone;

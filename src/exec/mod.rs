@@ -1,0 +1,7 @@
+//! Running processes: spawning one in its own process group, copying its output to a
+//! capped log, its deadline, signals, and stopping its whole tree. This layer knows
+//! processes and signals, not runs, jobs or the database.
+
+pub mod echo;
+pub mod process;
+pub mod proctree;
