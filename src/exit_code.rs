@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::core::run::RunStatus;
+
 /// Process exit codes (cli.md, "Exit codes").
 pub mod code {
     pub const OK: u8 = 0;
@@ -74,12 +76,12 @@ pub fn of(err: &anyhow::Error) -> u8 {
 /// The exit code of a run that a command waited for (cli.md): the job's own code when it
 /// failed with 1..=125 (or 126/127: "not executable", "not found", which jobctl itself
 /// reports that way), 124 on timeout, 128+N when killed by signal N, else 1.
-pub fn of_run(status: &str, exit_code: Option<i64>, signal: Option<i64>) -> u8 {
+pub fn of_run(status: RunStatus, exit_code: Option<i64>, signal: Option<i64>) -> u8 {
     match status {
-        "succeeded" => code::OK,
-        "timed_out" => code::TIMEOUT,
-        "cancelled" | "lost" | "skipped" => code::FAILURE,
-        _ => match (exit_code, signal) {
+        RunStatus::Succeeded => code::OK,
+        RunStatus::TimedOut => code::TIMEOUT,
+        RunStatus::Cancelled | RunStatus::Lost | RunStatus::Skipped => code::FAILURE,
+        RunStatus::Running | RunStatus::Failed => match (exit_code, signal) {
             (Some(c), _) if (1..=127).contains(&c) => c as u8,
             (_, Some(s)) if (1..=127).contains(&s) => 128 + s as u8,
             _ => code::FAILURE,
@@ -93,14 +95,14 @@ mod tests {
 
     #[test]
     fn run_codes_follow_the_spec() {
-        assert_eq!(of_run("succeeded", Some(0), None), 0);
-        assert_eq!(of_run("failed", Some(3), None), 3);
-        assert_eq!(of_run("failed", Some(127), None), 127);
-        assert_eq!(of_run("failed", Some(255), None), 1);
-        assert_eq!(of_run("failed", None, Some(9)), 137);
-        assert_eq!(of_run("timed_out", None, Some(15)), 124);
-        assert_eq!(of_run("skipped", None, None), 1);
-        assert_eq!(of_run("lost", None, None), 1);
+        assert_eq!(of_run(RunStatus::Succeeded, Some(0), None), 0);
+        assert_eq!(of_run(RunStatus::Failed, Some(3), None), 3);
+        assert_eq!(of_run(RunStatus::Failed, Some(127), None), 127);
+        assert_eq!(of_run(RunStatus::Failed, Some(255), None), 1);
+        assert_eq!(of_run(RunStatus::Failed, None, Some(9)), 137);
+        assert_eq!(of_run(RunStatus::TimedOut, None, Some(15)), 124);
+        assert_eq!(of_run(RunStatus::Skipped, None, None), 1);
+        assert_eq!(of_run(RunStatus::Lost, None, None), 1);
     }
 
     #[test]

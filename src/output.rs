@@ -77,7 +77,8 @@ impl Ui {
     }
 
     /// A run status, coloured when colour is on.
-    pub fn status_cell(&self, status: &str) -> Cell {
+    pub fn status_cell(&self, status: impl AsRef<str>) -> Cell {
+        let status = status.as_ref();
         let cell = Cell::new(status);
         if !self.color {
             return cell;

@@ -29,7 +29,10 @@ pub fn recover(cfg: &Config, store: &mut Store) -> Result<Vec<i64>> {
             continue; // held: a supervisor is alive
         };
         // Re-read under the lock: the supervisor may have closed it just before exiting.
-        if store.get_run(run.id)?.is_none_or(|r| r.status != "running") {
+        if store
+            .get_run(run.id)?
+            .is_none_or(|r| r.status != crate::core::run::RunStatus::Running)
+        {
             continue;
         }
         close_lost(cfg, store, &run)?;
@@ -72,7 +75,7 @@ fn close_lost(cfg: &Config, store: &mut Store, run: &RunRecord) -> Result<()> {
     store.finish_run(
         run.id,
         &RunEnd {
-            status: "lost".into(),
+            status: crate::core::run::RunStatus::Lost,
             ended_at: clock::to_ms(clock::real_now()),
             error: Some(format!("its supervisor{who} vanished; closed as lost")),
             attempts: run.attempts.clone(),

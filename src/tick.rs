@@ -79,7 +79,7 @@ pub fn tick(cfg: &Config, only: Option<&str>) -> Result<TickResult> {
             store.repair_job_state(name, fixed.first_seen, fixed.last_slot)?;
             store.append_event(
                 to_ms(clock::real_now()),
-                "clock_jump",
+                crate::core::run::EventKind::ClockJump,
                 Some(name),
                 None,
                 &serde_json::json!({
@@ -114,7 +114,7 @@ pub fn tick(cfg: &Config, only: Option<&str>) -> Result<TickResult> {
                 store.set_last_slot(name, to_ms(slot))?;
                 store.append_event(
                     to_ms(clock::real_now()),
-                    "slot_skipped",
+                    crate::core::run::EventKind::SlotSkipped,
                     Some(name),
                     None,
                     &serde_json::json!({"slot": crate::output::rfc3339(to_ms(slot)), "reason": reason.as_str()}),
@@ -170,7 +170,7 @@ fn claim(
     if missed {
         store.append_event(
             to_ms(clock::real_now()),
-            "catch_up",
+            crate::core::run::EventKind::CatchUp,
             Some(&job.name),
             Some(run.id),
             &serde_json::json!({"slot": crate::output::rfc3339(to_ms(slot))}),

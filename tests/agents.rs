@@ -966,7 +966,13 @@ fn every_candidate_unavailable_skips_the_run_with_every_reason() {
             "the error lists every reason ({want}): {err}"
         );
     }
-    let ev = env.store().events(Some("run_skipped"), 10).unwrap();
+    let ev = env
+        .store()
+        .events(
+            Some(jobctl::core::run::EventKind::parse("run_skipped").unwrap()),
+            10,
+        )
+        .unwrap();
     assert_eq!(ev.len(), 1, "one event for the skipped run: {ev:?}");
     // A forced run is skipped the same way: exit 1.
     let o = env

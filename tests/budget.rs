@@ -523,7 +523,13 @@ fn a_new_budget_day_clears_usage_and_quota_reasons_only() {
     let d2 = "2026-06-02T00:05:00Z";
     assert_rolled_over(&env, d2);
     assert_ne!(status_at(&env, d2)["budget_day"], day1, "a new budget day");
-    let ev = env.store().events(Some("budget_reset"), 10).unwrap();
+    let ev = env
+        .store()
+        .events(
+            Some(jobctl::core::run::EventKind::parse("budget_reset").unwrap()),
+            10,
+        )
+        .unwrap();
     assert_eq!(
         ev.len(),
         1,
@@ -612,7 +618,14 @@ fn reset_budgets_does_the_rollover_on_demand() {
         "auth_failed stays"
     );
     assert!(
-        env.store().events(Some("budget_reset"), 10).unwrap().len() >= 2,
+        env.store()
+            .events(
+                Some(jobctl::core::run::EventKind::parse("budget_reset").unwrap()),
+                10
+            )
+            .unwrap()
+            .len()
+            >= 2,
         "an event per reset"
     );
     ok(&at(&env, T, &["ask", "q"]));
@@ -672,7 +685,13 @@ fn cooldown_scenario(env: &Env, t0: &str) {
         "quota_exhausted: daily budget reached (1 of 1)",
         "the cooldown never re-enables a reached budget"
     );
-    let ev = env.store().events(Some("scopes_enabled"), 10).unwrap();
+    let ev = env
+        .store()
+        .events(
+            Some(jobctl::core::run::EventKind::parse("scopes_enabled").unwrap()),
+            10,
+        )
+        .unwrap();
     assert!(!ev.is_empty(), "an event says the cooldown passed");
 }
 

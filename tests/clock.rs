@@ -31,7 +31,7 @@ fn tick(env: &Env, now: &str) {
 fn clock_events(env: &Env) -> Vec<Value> {
     let store = env.store();
     store
-        .events(Some("clock_jump"), 10)
+        .events(Some(jobctl::core::run::EventKind::ClockJump), 10)
         .unwrap()
         .into_iter()
         .map(|e| e.detail)

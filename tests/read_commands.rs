@@ -97,7 +97,7 @@ impl<'a> Run<'a> {
             })
             .unwrap();
         let end = RunEnd {
-            status: self.status.into(),
+            status: jobctl::core::run::RunStatus::parse(self.status).expect("a run status"),
             ended_at: start + self.duration_ms,
             exit_code: self.exit_code,
             ..self.end
@@ -725,12 +725,12 @@ fn history_env() -> Env {
         attempts: vec![
             Attempt {
                 agent: "claude".into(),
-                outcome: "unavailable".into(),
+                outcome: jobctl::core::run::Outcome::Unavailable,
                 reason: Some("auth_missing".into()),
             },
             Attempt {
                 agent: "codex".into(),
-                outcome: "ran".into(),
+                outcome: jobctl::core::run::Outcome::Succeeded,
                 reason: None,
             },
         ],
@@ -876,7 +876,7 @@ fn history_json_fields() {
         ag["attempts"],
         serde_json::json!([
             {"agent": "claude", "outcome": "unavailable", "reason": "auth_missing"},
-            {"agent": "codex", "outcome": "ran", "reason": null},
+            {"agent": "codex", "outcome": "succeeded", "reason": null},
         ])
     );
     assert!(

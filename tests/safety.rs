@@ -118,7 +118,7 @@ fn pruning_deletes_only_run_logs_of_the_state_directory() {
     store
         .import_runs([jobctl::store::RunRecord {
             job: "j".into(),
-            status: "succeeded".into(),
+            status: jobctl::core::run::RunStatus::Succeeded,
             scheduled_for: 1,
             started_at: 1,
             ended_at: Some(2),

@@ -705,7 +705,7 @@ fn cancel_whose_supervisor_vanished_reports_how_the_run_really_ended() {
                 .finish_run(
                     run.id,
                     &RunEnd {
-                        status: "succeeded".into(),
+                        status: jobctl::core::run::RunStatus::Succeeded,
                         ended_at: run.started_at + 5,
                         exit_code: Some(0),
                         ..Default::default()

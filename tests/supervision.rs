@@ -674,7 +674,13 @@ fn a_killed_supervisors_run_becomes_lost_its_processes_are_killed_and_the_job_ru
         );
     }
     assert_nothing_left_of_lost(env, id);
-    let lost_events = env.store().events(Some("run_lost"), 10).unwrap();
+    let lost_events = env
+        .store()
+        .events(
+            Some(jobctl::core::run::EventKind::parse("run_lost").unwrap()),
+            10,
+        )
+        .unwrap();
     assert!(
         lost_events.iter().any(|e| e.run_id == Some(id)),
         "a run_lost event: {lost_events:?}"

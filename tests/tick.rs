@@ -502,7 +502,10 @@ fn catch_up_false_skips_missed_slots_and_runs_the_next_on_time_slot() {
         1,
         "catch_up = false: no run for the slots missed during the gap: {r:#?}"
     );
-    let skipped = env.store().events(Some("slot_skipped"), 10).unwrap();
+    let skipped = env
+        .store()
+        .events(Some(jobctl::core::run::EventKind::SlotSkipped), 10)
+        .unwrap();
     assert!(!skipped.is_empty(), "a skip is recorded as an event");
 
     // Regular ticks again: the next slot is on time and runs.

@@ -70,9 +70,9 @@ pub fn build(home: &Path, jobs: usize, runs: usize, keep_runs: u32) -> anyhow::R
             RunRecord {
                 job,
                 status: if k % 17 == 0 {
-                    "failed".into()
+                    jobctl::core::run::RunStatus::Failed
                 } else {
-                    "succeeded".into()
+                    jobctl::core::run::RunStatus::Succeeded
                 },
                 scheduled_for: started,
                 started_at: started,

@@ -16,9 +16,10 @@ use nix::sys::signal::Signal;
 
 use crate::config::{Config, Job, JobKind, Thinking};
 use crate::core::clock::{self, to_ms};
+use crate::core::run::{Attempt, Outcome, RunEnd, RunRecord};
 use crate::exec::process::{self, Echo, Ending, Launch, Signals, StallLine, StallRule};
+use crate::store::Store;
 use crate::store::agents::Reservation;
-use crate::store::{Attempt, RunEnd, RunRecord, Store};
 use crate::supervisor::logfile::LogFile;
 use presets::Mode;
 use select::Verdict;
@@ -69,12 +70,8 @@ pub struct CallResult {
     pub answer: Option<String>,
 }
 
-fn attempt(agent: &str, outcome: &str, reason: Option<String>) -> Attempt {
-    Attempt {
-        agent: agent.into(),
-        outcome: outcome.into(),
-        reason,
-    }
+fn attempt(agent: &str, outcome: Outcome, reason: Option<String>) -> Attempt {
+    Attempt::new(agent, outcome, reason)
 }
 
 /// Walks the candidates until one answers, or none is left (`skipped`).
@@ -105,13 +102,13 @@ pub async fn call(
         if let Some(st) = store.scope_state(&name, spec.scope)?
             && !st.enabled
         {
-            attempts.push(attempt(&name, "unavailable", st.reason));
+            attempts.push(attempt(&name, Outcome::Unavailable, st.reason));
             continue;
         }
         if select::find_program(&agent.command[0], &spec.env).is_none() {
             attempts.push(attempt(
                 &name,
-                "not_installed",
+                Outcome::NotInstalled,
                 Some(format!("{} not found on PATH", agent.command[0])),
             ));
             continue;
@@ -120,7 +117,7 @@ pub async fn call(
             select::check_credentials(agent.auth.as_ref(), &spec.env, |p| p.exists())
         {
             store.set_scope(&name, spec.scope, false, Some(&reason), now_ms)?;
-            attempts.push(attempt(&name, "auth_failed", Some(reason)));
+            attempts.push(attempt(&name, Outcome::AuthFailed, Some(reason)));
             continue;
         }
         let model = presets::model_for(agent, spec.thinking, spec.model);
@@ -136,11 +133,11 @@ pub async fn call(
         )? {
             Reservation::Reserved(t) => t,
             Reservation::Disabled(reason) => {
-                attempts.push(attempt(&name, "unavailable", Some(reason)));
+                attempts.push(attempt(&name, Outcome::Unavailable, Some(reason)));
                 continue;
             }
             Reservation::Exhausted(reason) => {
-                attempts.push(attempt(&name, "quota_exhausted", Some(reason)));
+                attempts.push(attempt(&name, Outcome::QuotaExhausted, Some(reason)));
                 continue;
             }
         };
@@ -224,7 +221,11 @@ pub async fn call(
         end.signal = base.signal;
         let verdict = match &fin.ending {
             Ending::TimedOut | Ending::Interrupted(_) => {
-                attempts.push(attempt(&name, &base.status, base.error.clone()));
+                attempts.push(attempt(
+                    &name,
+                    Outcome::of_run(base.status),
+                    base.error.clone(),
+                ));
                 end.status = base.status;
                 end.error = base.error;
                 return finish(end, attempts, interrupted, None, log);
@@ -235,7 +236,7 @@ pub async fn call(
             },
             // Only ever retrying to reach the provider: like a provider that said no.
             Ending::Stalled(notice) => Verdict::NextAgent {
-                outcome: "unavailable",
+                outcome: Outcome::Unavailable,
                 reason: format!(
                     "unavailable: {notice} (no progress for {})",
                     crate::core::units::format_duration(agent.stall)
@@ -245,8 +246,8 @@ pub async fn call(
         };
         match verdict {
             Verdict::Succeeded => {
-                attempts.push(attempt(&name, "succeeded", None));
-                end.status = "succeeded".into();
+                attempts.push(attempt(&name, Outcome::Succeeded, None));
+                end.status = crate::core::run::RunStatus::Succeeded;
                 return finish(end, attempts, None, parsed.answer, log);
             }
             Verdict::NextAgent { outcome, reason } => {
@@ -273,21 +274,21 @@ pub async fn call(
                     store.release(&ticket)?;
                     end.cost_milli = None;
                 }
-                attempts.push(attempt(&name, "failed", Some(error.clone())));
-                end.status = "failed".into();
+                attempts.push(attempt(&name, Outcome::Failed, Some(error.clone())));
+                end.status = crate::core::run::RunStatus::Failed;
                 end.error = Some(format!("agent {name} failed: {error}"));
                 return finish(end, attempts, None, None, log);
             }
         }
     }
-    end.status = "skipped".into();
+    end.status = crate::core::run::RunStatus::Skipped;
     let reasons: Vec<String> = attempts
         .iter()
         .map(|a| {
             format!(
                 "{}: {}",
                 a.agent,
-                a.reason.clone().unwrap_or_else(|| a.outcome.clone())
+                a.reason.clone().unwrap_or_else(|| a.outcome.to_string())
             )
         })
         .collect();
@@ -356,10 +357,10 @@ pub async fn run_job(
         timeout: job.timeout,
     };
     let r = call(cfg, store, run, spec, deadline, log, signals, echo).await?;
-    if r.end.status == "skipped" {
+    if r.end.status == crate::core::run::RunStatus::Skipped {
         store.append_event(
             to_ms(clock::real_now()),
-            "run_skipped",
+            crate::core::run::EventKind::RunSkipped,
             Some(&job.name),
             Some(run.id),
             &serde_json::json!({"reason": r.end.error, "attempts": r.end.attempts}),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::parse::{FailureKind, Parsed};
 use crate::config::Auth;
+use crate::core::run::Outcome;
 
 /// The job's own agent first, then `[fallback] order`, each at most once.
 pub fn candidates(first: Option<&str>, fallback: &[String]) -> Vec<String> {
@@ -73,7 +74,7 @@ pub enum Verdict {
     Succeeded,
     /// Release the reservation, disable this scope with the reason, try the next agent.
     NextAgent {
-        outcome: &'static str,
+        outcome: Outcome,
         reason: String,
     },
     /// The run ends `failed` with this error; scopes untouched. `refund`: the CLI never
@@ -89,14 +90,14 @@ pub fn verdict(parsed: &Parsed) -> Verdict {
     let Some(f) = &parsed.failure else {
         return Verdict::Succeeded;
     };
-    let next = |outcome: &'static str| Verdict::NextAgent {
+    let next = |outcome: Outcome| Verdict::NextAgent {
         outcome,
         reason: format!("{outcome}: {}", f.message),
     };
     match f.kind {
-        FailureKind::Auth => next("auth_failed"),
-        FailureKind::Quota => next("quota_exhausted"),
-        FailureKind::Unavailable => next("unavailable"),
+        FailureKind::Auth => next(Outcome::AuthFailed),
+        FailureKind::Quota => next(Outcome::QuotaExhausted),
+        FailureKind::Unavailable => next(Outcome::Unavailable),
         FailureKind::Rejected => Verdict::Failed {
             error: f.message.clone(),
             refund: true,
@@ -173,14 +174,14 @@ mod tests {
         assert_eq!(
             verdict(&failed(FailureKind::Auth, "Not logged in", false)),
             Verdict::NextAgent {
-                outcome: "auth_failed",
+                outcome: Outcome::AuthFailed,
                 reason: "auth_failed: Not logged in".into()
             }
         );
         assert_eq!(
             verdict(&failed(FailureKind::Unavailable, "Reconnecting", false)),
             Verdict::NextAgent {
-                outcome: "unavailable",
+                outcome: Outcome::Unavailable,
                 reason: "unavailable: Reconnecting".into()
             }
         );

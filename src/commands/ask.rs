@@ -179,7 +179,7 @@ pub fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
                     format!(
                         "  {}: {}",
                         a.agent,
-                        a.reason.clone().unwrap_or_else(|| a.outcome.clone())
+                        a.reason.clone().unwrap_or_else(|| a.outcome.to_string())
                     )
                 })
                 .collect();

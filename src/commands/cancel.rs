@@ -35,7 +35,7 @@ pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>) -> R
             _ => bail_code!(code::USAGE, "give a RUN_ID or --job NAME"),
         }
     };
-    if run.status != "running" {
+    if run.status != crate::core::run::RunStatus::Running {
         let note = if lost.contains(&run.id) {
             " (its supervisor was gone: closed as lost)"
         } else {
@@ -81,9 +81,9 @@ pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>) -> R
     let deadline = Instant::now() + cfg.runner.kill_grace + Duration::from_secs(15);
     loop {
         let r = store.get_run(run.id)?;
-        if let Some(r) = r.filter(|r| r.status != "running") {
+        if let Some(r) = r.filter(|r| r.status != crate::core::run::RunStatus::Running) {
             if !sent {
-                let note = if r.status == "lost" {
+                let note = if r.status == crate::core::run::RunStatus::Lost {
                     " (its supervisor was gone: closed as lost)"
                 } else {
                     ""

@@ -51,7 +51,7 @@ pub fn execute(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
     }
     Ok(match done.interrupted {
         Some(sig) => process::interrupted_exit(sig),
-        None => exit_code::of_run(&r.status, r.exit_code, r.signal),
+        None => exit_code::of_run(r.status, r.exit_code, r.signal),
     })
 }
 

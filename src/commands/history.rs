@@ -34,7 +34,7 @@ pub fn execute(g: &Global, ui: &Ui, name: Option<&str>, n: usize) -> Result<u8> 
             Cell::new(&r.job),
             Cell::new(human_time(r.started_at)),
             Cell::new(human_duration(r.duration_ms)),
-            ui.status_cell(&r.status),
+            ui.status_cell(r.status),
             Cell::new(exit),
             Cell::new(r.agent.as_deref().unwrap_or("-")),
             Cell::new(r.role.as_deref().unwrap_or("-")),

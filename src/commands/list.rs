@@ -71,7 +71,7 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
                 "next_run": if matches!(plan, Plan::Disabled | Plan::Paused | Plan::Manual) { serde_json::Value::Null } else { rfc3339_opt(next_ms) },
                 "last_run_id": last.map(|r| r.id),
                 "last_run": rfc3339_opt(last.map(|r| r.started_at)),
-                "last_status": last.map(|r| r.status.clone()),
+                "last_status": last.map(|r| r.status),
                 "last_exit_code": last.and_then(|r| r.exit_code),
                 "last_duration_ms": last.and_then(|r| r.duration_ms),
             }));
@@ -85,7 +85,7 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
                     last.map(|r| human_time(r.started_at))
                         .unwrap_or_else(|| "never".into()),
                 ),
-                last.map(|r| ui.status_cell(&r.status))
+                last.map(|r| ui.status_cell(r.status))
                     .unwrap_or_else(|| Cell::new("-")),
                 Cell::new(
                     last.map(|r| human_duration(r.duration_ms))

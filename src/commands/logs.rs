@@ -74,8 +74,8 @@ pub fn execute(
         if !follow {
             return Ok(0);
         }
-        let status = store.get_run(run.id)?.map(|r| r.status).unwrap_or_default();
-        if status != "running" {
+        let status = store.get_run(run.id)?.map(|r| r.status);
+        if status != Some(crate::core::run::RunStatus::Running) {
             // One last read catches what was written just before the end.
             follow_done(&path, offset, &mut out)?;
             return Ok(0);

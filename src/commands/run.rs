@@ -88,7 +88,7 @@ pub fn execute(
     let mut worst = code::OK;
     for s in started {
         let r = store.get_run(s.run.id)?.unwrap_or(s.run);
-        if r.status != "succeeded" {
+        if r.status != crate::core::run::RunStatus::Succeeded {
             worst = code::FAILURE;
         }
         if !ui.json {
@@ -193,7 +193,7 @@ pub fn end_line(r: &RunRecord) -> String {
         exit,
         human_duration(r.duration_ms)
     );
-    if r.status != "succeeded"
+    if r.status != crate::core::run::RunStatus::Succeeded
         && let Some(e) = &r.error
     {
         line.push_str(&format!("  ({e})"));

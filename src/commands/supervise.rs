@@ -27,7 +27,7 @@ pub fn execute(g: &Global, run_id: i64, lock_fd: i32, state_dir: &Path) -> Resul
         store.finish_run(
             run_id,
             &RunEnd {
-                status: "failed".into(),
+                status: crate::core::run::RunStatus::Failed,
                 ended_at: clock::to_ms(clock::real_now()),
                 error: Some(error),
                 ..Default::default()
@@ -56,6 +56,6 @@ pub fn execute(g: &Global, run_id: i64, lock_fd: i32, state_dir: &Path) -> Resul
     let done = supervisor::supervise(cfg, &mut store, job, run, lock, Echo::Off)?;
     Ok(match done.interrupted {
         Some(sig) => process::interrupted_exit(sig),
-        None => u8::from(done.record.status != "succeeded"),
+        None => u8::from(done.record.status != crate::core::run::RunStatus::Succeeded),
     })
 }

@@ -3,6 +3,7 @@
 //! tables, SQL or processes.
 
 pub mod clock;
+pub mod run;
 pub mod schedule;
 pub mod units;
 pub mod zone;

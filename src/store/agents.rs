@@ -11,6 +11,7 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::Store;
 use super::events::append_tx;
+use crate::core::run::EventKind;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopeState {
@@ -98,7 +99,7 @@ impl Store {
                 append_tx(
                     &tx,
                     now,
-                    "budget_reset",
+                    crate::core::run::EventKind::BudgetReset,
                     None,
                     None,
                     &serde_json::json!({"why": "new budget day", "day": day, "enabled": enabled}),
@@ -110,7 +111,7 @@ impl Store {
             append_tx(
                 &tx,
                 now,
-                "scopes_enabled",
+                crate::core::run::EventKind::ScopesEnabled,
                 None,
                 None,
                 &serde_json::json!({"why": "provider cooldown passed", "scopes": cooled}),
@@ -307,7 +308,7 @@ impl Store {
         append_tx(
             &tx,
             now,
-            "budget_reset",
+            crate::core::run::EventKind::BudgetReset,
             None,
             None,
             &serde_json::json!({"why": "jobctl reset budgets", "agent": agent, "enabled": enabled}),
@@ -339,9 +340,9 @@ fn set_scope_tx(
             tx,
             now,
             if enabled {
-                "scope_enabled"
+                EventKind::ScopeEnabled
             } else {
-                "scope_disabled"
+                EventKind::ScopeDisabled
             },
             None,
             None,

@@ -4,12 +4,13 @@ use anyhow::Result;
 use rusqlite::{Transaction, params};
 
 use super::Store;
+pub use crate::core::run::EventKind;
 
 #[derive(Debug, Clone)]
 pub struct Event {
     pub id: i64,
     pub at: i64,
-    pub kind: String,
+    pub kind: EventKind,
     pub job: Option<String>,
     pub run_id: Option<i64>,
     pub detail: serde_json::Value,
@@ -18,14 +19,14 @@ pub struct Event {
 pub(super) fn append_tx(
     tx: &Transaction<'_>,
     at: i64,
-    kind: &str,
+    kind: EventKind,
     job: Option<&str>,
     run_id: Option<i64>,
     detail: &serde_json::Value,
 ) -> Result<()> {
     tx.execute(
         "INSERT INTO events (at, kind, job, run_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![at, kind, job, run_id, detail.to_string()],
+        params![at, kind.as_str(), job, run_id, detail.to_string()],
     )?;
     Ok(())
 }
@@ -34,7 +35,7 @@ impl Store {
     pub fn append_event(
         &mut self,
         at: i64,
-        kind: &str,
+        kind: EventKind,
         job: Option<&str>,
         run_id: Option<i64>,
         detail: &serde_json::Value,
@@ -46,16 +47,25 @@ impl Store {
     }
 
     /// Events, newest first, optionally of one kind.
-    pub fn events(&self, kind: Option<&str>, limit: usize) -> Result<Vec<Event>> {
+    pub fn events(&self, kind: Option<EventKind>, limit: usize) -> Result<Vec<Event>> {
         let mut st = self.conn.prepare_cached(
             "SELECT id, at, kind, job, run_id, detail FROM events WHERE (?1 IS NULL OR kind = ?1) ORDER BY id DESC LIMIT ?2",
         )?;
-        let rows = st.query_map(params![kind, limit as i64], |r| {
+        let rows = st.query_map(params![kind.map(EventKind::as_str), limit as i64], |r| {
             let detail: String = r.get(5)?;
             Ok(Event {
                 id: r.get(0)?,
                 at: r.get(1)?,
-                kind: r.get(2)?,
+                kind: {
+                    let k: String = r.get(2)?;
+                    EventKind::parse(&k).ok_or_else(|| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            2,
+                            rusqlite::types::Type::Text,
+                            format!("unknown event kind {k:?}").into(),
+                        )
+                    })?
+                },
                 job: r.get(3)?,
                 run_id: r.get(4)?,
                 detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),

@@ -7,6 +7,7 @@ use anyhow::Result;
 use rusqlite::{OptionalExtension, params};
 
 use super::Store;
+use crate::core::run::EventKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JobState {
@@ -134,7 +135,11 @@ impl Store {
         super::events::append_tx(
             &tx,
             now,
-            if paused { "job_paused" } else { "job_resumed" },
+            if paused {
+                EventKind::JobPaused
+            } else {
+                EventKind::JobResumed
+            },
             Some(name),
             None,
             &serde_json::json!({}),
@@ -154,7 +159,7 @@ impl Store {
         super::events::append_tx(
             &tx,
             now,
-            "job_reset",
+            crate::core::run::EventKind::JobReset,
             Some(name),
             None,
             &serde_json::json!({}),

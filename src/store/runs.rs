@@ -2,97 +2,11 @@
 
 use anyhow::Result;
 use rusqlite::{OptionalExtension, Row, params};
-use serde::{Deserialize, Serialize};
 
 use super::Store;
+use crate::core::run::EventKind;
 
-/// One candidate agent tried for a run, and what happened.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Attempt {
-    pub agent: String,
-    pub outcome: String,
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct RunRecord {
-    pub id: i64,
-    pub job: String,
-    pub status: String,
-    pub forced: bool,
-    pub scheduled_for: i64,
-    pub started_at: i64,
-    pub ended_at: Option<i64>,
-    pub duration_ms: Option<i64>,
-    pub exit_code: Option<i64>,
-    pub signal: Option<i64>,
-    pub error: Option<String>,
-    pub role: Option<String>,
-    pub agent: Option<String>,
-    pub model: Option<String>,
-    pub scope: Option<String>,
-    pub cost_milli: Option<i64>,
-    pub cost_usd: Option<f64>,
-    pub input_tokens: Option<i64>,
-    pub output_tokens: Option<i64>,
-    pub num_turns: Option<i64>,
-    pub tool_calls: Option<i64>,
-    pub attempts: Vec<Attempt>,
-    pub log_path: Option<String>,
-    pub supervisor_pid: Option<i64>,
-    pub pgid: Option<i64>,
-    /// The lock its supervisor holds when it is not the job's (an ask's).
-    pub lock_name: Option<String>,
-    /// Processes the run left that could not be killed (JSON `proctree::Survivor`s).
-    pub survivors: Option<String>,
-}
-
-impl RunRecord {
-    /// The name of the lock that is held while this run runs.
-    pub fn lock_key(&self) -> &str {
-        self.lock_name.as_deref().unwrap_or(&self.job)
-    }
-}
-
-/// What is known when a run is created.
-#[derive(Debug, Clone, Default)]
-pub struct NewRun {
-    pub job: String,
-    pub forced: bool,
-    pub scheduled_for: i64,
-    pub started_at: i64,
-    pub supervisor_pid: Option<i64>,
-    pub scope: Option<String>,
-    /// For scheduled runs: the job's new last slot, stored in the same transaction.
-    pub last_slot: Option<i64>,
-    /// The lock the run is supervised under, when it is not the job's own.
-    pub lock_name: Option<String>,
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, Default)]
-pub struct RunEnd {
-    pub status: String,
-    pub ended_at: i64,
-    pub exit_code: Option<i64>,
-    pub signal: Option<i64>,
-    pub error: Option<String>,
-    pub role: Option<String>,
-    pub agent: Option<String>,
-    pub model: Option<String>,
-    pub scope: Option<String>,
-    pub cost_milli: Option<i64>,
-    pub cost_usd: Option<f64>,
-    pub input_tokens: Option<i64>,
-    pub output_tokens: Option<i64>,
-    pub num_turns: Option<i64>,
-    pub tool_calls: Option<i64>,
-    pub attempts: Vec<Attempt>,
-    /// For a `lost` run: give back the budget reservation it holds if its agent surely
-    /// never started (the supervisor died before it noted the agent starting).
-    pub refund_unstarted: bool,
-    pub survivors: Option<String>,
-}
+pub use crate::core::run::{Attempt, NewRun, RunEnd, RunRecord, RunStatus};
 
 const COLUMNS: &str = "id, job, status, forced, scheduled_for, started_at, ended_at, duration_ms, exit_code, signal, \
      error, role, agent, model, scope, cost_milli, cost_usd, input_tokens, output_tokens, num_turns, attempts, \
@@ -103,7 +17,16 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
     Ok(RunRecord {
         id: r.get(0)?,
         job: r.get(1)?,
-        status: r.get(2)?,
+        status: {
+            let s: String = r.get(2)?;
+            RunStatus::parse(&s).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    2,
+                    rusqlite::types::Type::Text,
+                    format!("unknown run status {s:?}").into(),
+                )
+            })?
+        },
         forced: r.get::<_, i64>(3)? != 0,
         scheduled_for: r.get(4)?,
         started_at: r.get(5)?,
@@ -164,7 +87,7 @@ impl Store {
         super::events::append_tx(
             &tx,
             new.started_at,
-            "run_started",
+            crate::core::run::EventKind::RunStarted,
             Some(&new.job),
             Some(id),
             &serde_json::json!({"forced": new.forced, "scheduled_for": new.scheduled_for}),
@@ -194,7 +117,7 @@ impl Store {
     pub fn finish_run(&mut self, id: i64, end: &RunEnd) -> Result<bool> {
         let tx = self.conn.transaction()?;
         let mut refunded = false;
-        if end.status == "lost" && end.refund_unstarted {
+        if end.status == RunStatus::Lost && end.refund_unstarted {
             // A reservation for an agent call that never started was never spent; giving it
             // back in the same transaction that closes the run makes it happen exactly once,
             // and only into the usage it was counted in (same day, no reset since).
@@ -216,7 +139,7 @@ impl Store {
             }
         }
         // A lost run keeps the agent and cost it was charged, so history adds up to usage.
-        let (agent, model, cost_milli) = if end.status == "lost" {
+        let (agent, model, cost_milli) = if end.status == RunStatus::Lost {
             tx.query_row(
                 "SELECT agent, model, cost_milli FROM runs WHERE id = ?1",
                 [id],
@@ -245,7 +168,7 @@ impl Store {
              cost_milli = ?10, cost_usd = ?11, input_tokens = ?12, output_tokens = ?13, num_turns = ?14, \
              attempts = ?15, tool_calls = ?17, survivors = ?18, reserve_day = NULL WHERE id = ?16 AND status = 'running'",
             params![
-                end.status,
+                end.status.as_str(),
                 end.ended_at,
                 end.exit_code,
                 end.signal,
@@ -271,10 +194,10 @@ impl Store {
                 [id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            let kind = if end.status == "lost" {
-                "run_lost"
+            let kind = if end.status == RunStatus::Lost {
+                EventKind::RunLost
             } else {
-                "run_ended"
+                EventKind::RunEnded
             };
             super::events::append_tx(
                 &tx,
@@ -465,7 +388,7 @@ impl Store {
             for r in runs {
                 st.execute(params![
                     r.job,
-                    r.status,
+                    r.status.as_str(),
                     r.forced as i64,
                     r.scheduled_for,
                     r.started_at,

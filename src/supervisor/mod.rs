@@ -112,7 +112,7 @@ pub fn supervise(
                 &mut |_| {},
             );
             let end = RunEnd {
-                status: "failed".into(),
+                status: crate::core::run::RunStatus::Failed,
                 ended_at: clock::to_ms(clock::real_now()),
                 error: Some(format!("jobctl could not supervise the run: {e:#}")),
                 ..Default::default()
@@ -149,8 +149,8 @@ fn with_survivors(mut end: RunEnd, survivors: &[Survivor]) -> RunEnd {
         },
         None => what,
     });
-    if end.status == "succeeded" {
-        end.status = "failed".into();
+    if end.status == crate::core::run::RunStatus::Succeeded {
+        end.status = crate::core::run::RunStatus::Failed;
     }
     end.survivors = serde_json::to_string(survivors).ok();
     end
@@ -242,17 +242,17 @@ pub fn end_of(
     };
     let mut interrupted = None;
     match ending {
-        Ending::Exited(0) => end.status = "succeeded".into(),
+        Ending::Exited(0) => end.status = crate::core::run::RunStatus::Succeeded,
         Ending::Exited(c) => {
-            end.status = "failed".into();
+            end.status = crate::core::run::RunStatus::Failed;
             end.error = Some(format!("exited with code {c}"));
         }
         Ending::Signaled(s) => {
-            end.status = "failed".into();
+            end.status = crate::core::run::RunStatus::Failed;
             end.error = Some(format!("killed by signal {s} ({})", signal_name(*s)));
         }
         Ending::TimedOut => {
-            end.status = "timed_out".into();
+            end.status = crate::core::run::RunStatus::TimedOut;
             end.error = Some(format!(
                 "timed out after {}{TREE_STOPPED} (SIGTERM, then SIGKILL after {})",
                 crate::core::units::format_duration(timeout),
@@ -260,19 +260,19 @@ pub fn end_of(
             ));
         }
         Ending::Interrupted(s) => {
-            end.status = "cancelled".into();
+            end.status = crate::core::run::RunStatus::Cancelled;
             end.error = Some(format!(
                 "cancelled: jobctl received {s} and stopped the run"
             ));
             interrupted = Some(*s);
         }
         Ending::SpawnFailed { exit_code, message } => {
-            end.status = "failed".into();
+            end.status = crate::core::run::RunStatus::Failed;
             end.exit_code = Some(*exit_code as i64);
             end.error = Some(message.clone());
         }
         Ending::Stalled(notice) => {
-            end.status = "failed".into();
+            end.status = crate::core::run::RunStatus::Failed;
             end.error = Some(format!(
                 "stopped: its output showed only the provider being unreachable ({notice})"
             ));

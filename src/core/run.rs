@@ -1,0 +1,357 @@
+//! Runs as data: their states, the events that record every change, the outcome of each
+//! agent tried, and the records a run is created and closed with. Typed here once, so no
+//! layer compares strings; the strings are what the database and `--json` carry.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Declares a string-backed enum: its wire names, `as_str`, `parse`, `Display`, serde.
+macro_rules! wire_enum {
+    ($(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal,)+ }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($(#[$vm])* $v,)+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$v,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$v => $s,)+ }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($s => Some($name::$v),)+ _ => None }
+            }
+        }
+
+        /// Compares with a wire name (`status == "succeeded"`), as a test or a query reads.
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                self.as_str()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                $name::parse(&s).ok_or_else(|| {
+                    serde::de::Error::custom(format!("unknown {}: {s:?}", stringify!($name)))
+                })
+            }
+        }
+    };
+}
+
+wire_enum! {
+    /// Where a run is in its life (cli.md, "Run statuses").
+    pub enum RunStatus {
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        TimedOut = "timed_out",
+        /// Stopped by a person or by jobctl's own shutdown.
+        Cancelled = "cancelled",
+        /// jobctl vanished while it ran; found and closed later.
+        Lost = "lost",
+        /// No agent could take it.
+        Skipped = "skipped",
+    }
+}
+
+impl RunStatus {
+    /// An ended run never changes state again.
+    pub fn is_end(self) -> bool {
+        self != RunStatus::Running
+    }
+
+    /// What `status` calls a failure, and `on_failure` hooks run for.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Failed | RunStatus::TimedOut | RunStatus::Lost | RunStatus::Skipped
+        )
+    }
+}
+
+wire_enum! {
+    /// What happened to one agent tried for a run.
+    pub enum Outcome {
+        Succeeded = "succeeded",
+        Failed = "failed",
+        TimedOut = "timed_out",
+        Cancelled = "cancelled",
+        /// Its scope was disabled, or its provider could not be reached.
+        Unavailable = "unavailable",
+        NotInstalled = "not_installed",
+        AuthFailed = "auth_failed",
+        QuotaExhausted = "quota_exhausted",
+    }
+}
+
+impl Outcome {
+    /// The outcome of an agent attempt whose run ended with `status`.
+    pub fn of_run(status: RunStatus) -> Outcome {
+        match status {
+            RunStatus::Succeeded => Outcome::Succeeded,
+            RunStatus::TimedOut => Outcome::TimedOut,
+            RunStatus::Cancelled => Outcome::Cancelled,
+            _ => Outcome::Failed,
+        }
+    }
+}
+
+wire_enum! {
+    /// The kinds of the event log (scheduling.md, "Events").
+    pub enum EventKind {
+        RunStarted = "run_started",
+        RunEnded = "run_ended",
+        RunLost = "run_lost",
+        RunSkipped = "run_skipped",
+        SlotSkipped = "slot_skipped",
+        CatchUp = "catch_up",
+        ClockJump = "clock_jump",
+        ScopeDisabled = "scope_disabled",
+        ScopeEnabled = "scope_enabled",
+        ScopesEnabled = "scopes_enabled",
+        BudgetReset = "budget_reset",
+        JobPaused = "job_paused",
+        JobResumed = "job_resumed",
+        JobReset = "job_reset",
+    }
+}
+
+/// One candidate agent tried for a run, and what happened.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Attempt {
+    pub agent: String,
+    pub outcome: Outcome,
+    pub reason: Option<String>,
+}
+
+impl Attempt {
+    pub fn new(agent: &str, outcome: Outcome, reason: Option<String>) -> Attempt {
+        Attempt {
+            agent: agent.to_string(),
+            outcome,
+            reason,
+        }
+    }
+
+    /// `agent: reason` (or the outcome when there is no reason), as messages list them.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}: {}",
+            self.agent,
+            self.reason
+                .clone()
+                .unwrap_or_else(|| self.outcome.to_string())
+        )
+    }
+}
+
+/// A run as stored.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub id: i64,
+    pub job: String,
+    pub status: RunStatus,
+    pub forced: bool,
+    pub scheduled_for: i64,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub exit_code: Option<i64>,
+    pub signal: Option<i64>,
+    pub error: Option<String>,
+    pub role: Option<String>,
+    pub agent: Option<String>,
+    pub model: Option<String>,
+    pub scope: Option<String>,
+    pub cost_milli: Option<i64>,
+    pub cost_usd: Option<f64>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub num_turns: Option<i64>,
+    pub tool_calls: Option<i64>,
+    pub attempts: Vec<Attempt>,
+    pub log_path: Option<String>,
+    pub supervisor_pid: Option<i64>,
+    pub pgid: Option<i64>,
+    /// The lock its supervisor holds when it is not the job's (an ask's).
+    pub lock_name: Option<String>,
+    /// Processes the run left that could not be killed (JSON `proctree::Survivor`s).
+    pub survivors: Option<String>,
+}
+
+impl Default for RunRecord {
+    fn default() -> RunRecord {
+        RunRecord {
+            id: 0,
+            job: String::new(),
+            status: RunStatus::Running,
+            forced: false,
+            scheduled_for: 0,
+            started_at: 0,
+            ended_at: None,
+            duration_ms: None,
+            exit_code: None,
+            signal: None,
+            error: None,
+            role: None,
+            agent: None,
+            model: None,
+            scope: None,
+            cost_milli: None,
+            cost_usd: None,
+            input_tokens: None,
+            output_tokens: None,
+            num_turns: None,
+            tool_calls: None,
+            attempts: Vec::new(),
+            log_path: None,
+            supervisor_pid: None,
+            pgid: None,
+            lock_name: None,
+            survivors: None,
+        }
+    }
+}
+
+impl RunRecord {
+    /// The name of the lock that is held while this run runs.
+    pub fn lock_key(&self) -> &str {
+        self.lock_name.as_deref().unwrap_or(&self.job)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.status == RunStatus::Running
+    }
+}
+
+/// What is known when a run is created.
+#[derive(Debug, Clone, Default)]
+pub struct NewRun {
+    pub job: String,
+    pub forced: bool,
+    pub scheduled_for: i64,
+    pub started_at: i64,
+    pub supervisor_pid: Option<i64>,
+    pub scope: Option<String>,
+    /// For scheduled runs: the job's new last slot, stored in the same transaction.
+    pub last_slot: Option<i64>,
+    /// The lock the run is supervised under, when it is not the job's own.
+    pub lock_name: Option<String>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct RunEnd {
+    pub status: RunStatus,
+    pub ended_at: i64,
+    pub exit_code: Option<i64>,
+    pub signal: Option<i64>,
+    pub error: Option<String>,
+    pub role: Option<String>,
+    pub agent: Option<String>,
+    pub model: Option<String>,
+    pub scope: Option<String>,
+    pub cost_milli: Option<i64>,
+    pub cost_usd: Option<f64>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub num_turns: Option<i64>,
+    pub tool_calls: Option<i64>,
+    pub attempts: Vec<Attempt>,
+    /// For a `lost` run: give back the budget reservation it holds if its agent surely
+    /// never started (the supervisor died before it noted the agent starting).
+    pub refund_unstarted: bool,
+    pub survivors: Option<String>,
+}
+
+impl Default for RunEnd {
+    /// A builder's start: an end whose status is still to be decided (failed until then).
+    fn default() -> RunEnd {
+        RunEnd::new(RunStatus::Failed, 0)
+    }
+}
+
+impl RunEnd {
+    /// An end with this status and nothing else known yet.
+    pub fn new(status: RunStatus, ended_at: i64) -> RunEnd {
+        RunEnd {
+            status,
+            ended_at,
+            exit_code: None,
+            signal: None,
+            error: None,
+            role: None,
+            agent: None,
+            model: None,
+            scope: None,
+            cost_milli: None,
+            cost_usd: None,
+            input_tokens: None,
+            output_tokens: None,
+            num_turns: None,
+            tool_calls: None,
+            attempts: Vec::new(),
+            refund_unstarted: false,
+            survivors: None,
+        }
+    }
+
+    /// A failed end with this error.
+    pub fn failed(ended_at: i64, error: impl Into<String>) -> RunEnd {
+        let mut e = RunEnd::new(RunStatus::Failed, ended_at);
+        e.error = Some(error.into());
+        e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_round_trip() {
+        for s in RunStatus::ALL {
+            assert_eq!(RunStatus::parse(s.as_str()), Some(*s));
+            let j = serde_json::to_string(s).unwrap();
+            assert_eq!(serde_json::from_str::<RunStatus>(&j).unwrap(), *s);
+        }
+        for o in Outcome::ALL {
+            assert_eq!(Outcome::parse(o.as_str()), Some(*o));
+        }
+        for k in EventKind::ALL {
+            assert_eq!(EventKind::parse(k.as_str()), Some(*k));
+        }
+        assert_eq!(RunStatus::TimedOut.to_string(), "timed_out");
+        assert!(serde_json::from_str::<RunStatus>("\"nope\"").is_err());
+    }
+
+    #[test]
+    fn failures_and_ends() {
+        assert!(!RunStatus::Running.is_end());
+        assert!(RunStatus::Cancelled.is_end());
+        assert!(RunStatus::Lost.is_failure() && !RunStatus::Cancelled.is_failure());
+    }
+}
