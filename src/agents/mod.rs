@@ -17,10 +17,10 @@ use nix::sys::signal::Signal;
 use crate::config::{Config, Job, JobKind, Thinking};
 use crate::core::clock::{self, to_ms};
 use crate::core::run::{Attempt, Outcome, RunEnd, RunRecord};
+use crate::exec::logfile::LogFile;
 use crate::exec::process::{self, Echo, Ending, Launch, Signals, StallLine, StallRule};
 use crate::store::Store;
 use crate::store::agents::Reservation;
-use crate::supervisor::logfile::LogFile;
 use presets::Mode;
 use select::Verdict;
 

@@ -11,11 +11,11 @@ use crate::cli::Global;
 use crate::config::Thinking;
 use crate::coord::flock::JobLock;
 use crate::core::units as values;
+use crate::exec::logfile::LogFile;
 use crate::exec::process::{Echo, Signals};
 use crate::exit_code::code;
 use crate::output::Ui;
 use crate::store::{NewRun, Store};
-use crate::supervisor::logfile::LogFile;
 use crate::{bail_code, config, core::clock};
 
 pub struct AskArgs<'a> {

@@ -3,5 +3,6 @@
 //! processes and signals, not runs, jobs or the database.
 
 pub mod echo;
+pub mod logfile;
 pub mod process;
 pub mod proctree;

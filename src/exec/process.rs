@@ -23,8 +23,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::{Instant, sleep, sleep_until};
 
 use super::echo;
+use crate::exec::logfile::LogFile;
 use crate::exec::proctree::{self, RunIdentity, Survivor};
-use crate::supervisor::logfile::LogFile;
 
 /// What to start.
 #[derive(Debug, Clone)]

@@ -4,7 +4,6 @@
 //! supervise`); a forced run is supervised by the `jobctl force` process itself.
 
 pub mod env;
-pub mod logfile;
 
 use std::time::Duration;
 
@@ -14,10 +13,10 @@ use nix::sys::signal::Signal;
 use crate::config::{Command, Config, Job, JobKind};
 use crate::coord::flock::JobLock;
 use crate::core::clock;
+use crate::exec::logfile::LogFile;
 use crate::exec::process::{self, Echo, Ending, Launch, Signals};
 use crate::exec::proctree::{self, RunIdentity, Survivor};
 use crate::store::{RunEnd, RunRecord, Store};
-use logfile::LogFile;
 
 /// What became of a supervised run.
 pub struct Supervised {
