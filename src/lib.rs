@@ -1,21 +1,18 @@
 //! jobctl: a cron-style job runner for scripts and AI-agent CLIs.
 //!
-//! `main.rs` only calls [`app::main`]; the library exists so the benchmark's fixture
-//! generator fills a database through the same store code as jobctl itself.
+//! The layers, from the bottom: [`core`] (pure: units, time, schedules, run states, the
+//! error type), [`config`] (the TOML file, validated), [`store`] (state behind traits,
+//! SQLite by default), [`coord`] (leases and stop requests between processes), [`exec`]
+//! (processes, their logs and signals), [`agents`] (the agent CLIs), [`engine`] (the
+//! use-cases, returning data) and [`cli`] (arguments, rendering). A layer uses only those
+//! below it; nothing below the CLI knows clap or tables.
 
 pub mod agents;
-pub mod app;
 pub mod cli;
-pub mod commands;
 pub mod config;
 pub mod coord;
 pub mod core;
+pub mod engine;
 pub mod exec;
-pub mod exit_code;
 pub mod faults;
-pub mod output;
-pub mod plan;
-pub mod recovery;
 pub mod store;
-pub mod supervisor;
-pub mod tick;

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    jobctl::app::main()
+    jobctl::cli::main()
 }

@@ -102,7 +102,7 @@ impl<'a> Run<'a> {
             exit_code: self.exit_code,
             ..self.end
         };
-        assert!(store.finish_run(run.id, &end).unwrap());
+        assert!(store.finish_run(run.id, &end).unwrap().is_some());
         store.get_run(run.id).unwrap().unwrap()
     }
 }

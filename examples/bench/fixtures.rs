@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use jobctl::store::{RunRecord, Store};
+use jobctl::store::sqlite::SqliteStore;
+use jobctl::store::{MetaStore, RunRecord};
 
 /// The fixed "now" of every scenario (`JOBCTL_NOW`): nothing is due at this moment.
 pub const NOW: &str = "2026-06-15T12:00:00Z";
@@ -53,7 +54,7 @@ pub fn build(home: &Path, jobs: usize, runs: usize, keep_runs: u32) -> anyhow::R
     let config = home.join("jobctl.toml");
     std::fs::write(&config, toml)?;
 
-    let mut store = Store::open(&home.join("state"))?;
+    let mut store = SqliteStore::open(&home.join("state"))?;
     store.import_job_states(&states)?;
     store.set_last_tick(jiff::Timestamp::from_millisecond(now_ms - 120_000)?)?;
     let per_batch = 50_000;

@@ -371,7 +371,7 @@ fn median_of(mut times: Vec<f64>) -> f64 {
 /// B4: returns (wall ms, granted).
 fn reservations(dir: &Path) -> Result<(f64, usize)> {
     std::fs::create_dir_all(dir)?;
-    drop(jobctl::store::Store::open(dir)?);
+    drop(jobctl::store::open(dir)?);
     let me = std::env::current_exe()?;
     let t = Instant::now();
     let children: Vec<_> = (0..20)
@@ -392,7 +392,7 @@ fn reservations(dir: &Path) -> Result<(f64, usize)> {
             .unwrap_or(0);
     }
     let ms = t.elapsed().as_secs_f64() * 1000.0;
-    let store = jobctl::store::Store::open(dir)?;
+    let store = jobctl::store::open(dir)?;
     let used = store.usage("bench", "2026-06-15")?;
     if used != granted as i64 * 1000 {
         bail!("B4: {granted} reservations granted but usage says {used} milli-units");
@@ -401,11 +401,19 @@ fn reservations(dir: &Path) -> Result<(f64, usize)> {
 }
 
 fn reserve_worker(dir: &Path) -> Result<()> {
-    let mut store = jobctl::store::Store::open(dir)?;
+    let mut store = jobctl::store::open(dir)?;
     let mut granted = 0;
     for _ in 0..10 {
-        let r = store.reserve("bench", "worker", "2026-06-15", 1000, 100_000, 0, None)?;
-        if matches!(r, jobctl::store::agents::Reservation::Reserved(_)) {
+        let r = store.reserve(&jobctl::store::ReserveRequest {
+            agent: "bench",
+            scope: "worker",
+            day: "2026-06-15",
+            cost: 1000,
+            budget: 100_000,
+            now: 0,
+            for_run: None,
+        })?;
+        if matches!(r, jobctl::store::Reservation::Reserved(_)) {
             granted += 1;
         }
     }

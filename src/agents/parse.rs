@@ -95,7 +95,7 @@ pub fn classify(message: &str) -> FailureKind {
 }
 
 /// Words of a provider that can't be reached (lower-cased input).
-fn unreachable_words(m: &str) -> bool {
+pub(crate) fn unreachable_words(m: &str) -> bool {
     const WORDS: &[&str] = &[
         "reconnecting",
         "waiting for network",
@@ -166,7 +166,7 @@ pub fn read_line(line: &str) -> Line {
 
 pub(crate) const ROOT_REFUSAL: &str = "cannot be used with root/sudo privileges";
 
-fn clip(s: &str, max: usize) -> String {
+pub(crate) fn clip(s: &str, max: usize) -> String {
     let s = s.trim();
     if s.chars().count() > max {
         format!("{}…", s.chars().take(max).collect::<String>())
@@ -177,7 +177,7 @@ fn clip(s: &str, max: usize) -> String {
 
 /// Lines that say nothing about how a call went: Node's deprecation warnings, and the
 /// banners the CLIs print on every start.
-fn is_noise(line: &str) -> bool {
+pub(crate) fn is_noise(line: &str) -> bool {
     const PREFIXES: &[&str] = &[
         "(node:",
         "(Use `node --trace",
@@ -194,7 +194,7 @@ fn is_noise(line: &str) -> bool {
 }
 
 /// The message of an error document, in any of the CLIs' shapes.
-fn message_of(v: &Value) -> Option<String> {
+pub(crate) fn message_of(v: &Value) -> Option<String> {
     for p in ["/error/message", "/message", "/result", "/error"] {
         if let Some(m) = v.pointer(p).and_then(Value::as_str)
             && !m.trim().is_empty()
@@ -229,32 +229,32 @@ pub fn meaningful_line(text: &str, max: usize) -> String {
 }
 
 /// The JSON document that starts at `line` (a line of `text`), possibly spanning lines.
-fn json_from(text: &str, line: &str) -> Option<Value> {
+pub(crate) fn json_from(text: &str, line: &str) -> Option<Value> {
     let at = line.as_ptr() as usize - text.as_ptr() as usize;
     let mut de = serde_json::Deserializer::from_str(&text[at..]).into_iter::<Value>();
     de.next()?.ok().filter(Value::is_object)
 }
 
 /// A non-negative count: a CLI's number that is negative or not an integer is no count.
-fn count(v: &Value, key: &str) -> Option<i64> {
+pub(crate) fn count(v: &Value, key: &str) -> Option<i64> {
     v.get(key).and_then(Value::as_i64).filter(|n| *n >= 0)
 }
 
-fn add(total: &mut Option<i64>, n: Option<i64>) {
+pub(crate) fn add(total: &mut Option<i64>, n: Option<i64>) {
     if let Some(n) = n {
         *total = Some(total.unwrap_or(0).saturating_add(n));
     }
 }
 
 /// A cost in dollars: finite and not negative, else unknown.
-fn dollars(v: Option<&Value>) -> Option<f64> {
+pub(crate) fn dollars(v: Option<&Value>) -> Option<f64> {
     v.and_then(Value::as_f64)
         .filter(|c| c.is_finite() && *c >= 0.0)
 }
 
 /// The last JSON object in `text`: the whole text, else the last line that starts one
 /// (it may span several lines, as a pretty-printed error document does).
-fn last_json_object(text: &str) -> Option<Value> {
+pub(crate) fn last_json_object(text: &str) -> Option<Value> {
     if let Ok(v) = serde_json::from_str::<Value>(text.trim())
         && v.is_object()
     {
@@ -287,12 +287,7 @@ pub fn parse(
             ..Default::default()
         };
     }
-    let mut p = match preset {
-        Preset::Claude => parse_claude(&out, truncated),
-        Preset::Codex => parse_codex(&out),
-        Preset::Gemini => parse_gemini(&out, &err, truncated),
-        Preset::Command => parse_command(&out),
-    };
+    let mut p = super::presets::driver(preset).read(&out, &err, truncated);
     if let Some(f) = &mut p.failure
         && f.message.is_empty()
     {
@@ -334,7 +329,7 @@ fn describe_exit(exit_code: Option<i32>, err: &str, out: &str) -> String {
 
 /// The output was not the JSON the preset prints: say so with what it did print. The
 /// message is left empty for [`parse`] to fill from both streams when stdout is empty.
-fn not_json(what: &str, out: &str, truncated: bool) -> Parsed {
+pub(crate) fn not_json(what: &str, out: &str, truncated: bool) -> Parsed {
     let message = if truncated {
         format!("{what} printed more output than jobctl parses (over 8 MiB); see the run log")
     } else if out.trim().is_empty() {
@@ -352,217 +347,6 @@ fn not_json(what: &str, out: &str, truncated: bool) -> Parsed {
         }),
         ..Default::default()
     }
-}
-
-fn parse_claude(out: &str, truncated: bool) -> Parsed {
-    // A result cut at the capture limit could parse from whatever fit: never trust it.
-    let found = if truncated {
-        None
-    } else {
-        last_json_object(out)
-    };
-    let Some(v) = found else {
-        return not_json("claude", out, truncated);
-    };
-    let result = v.get("result").and_then(Value::as_str).map(str::to_string);
-    let usage = v.get("usage").cloned().unwrap_or(Value::Null);
-    let input = count(&usage, "input_tokens");
-    let output = count(&usage, "output_tokens");
-    let mut p = Parsed {
-        answer: result.clone(),
-        cost_usd: dollars(v.get("total_cost_usd")),
-        input_tokens: input,
-        output_tokens: output,
-        num_turns: count(&v, "num_turns"),
-        tool_calls: None,
-        reached_service: input.unwrap_or(0) + output.unwrap_or(0) > 0
-            || count(&v, "duration_api_ms").unwrap_or(0) > 0,
-        failure: None,
-    };
-    if v.get("is_error").and_then(Value::as_bool) == Some(true)
-        || v.get("subtype").and_then(Value::as_str) == Some("error_during_execution")
-    {
-        let msg = result.unwrap_or_else(|| "claude reported an error".into());
-        p.failure = Some(Failure {
-            kind: classify(&msg),
-            message: meaningful_line(&msg, 300),
-        });
-    }
-    p
-}
-
-/// Item types of codex's JSON events that are tool calls.
-const CODEX_TOOL_ITEMS: &[&str] = &[
-    "command_execution",
-    "file_change",
-    "mcp_tool_call",
-    "web_search",
-];
-
-fn parse_codex(out: &str) -> Parsed {
-    let mut p = Parsed::default();
-    let mut errors: Vec<String> = Vec::new();
-    let mut failed = None;
-    let mut turns: i64 = 0;
-    let mut tools: i64 = 0;
-    for line in out.lines() {
-        let Ok(v) = serde_json::from_str::<Value>(line.trim()) else {
-            continue;
-        };
-        match v.get("type").and_then(Value::as_str) {
-            Some("turn.completed") => {
-                turns += 1;
-                p.reached_service = true;
-                if let Some(u) = v.get("usage") {
-                    add(&mut p.input_tokens, count(u, "input_tokens"));
-                    add(&mut p.output_tokens, count(u, "output_tokens"));
-                }
-            }
-            Some("item.started") | Some("item.updated") => p.reached_service = true,
-            Some("item.completed") => {
-                p.reached_service = true;
-                let item = v.get("item").unwrap_or(&Value::Null);
-                let kind = item
-                    .get("type")
-                    .or(item.get("item_type"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                match kind {
-                    "agent_message" | "assistant_message" => {
-                        if let Some(t) = item.get("text").and_then(Value::as_str) {
-                            p.answer = Some(t.to_string());
-                        }
-                    }
-                    "error" => {
-                        if let Some(m) = item.get("message").and_then(Value::as_str) {
-                            errors.push(m.to_string());
-                        }
-                    }
-                    k if CODEX_TOOL_ITEMS.contains(&k) => tools += 1,
-                    _ => {}
-                }
-            }
-            Some("error") => {
-                if let Some(m) = v.get("message").and_then(Value::as_str) {
-                    errors.push(m.to_string());
-                }
-            }
-            Some("turn.failed") => {
-                let m = v
-                    .pointer("/error/message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("turn failed");
-                failed = Some(m.to_string());
-            }
-            _ => {}
-        }
-    }
-    if turns > 0 {
-        p.num_turns = Some(turns);
-    }
-    if p.reached_service {
-        p.tool_calls = Some(tools);
-    }
-    // Error notices (reconnects, a model without metadata) are the failure only when the
-    // turn produced no answer.
-    let failure = failed.or_else(|| {
-        if p.answer.is_none() {
-            errors.last().cloned()
-        } else {
-            None
-        }
-    });
-    if let Some(m) = failure {
-        p.failure = Some(Failure {
-            kind: classify(&m),
-            message: meaningful_line(&m, 300),
-        });
-    }
-    p
-}
-
-fn parse_gemini(out: &str, err: &str, truncated: bool) -> Parsed {
-    // gemini prints its result on stdout and, since 0.61, its error document on stderr.
-    let found = if truncated {
-        None
-    } else {
-        last_json_object(out)
-    };
-    let err_doc = last_json_object(err).filter(|v| v.get("error").is_some_and(|e| !e.is_null()));
-    let v = match (found, err_doc) {
-        (Some(v), _) if v.get("error").is_none_or(Value::is_null) => v,
-        (_, Some(e)) => e,
-        (Some(v), None) => v,
-        (None, None) => return not_json("gemini", out, truncated),
-    };
-    let mut p = Parsed {
-        answer: v
-            .get("response")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        ..Default::default()
-    };
-    if let Some(models) = v.pointer("/stats/models").and_then(Value::as_object) {
-        for m in models.values() {
-            let tokens = m.get("tokens").unwrap_or(&Value::Null);
-            add(
-                &mut p.input_tokens,
-                count(tokens, "prompt").or(count(tokens, "input")),
-            );
-            add(&mut p.output_tokens, count(tokens, "candidates"));
-            // Turns are the main model's requests; gemini also counts its router's.
-            add(
-                &mut p.num_turns,
-                m.pointer("/roles/main/totalRequests")
-                    .or(m.pointer("/api/totalRequests"))
-                    .and_then(Value::as_i64)
-                    .filter(|n| *n >= 0),
-            );
-        }
-    }
-    if let Some(t) = v.pointer("/stats/tools") {
-        p.tool_calls = count(t, "totalCalls");
-    }
-    p.reached_service =
-        p.answer.is_some() || p.input_tokens.unwrap_or(0) + p.output_tokens.unwrap_or(0) > 0;
-    if let Some(e) = v.get("error").filter(|e| !e.is_null()) {
-        let msg = message_of(&serde_json::json!({ "error": e }))
-            .unwrap_or_else(|| "gemini reported an error".into());
-        let code = e.get("code").and_then(Value::as_i64);
-        let kind = match code {
-            Some(41) => FailureKind::Auth,
-            Some(55) => FailureKind::Rejected,
-            _ => classify(&format!("{msg} {}", code.unwrap_or(0))),
-        };
-        p.failure = Some(Failure {
-            kind,
-            message: meaningful_line(&msg, 300),
-        });
-    }
-    p
-}
-
-fn parse_command(out: &str) -> Parsed {
-    let mut p = Parsed {
-        answer: Some(out.to_string()),
-        reached_service: true,
-        ..Default::default()
-    };
-    let last = out.trim_end().lines().last().unwrap_or("");
-    if let Ok(v) = serde_json::from_str::<Value>(last.trim())
-        && v.is_object()
-    {
-        p.cost_usd = dollars(v.get("cost")).or(dollars(v.pointer("/usage/cost_usd")));
-        if let Some(u) = v.get("usage") {
-            p.input_tokens = count(u, "input_tokens");
-            p.output_tokens = count(u, "output_tokens");
-            p.num_turns = count(u, "num_turns");
-            p.tool_calls = count(u, "tool_calls");
-        }
-        let body = out.trim_end();
-        p.answer = Some(body[..body.len() - last.len()].trim_end().to_string());
-    }
-    p
 }
 
 #[cfg(test)]

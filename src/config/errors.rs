@@ -1,53 +1,9 @@
 //! Config errors: every problem found, each with file, line, column, key path and what was
 //! expected. Exit code 78.
 
-use std::fmt;
 use std::path::Path;
 
-use serde::Serialize;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ConfigIssue {
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
-    pub key: String,
-    pub expected: String,
-}
-
-impl fmt::Display for ConfigIssue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if self.line > 0 {
-            write!(f, ":{}:{}", self.line, self.column)?;
-        }
-        if self.key.is_empty() {
-            write!(f, ": {}", self.expected)
-        } else {
-            write!(f, ": {}: {}", self.key, self.expected)
-        }
-    }
-}
-
-/// Every problem of one config file, in file order.
-#[derive(Debug, Clone)]
-pub struct ConfigErrors {
-    pub issues: Vec<ConfigIssue>,
-}
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, issue) in self.issues.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{issue}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigErrors {}
+use crate::core::error::{ConfigErrors, ConfigIssue};
 
 /// An error about the file as a whole (missing, unreadable, too big).
 pub fn whole_file(path: &Path, expected: String) -> ConfigErrors {

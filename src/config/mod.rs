@@ -5,6 +5,7 @@
 mod errors;
 mod inputs;
 mod jobs;
+mod parse;
 mod paths;
 pub mod safety;
 mod sections;
@@ -17,10 +18,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use errors::{ConfigErrors, ConfigIssue};
+pub use crate::core::error::{ConfigErrors, ConfigIssue};
 pub use paths::find_config_file;
-pub use sections::preset_models;
 
+use crate::core::error::{Error, Result};
 use crate::core::schedule::Schedule;
 use crate::core::zone::Zone;
 
@@ -137,8 +138,8 @@ impl Thinking {
     }
 }
 
-/// Model names per thinking level. `None`: pass no model, the CLI uses its own default
-/// (codex and gemini rename their models faster than a default here could follow).
+/// Model names per thinking level, as the file names them; `None`: the preset's default
+/// (`agents::presets::model_for`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Models {
     pub fast: Option<String>,
@@ -248,40 +249,33 @@ impl Runner {
 
 impl Config {
     /// The job named `name`, or the error every command gives for a name not in the file.
-    pub fn job(&self, name: &str) -> anyhow::Result<&Job> {
+    pub fn job(&self, name: &str) -> Result<&Job> {
         self.jobs.get(name).map(|j| &**j).ok_or_else(|| {
-            anyhow::Error::new(crate::exit_code::Coded::new(
-                crate::exit_code::code::FAILURE,
-                format!("no job named {name:?} in {}", self.path.display()),
-            ))
+            Error::NotFound(format!("no job named {name:?} in {}", self.path.display()))
         })
     }
 }
 
 /// Finds and loads the config file (`--config` first, then the lookup order of config.md).
-///
-/// A command loads its config once and uses it until the process ends, so it is never
-/// freed: dropping a 1,000-job config one allocation at a time cost an idle tick 7% of
-/// its instructions, on the way out.
-pub fn load(explicit: Option<&Path>) -> anyhow::Result<&'static Config> {
+pub fn load(explicit: Option<&Path>) -> Result<Config> {
     let path = find_config_file(explicit)?;
-    Ok(Box::leak(Box::new(load_file(&path)?)))
+    load_file(&path)
 }
 
 /// Like [`load`], but always parses and validates the file, and neither reads nor writes
 /// a snapshot: `jobctl check` looks at the file itself and changes nothing.
-pub fn load_fresh(explicit: Option<&Path>) -> anyhow::Result<Config> {
+pub fn load_fresh(explicit: Option<&Path>) -> Result<Config> {
     let path = find_config_file(explicit)?;
     load_path(&path, false)
 }
 
 /// Reads, parses and validates one config file, or takes its snapshot when the file and
 /// everything it refers to are unchanged since the snapshot was made.
-pub fn load_file(path: &Path) -> anyhow::Result<Config> {
+pub fn load_file(path: &Path) -> Result<Config> {
     load_path(path, true)
 }
 
-fn load_path(path: &Path, use_snapshot: bool) -> anyhow::Result<Config> {
+fn load_path(path: &Path, use_snapshot: bool) -> Result<Config> {
     let path = paths::absolute(path);
     let display = path.display().to_string();
     let meta = std::fs::metadata(&path)
@@ -290,9 +284,9 @@ fn load_path(path: &Path, use_snapshot: bool) -> anyhow::Result<Config> {
         return Err(errors::whole_file(&path, "is a directory, not a config file".into()).into());
     }
     if let Err(why) = safety::trusted_config(&meta) {
-        return Err(anyhow::Error::new(crate::exit_code::Coded::new(
-            crate::exit_code::code::STATE,
-            format!("refusing the config {}: {why}", path.display()),
+        return Err(Error::State(format!(
+            "refusing the config {}: {why}",
+            path.display()
         )));
     }
     if meta.len() as usize > MAX_CONFIG_BYTES {
@@ -329,7 +323,7 @@ fn load_path(path: &Path, use_snapshot: bool) -> anyhow::Result<Config> {
     if use_snapshot && let Some(config) = snapshot::read(&path, &text) {
         return Ok(config);
     }
-    let (config, inputs) = walk::parse_config(&path, &text)?;
+    let (config, inputs) = parse::parse_config(&path, &text)?;
     if use_snapshot {
         snapshot::write(&path, &text, &inputs, &config);
     }

@@ -15,7 +15,7 @@ fn home() -> Option<PathBuf> {
 
 /// The config file: `--config`, else `$JOBCTL_CONFIG`, else `$JOBCTL_HOME/jobctl.toml`, else
 /// `$XDG_CONFIG_HOME/jobctl/jobctl.toml` (`~/.config/jobctl/jobctl.toml`).
-pub fn find_config_file(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+pub fn find_config_file(explicit: Option<&Path>) -> crate::core::error::Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
     }

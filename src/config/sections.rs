@@ -294,23 +294,6 @@ fn daemon_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<Daemon> {
     })
 }
 
-/// The models a preset uses when the config names none: only aliases the CLI itself
-/// resolves (claude's haiku/sonnet/opus). codex and gemini get no `-m`, so their own
-/// default applies: a model name written here would rot (codex 0.171 no longer knows
-/// `gpt-5.4`).
-pub fn preset_models(p: Preset) -> Models {
-    let m = |a: &str, b: &str, c: &str| Models {
-        fast: Some(a.into()),
-        med: Some(b.into()),
-        slow: Some(c.into()),
-    };
-    match p {
-        Preset::Claude => m("haiku", "sonnet", "opus"),
-        Preset::Codex | Preset::Gemini => Models::default(),
-        Preset::Command => m("fast", "med", "slow"),
-    }
-}
-
 fn agent_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, name: &str) -> Option<Agent> {
     t.check_keys(ctx, AGENT_KEYS, "an agent");
     let preset_v = t.required(ctx, "preset", "claude, codex, gemini or command");
@@ -360,7 +343,8 @@ fn agent_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, name: &str) -> Option<Age
         (Some(p), _) => vec![p.as_str().to_string()],
         (None, _) => return None,
     };
-    let mut models = preset_models(preset?);
+    // Only what the file names: the preset's own defaults are the agent layer's.
+    let mut models = Models::default();
     if let Some(mt) = t.table(ctx, "models") {
         mt.check_keys(ctx, &["fast", "med", "slow"], "models");
         if let Some(v) = mt.str(ctx, "fast") {

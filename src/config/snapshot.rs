@@ -262,7 +262,7 @@ command = ["true"]
 enabled = false
 "#;
         let path = Path::new("/etc/jobctl/jobctl.toml");
-        let (config, _) = super::super::walk::parse_config(path, text).expect("valid config");
+        let (config, _) = super::super::parse::parse_config(path, text).expect("valid config");
         let bytes = postcard::to_stdvec(&config).unwrap();
         let back: Config = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(format!("{back:?}"), format!("{config:?}"));

@@ -9,9 +9,9 @@ use std::time::Duration;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::errors::{ConfigErrors, ConfigIssue};
 use super::inputs::Inputs;
-use super::{Config, paths};
+use super::paths;
+use crate::core::error::{ConfigErrors, ConfigIssue};
 
 pub(super) type Value<'i> = Spanned<DeValue<'i>>;
 
@@ -29,7 +29,34 @@ pub(super) struct Ctx<'s> {
     pub inputs: Inputs,
 }
 
-impl Ctx<'_> {
+impl<'s> Ctx<'s> {
+    /// A context for the file at `path` holding `src`.
+    pub fn new(path: &Path, src: &'s str) -> Ctx<'s> {
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        let line_starts = std::iter::once(0)
+            .chain(src.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Ctx {
+            src,
+            line_starts,
+            file: path.display().to_string(),
+            issues: Vec::new(),
+            dir,
+            inputs: Inputs::default(),
+        }
+    }
+
+    /// Every problem found, in file order.
+    pub fn into_errors(mut self) -> ConfigErrors {
+        self.issues.sort_by_key(|(at, _)| *at);
+        ConfigErrors {
+            issues: self.issues.into_iter().map(|(_, i)| i).collect(),
+        }
+    }
+
     pub fn err(&mut self, span: Range<usize>, key: &str, expected: impl Into<String>) {
         let (line, column) = self.line_col(span.start);
         self.issues.push((
@@ -61,56 +88,6 @@ impl Ctx<'_> {
 }
 
 /// Parses and validates a whole config file; also returns what else it consulted.
-pub(super) fn parse_config(path: &Path, src: &str) -> Result<(Config, Inputs), ConfigErrors> {
-    let dir = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("/"));
-    let line_starts = std::iter::once(0)
-        .chain(src.match_indices('\n').map(|(i, _)| i + 1))
-        .collect();
-    let mut ctx = Ctx {
-        src,
-        line_starts,
-        file: path.display().to_string(),
-        issues: Vec::new(),
-        dir,
-        inputs: Inputs::default(),
-    };
-    let (doc, syntax) = DeTable::parse_recoverable(src);
-    if !syntax.is_empty() {
-        for e in syntax {
-            let span = e.span().unwrap_or(0..0);
-            let msg = e
-                .message()
-                .lines()
-                .next()
-                .unwrap_or("invalid TOML")
-                .trim()
-                .to_string();
-            ctx.err(span, "", format!("invalid TOML: {msg}"));
-        }
-        return Err(finish(ctx));
-    }
-    let root = Table {
-        t: doc.get_ref(),
-        path: String::new(),
-        span: 0..0,
-    };
-    let config = super::sections::build(&mut ctx, &root, path);
-    match config {
-        Some(c) if !ctx.has_errors() => Ok((c, ctx.inputs)),
-        _ => Err(finish(ctx)),
-    }
-}
-
-fn finish(mut ctx: Ctx<'_>) -> ConfigErrors {
-    ctx.issues.sort_by_key(|(at, _)| *at);
-    ConfigErrors {
-        issues: ctx.issues.into_iter().map(|(_, i)| i).collect(),
-    }
-}
-
 pub(super) fn type_name(v: &DeValue<'_>) -> &'static str {
     match v {
         DeValue::String(_) => "a string",

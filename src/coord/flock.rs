@@ -1,5 +1,6 @@
-//! The tick lock and the job locks: OS advisory locks (flock, via `File::try_lock`) on
-//! files in the state directory, with the holder written inside for people to read.
+//! Coordination on one host: the tick lock and the job locks are OS advisory locks (flock,
+//! via `File::try_lock`) on files in the state directory, with the holder written inside
+//! for people to read, and a stop request is SIGTERM to the holder.
 //!
 //! A lock is never "check a pid, then write a file": the kernel grants it to one process,
 //! releases it when that process dies (SIGKILL too), and a stale file blocks nothing.
@@ -10,11 +11,15 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use std::os::fd::{AsRawFd, RawFd};
 
-use crate::exit_code::{Coded, code};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 
-fn lock_error(path: &Path, e: std::io::Error) -> anyhow::Error {
+use super::{Coordinator, Holder, Lease, StopRequest, TickGuard, TickOutcome, is_lock_name};
+use crate::core::error::{Error, Result};
+
+fn lock_error(path: &Path, e: std::io::Error) -> Error {
     let hint = if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
         " (it is a symlink: jobctl never writes through one in its state directory; remove it)"
     } else if path.is_dir() {
@@ -22,9 +27,9 @@ fn lock_error(path: &Path, e: std::io::Error) -> anyhow::Error {
     } else {
         ""
     };
-    anyhow::Error::new(Coded::new(
-        code::STATE,
-        format!("can't open the lock file {}: {e}{hint}", path.display()),
+    Error::State(format!(
+        "can't open the lock file {}: {e}{hint}",
+        path.display()
     ))
 }
 
@@ -108,33 +113,8 @@ pub struct JobLock {
     pub path: PathBuf,
 }
 
-/// Who holds a job lock, as written in the file.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Holder {
-    pub pid: Option<u32>,
-    pub run_id: Option<i64>,
-}
-
 pub fn job_lock_path(state_dir: &Path, name: &str) -> PathBuf {
     state_dir.join("locks").join(format!("{name}.lock"))
-}
-
-/// Whether `name` can name a lock file without leaving `locks/`: a job name, or `ask/`
-/// and a token of digits and dashes. Lock names are read back from the database.
-pub fn is_lock_name(name: &str) -> bool {
-    match name.strip_prefix("ask/") {
-        Some(t) => !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'-'),
-        None => crate::core::units::is_valid_name(name),
-    }
-}
-
-/// A fresh lock name for one `jobctl ask` call.
-pub fn ask_lock_name() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("ask/{}-{nanos}", std::process::id())
 }
 
 impl JobLock {
@@ -204,5 +184,72 @@ impl JobLock {
             nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
         );
         JobLock { file, path }
+    }
+}
+
+impl Lease for JobLock {
+    fn set_holder(&mut self, pid: u32, run_id: i64) {
+        JobLock::set_holder(self, pid, run_id)
+    }
+
+    fn handover_fd(&self) -> Option<RawFd> {
+        Some(self.file.as_raw_fd())
+    }
+
+    fn remove(self: Box<Self>) {
+        JobLock::remove(*self)
+    }
+}
+
+/// The coordinator of the processes of one host sharing a state directory.
+pub struct FlockCoordinator {
+    dir: PathBuf,
+}
+
+impl FlockCoordinator {
+    pub fn new(state_dir: &Path) -> FlockCoordinator {
+        FlockCoordinator {
+            dir: state_dir.to_path_buf(),
+        }
+    }
+}
+
+impl Coordinator for FlockCoordinator {
+    fn tick(&self, wait: Duration) -> Result<TickOutcome> {
+        Ok(match TickLock::acquire(&self.dir, wait)? {
+            TickLockOutcome::Acquired(l) => TickOutcome::Acquired(TickGuard::new(l)),
+            TickLockOutcome::Held(pid) => TickOutcome::Held(pid),
+        })
+    }
+
+    fn try_lease(&self, key: &str) -> Result<Option<Box<dyn Lease>>> {
+        Ok(JobLock::try_acquire(&self.dir, key)?.map(|l| Box::new(l) as Box<dyn Lease>))
+    }
+
+    unsafe fn adopt(&self, key: &str, fd: RawFd) -> Box<dyn Lease> {
+        // SAFETY: passed on from the caller's contract.
+        Box::new(unsafe { JobLock::from_inherited_fd(fd, job_lock_path(&self.dir, key)) })
+    }
+
+    fn holder(&self, key: &str) -> Holder {
+        JobLock::holder(&self.dir, key)
+    }
+
+    fn request_stop(&self, key: &str, run_id: i64) -> StopRequest {
+        // Signal only the process that holds the lock for this run: a pid from the
+        // database alone could have been reused by an unrelated process.
+        let h = self.holder(key);
+        let pid = match (h.pid, h.run_id) {
+            (Some(p), Some(r)) if r == run_id => p,
+            _ => return StopRequest::NotHeld,
+        };
+        match kill(Pid::from_raw(pid as i32), Signal::SIGTERM) {
+            Ok(()) => StopRequest::Sent { pid },
+            Err(nix::errno::Errno::ESRCH) => StopRequest::Gone,
+            Err(e) => StopRequest::Refused {
+                pid,
+                why: e.desc().to_string(),
+            },
+        }
     }
 }

@@ -1,4 +1,96 @@
-//! Coordination between jobctl processes: who may run what (leases on the tick and on
-//! each job), who holds them, and how to ask a run's supervisor to stop.
+//! Coordination between jobctl processes: leases (who may decide a tick, who supervises a
+//! job's run), who holds one, and asking a run's supervisor to stop. One host shares its
+//! state directory through file locks ([`flock`]); the trait leaves room for leases kept
+//! elsewhere, with an owner and a stop request instead of a signal.
 
 pub mod flock;
+
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+use crate::core::error::Result;
+
+/// Who holds a lease, as far as can be told.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Holder {
+    pub pid: Option<u32>,
+    pub run_id: Option<i64>,
+}
+
+/// The right to decide one tick; released when dropped.
+pub struct TickGuard {
+    _held: Box<dyn Send>,
+}
+
+impl TickGuard {
+    pub fn new(held: impl Send + 'static) -> TickGuard {
+        TickGuard {
+            _held: Box::new(held),
+        }
+    }
+}
+
+pub enum TickOutcome {
+    Acquired(TickGuard),
+    /// Another tick held it for the whole wait; its pid if known.
+    Held(Option<u32>),
+}
+
+/// The right to supervise a run of one job (or one ask); released when dropped, and by
+/// the end of the process that holds it, however it ends.
+pub trait Lease: Send {
+    /// Says who holds it (for people, and for stop requests).
+    fn set_holder(&mut self, pid: u32, run_id: i64);
+    /// A descriptor a child process inherits to hold the lease from its start, if this
+    /// kind of lease is held that way.
+    fn handover_fd(&self) -> Option<RawFd>;
+    /// Releases it for good: a lease that is never taken again (an ask's).
+    fn remove(self: Box<Self>);
+}
+
+/// What came of asking a run's supervisor to stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopRequest {
+    /// Asked; the supervisor stops the run and records it.
+    Sent { pid: u32 },
+    /// No process holds the run's lease for it yet (starting) or any more (ending).
+    NotHeld,
+    /// Its supervisor is gone.
+    Gone,
+    /// The request could not be made.
+    Refused { pid: u32, why: String },
+}
+
+pub trait Coordinator {
+    /// Takes the right to decide a tick, waiting up to `wait` for another tick.
+    fn tick(&self, wait: Duration) -> Result<TickOutcome>;
+    /// Takes the lease `key` (a job's name, or an ask's key); `None` when it is held.
+    fn try_lease(&self, key: &str) -> Result<Option<Box<dyn Lease>>>;
+    /// Takes over a lease handed over on an inherited descriptor.
+    ///
+    /// # Safety
+    /// `fd` must be an open descriptor this process owns, carrying the lease `key`.
+    unsafe fn adopt(&self, key: &str, fd: RawFd) -> Box<dyn Lease>;
+    fn holder(&self, key: &str) -> Holder;
+    /// Asks the supervisor holding `key` for run `run_id` to stop it.
+    fn request_stop(&self, key: &str, run_id: i64) -> StopRequest;
+}
+
+/// Whether `name` can name a lease (and a lock file without leaving `locks/`): a job
+/// name, or `ask/` and a token of digits and dashes. Keys are read back from the
+/// database, so they are checked again.
+pub fn is_lock_name(name: &str) -> bool {
+    match name.strip_prefix("ask/") {
+        Some(t) => !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'-'),
+        None => crate::core::units::is_valid_name(name),
+    }
+}
+
+/// A fresh lease key for one `jobctl ask` call.
+pub fn ask_lock_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("ask/{}-{nanos}", std::process::id())
+}

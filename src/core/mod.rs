@@ -2,7 +2,9 @@
 //! states and records, and the one error type. Nothing here knows about the command line,
 //! tables, SQL or processes.
 
+pub mod budget;
 pub mod clock;
+pub mod error;
 pub mod run;
 pub mod schedule;
 pub mod units;

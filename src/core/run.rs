@@ -3,6 +3,9 @@
 //! layer compares strings; the strings are what the database and `--json` carry.
 
 use std::fmt;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
 
 use serde::{Deserialize, Serialize};
 
@@ -325,6 +328,83 @@ impl RunEnd {
         e.error = Some(error.into());
         e
     }
+}
+
+/// How a run's process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    Exited(i32),
+    Signaled(i32),
+    TimedOut,
+    /// jobctl itself got SIGTERM, SIGINT or SIGHUP and stopped the run.
+    Interrupted(Signal),
+    /// The output showed only the provider being unreachable for the stall limit (the
+    /// last notice); the process was stopped.
+    Stalled(String),
+    /// The program could not be started (127: not found, 126: not executable).
+    SpawnFailed {
+        exit_code: i32,
+        message: String,
+    },
+}
+
+/// What an error says of a tree it stopped; not true of one that left survivors.
+pub const TREE_STOPPED: &str = "; stopped the process tree";
+
+impl RunEnd {
+    /// The end of a run whose process ended so: `status` is the main process's own (exit
+    /// code, signal), `timeout` and `grace` what stopping it used.
+    pub fn of_process(
+        ending: &Ending,
+        status: Option<(Option<i32>, Option<i32>)>,
+        timeout: Duration,
+        grace: Duration,
+        ended_at: i64,
+    ) -> RunEnd {
+        use crate::core::units::format_duration;
+        let (code, sig) = status.unwrap_or((None, None));
+        let (run_status, error) = match ending {
+            Ending::Exited(0) => (RunStatus::Succeeded, None),
+            Ending::Exited(c) => (RunStatus::Failed, Some(format!("exited with code {c}"))),
+            Ending::Signaled(s) => (
+                RunStatus::Failed,
+                Some(format!("killed by signal {s} ({})", signal_name(*s))),
+            ),
+            Ending::TimedOut => (
+                RunStatus::TimedOut,
+                Some(format!(
+                    "timed out after {}{TREE_STOPPED} (SIGTERM, then SIGKILL after {})",
+                    format_duration(timeout),
+                    format_duration(grace)
+                )),
+            ),
+            Ending::Interrupted(s) => (
+                RunStatus::Cancelled,
+                Some(format!(
+                    "cancelled: jobctl received {s} and stopped the run"
+                )),
+            ),
+            Ending::SpawnFailed { message, .. } => (RunStatus::Failed, Some(message.clone())),
+            Ending::Stalled(notice) => (
+                RunStatus::Failed,
+                Some(format!(
+                    "stopped: its output showed only the provider being unreachable ({notice})"
+                )),
+            ),
+        };
+        let mut end = RunEnd::new(run_status, ended_at);
+        end.error = error;
+        end.exit_code = match ending {
+            Ending::SpawnFailed { exit_code, .. } => Some(i64::from(*exit_code)),
+            _ => code.map(i64::from),
+        };
+        end.signal = sig.map(i64::from);
+        end
+    }
+}
+
+fn signal_name(s: i32) -> &'static str {
+    Signal::try_from(s).map(|s| s.as_str()).unwrap_or("unknown")
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! processes and signals, not runs, jobs or the database.
 
 pub mod echo;
+pub mod env;
 pub mod logfile;
 pub mod process;
 pub mod proctree;

@@ -100,23 +100,7 @@ impl StallWatch {
     }
 }
 
-/// How the process ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ending {
-    Exited(i32),
-    Signaled(i32),
-    TimedOut,
-    /// jobctl itself got SIGTERM, SIGINT or SIGHUP and stopped the run.
-    Interrupted(Signal),
-    /// The output showed only the provider being unreachable for the stall limit (the
-    /// last notice); the process was stopped.
-    Stalled(String),
-    /// The program could not be started (127: not found, 126: not executable).
-    SpawnFailed {
-        exit_code: i32,
-        message: String,
-    },
-}
+pub use crate::core::run::Ending;
 
 #[derive(Debug, Clone)]
 pub struct Finished {

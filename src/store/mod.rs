@@ -1,326 +1,244 @@
-//! The state database: one SQLite file in the state directory, opened in one place with
-//! WAL, a busy timeout and numbered migrations. Several jobctl processes use it at once;
-//! every change is a transaction, so a process killed at any instant leaves it consistent.
+//! Where jobctl keeps its state, behind traits: runs, each job's slot state, the event log,
+//! agent scopes with their shared budget, and a little metadata. SQLite in the state
+//! directory ([`sqlite`]) is the implementation that needs nothing; any other must pass
+//! the same contract suite (`tests/contract/`).
 //!
-//! This module knows tables and rows, not schedules, locks or processes.
+//! The guarantees that make several jobctl processes safe are part of these traits, not
+//! of a lock around them: a slot of a job is claimed once, a job has one running run
+//! (asks aside), a reservation never takes usage past the budget, a run is closed once.
 
-pub mod agents;
-mod events;
-mod jobs;
-mod migrations;
-mod runs;
+pub mod sqlite;
 
-use std::fs::{DirBuilder, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use anyhow::Result;
-use rusqlite::Connection;
+use crate::core::budget::ScopeReason;
+use crate::core::error::Result;
+pub use crate::core::run::{Attempt, EventKind, NewRun, RunEnd, RunRecord, RunStatus};
 
-use crate::exit_code::{Coded, code};
-
-pub use events::Event;
-pub use jobs::JobState;
-pub use runs::{Attempt, NewRun, RunEnd, RunRecord};
-
-pub const DB_FILE: &str = "jobctl.db";
-
-/// How long a command waits for another process's write transaction.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The database this process opened, for naming it in a lock-timeout error.
-static OPENED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-
-/// The error line for a database that stayed locked past the busy timeout, naming it and,
-/// where `/proc` says, the other processes that have it open.
-pub fn busy_message(err: &anyhow::Error) -> Option<String> {
-    let busy = err.chain().any(|c| {
-        c.downcast_ref::<rusqlite::Error>().is_some_and(|e| {
-            matches!(
-                e.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-            )
-        })
-    });
-    if !busy {
-        return None;
-    }
-    let path = OPENED.get()?;
-    let holders = processes_with_open(path);
-    let who = if holders.is_empty() {
-        String::new()
-    } else {
-        format!("; open in {}", holders.join(", "))
-    };
-    Some(format!(
-        "the state database {} stayed locked by another process for over {}s{who}; try again",
-        path.display(),
-        BUSY_TIMEOUT.as_secs()
-    ))
+/// One job's schedule state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobState {
+    pub first_seen: i64,
+    pub last_slot: Option<i64>,
+    pub paused: bool,
+    /// The previous tick found the job due but couldn't start it.
+    pub held: bool,
 }
 
-/// `pid N (command)` of every other process with `path` (or its -wal/-shm) open.
-fn processes_with_open(path: &Path) -> Vec<String> {
-    let me = std::process::id().to_string();
-    let mut out = Vec::new();
-    let Ok(procs) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for p in procs.flatten() {
-        let pid = p.file_name().to_string_lossy().into_owned();
-        if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == me {
-            continue;
-        }
-        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
-            continue;
-        };
-        let db = path.to_string_lossy();
-        let has = fds.flatten().any(|fd| {
-            std::fs::read_link(fd.path())
-                .is_ok_and(|t| t.to_string_lossy().starts_with(db.as_ref()))
-        });
-        if has {
-            let comm = std::fs::read_to_string(p.path().join("cmdline"))
-                .unwrap_or_default()
-                .replace('\0', " ");
-            out.push(format!("pid {pid} ({})", comm.trim()));
-        }
-    }
-    out
+/// One entry of the event log.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: i64,
+    pub at: i64,
+    pub kind: EventKind,
+    pub job: Option<String>,
+    pub run_id: Option<i64>,
+    pub detail: serde_json::Value,
 }
 
-pub struct Store {
-    pub(crate) conn: Connection,
-    pub dir: PathBuf,
+/// One agent's state in one scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeState {
+    pub agent: String,
+    pub scope: String,
+    pub enabled: bool,
+    pub reason: Option<String>,
+    pub disabled_at: Option<i64>,
 }
 
-fn state_error(msg: String) -> anyhow::Error {
-    anyhow::Error::new(Coded::new(code::STATE, msg))
+/// A reservation taken: what giving it back needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub agent: String,
+    pub day: String,
+    pub cost: i64,
+    /// The usage counter's epoch when it was taken: a reset or a new day moves it on, and
+    /// a ticket of an older epoch gives nothing back (its usage is already gone).
+    pub epoch: i64,
 }
 
-/// Creates the state directory (0700) if needed, and returns its one canonical path: a
-/// symlink and its target are one state directory, and everything that names it (run
-/// logs, the marks that find a run's processes) must spell it the same way.
-pub fn ensure_state_dir(dir: &Path) -> Result<PathBuf> {
-    if !dir.is_dir() {
-        if dir.exists() {
-            return Err(state_error(format!(
-                "state directory {} exists but is not a directory",
-                dir.display()
-            )));
-        }
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| {
-                state_error(format!(
-                    "can't create the state directory {}: {e}",
-                    dir.display()
-                ))
-            })?;
-    }
-    let canonical = dir.canonicalize().map_err(|e| {
-        state_error(format!(
-            "can't resolve the state directory {}: {e}",
-            dir.display()
-        ))
-    })?;
-    let meta = std::fs::metadata(&canonical).map_err(|e| {
-        state_error(format!(
-            "can't read the state directory {}: {e}",
-            dir.display()
-        ))
-    })?;
-    if let Err(why) = crate::config::safety::private_to_me(&meta) {
-        return Err(state_error(format!(
-            "refusing the state directory {}: {why}",
-            canonical.display()
-        )));
-    }
-    Ok(canonical)
+/// The outcome of trying to reserve one call's cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reservation {
+    Reserved(Ticket),
+    /// The scope was already disabled, with this reason.
+    Disabled(String),
+    /// The call would pass the budget: the scope is now disabled with this reason.
+    Exhausted(String),
 }
 
-impl Store {
-    /// Opens (creating on first use) the database in `dir` and brings its schema up to date.
-    pub fn open(dir: &Path) -> Result<Store> {
-        let dir = &ensure_state_dir(dir)?;
-        let path = dir.join(DB_FILE);
-        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(state_error(format!(
-                "state database {} is a symlink; jobctl opens nothing in its state directory through a symlink",
-                path.display()
-            )));
+/// One call's reservation request.
+#[derive(Debug, Clone)]
+pub struct ReserveRequest<'a> {
+    pub agent: &'a str,
+    pub scope: &'a str,
+    pub day: &'a str,
+    pub cost: i64,
+    pub budget: i64,
+    pub now: i64,
+    /// The run that will make the call and the model it uses: the reservation is noted
+    /// on the run at once, so a run closed `lost` before its agent started gives it back.
+    pub for_run: Option<(i64, Option<&'a str>)>,
+}
+
+/// Why a new run could not be created.
+#[derive(Debug, Clone)]
+pub enum Claim {
+    Claimed(Box<RunRecord>),
+    /// A scheduled run of this job for this slot exists already.
+    SlotTaken,
+    /// The job has a run running already (this one).
+    JobRunning(i64),
+}
+
+pub trait RunStore {
+    /// Creates a `running` run and its `run_started` event, and for a scheduled run
+    /// (`last_slot`) moves the job's slot, all at once. Refused when the slot was claimed
+    /// already, or when the job has a running run and the new one is not supervised under
+    /// a lock of its own (an ask's): exactly one claim per slot, one running run per job.
+    fn claim_run(&mut self, new: &NewRun) -> Result<Claim>;
+    /// Creates a run as [`RunStore::claim_run`] does, or fails when the claim is refused.
+    fn insert_run(&mut self, new: &NewRun) -> Result<RunRecord> {
+        match self.claim_run(new)? {
+            Claim::Claimed(run) => Ok(*run),
+            refused => Err(crate::core::error::Error::Conflict(format!(
+                "a run of {} can't be created: {refused:?}",
+                new.job
+            ))),
         }
-        match std::fs::metadata(&path) {
-            Ok(m) if m.is_dir() => {
-                return Err(state_error(format!(
-                    "state database {} is a directory",
-                    path.display()
-                )));
-            }
-            // Checked on the mode bits, not access(2), so a read-only db is refused the same
-            // way for root: writes would fail later, half-way through a tick.
-            Ok(m) if m.permissions().mode() & 0o200 == 0 => {
-                return Err(state_error(format!(
-                    "state database {} is read-only; jobctl must write it (chmod 600 {})",
-                    path.display(),
-                    path.display()
-                )));
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                // Created here, 0600, so SQLite's -wal and -shm files inherit the same mode.
-                OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .mode(0o600)
-                    .custom_flags(nix::libc::O_NOFOLLOW)
-                    .open(&path)
-                    .map_err(|e| {
-                        state_error(format!(
-                            "can't create the state database {}: {e}",
-                            path.display()
-                        ))
-                    })?;
-            }
-            Err(e) => {
-                return Err(state_error(format!(
-                    "can't open the state database {}: {e}",
-                    path.display()
-                )));
-            }
-        }
-        let conn = Connection::open(&path).map_err(|e| {
-            state_error(format!(
-                "can't open the state database {}: {e}",
-                path.display()
-            ))
-        })?;
-        let _ = OPENED.set(path.clone());
-        let mut store = Store {
-            conn,
-            dir: dir.to_path_buf(),
-        };
-        store.init().map_err(|e| match e.downcast_ref::<Coded>() {
-            Some(c) => state_error(format!("state database {}: {}", path.display(), c.message)),
-            None => state_error(format!(
-                "state database {}: {}",
-                path.display(),
-                root_message(&e)
-            )),
-        })?;
-        Ok(store)
     }
+    /// Notes that the run's agent is about to start.
+    fn mark_agent_starting(&mut self, id: i64) -> Result<()>;
+    /// Records who supervises a run and its process group.
+    fn set_run_process(&mut self, id: i64, supervisor_pid: i64, pgid: Option<i64>) -> Result<()>;
+    /// Closes a run exactly once: only a run still running is changed. Returns the closed
+    /// record when this call closed it, `None` when it was closed already.
+    fn finish_run(&mut self, id: i64, end: &RunEnd) -> Result<Option<RunRecord>>;
+    fn get_run(&self, id: i64) -> Result<Option<RunRecord>>;
+    /// Every run the store says is running (normally a handful).
+    fn running_runs(&self) -> Result<Vec<RunRecord>>;
+    /// The latest run of each of `jobs` that has one.
+    fn latest_runs(&self, jobs: &[&str]) -> Result<HashMap<String, RunRecord>>;
+    fn latest_run(&self, job: &str) -> Result<Option<RunRecord>>;
+    /// The slot of the job's latest scheduled (not forced) run at or before `t`.
+    fn last_scheduled_slot_before(&self, job: &str, t: i64) -> Result<Option<i64>>;
+    /// Newest first, optionally for one job.
+    fn history(&self, job: Option<&str>, limit: usize) -> Result<Vec<RunRecord>>;
+    /// The latest run that failed, timed out, was lost or skipped.
+    fn last_failure(&self) -> Result<Option<RunRecord>>;
+    /// The newest runs that left processes that could not be killed.
+    fn runs_with_survivors(&self, limit: usize) -> Result<Vec<RunRecord>>;
+    /// Deletes all but the newest `keep` finished runs of `job` and their events; returns
+    /// the log paths of the deleted runs.
+    fn prune_runs(&mut self, job: &str, keep: u32) -> Result<Vec<String>>;
 
-    /// An in-memory store for unit tests.
-    #[cfg(test)]
-    pub fn in_memory() -> Store {
-        let conn = Connection::open_in_memory().unwrap();
-        let mut s = Store {
-            conn,
-            dir: std::env::temp_dir(),
-        };
-        s.init().unwrap();
-        s
-    }
-
-    fn init(&mut self) -> Result<()> {
-        self.conn.busy_timeout(BUSY_TIMEOUT)?;
-        // Every transaction here reads, then writes. Begun as a reader (DEFERRED), it can't
-        // wait for another writer: SQLite answers BUSY at once when it tries to upgrade,
-        // whatever the busy timeout. Begun as a writer, it waits its turn.
-        self.conn
-            .set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
-        // Every jobctl command is a short process: checkpointing the WAL (two fsyncs) each
-        // time one exits would cost more than the command. SQLite's autocheckpoint still
-        // runs as the WAL grows, every 100 pages rather than the default 1,000: each
-        // command is the db's first connection, which must read and checksum every frame
-        // in the WAL before its first query, so a long WAL taxes every command (1,000
-        // frames is more than an idle tick's other work), while a tick writes a few pages.
-        self.conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-            true,
-        )?;
-        self.conn
-            .execute_batch(
-                "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 100;",
-            )
-            .map_err(|e| match e.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::NotADatabase) => anyhow::anyhow!("is not an SQLite database (another kind of file?); move it away and jobctl starts a new one"),
-                _ => anyhow::Error::new(e),
-            })?;
-        // Switching a new db to WAL needs it to itself, and SQLite answers BUSY at once
-        // rather than waiting: many processes opening a fresh state dir together retry.
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let attempt = self
-                .conn
-                .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
-                .and_then(|mode| {
-                    if mode.eq_ignore_ascii_case("wal") {
-                        Ok(mode)
-                    } else {
-                        self.conn
-                            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
-                    }
-                });
-            match attempt {
-                Ok(_) => break,
-                Err(e)
-                    if matches!(
-                        e.sqlite_error_code(),
-                        Some(
-                            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                        )
-                    ) && std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        migrations::apply(&mut self.conn)
-    }
-
-    pub fn logs_dir(&self) -> PathBuf {
-        self.dir.join("logs")
-    }
-
-    pub fn get_meta(&self, key: &str) -> Result<Option<String>> {
-        use rusqlite::OptionalExtension;
+    /// The id of each job's running run, by job name.
+    fn running_ids(&self) -> Result<HashMap<String, i64>> {
         Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?)
-    }
-
-    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [key, value],
-        )?;
-        Ok(())
+            .running_runs()?
+            .into_iter()
+            .map(|r| (r.job, r.id))
+            .collect())
     }
 }
 
-fn root_message(e: &anyhow::Error) -> String {
-    let parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-    parts.join(": ")
+pub trait JobStateStore {
+    fn job_states(&self) -> Result<HashMap<String, JobState>>;
+    fn job_state(&self, name: &str) -> Result<Option<JobState>>;
+    /// Records the first sighting of jobs not yet known, at `now`.
+    fn record_first_seen(&mut self, names: &[&str], now: i64) -> Result<()>;
+    fn set_held(&mut self, name: &str, held: bool) -> Result<()>;
+    fn set_last_slot(&mut self, name: &str, slot: i64) -> Result<()>;
+    /// Replaces stored times that lay in the future of "now".
+    fn repair_job_state(
+        &mut self,
+        name: &str,
+        first_seen: i64,
+        last_slot: Option<i64>,
+    ) -> Result<()>;
+    /// Pauses or resumes; `resume_slot` moves the schedule past the slots that passed.
+    fn set_paused(
+        &mut self,
+        name: &str,
+        paused: bool,
+        now: i64,
+        resume_slot: Option<i64>,
+    ) -> Result<()>;
+    /// Forgets when the job last ran: scheduled as if new (history stays).
+    fn reset_job(&mut self, name: &str, now: i64) -> Result<()>;
 }
 
-impl Store {
-    /// When the previous tick ran ("now" of that tick): slots at or before it were missed.
-    pub fn last_tick(&self) -> Result<Option<jiff::Timestamp>> {
+pub trait EventStore {
+    fn append_event(
+        &mut self,
+        at: i64,
+        kind: EventKind,
+        job: Option<&str>,
+        run_id: Option<i64>,
+        detail: &serde_json::Value,
+    ) -> Result<()>;
+    /// Events, newest first, optionally of one kind.
+    fn events(&self, kind: Option<EventKind>, limit: usize) -> Result<Vec<Event>>;
+}
+
+pub trait BudgetStore {
+    /// Brings the store to budget day `day` (never backwards): usage from zero and the
+    /// scopes a new day clears enabled again; scopes whose provider cooldown passed
+    /// enabled. Returns the budget day in force.
+    fn roll_budget_day(&mut self, day: &str, now: i64, cooldown_ms: i64) -> Result<String>;
+    /// Makes sure every agent × scope has a state (enabled, no reason).
+    fn ensure_scopes(&mut self, agents: &[&str], scopes: &[String]) -> Result<()>;
+    fn scope_states(&self) -> Result<Vec<ScopeState>>;
+    fn scope_state(&self, agent: &str, scope: &str) -> Result<Option<ScopeState>>;
+    /// The day's usage of an agent, in thousandths.
+    fn usage(&self, agent: &str, day: &str) -> Result<i64>;
+    /// Enables (`None`) or disables one scope, with an event when it changes.
+    fn set_scope(
+        &mut self,
+        agent: &str,
+        scope: &str,
+        disabled: Option<&ScopeReason>,
+        now: i64,
+    ) -> Result<bool>;
+    /// Atomically: with the scope enabled and `usage + cost ≤ budget`, adds `cost` to the
+    /// day's usage; past the budget, disables the scope.
+    fn reserve(&mut self, req: &ReserveRequest<'_>) -> Result<Reservation>;
+    /// Gives a reservation back, unless the usage it was counted in is gone.
+    fn release(&mut self, t: &Ticket) -> Result<()>;
+    /// Usage to zero and the scopes a new day clears enabled, for one agent or all.
+    /// Returns the scopes enabled.
+    fn reset_budgets(&mut self, agent: Option<&str>, now: i64) -> Result<Vec<(String, String)>>;
+}
+
+pub trait MetaStore {
+    fn get_meta(&self, key: &str) -> Result<Option<String>>;
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()>;
+
+    /// When the previous tick ran (its "now").
+    fn last_tick(&self) -> Result<Option<jiff::Timestamp>> {
         Ok(self
             .get_meta("last_tick")?
             .and_then(|v| v.parse::<i64>().ok())
             .map(crate::core::clock::from_ms))
     }
 
-    pub fn set_last_tick(&self, t: jiff::Timestamp) -> Result<()> {
+    fn set_last_tick(&mut self, t: jiff::Timestamp) -> Result<()> {
         self.set_meta("last_tick", &t.as_millisecond().to_string())
     }
+}
+
+/// Everything jobctl keeps.
+pub trait Store: RunStore + JobStateStore + EventStore + BudgetStore + MetaStore + Send {
+    /// The state directory: run logs and locks live there, whatever holds the records.
+    fn dir(&self) -> &Path;
+
+    fn logs_dir(&self) -> PathBuf {
+        self.dir().join("logs")
+    }
+}
+
+/// Opens the state in `dir`: the SQLite database there.
+pub fn open(dir: &Path) -> Result<Box<dyn Store>> {
+    Ok(Box::new(sqlite::SqliteStore::open(dir)?))
 }

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_jobctl");
 
+#[allow(unused_imports)]
+pub use jobctl::store::{BudgetStore, EventStore, JobStateStore, MetaStore, RunStore, Store as _};
+
 /// One isolated jobctl installation: config, state, logs, all under a temp dir.
 pub struct Env {
     pub dir: tempfile::TempDir,
@@ -87,8 +90,8 @@ impl Env {
             .expect("run jobctl")
     }
 
-    pub fn store(&self) -> jobctl::store::Store {
-        jobctl::store::Store::open(&self.state_dir()).expect("open store")
+    pub fn store(&self) -> jobctl::store::sqlite::SqliteStore {
+        jobctl::store::sqlite::SqliteStore::open(&self.state_dir()).expect("open store")
     }
 
     /// `jobctl list --json` as values.

@@ -1,0 +1,52 @@
+//! `jobctl list`: one row per job, sorted by name.
+
+use comfy_table::Cell;
+
+use crate::cli::args::Global;
+use crate::cli::output::{Ui, human_duration, human_time};
+use crate::core::error::Result;
+use crate::engine::views::{self, Next};
+
+pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
+    let mut e = super::engine(g)?;
+    let rows = views::list(&mut e)?;
+    if ui.json {
+        ui.print_view(&rows);
+        return Ok(0);
+    }
+    let mut table = ui.table(&[
+        "JOB", "TYPE", "SCHEDULE", "NEXT", "LAST RUN", "STATUS", "DURATION",
+    ]);
+    for r in &rows {
+        let next = match r.next {
+            Next::Running(id) => format!("running (run {id})"),
+            Next::Disabled => "disabled".into(),
+            Next::Paused => "paused".into(),
+            Next::Manual => "manual".into(),
+            Next::DueNow => "due now".into(),
+            Next::At(ms) => human_time(ms),
+            Next::Never => "-".into(),
+        };
+        table.add_row(vec![
+            Cell::new(&r.name),
+            Cell::new(r.kind),
+            Cell::new(&r.schedule),
+            Cell::new(&next),
+            Cell::new(
+                r.last_started_ms
+                    .map(human_time)
+                    .unwrap_or_else(|| "never".into()),
+            ),
+            r.last_status
+                .map(|s| ui.status_cell(s))
+                .unwrap_or_else(|| Cell::new("-")),
+            Cell::new(
+                r.last_run_id
+                    .map(|_| human_duration(r.last_duration_ms))
+                    .unwrap_or_else(|| "-".into()),
+            ),
+        ]);
+    }
+    ui.print_table(&table);
+    Ok(0)
+}

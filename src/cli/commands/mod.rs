@@ -1,0 +1,35 @@
+//! One thin module per subcommand: parse what it was given, call the engine, render what
+//! comes back (a table or text for people, one JSON document with `--json`), and return
+//! the exit code.
+
+pub mod ask;
+pub mod cancel;
+pub mod check;
+pub mod configure;
+pub mod docs;
+pub mod force;
+pub mod history;
+pub mod list;
+pub mod logs;
+pub mod next;
+pub mod reset;
+pub mod run;
+pub mod status;
+pub mod supervise;
+
+/// jobctl never needs root; agent CLIs refuse some flags under it.
+pub fn warn_if_root() {
+    if nix::unistd::geteuid().is_root() {
+        tracing::warn!(
+            "running as root: jobctl never needs it, and claude refuses --dangerously-skip-permissions under root; run jobctl as a normal user"
+        );
+    }
+}
+
+/// The config and the engine over its state, for a command.
+pub(crate) fn engine(
+    g: &crate::cli::args::Global,
+) -> crate::core::error::Result<crate::engine::Engine<'static>> {
+    let cfg = crate::cli::load_config(g)?;
+    crate::engine::Engine::open(cfg)
+}

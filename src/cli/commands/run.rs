@@ -1,0 +1,244 @@
+//! `jobctl run`: the tick. Starts every due job and returns; `--wait` stays for the
+//! results, `--dry-run` explains, `--force --job NAME` is `jobctl force NAME`.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use serde::Serialize;
+
+use crate::cli::args::Global;
+use crate::cli::output::{Ui, human_duration};
+use crate::core::error::{Result, code};
+use crate::core::run::{RunRecord, RunStatus};
+use crate::engine::tick::{self, HeldView, TickResult};
+use crate::engine::views::{self, RunView};
+use crate::exec::process::interrupted_exit;
+use crate::fail;
+
+#[derive(Serialize)]
+struct BusyView {
+    started: [(); 0],
+    busy: bool,
+    holder_pid: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct StartedView<'a> {
+    run_id: i64,
+    job: &'a str,
+    pid: u32,
+}
+
+#[derive(Serialize)]
+struct TickView<'a> {
+    started: Vec<StartedView<'a>>,
+    held: Vec<HeldView<'a>>,
+}
+
+#[derive(Serialize)]
+struct WaitView<'a> {
+    runs: Vec<RunView>,
+    held: Vec<HeldView<'a>>,
+}
+
+pub fn execute(
+    g: &Global,
+    ui: &Ui,
+    job: Option<&str>,
+    force: bool,
+    dry_run: bool,
+    wait: bool,
+) -> Result<u8> {
+    if force {
+        let Some(name) = job else {
+            fail!(
+                Usage,
+                "--force needs --job NAME (or use: jobctl force NAME)"
+            );
+        };
+        return super::force::execute(g, ui, name);
+    }
+    let cfg = crate::cli::load_config(g)?;
+    if let Some(name) = job {
+        cfg.job(name)?;
+    }
+    let mut e = crate::engine::Engine::open(cfg)?;
+    if dry_run {
+        let rows = views::dry_run(&mut e, job)?;
+        if ui.json {
+            ui.print_view(&rows);
+        } else {
+            for r in &rows {
+                ui.print(&format!("{}: {}", r.job, r.reason));
+            }
+        }
+        return Ok(code::OK);
+    }
+    super::warn_if_root();
+    if wait {
+        // Before the tick, so a signal during it is not lost: runs it starts get it too.
+        catch_stop_signals();
+    }
+    let (started, held) = match tick::tick(&mut e, job)? {
+        TickResult::Busy(pid) => {
+            let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+            tracing::warn!("another jobctl run holds the lock{who}");
+            if ui.json {
+                ui.print_view(&BusyView {
+                    started: [],
+                    busy: true,
+                    holder_pid: pid,
+                });
+            }
+            return Ok(code::OK);
+        }
+        TickResult::Done { started, held } => (started, held),
+    };
+    let held_views = || held.iter().map(HeldView::from).collect::<Vec<_>>();
+    if !wait {
+        if ui.json {
+            ui.print_view(&TickView {
+                started: started
+                    .iter()
+                    .map(|s| StartedView {
+                        run_id: s.run.id,
+                        job: &s.run.job,
+                        pid: s.supervisor.id(),
+                    })
+                    .collect(),
+                held: held_views(),
+            });
+        } else if !ui.quiet {
+            for s in &started {
+                ui.print(&format!(
+                    "started {} (run {}, supervisor pid {})",
+                    s.run.job,
+                    s.run.id,
+                    s.supervisor.id()
+                ));
+            }
+        }
+        return Ok(code::OK);
+    }
+    let interrupted = wait_for_supervisors(&mut started_children(&started));
+    let mut records = Vec::new();
+    let mut worst = code::OK;
+    for s in &started {
+        let r = e.store.get_run(s.run.id)?.unwrap_or_else(|| s.run.clone());
+        if r.status != RunStatus::Succeeded {
+            worst = code::FAILURE;
+        }
+        if !ui.json {
+            ui.print(&end_line(&r));
+        }
+        records.push(RunView::from(&r));
+    }
+    if ui.json {
+        ui.print_view(&WaitView {
+            runs: records,
+            held: held_views(),
+        });
+    }
+    Ok(match interrupted {
+        Some(sig) => interrupted_exit(sig),
+        None => worst,
+    })
+}
+
+fn started_children(started: &[tick::Started]) -> Vec<u32> {
+    started.iter().map(|s| s.supervisor.id()).collect()
+}
+
+static GOT_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn note_signal(sig: i32) {
+    // The first one decides the exit code; a second doesn't change what was passed on.
+    let _ = GOT_SIGNAL.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+}
+
+extern "C" fn ignore_signal(_: i32) {}
+
+/// SIGINT/SIGTERM/SIGHUP to `run --wait` are noted, to be passed on to the supervisors it
+/// starts; SIGUSR1/SIGUSR2 are ignored, so a stray one doesn't end it and leave nobody to
+/// report the runs. Handlers, not `SIG_IGN`: exec resets them, so the supervisors don't
+/// inherit them (they block these signals from exec on, until their own are installed).
+fn catch_stop_signals() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
+    let note = SigAction::new(
+        SigHandler::Handler(note_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    let ignore = SigAction::new(
+        SigHandler::Handler(ignore_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: the handlers only store into an atomic, or do nothing.
+    unsafe {
+        for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+            let _ = sigaction(s, &note);
+        }
+        for s in [Signal::SIGUSR1, Signal::SIGUSR2] {
+            let _ = sigaction(s, &ignore);
+        }
+    }
+}
+
+/// Waits for the supervisors `--wait` started. A stop signal to this process is passed on
+/// to them (they stop their runs the way a timeout does and record them cancelled): SIGINT
+/// as SIGINT, SIGTERM and SIGHUP (the terminal is gone) as SIGTERM. Returns the signal
+/// this process got, when there was one.
+fn wait_for_supervisors(pids: &mut Vec<u32>) -> Option<Signal> {
+    let mut got = None;
+    while !pids.is_empty() {
+        let sig = GOT_SIGNAL.load(Ordering::SeqCst);
+        if sig != 0 && got.is_none() {
+            let s = Signal::try_from(sig).unwrap_or(Signal::SIGTERM);
+            let pass = if s == Signal::SIGINT {
+                Signal::SIGINT
+            } else {
+                Signal::SIGTERM
+            };
+            for p in pids.iter() {
+                let _ = nix::sys::signal::kill(Pid::from_raw(*p as i32), pass);
+            }
+            got = Some(s);
+        }
+        pids.retain(|p| {
+            !matches!(
+                waitpid(Pid::from_raw(*p as i32), Some(WaitPidFlag::WNOHANG)),
+                Ok(WaitStatus::Exited(..)) | Ok(WaitStatus::Signaled(..)) | Err(_)
+            )
+        });
+        if !pids.is_empty() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    got
+}
+
+/// One line per ended run: job, run id, status, exit, duration.
+pub fn end_line(r: &RunRecord) -> String {
+    let exit = match (r.exit_code, r.signal) {
+        (Some(c), _) => format!("exit {c}"),
+        (None, Some(s)) => format!("signal {s}"),
+        _ => "exit -".into(),
+    };
+    let mut line = format!(
+        "{}  run {}  {}  {}  {}",
+        r.job,
+        r.id,
+        r.status,
+        exit,
+        human_duration(r.duration_ms)
+    );
+    if r.status != RunStatus::Succeeded
+        && let Some(e) = &r.error
+    {
+        line.push_str(&format!("  ({e})"));
+    }
+    line
+}

@@ -1,0 +1,235 @@
+//! The one error type of jobctl, and the exit codes of the command-line spec. Every layer
+//! returns [`Result`]; what an error means for the process (its exit code) or for an HTTP
+//! client (its status) is one exhaustive `match` here, never a guess from its text.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::core::run::RunStatus;
+
+/// Process exit codes (cli.md, "Exit codes").
+pub mod code {
+    pub const OK: u8 = 0;
+    pub const FAILURE: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const UNAVAILABLE: u8 = 69;
+    pub const STATE: u8 = 74;
+    pub const BUSY: u8 = 75;
+    pub const TIMEOUT: u8 = 124;
+    pub const CONFIG: u8 = 78;
+    pub const SIGHUP: u8 = 129;
+    pub const SIGINT: u8 = 130;
+    pub const SIGTERM: u8 = 143;
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A wrong command line or request: a bad flag value, an unknown scope.
+    #[error("{0}")]
+    Usage(String),
+    /// The config is invalid: every problem, located.
+    #[error("{}", describe_config(.0))]
+    Config(ConfigErrors),
+    /// No such job, run or agent.
+    #[error("{0}")]
+    NotFound(String),
+    /// Not possible in the state things are in ("run 3 of x is not running").
+    #[error("{0}")]
+    Conflict(String),
+    /// The job is already running.
+    #[error("{0}")]
+    Busy(String),
+    /// No agent could take the call; each one's reason is in the message.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The state directory, database or a lock can't be used, or is unsafe.
+    #[error("{0}")]
+    State(String),
+    /// A call that was waited for ran out of time.
+    #[error("{0}")]
+    TimedOut(String),
+    /// A run or call that was waited for failed, with why.
+    #[error("{0}")]
+    Failed(String),
+    /// Anything else: an I/O failure with its context.
+    #[error("{0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    /// The exit code of a command that ends with this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => code::USAGE,
+            Error::Config(_) => code::CONFIG,
+            Error::NotFound(_) | Error::Conflict(_) | Error::Failed(_) | Error::Internal(_) => {
+                code::FAILURE
+            }
+            Error::Busy(_) => code::BUSY,
+            Error::Unavailable(_) => code::UNAVAILABLE,
+            Error::State(_) => code::STATE,
+            Error::TimedOut(_) => code::TIMEOUT,
+        }
+    }
+
+    /// The HTTP status of a request that ends with this error.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::Usage(_) => 400,
+            Error::Config(_) => 422,
+            Error::NotFound(_) => 404,
+            Error::Conflict(_) | Error::Busy(_) => 409,
+            Error::Unavailable(_) => 503,
+            Error::State(_) | Error::Internal(_) => 500,
+            Error::TimedOut(_) => 504,
+            Error::Failed(_) => 500,
+        }
+    }
+
+    /// The config problems, for the `--json` error document.
+    pub fn config_issues(&self) -> &[ConfigIssue] {
+        match self {
+            Error::Config(c) => &c.issues,
+            _ => &[],
+        }
+    }
+
+    /// An I/O or other failure, with what was being done.
+    pub fn internal(e: impl Into<anyhow::Error>) -> Error {
+        Error::Internal(e.into())
+    }
+}
+
+impl From<ConfigErrors> for Error {
+    fn from(c: ConfigErrors) -> Error {
+        Error::Config(c)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::Internal(e.into())
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Error {
+        Error::Internal(e.into())
+    }
+}
+
+fn describe_config(c: &ConfigErrors) -> String {
+    let n = c.issues.len();
+    let plural = if n == 1 { "" } else { "s" };
+    format!("invalid config ({n} error{plural}):\n{c}")
+}
+
+/// Returns early with an error variant and a formatted message:
+/// `fail!(Busy, "job {name} is already running")`.
+#[macro_export]
+macro_rules! fail {
+    ($variant:ident, $($arg:tt)*) => {
+        return Err($crate::core::error::Error::$variant(format!($($arg)*)))
+    };
+}
+
+/// One problem of a config file: where, which key, what was expected.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigIssue {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub key: String,
+    pub expected: String,
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        if self.key.is_empty() {
+            write!(f, ": {}", self.expected)
+        } else {
+            write!(f, ": {}: {}", self.key, self.expected)
+        }
+    }
+}
+
+/// Every problem of one config file, in file order.
+#[derive(Debug, Clone)]
+pub struct ConfigErrors {
+    pub issues: Vec<ConfigIssue>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, issue) in self.issues.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{issue}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// The exit code of a run that a command waited for (cli.md): the job's own code when it
+/// failed with 1..=125 (or 126/127: "not executable", "not found", which jobctl itself
+/// reports that way), 124 on timeout, 128+N when killed by signal N, else 1.
+pub fn exit_code_of_run(status: RunStatus, exit_code: Option<i64>, signal: Option<i64>) -> u8 {
+    match status {
+        RunStatus::Succeeded => code::OK,
+        RunStatus::TimedOut => code::TIMEOUT,
+        RunStatus::Cancelled | RunStatus::Lost | RunStatus::Skipped => code::FAILURE,
+        RunStatus::Running | RunStatus::Failed => match (exit_code, signal) {
+            (Some(c), _) if (1..=127).contains(&c) => c as u8,
+            (_, Some(s)) if (1..=127).contains(&s) => 128 + s as u8,
+            _ => code::FAILURE,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_codes_follow_the_spec() {
+        let of = exit_code_of_run;
+        assert_eq!(of(RunStatus::Succeeded, Some(0), None), 0);
+        assert_eq!(of(RunStatus::Failed, Some(3), None), 3);
+        assert_eq!(of(RunStatus::Failed, Some(127), None), 127);
+        assert_eq!(of(RunStatus::Failed, Some(255), None), 1);
+        assert_eq!(of(RunStatus::Failed, None, Some(9)), 137);
+        assert_eq!(of(RunStatus::TimedOut, None, Some(15)), 124);
+        assert_eq!(of(RunStatus::Skipped, None, None), 1);
+        assert_eq!(of(RunStatus::Lost, None, None), 1);
+    }
+
+    #[test]
+    fn every_error_has_its_exit_code_and_http_status() {
+        let cases = [
+            (Error::Usage("x".into()), 2, 400),
+            (Error::NotFound("x".into()), 1, 404),
+            (Error::Conflict("x".into()), 1, 409),
+            (Error::Busy("x".into()), 75, 409),
+            (Error::Unavailable("x".into()), 69, 503),
+            (Error::State("x".into()), 74, 500),
+            (Error::TimedOut("x".into()), 124, 504),
+            (Error::Failed("x".into()), 1, 500),
+            (Error::Internal(anyhow::anyhow!("x")), 1, 500),
+        ];
+        for (e, exit, http) in cases {
+            assert_eq!((e.exit_code(), e.http_status()), (exit, http), "{e:?}");
+        }
+        let c = Error::from(ConfigErrors { issues: vec![] });
+        assert_eq!(c.exit_code(), 78);
+    }
+}

@@ -1,0 +1,427 @@
+//! The one run pipeline: every run (a scheduled run's detached supervisor, a forced run,
+//! an `ask`) goes through [`supervise`]: prepare → execute → finalize, with a
+//! [`RunContext`] holding what the steps share.
+//!
+//! - prepare: become the reaper of the run's orphans, say who holds the lease, record the
+//!   supervisor, start the event loop, handle the stop signals, open the run log, build
+//!   the environment;
+//! - execute: the script, or the agent call with its fallback walk;
+//! - finalize: trim the log, note survivors, record the end exactly once, prune history,
+//!   release the lease.
+//!
+//! When jobctl itself fails mid-run (the log or the store can't be written), nothing of the
+//! run may outlive it: the tree is stopped and the run closed `failed` with the reason.
+//! Workspaces and lifecycle hooks are steps of this pipeline.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use nix::sys::signal::Signal;
+
+use super::Engine;
+use super::env::{base_env_plain, job_env, run_marks};
+use crate::agents::presets::Mode;
+use crate::agents::{self, CallSpec, role};
+use crate::config::{Command, Job, JobKind, Thinking};
+use crate::coord::Lease;
+use crate::core::clock::{self, to_ms};
+use crate::core::error::{Error, Result};
+use crate::core::run::{EventKind, RunEnd, RunRecord, RunStatus, TREE_STOPPED};
+use crate::exec::env::set;
+use crate::exec::logfile::LogFile;
+use crate::exec::process::{self, Echo, Launch, Signals};
+use crate::exec::proctree::{self, RunIdentity, Survivor};
+use crate::store::Store;
+
+/// What a run does.
+pub enum Work<'a> {
+    /// A job of the config, script or agent.
+    Job(&'a Job),
+    /// One `jobctl ask` call.
+    Ask(AskWork<'a>),
+}
+
+/// An `ask`: one agent call without tools.
+pub struct AskWork<'a> {
+    pub scope: &'a str,
+    pub first: Option<&'a str>,
+    pub thinking: Thinking,
+    pub prompt: &'a str,
+    pub timeout: Duration,
+}
+
+impl Work<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Work::Job(j) => &j.name,
+            Work::Ask(_) => "ask",
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        match self {
+            Work::Job(j) => j.timeout,
+            Work::Ask(a) => a.timeout,
+        }
+    }
+}
+
+/// What became of a supervised run.
+pub struct Supervised {
+    pub record: RunRecord,
+    /// Set when jobctl itself was told to stop (exit 128 + N: 130, 143, 129).
+    pub interrupted: Option<Signal>,
+    /// An agent's answer.
+    pub answer: Option<String>,
+}
+
+/// What the steps of one run share.
+pub struct RunContext {
+    pub run: RunRecord,
+    pub echo: Echo,
+    pub state_dir: PathBuf,
+    pub log: LogFile,
+    pub signals: Signals,
+    pub deadline: tokio::time::Instant,
+}
+
+/// How the execute step ended.
+struct Executed {
+    end: RunEnd,
+    interrupted: Option<Signal>,
+    answer: Option<String>,
+}
+
+/// Runs `run` to its end, holding `lease` until the end is recorded.
+pub fn supervise(
+    e: &mut Engine<'_>,
+    work: Work<'_>,
+    run: RunRecord,
+    mut lease: Box<dyn Lease>,
+    echo: Echo,
+) -> Result<Supervised> {
+    crate::faults::point("supervisor_start");
+    become_subreaper();
+    lease.set_holder(std::process::id(), run.id);
+    e.store
+        .set_run_process(run.id, i64::from(std::process::id()), None)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("can't start the supervisor's event loop")?;
+    let job_name = work.name().to_string();
+    let is_ask = matches!(work, Work::Ask(_));
+    let run_id = run.id;
+    let outcome: Result<(Executed, Vec<Survivor>)> = rt.block_on(async {
+        let mut cx = prepare(e, &work, run, echo)?;
+        let executed = execute(e, &mut cx, &work).await?;
+        finish_log(cx.log)?;
+        Ok((executed, std::mem::take(&mut cx.signals.survivors)))
+    });
+    let done = match outcome {
+        Ok((x, survivors)) => Executed {
+            end: with_survivors(x.end, &survivors),
+            ..x
+        },
+        Err(err) => stop_after_failure(e, run_id, &err),
+    };
+    finalize(e, run_id, &job_name, done, lease, is_ask)
+}
+
+fn prepare(e: &mut Engine<'_>, work: &Work<'_>, run: RunRecord, echo: Echo) -> Result<RunContext> {
+    let signals = Signals::register().map_err(Error::Internal)?;
+    let log_path = run.log_path.clone().unwrap_or_default();
+    let log = LogFile::create(Path::new(&log_path), e.cfg.runner.log_max_bytes)
+        .map_err(Error::Internal)?;
+    let deadline = tokio::time::Instant::now() + work.timeout();
+    Ok(RunContext {
+        run,
+        echo,
+        state_dir: e.state_dir().to_path_buf(),
+        log,
+        signals,
+        deadline,
+    })
+}
+
+async fn execute(e: &mut Engine<'_>, cx: &mut RunContext, work: &Work<'_>) -> Result<Executed> {
+    match work {
+        Work::Job(job) => match &job.kind {
+            JobKind::Script(command) => run_script(e, cx, job, command).await,
+            JobKind::Agent(_) => run_agent_job(e, cx, job).await,
+        },
+        Work::Ask(ask) => run_ask(e, cx, ask).await,
+    }
+}
+
+/// Trims the log to its cap, with the note of what was dropped.
+fn finish_log(log: LogFile) -> Result<()> {
+    log.finish().map(|_| ()).map_err(Error::Internal)
+}
+
+fn finalize(
+    e: &mut Engine<'_>,
+    run_id: i64,
+    job: &str,
+    done: Executed,
+    lease: Box<dyn Lease>,
+    is_ask: bool,
+) -> Result<Supervised> {
+    crate::faults::point("before_end_record");
+    let record = match e.store.finish_run(run_id, &done.end)? {
+        Some(r) => r,
+        // Closed by someone else (recovery, seeing the lease free at the wrong moment).
+        None => e
+            .store
+            .get_run(run_id)?
+            .ok_or_else(|| Error::State(format!("the record of run {run_id} vanished")))?,
+    };
+    prune(e.cfg.runner.keep_runs, &mut *e.store, job);
+    if is_ask {
+        lease.remove(); // an ask's lease is never taken again
+    } else {
+        drop(lease);
+    }
+    Ok(Supervised {
+        record,
+        interrupted: done.interrupted,
+        answer: done.answer,
+    })
+}
+
+/// jobctl itself failed during the run: stop whatever of it is left (nobody would enforce
+/// its timeout) and close it `failed` with the reason, not later as `lost`.
+fn stop_after_failure(e: &mut Engine<'_>, run_id: i64, err: &Error) -> Executed {
+    let pgid = e.store.get_run(run_id).ok().flatten().and_then(|r| r.pgid);
+    let identity = RunIdentity {
+        pgid: pgid.map(|p| p as i32),
+        env_marks: run_marks(e.state_dir(), run_id),
+        ancestor: Some(std::process::id() as i32),
+        not_before: RunIdentity::my_start(),
+    };
+    proctree::terminate(
+        &identity,
+        e.cfg.runner.kill_grace,
+        Duration::from_secs(30),
+        &mut |_| {},
+    );
+    Executed {
+        end: RunEnd::failed(
+            to_ms(clock::real_now()),
+            format!("jobctl could not supervise the run: {err}"),
+        ),
+        interrupted: None,
+        answer: None,
+    }
+}
+
+/// Marks this process as the reaper of the run's orphans, so a helper that double-forks
+/// still ends up as our child and can be found and collected.
+fn become_subreaper() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+        tracing::debug!("can't become a child subreaper: {e}");
+    }
+}
+
+async fn run_script(
+    e: &mut Engine<'_>,
+    cx: &mut RunContext,
+    job: &Job,
+    command: &Command,
+) -> Result<Executed> {
+    let (program, args) = match command {
+        Command::Shell(s) => ("/bin/sh".to_string(), vec!["-c".to_string(), s.clone()]),
+        Command::Argv(v) => (v[0].clone(), v[1..].to_vec()),
+    };
+    let launch = Launch {
+        program,
+        args,
+        env: job_env(e.cfg, job, &cx.run, None, &cx.state_dir),
+        workdir: job.workdir.clone(),
+        capture_stdout: false,
+        stall: None,
+    };
+    let run_id = cx.run.id;
+    let store = &mut *e.store;
+    let mut on_spawn = |pid: i32| {
+        let _ = store.set_run_process(run_id, i64::from(std::process::id()), Some(i64::from(pid)));
+    };
+    let ctx = process::Ctx {
+        log: &mut cx.log,
+        echo: cx.echo,
+        signals: &mut cx.signals,
+        grace: e.cfg.runner.kill_grace,
+        env_marks: run_marks(&cx.state_dir, run_id),
+        on_starting: &mut || {},
+        on_spawn: &mut on_spawn,
+    };
+    let fin = process::run(&launch, cx.deadline, ctx)
+        .await
+        .map_err(Error::Internal)?;
+    let end = RunEnd::of_process(
+        &fin.ending,
+        fin.status,
+        job.timeout,
+        e.cfg.runner.kill_grace,
+        to_ms(clock::real_now()),
+    );
+    if let Some(err) = &end.error {
+        cx.log.note(err).map_err(Error::Internal)?;
+    }
+    Ok(Executed {
+        interrupted: interrupted_by(&fin.ending),
+        end,
+        answer: None,
+    })
+}
+
+fn interrupted_by(ending: &process::Ending) -> Option<Signal> {
+    match ending {
+        process::Ending::Interrupted(s) => Some(*s),
+        _ => None,
+    }
+}
+
+async fn run_agent_job(e: &mut Engine<'_>, cx: &mut RunContext, job: &Job) -> Result<Executed> {
+    let JobKind::Agent(aj) = &job.kind else {
+        unreachable!("an agent job")
+    };
+    let cfg = e.cfg;
+    let role = role::role_for(cfg, Some(aj), &role::daemon_state(cfg));
+    let spec = CallSpec {
+        first: aj.agent.as_deref(),
+        scope: &aj.scope,
+        thinking: aj.thinking,
+        model: aj.model.as_deref(),
+        args: &aj.args,
+        prompt: &aj.prompt,
+        mode: Mode::Job,
+        env: job_env(cfg, job, &cx.run, Some(&role), &cx.state_dir),
+        workdir: job.workdir.clone(),
+        role,
+        timeout: job.timeout,
+        marks: run_marks(&cx.state_dir, cx.run.id),
+    };
+    let r = agents::call(
+        cfg,
+        &mut *e.store,
+        &cx.run,
+        spec,
+        cx.deadline,
+        &mut cx.log,
+        &mut cx.signals,
+        cx.echo,
+    )
+    .await?;
+    if r.end.status == RunStatus::Skipped {
+        e.store.append_event(
+            to_ms(clock::real_now()),
+            EventKind::RunSkipped,
+            Some(&job.name),
+            Some(cx.run.id),
+            &serde_json::json!({"reason": r.end.error, "attempts": r.end.attempts}),
+        )?;
+    }
+    Ok(Executed {
+        end: r.end,
+        interrupted: r.interrupted,
+        answer: None,
+    })
+}
+
+async fn run_ask(e: &mut Engine<'_>, cx: &mut RunContext, ask: &AskWork<'_>) -> Result<Executed> {
+    let cfg = e.cfg;
+    let role = role::role_for(cfg, None, &role::daemon_state(cfg));
+    let mut env = base_env_plain(cfg);
+    for (k, v) in [
+        ("JOBCTL_JOB_NAME", "ask".to_string()),
+        ("JOBCTL_RUN_ID", cx.run.id.to_string()),
+        ("JOBCTL_STATE_DIR", cx.state_dir.display().to_string()),
+        ("JOBCTL_JOB_ROLE", role.clone()),
+    ] {
+        set(&mut env, k, &v);
+    }
+    for name in &cfg.runner.role_env {
+        set(&mut env, name, &role);
+    }
+    let spec = CallSpec {
+        first: ask.first,
+        scope: ask.scope,
+        thinking: ask.thinking,
+        model: None,
+        args: &[],
+        prompt: ask.prompt,
+        mode: Mode::Ask,
+        env,
+        workdir: cfg.dir.clone(),
+        role,
+        timeout: ask.timeout,
+        marks: run_marks(&cx.state_dir, cx.run.id),
+    };
+    let r = agents::call(
+        cfg,
+        &mut *e.store,
+        &cx.run,
+        spec,
+        cx.deadline,
+        &mut cx.log,
+        &mut cx.signals,
+        cx.echo,
+    )
+    .await?;
+    Ok(Executed {
+        end: r.end,
+        interrupted: r.interrupted,
+        answer: r.answer,
+    })
+}
+
+/// The end of a run that left processes SIGKILL could not end: still closed (its lease
+/// released, so the job can run again), but saying so, and which, so `status` can show
+/// them. A run whose main process succeeded did not end cleanly: `failed`.
+fn with_survivors(mut end: RunEnd, survivors: &[Survivor]) -> RunEnd {
+    if survivors.is_empty() {
+        return end;
+    }
+    let what = proctree::survivors_text(survivors);
+    end.error = Some(match end.error.take() {
+        Some(e) => match e.split_once(TREE_STOPPED) {
+            Some((head, how)) => format!("{head}; stopping the process tree{how}: {what}"),
+            None => format!("{e}; {what}"),
+        },
+        None => what,
+    });
+    if end.status == RunStatus::Succeeded {
+        end.status = RunStatus::Failed;
+    }
+    end.survivors = serde_json::to_string(survivors).ok();
+    end
+}
+
+/// Removes history beyond `keep` runs of `job`, with its log files. Failing to prune is
+/// logged, never a reason to fail the run.
+pub fn prune(keep: u32, store: &mut dyn Store, job: &str) {
+    let logs = store.logs_dir();
+    match store.prune_runs(job, keep) {
+        Ok(paths) => {
+            for p in paths {
+                // Only ever a run log of this state dir, whatever a record says.
+                let p = Path::new(&p);
+                let inside = p.starts_with(&logs)
+                    && p.components()
+                        .all(|c| !matches!(c, std::path::Component::ParentDir));
+                if inside {
+                    let _ = std::fs::remove_file(p);
+                } else {
+                    tracing::warn!(
+                        "not deleting {}: not a run log of this state directory",
+                        p.display()
+                    );
+                }
+            }
+        }
+        Err(e) => tracing::warn!("can't prune the history of {job}: {e}"),
+    }
+}

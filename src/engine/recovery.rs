@@ -1,0 +1,69 @@
+//! Closing runs whose supervisor vanished (SIGKILL, OOM, power loss). Any command that
+//! reads runs recovers first: a run the store says is running whose lease nobody holds has
+//! lost its supervisor. Its leftover processes are killed (nobody enforces their timeout
+//! any more), and it is closed as `lost` while this process holds the lease, so no new run
+//! of the job can start in between.
+
+use std::time::Duration;
+
+use super::Engine;
+use super::env::run_marks;
+use crate::core::clock;
+use crate::core::error::Result;
+use crate::core::run::{RunEnd, RunRecord, RunStatus};
+use crate::exec::proctree::{self, RunIdentity};
+
+pub fn recover(e: &mut Engine<'_>) -> Result<Vec<i64>> {
+    let mut lost = Vec::new();
+    for run in e.store.running_runs()? {
+        let Some(lease) = e.coord.try_lease(run.lock_key())? else {
+            continue; // held: a supervisor is alive
+        };
+        // Re-read under the lease: the supervisor may have closed it just before exiting.
+        if e.store.get_run(run.id)?.is_none_or(|r| !r.is_running()) {
+            continue;
+        }
+        close_lost(e, &run)?;
+        lost.push(run.id);
+        if run.lock_name.is_some() {
+            lease.remove(); // an ask's lease is never taken again
+        }
+    }
+    Ok(lost)
+}
+
+fn close_lost(e: &mut Engine<'_>, run: &RunRecord) -> Result<()> {
+    // On Linux by environment marks only: after a reboot the stored process group number
+    // may belong to someone else. Elsewhere the group is all there is to go on.
+    let id = RunIdentity {
+        pgid: if cfg!(target_os = "linux") {
+            None
+        } else {
+            run.pgid.map(|p| p as i32)
+        },
+        env_marks: run_marks(e.state_dir(), run.id),
+        ancestor: None,
+        // The run's start is known only as wall time: read every environment.
+        not_before: None,
+    };
+    let left = proctree::members(&id);
+    if !left.is_empty() {
+        tracing::warn!(run = run.id, job = %run.job, processes = left.len(), "killing what is left of a lost run");
+        proctree::terminate(
+            &id,
+            e.cfg.runner.kill_grace.min(Duration::from_secs(2)),
+            Duration::from_secs(10),
+            &mut |_| {},
+        );
+    }
+    let who = run
+        .supervisor_pid
+        .map(|p| format!(" (pid {p})"))
+        .unwrap_or_default();
+    let mut end = RunEnd::new(RunStatus::Lost, clock::to_ms(clock::real_now()));
+    end.error = Some(format!("its supervisor{who} vanished; closed as lost"));
+    end.attempts = run.attempts.clone();
+    end.refund_unstarted = true;
+    e.store.finish_run(run.id, &end)?;
+    Ok(())
+}

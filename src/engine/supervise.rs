@@ -1,0 +1,125 @@
+//! Starting the pipeline for a run: a forced run (`jobctl force`, supervised by the
+//! process that forced it) and a scheduled run's detached supervisor (`jobctl supervise`,
+//! started by the tick with the job's lease).
+
+use std::os::fd::RawFd;
+use std::path::Path;
+
+use super::Engine;
+use super::pipeline::{self, Supervised, Work};
+use crate::config::Config;
+use crate::coord::Coordinator;
+use crate::coord::flock::FlockCoordinator;
+use crate::core::clock::{self, to_ms};
+use crate::core::error::{Error, Result};
+use crate::core::run::{NewRun, RunEnd};
+use crate::exec::process::{self, Echo};
+use crate::store::Claim;
+
+/// Runs `job` now, due or not, enabled or not: the schedule doesn't move.
+pub fn force(e: &mut Engine<'_>, name: &str, echo: Echo) -> Result<Supervised> {
+    let cfg = e.cfg;
+    let job = cfg.job(name)?;
+    e.recover()?;
+    let Some(lease) = e.coord.try_lease(name)? else {
+        return Err(Error::Busy(busy_message(e, name)?));
+    };
+    // From here on a stop signal waits for the supervisor's handlers: one that killed this
+    // process between recording the run and handling signals would leave it `lost`.
+    process::block_stop_signals().map_err(Error::Internal)?;
+    let now = to_ms(clock::real_now());
+    let claim = e.store.claim_run(&NewRun {
+        job: name.to_string(),
+        forced: true,
+        scheduled_for: now,
+        started_at: now,
+        supervisor_pid: Some(i64::from(std::process::id())),
+        ..Default::default()
+    })?;
+    let run = match claim {
+        Claim::Claimed(run) => *run,
+        Claim::JobRunning(_) | Claim::SlotTaken => {
+            return Err(Error::Busy(busy_message(e, name)?));
+        }
+    };
+    pipeline::supervise(e, Work::Job(job), run, lease, echo)
+}
+
+/// Why `name` can't be forced now, saying only what is known: the run and its
+/// supervisor's pid as the lease and the store agree on them.
+fn busy_message(e: &Engine<'_>, name: &str) -> Result<String> {
+    let holder = e.coord.holder(name);
+    let Some(run) = e.store.running_runs()?.into_iter().find(|r| r.job == name) else {
+        // Held, yet no run recorded as running: one is being started or closed (or a
+        // lost one recovered); the lease may still name an earlier run.
+        return Ok(format!(
+            "job {name} is busy: another jobctl holds its lock (a run is starting or ending)"
+        ));
+    };
+    let pid = match holder {
+        h if h.run_id == Some(run.id) && h.pid.is_some() => h.pid.map(i64::from),
+        _ => run.supervisor_pid,
+    };
+    Ok(match pid {
+        Some(pid) => format!("job {name} is already running (run {}, pid {pid})", run.id),
+        None => format!(
+            "job {name} is already running (run {}, its supervisor is starting)",
+            run.id
+        ),
+    })
+}
+
+/// What a detached supervisor did.
+pub enum Detached {
+    Supervised(Box<Supervised>),
+    /// The run could not start (the config became invalid, the job was removed): it was
+    /// closed `failed` with why.
+    NotStarted,
+}
+
+/// The detached supervisor of run `run_id`, holding the lease the tick handed over on
+/// `lease_fd`. `cfg` is the config as loaded now, or why it can't be.
+///
+/// # Safety
+/// `lease_fd` must be the descriptor the tick passed to this process alone.
+pub unsafe fn detached(
+    cfg: std::result::Result<&Config, &Error>,
+    run_id: i64,
+    lease_fd: RawFd,
+    state_dir: &Path,
+) -> Result<Detached> {
+    let mut store = crate::store::open(state_dir)?;
+    let coord = Box::new(FlockCoordinator::new(store.dir()));
+    let Some(run) = store.get_run(run_id)? else {
+        return Err(Error::NotFound(format!(
+            "run {run_id} is not in {}",
+            state_dir.display()
+        )));
+    };
+    // SAFETY: the caller's contract.
+    let lease = unsafe { coord.adopt(run.lock_key(), lease_fd) };
+    let cfg = match cfg {
+        Ok(c) if c.jobs.contains_key(&run.job) => c,
+        Ok(_) | Err(_) => {
+            let why = match cfg {
+                Err(err) => format!("the config became invalid before the run started: {err}"),
+                Ok(_) => format!(
+                    "job {} was removed from the config before its run started",
+                    run.job
+                ),
+            };
+            store.finish_run(run_id, &RunEnd::failed(to_ms(clock::real_now()), why))?;
+            drop(lease);
+            return Ok(Detached::NotStarted);
+        }
+    };
+    let job = cfg.job(&run.job)?;
+    let mut e = Engine { cfg, store, coord };
+    Ok(Detached::Supervised(Box::new(pipeline::supervise(
+        &mut e,
+        Work::Job(job),
+        run,
+        lease,
+        Echo::Off,
+    )?)))
+}

@@ -1,0 +1,442 @@
+//! What people and programs look at, as data: the job list, a run's record, the status
+//! overview, the tick's dry run. Each is a `Serialize` struct, so the command line's
+//! `--json`, and later the API, serialize the same thing its tables render.
+//!
+//! Field names and values are those of the command-line spec (cli.md); JSON objects are
+//! printed with their keys sorted, as they always were.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::Engine;
+use super::plan::{self, Plan};
+use crate::agents::{self, role};
+use crate::config::Config;
+use crate::core::clock::{self, rfc3339, rfc3339_opt};
+use crate::core::error::Result;
+use crate::core::run::{Attempt, RunRecord, RunStatus};
+use crate::core::schedule;
+use crate::core::units::format_milli;
+use crate::exec::proctree::Survivor;
+
+/// Budget amounts (kept in thousandths) as the number people read: `1.5`, `100`.
+pub fn milli_number(m: i64) -> f64 {
+    format_milli(m).parse::<f64>().unwrap_or(0.0)
+}
+
+/// One run, as `history --json` and a forced run's `--json` print it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunView {
+    pub run_id: i64,
+    pub job: String,
+    pub status: RunStatus,
+    pub forced: bool,
+    pub scheduled_for: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub exit_code: Option<i64>,
+    pub signal: Option<i64>,
+    pub error: Option<String>,
+    pub role: Option<String>,
+    pub agent: Option<String>,
+    pub model: Option<String>,
+    pub scope: Option<String>,
+    pub cost: Option<f64>,
+    pub cost_usd: Option<f64>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub num_turns: Option<i64>,
+    pub tool_calls: Option<i64>,
+    pub attempts: Vec<Attempt>,
+    pub log_path: Option<String>,
+}
+
+impl From<&RunRecord> for RunView {
+    fn from(r: &RunRecord) -> RunView {
+        RunView {
+            run_id: r.id,
+            job: r.job.clone(),
+            status: r.status,
+            forced: r.forced,
+            scheduled_for: rfc3339(r.scheduled_for),
+            started_at: rfc3339(r.started_at),
+            ended_at: rfc3339_opt(r.ended_at),
+            duration_ms: r.duration_ms,
+            exit_code: r.exit_code,
+            signal: r.signal,
+            error: r.error.clone(),
+            role: r.role.clone(),
+            agent: r.agent.clone(),
+            model: r.model.clone(),
+            scope: r.scope.clone(),
+            cost: r.cost_milli.map(milli_number),
+            cost_usd: r.cost_usd,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+            num_turns: r.num_turns,
+            tool_calls: r.tool_calls,
+            attempts: r.attempts.clone(),
+            log_path: r.log_path.clone(),
+        }
+    }
+}
+
+/// The latest runs, newest first, optionally of one job.
+pub fn history(e: &mut Engine<'_>, job: Option<&str>, n: usize) -> Result<Vec<RunRecord>> {
+    e.recover()?;
+    e.store.history(job, n)
+}
+
+/// What the NEXT column says of a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    Running(i64),
+    Disabled,
+    Paused,
+    Manual,
+    DueNow,
+    At(i64),
+    Never,
+}
+
+/// One row of `list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListRow {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub schedule: String,
+    pub enabled: bool,
+    pub paused: bool,
+    pub due: bool,
+    pub running_run_id: Option<i64>,
+    pub next_run: Option<String>,
+    pub last_run_id: Option<i64>,
+    pub last_run: Option<String>,
+    pub last_status: Option<RunStatus>,
+    pub last_exit_code: Option<i64>,
+    pub last_duration_ms: Option<i64>,
+    #[serde(skip)]
+    pub next: Next,
+    #[serde(skip)]
+    pub last_started_ms: Option<i64>,
+}
+
+/// One row per job, sorted by name.
+pub fn list(e: &mut Engine<'_>) -> Result<Vec<ListRow>> {
+    e.recover()?;
+    let cfg = e.cfg;
+    let now = clock::now()?;
+    let states = e.store.job_states()?;
+    let prev_tick = e.store.last_tick()?;
+    let names: Vec<&str> = cfg.jobs.keys().map(String::as_str).collect();
+    let latest = e.store.latest_runs(&names)?;
+    let running = e.store.running_ids()?;
+    let mut rows = Vec::with_capacity(cfg.jobs.len());
+    for (name, job) in &cfg.jobs {
+        let state = states.get(name);
+        let plan = plan::evaluate(job, state, prev_tick, now);
+        let schedule = job
+            .schedule
+            .as_ref()
+            .map(|s| s.describe())
+            .unwrap_or_else(|| "manual".into());
+        let running_id = running.get(name).copied();
+        let last = latest.get(name);
+        let next_ms = match plan {
+            Plan::NotDue { next } => next.map(|t| t.as_millisecond()),
+            Plan::Due { slot, .. } => Some(slot.as_millisecond()),
+            Plan::Skip { .. } => job
+                .schedule
+                .as_ref()
+                .and_then(|s| {
+                    schedule::next_slot_after(s, &job.timezone, plan::slot_state(state, now), now)
+                })
+                .map(|t| t.as_millisecond()),
+            _ => None,
+        };
+        let next = match (running_id, plan) {
+            (Some(id), _) => Next::Running(id),
+            (None, Plan::Disabled) => Next::Disabled,
+            (None, Plan::Paused) => Next::Paused,
+            (None, Plan::Manual) => Next::Manual,
+            (None, Plan::Due { .. }) => Next::DueNow,
+            (None, _) => next_ms.map(Next::At).unwrap_or(Next::Never),
+        };
+        let off = matches!(plan, Plan::Disabled | Plan::Paused | Plan::Manual);
+        rows.push(ListRow {
+            name: name.clone(),
+            kind: job.type_name(),
+            schedule,
+            enabled: job.enabled,
+            paused: state.is_some_and(|s| s.paused),
+            due: matches!(plan, Plan::Due { .. }),
+            running_run_id: running_id,
+            next_run: if off { None } else { rfc3339_opt(next_ms) },
+            last_run_id: last.map(|r| r.id),
+            last_run: rfc3339_opt(last.map(|r| r.started_at)),
+            last_status: last.map(|r| r.status),
+            last_exit_code: last.and_then(|r| r.exit_code),
+            last_duration_ms: last.and_then(|r| r.duration_ms),
+            next,
+            last_started_ms: last.map(|r| r.started_at),
+        });
+    }
+    Ok(rows)
+}
+
+/// One job of `run --dry-run`: is it due, and why (or why not).
+#[derive(Debug, Clone, Serialize)]
+pub struct DryRow {
+    pub job: String,
+    pub due: bool,
+    pub reason: String,
+}
+
+/// What a tick would do now, changing nothing.
+pub fn dry_run(e: &mut Engine<'_>, only: Option<&str>) -> Result<Vec<DryRow>> {
+    let cfg = e.cfg;
+    let now = clock::now()?;
+    let states = e.store.job_states()?;
+    let prev_tick = e.store.last_tick()?;
+    let running = e.store.running_ids()?;
+    let mut rows = Vec::new();
+    let mut due_count = 0usize;
+    for (name, job) in &cfg.jobs {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        let p = plan::evaluate(job, states.get(name), prev_tick, now);
+        let mut why = plan::explain(&p);
+        let due = matches!(p, Plan::Due { .. });
+        if due {
+            if let Some(id) = running.get(name) {
+                why = format!("due, but still running (run {id}): waits for a later tick");
+            } else if running.len() + due_count >= cfg.runner.max_running as usize {
+                why = format!(
+                    "due, but held back by max_running = {}",
+                    cfg.runner.max_running
+                );
+            } else {
+                due_count += 1;
+            }
+        }
+        rows.push(DryRow {
+            job: name.clone(),
+            due,
+            reason: why,
+        });
+    }
+    Ok(rows)
+}
+
+/// The slots of a job's schedule after `from` (`next`): for `every`, continuing from the
+/// job's last slot when it has one (read from the store only then). `None`: the job has
+/// no schedule.
+pub fn next_slots(
+    cfg: &Config,
+    name: &str,
+    n: usize,
+    from: impl FnOnce() -> Result<Timestamp>,
+) -> Result<Option<Vec<Timestamp>>> {
+    let job = cfg.job(name)?;
+    let Some(sched) = &job.schedule else {
+        return Ok(None);
+    };
+    let from = from()?;
+    let last_slot = if matches!(sched, schedule::Schedule::Every(_)) {
+        Engine::open(cfg)?
+            .store
+            .job_state(name)?
+            .and_then(|s| s.last_slot)
+            .map(clock::from_ms)
+    } else {
+        None
+    };
+    Ok(Some(schedule::upcoming(
+        sched,
+        &job.timezone,
+        last_slot,
+        from,
+        n,
+    )))
+}
+
+/// `status --json`: the daemon, the role now, every agent × scope, what runs, what could
+/// not be killed, the last failure.
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub daemon: DaemonView,
+    pub role: String,
+    pub budget_day: String,
+    pub agents: Vec<AgentScopeView>,
+    pub running: Vec<RunningView>,
+    pub survivors: Vec<SurvivorView>,
+    pub last_failure: Option<FailureView>,
+    /// Why the daemon is absent, for people.
+    #[serde(skip)]
+    pub daemon_why: Option<String>,
+    #[serde(skip)]
+    pub running_runs: Vec<RunRecord>,
+    #[serde(skip)]
+    pub survivor_runs: Vec<(RunRecord, Vec<Survivor>)>,
+    #[serde(skip)]
+    pub last_failure_run: Option<RunRecord>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DaemonView {
+    pub configured: bool,
+    pub present: bool,
+    pub socket: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AgentScopeView {
+    pub agent: String,
+    pub scope: String,
+    pub enabled: bool,
+    pub reason: Option<String>,
+    pub used: f64,
+    pub budget: f64,
+    #[serde(skip)]
+    pub used_milli: i64,
+    #[serde(skip)]
+    pub budget_milli: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunningView {
+    pub run_id: i64,
+    pub job: String,
+    pub started_at: String,
+    pub pid: Option<i64>,
+    pub agent: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SurvivorView {
+    pub run_id: i64,
+    pub job: String,
+    pub pid: i32,
+    pub user: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FailureView {
+    pub run_id: i64,
+    pub job: String,
+    pub status: RunStatus,
+    pub ended_at: Option<String>,
+    pub error: Option<String>,
+}
+
+pub fn status(e: &mut Engine<'_>) -> Result<StatusReport> {
+    e.recover()?;
+    let cfg = e.cfg;
+    let now = clock::now()?;
+    let day = agents::prepare(cfg, &mut *e.store, now)?;
+    let daemon = role::daemon_state(cfg);
+    let role_now = role::role_for(cfg, None, &daemon);
+    let socket = cfg.daemon.as_ref().map(|d| d.socket.display().to_string());
+    let mut usage: HashMap<String, i64> = HashMap::new();
+    let mut scopes = Vec::new();
+    for s in e.store.scope_states()? {
+        let Some(a) = cfg.agents.get(&s.agent) else {
+            continue;
+        };
+        if !cfg.budget.scopes.contains(&s.scope) {
+            continue;
+        }
+        let used = match usage.get(&s.agent) {
+            Some(u) => *u,
+            None => {
+                let u = e.store.usage(&s.agent, &day)?;
+                usage.insert(s.agent.clone(), u);
+                u
+            }
+        };
+        scopes.push(AgentScopeView {
+            agent: s.agent,
+            scope: s.scope,
+            enabled: s.enabled,
+            reason: s.reason,
+            used: milli_number(used),
+            budget: milli_number(a.daily_budget_milli),
+            used_milli: used,
+            budget_milli: a.daily_budget_milli,
+        });
+    }
+    let running = e.store.running_runs()?;
+    let survivors = live_survivors(e)?;
+    let last_failure = e.store.last_failure()?;
+    Ok(StatusReport {
+        daemon: DaemonView {
+            configured: cfg.daemon.is_some(),
+            present: matches!(daemon, Some(Ok(()))),
+            socket,
+        },
+        daemon_why: match &daemon {
+            Some(Err(why)) => Some(why.clone()),
+            _ => None,
+        },
+        role: role_now,
+        budget_day: day,
+        agents: scopes,
+        running: running
+            .iter()
+            .map(|r| RunningView {
+                run_id: r.id,
+                job: r.job.clone(),
+                started_at: rfc3339(r.started_at),
+                pid: r.pgid.or(r.supervisor_pid),
+                agent: r.agent.clone(),
+            })
+            .collect(),
+        survivors: survivors
+            .iter()
+            .flat_map(|(r, list)| {
+                list.iter().map(|s| SurvivorView {
+                    run_id: r.id,
+                    job: r.job.clone(),
+                    pid: s.pid,
+                    user: s.user.clone(),
+                })
+            })
+            .collect(),
+        last_failure: last_failure.as_ref().map(|r| FailureView {
+            run_id: r.id,
+            job: r.job.clone(),
+            status: r.status,
+            ended_at: rfc3339_opt(r.ended_at),
+            error: r.error.clone(),
+        }),
+        running_runs: running,
+        survivor_runs: survivors,
+        last_failure_run: last_failure,
+    })
+}
+
+/// Runs that left processes they could not kill, with those of them still alive (a
+/// survivor that has since ended, or whose pid now belongs to another process, is not
+/// shown).
+fn live_survivors(e: &Engine<'_>) -> Result<Vec<(RunRecord, Vec<Survivor>)>> {
+    let mut out = Vec::new();
+    for r in e.store.runs_with_survivors(100)? {
+        let list: Vec<Survivor> = r
+            .survivors
+            .as_deref()
+            .and_then(|j| serde_json::from_str::<Vec<Survivor>>(j).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(Survivor::alive)
+            .collect();
+        if !list.is_empty() {
+            out.push((r, list));
+        }
+    }
+    Ok(out)
+}

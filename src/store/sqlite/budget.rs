@@ -1,0 +1,347 @@
+//! Agent runtime state in the db: one `{enabled, reason}` per agent per scope, and one
+//! usage counter per agent per budget day, shared by all scopes. Reservations happen in
+//! `BEGIN IMMEDIATE` transactions, so any number of jobctl processes reserving at once
+//! never overspend and never lose an increment.
+//!
+//! The budget day itself (which day "now" belongs to) is decided by the caller and passed
+//! in as a string; this module only makes the rollover to a new day atomic.
+
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::SqliteStore;
+use super::events::append_tx;
+use crate::core::budget::{ReasonKind, ScopeReason};
+use crate::core::error::Result;
+use crate::core::run::EventKind;
+use crate::store::{BudgetStore, MetaStore, Reservation, ReserveRequest, ScopeState, Ticket};
+
+/// `reason_kind IN ('a', 'b')` for the kinds a rule selects (the kinds are fixed names,
+/// never user text).
+fn kinds_where(rule: fn(ReasonKind) -> bool) -> String {
+    let kinds: Vec<String> = ReasonKind::all_where(rule)
+        .iter()
+        .map(|k| format!("'{k}'"))
+        .collect();
+    format!("reason_kind IN ({})", kinds.join(", "))
+}
+
+impl BudgetStore for SqliteStore {
+    /// Brings the db to budget day `day`: on the first access of a new day, usage starts
+    /// from zero and `quota_exhausted:` scopes are enabled again (one event). Also
+    /// re-enables provider-quota scopes whose cooldown has passed. Idempotent.
+    ///
+    /// The day only moves forward: with the clock stepped back, the stored (later) day
+    /// stays current, so usage is never zeroed by a clock going backwards. Returns the
+    /// budget day in force.
+    fn roll_budget_day(&mut self, day: &str, now: i64, cooldown_ms: i64) -> Result<String> {
+        // Cheap read first: the common case is "same day, nothing cooled down".
+        let stored = self.get_meta("budget_day")?;
+        let day = match &stored {
+            Some(s) if s.as_str() > day => s.clone(),
+            _ => day.to_string(),
+        };
+        let day = day.as_str();
+        let due_cooldowns: i64 = self.conn.query_row(
+            &format!(
+                "SELECT count(*) FROM agent_scopes WHERE enabled = 0 AND disabled_at <= ?1 AND {}",
+                kinds_where(ReasonKind::clears_after_cooldown)
+            ),
+            [now - cooldown_ms],
+            |r| r.get(0),
+        )?;
+        if stored.as_deref() == Some(day) && due_cooldowns == 0 {
+            return Ok(day.to_string());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stored: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'budget_day'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let day = match &stored {
+            Some(s) if s.as_str() > day => s.as_str(),
+            _ => day,
+        };
+        if stored.as_deref() != Some(day) {
+            let enabled = enable_scopes(&tx, ReasonKind::clears_at_new_day, None, None)?;
+            tx.execute(
+                "UPDATE agent_usage SET used_milli = 0, day = ?1, epoch = epoch + 1",
+                [day],
+            )?;
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES ('budget_day', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [day],
+            )?;
+            if stored.is_some() {
+                append_tx(
+                    &tx,
+                    now,
+                    crate::core::run::EventKind::BudgetReset,
+                    None,
+                    None,
+                    &serde_json::json!({"why": "new budget day", "day": day, "enabled": enabled}),
+                )?;
+            }
+        }
+        let cooled = enable_scopes(
+            &tx,
+            ReasonKind::clears_after_cooldown,
+            None,
+            Some(now - cooldown_ms),
+        )?;
+        if !cooled.is_empty() {
+            append_tx(
+                &tx,
+                now,
+                crate::core::run::EventKind::ScopesEnabled,
+                None,
+                None,
+                &serde_json::json!({"why": "provider cooldown passed", "scopes": cooled}),
+            )?;
+        }
+        tx.commit()?;
+        Ok(day.to_string())
+    }
+
+    fn ensure_scopes(&mut self, agents: &[&str], scopes: &[String]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR IGNORE INTO agent_scopes (agent, scope) VALUES (?1, ?2)",
+            )?;
+            for a in agents {
+                for s in scopes {
+                    st.execute(params![a, s])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn scope_states(&self) -> Result<Vec<ScopeState>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT agent, scope, enabled, reason, disabled_at FROM agent_scopes ORDER BY agent, scope",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(ScopeState {
+                agent: r.get(0)?,
+                scope: r.get(1)?,
+                enabled: r.get::<_, i64>(2)? != 0,
+                reason: r.get(3)?,
+                disabled_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn scope_state(&self, agent: &str, scope: &str) -> Result<Option<ScopeState>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT agent, scope, enabled, reason, disabled_at FROM agent_scopes WHERE agent = ?1 AND scope = ?2",
+                [agent, scope],
+                |r| {
+                    Ok(ScopeState {
+                        agent: r.get(0)?,
+                        scope: r.get(1)?,
+                        enabled: r.get::<_, i64>(2)? != 0,
+                        reason: r.get(3)?,
+                        disabled_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn usage(&self, agent: &str, day: &str) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT used_milli FROM agent_usage WHERE agent = ?1 AND day = ?2",
+                [agent, day],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    fn set_scope(
+        &mut self,
+        agent: &str,
+        scope: &str,
+        disabled: Option<&ScopeReason>,
+        now: i64,
+    ) -> Result<bool> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let changed = set_scope_tx(&tx, agent, scope, disabled, now)?;
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    fn reserve(&mut self, req: &ReserveRequest<'_>) -> Result<Reservation> {
+        let ReserveRequest {
+            agent,
+            scope,
+            day,
+            cost,
+            budget,
+            now,
+            for_run,
+        } = *req;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO agent_scopes (agent, scope) VALUES (?1, ?2)",
+            [agent, scope],
+        )?;
+        let (enabled, reason): (i64, Option<String>) = tx.query_row(
+            "SELECT enabled, reason FROM agent_scopes WHERE agent = ?1 AND scope = ?2",
+            [agent, scope],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if enabled == 0 {
+            return Ok(Reservation::Disabled(
+                reason.unwrap_or_else(|| "disabled".into()),
+            ));
+        }
+        let used: i64 = tx
+            .query_row(
+                "SELECT used_milli FROM agent_usage WHERE agent = ?1 AND day = ?2",
+                [agent, day],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
+        if used + cost > budget {
+            let reason = ScopeReason::daily_budget(
+                &crate::core::units::format_milli(used),
+                &crate::core::units::format_milli(budget),
+            );
+            set_scope_tx(&tx, agent, scope, Some(&reason), now)?;
+            tx.commit()?;
+            return Ok(Reservation::Exhausted(reason.text));
+        }
+        let epoch: i64 = tx.query_row(
+            "INSERT INTO agent_usage (agent, day, used_milli) VALUES (?1, ?2, ?3) \
+             ON CONFLICT(agent) DO UPDATE SET \
+               epoch = CASE WHEN day = excluded.day THEN epoch ELSE epoch + 1 END, \
+               used_milli = CASE WHEN day = excluded.day THEN used_milli + excluded.used_milli ELSE excluded.used_milli END, \
+               day = excluded.day \
+             RETURNING epoch",
+            params![agent, day, cost],
+            |r| r.get(0),
+        )?;
+        if let Some((run_id, model)) = for_run {
+            tx.execute(
+                "UPDATE runs SET agent = ?1, model = ?2, cost_milli = ?3, reserve_day = ?4, reserve_epoch = ?5, \
+                 pgid = NULL, agent_starting = NULL WHERE id = ?6",
+                params![agent, model, cost, day, epoch, run_id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(Reservation::Reserved(Ticket {
+            agent: agent.to_string(),
+            day: day.to_string(),
+            cost,
+            epoch,
+        }))
+    }
+
+    fn release(&mut self, t: &Ticket) -> Result<()> {
+        self.conn.execute(
+            "UPDATE agent_usage SET used_milli = MAX(0, used_milli - ?1) WHERE agent = ?2 AND day = ?3 AND epoch = ?4",
+            params![t.cost, t.agent, t.day, t.epoch],
+        )?;
+        Ok(())
+    }
+
+    fn reset_budgets(&mut self, agent: Option<&str>, now: i64) -> Result<Vec<(String, String)>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let enabled = enable_scopes(&tx, ReasonKind::clears_at_new_day, agent, None)?;
+        tx.execute(
+            "UPDATE agent_usage SET used_milli = 0, epoch = epoch + 1 WHERE ?1 IS NULL OR agent = ?1",
+            [agent],
+        )?;
+        append_tx(
+            &tx,
+            now,
+            crate::core::run::EventKind::BudgetReset,
+            None,
+            None,
+            &serde_json::json!({"why": "jobctl reset budgets", "agent": agent, "enabled": enabled}),
+        )?;
+        tx.commit()?;
+        Ok(enabled)
+    }
+}
+
+fn set_scope_tx(
+    tx: &Transaction<'_>,
+    agent: &str,
+    scope: &str,
+    disabled: Option<&ScopeReason>,
+    now: i64,
+) -> Result<bool> {
+    tx.execute(
+        "INSERT OR IGNORE INTO agent_scopes (agent, scope) VALUES (?1, ?2)",
+        [agent, scope],
+    )?;
+    let enabled = disabled.is_none();
+    let reason = disabled.map(|r| r.text.as_str());
+    let kind = disabled.map(|r| r.kind.as_str());
+    let n = tx.execute(
+        "UPDATE agent_scopes SET enabled = ?1, reason = ?2, reason_kind = ?6, \
+         disabled_at = CASE WHEN ?1 = 1 THEN NULL ELSE ?3 END \
+         WHERE agent = ?4 AND scope = ?5 AND (enabled != ?1 OR COALESCE(reason, '') != COALESCE(?2, ''))",
+        params![enabled as i64, reason, now, agent, scope, kind],
+    )?;
+    if n > 0 {
+        append_tx(
+            tx,
+            now,
+            if enabled {
+                EventKind::ScopeEnabled
+            } else {
+                EventKind::ScopeDisabled
+            },
+            None,
+            None,
+            &serde_json::json!({"agent": agent, "scope": scope, "reason": reason}),
+        )?;
+    }
+    Ok(n > 0)
+}
+
+/// Enables the disabled scopes whose reason kind `rule` selects: of one agent or all, and
+/// with `before`, only those disabled at or before it (their cooldown passed).
+fn enable_scopes(
+    tx: &Transaction<'_>,
+    rule: fn(ReasonKind) -> bool,
+    agent: Option<&str>,
+    before: Option<i64>,
+) -> Result<Vec<(String, String)>> {
+    let mut st = tx.prepare(&format!(
+        "SELECT agent, scope FROM agent_scopes WHERE enabled = 0 AND {} \
+         AND (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR disabled_at <= ?2)",
+        kinds_where(rule)
+    ))?;
+    let rows: Vec<(String, String)> = st
+        .query_map(params![agent, before], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (a, s) in &rows {
+        tx.execute(
+            "UPDATE agent_scopes SET enabled = 1, reason = NULL, reason_kind = NULL, disabled_at = NULL \
+             WHERE agent = ?1 AND scope = ?2",
+            [a, s],
+        )?;
+    }
+    Ok(rows)
+}

@@ -1,0 +1,146 @@
+//! Numbered schema migrations, applied on open inside one transaction. The schema version
+//! lives in `PRAGMA user_version`; a database from a newer jobctl is refused untouched.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::core::error::{Error, Result};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE jobs (
+        name       TEXT PRIMARY KEY,
+        first_seen INTEGER NOT NULL,
+        last_slot  INTEGER,
+        paused     INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE runs (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        job            TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        forced         INTEGER NOT NULL DEFAULT 0,
+        scheduled_for  INTEGER NOT NULL,
+        started_at     INTEGER NOT NULL,
+        ended_at       INTEGER,
+        duration_ms    INTEGER,
+        exit_code      INTEGER,
+        signal         INTEGER,
+        error          TEXT,
+        role           TEXT,
+        agent          TEXT,
+        model          TEXT,
+        scope          TEXT,
+        cost_milli     INTEGER,
+        cost_usd       REAL,
+        input_tokens   INTEGER,
+        output_tokens  INTEGER,
+        num_turns      INTEGER,
+        attempts       TEXT,
+        log_path       TEXT,
+        supervisor_pid INTEGER,
+        pgid           INTEGER
+    );
+    CREATE INDEX runs_by_job ON runs(job, id);
+    CREATE INDEX runs_running ON runs(status) WHERE status = 'running';
+    CREATE TABLE events (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        at     INTEGER NOT NULL,
+        kind   TEXT NOT NULL,
+        job    TEXT,
+        run_id INTEGER,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX events_by_run ON events(run_id);
+    CREATE TABLE agent_scopes (
+        agent       TEXT NOT NULL,
+        scope       TEXT NOT NULL,
+        enabled     INTEGER NOT NULL DEFAULT 1,
+        reason      TEXT,
+        disabled_at INTEGER,
+        PRIMARY KEY (agent, scope)
+    );
+    CREATE TABLE agent_usage (
+        agent      TEXT PRIMARY KEY,
+        day        TEXT NOT NULL,
+        used_milli INTEGER NOT NULL DEFAULT 0
+    );
+    ",
+    // 2: a run remembers the budget reservation it holds, so one whose supervisor died
+    // before the agent started can give it back; a job remembers that its due slot was
+    // held back (max_running, still running), so the next tick doesn't count it missed.
+    "
+    ALTER TABLE runs ADD COLUMN reserve_day TEXT;
+    ALTER TABLE jobs ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+    ",
+    // 3: how many tools an agent called, where its CLI reports it.
+    "
+    ALTER TABLE runs ADD COLUMN tool_calls INTEGER;
+    ",
+    // 4: the lock a run's supervisor holds, when it is not the job's own (each `jobctl
+    // ask` call has its own lock, so asks run side by side and are recovered like runs).
+    // A run notes that its agent is about to start (a supervisor killed after that point
+    // may have started it: its reservation is kept). A reservation remembers the budget
+    // epoch it was taken in (a reset or a new day starts a new one), so giving it back
+    // after a reset can't take from the new count.
+    "
+    ALTER TABLE runs ADD COLUMN lock_name TEXT;
+    ALTER TABLE runs ADD COLUMN reserve_epoch INTEGER;
+    ALTER TABLE runs ADD COLUMN agent_starting INTEGER;
+    ALTER TABLE agent_usage ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+    ",
+    // 5: processes a run left that could not be killed (JSON), for `status` to show.
+    "
+    ALTER TABLE runs ADD COLUMN survivors TEXT;
+    CREATE INDEX runs_with_survivors ON runs(id) WHERE survivors IS NOT NULL;
+    ",
+    // 6: why a scope is disabled, as a kind beside the text: which reasons a new budget
+    // day or a provider cooldown clears is decided by the kind, not by matching text.
+    "
+    ALTER TABLE agent_scopes ADD COLUMN reason_kind TEXT;
+    UPDATE agent_scopes SET reason_kind = CASE
+        WHEN reason IS NULL THEN NULL
+        WHEN reason LIKE 'quota_exhausted: daily budget reached%' THEN 'daily_budget'
+        WHEN reason LIKE 'quota_exhausted:%' THEN 'quota_exhausted'
+        WHEN reason LIKE 'auth_failed:%' THEN 'auth_failed'
+        WHEN reason LIKE 'unavailable:%' THEN 'unavailable'
+        WHEN reason LIKE 'manual:%' THEN 'manual'
+        ELSE 'other' END;
+    ",
+];
+
+pub fn latest() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+pub fn apply(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version == latest() {
+        return Ok(());
+    }
+    if version > latest() {
+        return Err(newer(version));
+    }
+    // IMMEDIATE: two processes opening a fresh db at once must not both migrate.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > latest() {
+        return Err(newer(version));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn newer(version: i64) -> Error {
+    Error::State(format!(
+        "the state database has schema version {version}, newer than this jobctl understands ({}); upgrade jobctl (the database was left untouched)",
+        latest()
+    ))
+}
