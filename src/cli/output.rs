@@ -109,3 +109,26 @@ pub fn human_duration(ms: Option<i64>) -> String {
         _ => "-".into(),
     }
 }
+
+/// One line per ended run: job, run id, status, exit, duration.
+pub fn end_line(r: &crate::core::run::RunRecord) -> String {
+    let exit = match (r.exit_code, r.signal) {
+        (Some(c), _) => format!("exit {c}"),
+        (None, Some(s)) => format!("signal {s}"),
+        _ => "exit -".into(),
+    };
+    let mut line = format!(
+        "{}  run {}  {}  {}  {}",
+        r.job,
+        r.id,
+        r.status,
+        exit,
+        human_duration(r.duration_ms)
+    );
+    if r.status != crate::core::run::RunStatus::Succeeded
+        && let Some(e) = &r.error
+    {
+        line.push_str(&format!("  ({e})"));
+    }
+    line
+}

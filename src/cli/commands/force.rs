@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use crate::cli::args::Global;
-use crate::cli::output::Ui;
+use crate::cli::output::{Ui, end_line};
 use crate::core::error::{Result, exit_code_of_run};
 use crate::engine::supervise;
 use crate::engine::views::RunView;
@@ -24,7 +24,7 @@ pub fn execute(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
         ui.print_view(&RunView::from(r));
     } else if !ui.quiet {
         // Not eprintln: after a hang-up stderr may be gone, and that is no reason to panic.
-        let _ = writeln!(std::io::stderr(), "{}", super::run::end_line(r));
+        let _ = writeln!(std::io::stderr(), "{}", end_line(r));
     }
     Ok(match done.interrupted {
         Some(sig) => process::interrupted_exit(sig),

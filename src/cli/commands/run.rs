@@ -9,9 +9,9 @@ use nix::unistd::Pid;
 use serde::Serialize;
 
 use crate::cli::args::Global;
-use crate::cli::output::{Ui, human_duration};
+use crate::cli::output::{Ui, end_line};
 use crate::core::error::{Result, code};
-use crate::core::run::{RunRecord, RunStatus};
+use crate::core::run::RunStatus;
 use crate::engine::tick::{self, HeldView, TickResult};
 use crate::engine::views::{self, RunView};
 use crate::exec::process::interrupted_exit;
@@ -218,27 +218,4 @@ fn wait_for_supervisors(pids: &mut Vec<u32>) -> Option<Signal> {
         }
     }
     got
-}
-
-/// One line per ended run: job, run id, status, exit, duration.
-pub fn end_line(r: &RunRecord) -> String {
-    let exit = match (r.exit_code, r.signal) {
-        (Some(c), _) => format!("exit {c}"),
-        (None, Some(s)) => format!("signal {s}"),
-        _ => "exit -".into(),
-    };
-    let mut line = format!(
-        "{}  run {}  {}  {}  {}",
-        r.job,
-        r.id,
-        r.status,
-        exit,
-        human_duration(r.duration_ms)
-    );
-    if r.status != RunStatus::Succeeded
-        && let Some(e) = &r.error
-    {
-        line.push_str(&format!("  ({e})"));
-    }
-    line
 }

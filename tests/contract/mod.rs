@@ -1,0 +1,523 @@
+//! The contract every store backend must pass: one suite written against the store traits
+//! (`jobctl::store`), run against each backend by a test file of its own (SQLite in
+//! `tests/store_sqlite.rs`). The guarantees that make several jobctl processes safe are
+//! checked here with real concurrency: handles opened separately, racing from threads.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use jobctl::core::budget::{ReasonKind, ScopeReason};
+use jobctl::core::run::{Attempt, EventKind, NewRun, Outcome, RunEnd, RunStatus};
+use jobctl::store::{Claim, Reservation, ReserveRequest, Store};
+
+/// A backend under test: every call opens a new, independent handle on one store.
+pub trait Backend: Sync {
+    fn open(&self) -> Box<dyn Store>;
+}
+
+/// Runs every contract check against `b`, each on a fresh store from `fresh`.
+pub fn run_all<B: Backend>(fresh: impl Fn() -> B) {
+    let checks: &[(&str, fn(&B))] = &[
+        ("a slot is claimed once", a_slot_is_claimed_once),
+        ("a job has one running run", a_job_has_one_running_run),
+        (
+            "racing claims of one slot",
+            racing_claims_of_one_slot_give_one_run,
+        ),
+        (
+            "a run is closed once",
+            a_run_is_closed_once_with_everything_it_recorded,
+        ),
+        ("history and latest runs", history_latest_and_failures),
+        ("pruning", pruning_keeps_the_newest_and_running_runs),
+        ("job states", job_states_round_trip),
+        ("events", events_are_appended_and_read_newest_first),
+        ("meta", meta_round_trips),
+        (
+            "reservations",
+            reservations_stop_at_the_budget_and_disable_the_scope,
+        ),
+        (
+            "racing reservations",
+            racing_reservations_grant_exactly_the_budget,
+        ),
+        ("releases", a_release_after_a_reset_gives_nothing_back),
+        (
+            "lost refunds",
+            a_lost_run_gives_back_only_an_unstarted_reservation,
+        ),
+        (
+            "budget day",
+            the_budget_day_moves_forward_only_and_clears_by_kind,
+        ),
+        ("scopes", scopes_are_set_with_reasons_and_events),
+    ];
+    for (name, check) in checks {
+        let b = fresh();
+        eprintln!("contract: {name}");
+        check(&b);
+    }
+}
+
+fn scheduled(job: &str, slot: i64) -> NewRun {
+    NewRun {
+        job: job.into(),
+        scheduled_for: slot,
+        started_at: slot,
+        last_slot: Some(slot),
+        ..Default::default()
+    }
+}
+
+fn forced(job: &str, at: i64) -> NewRun {
+    NewRun {
+        job: job.into(),
+        forced: true,
+        scheduled_for: at,
+        started_at: at,
+        ..Default::default()
+    }
+}
+
+fn end(status: RunStatus, at: i64) -> RunEnd {
+    RunEnd::new(status, at)
+}
+
+fn claimed(c: Claim) -> jobctl::core::run::RunRecord {
+    match c {
+        Claim::Claimed(r) => *r,
+        other => panic!("expected a claim, got {other:?}"),
+    }
+}
+
+pub fn a_slot_is_claimed_once<B: Backend>(b: &B) {
+    let mut s = b.open();
+    let run = claimed(s.claim_run(&scheduled("j", 1_000)).unwrap());
+    assert_eq!(run.status, RunStatus::Running);
+    assert_eq!(run.scheduled_for, 1_000);
+    assert!(
+        run.log_path
+            .as_deref()
+            .unwrap()
+            .ends_with(&format!("logs/j/{}.log", run.id))
+    );
+    assert_eq!(s.job_state("j").unwrap().unwrap().last_slot, Some(1_000));
+    assert!(matches!(
+        s.claim_run(&scheduled("j", 1_000)).unwrap(),
+        Claim::SlotTaken
+    ));
+    s.finish_run(run.id, &end(RunStatus::Succeeded, 1_100))
+        .unwrap();
+    assert!(
+        matches!(
+            s.claim_run(&scheduled("j", 1_000)).unwrap(),
+            Claim::SlotTaken
+        ),
+        "a slot that ran is never claimed again"
+    );
+    claimed(s.claim_run(&scheduled("j", 2_000)).unwrap());
+    claimed(s.claim_run(&scheduled("other", 1_000)).unwrap());
+}
+
+pub fn a_job_has_one_running_run<B: Backend>(b: &B) {
+    let mut s = b.open();
+    let first = claimed(s.claim_run(&forced("j", 1)).unwrap());
+    match s.claim_run(&forced("j", 2)).unwrap() {
+        Claim::JobRunning(id) => assert_eq!(id, first.id),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        s.claim_run(&scheduled("j", 5)).unwrap(),
+        Claim::JobRunning(_)
+    ));
+    // Runs under a lease of their own (asks) run side by side.
+    for i in 0..3 {
+        claimed(
+            s.claim_run(&NewRun {
+                lock_name: Some(format!("ask/{i}")),
+                ..forced("ask", i)
+            })
+            .unwrap(),
+        );
+    }
+    s.finish_run(first.id, &end(RunStatus::Failed, 3)).unwrap();
+    claimed(s.claim_run(&forced("j", 4)).unwrap());
+    assert_eq!(s.running_ids().unwrap().len(), 2, "j and ask");
+}
+
+pub fn racing_claims_of_one_slot_give_one_run<B: Backend>(b: &B) {
+    let won = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                let mut s = b.open();
+                if let Claim::Claimed(_) = s.claim_run(&scheduled("race", 42)).unwrap() {
+                    won.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    assert_eq!(
+        won.load(Ordering::SeqCst),
+        1,
+        "exactly one claim of the slot"
+    );
+    assert_eq!(b.open().history(Some("race"), 10).unwrap().len(), 1);
+}
+
+pub fn a_run_is_closed_once_with_everything_it_recorded<B: Backend>(b: &B) {
+    let mut s = b.open();
+    let run = claimed(s.claim_run(&forced("j", 1_000)).unwrap());
+    s.set_run_process(run.id, 77, Some(88)).unwrap();
+    let mut e = end(RunStatus::Failed, 4_000);
+    e.exit_code = Some(3);
+    e.error = Some("exited with code 3".into());
+    e.agent = Some("claude".into());
+    e.model = Some("haiku".into());
+    e.scope = Some("worker".into());
+    e.role = Some("admin".into());
+    e.cost_milli = Some(1_500);
+    e.cost_usd = Some(0.25);
+    e.input_tokens = Some(10);
+    e.output_tokens = Some(5);
+    e.num_turns = Some(2);
+    e.tool_calls = Some(1);
+    e.attempts = vec![Attempt::new("claude", Outcome::Failed, Some("boom".into()))];
+    let closed = s
+        .finish_run(run.id, &e)
+        .unwrap()
+        .expect("closed by this call");
+    assert_eq!(closed.status, RunStatus::Failed);
+    assert_eq!(closed.duration_ms, Some(3_000));
+    assert_eq!((closed.supervisor_pid, closed.pgid), (Some(77), Some(88)));
+    assert_eq!(closed.attempts, e.attempts);
+    assert_eq!(
+        (closed.cost_milli, closed.tool_calls, closed.num_turns),
+        (Some(1_500), Some(1), Some(2))
+    );
+    assert!(
+        s.finish_run(run.id, &end(RunStatus::Lost, 9_000))
+            .unwrap()
+            .is_none(),
+        "closed exactly once"
+    );
+    assert_eq!(
+        s.get_run(run.id).unwrap().unwrap().status,
+        RunStatus::Failed
+    );
+    let ends: Vec<_> = s
+        .events(None, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|ev| ev.run_id == Some(run.id) && ev.kind == EventKind::RunEnded)
+        .collect();
+    assert_eq!(ends.len(), 1, "one end event");
+}
+
+pub fn history_latest_and_failures<B: Backend>(b: &B) {
+    let mut s = b.open();
+    let mut ids = Vec::new();
+    for (i, status) in [
+        RunStatus::Succeeded,
+        RunStatus::TimedOut,
+        RunStatus::Succeeded,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = claimed(s.claim_run(&forced("a", i as i64)).unwrap());
+        s.finish_run(r.id, &end(status, i as i64 + 1)).unwrap();
+        ids.push(r.id);
+    }
+    let r = claimed(s.claim_run(&forced("b", 9)).unwrap());
+    let h = s.history(None, 10).unwrap();
+    assert_eq!(h[0].id, r.id, "newest first");
+    assert_eq!(s.history(Some("a"), 2).unwrap().len(), 2);
+    let latest = s.latest_runs(&["a", "b", "none"]).unwrap();
+    assert_eq!(latest["a"].id, ids[2]);
+    assert_eq!(latest["b"].id, r.id);
+    assert!(!latest.contains_key("none"));
+    assert_eq!(s.latest_run("a").unwrap().unwrap().id, ids[2]);
+    assert_eq!(s.last_failure().unwrap().unwrap().id, ids[1]);
+    assert_eq!(s.running_runs().unwrap().len(), 1);
+}
+
+pub fn pruning_keeps_the_newest_and_running_runs<B: Backend>(b: &B) {
+    let mut s = b.open();
+    let mut paths = Vec::new();
+    for i in 0..5 {
+        let r = claimed(s.claim_run(&forced("p", i)).unwrap());
+        paths.push(r.log_path.clone().unwrap());
+        s.finish_run(r.id, &end(RunStatus::Succeeded, i + 1))
+            .unwrap();
+    }
+    let removed = s.prune_runs("p", 2).unwrap();
+    assert_eq!(removed, paths[..3].to_vec());
+    assert_eq!(s.history(Some("p"), 10).unwrap().len(), 2);
+    assert!(s.prune_runs("p", 2).unwrap().is_empty());
+}
+
+pub fn job_states_round_trip<B: Backend>(b: &B) {
+    let mut s = b.open();
+    s.record_first_seen(&["x", "y"], 100).unwrap();
+    s.record_first_seen(&["x"], 999).unwrap();
+    let st = s.job_states().unwrap();
+    assert_eq!(st["x"].first_seen, 100, "first seen once");
+    s.set_last_slot("x", 500).unwrap();
+    s.set_held("x", true).unwrap();
+    s.set_paused("x", true, 600, None).unwrap();
+    let x = s.job_state("x").unwrap().unwrap();
+    assert_eq!((x.last_slot, x.held, x.paused), (Some(500), true, true));
+    s.set_paused("x", false, 700, Some(650)).unwrap();
+    let x = s.job_state("x").unwrap().unwrap();
+    assert_eq!((x.paused, x.last_slot), (false, Some(650)));
+    s.repair_job_state("x", 50, Some(60)).unwrap();
+    assert_eq!(s.job_state("x").unwrap().unwrap().last_slot, Some(60));
+    s.reset_job("x", 800).unwrap();
+    let x = s.job_state("x").unwrap().unwrap();
+    assert_eq!((x.first_seen, x.last_slot, x.held), (800, None, false));
+}
+
+pub fn events_are_appended_and_read_newest_first<B: Backend>(b: &B) {
+    let mut s = b.open();
+    s.append_event(
+        1,
+        EventKind::SlotSkipped,
+        Some("j"),
+        None,
+        &serde_json::json!({"n": 1}),
+    )
+    .unwrap();
+    s.append_event(
+        2,
+        EventKind::CatchUp,
+        Some("j"),
+        Some(7),
+        &serde_json::json!({}),
+    )
+    .unwrap();
+    s.append_event(
+        3,
+        EventKind::SlotSkipped,
+        None,
+        None,
+        &serde_json::json!({"n": 2}),
+    )
+    .unwrap();
+    let skipped = s.events(Some(EventKind::SlotSkipped), 10).unwrap();
+    assert_eq!(skipped.len(), 2);
+    assert_eq!(skipped[0].detail["n"], 2, "newest first");
+    assert!(skipped[0].id > skipped[1].id);
+    let all = s.events(None, 2).unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[1].run_id, Some(7));
+}
+
+pub fn meta_round_trips<B: Backend>(b: &B) {
+    let mut s = b.open();
+    assert_eq!(s.get_meta("k").unwrap(), None);
+    s.set_meta("k", "v").unwrap();
+    s.set_meta("k", "w").unwrap();
+    assert_eq!(s.get_meta("k").unwrap().as_deref(), Some("w"));
+    let t = jiff::Timestamp::from_millisecond(1_700_000_000_000).unwrap();
+    s.set_last_tick(t).unwrap();
+    assert_eq!(s.last_tick().unwrap(), Some(t));
+}
+
+fn req<'a>(
+    agent: &'a str,
+    scope: &'a str,
+    day: &'a str,
+    cost: i64,
+    budget: i64,
+) -> ReserveRequest<'a> {
+    ReserveRequest {
+        agent,
+        scope,
+        day,
+        cost,
+        budget,
+        now: 1,
+        for_run: None,
+    }
+}
+
+pub fn reservations_stop_at_the_budget_and_disable_the_scope<B: Backend>(b: &B) {
+    let mut s = b.open();
+    s.ensure_scopes(&["a"], &["worker".into(), "backend".into()])
+        .unwrap();
+    for _ in 0..3 {
+        assert!(matches!(
+            s.reserve(&req("a", "worker", "d1", 100, 300)).unwrap(),
+            Reservation::Reserved(_)
+        ));
+    }
+    match s.reserve(&req("a", "worker", "d1", 100, 300)).unwrap() {
+        Reservation::Exhausted(r) => {
+            assert!(r.starts_with("quota_exhausted: daily budget reached"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.usage("a", "d1").unwrap(), 300, "0.1 × 3 fits exactly");
+    let w = s.scope_state("a", "worker").unwrap().unwrap();
+    assert!(!w.enabled);
+    assert!(
+        s.scope_state("a", "backend").unwrap().unwrap().enabled,
+        "other scopes untouched"
+    );
+    assert!(matches!(
+        s.reserve(&req("a", "worker", "d1", 100, 300)).unwrap(),
+        Reservation::Disabled(_)
+    ));
+}
+
+pub fn racing_reservations_grant_exactly_the_budget<B: Backend>(b: &B) {
+    let granted = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                let mut s = b.open();
+                for _ in 0..10 {
+                    if let Reservation::Reserved(_) =
+                        s.reserve(&req("r", "worker", "d", 1_000, 25_000)).unwrap()
+                    {
+                        granted.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(
+        granted.load(Ordering::SeqCst),
+        25,
+        "exactly the budget, none lost"
+    );
+    assert_eq!(b.open().usage("r", "d").unwrap(), 25_000);
+}
+
+pub fn a_release_after_a_reset_gives_nothing_back<B: Backend>(b: &B) {
+    let mut s = b.open();
+    let Reservation::Reserved(old) = s.reserve(&req("a", "worker", "d", 1_000, 10_000)).unwrap()
+    else {
+        panic!()
+    };
+    s.reset_budgets(None, 5).unwrap();
+    let Reservation::Reserved(new) = s.reserve(&req("a", "worker", "d", 1_000, 10_000)).unwrap()
+    else {
+        panic!()
+    };
+    s.release(&old).unwrap();
+    assert_eq!(
+        s.usage("a", "d").unwrap(),
+        1_000,
+        "the old ticket took nothing"
+    );
+    s.release(&new).unwrap();
+    assert_eq!(s.usage("a", "d").unwrap(), 0);
+}
+
+pub fn a_lost_run_gives_back_only_an_unstarted_reservation<B: Backend>(b: &B) {
+    let mut s = b.open();
+    let r1 = claimed(s.claim_run(&forced("j1", 1)).unwrap());
+    let r2 = claimed(s.claim_run(&forced("j2", 1)).unwrap());
+    for r in [&r1, &r2] {
+        s.reserve(&ReserveRequest {
+            for_run: Some((r.id, Some("m"))),
+            ..req("a", "worker", "d", 1_000, 10_000)
+        })
+        .unwrap();
+    }
+    s.mark_agent_starting(r2.id).unwrap();
+    for r in [&r1, &r2] {
+        let mut e = end(RunStatus::Lost, 5);
+        e.refund_unstarted = true;
+        s.finish_run(r.id, &e).unwrap();
+    }
+    assert_eq!(
+        s.usage("a", "d").unwrap(),
+        1_000,
+        "only the started call is charged"
+    );
+    let lost1 = s.get_run(r1.id).unwrap().unwrap();
+    let lost2 = s.get_run(r2.id).unwrap().unwrap();
+    assert_eq!(
+        (lost1.agent.as_deref(), lost1.cost_milli),
+        (Some("a"), None)
+    );
+    assert_eq!(
+        (lost2.agent.as_deref(), lost2.cost_milli),
+        (Some("a"), Some(1_000))
+    );
+}
+
+pub fn the_budget_day_moves_forward_only_and_clears_by_kind<B: Backend>(b: &B) {
+    let mut s = b.open();
+    s.ensure_scopes(
+        &["a"],
+        &["s1".into(), "s2".into(), "s3".into(), "s4".into()],
+    )
+    .unwrap();
+    assert_eq!(
+        s.roll_budget_day("2026-06-02", 0, 1_000).unwrap(),
+        "2026-06-02"
+    );
+    s.reserve(&req("a", "s1", "2026-06-02", 1_000, 10_000))
+        .unwrap();
+    let reasons = [
+        ("s1", ScopeReason::daily_budget("10", "10")),
+        ("s2", ScopeReason::from_text("quota_exhausted: 429")),
+        ("s3", ScopeReason::from_text("auth_failed: Not logged in")),
+        ("s4", ScopeReason::from_text("unavailable: Reconnecting")),
+    ];
+    for (scope, r) in &reasons {
+        s.set_scope("a", scope, Some(r), 0).unwrap();
+    }
+    assert_eq!(reasons[3].1.kind, ReasonKind::Unavailable);
+    // Backwards: the later day stays, usage with it.
+    assert_eq!(
+        s.roll_budget_day("2026-06-01", 10, 1_000_000).unwrap(),
+        "2026-06-02"
+    );
+    assert_eq!(s.usage("a", "2026-06-02").unwrap(), 1_000);
+    // A provider cooldown passed: quota and unavailable come back, not the budget's.
+    s.roll_budget_day("2026-06-02", 5_000, 1_000).unwrap();
+    let enabled = |s: &dyn Store, scope: &str| s.scope_state("a", scope).unwrap().unwrap().enabled;
+    assert_eq!(
+        ["s1", "s2", "s3", "s4"].map(|sc| enabled(&*s, sc)),
+        [false, true, false, true]
+    );
+    // A new day: usage from zero, the budget's scope back, auth stays.
+    assert_eq!(
+        s.roll_budget_day("2026-06-03", 6_000, 1_000_000).unwrap(),
+        "2026-06-03"
+    );
+    assert_eq!(s.usage("a", "2026-06-03").unwrap(), 0);
+    assert_eq!(
+        ["s1", "s2", "s3", "s4"].map(|sc| enabled(&*s, sc)),
+        [true, true, false, true]
+    );
+}
+
+pub fn scopes_are_set_with_reasons_and_events<B: Backend>(b: &B) {
+    let mut s = b.open();
+    let r = ScopeReason::manual("token expired");
+    assert!(s.set_scope("a", "worker", Some(&r), 1).unwrap());
+    assert!(
+        !s.set_scope("a", "worker", Some(&r), 2).unwrap(),
+        "no change, no event"
+    );
+    let st = s.scope_state("a", "worker").unwrap().unwrap();
+    assert_eq!(st.reason.as_deref(), Some("manual: token expired"));
+    assert_eq!(st.disabled_at, Some(1));
+    assert!(s.set_scope("a", "worker", None, 3).unwrap());
+    assert!(s.scope_state("a", "worker").unwrap().unwrap().enabled);
+    assert_eq!(
+        s.events(Some(EventKind::ScopeDisabled), 10).unwrap().len(),
+        1
+    );
+    assert_eq!(
+        s.events(Some(EventKind::ScopeEnabled), 10).unwrap().len(),
+        1
+    );
+    assert_eq!(s.reset_budgets(None, 4).unwrap(), vec![], "manual stays");
+}
