@@ -15,9 +15,12 @@ pub trait Backend: Sync {
     fn open(&self) -> Box<dyn Store>;
 }
 
+/// One named check of the contract.
+type Check<B> = (&'static str, fn(&B));
+
 /// Runs every contract check against `b`, each on a fresh store from `fresh`.
 pub fn run_all<B: Backend>(fresh: impl Fn() -> B) {
-    let checks: &[(&str, fn(&B))] = &[
+    let checks: &[Check<B>] = &[
         ("a slot is claimed once", a_slot_is_claimed_once),
         ("a job has one running run", a_job_has_one_running_run),
         (
