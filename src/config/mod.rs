@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use crate::core::error::{ConfigErrors, ConfigIssue};
-pub use paths::find_config_file;
+pub use paths::{default_config_file, find_config_file, no_config};
 
 use crate::core::error::{Error, Result};
 use crate::core::schedule::Schedule;
@@ -278,8 +278,10 @@ pub fn load_file(path: &Path) -> Result<Config> {
 fn load_path(path: &Path, use_snapshot: bool) -> Result<Config> {
     let path = paths::absolute(path);
     let display = path.display().to_string();
-    let meta = std::fs::metadata(&path)
-        .map_err(|e| errors::whole_file(&path, format!("can't read the config file: {e}")))?;
+    let meta = std::fs::metadata(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => paths::no_config(&path),
+        _ => errors::whole_file(&path, format!("can't read the config file: {e}")),
+    })?;
     if meta.is_dir() {
         return Err(errors::whole_file(&path, "is a directory, not a config file".into()).into());
     }
