@@ -15,4 +15,5 @@ pub mod core;
 pub mod engine;
 pub mod exec;
 pub mod faults;
+pub mod import;
 pub mod store;

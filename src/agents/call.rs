@@ -82,7 +82,7 @@ pub async fn call(
             attempts.push(attempt(&name, Outcome::Unavailable, st.reason));
             continue;
         }
-        if select::find_program(&agent.command[0], &spec.env).is_none() {
+        if select::find_program(&agent.command[0], &spec.env, &spec.workdir).is_none() {
             attempts.push(attempt(
                 &name,
                 Outcome::NotInstalled,
@@ -210,6 +210,7 @@ pub async fn call(
             fin.status,
             spec.timeout,
             cfg.runner.kill_grace,
+            fin.killed,
             to_ms(clock::real_now()),
         );
         let interrupted = match fin.ending {

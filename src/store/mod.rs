@@ -125,6 +125,23 @@ pub trait RunStore {
     fn last_scheduled_slot_before(&self, job: &str, t: i64) -> Result<Option<i64>>;
     /// Newest first, optionally for one job.
     fn history(&self, job: Option<&str>, limit: usize) -> Result<Vec<RunRecord>>;
+    /// One page of [`RunStore::history`]: the newest `limit` runs with an id below
+    /// `before` (all, without it). A reader pages through a long history with the last
+    /// id it got, in bounded memory. (The default reads the whole history: a backend
+    /// overrides it.)
+    fn history_page(
+        &self,
+        job: Option<&str>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>> {
+        Ok(self
+            .history(job, usize::MAX)?
+            .into_iter()
+            .filter(|r| before.is_none_or(|b| r.id < b))
+            .take(limit)
+            .collect())
+    }
     /// The latest run that failed, timed out, was lost or skipped.
     fn last_failure(&self) -> Result<Option<RunRecord>>;
     /// The newest runs that left processes that could not be killed.

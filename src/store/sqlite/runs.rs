@@ -325,6 +325,36 @@ impl RunStore for SqliteStore {
         Ok(out)
     }
 
+    fn history_page(
+        &self,
+        job: Option<&str>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>> {
+        let limit = limit.min(i64::MAX as usize) as i64;
+        let before = before.unwrap_or(i64::MAX);
+        let mut out = Vec::new();
+        match job {
+            Some(j) => {
+                let mut st = self.conn.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM runs WHERE job = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
+                ))?;
+                for r in st.query_map(params![j, before, limit], from_row)? {
+                    out.push(r?);
+                }
+            }
+            None => {
+                let mut st = self.conn.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM runs WHERE id < ?1 ORDER BY id DESC LIMIT ?2"
+                ))?;
+                for r in st.query_map(params![before, limit], from_row)? {
+                    out.push(r?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn prune_runs(&mut self, job: &str, keep: u32) -> Result<Vec<String>> {
         let tx = self.conn.transaction()?;
         let cutoff: Option<i64> = tx
