@@ -228,7 +228,7 @@ pub async fn call(
                 ));
                 end.status = base.status;
                 end.error = base.error;
-                return finish(end, attempts, interrupted, None, log);
+                return finish(end, attempts, interrupted, None, false, log);
             }
             Ending::SpawnFailed { message, .. } => Verdict::Failed {
                 error: message.clone(),
@@ -248,7 +248,8 @@ pub async fn call(
             Verdict::Succeeded => {
                 attempts.push(attempt(&name, Outcome::Succeeded, None));
                 end.status = RunStatus::Succeeded;
-                return finish(end, attempts, None, parsed.answer, log);
+                let logged = parsed.answer_is_output;
+                return finish(end, attempts, None, parsed.answer, logged, log);
             }
             Verdict::NextAgent { outcome, reason } => {
                 let reason = hide(&reason);
@@ -274,7 +275,7 @@ pub async fn call(
                 attempts.push(attempt(&name, Outcome::Failed, Some(error.clone())));
                 end.status = RunStatus::Failed;
                 end.error = Some(format!("agent {name} failed: {error}"));
-                return finish(end, attempts, None, None, log);
+                return finish(end, attempts, None, None, false, log);
             }
         }
     }
@@ -285,14 +286,17 @@ pub async fn call(
     } else {
         format!("no agent available ({})", reasons.join("; "))
     });
-    finish(end, attempts, None, None, log)
+    finish(end, attempts, None, None, false, log)
 }
 
+/// Closes a call: its error and its answer in the log (unless the answer is the output
+/// the log holds already, `answer_logged`).
 fn finish(
     mut end: RunEnd,
     attempts: Vec<Attempt>,
     interrupted: Option<Signal>,
     answer: Option<String>,
+    answer_logged: bool,
     log: &mut LogFile,
 ) -> Result<CallResult> {
     end.attempts = attempts;
@@ -301,7 +305,7 @@ fn finish(
         if let Some(e) = &end.error {
             log.note(e)?;
         }
-        if let Some(a) = &answer {
+        if let Some(a) = answer.as_ref().filter(|_| !answer_logged) {
             log.note("answer:")?;
             log.write(a.as_bytes())?;
             if !a.ends_with('\n') {

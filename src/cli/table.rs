@@ -38,8 +38,11 @@ impl Cell {
     }
 }
 
-/// The fewest columns a column is cut to (unless its widest cell is narrower).
+/// The fewest columns a column is cut to (unless its widest cell is narrower), as long
+/// as the headers can stay whole.
 const MIN_WIDTH: usize = 6;
+/// The fewest of all, on a terminal too narrow for that.
+const LAST_WIDTH: usize = 3;
 
 /// A table's columns and the width each is printed at.
 #[derive(Debug, Clone)]
@@ -73,7 +76,11 @@ impl Table {
     /// each cell (as comfy-table's borderless style), the last one's trailing space not
     /// printed.
     fn total(widths: &[usize]) -> usize {
-        widths.iter().map(|w| w + 2).sum::<usize>().saturating_sub(1)
+        widths
+            .iter()
+            .map(|w| w + 2)
+            .sum::<usize>()
+            .saturating_sub(1)
     }
 
     /// Leaves the last column out.
@@ -89,26 +96,32 @@ impl Table {
     }
 
     /// Decides the widths for a terminal `max` columns wide (`None`: no limit): the
-    /// widest column is narrowed first, then the widest of what is left, and so on, but
-    /// none below [`MIN_WIDTH`] (or its header).
+    /// widest column is narrowed first, then the widest of what is left, and so on, none
+    /// below [`MIN_WIDTH`] or its header while that is enough, else to [`LAST_WIDTH`].
     pub fn fit(&mut self, max: Option<usize>) {
         let mut w = self.natural.clone();
         if let Some(max) = max {
-            let floor: Vec<usize> = self
-                .natural
-                .iter()
-                .zip(&self.headers)
-                .map(|(n, h)| (*n).min(MIN_WIDTH.max(h.width())))
-                .collect();
-            while Table::total(&w) > max {
-                // The widest column that can still give.
-                let Some(i) = (0..w.len())
-                    .filter(|&i| w[i] > floor[i])
-                    .max_by_key(|&i| (w[i], i))
-                else {
-                    break;
-                };
-                w[i] -= 1;
+            // First down to a floor that keeps headers whole; then, if the terminal is
+            // narrower still, headers too, down to a few columns.
+            let floors: [Vec<usize>; 2] = [
+                self.natural
+                    .iter()
+                    .zip(&self.headers)
+                    .map(|(n, h)| (*n).min(MIN_WIDTH.max(h.width())))
+                    .collect(),
+                self.natural.iter().map(|n| (*n).min(LAST_WIDTH)).collect(),
+            ];
+            for floor in &floors {
+                while Table::total(&w) > max {
+                    // The widest column that can still give.
+                    let Some(i) = (0..w.len())
+                        .filter(|&i| w[i] > floor[i])
+                        .max_by_key(|&i| (w[i], i))
+                    else {
+                        break;
+                    };
+                    w[i] -= 1;
+                }
             }
         }
         self.widths = w;
@@ -199,20 +212,39 @@ mod tests {
     #[test]
     fn the_longest_column_gives_first_and_nothing_wraps() {
         let rows = vec![
-            row(&["a", "script", "cron 15 3 * * *", "a very long reason that goes on"]),
+            row(&[
+                "a",
+                "script",
+                "cron 15 3 * * *",
+                "a very long reason that goes on",
+            ]),
             row(&["bb", "agent", "every 1h", "-"]),
         ];
         let full = Table::render(&["JOB", "TYPE", "SCHEDULE", "REASON"], &rows, false, None);
         assert!(full.contains("a very long reason that goes on"), "{full}");
-        let narrow = Table::render(&["JOB", "TYPE", "SCHEDULE", "REASON"], &rows, false, Some(40));
+        let narrow = Table::render(
+            &["JOB", "TYPE", "SCHEDULE", "REASON"],
+            &rows,
+            false,
+            Some(50),
+        );
         for l in narrow.lines() {
-            assert!(l.width() <= 40, "{l:?} is wider than 40");
+            assert!(l.width() <= 50, "{l:?} is wider than 50");
         }
         assert_eq!(narrow.lines().count(), 3, "one line per row:\n{narrow}");
-        // REASON (the longest) was cut; TYPE (short) kept whole.
+        // REASON (the longest) was cut; the others kept whole.
         assert!(narrow.contains('…'), "{narrow}");
         assert!(narrow.contains("script"), "{narrow}");
         assert!(narrow.contains("cron 15 3 * * *"), "{narrow}");
+        // Narrower still: the longest two give in turn.
+        let narrower = Table::render(
+            &["JOB", "TYPE", "SCHEDULE", "REASON"],
+            &rows,
+            false,
+            Some(40),
+        );
+        assert!(narrower.lines().all(|l| l.width() <= 40), "{narrower}");
+        assert!(narrower.contains("script"), "{narrower}");
     }
 
     #[test]

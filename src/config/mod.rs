@@ -309,7 +309,10 @@ pub fn load_text(path: &Path, text: &str) -> Result<Config> {
     if text.len() > MAX_CONFIG_BYTES {
         return Err(errors::whole_file(
             &path,
-            format!("is {} bytes; a config file may be at most {MAX_CONFIG_BYTES} bytes", text.len()),
+            format!(
+                "is {} bytes; a config file may be at most {MAX_CONFIG_BYTES} bytes",
+                text.len()
+            ),
         )
         .into());
     }

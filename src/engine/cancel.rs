@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use super::Engine;
 use crate::coord::StopRequest;
 use crate::core::clock::{self, to_ms};
-use crate::core::run::{EventKind, RunEnd, TREE_STOPPED};
-use crate::store::Store;
 use crate::core::error::{Error, Result};
+use crate::core::run::{EventKind, RunEnd, TREE_STOPPED};
 use crate::core::run::{RunRecord, RunStatus};
 use crate::fail;
+use crate::store::Store;
 
 /// Which run to cancel.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +36,13 @@ fn not_running(r: &RunRecord, lost_now: bool) -> Error {
 /// Cancels the run and returns its record once its end is recorded.
 pub fn cancel(e: &mut Engine<'_>, target: Target<'_>) -> Result<RunRecord> {
     let lost = e.recover()?;
+    if let Target::Job(j) = target
+        && j != "ask"
+        && !e.cfg.jobs.contains_key(j)
+        && e.store.latest_run(j)?.is_none()
+    {
+        fail!(NotFound, "{}", e.cfg.no_such_job(j));
+    }
     let run = match target {
         Target::Run(id) => e.store.get_run(id)?,
         Target::Job(j) => match e.store.running_runs()?.into_iter().find(|r| r.job == j) {
@@ -139,7 +146,10 @@ pub fn canceller(store: &dyn Store, run_id: i64) -> Option<String> {
     Some(format!(
         "jobctl cancel (user {}, pid {})",
         by["user"].as_str().unwrap_or("?"),
-        by["pid"].as_i64().map(|p| p.to_string()).unwrap_or_else(|| "?".into())
+        by["pid"]
+            .as_i64()
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "?".into())
     ))
 }
 
@@ -154,7 +164,9 @@ pub fn name_the_canceller(store: &dyn Store, run_id: i64, end: &mut RunEnd) {
         if let Some(e) = end.error.as_mut()
             && let Some((head, how)) = e.split_once(TREE_STOPPED)
         {
-            *e = format!("{head} (a shutdown or a signal sent to it, not jobctl cancel){TREE_STOPPED}{how}");
+            *e = format!(
+                "{head} (a shutdown or a signal sent to it, not jobctl cancel){TREE_STOPPED}{how}"
+            );
         }
         return;
     };

@@ -199,7 +199,7 @@ impl LogFile {
     /// saying what was dropped, and cuts the file after them. Readers see the head
     /// marked busy from the first change to the last (see [`layout`]).
     fn compact(&mut self, want: u64) -> io::Result<()> {
-        let want = self.from_a_line_start(want)?;
+        let want = self.keep_whole_lines(want)?;
         let (line, keep) = layout::plan(self.cap, self.len, self.head_len, self.dropped, want);
         let src = self.len - keep;
         let dst = line.len() as u64;
@@ -227,7 +227,7 @@ impl LogFile {
     /// The most of the last `want` bytes that starts at a line start: the part line before
     /// the first newline in them is dropped too (unless no newline comes within
     /// [`LINE_SEARCH`], or at all: one long line is cut where the cap falls).
-    fn from_a_line_start(&self, want: u64) -> io::Result<u64> {
+    fn keep_whole_lines(&self, want: u64) -> io::Result<u64> {
         let held = self.len - self.head_len.max(self.freed);
         let want = want.min(held);
         if want == 0 {

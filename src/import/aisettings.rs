@@ -7,8 +7,8 @@
 
 use serde_json::Value;
 
-use super::toml_out::{array, key, number, string};
 use super::Imported;
+use super::toml_out::{array, key, number, string};
 
 pub fn from_ai_settings(text: &str) -> Result<Imported, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
@@ -82,16 +82,28 @@ pub fn from_ai_settings(text: &str) -> Result<Imported, String> {
             let list = |k: &str| -> Vec<String> {
                 auth.get(k)
                     .and_then(Value::as_array)
-                    .map(|l| l.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+                    .map(|l| {
+                        l.iter()
+                            .filter_map(|x| x.as_str().map(String::from))
+                            .collect()
+                    })
                     .unwrap_or_default()
             };
             let (env, files) = (list("requiredEnv"), list("requiredFiles"));
             if !env.is_empty() || !files.is_empty() {
-                toml.push_str(&format!("auth = {{ env = {}, files = {} }}\n", array(&env), array(&files)));
+                toml.push_str(&format!(
+                    "auth = {{ env = {}, files = {} }}\n",
+                    array(&env),
+                    array(&files)
+                ));
             }
         }
         toml.push('\n');
-        if let Some(u) = a.get("dailyUsage").and_then(Value::as_f64).filter(|u| *u > 0.0) {
+        if let Some(u) = a
+            .get("dailyUsage")
+            .and_then(Value::as_f64)
+            .filter(|u| *u > 0.0)
+        {
             out.notes.push(format!(
                 "agent {id:?}: today's usage ({}) starts again from 0 in jobctl",
                 number(u)
@@ -118,6 +130,8 @@ pub fn from_ai_settings(text: &str) -> Result<Imported, String> {
     }
     let mut head = String::new();
     scopes.retain(|s| crate::core::units::is_valid_scope(s));
+    // jobctl's own order first (worker, backend), then the rest.
+    scopes.sort_by_key(|s| (s != "worker", s != "backend", s.clone()));
     if !scopes.is_empty() {
         head.push_str(&format!("[budget]\nscopes = {}\n\n", array(&scopes)));
     }
@@ -156,8 +170,12 @@ pub fn from_ai_settings(text: &str) -> Result<Imported, String> {
             commands.join("\n")
         ));
     }
-    if s.get("options").and_then(Value::as_array).is_some_and(|o| !o.is_empty()) {
-        out.notes.push("\"options\" (the model choices of job-finder's UI)".into());
+    if s.get("options")
+        .and_then(Value::as_array)
+        .is_some_and(|o| !o.is_empty())
+    {
+        out.notes
+            .push("\"options\" (the model choices of job-finder's UI)".into());
     }
     out.toml = head;
     Ok(out)
@@ -192,12 +210,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("jobctl.toml");
         std::fs::write(&p, out.text("ai-settings")).unwrap();
-        let cfg = crate::config::load_fresh(Some(&p)).unwrap_or_else(|e| panic!("{e}\n{}", out.toml));
+        let cfg =
+            crate::config::load_fresh(Some(&p)).unwrap_or_else(|e| panic!("{e}\n{}", out.toml));
         assert_eq!(cfg.agents.keys().collect::<Vec<_>>(), ["claude", "codex"]);
         assert_eq!(cfg.agents["claude"].daily_budget_milli, 40_000);
         assert_eq!(cfg.agents["codex"].daily_budget_milli, 20_500);
         assert_eq!(cfg.agents["claude"].rates["sonnet"], 1_500);
-        assert_eq!(cfg.fallback, ["codex", "claude"]);
+        // The chains in turn (by task name: document, extraction), each agent once.
+        assert_eq!(cfg.fallback, ["claude", "codex"]);
         assert_eq!(cfg.budget.scopes, ["worker", "backend"]);
         let notes = out.notes.join("\n");
         for want in [

@@ -65,7 +65,8 @@ pub fn from_crontab(text: &str) -> Imported {
             string(&schedule)
         ));
         if !env.is_empty() {
-            out.toml.push_str(&format!("env = {}\n", inline_table(&env)));
+            out.toml
+                .push_str(&format!("env = {}\n", inline_table(&env)));
         }
         out.toml.push('\n');
     }
@@ -104,8 +105,7 @@ fn split_entry(line: &str) -> Result<(String, String), String> {
             "@midnight" => "@daily",
             "@reboot" => {
                 return Err(
-                    "@reboot has no jobctl schedule (jobctl runs from a timer, not at boot)"
-                        .into(),
+                    "@reboot has no jobctl schedule (jobctl runs from a timer, not at boot)".into(),
                 );
             }
             m => m,
@@ -116,7 +116,9 @@ fn split_entry(line: &str) -> Result<(String, String), String> {
     let mut fields = Vec::new();
     for _ in 0..5 {
         rest = rest.trim_start();
-        let end = rest.find(char::is_whitespace).ok_or("fewer than 5 fields and a command")?;
+        let end = rest
+            .find(char::is_whitespace)
+            .ok_or("fewer than 5 fields and a command")?;
         fields.push(&rest[..end]);
         rest = &rest[end..];
     }
@@ -166,7 +168,10 @@ mod tests {
             "cron 15 3 * * *"
         );
         assert!(
-            backup.env.iter().any(|(k, v)| k == "PATH" && v.starts_with("/usr/local")),
+            backup
+                .env
+                .iter()
+                .any(|(k, v)| k == "PATH" && v.starts_with("/usr/local")),
             "{:?}",
             backup.env
         );

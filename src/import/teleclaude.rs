@@ -35,7 +35,8 @@ pub fn from_teleclaude(text: &str, dir: &Path) -> Result<Imported, String> {
         let schedule = match schedule(v) {
             Ok(s) => s,
             Err(why) => {
-                out.notes.push(format!("job {raw:?}: {why}; it was left out"));
+                out.notes
+                    .push(format!("job {raw:?}: {why}; it was left out"));
                 continue;
             }
         };
@@ -85,11 +86,14 @@ pub fn from_teleclaude(text: &str, dir: &Path) -> Result<Imported, String> {
                     t.push_str("timeout = \"30m\"\n");
                 }
             }
-            other => out
-                .notes
-                .push(format!("job {raw:?}: timeout {other:?} is not a number of seconds")),
+            other => out.notes.push(format!(
+                "job {raw:?}: timeout {other:?} is not a number of seconds"
+            )),
         }
-        t.push_str(&format!("workdir = {}\n\n", string(&dir.display().to_string())));
+        t.push_str(&format!(
+            "workdir = {}\n\n",
+            string(&dir.display().to_string())
+        ));
         out.toml.push_str(&t);
     }
     let mut head = String::new();
@@ -167,7 +171,8 @@ mod tests {
         let out = from_teleclaude(yml, dir.path()).unwrap();
         let p = dir.path().join("jobctl.toml");
         std::fs::write(&p, out.text("teleclaude.yml")).unwrap();
-        let cfg = crate::config::load_fresh(Some(&p)).unwrap_or_else(|e| panic!("{e}\n{}", out.toml));
+        let cfg =
+            crate::config::load_fresh(Some(&p)).unwrap_or_else(|e| panic!("{e}\n{}", out.toml));
         assert_eq!(cfg.jobs.len(), 4);
         let d = |n: &str| cfg.job(n).unwrap().schedule.as_ref().unwrap().describe();
         assert_eq!(d("youtube_sync_subscriptions"), "at 06:00");

@@ -84,7 +84,10 @@ fn all_pages() -> Result<Vec<(String, u8, String)>> {
         ("jobctl".to_string(), 1, main_page()?),
         ("jobctl.toml".to_string(), 5, config_page()),
     ];
-    for sub in Cli::command().get_subcommands().filter(|s| !s.is_hide_set()) {
+    for sub in Cli::command()
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+    {
         pages.push((format!("jobctl-{}", sub.get_name()), 1, command_page(sub)?));
     }
     Ok(pages)
@@ -109,8 +112,11 @@ fn command_page(sub: &clap::Command) -> Result<String> {
     let name: &'static str = Box::leak(format!("jobctl-{}", sub.get_name()).into_boxed_str());
     let bin: &'static str = Box::leak(format!("jobctl {}", sub.get_name()).into_boxed_str());
     let cmd = sub.clone().name(name).bin_name(bin);
-    let mut text =
-        render(|out| clap_mangen::Man::new(cmd).title(name.to_uppercase()).render(out))?;
+    let mut text = render(|out| {
+        clap_mangen::Man::new(cmd)
+            .title(name.to_uppercase())
+            .render(out)
+    })?;
     text.push_str(&common_sections(Some(sub.get_name())));
     Ok(text)
 }
@@ -194,7 +200,10 @@ config snapshots (under \fBSTATE_DIR/cache\fR when the config names a state dire
     if command.is_some() {
         also.insert(0, "\\fBjobctl\\fR(1)".into());
     } else {
-        for sub in Cli::command().get_subcommands().filter(|s| !s.is_hide_set()) {
+        for sub in Cli::command()
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+        {
             also.push(format!("\\fBjobctl\\-{}\\fR(1)", sub.get_name()));
         }
     }
@@ -208,7 +217,9 @@ pub fn config_page() -> String {
     let mut s = String::from(
         ".TH JOBCTL.TOML 5 \"\" \"jobctl\" \"File Formats\"\n.SH NAME\njobctl.toml \\- the configuration of jobctl\n",
     );
-    s.push_str(&markdown_to_roff(include_str!("../../../docs/configuration.md")));
+    s.push_str(&markdown_to_roff(include_str!(
+        "../../../docs/configuration.md"
+    )));
     s.push_str(".SH \"SEE ALSO\"\n\\fBjobctl\\fR(1), \\fBjobctl\\-check\\fR(1), \\fBjobctl\\-edit\\fR(1)\n");
     s
 }
@@ -220,7 +231,11 @@ fn markdown_to_roff(md: &str) -> String {
     let mut in_code = false;
     for line in md.lines() {
         if line.starts_with("```") {
-            out.push_str(if in_code { ".fi\n.RE\n" } else { ".RS 2\n.nf\n" });
+            out.push_str(if in_code {
+                ".fi\n.RE\n"
+            } else {
+                ".RS 2\n.nf\n"
+            });
             in_code = !in_code;
             continue;
         }
@@ -235,12 +250,18 @@ fn markdown_to_roff(md: &str) -> String {
         } else if let Some(h) = t.strip_prefix("# ") {
             let _ = h; // the page's title is its NAME
         } else if let Some(h) = t.strip_prefix("## ") {
-            out.push_str(&format!(".SH \"{}\"\n", plain(h).to_uppercase().replace('"', "")));
+            out.push_str(&format!(
+                ".SH \"{}\"\n",
+                plain(h).to_uppercase().replace('"', "")
+            ));
         } else if let Some(h) = t.strip_prefix("### ") {
             out.push_str(&format!(".SS \"{}\"\n", plain(h).replace('"', "")));
         } else if t.starts_with('|') {
             let cells: Vec<&str> = t.trim_matches('|').split('|').map(str::trim).collect();
-            if cells.iter().all(|c| c.chars().all(|ch| ch == '-' || ch == ':')) {
+            if cells
+                .iter()
+                .all(|c| c.chars().all(|ch| ch == '-' || ch == ':'))
+            {
                 continue;
             }
             out.push_str(".TP\n");

@@ -88,7 +88,10 @@ fn row(ui: &Ui, r: &RunRecord) -> Vec<Cell> {
 
 /// Why a run did not succeed, on one line; `-` for one that did (or still runs).
 fn reason(r: &RunRecord) -> String {
-    match (&r.error, r.status.is_end() && r.status != crate::core::run::RunStatus::Succeeded) {
+    match (
+        &r.error,
+        r.status.is_end() && r.status != crate::core::run::RunStatus::Succeeded,
+    ) {
         (Some(e), true) => e.replace(['\n', '\r'], " "),
         _ => "-".into(),
     }

@@ -31,8 +31,9 @@ pub fn execute(ui: &Ui, format: ImportFormat, file: &Path) -> Result<u8> {
         ImportFormat::Crontab => import::from_crontab(&text),
         ImportFormat::Teleclaude => import::from_teleclaude(&text, &dir)
             .map_err(|e| bad("a teleclaude.yml with a jobs section", e))?,
-        ImportFormat::AiSettings => import::from_ai_settings(&text)
-            .map_err(|e| bad("a job-finder ai-settings JSON", e))?,
+        ImportFormat::AiSettings => {
+            import::from_ai_settings(&text).map_err(|e| bad("a job-finder ai-settings JSON", e))?
+        }
     };
     ui.print(&out.text(&source));
     if !ui.quiet {

@@ -17,7 +17,8 @@ pub fn execute(g: &Global, ui: &Ui, print: bool) -> Result<u8> {
         .into_iter()
         .filter(|cli| {
             let path = std::env::var("PATH").ok();
-            crate::exec::env::find_program(cli, path.as_deref(), std::path::Path::new("/")).is_some()
+            crate::exec::env::find_program(cli, path.as_deref(), std::path::Path::new("/"))
+                .is_some()
         })
         .collect();
     let text = starter(&found);
@@ -29,8 +30,7 @@ pub fn execute(g: &Global, ui: &Ui, print: bool) -> Result<u8> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("can't create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("can't create {}", dir.display()))?;
     }
     // create_new: an existing config (or anything at the path) is never replaced.
     let mut f = match std::fs::OpenOptions::new()
@@ -156,7 +156,8 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let p = dir.path().join("jobctl.toml");
             std::fs::write(&p, starter(found)).unwrap();
-            let cfg = crate::config::load_fresh(Some(&p)).unwrap_or_else(|e| panic!("{found:?}: {e}"));
+            let cfg =
+                crate::config::load_fresh(Some(&p)).unwrap_or_else(|e| panic!("{found:?}: {e}"));
             assert_eq!(cfg.jobs.len(), 2);
             assert_eq!(cfg.agents.len(), found.len() + 1);
         }

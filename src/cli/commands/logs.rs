@@ -83,9 +83,7 @@ pub fn execute(g: &Global, ui: &Ui, a: LogsArgs<'_>) -> Result<u8> {
         (Some(r), Some(n)) => Some(tail_start(r, n, &mut watch)?),
         _ => None,
     };
-    let mut stamps = a
-        .timestamps
-        .then(|| Stamper::new(Path::new(&path), ui));
+    let mut stamps = a.timestamps.then(|| Stamper::new(Path::new(&path), ui));
     if ui.json && !follow {
         return print_json(&run, &path, first, from, stamps.as_mut(), &mut watch);
     }
@@ -104,7 +102,9 @@ pub fn execute(g: &Global, ui: &Ui, a: LogsArgs<'_>) -> Result<u8> {
                 Some(s) => copy(r, &mut from, until, &mut watch, &mut buf, &mut |b, at| {
                     s.write(b, at, &mut plain)
                 })?,
-                None => copy(r, &mut from, until, &mut watch, &mut buf, &mut |b, _| plain(b))?,
+                None => copy(r, &mut from, until, &mut watch, &mut buf, &mut |b, _| {
+                    plain(b)
+                })?,
             };
             if !open {
                 return Ok(0); // stdout closed
@@ -124,7 +124,9 @@ pub fn execute(g: &Global, ui: &Ui, a: LogsArgs<'_>) -> Result<u8> {
                     Some(s) => copy(r, &mut from, None, &mut watch, &mut buf, &mut |b, at| {
                         s.write(b, at, &mut plain)
                     })?,
-                    None => copy(r, &mut from, None, &mut watch, &mut buf, &mut |b, _| plain(b))?,
+                    None => copy(r, &mut from, None, &mut watch, &mut buf, &mut |b, _| {
+                        plain(b)
+                    })?,
                 };
             }
             return Ok(0);
@@ -193,7 +195,11 @@ impl Stamper {
     fn stamp(&mut self, pos: u64) -> String {
         match self.times.at(pos) {
             Some(ms) => match jiff::Timestamp::from_millisecond(ms) {
-                Ok(t) => format!("{} ", t.to_zoned(self.tz.clone()).strftime("%Y-%m-%d %H:%M:%S%.3f")),
+                Ok(t) => format!(
+                    "{} ",
+                    t.to_zoned(self.tz.clone())
+                        .strftime("%Y-%m-%d %H:%M:%S%.3f")
+                ),
                 Err(_) => format!("{:<24}", "-"),
             },
             None => format!("{:<24}", "-"),
@@ -276,6 +282,10 @@ impl Watch<'_> {
     }
 }
 
+/// Where copied output goes: a piece, and the output position it starts at (`None` for
+/// the header line).
+type Sink<'a> = dyn FnMut(&[u8], Option<u64>) -> io::Result<()> + 'a;
+
 /// Copies output from position `from` (`None`: the start, header line included) to
 /// `sink` until the end of the log or `until`, advancing `from`; the sink is also told
 /// the output position of each piece (`None` for the header line). `false`: the sink is
@@ -286,7 +296,7 @@ fn copy(
     until: Option<u64>,
     watch: &mut Watch,
     buf: &mut [u8],
-    sink: &mut dyn FnMut(&[u8], Option<u64>) -> io::Result<()>,
+    sink: &mut Sink<'_>,
 ) -> Result<bool> {
     loop {
         if let (Some(u), Some(f)) = (until, *from)
@@ -332,10 +342,17 @@ fn print_json(
     if let Some(r) = reader {
         let until = Some(r.end()?);
         let mut buf = vec![0u8; PIECE];
-        let open = copy(&r, &mut from, until, watch, &mut buf, &mut |b, at| match stamps.as_mut() {
-            Some(s) => s.write(b, at, &mut |x| text.push(x)),
-            None => text.push(b),
-        })?;
+        let open = copy(
+            &r,
+            &mut from,
+            until,
+            watch,
+            &mut buf,
+            &mut |b, at| match stamps.as_mut() {
+                Some(s) => s.write(b, at, &mut |x| text.push(x)),
+                None => text.push(b),
+            },
+        )?;
         if !open {
             return Ok(0);
         }

@@ -128,9 +128,7 @@ pub fn execute(
                     .next()
                     .map(|r| r.reason)
                     .unwrap_or_default();
-                say(format!(
-                    "{name}: {why} (jobctl force {name} runs it now)"
-                ));
+                say(format!("{name}: {why} (jobctl force {name} runs it now)"));
             }
             None => say(match &next {
                 Some((j, t)) => {
@@ -147,10 +145,14 @@ pub fn execute(
         }
     }
     for h in &held {
-        say(format!("{}: due, but {}: waits for a later tick", h.job(), match h.reason() {
-            "max_running" => format!("held back by max_running = {}", cfg.runner.max_running),
-            other => other.to_string(),
-        }));
+        say(format!(
+            "{}: due, but {}: waits for a later tick",
+            h.job(),
+            match h.reason() {
+                "max_running" => format!("held back by max_running = {}", cfg.runner.max_running),
+                other => other.to_string(),
+            }
+        ));
     }
     if !wait {
         if ui.json {

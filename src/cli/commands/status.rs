@@ -29,7 +29,10 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     if s.tick_late {
         let minutes = |ms: i64| ms / 60_000;
         let since = match s.last_tick_ms {
-            Some(t) => format!("no tick for {}", relative(t, s.now_ms).trim_end_matches(" ago")),
+            Some(t) => format!(
+                "no tick for {}",
+                relative(t, s.now_ms).trim_end_matches(" ago")
+            ),
             None => "no tick has run yet".into(),
         };
         text.push_str(&format!(
@@ -46,8 +49,13 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
             (false, None) => text.push_str(&format!("daemon: absent ({sock})\n")),
         }
     }
+    let no_daemon = if s.daemon.socket.is_none() {
+        " (no [daemon] configured)"
+    } else {
+        ""
+    };
     text.push_str(&format!(
-        "role now: {}\nbudget day: {}\n\n",
+        "role now: {}{no_daemon}\nbudget day: {}\n\n",
         s.role, s.budget_day
     ));
     if s.agents.is_empty() {
@@ -93,10 +101,7 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
                 ]
             })
             .collect();
-        text.push_str(&ui.table_text(
-            &["RUN", "JOB", "STARTED", "PID", "PGID", "AGENT"],
-            &rows,
-        ));
+        text.push_str(&ui.table_text(&["RUN", "JOB", "STARTED", "PID", "PGID", "AGENT"], &rows));
     }
     text.push('\n');
     for (r, list) in &s.survivor_runs {

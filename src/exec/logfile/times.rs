@@ -18,9 +18,18 @@ use std::path::{Path, PathBuf};
 
 const RECORD: u64 = 16;
 
-/// The index of the log at `log`.
+/// The index of the log at `log`: `logs/JOB/RUN.log` has `logs/.times/JOB/RUN.times`,
+/// out of the way of whoever lists a job's logs.
 pub fn path_for(log: &Path) -> PathBuf {
-    log.with_extension("times")
+    let file = log.with_extension("times");
+    let name = file.file_name().unwrap_or_default();
+    match log
+        .parent()
+        .and_then(|job| Some((job.parent()?, job.file_name()?)))
+    {
+        Some((logs, job)) => logs.join(".times").join(job).join(name),
+        None => file,
+    }
 }
 
 pub(super) struct Times {
@@ -37,6 +46,13 @@ impl Times {
     /// followed), bounded for a log capped at `cap`.
     pub fn create(log: &Path, cap: u64) -> io::Result<Times> {
         let path = path_for(log);
+        if let Some(dir) = path.parent() {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
         let open = || {
             OpenOptions::new()
                 .read(true)
