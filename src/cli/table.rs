@@ -73,7 +73,7 @@ impl Table {
     }
 
     /// What the printed table takes with these column widths: a space before and after
-    /// each cell (as comfy-table's borderless style), the last one's trailing space not
+    /// each cell (a borderless table), the last one's trailing space not
     /// printed.
     fn total(widths: &[usize]) -> usize {
         widths
