@@ -1008,7 +1008,10 @@ fn tables_fit_the_terminal_and_show_how_far_times_are() {
     ok(&env.run(&["force", "hello"]));
     let _ = env.run(&["force", "a-rather-long-job-name-for-a-narrow-terminal"]);
     let list = format!("{} list", common::BIN);
-    let narrow = on_terminal(&env, 60, &list, &[], b"");
+    // Ten minutes on: the runs were "10m ago".
+    let later = (jiff::Timestamp::now() + jiff::SignedDuration::from_mins(10)).to_string();
+    let at = [("JOBCTL_NOW", later.as_str())];
+    let narrow = on_terminal(&env, 60, &list, &at, b"");
     let lines: Vec<&str> = narrow.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(
         lines.len(),
@@ -1023,10 +1026,13 @@ fn tables_fit_the_terminal_and_show_how_far_times_are() {
     }
     assert!(narrow.contains('…'), "cells are cut with …\n{narrow}");
     // Wide enough: nothing cut; --absolute: no relative times.
-    let wide = on_terminal(&env, 250, &list, &[], b"");
+    let wide = on_terminal(&env, 250, &list, &at, b"");
     assert!(!wide.contains('…'), "{wide}");
-    assert!(wide.contains("(in ") && wide.contains(" ago)"), "{wide}");
-    let absolute = on_terminal(&env, 250, &format!("{list} --absolute"), &[], b"");
+    assert!(
+        wide.contains("(in ") && wide.contains("(10m ago)"),
+        "{wide}"
+    );
+    let absolute = on_terminal(&env, 250, &format!("{list} --absolute"), &at, b"");
     assert!(
         !absolute.contains(" ago)") && !absolute.contains("(in "),
         "{absolute}"
