@@ -56,12 +56,12 @@ pub fn execute(g: &Global, ui: &Ui, print: bool) -> Result<u8> {
         .with_context(|| format!("can't write {}", path.display()))?;
     if !ui.quiet {
         let agents = if found.is_empty() {
-            "no agent CLI found on PATH (claude, codex, gemini); the example agent is a plain command".to_string()
+            "no agent CLI (claude, codex, gemini) is on PATH: the example agent is a plain command".to_string()
         } else {
             format!("agent CLIs found on PATH: {}", found.join(", "))
         };
         ui.print(&format!(
-            "wrote {} ({agents})\nnext: jobctl check, then jobctl list; jobctl edit changes it",
+            "wrote {}; {agents}\nnext: jobctl check, then jobctl list; jobctl edit changes it",
             path.display()
         ));
     }
