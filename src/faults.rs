@@ -13,6 +13,7 @@ static FAULT: OnceLock<Option<String>> = OnceLock::new();
 pub const POINTS: &[&str] = &[
     "tick_after_claim",
     "supervisor_start",
+    "before_worktree",
     "after_reserve",
     "before_spawn",
     "after_spawn",

@@ -8,4 +8,5 @@ pub mod error;
 pub mod run;
 pub mod schedule;
 pub mod units;
+pub mod workspace;
 pub mod zone;

@@ -14,8 +14,10 @@ pub mod logs;
 pub mod next;
 pub mod reset;
 pub mod run;
+pub mod show;
 pub mod status;
 pub mod supervise;
+pub mod workspaces;
 
 /// jobctl never needs root; agent CLIs refuse some flags under it.
 pub fn warn_if_root() {
