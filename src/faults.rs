@@ -13,13 +13,16 @@ static FAULT: OnceLock<Option<String>> = OnceLock::new();
 pub const POINTS: &[&str] = &[
     "tick_after_claim",
     "supervisor_start",
-    "before_worktree",
     "after_reserve",
     "before_spawn",
     "after_spawn",
     "during_output",
     "before_end_record",
 ];
+
+/// Points only a run with a workspace passes (between recording its worktree and
+/// making it).
+pub const WORKSPACE_POINTS: &[&str] = &["before_worktree"];
 
 /// Dies here if `JOBCTL_FAULT` names this point.
 pub fn point(name: &str) {

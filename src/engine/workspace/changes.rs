@@ -175,6 +175,8 @@ fn is_identity_error(stderr: &str) -> bool {
         "Committer identity unknown",
         "unable to auto-detect email address",
         "empty ident name",
+        "no email was given",
+        "no name was given",
     ]
     .iter()
     .any(|n| stderr.contains(n))

@@ -196,7 +196,8 @@ fn sweep(
     max_bytes: Option<u64>,
     dry_run: bool,
 ) -> Result<Vec<Cleaned>> {
-    let now = to_ms(clock::real_now());
+    // Ages are judged against "now" as schedules are (`JOBCTL_NOW` for what-if checks).
+    let now = to_ms(clock::now()?);
     let runs: Vec<RunRecord> = e
         .store
         .runs_with_worktree()?
