@@ -7,7 +7,7 @@
 mod common;
 use common::*;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
@@ -294,10 +294,9 @@ fn a_scheduled_run_runs_its_hooks_too() {
     assert_eq!(noted(&env), ["on_success succeeded 0"]);
 }
 
-/// The docs' healthchecks.io recipe, against a listener standing in for hc-ping.com: a
-/// success pings `/UUID`, a failure `/UUID/fail`.
-#[test]
-fn the_ping_recipe_pings_success_and_failure() {
+/// A listener on loopback standing in for a web service: each request's path and body
+/// go to the channel; every answer is 200.
+fn listen() -> (u16, std::sync::mpsc::Receiver<(String, String)>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -306,12 +305,66 @@ fn the_ping_recipe_pings_success_and_failure() {
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut line = String::new();
             let _ = reader.read_line(&mut line);
-            let _ = tx.send(line.split(' ').nth(1).unwrap_or("").to_string());
+            let mut len = 0;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; len];
+            let _ = reader.read_exact(&mut body);
+            let path = line.split(' ').nth(1).unwrap_or("").to_string();
+            let _ = tx.send((path, String::from_utf8_lossy(&body).into_owned()));
             let mut s = stream;
             let _ =
                 s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK");
         }
     });
+    (port, rx)
+}
+
+/// The webhook recipe of docs/configuration.md, exactly as written there, posting JSON
+/// to a listener on loopback.
+#[test]
+fn the_webhook_recipe_posts_what_happened() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/configuration.md"
+    ))
+    .unwrap();
+    let start = doc
+        .find("on_failure = '''\ncurl")
+        .expect("the webhook recipe in the docs");
+    let len = doc[start..].find("\n'''\n").unwrap() + 4;
+    let recipe = &doc[start..start + len];
+    let (port, rx) = listen();
+    let env = Env::new();
+    let _s = Sweep::new(&env);
+    env.config(&format!(
+        "{}[jobs.deploy]\ntype = \"script\"\ncommand = \"exit 2\"\n\
+         env = {{ WEBHOOK_URL = \"http://127.0.0.1:{port}/hook\" }}\n[jobs.deploy.hooks]\n{recipe}\n",
+        runner(&env, "")
+    ));
+    assert_eq!(code(&env.run(&["force", "deploy"])), 2);
+    let (path, body) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(path, "/hook");
+    let j: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(j["text"], "deploy run 1: failed (exit 2)");
+    assert_eq!(
+        last_run(&env, "deploy")["hook_errors"],
+        serde_json::json!([])
+    );
+}
+
+/// The healthchecks.io recipe, against a listener standing in for hc-ping.com: a
+/// success pings `/UUID`, a failure `/UUID/fail`.
+#[test]
+fn the_ping_recipe_pings_success_and_failure() {
+    let (port, rx) = listen();
     let env = Env::new();
     let _s = Sweep::new(&env);
     let hc = format!("http://127.0.0.1:{port}/0b5e-uuid");
@@ -323,7 +376,7 @@ fn the_ping_recipe_pings_success_and_failure() {
     ));
     ok(&env.run(&["force", "nightly"]));
     assert_eq!(
-        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        rx.recv_timeout(Duration::from_secs(10)).unwrap().0,
         "/0b5e-uuid"
     );
     let o = env
@@ -333,7 +386,7 @@ fn the_ping_recipe_pings_success_and_failure() {
         .unwrap();
     assert_eq!(code(&o), 1);
     assert_eq!(
-        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        rx.recv_timeout(Duration::from_secs(10)).unwrap().0,
         "/0b5e-uuid/fail"
     );
     assert_eq!(

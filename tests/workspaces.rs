@@ -23,6 +23,7 @@ const AGENT: &str = r#"#!/bin/sh
 set -e
 echo "cwd=$(pwd) workspace=$JOBCTL_WORKSPACE branch=$JOBCTL_BRANCH base=$JOBCTL_BASE_COMMIT"
 test -f .env || { echo "no .env" >&2; exit 9; }
+if [ -e debug.log ] || [ -e d.txt ] || [ -e new ]; then echo "an earlier run's leftovers" >&2; exit 8; fi
 [ "$1" = "noop" ] && exit 0
 echo "alpha, edited" > a.txt
 git rm --quiet b.txt
@@ -767,4 +768,71 @@ fn show_reports_the_workspace_the_changed_files_the_hooks_and_the_log_end() {
     let o = env.run(&["show", "99"]);
     assert_eq!(code(&o), 1, "{}", both(&o));
     assert!(stderr(&o).contains("no run 99"));
+}
+
+#[test]
+fn a_finished_worktree_is_parked_and_the_next_run_takes_it_clean_at_the_new_base() {
+    let (env, _s, repos) = setup();
+    env.config(&format!(
+        "{}{}",
+        runner(&env, AUTHOR),
+        job("edit", "", "push = true\nkeep = \"never\"")
+    ));
+    ok(&env.run(&["force", "edit"]));
+    let pool = env.state_dir().join("workspaces/.pool");
+    let parked = || -> Vec<PathBuf> {
+        std::fs::read_dir(&pool)
+            .map(|d| {
+                d.flatten()
+                    .flat_map(|p| {
+                        std::fs::read_dir(p.path())
+                            .unwrap()
+                            .flatten()
+                            .map(|e| e.path())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        parked().len(),
+        1,
+        "the first run's worktree waits for the next"
+    );
+
+    // main moves on; the next run starts from there, in the parked worktree.
+    std::fs::write(repos.checkout.join("a.txt"), "alpha, upstream\n").unwrap();
+    repos.git(&repos.checkout, &["commit", "--quiet", "-am", "upstream"]);
+    repos.git(&repos.checkout, &["push", "--quiet", "origin", "main"]);
+    let o = env.run(&["force", "edit"]);
+    ok(&o);
+    let run = last_run(&env, "edit");
+    assert_eq!(
+        run["status"], "succeeded",
+        "no leftovers of run 1 were found: {run:#}"
+    );
+    assert_eq!(
+        run["workspace"]["base_commit"],
+        repos.git(&repos.origin, &["rev-parse", "main"])
+    );
+    assert_eq!(
+        repos.branch_changes("jobctl/edit/2"),
+        pairs(&[
+            ("M", "a.txt"),
+            ("D", "b.txt"),
+            ("A", "new/c.txt"),
+            ("A", "d.txt")
+        ]),
+        "exactly run 2's changes against the new main"
+    );
+    assert_eq!(parked().len(), 1, "taken, and parked again");
+    let worktrees = repos.git(&repos.checkout, &["worktree", "list", "--porcelain"]);
+    assert_eq!(worktrees.matches("worktree ").count(), 2, "{worktrees}");
+
+    // A week and a day later the tick lets it go.
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(8 * 24);
+    ok(&env.run_at(&later.to_string(), &["run"]));
+    assert!(parked().is_empty());
+    let worktrees = repos.git(&repos.checkout, &["worktree", "list", "--porcelain"]);
+    assert_eq!(worktrees.matches("worktree ").count(), 1, "{worktrees}");
 }

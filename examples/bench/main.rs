@@ -2,10 +2,12 @@
 //!
 //! Builds jobctl in release mode, generates its fixtures, measures whole-process medians
 //! (hyperfine where installed, its own loop where not) and writes the table to
-//! docs/benchmarks.md. Timings are never tests: this does not run in CI (its fixture
+//! docs/benchmarks.md. `-- B8 B9` (any scenario ids) measures only those and replaces
+//! only their rows. Timings are never tests: this does not run in CI (its fixture
 //! generation does, in tests/bench_fixtures.rs).
 
 mod fixtures;
+mod workspace;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -34,24 +36,123 @@ fn main() -> Result<()> {
             return Ok(());
         }
         None => {}
+        Some(a) if is_id(a) && args[1..].iter().all(|a| is_id(a)) => {}
         Some(_) => {
             eprintln!(
-                "usage: cargo run --release --example bench            run B1-B7, write docs/benchmarks.md\n       \
+                "usage: cargo run --release --example bench            run B1-B9, write docs/benchmarks.md\n       \
+                 cargo run --release --example bench -- B8 B9     run only these, replace only their rows\n       \
                  cargo run --release --example bench fixtures DIR [RUNS]\n       \
                  only build a fixture in DIR: B1's, or B7's with RUNS = 1000000"
             );
             std::process::exit(2);
         }
     }
+    let only: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+    let want = |id: &str| only.is_empty() || only.contains(&id);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir()?;
+    let mut rows = Vec::new();
+    let mut tool = String::new();
+    if ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+        .iter()
+        .any(|id| want(id))
+    {
+        let (r, t) = process_rows(&root, tmp.path())?;
+        rows.extend(r.into_iter().filter(|r| want(r.id)));
+        tool = t;
+    }
+    if want("B8") || want("B9") {
+        rows.extend(
+            workspace_rows(&tmp.path().join("ws"))?
+                .into_iter()
+                .filter(|r| want(r.id)),
+        );
+    }
+    let doc = root.join("docs/benchmarks.md");
+    let table = if only.is_empty() {
+        render(&rows, &tool)?
+    } else {
+        splice(&std::fs::read_to_string(&doc)?, &rows)
+    };
+    std::fs::write(&doc, &table)?;
+    println!("{table}");
+    Ok(())
+}
+
+fn is_id(a: &str) -> bool {
+    a.strip_prefix('B')
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// B8, B9: a run's workspace on a generated 20,000-file repository.
+fn workspace_rows(dir: &Path) -> Result<Vec<Row>> {
+    let m = workspace::measure(dir)?;
+    let date = jiff::Zoned::now().strftime("%Y-%m-%d").to_string();
+    Ok(vec![
+        row(
+            "B8",
+            "workspace set-up, generated repository of 20,000 files, from a warm local repository",
+            "≤ 1.5 s and ≤ 0.2× a fresh `git clone`",
+            format!(
+                "{:.2} s ({:.2}× `git clone` = {:.2} s); the repository's first set-up {:.2} s; measured {date}",
+                m.setup,
+                m.setup / m.clone,
+                m.clone,
+                m.first_setup
+            ),
+            m.setup <= 1.5 && m.setup <= 0.2 * m.clone,
+        ),
+        row(
+            "B9",
+            "collecting a 1,000-file edit in a workspace (diff stat, file list, commit)",
+            "≤ 0.5 s",
+            format!("{:.2} s; measured {date}", m.settle),
+            m.settle <= 0.5,
+        ),
+    ])
+}
+
+/// `doc` with the table rows of `rows` replaced (or added, in id order), the rest as it was.
+fn splice(doc: &str, rows: &[Row]) -> String {
+    let line = |r: &Row| {
+        format!(
+            "| {} | {} | {} | {} | {} |",
+            r.id,
+            r.scenario,
+            r.target,
+            r.measured,
+            if r.met { "yes" } else { "**no**" }
+        )
+    };
+    let id_of = |l: &str| -> Option<u32> { l.strip_prefix("| B")?.split(' ').next()?.parse().ok() };
+    let mut out: Vec<String> = doc.lines().map(String::from).collect();
+    for r in rows {
+        let id: u32 = r.id[1..].parse().unwrap_or(0);
+        if let Some(i) = out.iter().position(|l| id_of(l) == Some(id)) {
+            out[i] = line(r);
+        } else {
+            let after = out
+                .iter()
+                .rposition(|l| id_of(l).is_some_and(|other| other < id))
+                .or_else(|| out.iter().position(|l| l.starts_with("|---")));
+            let at = after.map_or(out.len(), |i| i + 1);
+            out.insert(at, line(r));
+        }
+    }
+    let mut s = out.join("\n");
+    s.push('\n');
+    s
+}
+
+/// B1-B7: the tick, list, force, budgets, a big output, a tree kill; and the timer used.
+fn process_rows(root: &Path, tmp: &Path) -> Result<(Vec<Row>, String)> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("building jobctl (release)...");
-    let bin = build_release(&cargo, &root)?;
+    let bin = build_release(&cargo, root)?;
     eprintln!("timing {}", bin.display());
-    let tmp = tempfile::tempdir()?;
     eprintln!("generating fixtures: 1,000 jobs with 100,000 runs, and with 1,000,000 runs...");
-    let a = fixtures::build(&tmp.path().join("a"), 1000, 100_000, 200)?;
-    let b = fixtures::build(&tmp.path().join("b"), 1000, 1_000_000, 1000)?;
+    let a = fixtures::build(&tmp.join("a"), 1000, 100_000, 200)?;
+    let b = fixtures::build(&tmp.join("b"), 1000, 1_000_000, 1000)?;
     eprintln!(
         "fixtures: {} jobs / {} runs, {} jobs / {} runs",
         a.jobs, a.runs, b.jobs, b.runs
@@ -87,14 +188,14 @@ fn main() -> Result<()> {
         (Path::new("/bin/true"), &[], &a),
         (&bin, &["--config", s(&a.config), "force", "noop"], &a),
     )?;
-    let small = fixtures::build(&tmp.path().join("c"), 3, 0, 200)?;
+    let small = fixtures::build(&tmp.join("c"), 3, 0, 200)?;
     let b3_small = warm.median(
         &bin,
         &["--config", s(&small.config), "force", "noop"],
         &small,
     )?;
     let b7 = warm.median(&bin, &["--config", s(&b.config), "run"], &b)?;
-    let (b4_ms, granted) = reservations(&tmp.path().join("b4"))?;
+    let (b4_ms, granted) = reservations(&tmp.join("b4"))?;
     let (b5_rss_kib, b5_secs) = big_output(&bin, &a)?;
     let b6 = tree_kill(&bin, &a)?;
 
@@ -158,10 +259,7 @@ fn main() -> Result<()> {
             b7 <= 1.5 * b1,
         ),
     ];
-    let table = render(&rows, tool)?;
-    std::fs::write(root.join("docs/benchmarks.md"), &table)?;
-    println!("{table}");
-    Ok(())
+    Ok((rows, tool.to_string()))
 }
 
 fn s(p: &Path) -> &str {

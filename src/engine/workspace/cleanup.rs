@@ -1,6 +1,6 @@
 //! Kept worktrees: listing them (`jobctl workspaces`), removing them on demand
 //! (`workspaces clean`) and by age and size (the tick), and marking the one a crashed
-//! run left behind as kept (recovery).
+//! run left behind as kept (recovery). Parked worktrees ([`super::pool`]) go by age too.
 //!
 //! Removing a worktree never loses work: what it holds uncommitted is committed on its
 //! branch first (unless its job says `commit = false`; a worktree whose work can't be
@@ -150,7 +150,46 @@ pub fn clean(
     let repos = super::repos_dir(e.state_dir());
     let _guard =
         lock::lock(&repos, "cleanup", deadline).map_err(crate::core::error::Error::State)?;
-    sweep(e, older_than.unwrap_or(Duration::ZERO), None, dry_run)
+    let age = older_than.unwrap_or(Duration::ZERO);
+    let done = sweep(e, age, None, dry_run)?;
+    if !dry_run {
+        drain_pools(e.cfg, &repos, age)?;
+    }
+    Ok(done)
+}
+
+/// Removes parked worktrees ([`super::pool`]) idle longer than `max_age`.
+fn drain_pools(cfg: &Config, repos: &Path, max_age: Duration) -> Result<()> {
+    let pools = cfg.runner.workspace_dir.join(".pool");
+    let Ok(dirs) = std::fs::read_dir(&pools) else {
+        return Ok(()); // none yet
+    };
+    let now = to_ms(clock::now()?);
+    let cutoff = now - max_age.as_millis().min(i64::MAX as u128) as i64;
+    let git = Git::new(
+        &cfg.runner.git,
+        crate::engine::env::base_env_plain(cfg),
+        Instant::now() + REMOVE_DEADLINE,
+    );
+    for pool in dirs.flatten().map(|d| d.path()) {
+        for entry in super::pool::entries(&pool) {
+            if super::pool::parked_at(&entry).is_some_and(|t| t > cutoff) {
+                continue;
+            }
+            match git_dir_of(&git, &entry) {
+                Ok(git_dir) => {
+                    let key = git_dir.display().to_string();
+                    if let Ok(_lock) = lock::lock(repos, &key, git.deadline()) {
+                        super::pool::discard(&git, &git_dir, &entry);
+                    }
+                }
+                Err(_) => {
+                    let _ = std::fs::remove_dir_all(&entry);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The tick's cleanup, after it started its runs: kept worktrees past
@@ -164,7 +203,8 @@ pub fn on_tick(e: &mut Engine<'_>) {
             return;
         }
     };
-    if !any {
+    let parked = e.cfg.runner.workspace_dir.join(".pool").is_dir();
+    if !any && !parked {
         return;
     }
     let repos = super::repos_dir(e.state_dir());
@@ -175,6 +215,9 @@ pub fn on_tick(e: &mut Engine<'_>) {
         e.cfg.runner.workspace_max_age,
         e.cfg.runner.workspace_max_bytes,
     );
+    if parked && let Err(err) = drain_pools(e.cfg, &repos, age) {
+        tracing::warn!("workspace cleanup: {err}");
+    }
     match sweep(e, age, Some(bytes), false) {
         Ok(done) => {
             for c in done {
@@ -286,7 +329,7 @@ fn remove_kept(
         }
         let git_dir = git_dir_of(&git, &dir)?;
         let repos = super::repos_dir(store.dir());
-        fate = remove(&git, &repos, &git_dir, &dir, ws)?;
+        fate = remove(&git, &repos, &git_dir, &dir, ws, None)?;
     }
     let mut info = ws.clone();
     info.kept = false;

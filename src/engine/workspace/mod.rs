@@ -17,6 +17,7 @@ pub mod git;
 mod include;
 mod lock;
 mod mirror;
+pub mod pool;
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,8 @@ pub struct Prepared {
     /// The repository's git directory (the local repository's, or the mirror).
     pub git_dir: PathBuf,
     repos_dir: PathBuf,
+    /// Where its worktree is parked for the next run ([`pool`]).
+    pool: PathBuf,
     pub git: Git,
 }
 
@@ -214,28 +217,33 @@ pub fn set_up(
     };
     record(&info)?;
     crate::faults::point("before_worktree");
-    git.ok(
-        &git_dir,
-        &[
-            "worktree",
-            "add",
-            "--quiet",
-            "--no-track",
-            "-b",
-            &branch,
-            &dir_s,
-            &base_commit,
-        ],
-    )
-    .map_err(|e| format!("can't make the worktree: {e}"))?;
+    let pool = pool::dir(&s.cfg.runner.workspace_dir, &git_dir);
+    if !pool::take(&git, &git_dir, &pool, &dir, &branch, &base_commit) {
+        git.ok(
+            &git_dir,
+            &[
+                "worktree",
+                "add",
+                "--quiet",
+                "--no-track",
+                "-b",
+                &branch,
+                &dir_s,
+                &base_commit,
+            ],
+        )
+        .map_err(|e| format!("can't make the worktree: {e}"))?;
+    }
     drop(_lock);
     let prepared = Prepared {
         info,
         dir,
         git_dir,
         repos_dir: repos,
+        pool,
         git,
     };
+
     if let Some(src) = checkout {
         match include::copy(&prepared.git, &src, &prepared.dir, &ws.include) {
             Ok((copied, skipped)) => {
@@ -259,7 +267,7 @@ pub fn set_up(
 
 /// Undoes a set-up that failed after the worktree was made (nothing in it is work).
 fn release_now(p: &Prepared) {
-    let _ = remove(&p.git, &p.repos_dir, &p.git_dir, &p.dir, &p.info);
+    let _ = remove(&p.git, &p.repos_dir, &p.git_dir, &p.dir, &p.info, None);
 }
 
 /// How settling the workspace after the job went.
@@ -386,7 +394,14 @@ pub fn release(p: &mut Prepared, keep: bool, note: &mut dyn FnMut(&str)) -> Work
         return p.info.clone();
     }
     let git = p.git.until(Instant::now() + Duration::from_secs(60));
-    match remove(&git, &p.repos_dir, &p.git_dir, &p.dir, &p.info) {
+    match remove(
+        &git,
+        &p.repos_dir,
+        &p.git_dir,
+        &p.dir,
+        &p.info,
+        Some(&p.pool),
+    ) {
         Ok(fate) => {
             p.info.kept = false;
             if fate == BranchFate::Kept {
@@ -419,21 +434,31 @@ pub enum BranchFate {
     Kept,
 }
 
-/// Removes worktree `dir` of the repository at `git_dir` (under its lock) and deletes
-/// its branch when nothing on it would be lost.
+/// Removes worktree `dir` of the repository at `git_dir` (under its lock), or parks it in
+/// `pool` for the next run, and deletes its branch when nothing on it would be lost.
 pub(crate) fn remove(
     git: &Git,
     repos_dir: &Path,
     git_dir: &Path,
     dir: &Path,
     info: &WorkspaceInfo,
+    pool: Option<&Path>,
 ) -> Result<BranchFate, String> {
     let _lock = lock::lock(repos_dir, &git_dir.display().to_string(), git.deadline())?;
     let dir_s = dir.display().to_string();
-    if let Err(e) = git.ok(
-        git_dir,
-        &["worktree", "remove", "--force", "--force", &dir_s],
-    ) {
+    let parked = match pool {
+        Some(p) if dir.is_dir() => pool::park(git, git_dir, dir, p).unwrap_or_else(|e| {
+            tracing::debug!("not parking {dir_s}: {e}");
+            false
+        }),
+        _ => false,
+    };
+    if !parked
+        && let Err(e) = git.ok(
+            git_dir,
+            &["worktree", "remove", "--force", "--force", &dir_s],
+        )
+    {
         if dir.exists() {
             return Err(e.to_string());
         }
