@@ -836,3 +836,35 @@ fn a_finished_worktree_is_parked_and_the_next_run_takes_it_clean_at_the_new_base
     let worktrees = repos.git(&repos.checkout, &["worktree", "list", "--porcelain"]);
     assert_eq!(worktrees.matches("worktree ").count(), 1, "{worktrees}");
 }
+
+/// The guide's example (docs/coding-agents.md) is a valid config, as written, once its
+/// repository and secrets file exist.
+#[test]
+fn the_coding_agents_guide_example_is_a_valid_config() {
+    let env = Env::new();
+    let repos = Repos::new(env.home());
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/coding-agents.md"
+    ))
+    .unwrap();
+    let start = doc.find("```toml\n").expect("the example") + 8;
+    let end = start + doc[start..].find("```").unwrap();
+    let secrets = env.write("secrets.env", "CLAUDE_CODE_OAUTH_TOKEN=x\n");
+    std::fs::set_permissions(
+        &secrets,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let toml = doc[start..end]
+        .replace("~/src/app", repos.checkout.to_str().unwrap())
+        .replace("~/.config/jobctl/secrets.env", secrets.to_str().unwrap());
+    env.config(&toml);
+    let o = env.run(&["check"]);
+    ok(&o);
+    assert!(
+        stdout(&o).starts_with("ok: 1 jobs, 1 agents"),
+        "{}",
+        both(&o)
+    );
+}
