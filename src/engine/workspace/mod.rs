@@ -28,8 +28,8 @@ use crate::config::{Config, Job, Repo, Workspace};
 use crate::core::run::RunRecord;
 use crate::core::workspace::{PushFailure, WorkspaceInfo, render_template};
 pub use git::Git;
-pub use release::{BranchFate, disk_usage, mark_kept, release};
 pub(crate) use release::remove;
+pub use release::{BranchFate, disk_usage, mark_kept, release};
 
 /// A worktree made for a run.
 pub struct Prepared {
@@ -387,4 +387,3 @@ impl IfEmpty for String {
         }
     }
 }
-
