@@ -868,3 +868,31 @@ fn the_coding_agents_guide_example_is_a_valid_config() {
         both(&o)
     );
 }
+
+#[test]
+fn a_token_in_a_repository_url_shows_in_no_record_or_message() {
+    let env = Env::new();
+    let _s = Sweep::new(&env);
+    // Nothing listens on port 9: the clone fails, and git names the URL in its answer.
+    env.config(&format!(
+        "{}[jobs.edit]\ntype = \"script\"\ncommand = \"true\"\n\
+         [jobs.edit.workspace]\nrepo = \"http://me:sekrit-token-123@127.0.0.1:9/r.git\"\n",
+        runner(&env, AUTHOR)
+    ));
+    let o = env.run(&["force", "edit"]);
+    assert_eq!(code(&o), 1, "{}", both(&o));
+    assert!(!both(&o).contains("sekrit"), "{}", both(&o));
+    let run = last_run(&env, "edit");
+    assert_eq!(run["status"], "failed");
+    let err = run["error"].as_str().unwrap();
+    assert!(
+        err.contains("can't make the local mirror of http://me:***@127.0.0.1:9/r.git"),
+        "{err}"
+    );
+    let all = format!(
+        "{}{}",
+        stdout(&env.run(&["history", "--json"])),
+        log_text(&env, &run)
+    );
+    assert!(!all.contains("sekrit"), "{all}");
+}

@@ -143,7 +143,7 @@ pub(super) fn workspace_section(
     }
     Some(Workspace {
         repo: repo?,
-        repo_display: repo_display?,
+        repo_display: crate::core::workspace::redact_url_credentials(&repo_display?),
         base: t.str(ctx, "base"),
         branch: branch?,
         fetch: t.bool(ctx, "fetch"),

@@ -227,6 +227,41 @@ pub struct HookResult {
     pub error: Option<String>,
 }
 
+/// `text` with the password of every `scheme://user:password@` hidden: git's messages
+/// and a configured repository URL may carry a token, which no record or message shows.
+pub fn redact_url_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let scheme_start = head[..i]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+.-".contains(c)))
+            .map_or(0, |j| j + 1);
+        // An ssh user (`git@`) names an account, not a secret; an https one may be a token.
+        let ssh = head[scheme_start..i].contains("ssh");
+        let end = tail
+            .find(|c: char| c.is_whitespace() || c == '/' || c == '\'' || c == '"')
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let user_info = &authority[..at];
+                match user_info.split_once(':') {
+                    Some((user, _)) => out.push_str(&format!("{user}:***")),
+                    None if ssh => out.push_str(user_info),
+                    None => out.push_str("***"),
+                }
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The placeholders a branch name or commit message template may use.
 pub const PLACEHOLDERS: [&str; 3] = ["{job}", "{run_id}", "{date}"];
 
@@ -284,6 +319,23 @@ mod tests {
         assert!(Keep::Always.keeps(true));
         assert_eq!(Keep::parse("failed"), Some(Keep::Failed));
         assert_eq!(Keep::parse("sometimes"), None);
+    }
+
+    #[test]
+    fn credentials_in_urls_are_hidden() {
+        assert_eq!(
+            redact_url_credentials(
+                "fatal: unable to access 'https://me:ghp_abc123@github.com/o/r.git/': 403"
+            ),
+            "fatal: unable to access 'https://me:***@github.com/o/r.git/': 403"
+        );
+        assert_eq!(
+            redact_url_credentials("https://ghp_abc@github.com/o/r"),
+            "https://***@github.com/o/r"
+        );
+        let plain = "ssh://git@host/r and https://github.com/o/r.git";
+        assert_eq!(redact_url_credentials(plain), plain);
+        assert_eq!(redact_url_credentials("no url here"), "no url here");
     }
 
     #[test]

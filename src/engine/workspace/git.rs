@@ -67,7 +67,9 @@ pub fn key_line(stderr: &str) -> String {
         .iter()
         .find(|l| l.starts_with("fatal:") || l.starts_with("error:") || l.starts_with('!'))
         .or(lines.first())
-        .map(|l| l.chars().take(400).collect())
+        .map(|l| {
+            crate::core::workspace::redact_url_credentials(&l.chars().take(400).collect::<String>())
+        })
         .unwrap_or_default()
 }
 

@@ -115,9 +115,13 @@ pub fn set_up(
             let mirror = mirror::path(&repos, url);
             let lock = lock::lock(&repos, &mirror.display().to_string(), s.deadline)?;
             let (dir, fresh) = mirror::ensure(&git, &repos, url, remote)
-                .map_err(|e| format!("can't make the local mirror of {url}: {e}"))?;
+                .map_err(|e| format!("can't make the local mirror of {}: {e}", ws.repo_display))?;
             if fresh {
-                note(&format!("workspace: cloned {url} into {}", dir.display()));
+                note(&format!(
+                    "workspace: cloned {} into {}",
+                    ws.repo_display,
+                    dir.display()
+                ));
             }
             (dir, None, lock)
         }
