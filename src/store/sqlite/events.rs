@@ -41,26 +41,39 @@ impl EventStore for SqliteStore {
         let mut st = self.conn.prepare_cached(
             "SELECT id, at, kind, job, run_id, detail FROM events WHERE (?1 IS NULL OR kind = ?1) ORDER BY id DESC LIMIT ?2",
         )?;
-        let rows = st.query_map(params![kind.map(EventKind::as_str), limit as i64], |r| {
-            let detail: String = r.get(5)?;
-            Ok(Event {
-                id: r.get(0)?,
-                at: r.get(1)?,
-                kind: {
-                    let k: String = r.get(2)?;
-                    EventKind::parse(&k).ok_or_else(|| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            2,
-                            rusqlite::types::Type::Text,
-                            format!("unknown event kind {k:?}").into(),
-                        )
-                    })?
-                },
-                job: r.get(3)?,
-                run_id: r.get(4)?,
-                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-            })
-        })?;
+        let rows = st.query_map(
+            params![kind.map(EventKind::as_str), limit as i64],
+            event_row,
+        )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+
+    fn run_events(&self, run_id: i64) -> Result<Vec<Event>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, at, kind, job, run_id, detail FROM events WHERE run_id = ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map([run_id], event_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    let detail: String = r.get(5)?;
+    Ok(Event {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        kind: {
+            let k: String = r.get(2)?;
+            EventKind::parse(&k).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    2,
+                    rusqlite::types::Type::Text,
+                    format!("unknown event kind {k:?}").into(),
+                )
+            })?
+        },
+        job: r.get(3)?,
+        run_id: r.get(4)?,
+        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+    })
 }
