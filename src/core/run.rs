@@ -203,6 +203,8 @@ pub struct RunRecord {
     pub lock_name: Option<String>,
     /// Processes the run left that could not be killed (JSON `proctree::Survivor`s).
     pub survivors: Option<String>,
+    /// The host that runs it, where several hosts share the state (else `None`).
+    pub host: Option<String>,
 }
 
 impl Default for RunRecord {
@@ -235,6 +237,7 @@ impl Default for RunRecord {
             pgid: None,
             lock_name: None,
             survivors: None,
+            host: None,
         }
     }
 }

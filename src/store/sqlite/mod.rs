@@ -293,6 +293,10 @@ impl MetaStore for SqliteStore {
     }
 }
 
+impl super::HostStore for SqliteStore {}
+
+impl super::LogStore for SqliteStore {}
+
 impl Store for SqliteStore {
     fn dir(&self) -> &Path {
         &self.dir

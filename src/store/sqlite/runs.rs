@@ -54,6 +54,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
         tool_calls: r.get(24)?,
         lock_name: r.get(25)?,
         survivors: r.get(26)?,
+        host: None,
     })
 }
 

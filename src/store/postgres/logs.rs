@@ -1,0 +1,83 @@
+//! Run logs kept in PostgreSQL, so any host can read any run's output: pieces of output
+//! by output position, appended by the run's supervisor as the output grows; pieces that
+//! lie wholly more than `log_max_bytes` before the end are dropped, as the file's start is
+//! on one host.
+
+use postgres::Transaction;
+use postgres::types::Type;
+
+use super::PgStore;
+use crate::core::error::Result;
+use crate::store::{LogStore, StoredLog};
+
+pub(super) fn delete_tx(tx: &mut Transaction<'_>, run_ids: &[i64]) -> Result<()> {
+    tx.query_typed(
+        "DELETE FROM run_logs WHERE run_id = ANY($1)",
+        &[(&run_ids, Type::INT8_ARRAY)],
+    )?;
+    Ok(())
+}
+
+impl LogStore for PgStore {
+    fn keeps_logs(&self) -> bool {
+        true
+    }
+
+    fn append_log(&mut self, run_id: i64, pos: u64, data: &[u8], cap: u64) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let at = pos as i64;
+        let keep_from = (pos + data.len() as u64).saturating_sub(cap) as i64;
+        self.write(|tx| {
+            tx.query_typed(
+                "INSERT INTO run_logs (run_id, pos, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[(&run_id, Type::INT8), (&at, Type::INT8), (&data, Type::BYTEA)],
+            )?;
+            tx.query_typed(
+                "DELETE FROM run_logs WHERE run_id = $1 AND pos + length(data) <= $2",
+                &[(&run_id, Type::INT8), (&keep_from, Type::INT8)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn read_log(&self, run_id: i64, from: u64, max: usize) -> Result<StoredLog> {
+        let dropped: i64 = self
+            .query_opt(
+                "SELECT COALESCE(min(pos), 0) FROM run_logs WHERE run_id = $1",
+                &[(&run_id, Type::INT8)],
+            )?
+            .map(|r| r.get(0))
+            .unwrap_or(0);
+        let from = from.max(dropped as u64);
+        let at = from as i64;
+        let mut out = StoredLog {
+            dropped: dropped as u64,
+            data: Vec::new(),
+            next: from,
+        };
+        let rows = self.query(
+            "SELECT pos, data FROM run_logs WHERE run_id = $1 AND pos + length(data) > $2 ORDER BY pos LIMIT 64",
+            &[(&run_id, Type::INT8), (&at, Type::INT8)],
+        )?;
+        for r in &rows {
+            let pos = r.get::<_, i64>(0) as u64;
+            let data: &[u8] = r.get(1);
+            if out.data.len() >= max {
+                break;
+            }
+            if pos > out.next {
+                if !out.data.is_empty() {
+                    break; // a gap (output freed before it was copied): the next call
+                }
+                out.next = pos;
+            }
+            let skip = (out.next - pos) as usize;
+            let take = (data.len() - skip).min(max - out.data.len());
+            out.data.extend_from_slice(&data[skip..skip + take]);
+            out.next += take as u64;
+        }
+        Ok(out)
+    }
+}
