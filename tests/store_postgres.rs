@@ -20,7 +20,9 @@ struct Postgres {
 
 impl contract::Backend for Postgres {
     fn open(&self) -> Box<dyn Store> {
-        Box::new(PgStore::open(&self.url, "test-host", &self.state).expect("open the state database"))
+        Box::new(
+            PgStore::open(&self.url, "test-host", &self.state).expect("open the state database"),
+        )
     }
 }
 

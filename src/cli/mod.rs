@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::core::error::{ConfigIssue, Error, Result, code};
-use args::{Cli, Command, Configure, Global, Reset};
+use args::{Cli, Command, Configure, Global, Reset, StateCommand};
 use output::Ui;
 
 /// The config of this command. A command is one short process: its config lives until it
@@ -89,6 +89,7 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
             ..
         }) => commands::configure::agent(g, ui, name, scope.as_deref(), *enable, reason.as_deref()),
         Command::Status => commands::status::execute(g, ui),
+        Command::State(StateCommand::Migrate { to }) => commands::state::migrate(g, ui, to),
         Command::Completions { shell } => commands::docs::completions(*shell),
         Command::Man => commands::docs::man(),
         Command::Ask {
@@ -111,8 +112,19 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
         Command::Supervise {
             run_id,
             lock_fd,
+            lease_epoch,
+            host,
             state_dir,
-        } => commands::supervise::execute(g, *run_id, *lock_fd, state_dir),
+        } => commands::supervise::execute(
+            g,
+            *run_id,
+            commands::supervise::Handed {
+                lock_fd: *lock_fd,
+                lease_epoch: *lease_epoch,
+                host: host.as_deref(),
+                state_dir,
+            },
+        ),
     }
 }
 

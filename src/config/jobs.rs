@@ -13,7 +13,7 @@ use crate::core::zone::Zone;
 
 const COMMON_KEYS: &[&str] = &[
     "type", "every", "at", "cron", "weekdays", "timezone", "timeout", "enabled", "catch_up",
-    "deadline", "workdir", "env",
+    "deadline", "workdir", "env", "hosts",
 ];
 const SCRIPT_KEYS: &[&str] = &["command"];
 const AGENT_KEYS: &[&str] = &[
@@ -117,6 +117,16 @@ pub(super) fn job_section(
     let deadline = t.duration(ctx, "deadline", Duration::from_secs(300));
     let workdir = t.path(ctx, "workdir").unwrap_or_else(|| ctx.dir.clone());
     let job_env = t.str_map(ctx, "env").unwrap_or_default();
+    let hosts = t.strings(ctx, "hosts");
+    if let Some(h) = &hosts
+        && (h.is_empty() || !h.iter().all(|x| super::state::is_valid_host(x)))
+    {
+        ctx.err(
+            span_of(t, "hosts"),
+            &t.key_path("hosts"),
+            "expected a list of host names (the [state] host of each host that runs the job)",
+        );
+    }
 
     let kind = match kind.as_deref() {
         Some("script") => script(ctx, t).map(JobKind::Script),
@@ -137,6 +147,7 @@ pub(super) fn job_section(
         deadline,
         workdir,
         env: job_env,
+        hosts,
     })
 }
 

@@ -283,6 +283,11 @@ pub trait LogStore {
     fn read_log(&self, _run_id: i64, _from: u64, _max: usize) -> Result<StoredLog> {
         Ok(StoredLog::default())
     }
+    /// A handle of its own on the same store (same fence), for the thread that copies a
+    /// run's log in while the run goes on; `None` when logs are files only.
+    fn log_writer(&self) -> Result<Option<Box<dyn LogStore + Send>>> {
+        Ok(None)
+    }
 }
 
 /// The lease a process writes under: with a fence set, every write of the store first
@@ -308,6 +313,17 @@ pub trait Store:
     /// Fences every later write with `fence` (see [`Fence`]). A store only one host uses
     /// needs none: there, a lease can't be taken from a live holder.
     fn set_fence(&mut self, _fence: Option<Fence>) {}
+}
+
+/// Whether an error is a write refused by a fence (a lease taken over by another host).
+pub fn postgres_fenced(e: &crate::core::error::Error) -> bool {
+    #[cfg(feature = "postgres")]
+    return postgres::is_fenced(e);
+    #[cfg(not(feature = "postgres"))]
+    {
+        let _ = e;
+        false
+    }
 }
 
 /// Opens the state in `dir`: the SQLite database there.

@@ -46,9 +46,7 @@ pub fn cluster_or_skip(test: &str) -> Option<Cluster> {
             "{test}: PostgreSQL is not installed (initdb not found under /usr/lib/postgresql/*/bin); CI must install the postgresql package"
         ),
         None => {
-            eprintln!(
-                "skipping {test}: PostgreSQL is not installed (apt-get install postgresql)"
-            );
+            eprintln!("skipping {test}: PostgreSQL is not installed (apt-get install postgresql)");
             None
         }
     }
@@ -112,9 +110,19 @@ impl Cluster {
         }
         std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
         let mut init = Command::new(bin.join("initdb"));
-        init.args(["-A", "trust", "-U", "jobctl", "-E", "UTF8", "--locale=C", "--no-sync", "-D"])
-            .arg(&data)
-            .stdin(Stdio::null());
+        init.args([
+            "-A",
+            "trust",
+            "-U",
+            "jobctl",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            "-D",
+        ])
+        .arg(&data)
+        .stdin(Stdio::null());
         as_server(&mut init, user);
         run(&mut init, "initdb");
         let mut last = String::new();
@@ -279,7 +287,10 @@ impl Bouncer {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "pgbouncer did not start listening");
+            assert!(
+                Instant::now() < deadline,
+                "pgbouncer did not start listening"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         b

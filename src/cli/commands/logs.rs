@@ -55,6 +55,9 @@ pub fn execute(
         running: run.is_running(),
         checked: Instant::now(),
     };
+    if watch.e.store.keeps_logs() {
+        return from_store(&run, &path, ui.json && !follow, follow, &mut watch);
+    }
     if ui.json && !follow {
         return print_json(&run, &path, &mut watch);
     }
@@ -173,6 +176,83 @@ fn copy(
             Chunk::Busy => watch.wait_busy()?,
         }
     }
+}
+
+/// A log kept in the state database (several hosts: the run may be another host's):
+/// read by output position, piece by piece, from the start (or the first byte kept).
+fn from_store(
+    run: &RunRecord,
+    path: &str,
+    json: bool,
+    follow: bool,
+    watch: &mut Watch,
+) -> Result<u8> {
+    let q = |s: &str| serde_json::Value::from(s).to_string();
+    let mut text = JsonText::new(io::stdout().lock());
+    if json {
+        let head = format!(
+            "{{\n  \"job\": {},\n  \"log_path\": {},\n  \"output\": \"",
+            q(&run.job),
+            q(path)
+        );
+        if text.out.write_all(head.as_bytes()).is_err() {
+            return Ok(0);
+        }
+    }
+    let mut from = 0u64;
+    let mut first = true;
+    let mut follow = follow;
+    loop {
+        let piece = watch.e.store.read_log(run.id, from, PIECE)?;
+        if first && piece.dropped > 0 {
+            let note = format!(
+                "[jobctl] output exceeded log_max_bytes: the first {} bytes were dropped\n",
+                piece.dropped
+            );
+            let _ = if json {
+                text.push(note.as_bytes())
+            } else {
+                text.out.write_all(note.as_bytes())
+            };
+        }
+        first = false;
+        from = piece.next;
+        if !piece.data.is_empty() {
+            let written = if json {
+                text.push(&piece.data)
+            } else {
+                text.out
+                    .write_all(&piece.data)
+                    .and_then(|()| text.out.flush())
+            };
+            if written.is_err() {
+                return Ok(0); // stdout closed
+            }
+            continue;
+        }
+        if !follow {
+            break;
+        }
+        if !watch.check()? {
+            // Ended: its supervisor copied the whole log in before recording the end,
+            // so reading on to the end gets all of it.
+            follow = false;
+            continue;
+        }
+        std::thread::sleep(POLL);
+    }
+    if json {
+        let tail = format!(
+            "\",\n  \"run_id\": {},\n  \"status\": {}\n}}\n",
+            run.id,
+            q(run.status.as_str())
+        );
+        let _ = text
+            .finish()
+            .and_then(|()| text.out.write_all(tail.as_bytes()));
+    }
+    let _ = text.out.flush();
+    Ok(0)
 }
 
 /// `{job, log_path, output, run_id, status}`, laid out as `Ui::print_json` would, with

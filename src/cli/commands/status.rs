@@ -26,6 +26,25 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
         "{daemon_line}\nrole now: {}\nbudget day: {}\n\n",
         s.role, s.budget_day
     );
+    for h in &s.hosts {
+        text.push_str(&format!(
+            "host {}{}: last tick {}, config {}\n",
+            h.host,
+            if h.this { " (this host)" } else { "" },
+            h.last_tick
+                .as_deref()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .map(|t| human_time(t.as_millisecond()))
+                .unwrap_or_else(|| "never".into()),
+            h.config_digest.as_deref().unwrap_or("-")
+        ));
+    }
+    if let Some(w) = &s.hosts_warning {
+        text.push_str(&format!("warning: {w}\n"));
+    }
+    if !s.hosts.is_empty() {
+        text.push('\n');
+    }
     let mut t = ui.table(&["AGENT", "SCOPE", "STATE", "REASON", "USED", "BUDGET"]);
     for a in &s.agents {
         t.add_row(vec![
@@ -46,9 +65,14 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     if s.running_runs.is_empty() {
         text.push_str("running: nothing\n");
     } else {
-        let mut r = ui.table(&["RUN", "JOB", "STARTED", "PID", "AGENT"]);
+        let several = s.running_runs.iter().any(|r| r.host.is_some());
+        let mut head = vec!["RUN", "JOB", "STARTED", "PID", "AGENT"];
+        if several {
+            head.push("HOST");
+        }
+        let mut r = ui.table(&head);
         for run in &s.running_runs {
-            r.add_row(vec![
+            let mut row = vec![
                 Cell::new(run.id),
                 Cell::new(&run.job),
                 Cell::new(human_time(run.started_at)),
@@ -59,7 +83,11 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
                         .unwrap_or_else(|| "-".into()),
                 ),
                 Cell::new(run.agent.as_deref().unwrap_or("-")),
-            ]);
+            ];
+            if several {
+                row.push(Cell::new(run.host.as_deref().unwrap_or("-")));
+            }
+            r.add_row(row);
         }
         text.push_str(&table_text(&r));
     }

@@ -42,6 +42,12 @@ impl LogStore for PgStore {
         })
     }
 
+    fn log_writer(&self) -> Result<Option<Box<dyn LogStore + Send>>> {
+        let mut other = PgStore::open(&self.url, &self.host, &self.dir)?;
+        other.fence = self.fence.clone();
+        Ok(Some(Box::new(other)))
+    }
+
     fn read_log(&self, run_id: i64, from: u64, max: usize) -> Result<StoredLog> {
         let dropped: i64 = self
             .query_opt(

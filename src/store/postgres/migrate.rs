@@ -20,7 +20,14 @@ pub struct Copied {
     pub meta: usize,
 }
 
-const TABLES: &[&str] = &["runs", "events", "jobs", "agent_scopes", "agent_usage", "meta"];
+const TABLES: &[&str] = &[
+    "runs",
+    "events",
+    "jobs",
+    "agent_scopes",
+    "agent_usage",
+    "meta",
+];
 
 /// The columns copied, per table, in the SQLite and PostgreSQL schemas alike.
 const RUN_COLUMNS: &[&str] = &[
@@ -127,9 +134,10 @@ fn copy_table(
     columns: &[&str],
     mut extra: impl FnMut(&[Cell]) -> Vec<(String, Cell)>,
 ) -> Result<usize> {
-    let mut st = from
-        .conn
-        .prepare(&format!("SELECT {} FROM {table} ORDER BY rowid", columns.join(", ")))?;
+    let mut st = from.conn.prepare(&format!(
+        "SELECT {} FROM {table} ORDER BY rowid",
+        columns.join(", ")
+    ))?;
     let mut rows = st.query([])?;
     let mut n = 0;
     while let Some(row) = rows.next()? {
@@ -159,7 +167,7 @@ fn copy_table(
 
 /// Copies the SQLite state `from` into the empty PostgreSQL state `to`.
 pub fn sqlite_to_postgres(from: &SqliteStore, to: &mut PgStore) -> Result<Copied> {
-    let mut client = to.client.borrow_mut();
+    let mut client = super::lock(&to.client);
     let mut tx = client.transaction()?;
     for t in TABLES {
         let any = tx.query_typed_opt(&format!("SELECT 1 FROM {t} LIMIT 1"), &[])?;

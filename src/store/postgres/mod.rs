@@ -20,9 +20,9 @@ pub mod migrate;
 pub mod migrations;
 mod runs;
 
-use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use postgres::types::{ToSql, Type};
@@ -182,7 +182,11 @@ fn pgpass_lookup(text: &str, host: &str, port: &str, db: &str, user: &str) -> Op
             continue;
         }
         let want = [host, port, db, user];
-        if fields[..4].iter().zip(want).all(|(f, w)| f == "*" || f == w) {
+        if fields[..4]
+            .iter()
+            .zip(want)
+            .all(|(f, w)| f == "*" || f == w)
+        {
             return Some(fields[4].clone());
         }
     }
@@ -191,7 +195,9 @@ fn pgpass_lookup(text: &str, host: &str, port: &str, db: &str, user: &str) -> Op
 
 /// The state in one PostgreSQL database, as one host sees it.
 pub struct PgStore {
-    client: RefCell<Client>,
+    /// Shared with the coordinator of the same command: one connection per process.
+    client: Arc<Mutex<Client>>,
+    url: String,
     dir: PathBuf,
     host: String,
     fence: Option<Fence>,
@@ -208,7 +214,8 @@ impl PgStore {
             other => other,
         })?;
         Ok(PgStore {
-            client: RefCell::new(client),
+            client: Arc::new(Mutex::new(client)),
+            url: url.to_string(),
             dir,
             host: host.to_string(),
             fence: None,
@@ -220,28 +227,62 @@ impl PgStore {
         &self.host
     }
 
+    /// The connection, for the coordinator of the same command.
+    pub fn connection(&self) -> Arc<Mutex<Client>> {
+        Arc::clone(&self.client)
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Client> {
+        lock(&self.client)
+    }
+
     /// Rows of a read.
     pub(crate) fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
-        Ok(self.client.borrow_mut().query_typed(sql, params)?)
+        off_runtime(|| Ok(self.conn().query_typed(sql, params)?))
     }
 
     /// At most one row of a read.
     pub(crate) fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>> {
-        Ok(self.client.borrow_mut().query_typed_opt(sql, params)?)
+        off_runtime(|| Ok(self.conn().query_typed_opt(sql, params)?))
     }
 
     /// A write transaction: under a fence, it holds only while the fence's lease is still
     /// at its epoch (the lease row is share-locked, so a take-over waits for it to end).
-    pub(crate) fn write<T>(&mut self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut client = self.client.borrow_mut();
-        let mut tx = client.transaction()?;
-        if let Some(fence) = &self.fence {
-            check_fence(&mut tx, fence)?;
-        }
-        let out = f(&mut tx)?;
-        tx.commit()?;
-        Ok(out)
+    pub(crate) fn write<T: Send>(
+        &mut self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T> + Send,
+    ) -> Result<T> {
+        let (client, fence) = (&self.client, &self.fence);
+        off_runtime(move || {
+            let mut client = lock(client);
+            let mut tx = client.transaction()?;
+            if let Some(fence) = fence {
+                check_fence(&mut tx, fence)?;
+            }
+            let out = f(&mut tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
     }
+}
+
+/// Runs `f` where the driver may block: the synchronous client drives a runtime of its
+/// own, which can't start inside another's (the supervisor's event loop), so there `f`
+/// runs on a thread of its own while this one waits.
+pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|s| {
+        s.spawn(f)
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+/// The connection, whoever panicked holding it last (a statement is all or nothing).
+pub fn lock(client: &Mutex<Client>) -> MutexGuard<'_, Client> {
+    client.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Fails when `fence`'s lease was taken since: the write that asked changes nothing.
@@ -272,7 +313,10 @@ pub fn is_fenced(e: &Error) -> bool {
 impl MetaStore for PgStore {
     fn get_meta(&self, key: &str) -> Result<Option<String>> {
         Ok(self
-            .query_opt("SELECT value FROM meta WHERE key = $1", &[(&key, Type::TEXT)])?
+            .query_opt(
+                "SELECT value FROM meta WHERE key = $1",
+                &[(&key, Type::TEXT)],
+            )?
             .map(|r| r.get(0)))
     }
 

@@ -21,8 +21,9 @@ pub(super) fn from_row(r: &Row) -> Result<RunRecord> {
     Ok(RunRecord {
         id: r.get(0),
         job: r.get(1),
-        status: RunStatus::parse(&status)
-            .ok_or_else(|| Error::State(format!("unknown run status {status:?} in the database")))?,
+        status: RunStatus::parse(&status).ok_or_else(|| {
+            Error::State(format!("unknown run status {status:?} in the database"))
+        })?,
         forced: r.get(3),
         scheduled_for: r.get(4),
         started_at: r.get(5),
