@@ -1,0 +1,559 @@
+//! Several hosts on one PostgreSQL state, simulated as several `JOBCTL_HOME`s (each its
+//! own state dir and config, with its own `[state] host`) against one database of a
+//! throwaway cluster, driving the real binary. Each scenario prints its counts, and runs
+//! twice: straight to PostgreSQL and through PgBouncer in transaction pooling mode.
+//!
+//! The scenarios run one at a time (a lock): the timing ones (a lease of 2 s, a cancel
+//! within 1 s) must not share two cores with 900 racing ticks.
+#![cfg(feature = "postgres")]
+
+mod common;
+#[path = "common/pg.rs"]
+mod pg;
+
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use common::{Env, Sweep, code, ok, run_processes, stderr, wait_for};
+use jobctl::core::run::{RunEnd, RunStatus};
+use jobctl::store::postgres::PgStore;
+use jobctl::store::{
+    BudgetStore, EventStore, Fence, LogStore, Reservation, ReserveRequest, RunStore, Store,
+    StoredLog,
+};
+
+/// The lease of every host here: short, so expiry is seen quickly.
+const LEASE: &str = "2s";
+const T0: &str = "2026-03-02T10:00:00Z";
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One cluster for the tests of this file while any of them runs; stopped when the
+/// last one drops it.
+fn cluster(test: &str) -> Option<Arc<pg::Cluster>> {
+    static SHARED: Mutex<Weak<pg::Cluster>> = Mutex::new(Weak::new());
+    let mut w = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(c) = w.upgrade() {
+        return Some(c);
+    }
+    let c = Arc::new(pg::cluster_or_skip(test)?);
+    *w = Arc::downgrade(&c);
+    Some(c)
+}
+
+/// Where the hosts connect: straight, or through PgBouncer.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Via {
+    Direct,
+    Bouncer,
+}
+
+/// A fresh database and the URL the hosts use for it; `None` when what it needs is not
+/// installed (said in one line).
+struct Db {
+    url: String,
+    cluster: Arc<pg::Cluster>,
+    _bouncer: Option<pg::Bouncer>,
+}
+
+fn db(test: &str, via: Via) -> Option<Db> {
+    let cluster = cluster(test)?;
+    let direct = cluster.create_db();
+    let (url, bouncer) = match via {
+        Via::Direct => (direct, None),
+        Via::Bouncer => {
+            let b = pg::bouncer_or_skip(test, &cluster)?;
+            (b.url(&direct), Some(b))
+        }
+    };
+    Some(Db {
+        url,
+        cluster,
+        _bouncer: bouncer,
+    })
+}
+
+/// Host `name`'s installation: its own home and state, `jobs` (TOML) in its config.
+fn host(db: &Db, name: &str, jobs: &str) -> Env {
+    let env = Env::new();
+    env.config(&format!(
+        "{}\n[state]\nurl = \"{}\"\nhost = \"{name}\"\nlease = \"{LEASE}\"\n\n{jobs}",
+        common::runner(&env, "keep_runs = 1000"),
+        db.url
+    ));
+    env
+}
+
+fn store(db: &Db, host: &str) -> PgStore {
+    let dir = db.cluster.dir().join(format!("store-{host}"));
+    PgStore::open(&db.url, host, &dir).expect("open the shared state")
+}
+
+/// `T0` plus `minutes`, as RFC 3339.
+fn at(minutes: i64) -> String {
+    let t: jiff::Timestamp = T0.parse().unwrap();
+    (t + jiff::SignedDuration::from_mins(minutes)).to_string()
+}
+
+fn ms(t: &str) -> i64 {
+    t.parse::<jiff::Timestamp>().unwrap().as_millisecond()
+}
+
+// --- every slot exactly once ----------------------------------------------------------
+
+fn racing_ticks(via: Via, rounds: i64) {
+    let Some(db) = db("racing ticks", via) else {
+        return;
+    };
+    let jobs = "[jobs.a]\ntype = \"script\"\ncommand = \"true\"\nevery = \"1m\"\n\n\
+                [jobs.b]\ntype = \"script\"\ncommand = [\"true\"]\nevery = \"1m\"\n";
+    let hosts: Vec<Env> = (0..3).map(|i| host(&db, &format!("h{i}"), jobs)).collect();
+    let _sweeps: Vec<Sweep> = hosts.iter().map(Sweep::new).collect();
+    let s = store(&db, "observer");
+    let mut sql = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let start = Instant::now();
+    for r in 0..rounds {
+        let now = at(r);
+        let ticks: Vec<_> = hosts
+            .iter()
+            .map(|h| {
+                h.cmd(&["run"])
+                    .env("JOBCTL_NOW", &now)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("start a tick")
+            })
+            .collect();
+        for t in ticks {
+            let out = t.wait_with_output().unwrap();
+            assert_eq!(code(&out), 0, "a tick failed: {}", stderr(&out));
+        }
+        // The slot's runs end (and their supervisors let go of the jobs' leases) before
+        // the next round ticks, or the job would be held back, its slot passed over.
+        wait_for("the round's runs to end", Duration::from_secs(30), || {
+            (s.running_runs().unwrap().is_empty() && held_leases(&mut sql) == 0).then_some(())
+        });
+    }
+    let runs = s.history(None, 100_000).unwrap();
+    let mut per_host = std::collections::BTreeMap::new();
+    let (mut dup, mut missing, mut bad) = (0, 0, 0);
+    for job in ["a", "b"] {
+        let mut slots: Vec<i64> = runs
+            .iter()
+            .filter(|r| r.job == job && !r.forced)
+            .map(|r| r.scheduled_for)
+            .collect();
+        slots.sort_unstable();
+        let n = slots.len();
+        slots.dedup();
+        dup += n - slots.len();
+        let want: Vec<i64> = (0..rounds).map(|r| ms(&at(r))).collect();
+        let gone: Vec<i64> = (0..rounds)
+            .filter(|r| !slots.contains(&ms(&at(*r))))
+            .collect();
+        if !gone.is_empty() {
+            println!("job {job}: no run for the slots of rounds {gone:?}");
+        }
+        missing += want.iter().filter(|w| !slots.contains(w)).count();
+    }
+    for r in &runs {
+        *per_host
+            .entry(r.host.clone().unwrap_or_default())
+            .or_insert(0) += 1;
+        if r.status != RunStatus::Succeeded {
+            bad += 1;
+        }
+    }
+    println!(
+        "racing ticks ({via:?}): 3 hosts × {rounds} ticks over 2 jobs: {} slots, {} runs, {dup} claimed twice, {missing} missing, {bad} not succeeded; runs by host {per_host:?}; {:.1} s",
+        2 * rounds,
+        runs.len(),
+        start.elapsed().as_secs_f64()
+    );
+    assert_eq!((dup, missing, bad), (0, 0, 0));
+    assert_eq!(runs.len() as i64, 2 * rounds, "every slot exactly once");
+    assert!(
+        per_host.len() > 1,
+        "the hosts really raced: claims by {per_host:?}"
+    );
+}
+
+#[test]
+fn racing_ticks_claim_every_slot_exactly_once() {
+    let _one = one_at_a_time();
+    racing_ticks(Via::Direct, 300);
+}
+
+#[test]
+fn racing_ticks_through_pgbouncer() {
+    let _one = one_at_a_time();
+    racing_ticks(Via::Bouncer, 100);
+}
+
+// --- one budget ------------------------------------------------------------------------
+
+fn racing_reservations(via: Via) {
+    let Some(db) = db("racing reservations", via) else {
+        return;
+    };
+    let granted = std::sync::atomic::AtomicUsize::new(0);
+    let refused = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for h in 0..3 {
+            let (db, granted, refused) = (&db, &granted, &refused);
+            scope.spawn(move || {
+                let mut s = store(db, &format!("h{h}"));
+                for _ in 0..100 {
+                    let r = s
+                        .reserve(&ReserveRequest {
+                            agent: "claude",
+                            scope: "worker",
+                            day: "2026-03-02",
+                            cost: 1_000,
+                            budget: 100_000,
+                            now: 1,
+                            for_run: None,
+                        })
+                        .unwrap();
+                    let counter = match r {
+                        Reservation::Reserved(_) => granted,
+                        _ => refused,
+                    };
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    let granted = granted.into_inner();
+    let used = store(&db, "observer")
+        .usage("claude", "2026-03-02")
+        .unwrap();
+    println!(
+        "racing reservations ({via:?}): 3 hosts × 100 on a budget of 100: {granted} granted, {} refused, usage {}",
+        refused.into_inner(),
+        used / 1000
+    );
+    assert_eq!(granted, 100, "exactly the budget");
+    assert_eq!(used, 100_000, "none lost");
+}
+
+#[test]
+fn racing_reservations_grant_exactly_the_budget() {
+    let _one = one_at_a_time();
+    racing_reservations(Via::Direct);
+}
+
+#[test]
+fn racing_reservations_through_pgbouncer() {
+    let _one = one_at_a_time();
+    racing_reservations(Via::Bouncer);
+}
+
+// --- a host that dies, a host that comes back -----------------------------------------
+
+const LONG_JOB: &str =
+    "[jobs.long]\ntype = \"script\"\ncommand = \"echo started; exec sleep 60\"\nevery = \"1h\"\n";
+
+/// Starts `long` on `h` by a tick at `now`; its run once its process runs.
+fn start_long(h: &Env, s: &PgStore, now: &str) -> jobctl::store::RunRecord {
+    ok(&h.run_at(now, &["run"]));
+    wait_for("the run to start its job", Duration::from_secs(20), || {
+        s.running_runs()
+            .unwrap()
+            .into_iter()
+            .find(|r| r.pgid.is_some())
+    })
+}
+
+fn alive(pid: i64) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .rsplit(')')
+            .next()
+            .is_some_and(|s| s.trim_start().starts_with('Z'))
+}
+
+fn killed_supervisor(via: Via) {
+    let Some(db) = db("killed supervisor", via) else {
+        return;
+    };
+    let (a, b) = (host(&db, "ha", LONG_JOB), host(&db, "hb", LONG_JOB));
+    let (_sa, _sb) = (Sweep::new(&a), Sweep::new(&b));
+    let s = store(&db, "observer");
+    let run = start_long(&a, &s, T0);
+    let epoch = held_epoch(&db, "long");
+    let sup = run.supervisor_pid.expect("a supervisor");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sup as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let killed = Instant::now();
+    // Host b sees the run as running while the lease lives, then closes it as lost.
+    ok(&b.run_at(T0, &["run"]));
+    assert!(
+        s.get_run(run.id).unwrap().unwrap().is_running(),
+        "lost before its lease expired ({:?} after the kill)",
+        killed.elapsed()
+    );
+    let lost = wait_for(
+        "the run to be closed as lost",
+        Duration::from_secs(15),
+        || {
+            ok(&b.run(&["status"]));
+            s.get_run(run.id)
+                .unwrap()
+                .filter(|r| r.status == RunStatus::Lost)
+        },
+    );
+    let after = killed.elapsed();
+    // The job is schedulable again: host b runs its next slot.
+    ok(&b.run_at(&at(60), &["run"]));
+    let rerun = wait_for("the next run", Duration::from_secs(20), || {
+        s.running_runs()
+            .unwrap()
+            .into_iter()
+            .find(|r| r.pgid.is_some())
+    });
+    // The killed host's late writes, made under its old epoch, are refused.
+    let mut late = store(&db, "ha");
+    late.set_fence(Some(Fence {
+        key: "long".into(),
+        epoch,
+    }));
+    let mut end = RunEnd::new(RunStatus::Succeeded, 1);
+    end.exit_code = Some(0);
+    let refused = [
+        late.finish_run(run.id, &end).is_err(),
+        late.finish_run(rerun.id, &end).is_err(),
+        late.set_run_process(rerun.id, 1, Some(1)).is_err(),
+        late.append_event(
+            1,
+            jobctl::core::run::EventKind::RunEnded,
+            Some("long"),
+            Some(run.id),
+            &serde_json::json!({}),
+        )
+        .is_err(),
+    ];
+    let closed = s.get_run(run.id).unwrap().unwrap();
+    let running = s.get_run(rerun.id).unwrap().unwrap();
+    println!(
+        "killed supervisor ({via:?}): run {} lost after {:.1} s (lease {LEASE}), rerun {} on {:?}; late writes refused: {}/4",
+        run.id,
+        after.as_secs_f64(),
+        rerun.id,
+        rerun.host,
+        refused.iter().filter(|r| **r).count()
+    );
+    assert!(lost.error.unwrap().contains("vanished"));
+    // The lease was last renewed up to a third of it before the kill.
+    assert!(
+        after >= Duration::from_secs(1),
+        "not before the lease expired"
+    );
+    assert_eq!(rerun.host.as_deref(), Some("hb"));
+    assert_eq!(refused, [true; 4], "every late write refused by the fence");
+    assert_eq!(closed.status, RunStatus::Lost);
+    assert!(running.is_running() && running.pgid != Some(1));
+    let out = b.run(&["cancel", &rerun.id.to_string()]);
+    ok(&out);
+}
+
+/// How many leases some process holds.
+fn held_leases(c: &mut postgres::Client) -> i64 {
+    query_one(c, "SELECT count(*) FROM leases WHERE host IS NOT NULL").unwrap_or(0)
+}
+
+/// The first column of the first row of `sql`, as a number.
+fn query_one(c: &mut postgres::Client, sql: &str) -> Option<i64> {
+    c.simple_query(sql)
+        .unwrap()
+        .into_iter()
+        .find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(r) => r.get(0).and_then(|v| v.parse().ok()),
+            _ => None,
+        })
+}
+
+/// The epoch of the lease `key` as the tables hold it.
+fn held_epoch(db: &Db, key: &str) -> i64 {
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    query_one(
+        &mut c,
+        &format!("SELECT epoch FROM leases WHERE key = '{key}'"),
+    )
+    .expect("the lease is held")
+}
+
+#[test]
+fn a_killed_supervisor_is_lost_after_the_lease_and_its_late_writes_are_fenced() {
+    let _one = one_at_a_time();
+    killed_supervisor(Via::Direct);
+}
+
+#[test]
+fn a_killed_supervisor_through_pgbouncer() {
+    let _one = one_at_a_time();
+    killed_supervisor(Via::Bouncer);
+}
+
+fn stopped_host(via: Via) {
+    let Some(db) = db("stopped host", via) else {
+        return;
+    };
+    let (a, b) = (host(&db, "ha", LONG_JOB), host(&db, "hb", LONG_JOB));
+    let (_sa, _sb) = (Sweep::new(&a), Sweep::new(&b));
+    let s = store(&db, "observer");
+    let run = start_long(&a, &s, T0);
+    let sup = nix::unistd::Pid::from_raw(run.supervisor_pid.unwrap() as i32);
+    nix::sys::signal::kill(sup, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let lost = wait_for(
+        "host b to close the run as lost",
+        Duration::from_secs(15),
+        || {
+            ok(&b.run(&["status"]));
+            s.get_run(run.id)
+                .unwrap()
+                .filter(|r| r.status == RunStatus::Lost)
+        },
+    );
+    let events = |s: &PgStore| {
+        s.events(None, 1000)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.run_id == Some(run.id))
+            .count()
+    };
+    let events_before = events(&s);
+    let log_before: StoredLog = s.read_log(run.id, 0, 1 << 20).unwrap();
+    assert!(
+        !run_processes(&a.state_dir(), run.id).0.is_empty(),
+        "its job still runs on host a while its supervisor is stopped"
+    );
+    nix::sys::signal::kill(sup, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let continued = Instant::now();
+    wait_for(
+        "the continued supervisor to exit",
+        Duration::from_secs(10),
+        || (!alive(sup.as_raw().into())).then_some(()),
+    );
+    wait_for(
+        "its job's processes to be gone",
+        Duration::from_secs(10),
+        || {
+            run_processes(&a.state_dir(), run.id)
+                .0
+                .is_empty()
+                .then_some(())
+        },
+    );
+    let stopped_in = continued.elapsed();
+    let after = s.get_run(run.id).unwrap().unwrap();
+    println!(
+        "stopped host ({via:?}): run {} closed lost by hb; ha continued, stopped its run in {:.2} s; events {} → {}, record unchanged: {}",
+        run.id,
+        stopped_in.as_secs_f64(),
+        events_before,
+        events(&s),
+        after.status == lost.status && after.ended_at == lost.ended_at && after.error == lost.error
+    );
+    assert_eq!(
+        (
+            after.status,
+            after.ended_at,
+            after.error.clone(),
+            after.exit_code
+        ),
+        (
+            lost.status,
+            lost.ended_at,
+            lost.error.clone(),
+            lost.exit_code
+        ),
+        "host a recorded nothing over host b's record"
+    );
+    assert_eq!(events(&s), events_before, "no event from host a");
+    assert_eq!(
+        s.read_log(run.id, 0, 1 << 20).unwrap(),
+        log_before,
+        "no log written"
+    );
+    assert!(stopped_in < Duration::from_secs(5));
+}
+
+#[test]
+fn a_host_stopped_past_its_lease_stops_its_run_and_writes_nothing() {
+    let _one = one_at_a_time();
+    stopped_host(Via::Direct);
+}
+
+#[test]
+fn a_stopped_host_through_pgbouncer() {
+    let _one = one_at_a_time();
+    stopped_host(Via::Bouncer);
+}
+
+fn cancel_across_hosts(via: Via) {
+    let Some(db) = db("cancel across hosts", via) else {
+        return;
+    };
+    let (a, b) = (host(&db, "ha", LONG_JOB), host(&db, "hb", LONG_JOB));
+    let (_sa, _sb) = (Sweep::new(&a), Sweep::new(&b));
+    let s = store(&db, "observer");
+    let run = start_long(&a, &s, T0);
+    let asked = Instant::now();
+    let out = b.run(&["cancel", &run.id.to_string()]);
+    let recorded = asked.elapsed();
+    ok(&out);
+    wait_for(
+        "the run's processes on host a to be gone",
+        Duration::from_secs(5),
+        || {
+            run_processes(&a.state_dir(), run.id)
+                .0
+                .is_empty()
+                .then_some(())
+        },
+    );
+    let gone = asked.elapsed();
+    let r = s.get_run(run.id).unwrap().unwrap();
+    println!(
+        "cancel across hosts ({via:?}): run {} on ha cancelled from hb: recorded {} after {:.0} ms, its processes gone after {:.0} ms",
+        run.id,
+        r.status,
+        recorded.as_secs_f64() * 1000.0,
+        gone.as_secs_f64() * 1000.0
+    );
+    assert_eq!(r.status, RunStatus::Cancelled);
+    assert_eq!(r.host.as_deref(), Some("ha"));
+    assert!(
+        recorded < Duration::from_secs(1),
+        "stopped within 1 s, took {recorded:?}"
+    );
+    // Its log is readable from the other host.
+    let log = b.run(&["logs", &run.id.to_string()]);
+    ok(&log);
+    assert!(
+        common::stdout(&log).contains("started"),
+        "{}",
+        common::both(&log)
+    );
+}
+
+#[test]
+fn cancel_from_another_host_stops_the_run_within_a_second() {
+    let _one = one_at_a_time();
+    cancel_across_hosts(Via::Direct);
+}
+
+#[test]
+fn cancel_across_hosts_through_pgbouncer() {
+    let _one = one_at_a_time();
+    cancel_across_hosts(Via::Bouncer);
+}
