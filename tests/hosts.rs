@@ -557,3 +557,128 @@ fn cancel_across_hosts_through_pgbouncer() {
     let _one = one_at_a_time();
     cancel_across_hosts(Via::Bouncer);
 }
+
+// --- moving, who runs what, what status shows -----------------------------------------
+
+#[test]
+fn state_migrate_copies_a_sqlite_state_into_an_empty_database_only() {
+    let _one = one_at_a_time();
+    let Some(db) = db("state migrate", Via::Direct) else {
+        return;
+    };
+    let env = Env::new();
+    let jobs = "[jobs.j]\ntype = \"script\"\ncommand = \"echo hi\"\nevery = \"1h\"\n\n\
+                [jobs.k]\ntype = \"script\"\ncommand = \"exit 3\"\n";
+    env.config(&format!("{}\n{jobs}", common::runner(&env, "")));
+    ok(&env.run(&["force", "j"]));
+    assert_eq!(code(&env.run(&["force", "k"])), 3);
+    ok(&env.run(&["configure", "job", "j", "--pause"]));
+    let before = env.history_json(&[]);
+    let out = env.run(&["state", "migrate", "--to", &db.url]);
+    ok(&out);
+    println!("{}", common::stdout(&out).trim());
+    assert!(
+        common::stdout(&out).contains("copied 2 runs"),
+        "{}",
+        common::both(&out)
+    );
+    // The same history, job state and events through the PostgreSQL state.
+    env.config(&format!(
+        "{}\n[state]\nurl = \"{}\"\nhost = \"h\"\n\n{jobs}",
+        common::runner(&env, ""),
+        db.url
+    ));
+    let after = env.history_json(&[]);
+    let key = |v: &Vec<serde_json::Value>| {
+        v.iter()
+            .map(|r| {
+                (
+                    r["run_id"].clone(),
+                    r["job"].clone(),
+                    r["status"].clone(),
+                    r["exit_code"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(key(&after), key(&before));
+    let list = env.list_json();
+    assert_eq!(
+        list.iter().find(|j| j["name"] == "j").unwrap()["paused"],
+        true
+    );
+    // New runs go on after the copied ids.
+    ok(&env.run(&["force", "j"]));
+    let newest = env.history_json(&["-n", "1"]);
+    assert_eq!(newest[0]["run_id"], 3);
+    // A database that holds a state already is refused, untouched.
+    let out = env.run(&["state", "migrate", "--to", &db.url]);
+    assert_eq!(code(&out), 1, "{}", common::both(&out));
+    assert!(stderr(&out).contains("not empty"), "{}", common::both(&out));
+    assert_eq!(env.history_json(&[]).len(), 3);
+}
+
+#[test]
+fn hosts_key_status_across_hosts_and_a_newer_database() {
+    let _one = one_at_a_time();
+    let Some(db) = db("hosts key and status", Via::Direct) else {
+        return;
+    };
+    let jobs = "[jobs.everywhere]\ntype = \"script\"\ncommand = \"true\"\nevery = \"1h\"\n\n\
+                [jobs.only-b]\ntype = \"script\"\ncommand = \"true\"\nevery = \"1h\"\nhosts = [\"hb\"]\n";
+    let a = host(&db, "ha", jobs);
+    // Host b's config differs (a comment): status warns.
+    let b = host(&db, "hb", &format!("# edited on hb\n{jobs}"));
+    let (_sa, _sb) = (Sweep::new(&a), Sweep::new(&b));
+    let s = store(&db, "observer");
+    ok(&a.run_at(T0, &["run"]));
+    wait_for("a's run to end", Duration::from_secs(20), || {
+        s.running_runs().unwrap().is_empty().then_some(())
+    });
+    ok(&b.run_at(T0, &["run"]));
+    wait_for("b's run to end", Duration::from_secs(20), || {
+        s.running_runs().unwrap().is_empty().then_some(())
+    });
+    let runs = s.history(None, 10).unwrap();
+    let by = |job: &str| -> Vec<Option<String>> {
+        runs.iter()
+            .filter(|r| r.job == job)
+            .map(|r| r.host.clone())
+            .collect()
+    };
+    assert_eq!(
+        by("everywhere"),
+        vec![Some("ha".to_string())],
+        "one run, by the first host"
+    );
+    assert_eq!(
+        by("only-b"),
+        vec![Some("hb".to_string())],
+        "only hb runs it"
+    );
+    let out = a.run(&["status"]);
+    ok(&out);
+    let text = common::stdout(&out);
+    println!("{text}");
+    assert!(text.contains("host ha (this host): last tick"), "{text}");
+    assert!(text.contains("host hb: last tick"), "{text}");
+    assert!(
+        text.contains("warning: the hosts tick with different configs"),
+        "{text}"
+    );
+    let out = a.run(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["hosts"].as_array().unwrap().len(), 2);
+    assert!(v["hosts_warning"].is_string());
+    // A database from a newer jobctl is refused, untouched.
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    c.batch_execute("UPDATE jobctl_schema SET version = 99")
+        .unwrap();
+    let out = a.run(&["list"]);
+    assert_eq!(code(&out), 74, "{}", common::both(&out));
+    assert!(
+        stderr(&out).contains("newer than this jobctl"),
+        "{}",
+        common::both(&out)
+    );
+}

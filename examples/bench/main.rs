@@ -6,6 +6,9 @@
 //! generation does, in tests/bench_fixtures.rs).
 
 mod fixtures;
+mod hosts;
+#[path = "../../tests/common/pg.rs"]
+mod pg;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -34,28 +37,35 @@ fn main() -> Result<()> {
             return Ok(());
         }
         None => {}
+        Some(_) if args[1..].iter().all(|a| is_id(a)) => {}
         Some(_) => {
             eprintln!(
-                "usage: cargo run --release --example bench            run B1-B7, write docs/benchmarks.md\n       \
+                "usage: cargo run --release --example bench [B1 ... B15]\n       \
+                 run every scenario (or only those named) and write their rows into docs/benchmarks.md\n       \
                  cargo run --release --example bench fixtures DIR [RUNS]\n       \
                  only build a fixture in DIR: B1's, or B7's with RUNS = 1000000"
             );
             std::process::exit(2);
         }
     }
+    let selected: Vec<String> = args[1..].to_vec();
+    let want = |id: &str| selected.is_empty() || selected.iter().any(|s| s == id);
+    let classic = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+        .iter()
+        .any(|id| want(id));
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("building jobctl (release)...");
     let bin = build_release(&cargo, &root)?;
     eprintln!("timing {}", bin.display());
     let tmp = tempfile::tempdir()?;
-    eprintln!("generating fixtures: 1,000 jobs with 100,000 runs, and with 1,000,000 runs...");
+    // The PostgreSQL cluster's user must reach the fixtures' directory.
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o711),
+    )?;
+    eprintln!("generating fixtures: 1,000 jobs with 100,000 runs...");
     let a = fixtures::build(&tmp.path().join("a"), 1000, 100_000, 200)?;
-    let b = fixtures::build(&tmp.path().join("b"), 1000, 1_000_000, 1000)?;
-    eprintln!(
-        "fixtures: {} jobs / {} runs, {} jobs / {} runs",
-        a.jobs, a.runs, b.jobs, b.runs
-    );
     let hyperfine_version = Command::new("hyperfine")
         .arg("--version")
         .stderr(Stdio::null())
@@ -75,6 +85,130 @@ fn main() -> Result<()> {
         hyperfine,
         cold: false,
     };
+    let mut rows = if classic {
+        classic_rows(&bin, tmp.path(), &a, &warm, hyperfine)?
+    } else {
+        Vec::new()
+    };
+    if want("B14") || want("B15") {
+        rows.extend(host_rows(&bin, tmp.path(), &a, &warm)?);
+    }
+    rows.retain(|r| want(r.id));
+    let doc = root.join("docs/benchmarks.md");
+    let text = if selected.is_empty() {
+        render(&rows, tool)?
+    } else {
+        merge(&std::fs::read_to_string(&doc).unwrap_or_default(), &rows)
+    };
+    std::fs::write(&doc, &text)?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Whether `a` names a scenario (`B1` ... `B15`).
+fn is_id(a: &str) -> bool {
+    a.strip_prefix('B')
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The rows of B14 and B15 (none when PostgreSQL is not installed).
+fn host_rows(bin: &Path, tmp: &Path, a: &fixtures::Fixture, warm: &Timing) -> Result<Vec<Row>> {
+    let Some(m) = hosts::measure(bin, tmp, warm, a)? else {
+        return Ok(Vec::new());
+    };
+    let ratio = m.pg_ms / m.sqlite_ms;
+    Ok(vec![
+        row(
+            "B14",
+            "the tick with PostgreSQL on localhost, 1,000 jobs, none due",
+            "≤ 3× the SQLite tick in the same run",
+            format!(
+                "{:.1} ms ({ratio:.1}× the SQLite tick = {:.1} ms)",
+                m.pg_ms, m.sqlite_ms
+            ),
+            ratio <= 3.0,
+        ),
+        row(
+            "B15",
+            "a due slot claimed by 3 racing hosts on PostgreSQL",
+            "≤ 20 ms; exactly one claim",
+            format!(
+                "{:.1} ms until all three ticks returned; {} over {} slots",
+                m.claim_ms,
+                if m.one_claim_each {
+                    "exactly one claim"
+                } else {
+                    "**more or less than one claim**"
+                },
+                m.trials + 3
+            ),
+            m.claim_ms <= 20.0 && m.one_claim_each,
+        ),
+    ])
+}
+
+/// `doc` with the rows of `rows` replaced (or added at the end of the table), every
+/// other row and note as it was.
+fn merge(doc: &str, rows: &[Row]) -> String {
+    let mut lines: Vec<String> = doc.lines().map(String::from).collect();
+    for r in rows {
+        let line = format!(
+            "| {} | {} | {} | {} | {} |",
+            r.id,
+            r.scenario,
+            r.target,
+            r.measured,
+            if r.met { "yes" } else { "**no**" }
+        );
+        let prefix = format!("| {} |", r.id);
+        match lines.iter().position(|l| l.starts_with(&prefix)) {
+            Some(i) => lines[i] = line,
+            None => {
+                let last = lines
+                    .iter()
+                    .rposition(|l| l.starts_with("| B"))
+                    .map(|i| i + 1)
+                    .unwrap_or(lines.len());
+                lines.insert(last, line);
+            }
+        }
+    }
+    for (id, note) in HOST_NOTES {
+        if !lines.iter().any(|l| l.starts_with(&format!("- {id}:"))) {
+            let at = lines
+                .iter()
+                .position(|l| l.starts_with("## What was done"))
+                .map(|i| i.saturating_sub(1))
+                .unwrap_or(lines.len());
+            lines.insert(at, note.to_string());
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+/// How B14 and B15 are measured, for the notes under the table.
+const HOST_NOTES: &[(&str, &str)] = &[
+    (
+        "B14",
+        "- B14: B1's fixture with its state copied into a throwaway PostgreSQL cluster on localhost (`jobctl state migrate`, `[state] url`), its `jobctl run` timed in alternating rounds with the SQLite `jobctl run` of B1; each tick connects, closes lost runs, evaluates the 1,000 schedules and records the tick and this host's row.",
+    ),
+    (
+        "B15",
+        "- B15: three hosts (three homes with their own `[state] host`, one shared database) run `jobctl run` at once when one slot of a job is due; timed from starting the three until all have returned (one claimed the slot and started its supervisor, two were refused by the unique claim), over repeated slots, each checked to have exactly one run.",
+    ),
+];
+
+/// B1-B7 (they share their fixtures).
+fn classic_rows(
+    bin: &Path,
+    tmp: &Path,
+    a: &fixtures::Fixture,
+    warm: &Timing,
+    hyperfine: bool,
+) -> Result<Vec<Row>> {
+    let (bin, a, warm) = (&bin.to_path_buf(), a, warm);
+    eprintln!("generating B7's fixture: 1,000 jobs with 1,000,000 runs...");
+    let b = fixtures::build(&tmp.join("b"), 1000, 1_000_000, 1000)?;
     let cold = Timing {
         hyperfine,
         cold: true,
@@ -87,16 +221,16 @@ fn main() -> Result<()> {
         (Path::new("/bin/true"), &[], &a),
         (&bin, &["--config", s(&a.config), "force", "noop"], &a),
     )?;
-    let small = fixtures::build(&tmp.path().join("c"), 3, 0, 200)?;
+    let small = fixtures::build(&tmp.join("c"), 3, 0, 200)?;
     let b3_small = warm.median(
         &bin,
         &["--config", s(&small.config), "force", "noop"],
         &small,
     )?;
     let b7 = warm.median(&bin, &["--config", s(&b.config), "run"], &b)?;
-    let (b4_ms, granted) = reservations(&tmp.path().join("b4"))?;
-    let (b5_rss_kib, b5_secs) = big_output(&bin, &a)?;
-    let b6 = tree_kill(&bin, &a)?;
+    let (b4_ms, granted) = reservations(&tmp.join("b4"))?;
+    let (b5_rss_kib, b5_secs) = big_output(bin, a)?;
+    let b6 = tree_kill(bin, a)?;
 
     // The target is in MB/s (10^6 bytes a second), so the measure is too.
     let mbps = (1u64 << 30) as f64 / 1e6 / b5_secs;
@@ -158,10 +292,7 @@ fn main() -> Result<()> {
             b7 <= 1.5 * b1,
         ),
     ];
-    let table = render(&rows, tool)?;
-    std::fs::write(root.join("docs/benchmarks.md"), &table)?;
-    println!("{table}");
-    Ok(())
+    Ok(rows)
 }
 
 fn s(p: &Path) -> &str {
@@ -252,7 +383,7 @@ fn render(rows: &[Row], tool: &str) -> Result<String> {
         ));
     }
     out.push_str(NOTES);
-    Ok(out)
+    Ok(merge(&out, &[]))
 }
 
 const NOTES: &str = "\n## How each is measured\n\n\
