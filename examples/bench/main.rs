@@ -206,7 +206,6 @@ fn classic_rows(
     warm: &Timing,
     hyperfine: bool,
 ) -> Result<Vec<Row>> {
-    let (bin, a, warm) = (&bin.to_path_buf(), a, warm);
     eprintln!("generating B7's fixture: 1,000 jobs with 1,000,000 runs...");
     let b = fixtures::build(&tmp.join("b"), 1000, 1_000_000, 1000)?;
     let cold = Timing {
@@ -214,20 +213,20 @@ fn classic_rows(
         cold: true,
     };
     let b1_args = ["--config", s(&a.config), "run"];
-    let (version, b1) = warm.paired((&bin, &["--version"], &a), (&bin, &b1_args, &a))?;
-    let b1_cold = cold.median(&bin, &b1_args, &a)?;
-    let b2 = warm.median(&bin, &["--config", s(&a.config), "list"], &a)?;
+    let (version, b1) = warm.paired((bin, &["--version"], a), (bin, &b1_args, a))?;
+    let b1_cold = cold.median(bin, &b1_args, a)?;
+    let b2 = warm.median(bin, &["--config", s(&a.config), "list"], a)?;
     let (t_true, b3) = warm.paired(
-        (Path::new("/bin/true"), &[], &a),
-        (&bin, &["--config", s(&a.config), "force", "noop"], &a),
+        (Path::new("/bin/true"), &[], a),
+        (bin, &["--config", s(&a.config), "force", "noop"], a),
     )?;
     let small = fixtures::build(&tmp.join("c"), 3, 0, 200)?;
     let b3_small = warm.median(
-        &bin,
+        bin,
         &["--config", s(&small.config), "force", "noop"],
         &small,
     )?;
-    let b7 = warm.median(&bin, &["--config", s(&b.config), "run"], &b)?;
+    let b7 = warm.median(bin, &["--config", s(&b.config), "run"], &b)?;
     let (b4_ms, granted) = reservations(&tmp.join("b4"))?;
     let (b5_rss_kib, b5_secs) = big_output(bin, a)?;
     let b6 = tree_kill(bin, a)?;

@@ -38,6 +38,9 @@ pub struct Engine<'c> {
     pub host: Option<String>,
 }
 
+/// A state opened: its store, its coordinator, and this host's name in it (shared only).
+pub type Opened = (Box<dyn Store>, Box<dyn Coordinator>, Option<String>);
+
 /// Where a command's state is.
 #[derive(Clone)]
 pub enum StateTarget {
@@ -68,7 +71,7 @@ impl StateTarget {
 
     /// Opens the store and the coordinator. Nothing of PostgreSQL is touched for a local
     /// state.
-    pub fn open(&self) -> Result<(Box<dyn Store>, Box<dyn Coordinator>, Option<String>)> {
+    pub fn open(&self) -> Result<Opened> {
         match self {
             StateTarget::Local(dir) => {
                 let store = crate::store::open(dir)?;

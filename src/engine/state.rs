@@ -29,7 +29,7 @@ pub fn migrate(cfg: &Config, url: &str) -> Result<MigrateView> {
         .state
         .as_ref()
         .map(|s| s.host_name())
-        .unwrap_or_else(|| crate::config::StateConfig::default_host());
+        .unwrap_or_else(crate::config::StateConfig::default_host);
     let mut pg = PgStore::open(url, &host, &cfg.runner.state_dir)?;
     let c = migrate::sqlite_to_postgres(&sqlite, &mut pg)?;
     Ok(MigrateView {
