@@ -140,15 +140,16 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
         .count();
     let mut started = Vec::new();
     let mut held = Vec::new();
-    let this_host = this_host(host.as_deref(), cfg);
+    // This host's name, looked up only when a job names its hosts.
+    let mut this_host = host.clone();
 
     for (name, job) in &cfg.jobs {
         if only.is_some_and(|o| o != name) {
             continue;
         }
         // `hosts = [...]`: another host's job (its slots are that host's to move).
-        if let Some(host) = &this_host
-            && !job.runs_on(host)
+        if job.hosts.is_some()
+            && !job.runs_on(this_host.get_or_insert_with(crate::config::StateConfig::default_host))
         {
             continue;
         }
@@ -213,18 +214,6 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
         }
     }
     Ok(TickResult::Done { started, held })
-}
-
-/// This host's name, when a job's `hosts` needs it: the shared state's name for it,
-/// else the hostname.
-fn this_host(shared: Option<&str>, cfg: &Config) -> Option<String> {
-    if let Some(h) = shared {
-        return Some(h.to_string());
-    }
-    cfg.jobs
-        .values()
-        .any(|j| j.hosts.is_some())
-        .then(crate::config::StateConfig::default_host)
 }
 
 /// A digest of the config file's text, for `status` to tell hosts that tick with

@@ -108,14 +108,12 @@ impl BudgetStore for PgStore {
                 s.push(scope.clone());
             }
         }
-        self.write(|tx| {
-            tx.query_typed(
-                "INSERT INTO agent_scopes (agent, scope) SELECT * FROM unnest($1::text[], $2::text[]) \
-                 ON CONFLICT (agent, scope) DO NOTHING",
-                &[(&a, Type::TEXT_ARRAY), (&s, Type::TEXT_ARRAY)],
-            )?;
-            Ok(())
-        })
+        self.write_one(
+            "INSERT INTO agent_scopes (agent, scope) SELECT * FROM unnest($1::text[], $2::text[]) \
+             ON CONFLICT (agent, scope) DO NOTHING",
+            &[(&a, Type::TEXT_ARRAY), (&s, Type::TEXT_ARRAY)],
+        )?;
+        Ok(())
     }
 
     fn scope_states(&self) -> Result<Vec<ScopeState>> {
@@ -239,8 +237,7 @@ impl BudgetStore for PgStore {
     }
 
     fn release(&mut self, t: &Ticket) -> Result<()> {
-        self.write(|tx| {
-            tx.query_typed(
+        self.write_one(
                 "UPDATE agent_usage SET used_milli = GREATEST(0, used_milli - $1) WHERE agent = $2 AND day = $3 AND epoch = $4",
                 &[
                     (&t.cost, Type::INT8),
@@ -248,9 +245,8 @@ impl BudgetStore for PgStore {
                     (&t.day, Type::TEXT),
                     (&t.epoch, Type::INT8),
                 ],
-            )?;
-            Ok(())
-        })
+        )?;
+        Ok(())
     }
 
     fn reset_budgets(&mut self, agent: Option<&str>, now: i64) -> Result<Vec<(String, String)>> {

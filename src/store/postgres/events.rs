@@ -39,7 +39,18 @@ impl EventStore for PgStore {
         run_id: Option<i64>,
         detail: &serde_json::Value,
     ) -> Result<()> {
-        self.write(|tx| append_tx(tx, at, kind, job, run_id, detail))
+        let detail = detail.to_string();
+        self.write_one(
+            "INSERT INTO events (at, kind, job, run_id, detail) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                (&at, Type::INT8),
+                (&kind.as_str(), Type::TEXT),
+                (&job, Type::TEXT),
+                (&run_id, Type::INT8),
+                (&detail, Type::TEXT),
+            ],
+        )?;
+        Ok(())
     }
 
     fn events(&self, kind: Option<EventKind>, limit: usize) -> Result<Vec<Event>> {

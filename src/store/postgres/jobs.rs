@@ -43,33 +43,27 @@ impl JobStateStore for PgStore {
 
     fn record_first_seen(&mut self, names: &[&str], now: i64) -> Result<()> {
         let names: Vec<&str> = names.to_vec();
-        self.write(|tx| {
-            tx.query_typed(
+        self.write_one(
                 "INSERT INTO jobs (name, first_seen) SELECT n, $2 FROM unnest($1::text[]) AS n ON CONFLICT (name) DO NOTHING",
                 &[(&names, Type::TEXT_ARRAY), (&now, Type::INT8)],
-            )?;
-            Ok(())
-        })
+        )?;
+        Ok(())
     }
 
     fn set_held(&mut self, name: &str, held: bool) -> Result<()> {
-        self.write(|tx| {
-            tx.query_typed(
-                "UPDATE jobs SET held = $1 WHERE name = $2 AND held != $1",
-                &[(&held, Type::BOOL), (&name, Type::TEXT)],
-            )?;
-            Ok(())
-        })
+        self.write_one(
+            "UPDATE jobs SET held = $1 WHERE name = $2 AND held != $1",
+            &[(&held, Type::BOOL), (&name, Type::TEXT)],
+        )?;
+        Ok(())
     }
 
     fn set_last_slot(&mut self, name: &str, slot: i64) -> Result<()> {
-        self.write(|tx| {
-            tx.query_typed(
-                "UPDATE jobs SET last_slot = $1 WHERE name = $2",
-                &[(&slot, Type::INT8), (&name, Type::TEXT)],
-            )?;
-            Ok(())
-        })
+        self.write_one(
+            "UPDATE jobs SET last_slot = $1 WHERE name = $2",
+            &[(&slot, Type::INT8), (&name, Type::TEXT)],
+        )?;
+        Ok(())
     }
 
     fn repair_job_state(
@@ -78,17 +72,15 @@ impl JobStateStore for PgStore {
         first_seen: i64,
         last_slot: Option<i64>,
     ) -> Result<()> {
-        self.write(|tx| {
-            tx.query_typed(
-                "UPDATE jobs SET first_seen = $1, last_slot = $2 WHERE name = $3",
-                &[
-                    (&first_seen, Type::INT8),
-                    (&last_slot, Type::INT8),
-                    (&name, Type::TEXT),
-                ],
-            )?;
-            Ok(())
-        })
+        self.write_one(
+            "UPDATE jobs SET first_seen = $1, last_slot = $2 WHERE name = $3",
+            &[
+                (&first_seen, Type::INT8),
+                (&last_slot, Type::INT8),
+                (&name, Type::TEXT),
+            ],
+        )?;
+        Ok(())
     }
 
     fn set_paused(

@@ -246,6 +246,15 @@ impl PgStore {
         off_runtime(|| Ok(self.conn().query_typed_opt(sql, params)?))
     }
 
+    /// One write statement: on its own (atomic, one round trip) without a fence, in a
+    /// fenced transaction with one.
+    pub(crate) fn write_one(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
+        if self.fence.is_none() {
+            return off_runtime(|| Ok(self.conn().query_typed(sql, params)?));
+        }
+        self.write(|tx| Ok(tx.query_typed(sql, params)?))
+    }
+
     /// A write transaction: under a fence, it holds only while the fence's lease is still
     /// at its epoch (the lease row is share-locked, so a take-over waits for it to end).
     pub(crate) fn write<T: Send>(
@@ -321,20 +330,17 @@ impl MetaStore for PgStore {
     }
 
     fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
-        self.write(|tx| {
-            tx.query_typed(
-                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                &[(&key, Type::TEXT), (&value, Type::TEXT)],
-            )?;
-            Ok(())
-        })
+        self.write_one(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[(&key, Type::TEXT), (&value, Type::TEXT)],
+        )?;
+        Ok(())
     }
 }
 
 impl HostStore for PgStore {
     fn record_host(&mut self, h: &HostRecord) -> Result<()> {
-        self.write(|tx| {
-            tx.query_typed(
+        self.write_one(
                 &format!(
                     "INSERT INTO hosts (name, last_tick, config_digest, version, seen_at) VALUES ($1, $2, $3, $4, {DB_NOW_MS}) \
                      ON CONFLICT (name) DO UPDATE SET last_tick = COALESCE(excluded.last_tick, hosts.last_tick), \
@@ -347,8 +353,7 @@ impl HostStore for PgStore {
                     (&h.version, Type::TEXT),
                 ],
             )?;
-            Ok(())
-        })
+        Ok(())
     }
 
     fn hosts(&self) -> Result<Vec<HostRecord>> {

@@ -68,93 +68,71 @@ fn get_tx(tx: &mut Transaction<'_>, id: i64) -> Result<Option<RunRecord>> {
     .transpose()
 }
 
-/// Why an insert that conflicted was refused, read after the conflicting insert committed
-/// (an insert that meets an uncommitted conflicting row waits for it). `None`: the
-/// conflict is gone (that run ended, or that claim rolled back), try again.
-fn refusal(tx: &mut Transaction<'_>, new: &NewRun) -> Result<Option<Claim>> {
-    if let Some(slot) = new.last_slot {
-        let taken = tx.query_typed_opt(
-            "SELECT 1 FROM runs WHERE job = $1 AND slot = $2",
-            &[(&new.job, Type::TEXT), (&slot, Type::INT8)],
-        )?;
-        if taken.is_some() {
-            return Ok(Some(Claim::SlotTaken));
-        }
+/// Why a claim is refused, if it is: the slot was claimed already, or the job has a
+/// running run (one not under a lease of its own). Read before the insert (so a refused
+/// claim takes no run id) and again after an insert that conflicted (an insert that meets
+/// an uncommitted conflicting row waits for it); `None` after a conflict means it is gone
+/// (that run ended, that claim rolled back): try again.
+fn refusal(store: &PgStore, new: &NewRun) -> Result<Option<Claim>> {
+    let check_running = new.lock_name.is_none();
+    let row = store.query_opt(
+        "SELECT EXISTS (SELECT 1 FROM runs WHERE job = $1 AND slot = $2), \
+         (SELECT id FROM runs WHERE $3 AND status = 'running' AND job = $1 AND lock_name IS NULL LIMIT 1)",
+        &[
+            (&new.job, Type::TEXT),
+            (&new.last_slot, Type::INT8),
+            (&check_running, Type::BOOL),
+        ],
+    )?;
+    let Some(row) = row else { return Ok(None) };
+    if row.get::<_, Option<bool>>(0) == Some(true) {
+        return Ok(Some(Claim::SlotTaken));
     }
-    if new.lock_name.is_none() {
-        let running = tx.query_typed_opt(
-            "SELECT id FROM runs WHERE status = 'running' AND job = $1 AND lock_name IS NULL",
-            &[(&new.job, Type::TEXT)],
-        )?;
-        if let Some(r) = running {
-            return Ok(Some(Claim::JobRunning(r.get(0))));
-        }
-    }
-    Ok(None)
+    Ok(row.get::<_, Option<i64>>(1).map(Claim::JobRunning))
 }
 
 impl RunStore for PgStore {
+    /// The insert, the job's new slot and the `run_started` event are one statement: one
+    /// round trip, all or nothing, decided by the unique indexes when hosts race.
     fn claim_run(&mut self, new: &NewRun) -> Result<Claim> {
-        let dir = self.dir.clone();
+        let logs = format!("{}/", self.dir.join("logs").join(&new.job).display());
+        let detail = serde_json::json!({
+            "forced": new.forced, "scheduled_for": new.scheduled_for, "host": self.host,
+        })
+        .to_string();
         let host = self.host.clone();
         for _ in 0..5 {
-            let claim = self.write(|tx| {
-                // The checks first (as SQLite's claim does, so a refusal says why in the
-                // same order), then the insert, which the unique indexes decide when two
-                // hosts claim at once.
-                if let Some(c) = refusal(tx, new)? {
-                    return Ok(Some(c));
-                }
-                let slot = new.last_slot;
-                let inserted = tx.query_typed_opt(
-                    "INSERT INTO runs (job, status, forced, slot, scheduled_for, started_at, supervisor_pid, scope, lock_name, host) \
-                     VALUES ($1, 'running', $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id",
-                    &[
-                        (&new.job, Type::TEXT),
-                        (&new.forced, Type::BOOL),
-                        (&slot, Type::INT8),
-                        (&new.scheduled_for, Type::INT8),
-                        (&new.started_at, Type::INT8),
-                        (&new.supervisor_pid, Type::INT8),
-                        (&new.scope, Type::TEXT),
-                        (&new.lock_name, Type::TEXT),
-                        (&host, Type::TEXT),
-                    ],
-                )?;
-                let Some(row) = inserted else {
-                    return refusal(tx, new);
-                };
-                let id: i64 = row.get(0);
-                let log_path = dir
-                    .join("logs")
-                    .join(&new.job)
-                    .join(format!("{id}.log"))
-                    .display()
-                    .to_string();
-                tx.query_typed(
-                    "UPDATE runs SET log_path = $1 WHERE id = $2",
-                    &[(&log_path, Type::TEXT), (&id, Type::INT8)],
-                )?;
-                if let Some(slot) = new.last_slot {
-                    tx.query_typed(
-                        "INSERT INTO jobs (name, first_seen, last_slot) VALUES ($1, $2, $2) \
-                         ON CONFLICT (name) DO UPDATE SET last_slot = excluded.last_slot, held = FALSE",
-                        &[(&new.job, Type::TEXT), (&slot, Type::INT8)],
-                    )?;
-                }
-                events::append_tx(
-                    tx,
-                    new.started_at,
-                    EventKind::RunStarted,
-                    Some(&new.job),
-                    Some(id),
-                    &serde_json::json!({"forced": new.forced, "scheduled_for": new.scheduled_for, "host": host}),
-                )?;
-                let run = get_tx(tx, id)?.expect("run just inserted");
-                Ok(Some(Claim::Claimed(Box::new(run))))
-            })?;
-            if let Some(c) = claim {
+            if let Some(c) = refusal(self, new)? {
                 return Ok(c);
+            }
+            let rows = self.write_one(
+                &format!(
+                    "WITH n AS (SELECT nextval(pg_get_serial_sequence('runs', 'id')) AS id), \
+                     r AS (INSERT INTO runs (id, job, status, forced, slot, scheduled_for, started_at, supervisor_pid, \
+                           scope, lock_name, host, log_path) \
+                         SELECT n.id, $1, 'running', $2, $3, $4, $5, $6, $7, $8, $9, $10 || n.id || '.log' FROM n \
+                         ON CONFLICT DO NOTHING RETURNING {COLUMNS}), \
+                     j AS (INSERT INTO jobs (name, first_seen, last_slot) SELECT $1, $3, $3 FROM r WHERE $3::bigint IS NOT NULL \
+                         ON CONFLICT (name) DO UPDATE SET last_slot = excluded.last_slot, held = FALSE), \
+                     e AS (INSERT INTO events (at, kind, job, run_id, detail) SELECT $5, 'run_started', $1, r.id, $11 FROM r) \
+                     SELECT {COLUMNS} FROM r"
+                ),
+                &[
+                    (&new.job, Type::TEXT),
+                    (&new.forced, Type::BOOL),
+                    (&new.last_slot, Type::INT8),
+                    (&new.scheduled_for, Type::INT8),
+                    (&new.started_at, Type::INT8),
+                    (&new.supervisor_pid, Type::INT8),
+                    (&new.scope, Type::TEXT),
+                    (&new.lock_name, Type::TEXT),
+                    (&host, Type::TEXT),
+                    (&logs, Type::TEXT),
+                    (&detail, Type::TEXT),
+                ],
+            )?;
+            if let Some(r) = rows.first() {
+                return Ok(Claim::Claimed(Box::new(from_row(r)?)));
             }
         }
         Err(Error::State(format!(
@@ -164,27 +142,23 @@ impl RunStore for PgStore {
     }
 
     fn mark_agent_starting(&mut self, id: i64) -> Result<()> {
-        self.write(|tx| {
-            tx.query_typed(
-                "UPDATE runs SET agent_starting = TRUE WHERE id = $1 AND status = 'running'",
-                &[(&id, Type::INT8)],
-            )?;
-            Ok(())
-        })
+        self.write_one(
+            "UPDATE runs SET agent_starting = TRUE WHERE id = $1 AND status = 'running'",
+            &[(&id, Type::INT8)],
+        )?;
+        Ok(())
     }
 
     fn set_run_process(&mut self, id: i64, supervisor_pid: i64, pgid: Option<i64>) -> Result<()> {
-        self.write(|tx| {
-            tx.query_typed(
+        self.write_one(
                 "UPDATE runs SET supervisor_pid = $1, pgid = COALESCE($2, pgid) WHERE id = $3 AND status = 'running'",
                 &[
                     (&supervisor_pid, Type::INT8),
                     (&pgid, Type::INT8),
                     (&id, Type::INT8),
                 ],
-            )?;
-            Ok(())
-        })
+        )?;
+        Ok(())
     }
 
     fn finish_run(&mut self, id: i64, end: &RunEnd) -> Result<Option<RunRecord>> {
