@@ -682,3 +682,38 @@ fn hosts_key_status_across_hosts_and_a_newer_database() {
         common::both(&out)
     );
 }
+
+#[test]
+fn a_run_log_is_read_from_any_host_capped_like_the_file() {
+    let _one = one_at_a_time();
+    let Some(db) = db("capped logs", Via::Direct) else {
+        return;
+    };
+    // 300,000 x's then END, with a cap of 64 KiB: the end is kept, the start dropped.
+    let jobs = "[jobs.chatty]\ntype = \"script\"\ncommand = \"head -c 300000 /dev/zero | tr '\\\\0' x; echo; echo END\"\n";
+    let a = host(&db, "ha", jobs);
+    let b = host(&db, "hb", jobs);
+    for h in [&a, &b] {
+        let text = std::fs::read_to_string(h.config_path()).unwrap();
+        h.config(&text.replace("[runner]\n", "[runner]\nlog_max_bytes = \"64KiB\"\n"));
+    }
+    ok(&a.run(&["force", "chatty"]));
+    let out = b.run(&["logs", "--job", "chatty"]);
+    ok(&out);
+    let text = common::stdout(&out);
+    let (head, body) = text.split_once('\n').unwrap();
+    println!(
+        "capped logs: {} bytes of output, {} read from host hb; first line: {head}",
+        300_005,
+        body.len()
+    );
+    assert!(
+        head.starts_with("[jobctl] output exceeded log_max_bytes"),
+        "{head}"
+    );
+    assert!(body.ends_with("x\nEND\n"), "the end is kept");
+    assert_eq!(body.len(), 64 << 10, "exactly the cap");
+    let json = b.run(&["logs", "--job", "chatty", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(v["output"].as_str().unwrap().ends_with("END\n"));
+}

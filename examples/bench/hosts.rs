@@ -20,6 +20,8 @@ pub struct Measured {
     pub sqlite_ms: f64,
     pub pg_ms: f64,
     pub claim_ms: f64,
+    /// B15 with the hosts connecting through PgBouncer (transaction pooling), if installed.
+    pub claim_bouncer_ms: Option<f64>,
     pub trials: usize,
     pub one_claim_each: bool,
 }
@@ -68,11 +70,52 @@ pub fn measure(bin: &Path, tmp: &Path, warm: &Timing, a: &Fixture) -> Result<Opt
         (bin, &["--config", s(&config), "run"], &pg_fixture),
     )?;
 
-    // B15: three hosts, one job, a new slot each trial.
-    let url = cluster.create_db();
+    // B15: three hosts, one job, a new slot each trial; straight, then through PgBouncer.
+    let (claim_ms, mut one_claim_each) = racing_claims(bin, tmp, &cluster, None)?;
+    let bouncer = pg::pgbouncer_bin().map(|b| pg::Bouncer::start(&b, &cluster));
+    let claim_bouncer_ms = match &bouncer {
+        Some(b) => {
+            let (ms, one) = racing_claims(bin, tmp, &cluster, Some(b))?;
+            one_claim_each &= one;
+            Some(ms)
+        }
+        None => {
+            eprintln!("B15 through PgBouncer: pgbouncer is not installed; skipped");
+            None
+        }
+    };
+    drop(bouncer);
+    drop(cluster);
+    Ok(Some(Measured {
+        sqlite_ms,
+        pg_ms,
+        claim_ms,
+        claim_bouncer_ms,
+        trials: TRIALS,
+        one_claim_each,
+    }))
+}
+
+/// Slots claimed in B15 (after 3 to warm up).
+const TRIALS: usize = 30;
+
+/// B15 on a fresh database: the median time until three racing ticks returned, and
+/// whether every slot got exactly one run.
+fn racing_claims(
+    bin: &Path,
+    tmp: &Path,
+    cluster: &pg::Cluster,
+    bouncer: Option<&pg::Bouncer>,
+) -> Result<(f64, bool)> {
+    let direct = cluster.create_db();
+    let url = match bouncer {
+        Some(b) => b.url(&direct),
+        None => direct.clone(),
+    };
+    let tag = if bouncer.is_some() { "b" } else { "d" };
     let hosts: Vec<(std::path::PathBuf, std::path::PathBuf)> = (0..3)
         .map(|i| {
-            let home = tmp.join(format!("b15-{i}"));
+            let home = tmp.join(format!("b15-{tag}{i}"));
             std::fs::create_dir_all(&home)?;
             let config = home.join("jobctl.toml");
             std::fs::write(
@@ -85,12 +128,10 @@ pub fn measure(bin: &Path, tmp: &Path, warm: &Timing, a: &Fixture) -> Result<Opt
             Ok((home, config))
         })
         .collect::<Result<_>>()?;
-    let mut client = postgres::Client::connect(&url, postgres::NoTls)?;
+    let mut client = postgres::Client::connect(&direct, postgres::NoTls)?;
     let start: jiff::Timestamp = fixtures::NOW.parse()?;
-    let trials = 30;
     let mut times = Vec::new();
-    let mut one_claim_each = true;
-    for i in 0..trials + 3 {
+    for i in 0..TRIALS + 3 {
         let now = (start + jiff::SignedDuration::from_hours(i as i64)).to_string();
         let t = Instant::now();
         let ticks: Vec<_> = hosts
@@ -141,17 +182,6 @@ pub fn measure(bin: &Path, tmp: &Path, warm: &Timing, a: &Fixture) -> Result<Opt
         .iter()
         .map(|r| r.get(0))
         .collect();
-    if per_slot.len() != trials + 3 || per_slot.iter().any(|n| *n != 1) {
-        one_claim_each = false;
-    }
-    let claim_ms = median_of(times);
-    drop(client);
-    drop(cluster);
-    Ok(Some(Measured {
-        sqlite_ms,
-        pg_ms,
-        claim_ms,
-        trials,
-        one_claim_each,
-    }))
+    let one_claim_each = per_slot.len() == TRIALS + 3 && per_slot.iter().all(|n| *n == 1);
+    Ok((median_of(times), one_claim_each))
 }

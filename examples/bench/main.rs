@@ -133,8 +133,11 @@ fn host_rows(bin: &Path, tmp: &Path, a: &fixtures::Fixture, warm: &Timing) -> Re
             "a due slot claimed by 3 racing hosts on PostgreSQL",
             "≤ 20 ms; exactly one claim",
             format!(
-                "{:.1} ms until all three ticks returned; {} over {} slots",
+                "{:.1} ms until all three ticks returned{}; {} over {} slots",
                 m.claim_ms,
+                m.claim_bouncer_ms
+                    .map(|b| format!(" ({b:.1} ms through PgBouncer)"))
+                    .unwrap_or_default(),
                 if m.one_claim_each {
                     "exactly one claim"
                 } else {

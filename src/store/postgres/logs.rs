@@ -24,18 +24,29 @@ impl LogStore for PgStore {
     }
 
     fn append_log(&mut self, run_id: i64, pos: u64, data: &[u8], cap: u64) -> Result<()> {
+        let end = pos + data.len() as u64;
+        let keep_from = end.saturating_sub(cap);
+        // Of a piece larger than the cap, only its end is ever kept.
+        let skip = keep_from.saturating_sub(pos).min(data.len() as u64);
+        let (pos, data) = (pos + skip, &data[skip as usize..]);
         if data.is_empty() {
             return Ok(());
         }
-        let at = pos as i64;
-        let keep_from = (pos + data.len() as u64).saturating_sub(cap) as i64;
+        let (at, keep_from) = (pos as i64, keep_from as i64);
         self.write(|tx| {
             tx.query_typed(
                 "INSERT INTO run_logs (run_id, pos, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 &[(&run_id, Type::INT8), (&at, Type::INT8), (&data, Type::BYTEA)],
             )?;
+            // What lies more than the cap before the end goes: whole pieces, and the start
+            // of the piece the cap cuts, so the database holds exactly the last `cap` bytes.
             tx.query_typed(
                 "DELETE FROM run_logs WHERE run_id = $1 AND pos + length(data) <= $2",
+                &[(&run_id, Type::INT8), (&keep_from, Type::INT8)],
+            )?;
+            tx.query_typed(
+                "UPDATE run_logs SET data = substring(data FROM ($2 - pos + 1)::int), pos = $2 \
+                 WHERE run_id = $1 AND pos < $2",
                 &[(&run_id, Type::INT8), (&keep_from, Type::INT8)],
             )?;
             Ok(())
