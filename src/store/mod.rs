@@ -283,8 +283,8 @@ pub trait LogStore {
     fn read_log(&self, _run_id: i64, _from: u64, _max: usize) -> Result<StoredLog> {
         Ok(StoredLog::default())
     }
-    /// A handle of its own on the same store (same fence), for the thread that copies a
-    /// run's log in while the run goes on; `None` when logs are files only.
+    /// A handle on the same store (same fence) that a thread can own, for the thread that
+    /// copies a run's log in while the run goes on; `None` when logs are files only.
     fn log_writer(&self) -> Result<Option<Box<dyn LogStore + Send>>> {
         Ok(None)
     }

@@ -53,10 +53,16 @@ impl LogStore for PgStore {
         })
     }
 
+    /// The same connection (its statements are short, and a second connection would
+    /// cost the database a backend at every run's start), under the same fence.
     fn log_writer(&self) -> Result<Option<Box<dyn LogStore + Send>>> {
-        let mut other = PgStore::open(&self.url, &self.host, &self.dir)?;
-        other.fence = self.fence.clone();
-        Ok(Some(Box::new(other)))
+        Ok(Some(Box::new(PgStore {
+            client: std::sync::Arc::clone(&self.client),
+            url: self.url.clone(),
+            dir: self.dir.clone(),
+            host: self.host.clone(),
+            fence: self.fence.clone(),
+        })))
     }
 
     fn read_log(&self, run_id: i64, from: u64, max: usize) -> Result<StoredLog> {
