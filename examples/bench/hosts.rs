@@ -19,6 +19,8 @@ use super::{Timing, median_of, pg, s};
 pub struct Measured {
     pub sqlite_ms: f64,
     pub pg_ms: f64,
+    /// B14 with the host connecting through PgBouncer, if installed.
+    pub pg_bouncer_ms: Option<f64>,
     pub claim_ms: f64,
     /// B15 with the hosts connecting through PgBouncer (transaction pooling), if installed.
     pub claim_bouncer_ms: Option<f64>,
@@ -70,9 +72,20 @@ pub fn measure(bin: &Path, tmp: &Path, warm: &Timing, a: &Fixture) -> Result<Opt
         (bin, &["--config", s(&config), "run"], &pg_fixture),
     )?;
 
+    // Through PgBouncer: the same database, no backend started per command.
+    let bouncer = pg::pgbouncer_bin().map(|b| pg::Bouncer::start(&b, &cluster));
+    let pg_bouncer_ms = match &bouncer {
+        Some(b) => {
+            let text = std::fs::read_to_string(&config)?;
+            let via = home.join("jobctl-pgbouncer.toml");
+            std::fs::write(&via, text.replace(&url, &b.url(&url)))?;
+            Some(warm.median(bin, &["--config", s(&via), "run"], &pg_fixture)?)
+        }
+        None => None,
+    };
+
     // B15: three hosts, one job, a new slot each trial; straight, then through PgBouncer.
     let (claim_ms, mut one_claim_each) = racing_claims(bin, tmp, &cluster, None)?;
-    let bouncer = pg::pgbouncer_bin().map(|b| pg::Bouncer::start(&b, &cluster));
     let claim_bouncer_ms = match &bouncer {
         Some(b) => {
             let (ms, one) = racing_claims(bin, tmp, &cluster, Some(b))?;
@@ -89,6 +102,7 @@ pub fn measure(bin: &Path, tmp: &Path, warm: &Timing, a: &Fixture) -> Result<Opt
     Ok(Some(Measured {
         sqlite_ms,
         pg_ms,
+        pg_bouncer_ms,
         claim_ms,
         claim_bouncer_ms,
         trials: TRIALS,
