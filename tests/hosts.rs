@@ -717,3 +717,46 @@ fn a_run_log_is_read_from_any_host_capped_like_the_file() {
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert!(v["output"].as_str().unwrap().ends_with("END\n"));
 }
+
+#[test]
+fn tls_follows_the_urls_sslmode() {
+    let _one = one_at_a_time();
+    let Some(cluster) = pg::cluster_or_skip("tls") else {
+        return;
+    };
+    let db = cluster.create_db();
+    let env = Env::new();
+    let mut seen = Vec::new();
+    let mut force_with = |mode: &str| {
+        env.config(&format!(
+            "{}\n[state]\nurl = \"{db}?{mode}\"\nhost = \"h\"\n\n[jobs.j]\ntype = \"script\"\ncommand = \"true\"\n",
+            common::runner(&env, "")
+        ));
+        let out = env.run(&["force", "j"]);
+        seen.push(format!("{mode}: exit {}", code(&out)));
+        out
+    };
+    // Without TLS on the server: `require` is refused, never quietly downgraded.
+    let out = force_with("sslmode=require");
+    assert_eq!(code(&out), 74, "{}", common::both(&out));
+    ok(&force_with("sslmode=prefer"));
+    let Some(ca) = cluster.enable_tls() else {
+        eprintln!("skipping the rest of tls: openssl is not installed");
+        return;
+    };
+    ok(&force_with("sslmode=require"));
+    ok(&force_with(&format!(
+        "sslmode=verify-full&sslrootcert={}",
+        ca.display()
+    )));
+    // A certificate no trusted root signed is refused when it is checked.
+    let out = force_with("sslmode=verify-full");
+    assert_eq!(code(&out), 74, "{}", common::both(&out));
+    assert!(
+        stderr(&out).contains("certificate"),
+        "{}",
+        common::both(&out)
+    );
+    ok(&force_with("sslmode=disable"));
+    println!("tls: {}", seen.join("; "));
+}

@@ -197,6 +197,99 @@ impl Cluster {
         self.url(&name)
     }
 
+    /// Turns TLS on with a new certificate for 127.0.0.1 and localhost, signed by a new
+    /// CA (by the `openssl` command); the CA's path, or `None` without openssl.
+    pub fn enable_tls(&self) -> Option<PathBuf> {
+        let dir = self._dir.path();
+        let cert = self.data.join("server.crt");
+        let key = self.data.join("server.key");
+        let (ca, ca_key, csr, ext) = (
+            dir.join("ca.pem"),
+            dir.join("ca.key"),
+            dir.join("server.csr"),
+            dir.join("server.ext"),
+        );
+        std::fs::write(
+            &ext,
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        let openssl = |args: &[&std::ffi::OsStr]| {
+            Command::new("openssl")
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .ok()
+                .map(|s| assert!(s.success(), "openssl {args:?} failed"))
+        };
+        let os = |s: &'static str| std::ffi::OsStr::new(s);
+        openssl(&[
+            os("req"),
+            os("-x509"),
+            os("-newkey"),
+            os("rsa:2048"),
+            os("-nodes"),
+            os("-days"),
+            os("2"),
+            os("-subj"),
+            os("/CN=jobctl test CA"),
+            os("-keyout"),
+            ca_key.as_os_str(),
+            os("-out"),
+            ca.as_os_str(),
+        ])?;
+        openssl(&[
+            os("req"),
+            os("-newkey"),
+            os("rsa:2048"),
+            os("-nodes"),
+            os("-subj"),
+            os("/CN=localhost"),
+            os("-keyout"),
+            key.as_os_str(),
+            os("-out"),
+            csr.as_os_str(),
+        ])?;
+        openssl(&[
+            os("x509"),
+            os("-req"),
+            os("-days"),
+            os("2"),
+            os("-in"),
+            csr.as_os_str(),
+            os("-CA"),
+            ca.as_os_str(),
+            os("-CAkey"),
+            ca_key.as_os_str(),
+            os("-CAcreateserial"),
+            os("-extfile"),
+            ext.as_os_str(),
+            os("-out"),
+            cert.as_os_str(),
+        ])?;
+        for f in [&cert, &key] {
+            if let Some((uid, gid)) = self.user {
+                nix::unistd::chown(f, Some(uid.into()), Some(gid.into())).unwrap();
+            }
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let mut c = postgres::Client::connect(&self.url("postgres"), postgres::NoTls).unwrap();
+        c.batch_execute("ALTER SYSTEM SET ssl = on").unwrap();
+        c.batch_execute("SELECT pg_reload_conf()").unwrap();
+        // The reload is asynchronous: wait until a new connection sees it.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut c = postgres::Client::connect(&self.url("postgres"), postgres::NoTls).unwrap();
+            let on = c.query_one("SHOW ssl", &[]).unwrap().get::<_, String>(0) == "on";
+            if on {
+                return Some(ca);
+            }
+            assert!(Instant::now() < deadline, "ssl did not turn on");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn bin(&self) -> &Path {
         &self.bin
     }

@@ -19,6 +19,7 @@ mod logs;
 pub mod migrate;
 pub mod migrations;
 mod runs;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -71,9 +72,16 @@ pub(crate) fn describe(e: &postgres::Error) -> String {
     }
 }
 
+/// The driver's view of a state URL (TLS options apart, see `tls`).
+fn driver_config(url: &str) -> std::result::Result<(postgres::Config, tls::Tls), String> {
+    let (driver, tls) = tls::split(url)?;
+    let config = postgres::Config::from_str(&driver).map_err(|e| e.to_string())?;
+    Ok((config, tls))
+}
+
 /// Where a URL points, for messages: `HOST:PORT/DB`, never its user's password.
 pub fn location(url: &str) -> String {
-    let Ok(c) = postgres::Config::from_str(url) else {
+    let Ok((c, _)) = driver_config(url) else {
         return "the configured database".into();
     };
     let host = c
@@ -95,7 +103,7 @@ pub fn check_url(url: &str) -> std::result::Result<(), String> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err("expected a postgres:// or postgresql:// URL".into());
     }
-    postgres::Config::from_str(url)
+    driver_config(url)
         .map(|_| ())
         .map_err(|e| format!("not a valid PostgreSQL URL ({e})"))
 }
@@ -103,13 +111,13 @@ pub fn check_url(url: &str) -> std::result::Result<(), String> {
 /// Whether the URL carries a password (a config holding one is never written to disk by
 /// jobctl: the snapshot is skipped).
 pub fn url_has_password(url: &str) -> bool {
-    postgres::Config::from_str(url).is_ok_and(|c| c.get_password().is_some())
+    driver_config(url).is_ok_and(|(c, _)| c.get_password().is_some())
 }
 
 /// Opens one connection to `url`. `host` names this host in the error: "can't reach".
 pub fn connect(url: &str, host: &str) -> Result<Client> {
-    let mut config = postgres::Config::from_str(url)
-        .map_err(|e| Error::State(format!("the state URL is not valid: {e}")))?;
+    let (mut config, tls) =
+        driver_config(url).map_err(|e| Error::State(format!("the state URL is not valid: {e}")))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
@@ -122,13 +130,18 @@ pub fn connect(url: &str, host: &str) -> Result<Client> {
     {
         config.password(pw);
     }
-    config.connect(NoTls).map_err(|e| {
+    let unreachable = |why: String| {
         Error::State(format!(
-            "host {host} can't reach the state database {}: {}",
-            location(url),
-            describe(&e)
+            "host {host} can't reach the state database {}: {why}",
+            location(url)
         ))
-    })
+    };
+    let connected = if config.get_ssl_mode() == postgres::config::SslMode::Disable {
+        config.connect(NoTls)
+    } else {
+        config.connect(tls::connector(&tls).map_err(unreachable)?)
+    };
+    connected.map_err(|e| unreachable(describe(&e)))
 }
 
 /// `PGPASSWORD`, else the matching line of `PGPASSFILE` (default `~/.pgpass`), which like
