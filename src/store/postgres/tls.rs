@@ -1,8 +1,10 @@
 //! TLS to the PostgreSQL state, as the URL's `sslmode` says, with libpq's meanings:
 //! `disable` (never), `prefer` (the default: TLS when the server offers it), `require`
 //! (TLS, the certificate not checked), `verify-ca` and `verify-full` (TLS, the certificate
-//! checked against the Mozilla roots and the URL's `sslrootcert` file; both also check the
-//! host name). rustls with ring: nothing to link against on the host.
+//! checked against the roots of `sslrootcert`: a PEM file, or `system` for the system's
+//! store; without it `~/.postgresql/root.crt`, else the system's store; both also check
+//! the host name). rustls with ring: nothing to link against on the host, and no root
+//! table built in (read only when a certificate is checked).
 //!
 //! The driver knows only `disable`, `prefer` and `require`, and no `sslrootcert`: the URL is
 //! split here into what the driver reads and what the TLS set-up reads.
@@ -97,11 +99,34 @@ pub fn connector(tls: &Tls) -> Result<MakeRustlsConnect, String> {
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS set-up: {e}"))?;
     let config = if tls.verify {
-        let mut roots = RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        if let Some(path) = &tls.root_cert {
-            let certs = CertificateDer::pem_file_iter(path)
+        builder
+            .with_root_certificates(roots(tls)?)
+            .with_no_client_auth()
+    } else {
+        // libpq's `require` and `prefer`: encrypted, the certificate not checked (the
+        // handshake's signatures still are).
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Unchecked(provider)))
+            .with_no_client_auth()
+    };
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// The roots a checked certificate must chain to (see the module's doc).
+fn roots(tls: &Tls) -> Result<RootCertStore, String> {
+    let default = std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".postgresql/root.crt"))
+        .filter(|p| p.is_file());
+    let file = match &tls.root_cert {
+        Some(p) if p.as_os_str() == "system" => None,
+        Some(p) => Some(p.clone()),
+        None => default,
+    };
+    let mut roots = RootCertStore::empty();
+    match file {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(&path)
                 .and_then(|it| it.collect::<Result<Vec<_>, _>>())
                 .map_err(|e| format!("can't read sslrootcert {}: {e}", path.display()))?;
             if certs.is_empty() {
@@ -116,16 +141,17 @@ pub fn connector(tls: &Tls) -> Result<MakeRustlsConnect, String> {
                     .map_err(|e| format!("sslrootcert {}: {e}", path.display()))?;
             }
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
-    } else {
-        // libpq's `require` and `prefer`: encrypted, the certificate not checked (the
-        // handshake's signatures still are).
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Unchecked(provider)))
-            .with_no_client_auth()
-    };
-    Ok(MakeRustlsConnect::new(config))
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+            if roots.is_empty() {
+                return Err(
+                    "no trusted root certificates found on this system (set sslrootcert)".into(),
+                );
+            }
+        }
+    }
+    Ok(roots)
 }
 
 /// Accepts any certificate, checking only that the server holds its key.
