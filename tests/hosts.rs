@@ -507,6 +507,14 @@ fn cancel_across_hosts(via: Via) {
     let (_sa, _sb) = (Sweep::new(&a), Sweep::new(&b));
     let s = store(&db, "observer");
     let run = start_long(&a, &s, T0);
+    // Concurrency holds across hosts: forcing it on host b is refused, naming where it runs.
+    let out = b.run(&["force", "long"]);
+    assert_eq!(code(&out), 75, "{}", common::both(&out));
+    assert!(
+        stderr(&out).contains(&format!("run {} on host ha", run.id)),
+        "{}",
+        common::both(&out)
+    );
     let asked = Instant::now();
     let out = b.run(&["cancel", &run.id.to_string()]);
     let recorded = asked.elapsed();

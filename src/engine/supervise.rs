@@ -56,10 +56,18 @@ fn busy_message(e: &Engine<'_>, name: &str) -> Result<String> {
         h if h.run_id == Some(run.id) && h.pid.is_some() => h.pid.map(i64::from),
         _ => run.supervisor_pid,
     };
+    // A run of another host sharing the state: its pid means nothing here without it.
+    let on = match &run.host {
+        Some(h) if e.host.as_deref() != Some(h.as_str()) => format!(" on host {h}"),
+        _ => String::new(),
+    };
     Ok(match pid {
-        Some(pid) => format!("job {name} is already running (run {}, pid {pid})", run.id),
+        Some(pid) => format!(
+            "job {name} is already running (run {}{on}, pid {pid})",
+            run.id
+        ),
         None => format!(
-            "job {name} is already running (run {}, its supervisor is starting)",
+            "job {name} is already running (run {}{on}, its supervisor is starting)",
             run.id
         ),
     })
