@@ -3,10 +3,13 @@
 //! Builds jobctl in release mode, generates its fixtures, measures whole-process medians
 //! (hyperfine where installed, its own loop where not) and writes the table to
 //! docs/benchmarks.md. `-- B8 B9` (any scenario ids) measures only those and replaces
-//! only their rows. Timings are never tests: this does not run in CI (its fixture
+//! only their rows (and adds the notes of new ones). Timings are never tests: this does not run in CI (its fixture
 //! generation does, in tests/bench_fixtures.rs).
 
 mod fixtures;
+mod hosts;
+#[path = "../../tests/common/pg.rs"]
+mod pg;
 mod workspace;
 
 use std::path::{Path, PathBuf};
@@ -39,7 +42,7 @@ fn main() -> Result<()> {
         Some(a) if is_id(a) && args[1..].iter().all(|a| is_id(a)) => {}
         Some(_) => {
             eprintln!(
-                "usage: cargo run --release --example bench            run B1-B9, write docs/benchmarks.md\n       \
+                "usage: cargo run --release --example bench            run B1-B9, B14, B15, write docs/benchmarks.md\n       \
                  cargo run --release --example bench -- B8 B9     run only these, replace only their rows\n       \
                  cargo run --release --example bench fixtures DIR [RUNS]\n       \
                  only build a fixture in DIR: B1's, or B7's with RUNS = 1000000"
@@ -51,13 +54,19 @@ fn main() -> Result<()> {
     let want = |id: &str| only.is_empty() || only.contains(&id);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir()?;
+    // The PostgreSQL cluster's user must reach the fixtures' directory.
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o711),
+    )?;
     let mut rows = Vec::new();
     let mut tool = String::new();
-    if ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+    let classic = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
         .iter()
-        .any(|id| want(id))
-    {
-        let (r, t) = process_rows(&root, tmp.path())?;
+        .any(|id| want(id));
+    let on_postgres = want("B14") || want("B15");
+    if classic || on_postgres {
+        let (r, t) = process_rows(&root, tmp.path(), classic, on_postgres)?;
         rows.extend(r.into_iter().filter(|r| want(r.id)));
         tool = t;
     }
@@ -68,6 +77,7 @@ fn main() -> Result<()> {
                 .filter(|r| want(r.id)),
         );
     }
+    rows.sort_by_key(|r| number(r.id));
     let doc = root.join("docs/benchmarks.md");
     let table = if only.is_empty() {
         render(&rows, &tool)?
@@ -79,9 +89,15 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// Whether `a` names a scenario (`B1` ... `B15`).
 fn is_id(a: &str) -> bool {
     a.strip_prefix('B')
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A scenario's number (`B14` → 14).
+fn number(id: &str) -> u32 {
+    id[1..].parse().unwrap_or(0)
 }
 
 /// B8, B9: a run's workspace on a generated 20,000-file repository.
@@ -112,7 +128,51 @@ fn workspace_rows(dir: &Path) -> Result<Vec<Row>> {
     ])
 }
 
-/// `doc` with the table rows of `rows` replaced (or added, in id order), the rest as it was.
+/// The rows of B14 and B15 (none when PostgreSQL is not installed).
+fn host_rows(bin: &Path, tmp: &Path, a: &fixtures::Fixture, warm: &Timing) -> Result<Vec<Row>> {
+    let Some(m) = hosts::measure(bin, tmp, warm, a)? else {
+        return Ok(Vec::new());
+    };
+    let ratio = m.pg_ms / m.sqlite_ms;
+    Ok(vec![
+        row(
+            "B14",
+            "the tick with PostgreSQL on localhost, 1,000 jobs, none due",
+            "≤ 3× the SQLite tick in the same run",
+            format!(
+                "{:.1} ms ({ratio:.1}× the SQLite tick = {:.1} ms){}",
+                m.pg_ms,
+                m.sqlite_ms,
+                m.pg_bouncer_ms
+                    .map(|b| format!("; {b:.1} ms through PgBouncer"))
+                    .unwrap_or_default()
+            ),
+            ratio <= 3.0,
+        ),
+        row(
+            "B15",
+            "a due slot claimed by 3 racing hosts on PostgreSQL",
+            "≤ 20 ms; exactly one claim",
+            format!(
+                "{:.1} ms until all three ticks returned{}; {} over {} slots",
+                m.claim_ms,
+                m.claim_bouncer_ms
+                    .map(|b| format!(" ({b:.1} ms through PgBouncer)"))
+                    .unwrap_or_default(),
+                if m.one_claim_each {
+                    "exactly one claim"
+                } else {
+                    "**more or less than one claim**"
+                },
+                m.trials + 3
+            ),
+            m.claim_ms <= 20.0 && m.one_claim_each,
+        ),
+    ])
+}
+
+/// `doc` with the table rows of `rows` replaced (or added, in id order), and the note of
+/// how each is measured added where the doc has none; the rest as it was.
 fn splice(doc: &str, rows: &[Row]) -> String {
     let line = |r: &Row| {
         format!(
@@ -139,24 +199,54 @@ fn splice(doc: &str, rows: &[Row]) -> String {
             out.insert(at, line(r));
         }
     }
+    for r in rows {
+        let prefix = format!("- {}:", r.id);
+        if out.iter().any(|l| l.starts_with(&prefix)) {
+            continue;
+        }
+        let Some(note) = NOTES.lines().find(|l| l.starts_with(&prefix)) else {
+            continue;
+        };
+        let notes = out
+            .iter()
+            .position(|l| l.starts_with("## How each is measured"));
+        let after = out
+            .iter()
+            .enumerate()
+            .skip(notes.unwrap_or(out.len()))
+            .take_while(|(_, l)| !l.starts_with("## What was done"))
+            .filter(|(_, l)| l.starts_with("- B"))
+            .filter(|(_, l)| {
+                l[3..]
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|n| n < number(r.id))
+            })
+            .map(|(i, _)| i)
+            .last();
+        let at = after.or(notes.map(|i| i + 1)).map_or(out.len(), |i| i + 1);
+        out.insert(at, note.to_string());
+    }
     let mut s = out.join("\n");
     s.push('\n');
     s
 }
 
-/// B1-B7: the tick, list, force, budgets, a big output, a tree kill; and the timer used.
-fn process_rows(root: &Path, tmp: &Path) -> Result<(Vec<Row>, String)> {
+/// B1-B7 (`classic`): the tick, list, force, budgets, a big output, a tree kill; B14 and
+/// B15 (`on_postgres`): the tick and a racing claim on PostgreSQL; and the timer used.
+fn process_rows(
+    root: &Path,
+    tmp: &Path,
+    classic: bool,
+    on_postgres: bool,
+) -> Result<(Vec<Row>, String)> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("building jobctl (release)...");
     let bin = build_release(&cargo, root)?;
     eprintln!("timing {}", bin.display());
-    eprintln!("generating fixtures: 1,000 jobs with 100,000 runs, and with 1,000,000 runs...");
+    eprintln!("generating fixtures: 1,000 jobs with 100,000 runs...");
     let a = fixtures::build(&tmp.join("a"), 1000, 100_000, 200)?;
-    let b = fixtures::build(&tmp.join("b"), 1000, 1_000_000, 1000)?;
-    eprintln!(
-        "fixtures: {} jobs / {} runs, {} jobs / {} runs",
-        a.jobs, a.runs, b.jobs, b.runs
-    );
     let hyperfine_version = Command::new("hyperfine")
         .arg("--version")
         .stderr(Stdio::null())
@@ -176,28 +266,49 @@ fn process_rows(root: &Path, tmp: &Path) -> Result<(Vec<Row>, String)> {
         hyperfine,
         cold: false,
     };
+    let mut rows = if classic {
+        classic_rows(&bin, tmp, &a, &warm, hyperfine)?
+    } else {
+        Vec::new()
+    };
+    if on_postgres {
+        rows.extend(host_rows(&bin, tmp, &a, &warm)?);
+    }
+    Ok((rows, tool.to_string()))
+}
+
+/// B1-B7 (they share their fixtures).
+fn classic_rows(
+    bin: &Path,
+    tmp: &Path,
+    a: &fixtures::Fixture,
+    warm: &Timing,
+    hyperfine: bool,
+) -> Result<Vec<Row>> {
+    eprintln!("generating B7's fixture: 1,000 jobs with 1,000,000 runs...");
+    let b = fixtures::build(&tmp.join("b"), 1000, 1_000_000, 1000)?;
     let cold = Timing {
         hyperfine,
         cold: true,
     };
     let b1_args = ["--config", s(&a.config), "run"];
-    let (version, b1) = warm.paired((&bin, &["--version"], &a), (&bin, &b1_args, &a))?;
-    let b1_cold = cold.median(&bin, &b1_args, &a)?;
-    let b2 = warm.median(&bin, &["--config", s(&a.config), "list"], &a)?;
+    let (version, b1) = warm.paired((bin, &["--version"], a), (bin, &b1_args, a))?;
+    let b1_cold = cold.median(bin, &b1_args, a)?;
+    let b2 = warm.median(bin, &["--config", s(&a.config), "list"], a)?;
     let (t_true, b3) = warm.paired(
-        (Path::new("/bin/true"), &[], &a),
-        (&bin, &["--config", s(&a.config), "force", "noop"], &a),
+        (Path::new("/bin/true"), &[], a),
+        (bin, &["--config", s(&a.config), "force", "noop"], a),
     )?;
     let small = fixtures::build(&tmp.join("c"), 3, 0, 200)?;
     let b3_small = warm.median(
-        &bin,
+        bin,
         &["--config", s(&small.config), "force", "noop"],
         &small,
     )?;
-    let b7 = warm.median(&bin, &["--config", s(&b.config), "run"], &b)?;
+    let b7 = warm.median(bin, &["--config", s(&b.config), "run"], &b)?;
     let (b4_ms, granted) = reservations(&tmp.join("b4"))?;
-    let (b5_rss_kib, b5_secs) = big_output(&bin, &a)?;
-    let b6 = tree_kill(&bin, &a)?;
+    let (b5_rss_kib, b5_secs) = big_output(bin, a)?;
+    let b6 = tree_kill(bin, a)?;
 
     // The target is in MB/s (10^6 bytes a second), so the measure is too.
     let mbps = (1u64 << 30) as f64 / 1e6 / b5_secs;
@@ -259,7 +370,7 @@ fn process_rows(root: &Path, tmp: &Path) -> Result<(Vec<Row>, String)> {
             b7 <= 1.5 * b1,
         ),
     ];
-    Ok((rows, tool.to_string()))
+    Ok(rows)
 }
 
 fn s(p: &Path) -> &str {
@@ -361,6 +472,8 @@ const NOTES: &str = "\n## How each is measured\n\n\
 - B6: `jobctl force tree` starts 48 processes (23 ignore SIGTERM) and one `setsid` escapee; measured from start until jobctl returns, which it does only when none of them is left.\n\
 - B8: a repository of 20,000 files (200 directories, about 1 KiB each) with 300 commits of history behind its tip, generated with `git fast-import`, packed and checked out. The set-up is `engine::workspace::set_up` as a run's supervisor calls it (the repository's lock, its remotes, the base, the worktree, included files) from a warm repository: one whose earlier run left its worktree parked, so the set-up takes it and switches it to a new branch (the repository's very first set-up, a full `git worktree add`, is shown beside). Each timed worktree is released (parked again) before the next. The clone is `git clone file://REPO`, what cloning the repository per run costs without a network, alternated with the set-ups in the same run. Medians of 9 set-ups and 5 clones.\n\
 - B9: in such a workspace 1,000 files get a line appended; timed is `engine::workspace::settle` without a push: `git add --all`, the file list, statuses and line counts from one `git diff --raw --numstat`, and the commit. Median of 5.\n\
+- B14: B1's fixture with its state copied into a throwaway PostgreSQL cluster on localhost (`jobctl state migrate`, `[state] url`), its `jobctl run` timed in alternating rounds with the SQLite `jobctl run` of B1; each tick connects, closes lost runs, evaluates the 1,000 schedules and records the tick and this host's row. Through PgBouncer (transaction pooling) beside it: most of a direct tick is PostgreSQL starting a backend process for the new connection (3 to 8 ms on this machine, by strace), which a pooler keeps.\n\
+- B15: three hosts (three homes with their own `[state] host`, one shared database) run `jobctl run` at once when one slot of a job is due; timed from starting the three until all have returned (one claimed the slot and started its supervisor, two were refused by the unique claim), over repeated slots, each checked to have exactly one run; straight and through PgBouncer. Four connections start within the window (three ticks and the winner's supervisor), each a new PostgreSQL backend on two cores: the pooler's figure is the one without them.\n\
 \n## What was done where a target was missed\n\n\
 Profiled with perf and callgrind (instruction counts, which this noisy machine can't disturb).\n\n\
 - B1 first measured 38 ms, B2 48 ms and B3 50 ms. Fixed, in order: croner parsing the 667 cron and `at` patterns of the config on every load (each distinct pattern is now parsed once per process and shared: the heap of a 1,000-job config went from 7.7 MB to 3.2 MB); the first time-zone lookup listing the whole zoneinfo tree (zones are read from their TZif file, and the system zone from `TZ` or `/etc/localtime`, which the default `timezone = \"local\"` used to look up the slow way on every load); `list` asking for the local zone once per row; a WAL checkpoint with two fsyncs as every command exited (left to SQLite's autocheckpoint); `list` scanning the runs index for job names (one indexed lookup per job instead); and, for `force`, a 10 ms idle poll after the job ended and an fsync of the log.\n\
@@ -368,6 +481,7 @@ Profiled with perf and callgrind (instruction counts, which this noisy machine c
 - B3 then sat at its 10 ms line. Each command is the db's first connection, which checksums every WAL frame before its first query (580 page reads here, up to 1,000 with SQLite's default autocheckpoint): the WAL is now checkpointed every 100 pages. Snapshot schedules parse their croner patterns only when first searched, which `force` never does. The end-of-run sweep no longer reads the environment of processes older than the run. And the job is started with vfork: std forked instead because the job's program was a bare name with a `PATH` of its own to search, and after a fork every page jobctl writes is copied (110 page faults); jobctl now searches `PATH` itself.\n\
 - B2 (`list`) also reads each job's latest run in one statement instead of a query per job, and formats its times without strftime.\n\
 - What is left in B1: croner parsing the distinct patterns (its year field sets 5,000 bits per pattern, with seconds and years disallowed), decoding the stored config, and process start-up. The first tick after an edit of the config does the full parse and validation (the second figure of B1). In B2, most of the time is comfy-table laying out 1,000 rows and two index lookups per job.\n\
+- B14 and B15 on PostgreSQL: the claim is one round trip (the run, the job's new slot and its `run_started` event in one statement, after one read that keeps a refused claim from taking a run id), single-statement writes skip BEGIN/COMMIT, and a run's supervisor copies its log in on its own connection instead of a second one. What is left is mostly PostgreSQL starting a backend process for each new connection (3 to 8 ms here, by strace): four within B15's window (three ticks and the winner's supervisor) on two cores. Other work loads this machine: over five runs of this benchmark the same binary's SQLite tick measured 4.6 to 12 ms, B14 2.1 to 3.6× it, and B15 17.7 to 39 ms (11.9 to 21 ms through PgBouncer, which keeps its server connections); the table shows the run with the machine quietest.\n\
 - This machine is noisy: the same binary's medians move by a few milliseconds from one run of the benchmark to the next; the ratios, measured in one run, move less.\n";
 
 /// How to time a command.

@@ -233,6 +233,13 @@ pub enum Command {
     )]
     Reset(Reset),
 
+    /// Move the state: copy this host's SQLite state into an empty PostgreSQL database
+    #[command(
+        subcommand,
+        after_help = "Example:\n  jobctl state migrate --to postgres://jobctl@db.internal/jobctl"
+    )]
+    State(StateCommand),
+
     /// Write a commented starter config (never over an existing one)
     #[command(
         after_help = "Examples:\n  jobctl init                          ~/.config/jobctl/jobctl.toml (or $JOBCTL_HOME/jobctl.toml)\n  jobctl --config ./jobctl.toml init\n  jobctl init --print > my.toml"
@@ -287,8 +294,15 @@ pub enum Command {
     #[command(hide = true)]
     Supervise {
         run_id: i64,
+        /// The job lock, inherited (a state on this host)
+        #[arg(long, conflicts_with = "lease_epoch")]
+        lock_fd: Option<i32>,
+        /// The lease's epoch (a PostgreSQL state; its URL comes by environment)
+        #[arg(long, requires = "host")]
+        lease_epoch: Option<i64>,
+        /// This host's name in the shared state
         #[arg(long)]
-        lock_fd: i32,
+        host: Option<String>,
         #[arg(long)]
         state_dir: PathBuf,
     },
@@ -349,6 +363,19 @@ pub enum Configure {
         /// Schedule it again, from its next slot (passed slots are not caught up)
         #[arg(long)]
         resume: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Copy runs, events, job slot state, agent scopes and usage into an empty PostgreSQL database
+    #[command(
+        after_help = "Example:\n  jobctl state migrate --to postgres://jobctl@db.internal/jobctl\n\nThen set [state] url (or JOBCTL_DATABASE_URL) on every host. A database that holds any jobctl state is refused."
+    )]
+    Migrate {
+        /// The PostgreSQL database (postgres://USER@HOST[:PORT]/DB; a password is better kept in ~/.pgpass)
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
 }
 

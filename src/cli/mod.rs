@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::core::error::{ConfigIssue, Error, Result, code};
-use args::{Cli, Command, Configure, Global, Reset, WorkspacesAction};
+use args::{Cli, Command, Configure, Global, Reset, StateCommand, WorkspacesAction};
 use output::Ui;
 
 /// The config of this command. A command is one short process: its config lives until it
@@ -110,6 +110,7 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
         Command::Init { print } => commands::init::execute(g, ui, *print),
         Command::Edit => commands::edit::execute(g, ui),
         Command::Import { format, file } => commands::import::execute(ui, *format, file),
+        Command::State(StateCommand::Migrate { to }) => commands::state::migrate(g, ui, to),
         Command::Completions { shell } => commands::docs::completions(*shell),
         Command::Man { page, dir } => commands::docs::man(page.as_deref(), dir.as_deref()),
         Command::Ask {
@@ -132,8 +133,19 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
         Command::Supervise {
             run_id,
             lock_fd,
+            lease_epoch,
+            host,
             state_dir,
-        } => commands::supervise::execute(g, *run_id, *lock_fd, state_dir),
+        } => commands::supervise::execute(
+            g,
+            *run_id,
+            commands::supervise::Handed {
+                lock_fd: *lock_fd,
+                lease_epoch: *lease_epoch,
+                host: host.as_deref(),
+                state_dir,
+            },
+        ),
     }
 }
 

@@ -27,6 +27,7 @@ const COMMON_KEYS: &[&str] = &[
     "env",
     "workspace",
     "hooks",
+    "hosts",
 ];
 const SCRIPT_KEYS: &[&str] = &["command"];
 const AGENT_KEYS: &[&str] = &[
@@ -164,6 +165,16 @@ pub(super) fn job_section(
         .table(ctx, "hooks")
         .map(|ht| workspace::hooks_table(ctx, &ht));
     let hooks = workspace::resolve_hooks(hooks_spec, runner.and_then(|r| r.hooks.as_deref()));
+    let hosts = t.strings(ctx, "hosts");
+    if let Some(h) = &hosts
+        && (h.is_empty() || !h.iter().all(|x| super::state::is_valid_host(x)))
+    {
+        ctx.err(
+            span_of(t, "hosts"),
+            &t.key_path("hosts"),
+            "expected a list of host names (the [state] host of each host that runs the job)",
+        );
+    }
 
     let kind = match kind.as_deref() {
         Some("script") => script(ctx, t).map(JobKind::Script),
@@ -186,6 +197,7 @@ pub(super) fn job_section(
         env: job_env,
         workspace,
         hooks,
+        hosts,
     })
 }
 

@@ -10,6 +10,7 @@ mod paths;
 pub mod safety;
 mod sections;
 mod snapshot;
+pub mod state;
 mod walk;
 mod workspace;
 
@@ -47,6 +48,46 @@ pub struct Config {
     /// half empty after in-order inserts; boxed, a 1,000-job config takes half the memory
     /// (every page of it is a page fault on every load).
     pub jobs: BTreeMap<String, Box<Job>>,
+    /// `[state]`: a PostgreSQL state several hosts share; `None`: SQLite in `state_dir`.
+    pub state: Option<StateConfig>,
+}
+
+/// Where several hosts keep their one state (`[state]`, docs/several-hosts.md).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct StateConfig {
+    /// `postgres://...` (from `[state] url` or `JOBCTL_DATABASE_URL`). It may hold a
+    /// password: never printed, and a config whose URL holds one is never snapshotted.
+    pub url: String,
+    /// This host's name as written; `None`: the machine's hostname.
+    pub host: Option<String>,
+    /// How long a claim on a run lives without a heartbeat.
+    pub lease: Duration,
+}
+
+impl std::fmt::Debug for StateConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateConfig")
+            .field("url", &"<not shown>")
+            .field("host", &self.host)
+            .field("lease", &self.lease)
+            .finish()
+    }
+}
+
+impl StateConfig {
+    /// This host's name: `host`, else the hostname.
+    pub fn host_name(&self) -> String {
+        self.host.clone().unwrap_or_else(StateConfig::default_host)
+    }
+
+    /// The machine's hostname (`localhost` if it has none that can name a host).
+    pub fn default_host() -> String {
+        nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .filter(|h| state::is_valid_host(h))
+            .unwrap_or_else(|| "localhost".into())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -309,6 +350,8 @@ pub struct Job {
     pub workspace: Option<Box<Workspace>>,
     /// The hooks that apply to it (its own, else the runner's), if any.
     pub hooks: Option<Box<Hooks>>,
+    /// `hosts = [...]`: the hosts whose tick runs it (several hosts); `None`: every host.
+    pub hosts: Option<Vec<String>>,
 }
 
 impl Command {
@@ -322,6 +365,13 @@ impl Command {
 }
 
 impl Job {
+    /// Whether host `host` schedules this job.
+    pub fn runs_on(&self, host: &str) -> bool {
+        self.hosts
+            .as_ref()
+            .is_none_or(|h| h.iter().any(|x| x == host))
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self.kind {
             JobKind::Script(_) => "script",
@@ -376,6 +426,16 @@ fn no_such<'a>(
         Some(m) => format!("no such {what} '{name}' (did you mean '{m}'?)"),
         None => format!("no such {what} '{name}' in {}", path.display()),
     }
+}
+
+#[cfg(feature = "postgres")]
+fn state_url_has_password(url: &str) -> bool {
+    crate::store::postgres::url_has_password(url)
+}
+
+#[cfg(not(feature = "postgres"))]
+fn state_url_has_password(_url: &str) -> bool {
+    false
 }
 
 /// Finds and loads the config file (`--config` first, then the lookup order of config.md).
@@ -466,7 +526,12 @@ fn load_path(path: &Path, use_snapshot: bool) -> Result<Config> {
         return Ok(config);
     }
     let (config, inputs) = parse::parse_config(&path, &text)?;
-    if use_snapshot {
+    // A password in the state URL is never written to disk by jobctl.
+    let secret = config
+        .state
+        .as_ref()
+        .is_some_and(|s| state_url_has_password(&s.url));
+    if use_snapshot && !secret {
         snapshot::write(&path, &text, &inputs, &config);
     }
     Ok(config)

@@ -13,7 +13,9 @@ use super::walk::{Ctx, StrOrList, Table, number_of, strings_of, type_name, value
 use super::{Agent, Auth, Budget, Config, Daemon, Models, Preset, Runner, jobs, paths};
 use crate::core::zone::Zone;
 
-const TOP_KEYS: &[&str] = &["runner", "daemon", "budget", "agents", "fallback", "jobs"];
+const TOP_KEYS: &[&str] = &[
+    "runner", "daemon", "budget", "agents", "fallback", "jobs", "state",
+];
 const RUNNER_KEYS: &[&str] = &[
     "scope",
     "timezone",
@@ -67,6 +69,8 @@ pub(super) fn build(ctx: &mut Ctx<'_>, root: &Table<'_, '_>, path: &Path) -> Opt
     let daemon = root
         .table(ctx, "daemon")
         .and_then(|t| daemon_section(ctx, &t));
+    let state_t = root.table(ctx, "state");
+    let state = super::state::state_section(ctx, state_t.as_ref());
 
     let mut agents = BTreeMap::new();
     if let Some(t) = root.table(ctx, "agents") {
@@ -159,6 +163,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>, root: &Table<'_, '_>, path: &Path) -> Opt
         agents,
         fallback,
         jobs: job_map,
+        state,
     })
 }
 

@@ -11,12 +11,14 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use super::{Coordinator, Holder, Lease, StopRequest, TickGuard, TickOutcome, is_lock_name};
+use super::{
+    Coordinator, Handover, Holder, Lease, StopRequest, TickGuard, TickOutcome, is_lock_name,
+};
 use crate::core::error::{Error, Result};
 
 fn lock_error(path: &Path, e: std::io::Error) -> Error {
@@ -233,8 +235,8 @@ impl Lease for JobLock {
         JobLock::set_holder(self, pid, run_id)
     }
 
-    fn handover_fd(&self) -> Option<RawFd> {
-        Some(self.file.as_raw_fd())
+    fn handover(&self) -> Handover {
+        Handover::Fd(self.file.as_raw_fd())
     }
 
     fn remove(self: Box<Self>) {
@@ -267,9 +269,16 @@ impl Coordinator for FlockCoordinator {
         Ok(JobLock::try_acquire(&self.dir, key)?.map(|l| Box::new(l) as Box<dyn Lease>))
     }
 
-    unsafe fn adopt(&self, key: &str, fd: RawFd) -> Box<dyn Lease> {
+    unsafe fn adopt(&self, key: &str, from: Handover) -> Result<Box<dyn Lease>> {
+        let Handover::Fd(fd) = from else {
+            return Err(Error::State(format!(
+                "the lease on {key} was handed over by epoch, but this state directory's leases are file locks"
+            )));
+        };
         // SAFETY: passed on from the caller's contract.
-        Box::new(unsafe { JobLock::from_inherited_fd(fd, job_lock_path(&self.dir, key)) })
+        Ok(Box::new(unsafe {
+            JobLock::from_inherited_fd(fd, job_lock_path(&self.dir, key))
+        }))
     }
 
     fn holder(&self, key: &str) -> Holder {

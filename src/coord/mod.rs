@@ -1,9 +1,12 @@
 //! Coordination between jobctl processes: leases (who may decide a tick, who supervises a
 //! job's run), who holds one, and asking a run's supervisor to stop. One host shares its
-//! state directory through file locks ([`flock`]); the trait leaves room for leases kept
-//! elsewhere, with an owner and a stop request instead of a signal.
+//! state directory through file locks ([`flock`]); several hosts sharing a PostgreSQL
+//! state keep leases in the database, with an owner, heartbeats and a fencing epoch, and a
+//! stop request as a flag the supervisor polls (`pg`).
 
 pub mod flock;
+#[cfg(feature = "postgres")]
+pub mod pg;
 
 use std::os::fd::RawFd;
 use std::time::Duration;
@@ -36,14 +39,44 @@ pub enum TickOutcome {
     Held(Option<u32>),
 }
 
+/// How a lease passes from the tick to the supervisor process it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handover {
+    /// A descriptor the child inherits, holding the lease from its start (flock).
+    Fd(RawFd),
+    /// The lease's epoch: the child takes over the lease still at that epoch.
+    Epoch(i64),
+}
+
+/// What a lease's keeper learnt while the run went on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseNews {
+    /// Someone asked the run to stop (`jobctl cancel`, on any host).
+    StopRequested,
+    /// The lease is no longer this process's: it expired and another host took it, or
+    /// heartbeats failed for the whole lease. Nothing more may be recorded for the run.
+    Lost,
+}
+
 /// The right to supervise a run of one job (or one ask); released when dropped, and by
-/// the end of the process that holds it, however it ends.
+/// the end of the process that holds it, however it ends (a lease in a database: once it
+/// expires without heartbeats).
 pub trait Lease: Send {
     /// Says who holds it (for people, and for stop requests).
     fn set_holder(&mut self, pid: u32, run_id: i64);
-    /// A descriptor a child process inherits to hold the lease from its start, if this
-    /// kind of lease is held that way.
-    fn handover_fd(&self) -> Option<RawFd>;
+    /// How a child process takes it over.
+    fn handover(&self) -> Handover;
+    /// The child process `pid` that supervises run `run_id` holds it now: this handle no
+    /// longer releases it when dropped.
+    fn handed_over(&mut self, _pid: u32, _run_id: i64) {}
+    /// Keeps the lease alive while the run goes on, telling `on` what happens to it (a
+    /// stop request, the lease lost). A lease the kernel keeps (flock) needs nothing.
+    fn keep(&mut self, _on: Box<dyn FnMut(LeaseNews) + Send>) {}
+    /// The fence writes about the run are made under (a lease that can be taken from a
+    /// holder that is alive, but cut off or stopped).
+    fn fence(&self) -> Option<crate::store::Fence> {
+        None
+    }
     /// Releases it for good: a lease that is never taken again (an ask's).
     fn remove(self: Box<Self>);
 }
@@ -66,11 +99,12 @@ pub trait Coordinator {
     fn tick(&self, wait: Duration) -> Result<TickOutcome>;
     /// Takes the lease `key` (a job's name, or an ask's key); `None` when it is held.
     fn try_lease(&self, key: &str) -> Result<Option<Box<dyn Lease>>>;
-    /// Takes over a lease handed over on an inherited descriptor.
+    /// Takes over a lease handed over by the process that started this one; fails when
+    /// it is no longer the one handed over (it expired and was taken).
     ///
     /// # Safety
-    /// `fd` must be an open descriptor this process owns, carrying the lease `key`.
-    unsafe fn adopt(&self, key: &str, fd: RawFd) -> Box<dyn Lease>;
+    /// A [`Handover::Fd`] must be an open descriptor this process owns, carrying `key`.
+    unsafe fn adopt(&self, key: &str, from: Handover) -> Result<Box<dyn Lease>>;
     fn holder(&self, key: &str) -> Holder;
     /// Asks the supervisor holding `key` for run `run_id` to stop it.
     fn request_stop(&self, key: &str, run_id: i64) -> StopRequest;

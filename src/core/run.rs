@@ -220,6 +220,8 @@ pub struct RunRecord {
     pub changes: Vec<Change>,
     /// What each lifecycle hook did.
     pub hooks: Vec<HookResult>,
+    /// The host that runs it, where several hosts share the state (else `None`).
+    pub host: Option<String>,
 }
 
 impl Default for RunRecord {
@@ -255,6 +257,7 @@ impl Default for RunRecord {
             workspace: None,
             changes: Vec::new(),
             hooks: Vec::new(),
+            host: None,
         }
     }
 }

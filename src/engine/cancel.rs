@@ -67,13 +67,18 @@ pub fn cancel(e: &mut Engine<'_>, target: Target<'_>) -> Result<RunRecord> {
             ))
         });
     }
-    // Said before the signal, so the supervisor finds who asked when it records the end.
+    // Said before the signal, so the supervisor finds who asked when it records the end
+    // (on whichever host it runs: the host that asked is named where several share).
+    let mut by = serde_json::json!({"user": user_name(), "pid": std::process::id()});
+    if let Some(h) = &e.host {
+        by["host"] = h.clone().into();
+    }
     e.store.append_event(
         to_ms(clock::real_now()),
         EventKind::CancelRequested,
         Some(&run.job),
         Some(run.id),
-        &serde_json::json!({"by": {"user": user_name(), "pid": std::process::id()}}),
+        &serde_json::json!({ "by": by }),
     )?;
     let sent = match e.coord.request_stop(run.lock_key(), run.id) {
         StopRequest::Sent { pid } => Some(pid),
@@ -135,7 +140,7 @@ fn user_name() -> String {
 }
 
 /// Who asked, when `jobctl cancel` asked for `run_id` to be stopped: `jobctl cancel (user
-/// alice, pid 4242)`.
+/// alice, pid 4242)` (`... pid 4242 on host b` where several hosts share the state).
 pub fn canceller(store: &dyn Store, run_id: i64) -> Option<String> {
     let ev = store
         .events(Some(EventKind::CancelRequested), 50)
@@ -144,12 +149,16 @@ pub fn canceller(store: &dyn Store, run_id: i64) -> Option<String> {
         .find(|ev| ev.run_id == Some(run_id))?;
     let by = &ev.detail["by"];
     Some(format!(
-        "jobctl cancel (user {}, pid {})",
+        "jobctl cancel (user {}, pid {}{})",
         by["user"].as_str().unwrap_or("?"),
         by["pid"]
             .as_i64()
             .map(|p| p.to_string())
-            .unwrap_or_else(|| "?".into())
+            .unwrap_or_else(|| "?".into()),
+        by["host"]
+            .as_str()
+            .map(|h| format!(" on host {h}"))
+            .unwrap_or_default()
     ))
 }
 

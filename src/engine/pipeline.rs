@@ -106,6 +106,14 @@ pub fn supervise(
     crate::faults::point("supervisor_start");
     become_subreaper();
     lease.set_holder(std::process::id(), run.id);
+    // Every write about the run from here on holds only while the lease is this
+    // process's; its keeper passes on stop requests and a lease lost.
+    e.store.set_fence(lease.fence());
+    let marks = run_marks(e.state_dir(), run.id);
+    let (run_id, grace) = (run.id, e.cfg.runner.kill_grace);
+    lease.keep(Box::new(move |news| {
+        on_lease_news(news, run_id, &marks, grace)
+    }));
     e.store
         .set_run_process(run.id, i64::from(std::process::id()), None)?;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -115,6 +123,12 @@ pub fn supervise(
     let job_name = work.name().to_string();
     let is_ask = matches!(work, Work::Ask(_));
     let run_id = run.id;
+    let ship = super::logship::start(
+        &*e.store,
+        run.id,
+        PathBuf::from(run.log_path.clone().unwrap_or_default()),
+        e.cfg.runner.log_max_bytes,
+    );
     let outcome: Result<(Executed, Vec<Survivor>)> = rt.block_on(async {
         let mut cx = prepare(e, &work, run, echo)?;
         let executed = execute(e, &mut cx, &work).await?;
@@ -131,6 +145,9 @@ pub fn supervise(
         }
         Err(err) => stop_after_failure(e, run_id, &err),
     };
+    if let Some(ship) = ship {
+        ship.finish();
+    }
     finalize(e, run_id, &job_name, done, lease, is_ask)
 }
 
@@ -218,11 +235,46 @@ fn stop_after_failure(e: &mut Engine<'_>, run_id: i64, err: &Error) -> Executed 
     // Its worktree may hold the job's unsaved work: kept, like a crashed run's.
     end.workspace = record
         .as_ref()
-        .and_then(super::workspace::cleanup::left_behind);
+        .and_then(|r| super::workspace::cleanup::left_behind(r, true));
     Executed {
         end,
         interrupted: None,
         answer: None,
+    }
+}
+
+/// What the lease's keeper learnt, acted on from its thread. A stop request is the
+/// signal `jobctl cancel` sends on one host: the run stops the same way (TERM, grace,
+/// KILL) and is recorded `cancelled`. A lease lost means another host has closed the run
+/// (or is about to): its processes are stopped at once and this process exits without
+/// recording anything more (every write would be refused by the fence anyway).
+fn on_lease_news(news: crate::coord::LeaseNews, run_id: i64, marks: &[String], grace: Duration) {
+    use crate::coord::LeaseNews;
+    match news {
+        LeaseNews::StopRequested => {
+            tracing::info!(run = run_id, "a stop was requested");
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), Signal::SIGTERM);
+        }
+        LeaseNews::Lost => {
+            tracing::error!(
+                run = run_id,
+                "this host's lease on the run was taken over (it missed heartbeats for the whole lease); stopping its processes and recording nothing"
+            );
+            let identity = RunIdentity {
+                pgid: None,
+                env_marks: marks.to_vec(),
+                ancestor: Some(std::process::id() as i32),
+                not_before: RunIdentity::my_start(),
+            };
+            let _ = grace;
+            proctree::terminate(
+                &identity,
+                Duration::ZERO,
+                Duration::from_secs(10),
+                &mut |_| {},
+            );
+            std::process::exit(i32::from(crate::core::error::code::STATE));
+        }
     }
 }
 

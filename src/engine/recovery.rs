@@ -66,7 +66,8 @@ fn close_lost(e: &mut Engine<'_>, run: &RunRecord) -> Result<()> {
     end.error = Some(format!("its supervisor{who} vanished; closed as lost"));
     end.attempts = run.attempts.clone();
     end.refund_unstarted = true;
-    end.workspace = crate::engine::workspace::cleanup::left_behind(run);
+    let here = crate::engine::workspace::cleanup::here(e, run);
+    end.workspace = crate::engine::workspace::cleanup::left_behind(run, here);
     let kept = end.workspace.as_ref().filter(|w| w.kept).cloned();
     let Some(closed) = e.store.finish_run(run.id, &end)? else {
         return Ok(()); // closed meanwhile by someone else

@@ -71,11 +71,16 @@ pub fn show(e: &mut Engine<'_>, which: Which<'_>) -> Result<RunReport> {
             detail: ev.detail,
         })
         .collect();
-    let log_tail = record
-        .log_path
-        .as_deref()
-        .map(|p| log_tail(Path::new(p), LOG_TAIL_LINES))
-        .unwrap_or_default();
+    let log_tail = if e.store.keeps_logs() {
+        // Kept in the database (several hosts): the run may be another host's.
+        stored_log_tail(&*e.store, record.id, LOG_TAIL_LINES)?
+    } else {
+        record
+            .log_path
+            .as_deref()
+            .map(|p| log_tail(Path::new(p), LOG_TAIL_LINES))
+            .unwrap_or_default()
+    };
     Ok(RunReport {
         run: RunView::from(&record),
         trigger: if record.forced { "forced" } else { "scheduled" },
@@ -103,9 +108,31 @@ pub fn log_tail(path: &Path, n: usize) -> Vec<String> {
         return Vec::new();
     }
     buf.retain(|b| *b != 0);
-    let text = String::from_utf8_lossy(&buf);
+    last_lines(&buf, from > 0, n)
+}
+
+/// The last `n` lines of a log kept in the store, read from its end only.
+fn stored_log_tail(store: &dyn crate::store::Store, run_id: i64, n: usize) -> Result<Vec<String>> {
+    let end = store.read_log(run_id, 0, 0)?;
+    let from = end.end.saturating_sub(LOG_TAIL_BYTES).max(end.dropped);
+    let mut buf = Vec::new();
+    let mut at = from;
+    while at < end.end {
+        let piece = store.read_log(run_id, at, (end.end - at) as usize)?;
+        if piece.data.is_empty() {
+            break;
+        }
+        buf.extend_from_slice(&piece.data);
+        at = piece.next;
+    }
+    Ok(last_lines(&buf, from > end.dropped, n))
+}
+
+/// The last `n` lines of `buf`; `cut`: it may start mid-line, so its first line goes.
+fn last_lines(buf: &[u8], cut: bool, n: usize) -> Vec<String> {
+    let text = String::from_utf8_lossy(buf);
     let mut lines: Vec<&str> = text.lines().collect();
-    if from > 0 && !lines.is_empty() {
+    if cut && !lines.is_empty() {
         lines.remove(0); // cut mid-line
     }
     let skip = lines.len().saturating_sub(n);

@@ -2,14 +2,10 @@
 //! process that forced it) and a scheduled run's detached supervisor (`jobctl supervise`,
 //! started by the tick with the job's lease).
 
-use std::os::fd::RawFd;
-use std::path::Path;
-
-use super::Engine;
 use super::pipeline::{self, Supervised, Work};
+use super::{Engine, StateTarget};
 use crate::config::Config;
-use crate::coord::Coordinator;
-use crate::coord::flock::FlockCoordinator;
+use crate::coord::Handover;
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
 use crate::core::run::{NewRun, RunEnd};
@@ -64,13 +60,18 @@ fn busy_message(e: &Engine<'_>, name: &str) -> Result<String> {
         .pgid
         .map(|g| format!("; the job's process group is {g}"))
         .unwrap_or_default();
+    // A run of another host sharing the state: its pid means nothing here without it.
+    let on = match &run.host {
+        Some(h) if e.host.as_deref() != Some(h.as_str()) => format!(" on host {h}"),
+        _ => String::new(),
+    };
     Ok(match pid {
         Some(pid) => format!(
-            "job {name} is already running (run {}, pid {pid}); that is its supervisor{group}",
+            "job {name} is already running (run {}{on}, pid {pid}); that is its supervisor{group}",
             run.id
         ),
         None => format!(
-            "job {name} is already running (run {}, its supervisor is starting)",
+            "job {name} is already running (run {}{on}, its supervisor is starting)",
             run.id
         ),
     })
@@ -84,27 +85,28 @@ pub enum Detached {
     NotStarted,
 }
 
-/// The detached supervisor of run `run_id`, holding the lease the tick handed over on
-/// `lease_fd`. `cfg` is the config as loaded now, or why it can't be.
+/// The detached supervisor of run `run_id`, taking over the lease the tick handed over.
+/// `cfg` is the config as loaded now, or why it can't be; `target` the state the tick
+/// used (the state of a config that became invalid is still known).
 ///
 /// # Safety
-/// `lease_fd` must be the descriptor the tick passed to this process alone.
+/// A [`Handover::Fd`] must be the descriptor the tick passed to this process alone.
 pub unsafe fn detached(
     cfg: std::result::Result<&Config, &Error>,
     run_id: i64,
-    lease_fd: RawFd,
-    state_dir: &Path,
+    handover: Handover,
+    target: &StateTarget,
 ) -> Result<Detached> {
-    let mut store = crate::store::open(state_dir)?;
-    let coord = Box::new(FlockCoordinator::new(store.dir()));
+    let (mut store, coord, host) = target.open()?;
     let Some(run) = store.get_run(run_id)? else {
         return Err(Error::NotFound(format!(
             "run {run_id} is not in {}",
-            state_dir.display()
+            store.dir().display()
         )));
     };
     // SAFETY: the caller's contract.
-    let lease = unsafe { coord.adopt(run.lock_key(), lease_fd) };
+    let lease = unsafe { coord.adopt(run.lock_key(), handover)? };
+    store.set_fence(lease.fence());
     let cfg = match cfg {
         Ok(c) if c.jobs.contains_key(&run.job) => c,
         Ok(_) | Err(_) => {
@@ -121,7 +123,12 @@ pub unsafe fn detached(
         }
     };
     let job = cfg.job(&run.job)?;
-    let mut e = Engine { cfg, store, coord };
+    let mut e = Engine {
+        cfg,
+        store,
+        coord,
+        host,
+    };
     Ok(Detached::Supervised(Box::new(pipeline::supervise(
         &mut e,
         Work::Job(job),

@@ -14,11 +14,15 @@ use serde::Serialize;
 use super::Engine;
 use super::plan::{self, Plan};
 use crate::config::{Config, Job};
-use crate::coord::{Lease, TickOutcome};
+use crate::coord::{Handover, Lease, TickOutcome};
 use crate::core::clock::{self, rfc3339, to_ms};
 use crate::core::error::{Error, Result};
 use crate::core::run::{EventKind, NewRun, RunRecord};
 use crate::store::{Claim, Store};
+
+/// The environment variable that gives a supervisor its PostgreSQL state's URL (never a
+/// command-line argument: others can read those). A job never sees it (`JOBCTL_*`).
+pub const SUPERVISOR_URL_VAR: &str = "JOBCTL_SUPERVISOR_STATE_URL";
 
 /// How long a tick waits for another tick to finish deciding.
 pub const TICK_LOCK_WAIT: Duration = Duration::from_secs(5);
@@ -86,6 +90,7 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
     e.recover()?;
     let cfg = e.cfg;
     let now = clock::now()?;
+    let host = e.host.clone();
     let store = &mut *e.store;
     let mut states = store.job_states()?;
     let unseen: Vec<&str> = cfg
@@ -131,13 +136,26 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
         }
     }
     let prev_tick = store.last_tick()?;
-    let mut running = store.running_runs()?.len();
+    // `max_running` is each host's own: count the runs of this one.
+    let mut running = store
+        .running_runs()?
+        .iter()
+        .filter(|r| r.host == host)
+        .count();
     let mut started = Vec::new();
     let mut held = Vec::new();
     let mut next: Option<(String, Timestamp)> = None;
+    // This host's name, looked up only when a job names its hosts.
+    let mut this_host = host.clone();
 
     for (name, job) in &cfg.jobs {
         if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        // `hosts = [...]`: another host's job (its slots are that host's to move).
+        if job.hosts.is_some()
+            && !job.runs_on(this_host.get_or_insert_with(crate::config::StateConfig::default_host))
+        {
             continue;
         }
         let state = states.get(name);
@@ -177,7 +195,7 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
                         continue;
                     }
                 };
-                match claim(cfg, store, job, lease, slot, missed)? {
+                match claim(cfg, store, job, lease, slot, missed, host.as_deref())? {
                     Some(s) => {
                         running += 1;
                         started.push(s);
@@ -196,6 +214,14 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
     // `--job` looked at one job: the others were not seen, so this was not a tick for them.
     if only.is_none() {
         store.set_last_tick(now)?;
+        if let Some(host) = host {
+            store.record_host(&crate::store::HostRecord {
+                name: host,
+                last_tick: Some(to_ms(now)),
+                config_digest: config_digest(&cfg.path),
+                version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            })?;
+        }
     }
     // Kept worktrees past their age or size limit, after the runs have started and with
     // the tick lock released: removing a big tree takes a while.
@@ -208,15 +234,24 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
     })
 }
 
+/// A digest of the config file's text, for `status` to tell hosts that tick with
+/// different configs apart (CRC-32: a fingerprint, not a security measure).
+pub fn config_digest(path: &std::path::Path) -> Option<String> {
+    std::fs::read(path)
+        .ok()
+        .map(|t| format!("{:08x}", crc32fast::hash(&t)))
+}
+
 /// Records the run (and the job's new slot) and starts its supervisor with the lease;
 /// `None` when the store refused the claim (the slot was taken, or a run still runs).
 fn claim(
     cfg: &Config,
     store: &mut dyn Store,
     job: &Job,
-    lease: Box<dyn Lease>,
+    mut lease: Box<dyn Lease>,
     slot: Timestamp,
     missed: bool,
+    host: Option<&str>,
 ) -> Result<Option<Started>> {
     let claim = store.claim_run(&NewRun {
         job: job.name.clone(),
@@ -245,7 +280,8 @@ fn claim(
         )?;
     }
     crate::faults::point("tick_after_claim");
-    let supervisor = spawn_supervisor(cfg, store.dir(), &run, lease.as_ref())?;
+    let supervisor = spawn_supervisor(cfg, store.dir(), &run, lease.as_ref(), host)?;
+    lease.handed_over(supervisor.id(), run.id);
     Ok(Some(Started { run, supervisor }))
 }
 
@@ -262,32 +298,51 @@ fn supervisor_log(state_dir: &std::path::Path) -> Stdio {
 }
 
 /// Starts `jobctl supervise RUN_ID` in a session of its own (so it outlives the tick and a
-/// terminal's Ctrl-C), handing it the lease's open file: the flock belongs to the open
-/// file, so from the moment the child exists both hold it, and there is no instant at
-/// which the job is unlocked.
+/// terminal's Ctrl-C), handing it the lease. A file lock goes as the lease's open file:
+/// the flock belongs to the open file, so from the moment the child exists both hold it,
+/// and there is no instant at which the job is unlocked. A lease in the database goes as
+/// its epoch: it stays this host's until it expires, and the child takes it over at that
+/// epoch (the tick names the child its holder as soon as it exists).
 fn spawn_supervisor(
     cfg: &Config,
     state_dir: &std::path::Path,
     run: &RunRecord,
     lease: &dyn Lease,
+    host: Option<&str>,
 ) -> Result<Child> {
     use nix::fcntl::{FcntlArg, FdFlag, fcntl};
     let exe = std::env::current_exe().context("can't find the jobctl executable")?;
-    let fd = lease
-        .handover_fd()
-        .ok_or_else(|| Error::State("this lease can't be handed to a supervisor".into()))?;
-    // SAFETY: the lease keeps `fd` open for as long as this function runs.
-    let file = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    // Inherited across exec only for this spawn; the tick is single-threaded.
-    fcntl(file, FcntlArg::F_SETFD(FdFlag::empty())).context("can't hand the job lock over")?;
     let mut cmd = Command::new(exe);
     cmd.arg("--config")
         .arg(&cfg.path)
         .arg("supervise")
-        .arg(run.id.to_string())
-        .arg("--lock-fd")
-        .arg(fd.to_string())
-        .arg("--state-dir")
+        .arg(run.id.to_string());
+    let fd = match lease.handover() {
+        Handover::Fd(fd) => {
+            cmd.arg("--lock-fd").arg(fd.to_string());
+            Some(fd)
+        }
+        Handover::Epoch(epoch) => {
+            let (Some(host), Some(state)) = (host, &cfg.state) else {
+                return Err(Error::State(
+                    "a lease kept in the database needs a [state] url".into(),
+                ));
+            };
+            cmd.arg("--lease-epoch")
+                .arg(epoch.to_string())
+                .arg("--host")
+                .arg(host)
+                .env(SUPERVISOR_URL_VAR, &state.url);
+            None
+        }
+    };
+    // SAFETY: the lease keeps `fd` open for as long as this function runs.
+    let file = fd.map(|fd| unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) });
+    if let Some(file) = file {
+        // Inherited across exec only for this spawn; the tick is single-threaded.
+        fcntl(file, FcntlArg::F_SETFD(FdFlag::empty())).context("can't hand the job lock over")?;
+    }
+    cmd.arg("--state-dir")
         .arg(state_dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -306,7 +361,9 @@ fn spawn_supervisor(
         });
     }
     let child = cmd.spawn();
-    let _ = fcntl(file, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    if let Some(file) = file {
+        let _ = fcntl(file, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    }
     let child = child.context("can't start the run's supervisor")?;
     tracing::debug!(run = run.id, pid = child.id(), "supervisor started");
     Ok(child)

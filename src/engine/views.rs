@@ -361,6 +361,12 @@ pub struct StatusReport {
     pub running: Vec<RunningView>,
     pub survivors: Vec<SurvivorView>,
     pub last_failure: Option<FailureView>,
+    /// Every host sharing the state (several hosts only), and a warning when their
+    /// configs differ.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts_warning: Option<String>,
     /// Why the daemon is absent, for people.
     #[serde(skip)]
     pub daemon_why: Option<String>,
@@ -403,6 +409,20 @@ pub struct RunningView {
     /// The job's process group (its first process).
     pub pgid: Option<i64>,
     pub agent: Option<String>,
+    /// The host it runs on (several hosts only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+/// One host sharing the state, as it last ticked.
+#[derive(Debug, Serialize)]
+pub struct HostView {
+    pub host: String,
+    pub last_tick: Option<String>,
+    pub config_digest: Option<String>,
+    pub version: Option<String>,
+    /// The host this command runs on.
+    pub this: bool,
 }
 
 /// launchd and systemd start the tick every 5 minutes (operations.md); three of those
@@ -468,6 +488,18 @@ pub fn status(e: &mut Engine<'_>) -> Result<StatusReport> {
     let last_failure = e.store.last_failure()?;
     let last_tick = e.store.last_tick()?.map(clock::to_ms);
     let now_ms = clock::to_ms(now);
+    let hosts: Vec<HostView> = e
+        .store
+        .hosts()?
+        .into_iter()
+        .map(|h| HostView {
+            this: e.host.as_deref() == Some(h.name.as_str()),
+            host: h.name,
+            last_tick: rfc3339_opt(h.last_tick),
+            config_digest: h.config_digest,
+            version: h.version,
+        })
+        .collect();
     Ok(StatusReport {
         last_tick: rfc3339_opt(last_tick),
         tick_late: last_tick.is_none_or(|t| now_ms - t > TICK_LATE_AFTER),
@@ -494,8 +526,11 @@ pub fn status(e: &mut Engine<'_>) -> Result<StatusReport> {
                 pid: r.supervisor_pid,
                 pgid: r.pgid,
                 agent: r.agent.clone(),
+                host: r.host.clone(),
             })
             .collect(),
+        hosts_warning: digest_warning(&hosts),
+        hosts,
         survivors: survivors
             .iter()
             .flat_map(|(r, list)| {
@@ -517,6 +552,26 @@ pub fn status(e: &mut Engine<'_>) -> Result<StatusReport> {
         running_runs: running,
         survivor_runs: survivors,
         last_failure_run: last_failure,
+    })
+}
+
+/// The warning when hosts tick with configs that differ (they should share one file).
+fn digest_warning(hosts: &[HostView]) -> Option<String> {
+    let mut digests: Vec<&str> = hosts
+        .iter()
+        .filter_map(|h| h.config_digest.as_deref())
+        .collect();
+    digests.sort_unstable();
+    digests.dedup();
+    (digests.len() > 1).then(|| {
+        let each: Vec<String> = hosts
+            .iter()
+            .map(|h| format!("{} {}", h.host, h.config_digest.as_deref().unwrap_or("-")))
+            .collect();
+        format!(
+            "the hosts tick with different configs ({}): every host should use the same config file",
+            each.join(", ")
+        )
     })
 }
 

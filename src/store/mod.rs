@@ -7,6 +7,8 @@
 //! of a lock around them: a slot of a job is claimed once, a job has one running run
 //! (asks aside), a reservation never takes usage past the budget, a run is closed once.
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod sqlite;
 
 use std::collections::HashMap;
@@ -259,13 +261,106 @@ pub trait MetaStore {
     }
 }
 
+/// What one host last said of itself (several hosts on one shared store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRecord {
+    pub name: String,
+    /// Its last tick's "now" (ms).
+    pub last_tick: Option<i64>,
+    /// A digest of the config it ticked with: hosts should share one config.
+    pub config_digest: Option<String>,
+    /// The jobctl version it ran.
+    pub version: Option<String>,
+}
+
+/// The hosts sharing the store. A store only one host uses (SQLite) keeps none.
+pub trait HostStore {
+    /// Notes this host's tick.
+    fn record_host(&mut self, _host: &HostRecord) -> Result<()> {
+        Ok(())
+    }
+    /// Every host that ever ticked, by name.
+    fn hosts(&self) -> Result<Vec<HostRecord>> {
+        Ok(Vec::new())
+    }
+}
+
+/// A piece of a run's output as the store keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredLog {
+    /// Output bytes dropped from the start to keep the log within its cap.
+    pub dropped: u64,
+    /// The output from the position asked for (or from the first kept byte, if that was
+    /// dropped), at most the size asked for.
+    pub data: Vec<u8>,
+    /// The position just past `data`.
+    pub next: u64,
+    /// The position just past the last byte kept: where the output so far ends.
+    pub end: u64,
+}
+
+/// Run logs kept in the store, for stores several hosts share: the state directory of
+/// the host that ran a job is not where another host looks. A store whose logs are the
+/// files in the state directory (SQLite) keeps none.
+pub trait LogStore {
+    /// Whether run logs are kept here (else they are only the files in the state dir).
+    fn keeps_logs(&self) -> bool {
+        false
+    }
+    /// Appends output of run `run_id` at output position `pos`, then drops what lies
+    /// more than `cap` bytes before the end.
+    fn append_log(&mut self, _run_id: i64, _pos: u64, _data: &[u8], _cap: u64) -> Result<()> {
+        Ok(())
+    }
+    /// Drops what lies before output position `from`: the run's log file dropped it too
+    /// (a capped log keeps whole lines), and the copy holds what the file holds.
+    fn trim_log(&mut self, _run_id: i64, _from: u64) -> Result<()> {
+        Ok(())
+    }
+    /// Output of run `run_id` from position `from`, at most `max` bytes.
+    fn read_log(&self, _run_id: i64, _from: u64, _max: usize) -> Result<StoredLog> {
+        Ok(StoredLog::default())
+    }
+    /// A handle on the same store (same fence) that a thread can own, for the thread that
+    /// copies a run's log in while the run goes on; `None` when logs are files only.
+    fn log_writer(&self) -> Result<Option<Box<dyn LogStore + Send>>> {
+        Ok(None)
+    }
+}
+
+/// The lease a process writes under: with a fence set, every write of the store first
+/// checks that `key` is still held at `epoch`, and changes nothing when another process
+/// has taken it since (a host that was stopped or cut off and came back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub key: String,
+    pub epoch: i64,
+}
+
 /// Everything jobctl keeps.
-pub trait Store: RunStore + JobStateStore + EventStore + BudgetStore + MetaStore + Send {
+pub trait Store:
+    RunStore + JobStateStore + EventStore + BudgetStore + MetaStore + HostStore + LogStore + Send
+{
     /// The state directory: run logs and locks live there, whatever holds the records.
     fn dir(&self) -> &Path;
 
     fn logs_dir(&self) -> PathBuf {
         self.dir().join("logs")
+    }
+
+    /// Fences every later write with `fence` (see [`Fence`]). A store only one host uses
+    /// needs none: there, a lease can't be taken from a live holder.
+    fn set_fence(&mut self, _fence: Option<Fence>) {}
+}
+
+/// Whether an error is a write refused by a fence (a lease taken over by another host).
+pub fn postgres_fenced(e: &crate::core::error::Error) -> bool {
+    #[cfg(feature = "postgres")]
+    return postgres::is_fenced(e);
+    #[cfg(not(feature = "postgres"))]
+    {
+        let _ = e;
+        false
     }
 }
 

@@ -35,6 +35,7 @@ pub fn run_all<B: Backend>(fresh: impl Fn() -> B) {
             a_run_is_closed_once_with_everything_it_recorded,
         ),
         ("history and latest runs", history_latest_and_failures),
+        ("history pages", history_pages_go_back_by_id),
         ("pruning", pruning_keeps_the_newest_and_running_runs),
         (
             "workspaces, changes and hooks",
@@ -47,6 +48,10 @@ pub fn run_all<B: Backend>(fresh: impl Fn() -> B) {
         ("a run's events", a_runs_events_are_read_oldest_first),
         ("job states", job_states_round_trip),
         ("events", events_are_appended_and_read_newest_first),
+        (
+            "events visible in id order",
+            events_become_visible_in_id_order,
+        ),
         ("meta", meta_round_trips),
         (
             "reservations",
@@ -255,6 +260,37 @@ pub fn history_latest_and_failures<B: Backend>(b: &B) {
     assert_eq!(s.latest_run("a").unwrap().unwrap().id, ids[2]);
     assert_eq!(s.last_failure().unwrap().unwrap().id, ids[1]);
     assert_eq!(s.running_runs().unwrap().len(), 1);
+}
+
+pub fn history_pages_go_back_by_id<B: Backend>(b: &B) {
+    let mut s = b.open();
+    for i in 0..7 {
+        let job = if i % 3 == 0 { "b" } else { "a" };
+        let r = claimed(s.claim_run(&forced(job, i)).unwrap());
+        s.finish_run(r.id, &end(RunStatus::Succeeded, i + 1))
+            .unwrap();
+    }
+    for job in [None, Some("a"), Some("b")] {
+        let whole: Vec<i64> = s.history(job, 100).unwrap().iter().map(|r| r.id).collect();
+        let mut paged = Vec::new();
+        let mut before = None;
+        loop {
+            let page = s.history_page(job, before, 2).unwrap();
+            assert!(page.len() <= 2);
+            let Some(last) = page.last() else { break };
+            before = Some(last.id);
+            paged.extend(page.iter().map(|r| r.id));
+        }
+        assert_eq!(paged, whole, "pages of {job:?}, newest first");
+    }
+    let newest = s.history(None, 1).unwrap()[0].id;
+    assert!(
+        s.history_page(None, Some(newest), 100)
+            .unwrap()
+            .iter()
+            .all(|r| r.id < newest),
+        "only ids below `before`"
+    );
 }
 
 pub fn pruning_keeps_the_newest_and_running_runs<B: Backend>(b: &B) {
@@ -509,6 +545,86 @@ pub fn events_are_appended_and_read_newest_first<B: Backend>(b: &B) {
     let all = s.events(None, 2).unwrap();
     assert_eq!(all.len(), 2);
     assert_eq!(all[1].run_id, Some(7));
+}
+
+/// A reader that goes on from the last event id it saw ("everything after N", as a live
+/// stream reads) never misses one: while several handles write events at once, on their
+/// own and inside the writes that add them (a claim, a close, a pause, a scope), no event
+/// becomes visible after one with a higher id.
+pub fn events_become_visible_in_id_order<B: Backend>(b: &B) {
+    const WRITERS: usize = 4;
+    const EACH: i64 = 60;
+    let done = AtomicUsize::new(0);
+    let ids = |s: &dyn Store| -> Vec<i64> {
+        let mut v: Vec<i64> = s
+            .events(None, 1_000_000)
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        v.reverse();
+        v
+    };
+    let mut stream = Vec::new();
+    std::thread::scope(|scope| {
+        for w in 0..WRITERS {
+            let done = &done;
+            scope.spawn(move || {
+                let mut s = b.open();
+                let job = format!("ev{w}");
+                for i in 0..EACH {
+                    match i % 4 {
+                        0 => s
+                            .append_event(
+                                i,
+                                EventKind::SlotSkipped,
+                                Some(&job),
+                                None,
+                                &serde_json::json!({"w": w, "i": i}),
+                            )
+                            .unwrap(),
+                        1 => {
+                            let r = claimed(s.claim_run(&forced(&job, i)).unwrap());
+                            s.finish_run(r.id, &end(RunStatus::Succeeded, i + 1))
+                                .unwrap();
+                        }
+                        2 => s.set_paused(&job, i % 8 == 2, i, None).unwrap(),
+                        _ => {
+                            let off = ScopeReason::manual("paused by hand");
+                            let reason = (i % 8 == 3).then_some(&off);
+                            s.set_scope("claude", &job, reason, i).unwrap();
+                        }
+                    }
+                }
+                done.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+        let r = b.open();
+        let mut after = 0;
+        loop {
+            let last = done.load(Ordering::SeqCst) == WRITERS;
+            let new: Vec<i64> = ids(&*r).into_iter().filter(|id| *id > after).collect();
+            if let Some(last) = new.last() {
+                after = *last;
+            }
+            stream.extend(new);
+            if last {
+                break;
+            }
+            std::thread::yield_now();
+        }
+    });
+    let all = ids(&*b.open());
+    assert!(
+        all.len() >= WRITERS * EACH as usize,
+        "{} events written",
+        all.len()
+    );
+    let missed: Vec<&i64> = all.iter().filter(|id| !stream.contains(id)).collect();
+    assert!(
+        missed.is_empty(),
+        "events that became visible after a higher id had been read: {missed:?}"
+    );
 }
 
 pub fn meta_round_trips<B: Backend>(b: &B) {

@@ -68,6 +68,15 @@ pub fn execute(g: &Global, ui: &Ui, a: LogsArgs<'_>) -> Result<u8> {
         running: run.is_running(),
         checked: Instant::now(),
     };
+    if watch.e.store.keeps_logs() {
+        let opts = StoreRead {
+            json: ui.json && !follow,
+            follow,
+            tail: a.tail,
+            stamps: a.timestamps.then(|| Stamper::new(Path::new(&path), ui)),
+        };
+        return from_store(&run, &path, opts, &mut watch);
+    }
     let missing = || -> Error {
         Error::Failed(format!(
             "run {} has no stored output ({path} is missing)",
@@ -317,6 +326,141 @@ fn copy(
             Chunk::Busy => watch.wait_busy()?,
         }
     }
+}
+
+/// How a log kept in the state database is read.
+struct StoreRead {
+    /// One JSON document (`--json` without `--follow`).
+    json: bool,
+    follow: bool,
+    /// Only the last N lines.
+    tail: Option<u64>,
+    /// Each line with the time it came: known from the times index beside the log on
+    /// the host that ran it, `-` elsewhere.
+    stamps: Option<Stamper>,
+}
+
+/// A log kept in the state database (several hosts: the run may be another host's):
+/// read by output position, piece by piece, from the start (or the first byte kept), or
+/// from where its last N lines start.
+fn from_store(run: &RunRecord, path: &str, mut o: StoreRead, watch: &mut Watch) -> Result<u8> {
+    let q = |s: &str| serde_json::Value::from(s).to_string();
+    let mut text = JsonText::new(io::stdout().lock());
+    if o.json {
+        let head = format!(
+            "{{\n  \"job\": {},\n  \"log_path\": {},\n  \"output\": \"",
+            q(&run.job),
+            q(path)
+        );
+        if text.out.write_all(head.as_bytes()).is_err() {
+            return Ok(0);
+        }
+    }
+    let (mut from, until) = match o.tail {
+        Some(n) => {
+            let (start, end) = stored_tail_start(watch, run.id, n)?;
+            (start, (!o.follow).then_some(end))
+        }
+        None => (0, None),
+    };
+    let json = o.json;
+    let write = |text: &mut JsonText<io::StdoutLock<'_>>, b: &[u8]| {
+        if json {
+            text.push(b)
+        } else {
+            text.out.write_all(b).and_then(|()| text.out.flush())
+        }
+    };
+    let mut first = o.tail.is_none();
+    let mut follow = o.follow;
+    loop {
+        let max = match until {
+            Some(u) if from >= u => break,
+            Some(u) => PIECE.min((u - from) as usize),
+            None => PIECE,
+        };
+        let piece = watch.e.store.read_log(run.id, from, max)?;
+        if first && piece.dropped > 0 {
+            let note = format!(
+                "[jobctl] output exceeded log_max_bytes: the first {} bytes were dropped\n",
+                piece.dropped
+            );
+            let _ = write(&mut text, note.as_bytes());
+        }
+        first = false;
+        from = piece.next;
+        if !piece.data.is_empty() {
+            let at = piece.next - piece.data.len() as u64;
+            let written = match o.stamps.as_mut() {
+                Some(s) => s.write(&piece.data, Some(at), &mut |b| write(&mut text, b)),
+                None => write(&mut text, &piece.data),
+            };
+            if written.is_err() {
+                return Ok(0); // stdout closed
+            }
+            continue;
+        }
+        if !follow {
+            break;
+        }
+        if !watch.check()? {
+            // Ended: its supervisor copied the whole log in before recording the end,
+            // so reading on to the end gets all of it.
+            follow = false;
+            continue;
+        }
+        std::thread::sleep(POLL);
+    }
+    if o.json {
+        let tail = format!(
+            "\",\n  \"run_id\": {},\n  \"status\": {}\n}}\n",
+            run.id,
+            q(run.status.as_str())
+        );
+        let _ = text
+            .finish()
+            .and_then(|()| text.out.write_all(tail.as_bytes()));
+    }
+    let _ = text.out.flush();
+    Ok(0)
+}
+
+/// Where the last `n` lines of a stored log start, and where it ends now. The kept log
+/// is at most `log_max_bytes`; it is read forward once, remembering only the last `n`
+/// line starts.
+fn stored_tail_start(watch: &mut Watch, run_id: i64, n: u64) -> Result<(u64, u64)> {
+    // The last n + 1 line starts: the newline that ends the last line doesn't start one.
+    let mut starts = std::collections::VecDeque::new();
+    let mut first = None;
+    let mut from = 0u64;
+    loop {
+        let piece = watch.e.store.read_log(run_id, from, PIECE)?;
+        let at = piece.next - piece.data.len() as u64;
+        first.get_or_insert(at);
+        if piece.data.is_empty() {
+            break;
+        }
+        for (i, b) in piece.data.iter().enumerate() {
+            if *b == b'\n' {
+                starts.push_back(at + i as u64 + 1);
+                if starts.len() as u64 > n + 1 {
+                    starts.pop_front();
+                }
+            }
+        }
+        from = piece.next;
+    }
+    let first = first.unwrap_or(0);
+    let end = from.max(first);
+    if starts.back() == Some(&end) {
+        starts.pop_back();
+    }
+    let start = match starts.len().checked_sub(n as usize) {
+        _ if n == 0 => end,
+        Some(i) => starts[i],
+        None => first,
+    };
+    Ok((start, end))
 }
 
 /// `{job, log_path, output, run_id, status}`, laid out as `Ui::print_json` would, with

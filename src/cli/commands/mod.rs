@@ -18,6 +18,7 @@ pub mod next;
 pub mod reset;
 pub mod run;
 pub mod show;
+pub mod state;
 pub mod status;
 pub mod supervise;
 pub mod workspaces;

@@ -58,6 +58,26 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
         "role now: {}{no_daemon}\nbudget day: {}\n\n",
         s.role, s.budget_day
     ));
+    // Several hosts sharing the state: each one's last tick and config.
+    for h in &s.hosts {
+        text.push_str(&format!(
+            "host {}{}: last tick {}, config {}\n",
+            h.host,
+            if h.this { " (this host)" } else { "" },
+            h.last_tick
+                .as_deref()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .map(|t| human_time(t.as_millisecond()))
+                .unwrap_or_else(|| "never".into()),
+            h.config_digest.as_deref().unwrap_or("-")
+        ));
+    }
+    if let Some(w) = &s.hosts_warning {
+        text.push_str(&format!("warning: {w}\n"));
+    }
+    if !s.hosts.is_empty() {
+        text.push('\n');
+    }
     if s.agents.is_empty() {
         text.push_str("agents: none configured\n");
     } else {
@@ -85,23 +105,32 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
         text.push_str("running: nothing\n");
     } else {
         // PID: the run's supervisor (what `cancel` signals, what `force` names); PGID: the
-        // job's own process group.
+        // job's own process group; HOST: where it runs, when several hosts share the state.
+        let several = s.running_runs.iter().any(|r| r.host.is_some());
         let rows: Vec<Vec<Cell>> = s
             .running_runs
             .iter()
             .map(|run| {
                 let id = |p: Option<i64>| p.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
-                vec![
+                let mut row = vec![
                     Cell::new(run.id),
                     Cell::new(&run.job),
                     Cell::new(ui.time(run.started_at, s.now_ms)),
                     Cell::new(id(run.supervisor_pid)),
                     Cell::new(id(run.pgid)),
                     Cell::new(run.agent.as_deref().unwrap_or("-")),
-                ]
+                ];
+                if several {
+                    row.push(Cell::new(run.host.as_deref().unwrap_or("-")));
+                }
+                row
             })
             .collect();
-        text.push_str(&ui.table_text(&["RUN", "JOB", "STARTED", "PID", "PGID", "AGENT"], &rows));
+        let mut head = vec!["RUN", "JOB", "STARTED", "PID", "PGID", "AGENT"];
+        if several {
+            head.push("HOST");
+        }
+        text.push_str(&ui.table_text(&head, &rows));
     }
     text.push('\n');
     for (r, list) in &s.survivor_runs {

@@ -8,15 +8,54 @@
 use std::path::Path;
 
 use crate::cli::args::Global;
-use crate::core::error::Result;
+use crate::coord::Handover;
+use crate::core::error::{Error, Result};
 use crate::core::run::RunStatus;
+use crate::engine::StateTarget;
 use crate::engine::supervise::{self, Detached};
 use crate::exec::process;
 
-pub fn execute(g: &Global, run_id: i64, lock_fd: i32, state_dir: &Path) -> Result<u8> {
+/// How the lease was handed over, and where the state is.
+pub struct Handed<'a> {
+    pub lock_fd: Option<i32>,
+    pub lease_epoch: Option<i64>,
+    pub host: Option<&'a str>,
+    pub state_dir: &'a Path,
+}
+
+pub fn execute(g: &Global, run_id: i64, h: Handed<'_>) -> Result<u8> {
     let cfg = crate::cli::load_config(g);
-    // SAFETY: the tick passed this descriptor to this process alone.
-    let done = unsafe { supervise::detached(cfg.as_deref(), run_id, lock_fd, state_dir)? };
+    let (handover, target) = match (h.lock_fd, h.lease_epoch, h.host) {
+        (Some(fd), None, None) => (Handover::Fd(fd), StateTarget::Local(h.state_dir.into())),
+        (None, Some(epoch), Some(host)) => {
+            // The URL comes by environment, never on a command line others can read.
+            let url = std::env::var(crate::engine::tick::SUPERVISOR_URL_VAR).map_err(|_| {
+                Error::Usage(format!(
+                    "--lease-epoch needs {} set",
+                    crate::engine::tick::SUPERVISOR_URL_VAR
+                ))
+            })?;
+            let lease = cfg
+                .as_ref()
+                .ok()
+                .and_then(|c| c.state.as_ref().map(|s| s.lease))
+                .unwrap_or(crate::config::state::DEFAULT_LEASE);
+            let target = StateTarget::Shared {
+                url,
+                host: host.to_string(),
+                lease,
+                dir: h.state_dir.into(),
+            };
+            (Handover::Epoch(epoch), target)
+        }
+        _ => {
+            return Err(Error::Usage(
+                "supervise takes --lock-fd, or --lease-epoch with --host".into(),
+            ));
+        }
+    };
+    // SAFETY: the tick passed this descriptor (if any) to this process alone.
+    let done = unsafe { supervise::detached(cfg.as_deref(), run_id, handover, &target)? };
     Ok(match done {
         Detached::NotStarted => 1,
         Detached::Supervised(d) => match d.interrupted {

@@ -40,6 +40,9 @@ pub struct WorkspaceRow {
     /// Kept after its run (false: its run is still running in it).
     pub kept: bool,
     pub running: bool,
+    /// The host whose disk it is on (several hosts sharing the state).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 fn row(r: &RunRecord, ws: &WorkspaceInfo, now: i64) -> WorkspaceRow {
@@ -56,6 +59,7 @@ fn row(r: &RunRecord, ws: &WorkspaceInfo, now: i64) -> WorkspaceRow {
         pushed: ws.pushed,
         kept: ws.kept,
         running: r.is_running(),
+        host: r.host.clone(),
     }
 }
 
@@ -68,6 +72,12 @@ pub fn list(e: &mut Engine<'_>) -> Result<Vec<WorkspaceRow>> {
         .iter()
         .filter_map(|r| r.workspace.as_ref().map(|ws| row(r, ws, now)))
         .collect())
+}
+
+/// Whether `run` ran on this host, whose disk holds its worktree (always, where one host
+/// keeps the state).
+pub fn here(e: &Engine<'_>, run: &RunRecord) -> bool {
+    run.host.is_none() || run.host == e.host
 }
 
 /// Why a worktree is removed.
@@ -201,7 +211,7 @@ pub fn on_tick(e: &mut Engine<'_>) {
         return;
     }
     let any = match e.store.runs_with_worktree() {
-        Ok(runs) => runs.iter().any(|r| !r.is_running()),
+        Ok(runs) => runs.iter().any(|r| !r.is_running() && here(e, r)),
         Err(err) => {
             tracing::warn!("can't list kept worktrees: {err}");
             return;
@@ -249,7 +259,7 @@ fn sweep(
         .store
         .runs_with_worktree()?
         .into_iter()
-        .filter(|r| !r.is_running() && r.workspace.is_some())
+        .filter(|r| !r.is_running() && r.workspace.is_some() && here(e, r))
         .collect();
     let kept: Vec<Kept> = runs
         .iter()
@@ -369,10 +379,14 @@ fn git_dir_of(git: &Git, wt: &Path) -> std::result::Result<PathBuf, String> {
 
 /// A run closed without its supervisor (lost, or jobctl failed mid-run): its worktree, if
 /// still on disk, is kept (it may hold the job's unsaved work) and sized. Returns the
-/// workspace to record, `None` when the run had none.
-pub fn left_behind(run: &RunRecord) -> Option<WorkspaceInfo> {
+/// workspace to record, `None` when the run had none. `here`: the run ran on this host;
+/// another host's worktree (several hosts sharing the state) is on that host's disk, so
+/// it is recorded kept, for that host to clean.
+pub fn left_behind(run: &RunRecord, here: bool) -> Option<WorkspaceInfo> {
     let mut ws = run.workspace.clone()?;
-    if Path::new(&ws.path).is_dir() {
+    if !here {
+        ws.kept = true;
+    } else if Path::new(&ws.path).is_dir() {
         super::mark_kept(&mut ws);
     } else {
         ws.kept = false;

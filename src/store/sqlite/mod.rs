@@ -107,22 +107,19 @@ fn state_error(msg: String) -> Error {
 /// logs, the marks that find a run's processes) must spell it the same way.
 pub fn ensure_state_dir(dir: &Path) -> Result<PathBuf> {
     if !dir.is_dir() {
-        if dir.exists() {
-            return Err(state_error(format!(
-                "state directory {} exists but is not a directory",
-                dir.display()
-            )));
-        }
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| {
-                state_error(format!(
-                    "can't create the state directory {}: {e}",
+        // Another process may create it at the same time: a directory there is fine.
+        let made = DirBuilder::new().recursive(true).mode(0o700).create(dir);
+        if !dir.is_dir() {
+            return Err(state_error(match made {
+                Err(e) if !dir.exists() => {
+                    format!("can't create the state directory {}: {e}", dir.display())
+                }
+                _ => format!(
+                    "state directory {} exists but is not a directory",
                     dir.display()
-                ))
-            })?;
+                ),
+            }));
+        }
     }
     let canonical = dir.canonicalize().map_err(|e| {
         state_error(format!(
@@ -292,6 +289,10 @@ impl MetaStore for SqliteStore {
         Ok(())
     }
 }
+
+impl super::HostStore for SqliteStore {}
+
+impl super::LogStore for SqliteStore {}
 
 impl Store for SqliteStore {
     fn dir(&self) -> &Path {

@@ -74,6 +74,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
         workspace: json_col(r, 27)?,
         changes: json_col(r, 28)?.unwrap_or_default(),
         hooks: json_col(r, 29)?.unwrap_or_default(),
+        host: None,
     })
 }
 

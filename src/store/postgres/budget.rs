@@ -1,0 +1,338 @@
+//! Agent scopes and the shared daily usage in PostgreSQL. A reservation locks the agent's
+//! usage row (and the scope's) for its one transaction, so any number of hosts reserving
+//! at once never take usage past the budget and never lose an increment.
+
+use postgres::Transaction;
+use postgres::types::Type;
+
+use super::{PgStore, events};
+use crate::core::budget::{ReasonKind, ScopeReason};
+use crate::core::error::Result;
+use crate::core::run::EventKind;
+use crate::store::{BudgetStore, MetaStore, Reservation, ReserveRequest, ScopeState, Ticket};
+
+/// The advisory lock key of the budget day's rollover ("budget" in ASCII).
+const ROLL_LOCK: i64 = 0x6275_6467_6574;
+
+fn kinds(rule: fn(ReasonKind) -> bool) -> Vec<&'static str> {
+    ReasonKind::all_where(rule)
+        .iter()
+        .map(|k| k.as_str())
+        .collect()
+}
+
+fn scope_state(r: &postgres::Row) -> ScopeState {
+    ScopeState {
+        agent: r.get(0),
+        scope: r.get(1),
+        enabled: r.get(2),
+        reason: r.get(3),
+        disabled_at: r.get(4),
+    }
+}
+
+impl BudgetStore for PgStore {
+    fn roll_budget_day(&mut self, day: &str, now: i64, cooldown_ms: i64) -> Result<String> {
+        let before = now - cooldown_ms;
+        let cooldown_kinds = kinds(ReasonKind::clears_after_cooldown);
+        // Cheap read first: the common case is "same day, nothing cooled down".
+        let stored = self.get_meta("budget_day")?;
+        let due: i64 = self
+            .query_opt(
+                "SELECT count(*) FROM agent_scopes WHERE NOT enabled AND disabled_at <= $1 AND reason_kind = ANY($2)",
+                &[(&before, Type::INT8), (&cooldown_kinds, Type::TEXT_ARRAY)],
+            )?
+            .map(|r| r.get(0))
+            .unwrap_or(0);
+        let want = match &stored {
+            Some(s) if s.as_str() > day => s.clone(),
+            _ => day.to_string(),
+        };
+        if stored.as_deref() == Some(want.as_str()) && due == 0 {
+            return Ok(want);
+        }
+        self.write(|tx| {
+            tx.query_typed(
+                "SELECT pg_advisory_xact_lock($1)",
+                &[(&ROLL_LOCK, Type::INT8)],
+            )?;
+            let stored: Option<String> = tx
+                .query_typed_opt("SELECT value FROM meta WHERE key = 'budget_day'", &[])?
+                .map(|r| r.get(0));
+            let day = match &stored {
+                Some(s) if s.as_str() > day => s.clone(),
+                _ => day.to_string(),
+            };
+            // The events go in last: the events lock is the last lock taken.
+            let mut news = Vec::new();
+            if stored.as_deref() != Some(day.as_str()) {
+                let enabled = enable_scopes(tx, ReasonKind::clears_at_new_day, None, None)?;
+                tx.query_typed(
+                    "UPDATE agent_usage SET used_milli = 0, day = $1, epoch = epoch + 1",
+                    &[(&day, Type::TEXT)],
+                )?;
+                tx.query_typed(
+                    "INSERT INTO meta (key, value) VALUES ('budget_day', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    &[(&day, Type::TEXT)],
+                )?;
+                if stored.is_some() {
+                    news.push((
+                        EventKind::BudgetReset,
+                        serde_json::json!({"why": "new budget day", "day": day, "enabled": enabled}),
+                    ));
+                }
+            }
+            let cooled = enable_scopes(tx, ReasonKind::clears_after_cooldown, None, Some(before))?;
+            if !cooled.is_empty() {
+                news.push((
+                    EventKind::ScopesEnabled,
+                    serde_json::json!({"why": "provider cooldown passed", "scopes": cooled}),
+                ));
+            }
+            for (kind, detail) in news {
+                events::append_tx(tx, now, kind, None, None, &detail)?;
+            }
+            Ok(day)
+        })
+    }
+
+    fn ensure_scopes(&mut self, agents: &[&str], scopes: &[String]) -> Result<()> {
+        let mut a = Vec::new();
+        let mut s = Vec::new();
+        for agent in agents {
+            for scope in scopes {
+                a.push(agent.to_string());
+                s.push(scope.clone());
+            }
+        }
+        self.write_one(
+            "INSERT INTO agent_scopes (agent, scope) SELECT * FROM unnest($1::text[], $2::text[]) \
+             ON CONFLICT (agent, scope) DO NOTHING",
+            &[(&a, Type::TEXT_ARRAY), (&s, Type::TEXT_ARRAY)],
+        )?;
+        Ok(())
+    }
+
+    fn scope_states(&self) -> Result<Vec<ScopeState>> {
+        Ok(self
+            .query(
+                "SELECT agent, scope, enabled, reason, disabled_at FROM agent_scopes ORDER BY agent, scope",
+                &[],
+            )?
+            .iter()
+            .map(scope_state)
+            .collect())
+    }
+
+    fn scope_state(&self, agent: &str, scope: &str) -> Result<Option<ScopeState>> {
+        Ok(self
+            .query_opt(
+                "SELECT agent, scope, enabled, reason, disabled_at FROM agent_scopes WHERE agent = $1 AND scope = $2",
+                &[(&agent, Type::TEXT), (&scope, Type::TEXT)],
+            )?
+            .map(|r| scope_state(&r)))
+    }
+
+    fn usage(&self, agent: &str, day: &str) -> Result<i64> {
+        Ok(self
+            .query_opt(
+                "SELECT used_milli FROM agent_usage WHERE agent = $1 AND day = $2",
+                &[(&agent, Type::TEXT), (&day, Type::TEXT)],
+            )?
+            .map(|r| r.get(0))
+            .unwrap_or(0))
+    }
+
+    fn set_scope(
+        &mut self,
+        agent: &str,
+        scope: &str,
+        disabled: Option<&ScopeReason>,
+        now: i64,
+    ) -> Result<bool> {
+        self.write(|tx| set_scope_tx(tx, agent, scope, disabled, now))
+    }
+
+    fn reserve(&mut self, req: &ReserveRequest<'_>) -> Result<Reservation> {
+        let ReserveRequest {
+            agent,
+            scope,
+            day,
+            cost,
+            budget,
+            now,
+            for_run,
+        } = *req;
+        self.write(|tx| {
+            // Both rows exist first, so both can be locked: the usage row serializes every
+            // reservation of the agent, whichever host makes it.
+            tx.query_typed(
+                "INSERT INTO agent_scopes (agent, scope) VALUES ($1, $2) ON CONFLICT (agent, scope) DO NOTHING",
+                &[(&agent, Type::TEXT), (&scope, Type::TEXT)],
+            )?;
+            tx.query_typed(
+                "INSERT INTO agent_usage (agent, day) VALUES ($1, $2) ON CONFLICT (agent) DO NOTHING",
+                &[(&agent, Type::TEXT), (&day, Type::TEXT)],
+            )?;
+            let usage = tx.query_typed_one(
+                "SELECT day, used_milli, epoch FROM agent_usage WHERE agent = $1 FOR UPDATE",
+                &[(&agent, Type::TEXT)],
+            )?;
+            let sc = tx.query_typed_one(
+                "SELECT enabled, reason FROM agent_scopes WHERE agent = $1 AND scope = $2 FOR UPDATE",
+                &[(&agent, Type::TEXT), (&scope, Type::TEXT)],
+            )?;
+            if !sc.get::<_, bool>(0) {
+                let reason: Option<String> = sc.get(1);
+                return Ok(Reservation::Disabled(
+                    reason.unwrap_or_else(|| "disabled".into()),
+                ));
+            }
+            let (stored_day, used, epoch): (String, i64, i64) =
+                (usage.get(0), usage.get(1), usage.get(2));
+            let same_day = stored_day == day;
+            let used = if same_day { used } else { 0 };
+            if used + cost > budget {
+                let reason = ScopeReason::daily_budget(
+                    &crate::core::units::format_milli(used),
+                    &crate::core::units::format_milli(budget),
+                );
+                set_scope_tx(tx, agent, scope, Some(&reason), now)?;
+                return Ok(Reservation::Exhausted(reason.text));
+            }
+            let epoch = if same_day { epoch } else { epoch + 1 };
+            tx.query_typed(
+                "UPDATE agent_usage SET day = $2, used_milli = $3, epoch = $4 WHERE agent = $1",
+                &[
+                    (&agent, Type::TEXT),
+                    (&day, Type::TEXT),
+                    (&(used + cost), Type::INT8),
+                    (&epoch, Type::INT8),
+                ],
+            )?;
+            if let Some((run_id, model)) = for_run {
+                tx.query_typed(
+                    "UPDATE runs SET agent = $1, model = $2, cost_milli = $3, reserve_day = $4, reserve_epoch = $5, \
+                     pgid = NULL, agent_starting = NULL WHERE id = $6",
+                    &[
+                        (&agent, Type::TEXT),
+                        (&model, Type::TEXT),
+                        (&cost, Type::INT8),
+                        (&day, Type::TEXT),
+                        (&epoch, Type::INT8),
+                        (&run_id, Type::INT8),
+                    ],
+                )?;
+            }
+            Ok(Reservation::Reserved(Ticket {
+                agent: agent.to_string(),
+                day: day.to_string(),
+                cost,
+                epoch,
+            }))
+        })
+    }
+
+    fn release(&mut self, t: &Ticket) -> Result<()> {
+        self.write_one(
+                "UPDATE agent_usage SET used_milli = GREATEST(0, used_milli - $1) WHERE agent = $2 AND day = $3 AND epoch = $4",
+                &[
+                    (&t.cost, Type::INT8),
+                    (&t.agent, Type::TEXT),
+                    (&t.day, Type::TEXT),
+                    (&t.epoch, Type::INT8),
+                ],
+        )?;
+        Ok(())
+    }
+
+    fn reset_budgets(&mut self, agent: Option<&str>, now: i64) -> Result<Vec<(String, String)>> {
+        self.write(|tx| {
+            let enabled = enable_scopes(tx, ReasonKind::clears_at_new_day, agent, None)?;
+            tx.query_typed(
+                "UPDATE agent_usage SET used_milli = 0, epoch = epoch + 1 WHERE $1::text IS NULL OR agent = $1",
+                &[(&agent, Type::TEXT)],
+            )?;
+            events::append_tx(
+                tx,
+                now,
+                EventKind::BudgetReset,
+                None,
+                None,
+                &serde_json::json!({"why": "jobctl reset budgets", "agent": agent, "enabled": enabled}),
+            )?;
+            Ok(enabled)
+        })
+    }
+}
+
+fn set_scope_tx(
+    tx: &mut Transaction<'_>,
+    agent: &str,
+    scope: &str,
+    disabled: Option<&ScopeReason>,
+    now: i64,
+) -> Result<bool> {
+    tx.query_typed(
+        "INSERT INTO agent_scopes (agent, scope) VALUES ($1, $2) ON CONFLICT (agent, scope) DO NOTHING",
+        &[(&agent, Type::TEXT), (&scope, Type::TEXT)],
+    )?;
+    let enabled = disabled.is_none();
+    let reason = disabled.map(|r| r.text.as_str());
+    let kind = disabled.map(|r| r.kind.as_str());
+    let n = tx
+        .query_typed(
+            "UPDATE agent_scopes SET enabled = $1, reason = $2, reason_kind = $6, \
+             disabled_at = CASE WHEN $1 THEN NULL ELSE $3 END \
+             WHERE agent = $4 AND scope = $5 AND (enabled != $1 OR COALESCE(reason, '') != COALESCE($2, '')) \
+             RETURNING 1",
+            &[
+                (&enabled, Type::BOOL),
+                (&reason, Type::TEXT),
+                (&now, Type::INT8),
+                (&agent, Type::TEXT),
+                (&scope, Type::TEXT),
+                (&kind, Type::TEXT),
+            ],
+        )?
+        .len();
+    if n > 0 {
+        let kind = if enabled {
+            EventKind::ScopeEnabled
+        } else {
+            EventKind::ScopeDisabled
+        };
+        events::append_tx(
+            tx,
+            now,
+            kind,
+            None,
+            None,
+            &serde_json::json!({"agent": agent, "scope": scope, "reason": reason}),
+        )?;
+    }
+    Ok(n > 0)
+}
+
+/// Enables the disabled scopes whose reason kind `rule` selects (see the SQLite store).
+fn enable_scopes(
+    tx: &mut Transaction<'_>,
+    rule: fn(ReasonKind) -> bool,
+    agent: Option<&str>,
+    before: Option<i64>,
+) -> Result<Vec<(String, String)>> {
+    let kinds = kinds(rule);
+    let rows = tx.query_typed(
+        "UPDATE agent_scopes SET enabled = TRUE, reason = NULL, reason_kind = NULL, disabled_at = NULL \
+         WHERE NOT enabled AND reason_kind = ANY($1) AND ($2::text IS NULL OR agent = $2) \
+         AND ($3::bigint IS NULL OR disabled_at <= $3) RETURNING agent, scope",
+        &[
+            (&kinds, Type::TEXT_ARRAY),
+            (&agent, Type::TEXT),
+            (&before, Type::INT8),
+        ],
+    )?;
+    let mut out: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    out.sort();
+    Ok(out)
+}

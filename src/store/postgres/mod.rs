@@ -1,0 +1,431 @@
+//! The state in PostgreSQL, for several hosts sharing one state (docs/several-hosts.md).
+//! Each jobctl process opens one connection; numbered migrations run on first connect in
+//! one transaction.
+//!
+//! The guarantees of the store traits hold across hosts because the database enforces
+//! them, not a lock around it: a slot claim is one insert that a unique index on
+//! `(job, slot)` lets only one host win, a job's one running run is a unique index too,
+//! and a budget reservation locks its usage row for one transaction.
+//!
+//! Safe behind PgBouncer in transaction pooling mode: every statement is sent with its
+//! parameter types (`query_typed`: an unnamed statement, parsed and run in one round trip,
+//! so no prepared statement outlives its transaction), serialization uses row locks and
+//! transaction-scoped advisory locks only, and nothing relies on session state or LISTEN.
+//!
+//! Each trait's impl is in the file of its tables (`runs.rs`, `events.rs`, ...). A store
+//! method reads through `PgStore::query`/`query_opt` and writes through
+//! `PgStore::write_one` (one statement) or `write` (a transaction): both are
+//! fenced and safe inside the supervisor's event loop. An event it records goes through
+//! `events::append_tx` as the last write of its transaction (see `events`); columns it
+//! needs come in a new numbered migration (`migrations.rs`).
+
+mod budget;
+mod events;
+mod jobs;
+mod logs;
+pub mod migrate;
+pub mod migrations;
+mod runs;
+mod tls;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use postgres::types::{ToSql, Type};
+use postgres::{Client, NoTls, Row, Transaction};
+
+use super::{Fence, HostRecord, HostStore, MetaStore, Store};
+use crate::core::error::{Error, Result};
+
+/// A parameter of a statement, with its type: statements are never prepared apart.
+pub(crate) type Param<'a> = (&'a (dyn ToSql + Sync), Type);
+
+/// "Now" by the database's clock, in ms: leases expire by one clock for every host.
+pub(crate) const DB_NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+/// How long a command waits to reach the database before giving up (exit 74).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Every database error makes the state unusable for the command: exit 74, with the
+/// database's own words.
+impl From<postgres::Error> for Error {
+    fn from(e: postgres::Error) -> Error {
+        Error::State(describe(&e))
+    }
+}
+
+/// The database's message (with its detail), or the driver's when it has no database
+/// error; never the URL (it may hold a password).
+pub(crate) fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(d) => format!("{}: {} ({d})", db.severity(), db.message()),
+            None => format!("{}: {}", db.severity(), db.message()),
+        },
+        None => {
+            let mut s = e.to_string();
+            let mut src = std::error::Error::source(e);
+            while let Some(inner) = src {
+                let t = inner.to_string();
+                if !s.contains(&t) {
+                    s = format!("{s}: {t}");
+                }
+                src = inner.source();
+            }
+            s
+        }
+    }
+}
+
+/// The driver's view of a state URL (TLS options apart, see `tls`).
+fn driver_config(url: &str) -> std::result::Result<(postgres::Config, tls::Tls), String> {
+    let (driver, tls) = tls::split(url)?;
+    let config = postgres::Config::from_str(&driver).map_err(|e| e.to_string())?;
+    Ok((config, tls))
+}
+
+/// Where a URL points, for messages: `HOST:PORT/DB`, never its user's password.
+pub fn location(url: &str) -> String {
+    let Ok((c, _)) = driver_config(url) else {
+        return "the configured database".into();
+    };
+    let host = c
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(h) => h.clone(),
+            postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = c.get_ports().first().copied().unwrap_or(5432);
+    let db = c.get_dbname().or(c.get_user()).unwrap_or("postgres");
+    format!("{host}:{port}/{db}")
+}
+
+/// Checks a state URL's form without connecting: `postgres://` or `postgresql://`, and
+/// parsable. The error never repeats the URL.
+pub fn check_url(url: &str) -> std::result::Result<(), String> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err("expected a postgres:// or postgresql:// URL".into());
+    }
+    driver_config(url)
+        .map(|_| ())
+        .map_err(|e| format!("not a valid PostgreSQL URL ({e})"))
+}
+
+/// Whether the URL carries a password (a config holding one is never written to disk by
+/// jobctl: the snapshot is skipped).
+pub fn url_has_password(url: &str) -> bool {
+    driver_config(url).is_ok_and(|(c, _)| c.get_password().is_some())
+}
+
+/// Opens one connection to `url`. `host` names this host in the error: "can't reach".
+pub fn connect(url: &str, host: &str) -> Result<Client> {
+    let (mut config, tls) =
+        driver_config(url).map_err(|e| Error::State(format!("the state URL is not valid: {e}")))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("jobctl");
+    }
+    // A password from PGPASSWORD or the password file, as libpq would, when the URL has none.
+    if config.get_password().is_none()
+        && let Some(pw) = password_from_env(&config)
+    {
+        config.password(pw);
+    }
+    let unreachable = |why: String| {
+        Error::State(format!(
+            "host {host} can't reach the state database {}: {why}",
+            location(url)
+        ))
+    };
+    let connected = if config.get_ssl_mode() == postgres::config::SslMode::Disable {
+        config.connect(NoTls)
+    } else {
+        config.connect(tls::connector(&tls).map_err(unreachable)?)
+    };
+    connected.map_err(|e| unreachable(describe(&e)))
+}
+
+/// `PGPASSWORD`, else the matching line of `PGPASSFILE` (default `~/.pgpass`), which like
+/// libpq's is used only when no one else can read it.
+fn password_from_env(c: &postgres::Config) -> Option<String> {
+    if let Ok(pw) = std::env::var("PGPASSWORD") {
+        return Some(pw);
+    }
+    let file = std::env::var_os("PGPASSFILE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pgpass")))?;
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(&file).ok()?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        tracing::warn!(
+            "ignoring {}: others can read it (chmod 600)",
+            file.display()
+        );
+        return None;
+    }
+    let text = std::fs::read_to_string(&file).ok()?;
+    let host = match c.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "localhost".into(),
+    };
+    let port = c.get_ports().first().copied().unwrap_or(5432).to_string();
+    let user = c.get_user().unwrap_or("").to_string();
+    let db = c.get_dbname().unwrap_or(&user).to_string();
+    pgpass_lookup(&text, &host, &port, &db, &user)
+}
+
+/// The password of the first `host:port:db:user:password` line that matches (`*` matches
+/// anything; `\:` and `\\` are escapes).
+fn pgpass_lookup(text: &str, host: &str, port: &str, db: &str, user: &str) -> Option<String> {
+    for line in text.lines() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let mut fields = Vec::new();
+        let mut cur = String::new();
+        let mut chars = line.chars();
+        while let Some(ch) = chars.next() {
+            match ch {
+                '\\' => cur.extend(chars.next()),
+                ':' if fields.len() < 4 => fields.push(std::mem::take(&mut cur)),
+                c => cur.push(c),
+            }
+        }
+        fields.push(cur);
+        if fields.len() != 5 {
+            continue;
+        }
+        let want = [host, port, db, user];
+        if fields[..4]
+            .iter()
+            .zip(want)
+            .all(|(f, w)| f == "*" || f == w)
+        {
+            return Some(fields[4].clone());
+        }
+    }
+    None
+}
+
+/// The state in one PostgreSQL database, as one host sees it.
+pub struct PgStore {
+    /// Shared with the coordinator of the same command: one connection per process.
+    client: Arc<Mutex<Client>>,
+    url: String,
+    dir: PathBuf,
+    host: String,
+    fence: Option<Fence>,
+}
+
+impl PgStore {
+    /// Connects to `url` as host `host`, and brings the schema up to date. Run logs are
+    /// written under `state_dir` as they grow (and kept in the database).
+    pub fn open(url: &str, host: &str, state_dir: &Path) -> Result<PgStore> {
+        let dir = super::sqlite::ensure_state_dir(state_dir)?;
+        let mut client = connect(url, host)?;
+        migrations::apply(&mut client).map_err(|e| match e {
+            Error::State(m) => Error::State(format!("state database {}: {m}", location(url))),
+            other => other,
+        })?;
+        Ok(PgStore {
+            client: Arc::new(Mutex::new(client)),
+            url: url.to_string(),
+            dir,
+            host: host.to_string(),
+            fence: None,
+        })
+    }
+
+    /// This host's name.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The connection, for the coordinator of the same command.
+    pub fn connection(&self) -> Arc<Mutex<Client>> {
+        Arc::clone(&self.client)
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Client> {
+        lock(&self.client)
+    }
+
+    /// Rows of a read.
+    pub(crate) fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
+        off_runtime(|| Ok(self.conn().query_typed(sql, params)?))
+    }
+
+    /// At most one row of a read.
+    pub(crate) fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>> {
+        off_runtime(|| Ok(self.conn().query_typed_opt(sql, params)?))
+    }
+
+    /// One write statement: on its own (atomic, one round trip) without a fence, in a
+    /// fenced transaction with one.
+    pub(crate) fn write_one(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
+        if self.fence.is_none() {
+            return off_runtime(|| Ok(self.conn().query_typed(sql, params)?));
+        }
+        self.write(|tx| Ok(tx.query_typed(sql, params)?))
+    }
+
+    /// A write transaction: under a fence, it holds only while the fence's lease is still
+    /// at its epoch (the lease row is share-locked, so a take-over waits for it to end).
+    pub(crate) fn write<T: Send>(
+        &mut self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T> + Send,
+    ) -> Result<T> {
+        let (client, fence) = (&self.client, &self.fence);
+        off_runtime(move || {
+            let mut client = lock(client);
+            let mut tx = client.transaction()?;
+            if let Some(fence) = fence {
+                check_fence(&mut tx, fence)?;
+            }
+            let out = f(&mut tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+}
+
+/// Runs `f` where the driver may block: the synchronous client drives a runtime of its
+/// own, which can't start inside another's (the supervisor's event loop), so there `f`
+/// runs on a thread of its own while this one waits.
+pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|s| {
+        s.spawn(f)
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+/// The connection, whoever panicked holding it last (a statement is all or nothing).
+pub fn lock(client: &Mutex<Client>) -> MutexGuard<'_, Client> {
+    client.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Fails when `fence`'s lease was taken since: the write that asked changes nothing.
+pub(crate) fn check_fence(tx: &mut Transaction<'_>, fence: &Fence) -> Result<()> {
+    let held = tx.query_typed_opt(
+        "SELECT 1 FROM leases WHERE key = $1 AND epoch = $2 AND host IS NOT NULL FOR SHARE",
+        &[(&fence.key, Type::TEXT), (&fence.epoch, Type::INT8)],
+    )?;
+    if held.is_none() {
+        return Err(fenced(fence));
+    }
+    Ok(())
+}
+
+/// The error of a write refused by the fence.
+pub fn fenced(fence: &Fence) -> Error {
+    Error::State(format!(
+        "the lease on {} was taken over by another host (this process held epoch {}): nothing recorded",
+        fence.key, fence.epoch
+    ))
+}
+
+/// Whether an error is a write refused by the fence.
+pub fn is_fenced(e: &Error) -> bool {
+    matches!(e, Error::State(m) if m.contains("was taken over by another host"))
+}
+
+impl MetaStore for PgStore {
+    fn get_meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .query_opt(
+                "SELECT value FROM meta WHERE key = $1",
+                &[(&key, Type::TEXT)],
+            )?
+            .map(|r| r.get(0)))
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        self.write_one(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[(&key, Type::TEXT), (&value, Type::TEXT)],
+        )?;
+        Ok(())
+    }
+}
+
+impl HostStore for PgStore {
+    fn record_host(&mut self, h: &HostRecord) -> Result<()> {
+        self.write_one(
+                &format!(
+                    "INSERT INTO hosts (name, last_tick, config_digest, version, seen_at) VALUES ($1, $2, $3, $4, {DB_NOW_MS}) \
+                     ON CONFLICT (name) DO UPDATE SET last_tick = COALESCE(excluded.last_tick, hosts.last_tick), \
+                     config_digest = excluded.config_digest, version = excluded.version, seen_at = excluded.seen_at"
+                ),
+                &[
+                    (&h.name, Type::TEXT),
+                    (&h.last_tick, Type::INT8),
+                    (&h.config_digest, Type::TEXT),
+                    (&h.version, Type::TEXT),
+                ],
+            )?;
+        Ok(())
+    }
+
+    fn hosts(&self) -> Result<Vec<HostRecord>> {
+        Ok(self
+            .query(
+                "SELECT name, last_tick, config_digest, version FROM hosts ORDER BY name",
+                &[],
+            )?
+            .iter()
+            .map(|r| HostRecord {
+                name: r.get(0),
+                last_tick: r.get(1),
+                config_digest: r.get(2),
+                version: r.get(3),
+            })
+            .collect())
+    }
+}
+
+impl Store for PgStore {
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn set_fence(&mut self, fence: Option<Fence>) {
+        self.fence = fence;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_without_connecting() {
+        assert!(check_url("postgres://jobctl@db.internal/jobctl").is_ok());
+        assert!(check_url("postgresql://u:secret@h:5433/d?sslmode=disable").is_ok());
+        assert!(check_url("mysql://h/d").is_err());
+        let bad = check_url("postgres://u:secret@h:notaport/d").unwrap_err();
+        assert!(!bad.contains("secret"), "{bad}");
+        assert_eq!(location("postgres://u:secret@h:5433/d"), "h:5433/d");
+        assert!(url_has_password("postgres://u:secret@h/d"));
+        assert!(!url_has_password("postgres://u@h/d"));
+    }
+
+    #[test]
+    fn pgpass_lines_match_with_wildcards_and_escapes() {
+        let text = "# comment\nother:5432:*:u:no\nh:*:d:u:pa\\:ss\n";
+        assert_eq!(
+            pgpass_lookup(text, "h", "5432", "d", "u").as_deref(),
+            Some("pa:ss")
+        );
+        assert_eq!(pgpass_lookup(text, "x", "5432", "d", "u"), None);
+    }
+}

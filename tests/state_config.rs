@@ -1,0 +1,119 @@
+//! `[state]` without a database: the URL's form is checked without connecting, a
+//! database that can't be reached is exit 74 in one line naming the host (never the
+//! password), and a password in the URL is never written to disk by jobctl.
+#![cfg(feature = "postgres")]
+
+mod common;
+
+use common::{Env, both, code, stderr};
+
+fn with_state(state: &str) -> Env {
+    let env = Env::new();
+    env.config(&format!(
+        "{}\n[state]\n{state}\n\n[jobs.j]\ntype = \"script\"\ncommand = \"true\"\nevery = \"1h\"\n",
+        common::runner(&env, "")
+    ));
+    env
+}
+
+#[test]
+fn check_validates_the_state_url_without_connecting() {
+    // Nothing listens there (an invalid name): check never connects.
+    let env = with_state(
+        "url = \"postgres://jobctl:s3cret@db.invalid:5432/jobctl\"\nhost = \"buildbox-1\"\nlease = \"45s\"",
+    );
+    let out = env.run(&["check"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+
+    let env = with_state("url = \"mysql://db/jobctl\"");
+    let out = env.run(&["check"]);
+    assert_eq!(code(&out), 78, "{}", both(&out));
+    assert!(stderr(&out).contains("state.url"), "{}", both(&out));
+    assert!(stderr(&out).contains("postgres://"), "{}", both(&out));
+
+    let env = with_state("url = \"postgres://u:s3cret@h:notaport/d\"");
+    let out = env.run(&["check"]);
+    assert_eq!(code(&out), 78, "{}", both(&out));
+    assert!(!stderr(&out).contains("s3cret"), "{}", both(&out));
+
+    let env = with_state("host = \"a\"");
+    let out = env.run(&["check"]);
+    assert_eq!(code(&out), 78, "host without a url: {}", both(&out));
+
+    let env = with_state("url = \"postgres://db/j\"\nlease = \"1ms\"\nhots = 1");
+    let out = env.run(&["check"]);
+    assert_eq!(code(&out), 78, "{}", both(&out));
+    assert!(stderr(&out).contains("state.lease"), "{}", both(&out));
+    assert!(stderr(&out).contains("hots"), "{}", both(&out));
+
+    // The environment variable is checked the same way, and named.
+    let env = Env::with_config("[jobs.j]\ntype = \"script\"\ncommand = \"true\"\n");
+    let out = env
+        .cmd(&["check"])
+        .env("JOBCTL_DATABASE_URL", "not a url")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 78, "{}", both(&out));
+    assert!(
+        stderr(&out).contains("JOBCTL_DATABASE_URL"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn a_database_that_cannot_be_reached_exits_74_in_one_line_naming_the_host() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // closed again: nothing listens there
+    let env = with_state(&format!(
+        "url = \"postgres://jobctl:hunter2@127.0.0.1:{port}/jobs\"\nhost = \"laptop-7\""
+    ));
+    for args in [
+        &["run"][..],
+        &["list"],
+        &["status"],
+        &["history"],
+        &["force", "j"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(code(&out), 74, "{args:?}: {}", both(&out));
+        let err = stderr(&out);
+        let lines: Vec<&str> = err
+            .lines()
+            .filter(|l| !l.contains("running as root"))
+            .collect();
+        assert_eq!(lines.len(), 1, "one line: {}", both(&out));
+        assert!(lines[0].contains("host laptop-7"), "{}", both(&out));
+        assert!(
+            lines[0].contains(&format!("127.0.0.1:{port}/jobs")),
+            "{}",
+            both(&out)
+        );
+        assert!(
+            !err.contains("hunter2"),
+            "the password is never printed: {}",
+            both(&out)
+        );
+    }
+    // Nor is it written to disk: a config whose URL holds a password gets no snapshot.
+    let cache = env.home().join("cache");
+    let snapshots = std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(snapshots, 0, "no snapshot in {}", cache.display());
+}
+
+#[test]
+fn a_job_names_its_hosts() {
+    let env = Env::with_config(
+        "[jobs.j]\ntype = \"script\"\ncommand = \"true\"\nhosts = []\n\n[jobs.k]\ntype = \"script\"\ncommand = \"true\"\nhosts = [\"a b\"]\n",
+    );
+    let out = env.run(&["check"]);
+    assert_eq!(code(&out), 78, "{}", both(&out));
+    assert!(
+        stderr(&out).matches("hosts").count() >= 2,
+        "both jobs' hosts: {}",
+        both(&out)
+    );
+}
