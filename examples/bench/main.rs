@@ -412,6 +412,7 @@ fn reserve_worker(dir: &Path) -> Result<()> {
             budget: 100_000,
             now: 0,
             for_run: None,
+            tree: &[],
         })?;
         if matches!(r, jobctl::store::Reservation::Reserved(_)) {
             granted += 1;

@@ -22,6 +22,7 @@ pub use crate::core::error::{ConfigErrors, ConfigIssue};
 pub use paths::find_config_file;
 
 use crate::core::error::{Error, Result};
+use crate::core::run::{ChildPolicy, RunStatus};
 use crate::core::schedule::Schedule;
 use crate::core::zone::Zone;
 
@@ -67,6 +68,13 @@ pub struct Runner {
     #[serde(skip)]
     pub env_file_vars: Vec<(String, String)>,
     pub state_dir: PathBuf,
+    /// The deepest a sub-run may be (top-level runs are depth 0).
+    pub max_depth: u32,
+    /// At most `depth_limits[d]` runs at depth `d` at once; a depth past the list has no
+    /// limit of its own.
+    pub depth_limits: Vec<u32>,
+    /// How long a run may stay paused before it is cancelled (a job may say otherwise).
+    pub max_pause: Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -229,6 +237,47 @@ pub struct Job {
     pub deadline: Option<Duration>,
     pub workdir: PathBuf,
     pub env: Vec<(String, String)>,
+    /// Run control (docs/run-control.md).
+    pub control: JobControl,
+}
+
+/// A job's run-control keys: retries, dependencies, sub-runs, pausing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobControl {
+    /// Extra attempts after a failure.
+    pub retries: u32,
+    /// The first wait before a retry; doubled each time, up to `retry_backoff_max`.
+    pub retry_backoff: Duration,
+    pub retry_backoff_max: Duration,
+    /// The ends that are retried (`failed`, `timed_out`).
+    pub retry_on: Vec<RunStatus>,
+    /// Jobs that must each succeed before this one runs (it then has no schedule).
+    pub needs: Vec<String>,
+    /// How many runs of it may run at once.
+    pub concurrency: u32,
+    /// What its runs' children still running become when a run ends.
+    pub children: ChildPolicy,
+    /// The most a run of it and all its descendants may reserve from agent budgets
+    /// together, in thousandths.
+    pub tree_budget_milli: Option<i64>,
+    /// How long a run may stay paused; `None`: `runner.max_pause`.
+    pub max_pause: Option<Duration>,
+}
+
+impl Default for JobControl {
+    fn default() -> JobControl {
+        JobControl {
+            retries: 0,
+            retry_backoff: Duration::from_secs(30),
+            retry_backoff_max: Duration::from_secs(600),
+            retry_on: vec![RunStatus::Failed],
+            needs: Vec::new(),
+            concurrency: 1,
+            children: ChildPolicy::Cancel,
+            tree_budget_milli: None,
+            max_pause: None,
+        }
+    }
 }
 
 impl Job {
@@ -249,6 +298,16 @@ impl Runner {
 
 impl Config {
     /// The job named `name`, or the error every command gives for a name not in the file.
+    /// How long a run of `job` may stay paused.
+    pub fn max_pause(&self, job: &Job) -> Duration {
+        job.control.max_pause.unwrap_or(self.runner.max_pause)
+    }
+
+    /// The most runs at depth `depth` at once, if the depth has a limit.
+    pub fn depth_limit(&self, depth: u32) -> Option<u32> {
+        self.runner.depth_limits.get(depth as usize).copied()
+    }
+
     pub fn job(&self, name: &str) -> Result<&Job> {
         self.jobs.get(name).map(|j| &**j).ok_or_else(|| {
             Error::NotFound(format!("no job named {name:?} in {}", self.path.display()))

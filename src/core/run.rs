@@ -65,9 +65,15 @@ macro_rules! wire_enum {
 }
 
 wire_enum! {
-    /// Where a run is in its life (cli.md, "Run statuses").
+    /// Where a run is in its life (cli.md, "Run statuses"; docs/run-control.md).
     pub enum RunStatus {
+        /// Accepted, waiting for a slot (`max_running`, `concurrency`, a depth quota).
+        Queued = "queued",
         Running = "running",
+        /// Its processes are stopped (SIGSTOP); its supervisor still holds its lease.
+        Paused = "paused",
+        /// A retry waiting out its backoff under the failed attempt's supervisor.
+        Retrying = "retrying",
         Succeeded = "succeeded",
         Failed = "failed",
         TimedOut = "timed_out",
@@ -81,9 +87,26 @@ wire_enum! {
 }
 
 impl RunStatus {
+    /// The states a run is in before it ends (`queued`, `running`, `paused`, `retrying`).
+    pub const ACTIVE: &'static [RunStatus] = &[
+        RunStatus::Queued,
+        RunStatus::Running,
+        RunStatus::Paused,
+        RunStatus::Retrying,
+    ];
+
     /// An ended run never changes state again.
     pub fn is_end(self) -> bool {
-        self != RunStatus::Running
+        !RunStatus::ACTIVE.contains(&self)
+    }
+
+    /// A run a supervisor holds (with its lease): running, paused, or waiting to retry.
+    /// These hold a slot of `max_running`, `concurrency` and the depth quotas.
+    pub fn is_supervised(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Running | RunStatus::Paused | RunStatus::Retrying
+        )
     }
 
     /// What `status` calls a failure, and `on_failure` hooks run for.
@@ -93,6 +116,149 @@ impl RunStatus {
             RunStatus::Failed | RunStatus::TimedOut | RunStatus::Lost | RunStatus::Skipped
         )
     }
+
+    /// Whether a run may move from `self` to `to`: `queued` → `running`; `running` ⇄
+    /// `paused`; `retrying` → `running`; anything not ended → an end. Nothing leaves an end.
+    pub fn can_become(self, to: RunStatus) -> bool {
+        use RunStatus::*;
+        match (self, to) {
+            (Queued, Running) | (Running, Paused) | (Paused, Running) | (Retrying, Running) => {
+                true
+            }
+            (from, to) => !from.is_end() && to.is_end(),
+        }
+    }
+
+    /// The event kind that records a move into `self` (from `from`, `None` for a new run).
+    pub fn event_kind(self, from: Option<RunStatus>) -> EventKind {
+        match (from, self) {
+            (_, RunStatus::Queued) => EventKind::RunQueued,
+            (_, RunStatus::Retrying) => EventKind::RunRetrying,
+            (Some(RunStatus::Paused), RunStatus::Running) => EventKind::RunResumed,
+            (_, RunStatus::Running) => EventKind::RunStarted,
+            (_, RunStatus::Paused) => EventKind::RunPaused,
+            (_, RunStatus::Lost) => EventKind::RunLost,
+            _ => EventKind::RunEnded,
+        }
+    }
+}
+
+wire_enum! {
+    /// Why a run exists (`history --json` `trigger`). A run created without saying why is
+    /// a scheduled one (the tick's).
+    #[derive(Default)]
+    pub enum Trigger {
+        /// A slot of the job's schedule.
+        #[default]
+        Scheduled = "scheduled",
+        /// `jobctl force`.
+        Forced = "forced",
+        /// Another attempt after a failure (`retries`).
+        Retry = "retry",
+        /// Every job it `needs` succeeded.
+        Dependency = "dependency",
+        /// `jobctl submit` (from inside a run: a sub-run).
+        Submit = "submit",
+        /// One `jobctl ask` call.
+        Ask = "ask",
+    }
+}
+
+/// Who made a run change state (`by` of its events): the tick, a supervisor, a command,
+/// the HTTP API (with the subject of its token), or recovery after a crash.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum Actor {
+    Tick,
+    #[default]
+    Supervisor,
+    Cli,
+    Api(String),
+    Recovery,
+}
+
+impl Actor {
+    /// `tick`, `supervisor`, `cli`, `api`, `recovery`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Actor::Tick => "tick",
+            Actor::Supervisor => "supervisor",
+            Actor::Cli => "cli",
+            Actor::Api(_) => "api",
+            Actor::Recovery => "recovery",
+        }
+    }
+
+    /// The API token's subject.
+    pub fn subject(&self) -> Option<&str> {
+        match self {
+            Actor::Api(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// As stored: the kind, and for the API `api:SUBJECT`.
+    pub fn to_wire(&self) -> String {
+        match self {
+            Actor::Api(s) => format!("api:{s}"),
+            other => other.kind().to_string(),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Actor> {
+        Some(match s {
+            "tick" => Actor::Tick,
+            "supervisor" => Actor::Supervisor,
+            "cli" => Actor::Cli,
+            "recovery" => Actor::Recovery,
+            other => Actor::Api(other.strip_prefix("api:")?.to_string()),
+        })
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_wire())
+    }
+}
+
+impl Serialize for Actor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_wire())
+    }
+}
+
+/// One change of a run's state, as its event records it: `{from, to, reason, by}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// `None` for a run being created.
+    pub from: Option<RunStatus>,
+    pub to: RunStatus,
+    pub reason: Option<String>,
+    pub by: Actor,
+}
+
+impl Transition {
+    pub fn new(from: RunStatus, to: RunStatus, reason: Option<String>, by: Actor) -> Transition {
+        Transition {
+            from: Some(from),
+            to,
+            reason,
+            by,
+        }
+    }
+
+    /// Whether the move is one a run may make.
+    pub fn is_allowed(&self) -> bool {
+        self.from.is_none_or(|f| f.can_become(self.to))
+    }
+}
+
+/// What a run's children still running become when it ends (the job's `children`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ChildPolicy {
+    #[default]
+    Cancel,
+    Abandon,
 }
 
 wire_enum! {
@@ -125,7 +291,11 @@ impl Outcome {
 wire_enum! {
     /// The kinds of the event log (scheduling.md, "Events").
     pub enum EventKind {
+        RunQueued = "run_queued",
         RunStarted = "run_started",
+        RunPaused = "run_paused",
+        RunResumed = "run_resumed",
+        RunRetrying = "run_retrying",
         RunEnded = "run_ended",
         RunLost = "run_lost",
         RunSkipped = "run_skipped",
@@ -139,6 +309,8 @@ wire_enum! {
         JobPaused = "job_paused",
         JobResumed = "job_resumed",
         JobReset = "job_reset",
+        /// `submit` refused a sub-run (its depth past `max_depth`): on the parent run.
+        SubmitRefused = "submit_refused",
     }
 }
 
@@ -203,6 +375,24 @@ pub struct RunRecord {
     pub lock_name: Option<String>,
     /// Processes the run left that could not be killed (JSON `proctree::Survivor`s).
     pub survivors: Option<String>,
+    pub trigger: Trigger,
+    /// The run whose process submitted this one (a sub-run), if any.
+    pub parent_run_id: Option<i64>,
+    /// 0 for a top-level run, the parent's depth + 1 for a sub-run.
+    pub depth: u32,
+    /// 1 for a first attempt, N for the (N-1)th retry.
+    pub attempt: u32,
+    /// The first attempt of the runs this one retries.
+    pub retry_of: Option<i64>,
+    /// What was last asked of its supervisor (`paused`, `running` to resume, `cancelled`)
+    /// and by whom: the supervisor brings the run there and records the move.
+    pub control: Option<(RunStatus, Actor)>,
+    /// When it was last paused (while it is paused: since when).
+    pub paused_at: Option<i64>,
+    /// A prompt given to this run (`submit --prompt`) instead of the job's.
+    pub prompt: Option<String>,
+    /// Variables given to this run (`submit --env`), added to the job's.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for RunRecord {
@@ -235,6 +425,15 @@ impl Default for RunRecord {
             pgid: None,
             lock_name: None,
             survivors: None,
+            trigger: Trigger::Scheduled,
+            parent_run_id: None,
+            depth: 0,
+            attempt: 1,
+            retry_of: None,
+            control: None,
+            paused_at: None,
+            prompt: None,
+            env: Vec::new(),
         }
     }
 }
@@ -247,6 +446,11 @@ impl RunRecord {
 
     pub fn is_running(&self) -> bool {
         self.status == RunStatus::Running
+    }
+
+    /// The state its supervisor was asked to bring it to, if any.
+    pub fn wanted(&self) -> Option<RunStatus> {
+        self.control.as_ref().map(|(s, _)| *s)
     }
 }
 
@@ -263,6 +467,17 @@ pub struct NewRun {
     pub last_slot: Option<i64>,
     /// The lock the run is supervised under, when it is not the job's own.
     pub lock_name: Option<String>,
+    pub trigger: Trigger,
+    pub parent_run_id: Option<i64>,
+    pub depth: u32,
+    /// 0 is taken as 1 (a first attempt).
+    pub attempt: u32,
+    pub retry_of: Option<i64>,
+    pub prompt: Option<String>,
+    pub env: Vec<(String, String)>,
+    /// Who creates it, and why (its first event's `by` and `reason`).
+    pub by: Actor,
+    pub reason: Option<String>,
 }
 
 /// How a run ended.
@@ -288,6 +503,8 @@ pub struct RunEnd {
     /// never started (the supervisor died before it noted the agent starting).
     pub refund_unstarted: bool,
     pub survivors: Option<String>,
+    /// Who ended it (its end event's `by`).
+    pub by: Actor,
 }
 
 impl Default for RunEnd {
@@ -319,6 +536,7 @@ impl RunEnd {
             attempts: Vec::new(),
             refund_unstarted: false,
             survivors: None,
+            by: Actor::Supervisor,
         }
     }
 
@@ -341,6 +559,8 @@ pub enum Ending {
     /// The output showed only the provider being unreachable for the stall limit (the
     /// last notice); the process was stopped.
     Stalled(String),
+    /// It stayed paused longer than `max_pause` and was stopped.
+    PausedTooLong(Duration),
     /// The program could not be started (127: not found, 126: not executable).
     SpawnFailed {
         exit_code: i32,
@@ -384,6 +604,13 @@ impl RunEnd {
                     "cancelled: jobctl received {s} and stopped the run"
                 )),
             ),
+            Ending::PausedTooLong(max) => (
+                RunStatus::Cancelled,
+                Some(format!(
+                    "cancelled: paused for longer than max_pause ({}){TREE_STOPPED}",
+                    format_duration(*max)
+                )),
+            ),
             Ending::SpawnFailed { message, .. } => (RunStatus::Failed, Some(message.clone())),
             Ending::Stalled(notice) => (
                 RunStatus::Failed,
@@ -424,13 +651,56 @@ mod tests {
         for k in EventKind::ALL {
             assert_eq!(EventKind::parse(k.as_str()), Some(*k));
         }
+        for t in Trigger::ALL {
+            assert_eq!(Trigger::parse(t.as_str()), Some(*t));
+        }
         assert_eq!(RunStatus::TimedOut.to_string(), "timed_out");
         assert!(serde_json::from_str::<RunStatus>("\"nope\"").is_err());
     }
 
     #[test]
+    fn the_state_machine_allows_only_its_moves() {
+        use RunStatus::*;
+        let allowed = [
+            (Queued, Running),
+            (Running, Paused),
+            (Paused, Running),
+            (Retrying, Running),
+        ];
+        for from in RunStatus::ALL {
+            for to in RunStatus::ALL {
+                let want = allowed.contains(&(*from, *to)) || (!from.is_end() && to.is_end());
+                assert_eq!(from.can_become(*to), want, "{from} -> {to}");
+            }
+        }
+        assert!(!Succeeded.can_become(Running), "an end never changes");
+        assert!(!Queued.can_become(Paused) && !Retrying.can_become(Paused));
+        assert!(!Running.can_become(Queued) && !Running.can_become(Retrying));
+        assert_eq!(Running.event_kind(Some(Paused)), EventKind::RunResumed);
+        assert_eq!(Running.event_kind(Some(Queued)), EventKind::RunStarted);
+        assert_eq!(Lost.event_kind(Some(Paused)), EventKind::RunLost);
+    }
+
+    #[test]
+    fn actors_round_trip_with_the_api_subject() {
+        for a in [
+            Actor::Tick,
+            Actor::Supervisor,
+            Actor::Cli,
+            Actor::Recovery,
+            Actor::Api("ci-bot".into()),
+        ] {
+            assert_eq!(Actor::parse(&a.to_wire()), Some(a.clone()));
+        }
+        assert_eq!(Actor::Api("x".into()).kind(), "api");
+        assert_eq!(Actor::parse("nobody"), None);
+    }
+
+    #[test]
     fn failures_and_ends() {
         assert!(!RunStatus::Running.is_end());
+        assert!(!RunStatus::Queued.is_end() && !RunStatus::Paused.is_end());
+        assert!(RunStatus::Retrying.is_supervised() && !RunStatus::Queued.is_supervised());
         assert!(RunStatus::Cancelled.is_end());
         assert!(RunStatus::Lost.is_failure() && !RunStatus::Cancelled.is_failure());
     }

@@ -6,8 +6,11 @@
 //!   supervisor, start the event loop, handle the stop signals, open the run log, build
 //!   the environment;
 //! - execute: the script, or the agent call with its fallback walk;
-//! - finalize: trim the log, note survivors, record the end exactly once, prune history,
-//!   release the lease.
+//! - finalize: trim the log, note survivors, record the end exactly once (or the end and
+//!   the retry that follows it: then the same supervisor, still holding the lease, waits
+//!   out the backoff and runs the retry through the same steps), cancel the children still
+//!   running (unless the job abandons them), prune history, release the lease, queue the
+//!   jobs that needed this one, and start what the freed slot lets start.
 //!
 //! When jobctl itself fails mid-run (the log or the store can't be written), nothing of the
 //! run may outlive it: the tree is stopped and the run closed `failed` with the reason.
@@ -20,14 +23,16 @@ use anyhow::Context;
 use nix::sys::signal::Signal;
 
 use super::Engine;
+use super::control::PauseRecorder;
 use super::env::{base_env_plain, job_env, run_marks};
+use super::retry;
 use crate::agents::presets::Mode;
 use crate::agents::{self, CallSpec, role};
 use crate::config::{Command, Job, JobKind, Thinking};
 use crate::coord::Lease;
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
-use crate::core::run::{EventKind, RunEnd, RunRecord, RunStatus, TREE_STOPPED};
+use crate::core::run::{Actor, EventKind, RunEnd, RunRecord, RunStatus, TREE_STOPPED, Transition};
 use crate::exec::env::set;
 use crate::exec::logfile::LogFile;
 use crate::exec::process::{self, Echo, Launch, Signals};
@@ -93,44 +98,188 @@ struct Executed {
     answer: Option<String>,
 }
 
-/// Runs `run` to its end, holding `lease` until the end is recorded.
+/// Runs `run` to its end (and its retries, if it gets any), holding `lease` until the
+/// end is recorded.
 pub fn supervise(
     e: &mut Engine<'_>,
     work: Work<'_>,
-    run: RunRecord,
+    mut run: RunRecord,
     mut lease: Box<dyn Lease>,
     echo: Echo,
 ) -> Result<Supervised> {
     crate::faults::point("supervisor_start");
     become_subreaper();
-    lease.set_holder(std::process::id(), run.id);
-    e.store
-        .set_run_process(run.id, i64::from(std::process::id()), None)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("can't start the supervisor's event loop")?;
     let job_name = work.name().to_string();
     let is_ask = matches!(work, Work::Ask(_));
+    let me = std::process::id();
+    loop {
+        lease.set_holder(me, run.id);
+        e.store.set_run_process(run.id, i64::from(me), None)?;
+        let done = attempt(e, &rt, &work, run.clone(), echo);
+        let retry = match &work {
+            Work::Job(job) => retry::plan(
+                job,
+                &run,
+                &done.end,
+                done.interrupted.is_some(),
+                to_ms(clock::real_now()),
+            ),
+            Work::Ask(_) => None,
+        };
+        let Some(retry) = retry else {
+            return finalize(e, run.id, &job_name, done, lease, is_ask);
+        };
+        crate::faults::point("before_end_record");
+        let Some((closed, next)) = e.store.finish_and_retry(run.id, &done.end, &retry.new)? else {
+            // Closed by someone else meanwhile: no retry of it.
+            return finalize(e, run.id, &job_name, done, lease, is_ask);
+        };
+        super::tree::on_end(e, &closed, &Actor::Supervisor);
+        crate::faults::point("retry_after_record");
+        lease.set_holder(me, next.id);
+        e.store.set_run_process(next.id, i64::from(me), None)?;
+        tracing::info!(run = next.id, "retry of run {} in {:?}", closed.id, retry.delay);
+        match wait_backoff(e, &rt, next.id, retry.delay)? {
+            None => {
+                let t = Transition::new(
+                    RunStatus::Retrying,
+                    RunStatus::Running,
+                    Some("its backoff is over".into()),
+                    Actor::Supervisor,
+                );
+                e.store.transition(next.id, &t, to_ms(clock::real_now()))?;
+                run = e.store.get_run(next.id)?.unwrap_or(next);
+            }
+            Some((end, interrupted)) => {
+                let done = Executed {
+                    end,
+                    interrupted,
+                    answer: None,
+                };
+                return finalize(e, next.id, &job_name, done, lease, is_ask);
+            }
+        }
+    }
+}
+
+/// One attempt through prepare → execute; jobctl's own failure stops what is left of it.
+fn attempt(
+    e: &mut Engine<'_>,
+    rt: &tokio::runtime::Runtime,
+    work: &Work<'_>,
+    run: RunRecord,
+    echo: Echo,
+) -> Executed {
     let run_id = run.id;
     let outcome: Result<(Executed, Vec<Survivor>)> = rt.block_on(async {
-        let mut cx = prepare(e, &work, run, echo)?;
-        let executed = execute(e, &mut cx, &work).await?;
+        let mut cx = prepare(e, work, run, echo)?;
+        let executed = match cancelled_before_start(&cx.run) {
+            Some(end) => end,
+            None => execute(e, &mut cx, work).await?,
+        };
         finish_log(cx.log)?;
         Ok((executed, std::mem::take(&mut cx.signals.survivors)))
     });
-    let done = match outcome {
+    let mut done = match outcome {
         Ok((x, survivors)) => Executed {
             end: with_survivors(x.end, &survivors),
             ..x
         },
         Err(err) => stop_after_failure(e, run_id, &err),
     };
-    finalize(e, run_id, &job_name, done, lease, is_ask)
+    if done.end.status == RunStatus::Cancelled
+        && let Ok(Some(r)) = e.store.get_run(run_id)
+        && let Some((RunStatus::Cancelled, by)) = r.control
+    {
+        done.end.by = by;
+    }
+    done
+}
+
+/// A run cancelled before its supervisor could be asked (a request made while it was
+/// starting): it ends so without starting anything.
+fn cancelled_before_start(run: &RunRecord) -> Option<Executed> {
+    let (RunStatus::Cancelled, by) = run.control.clone()? else {
+        return None;
+    };
+    let mut end = RunEnd::new(RunStatus::Cancelled, to_ms(clock::real_now()));
+    end.error = Some(format!("cancelled by {by} before it started"));
+    end.by = by;
+    Some(Executed {
+        end,
+        interrupted: None,
+        answer: None,
+    })
+}
+
+/// Waits out a retry's backoff, unless it is cancelled meanwhile (a stop signal, or a
+/// cancel recorded before its supervisor could be signalled): then the retry's end and
+/// the signal, if one came.
+fn wait_backoff(
+    e: &mut Engine<'_>,
+    rt: &tokio::runtime::Runtime,
+    id: i64,
+    delay: Duration,
+) -> Result<Option<(RunEnd, Option<Signal>)>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let cancelled = |by: Actor, why: String| {
+        let mut end = RunEnd::new(RunStatus::Cancelled, to_ms(clock::real_now()));
+        end.error = Some(why);
+        end.by = by;
+        end
+    };
+    if let Some(r) = e.store.get_run(id)?
+        && let Some((RunStatus::Cancelled, by)) = r.control
+    {
+        let why = format!("cancelled by {by} during its retry backoff");
+        return Ok(Some((cancelled(by, why), None)));
+    }
+    let got: Option<Signal> = rt.block_on(async {
+        let mut term = signal(SignalKind::terminate()).context("can't handle SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("can't handle SIGINT")?;
+        let mut hup = signal(SignalKind::hangup()).context("can't handle SIGHUP")?;
+        let got = tokio::select! {
+            _ = tokio::time::sleep(delay) => None,
+            _ = term.recv() => Some(Signal::SIGTERM),
+            _ = int.recv() => Some(Signal::SIGINT),
+            _ = hup.recv() => Some(Signal::SIGHUP),
+        };
+        anyhow::Ok(got)
+    })?;
+    let Some(sig) = got else {
+        return Ok(None);
+    };
+    let by = e
+        .store
+        .get_run(id)?
+        .and_then(|r| match r.control {
+            Some((RunStatus::Cancelled, by)) => Some(by),
+            _ => None,
+        })
+        .unwrap_or(Actor::Supervisor);
+    let why = format!("cancelled during its retry backoff: jobctl received {sig}");
+    Ok(Some((cancelled(by, why), Some(sig))))
 }
 
 fn prepare(e: &mut Engine<'_>, work: &Work<'_>, run: RunRecord, echo: Echo) -> Result<RunContext> {
-    let signals = Signals::register().map_err(Error::Internal)?;
+    let mut signals = Signals::register().map_err(Error::Internal)?;
+    // Read after the lease names this supervisor: a request recorded before that is seen
+    // here, one recorded after it comes with a signal.
+    let run = e.store.get_run(run.id)?.unwrap_or(run);
+    let max_pause = match work {
+        Work::Job(job) => e.cfg.max_pause(job),
+        Work::Ask(_) => e.cfg.runner.max_pause,
+    };
+    signals.control = Some(Box::new(PauseRecorder::new(
+        e.state_dir().to_path_buf(),
+        run.id,
+        max_pause,
+    )));
+    signals.control_pending = run.wanted() == Some(RunStatus::Paused);
     let log_path = run.log_path.clone().unwrap_or_default();
     let log = LogFile::create(Path::new(&log_path), e.cfg.runner.log_max_bytes)
         .map_err(Error::Internal)?;
@@ -177,17 +326,32 @@ fn finalize(
             .get_run(run_id)?
             .ok_or_else(|| Error::State(format!("the record of run {run_id} vanished")))?,
     };
+    super::tree::on_end(e, &record, &Actor::Supervisor);
     prune(e.cfg.runner.keep_runs, &mut *e.store, job);
     if is_ask {
         lease.remove(); // an ask's lease is never taken again
     } else {
         drop(lease);
     }
+    after_end(e, &record);
     Ok(Supervised {
         record,
         interrupted: done.interrupted,
         answer: done.answer,
     })
+}
+
+/// What a run's end sets going, once its lease is free: the jobs that needed it, and the
+/// queued runs its slot lets start. Failing here is logged, never the run's failure.
+fn after_end(e: &mut Engine<'_>, record: &RunRecord) {
+    if record.status == RunStatus::Succeeded
+        && let Err(err) = super::deps::release(e, &record.job, &Actor::Supervisor)
+    {
+        tracing::warn!("can't queue the jobs that need {}: {err}", record.job);
+    }
+    if let Err(err) = super::queue::drain(e, &Actor::Supervisor) {
+        tracing::warn!("can't start the queued runs: {err}");
+    }
 }
 
 /// jobctl itself failed during the run: stop whatever of it is left (nobody would enforce
@@ -199,6 +363,7 @@ fn stop_after_failure(e: &mut Engine<'_>, run_id: i64, err: &Error) -> Executed 
         env_marks: run_marks(e.state_dir(), run_id),
         ancestor: Some(std::process::id() as i32),
         not_before: RunIdentity::my_start(),
+        foreign: Some(proctree::supervisor_mark()),
     };
     proctree::terminate(
         &identity,
@@ -296,13 +461,14 @@ async fn run_agent_job(e: &mut Engine<'_>, cx: &mut RunContext, job: &Job) -> Re
         thinking: aj.thinking,
         model: aj.model.as_deref(),
         args: &aj.args,
-        prompt: &aj.prompt,
+        prompt: cx.run.prompt.as_deref().unwrap_or(&aj.prompt),
         mode: Mode::Job,
         env: job_env(cfg, job, &cx.run, Some(&role), &cx.state_dir),
         workdir: job.workdir.clone(),
         role,
         timeout: job.timeout,
         marks: run_marks(&cx.state_dir, cx.run.id),
+        tree: super::tree::budget_limits(e, &cx.run)?,
     };
     let r = agents::call(
         cfg,
@@ -346,6 +512,7 @@ async fn run_ask(e: &mut Engine<'_>, cx: &mut RunContext, ask: &AskWork<'_>) -> 
     for name in &cfg.runner.role_env {
         set(&mut env, name, &role);
     }
+    super::env::reach_this_jobctl(cfg, &mut env);
     let spec = CallSpec {
         first: ask.first,
         scope: ask.scope,
@@ -359,6 +526,7 @@ async fn run_ask(e: &mut Engine<'_>, cx: &mut RunContext, ask: &AskWork<'_>) -> 
         role,
         timeout: ask.timeout,
         marks: run_marks(&cx.state_dir, cx.run.id),
+        tree: Vec::new(),
     };
     let r = agents::call(
         cfg,

@@ -342,6 +342,7 @@ fn req<'a>(
         budget,
         now: 1,
         for_run: None,
+        tree: &[],
     }
 }
 

@@ -7,14 +7,17 @@ pub mod cancel;
 pub mod check;
 pub mod configure;
 pub mod docs;
+pub mod events;
 pub mod force;
 pub mod history;
 pub mod list;
 pub mod logs;
 pub mod next;
+pub mod pause;
 pub mod reset;
 pub mod run;
 pub mod status;
+pub mod submit;
 pub mod supervise;
 
 /// jobctl never needs root; agent CLIs refuse some flags under it.

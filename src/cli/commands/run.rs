@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::cli::args::Global;
 use crate::cli::output::{Ui, end_line};
 use crate::core::error::{Result, code};
-use crate::core::run::RunStatus;
+use crate::core::run::{Actor, RunStatus};
 use crate::engine::tick::{self, HeldView, TickResult};
 use crate::engine::views::{self, RunView};
 use crate::exec::process::interrupted_exit;
@@ -32,8 +32,15 @@ struct StartedView<'a> {
 }
 
 #[derive(Serialize)]
+struct QueuedView<'a> {
+    run_id: i64,
+    job: &'a str,
+}
+
+#[derive(Serialize)]
 struct TickView<'a> {
     started: Vec<StartedView<'a>>,
+    queued: Vec<QueuedView<'a>>,
     held: Vec<HeldView<'a>>,
 }
 
@@ -81,7 +88,7 @@ pub fn execute(
         // Before the tick, so a signal during it is not lost: runs it starts get it too.
         catch_stop_signals();
     }
-    let (started, held) = match tick::tick(&mut e, job)? {
+    let (started, queued, held) = match tick::tick(&mut e, job)? {
         TickResult::Busy(pid) => {
             let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
             tracing::warn!("another jobctl run holds the lock{who}");
@@ -94,7 +101,11 @@ pub fn execute(
             }
             return Ok(code::OK);
         }
-        TickResult::Done { started, held } => (started, held),
+        TickResult::Done {
+            started,
+            queued,
+            held,
+        } => (started, queued, held),
     };
     let held_views = || held.iter().map(HeldView::from).collect::<Vec<_>>();
     if !wait {
@@ -108,6 +119,13 @@ pub fn execute(
                         pid: s.supervisor.id(),
                     })
                     .collect(),
+                queued: queued
+                    .iter()
+                    .map(|r| QueuedView {
+                        run_id: r.id,
+                        job: &r.job,
+                    })
+                    .collect(),
                 held: held_views(),
             });
         } else if !ui.quiet {
@@ -119,14 +137,38 @@ pub fn execute(
                     s.supervisor.id()
                 ));
             }
+            for r in &queued {
+                ui.print(&format!(
+                    "queued {} (run {}): max_running = {} is reached; it starts when a run ends",
+                    r.job, r.id, e.cfg.runner.max_running
+                ));
+            }
         }
         return Ok(code::OK);
     }
-    let interrupted = wait_for_supervisors(&mut started_children(&started));
+    let mut interrupted = wait_for_supervisors(&mut started_children(&started));
+    // The queued runs start under other supervisors, as slots free: waited for through
+    // the store; an interrupt cancels them (those not started yet never start).
+    for r in &queued {
+        if interrupted.is_none() {
+            interrupted = wait_for_queued(&mut e, r.id)?;
+        }
+        if interrupted.is_some() {
+            let now = e.store.get_run(r.id)?.unwrap_or_else(|| r.clone());
+            if !now.status.is_end() {
+                crate::engine::tree::cancel_one(&mut e, &now, &Actor::Cli, "cancelled: jobctl run --wait was interrupted")?;
+            }
+        }
+    }
     let mut records = Vec::new();
     let mut worst = code::OK;
-    for s in &started {
-        let r = e.store.get_run(s.run.id)?.unwrap_or_else(|| s.run.clone());
+    let ids: Vec<(i64, &crate::core::run::RunRecord)> = started
+        .iter()
+        .map(|s| (s.run.id, &s.run))
+        .chain(queued.iter().map(|r| (r.id, r)))
+        .collect();
+    for (id, run) in ids {
+        let r = e.store.get_run(id)?.unwrap_or_else(|| run.clone());
         if r.status != RunStatus::Succeeded {
             worst = code::FAILURE;
         }
@@ -145,6 +187,25 @@ pub fn execute(
         Some(sig) => interrupted_exit(sig),
         None => worst,
     })
+}
+
+/// Waits for a queued run's end, unless a stop signal comes first (then that signal).
+fn wait_for_queued(e: &mut crate::engine::Engine<'_>, id: i64) -> Result<Option<Signal>> {
+    let mut next_recovery = std::time::Instant::now();
+    loop {
+        let sig = GOT_SIGNAL.load(Ordering::SeqCst);
+        if sig != 0 {
+            return Ok(Some(Signal::try_from(sig).unwrap_or(Signal::SIGTERM)));
+        }
+        if e.store.get_run(id)?.is_none_or(|r| r.status.is_end()) {
+            return Ok(None);
+        }
+        if std::time::Instant::now() >= next_recovery {
+            e.recover()?;
+            next_recovery = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 fn started_children(started: &[tick::Started]) -> Vec<u32> {

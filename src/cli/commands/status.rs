@@ -46,11 +46,12 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     if s.running_runs.is_empty() {
         text.push_str("running: nothing\n");
     } else {
-        let mut r = ui.table(&["RUN", "JOB", "STARTED", "PID", "AGENT"]);
+        let mut r = ui.table(&["RUN", "JOB", "STATUS", "STARTED", "PID", "AGENT"]);
         for run in &s.running_runs {
             r.add_row(vec![
                 Cell::new(run.id),
                 Cell::new(&run.job),
+                ui.status_cell(run.status),
                 Cell::new(human_time(run.started_at)),
                 Cell::new(
                     run.pgid
@@ -62,6 +63,19 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
             ]);
         }
         text.push_str(&table_text(&r));
+    }
+    if !s.queued_runs.is_empty() {
+        text.push('\n');
+        let mut q = ui.table(&["QUEUED", "JOB", "SINCE", "WAITING FOR"]);
+        for (run, why) in &s.queued_runs {
+            q.add_row(vec![
+                Cell::new(run.id),
+                Cell::new(&run.job),
+                Cell::new(human_time(run.started_at)),
+                Cell::new(why),
+            ]);
+        }
+        text.push_str(&table_text(&q));
     }
     text.push('\n');
     for (r, list) in &s.survivor_runs {

@@ -9,6 +9,7 @@ mod budget;
 mod events;
 mod jobs;
 pub mod migrations;
+mod queue;
 mod runs;
 
 use std::fs::{DirBuilder, OpenOptions};
