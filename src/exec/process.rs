@@ -592,7 +592,8 @@ fn pause_or_resume(
     };
     match (control.wanted(), *paused_since) {
         (Some(true), None) => {
-            let left = proctree::stop_all(identity, Duration::from_secs(2));
+            // A process in the kernel (state D) stops when it leaves it: wait for that.
+            let left = proctree::stop_all(identity, Duration::from_secs(10));
             if left > 0 {
                 tracing::warn!("{left} processes of the run did not stop");
             }
