@@ -104,12 +104,20 @@ fn pause_stops_the_whole_tree_with_a_setsid_escapee_and_resume_continues_it() {
 
     let o = env.run(&["pause", &id.to_string()]);
     ok(&o);
-    assert!(stdout(&o).contains(&format!("paused run {id} of tree")), "{}", both(&o));
+    assert!(
+        stdout(&o).contains(&format!("paused run {id} of tree")),
+        "{}",
+        both(&o)
+    );
     assert_eq!(status_of(&env, id), "paused");
     let (live, _) = run_processes(&env.state_dir(), id);
     assert!(live.len() >= procs.len() - 1, "{live:?} vs {procs:?}");
     for p in &live {
-        assert_eq!(proc_state(*p), Some('T'), "process {p} of the run is not stopped");
+        assert_eq!(
+            proc_state(*p),
+            Some('T'),
+            "process {p} of the run is not stopped"
+        );
     }
     // Stopped: the job writes nothing while paused.
     let before = std::fs::read_to_string(&ticks).unwrap().len();
@@ -119,9 +127,16 @@ fn pause_stops_the_whole_tree_with_a_setsid_escapee_and_resume_continues_it() {
     // Shown paused by status, list and history.
     let st: Value = serde_json::from_slice(&env.run(&["status", "--json"]).stdout).unwrap();
     let row = &st["running"][0];
-    assert_eq!((&row["run_id"], &row["status"]), (&Value::from(id), &Value::from("paused")));
+    assert_eq!(
+        (&row["run_id"], &row["status"]),
+        (&Value::from(id), &Value::from("paused"))
+    );
     let list = env.run(&["list"]);
-    assert!(stdout(&list).contains(&format!("paused run {id}")), "{}", both(&list));
+    assert!(
+        stdout(&list).contains(&format!("paused run {id}")),
+        "{}",
+        both(&list)
+    );
     assert!(stdout(&env.run(&["history"])).contains("paused"));
 
     // Idempotent, and resume continues every process.
@@ -156,7 +171,9 @@ fn pause_stops_the_whole_tree_with_a_setsid_escapee_and_resume_continues_it() {
     let want = [("running", "paused", "cli"), ("paused", "running", "cli")];
     for w in want {
         assert!(
-            moves.iter().any(|m| (m.0.as_str(), m.1.as_str(), m.2.as_str()) == w),
+            moves
+                .iter()
+                .any(|m| (m.0.as_str(), m.1.as_str(), m.2.as_str()) == w),
             "{w:?} in {moves:?}"
         );
     }
@@ -166,7 +183,10 @@ fn pause_stops_the_whole_tree_with_a_setsid_escapee_and_resume_continues_it() {
     ok(&env.run(&["cancel", &id.to_string()]));
     assert_eq!(status_of(&env, id), "cancelled");
     wait_for("no process of the run", LIMIT, || {
-        run_processes(&env.state_dir(), id).0.is_empty().then_some(())
+        run_processes(&env.state_dir(), id)
+            .0
+            .is_empty()
+            .then_some(())
     });
 }
 
@@ -209,7 +229,10 @@ fn a_run_paused_longer_than_max_pause_is_cancelled() {
     );
     assert!(t.elapsed() >= Duration::from_secs(1));
     wait_for("no process of the run", LIMIT, || {
-        run_processes(&env.state_dir(), id).0.is_empty().then_some(())
+        run_processes(&env.state_dir(), id)
+            .0
+            .is_empty()
+            .then_some(())
     });
 }
 
@@ -240,7 +263,11 @@ fn a_request_a_run_cannot_take_is_refused_with_its_state() {
     assert!(stderr(&o).contains("no run 999"), "{}", both(&o));
     let o = env.run(&["pause", "--job", "other"]);
     assert_eq!(code(&o), 1, "{}", both(&o));
-    assert!(stderr(&o).contains("job other has no running run"), "{}", both(&o));
+    assert!(
+        stderr(&o).contains("job other has no running run"),
+        "{}",
+        both(&o)
+    );
     let o = env.run(&["pause"]);
     assert_eq!(code(&o), 2, "{}", both(&o));
 }
@@ -267,7 +294,10 @@ fn retries_happen_at_the_backoff_times_under_one_supervisor() {
     for (i, r) in runs.iter().enumerate() {
         assert_eq!(r["status"], "failed");
         assert_eq!(r["attempt"], i as u64 + 1);
-        assert_eq!(r["scheduled_for"], runs[0]["scheduled_for"], "the same slot");
+        assert_eq!(
+            r["scheduled_for"], runs[0]["scheduled_for"],
+            "the same slot"
+        );
         if i > 0 {
             assert_eq!(r["trigger"], "retry");
             assert_eq!(r["retry_of"], first);
@@ -276,7 +306,11 @@ fn retries_happen_at_the_backoff_times_under_one_supervisor() {
     // 1 s, then 2 s (±10%), each from the end of the attempt before.
     let gap = |i: usize| ms(&runs[i]["started_at"]) - ms(&runs[i - 1]["ended_at"]);
     assert!((850..1600).contains(&gap(1)), "first backoff {} ms", gap(1));
-    assert!((1750..2800).contains(&gap(2)), "second backoff {} ms", gap(2));
+    assert!(
+        (1750..2800).contains(&gap(2)),
+        "second backoff {} ms",
+        gap(2)
+    );
     // Its retry waited as `retrying` and was started by the same supervisor.
     let evs = events(&env, runs[1]["run_id"].as_i64().unwrap());
     let tos: Vec<&str> = evs.iter().filter_map(|e| e["to"].as_str()).collect();
@@ -303,7 +337,11 @@ fn a_retry_waiting_out_its_backoff_can_be_cancelled_and_ends_are_retried_only_wh
     assert_eq!(status_of(&env, id), "failed");
     let rid = retry["run_id"].as_i64().unwrap();
     let list = env.run(&["list"]);
-    assert!(stdout(&list).contains(&format!("retrying (run {rid})")), "{}", both(&list));
+    assert!(
+        stdout(&list).contains(&format!("retrying (run {rid})")),
+        "{}",
+        both(&list)
+    );
     // It holds the job's lock: no second run meanwhile.
     let o = env.run(&["force", "flaky"]);
     assert_eq!(code(&o), 75, "{}", both(&o));
@@ -350,7 +388,11 @@ fn a_job_runs_when_everything_it_needs_has_succeeded_started_by_the_last_one() {
             .unwrap()
             .to_string()
     };
-    assert!(next(&env).contains("waiting for fetch-a, fetch-b"), "{}", next(&env));
+    assert!(
+        next(&env).contains("waiting for fetch-a, fetch-b"),
+        "{}",
+        next(&env)
+    );
     ok(&env.run(&["force", "fetch-a"]));
     assert!(next(&env).contains("waiting for fetch-b"), "{}", next(&env));
     let rows = env.list_json();
@@ -375,7 +417,11 @@ fn a_job_runs_when_everything_it_needs_has_succeeded_started_by_the_last_one() {
     assert!(t.elapsed() < Duration::from_secs(20));
     assert_eq!(r["trigger"], "dependency");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "run\n");
-    assert!(next(&env).contains("waiting for fetch-a, fetch-b"), "{}", next(&env));
+    assert!(
+        next(&env).contains("waiting for fetch-a, fetch-b"),
+        "{}",
+        next(&env)
+    );
 
     // Both again, in the other order: once more, and only once.
     ok(&env.run(&["force", "fetch-b"]));
@@ -400,8 +446,15 @@ fn dependency_cycles_unknown_needs_and_a_schedule_beside_needs_are_config_errors
     assert_eq!(code(&o), 78, "{}", both(&o));
     let err = stderr(&o);
     assert!(err.contains("a dependency cycle: a → b → c → a"), "{err}");
-    assert_eq!(err.matches("a dependency cycle").count(), 2, "each cycle once: {err}");
-    assert!(err.contains("jobs.d.needs: \"nope\" is not a job of this file"), "{err}");
+    assert_eq!(
+        err.matches("a dependency cycle").count(),
+        2,
+        "each cycle once: {err}"
+    );
+    assert!(
+        err.contains("jobs.d.needs: \"nope\" is not a job of this file"),
+        "{err}"
+    );
     assert!(err.contains("a dependency cycle: d → d"), "{err}");
     assert!(err.contains("has no schedule of its own"), "{err}");
     assert!(!env.state_dir().exists(), "nothing created");

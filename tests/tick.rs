@@ -569,13 +569,22 @@ fn max_running_queues_a_due_job_and_the_end_of_a_run_starts_it() {
     let first = all_runs(&env);
     assert_eq!(first.len(), 2, "one runs, one is queued: {first:#?}");
     let running = first.iter().find(|r| r["status"] == "running").unwrap();
-    let queued = first.iter().find(|r| r["status"] == "queued").unwrap().clone();
+    let queued = first
+        .iter()
+        .find(|r| r["status"] == "queued")
+        .unwrap()
+        .clone();
     let other = queued["job"].as_str().unwrap().to_string();
     assert_eq!(queued["trigger"], "scheduled");
 
     let list = env.list_json();
     let row = |name: &str| list.iter().find(|r| r["name"] == name).cloned().unwrap();
-    assert_eq!(row(&other)["queued_run_id"], queued["run_id"], "{:#?}", row(&other));
+    assert_eq!(
+        row(&other)["queued_run_id"],
+        queued["run_id"],
+        "{:#?}",
+        row(&other)
+    );
     assert!(row(&other)["running_run_id"].is_null());
     assert_eq!(
         row(running["job"].as_str().unwrap())["running_run_id"],
@@ -594,7 +603,11 @@ fn max_running_queues_a_due_job_and_the_end_of_a_run_starts_it() {
             .into_iter()
             .find(|x| x["run_id"] == id && x["status"] == "succeeded")
     });
-    assert_eq!(sched(&done), sched(&queued), "the queued run keeps its slot");
+    assert_eq!(
+        sched(&done),
+        sched(&queued),
+        "the queued run keeps its slot"
+    );
     let o = env.run(&["events", "--run", &id.to_string(), "--json"]);
     ok(&o);
     let evs: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();

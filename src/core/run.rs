@@ -122,9 +122,7 @@ impl RunStatus {
     pub fn can_become(self, to: RunStatus) -> bool {
         use RunStatus::*;
         match (self, to) {
-            (Queued, Running) | (Running, Paused) | (Paused, Running) | (Retrying, Running) => {
-                true
-            }
+            (Queued, Running) | (Running, Paused) | (Paused, Running) | (Retrying, Running) => true,
             (from, to) => !from.is_end() && to.is_end(),
         }
     }

@@ -66,7 +66,9 @@ fn set_paused(
                 .store
                 .supervised_runs()?
                 .into_iter()
-                .filter(|r| r.job == j && matches!(r.status, RunStatus::Running | RunStatus::Paused))
+                .filter(|r| {
+                    r.job == j && matches!(r.status, RunStatus::Running | RunStatus::Paused)
+                })
                 .collect();
             if runs.is_empty() {
                 fail!(NotFound, "job {j} has no running run");
@@ -74,20 +76,27 @@ fn set_paused(
             runs
         }
     };
-    runs.into_iter()
-        .map(|r| set_one(e, r, pause, by))
-        .collect()
+    runs.into_iter().map(|r| set_one(e, r, pause, by)).collect()
 }
 
 fn set_one(e: &mut Engine<'_>, run: RunRecord, pause: bool, by: &Actor) -> Result<Controlled> {
     let (verb, from, to, request) = if pause {
-        ("pause", RunStatus::Running, RunStatus::Paused, Request::Pause)
+        (
+            "pause",
+            RunStatus::Running,
+            RunStatus::Paused,
+            Request::Pause,
+        )
     } else {
-        ("resume", RunStatus::Paused, RunStatus::Running, Request::Resume)
+        (
+            "resume",
+            RunStatus::Paused,
+            RunStatus::Running,
+            Request::Resume,
+        )
     };
-    let refused = |r: &RunRecord| {
-        Error::Conflict(format!("cannot {verb} run {}: it is {}", r.id, r.status))
-    };
+    let refused =
+        |r: &RunRecord| Error::Conflict(format!("cannot {verb} run {}: it is {}", r.id, r.status));
     if run.status == to {
         return Ok(done(run, false));
     }
@@ -124,11 +133,15 @@ fn set_one(e: &mut Engine<'_>, run: RunRecord, pause: bool, by: &Actor) -> Resul
             return Ok(done(r, true));
         }
         if r.status != from {
-            let moved = e.store.events_after(Some(run.id), since, 100)?.iter().any(|ev| {
-                ev.transition
-                    .as_ref()
-                    .is_some_and(|t| t.from == Some(from) && t.to == to)
-            });
+            let moved = e
+                .store
+                .events_after(Some(run.id), since, 100)?
+                .iter()
+                .any(|ev| {
+                    ev.transition
+                        .as_ref()
+                        .is_some_and(|t| t.from == Some(from) && t.to == to)
+                });
             return if moved {
                 Ok(done(r, true))
             } else {
@@ -211,9 +224,17 @@ impl PauseControl for PauseRecorder {
             .and_then(|r| r.control.map(|(_, by)| by))
             .unwrap_or(Actor::Supervisor);
         let (from, to, reason) = if paused {
-            (RunStatus::Running, RunStatus::Paused, "its processes were stopped (SIGSTOP)")
+            (
+                RunStatus::Running,
+                RunStatus::Paused,
+                "its processes were stopped (SIGSTOP)",
+            )
         } else {
-            (RunStatus::Paused, RunStatus::Running, "its processes were continued (SIGCONT)")
+            (
+                RunStatus::Paused,
+                RunStatus::Running,
+                "its processes were continued (SIGCONT)",
+            )
         };
         let id = self.run_id;
         let t = Transition::new(from, to, Some(reason.to_string()), by);

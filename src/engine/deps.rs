@@ -59,12 +59,7 @@ pub fn check_all(e: &mut Engine<'_>, by: &Actor) -> Result<Vec<RunRecord>> {
 fn queue_ready(e: &mut Engine<'_>, jobs: &[&Job], by: &Actor) -> Result<Vec<RunRecord>> {
     let mut queued = Vec::new();
     for job in jobs {
-        if !job.enabled
-            || e
-                .store
-                .job_state(&job.name)?
-                .is_some_and(|s| s.paused)
-        {
+        if !job.enabled || e.store.job_state(&job.name)?.is_some_and(|s| s.paused) {
             continue;
         }
         let last = e.store.latest_run(&job.name)?;

@@ -70,8 +70,12 @@ pub fn latest(e: &mut Engine<'_>, run: Option<i64>, n: usize) -> Result<Vec<Even
             .map(EventView::from)
             .collect(),
         None => {
-            let mut v: Vec<EventView> =
-                e.store.events(None, n)?.iter().map(EventView::from).collect();
+            let mut v: Vec<EventView> = e
+                .store
+                .events(None, n)?
+                .iter()
+                .map(EventView::from)
+                .collect();
             v.reverse();
             v
         }

@@ -142,7 +142,12 @@ pub fn supervise(
         crate::faults::point("retry_after_record");
         lease.set_holder(me, next.id);
         e.store.set_run_process(next.id, i64::from(me), None)?;
-        tracing::info!(run = next.id, "retry of run {} in {:?}", closed.id, retry.delay);
+        tracing::info!(
+            run = next.id,
+            "retry of run {} in {:?}",
+            closed.id,
+            retry.delay
+        );
         match wait_backoff(e, &rt, next.id, retry.delay)? {
             None => {
                 let t = Transition::new(

@@ -43,12 +43,12 @@ pub fn fits(load: &Load, job: &str, depth: u32, limits: &Limits) -> bool {
         )
 }
 
-/// A free lease among the job's `concurrency` slots, with the `lock_name` a run under it
-/// is recorded with; `None` when every one is held.
-pub fn take_slot(
-    coord: &dyn Coordinator,
-    job: &Job,
-) -> Result<Option<(Option<String>, Box<dyn Lease>)>> {
+/// A lease of one of a job's `concurrency` slots, and the `lock_name` a run under it is
+/// recorded with (`None`: the job's own).
+pub type SlotLease = (Option<String>, Box<dyn Lease>);
+
+/// A free lease among the job's `concurrency` slots; `None` when every one is held.
+pub fn take_slot(coord: &dyn Coordinator, job: &Job) -> Result<Option<SlotLease>> {
     for slot in 1..=job.control.concurrency.max(1) {
         if let Some(lease) = coord.try_lease(&slot_key(&job.name, slot))? {
             return Ok(Some((slot_lock_name(&job.name, slot), lease)));
@@ -141,11 +141,7 @@ pub fn waiting_reason(cfg: &Config, load: &Load, job: &str, depth: u32) -> Strin
         return "its job is not in the config any more".into();
     };
     let lim = limits(cfg, j, depth);
-    if depth == 0
-        && lim
-            .max_running
-            .is_some_and(|m| load.top_level >= m)
-    {
+    if depth == 0 && lim.max_running.is_some_and(|m| load.top_level >= m) {
         return format!("max_running = {}", cfg.runner.max_running);
     }
     if let Some(d) = lim.depth
@@ -180,8 +176,14 @@ mod tests {
         };
         assert!(fits(&load(0, &[], &[]), "j", 0, &lim));
         assert!(!fits(&load(2, &[], &[]), "j", 0, &lim), "max_running");
-        assert!(!fits(&load(1, &[(0, 1)], &[]), "j", 0, &lim), "depth 0 limit");
-        assert!(!fits(&load(0, &[], &[("j", 2)]), "j", 0, &lim), "concurrency");
+        assert!(
+            !fits(&load(1, &[(0, 1)], &[]), "j", 0, &lim),
+            "depth 0 limit"
+        );
+        assert!(
+            !fits(&load(0, &[], &[("j", 2)]), "j", 0, &lim),
+            "concurrency"
+        );
         let sub = Limits {
             max_running: None,
             depth: Some(2),

@@ -34,12 +34,19 @@ pub fn recover_lost(e: &mut Engine<'_>) -> Result<Vec<i64>> {
             continue; // held: a supervisor is alive
         };
         // Re-read under the lease: the supervisor may have closed it just before exiting.
-        if e.store.get_run(run.id)?.is_none_or(|r| !r.status.is_supervised()) {
+        if e.store
+            .get_run(run.id)?
+            .is_none_or(|r| !r.status.is_supervised())
+        {
             continue;
         }
         let closed = close_lost(e, &run)?;
         lost.push(run.id);
-        if run.lock_name.as_deref().is_some_and(|l| l.starts_with("ask/")) {
+        if run
+            .lock_name
+            .as_deref()
+            .is_some_and(|l| l.starts_with("ask/"))
+        {
             lease.remove(); // an ask's lease is never taken again
         } else {
             drop(lease);

@@ -19,15 +19,22 @@ pub struct Retry {
 
 /// The retry of `run`, ended `end`, if it gets one. `interrupted`: jobctl itself was
 /// told to stop (no retry then).
-pub fn plan(job: &Job, run: &RunRecord, end: &RunEnd, interrupted: bool, now: i64) -> Option<Retry> {
+pub fn plan(
+    job: &Job,
+    run: &RunRecord,
+    end: &RunEnd,
+    interrupted: bool,
+    now: i64,
+) -> Option<Retry> {
     let c = &job.control;
     let retried = matches!(end.status, RunStatus::Failed | RunStatus::TimedOut)
         && c.retry_on.contains(&end.status)
         && run.attempt <= c.retries
         && !interrupted
-        && !end.attempts.last().is_some_and(|a| {
-            matches!(a.outcome, Outcome::AuthFailed | Outcome::QuotaExhausted)
-        });
+        && !end
+            .attempts
+            .last()
+            .is_some_and(|a| matches!(a.outcome, Outcome::AuthFailed | Outcome::QuotaExhausted));
     if !retried {
         return None;
     }
@@ -69,7 +76,10 @@ pub fn plan(job: &Job, run: &RunRecord, end: &RunEnd, interrupted: bool, now: i6
 pub fn backoff(c: &JobControl, attempt: u32, jitter: f64) -> Duration {
     let doubled = c
         .retry_backoff
-        .checked_mul(1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX))
+        .checked_mul(
+            1u32.checked_shl(attempt.saturating_sub(1))
+                .unwrap_or(u32::MAX),
+        )
         .unwrap_or(Duration::MAX);
     let base = doubled.min(c.retry_backoff_max);
     base.mul_f64((1.0 + 0.1 * jitter.clamp(-1.0, 1.0)).max(0.0))
@@ -107,7 +117,11 @@ mod tests {
         assert_eq!(backoff(&c, 1, 0.0), Duration::from_secs(30));
         assert_eq!(backoff(&c, 2, 0.0), Duration::from_secs(60));
         assert_eq!(backoff(&c, 3, 0.0), Duration::from_secs(100), "capped");
-        assert_eq!(backoff(&c, 40, 0.0), Duration::from_secs(100), "no overflow");
+        assert_eq!(
+            backoff(&c, 40, 0.0),
+            Duration::from_secs(100),
+            "no overflow"
+        );
         assert_eq!(backoff(&c, 1, 1.0), Duration::from_secs(33));
         assert_eq!(backoff(&c, 1, -1.0), Duration::from_secs(27));
         for _ in 0..100 {

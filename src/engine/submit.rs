@@ -36,7 +36,11 @@ pub fn submit(e: &mut Engine<'_>, s: &Submit<'_>, by: &Actor) -> Result<RunRecor
     let job = cfg.job(s.job)?;
     if let Some(p) = s.prompt {
         if matches!(job.kind, JobKind::Script(_)) {
-            fail!(Usage, "--prompt is for agent jobs; {} is a script job", job.name);
+            fail!(
+                Usage,
+                "--prompt is for agent jobs; {} is a script job",
+                job.name
+            );
         }
         super::ask::check_prompt(p)?;
     }

@@ -52,7 +52,12 @@ pub fn force(e: &mut Engine<'_>, name: &str, echo: Echo) -> Result<Supervised> {
 /// supervisor's pid as the lease and the store agree on them.
 fn busy_message(e: &Engine<'_>, name: &str) -> Result<String> {
     let holder = e.coord.holder(name);
-    let Some(run) = e.store.supervised_runs()?.into_iter().find(|r| r.job == name) else {
+    let Some(run) = e
+        .store
+        .supervised_runs()?
+        .into_iter()
+        .find(|r| r.job == name)
+    else {
         // Held, yet no run recorded as running: one is being started or closed (or a
         // lost one recovered); the lease may still name an earlier run.
         return Ok(format!(
@@ -111,7 +116,8 @@ pub unsafe fn detached(
                     run.job
                 ),
             };
-            let closed = store.finish_run(run_id, &RunEnd::failed(to_ms(clock::real_now()), why))?;
+            let closed =
+                store.finish_run(run_id, &RunEnd::failed(to_ms(clock::real_now()), why))?;
             drop(lease);
             if let (Ok(cfg), Some(closed)) = (cfg, closed) {
                 // Its slot is free again: what waits for it may start.

@@ -279,4 +279,3 @@ fn claim(
     let supervisor = spawn_supervisor(cfg, store.dir(), &run, lease.as_ref())?;
     Ok(Some(Started { run, supervisor }))
 }
-

@@ -33,7 +33,11 @@ pub fn on_end(e: &mut Engine<'_>, run: &RunRecord, by: &Actor) {
         .filter(|c| c.parent_run_id == Some(run.id) && !c.status.is_end())
     {
         if let Err(err) = cancel_one(e, child, by, &reason) {
-            tracing::warn!(run = child.id, "can't cancel a child of run {}: {err}", run.id);
+            tracing::warn!(
+                run = child.id,
+                "can't cancel a child of run {}: {err}",
+                run.id
+            );
         }
     }
 }
@@ -48,8 +52,7 @@ pub fn cancel_one(
     by: &Actor,
     reason: &str,
 ) -> Result<Option<StopRequest>> {
-    e.store
-        .request_control(run.id, RunStatus::Cancelled, by)?;
+    e.store.request_control(run.id, RunStatus::Cancelled, by)?;
     if run.status == RunStatus::Queued {
         let closed = e.store.transition(
             run.id,
@@ -164,10 +167,7 @@ mod tests {
             run(2, None),
             run(1, Some(99)),
         ];
-        let lines: Vec<(i64, usize)> = layout(&runs)
-            .iter()
-            .map(|l| (l.run.id, l.level))
-            .collect();
+        let lines: Vec<(i64, usize)> = layout(&runs).iter().map(|l| (l.run.id, l.level)).collect();
         assert_eq!(
             lines,
             vec![(6, 0), (2, 0), (3, 1), (4, 2), (5, 1), (1, 0)],

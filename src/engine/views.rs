@@ -204,9 +204,7 @@ pub fn list(e: &mut Engine<'_>) -> Result<Vec<ListRow>> {
             (None, Plan::Disabled) => Next::Disabled,
             (None, _) if queued_id.is_some() => Next::Queued(queued_id.unwrap_or_default()),
             (None, Plan::Paused) => Next::Paused,
-            (None, Plan::Manual) if !waiting_for.is_empty() => {
-                Next::Waiting(waiting_for.clone())
-            }
+            (None, Plan::Manual) if !waiting_for.is_empty() => Next::Waiting(waiting_for.clone()),
             (None, Plan::Manual) => Next::Manual,
             (None, Plan::Due { .. }) => Next::DueNow,
             (None, _) => next_ms.map(Next::At).unwrap_or(Next::Never),
@@ -313,7 +311,6 @@ pub fn next_slots(
         n,
     )))
 }
-
 
 pub use super::status::{
     AgentScopeView, DaemonView, FailureView, QueuedView, RunningView, StatusReport, SurvivorView,

@@ -62,7 +62,10 @@ pub fn run_all<B: Backend>(fresh: impl Fn() -> B) {
             "queued runs",
             queued_runs_wait_in_order_and_start_once_under_their_limits,
         ),
-        ("racing queue starts", racing_starts_of_a_queued_run_start_it_once),
+        (
+            "racing queue starts",
+            racing_starts_of_a_queued_run_start_it_once,
+        ),
         (
             "transitions",
             transitions_move_once_with_their_event_and_refuse_the_rest,
@@ -618,7 +621,11 @@ pub fn queued_runs_wait_in_order_and_start_once_under_their_limits<B: Backend>(b
             .collect::<Vec<_>>()[..3],
         [a1.id, b1.id, a2.id]
     );
-    assert_eq!(s.load().unwrap(), Load::default(), "queued runs hold no slot");
+    assert_eq!(
+        s.load().unwrap(),
+        Load::default(),
+        "queued runs hold no slot"
+    );
 
     let started = match s
         .start_queued(a1.id, None, &limits(Some(1), None, 1), &Actor::Tick, 10)
@@ -643,12 +650,24 @@ pub fn queued_runs_wait_in_order_and_start_once_under_their_limits<B: Backend>(b
         QueueStart::Full
     ));
     assert!(matches!(
-        s.start_queued(a2.id, Some("a@2"), &limits(Some(1), None, 2), &Actor::Tick, 12)
-            .unwrap(),
+        s.start_queued(
+            a2.id,
+            Some("a@2"),
+            &limits(Some(1), None, 2),
+            &Actor::Tick,
+            12
+        )
+        .unwrap(),
         QueueStart::Full
     ));
     let a2s = match s
-        .start_queued(a2.id, Some("a@2"), &limits(Some(2), None, 2), &Actor::Tick, 12)
+        .start_queued(
+            a2.id,
+            Some("a@2"),
+            &limits(Some(2), None, 2),
+            &Actor::Tick,
+            12,
+        )
         .unwrap()
     {
         QueueStart::Started(r) => *r,
@@ -688,7 +707,11 @@ pub fn queued_runs_wait_in_order_and_start_once_under_their_limits<B: Backend>(b
 }
 
 pub fn racing_starts_of_a_queued_run_start_it_once<B: Backend>(b: &B) {
-    let run = enqueued(b.open().enqueue_run(&queued("q", 1, 0, None), false).unwrap());
+    let run = enqueued(
+        b.open()
+            .enqueue_run(&queued("q", 1, 0, None), false)
+            .unwrap(),
+    );
     let won = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for i in 0..8 {
@@ -698,7 +721,13 @@ pub fn racing_starts_of_a_queued_run_start_it_once<B: Backend>(b: &B) {
                 // Each under a lease of its own: only the store decides.
                 let lease = format!("q@{}", i + 1);
                 if let QueueStart::Started(_) = s
-                    .start_queued(run.id, Some(&lease), &limits(None, None, 8), &Actor::Tick, 5)
+                    .start_queued(
+                        run.id,
+                        Some(&lease),
+                        &limits(None, None, 8),
+                        &Actor::Tick,
+                        5,
+                    )
                     .unwrap()
                 {
                     won.fetch_add(1, Ordering::SeqCst);
@@ -729,11 +758,21 @@ pub fn transitions_move_once_with_their_event_and_refuse_the_rest<B: Backend>(b:
     assert!(s.transition(run.id, &pause, 2_000).unwrap());
     assert!(!s.transition(run.id, &pause, 2_001).unwrap(), "once");
     let paused = s.get_run(run.id).unwrap().unwrap();
-    assert_eq!((paused.status, paused.paused_at), (RunStatus::Paused, Some(2_000)));
-    assert_eq!(s.supervised_runs().unwrap().len(), 1, "a paused run is supervised");
+    assert_eq!(
+        (paused.status, paused.paused_at),
+        (RunStatus::Paused, Some(2_000))
+    );
+    assert_eq!(
+        s.supervised_runs().unwrap().len(),
+        1,
+        "a paused run is supervised"
+    );
     assert!(s.running_runs().unwrap().is_empty());
     let refused = Transition::new(RunStatus::Paused, RunStatus::Queued, None, Actor::Cli);
-    assert!(s.transition(run.id, &refused, 2_002).is_err(), "not a move runs make");
+    assert!(
+        s.transition(run.id, &refused, 2_002).is_err(),
+        "not a move runs make"
+    );
     let resume = Transition::new(RunStatus::Paused, RunStatus::Running, None, Actor::Cli);
     assert!(s.transition(run.id, &resume, 3_000).unwrap());
     assert_eq!(
@@ -748,7 +787,10 @@ pub fn transitions_move_once_with_their_event_and_refuse_the_rest<B: Backend>(b:
         .unwrap()
         .expect("closed");
     assert_eq!(closed.status, RunStatus::Cancelled);
-    assert!(!s.transition(run.id, &resume, 6_000).unwrap(), "an end never moves");
+    assert!(
+        !s.transition(run.id, &resume, 6_000).unwrap(),
+        "an end never moves"
+    );
     let evs = s.events_after(Some(run.id), 0, 20).unwrap();
     let moves: Vec<(EventKind, Option<RunStatus>, RunStatus, String)> = evs
         .iter()
@@ -760,14 +802,42 @@ pub fn transitions_move_once_with_their_event_and_refuse_the_rest<B: Backend>(b:
     assert_eq!(
         moves,
         vec![
-            (EventKind::RunStarted, None, RunStatus::Running, "supervisor".into()),
-            (EventKind::RunPaused, Some(RunStatus::Running), RunStatus::Paused, "api:ci-bot".into()),
-            (EventKind::RunResumed, Some(RunStatus::Paused), RunStatus::Running, "cli".into()),
-            (EventKind::RunPaused, Some(RunStatus::Running), RunStatus::Paused, "api:ci-bot".into()),
-            (EventKind::RunEnded, Some(RunStatus::Paused), RunStatus::Cancelled, "supervisor".into()),
+            (
+                EventKind::RunStarted,
+                None,
+                RunStatus::Running,
+                "supervisor".into()
+            ),
+            (
+                EventKind::RunPaused,
+                Some(RunStatus::Running),
+                RunStatus::Paused,
+                "api:ci-bot".into()
+            ),
+            (
+                EventKind::RunResumed,
+                Some(RunStatus::Paused),
+                RunStatus::Running,
+                "cli".into()
+            ),
+            (
+                EventKind::RunPaused,
+                Some(RunStatus::Running),
+                RunStatus::Paused,
+                "api:ci-bot".into()
+            ),
+            (
+                EventKind::RunEnded,
+                Some(RunStatus::Paused),
+                RunStatus::Cancelled,
+                "supervisor".into()
+            ),
         ]
     );
-    assert_eq!(evs[1].transition.as_ref().unwrap().reason.as_deref(), Some("stopped"));
+    assert_eq!(
+        evs[1].transition.as_ref().unwrap().reason.as_deref(),
+        Some("stopped")
+    );
     // A queued run is cancelled by a move to its end, once.
     let q = enqueued(s.enqueue_run(&queued("k", 1, 0, None), false).unwrap());
     let cancel = Transition::new(
@@ -789,28 +859,36 @@ pub fn control_requests_are_taken_only_by_runs_not_ended<B: Backend>(b: &B) {
     let mut s = b.open();
     let run = claimed(s.claim_run(&forced("j", 1)).unwrap());
     assert_eq!(
-        s.request_control(run.id, RunStatus::Paused, &Actor::Cli).unwrap(),
+        s.request_control(run.id, RunStatus::Paused, &Actor::Cli)
+            .unwrap(),
         Some((RunStatus::Running, true))
     );
     let r = s.get_run(run.id).unwrap().unwrap();
     assert_eq!(r.control, Some((RunStatus::Paused, Actor::Cli)));
     let q = enqueued(s.enqueue_run(&queued("q", 1, 0, None), false).unwrap());
     assert_eq!(
-        s.request_control(q.id, RunStatus::Paused, &Actor::Cli).unwrap(),
+        s.request_control(q.id, RunStatus::Paused, &Actor::Cli)
+            .unwrap(),
         Some((RunStatus::Queued, false)),
         "a queued run is not paused"
     );
     assert_eq!(
-        s.request_control(q.id, RunStatus::Cancelled, &Actor::Tick).unwrap(),
+        s.request_control(q.id, RunStatus::Cancelled, &Actor::Tick)
+            .unwrap(),
         Some((RunStatus::Queued, true)),
         "but may be cancelled"
     );
     s.finish_run(run.id, &end(RunStatus::Succeeded, 2)).unwrap();
     assert_eq!(
-        s.request_control(run.id, RunStatus::Running, &Actor::Cli).unwrap(),
+        s.request_control(run.id, RunStatus::Running, &Actor::Cli)
+            .unwrap(),
         Some((RunStatus::Succeeded, false))
     );
-    assert_eq!(s.request_control(999_999, RunStatus::Paused, &Actor::Cli).unwrap(), None);
+    assert_eq!(
+        s.request_control(999_999, RunStatus::Paused, &Actor::Cli)
+            .unwrap(),
+        None
+    );
 }
 
 pub fn a_failed_run_and_its_retry_are_made_at_once<B: Backend>(b: &B) {
@@ -831,8 +909,20 @@ pub fn a_failed_run_and_its_retry_are_made_at_once<B: Backend>(b: &B) {
         .expect("closed and retried");
     assert_eq!(closed.status, RunStatus::Failed);
     assert_eq!(
-        (next.status, next.trigger, next.attempt, next.retry_of, next.scheduled_for),
-        (RunStatus::Retrying, Trigger::Retry, 2, Some(first.id), 1_000)
+        (
+            next.status,
+            next.trigger,
+            next.attempt,
+            next.retry_of,
+            next.scheduled_for
+        ),
+        (
+            RunStatus::Retrying,
+            Trigger::Retry,
+            2,
+            Some(first.id),
+            1_000
+        )
     );
     assert!(
         s.finish_and_retry(first.id, &end(RunStatus::Failed, 3_000), &retry)
@@ -846,7 +936,12 @@ pub fn a_failed_run_and_its_retry_are_made_at_once<B: Backend>(b: &B) {
         s.claim_run(&forced("r", 2_500)).unwrap(),
         Claim::JobRunning(id) if id == next.id
     ));
-    let start = Transition::new(RunStatus::Retrying, RunStatus::Running, None, Actor::Supervisor);
+    let start = Transition::new(
+        RunStatus::Retrying,
+        RunStatus::Running,
+        None,
+        Actor::Supervisor,
+    );
     assert!(s.transition(next.id, &start, 3_000).unwrap());
     assert_eq!(s.get_run(next.id).unwrap().unwrap().started_at, 3_000);
 }
@@ -854,23 +949,38 @@ pub fn a_failed_run_and_its_retry_are_made_at_once<B: Backend>(b: &B) {
 pub fn descendants_and_the_latest_successes_are_found<B: Backend>(b: &B) {
     let mut s = b.open();
     let root = claimed(s.claim_run(&forced("root", 1)).unwrap());
-    let c1 = enqueued(s.enqueue_run(&queued("c", 2, 1, Some(root.id)), false).unwrap());
-    let c2 = enqueued(s.enqueue_run(&queued("c", 3, 1, Some(root.id)), false).unwrap());
-    let g = enqueued(s.enqueue_run(&queued("g", 4, 2, Some(c1.id)), false).unwrap());
-    enqueued(s.enqueue_run(&queued("other", 5, 0, None), false).unwrap());
-    let below: Vec<i64> = s.descendants(root.id).unwrap().iter().map(|r| r.id).collect();
-    assert_eq!(below, vec![c1.id, c2.id, g.id]);
-    assert_eq!(
-        s.descendants(c1.id).unwrap()[0].parent_run_id,
-        Some(c1.id)
+    let c1 = enqueued(
+        s.enqueue_run(&queued("c", 2, 1, Some(root.id)), false)
+            .unwrap(),
     );
+    let c2 = enqueued(
+        s.enqueue_run(&queued("c", 3, 1, Some(root.id)), false)
+            .unwrap(),
+    );
+    let g = enqueued(
+        s.enqueue_run(&queued("g", 4, 2, Some(c1.id)), false)
+            .unwrap(),
+    );
+    enqueued(s.enqueue_run(&queued("other", 5, 0, None), false).unwrap());
+    let below: Vec<i64> = s
+        .descendants(root.id)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(below, vec![c1.id, c2.id, g.id]);
+    assert_eq!(s.descendants(c1.id).unwrap()[0].parent_run_id, Some(c1.id));
     assert!(s.descendants(g.id).unwrap().is_empty());
     let a = claimed(s.claim_run(&forced("a", 1)).unwrap());
     s.finish_run(a.id, &end(RunStatus::Succeeded, 2)).unwrap();
     let a2 = claimed(s.claim_run(&forced("a", 3)).unwrap());
     s.finish_run(a2.id, &end(RunStatus::Failed, 4)).unwrap();
     let ok = s.latest_succeeded(&["a", "root", "none"]).unwrap();
-    assert_eq!(ok.get("a"), Some(&a.id), "the latest that succeeded, not the latest");
+    assert_eq!(
+        ok.get("a"),
+        Some(&a.id),
+        "the latest that succeeded, not the latest"
+    );
     assert!(!ok.contains_key("root") && !ok.contains_key("none"));
 }
 
@@ -878,8 +988,14 @@ pub fn events_are_read_in_order_after_an_id<B: Backend>(b: &B) {
     let mut s = b.open();
     assert_eq!(s.last_event_id().unwrap(), 0);
     let r = claimed(s.claim_run(&forced("j", 1)).unwrap());
-    s.append_event(2, EventKind::SlotSkipped, Some("x"), None, &serde_json::json!({}))
-        .unwrap();
+    s.append_event(
+        2,
+        EventKind::SlotSkipped,
+        Some("x"),
+        None,
+        &serde_json::json!({}),
+    )
+    .unwrap();
     s.finish_run(r.id, &end(RunStatus::Succeeded, 3)).unwrap();
     let all = s.events_after(None, 0, 100).unwrap();
     assert_eq!(all.len(), 3);
@@ -901,9 +1017,18 @@ pub fn racing_reservations_stop_at_the_tree_budget<B: Backend>(b: &B) {
     let root = claimed(s.claim_run(&forced("root", 1)).unwrap());
     let kids: Vec<i64> = (0..12)
         .map(|i| {
-            let q = enqueued(s.enqueue_run(&queued("kid", i, 1, Some(root.id)), false).unwrap());
+            let q = enqueued(
+                s.enqueue_run(&queued("kid", i, 1, Some(root.id)), false)
+                    .unwrap(),
+            );
             match s
-                .start_queued(q.id, Some(&format!("kid@{}", i + 1)), &limits(None, None, 20), &Actor::Tick, 5)
+                .start_queued(
+                    q.id,
+                    Some(&format!("kid@{}", i + 1)),
+                    &limits(None, None, 20),
+                    &Actor::Tick,
+                    5,
+                )
                 .unwrap()
             {
                 QueueStart::Started(r) => r.id,
@@ -937,7 +1062,11 @@ pub fn racing_reservations_stop_at_the_tree_budget<B: Backend>(b: &B) {
             });
         }
     });
-    assert_eq!(granted.load(Ordering::SeqCst), 5, "exactly the tree's budget");
+    assert_eq!(
+        granted.load(Ordering::SeqCst),
+        5,
+        "exactly the tree's budget"
+    );
     assert_eq!(s.usage("a", "d").unwrap(), 5_000);
     assert!(
         s.scope_state("a", "worker").unwrap().unwrap().enabled,

@@ -8,7 +8,13 @@ use crate::core::run::Actor;
 use crate::engine::cancel::Target;
 use crate::engine::control;
 
-pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>, pause: bool) -> Result<u8> {
+pub fn execute(
+    g: &Global,
+    ui: &Ui,
+    run_id: Option<i64>,
+    job: Option<&str>,
+    pause: bool,
+) -> Result<u8> {
     let mut e = super::engine(g)?;
     let target = match (run_id, job) {
         (Some(id), _) => Target::Run(id),
@@ -33,7 +39,10 @@ pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>, paus
         if c.changed {
             ui.print(&format!("{what} run {} of {}", r.id, r.job));
         } else {
-            ui.print(&format!("run {} of {} is already {}", r.id, r.job, r.status));
+            ui.print(&format!(
+                "run {} of {} is already {}",
+                r.id, r.job, r.status
+            ));
         }
     }
     Ok(code::OK)

@@ -156,7 +156,12 @@ pub fn execute(
         if interrupted.is_some() {
             let now = e.store.get_run(r.id)?.unwrap_or_else(|| r.clone());
             if !now.status.is_end() {
-                crate::engine::tree::cancel_one(&mut e, &now, &Actor::Cli, "cancelled: jobctl run --wait was interrupted")?;
+                crate::engine::tree::cancel_one(
+                    &mut e,
+                    &now,
+                    &Actor::Cli,
+                    "cancelled: jobctl run --wait was interrupted",
+                )?;
             }
         }
     }

@@ -130,7 +130,10 @@ impl EventStore for SqliteStore {
             "SELECT {COLUMNS} FROM events WHERE (?1 IS NULL OR kind = ?1) ORDER BY id DESC LIMIT ?2"
         ))?;
         let rows = st.query_map(
-            params![kind.map(EventKind::as_str), limit.min(i64::MAX as usize) as i64],
+            params![
+                kind.map(EventKind::as_str),
+                limit.min(i64::MAX as usize) as i64
+            ],
             from_row,
         )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

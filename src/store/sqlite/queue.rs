@@ -51,9 +51,8 @@ impl SqliteStore {
             )?,
         };
         if n == 1 {
-            let job: String = tx.query_row("SELECT job FROM runs WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })?;
+            let job: String =
+                tx.query_row("SELECT job FROM runs WHERE id = ?1", [id], |r| r.get(0))?;
             append_transition(&tx, at, &job, id, t, &serde_json::json!({}))?;
         }
         tx.commit()?;

@@ -189,7 +189,9 @@ pub(super) fn lease_holder(
 ) -> Result<Option<i64>> {
     Ok(tx
         .query_row(
-            &format!("SELECT id FROM runs WHERE {SUPERVISED} AND job = ?1 AND lock_name IS ?2 LIMIT 1"),
+            &format!(
+                "SELECT id FROM runs WHERE {SUPERVISED} AND job = ?1 AND lock_name IS ?2 LIMIT 1"
+            ),
             params![job, lock_name],
             |r| r.get(0),
         )
@@ -302,7 +304,10 @@ impl RunStore for SqliteStore {
         {
             return Ok(Claim::SlotTaken);
         }
-        if !new.lock_name.as_deref().is_some_and(|l| l.starts_with("ask/"))
+        if !new
+            .lock_name
+            .as_deref()
+            .is_some_and(|l| l.starts_with("ask/"))
             && let Some(id) = lease_holder(&tx, &new.job, new.lock_name.as_deref())?
         {
             return Ok(Claim::JobRunning(id));
