@@ -193,7 +193,7 @@ fn pause_stops_the_whole_tree_with_a_setsid_escapee_and_resume_continues_it() {
 #[test]
 fn a_paused_run_outlives_its_timeout_and_is_not_killed() {
     let env = env_with(
-        "[jobs.short]\ntype = \"script\"\ntimeout = \"2s\"\ncommand = \"sleep 1; echo done\"\n",
+        "[jobs.short]\ntype = \"script\"\ntimeout = \"3s\"\ncommand = \"sleep 1; echo done\"\n",
         "",
     );
     let _sweep = Sweep::new(&env);
@@ -201,13 +201,13 @@ fn a_paused_run_outlives_its_timeout_and_is_not_killed() {
     wait_status(&env, id, "running");
     ok(&env.run(&["pause", &id.to_string()]));
     // Past the timeout while paused: still paused, its processes still there.
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(4));
     assert_eq!(status_of(&env, id), "paused");
     assert!(!run_processes(&env.state_dir(), id).0.is_empty());
     ok(&env.run(&["resume", &id.to_string()]));
     let r = wait_ended(&env, id);
     assert_eq!(r["status"], "succeeded", "{r:#}");
-    assert!(r["duration_ms"].as_i64().unwrap() >= 3000, "{r:#}");
+    assert!(r["duration_ms"].as_i64().unwrap() >= 4000, "{r:#}");
 }
 
 #[test]

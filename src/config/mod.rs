@@ -2,6 +2,7 @@
 //! [`ConfigErrors`] listing every problem; after that, no other module sees raw TOML and
 //! none has to re-check a value.
 
+mod control;
 mod errors;
 mod inputs;
 mod jobs;

@@ -141,7 +141,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>, root: &Table<'_, '_>, path: &Path) -> Opt
                 job_map.insert(job.name.clone(), Box::new(job));
             }
         }
-        jobs::check_needs(ctx, &t, &job_map);
+        super::control::check_needs(ctx, &t, &job_map);
     }
 
     let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();

@@ -148,7 +148,7 @@ pub fn supervise(
             closed.id,
             retry.delay
         );
-        match wait_backoff(e, &rt, next.id, retry.delay)? {
+        match retry::wait_backoff(e, &rt, next.id, retry.delay)? {
             None => {
                 let t = Transition::new(
                     RunStatus::Retrying,
@@ -219,55 +219,6 @@ fn cancelled_before_start(run: &RunRecord) -> Option<Executed> {
         interrupted: None,
         answer: None,
     })
-}
-
-/// Waits out a retry's backoff, unless it is cancelled meanwhile (a stop signal, or a
-/// cancel recorded before its supervisor could be signalled): then the retry's end and
-/// the signal, if one came.
-fn wait_backoff(
-    e: &mut Engine<'_>,
-    rt: &tokio::runtime::Runtime,
-    id: i64,
-    delay: Duration,
-) -> Result<Option<(RunEnd, Option<Signal>)>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let cancelled = |by: Actor, why: String| {
-        let mut end = RunEnd::new(RunStatus::Cancelled, to_ms(clock::real_now()));
-        end.error = Some(why);
-        end.by = by;
-        end
-    };
-    if let Some(r) = e.store.get_run(id)?
-        && let Some((RunStatus::Cancelled, by)) = r.control
-    {
-        let why = format!("cancelled by {by} during its retry backoff");
-        return Ok(Some((cancelled(by, why), None)));
-    }
-    let got: Option<Signal> = rt.block_on(async {
-        let mut term = signal(SignalKind::terminate()).context("can't handle SIGTERM")?;
-        let mut int = signal(SignalKind::interrupt()).context("can't handle SIGINT")?;
-        let mut hup = signal(SignalKind::hangup()).context("can't handle SIGHUP")?;
-        let got = tokio::select! {
-            _ = tokio::time::sleep(delay) => None,
-            _ = term.recv() => Some(Signal::SIGTERM),
-            _ = int.recv() => Some(Signal::SIGINT),
-            _ = hup.recv() => Some(Signal::SIGHUP),
-        };
-        anyhow::Ok(got)
-    })?;
-    let Some(sig) = got else {
-        return Ok(None);
-    };
-    let by = e
-        .store
-        .get_run(id)?
-        .and_then(|r| match r.control {
-            Some((RunStatus::Cancelled, by)) => Some(by),
-            _ => None,
-        })
-        .unwrap_or(Actor::Supervisor);
-    let why = format!("cancelled during its retry backoff: jobctl received {sig}");
-    Ok(Some((cancelled(by, why), Some(sig))))
 }
 
 fn prepare(e: &mut Engine<'_>, work: &Work<'_>, run: RunRecord, echo: Echo) -> Result<RunContext> {

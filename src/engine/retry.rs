@@ -7,7 +7,13 @@
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
+use anyhow::Context;
+use nix::sys::signal::Signal;
+
+use super::Engine;
 use crate::config::{Job, JobControl};
+use crate::core::clock::{self, to_ms};
+use crate::core::error::Result;
 use crate::core::run::{Actor, NewRun, Outcome, RunEnd, RunRecord, RunStatus, Trigger};
 use crate::core::units::format_duration;
 
@@ -68,6 +74,55 @@ pub fn plan(
         },
         delay,
     })
+}
+
+/// Waits out a retry's backoff, unless it is cancelled meanwhile (a stop signal, or a
+/// cancel recorded before its supervisor could be signalled): then the retry's end and
+/// the signal, if one came.
+pub fn wait_backoff(
+    e: &mut Engine<'_>,
+    rt: &tokio::runtime::Runtime,
+    id: i64,
+    delay: Duration,
+) -> Result<Option<(RunEnd, Option<Signal>)>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let cancelled = |by: Actor, why: String| {
+        let mut end = RunEnd::new(RunStatus::Cancelled, to_ms(clock::real_now()));
+        end.error = Some(why);
+        end.by = by;
+        end
+    };
+    if let Some(r) = e.store.get_run(id)?
+        && let Some((RunStatus::Cancelled, by)) = r.control
+    {
+        let why = format!("cancelled by {by} during its retry backoff");
+        return Ok(Some((cancelled(by, why), None)));
+    }
+    let got: Option<Signal> = rt.block_on(async {
+        let mut term = signal(SignalKind::terminate()).context("can't handle SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("can't handle SIGINT")?;
+        let mut hup = signal(SignalKind::hangup()).context("can't handle SIGHUP")?;
+        let got = tokio::select! {
+            _ = tokio::time::sleep(delay) => None,
+            _ = term.recv() => Some(Signal::SIGTERM),
+            _ = int.recv() => Some(Signal::SIGINT),
+            _ = hup.recv() => Some(Signal::SIGHUP),
+        };
+        anyhow::Ok(got)
+    })?;
+    let Some(sig) = got else {
+        return Ok(None);
+    };
+    let by = e
+        .store
+        .get_run(id)?
+        .and_then(|r| match r.control {
+            Some((RunStatus::Cancelled, by)) => Some(by),
+            _ => None,
+        })
+        .unwrap_or(Actor::Supervisor);
+    let why = format!("cancelled during its retry backoff: jobctl received {sig}");
+    Ok(Some((cancelled(by, why), Some(sig))))
 }
 
 /// The wait before the retry of attempt `attempt` (1 = the first run):

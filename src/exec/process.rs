@@ -161,16 +161,7 @@ pub enum Echo {
     Stderr,
 }
 
-/// Pausing a run: asked what the run should be when a control signal comes, and told
-/// when its processes were stopped or continued (to record it).
-pub trait PauseControl {
-    /// Whether the run should be paused now (`None`: leave it as it is).
-    fn wanted(&mut self) -> Option<bool>;
-    /// Its processes were stopped (`true`) or continued.
-    fn changed(&mut self, paused: bool);
-    /// How long it may stay paused before it is stopped.
-    fn max_pause(&self) -> Duration;
-}
+pub use super::pause::PauseControl;
 
 /// What a supervisor keeps for the whole run, across the processes it starts (an agent
 /// run may try several): the signals it listens to, registered once, the processes that
@@ -411,7 +402,10 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
         let polling = !matches!(phase, Phase::Running);
         if nudged && matches!(phase, Phase::Running) {
             nudged = false;
-            pause_or_resume(signals, &identity, &mut paused_since, &mut stall);
+            if super::pause::pause_or_resume(signals, &identity, &mut paused_since) == Some(false) {
+                // Silence while stopped is not a stall.
+                stall.since = None;
+            }
         }
         let max_pause = signals.control.as_ref().map(|c| c.max_pause());
         tokio::select! {
@@ -577,40 +571,6 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
         (None, _) => Ending::Signaled(Signal::SIGKILL as i32),
     };
     Ok(fin)
-}
-
-/// A control signal came: asks what the run should be, and stops (SIGSTOP, the whole
-/// tree) or continues (SIGCONT) its processes to match, then says so.
-fn pause_or_resume(
-    signals: &mut Signals,
-    identity: &RunIdentity,
-    paused_since: &mut Option<Instant>,
-    stall: &mut StallWatch,
-) {
-    let Some(control) = signals.control.as_mut() else {
-        return;
-    };
-    match (control.wanted(), *paused_since) {
-        (Some(true), None) => {
-            // A process in the kernel (state D) stops when it leaves it: wait for that.
-            let left = proctree::stop_all(identity, Duration::from_secs(10));
-            if left > 0 {
-                tracing::warn!("{left} processes of the run did not stop");
-            }
-            crate::faults::point("pause_after_stop");
-            *paused_since = Some(Instant::now());
-            control.changed(true);
-        }
-        (Some(false), Some(since)) => {
-            proctree::continue_all(identity);
-            signals.paused_for += since.elapsed();
-            *paused_since = None;
-            // Silence while stopped is not a stall.
-            stall.since = None;
-            control.changed(false);
-        }
-        _ => {}
-    }
 }
 
 /// (exit code, signal) of a reaped process.

@@ -10,6 +10,7 @@ mod events;
 mod jobs;
 pub mod migrations;
 mod queue;
+mod rows;
 mod runs;
 
 use std::fs::{DirBuilder, OpenOptions};
