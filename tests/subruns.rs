@@ -470,6 +470,12 @@ fn queued_runs_are_shown_and_start_in_order_when_a_slot_frees() {
     );
     let list = stdout(&env.run(&["list"]));
     assert!(list.contains(&format!("queued (run {})", ids[0])), "{list}");
+    // A paused run keeps its slot: the next command (which starts what fits) starts none.
+    ok(&env.run(&["pause", &b.to_string()]));
+    ok(&env.run(&["list"]));
+    let st: Value = serde_json::from_slice(&env.run(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(st["queued"].as_array().unwrap().len(), 3, "{st:#}");
+    ok(&env.run(&["resume", &b.to_string()]));
 
     // A queued run can be cancelled; the others start in order once the slot frees.
     ok(&env.run(&["cancel", &ids[2].to_string()]));
@@ -556,4 +562,81 @@ fn a_hundred_due_jobs_under_max_running_four_start_within_the_time_their_runs_ta
             k + 4
         );
     }
+}
+
+#[test]
+fn a_run_ending_cancels_its_children_unless_its_job_abandons_them() {
+    let env = env_with(
+        "[jobs.parent]\ntype = \"script\"\ncommand = \"jobctl submit child >/dev/null\"\n\n\
+         [jobs.leaver]\ntype = \"script\"\nchildren = \"abandon\"\ncommand = \"jobctl submit child >/dev/null\"\n\n\
+         [jobs.child]\ntype = \"script\"\nconcurrency = 2\ncommand = \"sleep 1\"\n",
+        "",
+    );
+    let _sweep = Sweep::new(&env);
+    ok(&env.run(&["force", "parent"]));
+    ok(&env.run(&["force", "leaver"]));
+    let runs = wait_all_ended(&env, 4);
+    let child_of = |job: &str| {
+        let p = runs.iter().find(|r| r["job"] == job).unwrap();
+        runs.iter()
+            .find(|r| r["parent_run_id"] == p["run_id"])
+            .unwrap_or_else(|| panic!("no child of {job}: {runs:#?}"))
+            .clone()
+    };
+    let cancelled = child_of("parent");
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled:#}");
+    let evs: Vec<Value> = serde_json::from_slice(
+        &env.run(&[
+            "events",
+            "--run",
+            &cancelled["run_id"].to_string(),
+            "--json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    let end = evs.iter().find(|e| e["to"] == "cancelled").unwrap();
+    assert_eq!(
+        end["by"], "supervisor",
+        "asked by the parent's supervisor: {evs:#?}"
+    );
+    assert_eq!(
+        child_of("leaver")["status"],
+        "succeeded",
+        "abandoned: it finished"
+    );
+}
+
+#[test]
+fn events_follow_a_run_until_it_ends() {
+    let env = env_with(
+        "[jobs.slow]\ntype = \"script\"\ncommand = \"sleep 0.5\"\n",
+        "",
+    );
+    let _sweep = Sweep::new(&env);
+    let id = submit(&env, &["slow"]);
+    let o = env.run(&["events", "--run", &id.to_string(), "--follow", "--json"]);
+    ok(&o);
+    let lines: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let moves: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|e| (e["from"].as_str().unwrap_or("-"), e["to"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        moves,
+        vec![
+            ("-", "queued"),
+            ("queued", "running"),
+            ("running", "succeeded")
+        ],
+        "{lines:#?}"
+    );
+    let human = stdout(&env.run(&["events", "--run", &id.to_string()]));
+    assert!(
+        human.contains(&format!("run {id} (slow)  queued → running  by cli")),
+        "{human}"
+    );
 }

@@ -360,6 +360,17 @@ pub struct NewRun {
     pub reason: Option<String>,
 }
 
+impl NewRun {
+    /// Its trigger: a run made `forced` without naming a trigger was forced (callers from
+    /// before triggers were recorded say only `forced`).
+    pub fn effective_trigger(&self) -> Trigger {
+        match self.trigger {
+            Trigger::Scheduled if self.forced => Trigger::Forced,
+            t => t,
+        }
+    }
+}
+
 /// How a run ended.
 #[derive(Debug, Clone)]
 pub struct RunEnd {

@@ -47,7 +47,7 @@ pub(super) fn insert_tx(
         new.supervisor_pid,
         new.scope,
         new.lock_name,
-        new.trigger.as_str(),
+        new.effective_trigger().as_str(),
         new.parent_run_id,
         new.depth,
         new.attempt.max(1),
@@ -79,7 +79,7 @@ pub(super) fn insert_tx(
             reason: new.reason.clone(),
             by: new.by.clone(),
         },
-        &serde_json::json!({"forced": new.forced, "scheduled_for": new.scheduled_for, "trigger": new.trigger}),
+        &serde_json::json!({"forced": new.forced, "scheduled_for": new.scheduled_for, "trigger": new.effective_trigger()}),
     )?;
     Ok(id)
 }
