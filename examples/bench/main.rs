@@ -331,7 +331,7 @@ fn render(rows: &[Row], tool: &str) -> Result<String> {
         .unwrap_or(1);
     let mut out = String::new();
     out.push_str("# Benchmarks\n\n");
-    out.push_str("Measured by `cargo run --release --example bench` (see the README). It builds jobctl in release mode, \
+    out.push_str("Measured by `cargo run --release --example bench` (see the README; `-- B1 B10` runs only those scenarios and puts their rows in place of theirs). It builds jobctl in release mode, \
                   generates its fixtures through jobctl's own store code, and reports whole-process medians over \
                   repeated runs. Timings are not tests: nothing here fails CI.\n\n");
     out.push_str(&format!(

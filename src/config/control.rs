@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::jobs::span_of;
 use super::walk::{Ctx, Table};
-use super::{Job, JobControl};
+use super::{Job, JobControl, RetryOn};
 use crate::core::run::{ChildPolicy, RunStatus};
 use crate::core::units;
 
@@ -25,10 +25,14 @@ pub(super) fn job_control(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> JobControl {
         c.retry_backoff_max = d;
     }
     if let Some(list) = t.strings(ctx, "retry_on") {
-        let mut on = Vec::new();
+        let mut on = RetryOn {
+            failed: false,
+            timed_out: false,
+        };
         for s in &list {
             match RunStatus::parse(s) {
-                Some(st @ (RunStatus::Failed | RunStatus::TimedOut)) => on.push(st),
+                Some(RunStatus::Failed) => on.failed = true,
+                Some(RunStatus::TimedOut) => on.timed_out = true,
                 _ => ctx.err(
                     span_of(t, "retry_on"),
                     &t.key_path("retry_on"),
@@ -84,7 +88,7 @@ pub(super) fn check_needs(
                 "a job with needs runs when they have succeeded and has no schedule of its own; remove every/at/cron or needs",
             );
         }
-        for n in &job.control.needs {
+        for n in &job.control().needs {
             if !jobs.contains_key(n) {
                 ctx.err(
                     span.clone(),
@@ -125,7 +129,7 @@ fn cycle_from(start: &str, jobs: &BTreeMap<String, Box<Job>>) -> Option<Vec<Stri
         let Some(job) = jobs.get(at) else {
             return false;
         };
-        for n in &job.control.needs {
+        for n in &job.control().needs {
             if n == start {
                 path.push(n.clone());
                 return true;

@@ -7,7 +7,9 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::walk::{Ctx, StrOrList, Table};
-use super::{Agent, AgentJob, Budget, Command, Job, JobKind, MAX_PROMPT_BYTES, Runner, Thinking};
+use super::{
+    Agent, AgentJob, Budget, Command, Job, JobControl, JobKind, MAX_PROMPT_BYTES, Runner, Thinking,
+};
 use crate::core::schedule::Schedule;
 use crate::core::zone::Zone;
 
@@ -136,7 +138,10 @@ pub(super) fn job_section(
     let deadline = t.duration(ctx, "deadline", Duration::from_secs(300));
     let workdir = t.path(ctx, "workdir").unwrap_or_else(|| ctx.dir.clone());
     let job_env = t.str_map(ctx, "env").unwrap_or_default();
-    let control = super::control::job_control(ctx, t);
+    // Most jobs keep every default: then nothing is stored (a snapshot decodes one byte).
+    let control = Some(super::control::job_control(ctx, t))
+        .filter(|c| *c != JobControl::DEFAULT)
+        .map(Box::new);
 
     let kind = match kind.as_deref() {
         Some("script") => script(ctx, t).map(JobKind::Script),

@@ -238,12 +238,12 @@ pub struct Job {
     pub deadline: Option<Duration>,
     pub workdir: PathBuf,
     pub env: Vec<(String, String)>,
-    /// Run control (docs/run-control.md).
-    pub control: JobControl,
+    /// Run control (docs/run-control.md); `None`: every default ([`Job::control`]).
+    pub control: Option<Box<JobControl>>,
 }
 
 /// A job's run-control keys: retries, dependencies, sub-runs, pausing.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobControl {
     /// Extra attempts after a failure.
     pub retries: u32,
@@ -251,7 +251,7 @@ pub struct JobControl {
     pub retry_backoff: Duration,
     pub retry_backoff_max: Duration,
     /// The ends that are retried (`failed`, `timed_out`).
-    pub retry_on: Vec<RunStatus>,
+    pub retry_on: RetryOn,
     /// Jobs that must each succeed before this one runs (it then has no schedule).
     pub needs: Vec<String>,
     /// How many runs of it may run at once.
@@ -265,23 +265,54 @@ pub struct JobControl {
     pub max_pause: Option<Duration>,
 }
 
+impl JobControl {
+    /// The keys' defaults.
+    pub const DEFAULT: JobControl = JobControl {
+        retries: 0,
+        retry_backoff: Duration::from_secs(30),
+        retry_backoff_max: Duration::from_secs(600),
+        retry_on: RetryOn {
+            failed: true,
+            timed_out: false,
+        },
+        needs: Vec::new(),
+        concurrency: 1,
+        children: ChildPolicy::Cancel,
+        tree_budget_milli: None,
+        max_pause: None,
+    };
+}
+
 impl Default for JobControl {
     fn default() -> JobControl {
-        JobControl {
-            retries: 0,
-            retry_backoff: Duration::from_secs(30),
-            retry_backoff_max: Duration::from_secs(600),
-            retry_on: vec![RunStatus::Failed],
-            needs: Vec::new(),
-            concurrency: 1,
-            children: ChildPolicy::Cancel,
-            tree_budget_milli: None,
-            max_pause: None,
+        JobControl::DEFAULT
+    }
+}
+
+/// The ends a job retries (`retry_on`): only these two can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryOn {
+    pub failed: bool,
+    pub timed_out: bool,
+}
+
+impl RetryOn {
+    pub fn contains(&self, status: RunStatus) -> bool {
+        match status {
+            RunStatus::Failed => self.failed,
+            RunStatus::TimedOut => self.timed_out,
+            _ => false,
         }
     }
 }
 
 impl Job {
+    /// Its run-control keys.
+    pub fn control(&self) -> &JobControl {
+        const DEFAULT: &JobControl = &JobControl::DEFAULT;
+        self.control.as_deref().unwrap_or(DEFAULT)
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self.kind {
             JobKind::Script(_) => "script",
@@ -301,7 +332,7 @@ impl Config {
     /// The job named `name`, or the error every command gives for a name not in the file.
     /// How long a run of `job` may stay paused.
     pub fn max_pause(&self, job: &Job) -> Duration {
-        job.control.max_pause.unwrap_or(self.runner.max_pause)
+        job.control().max_pause.unwrap_or(self.runner.max_pause)
     }
 
     /// The most runs at depth `depth` at once, if the depth has a limit.

@@ -13,13 +13,13 @@ use crate::store::{Enqueued, Store};
 /// The jobs `job` needs that have no succeeded run newer than `job`'s last run, given
 /// `last`, its latest run.
 pub fn missing(store: &dyn Store, job: &Job, last: Option<&RunRecord>) -> Result<Vec<String>> {
-    if job.control.needs.is_empty() {
+    if job.control().needs.is_empty() {
         return Ok(Vec::new());
     }
-    let names: Vec<&str> = job.control.needs.iter().map(String::as_str).collect();
+    let names: Vec<&str> = job.control().needs.iter().map(String::as_str).collect();
     let succeeded = store.latest_succeeded(&names)?;
     Ok(job
-        .control
+        .control()
         .needs
         .iter()
         .filter(|n| {
@@ -38,7 +38,7 @@ pub fn release(e: &mut Engine<'_>, done: &str, by: &Actor) -> Result<Vec<RunReco
         .cfg
         .jobs
         .values()
-        .filter(|j| j.control.needs.iter().any(|n| n == done))
+        .filter(|j| j.control().needs.iter().any(|n| n == done))
         .map(|j| &**j)
         .collect();
     queue_ready(e, &dependents, by)
@@ -50,7 +50,7 @@ pub fn check_all(e: &mut Engine<'_>, by: &Actor) -> Result<Vec<RunRecord>> {
         .cfg
         .jobs
         .values()
-        .filter(|j| !j.control.needs.is_empty())
+        .filter(|j| !j.control().needs.is_empty())
         .map(|j| &**j)
         .collect();
     queue_ready(e, &jobs, by)
@@ -76,7 +76,7 @@ fn queue_ready(e: &mut Engine<'_>, jobs: &[&Job], by: &Actor) -> Result<Vec<RunR
             by: by.clone(),
             reason: Some(format!(
                 "every job it needs succeeded ({})",
-                job.control.needs.join(", ")
+                job.control().needs.join(", ")
             )),
             ..Default::default()
         };

@@ -25,7 +25,7 @@ pub fn limits(cfg: &Config, job: &Job, depth: u32) -> Limits {
     Limits {
         max_running: (depth == 0).then_some(cfg.runner.max_running),
         depth: cfg.depth_limit(depth),
-        concurrency: job.control.concurrency.max(1),
+        concurrency: job.control().concurrency.max(1),
     }
 }
 
@@ -49,7 +49,7 @@ pub type SlotLease = (Option<String>, Box<dyn Lease>);
 
 /// A free lease among the job's `concurrency` slots; `None` when every one is held.
 pub fn take_slot(coord: &dyn Coordinator, job: &Job) -> Result<Option<SlotLease>> {
-    for slot in 1..=job.control.concurrency.max(1) {
+    for slot in 1..=job.control().concurrency.max(1) {
         if let Some(lease) = coord.try_lease(&slot_key(&job.name, slot))? {
             return Ok(Some((slot_lock_name(&job.name, slot), lease)));
         }

@@ -32,9 +32,9 @@ pub fn plan(
     interrupted: bool,
     now: i64,
 ) -> Option<Retry> {
-    let c = &job.control;
+    let c = job.control();
     let retried = matches!(end.status, RunStatus::Failed | RunStatus::TimedOut)
-        && c.retry_on.contains(&end.status)
+        && c.retry_on.contains(end.status)
         && run.attempt <= c.retries
         && !interrupted
         && !end

@@ -89,7 +89,7 @@ pub fn submit(e: &mut Engine<'_>, s: &Submit<'_>, by: &Actor) -> Result<RunRecor
     if s.wait
         && let Some(p) = &parent
     {
-        refuse_a_wait_that_never_ends(e, p, &job.name, job.control.concurrency.max(1))?;
+        refuse_a_wait_that_never_ends(e, p, &job.name, job.control().concurrency.max(1))?;
     }
     let now = to_ms(clock::real_now());
     let reason = match &parent {

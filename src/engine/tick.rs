@@ -127,8 +127,9 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
         }
     }
     let prev_tick = store.last_tick()?;
-    let load = store.load()?;
-    let mut top_level = load.top_level as usize;
+    // Read once a job is due: an idle tick never needs it.
+    let mut load: Option<crate::store::Load> = None;
+    let mut top_level = 0usize;
     let mut queued = Vec::new();
     let mut held = Vec::new();
 
@@ -158,6 +159,14 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
                 tracing::info!(job = %name, "{}", reason.as_str());
             }
             Plan::Due { slot, missed } => {
+                let load = match &mut load {
+                    Some(l) => l,
+                    None => {
+                        let l = store.load()?;
+                        top_level = l.top_level as usize;
+                        load.insert(l)
+                    }
+                };
                 let running_itself = load.by_job.contains_key(name);
                 if top_level >= cfg.runner.max_running as usize && !running_itself {
                     tracing::info!(job = %name, "due, queued: max_running = {} is reached", cfg.runner.max_running);

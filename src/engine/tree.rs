@@ -16,7 +16,7 @@ pub fn on_end(e: &mut Engine<'_>, run: &RunRecord, by: &Actor) {
         .cfg
         .jobs
         .get(&run.job)
-        .map_or(ChildPolicy::Cancel, |j| j.control.children);
+        .map_or(ChildPolicy::Cancel, |j| j.control().children);
     if policy == ChildPolicy::Abandon {
         return;
     }
@@ -132,7 +132,7 @@ fn budget_limits_of(
         if let Some(limit) = cfg
             .jobs
             .get(&r.job)
-            .and_then(|j| j.control.tree_budget_milli)
+            .and_then(|j| j.control().tree_budget_milli)
         {
             out.push((r.id, limit));
         }

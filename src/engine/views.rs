@@ -180,7 +180,7 @@ pub fn list(e: &mut Engine<'_>) -> Result<Vec<ListRow>> {
         let running_status = running.get(name).map(|(_, s)| *s);
         let queued_id = queued.get(name).copied();
         let last = latest.get(name);
-        let waiting_for = if job.control.needs.is_empty() {
+        let waiting_for = if job.control().needs.is_empty() {
             Vec::new()
         } else {
             super::deps::missing(&*e.store, job, last)?
@@ -220,7 +220,7 @@ pub fn list(e: &mut Engine<'_>) -> Result<Vec<ListRow>> {
             running_run_id: running_id,
             running_status,
             queued_run_id: queued_id,
-            needs: job.control.needs.clone(),
+            needs: job.control().needs.clone(),
             waiting_for,
             next_run: if off { None } else { rfc3339_opt(next_ms) },
             last_run_id: last.map(|r| r.id),
