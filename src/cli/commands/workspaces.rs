@@ -43,13 +43,13 @@ pub fn list(g: &Global, ui: &Ui) -> Result<u8> {
         .iter()
         .map(|r| {
             vec![
-            Cell::new(r.run_id),
-            Cell::new(&r.job),
-            Cell::new(&r.branch),
-            Cell::new(human_duration(Some(r.age_ms))),
-            Cell::new(human_bytes(r.bytes)),
-            Cell::new(yes(r.pushed)),
-            Cell::new(if r.running { "running" } else { yes(r.kept) }),
+                Cell::new(r.run_id),
+                Cell::new(&r.job),
+                Cell::new(&r.branch),
+                Cell::new(human_duration(Some(r.age_ms))),
+                Cell::new(human_bytes(r.bytes)),
+                Cell::new(yes(r.pushed)),
+                Cell::new(if r.running { "running" } else { yes(r.kept) }),
             ]
         })
         .collect();
