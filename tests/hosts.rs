@@ -219,6 +219,7 @@ fn racing_reservations(via: Via) {
                             budget: 100_000,
                             now: 1,
                             for_run: None,
+                            tree: &[],
                         })
                         .unwrap();
                     let counter = match r {

@@ -8,7 +8,9 @@ use toml::Spanned;
 
 use super::walk::{Ctx, StrOrList, Table, value_hint};
 use super::workspace;
-use super::{Agent, AgentJob, Budget, Command, Job, JobKind, MAX_PROMPT_BYTES, Runner, Thinking};
+use super::{
+    Agent, AgentJob, Budget, Command, Job, JobControl, JobKind, MAX_PROMPT_BYTES, Runner, Thinking,
+};
 use crate::core::schedule::Schedule;
 use crate::core::zone::Zone;
 
@@ -28,6 +30,15 @@ const COMMON_KEYS: &[&str] = &[
     "workspace",
     "hooks",
     "hosts",
+    "retries",
+    "retry_backoff",
+    "retry_backoff_max",
+    "retry_on",
+    "needs",
+    "concurrency",
+    "children",
+    "tree_budget",
+    "max_pause",
 ];
 const SCRIPT_KEYS: &[&str] = &["command"];
 const AGENT_KEYS: &[&str] = &[
@@ -50,7 +61,7 @@ pub(super) struct JobEnv<'a> {
     pub fallback: &'a [String],
 }
 
-fn span_of(t: &Table<'_, '_>, key: &str) -> std::ops::Range<usize> {
+pub(super) fn span_of(t: &Table<'_, '_>, key: &str) -> std::ops::Range<usize> {
     t.get(key).map(|v| v.span()).unwrap_or(t.span.clone())
 }
 
@@ -175,6 +186,10 @@ pub(super) fn job_section(
             "expected a list of host names (the [state] host of each host that runs the job)",
         );
     }
+    // Most jobs keep every default: then nothing is stored (a snapshot decodes one byte).
+    let control = Some(super::control::job_control(ctx, t))
+        .filter(|c| *c != JobControl::DEFAULT)
+        .map(Box::new);
 
     let kind = match kind.as_deref() {
         Some("script") => script(ctx, t).map(JobKind::Script),
@@ -198,6 +213,7 @@ pub(super) fn job_section(
         workspace,
         hooks,
         hosts,
+        control,
     })
 }
 

@@ -1,8 +1,12 @@
 //! Coordination between jobctl processes: leases (who may decide a tick, who supervises a
-//! job's run), who holds one, and asking a run's supervisor to stop. One host shares its
-//! state directory through file locks ([`flock`]); several hosts sharing a PostgreSQL
-//! state keep leases in the database, with an owner, heartbeats and a fencing epoch, and a
-//! stop request as a flag the supervisor polls (`pg`).
+//! job's run), who holds one, and asking a run's supervisor to stop, pause or resume it.
+//! One host shares its state directory through file locks ([`flock`]), and a request is
+//! a signal; several hosts sharing a PostgreSQL state keep leases in the database, with
+//! an owner, heartbeats and a fencing epoch, and a request as a flag on the lease that
+//! the supervisor polls (`pg`).
+//!
+//! A job's runs are supervised under its lease (`NAME`); a job whose `concurrency` is N
+//! has N such leases, `NAME`, `NAME@2` .. `NAME@N`, one per run at a time.
 
 pub mod flock;
 #[cfg(feature = "postgres")]
@@ -53,6 +57,9 @@ pub enum Handover {
 pub enum LeaseNews {
     /// Someone asked the run to stop (`jobctl cancel`, on any host).
     StopRequested,
+    /// Someone asked the run to pause or resume (on any host): what it should be is
+    /// recorded on the run (`RunStore::request_control`).
+    ControlRequested,
     /// The lease is no longer this process's: it expired and another host took it, or
     /// heartbeats failed for the whole lease. Nothing more may be recorded for the run.
     Lost,
@@ -70,7 +77,7 @@ pub trait Lease: Send {
     /// longer releases it when dropped.
     fn handed_over(&mut self, _pid: u32, _run_id: i64) {}
     /// Keeps the lease alive while the run goes on, telling `on` what happens to it (a
-    /// stop request, the lease lost). A lease the kernel keeps (flock) needs nothing.
+    /// request, the lease lost). A lease the kernel keeps (flock) needs nothing.
     fn keep(&mut self, _on: Box<dyn FnMut(LeaseNews) + Send>) {}
     /// The fence writes about the run are made under (a lease that can be taken from a
     /// holder that is alive, but cut off or stopped).
@@ -81,10 +88,23 @@ pub trait Lease: Send {
     fn remove(self: Box<Self>);
 }
 
-/// What came of asking a run's supervisor to stop.
+/// What a run's supervisor is asked to do. What the run should become (and who asked) is
+/// recorded in the store first (`RunStore::request_control`); the request tells the
+/// supervisor to act on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Stop the run (the whole tree) and record it `cancelled`.
+    Stop,
+    /// Stop its processes (SIGSTOP) and record it `paused`.
+    Pause,
+    /// Continue them and record it `running`.
+    Resume,
+}
+
+/// What came of asking a run's supervisor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopRequest {
-    /// Asked; the supervisor stops the run and records it.
+    /// Asked; the supervisor acts on it and records what it did.
     Sent { pid: u32 },
     /// No process holds the run's lease for it yet (starting) or any more (ending).
     NotHeld,
@@ -106,8 +126,26 @@ pub trait Coordinator {
     /// A [`Handover::Fd`] must be an open descriptor this process owns, carrying `key`.
     unsafe fn adopt(&self, key: &str, from: Handover) -> Result<Box<dyn Lease>>;
     fn holder(&self, key: &str) -> Holder;
+    /// Asks the supervisor holding `key` for run `run_id` to do `what`.
+    fn request(&self, key: &str, run_id: i64, what: Request) -> StopRequest;
     /// Asks the supervisor holding `key` for run `run_id` to stop it.
-    fn request_stop(&self, key: &str, run_id: i64) -> StopRequest;
+    fn request_stop(&self, key: &str, run_id: i64) -> StopRequest {
+        self.request(key, run_id, Request::Stop)
+    }
+}
+
+/// The lease of slot `slot` (1-based) of a job's `concurrency`: `NAME`, then `NAME@2`...
+pub fn slot_key(job: &str, slot: u32) -> String {
+    if slot <= 1 {
+        job.to_string()
+    } else {
+        format!("{job}@{slot}")
+    }
+}
+
+/// The `lock_name` a run under slot `slot` is recorded with (`None`: the job's own).
+pub fn slot_lock_name(job: &str, slot: u32) -> Option<String> {
+    (slot > 1).then(|| slot_key(job, slot))
 }
 
 /// Whether `name` can name a lease (and a lock file without leaving `locks/`): a job
@@ -116,7 +154,15 @@ pub trait Coordinator {
 pub fn is_lock_name(name: &str) -> bool {
     match name.strip_prefix("ask/") {
         Some(t) => !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'-'),
-        None => crate::core::units::is_valid_name(name),
+        None => match name.split_once('@') {
+            Some((job, slot)) => {
+                crate::core::units::is_valid_name(job)
+                    && !slot.is_empty()
+                    && slot.len() <= 4
+                    && slot.bytes().all(|b| b.is_ascii_digit())
+            }
+            None => crate::core::units::is_valid_name(name),
+        },
     }
 }
 

@@ -1,8 +1,9 @@
 //! Coordination of several hosts through the PostgreSQL state: leases are rows with an
 //! owner (host, pid), an expiry by the database's clock, renewed by heartbeats, and an
 //! epoch that moves on every time the lease changes hands (the fence: a write made under
-//! an older epoch changes nothing). A stop request is a flag on the lease that the
-//! supervisor's keeper polls, so `jobctl cancel` on one host stops a run on another.
+//! an older epoch changes nothing). A stop request is a flag on the lease, and a pause or
+//! resume request a count on it (`nudges`), that the supervisor's keeper polls, so
+//! `jobctl cancel`, `pause` and `resume` on one host reach a run on another.
 //!
 //! No session state is used (no session advisory locks, no LISTEN): every statement is
 //! one autocommit round trip, safe behind PgBouncer's transaction pooling. The tick lease
@@ -19,14 +20,15 @@ use postgres::types::Type;
 
 use super::flock::FlockCoordinator;
 use super::{
-    Coordinator, Handover, Holder, Lease, LeaseNews, StopRequest, TickOutcome, is_lock_name,
+    Coordinator, Handover, Holder, Lease, LeaseNews, Request, StopRequest, TickOutcome,
+    is_lock_name,
 };
 use crate::core::error::{Error, Result};
 use crate::store::Fence;
 use crate::store::postgres::{DB_NOW_MS, connect, lock};
 
-/// How often a supervisor's keeper looks for a stop request: cancel reaches a run on any
-/// host within this (plus the stop itself).
+/// How often a supervisor's keeper looks for a request: cancel, pause and resume reach a
+/// run on any host within this (plus acting on it).
 pub const STOP_POLL: Duration = Duration::from_millis(250);
 
 /// What a lease of this host needs to know.
@@ -110,10 +112,10 @@ impl Coordinator for PgCoordinator {
         // Free, released or expired: taken, at the next epoch.
         let taken = c.query_typed_opt(
             &format!(
-                "INSERT INTO leases (key, host, pid, run_id, epoch, expires_at, stop_requested) \
-                 VALUES ($1, $2, $3, NULL, 1, {DB_NOW_MS} + $4, FALSE) \
+                "INSERT INTO leases (key, host, pid, run_id, epoch, expires_at, stop_requested, nudges) \
+                 VALUES ($1, $2, $3, NULL, 1, {DB_NOW_MS} + $4, FALSE, 0) \
                  ON CONFLICT (key) DO UPDATE SET host = excluded.host, pid = excluded.pid, run_id = NULL, \
-                 epoch = leases.epoch + 1, expires_at = excluded.expires_at, stop_requested = FALSE \
+                 epoch = leases.epoch + 1, expires_at = excluded.expires_at, stop_requested = FALSE, nudges = 0 \
                  WHERE leases.host IS NULL OR leases.expires_at < {DB_NOW_MS} RETURNING epoch"
             ),
             &[
@@ -144,7 +146,7 @@ impl Coordinator for PgCoordinator {
         let taken = c.query_typed_opt(
             &format!(
                 "UPDATE leases SET pid = $3, run_id = NULL, epoch = epoch + 1, expires_at = {DB_NOW_MS} + $4, \
-                 stop_requested = FALSE WHERE key = $1 AND epoch = $2 RETURNING epoch"
+                 stop_requested = FALSE, nudges = 0 WHERE key = $1 AND epoch = $2 RETURNING epoch"
             ),
             &[
                 (&key, Type::TEXT),
@@ -205,11 +207,15 @@ impl Coordinator for PgCoordinator {
         }
     }
 
-    fn request_stop(&self, key: &str, run_id: i64) -> StopRequest {
+    fn request(&self, key: &str, run_id: i64, what: Request) -> StopRequest {
         let mut c = lock(&self.ctx.client);
+        let set = match what {
+            Request::Stop => "stop_requested = TRUE",
+            Request::Pause | Request::Resume => "nudges = nudges + 1",
+        };
         let asked = c.query_typed_opt(
             &format!(
-                "UPDATE leases SET stop_requested = TRUE WHERE key = $1 AND run_id = $2 AND host IS NOT NULL \
+                "UPDATE leases SET {set} WHERE key = $1 AND run_id = $2 AND host IS NOT NULL \
                  AND expires_at >= {DB_NOW_MS} RETURNING pid"
             ),
             &[(&key, Type::TEXT), (&run_id, Type::INT8)],
@@ -334,7 +340,7 @@ impl Drop for PgLease {
             return;
         }
         let r = lock(&self.ctx.client).query_typed(
-            "UPDATE leases SET host = NULL, pid = NULL, run_id = NULL, stop_requested = FALSE \
+            "UPDATE leases SET host = NULL, pid = NULL, run_id = NULL, stop_requested = FALSE, nudges = 0 \
              WHERE key = $1 AND epoch = $2",
             &[(&self.key, Type::TEXT), (&self.epoch, Type::INT8)],
         );
@@ -345,8 +351,8 @@ impl Drop for PgLease {
     }
 }
 
-/// The thread that renews a supervisor's lease and looks for stop requests, on a
-/// connection of its own (the supervisor's may be busy).
+/// The thread that renews a supervisor's lease and looks for requests, on a connection of
+/// its own (the supervisor's may be busy).
 struct Keeper {
     done: mpsc::Sender<()>,
     thread: JoinHandle<()>,
@@ -366,6 +372,9 @@ impl Keeper {
             let mut renewed = Instant::now();
             let mut renew_due = Instant::now();
             let mut stop_told = false;
+            // Pause and resume requests seen: each new one is passed on (the supervisor
+            // reads what the run should be, so one too many changes nothing).
+            let mut nudges_seen = 0i64;
             loop {
                 match stop.recv_timeout(STOP_POLL) {
                     Err(RecvTimeoutError::Timeout) => {}
@@ -378,10 +387,10 @@ impl Keeper {
                 let sql = if renew {
                     format!(
                         "UPDATE leases SET expires_at = {DB_NOW_MS} + $4 WHERE key = $1 AND epoch = $2 AND host = $3 \
-                         RETURNING stop_requested"
+                         RETURNING stop_requested, nudges"
                     )
                 } else {
-                    "SELECT stop_requested FROM leases WHERE key = $1 AND epoch = $2 AND host = $3 AND $4::bigint IS NOT NULL"
+                    "SELECT stop_requested, nudges FROM leases WHERE key = $1 AND epoch = $2 AND host = $3 AND $4::bigint IS NOT NULL"
                         .to_string()
                 };
                 let ms = ctx.lease_ms();
@@ -405,6 +414,11 @@ impl Keeper {
                         if row.get::<_, bool>(0) && !stop_told {
                             stop_told = true;
                             on(LeaseNews::StopRequested);
+                        }
+                        let nudges: i64 = row.get(1);
+                        if nudges > nudges_seen {
+                            nudges_seen = nudges;
+                            on(LeaseNews::ControlRequested);
                         }
                     }
                     Some(Ok(None)) => {

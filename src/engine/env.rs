@@ -40,12 +40,20 @@ pub fn job_env(
     state_dir: &Path,
 ) -> Vec<(String, String)> {
     let mut env = base_env(cfg, job);
+    // What `submit --env` gave this run.
+    for (k, v) in &run.env {
+        set(&mut env, k, v);
+    }
     let scheduled_for = rfc3339(run.scheduled_for);
     let mut meta = serde_json::json!({
         "job": job.name,
         "run_id": run.id,
         "scheduled_for": scheduled_for,
         "forced": run.forced,
+        "trigger": run.trigger,
+        "parent_run_id": run.parent_run_id,
+        "depth": run.depth,
+        "attempt": run.attempt,
     });
     set(&mut env, "JOBCTL_JOB_NAME", &job.name);
     set(&mut env, "JOBCTL_RUN_ID", &run.id.to_string());
@@ -57,6 +65,7 @@ pub fn job_env(
         "JOBCTL_STATE_DIR",
         &state_dir.display().to_string(),
     );
+    reach_this_jobctl(cfg, &mut env);
     if let Some(role) = role {
         meta["role"] = serde_json::json!(role);
         set(&mut env, "JOBCTL_JOB_ROLE", role);
@@ -66,6 +75,18 @@ pub fn job_env(
     }
     set(&mut env, "JOBCTL_JOB_METADATA", &meta.to_string());
     env
+}
+
+/// `JOBCTL_CONFIG` (the config this supervisor loaded), and `JOBCTL_HOME` and
+/// `JOBCTL_DATABASE_URL` (as the supervisor has them, if set): a `jobctl` started inside
+/// the run (`submit`, `ask`) reaches the same config and state as its supervisor.
+pub fn reach_this_jobctl(cfg: &Config, env: &mut Vec<(String, String)>) {
+    set(env, "JOBCTL_CONFIG", &cfg.path.display().to_string());
+    for var in ["JOBCTL_HOME", crate::config::state::URL_VAR] {
+        if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+            set(env, var, &v.to_string_lossy());
+        }
+    }
 }
 
 /// The environment entries that mark a run's processes: `JOBCTL_RUN_ID` and

@@ -58,7 +58,7 @@ fn row(r: &RunRecord, ws: &WorkspaceInfo, now: i64) -> WorkspaceRow {
         bytes: ws.bytes,
         pushed: ws.pushed,
         kept: ws.kept,
-        running: r.is_running(),
+        running: !r.status.is_end(),
         host: r.host.clone(),
     }
 }
@@ -211,7 +211,7 @@ pub fn on_tick(e: &mut Engine<'_>) {
         return;
     }
     let any = match e.store.runs_with_worktree() {
-        Ok(runs) => runs.iter().any(|r| !r.is_running() && here(e, r)),
+        Ok(runs) => runs.iter().any(|r| r.status.is_end() && here(e, r)),
         Err(err) => {
             tracing::warn!("can't list kept worktrees: {err}");
             return;
@@ -259,7 +259,7 @@ fn sweep(
         .store
         .runs_with_worktree()?
         .into_iter()
-        .filter(|r| !r.is_running() && r.workspace.is_some() && here(e, r))
+        .filter(|r| r.status.is_end() && r.workspace.is_some() && here(e, r))
         .collect();
     let kept: Vec<Kept> = runs
         .iter()

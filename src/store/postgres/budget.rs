@@ -1,6 +1,9 @@
 //! Agent scopes and the shared daily usage in PostgreSQL. A reservation locks the agent's
 //! usage row (and the scope's) for its one transaction, so any number of hosts reserving
-//! at once never take usage past the budget and never lose an increment.
+//! at once never take usage past the budget and never lose an increment. A reservation
+//! within a run tree's `tree_budget` also takes a transaction-scoped advisory lock on each
+//! tree it counts against (the tree's root run): runs of one tree reserving from
+//! different agents, on different hosts, take turns over what the tree holds.
 
 use postgres::Transaction;
 use postgres::types::Type;
@@ -13,6 +16,10 @@ use crate::store::{BudgetStore, MetaStore, Reservation, ReserveRequest, ScopeSta
 
 /// The advisory lock key of the budget day's rollover ("budget" in ASCII).
 const ROLL_LOCK: i64 = 0x6275_6467_6574;
+
+/// The first key of a tree's advisory lock (`pg_advisory_xact_lock(TREE_LOCK, root)`):
+/// "tree" in ASCII, apart from every single-key lock.
+const TREE_LOCK: i32 = 0x7472_6565;
 
 fn kinds(rule: fn(ReasonKind) -> bool) -> Vec<&'static str> {
     ReasonKind::all_where(rule)
@@ -162,7 +169,11 @@ impl BudgetStore for PgStore {
             budget,
             now,
             for_run,
+            tree,
         } = *req;
+        // In id order, so two reservations never wait for each other's trees.
+        let mut roots: Vec<(i64, i64)> = tree.to_vec();
+        roots.sort_unstable();
         self.write(|tx| {
             // Both rows exist first, so both can be locked: the usage row serializes every
             // reservation of the agent, whichever host makes it.
@@ -187,6 +198,30 @@ impl BudgetStore for PgStore {
                 return Ok(Reservation::Disabled(
                     reason.unwrap_or_else(|| "disabled".into()),
                 ));
+            }
+            for &(root, limit) in &roots {
+                // What the tree below `root` (and `root` itself) holds: the cost noted on
+                // each of its runs, charged or still reserved.
+                // The id's low 32 bits: trees that share them merely take turns.
+                let key = root as i32;
+                tx.query_typed(
+                    "SELECT pg_advisory_xact_lock($1, $2)",
+                    &[(&TREE_LOCK, Type::INT4), (&key, Type::INT4)],
+                )?;
+                let held: i64 = tx
+                    .query_typed_one(
+                        "WITH RECURSIVE sub(id) AS (SELECT $1::bigint UNION SELECT r.id FROM runs r JOIN sub ON r.parent_run_id = sub.id) \
+                         SELECT COALESCE(SUM(cost_milli), 0)::bigint FROM runs WHERE id IN (SELECT id FROM sub)",
+                        &[(&root, Type::INT8)],
+                    )?
+                    .get(0);
+                if held + cost > limit {
+                    return Ok(Reservation::OverTree(format!(
+                        "quota_exhausted: tree budget reached ({} of {} for the tree of run {root})",
+                        crate::core::units::format_milli(held),
+                        crate::core::units::format_milli(limit)
+                    )));
+                }
             }
             let (stored_day, used, epoch): (String, i64, i64) =
                 (usage.get(0), usage.get(1), usage.get(2));

@@ -1,4 +1,5 @@
-//! The append-only event log in PostgreSQL.
+//! The append-only event log in PostgreSQL. A run's change of state also says from
+//! what, to what, why and who made it (`from_status`, `to_status`, `reason`, `actor`).
 //!
 //! Events become visible in id order: a reader that has seen every event up to id N and
 //! asks for "everything after N" never misses one that commits later with a lower id.
@@ -16,7 +17,7 @@ use postgres::{Row, Transaction};
 
 use super::PgStore;
 use crate::core::error::{Error, Result};
-use crate::core::run::EventKind;
+use crate::core::run::{Actor, EventKind, RunStatus, Transition};
 use crate::store::{Event, EventStore};
 
 /// The advisory lock key that orders event inserts ("events" in ASCII).
@@ -27,14 +28,17 @@ pub(super) const EVENTS_LOCK: i64 = 0x6576_656e_7473;
 pub(super) const NEXT_ID: &str = "CASE WHEN pg_advisory_xact_lock(111559182283891)::text = '' \
      THEN nextval(pg_get_serial_sequence('events', 'id')) END";
 
-/// One event's insert: `$1` at, `$2` kind, `$3` job, `$4` run, `$5` detail.
+/// One event's insert: `$1` at, `$2` kind, `$3` job, `$4` run, `$5` detail, and of a
+/// change of state `$6` from, `$7` to, `$8` reason, `$9` actor.
 fn insert_sql() -> String {
     format!(
-        "INSERT INTO events (id, at, kind, job, run_id, detail) VALUES ({NEXT_ID}, $1, $2, $3, $4, $5)"
+        "INSERT INTO events (id, at, kind, job, run_id, detail, from_status, to_status, reason, actor) \
+         VALUES ({NEXT_ID}, $1, $2, $3, $4, $5, $6, $7, $8, $9)"
     )
 }
 
-const SELECT: &str = "SELECT id, at, kind, job, run_id, detail FROM events";
+const SELECT: &str =
+    "SELECT id, at, kind, job, run_id, detail, from_status, to_status, reason, actor FROM events";
 
 /// Appends an event in the caller's transaction: its last write (see the module doc).
 pub(super) fn append_tx(
@@ -45,7 +49,44 @@ pub(super) fn append_tx(
     run_id: Option<i64>,
     detail: &serde_json::Value,
 ) -> Result<()> {
+    append_full(tx, at, kind, job, run_id, detail, None)
+}
+
+/// Appends the event of a run's change of state, in the caller's transaction: its last
+/// write.
+pub(super) fn append_transition_tx(
+    tx: &mut Transaction<'_>,
+    at: i64,
+    job: &str,
+    run_id: i64,
+    t: &Transition,
+    detail: &serde_json::Value,
+) -> Result<()> {
+    append_full(
+        tx,
+        at,
+        t.to.event_kind(t.from),
+        Some(job),
+        Some(run_id),
+        detail,
+        Some(t),
+    )
+}
+
+fn append_full(
+    tx: &mut Transaction<'_>,
+    at: i64,
+    kind: EventKind,
+    job: Option<&str>,
+    run_id: Option<i64>,
+    detail: &serde_json::Value,
+    t: Option<&Transition>,
+) -> Result<()> {
     let detail = detail.to_string();
+    let from = t.and_then(|t| t.from).map(RunStatus::as_str);
+    let to = t.map(|t| t.to.as_str());
+    let reason = t.and_then(|t| t.reason.as_deref());
+    let actor = t.map(|t| t.by.to_wire());
     tx.query_typed(
         &insert_sql(),
         &[
@@ -54,14 +95,40 @@ pub(super) fn append_tx(
             (&job, Type::TEXT),
             (&run_id, Type::INT8),
             (&detail, Type::TEXT),
+            (&from, Type::TEXT),
+            (&to, Type::TEXT),
+            (&reason, Type::TEXT),
+            (&actor, Type::TEXT),
         ],
     )?;
     Ok(())
 }
 
+fn status(v: &str) -> Result<RunStatus> {
+    RunStatus::parse(v)
+        .ok_or_else(|| Error::State(format!("unknown run status {v:?} in the database")))
+}
+
 fn event(r: &Row) -> Result<Event> {
     let k: String = r.get(2);
     let detail: String = r.get(5);
+    let transition = match r.get::<_, Option<String>>(7) {
+        None => None,
+        Some(to) => Some(Transition {
+            from: r
+                .get::<_, Option<String>>(6)
+                .as_deref()
+                .map(status)
+                .transpose()?,
+            to: status(&to)?,
+            reason: r.get(8),
+            by: r
+                .get::<_, Option<String>>(9)
+                .as_deref()
+                .and_then(Actor::parse)
+                .unwrap_or(Actor::Supervisor),
+        }),
+    };
     Ok(Event {
         id: r.get(0),
         at: r.get(1),
@@ -70,6 +137,7 @@ fn event(r: &Row) -> Result<Event> {
         job: r.get(3),
         run_id: r.get(4),
         detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+        transition,
     })
 }
 
@@ -83,6 +151,7 @@ impl EventStore for PgStore {
         detail: &serde_json::Value,
     ) -> Result<()> {
         let detail = detail.to_string();
+        let none: Option<&str> = None;
         self.write_one(
             &insert_sql(),
             &[
@@ -91,6 +160,10 @@ impl EventStore for PgStore {
                 (&job, Type::TEXT),
                 (&run_id, Type::INT8),
                 (&detail, Type::TEXT),
+                (&none, Type::TEXT),
+                (&none, Type::TEXT),
+                (&none, Type::TEXT),
+                (&none, Type::TEXT),
             ],
         )?;
         Ok(())
@@ -108,14 +181,30 @@ impl EventStore for PgStore {
         .collect()
     }
 
-    fn run_events(&self, run_id: i64) -> Result<Vec<Event>> {
+    /// Read in id order, which is commit order (see the module doc): a reader following
+    /// the log by the last id it saw misses nothing.
+    fn events_after(&self, run_id: Option<i64>, after: i64, limit: usize) -> Result<Vec<Event>> {
+        let limit = limit.min(i64::MAX as usize) as i64;
         self.query(
-            &format!("{SELECT} WHERE run_id = $1 ORDER BY id"),
-            &[(&run_id, Type::INT8)],
+            &format!(
+                "{SELECT} WHERE ($1::bigint IS NULL OR run_id = $1) AND id > $2 ORDER BY id LIMIT $3"
+            ),
+            &[
+                (&run_id, Type::INT8),
+                (&after, Type::INT8),
+                (&limit, Type::INT8),
+            ],
         )?
         .iter()
         .map(event)
         .collect()
+    }
+
+    fn last_event_id(&self) -> Result<i64> {
+        Ok(self
+            .query_opt("SELECT COALESCE(max(id), 0) FROM events", &[])?
+            .map(|r| r.get(0))
+            .unwrap_or(0))
     }
 }
 

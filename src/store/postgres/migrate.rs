@@ -65,6 +65,30 @@ const RUN_COLUMNS: &[&str] = &[
     "changes",
     "hooks",
     "worktree",
+    "trigger_kind",
+    "parent_run_id",
+    "depth",
+    "attempt",
+    "retry_of",
+    "control",
+    "control_by",
+    "paused_at",
+    "prompt",
+    "env",
+];
+
+/// The columns of the event log copied.
+const EVENT_COLUMNS: &[&str] = &[
+    "id",
+    "at",
+    "kind",
+    "job",
+    "run_id",
+    "detail",
+    "from_status",
+    "to_status",
+    "reason",
+    "actor",
 ];
 
 /// PostgreSQL's type of each SQLite value that is copied.
@@ -83,7 +107,8 @@ fn kind_of(column: &str) -> Kind {
         "job" | "status" | "error" | "role" | "agent" | "model" | "scope" | "attempts"
         | "log_path" | "reserve_day" | "lock_name" | "survivors" | "kind" | "detail" | "name"
         | "reason" | "reason_kind" | "day" | "key" | "value" | "workspace" | "changes"
-        | "hooks" | "worktree" => Kind::Text,
+        | "hooks" | "worktree" | "trigger_kind" | "control" | "control_by" | "prompt" | "env"
+        | "from_status" | "to_status" | "actor" => Kind::Text,
         _ => Kind::Int,
     }
 }
@@ -192,7 +217,7 @@ pub fn sqlite_to_postgres(from: &SqliteStore, to: &mut PgStore) -> Result<Copied
             _ => String::new(),
         };
         let forced = matches!(cells[3], Cell::Bool(Some(true)));
-        let asks = matches!(&cells[26], Cell::Text(Some(_)));
+        let asks = matches!(&cells[26], Cell::Text(Some(l)) if l.starts_with("ask/"));
         let slot = match cells[4] {
             Cell::Int(Some(s)) if !forced && !asks && claimed.insert((job, s)) => Some(s),
             _ => None,
@@ -234,13 +259,7 @@ pub fn sqlite_to_postgres(from: &SqliteStore, to: &mut PgStore) -> Result<Copied
         "SELECT pg_advisory_xact_lock($1)",
         &[(&super::events::EVENTS_LOCK, Type::INT8)],
     )?;
-    copied.events = copy_table(
-        from,
-        &mut tx,
-        "events",
-        &["id", "at", "kind", "job", "run_id", "detail"],
-        |_| Vec::new(),
-    )?;
+    copied.events = copy_table(from, &mut tx, "events", EVENT_COLUMNS, |_| Vec::new())?;
     // New ids go on after the copied ones.
     for t in ["runs", "events"] {
         tx.batch_execute(&format!(

@@ -130,6 +130,40 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN worktree TEXT;
     CREATE INDEX runs_with_worktree ON runs (id) WHERE worktree IS NOT NULL;
     ",
+    // 3: run control, as the SQLite state's migration 8 keeps it: why a run exists
+    // (`trigger_kind`), whose sub-run it is and how deep, which attempt of which first run
+    // it is, what its supervisor was asked (`control`, by `control_by`), since when it is
+    // paused, the prompt and variables it was given; the runs not ended yet through one
+    // partial index (the old one, `running` only, goes), children through their parent.
+    // A lease is held by one supervised run at a time whatever its state (running, paused,
+    // waiting to retry): the unique index on a job's running run becomes one on each
+    // lease's supervised run. An event of a run's change of state says from what, to
+    // what, why and who made it. A lease counts the pause and resume requests made of its
+    // holder (`nudges`), which its keeper polls as it polls `stop_requested`.
+    "
+    ALTER TABLE runs ADD COLUMN trigger_kind TEXT;
+    ALTER TABLE runs ADD COLUMN parent_run_id BIGINT;
+    ALTER TABLE runs ADD COLUMN depth BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN attempt BIGINT NOT NULL DEFAULT 1;
+    ALTER TABLE runs ADD COLUMN retry_of BIGINT;
+    ALTER TABLE runs ADD COLUMN control TEXT;
+    ALTER TABLE runs ADD COLUMN control_by TEXT;
+    ALTER TABLE runs ADD COLUMN paused_at BIGINT;
+    ALTER TABLE runs ADD COLUMN prompt TEXT;
+    ALTER TABLE runs ADD COLUMN env TEXT;
+    DROP INDEX runs_running;
+    DROP INDEX runs_one_running_per_job;
+    CREATE UNIQUE INDEX runs_one_per_lease ON runs (job, COALESCE(lock_name, ''))
+        WHERE status IN ('running', 'paused', 'retrying');
+    CREATE INDEX runs_active ON runs (status, job, depth)
+        WHERE status IN ('queued', 'running', 'paused', 'retrying');
+    CREATE INDEX runs_by_parent ON runs (parent_run_id) WHERE parent_run_id IS NOT NULL;
+    ALTER TABLE events ADD COLUMN from_status TEXT;
+    ALTER TABLE events ADD COLUMN to_status TEXT;
+    ALTER TABLE events ADD COLUMN reason TEXT;
+    ALTER TABLE events ADD COLUMN actor TEXT;
+    ALTER TABLE leases ADD COLUMN nudges BIGINT NOT NULL DEFAULT 0;
+    ",
 ];
 
 pub fn latest() -> i64 {

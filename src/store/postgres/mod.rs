@@ -12,7 +12,8 @@
 //! so no prepared statement outlives its transaction), serialization uses row locks and
 //! transaction-scoped advisory locks only, and nothing relies on session state or LISTEN.
 //!
-//! Each trait's impl is in the file of its tables (`runs.rs`, `events.rs`, ...). A store
+//! Each trait's impl is in the file of its tables (`runs.rs` with `rows.rs`, `queue.rs`
+//! for queued runs and run control, `events.rs`, ...). A store
 //! method reads through `PgStore::query`/`query_opt` and writes through
 //! `PgStore::write_one` (one statement) or `write` (a transaction): both are
 //! fenced and safe inside the supervisor's event loop. An event it records goes through
@@ -25,6 +26,8 @@ mod jobs;
 mod logs;
 pub mod migrate;
 pub mod migrations;
+mod queue;
+mod rows;
 mod runs;
 mod tls;
 
@@ -282,18 +285,36 @@ impl PgStore {
         f: impl FnOnce(&mut Transaction<'_>) -> Result<T> + Send,
     ) -> Result<T> {
         let (client, fence) = (&self.client, &self.fence);
-        off_runtime(move || {
-            let mut client = lock(client);
-            let mut tx = client.transaction()?;
-            if let Some(fence) = fence {
-                check_fence(&mut tx, fence)?;
-            }
-            let out = f(&mut tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
+        off_runtime(move || in_tx(client, fence.as_ref(), f))
+    }
+
+    /// [`PgStore::write`] on this thread, for `f` that can't move to another: only
+    /// outside an event loop (the driver would block it).
+    pub(crate) fn in_tx<T>(
+        &mut self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        in_tx(&self.client, self.fence.as_ref(), f)
     }
 }
+
+/// One fenced write transaction on `client`.
+fn in_tx<T>(
+    client: &Mutex<Client>,
+    fence: Option<&Fence>,
+    f: impl FnOnce(&mut Transaction<'_>) -> Result<T>,
+) -> Result<T> {
+    let mut client = lock(client);
+    let mut tx = client.transaction()?;
+    if let Some(fence) = fence {
+        check_fence(&mut tx, fence)?;
+    }
+    let out = f(&mut tx)?;
+    tx.commit()?;
+    Ok(out)
+}
+
+impl PgStore {}
 
 /// Runs `f` where the driver may block: the synchronous client drives a runtime of its
 /// own, which can't start inside another's (the supervisor's event loop), so there `f`
@@ -400,6 +421,18 @@ impl Store for PgStore {
 
     fn set_fence(&mut self, fence: Option<Fence>) {
         self.fence = fence;
+    }
+
+    /// The same connection (a second would cost the database a backend per run), under
+    /// the same fence.
+    fn share(&self) -> Option<Box<dyn Store>> {
+        Some(Box::new(PgStore {
+            client: Arc::clone(&self.client),
+            url: self.url.clone(),
+            dir: self.dir.clone(),
+            host: self.host.clone(),
+            fence: self.fence.clone(),
+        }))
     }
 }
 

@@ -1,30 +1,21 @@
 //! Run records in PostgreSQL: claimed by one insert that the unique indexes on
-//! `(job, slot)` and on a job's running run let only one host win, closed exactly once.
-//! What a run did around its job (its workspace, changes and hooks) is JSON text, as in
-//! the SQLite state; `worktree` holds the worktree's path while that directory is on disk.
+//! `(job, slot)` and on each lease's supervised run let only one host win, closed exactly
+//! once (with the retry that follows, at once). What a run did around its job (its
+//! workspace, changes and hooks) is JSON text, as in the SQLite state; `worktree` holds
+//! the worktree's path while that directory is on disk.
 
 use std::collections::HashMap;
 
+use postgres::Transaction;
 use postgres::types::Type;
-use postgres::{Row, Transaction};
 
 use super::PgStore;
 use super::events::{self, NEXT_ID};
+use super::rows::{ACTIVE, COLUMNS, Control, SUPERVISED, from_row, get_tx, insert_tx, rows};
 use crate::core::error::{Error, Result};
-use crate::core::run::{EventKind, NewRun, RunEnd, RunRecord, RunStatus};
+use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
-use crate::store::{Claim, RunStore};
-
-pub(super) const COLUMNS: &str = "id, job, status, forced, scheduled_for, started_at, ended_at, duration_ms, exit_code, signal, \
-     error, role, agent, model, scope, cost_milli, cost_usd, input_tokens, output_tokens, num_turns, attempts, \
-     log_path, supervisor_pid, pgid, tool_calls, lock_name, survivors, host, workspace, changes, hooks";
-
-/// A JSON column read back: what can't be read is left out, never an error that would
-/// hide the rest of the record.
-fn json_col<T: serde::de::DeserializeOwned>(r: &Row, i: usize) -> Option<T> {
-    r.get::<_, Option<String>>(i)
-        .and_then(|t| serde_json::from_str(&t).ok())
-}
+use crate::store::{Claim, Enqueued, Limits, Load, QueueHead, QueueStart, RunStore};
 
 /// A list as a JSON column: NULL when empty.
 fn json_list<T: serde::Serialize>(items: &[T]) -> Result<Option<String>> {
@@ -35,76 +26,32 @@ fn json_list<T: serde::Serialize>(items: &[T]) -> Result<Option<String>> {
     })
 }
 
-pub(super) fn from_row(r: &Row) -> Result<RunRecord> {
-    let status: String = r.get(2);
-    let attempts: Option<String> = r.get(20);
-    Ok(RunRecord {
-        id: r.get(0),
-        job: r.get(1),
-        status: RunStatus::parse(&status).ok_or_else(|| {
-            Error::State(format!("unknown run status {status:?} in the database"))
-        })?,
-        forced: r.get(3),
-        scheduled_for: r.get(4),
-        started_at: r.get(5),
-        ended_at: r.get(6),
-        duration_ms: r.get(7),
-        exit_code: r.get(8),
-        signal: r.get(9),
-        error: r.get(10),
-        role: r.get(11),
-        agent: r.get(12),
-        model: r.get(13),
-        scope: r.get(14),
-        cost_milli: r.get(15),
-        cost_usd: r.get(16),
-        input_tokens: r.get(17),
-        output_tokens: r.get(18),
-        num_turns: r.get(19),
-        attempts: attempts
-            .and_then(|a| serde_json::from_str(&a).ok())
-            .unwrap_or_default(),
-        log_path: r.get(21),
-        supervisor_pid: r.get(22),
-        pgid: r.get(23),
-        tool_calls: r.get(24),
-        lock_name: r.get(25),
-        survivors: r.get(26),
-        host: r.get(27),
-        workspace: json_col(r, 28),
-        changes: json_col(r, 29).unwrap_or_default(),
-        hooks: json_col(r, 30).unwrap_or_default(),
-    })
+/// Where the logs of `job`'s runs go: `DIR/logs/JOB/` (the run's id and `.log` follow).
+pub(super) fn logs_of(store: &PgStore, job: &str) -> String {
+    format!("{}/", store.dir.join("logs").join(job).display())
 }
 
-fn rows(rs: Vec<Row>) -> Result<Vec<RunRecord>> {
-    rs.iter().map(from_row).collect()
-}
-
-fn get_tx(tx: &mut Transaction<'_>, id: i64) -> Result<Option<RunRecord>> {
-    tx.query_typed_opt(
-        &format!("SELECT {COLUMNS} FROM runs WHERE id = $1"),
-        &[(&id, Type::INT8)],
-    )?
-    .as_ref()
-    .map(from_row)
-    .transpose()
-}
-
-/// Why a claim is refused, if it is: the slot was claimed already, or the job has a
-/// running run (one not under a lease of its own). Read before the insert (so a refused
-/// claim takes no run id) and again after an insert that conflicted (an insert that meets
-/// an uncommitted conflicting row waits for it); `None` after a conflict means it is gone
-/// (that run ended, that claim rolled back): try again.
+/// Why a claim is refused, if it is: the slot was claimed already, or a supervised run
+/// (running, paused, waiting to retry) holds the lease the run would run under (an ask's
+/// lease is its own). Read before the insert (so a refused claim takes no run id) and
+/// again after an insert that conflicted (an insert that meets an uncommitted conflicting
+/// row waits for it); `None` after a conflict means it is gone (that run ended, that claim
+/// rolled back): try again.
 fn refusal(store: &PgStore, new: &NewRun) -> Result<Option<Claim>> {
-    let check_running = new.lock_name.is_none();
+    let check_lease = !new
+        .lock_name
+        .as_deref()
+        .is_some_and(|l| l.starts_with("ask/"));
     let row = store.query_opt(
-        "SELECT EXISTS (SELECT 1 FROM runs WHERE job = $1 AND slot = $2), \
-         (SELECT id FROM runs WHERE $3 AND status = 'running' AND job = $1 AND lock_name IS NULL LIMIT 1)",
+        &format!(
+            "SELECT EXISTS (SELECT 1 FROM runs WHERE job = $1 AND slot = $2), \
+             (SELECT id FROM runs WHERE $3 AND {SUPERVISED} AND job = $1 AND lock_name IS NOT DISTINCT FROM $4 LIMIT 1)"
+        ),
         &[
             (&new.job, Type::TEXT),
             (&new.last_slot, Type::INT8),
-            (&check_running, Type::BOOL),
+            (&check_lease, Type::BOOL),
+            (&new.lock_name, Type::TEXT),
         ],
     )?;
     let Some(row) = row else { return Ok(None) };
@@ -120,12 +67,15 @@ impl RunStore for PgStore {
     /// event goes in last (it reads the count of `j`, so the job's row is written first):
     /// the events lock is the last lock taken.
     fn claim_run(&mut self, new: &NewRun) -> Result<Claim> {
-        let logs = format!("{}/", self.dir.join("logs").join(&new.job).display());
+        let logs = logs_of(self, &new.job);
         let detail = serde_json::json!({
-            "forced": new.forced, "scheduled_for": new.scheduled_for, "host": self.host,
+            "forced": new.forced, "scheduled_for": new.scheduled_for,
+            "trigger": new.effective_trigger(), "host": self.host,
         })
         .to_string();
         let host = self.host.clone();
+        let c = Control::of(new)?;
+        let actor = new.by.to_wire();
         for _ in 0..5 {
             if let Some(c) = refusal(self, new)? {
                 return Ok(c);
@@ -134,13 +84,15 @@ impl RunStore for PgStore {
                 &format!(
                     "WITH n AS (SELECT nextval(pg_get_serial_sequence('runs', 'id')) AS id), \
                      r AS (INSERT INTO runs (id, job, status, forced, slot, scheduled_for, started_at, supervisor_pid, \
-                           scope, lock_name, host, log_path) \
-                         SELECT n.id, $1, 'running', $2, $3, $4, $5, $6, $7, $8, $9, $10 || n.id || '.log' FROM n \
+                           scope, lock_name, host, log_path, trigger_kind, parent_run_id, depth, attempt, retry_of, prompt, env) \
+                         SELECT n.id, $1, 'running', $2, $3, $4, $5, $6, $7, $8, $9, $10 || n.id || '.log', \
+                           $12, $13, $14, $15, $16, $17, $18 FROM n \
                          ON CONFLICT DO NOTHING RETURNING {COLUMNS}), \
                      j AS (INSERT INTO jobs (name, first_seen, last_slot) SELECT $1, $3, $3 FROM r WHERE $3::bigint IS NOT NULL \
                          ON CONFLICT (name) DO UPDATE SET last_slot = excluded.last_slot, held = FALSE RETURNING 1), \
-                     e AS (INSERT INTO events (id, at, kind, job, run_id, detail) \
-                         SELECT {NEXT_ID}, $5, 'run_started', $1, r.id, $11 FROM r, (SELECT count(*) FROM j) AS jd) \
+                     e AS (INSERT INTO events (id, at, kind, job, run_id, detail, to_status, reason, actor) \
+                         SELECT {NEXT_ID}, $5, 'run_started', $1, r.id, $11, 'running', $19, $20 \
+                         FROM r, (SELECT count(*) FROM j) AS jd) \
                      SELECT {COLUMNS} FROM r"
                 ),
                 &[
@@ -155,6 +107,15 @@ impl RunStore for PgStore {
                     (&host, Type::TEXT),
                     (&logs, Type::TEXT),
                     (&detail, Type::TEXT),
+                    (&c.trigger, Type::TEXT),
+                    (&new.parent_run_id, Type::INT8),
+                    (&c.depth, Type::INT8),
+                    (&c.attempt, Type::INT8),
+                    (&new.retry_of, Type::INT8),
+                    (&new.prompt, Type::TEXT),
+                    (&c.env, Type::TEXT),
+                    (&new.reason, Type::TEXT),
+                    (&actor, Type::TEXT),
                 ],
             )?;
             if let Some(r) = rows.first() {
@@ -177,7 +138,7 @@ impl RunStore for PgStore {
 
     fn set_run_process(&mut self, id: i64, supervisor_pid: i64, pgid: Option<i64>) -> Result<()> {
         self.write_one(
-                "UPDATE runs SET supervisor_pid = $1, pgid = COALESCE($2, pgid) WHERE id = $3 AND status = 'running'",
+                &format!("UPDATE runs SET supervisor_pid = $1, pgid = COALESCE($2, pgid) WHERE id = $3 AND {ACTIVE}"),
                 &[
                     (&supervisor_pid, Type::INT8),
                     (&pgid, Type::INT8),
@@ -191,6 +152,149 @@ impl RunStore for PgStore {
         self.write(|tx| finish_tx(tx, id, end))
     }
 
+    fn finish_and_retry(
+        &mut self,
+        id: i64,
+        end: &RunEnd,
+        retry: &NewRun,
+    ) -> Result<Option<(RunRecord, RunRecord)>> {
+        let logs = logs_of(self, &retry.job);
+        let host = self.host.clone();
+        self.write(|tx| {
+            let Some(closed) = finish_tx(tx, id, end)? else {
+                return Ok(None);
+            };
+            // The failed attempt's lease passes to its retry in this transaction: the
+            // unique index sees the first leave before the second comes.
+            let next = insert_tx(tx, &logs, retry, RunStatus::Retrying, Some(&host))?.ok_or_else(
+                || {
+                    Error::State(format!(
+                        "the retry of run {id} could not be recorded: its lease or slot is taken"
+                    ))
+                },
+            )?;
+            Ok(Some((closed, next)))
+        })
+    }
+
+    fn enqueue_run(&mut self, new: &NewRun, one_per_job: bool) -> Result<Enqueued> {
+        let logs = logs_of(self, &new.job);
+        self.write(|tx| {
+            // Enqueuers take turns: "the job has a queued run already" holds across hosts.
+            super::queue::lock_queue(tx)?;
+            if let Some(slot) = new.last_slot
+                && tx
+                    .query_typed_opt(
+                        "SELECT 1 FROM runs WHERE job = $1 AND slot = $2",
+                        &[(&new.job, Type::TEXT), (&slot, Type::INT8)],
+                    )?
+                    .is_some()
+            {
+                return Ok(Enqueued::SlotTaken);
+            }
+            if one_per_job
+                && let Some(r) = tx.query_typed_opt(
+                    &format!(
+                        "SELECT id FROM runs WHERE {ACTIVE} AND status = 'queued' AND job = $1 ORDER BY id LIMIT 1"
+                    ),
+                    &[(&new.job, Type::TEXT)],
+                )?
+            {
+                return Ok(Enqueued::AlreadyQueued(r.get(0)));
+            }
+            // Not on any host until one starts it.
+            Ok(match insert_tx(tx, &logs, new, RunStatus::Queued, None)? {
+                Some(run) => Enqueued::Queued(Box::new(run)),
+                // A claim of the same slot (a tick's, not queued) won meanwhile.
+                None => Enqueued::SlotTaken,
+            })
+        })
+    }
+
+    fn transition(&mut self, id: i64, t: &Transition, at: i64) -> Result<bool> {
+        self.transition_run(id, t, at)
+    }
+
+    fn request_control(
+        &mut self,
+        id: i64,
+        want: RunStatus,
+        by: &Actor,
+    ) -> Result<Option<(RunStatus, bool)>> {
+        self.request_run_control(id, want, by)
+    }
+
+    fn supervised_runs(&self) -> Result<Vec<RunRecord>> {
+        rows(self.query(
+            &format!("SELECT {COLUMNS} FROM runs WHERE {ACTIVE} AND {SUPERVISED} ORDER BY id"),
+            &[],
+        )?)
+    }
+
+    fn queue_heads(&self) -> Result<Vec<QueueHead>> {
+        self.heads()
+    }
+
+    fn queued_runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
+        let limit = limit.min(i64::MAX as usize) as i64;
+        rows(self.query(
+            &format!(
+                "SELECT {COLUMNS} FROM runs WHERE {ACTIVE} AND status = 'queued' ORDER BY id LIMIT $1"
+            ),
+            &[(&limit, Type::INT8)],
+        )?)
+    }
+
+    fn load(&self) -> Result<Load> {
+        self.slots_taken()
+    }
+
+    fn start_queued(
+        &mut self,
+        id: i64,
+        lock_name: Option<&str>,
+        limits: &Limits,
+        by: &Actor,
+        at: i64,
+    ) -> Result<QueueStart> {
+        self.start_queued_run(id, lock_name, limits, by, at)
+    }
+
+    fn start_queued_now(
+        &mut self,
+        id: i64,
+        lock_name: Option<&str>,
+        limits: &Limits,
+        by: &Actor,
+        now: &dyn Fn() -> i64,
+    ) -> Result<QueueStart> {
+        self.start_queued_run_now(id, lock_name, limits, by, now)
+    }
+
+    fn descendants(&self, id: i64) -> Result<Vec<RunRecord>> {
+        rows(self.query(
+            &format!(
+                "WITH RECURSIVE sub(id) AS (SELECT id FROM runs WHERE parent_run_id = $1 \
+                 UNION SELECT r.id FROM runs r JOIN sub ON r.parent_run_id = sub.id) \
+                 SELECT {COLUMNS} FROM runs WHERE id IN (SELECT id FROM sub) ORDER BY id"
+            ),
+            &[(&id, Type::INT8)],
+        )?)
+    }
+
+    fn latest_succeeded(&self, jobs: &[&str]) -> Result<HashMap<String, i64>> {
+        let names: Vec<&str> = jobs.to_vec();
+        let rs = self.query(
+            "SELECT j, (SELECT max(id) FROM runs WHERE job = j AND status = 'succeeded') \
+             FROM unnest($1::text[]) AS j",
+            &[(&names, Type::TEXT_ARRAY)],
+        )?;
+        Ok(rs
+            .iter()
+            .filter_map(|r| r.get::<_, Option<i64>>(1).map(|id| (r.get(0), id)))
+            .collect())
+    }
+
     fn get_run(&self, id: i64) -> Result<Option<RunRecord>> {
         self.query_opt(
             &format!("SELECT {COLUMNS} FROM runs WHERE id = $1"),
@@ -199,13 +303,6 @@ impl RunStore for PgStore {
         .as_ref()
         .map(from_row)
         .transpose()
-    }
-
-    fn running_runs(&self) -> Result<Vec<RunRecord>> {
-        rows(self.query(
-            &format!("SELECT {COLUMNS} FROM runs WHERE status = 'running' ORDER BY id"),
-            &[],
-        )?)
     }
 
     fn latest_runs(&self, jobs: &[&str]) -> Result<HashMap<String, RunRecord>> {
@@ -308,8 +405,10 @@ impl RunStore for PgStore {
             let cutoff: i64 = cutoff.get(0);
             crate::faults::pause("prune_read");
             let gone = tx.query_typed(
-                "DELETE FROM runs WHERE job = $1 AND id < $2 AND status != 'running' AND worktree IS NULL \
-                 RETURNING id, log_path",
+                &format!(
+                    "DELETE FROM runs WHERE job = $1 AND id < $2 AND NOT ({ACTIVE}) AND worktree IS NULL \
+                     RETURNING id, log_path"
+                ),
                 &[(&job, Type::TEXT), (&cutoff, Type::INT8)],
             )?;
             let mut ids: Vec<i64> = gone.iter().map(|r| r.get(0)).collect();
@@ -369,13 +468,18 @@ fn finish_tx(tx: &mut Transaction<'_>, id: i64, end: &RunEnd) -> Result<Option<R
     // The row is locked for the rest of the transaction: a racing close waits, then finds
     // it closed.
     let Some(cur) = tx.query_typed_opt(
-        "SELECT agent, model, cost_milli, reserve_day, COALESCE(reserve_epoch, 0), pgid IS NULL AND agent_starting IS NULL \
-         FROM runs WHERE id = $1 AND status = 'running' FOR UPDATE",
+        &format!(
+            "SELECT agent, model, cost_milli, reserve_day, COALESCE(reserve_epoch, 0), pgid IS NULL AND agent_starting IS NULL, \
+             status FROM runs WHERE id = $1 AND {ACTIVE} FOR UPDATE"
+        ),
         &[(&id, Type::INT8)],
     )?
     else {
         return Ok(None);
     };
+    let before: String = cur.get(6);
+    let before = RunStatus::parse(&before)
+        .ok_or_else(|| Error::State(format!("run {id} has an unknown status {before:?}")))?;
     let (agent, model, cost): (Option<String>, Option<String>, Option<i64>) =
         (cur.get(0), cur.get(1), cur.get(2));
     let reserve_day: Option<String> = cur.get(3);
@@ -458,17 +562,17 @@ fn finish_tx(tx: &mut Transaction<'_>, id: i64, end: &RunEnd) -> Result<Option<R
     )?;
     let job: String = row.get(0);
     let duration: Option<i64> = row.get(1);
-    let kind = if end.status == RunStatus::Lost {
-        EventKind::RunLost
-    } else {
-        EventKind::RunEnded
-    };
-    events::append_tx(
+    events::append_transition_tx(
         tx,
         end.ended_at,
-        kind,
-        Some(&job),
-        Some(id),
+        &job,
+        id,
+        &Transition {
+            from: Some(before),
+            to: end.status,
+            reason: end.error.clone(),
+            by: end.by.clone(),
+        },
         &serde_json::json!({
             "status": end.status, "exit_code": end.exit_code, "signal": end.signal,
             "duration_ms": duration, "error": end.error,

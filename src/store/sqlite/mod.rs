@@ -9,6 +9,8 @@ mod budget;
 mod events;
 mod jobs;
 pub mod migrations;
+mod queue;
+mod rows;
 mod runs;
 
 use std::fs::{DirBuilder, OpenOptions};
@@ -106,8 +108,9 @@ fn state_error(msg: String) -> Error {
 /// symlink and its target are one state directory, and everything that names it (run
 /// logs, the marks that find a run's processes) must spell it the same way.
 pub fn ensure_state_dir(dir: &Path) -> Result<PathBuf> {
+    // Made here, or by another command racing this one (four ticks on a fresh state):
+    // creating one that exists is no error, only something else in its place is.
     if !dir.is_dir() {
-        // Another process may create it at the same time: a directory there is fine.
         let made = DirBuilder::new().recursive(true).mode(0o700).create(dir);
         if !dir.is_dir() {
             return Err(state_error(match made {

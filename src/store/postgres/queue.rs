@@ -1,0 +1,279 @@
+//! Queued runs and run control in PostgreSQL: the queue's heads, the slots taken,
+//! starting a queued run once under its limits, moves between states that are not ends,
+//! and what a run's supervisor is asked to do. Each change is one transaction with its
+//! event.
+//!
+//! Starting queued runs is serialized across hosts by one transaction-scoped advisory
+//! lock ([`lock_queue`]): a start reads the slots taken and moves the run under it, so
+//! `runner.depth_limits` and a job's `concurrency` hold for all hosts together, and two
+//! hosts starting the same run start it once (the second finds it no longer queued). The
+//! unique index on each lease's supervised run backs this against a claim that does not
+//! take the lock (a tick's, a `force`). `max_running` is each host's own, as the tick
+//! counts it: the top-level runs this host supervises.
+
+use postgres::Transaction;
+use postgres::error::SqlState;
+use postgres::types::Type;
+
+use super::rows::{ACTIVE, SUPERVISED, get_tx};
+use super::{PgStore, events};
+use crate::core::error::{Error, Result};
+use crate::core::run::{Actor, RunStatus, Transition};
+use crate::store::{Limits, Load, QueueHead, QueueStart};
+
+/// The advisory lock key of queue starts and enqueues ("queue" in ASCII).
+const QUEUE_LOCK: i64 = 0x71_7565_7565;
+
+/// Takes the queue's lock for the rest of the transaction. Taken before any row lock of
+/// the transaction (and the events lock is taken last), so it never takes part in a
+/// deadlock.
+pub(super) fn lock_queue(tx: &mut Transaction<'_>) -> Result<()> {
+    tx.query_typed(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[(&QUEUE_LOCK, Type::INT8)],
+    )?;
+    Ok(())
+}
+
+fn small(v: i64) -> u32 {
+    v.clamp(0, i64::from(u32::MAX)) as u32
+}
+
+/// The slots supervised runs take, read in `tx`; `top_level` counts `host`'s only.
+fn load_tx(tx: &mut Transaction<'_>, host: &str) -> Result<Load> {
+    let rows = tx.query_typed(
+        &format!(
+            "SELECT job, depth, count(*), count(*) FILTER (WHERE host = $1) FROM runs \
+             WHERE {ACTIVE} AND {SUPERVISED} GROUP BY job, depth"
+        ),
+        &[(&host, Type::TEXT)],
+    )?;
+    let mut load = Load::default();
+    for r in &rows {
+        let (job, depth, n, here): (String, i64, i64, i64) =
+            (r.get(0), r.get(1), r.get(2), r.get(3));
+        let (depth, n) = (small(depth), small(n));
+        if depth == 0 {
+            load.top_level += small(here);
+        }
+        *load.by_depth.entry(depth).or_default() += n;
+        *load.by_job.entry(job).or_default() += n;
+    }
+    Ok(load)
+}
+
+impl PgStore {
+    pub(super) fn transition_run(&mut self, id: i64, t: &Transition, at: i64) -> Result<bool> {
+        let Some(from) = t.from else {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "a transition of run {id} without a state to move from"
+            )));
+        };
+        if !t.is_allowed() {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "run {id} can't move from {from} to {} this way",
+                t.to
+            )));
+        }
+        let (to, from_s) = (t.to.as_str(), from.as_str());
+        // Paused: since when (for max_pause and people); started again after a retry's
+        // backoff: from now. The row's own lock makes the move once. Every statement binds
+        // the same five parameters, typed, whether it names them or not.
+        let sql = match t.to {
+            s if s.is_end() => {
+                "UPDATE runs SET status = $1, ended_at = $2, duration_ms = GREATEST(0, $2 - started_at), \
+                 error = $5, reserve_day = NULL WHERE id = $3 AND status = $4 RETURNING job"
+            }
+            RunStatus::Paused => {
+                "UPDATE runs SET status = $1, paused_at = $2 WHERE id = $3 AND status = $4 RETURNING job"
+            }
+            RunStatus::Running if from != RunStatus::Paused => {
+                "UPDATE runs SET status = $1, started_at = $2 WHERE id = $3 AND status = $4 RETURNING job"
+            }
+            _ => "UPDATE runs SET status = $1 WHERE id = $3 AND status = $4 RETURNING job",
+        };
+        self.write(|tx| {
+            let Some(row) = tx.query_typed_opt(
+                sql,
+                &[
+                    (&to, Type::TEXT),
+                    (&at, Type::INT8),
+                    (&id, Type::INT8),
+                    (&from_s, Type::TEXT),
+                    (&t.reason, Type::TEXT),
+                ],
+            )?
+            else {
+                return Ok(false);
+            };
+            let job: String = row.get(0);
+            events::append_transition_tx(tx, at, &job, id, t, &serde_json::json!({}))?;
+            Ok(true)
+        })
+    }
+
+    pub(super) fn request_run_control(
+        &mut self,
+        id: i64,
+        want: RunStatus,
+        by: &Actor,
+    ) -> Result<Option<(RunStatus, bool)>> {
+        let (want_s, by) = (want.as_str(), by.to_wire());
+        self.write(|tx| {
+            let Some(row) = tx.query_typed_opt(
+                "SELECT status FROM runs WHERE id = $1 FOR UPDATE",
+                &[(&id, Type::INT8)],
+            )?
+            else {
+                return Ok(None);
+            };
+            let s: String = row.get(0);
+            let status = RunStatus::parse(&s)
+                .ok_or_else(|| Error::State(format!("run {id} has an unknown status {s:?}")))?;
+            let takes = status.is_supervised() || (want.is_end() && !status.is_end());
+            if takes {
+                tx.query_typed(
+                    "UPDATE runs SET control = $1, control_by = $2 WHERE id = $3",
+                    &[(&want_s, Type::TEXT), (&by, Type::TEXT), (&id, Type::INT8)],
+                )?;
+            }
+            Ok(Some((status, takes)))
+        })
+    }
+
+    pub(super) fn heads(&self) -> Result<Vec<QueueHead>> {
+        Ok(self
+            .query(
+                &format!(
+                    "SELECT min(id), job, depth, count(*) FROM runs WHERE {ACTIVE} AND status = 'queued' \
+                     GROUP BY job, depth ORDER BY min(id)"
+                ),
+                &[],
+            )?
+            .iter()
+            .map(|r| QueueHead {
+                id: r.get(0),
+                job: r.get(1),
+                depth: small(r.get(2)),
+                waiting: small(r.get(3)),
+            })
+            .collect())
+    }
+
+    pub(super) fn slots_taken(&self) -> Result<Load> {
+        let host = self.host.clone();
+        let client = &self.client;
+        super::off_runtime(move || {
+            let mut c = super::lock(client);
+            let mut tx = c.transaction()?;
+            let load = load_tx(&mut tx, &host)?;
+            tx.commit()?;
+            Ok(load)
+        })
+    }
+
+    pub(super) fn start_queued_run(
+        &mut self,
+        id: i64,
+        lock_name: Option<&str>,
+        limits: &Limits,
+        by: &Actor,
+        at: i64,
+    ) -> Result<QueueStart> {
+        let host = self.host.clone();
+        self.write(|tx| {
+            lock_queue(tx)?;
+            start_tx(tx, id, lock_name, limits, by, at, &host)
+        })
+    }
+
+    /// As [`PgStore::start_queued_run`], reading the time once the queue's lock is held
+    /// (outside an event loop; inside one the time is read first, as the default does).
+    pub(super) fn start_queued_run_now(
+        &mut self,
+        id: i64,
+        lock_name: Option<&str>,
+        limits: &Limits,
+        by: &Actor,
+        now: &dyn Fn() -> i64,
+    ) -> Result<QueueStart> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return self.start_queued_run(id, lock_name, limits, by, now());
+        }
+        let host = self.host.clone();
+        self.in_tx(|tx| {
+            lock_queue(tx)?;
+            start_tx(tx, id, lock_name, limits, by, now(), &host)
+        })
+    }
+}
+
+/// Starts queued run `id` on `host` under the queue's lock, if its limits leave it a slot.
+fn start_tx(
+    tx: &mut Transaction<'_>,
+    id: i64,
+    lock_name: Option<&str>,
+    limits: &Limits,
+    by: &Actor,
+    at: i64,
+    host: &str,
+) -> Result<QueueStart> {
+    let Some(run) = get_tx(tx, id)?.filter(|r| r.status == RunStatus::Queued) else {
+        return Ok(QueueStart::NotQueued);
+    };
+    let load = load_tx(tx, host)?;
+    let full = |taken: u32, limit: Option<u32>| limit.is_some_and(|l| taken >= l);
+    let held = tx
+        .query_typed_opt(
+            &format!(
+                "SELECT 1 FROM runs WHERE {ACTIVE} AND {SUPERVISED} AND job = $1 \
+                 AND lock_name IS NOT DISTINCT FROM $2 LIMIT 1"
+            ),
+            &[(&run.job, Type::TEXT), (&lock_name, Type::TEXT)],
+        )?
+        .is_some();
+    if held
+        || (run.depth == 0 && full(load.top_level, limits.max_running))
+        || full(
+            load.by_depth.get(&run.depth).copied().unwrap_or(0),
+            limits.depth,
+        )
+        || full(
+            load.by_job.get(&run.job).copied().unwrap_or(0),
+            Some(limits.concurrency),
+        )
+    {
+        return Ok(QueueStart::Full);
+    }
+    // A claim that takes no queue lock (a tick's, a `force`) may have taken the lease
+    // since the look above: the unique index refuses the second holder.
+    tx.batch_execute("SAVEPOINT start")?;
+    let moved = tx.query_typed(
+        "UPDATE runs SET status = 'running', started_at = $1, lock_name = $2, host = $3 \
+         WHERE id = $4 AND status = 'queued'",
+        &[
+            (&at, Type::INT8),
+            (&lock_name, Type::TEXT),
+            (&host, Type::TEXT),
+            (&id, Type::INT8),
+        ],
+    );
+    match moved {
+        Ok(_) => tx.batch_execute("RELEASE SAVEPOINT start")?,
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            tx.batch_execute("ROLLBACK TO SAVEPOINT start")?;
+            return Ok(QueueStart::Full);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    events::append_transition_tx(
+        tx,
+        at,
+        &run.job,
+        id,
+        &Transition::new(RunStatus::Queued, RunStatus::Running, None, by.clone()),
+        &serde_json::json!({"waited_ms": at - run.started_at, "host": host}),
+    )?;
+    let run = get_tx(tx, id)?.ok_or_else(|| Error::State(format!("run {id} vanished")))?;
+    Ok(QueueStart::Started(Box::new(run)))
+}
