@@ -10,13 +10,15 @@
 mod common;
 #[path = "common/git.rs"]
 mod gitfix;
+#[path = "common/hosts.rs"]
+mod hosts;
 #[path = "common/pg.rs"]
 mod pg;
 
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use common::{Env, Sweep, code, ok, run_processes, stderr, wait_for};
+use hosts::{Db, LEASE, Via, db, host, one_at_a_time, store};
 use jobctl::core::run::{RunEnd, RunStatus};
 use jobctl::store::postgres::PgStore;
 use jobctl::store::{
@@ -24,75 +26,7 @@ use jobctl::store::{
     StoredLog,
 };
 
-/// The lease of every host here: short, so expiry is seen quickly.
-const LEASE: &str = "2s";
 const T0: &str = "2026-03-02T10:00:00Z";
-
-fn one_at_a_time() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// One cluster for the tests of this file while any of them runs; stopped when the
-/// last one drops it.
-fn cluster(test: &str) -> Option<Arc<pg::Cluster>> {
-    static SHARED: Mutex<Weak<pg::Cluster>> = Mutex::new(Weak::new());
-    let mut w = SHARED.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(c) = w.upgrade() {
-        return Some(c);
-    }
-    let c = Arc::new(pg::cluster_or_skip(test)?);
-    *w = Arc::downgrade(&c);
-    Some(c)
-}
-
-/// Where the hosts connect: straight, or through PgBouncer.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Via {
-    Direct,
-    Bouncer,
-}
-
-/// A fresh database and the URL the hosts use for it; `None` when what it needs is not
-/// installed (said in one line).
-struct Db {
-    url: String,
-    cluster: Arc<pg::Cluster>,
-    _bouncer: Option<pg::Bouncer>,
-}
-
-fn db(test: &str, via: Via) -> Option<Db> {
-    let cluster = cluster(test)?;
-    let direct = cluster.create_db();
-    let (url, bouncer) = match via {
-        Via::Direct => (direct, None),
-        Via::Bouncer => {
-            let b = pg::bouncer_or_skip(test, &cluster)?;
-            (b.url(&direct), Some(b))
-        }
-    };
-    Some(Db {
-        url,
-        cluster,
-        _bouncer: bouncer,
-    })
-}
-
-/// Host `name`'s installation: its own home and state, `jobs` (TOML) in its config.
-fn host(db: &Db, name: &str, jobs: &str) -> Env {
-    let env = Env::new();
-    env.config(&format!(
-        "{}\n[state]\nurl = \"{}\"\nhost = \"{name}\"\nlease = \"{LEASE}\"\n\n{jobs}",
-        common::runner(&env, "keep_runs = 1000"),
-        db.url
-    ));
-    env
-}
-
-fn store(db: &Db, host: &str) -> PgStore {
-    let dir = db.cluster.dir().join(format!("store-{host}"));
-    PgStore::open(&db.url, host, &dir).expect("open the shared state")
-}
 
 /// `T0` plus `minutes`, as RFC 3339.
 fn at(minutes: i64) -> String {

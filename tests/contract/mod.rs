@@ -4,6 +4,8 @@
 //! checked here with real concurrency: handles opened separately, racing from threads.
 #![allow(dead_code)]
 
+mod racing_control;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use jobctl::core::budget::{ReasonKind, ScopeReason};
@@ -95,6 +97,22 @@ pub fn run_all<B: Backend>(fresh: impl Fn() -> B) {
         ("sub-runs", descendants_and_the_latest_successes_are_found),
         ("event log order", events_are_read_in_order_after_an_id),
         ("tree budgets", racing_reservations_stop_at_the_tree_budget),
+        (
+            "racing enqueues",
+            racing_control::racing_enqueues_of_one_job_queue_one_run,
+        ),
+        (
+            "racing starts at a depth limit",
+            racing_control::racing_starts_stop_at_the_depth_limit,
+        ),
+        (
+            "a paused run's lease",
+            racing_control::a_paused_run_holds_its_lease,
+        ),
+        (
+            "tree budgets across agents",
+            racing_control::racing_reservations_from_several_agents_stop_at_the_tree_budget,
+        ),
     ];
     for (name, check) in checks {
         let b = fresh();

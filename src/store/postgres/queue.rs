@@ -250,7 +250,7 @@ fn start_tx(
     tx.batch_execute("SAVEPOINT start")?;
     let moved = tx.query_typed(
         "UPDATE runs SET status = 'running', started_at = $1, lock_name = $2, host = $3 \
-         WHERE id = $4 AND status = 'queued'",
+         WHERE id = $4 AND status = 'queued' RETURNING 1",
         &[
             (&at, Type::INT8),
             (&lock_name, Type::TEXT),
@@ -259,6 +259,7 @@ fn start_tx(
         ],
     );
     match moved {
+        Ok(rows) if rows.is_empty() => return Ok(QueueStart::NotQueued),
         Ok(_) => tx.batch_execute("RELEASE SAVEPOINT start")?,
         Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
             tx.batch_execute("ROLLBACK TO SAVEPOINT start")?;
