@@ -280,3 +280,55 @@ fn a_failed_run_is_retried_by_its_supervisor_on_its_host() {
         "started after its backoff"
     );
 }
+
+/// A sub-run from inside a run reaches the shared state when the database is named only
+/// by `JOBCTL_DATABASE_URL`: the run's environment carries it, so `jobctl submit` there
+/// makes a sub-run in the same database (not in a SQLite file of the state directory).
+#[test]
+fn a_sub_run_reaches_a_state_named_by_the_environment() {
+    let _one = one_at_a_time();
+    let Some(db) = db("a sub-run on a state named by the environment", Via::Direct) else {
+        return;
+    };
+    let a = Env::new();
+    // Its jobs find `jobctl` (this very binary) on their PATH.
+    std::fs::create_dir_all(a.home().join("bin")).unwrap();
+    std::os::unix::fs::symlink(common::BIN, a.home().join("bin/jobctl")).unwrap();
+    a.config(&format!(
+        "{}\n[state]\nhost = \"ha\"\nlease = \"{}\"\n\n\
+         [jobs.parent]\ntype = \"script\"\ncommand = \"jobctl submit child --wait\"\n\n\
+         [jobs.child]\ntype = \"script\"\ncommand = \"echo child\"\n",
+        common::runner(&a, ""),
+        hosts::LEASE
+    ));
+    let _sa = Sweep::new(&a);
+    let s = store(&db, "observer");
+    let o = a
+        .cmd(&["submit", "parent", "--wait"])
+        .env(jobctl::config::state::URL_VAR, &db.url)
+        .output()
+        .unwrap();
+    ok(&o);
+    let runs = s.history(None, 10).unwrap();
+    let parent = runs.iter().find(|r| r.job == "parent").expect("the parent");
+    let child = runs
+        .iter()
+        .find(|r| r.job == "child")
+        .expect("the sub-run, in the database");
+    assert_eq!(
+        (
+            parent.status,
+            child.status,
+            child.parent_run_id,
+            child.depth,
+            child.host.as_deref()
+        ),
+        (
+            RunStatus::Succeeded,
+            RunStatus::Succeeded,
+            Some(parent.id),
+            1,
+            Some("ha")
+        )
+    );
+}
