@@ -247,21 +247,16 @@ fn supervisor_log(state_dir: &std::path::Path) -> Stdio {
 /// terminal's Ctrl-C), handing it the lease's open file: the flock belongs to the open
 /// file, so from the moment the child exists both hold it, and there is no instant at
 /// which the job is unlocked.
-fn spawn_supervisor(
+pub(crate) fn spawn_supervisor(
     cfg: &Config,
     state_dir: &std::path::Path,
     run: &RunRecord,
     lease: &dyn Lease,
 ) -> Result<Child> {
-    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
     let exe = std::env::current_exe().context("can't find the jobctl executable")?;
     let fd = lease
         .handover_fd()
         .ok_or_else(|| Error::State("this lease can't be handed to a supervisor".into()))?;
-    // SAFETY: the lease keeps `fd` open for as long as this function runs.
-    let file = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    // Inherited across exec only for this spawn; the tick is single-threaded.
-    fcntl(file, FcntlArg::F_SETFD(FdFlag::empty())).context("can't hand the job lock over")?;
     let mut cmd = Command::new(exe);
     cmd.arg("--config")
         .arg(&cfg.path)
@@ -280,16 +275,22 @@ fn spawn_supervisor(
     // on a Ctrl-C) would kill it and leave its run `lost`: blocked here, they stay pending
     // across exec until it has its handlers (`process::Signals::register`).
     let blocked = crate::exec::process::stop_signals();
-    // SAFETY: setsid and sigprocmask are async-signal-safe; `blocked` is built beforehand.
+    // SAFETY: setsid, sigprocmask and fcntl are async-signal-safe; `blocked` is built
+    // beforehand.
     unsafe {
         cmd.pre_exec(move || {
             nix::unistd::setsid().map_err(std::io::Error::from)?;
-            blocked.thread_block().map_err(std::io::Error::from)
+            blocked.thread_block().map_err(std::io::Error::from)?;
+            // The lease's descriptor survives exec in this child only: cleared in the
+            // parent, another thread's child (a server starting runs side by side) could
+            // inherit it and hold a job's lock it knows nothing of.
+            if nix::libc::fcntl(fd, nix::libc::F_SETFD, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
         });
     }
-    let child = cmd.spawn();
-    let _ = fcntl(file, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
-    let child = child.context("can't start the run's supervisor")?;
+    let child = cmd.spawn().context("can't start the run's supervisor")?;
     tracing::debug!(run = run.id, pid = child.id(), "supervisor started");
     Ok(child)
 }

@@ -82,6 +82,16 @@ pub struct ReserveRequest<'a> {
     pub for_run: Option<(i64, Option<&'a str>)>,
 }
 
+/// Which runs to list, a page at a time (newest first).
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery<'a> {
+    pub job: Option<&'a str>,
+    pub status: Option<RunStatus>,
+    /// Only runs with an id below this one (the cursor of the previous page).
+    pub before: Option<i64>,
+    pub limit: usize,
+}
+
 /// Why a new run could not be created.
 #[derive(Debug, Clone)]
 pub enum Claim {
@@ -125,6 +135,8 @@ pub trait RunStore {
     fn last_scheduled_slot_before(&self, job: &str, t: i64) -> Result<Option<i64>>;
     /// Newest first, optionally for one job.
     fn history(&self, job: Option<&str>, limit: usize) -> Result<Vec<RunRecord>>;
+    /// A page of runs, newest first: those matching `q`, older than `q.before`.
+    fn find_runs(&self, q: &RunQuery<'_>) -> Result<Vec<RunRecord>>;
     /// The latest run that failed, timed out, was lost or skipped.
     fn last_failure(&self) -> Result<Option<RunRecord>>;
     /// The newest runs that left processes that could not be killed.
@@ -180,6 +192,10 @@ pub trait EventStore {
     ) -> Result<()>;
     /// Events, newest first, optionally of one kind.
     fn events(&self, kind: Option<EventKind>, limit: usize) -> Result<Vec<Event>>;
+    /// Events after sequence number `after`, oldest first, optionally of one run.
+    fn events_after(&self, after: i64, run: Option<i64>, limit: usize) -> Result<Vec<Event>>;
+    /// The sequence number of the newest event (0: none yet).
+    fn last_event_id(&self) -> Result<i64>;
 }
 
 pub trait BudgetStore {

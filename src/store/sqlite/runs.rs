@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::SqliteStore;
 use crate::core::error::Result;
 use crate::core::run::{EventKind, NewRun, RunEnd, RunRecord, RunStatus};
-use crate::store::{Claim, RunStore};
+use crate::store::{Claim, RunQuery, RunStore};
 
 const COLUMNS: &str = "id, job, status, forced, scheduled_for, started_at, ended_at, duration_ms, exit_code, signal, \
      error, role, agent, model, scope, cost_milli, cost_usd, input_tokens, output_tokens, num_turns, attempts, \
@@ -323,6 +323,30 @@ impl RunStore for SqliteStore {
             }
         }
         Ok(out)
+    }
+
+    fn find_runs(&self, q: &RunQuery<'_>) -> Result<Vec<RunRecord>> {
+        // Only the conditions asked for, so SQLite walks the job's index or the primary
+        // key backwards from the cursor: a page costs its own rows, not the history's.
+        let mut cond = vec!["id < ?1".to_string()];
+        let mut args: Vec<rusqlite::types::Value> = vec![q.before.unwrap_or(i64::MAX).into()];
+        if let Some(job) = q.job {
+            args.push(job.to_string().into());
+            cond.push(format!("job = ?{}", args.len()));
+        }
+        if let Some(status) = q.status {
+            args.push(status.as_str().to_string().into());
+            cond.push(format!("status = ?{}", args.len()));
+        }
+        args.push((q.limit as i64).into());
+        let sql = format!(
+            "SELECT {COLUMNS} FROM runs WHERE {} ORDER BY id DESC LIMIT ?{}",
+            cond.join(" AND "),
+            args.len()
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map(rusqlite::params_from_iter(args), from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn prune_runs(&mut self, job: &str, keep: u32) -> Result<Vec<String>> {
