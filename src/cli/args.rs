@@ -189,6 +189,23 @@ pub enum Command {
     )]
     Reset(Reset),
 
+    /// Serve the control API, live events, metrics and the web console
+    #[command(
+        after_help = "Examples:\n  jobctl serve                          http://127.0.0.1:7878 (loopback only)\n  jobctl serve --listen 0.0.0.0:7878    every address (put TLS in front)\n  jobctl token create --scope read      a token to sign in with"
+    )]
+    Serve {
+        /// Address to listen on (anything but loopback needs TLS in front)
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7878")]
+        listen: std::net::SocketAddr,
+        /// Listen on this unix socket instead
+        #[arg(long, value_name = "PATH", conflicts_with = "listen")]
+        socket: Option<PathBuf>,
+    },
+
+    /// Make API tokens, or a new signing key (which invalidates every token)
+    #[command(subcommand)]
+    Token(Token),
+
     /// Print a shell completion script
     #[command(
         after_help = "Examples:\n  jobctl completions bash > ~/.local/share/bash-completion/completions/jobctl\n  jobctl completions zsh > ~/.zfunc/_jobctl\n  jobctl completions fish > ~/.config/fish/completions/jobctl.fish"
@@ -263,4 +280,37 @@ pub enum Reset {
     /// Forget when the job last ran, so it is scheduled as if new (history stays)
     #[command(after_help = "Example:\n  jobctl reset job nightly-vacuum")]
     Job { name: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenScope {
+    /// Every GET: see jobs, runs, agents, events
+    Read,
+    /// Every POST too: run, pause, resume, cancel, enable, disable
+    Write,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Token {
+    /// Print a new token for the API and the console
+    #[command(
+        after_help = "Examples:\n  jobctl token create --scope read --sub dashboard\n  jobctl token create --scope write --sub manager --ttl 7d --jobs 'team-a-*'"
+    )]
+    Create {
+        /// What it may do
+        #[arg(long, value_enum)]
+        scope: TokenScope,
+        /// Who holds it (recorded with every change it makes)
+        #[arg(long, value_name = "NAME", default_value = "jobctl")]
+        sub: String,
+        /// How long it is valid
+        #[arg(long, value_name = "DURATION", default_value = "30d")]
+        ttl: String,
+        /// Only these jobs exist for it (glob patterns; repeat or separate with commas)
+        #[arg(long, value_name = "GLOB", value_delimiter = ',')]
+        jobs: Vec<String>,
+    },
+    /// Make a new signing key: every token made so far stops working
+    #[command(after_help = "Example:\n  jobctl token rotate")]
+    Rotate,
 }

@@ -91,6 +91,8 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
         Command::Status => commands::status::execute(g, ui),
         Command::Completions { shell } => commands::docs::completions(*shell),
         Command::Man => commands::docs::man(),
+        Command::Serve { listen, socket } => commands::serve::serve(g, *listen, socket.as_deref()),
+        Command::Token(t) => commands::serve::token(g, ui, t),
         Command::Ask {
             scope,
             agent,

@@ -92,6 +92,16 @@ pub struct RunQuery<'a> {
     pub limit: usize,
 }
 
+/// The runs of one job in one status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunCount {
+    pub job: String,
+    pub status: RunStatus,
+    pub count: u64,
+    /// The durations of those that ended, added up.
+    pub duration_ms: u64,
+}
+
 /// Why a new run could not be created.
 #[derive(Debug, Clone)]
 pub enum Claim {
@@ -137,6 +147,8 @@ pub trait RunStore {
     fn history(&self, job: Option<&str>, limit: usize) -> Result<Vec<RunRecord>>;
     /// A page of runs, newest first: those matching `q`, older than `q.before`.
     fn find_runs(&self, q: &RunQuery<'_>) -> Result<Vec<RunRecord>>;
+    /// How many runs each job has per status, and how long its ended runs took in all.
+    fn run_counts(&self) -> Result<Vec<RunCount>>;
     /// The latest run that failed, timed out, was lost or skipped.
     fn last_failure(&self) -> Result<Option<RunRecord>>;
     /// The newest runs that left processes that could not be killed.
@@ -244,8 +256,29 @@ pub trait MetaStore {
     }
 }
 
+/// The first answer to a request sent with an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    /// What identifies the request: its method and path, and a hash of its body.
+    pub request: String,
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: Vec<u8>,
+    pub at: i64,
+}
+
+pub trait IdempotencyStore {
+    /// The answer stored under `key` at or after `since`.
+    fn answer(&self, key: &str, since: i64) -> Result<Option<StoredAnswer>>;
+    /// Stores the first answer under `key` (a later one for the same key is ignored),
+    /// and forgets answers older than `forget_before`.
+    fn keep_answer(&mut self, key: &str, answer: &StoredAnswer, forget_before: i64) -> Result<()>;
+}
+
 /// Everything jobctl keeps.
-pub trait Store: RunStore + JobStateStore + EventStore + BudgetStore + MetaStore + Send {
+pub trait Store:
+    RunStore + JobStateStore + EventStore + BudgetStore + MetaStore + IdempotencyStore + Send
+{
     /// The state directory: run logs and locks live there, whatever holds the records.
     fn dir(&self) -> &Path;
 

@@ -14,6 +14,7 @@ pub mod logs;
 pub mod next;
 pub mod reset;
 pub mod run;
+pub mod serve;
 pub mod status;
 pub mod supervise;
 

@@ -110,6 +110,18 @@ const MIGRATIONS: &[&str] = &[
         WHEN reason LIKE 'manual:%' THEN 'manual'
         ELSE 'other' END;
     ",
+    // 7: the first answer to each API request sent with an Idempotency-Key (24 h).
+    "
+    CREATE TABLE idempotency (
+        key        TEXT PRIMARY KEY,
+        request    TEXT NOT NULL,
+        status     INTEGER NOT NULL,
+        location   TEXT,
+        body       BLOB NOT NULL,
+        at         INTEGER NOT NULL
+    );
+    CREATE INDEX idempotency_by_age ON idempotency(at);
+    ",
 ];
 
 pub fn latest() -> i64 {

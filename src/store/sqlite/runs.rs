@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::SqliteStore;
 use crate::core::error::Result;
 use crate::core::run::{EventKind, NewRun, RunEnd, RunRecord, RunStatus};
-use crate::store::{Claim, RunQuery, RunStore};
+use crate::store::{Claim, RunCount, RunQuery, RunStore};
 
 const COLUMNS: &str = "id, job, status, forced, scheduled_for, started_at, ended_at, duration_ms, exit_code, signal, \
      error, role, agent, model, scope, cost_milli, cost_usd, input_tokens, output_tokens, num_turns, attempts, \
@@ -347,6 +347,29 @@ impl RunStore for SqliteStore {
         let mut st = self.conn.prepare_cached(&sql)?;
         let rows = st.query_map(rusqlite::params_from_iter(args), from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn run_counts(&self) -> Result<Vec<RunCount>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT job, status, count(*), COALESCE(sum(duration_ms), 0) FROM runs GROUP BY job, status ORDER BY job, status",
+        )?;
+        let rows = st.query_map([], |r| {
+            let s: String = r.get(1)?;
+            Ok((r.get::<_, String>(0)?, s, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (job, s, count, ms) = row?;
+            if let Some(status) = RunStatus::parse(&s) {
+                out.push(RunCount {
+                    job,
+                    status,
+                    count: count.max(0) as u64,
+                    duration_ms: ms.max(0) as u64,
+                });
+            }
+        }
+        Ok(out)
     }
 
     fn prune_runs(&mut self, job: &str, keep: u32) -> Result<Vec<String>> {

@@ -1,0 +1,659 @@
+//! The API's routes and handlers (api.md, "Endpoints"). Each handler checks the token,
+//! calls one engine use-case and serializes its view; a job the token may not see does
+//! not exist for it (404), and neither do its runs.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::{Claims, Need};
+use super::error::ErrorDoc;
+use super::idempotency;
+use super::stream::{self, EventView};
+use super::{ApiError, Shared, console, metrics, openapi};
+use crate::core::clock::{self, rfc3339};
+use crate::core::run::RunStatus;
+use crate::engine::views::{self, RunView};
+use crate::engine::{budgets, cancel, jobs, supervise};
+use crate::store::RunQuery;
+
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/", get(console::index))
+        .route("/console/{file}", get(console::asset))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::metrics))
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/jobs", get(list_jobs))
+        .route("/api/v1/jobs/{name}", get(get_job))
+        .route("/api/v1/jobs/{name}/run", post(run_job))
+        .route("/api/v1/jobs/{name}/pause", post(pause_job))
+        .route("/api/v1/jobs/{name}/resume", post(resume_job))
+        .route("/api/v1/runs", get(list_runs))
+        .route("/api/v1/runs/{id}", get(get_run))
+        .route("/api/v1/runs/{id}/events", get(run_events))
+        .route("/api/v1/runs/{id}/log", get(run_log))
+        .route("/api/v1/runs/{id}/cancel", post(cancel_run))
+        .route("/api/v1/agents", get(list_agents))
+        .route("/api/v1/agents/{name}/enable", post(enable_agent))
+        .route("/api/v1/agents/{name}/disable", post(disable_agent))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/events/stream", get(stream::events_stream))
+        .with_state(state)
+}
+
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "the server is up")))]
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// 404 for a job this token may not see, as if it did not exist.
+fn check_job(claims: &Claims, name: &str) -> Result<(), ApiError> {
+    if claims.sees_job(name) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!("no job named {name:?}")))
+    }
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/jobs",
+    responses((status = 200, description = "the `list --json` rows", body = [Object]), (status = 401, body = ErrorDoc)),
+    security(("bearer" = []))
+)]
+pub async fn list_jobs(State(state): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let claims = state.authorize(&headers, Need::Read)?;
+    let rows = state.engine(views::list).await?;
+    let rows: Vec<_> = rows.into_iter().filter(|r| claims.sees_job(&r.name)).collect();
+    Ok(Json(rows).into_response())
+}
+
+/// One job: its `list` row, what its config says, and its next slots.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobDetail {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub row: views::ListRow,
+    pub config: JobSummary,
+    pub next_slots: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobSummary {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub schedule: String,
+    pub timezone: String,
+    pub timeout_ms: u64,
+    pub enabled: bool,
+    pub catch_up: bool,
+    pub workdir: String,
+    pub agent: Option<String>,
+    pub scope: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/jobs/{name}",
+    params(("name" = String, Path)),
+    responses((status = 200, body = JobDetail), (status = 404, body = ErrorDoc)),
+    security(("bearer" = []))
+)]
+pub async fn get_job(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let claims = state.authorize(&headers, Need::Read)?;
+    check_job(&claims, &name)?;
+    let detail = state
+        .engine(move |e| {
+            let cfg = e.cfg;
+            let job = cfg.job(&name)?;
+            let row = views::list(e)?
+                .into_iter()
+                .find(|r| r.name == name)
+                .expect("a job of the config has a row");
+            let next = views::next_slots(cfg, &name, 5, clock::now)?.unwrap_or_default();
+            let (agent, scope) = match &job.kind {
+                crate::config::JobKind::Agent(a) => (a.agent.clone(), Some(a.scope.clone())),
+                crate::config::JobKind::Script(_) => (None, None),
+            };
+            Ok(JobDetail {
+                config: JobSummary {
+                    kind: job.type_name().into(),
+                    schedule: row.schedule.clone(),
+                    timezone: job.timezone.name().to_string(),
+                    timeout_ms: job.timeout.as_millis() as u64,
+                    enabled: job.enabled,
+                    catch_up: job.catch_up,
+                    workdir: job.workdir.display().to_string(),
+                    agent,
+                    scope,
+                },
+                next_slots: next.iter().map(|t| rfc3339(t.as_millisecond())).collect(),
+                row,
+            })
+        })
+        .await?;
+    Ok(Json(detail).into_response())
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/jobs/{name}/run",
+    params(("name" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses(
+        (status = 202, description = "the new run; Location: /api/v1/runs/ID", body = Object),
+        (status = 409, description = "the job is running", body = ErrorDoc),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn run_job(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let claims = state.authorize(&headers, Need::Write)?;
+    check_job(&claims, &name)?;
+    let path = format!("/api/v1/jobs/{name}/run");
+    idempotency::once(&state, &headers, &path, &body, move |state| async move {
+        let by = claims.sub.clone();
+        let run = state
+            .engine(move |e| supervise::start_detached(e, &name))
+            .await?;
+        tracing::info!(run = run.id, job = %run.job, by = %by, "run started over the API");
+        let location = format!("/api/v1/runs/{}", run.id);
+        Ok((
+            StatusCode::ACCEPTED,
+            [(header::LOCATION, location)],
+            Json(RunView::from(&run)),
+        )
+            .into_response())
+    })
+    .await
+}
+
+async fn pause_or_resume(
+    state: Shared,
+    headers: HeaderMap,
+    name: String,
+    body: Bytes,
+    pause: bool,
+) -> Result<Response, ApiError> {
+    let claims = state.authorize(&headers, Need::Write)?;
+    check_job(&claims, &name)?;
+    let path = format!(
+        "/api/v1/jobs/{name}/{}",
+        if pause { "pause" } else { "resume" }
+    );
+    idempotency::once(&state, &headers, &path, &body, move |state| async move {
+        let v = state
+            .engine(move |e| jobs::set_paused(e, &name, pause))
+            .await?;
+        tracing::info!(job = %v.job, paused = pause, by = %claims.sub, "job schedule changed over the API");
+        Ok(Json(v).into_response())
+    })
+    .await
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/jobs/{name}/pause",
+    params(("name" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = ErrorDoc)),
+    security(("bearer" = []))
+)]
+pub async fn pause_job(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    pause_or_resume(state, headers, name, body, true).await
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/jobs/{name}/resume",
+    params(("name" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = ErrorDoc)),
+    security(("bearer" = []))
+)]
+pub async fn resume_job(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    pause_or_resume(state, headers, name, body, false).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RunsParams {
+    pub job: Option<String>,
+    pub status: Option<String>,
+    /// Runs older than this run id (the `next` of the previous page).
+    pub before: Option<i64>,
+    /// At most this many (default 50, at most 500).
+    pub limit: Option<usize>,
+}
+
+/// A page of runs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunsPage {
+    #[schema(value_type = Vec<Object>)]
+    pub runs: Vec<RunView>,
+    /// The `before` of the next page; null on the last.
+    pub next: Option<i64>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/runs",
+    params(RunsParams),
+    responses((status = 200, body = RunsPage), (status = 400, body = ErrorDoc)),
+    security(("bearer" = []))
+)]
+pub async fn list_runs(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(p): Query<RunsParams>,
+) -> Result<Response, ApiError> {
+    let claims = state.authorize(&headers, Need::Read)?;
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be 1 to 500"));
+    }
+    let status = match p.status.as_deref() {
+        None => None,
+        Some(s) => Some(
+            RunStatus::parse(s)
+                .ok_or_else(|| ApiError::bad_request(format!("{s:?} is not a run status")))?,
+        ),
+    };
+    if let Some(j) = &p.job {
+        check_job(&claims, j)?;
+    }
+    let job = p.job.clone();
+    let runs = state
+        .engine(move |e| {
+            e.recover()?;
+            e.store.find_runs(&RunQuery {
+                job: job.as_deref(),
+                status,
+                before: p.before,
+                limit,
+            })
+        })
+        .await?;
+    let next = (runs.len() == limit).then(|| runs.last().map(|r| r.id)).flatten();
+    let runs = runs
+        .iter()
+        .filter(|r| claims.sees_job(&r.job))
+        .map(RunView::from)
+        .collect();
+    Ok(Json(RunsPage { runs, next }).into_response())
+}
+
+/// A run's record and its events.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunDetail {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub run: RunView,
+    pub events: Vec<EventView>,
+}
+
+/// The run `id`, if the token may see it.
+async fn visible_run(
+    state: &Shared,
+    claims: &Claims,
+    id: i64,
+) -> Result<crate::core::run::RunRecord, ApiError> {
+    let run = state
+        .engine(move |e| {
+            e.recover()?;
+            e.store.get_run(id)
+        })
+        .await?;
+    match run {
+        Some(r) if claims.sees_job(&r.job) => Ok(r),
+        _ => Err(ApiError::not_found(format!("no run {id}"))),
+    }
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/runs/{id}",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = RunDetail), (status = 404, body = ErrorDoc)),
+    security(("bearer" = []))
+)]
+pub async fn get_run(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let claims = state.authorize(&headers, Need::Read)?;
+    let run = visible_run(&state, &claims, id).await?;
+    let events = state
+        .engine(move |e| e.store.events_after(0, Some(id), 10_000))
+        .await?;
+    Ok(Json(RunDetail {
+        run: RunView::from(&run),
+        events: events.iter().map(EventView::from).collect(),
+    })
+    .into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EventsParams {
+    /// Events after this sequence number.
+    pub after: Option<i64>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<usize>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/runs/{id}/events",
+    params(("id" = i64, Path), EventsParams),
+    responses((status = 200, body = [EventView]), (status = 404, body = ErrorDoc)),
+    security(("bearer" = []))
+)]
+pub async fn run_events(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(p): Query<EventsParams>,
+) -> Result<Response, ApiError> {
+    let claims = state.authorize(&headers, Need::Read)?;
+    visible_run(&state, &claims, id).await?;
+    let limit = p.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be 1 to 1000"));
+    }
+    let after = p.after.unwrap_or(0);
+    let events = state
+        .engine(move |e| e.store.events_after(after, Some(id), limit))
+        .await?;
+    let v: Vec<EventView> = events.iter().map(EventView::from).collect();
+    Ok(Json(v).into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LogParams {
+    /// The last this many bytes of output.
+    pub tail: Option<u64>,
+    /// Output from this position (`X-Log-Next` of the previous answer).
+    pub offset: Option<u64>,
+}
+
+/// The most one answer carries; `X-Log-Next` says where to go on.
+const LOG_PIECE: usize = 1 << 20;
+
+#[utoipa::path(
+    get, path = "/api/v1/runs/{id}/log",
+    params(("id" = i64, Path), LogParams),
+    responses((status = 200, description = "text/plain output; X-Log-Next: the position after it", content_type = "text/plain"), (status = 404, body = ErrorDoc)),
+    security(("bearer" = []))
+)]
+pub async fn run_log(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(p): Query<LogParams>,
+) -> Result<Response, ApiError> {
+    let claims = state.authorize(&headers, Need::Read)?;
+    if p.tail.is_some() && p.offset.is_some() {
+        return Err(ApiError::bad_request("give tail or offset, not both"));
+    }
+    let run = visible_run(&state, &claims, id).await?;
+    let path = run.log_path.clone().unwrap_or_default();
+    let running = run.is_running();
+    let (text, next) = tokio::task::spawn_blocking(move || read_log(&path, p, running))
+        .await
+        .map_err(|e| ApiError::from(crate::core::error::Error::internal(anyhow::anyhow!("{e}"))))??;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
+            (header::HeaderName::from_static("x-log-next"), next.to_string()),
+        ],
+        text,
+    )
+        .into_response())
+}
+
+fn read_log(path: &str, p: LogParams, running: bool) -> Result<(Vec<u8>, u64), ApiError> {
+    use crate::exec::logfile::{Chunk, LogReader};
+    let r = match LogReader::open(std::path::Path::new(path)) {
+        Ok(r) => r,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ApiError::not_found("the run has no stored output"));
+        }
+        Err(e) => return Err(ApiError::from(crate::core::error::Error::from(e))),
+    };
+    let io = |e: std::io::Error| ApiError::from(crate::core::error::Error::from(e));
+    let end = r.end().map_err(io)?;
+    let mut from = match (p.tail, p.offset) {
+        (Some(t), _) => Some(end.saturating_sub(t)),
+        (None, Some(o)) => Some(o),
+        (None, None) => None,
+    };
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 << 10];
+    let mut busy = 0;
+    while out.len() < LOG_PIECE {
+        match r.read(from, !running || busy > 50, &mut buf).map_err(io)? {
+            Chunk::Data { len, next } => {
+                out.extend_from_slice(&buf[..len]);
+                from = Some(next);
+            }
+            Chunk::End => break,
+            Chunk::Busy => {
+                busy += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+    }
+    Ok((out, from.unwrap_or(0)))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/runs/{id}/cancel",
+    params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, description = "the cancelled run", body = Object), (status = 409, body = ErrorDoc)),
+    security(("bearer" = []))
+)]
+pub async fn cancel_run(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let claims = state.authorize(&headers, Need::Write)?;
+    visible_run(&state, &claims, id).await?;
+    let path = format!("/api/v1/runs/{id}/cancel");
+    idempotency::once(&state, &headers, &path, &body, move |state| async move {
+        let r = state
+            .engine(move |e| cancel::cancel(e, cancel::Target::Run(id)))
+            .await?;
+        tracing::info!(run = id, by = %claims.sub, "run cancelled over the API");
+        Ok(Json(RunView::from(&r)).into_response())
+    })
+    .await
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/agents",
+    responses((status = 200, description = "agents × scopes: enabled, reason, used, budget", body = [Object])),
+    security(("bearer" = []))
+)]
+pub async fn list_agents(State(state): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let claims = state.authorize(&headers, Need::Read)?;
+    let report = state.engine(views::status).await?;
+    let cfg = state.config();
+    let used = agents_of_visible_jobs(&cfg, &claims);
+    let rows: Vec<_> = report
+        .agents
+        .into_iter()
+        .filter(|a| used.as_ref().is_none_or(|u| u.contains(&a.agent)))
+        .collect();
+    Ok(Json(rows).into_response())
+}
+
+/// For a token limited to some jobs, the agents those jobs may use; `None`: all.
+fn agents_of_visible_jobs(
+    cfg: &crate::config::Config,
+    claims: &Claims,
+) -> Option<std::collections::BTreeSet<String>> {
+    claims.jobs.as_ref()?;
+    let mut used = std::collections::BTreeSet::new();
+    for (name, job) in &cfg.jobs {
+        if !claims.sees_job(name) {
+            continue;
+        }
+        if let crate::config::JobKind::Agent(a) = &job.kind {
+            used.extend(a.agent.iter().cloned());
+            used.extend(cfg.fallback.iter().cloned());
+        }
+    }
+    Some(used)
+}
+
+/// `POST /agents/{name}/enable|disable`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentToggle {
+    /// One scope (default: every scope).
+    pub scope: Option<String>,
+    /// Why (disable only), stored as `manual: REASON`.
+    pub reason: Option<String>,
+}
+
+async fn toggle_agent(
+    state: Shared,
+    headers: HeaderMap,
+    name: String,
+    body: Bytes,
+    enable: bool,
+) -> Result<Response, ApiError> {
+    let claims = state.authorize(&headers, Need::Write)?;
+    if let Some(used) = agents_of_visible_jobs(&state.config(), &claims)
+        && !used.contains(&name)
+    {
+        return Err(ApiError::not_found(format!("no agent named {name:?}")));
+    }
+    let toggle: AgentToggle = if body.is_empty() {
+        AgentToggle {
+            scope: None,
+            reason: None,
+        }
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the body: {e}")))?
+    };
+    if enable && toggle.reason.is_some() {
+        return Err(ApiError::unprocessable("a reason goes with disable, not enable"));
+    }
+    let path = format!(
+        "/api/v1/agents/{name}/{}",
+        if enable { "enable" } else { "disable" }
+    );
+    idempotency::once(&state, &headers, &path, &body, move |state| async move {
+        let states = state
+            .engine(move |e| {
+                let reason = toggle
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| format!("disabled over the API by {}", claims.sub));
+                budgets::configure_agent(
+                    e,
+                    &name,
+                    toggle.scope.as_deref(),
+                    (!enable).then_some(reason.as_str()),
+                )
+            })
+            .await?;
+        Ok(Json(states).into_response())
+    })
+    .await
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/agents/{name}/enable",
+    params(("name" = String, Path)),
+    request_body(content = AgentToggle, description = "optional"),
+    responses((status = 200, body = [Object]), (status = 404, body = ErrorDoc)),
+    security(("bearer" = []))
+)]
+pub async fn enable_agent(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    toggle_agent(state, headers, name, body, true).await
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/agents/{name}/disable",
+    params(("name" = String, Path)),
+    request_body(content = AgentToggle, description = "optional"),
+    responses((status = 200, body = [Object]), (status = 404, body = ErrorDoc)),
+    security(("bearer" = []))
+)]
+pub async fn disable_agent(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    toggle_agent(state, headers, name, body, false).await
+}
+
+/// `status --json`, plus the last tick and a config the server could not load.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusDoc {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub report: views::StatusReport,
+    pub last_tick: Option<String>,
+    pub config_error: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/status",
+    responses((status = 200, body = StatusDoc)),
+    security(("bearer" = []))
+)]
+pub async fn status(State(state): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let claims = state.authorize(&headers, Need::Read)?;
+    let (mut report, last_tick) = state
+        .engine(|e| {
+            let r = views::status(e)?;
+            let t = e.store.last_tick()?;
+            Ok((r, t))
+        })
+        .await?;
+    if let Some(used) = agents_of_visible_jobs(&state.config(), &claims) {
+        report.agents.retain(|a| used.contains(&a.agent));
+        report.running.retain(|r| claims.sees_job(&r.job));
+        report.survivors.retain(|s| claims.sees_job(&s.job));
+        if report.last_failure.as_ref().is_some_and(|f| !claims.sees_job(&f.job)) {
+            report.last_failure = None;
+        }
+    }
+    Ok(Json(StatusDoc {
+        report,
+        last_tick: last_tick.map(|t| rfc3339(t.as_millisecond())),
+        config_error: state.config_error(),
+    })
+    .into_response())
+}
