@@ -179,6 +179,60 @@ impl Key {
     }
 }
 
+/// The key as the server holds it: looked at again on each request (one `stat`), so a
+/// `jobctl token rotate` takes effect at once, without restarting the server.
+pub struct KeyFile {
+    state_dir: PathBuf,
+    current: std::sync::RwLock<(Option<Stamp>, std::sync::Arc<Key>)>,
+}
+
+/// What tells one key file from the next: rotation renames a new file into place.
+type Stamp = (u64, u64, i64, i64);
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino(), m.mtime(), m.mtime_nsec()))
+}
+
+impl KeyFile {
+    pub fn open(state_dir: &Path) -> Result<KeyFile> {
+        let key = Key::load_or_create(state_dir)?;
+        Ok(KeyFile {
+            state_dir: state_dir.to_path_buf(),
+            current: std::sync::RwLock::new((stamp(&key_path(state_dir)), std::sync::Arc::new(key))),
+        })
+    }
+
+    /// The key now; a key file that can't be read keeps the previous key (and says so).
+    pub fn key(&self) -> std::sync::Arc<Key> {
+        let now = stamp(&key_path(&self.state_dir));
+        if let Ok(c) = self.current.read()
+            && c.0 == now
+        {
+            return c.1.clone();
+        }
+        match Key::load_or_create(&self.state_dir) {
+            Ok(key) => {
+                let key = std::sync::Arc::new(key);
+                if let Ok(mut c) = self.current.write() {
+                    *c = (stamp(&key_path(&self.state_dir)), key.clone());
+                }
+                tracing::info!("the API key changed: tokens signed with the previous one no longer work");
+                key
+            }
+            Err(e) => {
+                tracing::warn!("keeping the previous API key: {e}");
+                self.current
+                    .read()
+                    .map(|c| c.1.clone())
+                    .unwrap_or_else(|p| p.into_inner().1.clone())
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

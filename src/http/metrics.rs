@@ -44,8 +44,8 @@ pub async fn metrics(State(state): State<Shared>, headers: HeaderMap) -> Result<
             c.count
         );
     }
-    let _ = writeln!(out, "# HELP jobctl_run_duration_seconds_total Time the recorded runs of a job took, added up.");
-    let _ = writeln!(out, "# TYPE jobctl_run_duration_seconds_total gauge");
+    let _ = writeln!(out, "# HELP jobctl_run_duration_seconds How long the ended runs of a job took.");
+    let _ = writeln!(out, "# TYPE jobctl_run_duration_seconds summary");
     let mut per_job: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
     for c in counts.iter().filter(|c| claims.sees_job(&c.job) && c.status.is_end()) {
         let e = per_job.entry(&c.job).or_default();
@@ -55,11 +55,11 @@ pub async fn metrics(State(state): State<Shared>, headers: HeaderMap) -> Result<
     for (job, (ms, n)) in &per_job {
         let _ = writeln!(
             out,
-            "jobctl_run_duration_seconds_total{{job=\"{}\"}} {:.3}",
+            "jobctl_run_duration_seconds_sum{{job=\"{}\"}} {:.3}",
             label(job),
             *ms as f64 / 1000.0
         );
-        let _ = writeln!(out, "jobctl_runs_ended{{job=\"{}\"}} {n}", label(job));
+        let _ = writeln!(out, "jobctl_run_duration_seconds_count{{job=\"{}\"}} {n}", label(job));
     }
     let _ = writeln!(out, "# HELP jobctl_runs_now Runs in a state right now.");
     let _ = writeln!(out, "# TYPE jobctl_runs_now gauge");

@@ -9,6 +9,7 @@
 pub mod auth;
 mod console;
 mod error;
+mod extract;
 mod idempotency;
 mod metrics;
 mod openapi;
@@ -27,8 +28,14 @@ use crate::config::Config;
 use crate::core::error::{Error, Result};
 use crate::engine::Engine;
 use crate::store::Event;
-use auth::{Claims, Key, Need};
+use auth::{Claims, KeyFile, Need};
 pub use error::ApiError;
+pub use routes::API_ROUTES;
+
+/// The OpenAPI document of the API, as `GET /api/v1/openapi.json` serves it.
+pub fn openapi_document() -> serde_json::Value {
+    openapi::generate()
+}
 
 /// Where and how to serve.
 pub struct ServeOptions {
@@ -45,7 +52,7 @@ pub struct AppState {
     config: RwLock<Arc<Config>>,
     /// Why the config file could not be loaded again, while the previous one is kept.
     config_error: RwLock<Option<String>>,
-    key: Key,
+    key: KeyFile,
     /// Every new event of the event log, as it is committed.
     events: broadcast::Sender<Arc<Event>>,
     /// Set when the server is shutting down: open streams end.
@@ -96,6 +103,7 @@ impl AppState {
             .ok_or_else(|| ApiError::unauthorized("the Authorization header is not Bearer TOKEN"))?;
         let claims = self
             .key
+            .key()
             .verify(token.trim())
             .map_err(ApiError::unauthorized)?;
         if !claims.allows(need) {
@@ -114,18 +122,20 @@ impl AppState {
 
 /// Serves until SIGTERM or SIGINT; open streams are closed, then exit 0.
 pub fn serve(opts: ServeOptions) -> Result<u8> {
+    // Taken before the load: a change made while the server starts is seen as a change.
+    let stamp = config_stamp(&opts.config);
     let cfg = crate::config::load_file(&opts.config)?;
     let state_dir = Engine::open(&cfg)?.state_dir().to_path_buf();
-    let key = Key::load_or_create(&state_dir)?;
+    let key = KeyFile::open(&state_dir)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(anyhow::anyhow!("can't start the server: {e}")))?;
-    rt.block_on(run(opts, cfg, key))
+    rt.block_on(run(opts, cfg, stamp, key))
 }
 
-async fn run(opts: ServeOptions, cfg: Config, key: Key) -> Result<u8> {
+async fn run(opts: ServeOptions, cfg: Config, stamp: Option<Stamp>, key: KeyFile) -> Result<u8> {
     let (events, _) = broadcast::channel(4096);
     let (stop, shutdown) = watch::channel(false);
     let state = Arc::new(AppState {
@@ -138,7 +148,7 @@ async fn run(opts: ServeOptions, cfg: Config, key: Key) -> Result<u8> {
         idempotent: tokio::sync::Mutex::new(()),
     });
     tokio::spawn(stream::follow_event_log(state.clone()));
-    tokio::spawn(watch_config(state.clone()));
+    tokio::spawn(watch_config(state.clone(), stamp));
     let app = routes::router(state.clone());
     let stopping = async move {
         wait_for_stop().await;
@@ -190,19 +200,23 @@ async fn wait_for_stop() {
     }
 }
 
+/// What tells one version of the config file from the next.
+type Stamp = (u64, SystemTime, u64, i64, i64);
+
+fn config_stamp(p: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| {
+        let modified = m.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        (m.len(), modified, m.ino(), m.ctime(), m.ctime_nsec())
+    })
+}
+
 /// Loads the config again when its file changes; an invalid one keeps the previous and is
 /// reported in `/api/v1/status`.
-async fn watch_config(state: Shared) {
-    let stamp = |p: &Path| {
-        std::fs::metadata(p).ok().map(|m| {
-            use std::os::unix::fs::MetadataExt;
-            (m.len(), m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.ino(), m.ctime())
-        })
-    };
-    let mut last = stamp(&state.config_path);
+async fn watch_config(state: Shared, mut last: Option<Stamp>) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let now = stamp(&state.config_path);
+        let now = config_stamp(&state.config_path);
         if now == last {
             continue;
         }

@@ -5,15 +5,16 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Claims, Need};
 use super::error::ErrorDoc;
+use super::extract::{ApiPath, ApiQuery, json_body, no_body};
 use super::idempotency;
 use super::stream::{self, EventView};
 use super::{ApiError, Shared, console, metrics, openapi};
@@ -23,29 +24,51 @@ use crate::engine::views::{self, RunView};
 use crate::engine::{budgets, cancel, jobs, supervise};
 use crate::store::RunQuery;
 
+/// Declares the API's routes once: the router is built from this table, and `API_ROUTES`
+/// lists it, so a test can hold the OpenAPI document against what is served.
+macro_rules! api_routes {
+    ($($method:ident $path:literal => $handler:path),* $(,)?) => {
+        /// Every (method, path) the API serves, console pages aside.
+        pub const API_ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        fn api_router() -> Router<Shared> {
+            Router::new()$(.route($path, axum::routing::$method($handler)))*
+        }
+    };
+}
+
+api_routes! {
+    get "/healthz" => healthz,
+    get "/metrics" => metrics::metrics,
+    get "/api/v1/openapi.json" => openapi::document,
+    get "/api/v1/jobs" => list_jobs,
+    get "/api/v1/jobs/{name}" => get_job,
+    post "/api/v1/jobs/{name}/run" => run_job,
+    post "/api/v1/jobs/{name}/pause" => pause_job,
+    post "/api/v1/jobs/{name}/resume" => resume_job,
+    get "/api/v1/runs" => list_runs,
+    get "/api/v1/runs/{id}" => get_run,
+    get "/api/v1/runs/{id}/events" => run_events,
+    get "/api/v1/runs/{id}/log" => run_log,
+    post "/api/v1/runs/{id}/cancel" => cancel_run,
+    get "/api/v1/agents" => list_agents,
+    post "/api/v1/agents/{name}/enable" => enable_agent,
+    post "/api/v1/agents/{name}/disable" => disable_agent,
+    get "/api/v1/status" => status,
+    get "/api/v1/events/stream" => stream::events_stream,
+}
+
 pub fn router(state: Shared) -> Router {
-    Router::new()
+    api_router()
         .route("/", get(console::index))
         .route("/console/{file}", get(console::asset))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics::metrics))
-        .route("/api/v1/openapi.json", get(openapi::document))
-        .route("/api/v1/jobs", get(list_jobs))
-        .route("/api/v1/jobs/{name}", get(get_job))
-        .route("/api/v1/jobs/{name}/run", post(run_job))
-        .route("/api/v1/jobs/{name}/pause", post(pause_job))
-        .route("/api/v1/jobs/{name}/resume", post(resume_job))
-        .route("/api/v1/runs", get(list_runs))
-        .route("/api/v1/runs/{id}", get(get_run))
-        .route("/api/v1/runs/{id}/events", get(run_events))
-        .route("/api/v1/runs/{id}/log", get(run_log))
-        .route("/api/v1/runs/{id}/cancel", post(cancel_run))
-        .route("/api/v1/agents", get(list_agents))
-        .route("/api/v1/agents/{name}/enable", post(enable_agent))
-        .route("/api/v1/agents/{name}/disable", post(disable_agent))
-        .route("/api/v1/status", get(status))
-        .route("/api/v1/events/stream", get(stream::events_stream))
+        .fallback(not_found)
         .with_state(state)
+}
+
+/// Any other path: the API's 404 document.
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no such endpoint: {}", uri.path()))
 }
 
 #[utoipa::path(get, path = "/healthz", responses((status = 200, description = "the server is up")))]
@@ -107,7 +130,7 @@ pub struct JobSummary {
 pub async fn get_job(
     State(state): State<Shared>,
     headers: HeaderMap,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Read)?;
     check_job(&claims, &name)?;
@@ -156,11 +179,12 @@ pub async fn get_job(
 pub async fn run_job(
     State(state): State<Shared>,
     headers: HeaderMap,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Write)?;
     check_job(&claims, &name)?;
+    no_body(&body)?;
     let path = format!("/api/v1/jobs/{name}/run");
     idempotency::once(&state, &headers, &path, &body, move |state| async move {
         let by = claims.sub.clone();
@@ -188,6 +212,7 @@ async fn pause_or_resume(
 ) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Write)?;
     check_job(&claims, &name)?;
+    no_body(&body)?;
     let path = format!(
         "/api/v1/jobs/{name}/{}",
         if pause { "pause" } else { "resume" }
@@ -211,7 +236,7 @@ async fn pause_or_resume(
 pub async fn pause_job(
     State(state): State<Shared>,
     headers: HeaderMap,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     pause_or_resume(state, headers, name, body, true).await
@@ -226,7 +251,7 @@ pub async fn pause_job(
 pub async fn resume_job(
     State(state): State<Shared>,
     headers: HeaderMap,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     pause_or_resume(state, headers, name, body, false).await
@@ -262,7 +287,7 @@ pub struct RunsPage {
 pub async fn list_runs(
     State(state): State<Shared>,
     headers: HeaderMap,
-    Query(p): Query<RunsParams>,
+    ApiQuery(p): ApiQuery<RunsParams>,
 ) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Read)?;
     let limit = p.limit.unwrap_or(50);
@@ -336,7 +361,7 @@ async fn visible_run(
 pub async fn get_run(
     State(state): State<Shared>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Read)?;
     let run = visible_run(&state, &claims, id).await?;
@@ -369,8 +394,8 @@ pub struct EventsParams {
 pub async fn run_events(
     State(state): State<Shared>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
-    Query(p): Query<EventsParams>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(p): ApiQuery<EventsParams>,
 ) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Read)?;
     visible_run(&state, &claims, id).await?;
@@ -408,8 +433,8 @@ const LOG_PIECE: usize = 1 << 20;
 pub async fn run_log(
     State(state): State<Shared>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
-    Query(p): Query<LogParams>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(p): ApiQuery<LogParams>,
 ) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Read)?;
     if p.tail.is_some() && p.offset.is_some() {
@@ -475,11 +500,12 @@ fn read_log(path: &str, p: LogParams, running: bool) -> Result<(Vec<u8>, u64), A
 pub async fn cancel_run(
     State(state): State<Shared>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Write)?;
     visible_run(&state, &claims, id).await?;
+    no_body(&body)?;
     let path = format!("/api/v1/runs/{id}/cancel");
     idempotency::once(&state, &headers, &path, &body, move |state| async move {
         let r = state
@@ -529,7 +555,7 @@ fn agents_of_visible_jobs(
 }
 
 /// `POST /agents/{name}/enable|disable`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentToggle {
     /// One scope (default: every scope).
@@ -551,14 +577,7 @@ async fn toggle_agent(
     {
         return Err(ApiError::not_found(format!("no agent named {name:?}")));
     }
-    let toggle: AgentToggle = if body.is_empty() {
-        AgentToggle {
-            scope: None,
-            reason: None,
-        }
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the body: {e}")))?
-    };
+    let toggle: AgentToggle = json_body(&body)?;
     if enable && toggle.reason.is_some() {
         return Err(ApiError::unprocessable("a reason goes with disable, not enable"));
     }
@@ -596,7 +615,7 @@ async fn toggle_agent(
 pub async fn enable_agent(
     State(state): State<Shared>,
     headers: HeaderMap,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     toggle_agent(state, headers, name, body, true).await
@@ -612,7 +631,7 @@ pub async fn enable_agent(
 pub async fn disable_agent(
     State(state): State<Shared>,
     headers: HeaderMap,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     toggle_agent(state, headers, name, body, false).await

@@ -12,7 +12,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -131,7 +131,7 @@ fn visible(claims: &Claims, ev: &Event) -> bool {
 pub async fn events_stream(
     State(state): State<Shared>,
     headers: HeaderMap,
-    Query(p): Query<StreamParams>,
+    super::extract::ApiQuery(p): super::extract::ApiQuery<StreamParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let claims = state.authorize(&headers, Need::Read)?;
     let from = headers
@@ -172,31 +172,10 @@ async fn pump(
     mut live: broadcast::Receiver<Arc<Event>>,
     tx: mpsc::Sender<Result<SseEvent, Infallible>>,
 ) {
-    let mut shutdown = state.shutdown.clone();
-    // Replay, page by page, until the log has nothing newer.
-    loop {
-        let after = sent;
-        let page = match state
-            .engine(move |e| e.store.events_after(after, run, PAGE))
-            .await
-        {
-            Ok(p) => p,
-            Err(_) => return,
-        };
-        let full = page.len() == PAGE;
-        for ev in &page {
-            sent = ev.id;
-            if !send(&tx, &claims, ev).await {
-                return;
-            }
-            if run.is_some() && ends_run(ev) {
-                return;
-            }
-        }
-        if !full {
-            break;
-        }
+    if !catch_up(&state, &claims, run, &mut sent, &tx).await {
+        return;
     }
+    let mut shutdown = state.shutdown.clone();
     let stopping = async move {
         let _ = shutdown.wait_for(|s| *s).await.map(|_| ());
     };
@@ -210,34 +189,47 @@ async fn pump(
                         continue;
                     }
                     sent = ev.id;
-                    if !send(&tx, &claims, &ev).await {
-                        return;
-                    }
-                    if run.is_some() && ends_run(&ev) {
+                    if !send(&tx, &claims, &ev).await || (run.is_some() && ends_run(&ev)) {
                         return;
                     }
                 }
                 // Too slow for the broadcast: catch up from the log, where nothing is lost.
                 Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let after = sent;
-                    let Ok(page) = state
-                        .engine(move |e| e.store.events_after(after, run, PAGE))
-                        .await
-                    else {
+                    if !catch_up(&state, &claims, run, &mut sent, &tx).await {
                         return;
-                    };
-                    for ev in &page {
-                        sent = ev.id;
-                        if !send(&tx, &claims, ev).await {
-                            return;
-                        }
-                        if run.is_some() && ends_run(ev) {
-                            return;
-                        }
                     }
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
+        }
+    }
+}
+
+/// Sends the log after `sent`, page by page, until it has nothing newer; `false` when the
+/// stream is over (the client went, or the run's final event was sent).
+async fn catch_up(
+    state: &Shared,
+    claims: &Claims,
+    run: Option<i64>,
+    sent: &mut i64,
+    tx: &mpsc::Sender<Result<SseEvent, Infallible>>,
+) -> bool {
+    loop {
+        let after = *sent;
+        let Ok(page) = state
+            .engine(move |e| e.store.events_after(after, run, PAGE))
+            .await
+        else {
+            return false;
+        };
+        for ev in &page {
+            *sent = ev.id;
+            if !send(tx, claims, ev).await || (run.is_some() && ends_run(ev)) {
+                return false;
+            }
+        }
+        if page.len() < PAGE {
+            return true;
         }
     }
 }
