@@ -11,6 +11,7 @@ mod console;
 mod error;
 mod extract;
 mod idempotency;
+mod log;
 mod metrics;
 mod openapi;
 mod routes;

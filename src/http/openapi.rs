@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{error, metrics, routes, stream};
+use super::{error, log, metrics, routes, stream};
 
 struct Bearer;
 
@@ -41,7 +41,7 @@ impl Modify for Bearer {
         routes::list_runs,
         routes::get_run,
         routes::run_events,
-        routes::run_log,
+        log::run_log,
         routes::cancel_run,
         routes::list_agents,
         routes::enable_agent,

@@ -17,7 +17,7 @@ use super::error::ErrorDoc;
 use super::extract::{ApiPath, ApiQuery, json_body, no_body};
 use super::idempotency;
 use super::stream::{self, EventView};
-use super::{ApiError, Shared, console, metrics, openapi};
+use super::{ApiError, Shared, console, log, metrics, openapi};
 use crate::core::clock::{self, rfc3339};
 use crate::core::run::RunStatus;
 use crate::engine::views::{self, RunView};
@@ -49,7 +49,7 @@ api_routes! {
     get "/api/v1/runs" => list_runs,
     get "/api/v1/runs/{id}" => get_run,
     get "/api/v1/runs/{id}/events" => run_events,
-    get "/api/v1/runs/{id}/log" => run_log,
+    get "/api/v1/runs/{id}/log" => log::run_log,
     post "/api/v1/runs/{id}/cancel" => cancel_run,
     get "/api/v1/agents" => list_agents,
     post "/api/v1/agents/{name}/enable" => enable_agent,
@@ -335,7 +335,7 @@ pub struct RunDetail {
 }
 
 /// The run `id`, if the token may see it.
-async fn visible_run(
+pub(super) async fn visible_run(
     state: &Shared,
     claims: &Claims,
     id: i64,
@@ -409,86 +409,6 @@ pub async fn run_events(
         .await?;
     let v: Vec<EventView> = events.iter().map(EventView::from).collect();
     Ok(Json(v).into_response())
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct LogParams {
-    /// The last this many bytes of output.
-    pub tail: Option<u64>,
-    /// Output from this position (`X-Log-Next` of the previous answer).
-    pub offset: Option<u64>,
-}
-
-/// The most one answer carries; `X-Log-Next` says where to go on.
-const LOG_PIECE: usize = 1 << 20;
-
-#[utoipa::path(
-    get, path = "/api/v1/runs/{id}/log",
-    params(("id" = i64, Path), LogParams),
-    responses((status = 200, description = "text/plain output; X-Log-Next: the position after it", content_type = "text/plain"), (status = 404, body = ErrorDoc)),
-    security(("bearer" = []))
-)]
-pub async fn run_log(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    ApiPath(id): ApiPath<i64>,
-    ApiQuery(p): ApiQuery<LogParams>,
-) -> Result<Response, ApiError> {
-    let claims = state.authorize(&headers, Need::Read)?;
-    if p.tail.is_some() && p.offset.is_some() {
-        return Err(ApiError::bad_request("give tail or offset, not both"));
-    }
-    let run = visible_run(&state, &claims, id).await?;
-    let path = run.log_path.clone().unwrap_or_default();
-    let running = run.is_running();
-    let (text, next) = tokio::task::spawn_blocking(move || read_log(&path, p, running))
-        .await
-        .map_err(|e| ApiError::from(crate::core::error::Error::internal(anyhow::anyhow!("{e}"))))??;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
-            (header::HeaderName::from_static("x-log-next"), next.to_string()),
-        ],
-        text,
-    )
-        .into_response())
-}
-
-fn read_log(path: &str, p: LogParams, running: bool) -> Result<(Vec<u8>, u64), ApiError> {
-    use crate::exec::logfile::{Chunk, LogReader};
-    let r = match LogReader::open(std::path::Path::new(path)) {
-        Ok(r) => r,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ApiError::not_found("the run has no stored output"));
-        }
-        Err(e) => return Err(ApiError::from(crate::core::error::Error::from(e))),
-    };
-    let io = |e: std::io::Error| ApiError::from(crate::core::error::Error::from(e));
-    let end = r.end().map_err(io)?;
-    let mut from = match (p.tail, p.offset) {
-        (Some(t), _) => Some(end.saturating_sub(t)),
-        (None, Some(o)) => Some(o),
-        (None, None) => None,
-    };
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 64 << 10];
-    let mut busy = 0;
-    while out.len() < LOG_PIECE {
-        match r.read(from, !running || busy > 50, &mut buf).map_err(io)? {
-            Chunk::Data { len, next } => {
-                out.extend_from_slice(&buf[..len]);
-                from = Some(next);
-            }
-            Chunk::End => break,
-            Chunk::Busy => {
-                busy += 1;
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-        }
-    }
-    Ok((out, from.unwrap_or(0)))
 }
 
 #[utoipa::path(

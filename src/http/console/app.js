@@ -140,12 +140,19 @@ function render() {
   (views[view] || jobsView)(arg);
 }
 
+// A failed action is said in a banner (an alert would block the page).
+function flash(message) {
+  const el = $("#flash");
+  el.textContent = message; el.hidden = false;
+  clearTimeout(flash.t); flash.t = setTimeout(() => { el.hidden = true; }, 8000);
+}
+
 function debounce(f, ms = 150) { let t; return (...a) => { clearTimeout(t); t = setTimeout(() => f(...a), ms); }; }
 
 async function act(button, path, body) {
   button.disabled = true;
   try { await api(path, { method: "POST", body: body ? JSON.stringify(body) : undefined }); }
-  catch (e) { alert(e.message); }
+  catch (e) { flash(e.message); }
   finally { button.disabled = false; }
 }
 
@@ -153,9 +160,11 @@ async function jobsView() {
   $("#main").innerHTML = `<h1>Jobs</h1><div class="scroll"><table id="jobs"><thead><tr>
     <th>Job</th><th>Type</th><th>Schedule</th><th>Next</th><th>Last run</th><th>Status</th><th>Duration</th>
     ${canWrite() ? "<th></th>" : ""}</tr></thead><tbody></tbody></table></div>`;
+  const tbody = $("#jobs tbody");
   const load = async () => {
     const { body: rows } = await api("/jobs");
-    $("#jobs tbody").innerHTML = rows.map((r) => `<tr data-job="${esc(r.name)}">
+    if (!tbody.isConnected) return; // another view by now
+    tbody.innerHTML = rows.map((r) => `<tr data-job="${esc(r.name)}">
       <td>${esc(r.name)}</td><td>${esc(r.type)}</td><td>${esc(r.schedule)}</td>
       <td>${r.running_run_id ? `<a href="#/run/${r.running_run_id}">running (run ${r.running_run_id})</a>` : r.paused ? "paused" : !r.enabled ? "disabled" : r.due ? "due now" : r.next_run ? when(r.next_run) : "manual"}</td>
       <td>${r.last_run_id ? `<a href="#/run/${r.last_run_id}">${when(r.last_run)}</a>` : "never"}</td>
@@ -187,6 +196,7 @@ async function runsView() {
     location.hash = "#/runs?" + q;
   });
   let next = null;
+  const tbody = $("#runs tbody");
   const load = async (append) => {
     const q = new URLSearchParams();
     for (const k of ["job", "status"]) if (params.get(k)) q.set(k, params.get(k));
@@ -195,7 +205,8 @@ async function runsView() {
     const html = body.runs.map((r) => `<tr><td><a href="#/run/${r.run_id}">${r.run_id}</a></td><td>${esc(r.job)}</td>
       <td>${when(r.started_at)}</td><td>${dur(r.duration_ms)}</td><td>${status(r.status)}</td><td>${esc(r.agent || "-")}</td>
       <td class="wrap muted">${esc(r.error || "")}</td></tr>`).join("");
-    if (append) $("#runs tbody").insertAdjacentHTML("beforeend", html); else $("#runs tbody").innerHTML = html;
+    if (!tbody.isConnected) return;
+    if (append) tbody.insertAdjacentHTML("beforeend", html); else tbody.innerHTML = html;
     next = body.next;
     $("#more").hidden = !next;
   };
@@ -207,19 +218,29 @@ async function runsView() {
 async function runView(id) {
   $("#main").innerHTML = `<div id="run" class="card"></div><h2>Events</h2><ul class="timeline card" id="timeline"></ul>
     <h2>Log</h2><pre class="log" id="log"></pre>`;
-  let offset = null;
-  const tail = async () => {
-    const q = offset == null ? "tail=65536" : `offset=${offset}`;
+  // The log as it grows, on one answer the server keeps open until the run ends.
+  const logs = new AbortController();
+  (async () => {
     try {
-      const r = await fetch(`/api/v1/runs/${id}/log?${q}`, { headers: { Authorization: "Bearer " + app.token } });
-      if (!r.ok) return;
-      const text = await r.text();
-      offset = Number(r.headers.get("x-log-next"));
-      if (text) { const el = $("#log"); el.textContent += text; el.scrollTop = el.scrollHeight; }
+      const r = await fetch(`/api/v1/runs/${id}/log?tail=65536&follow=true`,
+        { headers: { Authorization: "Bearer " + app.token }, signal: logs.signal });
+      if (!r.ok || !r.body) return;
+      const reader = r.body.getReader();
+      const text = new TextDecoder();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const el = $("#log");
+        if (!el) break;
+        el.textContent += text.decode(value, { stream: true });
+        el.scrollTop = el.scrollHeight;
+      }
     } catch {}
-  };
+  })();
+  const card = $("#run");
   const load = async () => {
     const { body: r } = await api(`/runs/${id}`);
+    if (!card.isConnected) return r;
     const actions = canWrite() && r.status === "running"
       ? `<div class="actions"><button data-act="cancel">Cancel</button></div>` : "";
     $("#run").innerHTML = `<h1>Run ${r.run_id} of ${esc(r.job)} ${status(r.status)}</h1>${actions}
@@ -237,23 +258,19 @@ async function runView(id) {
     $("#run button[data-act=cancel]")?.addEventListener("click", (e) => act(e.target, `/runs/${id}/cancel`).then(load));
     return r;
   };
-  const r = await load();
-  await tail();
-  unsubscribe = onEvent((e) => { if (e.run_id === Number(id)) { load(); tail(); } });
-  // While the run goes on, its output arrives without events: look at the log again.
-  if (r.status === "running") {
-    const t = setInterval(() => { if (!document.hidden) tail(); }, 1000);
-    const old = unsubscribe;
-    unsubscribe = () => { old(); clearInterval(t); };
-  }
+  await load();
+  const off = onEvent((e) => { if (e.run_id === Number(id)) load(); });
+  unsubscribe = () => { off(); logs.abort(); };
 }
 
 async function agentsView() {
   $("#main").innerHTML = `<h1>Agents</h1><div class="scroll"><table id="agents"><thead><tr><th>Agent</th><th>Scope</th>
     <th>State</th><th>Reason</th><th>Used</th><th></th>${canWrite() ? "<th></th>" : ""}</tr></thead><tbody></tbody></table></div>`;
+  const tbody = $("#agents tbody");
   const load = async () => {
     const { body: rows } = await api("/agents");
-    $("#agents tbody").innerHTML = rows.map((a) => {
+    if (!tbody.isConnected) return;
+    tbody.innerHTML = rows.map((a) => {
       const pct = a.budget > 0 ? Math.min(100, (100 * a.used) / a.budget) : 100;
       return `<tr data-agent="${esc(a.agent)}" data-scope="${esc(a.scope)}"><td>${esc(a.agent)}</td><td>${esc(a.scope)}</td>
         <td>${a.enabled ? status("enabled").replace("s-enabled", "s-succeeded") : status("disabled").replace("s-disabled", "s-failed")}</td>
@@ -273,6 +290,7 @@ async function agentsView() {
 
 async function treeView() {
   $("#main").innerHTML = `<h1>Run tree</h1><div class="card tree" id="tree"></div>`;
+  const tree = $("#tree");
   const load = async () => {
     const { body } = await api("/runs?limit=200");
     const runs = body.runs;
@@ -286,7 +304,8 @@ async function treeView() {
     const roots = runs.filter((r) => r.parent_run_id == null || !ids.has(r.parent_run_id));
     const node = (r) => `<li><a href="#/run/${r.run_id}">run ${r.run_id}</a> ${esc(r.job)} ${status(r.status)}
       ${kids.has(r.run_id) ? `<ul>${kids.get(r.run_id).map(node).join("")}</ul>` : ""}</li>`;
-    $("#tree").innerHTML = roots.length ? `<ul>${roots.map(node).join("")}</ul>` : `<p class="muted">No runs yet.</p>`;
+    if (!tree.isConnected) return;
+    tree.innerHTML = roots.length ? `<ul>${roots.map(node).join("")}</ul>` : `<p class="muted">No runs yet.</p>`;
   };
   await load();
   unsubscribe = onEvent(debounce(load));
