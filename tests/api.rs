@@ -20,6 +20,7 @@ fn config(env: &Env) -> String {
         "{}\n[agents.claude]\npreset = \"claude\"\ndaily_budget = 5\n\n\
          [jobs.hello]\ntype = \"script\"\ncommand = \"echo hello; echo world\"\nevery = \"1d\"\n\n\
          [jobs.long]\ntype = \"script\"\ncommand = \"sleep 300 & sleep 300; wait\"\nevery = \"1d\"\n\n\
+         [jobs.drip]\ntype = \"script\"\ncommand = \"for i in 1 2 3 4 5; do echo line$i; sleep 0.3; done\"\nevery = \"1d\"\n\n\
          [jobs.team-a-report]\ntype = \"script\"\ncommand = \"echo report\"\nevery = \"1d\"\n\n\
          [jobs.review]\ntype = \"agent\"\nagent = \"claude\"\nprompt = \"review\"\nevery = \"1d\"\n",
         runner(env, "")
@@ -163,6 +164,25 @@ fn a_run_forced_over_the_api_has_its_record_events_and_log() {
         assert_eq!(r.status, code, "{path}: {}", r.body);
         assert!(r.json()["error"]["message"].as_str().is_some(), "{path}: {}", r.body);
     }
+}
+
+#[test]
+fn a_followed_log_streams_until_the_run_ends() {
+    let (env, s, write, read) = setup();
+    let _sweep = Sweep::new(&env);
+    let r = s.post("/api/v1/jobs/drip/run", Some(&write), None);
+    assert_eq!(r.status, 202, "{}", r.body);
+    let id = r.json()["run_id"].as_i64().unwrap();
+    let started = std::time::Instant::now();
+    let log = s.get(&format!("/api/v1/runs/{id}/log?follow=true"), Some(&read));
+    assert_eq!(log.status, 200, "{}", log.body);
+    assert_eq!(log.body, "line1\nline2\nline3\nline4\nline5\n");
+    assert!(started.elapsed() >= Duration::from_millis(1000), "ended before the run did");
+    let run = s.get(&format!("/api/v1/runs/{id}"), Some(&read)).json();
+    assert_eq!(run["status"], "succeeded", "the answer ended while the run went on");
+    // An ended run's log, followed: all of it, at once; from an offset: the rest.
+    let again = s.get(&format!("/api/v1/runs/{id}/log?follow=true&offset=12"), Some(&read));
+    assert_eq!(again.body, "line3\nline4\nline5\n");
 }
 
 #[test]

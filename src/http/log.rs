@@ -66,20 +66,31 @@ pub async fn run_log(
     }
     let run = visible_run(&state, &claims, id).await?;
     let path = run.log_path.clone().unwrap_or_default();
-    let reader = LogReader::open(Path::new(&path)).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => ApiError::not_found("the run has no stored output"),
-        _ => ApiError::from(Error::from(e)),
-    })?;
-    let from = start(&reader, &p)?;
+    let running = run.is_running();
+    // A run just started may not have its log yet: it is empty until it does.
+    let reader = match LogReader::open(Path::new(&path)) {
+        Ok(r) => Some(r),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && running => None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ApiError::not_found("the run has no stored output"));
+        }
+        Err(e) => return Err(ApiError::from(Error::from(e))),
+    };
+    let from = match &reader {
+        Some(r) => start(r, &p)?,
+        None => p.offset.or(p.tail.map(|_| 0)),
+    };
     let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
     if p.follow == Some(true) {
         let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(8);
         let cfg = state.config();
-        std::thread::spawn(move || follow(&cfg, id, reader, from, &tx));
+        std::thread::spawn(move || follow(&cfg, id, &path, reader, from, &tx));
         let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
         return Ok((text, [("x-accel-buffering", "no")], body).into_response());
     }
-    let running = run.is_running();
+    let Some(reader) = reader else {
+        return Ok((text, [("x-log-next", from.unwrap_or(0).to_string())], "").into_response());
+    };
     let (out, next) = tokio::task::spawn_blocking(move || slice(&reader, from, running))
         .await
         .map_err(|e| ApiError::from(Error::internal(anyhow::anyhow!("{e}"))))??;
@@ -127,7 +138,8 @@ fn slice(r: &LogReader, mut from: Option<u64>, running: bool) -> Result<(Vec<u8>
 fn follow(
     cfg: &crate::config::Config,
     run: i64,
-    r: LogReader,
+    path: &str,
+    mut reader: Option<LogReader>,
     mut from: Option<u64>,
     tx: &mpsc::Sender<Result<Bytes, Infallible>>,
 ) {
@@ -141,7 +153,10 @@ fn follow(
     let mut running = true;
     let mut buf = vec![0u8; READ];
     loop {
-        loop {
+        if reader.is_none() {
+            reader = LogReader::open(Path::new(path)).ok();
+        }
+        while let Some(r) = &reader {
             match r.read(from, !running, &mut buf) {
                 Ok(Chunk::Data { len, next }) => {
                     if tx.blocking_send(Ok(Bytes::copy_from_slice(&buf[..len]))).is_err() {
