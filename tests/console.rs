@@ -130,16 +130,24 @@ impl Browser {
         }
     }
 
+    /// Clicks the element `css` selects, finding it again when a live view re-rendered
+    /// it between finding and clicking (a stale element).
     async fn click(&self, css: &str) {
-        self.c()
-            .wait()
-            .at_most(Duration::from_secs(15))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"))
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let found = self
+                .c()
+                .wait()
+                .at_most(Duration::from_secs(15))
+                .for_element(Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("no {css}: {e}"));
+            match found.click().await {
+                Ok(()) => return,
+                Err(e) if e.to_string().contains("stale element") && Instant::now() < deadline => {}
+                Err(e) => panic!("click {css}: {e}"),
+            }
+        }
     }
 
     async fn sign_in(&self, base: &str, token: &str) {
@@ -256,8 +264,13 @@ async fn the_console_in_chromium() {
     let hello_run = hist[0]["run_id"].as_i64().unwrap();
     b.c().goto(&format!("{}/#/run/{hello_run}", s.base)).await.unwrap();
     b.until("the log", Duration::from_secs(15), "return document.querySelector('#log')?.textContent === 'start\\ndone\\n'").await;
-    let timeline = b.js("return document.querySelector('#timeline').innerText").await;
-    assert!(timeline.as_str().unwrap().contains("run_ended"), "{timeline}");
+    b.until(
+        "the event timeline",
+        Duration::from_secs(15),
+        "const t = document.querySelector('#timeline')?.innerText || ''; \
+         return t.includes('run_started') && t.includes('run_ended')",
+    )
+    .await;
 
     // A long run cancelled from its page: the page shows cancelled, no process is left.
     b.c().goto(&format!("{}/#/jobs", s.base)).await.unwrap();
