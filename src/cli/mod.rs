@@ -39,7 +39,9 @@ pub fn main() -> ExitCode {
         }
     };
     let ui = Ui::new(&cli.global);
-    init_logging(cli.global.verbose, cli.global.quiet);
+    // The server says what it does (each write, with who made it) by default.
+    let serving = matches!(cli.command, args::Command::Serve { .. });
+    init_logging(cli.global.verbose + u8::from(serving), cli.global.quiet);
     match dispatch(&cli, &ui) {
         Ok(c) => ExitCode::from(c),
         Err(err) => {
