@@ -72,7 +72,13 @@ fn a_reconnecting_client_loses_and_repeats_nothing_while_200_events_are_made() {
     while after < target {
         // Start from the beginning once with ?after=, then always with Last-Event-ID.
         let mut st = if got.is_empty() {
-            SseStream::open(&s.base, &format!("/api/v1/events/stream?after={start}"), &read, None, IDLE)
+            SseStream::open(
+                &s.base,
+                &format!("/api/v1/events/stream?after={start}"),
+                &read,
+                None,
+                IDLE,
+            )
         } else {
             SseStream::open(&s.base, "/api/v1/events/stream", &read, Some(after), IDLE)
         };
@@ -90,10 +96,17 @@ fn a_reconnecting_client_loses_and_repeats_nothing_while_200_events_are_made() {
     producer.join().unwrap();
     assert!(!producing.load(Ordering::SeqCst));
     let ids: Vec<i64> = got.iter().map(|e| e.id).collect();
-    assert_eq!(ids, stored_ids(&env, start), "after {reconnects} reconnects");
+    assert_eq!(
+        ids,
+        stored_ids(&env, start),
+        "after {reconnects} reconnects"
+    );
     assert!(reconnects >= 10, "only {reconnects} reconnects");
     for ev in &got {
-        assert!(ev.event == "job.paused" || ev.event == "job.resumed", "{ev:?}");
+        assert!(
+            ev.event == "job.paused" || ev.event == "job.resumed",
+            "{ev:?}"
+        );
         assert_eq!(ev.data["id"], ev.id);
         assert_eq!(ev.data["job"], "quick");
     }
@@ -104,7 +117,15 @@ fn fifty_clients_at_once_each_get_every_event_in_order() {
     let (env, s, read) = setup();
     let start = last_id(&env);
     let clients: Vec<_> = (0..50)
-        .map(|_| SseStream::open(&s.base, &format!("/api/v1/events/stream?after={start}"), &read, None, IDLE))
+        .map(|_| {
+            SseStream::open(
+                &s.base,
+                &format!("/api/v1/events/stream?after={start}"),
+                &read,
+                None,
+                IDLE,
+            )
+        })
         .collect();
     produce(&env, 40);
     ok(&env.run(&["force", "quick"]));
@@ -138,16 +159,36 @@ fn a_runs_stream_ends_with_its_final_event() {
     let r = s.post("/api/v1/jobs/slow/run", Some(&write), None);
     assert_eq!(r.status, 202, "{}", r.body);
     let id = r.json()["run_id"].as_i64().unwrap();
-    let mut st = SseStream::open(&s.base, &format!("/api/v1/events/stream?run={id}"), &read, None, IDLE);
+    let mut st = SseStream::open(
+        &s.base,
+        &format!("/api/v1/events/stream?run={id}"),
+        &read,
+        None,
+        IDLE,
+    );
     let mut kinds = Vec::new();
     while let Some(ev) = st.next_event() {
         assert_eq!(ev.data["run_id"], id, "{ev:?}");
         kinds.push(ev.event);
     }
-    assert_eq!(kinds.first().map(String::as_str), Some("run.started"), "{kinds:?}");
-    assert_eq!(kinds.last().map(String::as_str), Some("run.ended"), "{kinds:?}");
+    assert_eq!(
+        kinds.first().map(String::as_str),
+        Some("run.started"),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("run.ended"),
+        "{kinds:?}"
+    );
     // Asked again after the end: the whole story, then the end again.
-    let mut again = SseStream::open(&s.base, &format!("/api/v1/events/stream?run={id}"), &read, None, IDLE);
+    let mut again = SseStream::open(
+        &s.base,
+        &format!("/api/v1/events/stream?run={id}"),
+        &read,
+        None,
+        IDLE,
+    );
     let mut n = 0;
     while again.next_event().is_some() {
         n += 1;
@@ -160,9 +201,19 @@ fn an_idle_stream_gets_keep_alives_and_proxy_headers() {
     let (_env, s, read) = setup();
     let missing = s.get("/api/v1/events/stream?run=0", Some(&read));
     assert_eq!(missing.status, 404, "{}", missing.body);
-    let mut st = SseStream::open(&s.base, "/api/v1/events/stream", &read, None, Duration::from_secs(25));
+    let mut st = SseStream::open(
+        &s.base,
+        "/api/v1/events/stream",
+        &read,
+        None,
+        Duration::from_secs(25),
+    );
     assert_eq!(st.header("x-accel-buffering"), Some("no"));
-    assert_eq!(st.header("content-encoding"), None, "an event stream is never compressed");
+    assert_eq!(
+        st.header("content-encoding"),
+        None,
+        "an event stream is never compressed"
+    );
     assert_eq!(st.header("cache-control"), Some("no-cache"));
     // Nothing happens: the first thing on the wire is a keep-alive, 15 s in.
     let started = std::time::Instant::now();
@@ -183,5 +234,9 @@ fn sigterm_closes_open_streams_and_exits_zero() {
     wait_for("the stream to close", Duration::from_secs(10), || {
         reader.is_finished().then_some(())
     });
-    assert_eq!(reader.join().unwrap(), None, "the stream ended without an event");
+    assert_eq!(
+        reader.join().unwrap(),
+        None,
+        "the stream ended without an event"
+    );
 }

@@ -223,8 +223,10 @@ async fn the_console_in_chromium() {
     // Sign in; the jobs table is `list --json`.
     b.sign_in(&s.base, &write).await;
     let rows = b
-        .js("return [...document.querySelectorAll('#jobs tbody tr')].map(tr => \
-             [tr.dataset.job, ...[...tr.cells].map(td => td.innerText.trim())])")
+        .js(
+            "return [...document.querySelectorAll('#jobs tbody tr')].map(tr => \
+             [tr.dataset.job, ...[...tr.cells].map(td => td.innerText.trim())])",
+        )
         .await;
     let list = env.list_json();
     let rows = rows.as_array().unwrap();
@@ -237,7 +239,13 @@ async fn the_console_in_chromium() {
         let last = job["last_status"].as_str().unwrap_or("-");
         assert_eq!(row[6], last, "{row:?}");
     }
-    assert!(b.js("return document.querySelector('#who').innerText").await.as_str().unwrap().contains("operator"));
+    assert!(
+        b.js("return document.querySelector('#who').innerText")
+            .await
+            .as_str()
+            .unwrap()
+            .contains("operator")
+    );
 
     // Run now: running, then succeeded, live, without a reload.
     b.js("window.__stay = 1; return true").await;
@@ -256,14 +264,26 @@ async fn the_console_in_chromium() {
          return !tr.cells[3].innerText.startsWith('running') && tr.querySelector('.last-status').innerText === 'succeeded'",
     )
     .await;
-    assert_eq!(b.js("return window.__stay").await, json!(1), "the page was reloaded");
+    assert_eq!(
+        b.js("return window.__stay").await,
+        json!(1),
+        "the page was reloaded"
+    );
     let hist = env.history_json(&["hello"]);
     assert_eq!(hist[0]["status"], "succeeded");
 
     // Its page: status, the event timeline, the log.
     let hello_run = hist[0]["run_id"].as_i64().unwrap();
-    b.c().goto(&format!("{}/#/run/{hello_run}", s.base)).await.unwrap();
-    b.until("the log", Duration::from_secs(15), "return document.querySelector('#log')?.textContent === 'start\\ndone\\n'").await;
+    b.c()
+        .goto(&format!("{}/#/run/{hello_run}", s.base))
+        .await
+        .unwrap();
+    b.until(
+        "the log",
+        Duration::from_secs(15),
+        "return document.querySelector('#log')?.textContent === 'start\\ndone\\n'",
+    )
+    .await;
     b.until(
         "the event timeline",
         Duration::from_secs(15),
@@ -282,7 +302,12 @@ async fn the_console_in_chromium() {
     )
     .await;
     b.click("tr[data-job=long] td a[href^=\"#/run/\"]").await;
-    b.until("the live log", Duration::from_secs(15), "return document.querySelector('#log')?.textContent === 'working\\n'").await;
+    b.until(
+        "the live log",
+        Duration::from_secs(15),
+        "return document.querySelector('#log')?.textContent === 'working\\n'",
+    )
+    .await;
     b.screenshot("run").await;
     let long_run = env.history_json(&["long"])[0]["run_id"].as_i64().unwrap();
     b.click("#run button[data-act=cancel]").await;
@@ -292,37 +317,93 @@ async fn the_console_in_chromium() {
         "return document.querySelector('#run h1 .status')?.innerText === 'cancelled'",
     )
     .await;
-    wait_for("the long run's processes to go", Duration::from_secs(20), || {
-        run_processes(&env.state_dir(), long_run).0.is_empty().then_some(())
-    });
-    assert_eq!(b.js("return document.querySelectorAll('#run button').length").await, json!(0));
+    wait_for(
+        "the long run's processes to go",
+        Duration::from_secs(20),
+        || {
+            run_processes(&env.state_dir(), long_run)
+                .0
+                .is_empty()
+                .then_some(())
+        },
+    );
+    assert_eq!(
+        b.js("return document.querySelectorAll('#run button').length")
+            .await,
+        json!(0)
+    );
 
     // Pause and resume a job; disable and enable an agent scope.
     b.c().goto(&format!("{}/#/jobs", s.base)).await.unwrap();
     b.click("tr[data-job=hello] button[data-act=pause]").await;
-    b.until("hello paused", Duration::from_secs(15), "return document.querySelector('tr[data-job=hello]').cells[3].innerText === 'paused'").await;
-    assert_eq!(env.list_json().iter().find(|j| j["name"] == "hello").unwrap()["paused"], true);
+    b.until(
+        "hello paused",
+        Duration::from_secs(15),
+        "return document.querySelector('tr[data-job=hello]').cells[3].innerText === 'paused'",
+    )
+    .await;
+    assert_eq!(
+        env.list_json()
+            .iter()
+            .find(|j| j["name"] == "hello")
+            .unwrap()["paused"],
+        true
+    );
     b.click("tr[data-job=hello] button[data-act=resume]").await;
-    b.until("hello resumed", Duration::from_secs(15), "return document.querySelector('tr[data-job=hello] button[data-act=pause]') !== null").await;
+    b.until(
+        "hello resumed",
+        Duration::from_secs(15),
+        "return document.querySelector('tr[data-job=hello] button[data-act=pause]') !== null",
+    )
+    .await;
     b.c().goto(&format!("{}/#/agents", s.base)).await.unwrap();
-    b.click("tr[data-agent=claude] button[data-act=disable]").await;
-    b.until("claude disabled", Duration::from_secs(15), "return document.querySelector('tr[data-agent=claude] button[data-act=enable]') !== null").await;
+    b.click("tr[data-agent=claude] button[data-act=disable]")
+        .await;
+    b.until(
+        "claude disabled",
+        Duration::from_secs(15),
+        "return document.querySelector('tr[data-agent=claude] button[data-act=enable]') !== null",
+    )
+    .await;
     b.screenshot("agents").await;
-    b.click("tr[data-agent=claude] button[data-act=enable]").await;
-    b.until("claude enabled", Duration::from_secs(15), "return document.querySelector('tr[data-agent=claude] button[data-act=disable]') !== null").await;
+    b.click("tr[data-agent=claude] button[data-act=enable]")
+        .await;
+    b.until(
+        "claude enabled",
+        Duration::from_secs(15),
+        "return document.querySelector('tr[data-agent=claude] button[data-act=disable]') !== null",
+    )
+    .await;
 
     // Runs and the tree render.
     b.c().goto(&format!("{}/#/runs", s.base)).await.unwrap();
-    b.until("the runs table", Duration::from_secs(15), &format!("return document.querySelector('#runs a[href=\"#/run/{long_run}\"]') !== null")).await;
+    b.until(
+        "the runs table",
+        Duration::from_secs(15),
+        &format!("return document.querySelector('#runs a[href=\"#/run/{long_run}\"]') !== null"),
+    )
+    .await;
     b.c().goto(&format!("{}/#/tree", s.base)).await.unwrap();
-    b.until("the tree", Duration::from_secs(15), &format!("return document.querySelector('#tree a[href=\"#/run/{hello_run}\"]') !== null")).await;
+    b.until(
+        "the tree",
+        Duration::from_secs(15),
+        &format!("return document.querySelector('#tree a[href=\"#/run/{hello_run}\"]') !== null"),
+    )
+    .await;
 
     // 360 px wide: nothing scrolls sideways but the tables' own boxes.
     b.c().set_window_size(360, 740).await.unwrap();
     for view in ["jobs", "runs", "agents", &format!("run/{hello_run}")] {
         b.c().goto(&format!("{}/#/{view}", s.base)).await.unwrap();
-        b.until(view, Duration::from_secs(15), "return document.querySelector('main h1') !== null").await;
-        let fits = b.js("return document.documentElement.scrollWidth <= window.innerWidth").await;
+        b.until(
+            view,
+            Duration::from_secs(15),
+            "return document.querySelector('main h1') !== null",
+        )
+        .await;
+        let fits = b
+            .js("return document.documentElement.scrollWidth <= window.innerWidth")
+            .await;
         assert_eq!(fits, json!(true), "{view} scrolls sideways at 360 px");
     }
     b.c().set_window_size(1280, 900).await.unwrap();
@@ -330,15 +411,31 @@ async fn the_console_in_chromium() {
     // A read-only token: the same views, no buttons.
     b.click("#signout").await;
     b.sign_in(&s.base, &read).await;
-    assert!(b.js("return document.querySelector('#who').innerText").await.as_str().unwrap().contains("read only"));
+    assert!(
+        b.js("return document.querySelector('#who').innerText")
+            .await
+            .as_str()
+            .unwrap()
+            .contains("read only")
+    );
     for view in ["jobs", "agents", &format!("run/{long_run}"), "runs"] {
         b.c().goto(&format!("{}/#/{view}", s.base)).await.unwrap();
-        b.until(view, Duration::from_secs(15), "return document.querySelector('main h1') !== null").await;
-        let buttons = b.js("return document.querySelectorAll('main button[data-act]').length").await;
+        b.until(
+            view,
+            Duration::from_secs(15),
+            "return document.querySelector('main h1') !== null",
+        )
+        .await;
+        let buttons = b
+            .js("return document.querySelectorAll('main button[data-act]').length")
+            .await;
         assert_eq!(buttons, json!(0), "buttons for a read-only token on {view}");
     }
 
     let errors = b.console_errors(&session);
-    assert!(errors.is_empty(), "errors in the browser console: {errors:#?}");
+    assert!(
+        errors.is_empty(),
+        "errors in the browser console: {errors:#?}"
+    );
     b.client.take().unwrap().close().await.unwrap();
 }

@@ -37,7 +37,13 @@ impl Drop for Server {
 
 fn start(bin: &Path, f: &Fixture) -> Result<Server> {
     let mut child = Command::new(bin)
-        .args(["--config", super::s(&f.config), "serve", "--listen", "127.0.0.1:0"])
+        .args([
+            "--config",
+            super::s(&f.config),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .env("JOBCTL_HOME", &f.home)
         .env("JOBCTL_LOG", "warn")
         .stdout(Stdio::null())
@@ -65,7 +71,14 @@ fn start(bin: &Path, f: &Fixture) -> Result<Server> {
 
 fn token(bin: &Path, f: &Fixture) -> Result<String> {
     let out = Command::new(bin)
-        .args(["--config", super::s(&f.config), "token", "create", "--scope", "read"])
+        .args([
+            "--config",
+            super::s(&f.config),
+            "token",
+            "create",
+            "--scope",
+            "read",
+        ])
         .env("JOBCTL_HOME", &f.home)
         .output()?;
     if !out.status.success() {
@@ -160,7 +173,14 @@ pub fn measure(bin: &Path, small: &Fixture, big: &Fixture) -> Result<Numbers> {
     for i in 0..EVENTS {
         let flag = if i % 2 == 0 { "--pause" } else { "--resume" };
         let st = Command::new(bin)
-            .args(["--config", super::s(&small.config), "configure", "job", "noop", flag])
+            .args([
+                "--config",
+                super::s(&small.config),
+                "configure",
+                "job",
+                "noop",
+                flag,
+            ])
             .env("JOBCTL_HOME", &small.home)
             .stdout(Stdio::null())
             .status()?;

@@ -69,8 +69,7 @@ pub fn start_detached(e: &mut Engine<'_>, name: &str) -> Result<crate::core::run
             return Err(Error::Busy(busy_message(e, name)?));
         }
     };
-    let mut child =
-        super::tick::spawn_supervisor(cfg, e.store.dir(), &run, lease.as_ref())?;
+    let mut child = super::tick::spawn_supervisor(cfg, e.store.dir(), &run, lease.as_ref())?;
     drop(lease);
     // Reaped in the background: the supervisor outlives this request by design.
     std::thread::spawn(move || {

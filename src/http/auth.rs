@@ -201,7 +201,10 @@ impl KeyFile {
         let key = Key::load_or_create(state_dir)?;
         Ok(KeyFile {
             state_dir: state_dir.to_path_buf(),
-            current: std::sync::RwLock::new((stamp(&key_path(state_dir)), std::sync::Arc::new(key))),
+            current: std::sync::RwLock::new((
+                stamp(&key_path(state_dir)),
+                std::sync::Arc::new(key),
+            )),
         })
     }
 
@@ -219,7 +222,9 @@ impl KeyFile {
                 if let Ok(mut c) = self.current.write() {
                     *c = (stamp(&key_path(&self.state_dir)), key.clone());
                 }
-                tracing::info!("the API key changed: tokens signed with the previous one no longer work");
+                tracing::info!(
+                    "the API key changed: tokens signed with the previous one no longer work"
+                );
                 key
             }
             Err(e) => {
@@ -242,12 +247,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = Key::load_or_create(dir.path()).unwrap();
         let t = key
-            .issue("ci", &[READ], Duration::from_secs(60), Some(vec!["team-a-*".into()]))
+            .issue(
+                "ci",
+                &[READ],
+                Duration::from_secs(60),
+                Some(vec!["team-a-*".into()]),
+            )
             .unwrap();
         let c = key.verify(&t).unwrap();
         assert!(c.allows(Need::Read) && !c.allows(Need::Write));
         assert!(c.sees_job("team-a-report") && !c.sees_job("team-b-report"));
-        let w = key.verify(&key.issue("w", &[WRITE], Duration::from_secs(60), None).unwrap());
+        let w = key.verify(
+            &key.issue("w", &[WRITE], Duration::from_secs(60), None)
+                .unwrap(),
+        );
         assert!(w.unwrap().allows(Need::Read), "write implies read");
         let expired = key
             .sign(&Claims {
@@ -261,10 +274,16 @@ mod tests {
         let again = Key::load_or_create(dir.path()).unwrap();
         assert!(again.verify(&t).is_ok(), "the same key on the next load");
         let rotated = Key::rotate(dir.path()).unwrap();
-        assert!(rotated.verify(&t).is_err(), "rotation invalidates every token");
+        assert!(
+            rotated.verify(&t).is_err(),
+            "rotation invalidates every token"
+        );
         assert!(key.verify("garbage").is_err());
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(key_path(dir.path())).unwrap().permissions().mode();
+        let mode = std::fs::metadata(key_path(dir.path()))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }

@@ -19,7 +19,10 @@ pub async fn index() -> Response {
                 header::CONTENT_SECURITY_POLICY,
                 "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
             ),
-            (header::HeaderName::from_static("referrer-policy"), "no-referrer"),
+            (
+                header::HeaderName::from_static("referrer-policy"),
+                "no-referrer",
+            ),
         ],
         INDEX,
     )

@@ -40,7 +40,9 @@ where
         .to_str()
         .ok()
         .filter(|k| !k.is_empty() && k.len() <= 200)
-        .ok_or_else(|| ApiError::bad_request("Idempotency-Key must be 1 to 200 visible characters"))?
+        .ok_or_else(|| {
+            ApiError::bad_request("Idempotency-Key must be 1 to 200 visible characters")
+        })?
         .to_string();
     let request = request_id(path, body);
     // One keyed request at a time: two sent at once with one key must not both act.
@@ -55,7 +57,9 @@ where
         }
         return Ok(replay(first));
     }
-    let answer = act(state.clone()).await.unwrap_or_else(IntoResponse::into_response);
+    let answer = act(state.clone())
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
     let (parts, b) = answer.into_parts();
     let bytes = axum::body::to_bytes(b, MAX_BODY).await.unwrap_or_default();
     let stored = StoredAnswer {

@@ -159,7 +159,10 @@ fn follow(
         while let Some(r) = &reader {
             match r.read(from, !running, &mut buf) {
                 Ok(Chunk::Data { len, next }) => {
-                    if tx.blocking_send(Ok(Bytes::copy_from_slice(&buf[..len]))).is_err() {
+                    if tx
+                        .blocking_send(Ok(Bytes::copy_from_slice(&buf[..len])))
+                        .is_err()
+                    {
                         return;
                     }
                     from = Some(next);

@@ -14,7 +14,9 @@ use crate::engine::views;
 
 /// A Prometheus label value: backslash, quote and newline escaped.
 fn label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[utoipa::path(
@@ -22,7 +24,10 @@ fn label(v: &str) -> String {
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")),
     security(("bearer" = []))
 )]
-pub async fn metrics(State(state): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn metrics(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Read)?;
     let (counts, status, last_tick) = state
         .engine(|e| {
@@ -44,10 +49,16 @@ pub async fn metrics(State(state): State<Shared>, headers: HeaderMap) -> Result<
             c.count
         );
     }
-    let _ = writeln!(out, "# HELP jobctl_run_duration_seconds How long the ended runs of a job took.");
+    let _ = writeln!(
+        out,
+        "# HELP jobctl_run_duration_seconds How long the ended runs of a job took."
+    );
     let _ = writeln!(out, "# TYPE jobctl_run_duration_seconds summary");
     let mut per_job: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
-    for c in counts.iter().filter(|c| claims.sees_job(&c.job) && c.status.is_end()) {
+    for c in counts
+        .iter()
+        .filter(|c| claims.sees_job(&c.job) && c.status.is_end())
+    {
         let e = per_job.entry(&c.job).or_default();
         e.0 += c.duration_ms;
         e.1 += c.count;
@@ -59,7 +70,11 @@ pub async fn metrics(State(state): State<Shared>, headers: HeaderMap) -> Result<
             label(job),
             *ms as f64 / 1000.0
         );
-        let _ = writeln!(out, "jobctl_run_duration_seconds_count{{job=\"{}\"}} {n}", label(job));
+        let _ = writeln!(
+            out,
+            "jobctl_run_duration_seconds_count{{job=\"{}\"}} {n}",
+            label(job)
+        );
     }
     let _ = writeln!(out, "# HELP jobctl_runs_now Runs in a state right now.");
     let _ = writeln!(out, "# TYPE jobctl_runs_now gauge");
@@ -70,20 +85,40 @@ pub async fn metrics(State(state): State<Shared>, headers: HeaderMap) -> Result<
             .map(|c| c.count)
             .sum::<u64>()
     };
-    let _ = writeln!(out, "jobctl_runs_now{{status=\"running\"}} {}", now(RunStatus::Running));
-    let _ = writeln!(out, "# HELP jobctl_budget_used Budget units an agent used today.");
+    let _ = writeln!(
+        out,
+        "jobctl_runs_now{{status=\"running\"}} {}",
+        now(RunStatus::Running)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP jobctl_budget_used Budget units an agent used today."
+    );
     let _ = writeln!(out, "# TYPE jobctl_budget_used gauge");
     let _ = writeln!(out, "# HELP jobctl_budget_limit An agent's daily budget.");
     let _ = writeln!(out, "# TYPE jobctl_budget_limit gauge");
     let mut seen = std::collections::BTreeSet::new();
     for a in &status.agents {
         if seen.insert(a.agent.clone()) {
-            let _ = writeln!(out, "jobctl_budget_used{{agent=\"{}\"}} {}", label(&a.agent), a.used);
-            let _ = writeln!(out, "jobctl_budget_limit{{agent=\"{}\"}} {}", label(&a.agent), a.budget);
+            let _ = writeln!(
+                out,
+                "jobctl_budget_used{{agent=\"{}\"}} {}",
+                label(&a.agent),
+                a.used
+            );
+            let _ = writeln!(
+                out,
+                "jobctl_budget_limit{{agent=\"{}\"}} {}",
+                label(&a.agent),
+                a.budget
+            );
         }
     }
     if let Some(t) = last_tick {
-        let _ = writeln!(out, "# HELP jobctl_last_tick_timestamp_seconds When the last tick ran.");
+        let _ = writeln!(
+            out,
+            "# HELP jobctl_last_tick_timestamp_seconds When the last tick ran."
+        );
         let _ = writeln!(out, "# TYPE jobctl_last_tick_timestamp_seconds gauge");
         let _ = writeln!(
             out,

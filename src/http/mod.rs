@@ -66,7 +66,10 @@ pub type Shared = Arc<AppState>;
 
 impl AppState {
     pub fn config(&self) -> Arc<Config> {
-        self.config.read().map(|c| c.clone()).unwrap_or_else(|p| p.into_inner().clone())
+        self.config
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
 
     pub fn config_error(&self) -> Option<String> {
@@ -91,7 +94,11 @@ impl AppState {
 
     /// The claims of the request's bearer token, if it allows `need`: 401 without a valid
     /// token, 403 with one that can't do this.
-    pub fn authorize(&self, headers: &HeaderMap, need: Need) -> std::result::Result<Claims, ApiError> {
+    pub fn authorize(
+        &self,
+        headers: &HeaderMap,
+        need: Need,
+    ) -> std::result::Result<Claims, ApiError> {
         let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
             return Err(ApiError::unauthorized(
                 "no token: send Authorization: Bearer TOKEN (jobctl token create)",
@@ -101,7 +108,9 @@ impl AppState {
             .to_str()
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header is not Bearer TOKEN"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header is not Bearer TOKEN")
+            })?;
         let claims = self
             .key
             .key()
@@ -158,18 +167,17 @@ async fn run(opts: ServeOptions, cfg: Config, stamp: Option<Stamp>, key: KeyFile
     let served = match &opts.socket {
         Some(path) => {
             let _ = std::fs::remove_file(path);
-            let listener = tokio::net::UnixListener::bind(path).map_err(|e| {
-                Error::Failed(format!("can't listen on {}: {e}", path.display()))
-            })?;
+            let listener = tokio::net::UnixListener::bind(path)
+                .map_err(|e| Error::Failed(format!("can't listen on {}: {e}", path.display())))?;
             tracing::info!("serving on unix socket {}", path.display());
             axum::serve(listener, app)
                 .with_graceful_shutdown(stopping)
                 .await
         }
         None => {
-            let listener = tokio::net::TcpListener::bind(opts.listen).await.map_err(|e| {
-                Error::Failed(format!("can't listen on {}: {e}", opts.listen))
-            })?;
+            let listener = tokio::net::TcpListener::bind(opts.listen)
+                .await
+                .map_err(|e| Error::Failed(format!("can't listen on {}: {e}", opts.listen)))?;
             let addr = listener.local_addr().unwrap_or(opts.listen);
             if !addr.ip().is_loopback() {
                 tracing::warn!(

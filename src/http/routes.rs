@@ -90,10 +90,16 @@ fn check_job(claims: &Claims, name: &str) -> Result<(), ApiError> {
     responses((status = 200, description = "the `list --json` rows", body = [Object]), (status = 401, body = ErrorDoc)),
     security(("bearer" = []))
 )]
-pub async fn list_jobs(State(state): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn list_jobs(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Read)?;
     let rows = state.engine(views::list).await?;
-    let rows: Vec<_> = rows.into_iter().filter(|r| claims.sees_job(&r.name)).collect();
+    let rows: Vec<_> = rows
+        .into_iter()
+        .filter(|r| claims.sees_job(&r.name))
+        .collect();
     Ok(Json(rows).into_response())
 }
 
@@ -316,7 +322,9 @@ pub async fn list_runs(
             })
         })
         .await?;
-    let next = (runs.len() == limit).then(|| runs.last().map(|r| r.id)).flatten();
+    let next = (runs.len() == limit)
+        .then(|| runs.last().map(|r| r.id))
+        .flatten();
     let runs = runs
         .iter()
         .filter(|r| claims.sees_job(&r.job))
@@ -442,7 +450,10 @@ pub async fn cancel_run(
     responses((status = 200, description = "agents × scopes: enabled, reason, used, budget", body = [Object])),
     security(("bearer" = []))
 )]
-pub async fn list_agents(State(state): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn list_agents(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Read)?;
     let report = state.engine(views::status).await?;
     let cfg = state.config();
@@ -499,7 +510,9 @@ async fn toggle_agent(
     }
     let toggle: AgentToggle = json_body(&body)?;
     if enable && toggle.reason.is_some() {
-        return Err(ApiError::unprocessable("a reason goes with disable, not enable"));
+        return Err(ApiError::unprocessable(
+            "a reason goes with disable, not enable",
+        ));
     }
     let path = format!(
         "/api/v1/agents/{name}/{}",
@@ -585,7 +598,11 @@ pub async fn status(State(state): State<Shared>, headers: HeaderMap) -> Result<R
         report.agents.retain(|a| used.contains(&a.agent));
         report.running.retain(|r| claims.sees_job(&r.job));
         report.survivors.retain(|s| claims.sees_job(&s.job));
-        if report.last_failure.as_ref().is_some_and(|f| !claims.sees_job(&f.job)) {
+        if report
+            .last_failure
+            .as_ref()
+            .is_some_and(|f| !claims.sees_job(&f.job))
+        {
             report.last_failure = None;
         }
     }

@@ -154,10 +154,7 @@ pub async fn events_stream(
     let live = state.events.subscribe();
     let (tx, rx) = mpsc::channel::<Result<SseEvent, Infallible>>(64);
     tokio::spawn(pump(state, claims, p.run, from, live, tx));
-    let headers = [
-        ("x-accel-buffering", "no"),
-        ("cache-control", "no-cache"),
-    ];
+    let headers = [("x-accel-buffering", "no"), ("cache-control", "no-cache")];
     let sse = Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
     Ok((headers, sse))
 }
@@ -235,7 +232,11 @@ async fn catch_up(
 }
 
 /// Sends one event (one the token may not see is skipped); `false` once the client is gone.
-async fn send(tx: &mpsc::Sender<Result<SseEvent, Infallible>>, claims: &Claims, ev: &Event) -> bool {
+async fn send(
+    tx: &mpsc::Sender<Result<SseEvent, Infallible>>,
+    claims: &Claims,
+    ev: &Event,
+) -> bool {
     if !visible(claims, ev) {
         return true;
     }

@@ -278,7 +278,12 @@ impl SseStream {
     pub fn next_is_comment(&mut self) -> bool {
         loop {
             let mut line = String::new();
-            if self.lines.read_line(&mut line).expect("read the event stream") == 0 {
+            if self
+                .lines
+                .read_line(&mut line)
+                .expect("read the event stream")
+                == 0
+            {
                 return false;
             }
             if line.starts_with(':') {
@@ -296,7 +301,10 @@ impl SseStream {
         let (mut id, mut event, mut data) = (None, String::new(), String::new());
         loop {
             let mut line = String::new();
-            let n = self.lines.read_line(&mut line).expect("read the event stream");
+            let n = self
+                .lines
+                .read_line(&mut line)
+                .expect("read the event stream");
             if n == 0 {
                 return None;
             }

@@ -43,8 +43,9 @@ pub fn token(g: &Global, ui: &Ui, t: &Token) -> Result<u8> {
         } => {
             let ttl = parse_duration(ttl).map_err(|e| Error::Usage(format!("--ttl: {e}")))?;
             for j in jobs {
-                glob::Pattern::new(j)
-                    .map_err(|e| Error::Usage(format!("--jobs {j:?} is not a glob pattern: {e}")))?;
+                glob::Pattern::new(j).map_err(|e| {
+                    Error::Usage(format!("--jobs {j:?} is not a glob pattern: {e}"))
+                })?;
             }
             let scopes = match scope {
                 TokenScope::Read => vec![auth::READ],

@@ -355,7 +355,12 @@ impl RunStore for SqliteStore {
         )?;
         let rows = st.query_map([], |r| {
             let s: String = r.get(1)?;
-            Ok((r.get::<_, String>(0)?, s, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                s,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
         })?;
         let mut out = Vec::new();
         for row in rows {
