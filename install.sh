@@ -171,7 +171,7 @@ listen_ok() {
 	local host port rest octet
 	case $1 in *:*) ;; *) return 1 ;; esac
 	host=${1%:*} port=${1##*:}
-	case $port in '' | *[!0-9]*) return 1 ;; esac
+	case $port in '' | 0* | *[!0-9]*) return 1 ;; esac
 	[ "${#port}" -le 5 ] && [ "$((10#$port))" -ge 1 ] && [ "$((10#$port))" -le 65535 ] || return 1
 	case $host in
 	\[*:*\])
@@ -185,6 +185,7 @@ listen_ok() {
 		while [ -n "$rest" ]; do
 			octet=${rest%%.*}
 			rest=${rest#*.}
+			case $octet in 0?*) return 1 ;; esac
 			[ "${#octet}" -le 3 ] && [ "$((10#$octet))" -le 255 ] || return 1
 		done
 		;;
@@ -323,6 +324,9 @@ if [ "$listen_given" = 1 ] && [ "$with_console" = 0 ]; then
 fi
 if [ "$with_console" = 1 ] && [ "$no_service" = 1 ]; then
 	usage_error "--with-console and --no-service contradict each other: the console is a service"
+fi
+if [ "$listen_given" = 1 ] && [ -z "$listen" ]; then
+	usage_error "--listen needs a value"
 fi
 listen=${listen:-$default_listen}
 if ! listen_ok "$listen"; then
@@ -510,7 +514,10 @@ uninstall() {
 		if [ "$dry_run" = 1 ] || [ "$reachable" = 1 ]; then
 			run "${sysctl[@]}" daemon-reload || true
 			if [ "$dry_run" = 0 ]; then
-				"${sysctl[@]}" reset-failed jobctl.service jobctl.timer jobctl-serve.service >/dev/null 2>&1 || true
+				"${sysctl[@]}" reset-failed jobctl.service jobctl.timer >/dev/null 2>&1 || true
+				if [ "$had_serve" = 1 ]; then
+					"${sysctl[@]}" reset-failed jobctl-serve.service >/dev/null 2>&1 || true
+				fi
 			fi
 		else
 			warn "could not reach systemd (${sysctl[*]}); if the units are still loaded somewhere, run: ${sysctl[*]} disable --now $units && ${sysctl[*]} daemon-reload"
@@ -927,10 +934,10 @@ else
 	say "done: $tick_kind runs \`jobctl run\` every 5 minutes."
 fi
 if [ "$with_console" = 1 ]; then
-	say "      $serve_kind serves the API and the console on $console_url"
+	say "      $serve_kind serves the API and the console on $listen."
 fi
 hint() {
-	printf '  %-36s %s\n' "$1" "$2"
+	printf '  %-42s %s\n' "$1" "$2"
 }
 hint "$jobctl_cmd list" "the jobs, their next and last runs"
 hint "$jobctl_cmd status" "what runs now, agents and budgets"
@@ -948,6 +955,9 @@ if [ "$no_service" = 0 ]; then
 fi
 if [ "$with_console" = 1 ]; then
 	hint "$console_url" "the web console: sign in with a token"
-	hint "$jobctl_cmd token create --scope write" "a token for it (--scope read: look, don't touch)"
+	# The server's key is in the state of the user it runs as.
+	token_cmd="$jobctl_cmd token create --scope write"
+	if [ "$system" = 1 ] && [ "$run_as" != root ]; then token_cmd="sudo -u $run_as $token_cmd"; fi
+	hint "$token_cmd" "a token for it (--scope read: look, don't touch)"
 	hint "$serve_log_hint" "the server's own messages"
 fi
