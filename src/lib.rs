@@ -17,4 +17,5 @@ pub mod engine;
 pub mod exec;
 pub mod faults;
 pub mod http;
+pub mod import;
 pub mod store;

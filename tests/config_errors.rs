@@ -1318,3 +1318,132 @@ fn ask_is_a_reserved_job_name() {
         stderr(&out)
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Every error of a schedule, values with a suggestion, cron fields, times, dotenv
+
+#[test]
+fn every_bad_time_and_day_of_a_schedule_is_reported() {
+    let (env, err) = check_fails(&format!(
+        "[jobs.a]\n{SCRIPT}at = [\"6:00\", \"25:00\", \"7:5\"]\nweekdays = [\"monday\", \"fri\"]\n"
+    ));
+    assert_issue(&env, &err, 4, 15, "jobs.a.at", &["\"25:00\"", "HH:MM"]);
+    assert_issue(&env, &err, 4, 24, "jobs.a.at", &["\"7:5\""]);
+    assert_issue(
+        &env,
+        &err,
+        5,
+        13,
+        "jobs.a.weekdays",
+        &["\"monday\"", "did you mean \"mon\"?"],
+    );
+    assert!(
+        err.starts_with("jobctl: invalid config (3 errors)"),
+        "{err}"
+    );
+    assert!(!err.contains("\"6:00\""), "6:00 is a time: {err}");
+}
+
+#[test]
+fn a_one_digit_hour_is_a_time() {
+    let env = Env::with_config(&format!(
+        "[runner]\ntimezone = \"UTC\"\n[jobs.a]\n{SCRIPT}at = \"6:00\"\n\n[budget]\nday_starts = \"4:30\"\n"
+    ));
+    let out = env.run_at("2026-03-28T05:00:00Z", &["next", "a", "-n", "1"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "2026-03-28 06:00:00 +00:00\n");
+}
+
+#[test]
+fn values_get_did_you_mean_like_keys() {
+    let (env, err) = check_fails(
+        "[runner]\ntimezone = \"Europe/Amsterdm\"\n\n[agents.other]\npreset = \"cladue\"\ndaily_budget = 1\n\n\
+         [agents.claude]\npreset = \"claude\"\ndaily_budget = 1\n\n\
+         [jobs.a]\ntype = \"scrpit\"\ncommand = \"true\"\n\n\
+         [jobs.b]\ntype = \"agent\"\nprompt = \"x\"\nagent = \"claud\"\nthinking = \"fsat\"\n",
+    );
+    assert_issue(
+        &env,
+        &err,
+        2,
+        12,
+        "runner.timezone",
+        &["did you mean \"Europe/Amsterdam\"?"],
+    );
+    assert_issue(
+        &env,
+        &err,
+        5,
+        10,
+        "agents.other.preset",
+        &["did you mean \"claude\"?"],
+    );
+    assert_issue(
+        &env,
+        &err,
+        13,
+        8,
+        "jobs.a.type",
+        &["did you mean \"script\"?"],
+    );
+    assert_issue(
+        &env,
+        &err,
+        19,
+        9,
+        "jobs.b.agent",
+        &["did you mean \"claude\"?"],
+    );
+    assert_issue(
+        &env,
+        &err,
+        20,
+        12,
+        "jobs.b.thinking",
+        &["did you mean \"fast\"?"],
+    );
+}
+
+#[test]
+fn cron_errors_name_the_field() {
+    for (expr, want) in [
+        ("61 * * * *", "minute 61 is out of range 0-59"),
+        ("0 24 * * *", "hour 24 is out of range 0-23"),
+        ("0 0 32 * *", "day of month 32 is out of range 1-31"),
+        ("0 0 * 13 *", "month 13 is out of range 1-12"),
+        ("0 0 * * 9", "day of week 9 is out of range 0-7"),
+        ("0 0 * * mnday", "day of week \"mnday\" is not"),
+        ("@dayly", "did you mean '@daily'?"),
+    ] {
+        let (env, err) = check_fails(&format!("[jobs.a]\n{SCRIPT}cron = \"{expr}\"\n"));
+        assert_issue(&env, &err, 4, 8, "jobs.a.cron", &[want]);
+    }
+}
+
+#[test]
+fn the_env_file_is_read_as_dotenv_and_an_empty_key_is_an_error() {
+    let env = Env::new();
+    let f = env.write(
+        "secrets.env",
+        "# tokens\nexport API_TOKEN=\"abc def\" # inline comment\nPLAIN=one # too\nQUOTED='$NOT_EXPANDED'\nESCAPED=\"a\\nb\"\n",
+    );
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+    env.config(
+        "[runner]\nenv_file = \"secrets.env\"\n[jobs.show]\ntype = \"script\"\n\
+         command = \"printf '%s|%s|%s|%s' \\\"$API_TOKEN\\\" \\\"$PLAIN\\\" \\\"$QUOTED\\\" \\\"$ESCAPED\\\"\"\n",
+    );
+    let out = env.run(&["force", "show"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "abc def|one|$NOT_EXPANDED|a\nb");
+    std::fs::write(&f, "GOOD=1\n=no-key-secret\n").unwrap();
+    let err = check_fails_in(&env);
+    assert_issue(
+        &env,
+        &err,
+        2,
+        12,
+        "runner.env_file",
+        &["line 2: expected KEY=value"],
+    );
+    assert!(!err.contains("no-key-secret"), "never quoted: {err}");
+}

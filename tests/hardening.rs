@@ -1054,8 +1054,11 @@ fn running_as_root_is_warned_about() {
         "bin/fake-agent",
         &format!("#!/bin/sh\ncat <<'EOF'\n{CLAUDE_OK}\nEOF\n"),
     );
+    // The warning matters (and is given) where a claude agent is configured: claude
+    // refuses to run unattended as root.
     env.config(&format!(
         "[runner]\ntimezone = \"UTC\"\n\n[agents.fake]\npreset = \"command\"\ndaily_budget = 10\ncommand = ['{}', \"{{prompt}}\"]\n\n\
+         [agents.claude]\npreset = \"claude\"\ndaily_budget = 1\n\n\
          [jobs.j]\ntype = \"script\"\ncommand = \"true\"\nevery = \"1h\"\n",
         fake.display()
     ));
@@ -1082,9 +1085,10 @@ fn running_as_root_is_warned_about() {
         });
         let o = jobctl(&env, now, args);
         assert_eq!(code(&o), 0, "{args:?}\n{}", both(&o));
-        assert!(
-            stderr(&o).contains("running as root"),
-            "{args:?} warns when run as root\n{}",
+        assert_eq!(
+            stderr(&o).matches("running as root").count(),
+            1,
+            "{args:?} warns when run as root, once\n{}",
             both(&o)
         );
     }

@@ -203,6 +203,7 @@ fn list_json_fields() {
         "last_run",
         "last_status",
         "last_exit_code",
+        "last_signal",
         "last_duration_ms",
     ]
     .into();

@@ -808,12 +808,26 @@ fn log_cap_keeps_the_end_and_says_how_much_was_dropped() {
         "the end of the output is kept: ...{:?}",
         &text[text.len().saturating_sub(200)..]
     );
+    // The cap cuts at a line boundary: what is kept starts with a whole line, and the
+    // header's numbers add up to what was printed.
     let printed = TOTAL + "LAST-LINE-MARKER\n".len() as u64;
-    let dropped = printed - CAP;
+    let (header, kept) = text.split_once('\n').unwrap();
+    let kept_len = kept.len() as u64;
+    let dropped = printed - kept_len;
     assert!(
-        text.contains("dropped") && text.contains(&dropped.to_string()),
-        "the log says {dropped} bytes were dropped: {:?}",
-        &text[..text.len().min(300)]
+        header.contains(&format!(
+            "the first {dropped} bytes were dropped, the last {kept_len} kept"
+        )),
+        "the log says {dropped} bytes were dropped: {header:?}"
+    );
+    assert!(
+        kept.starts_with("filler line for the log cap test\n"),
+        "{:?}",
+        &kept[..60]
+    );
+    assert!(
+        kept_len > CAP - 40,
+        "at most a line less than the cap: {kept_len}"
     );
 }
 

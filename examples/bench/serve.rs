@@ -147,7 +147,12 @@ pub fn measure(bin: &Path, small: &Fixture, big: &Fixture) -> Result<Numbers> {
     // B11: events made by the CLI, timed from their commit to a client reading them.
     let server = start(bin, small)?;
     let tok = token(bin, small)?;
-    let mut stream = open_stream(&server.base, &tok, None)?;
+    // From the end of the log: B3 left events there that are not this measure's.
+    let last = {
+        use jobctl::store::EventStore;
+        jobctl::store::sqlite::SqliteStore::open(&small.home.join("state"))?.last_event_id()?
+    };
+    let mut stream = open_stream(&server.base, &tok, Some(last))?;
     let rss_idle = rss_mib(server.child.id())?;
     let (tx, rx) = std::sync::mpsc::channel::<(i64, f64)>();
     std::thread::spawn(move || {
@@ -204,7 +209,7 @@ pub fn measure(bin: &Path, small: &Fixture, big: &Fixture) -> Result<Numbers> {
     // B13: 100 streams open, each replaying the whole log, then following it.
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     for _ in 0..100 {
-        let mut s = open_stream(&server.base, &tok, Some(0))?;
+        let mut s = open_stream(&server.base, &tok, Some(last))?;
         let done = done_tx.clone();
         std::thread::spawn(move || {
             let (mut line, mut seen) = (String::new(), 0);

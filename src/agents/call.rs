@@ -82,7 +82,7 @@ pub async fn call(
             attempts.push(attempt(&name, Outcome::Unavailable, st.reason));
             continue;
         }
-        if select::find_program(&agent.command[0], &spec.env).is_none() {
+        if select::find_program(&agent.command[0], &spec.env, &spec.workdir).is_none() {
             attempts.push(attempt(
                 &name,
                 Outcome::NotInstalled,
@@ -210,6 +210,7 @@ pub async fn call(
             fin.status,
             spec.timeout,
             cfg.runner.kill_grace,
+            fin.killed,
             to_ms(clock::real_now()),
         );
         let interrupted = match fin.ending {
@@ -227,7 +228,7 @@ pub async fn call(
                 ));
                 end.status = base.status;
                 end.error = base.error;
-                return finish(end, attempts, interrupted, None, log);
+                return finish(end, attempts, interrupted, None, false, log);
             }
             Ending::SpawnFailed { message, .. } => Verdict::Failed {
                 error: message.clone(),
@@ -247,7 +248,8 @@ pub async fn call(
             Verdict::Succeeded => {
                 attempts.push(attempt(&name, Outcome::Succeeded, None));
                 end.status = RunStatus::Succeeded;
-                return finish(end, attempts, None, parsed.answer, log);
+                let logged = parsed.answer_is_output;
+                return finish(end, attempts, None, parsed.answer, logged, log);
             }
             Verdict::NextAgent { outcome, reason } => {
                 let reason = hide(&reason);
@@ -273,7 +275,7 @@ pub async fn call(
                 attempts.push(attempt(&name, Outcome::Failed, Some(error.clone())));
                 end.status = RunStatus::Failed;
                 end.error = Some(format!("agent {name} failed: {error}"));
-                return finish(end, attempts, None, None, log);
+                return finish(end, attempts, None, None, false, log);
             }
         }
     }
@@ -284,14 +286,17 @@ pub async fn call(
     } else {
         format!("no agent available ({})", reasons.join("; "))
     });
-    finish(end, attempts, None, None, log)
+    finish(end, attempts, None, None, false, log)
 }
 
+/// Closes a call: its error and its answer in the log (unless the answer is the output
+/// the log holds already, `answer_logged`).
 fn finish(
     mut end: RunEnd,
     attempts: Vec<Attempt>,
     interrupted: Option<Signal>,
     answer: Option<String>,
+    answer_logged: bool,
     log: &mut LogFile,
 ) -> Result<CallResult> {
     end.attempts = attempts;
@@ -300,7 +305,7 @@ fn finish(
         if let Some(e) = &end.error {
             log.note(e)?;
         }
-        if let Some(a) = &answer {
+        if let Some(a) = answer.as_ref().filter(|_| !answer_logged) {
             log.note("answer:")?;
             log.write(a.as_bytes())?;
             if !a.ends_with('\n') {

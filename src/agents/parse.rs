@@ -44,6 +44,9 @@ pub struct Parsed {
     pub reached_service: bool,
     /// `None`: the call succeeded.
     pub failure: Option<Failure>,
+    /// The answer is the output itself (a `command` agent's text), which the run's log
+    /// has already: it is not written there again.
+    pub answer_is_output: bool,
 }
 
 /// Classifies an error message from a CLI.

@@ -45,27 +45,10 @@ pub fn check_credentials(
     ))
 }
 
-/// Where a program would be found: a path with a slash as is, else the first match on the
-/// `PATH` of the environment the agent gets.
-pub fn find_program(program: &str, env: &[(String, String)]) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &Path| {
-        p.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if program.contains('/') {
-        let p = PathBuf::from(program);
-        return executable(&p).then_some(p);
-    }
-    let path = env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("/usr/bin:/bin");
-    path.split(':')
-        .filter(|d| !d.is_empty())
-        .map(|d| Path::new(d).join(program))
-        .find(|p| executable(p))
+/// Where an agent's program would be found: on the `PATH` of the environment the agent
+/// gets, from its working directory (`exec::env::find_program`, the one lookup).
+pub fn find_program(program: &str, env: &[(String, String)], workdir: &Path) -> Option<PathBuf> {
+    crate::exec::env::find_program(program, crate::exec::env::path_of(env), workdir)
 }
 
 /// What a finished call means.
@@ -211,8 +194,9 @@ mod tests {
     #[test]
     fn programs_are_found_on_the_agents_path() {
         let env = vec![("PATH".to_string(), "/nonexistent:/bin:/usr/bin".to_string())];
-        assert!(find_program("sh", &env).is_some());
-        assert!(find_program("surely-not-a-program-xyz", &env).is_none());
-        assert!(find_program("/bin/sh", &[]).is_some());
+        let here = Path::new("/");
+        assert!(find_program("sh", &env, here).is_some());
+        assert!(find_program("surely-not-a-program-xyz", &env, here).is_none());
+        assert!(find_program("/bin/sh", &[], here).is_some());
     }
 }

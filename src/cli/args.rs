@@ -38,6 +38,9 @@ pub struct Global {
     /// Colour: auto (only on a terminal, never with NO_COLOR), always, never
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+    /// Times as they are, without "in 4m" / "3m ago" beside them on a terminal
+    #[arg(long, global = true)]
+    pub absolute: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -45,6 +48,16 @@ pub enum CompletionShell {
     Bash,
     Zsh,
     Fish,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFormat {
+    /// crontab lines (`crontab -l`)
+    Crontab,
+    /// the `jobs:` section of a TeleClaude teleclaude.yml
+    Teleclaude,
+    /// job-finder's ai-settings JSON (agents, budgets, fallbacks, scope states)
+    AiSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -65,7 +78,8 @@ pub enum Command {
         after_help = "Examples:\n  jobctl next nightly-vacuum\n  jobctl next report -n 10 --from 2026-03-28T00:00:00+01:00"
     )]
     Next {
-        /// The job
+        /// The job (jobctl list shows them)
+        #[arg(add = job_names())]
         name: String,
         /// How many start times (at most 10000)
         #[arg(short = 'n', default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=10_000))]
@@ -87,26 +101,33 @@ pub enum Command {
     )]
     History {
         /// Only this job's runs
+        #[arg(add = job_names())]
         name: Option<String>,
-        /// How many runs
+        /// How many runs (newest first)
         #[arg(short = 'n', default_value_t = 20)]
         n: usize,
     },
 
     /// The stored output of a run
     #[command(
-        after_help = "Examples:\n  jobctl logs 42\n  jobctl logs --job nightly-vacuum --follow"
+        after_help = "Examples:\n  jobctl logs 42\n  jobctl logs --job nightly-vacuum --follow\n  jobctl logs --job nightly-vacuum --tail 20 --timestamps"
     )]
     Logs {
-        /// The run id
+        /// The run id (jobctl history shows them)
         #[arg(required_unless_present = "job", conflicts_with = "job")]
         run_id: Option<i64>,
         /// The latest run of this job
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", add = job_names())]
         job: Option<String>,
         /// Keep printing as the log grows until the run ends
         #[arg(short, long)]
         follow: bool,
+        /// Only the last N lines (then, with --follow, what comes)
+        #[arg(long, value_name = "N")]
+        tail: Option<u64>,
+        /// Each line with the time jobctl received it
+        #[arg(short = 't', long)]
+        timestamps: bool,
     },
 
     /// The tick: start every due job, then return (launchd/systemd call this every 5 minutes)
@@ -115,7 +136,7 @@ pub enum Command {
     )]
     Run {
         /// Consider only this job (it still must be due, unless --force)
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", add = job_names())]
         job: Option<String>,
         /// Run --job now in the foreground, due or not
         #[arg(long, requires = "job")]
@@ -133,18 +154,19 @@ pub enum Command {
         after_help = "Examples:\n  jobctl force nightly-vacuum\n  jobctl force report --json > run.json"
     )]
     Force {
-        /// The job
+        /// The job (jobctl list shows them)
+        #[arg(add = job_names())]
         name: String,
     },
 
     /// Stop a running run (TERM, grace, KILL, the whole tree) and record it cancelled
     #[command(after_help = "Examples:\n  jobctl cancel 42\n  jobctl cancel --job log-bug-hunter")]
     Cancel {
-        /// The run id
+        /// The run id (jobctl status shows the running ones)
         #[arg(required_unless_present = "job", conflicts_with = "job")]
         run_id: Option<i64>,
         /// The running run of this job
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", add = job_names())]
         job: Option<String>,
     },
 
@@ -160,10 +182,10 @@ pub enum Command {
     )]
     Ask {
         /// Budget scope to spend from
-        #[arg(long, default_value = "backend")]
+        #[arg(long, default_value = "backend", add = scope_names())]
         scope: String,
         /// First agent to try (then [fallback] order)
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", add = agent_names())]
         agent: Option<String>,
         /// fast, med or slow: picks the model
         #[arg(long, default_value = "fast", value_name = "LEVEL")]
@@ -206,18 +228,55 @@ pub enum Command {
     #[command(subcommand)]
     Token(Token),
 
-    /// Print a shell completion script
+    /// Write a commented starter config (never over an existing one)
     #[command(
-        after_help = "Examples:\n  jobctl completions bash > ~/.local/share/bash-completion/completions/jobctl\n  jobctl completions zsh > ~/.zfunc/_jobctl\n  jobctl completions fish > ~/.config/fish/completions/jobctl.fish"
+        after_help = "Examples:\n  jobctl init                          ~/.config/jobctl/jobctl.toml (or $JOBCTL_HOME/jobctl.toml)\n  jobctl --config ./jobctl.toml init\n  jobctl init --print > my.toml"
+    )]
+    Init {
+        /// Print it to stdout instead of writing the file
+        #[arg(long)]
+        print: bool,
+    },
+
+    /// Edit the config in $VISUAL or $EDITOR; it is checked on save and never left invalid
+    #[command(
+        after_help = "Example:\n  EDITOR=nano jobctl edit\n\nLike crontab -e: the editor works on a copy; a valid copy replaces the config, an invalid one is offered for editing again (on a terminal) or dropped, and the config stays as it was."
+    )]
+    Edit,
+
+    /// Turn another scheduler's jobs into jobctl TOML on stdout
+    #[command(
+        after_help = "Examples:\n  crontab -l | jobctl import crontab - >> jobctl.toml\n  jobctl import teleclaude ~/teleclaude/teleclaude.yml\n  jobctl import ai-settings ai-settings.json\n\nWhat could not be carried over is listed on stderr (and as # comments in the TOML)."
+    )]
+    Import {
+        /// crontab, teleclaude (a teleclaude.yml jobs section) or ai-settings (job-finder's JSON)
+        format: ImportFormat,
+        /// The file to read; - reads stdin
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+
+    /// Print a shell completion script (job and agent names complete from the config)
+    #[command(
+        after_help = "Examples:\n  jobctl completions bash > ~/.local/share/bash-completion/completions/jobctl\n  jobctl completions zsh > ~/.zfunc/_jobctl\n  jobctl completions fish > ~/.config/fish/completions/jobctl.fish\n\nThe script calls jobctl for names as you type, so it follows the config."
     )]
     Completions {
         /// bash, zsh or fish
         shell: CompletionShell,
     },
 
-    /// Print the man page (roff), generated from this command line
-    #[command(after_help = "Example:\n  jobctl man > ~/.local/share/man/man1/jobctl.1")]
-    Man,
+    /// Print a man page (roff): jobctl(1), jobctl-COMMAND(1), jobctl.toml(5)
+    #[command(
+        after_help = "Examples:\n  jobctl man | man -l -\n  jobctl man run > jobctl-run.1\n  jobctl man jobctl.toml > jobctl.toml.5\n  jobctl man --dir ~/.local/share/man     every page, in man1/ and man5/"
+    )]
+    Man {
+        /// A command (jobctl-COMMAND(1)) or jobctl.toml (the config format, section 5)
+        #[arg(value_name = "PAGE", conflicts_with = "dir")]
+        page: Option<String>,
+        /// Write every page under DIR/man1 and DIR/man5
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 
     /// Internal: supervise one run started by `jobctl run`
     #[command(hide = true)]
@@ -234,15 +293,18 @@ pub enum Command {
 pub enum Configure {
     /// Enable or disable an agent for one scope or all (a reason is stored as "manual: TEXT")
     #[command(
+        group = clap::ArgGroup::new("action").required(true).args(["enable", "disable"]),
         after_help = "Examples:\n  jobctl configure agent claude --disable --reason \"token expired\"\n  jobctl configure agent claude --scope worker --enable"
     )]
     Agent {
+        /// The agent (jobctl status shows them)
+        #[arg(add = agent_names())]
         name: String,
         /// Only this scope (default: every scope)
-        #[arg(long)]
+        #[arg(long, add = scope_names())]
         scope: Option<String>,
         /// Make the agent available again
-        #[arg(long, conflicts_with = "disable", required_unless_present = "disable")]
+        #[arg(long)]
         enable: bool,
         /// Take the agent out of selection
         #[arg(long)]
@@ -255,10 +317,13 @@ pub enum Configure {
     #[command(
         after_help = "Examples:\n  jobctl configure job nightly-vacuum --pause\n  jobctl configure job nightly-vacuum --resume"
     )]
+    #[command(group = clap::ArgGroup::new("action").required(true).args(["pause", "resume"]))]
     Job {
+        /// The job (jobctl list shows them)
+        #[arg(add = job_names())]
         name: String,
         /// Stop scheduling the job (survives restarts)
-        #[arg(long, conflicts_with = "resume", required_unless_present = "resume")]
+        #[arg(long)]
         pause: bool,
         /// Schedule it again, from its next slot (passed slots are not caught up)
         #[arg(long)]
@@ -274,12 +339,39 @@ pub enum Reset {
     )]
     Budgets {
         /// Only this agent
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", add = agent_names())]
         agent: Option<String>,
     },
     /// Forget when the job last ran, so it is scheduled as if new (history stays)
     #[command(after_help = "Example:\n  jobctl reset job nightly-vacuum")]
-    Job { name: String },
+    Job {
+        /// The job (jobctl list shows them)
+        #[arg(add = job_names())]
+        name: String,
+    },
+}
+
+/// Completes job names from the config, as the shell asks (`jobctl completions`).
+fn job_names() -> clap_complete::engine::ArgValueCandidates {
+    clap_complete::engine::ArgValueCandidates::new(|| names(crate::cli::complete::jobs))
+}
+
+/// Completes agent names from the config.
+fn agent_names() -> clap_complete::engine::ArgValueCandidates {
+    clap_complete::engine::ArgValueCandidates::new(|| names(crate::cli::complete::agents))
+}
+
+/// Completes the config's budget scopes.
+fn scope_names() -> clap_complete::engine::ArgValueCandidates {
+    clap_complete::engine::ArgValueCandidates::new(|| names(crate::cli::complete::scopes))
+}
+
+fn names(of: fn() -> Vec<(String, String)>) -> Vec<clap_complete::engine::CompletionCandidate> {
+    of().into_iter()
+        .map(|(name, help)| {
+            clap_complete::engine::CompletionCandidate::new(name).help(Some(help.into()))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,7 +4,9 @@
 
 pub mod args;
 pub mod commands;
+pub mod complete;
 pub mod output;
+pub mod table;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -27,16 +29,12 @@ pub(crate) fn load_config(g: &Global) -> Result<&'static Config> {
 }
 
 pub fn main() -> ExitCode {
+    // A shell asking for completions (COMPLETE=bash ...) is answered here and exits;
+    // otherwise this only looks at one environment variable.
+    clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command).complete();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                code::USAGE
-            } else {
-                code::OK
-            });
-        }
+        Err(e) => return usage_error(&e),
     };
     let ui = Ui::new(&cli.global);
     // The server says what it does (each write, with who made it) by default.
@@ -65,7 +63,19 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
             run_id,
             job,
             follow,
-        } => commands::logs::execute(g, ui, *run_id, job.as_deref(), *follow),
+            tail,
+            timestamps,
+        } => commands::logs::execute(
+            g,
+            ui,
+            commands::logs::LogsArgs {
+                run_id: *run_id,
+                job: job.as_deref(),
+                follow: *follow,
+                tail: *tail,
+                timestamps: *timestamps,
+            },
+        ),
         Command::Run {
             job,
             force,
@@ -91,8 +101,11 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
             ..
         }) => commands::configure::agent(g, ui, name, scope.as_deref(), *enable, reason.as_deref()),
         Command::Status => commands::status::execute(g, ui),
+        Command::Init { print } => commands::init::execute(g, ui, *print),
+        Command::Edit => commands::edit::execute(g, ui),
+        Command::Import { format, file } => commands::import::execute(ui, *format, file),
         Command::Completions { shell } => commands::docs::completions(*shell),
-        Command::Man => commands::docs::man(),
+        Command::Man { page, dir } => commands::docs::man(page.as_deref(), dir.as_deref()),
         Command::Serve { listen, socket } => commands::serve::serve(g, *listen, socket.as_deref()),
         Command::Token(t) => commands::serve::token(g, ui, t),
         Command::Ask {
@@ -140,6 +153,39 @@ fn init_logging(verbose: u8, quiet: bool) {
         .without_time()
         .with_ansi(false)
         .try_init();
+}
+
+/// A command line clap refused (or `--help`/`--version`, which are not errors): its text
+/// on stderr (help on stdout), and with `--json` the error document on stdout.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    let _ = e.print();
+    if !e.use_stderr() {
+        return ExitCode::from(code::OK);
+    }
+    let wants_json = std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    if wants_json {
+        let text = e.render().to_string();
+        let first = text.lines().next().unwrap_or("").trim();
+        let message = first.strip_prefix("error: ").unwrap_or(first);
+        let doc = ErrorDoc {
+            error: ErrorBody {
+                exit_code: code::USAGE,
+                message,
+                errors: &[],
+            },
+        };
+        let v = serde_json::to_value(&doc).unwrap_or(serde_json::Value::Null);
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        );
+    }
+    ExitCode::from(code::USAGE)
 }
 
 /// The `--json` error document.

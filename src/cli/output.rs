@@ -1,24 +1,27 @@
-//! How results reach people and programs: tables (comfy-table), colour, JSON documents,
+//! How results reach people and programs: tables (`table.rs`), colour, JSON documents,
 //! and the formatting of times and durations. Results go to stdout, logs to stderr; a
 //! closed stdout (`jobctl list | head`) is not an error.
 
 use std::io::{IsTerminal, Write};
 
-use comfy_table::presets::NOTHING;
-use comfy_table::{Cell, Color, ContentArrangement, Table};
-
 use super::args::{ColorChoice, Global};
+use super::table::{Cell, Color, Table};
 
 pub struct Ui {
     pub json: bool,
     pub color: bool,
     pub quiet: bool,
+    /// Times shown with how far they are from now (`in 4m`, `3m ago`): on a terminal,
+    /// unless `--absolute`.
+    pub relative: bool,
     tty: bool,
+    width: Option<usize>,
 }
 
 impl Ui {
     pub fn new(g: &Global) -> Ui {
-        let tty = std::io::stdout().is_terminal();
+        let stdout = std::io::stdout();
+        let tty = stdout.is_terminal();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let color = match g.color {
             ColorChoice::Always => true,
@@ -29,8 +32,21 @@ impl Ui {
             json: g.json,
             color,
             quiet: g.quiet,
+            relative: tty && !g.absolute && !g.json,
             tty,
+            width: if tty { terminal_width(&stdout) } else { None },
         }
+    }
+
+    /// Whether stdout is a terminal.
+    pub fn is_tty(&self) -> bool {
+        self.tty
+    }
+
+    /// The terminal's width, when tables must fit one: `None` when stdout is not a
+    /// terminal or its width is unknown or 0 (then nothing is cut).
+    pub fn width(&self) -> Option<usize> {
+        self.width
     }
 
     /// Prints to stdout; a closed pipe ends output quietly.
@@ -58,36 +74,20 @@ impl Ui {
         self.print_json(&v);
     }
 
-    /// A borderless table, sized to the terminal only when there is one.
-    pub fn table(&self, header: &[&str]) -> Table {
-        let mut t = Table::new();
-        t.load_style(NOTHING);
-        if self.tty {
-            t.set_content_arrangement(ContentArrangement::Dynamic);
-        } else {
-            t.force_no_tty();
-        }
-        if self.color {
-            t.enforce_styling();
-        }
-        t.set_header(header.iter().map(Cell::new));
-        t
+    /// A table fitted to the terminal, as text (header first).
+    pub fn table_text(&self, headers: &[&str], rows: &[Vec<Cell>]) -> String {
+        Table::render(headers, rows, self.color, self.width())
     }
 
-    pub fn print_table(&self, t: &Table) {
-        let lines: Vec<String> = t.lines().map(|l| l.trim_end().to_string()).collect();
-        let mut text = lines.join("\n");
-        text.push('\n');
-        self.print(&text);
+    /// Prints a table fitted to the terminal.
+    pub fn print_table(&self, headers: &[&str], rows: &[Vec<Cell>]) {
+        self.print(&self.table_text(headers, rows));
     }
 
     /// A run status, coloured when colour is on.
     pub fn status_cell(&self, status: impl AsRef<str>) -> Cell {
         let status = status.as_ref();
         let cell = Cell::new(status);
-        if !self.color {
-            return cell;
-        }
         match status {
             "succeeded" => cell.fg(Color::Green),
             "failed" | "timed_out" | "lost" => cell.fg(Color::Red),
@@ -95,6 +95,60 @@ impl Ui {
             "running" => cell.fg(Color::Cyan),
             _ => cell,
         }
+    }
+
+    /// A moment for people: local time, and on a terminal how far it is from `now`
+    /// (`2026-11-27 10:30 (in 4m)`).
+    pub fn time(&self, ms: i64, now_ms: i64) -> String {
+        let abs = human_time(ms);
+        if self.relative {
+            format!("{abs} ({})", relative(ms, now_ms))
+        } else {
+            abs
+        }
+    }
+}
+
+/// The width of the terminal on `stdout`: `$COLUMNS` when set (a shell's own idea of it;
+/// 0 means none), else the terminal's. `None`: unknown, or 0.
+fn terminal_width(stdout: &std::io::Stdout) -> Option<usize> {
+    if let Some(c) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+    {
+        return (c > 0).then_some(c);
+    }
+    terminal_size::terminal_size_of(stdout)
+        .map(|(w, _)| usize::from(w.0))
+        .filter(|w| *w > 0)
+}
+
+/// `in 4m`, `3m ago`, `in 2h5m`, `now`: the distance from `now_ms`, rounded down to the
+/// minute past a minute, to two units at most.
+pub fn relative(ms: i64, now_ms: i64) -> String {
+    let d = ms - now_ms;
+    let secs = d.unsigned_abs() / 1000;
+    if secs < 60 {
+        return if secs < 5 {
+            "now".into()
+        } else if d > 0 {
+            format!("in {secs}s")
+        } else {
+            format!("{secs}s ago")
+        };
+    }
+    let (days, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    let amount = match (days, h, m) {
+        (0, 0, m) => format!("{m}m"),
+        (0, h, 0) => format!("{h}h"),
+        (0, h, m) => format!("{h}h{m}m"),
+        (d, 0, _) => format!("{d}d"),
+        (d, h, _) => format!("{d}d{h}h"),
+    };
+    if d > 0 {
+        format!("in {amount}")
+    } else {
+        format!("{amount} ago")
     }
 }
 
@@ -110,19 +164,25 @@ pub fn human_duration(ms: Option<i64>) -> String {
     }
 }
 
+pub use crate::core::run::signal_name;
+
+/// How a run's main process ended, in few words: `exit 3`, `SIGKILL`, `exit -`.
+pub fn exit_text(exit_code: Option<i64>, signal: Option<i64>) -> String {
+    match (exit_code, signal) {
+        (Some(c), _) => format!("exit {c}"),
+        (None, Some(s)) => signal_name(s),
+        _ => "exit -".into(),
+    }
+}
+
 /// One line per ended run: job, run id, status, exit, duration.
 pub fn end_line(r: &crate::core::run::RunRecord) -> String {
-    let exit = match (r.exit_code, r.signal) {
-        (Some(c), _) => format!("exit {c}"),
-        (None, Some(s)) => format!("signal {s}"),
-        _ => "exit -".into(),
-    };
     let mut line = format!(
         "{}  run {}  {}  {}  {}",
         r.job,
         r.id,
         r.status,
-        exit,
+        exit_text(r.exit_code, r.signal),
         human_duration(r.duration_ms)
     );
     if r.status != crate::core::run::RunStatus::Succeeded
@@ -131,4 +191,30 @@ pub fn end_line(r: &crate::core::run::RunRecord) -> String {
         line.push_str(&format!("  ({e})"));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times_read_like_people_say_them() {
+        let m = 60_000;
+        assert_eq!(relative(4 * m, 0), "in 4m");
+        assert_eq!(relative(0, 3 * m + 20_000), "3m ago");
+        assert_eq!(relative(125 * m, 0), "in 2h5m");
+        assert_eq!(relative(120 * m, 0), "in 2h");
+        assert_eq!(relative(0, 26 * 60 * m), "1d2h ago");
+        assert_eq!(relative(1000, 0), "now");
+        assert_eq!(relative(30_000, 0), "in 30s");
+    }
+
+    #[test]
+    fn signals_are_named() {
+        assert_eq!(signal_name(9), "SIGKILL");
+        assert_eq!(signal_name(15), "SIGTERM");
+        assert_eq!(signal_name(999), "signal 999");
+        assert_eq!(exit_text(None, Some(9)), "SIGKILL");
+        assert_eq!(exit_text(Some(3), None), "exit 3");
+    }
 }

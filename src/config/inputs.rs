@@ -102,8 +102,11 @@ impl Inputs {
     }
 }
 
-/// `KEY=value` lines; `#` comments and blank lines ignored; optional quotes stripped. The
-/// file holds secrets, so it must not be readable by others.
+/// The dotenv file of `runner.env_file`, read the way the dotenv tools people know read it
+/// (dotenvy): `KEY=value` lines, `export ` prefixes, `#` comments (also after a value),
+/// single quotes literal, double quotes with escapes, `$VAR`/`${VAR}` substituted from
+/// earlier lines and the environment. The file holds secrets, so it must not be readable
+/// by others, and an error never quotes a line of it (only its number).
 ///
 /// The one input that is not recorded (a record keeps content): it is read on every load,
 /// snapshot or not.
@@ -120,33 +123,85 @@ pub(super) fn env_file(p: &Path) -> Result<Vec<(String, String)>, String> {
     let text =
         std::fs::read_to_string(p).map_err(|e| format!("can't read {}: {e}", p.display()))?;
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
+    for item in dotenvy::from_read_iter(text.as_bytes()) {
+        match item {
+            Ok((k, v)) => out.push((k, v)),
+            Err(dotenvy::Error::LineParse(line, at)) => {
+                return Err(format!(
+                    "{} line {}: expected KEY=value (a key of letters, digits and _, not starting with a digit; quotes closed)",
+                    p.display(),
+                    line_number(&text, &line, at)
+                ));
+            }
+            Err(e) => {
+                return Err(format!("can't read {}: {}", p.display(), redact(&e)));
+            }
         }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((k, v)) = line.split_once('=') else {
-            return Err(format!(
-                "{} line {}: expected KEY=value",
-                p.display(),
-                i + 1
-            ));
-        };
-        let v = v.trim();
-        let v = v
-            .strip_prefix('"')
-            .and_then(|x| x.strip_suffix('"'))
-            .or_else(|| v.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')))
-            .unwrap_or(v);
-        out.push((k.trim().to_string(), v.to_string()));
     }
     Ok(out)
+}
+
+/// The 1-based line of the file on which parsing `line` (a logical line, possibly spanning
+/// several) failed at byte `at`.
+fn line_number(text: &str, line: &str, at: usize) -> usize {
+    let start = if line.is_empty() {
+        text.len()
+    } else {
+        text.find(line).unwrap_or(0)
+    };
+    // Past its end: a quote that never closed; the line where it opened is the one to fix.
+    let at = if at >= line.len() { 0 } else { at };
+    let upto = (start + at).min(text.len());
+    let mut cut = upto;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text[..cut].matches('\n').count() + 1
+}
+
+/// An error of the dotenv reader that is not about one line: its kind, never the text.
+fn redact(e: &dotenvy::Error) -> String {
+    match e {
+        dotenvy::Error::Io(io) => io.to_string(),
+        dotenvy::Error::EnvVar(_) => "a variable it names is not valid".into(),
+        _ => "it is not a dotenv file".into(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn env_file_of(text: &str) -> Result<Vec<(String, String)>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("x.env");
+        std::fs::write(&f, text).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        env_file(&f)
+    }
+
+    #[test]
+    fn env_files_read_as_dotenv_tools_read_them() {
+        let vars = env_file_of(
+            "# a comment\nexport A=1\nB=\"two words\" # an inline comment\nB2=plain # inline\nC=\"quoted \\\"x\\\" \\n end\"\nD='single $A'\nE=\"$A-${A}\"\n\nF=\n",
+        )
+        .unwrap();
+        let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("A"), Some("1"));
+        assert_eq!(get("B"), Some("two words"));
+        assert_eq!(get("C"), Some("quoted \"x\" \n end"));
+        assert_eq!(get("D"), Some("single $A"));
+        assert_eq!(get("E"), Some("1-1"));
+        assert_eq!(get("F"), Some(""));
+        let e = env_file_of("A=1\n=secret-value\n").unwrap_err();
+        assert!(e.contains("line 2: expected KEY=value"), "{e}");
+        assert!(!e.contains("secret-value"), "{e}");
+        let e = env_file_of("A=1\nB=2\nTOKEN sk-secret\n").unwrap_err();
+        assert!(e.contains("line 3"), "{e}");
+        assert!(!e.contains("sk-secret"), "{e}");
+        let e = env_file_of("A=\"never closed\nB=2\n").unwrap_err();
+        assert!(e.contains("line 1:"), "{e}");
+    }
 
     #[test]
     fn a_changed_input_is_noticed() {

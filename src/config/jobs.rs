@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::walk::{Ctx, StrOrList, Table};
+use super::walk::{Ctx, StrOrList, Table, value_hint};
 use super::{Agent, AgentJob, Budget, Command, Job, JobKind, MAX_PROMPT_BYTES, Runner, Thinking};
 use crate::core::schedule::Schedule;
 use crate::core::zone::Zone;
@@ -38,6 +38,17 @@ pub(super) struct JobEnv<'a> {
 
 fn span_of(t: &Table<'_, '_>, key: &str) -> std::ops::Range<usize> {
     t.get(key).map(|v| v.span()).unwrap_or(t.span.clone())
+}
+
+/// The span of item `i` of the array at `key` (the whole value when it is not one).
+fn item_span(t: &Table<'_, '_>, key: &str, i: usize) -> std::ops::Range<usize> {
+    match t.get(key).map(|v| v.get_ref()) {
+        Some(toml::de::DeValue::Array(items)) => items
+            .get(i)
+            .map(|v| v.span())
+            .unwrap_or_else(|| span_of(t, key)),
+        _ => span_of(t, key),
+    }
 }
 
 pub(super) fn job_section(
@@ -74,7 +85,10 @@ pub(super) fn job_section(
             ctx.err(
                 type_v.map(|v| v.span()).unwrap_or(0..0),
                 &t.key_path("type"),
-                format!("expected \"script\" or \"agent\", found {other:?}"),
+                format!(
+                    "expected \"script\" or \"agent\", found {other:?}{}",
+                    value_hint(other, ["script", "agent"])
+                ),
             );
             COMMON_KEYS
                 .iter()
@@ -103,7 +117,11 @@ pub(super) fn job_section(
         Some(tz) => match Zone::named(&tz) {
             Ok(z) => Some(z),
             Err(e) => {
-                ctx.err(span_of(t, "timezone"), &t.key_path("timezone"), e);
+                ctx.err(
+                    span_of(t, "timezone"),
+                    &t.key_path("timezone"),
+                    format!("{e}{}", crate::core::zone::suggest(&tz)),
+                );
                 None
             }
         },
@@ -157,7 +175,10 @@ fn schedule(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<Option<Schedule>> {
         );
         return None;
     }
+    // Every problem of the schedule is reported, not only the first: a bad day and a bad
+    // time are two errors.
     let weekdays = t.strings(ctx, "weekdays");
+    let mut ok = true;
     if t.get("weekdays").is_some() && t.get("at").is_none() {
         ctx.err(
             span_of(t, "weekdays"),
@@ -166,26 +187,27 @@ fn schedule(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<Option<Schedule>> {
         );
     }
     if let Some(days) = &weekdays {
-        for d in days {
+        for (i, d) in days.iter().enumerate() {
             if !WEEKDAYS.contains(&d.as_str()) {
+                let hint = value_hint(d, WEEKDAYS.iter().copied());
                 ctx.err(
-                    span_of(t, "weekdays"),
+                    item_span(t, "weekdays", i),
                     &t.key_path("weekdays"),
-                    format!("expected mon, tue, wed, thu, fri, sat or sun, found {d:?}"),
+                    format!("expected mon, tue, wed, thu, fri, sat or sun, found {d:?}{hint}"),
                 );
-                return None;
+                ok = false;
             }
         }
     }
     match present.first().copied() {
-        None => Some(None),
+        None => ok.then_some(None),
         Some("every") => t
             .duration(ctx, "every", Duration::from_secs(60))
             .map(|d| Some(Schedule::Every(d))),
         Some("at") => {
-            let times = match t.str_or_strings(ctx, "at")? {
-                StrOrList::Str(s) => vec![s],
-                StrOrList::List(l) => l,
+            let (times, single) = match t.str_or_strings(ctx, "at")? {
+                StrOrList::Str(s) => (vec![s], true),
+                StrOrList::List(l) => (l, false),
             };
             if times.is_empty() {
                 ctx.err(
@@ -196,14 +218,22 @@ fn schedule(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<Option<Schedule>> {
                 return None;
             }
             let mut parsed = Vec::new();
-            for s in &times {
+            for (i, s) in times.iter().enumerate() {
                 match units::parse_hhmm(s) {
                     Ok(hm) => parsed.push(hm),
                     Err(e) => {
-                        ctx.err(span_of(t, "at"), &t.key_path("at"), e.clone());
-                        return None;
+                        let span = if single {
+                            span_of(t, "at")
+                        } else {
+                            item_span(t, "at", i)
+                        };
+                        ctx.err(span, &t.key_path("at"), e.clone());
+                        ok = false;
                     }
                 }
+            }
+            if !ok {
+                return None;
             }
             match Schedule::at(parsed, &weekdays.unwrap_or_default()) {
                 Ok(s) => Some(Some(s)),
@@ -330,7 +360,10 @@ fn agent(
         ctx.err(
             span_of(t, "agent"),
             &t.key_path("agent"),
-            format!("{a:?} is not an agent defined under [agents]"),
+            format!(
+                "{a:?} is not an agent defined under [agents]{}",
+                value_hint(a, env.agents.keys().map(String::as_str))
+            ),
         );
     }
     if agent.is_none() && env.fallback.is_empty() {
@@ -347,7 +380,10 @@ fn agent(
                 ctx.err(
                     span_of(t, "thinking"),
                     &t.key_path("thinking"),
-                    format!("expected fast, med or slow, found {s:?}"),
+                    format!(
+                        "expected fast, med or slow, found {s:?}{}",
+                        value_hint(&s, ["fast", "med", "slow"])
+                    ),
                 );
                 Thinking::Fast
             }
@@ -360,8 +396,9 @@ fn agent(
             span_of(t, "scope"),
             &t.key_path("scope"),
             format!(
-                "{scope:?} is not in budget.scopes ({})",
-                env.budget.scopes.join(", ")
+                "{scope:?} is not in budget.scopes ({}){}",
+                env.budget.scopes.join(", "),
+                value_hint(&scope, env.budget.scopes.iter().map(String::as_str))
             ),
         );
     }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use crate::core::error::{ConfigErrors, ConfigIssue};
-pub use paths::find_config_file;
+pub use paths::{absolute as absolute_path, default_config_file, find_config_file, no_config};
 
 use crate::core::error::{Error, Result};
 use crate::core::schedule::Schedule;
@@ -250,9 +250,41 @@ impl Runner {
 impl Config {
     /// The job named `name`, or the error every command gives for a name not in the file.
     pub fn job(&self, name: &str) -> Result<&Job> {
-        self.jobs.get(name).map(|j| &**j).ok_or_else(|| {
-            Error::NotFound(format!("no job named {name:?} in {}", self.path.display()))
-        })
+        self.jobs
+            .get(name)
+            .map(|j| &**j)
+            .ok_or_else(|| Error::NotFound(self.no_such_job(name)))
+    }
+
+    /// `no such job 'helo' (did you mean 'hello'?)`.
+    pub fn no_such_job(&self, name: &str) -> String {
+        no_such("job", name, self.jobs.keys(), &self.path)
+    }
+
+    /// `no such agent 'claud' (did you mean 'claude'?)`.
+    pub fn no_such_agent(&self, name: &str) -> String {
+        no_such("agent", name, self.agents.keys(), &self.path)
+    }
+
+    /// `scope "x" is not in budget.scopes (worker, backend)`, with a suggestion.
+    pub fn no_such_scope(&self, scope: &str) -> String {
+        format!(
+            "scope '{scope}' is not in budget.scopes ({}){}",
+            self.budget.scopes.join(", "),
+            crate::core::names::hint(scope, self.budget.scopes.iter().map(String::as_str))
+        )
+    }
+}
+
+fn no_such<'a>(
+    what: &str,
+    name: &str,
+    known: impl Iterator<Item = &'a String>,
+    path: &Path,
+) -> String {
+    match crate::core::names::closest(name, known.map(String::as_str)) {
+        Some(m) => format!("no such {what} '{name}' (did you mean '{m}'?)"),
+        None => format!("no such {what} '{name}' in {}", path.display()),
     }
 }
 
@@ -269,6 +301,24 @@ pub fn load_fresh(explicit: Option<&Path>) -> Result<Config> {
     load_path(&path, false)
 }
 
+/// Validates `text` as the config file at `path` would be (relative paths from its
+/// directory), without reading the file or touching a snapshot: `jobctl edit` checks an
+/// edited copy before it replaces the file.
+pub fn load_text(path: &Path, text: &str) -> Result<Config> {
+    let path = paths::absolute(path);
+    if text.len() > MAX_CONFIG_BYTES {
+        return Err(errors::whole_file(
+            &path,
+            format!(
+                "is {} bytes; a config file may be at most {MAX_CONFIG_BYTES} bytes",
+                text.len()
+            ),
+        )
+        .into());
+    }
+    Ok(parse::parse_config(&path, text)?.0)
+}
+
 /// Reads, parses and validates one config file, or takes its snapshot when the file and
 /// everything it refers to are unchanged since the snapshot was made.
 pub fn load_file(path: &Path) -> Result<Config> {
@@ -278,8 +328,10 @@ pub fn load_file(path: &Path) -> Result<Config> {
 fn load_path(path: &Path, use_snapshot: bool) -> Result<Config> {
     let path = paths::absolute(path);
     let display = path.display().to_string();
-    let meta = std::fs::metadata(&path)
-        .map_err(|e| errors::whole_file(&path, format!("can't read the config file: {e}")))?;
+    let meta = std::fs::metadata(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => paths::no_config(&path),
+        _ => errors::whole_file(&path, format!("can't read the config file: {e}")),
+    })?;
     if meta.is_dir() {
         return Err(errors::whole_file(&path, "is a directory, not a config file".into()).into());
     }

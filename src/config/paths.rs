@@ -9,8 +9,10 @@ fn env_nonempty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-fn home() -> Option<PathBuf> {
-    env_nonempty("HOME").map(PathBuf::from)
+/// The XDG base directories (`XDG_CONFIG_HOME`, `XDG_STATE_HOME`, `XDG_CACHE_HOME`, each
+/// else its default under the home directory), on macOS too, as the docs promise.
+fn xdg() -> Option<etcetera::base_strategy::Xdg> {
+    etcetera::base_strategy::Xdg::new().ok()
 }
 
 /// The config file: `--config`, else `$JOBCTL_CONFIG`, else `$JOBCTL_HOME/jobctl.toml`, else
@@ -22,40 +24,62 @@ pub fn find_config_file(explicit: Option<&Path>) -> crate::core::error::Result<P
     if let Some(p) = env_nonempty("JOBCTL_CONFIG") {
         return Ok(PathBuf::from(p));
     }
-    let candidate = if let Some(h) = env_nonempty("JOBCTL_HOME") {
-        PathBuf::from(h).join("jobctl.toml")
-    } else if let Some(x) = env_nonempty("XDG_CONFIG_HOME") {
-        PathBuf::from(x).join("jobctl/jobctl.toml")
-    } else if let Some(h) = home() {
-        h.join(".config/jobctl/jobctl.toml")
-    } else {
+    let Some(candidate) = default_config_file() else {
         return Err(whole_file(
             Path::new("jobctl.toml"),
-            "no config file: HOME is not set; pass --config PATH or set JOBCTL_HOME".into(),
+            "no config file: no home directory; pass --config PATH or set JOBCTL_HOME".into(),
         )
         .into());
     };
     if !candidate.exists() {
-        return Err(whole_file(
-            &candidate,
-            "no config file here; create it, pass --config PATH, or set JOBCTL_CONFIG / JOBCTL_HOME".into(),
-        )
-        .into());
+        return Err(no_config(&candidate).into());
     }
     Ok(candidate)
 }
 
+/// Where the config file is looked for when neither `--config` nor `$JOBCTL_CONFIG` names
+/// one (and where `jobctl init` writes it).
+pub fn default_config_file() -> Option<PathBuf> {
+    use etcetera::BaseStrategy;
+    if let Some(h) = env_nonempty("JOBCTL_HOME") {
+        return Some(PathBuf::from(h).join("jobctl.toml"));
+    }
+    Some(xdg()?.config_dir().join("jobctl/jobctl.toml"))
+}
+
+/// The error for a config file that is not there: where it was looked for, and how to
+/// make one.
+pub fn no_config(path: &Path) -> crate::core::error::ConfigErrors {
+    whole_file(
+        path,
+        format!(
+            "no config at {} — create one with jobctl init (or pass --config PATH, or set JOBCTL_CONFIG / JOBCTL_HOME)",
+            path.display()
+        ),
+    )
+}
+
 /// The state directory when the config sets none: `$JOBCTL_HOME/state`, else
-/// `$XDG_STATE_HOME/jobctl` (`~/.local/state/jobctl`).
+/// `$XDG_STATE_HOME/jobctl` (`~/.local/state/jobctl`). The variables it depends on are
+/// asked through `inputs`, so a snapshot notices when one changes.
 pub(super) fn state_dir_default(inputs: &mut Inputs) -> Option<PathBuf> {
-    let mut var = |name: &str| inputs.var(name).filter(|v| !v.is_empty());
-    if let Some(h) = var("JOBCTL_HOME") {
+    use etcetera::BaseStrategy;
+    if let Some(h) = inputs.var("JOBCTL_HOME").filter(|v| !v.is_empty()) {
         return Some(PathBuf::from(h).join("state"));
     }
-    if let Some(x) = var("XDG_STATE_HOME") {
-        return Some(PathBuf::from(x).join("jobctl"));
+    inputs.var("XDG_STATE_HOME");
+    inputs.var("HOME");
+    xdg()?.state_dir().map(|d| d.join("jobctl"))
+}
+
+/// Where config snapshots go when the config names no state directory:
+/// `$JOBCTL_HOME/cache`, else `$XDG_CACHE_HOME/jobctl` (`~/.cache/jobctl`).
+pub fn cache_dir_default() -> Option<PathBuf> {
+    use etcetera::BaseStrategy;
+    if let Some(h) = env_nonempty("JOBCTL_HOME") {
+        return Some(PathBuf::from(h).join("cache"));
     }
-    var("HOME").map(|h| PathBuf::from(h).join(".local/state/jobctl"))
+    Some(xdg()?.cache_dir().join("jobctl"))
 }
 
 pub fn absolute(p: &Path) -> PathBuf {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use toml::de::DeValue;
 
 use super::inputs::Inputs;
-use super::walk::{Ctx, StrOrList, Table, number_of, strings_of, type_name};
+use super::walk::{Ctx, StrOrList, Table, number_of, strings_of, type_name, value_hint};
 use super::{Agent, Auth, Budget, Config, Daemon, Models, Preset, Runner, jobs, paths};
 use crate::core::zone::Zone;
 
@@ -103,7 +103,10 @@ pub(super) fn build(ctx: &mut Ctx<'_>, root: &Table<'_, '_>, path: &Path) -> Opt
                     ctx.err(
                         v.span(),
                         &format!("fallback.order[{i}]"),
-                        format!("{a:?} is not an agent defined under [agents]"),
+                        format!(
+                            "{a:?} is not an agent defined under [agents]{}",
+                            value_hint(a, agents.keys().map(String::as_str))
+                        ),
                     );
                 }
             }
@@ -201,7 +204,11 @@ fn runner_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, scopes: &[String]) -> Op
         ctx.err(
             span,
             "runner.scope",
-            format!("{scope:?} is not in budget.scopes ({})", scopes.join(", ")),
+            format!(
+                "{scope:?} is not in budget.scopes ({}){}",
+                scopes.join(", "),
+                value_hint(&scope, scopes.iter().map(String::as_str))
+            ),
         );
     }
     let tz = match t.str(ctx, "timezone") {
@@ -211,7 +218,7 @@ fn runner_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, scopes: &[String]) -> Op
                 ctx.err(
                     t.get("timezone").map(|v| v.span()).unwrap_or(0..0),
                     "runner.timezone",
-                    e,
+                    format!("{e}{}", crate::core::zone::suggest(&name)),
                 );
                 Zone::utc()
             }
@@ -308,7 +315,10 @@ fn agent_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, name: &str) -> Option<Age
             ctx.err(
                 preset_v.map(|v| v.span()).unwrap_or(0..0),
                 &t.key_path("preset"),
-                format!("expected claude, codex, gemini or command, found {s:?}"),
+                format!(
+                    "expected claude, codex, gemini or command, found {s:?}{}",
+                    value_hint(&s, ["claude", "codex", "gemini", "command"])
+                ),
             );
         }
         p

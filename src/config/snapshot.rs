@@ -48,24 +48,59 @@ struct Header<'a> {
     inputs: Inputs,
 }
 
-/// Where snapshots live: `$JOBCTL_HOME/cache`, else `$XDG_CACHE_HOME/jobctl`, else
-/// `~/.cache/jobctl`.
-pub fn cache_dir() -> Option<PathBuf> {
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    if let Some(h) = var("JOBCTL_HOME") {
-        return Some(PathBuf::from(h).join("cache"));
+/// Where the snapshot of a config lives: under its state directory when the file names
+/// one (`STATE_DIR/cache/`; "state stays in ./state" includes this), else
+/// `$JOBCTL_HOME/cache`, else `$XDG_CACHE_HOME/jobctl` (`~/.cache/jobctl`).
+///
+/// The snapshot must be found before the file is parsed (that is its point), so the state
+/// directory comes from a cheap scan of the text ([`state_dir_in`]); the snapshot itself
+/// still checks the exact text and every input, so a wrong guess costs a full load only.
+pub fn cache_dir(config_path: &Path, text: &str) -> Option<PathBuf> {
+    if let Some(raw) = state_dir_in(text) {
+        let base = config_path.parent().unwrap_or(Path::new("/"));
+        if let Ok(dir) = super::paths::expand_path(&raw, base, &mut Inputs::default()) {
+            return Some(dir.join("cache"));
+        }
     }
-    if let Some(x) = var("XDG_CACHE_HOME") {
-        return Some(PathBuf::from(x).join("jobctl"));
+    super::paths::cache_dir_default()
+}
+
+/// `state_dir` of the `[runner]` table as written (a basic or literal string on a line of
+/// its own, or `runner.state_dir` before any table), without parsing the file.
+fn state_dir_in(text: &str) -> Option<String> {
+    let mut table = "";
+    for line in text.lines() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            table = l;
+            continue;
+        }
+        let rest = match table {
+            "[runner]" => l.strip_prefix("state_dir"),
+            "" => l.strip_prefix("runner.state_dir"),
+            _ => None,
+        };
+        let Some(rest) = rest.map(str::trim_start).and_then(|r| r.strip_prefix('=')) else {
+            continue;
+        };
+        let v = rest.trim();
+        let (q, body) = match v.chars().next()? {
+            q @ ('"' | '\'') => (q, &v[1..]),
+            _ => return None,
+        };
+        let end = body.find(q)?;
+        let s = &body[..end];
+        // Escapes are TOML's business; a value with one is left to the default place.
+        return (q == '\'' || !s.contains('\\')).then(|| s.to_string());
     }
-    var("HOME").map(|h| PathBuf::from(h).join(".cache/jobctl"))
+    None
 }
 
 /// The snapshot file of one config file (by its absolute path).
-fn file_for(config_path: &Path) -> Option<PathBuf> {
+fn file_for(config_path: &Path, text: &str) -> Option<PathBuf> {
     let mut h = std::hash::DefaultHasher::new();
     config_path.hash(&mut h);
-    Some(cache_dir()?.join(format!("config-{:016x}.bin", h.finish())))
+    Some(cache_dir(config_path, text)?.join(format!("config-{:016x}.bin", h.finish())))
 }
 
 /// The running binary (path, inode, size, modification and change times): a rebuilt or
@@ -86,7 +121,7 @@ fn this_binary() -> Option<Binary> {
 /// The config stored for `config_path`, if it was made from exactly `text` and the same
 /// inputs by this binary.
 pub(super) fn read(config_path: &Path, text: &str) -> Option<Config> {
-    let file = file_for(config_path)?;
+    let file = file_for(config_path, text)?;
     let bytes = read_trusted(&file)?;
     let rest = bytes.strip_prefix(MAGIC)?;
     let (crc, rest) = rest.split_first_chunk::<4>()?;
@@ -154,7 +189,7 @@ fn try_write(
     config: &Config,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
-    let file = file_for(config_path).context("no cache directory (HOME is not set)")?;
+    let file = file_for(config_path, text).context("no cache directory (no home directory)")?;
     let binary = this_binary().context("can't identify the running binary")?;
     let header = Header {
         binary,
@@ -198,6 +233,28 @@ fn try_write(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_state_dir_is_found_without_parsing() {
+        let cfg = Path::new("/jobs/jobctl.toml");
+        let dir = |t: &str| cache_dir(cfg, t);
+        assert_eq!(
+            dir("[runner]\nmax_running = 2\nstate_dir = \"state\"\n[jobs.a]\n"),
+            Some(PathBuf::from("/jobs/state/cache"))
+        );
+        assert_eq!(
+            dir("runner.state_dir = '/var/lib/j'\n"),
+            Some(PathBuf::from("/var/lib/j/cache"))
+        );
+        assert_eq!(
+            dir("[runner]\n  state_dir='/s' # here\n"),
+            Some(PathBuf::from("/s/cache"))
+        );
+        // Only [runner]'s: a job's key of that name, or none, is the default place.
+        let default = super::super::paths::cache_dir_default();
+        assert_eq!(dir("[jobs.a]\nstate_dir = \"x\"\n"), default);
+        assert_eq!(dir("[runner]\nscope = \"worker\"\n"), default);
+    }
 
     /// Every kind of value a config holds survives a snapshot unchanged.
     #[test]

@@ -462,26 +462,14 @@ pub(super) fn number_of(
     }
 }
 
-/// The allowed key closest to a typo, if any is close.
-fn close_match<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
-    allowed
-        .iter()
-        .map(|a| (edit_distance(key, a), *a))
-        .filter(|(d, a)| *d <= 2.max(a.len() / 4) && *d < a.len())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, a)| a)
+/// ` (did you mean "x"?)` for a value that is not one of `candidates`, or nothing.
+pub(super) fn value_hint<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    crate::core::names::closest(given, candidates)
+        .map(|m| format!(" (did you mean {m:?}?)"))
+        .unwrap_or_default()
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+/// The allowed key closest to a typo, if any is close.
+fn close_match<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    crate::core::names::closest(key, allowed.iter().copied())
 }

@@ -77,7 +77,48 @@ fn write_holder(file: &mut File, text: &str) -> std::io::Result<()> {
 
 /// `STATE_DIR/jobctl.lock`: held while a tick decides and claims, never while jobs run.
 pub struct TickLock {
-    _file: File,
+    file: File,
+}
+
+impl Drop for TickLock {
+    /// Emptied before it is released (closing the file releases it): a pid left in the
+    /// file would name a process that no longer holds anything.
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+    }
+}
+
+/// The pid of the process holding a flock on `file`, as the kernel says (`/proc/locks`,
+/// on Linux); else the pid written in it, if that process is alive. `None`: it can't be
+/// told (the holder is starting, or is in another pid namespace).
+fn real_holder(file: &File, written: Option<u32>) -> Option<u32> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(m), Ok(locks)) = (file.metadata(), std::fs::read_to_string("/proc/locks")) {
+            let dev = m.dev();
+            let id = format!(
+                "{:02x}:{:02x}:{}",
+                nix::sys::stat::major(dev),
+                nix::sys::stat::minor(dev),
+                m.ino()
+            );
+            let holder = locks.lines().find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"
+                (f.get(1) == Some(&"FLOCK") && f.get(5) == Some(&id.as_str()))
+                    .then(|| f.get(4)?.parse::<u32>().ok())
+                    .flatten()
+            });
+            if let Some(pid) = holder.filter(|p| *p > 0) {
+                return Some(pid);
+            }
+            if locks.lines().any(|l| l.contains(&id)) {
+                return None;
+            }
+        }
+    }
+    written.filter(|p| kill(Pid::from_raw(*p as i32), None::<Signal>).is_ok())
 }
 
 pub enum TickLockOutcome {
@@ -94,11 +135,11 @@ impl TickLock {
         loop {
             if try_lock(&file, &path)? {
                 let _ = write_holder(&mut file, &format!("{}\n", std::process::id()));
-                return Ok(TickLockOutcome::Acquired(TickLock { _file: file }));
+                return Ok(TickLockOutcome::Acquired(TickLock { file }));
             }
             if Instant::now() >= deadline {
-                let pid = read_holder(&path).trim().parse().ok();
-                return Ok(TickLockOutcome::Held(pid));
+                let written = read_holder(&path).trim().parse().ok();
+                return Ok(TickLockOutcome::Held(real_holder(&file, written)));
             }
             std::thread::sleep(Duration::from_millis(25));
         }

@@ -122,6 +122,18 @@ impl From<serde_json::Error> for Error {
 }
 
 fn describe_config(c: &ConfigErrors) -> String {
+    // One problem with the file as a whole (missing, unreadable, too big) is one line; a
+    // message that names the file already is said as it is.
+    if let [one] = &c.issues[..]
+        && one.line == 0
+        && one.key.is_empty()
+    {
+        return if one.expected.contains(&one.file) {
+            one.expected.clone()
+        } else {
+            one.to_string()
+        };
+    }
     let n = c.issues.len();
     let plural = if n == 1 { "" } else { "s" };
     format!("invalid config ({n} error{plural}):\n{c}")

@@ -5,6 +5,7 @@
 pub mod budget;
 pub mod clock;
 pub mod error;
+pub mod names;
 pub mod run;
 pub mod schedule;
 pub mod units;

@@ -139,6 +139,9 @@ wire_enum! {
         JobPaused = "job_paused",
         JobResumed = "job_resumed",
         JobReset = "job_reset",
+        /// `jobctl cancel` asked a run's supervisor to stop it: who, so the run's end can
+        /// say so (`{by: {user, pid}}`).
+        CancelRequested = "cancel_requested",
     }
 }
 
@@ -351,14 +354,29 @@ pub enum Ending {
 /// What an error says of a tree it stopped; not true of one that left survivors.
 pub const TREE_STOPPED: &str = "; stopped the process tree";
 
+/// How stopping a run's process tree went, in words: SIGTERM was enough, or SIGKILL
+/// followed after `grace`.
+pub fn how_stopped(killed: bool, grace: Duration) -> String {
+    if killed {
+        format!(
+            "with SIGTERM, then SIGKILL after {} (SIGTERM was not enough)",
+            crate::core::units::format_duration(grace)
+        )
+    } else {
+        "with SIGTERM".into()
+    }
+}
+
 impl RunEnd {
     /// The end of a run whose process ended so: `status` is the main process's own (exit
-    /// code, signal), `timeout` and `grace` what stopping it used.
+    /// code, signal), `timeout` and `grace` what stopping it used, `killed` whether
+    /// SIGTERM was not enough and SIGKILL was sent.
     pub fn of_process(
         ending: &Ending,
         status: Option<(Option<i32>, Option<i32>)>,
         timeout: Duration,
         grace: Duration,
+        killed: bool,
         ended_at: i64,
     ) -> RunEnd {
         use crate::core::units::format_duration;
@@ -368,20 +386,24 @@ impl RunEnd {
             Ending::Exited(c) => (RunStatus::Failed, Some(format!("exited with code {c}"))),
             Ending::Signaled(s) => (
                 RunStatus::Failed,
-                Some(format!("killed by signal {s} ({})", signal_name(*s))),
+                Some(format!(
+                    "killed by {} (signal {s})",
+                    signal_name(i64::from(*s))
+                )),
             ),
             Ending::TimedOut => (
                 RunStatus::TimedOut,
                 Some(format!(
-                    "timed out after {}{TREE_STOPPED} (SIGTERM, then SIGKILL after {})",
+                    "timed out after {}{TREE_STOPPED} {}",
                     format_duration(timeout),
-                    format_duration(grace)
+                    how_stopped(killed, grace)
                 )),
             ),
             Ending::Interrupted(s) => (
                 RunStatus::Cancelled,
                 Some(format!(
-                    "cancelled: jobctl received {s} and stopped the run"
+                    "cancelled: its supervisor received {s}{TREE_STOPPED} {}",
+                    how_stopped(killed, grace)
                 )),
             ),
             Ending::SpawnFailed { message, .. } => (RunStatus::Failed, Some(message.clone())),
@@ -403,8 +425,14 @@ impl RunEnd {
     }
 }
 
-fn signal_name(s: i32) -> &'static str {
-    Signal::try_from(s).map(|s| s.as_str()).unwrap_or("unknown")
+/// A signal by its name (`SIGKILL`), as every message and view says it; `signal N` for a
+/// number that names none.
+pub fn signal_name(sig: i64) -> String {
+    i32::try_from(sig)
+        .ok()
+        .and_then(|s| Signal::try_from(s).ok())
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|| format!("signal {sig}"))
 }
 
 #[cfg(test)]

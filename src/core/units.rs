@@ -102,11 +102,12 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{s:?} is too large"))
 }
 
-/// Parses a wall-clock time `"HH:MM"`.
+/// Parses a wall-clock time `"HH:MM"` (a one-digit hour too: `"6:00"` is 06:00).
 pub fn parse_hhmm(s: &str) -> Result<(u8, u8), String> {
     let bad = || format!("expected a time of day \"HH:MM\" (00:00 to 23:59), found {s:?}");
     let (h, m) = s.split_once(':').ok_or_else(bad)?;
-    if h.len() != 2 || m.len() != 2 {
+    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    if !(1..=2).contains(&h.len()) || m.len() != 2 || !digits(h) || !digits(m) {
         return Err(bad());
     }
     let h: u8 = h.parse().map_err(|_| bad())?;
@@ -184,7 +185,10 @@ mod tests {
         assert!(parse_size("10MB").is_err());
         assert_eq!(parse_hhmm("06:30").unwrap(), (6, 30));
         assert!(parse_hhmm("24:00").is_err());
-        assert!(parse_hhmm("6:30").is_err());
+        assert_eq!(parse_hhmm("6:30").unwrap(), (6, 30));
+        assert!(parse_hhmm("6:3").is_err());
+        assert!(parse_hhmm("+6:30").is_err());
+        assert!(parse_hhmm("123:00").is_err());
     }
 
     #[test]

@@ -103,6 +103,21 @@ pub fn by_name(name: &str) -> Result<TimeZone, String> {
     Ok(tz)
 }
 
+/// ` (did you mean "Europe/Amsterdam"?)` for a zone name that is not one, from the names
+/// the system's zone database knows; nothing when none is close. Only asked on an error.
+pub fn suggest(name: &str) -> String {
+    let known: Vec<String> = jiff::tz::db()
+        .available()
+        .map(|n| n.as_str().to_string())
+        .collect();
+    crate::core::names::closest(
+        name,
+        known.iter().map(String::as_str).chain(["local", "UTC"]),
+    )
+    .map(|m| format!(" (did you mean {m:?}?)"))
+    .unwrap_or_default()
+}
+
 /// The system's zone, as jiff's `TimeZone::system` finds it: `TZ` when set, else
 /// `/etc/localtime` (named after its symlink target when that is in a zoneinfo tree).
 /// Looked up once per process.

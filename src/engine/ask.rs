@@ -63,17 +63,12 @@ pub struct Checked {
 /// Checks a request against the config, before anything is read or opened.
 pub fn check(cfg: &Config, r: &AskRequest<'_>) -> Result<Checked> {
     if !cfg.budget.scopes.iter().any(|s| s == r.scope) {
-        fail!(
-            Usage,
-            "scope {:?} is not in budget.scopes ({})",
-            r.scope,
-            cfg.budget.scopes.join(", ")
-        );
+        fail!(Usage, "{}", cfg.no_such_scope(r.scope));
     }
     if let Some(name) = r.agent
         && !cfg.agents.contains_key(name)
     {
-        fail!(Usage, "no agent named {name:?} in {}", cfg.path.display());
+        fail!(Usage, "{}", cfg.no_such_agent(name));
     }
     let Some(thinking) = Thinking::parse(r.thinking) else {
         fail!(

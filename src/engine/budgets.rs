@@ -29,19 +29,11 @@ pub fn configure_agent(
 ) -> Result<Vec<ScopeView>> {
     let cfg = e.cfg;
     if !cfg.agents.contains_key(name) {
-        fail!(
-            NotFound,
-            "no agent named {name:?} in {}",
-            cfg.path.display()
-        );
+        fail!(NotFound, "{}", cfg.no_such_agent(name));
     }
     let scopes: Vec<String> = match scope {
         Some(s) if cfg.budget.scopes.iter().any(|x| x == s) => vec![s.to_string()],
-        Some(s) => fail!(
-            Usage,
-            "scope {s:?} is not in budget.scopes ({})",
-            cfg.budget.scopes.join(", ")
-        ),
+        Some(s) => fail!(Usage, "{}", cfg.no_such_scope(s)),
         None => cfg.budget.scopes.clone(),
     };
     let now = clock::now()?;
@@ -92,7 +84,7 @@ pub fn reset(e: &mut Engine<'_>, agent: Option<&str>) -> Result<ResetView> {
     if let Some(a) = agent
         && !cfg.agents.contains_key(a)
     {
-        fail!(NotFound, "no agent named {a:?} in {}", cfg.path.display());
+        fail!(NotFound, "{}", cfg.no_such_agent(a));
     }
     let day = crate::agents::prepare(cfg, &mut *e.store, clock::now()?)?;
     let mut reset = Vec::new();

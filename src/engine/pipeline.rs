@@ -120,10 +120,13 @@ pub fn supervise(
         Ok((executed, std::mem::take(&mut cx.signals.survivors)))
     });
     let done = match outcome {
-        Ok((x, survivors)) => Executed {
-            end: with_survivors(x.end, &survivors),
-            ..x
-        },
+        Ok((mut x, survivors)) => {
+            super::cancel::name_the_canceller(&*e.store, run_id, &mut x.end);
+            Executed {
+                end: with_survivors(x.end, &survivors),
+                ..x
+            }
+        }
         Err(err) => stop_after_failure(e, run_id, &err),
     };
     finalize(e, run_id, &job_name, done, lease, is_ask)
@@ -265,6 +268,7 @@ async fn run_script(
         fin.status,
         job.timeout,
         e.cfg.runner.kill_grace,
+        fin.killed,
         to_ms(clock::real_now()),
     );
     if let Some(err) = &end.error {
@@ -413,7 +417,7 @@ pub fn prune(keep: u32, store: &mut dyn Store, job: &str) {
                     && p.components()
                         .all(|c| !matches!(c, std::path::Component::ParentDir));
                 if inside {
-                    let _ = std::fs::remove_file(p);
+                    let _ = crate::exec::logfile::remove(p);
                 } else {
                     tracing::warn!(
                         "not deleting {}: not a run log of this state directory",

@@ -93,8 +93,15 @@ fn busy_message(e: &Engine<'_>, name: &str) -> Result<String> {
         h if h.run_id == Some(run.id) && h.pid.is_some() => h.pid.map(i64::from),
         _ => run.supervisor_pid,
     };
+    let group = run
+        .pgid
+        .map(|g| format!("; the job's process group is {g}"))
+        .unwrap_or_default();
     Ok(match pid {
-        Some(pid) => format!("job {name} is already running (run {}, pid {pid})", run.id),
+        Some(pid) => format!(
+            "job {name} is already running (run {}, pid {pid}); that is its supervisor{group}",
+            run.id
+        ),
         None => format!(
             "job {name} is already running (run {}, its supervisor is starting)",
             run.id

@@ -71,6 +71,9 @@ pub enum TickResult {
     Done {
         started: Vec<Started>,
         held: Vec<Held>,
+        /// The job whose slot comes next among those not due, and when (for "nothing
+        /// due; next: ...").
+        next: Option<(String, Timestamp)>,
     },
 }
 
@@ -130,6 +133,7 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
     let mut running = store.running_runs()?.len();
     let mut started = Vec::new();
     let mut held = Vec::new();
+    let mut next: Option<(String, Timestamp)> = None;
 
     for (name, job) in &cfg.jobs {
         if only.is_some_and(|o| o != name) {
@@ -180,14 +184,23 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
                     None => held.push(Held::StillRunning(name.clone())),
                 }
             }
-            Plan::Manual | Plan::NotDue { .. } => {}
+            Plan::NotDue { next: Some(t) } => {
+                if next.as_ref().is_none_or(|(_, n)| t < *n) {
+                    next = Some((name.clone(), t));
+                }
+            }
+            Plan::Manual | Plan::NotDue { next: None } => {}
         }
     }
     // `--job` looked at one job: the others were not seen, so this was not a tick for them.
     if only.is_none() {
         store.set_last_tick(now)?;
     }
-    Ok(TickResult::Done { started, held })
+    Ok(TickResult::Done {
+        started,
+        held,
+        next,
+    })
 }
 
 /// Records the run (and the job's new slot) and starts its supervisor with the lease;

@@ -86,8 +86,58 @@ impl From<&RunRecord> for RunView {
 
 /// The latest runs, newest first, optionally of one job.
 pub fn history(e: &mut Engine<'_>, job: Option<&str>, n: usize) -> Result<Vec<RunRecord>> {
+    let mut out = Vec::new();
+    history_each(e, job, n, None, &mut |r| {
+        out.push(r.clone());
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// How many runs are read at a time: the memory a history of any length takes.
+const HISTORY_PAGE: usize = 500;
+
+/// The latest `n` runs (with an id below `before`, when given), newest first, optionally
+/// of one job, handed to `each` one by one in bounded memory; `each` returns `false` to
+/// stop. A job that is not in the config and never ran is an error that names the
+/// closest job (`history helo`); `ask`, and a job removed from the config that still has
+/// runs, are histories like any other. Returns the newest id seen.
+pub fn history_each(
+    e: &mut Engine<'_>,
+    job: Option<&str>,
+    n: usize,
+    before: Option<i64>,
+    each: &mut dyn FnMut(&RunRecord) -> Result<bool>,
+) -> Result<Option<i64>> {
     e.recover()?;
-    e.store.history(job, n)
+    if let Some(j) = job
+        && j != "ask"
+        && !e.cfg.jobs.contains_key(j)
+        && e.store.latest_run(j)?.is_none()
+    {
+        return Err(crate::core::error::Error::NotFound(e.cfg.no_such_job(j)));
+    }
+    let mut left = n;
+    let mut cursor = before;
+    let mut newest = None;
+    while left > 0 {
+        let page = e.store.find_runs(&crate::store::RunQuery {
+            job,
+            status: None,
+            before: cursor,
+            limit: left.min(HISTORY_PAGE),
+        })?;
+        let Some(last) = page.last() else { break };
+        cursor = Some(last.id);
+        newest = newest.or(page.first().map(|r| r.id));
+        left -= page.len();
+        for r in &page {
+            if !each(r)? {
+                return Ok(newest);
+            }
+        }
+    }
+    Ok(newest)
 }
 
 /// What the NEXT column says of a job.
@@ -118,6 +168,8 @@ pub struct ListRow {
     pub last_run: Option<String>,
     pub last_status: Option<RunStatus>,
     pub last_exit_code: Option<i64>,
+    /// The signal that ended the latest run's main process (`SIGKILL`), if one did.
+    pub last_signal: Option<String>,
     pub last_duration_ms: Option<i64>,
     #[serde(skip)]
     pub next: Next,
@@ -180,6 +232,9 @@ pub fn list(e: &mut Engine<'_>) -> Result<Vec<ListRow>> {
             last_run: rfc3339_opt(last.map(|r| r.started_at)),
             last_status: last.map(|r| r.status),
             last_exit_code: last.and_then(|r| r.exit_code),
+            last_signal: last
+                .and_then(|r| r.signal)
+                .map(crate::core::run::signal_name),
             last_duration_ms: last.and_then(|r| r.duration_ms),
             next,
             last_started_ms: last.map(|r| r.started_at),
@@ -193,6 +248,11 @@ pub fn list(e: &mut Engine<'_>) -> Result<Vec<ListRow>> {
 pub struct DryRow {
     pub job: String,
     pub due: bool,
+    /// What a tick would do: `run`, `skip`, `wait` (due, but still running or held back
+    /// by max_running), `not_due`, `paused`, `disabled`, `manual`.
+    pub decision: &'static str,
+    /// The slot it concerns (the due or skipped one, else the next), RFC 3339.
+    pub slot: Option<String>,
     pub reason: String,
 }
 
@@ -212,14 +272,24 @@ pub fn dry_run(e: &mut Engine<'_>, only: Option<&str>) -> Result<Vec<DryRow>> {
         let p = plan::evaluate(job, states.get(name), prev_tick, now);
         let mut why = plan::explain(&p);
         let due = matches!(p, Plan::Due { .. });
+        let (mut decision, slot) = match p {
+            Plan::Due { slot, .. } => ("run", Some(slot)),
+            Plan::Skip { slot, .. } => ("skip", Some(slot)),
+            Plan::NotDue { next } => ("not_due", next),
+            Plan::Paused => ("paused", None),
+            Plan::Disabled => ("disabled", None),
+            Plan::Manual => ("manual", None),
+        };
         if due {
             if let Some(id) = running.get(name) {
                 why = format!("due, but still running (run {id}): waits for a later tick");
+                decision = "wait";
             } else if running.len() + due_count >= cfg.runner.max_running as usize {
                 why = format!(
                     "due, but held back by max_running = {}",
                     cfg.runner.max_running
                 );
+                decision = "wait";
             } else {
                 due_count += 1;
             }
@@ -227,6 +297,8 @@ pub fn dry_run(e: &mut Engine<'_>, only: Option<&str>) -> Result<Vec<DryRow>> {
         rows.push(DryRow {
             job: name.clone(),
             due,
+            decision,
+            slot: slot.map(|t| rfc3339(t.as_millisecond())),
             reason: why,
         });
     }
@@ -270,6 +342,14 @@ pub fn next_slots(
 #[derive(Debug, Serialize)]
 pub struct StatusReport {
     pub daemon: DaemonView,
+    /// When the last tick (`jobctl run`) ran, by its "now".
+    pub last_tick: Option<String>,
+    /// No tick for over [`TICK_LATE_AFTER`] (or never): the timer may not be installed.
+    pub tick_late: bool,
+    #[serde(skip)]
+    pub last_tick_ms: Option<i64>,
+    #[serde(skip)]
+    pub now_ms: i64,
     pub role: String,
     pub budget_day: String,
     pub agents: Vec<AgentScopeView>,
@@ -313,9 +393,17 @@ pub struct RunningView {
     pub run_id: i64,
     pub job: String,
     pub started_at: String,
+    /// The run's supervisor: what `jobctl cancel` signals and `force` names.
     pub pid: Option<i64>,
+    /// The job's process group (its first process).
+    pub pgid: Option<i64>,
     pub agent: Option<String>,
 }
+
+/// launchd and systemd start the tick every 5 minutes (operations.md); three of those
+/// without one means the timer is not running.
+pub const TICK_INTERVAL_MS: i64 = 5 * 60_000;
+pub const TICK_LATE_AFTER: i64 = 3 * TICK_INTERVAL_MS;
 
 #[derive(Debug, Serialize)]
 pub struct SurvivorView {
@@ -373,7 +461,13 @@ pub fn status(e: &mut Engine<'_>) -> Result<StatusReport> {
     let running = e.store.running_runs()?;
     let survivors = live_survivors(e)?;
     let last_failure = e.store.last_failure()?;
+    let last_tick = e.store.last_tick()?.map(clock::to_ms);
+    let now_ms = clock::to_ms(now);
     Ok(StatusReport {
+        last_tick: rfc3339_opt(last_tick),
+        tick_late: last_tick.is_none_or(|t| now_ms - t > TICK_LATE_AFTER),
+        last_tick_ms: last_tick,
+        now_ms,
         daemon: DaemonView {
             configured: cfg.daemon.is_some(),
             present: matches!(daemon, Some(Ok(()))),
@@ -392,7 +486,8 @@ pub fn status(e: &mut Engine<'_>) -> Result<StatusReport> {
                 run_id: r.id,
                 job: r.job.clone(),
                 started_at: rfc3339(r.started_at),
-                pid: r.pgid.or(r.supervisor_pid),
+                pid: r.supervisor_pid,
+                pgid: r.pgid,
                 agent: r.agent.clone(),
             })
             .collect(),

@@ -1,6 +1,34 @@
 //! Environments of processes as lists of `NAME=value` pairs, and keeping secrets out of
 //! what jobctl says: values of variables named like keys, tokens, secrets or passwords.
 
+/// The one lookup of a program, with exec's rules, for every place that needs one (a job's
+/// command, an agent's CLI, `jobctl init`): a name with a slash is that path (relative to
+/// `workdir`); a bare name is searched on `path` (the `PATH` of the environment the
+/// process will get; `/usr/bin:/bin` without one), where an empty or relative entry is
+/// taken from `workdir`, and only executable files count. `None`: not found.
+pub fn find_program(
+    program: &str,
+    path: Option<&str>,
+    workdir: &std::path::Path,
+) -> Option<std::path::PathBuf> {
+    if program.is_empty() {
+        return None;
+    }
+    let path = if program.contains('/') {
+        None
+    } else {
+        Some(path.unwrap_or("/usr/bin:/bin"))
+    };
+    which::which_in(program, path, workdir).ok()
+}
+
+/// The value of `PATH` in an environment list.
+pub fn path_of(env: &[(String, String)]) -> Option<&str> {
+    env.iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str())
+}
+
 /// Sets `k` to `v`, replacing an earlier value.
 pub fn set(env: &mut Vec<(String, String)>, k: &str, v: &str) {
     match env.iter_mut().find(|(ek, _)| ek == k) {

@@ -14,9 +14,11 @@
 mod layout;
 mod reader;
 mod space;
+mod times;
 
 pub use layout::Head;
 pub use reader::{Chunk, LogReader};
+pub use times::{TimesReader, path_for as times_path};
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io;
@@ -29,6 +31,9 @@ use anyhow::{Context, Result};
 /// within these bounds (so a 10 MiB cap holds at most about 11 MiB on disk).
 const MIN_MARGIN: u64 = 16 << 10;
 const MAX_MARGIN: u64 = 1 << 20;
+
+/// How far into what is kept a trim looks for the end of a line cut in two.
+const LINE_SEARCH: u64 = 64 << 10;
 
 /// When the disk is full, up to this much of the oldest output held is given back, so
 /// that the end of the run can still be recorded in the database beside it.
@@ -57,6 +62,21 @@ pub struct LogFile {
     dropped: u64,
     /// `[0, freed)` is a hole.
     freed: u64,
+    /// When each piece of output came (`times.rs`); `None` once it can't be written.
+    times: Option<times::Times>,
+}
+
+/// Removes a run's log and what goes with it (its times).
+pub fn remove(log: &Path) -> io::Result<()> {
+    let _ = std::fs::remove_file(times::path_for(log));
+    std::fs::remove_file(log)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Creates the run's log: a new file (never one found at the path), 0600.
@@ -97,6 +117,9 @@ impl LogFile {
             create(path).with_context(|| format!("can't create the run log {}", path.display()))?;
         let cap = cap.max(1);
         let block = space::block_size(&file);
+        let times = times::Times::create(path, cap)
+            .inspect_err(|e| tracing::debug!("no line times for {}: {e}", path.display()))
+            .ok();
         Ok(LogFile {
             path: path.to_path_buf(),
             file,
@@ -108,16 +131,43 @@ impl LogFile {
             head_len: 0,
             dropped: 0,
             freed: 0,
+            times,
         })
     }
 
+    /// The output position of the next byte written.
+    fn position(&self) -> u64 {
+        self.dropped + (self.len - self.head_len)
+    }
+
+    /// The first output position the file still holds.
+    fn kept_from(&self) -> u64 {
+        if self.head_len > 0 {
+            self.dropped
+        } else {
+            self.freed
+        }
+    }
+
+    fn note_time(&mut self, pos: u64) {
+        let kept = self.kept_from();
+        if let Some(t) = &mut self.times
+            && let Err(e) = t.record(pos, now_ms()).and_then(|()| t.bound(kept))
+        {
+            tracing::debug!("line times no longer written: {e}");
+            self.times = None;
+        }
+    }
+
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        let pos = self.position();
         if let Err(e) = self.file.write_all_at(data, self.len) {
             self.give_back_space(&e);
             return Err(e)
                 .with_context(|| format!("can't write the run log {}", self.path.display()));
         }
         self.len += data.len() as u64;
+        self.note_time(pos);
         self.bound()
             .with_context(|| format!("can't trim the run log {}", self.path.display()))
     }
@@ -149,6 +199,7 @@ impl LogFile {
     /// saying what was dropped, and cuts the file after them. Readers see the head
     /// marked busy from the first change to the last (see [`layout`]).
     fn compact(&mut self, want: u64) -> io::Result<()> {
+        let want = self.keep_whole_lines(want)?;
         let (line, keep) = layout::plan(self.cap, self.len, self.head_len, self.dropped, want);
         let src = self.len - keep;
         let dst = line.len() as u64;
@@ -171,6 +222,32 @@ impl LogFile {
         self.head_len = dst;
         self.freed = 0;
         Ok(())
+    }
+
+    /// The most of the last `want` bytes that starts at a line start: the part line before
+    /// the first newline in them is dropped too (unless no newline comes within
+    /// [`LINE_SEARCH`], or at all: one long line is cut where the cap falls).
+    fn keep_whole_lines(&self, want: u64) -> io::Result<u64> {
+        let held = self.len - self.head_len.max(self.freed);
+        let want = want.min(held);
+        if want == 0 {
+            return Ok(0);
+        }
+        let start = self.len - want;
+        // At a line start already: the byte before is a newline.
+        let mut before = [0u8; 1];
+        if start > self.head_len.max(self.freed)
+            && self.file.read_exact_at(&mut before, start - 1).is_ok()
+            && before[0] == b'\n'
+        {
+            return Ok(want);
+        }
+        let mut buf = vec![0u8; LINE_SEARCH.min(want) as usize];
+        self.file.read_exact_at(&mut buf, start)?;
+        Ok(match buf.iter().position(|b| *b == b'\n') {
+            Some(i) if (i as u64) + 1 < want => want - (i as u64 + 1),
+            _ => want,
+        })
     }
 
     /// After a failed write: undoes what part of it landed and, if the disk is full,
@@ -204,6 +281,10 @@ impl LogFile {
         if self.len - self.head_len > self.cap || self.dropped > 0 || self.freed > 0 {
             self.compact(self.cap)
                 .with_context(|| format!("can't trim the run log {}", self.path.display()))?;
+            let kept = self.kept_from();
+            if let Some(t) = &mut self.times {
+                let _ = t.rewrite(kept);
+            }
         }
         Ok(self.dropped)
     }

@@ -112,6 +112,8 @@ pub struct Finished {
     pub stdout_truncated: bool,
     /// stderr's first and last few KiB, when stdout is captured apart.
     pub stderr: Vec<u8>,
+    /// Stopping the tree took SIGKILL: SIGTERM (and `kill_grace`) was not enough.
+    pub killed: bool,
 }
 
 /// The most stdout kept in memory for parsing an agent's answer.
@@ -257,18 +259,10 @@ pub struct Ctx<'a> {
 /// every page jobctl writes is copied, about 100 page faults for a 1,000-job config. `None`
 /// leaves the search to exec, which reports what is missing or not executable as before.
 fn on_path(program: &str, env: &[(String, String)], workdir: &Path) -> Option<PathBuf> {
-    if program.is_empty() || program.contains('/') {
+    if program.contains('/') {
         return None;
     }
-    let path = env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map_or("/bin:/usr/bin", |(_, v)| v.as_str());
-    path.split(':')
-        .map(|dir| workdir.join(dir).join(program))
-        .find(|p| {
-            p.is_file() && nix::unistd::access(p.as_path(), nix::unistd::AccessFlags::X_OK).is_ok()
-        })
+    super::env::find_program(program, super::env::path_of(env), workdir)
 }
 
 fn spawn_error(program: &str, e: &std::io::Error) -> Ending {
@@ -372,6 +366,7 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
         stdout: Vec::new(),
         stdout_truncated: false,
         stderr: Vec::new(),
+        killed: false,
     };
     let mut stderr_keep = StderrKeep::default();
     let mut stall = StallWatch::default();
@@ -501,6 +496,7 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
                         }
                         Some(t) if killed.is_some() || t.elapsed() >= ctx.grace => {
                             proctree::signal_all(&identity, &left, Signal::SIGKILL);
+                            fin.killed = true;
                             phase = Phase::Stopping {
                                 since,
                                 killed: killed.or(Some(Instant::now())),
@@ -552,6 +548,7 @@ impl Finished {
             stdout: Vec::new(),
             stdout_truncated: false,
             stderr: Vec::new(),
+            killed: false,
         }
     }
 }

@@ -78,6 +78,7 @@ fn parse_claude(out: &str, truncated: bool) -> Parsed {
         reached_service: input.unwrap_or(0) + output.unwrap_or(0) > 0
             || count(&v, "duration_api_ms").unwrap_or(0) > 0,
         failure: None,
+        answer_is_output: false,
     };
     if v.get("is_error").and_then(Value::as_bool) == Some(true)
         || v.get("subtype").and_then(Value::as_str) == Some("error_during_execution")

@@ -49,6 +49,7 @@ impl Driver for Command {
 fn parse_command(out: &str) -> Parsed {
     let mut p = Parsed {
         answer: Some(out.to_string()),
+        answer_is_output: true,
         reached_service: true,
         ..Default::default()
     };

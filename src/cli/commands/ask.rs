@@ -39,7 +39,7 @@ pub fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
         a.prompt.to_string()
     };
     ask::check_prompt(&prompt)?;
-    super::warn_if_root();
+    super::warn_if_root(cfg);
     let mut e = crate::engine::Engine::open(cfg)?;
     match ask::ask(&mut e, &req, checked, &prompt)? {
         AskOutcome::Answered(v) => {

@@ -13,7 +13,7 @@ use crate::exec::{echo, process, process::Echo};
 pub fn execute(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
     let mut e = super::engine(g)?;
     e.cfg.job(name)?;
-    super::warn_if_root();
+    super::warn_if_root(e.cfg);
     let to = if ui.json { Echo::Stderr } else { Echo::Stdout };
     let done = supervise::force(&mut e, name, to);
     // What is still queued for the terminal comes before the end line.

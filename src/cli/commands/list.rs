@@ -1,9 +1,9 @@
 //! `jobctl list`: one row per job, sorted by name.
 
-use comfy_table::Cell;
-
 use crate::cli::args::Global;
-use crate::cli::output::{Ui, human_duration, human_time};
+use crate::cli::output::{Ui, human_duration};
+use crate::cli::table::Cell;
+use crate::core::clock;
 use crate::core::error::Result;
 use crate::engine::views::{self, Next};
 
@@ -14,39 +14,45 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
         ui.print_view(&rows);
         return Ok(0);
     }
-    let mut table = ui.table(&[
-        "JOB", "TYPE", "SCHEDULE", "NEXT", "LAST RUN", "STATUS", "DURATION",
-    ]);
-    for r in &rows {
-        let next = match r.next {
-            Next::Running(id) => format!("running (run {id})"),
-            Next::Disabled => "disabled".into(),
-            Next::Paused => "paused".into(),
-            Next::Manual => "manual".into(),
-            Next::DueNow => "due now".into(),
-            Next::At(ms) => human_time(ms),
-            Next::Never => "-".into(),
-        };
-        table.add_row(vec![
-            Cell::new(&r.name),
-            Cell::new(r.kind),
-            Cell::new(&r.schedule),
-            Cell::new(&next),
-            Cell::new(
-                r.last_started_ms
-                    .map(human_time)
-                    .unwrap_or_else(|| "never".into()),
-            ),
-            r.last_status
-                .map(|s| ui.status_cell(s))
-                .unwrap_or_else(|| Cell::new("-")),
-            Cell::new(
-                r.last_run_id
-                    .map(|_| human_duration(r.last_duration_ms))
-                    .unwrap_or_else(|| "-".into()),
-            ),
-        ]);
-    }
-    ui.print_table(&table);
+    let now = clock::to_ms(clock::now()?);
+    let cells: Vec<Vec<Cell>> = rows
+        .iter()
+        .map(|r| {
+            let next = match r.next {
+                Next::Running(id) => format!("running (run {id})"),
+                Next::Disabled => "disabled".into(),
+                Next::Paused => "paused".into(),
+                Next::Manual => "manual".into(),
+                Next::DueNow => "due now".into(),
+                Next::At(ms) => ui.time(ms, now),
+                Next::Never => "-".into(),
+            };
+            vec![
+                Cell::new(&r.name),
+                Cell::new(r.kind),
+                Cell::new(&r.schedule),
+                Cell::new(next),
+                Cell::new(
+                    r.last_started_ms
+                        .map(|ms| ui.time(ms, now))
+                        .unwrap_or_else(|| "never".into()),
+                ),
+                r.last_status
+                    .map(|s| ui.status_cell(s))
+                    .unwrap_or_else(|| Cell::new("-")),
+                Cell::new(
+                    r.last_run_id
+                        .map(|_| human_duration(r.last_duration_ms))
+                        .unwrap_or_else(|| "-".into()),
+                ),
+            ]
+        })
+        .collect();
+    ui.print_table(
+        &[
+            "JOB", "TYPE", "SCHEDULE", "NEXT", "LAST RUN", "STATUS", "DURATION",
+        ],
+        &cells,
+    );
     Ok(0)
 }

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use crate::cli::args::Global;
 use crate::cli::output::Ui;
-use crate::core::error::Result;
+use crate::core::error::{Error, Result};
 use crate::core::run::{RunRecord, RunStatus};
 use crate::engine::Engine;
-use crate::exec::logfile::{Chunk, LogReader};
+use crate::exec::logfile::{Chunk, Head, LogReader, TimesReader};
 use crate::fail;
 
 /// How much is read and written at a time.
@@ -27,24 +27,37 @@ const POLL: Duration = Duration::from_millis(200);
 /// for the largest cap).
 const BUSY_POLL: Duration = Duration::from_millis(10);
 
-pub fn execute(
-    g: &Global,
-    ui: &Ui,
-    run_id: Option<i64>,
-    job: Option<&str>,
-    follow: bool,
-) -> Result<u8> {
+/// What `jobctl logs` was asked for.
+pub struct LogsArgs<'a> {
+    pub run_id: Option<i64>,
+    pub job: Option<&'a str>,
+    pub follow: bool,
+    /// Only the last N lines.
+    pub tail: Option<u64>,
+    /// Each line with the time it came.
+    pub timestamps: bool,
+}
+
+pub fn execute(g: &Global, ui: &Ui, a: LogsArgs<'_>) -> Result<u8> {
+    let follow = a.follow;
     let mut e = super::engine(g)?;
     e.recover()?;
-    let run = match (run_id, job) {
+    if let Some(j) = a.job
+        && j != "ask"
+        && !e.cfg.jobs.contains_key(j)
+        && e.store.latest_run(j)?.is_none()
+    {
+        fail!(NotFound, "{}", e.cfg.no_such_job(j));
+    }
+    let run = match (a.run_id, a.job) {
         (Some(id), _) => e.store.get_run(id)?,
         (None, Some(j)) => e.store.latest_run(j)?,
         (None, None) => None,
     };
     let Some(run) = run else {
-        match (run_id, job) {
+        match (a.run_id, a.job) {
             (Some(id), _) => fail!(NotFound, "no run {id} in the history"),
-            (_, Some(j)) => fail!(NotFound, "job {j} has no runs in the history"),
+            (_, Some(j)) => fail!(NotFound, "job {j} has no runs in the history yet"),
             _ => fail!(Usage, "give a RUN_ID or --job NAME"),
         }
     };
@@ -55,32 +68,47 @@ pub fn execute(
         running: run.is_running(),
         checked: Instant::now(),
     };
+    let missing = || -> Error {
+        Error::Failed(format!(
+            "run {} has no stored output ({path} is missing)",
+            run.id
+        ))
+    };
+    let first = open(&path)?;
+    if first.is_none() && !follow {
+        return Err(missing());
+    }
+    // Where to start: the start of the log (its header line too), or N lines from its end.
+    let mut from = match (&first, a.tail) {
+        (Some(r), Some(n)) => Some(tail_start(r, n, &mut watch)?),
+        _ => None,
+    };
+    let mut stamps = a.timestamps.then(|| Stamper::new(Path::new(&path), ui));
     if ui.json && !follow {
-        return print_json(&run, &path, &mut watch);
+        return print_json(&run, &path, first, from, stamps.as_mut(), &mut watch);
     }
     let mut out = io::stdout().lock();
-    let mut sink = |b: &[u8]| out.write_all(b).and_then(|()| out.flush());
-    let mut from = None;
-    let mut reader = None;
+    let mut plain = |b: &[u8]| out.write_all(b).and_then(|()| out.flush());
+    let mut reader = first;
     let mut buf = vec![0u8; PIECE];
     loop {
         if reader.is_none() {
             reader = open(&path)?;
         }
-        match &reader {
-            Some(r) => {
-                // Without --follow: what is there now, not what a busy job adds meanwhile.
-                let until = if follow { None } else { Some(r.end()?) };
-                if !copy(r, &mut from, until, &mut watch, &mut buf, &mut sink)? {
-                    return Ok(0); // stdout closed
-                }
+        if let Some(r) = &reader {
+            // Without --follow: what is there now, not what a busy job adds meanwhile.
+            let until = if follow { None } else { Some(r.end()?) };
+            let open = match stamps.as_mut() {
+                Some(s) => copy(r, &mut from, until, &mut watch, &mut buf, &mut |b, at| {
+                    s.write(b, at, &mut plain)
+                })?,
+                None => copy(r, &mut from, until, &mut watch, &mut buf, &mut |b, _| {
+                    plain(b)
+                })?,
+            };
+            if !open {
+                return Ok(0); // stdout closed
             }
-            None if !follow => fail!(
-                Failed,
-                "run {} has no stored output ({path} is missing)",
-                run.id
-            ),
-            None => {}
         }
         if !follow {
             return Ok(0);
@@ -92,11 +120,120 @@ pub fn execute(
                 reader = open(&path)?;
             }
             if let Some(r) = &reader {
-                copy(r, &mut from, None, &mut watch, &mut buf, &mut sink)?;
+                match stamps.as_mut() {
+                    Some(s) => copy(r, &mut from, None, &mut watch, &mut buf, &mut |b, at| {
+                        s.write(b, at, &mut plain)
+                    })?,
+                    None => copy(r, &mut from, None, &mut watch, &mut buf, &mut |b, _| {
+                        plain(b)
+                    })?,
+                };
             }
             return Ok(0);
         }
         std::thread::sleep(POLL);
+    }
+}
+
+/// The output position where the last `n` lines of the log start, found by reading
+/// backwards a piece at a time (bounded memory whatever the log's size).
+fn tail_start(r: &LogReader, n: u64, watch: &mut Watch) -> Result<u64> {
+    let end = r.end()?;
+    let first = match r.head()?.settled() {
+        Head::Trimmed { dropped, .. } => dropped,
+        _ => 0,
+    };
+    if n == 0 {
+        return Ok(end);
+    }
+    let mut buf = vec![0u8; PIECE];
+    let mut newlines = 0u64;
+    let mut hi = end;
+    while hi > first {
+        let lo = hi.saturating_sub(PIECE as u64).max(first);
+        // Read [lo, hi) forward, then look through it backwards.
+        let mut piece = Vec::with_capacity((hi - lo) as usize);
+        let mut at = Some(lo);
+        copy(r, &mut at, Some(hi), watch, &mut buf, &mut |b, _| {
+            piece.extend_from_slice(b);
+            Ok(())
+        })?;
+        piece.truncate((hi - lo) as usize);
+        let start = lo + (hi - lo) - piece.len() as u64;
+        for (i, b) in piece.iter().enumerate().rev() {
+            let pos = start + i as u64;
+            // The newline that ends the last line doesn't start one.
+            if *b == b'\n' && pos + 1 < end {
+                newlines += 1;
+                if newlines == n {
+                    return Ok(pos + 1);
+                }
+            }
+        }
+        hi = lo;
+    }
+    Ok(first)
+}
+
+/// Prefixes each line with the time it came (from the log's times index): local time to
+/// the millisecond, `-` where it is not known.
+struct Stamper {
+    times: TimesReader,
+    at_line_start: bool,
+    tz: jiff::tz::TimeZone,
+}
+
+impl Stamper {
+    fn new(log: &Path, _ui: &Ui) -> Stamper {
+        Stamper {
+            times: TimesReader::open(log),
+            at_line_start: true,
+            tz: crate::core::zone::system(),
+        }
+    }
+
+    fn stamp(&mut self, pos: u64) -> String {
+        match self.times.at(pos) {
+            Some(ms) => match jiff::Timestamp::from_millisecond(ms) {
+                Ok(t) => format!(
+                    "{} ",
+                    t.to_zoned(self.tz.clone())
+                        .strftime("%Y-%m-%d %H:%M:%S%.3f")
+                ),
+                Err(_) => format!("{:<24}", "-"),
+            },
+            None => format!("{:<24}", "-"),
+        }
+    }
+
+    /// Writes `data`, which starts at output position `at`, with a time before each line.
+    fn write(
+        &mut self,
+        data: &[u8],
+        at: Option<u64>,
+        sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut rest = data;
+        let mut pos = at;
+        while !rest.is_empty() {
+            if self.at_line_start {
+                let s = match pos {
+                    Some(p) => self.stamp(p),
+                    None => format!("{:<24}", "-"),
+                };
+                sink(s.as_bytes())?;
+                self.at_line_start = false;
+            }
+            let cut = rest.iter().position(|b| *b == b'\n').map(|i| i + 1);
+            let (line, more) = rest.split_at(cut.unwrap_or(rest.len()));
+            sink(line)?;
+            if cut.is_some() {
+                self.at_line_start = true;
+            }
+            pos = pos.map(|p| p + line.len() as u64);
+            rest = more;
+        }
+        Ok(())
     }
 }
 
@@ -145,8 +282,13 @@ impl Watch<'_> {
     }
 }
 
+/// Where copied output goes: a piece, and the output position it starts at (`None` for
+/// the header line).
+type Sink<'a> = dyn FnMut(&[u8], Option<u64>) -> io::Result<()> + 'a;
+
 /// Copies output from position `from` (`None`: the start, header line included) to
-/// `sink` until the end of the log or `until`, advancing `from`. `false`: the sink is
+/// `sink` until the end of the log or `until`, advancing `from`; the sink is also told
+/// the output position of each piece (`None` for the header line). `false`: the sink is
 /// closed.
 fn copy(
     r: &LogReader,
@@ -154,7 +296,7 @@ fn copy(
     until: Option<u64>,
     watch: &mut Watch,
     buf: &mut [u8],
-    sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    sink: &mut Sink<'_>,
 ) -> Result<bool> {
     loop {
         if let (Some(u), Some(f)) = (until, *from)
@@ -162,9 +304,11 @@ fn copy(
         {
             return Ok(true);
         }
+        let header = from.is_none() && matches!(r.head()?.settled(), Head::Trimmed { .. });
         match r.read(*from, watch.settled(), buf)? {
             Chunk::Data { len, next } => {
-                if sink(&buf[..len]).is_err() {
+                let at = (!header).then(|| next - len as u64);
+                if sink(&buf[..len], at).is_err() {
                     return Ok(false);
                 }
                 *from = Some(next);
@@ -177,7 +321,14 @@ fn copy(
 
 /// `{job, log_path, output, run_id, status}`, laid out as `Ui::print_json` would, with
 /// `output` (the log as UTF-8, invalid bytes replaced) written as it is read.
-fn print_json(run: &RunRecord, path: &str, watch: &mut Watch) -> Result<u8> {
+fn print_json(
+    run: &RunRecord,
+    path: &str,
+    reader: Option<LogReader>,
+    mut from: Option<u64>,
+    mut stamps: Option<&mut Stamper>,
+    watch: &mut Watch,
+) -> Result<u8> {
     let q = |s: &str| serde_json::Value::from(s).to_string();
     let mut text = JsonText::new(io::stdout().lock());
     let head = format!(
@@ -188,10 +339,21 @@ fn print_json(run: &RunRecord, path: &str, watch: &mut Watch) -> Result<u8> {
     if text.out.write_all(head.as_bytes()).is_err() {
         return Ok(0);
     }
-    if let Some(r) = open(path)? {
+    if let Some(r) = reader {
         let until = Some(r.end()?);
         let mut buf = vec![0u8; PIECE];
-        if !copy(&r, &mut None, until, watch, &mut buf, &mut |b| text.push(b))? {
+        let open = copy(
+            &r,
+            &mut from,
+            until,
+            watch,
+            &mut buf,
+            &mut |b, at| match stamps.as_mut() {
+                Some(s) => s.write(b, at, &mut |x| text.push(x)),
+                None => text.push(b),
+            },
+        )?;
+        if !open {
             return Ok(0);
         }
     }

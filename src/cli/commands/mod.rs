@@ -7,8 +7,11 @@ pub mod cancel;
 pub mod check;
 pub mod configure;
 pub mod docs;
+pub mod edit;
 pub mod force;
 pub mod history;
+pub mod import;
+pub mod init;
 pub mod list;
 pub mod logs;
 pub mod next;
@@ -18,9 +21,14 @@ pub mod serve;
 pub mod status;
 pub mod supervise;
 
-/// jobctl never needs root; agent CLIs refuse some flags under it.
-pub fn warn_if_root() {
-    if nix::unistd::geteuid().is_root() {
+/// jobctl never needs root, and claude refuses to run unattended under it: said once by a
+/// command that runs something, and only where it matters (a `claude` agent configured).
+pub fn warn_if_root(cfg: &crate::config::Config) {
+    let claude = cfg
+        .agents
+        .values()
+        .any(|a| a.preset == crate::config::Preset::Claude);
+    if claude && nix::unistd::geteuid().is_root() {
         tracing::warn!(
             "running as root: jobctl never needs it, and claude refuses --dangerously-skip-permissions under root; run jobctl as a normal user"
         );

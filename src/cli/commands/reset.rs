@@ -25,6 +25,17 @@ pub fn budgets(g: &Global, ui: &Ui, agent: Option<&str>) -> Result<u8> {
     let v = budgets::reset(&mut e, agent)?;
     if ui.json {
         ui.print_view(&v);
+    } else if v.reset.iter().all(|u| u.used_before_milli == 0) && v.enabled.is_empty() {
+        let which = agent.map(|a| format!("{a} has")).unwrap_or_else(|| {
+            if v.reset.is_empty() {
+                "no agent is configured, so none has".into()
+            } else {
+                "no agent has".into()
+            }
+        });
+        ui.print(&format!(
+            "nothing to reset: {which} used any budget today, and no scope is disabled for quota"
+        ));
     } else {
         for u in &v.reset {
             ui.print(&format!(

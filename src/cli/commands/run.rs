@@ -76,14 +76,16 @@ pub fn execute(
         }
         return Ok(code::OK);
     }
-    super::warn_if_root();
     if wait {
         // Before the tick, so a signal during it is not lost: runs it starts get it too.
         catch_stop_signals();
     }
-    let (started, held) = match tick::tick(&mut e, job)? {
+    let (started, held, next) = match tick::tick(&mut e, job)? {
         TickResult::Busy(pid) => {
-            let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+            let who = match pid {
+                Some(p) => format!(" (pid {p})"),
+                None => " (its holder could not be named)".into(),
+            };
             tracing::warn!("another jobctl run holds the lock{who}");
             if ui.json {
                 ui.print_view(&BusyView {
@@ -94,9 +96,64 @@ pub fn execute(
             }
             return Ok(code::OK);
         }
-        TickResult::Done { started, held } => (started, held),
+        TickResult::Done {
+            started,
+            held,
+            next,
+        } => (started, held, next),
     };
+    if !started.is_empty() {
+        super::warn_if_root(cfg);
+    }
     let held_views = || held.iter().map(HeldView::from).collect::<Vec<_>>();
+    let say = |line: String| {
+        if !ui.json && !ui.quiet {
+            ui.print(&line);
+        }
+    };
+    for s in &started {
+        say(format!(
+            "started {} (run {}, supervisor pid {})",
+            s.run.job,
+            s.run.id,
+            s.supervisor.id()
+        ));
+    }
+    if started.is_empty() && held.is_empty() {
+        // Nothing silent: what was (not) done, and why.
+        match job {
+            Some(name) => {
+                let why = views::dry_run(&mut e, Some(name))?
+                    .into_iter()
+                    .next()
+                    .map(|r| r.reason)
+                    .unwrap_or_default();
+                say(format!("{name}: {why} (jobctl force {name} runs it now)"));
+            }
+            None => say(match &next {
+                Some((j, t)) => {
+                    let ms = t.as_millisecond();
+                    format!(
+                        "nothing due; next: {j} at {}",
+                        ui.time(ms, crate::core::clock::to_ms(crate::core::clock::now()?))
+                            .replace(" (", ", ")
+                            .trim_end_matches(')')
+                    )
+                }
+                None => "nothing due, and no job has a next slot".into(),
+            }),
+        }
+    }
+    for h in &held {
+        say(format!(
+            "{}: due, but {}: waits for a later tick",
+            h.job(),
+            match h.reason() {
+                "max_running" => format!("held back by max_running = {}", cfg.runner.max_running),
+                other => other.to_string(),
+            }
+        ));
+    }
     if !wait {
         if ui.json {
             ui.print_view(&TickView {
@@ -110,34 +167,41 @@ pub fn execute(
                     .collect(),
                 held: held_views(),
             });
-        } else if !ui.quiet {
-            for s in &started {
-                ui.print(&format!(
-                    "started {} (run {}, supervisor pid {})",
-                    s.run.job,
-                    s.run.id,
-                    s.supervisor.id()
-                ));
-            }
         }
         return Ok(code::OK);
     }
-    let interrupted = wait_for_supervisors(&mut started_children(&started));
+    // As each run ends, its line.
+    let by_pid: Vec<(u32, i64)> = started
+        .iter()
+        .map(|s| (s.supervisor.id(), s.run.id))
+        .collect();
     let mut records = Vec::new();
     let mut worst = code::OK;
-    for s in &started {
-        let r = e.store.get_run(s.run.id)?.unwrap_or_else(|| s.run.clone());
-        if r.status != RunStatus::Succeeded {
-            worst = code::FAILURE;
+    let mut store_err = None;
+    let interrupted = wait_for_supervisors(&mut started_children(&started), &mut |pid| {
+        let Some((_, id)) = by_pid.iter().find(|(p, _)| *p == pid) else {
+            return;
+        };
+        match e.store.get_run(*id) {
+            Ok(Some(r)) => {
+                if r.status != RunStatus::Succeeded {
+                    worst = code::FAILURE;
+                }
+                say(end_line(&r));
+                records.push(r);
+            }
+            Ok(None) => {}
+            Err(err) => store_err = Some(err),
         }
-        if !ui.json {
-            ui.print(&end_line(&r));
-        }
-        records.push(RunView::from(&r));
+    });
+    if let Some(err) = store_err {
+        return Err(err);
     }
     if ui.json {
+        // In the order they started.
+        records.sort_by_key(|r| r.id);
         ui.print_view(&WaitView {
-            runs: records,
+            runs: records.iter().map(RunView::from).collect(),
             held: held_views(),
         });
     }
@@ -191,7 +255,7 @@ fn catch_stop_signals() {
 /// to them (they stop their runs the way a timeout does and record them cancelled): SIGINT
 /// as SIGINT, SIGTERM and SIGHUP (the terminal is gone) as SIGTERM. Returns the signal
 /// this process got, when there was one.
-fn wait_for_supervisors(pids: &mut Vec<u32>) -> Option<Signal> {
+fn wait_for_supervisors(pids: &mut Vec<u32>, ended: &mut dyn FnMut(u32)) -> Option<Signal> {
     let mut got = None;
     while !pids.is_empty() {
         let sig = GOT_SIGNAL.load(Ordering::SeqCst);
@@ -208,10 +272,14 @@ fn wait_for_supervisors(pids: &mut Vec<u32>) -> Option<Signal> {
             got = Some(s);
         }
         pids.retain(|p| {
-            !matches!(
+            let done = matches!(
                 waitpid(Pid::from_raw(*p as i32), Some(WaitPidFlag::WNOHANG)),
                 Ok(WaitStatus::Exited(..)) | Ok(WaitStatus::Signaled(..)) | Err(_)
-            )
+            );
+            if done {
+                ended(*p);
+            }
+            !done
         });
         if !pids.is_empty() {
             std::thread::sleep(std::time::Duration::from_millis(20));

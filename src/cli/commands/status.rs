@@ -1,13 +1,14 @@
-//! `jobctl status`: the daemon, the role jobs would get now, every agent × scope with its
-//! budget, what is running, what could not be killed, and the last failure.
-
-use comfy_table::Cell;
+//! `jobctl status`: is it working? The last tick (and a warning when the timer seems not
+//! to run), the daemon (when one is configured), the role jobs would get now, every
+//! agent × scope with its budget, what is running, what could not be killed, and the
+//! last failure.
 
 use crate::cli::args::Global;
-use crate::cli::output::{Ui, human_time};
+use crate::cli::output::{Ui, human_time, relative};
+use crate::cli::table::Cell;
 use crate::core::error::Result;
 use crate::core::units::format_milli;
-use crate::engine::views;
+use crate::engine::views::{self, TICK_INTERVAL_MS, TICK_LATE_AFTER};
 
 pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     let mut e = super::engine(g)?;
@@ -16,52 +17,91 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
         ui.print_view(&s);
         return Ok(0);
     }
-    let daemon_line = match (&s.daemon.socket, s.daemon.present, &s.daemon_why) {
-        (None, _, _) => "daemon: not configured".to_string(),
-        (Some(sock), true, _) => format!("daemon: present ({sock})"),
-        (Some(sock), false, Some(why)) => format!("daemon: absent ({sock}: {why})"),
-        (Some(_), false, None) => "daemon: -".into(),
-    };
-    let mut text = format!(
-        "{daemon_line}\nrole now: {}\nbudget day: {}\n\n",
-        s.role, s.budget_day
-    );
-    let mut t = ui.table(&["AGENT", "SCOPE", "STATE", "REASON", "USED", "BUDGET"]);
-    for a in &s.agents {
-        t.add_row(vec![
-            Cell::new(&a.agent),
-            Cell::new(&a.scope),
-            ui.status_cell(if a.enabled { "enabled" } else { "disabled" }),
-            Cell::new(a.reason.as_deref().unwrap_or("-")),
-            Cell::new(format_milli(a.used_milli)),
-            Cell::new(format_milli(a.budget_milli)),
-        ]);
+    let mut text = String::new();
+    match s.last_tick_ms {
+        Some(t) => text.push_str(&format!(
+            "last tick: {} ({})\n",
+            human_time(t),
+            relative(t, s.now_ms)
+        )),
+        None => text.push_str("last tick: never\n"),
     }
+    if s.tick_late {
+        let minutes = |ms: i64| ms / 60_000;
+        let since = match s.last_tick_ms {
+            Some(t) => format!(
+                "no tick for {}",
+                relative(t, s.now_ms).trim_end_matches(" ago")
+            ),
+            None => "no tick has run yet".into(),
+        };
+        text.push_str(&format!(
+            "warning: {since} (the timer runs one every {}m; none for over {}m): is the timer installed? (./install.sh, docs/operations.md)\n",
+            minutes(TICK_INTERVAL_MS),
+            minutes(TICK_LATE_AFTER)
+        ));
+    }
+    // The daemon only matters where one is configured.
+    if let Some(sock) = &s.daemon.socket {
+        match (s.daemon.present, &s.daemon_why) {
+            (true, _) => text.push_str(&format!("daemon: present ({sock})\n")),
+            (false, Some(why)) => text.push_str(&format!("daemon: absent ({sock}: {why})\n")),
+            (false, None) => text.push_str(&format!("daemon: absent ({sock})\n")),
+        }
+    }
+    let no_daemon = if s.daemon.socket.is_none() {
+        " (no [daemon] configured)"
+    } else {
+        ""
+    };
+    text.push_str(&format!(
+        "role now: {}{no_daemon}\nbudget day: {}\n\n",
+        s.role, s.budget_day
+    ));
     if s.agents.is_empty() {
         text.push_str("agents: none configured\n");
     } else {
-        text.push_str(&table_text(&t));
+        let rows: Vec<Vec<Cell>> = s
+            .agents
+            .iter()
+            .map(|a| {
+                vec![
+                    Cell::new(&a.agent),
+                    Cell::new(&a.scope),
+                    ui.status_cell(if a.enabled { "enabled" } else { "disabled" }),
+                    Cell::new(a.reason.as_deref().unwrap_or("-")),
+                    Cell::new(format_milli(a.used_milli)),
+                    Cell::new(format_milli(a.budget_milli)),
+                ]
+            })
+            .collect();
+        text.push_str(&ui.table_text(
+            &["AGENT", "SCOPE", "STATE", "REASON", "USED", "BUDGET"],
+            &rows,
+        ));
     }
     text.push('\n');
     if s.running_runs.is_empty() {
         text.push_str("running: nothing\n");
     } else {
-        let mut r = ui.table(&["RUN", "JOB", "STARTED", "PID", "AGENT"]);
-        for run in &s.running_runs {
-            r.add_row(vec![
-                Cell::new(run.id),
-                Cell::new(&run.job),
-                Cell::new(human_time(run.started_at)),
-                Cell::new(
-                    run.pgid
-                        .or(run.supervisor_pid)
-                        .map(|p| p.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                ),
-                Cell::new(run.agent.as_deref().unwrap_or("-")),
-            ]);
-        }
-        text.push_str(&table_text(&r));
+        // PID: the run's supervisor (what `cancel` signals, what `force` names); PGID: the
+        // job's own process group.
+        let rows: Vec<Vec<Cell>> = s
+            .running_runs
+            .iter()
+            .map(|run| {
+                let id = |p: Option<i64>| p.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+                vec![
+                    Cell::new(run.id),
+                    Cell::new(&run.job),
+                    Cell::new(ui.time(run.started_at, s.now_ms)),
+                    Cell::new(id(run.supervisor_pid)),
+                    Cell::new(id(run.pgid)),
+                    Cell::new(run.agent.as_deref().unwrap_or("-")),
+                ]
+            })
+            .collect();
+        text.push_str(&ui.table_text(&["RUN", "JOB", "STARTED", "PID", "PGID", "AGENT"], &rows));
     }
     text.push('\n');
     for (r, list) in &s.survivor_runs {
@@ -94,12 +134,4 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     }
     ui.print(&text);
     Ok(0)
-}
-
-fn table_text(t: &comfy_table::Table) -> String {
-    let mut s: String = t.lines().map(|l| l.trim_end().to_string() + "\n").collect();
-    if s.is_empty() {
-        s.push('\n');
-    }
-    s
 }

@@ -4,6 +4,8 @@
 //! Nothing here reads the clock or the database; the tick passes both in, which is what
 //! lets the unit tests walk through DST changes and downtime.
 
+mod cronfields;
+
 use std::time::Duration;
 
 use std::cell::RefCell;
@@ -201,7 +203,10 @@ pub fn parse_cron(expr: &str) -> Result<Arc<Cron>, String> {
             .build()
             .parse(expr)
             .map(Arc::new)
-            .map_err(|e| format!("{expr:?} is not a cron expression: {e}"));
+            .map_err(|e| match cronfields::explain(expr) {
+                Some(why) => format!("{expr:?}: {why}"),
+                None => format!("{expr:?} is not a cron expression: {e}"),
+            });
         cache.borrow_mut().insert(expr.to_string(), parsed.clone());
         parsed
     })

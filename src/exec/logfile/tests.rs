@@ -5,9 +5,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::*;
 
 /// Output whose every byte says where it is, and is never NUL (a hole read as data
-/// would show).
+/// would show) nor a newline (one long line: a trim keeps exactly what it is asked to,
+/// with no line start to move to; `a_trim_keeps_whole_lines` checks lines).
 fn byte_at(pos: u64) -> u8 {
-    (pos % 251) as u8 + 1
+    match (pos % 251) as u8 + 1 {
+        b'\n' => 0xff,
+        b => b,
+    }
 }
 
 fn output(from: u64, len: usize) -> Vec<u8> {
@@ -32,6 +36,43 @@ fn keeps_the_end_and_says_what_was_dropped() {
     assert!(text.starts_with("[jobctl] output exceeded"), "{text}");
     assert!(text.ends_with("line 0099\n"));
     assert!(text.contains("the first 900 bytes were dropped"));
+}
+
+#[test]
+fn a_trim_keeps_whole_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("1.log");
+    let cap = 1000;
+    let mut log = LogFile::create(&p, cap).unwrap();
+    let mut all = String::new();
+    for i in 0..500 {
+        let line = format!("{}{i}\n", "x".repeat(i % 37));
+        all.push_str(&line);
+        log.write(line.as_bytes()).unwrap();
+    }
+    let dropped = log.finish().unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    let (head, kept) = text.split_once('\n').unwrap();
+    // The kept part is the end of the output, from the first line start in the last
+    // `cap` bytes on.
+    let tail = &all[all.len() - cap as usize..];
+    let want = &tail[tail.find('\n').unwrap() + 1..];
+    assert_eq!(kept, want);
+    assert_eq!(dropped as usize, all.len() - want.len());
+    assert!(
+        head.ends_with(&format!(
+            "the first {dropped} bytes were dropped, the last {} kept",
+            want.len()
+        )),
+        "{head}"
+    );
+    // One line longer than the cap is cut where the cap falls.
+    let p = dir.path().join("2.log");
+    let mut log = LogFile::create(&p, cap).unwrap();
+    log.write(&vec![b'y'; 5000]).unwrap();
+    log.finish().unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert_eq!(text.split_once('\n').unwrap().1.len(), cap as usize);
 }
 
 #[test]
