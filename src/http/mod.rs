@@ -160,8 +160,9 @@ async fn run(opts: ServeOptions, cfg: Config, stamp: Option<Stamp>, key: KeyFile
     tokio::spawn(stream::follow_event_log(state.clone()));
     tokio::spawn(watch_config(state.clone(), stamp));
     let app = routes::router(state.clone());
+    let stop_signal = stop_signals()?;
     let stopping = async move {
-        wait_for_stop().await;
+        stop_signal.await;
         let _ = stop.send(true);
     };
     let served = match &opts.socket {
@@ -195,18 +196,19 @@ async fn run(opts: ServeOptions, cfg: Config, stamp: Option<Stamp>, key: KeyFile
     Ok(0)
 }
 
-async fn wait_for_stop() {
+/// SIGTERM or SIGINT. The handlers are in place when this returns, before the server says
+/// it listens: a stop sent the moment it does is a graceful stop, not a kill.
+fn stop_signals() -> Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+    let fail = |e: std::io::Error| Error::Internal(anyhow::anyhow!("can't handle signals: {e}"));
+    let mut term = signal(SignalKind::terminate()).map_err(fail)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(fail)?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }
 
 /// What tells one version of the config file from the next.
