@@ -225,7 +225,10 @@ pub enum Command {
     },
 
     /// Make API tokens, or a new signing key (which invalidates every token)
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  jobctl token create --scope read --sub dashboard\n  jobctl token rotate"
+    )]
     Token(Token),
 
     /// Write a commented starter config (never over an existing one)
