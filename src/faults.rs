@@ -20,6 +20,10 @@ pub const POINTS: &[&str] = &[
     "before_end_record",
 ];
 
+/// Points only a run with a workspace passes (between recording its worktree and
+/// making it).
+pub const WORKSPACE_POINTS: &[&str] = &["before_worktree"];
+
 /// Dies here if `JOBCTL_FAULT` names this point.
 pub fn point(name: &str) {
     let f = FAULT.get_or_init(|| std::env::var("JOBCTL_FAULT").ok().filter(|v| !v.is_empty()));

@@ -134,7 +134,12 @@ fn a_run_forced_over_the_api_has_its_record_events_and_log() {
         .collect();
     assert_eq!(kinds.first(), Some(&"run_started"), "{run:#}");
     assert_eq!(kinds.last(), Some(&"run_ended"), "{run:#}");
-    // The same run as the CLI sees it.
+    // The same document as `jobctl show ID --json`.
+    let show = env.run(&["show", &id.to_string(), "--json"]);
+    ok(&show);
+    let show: Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(run, show);
+    assert_eq!(run["log_tail"], json!(["hello", "world"]));
     let hist = env.history_json(&["hello"]);
     assert_eq!(hist[0]["run_id"], id);
     assert_eq!(hist[0]["status"], "succeeded");

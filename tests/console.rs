@@ -13,6 +13,8 @@
 mod common;
 use common::*;
 
+#[path = "common/git.rs"]
+mod gitfix;
 #[path = "common/server.rs"]
 mod server;
 use server::{Server, token};
@@ -200,12 +202,16 @@ impl Browser {
 }
 
 fn config(env: &Env) -> String {
+    let home = env.home().display();
     format!(
-        "{}\n[agents.claude]\npreset = \"claude\"\ndaily_budget = 5\n\n\
+        "[runner]\ntimezone = \"UTC\"\nkill_grace = \"1s\"\ngit_author = \"jobctl <jobctl@example.com>\"\n\
+         env = {{ PATH = \"{home}/bin:/usr/bin:/bin\", HOME = \"{home}\", GIT_CONFIG_NOSYSTEM = \"1\" }}\n\n\
+         [jobs.edit]\ntype = \"script\"\ncommand = \"echo 'a note' > note.txt; echo edited >> a.txt\"\nevery = \"1d\"\n\n\
+         [jobs.edit.workspace]\nrepo = \"checkout\"\n\n\
+         [agents.claude]\npreset = \"claude\"\ndaily_budget = 5\n\n\
          [jobs.hello]\ntype = \"script\"\ncommand = \"echo start; sleep 2; echo done\"\nevery = \"1d\"\n\n\
          [jobs.long]\ntype = \"script\"\ncommand = \"echo working; sleep 300\"\nevery = \"1d\"\n\n\
-         [jobs.review]\ntype = \"agent\"\nagent = \"claude\"\nprompt = \"review\"\ncron = \"0 9 * * 1-5\"\n",
-        runner(env, "")
+         [jobs.review]\ntype = \"agent\"\nagent = \"claude\"\nprompt = \"review\"\ncron = \"0 9 * * 1-5\"\n"
     )
 }
 
@@ -213,6 +219,7 @@ fn config(env: &Env) -> String {
 async fn the_console_in_chromium() {
     let Some(mut b) = browser().await else { return };
     let env = Env::new();
+    let _repos = gitfix::Repos::new(env.home());
     env.config(&config(&env));
     let _sweep = Sweep::new(&env);
     let write = token(&env, &["--scope", "write", "--sub", "operator"]);
@@ -291,6 +298,43 @@ async fn the_console_in_chromium() {
          return t.includes('run_started') && t.includes('run_ended')",
     )
     .await;
+
+    // A run in a git workspace: its branch and the files it changed.
+    b.c().goto(&format!("{}/#/jobs", s.base)).await.unwrap();
+    b.click("tr[data-job=edit] button[data-act=run]").await;
+    b.until(
+        "edit to succeed",
+        Duration::from_secs(30),
+        "return document.querySelector('tr[data-job=edit] .last-status')?.innerText === 'succeeded'",
+    )
+    .await;
+    let edit_run = env.history_json(&["edit"])[0]["run_id"].as_i64().unwrap();
+    b.c()
+        .goto(&format!("{}/#/run/{edit_run}", s.base))
+        .await
+        .unwrap();
+    let changes = b
+        .until(
+            "the changes table",
+            Duration::from_secs(15),
+            "const t = document.querySelector('table.changes'); return t && t.innerText",
+        )
+        .await;
+    let changes = changes.as_str().unwrap();
+    assert!(
+        changes.contains("note.txt") && changes.contains("a.txt"),
+        "{changes}"
+    );
+    let ws = b
+        .js("return document.querySelector('#run .kv').innerText")
+        .await;
+    assert!(
+        ws.as_str()
+            .unwrap()
+            .contains(&format!("jobctl/edit/{edit_run}")),
+        "{ws}"
+    );
+    b.screenshot("run-workspace").await;
 
     // A long run cancelled from its page: the page shows cancelled, no process is left.
     b.c().goto(&format!("{}/#/jobs", s.base)).await.unwrap();

@@ -844,11 +844,18 @@ fn history_json_fields() {
         "tool_calls",
         "attempts",
         "log_path",
+        "workspace",
+        "changes",
+        "hook_errors",
     ]
     .into();
     for r in &runs {
         let keys: BTreeSet<&str> = r.as_object().unwrap().keys().map(|k| k.as_str()).collect();
         assert_eq!(keys, fields, "{r}");
+        // No workspace, no hooks: null and empty lists.
+        assert!(r["workspace"].is_null(), "{r}");
+        assert_eq!(r["changes"], serde_json::json!([]), "{r}");
+        assert_eq!(r["hook_errors"], serde_json::json!([]), "{r}");
     }
     let ids: Vec<i64> = runs.iter().map(|r| r["run_id"].as_i64().unwrap()).collect();
     assert_eq!(ids, [3, 2, 1], "newest first");

@@ -2,11 +2,13 @@
 //!
 //! Builds jobctl in release mode, generates its fixtures, measures whole-process medians
 //! (hyperfine where installed, its own loop where not) and writes the table to
-//! docs/benchmarks.md. Timings are never tests: this does not run in CI (its fixture
+//! docs/benchmarks.md. `-- B8 B9` (any scenario ids) measures only those and replaces
+//! only their rows. Timings are never tests: this does not run in CI (its fixture
 //! generation does, in tests/bench_fixtures.rs).
 
 mod fixtures;
 mod serve;
+mod workspace;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -35,24 +37,126 @@ fn main() -> Result<()> {
             return Ok(());
         }
         None => {}
+        Some(a) if is_id(a) && args[1..].iter().all(|a| is_id(a)) => {}
         Some(_) => {
             eprintln!(
-                "usage: cargo run --release --example bench            run B1-B7 and B11-B13, write docs/benchmarks.md\n       \
+                "usage: cargo run --release --example bench            run B1-B13, write docs/benchmarks.md\n       \
+                 cargo run --release --example bench -- B8 B11     run only these, replace only their rows\n       \
                  cargo run --release --example bench fixtures DIR [RUNS]\n       \
                  only build a fixture in DIR: B1's, or B7's with RUNS = 1000000"
             );
             std::process::exit(2);
         }
     }
+    let only: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+    let want = |id: &str| only.is_empty() || only.contains(&id);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir()?;
+    let mut rows = Vec::new();
+    let mut tool = String::new();
+    // B11-B13 time the server on the fixtures of B1-B7.
+    if [
+        "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B11", "B12", "B13",
+    ]
+    .iter()
+    .any(|id| want(id))
+    {
+        let (r, t) = process_rows(&root, tmp.path())?;
+        rows.extend(r.into_iter().filter(|r| want(r.id)));
+        tool = t;
+    }
+    if want("B8") || want("B9") {
+        rows.extend(
+            workspace_rows(&tmp.path().join("ws"))?
+                .into_iter()
+                .filter(|r| want(r.id)),
+        );
+    }
+    let doc = root.join("docs/benchmarks.md");
+    let table = if only.is_empty() {
+        render(&rows, &tool)?
+    } else {
+        splice(&std::fs::read_to_string(&doc)?, &rows)
+    };
+    std::fs::write(&doc, &table)?;
+    println!("{table}");
+    Ok(())
+}
+
+fn is_id(a: &str) -> bool {
+    a.strip_prefix('B')
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// B8, B9: a run's workspace on a generated 20,000-file repository.
+fn workspace_rows(dir: &Path) -> Result<Vec<Row>> {
+    let m = workspace::measure(dir)?;
+    let date = jiff::Zoned::now().strftime("%Y-%m-%d").to_string();
+    Ok(vec![
+        row(
+            "B8",
+            "workspace set-up, generated repository of 20,000 files, from a warm local repository",
+            "≤ 1.5 s and ≤ 0.2× a fresh `git clone`",
+            format!(
+                "{:.2} s ({:.2}× `git clone` = {:.2} s); the repository's first set-up {:.2} s; measured {date}",
+                m.setup,
+                m.setup / m.clone,
+                m.clone,
+                m.first_setup
+            ),
+            m.setup <= 1.5 && m.setup <= 0.2 * m.clone,
+        ),
+        row(
+            "B9",
+            "collecting a 1,000-file edit in a workspace (diff stat, file list, commit)",
+            "≤ 0.5 s",
+            format!("{:.2} s; measured {date}", m.settle),
+            m.settle <= 0.5,
+        ),
+    ])
+}
+
+/// `doc` with the table rows of `rows` replaced (or added, in id order), the rest as it was.
+fn splice(doc: &str, rows: &[Row]) -> String {
+    let line = |r: &Row| {
+        format!(
+            "| {} | {} | {} | {} | {} |",
+            r.id,
+            r.scenario,
+            r.target,
+            r.measured,
+            if r.met { "yes" } else { "**no**" }
+        )
+    };
+    let id_of = |l: &str| -> Option<u32> { l.strip_prefix("| B")?.split(' ').next()?.parse().ok() };
+    let mut out: Vec<String> = doc.lines().map(String::from).collect();
+    for r in rows {
+        let id: u32 = r.id[1..].parse().unwrap_or(0);
+        if let Some(i) = out.iter().position(|l| id_of(l) == Some(id)) {
+            out[i] = line(r);
+        } else {
+            let after = out
+                .iter()
+                .rposition(|l| id_of(l).is_some_and(|other| other < id))
+                .or_else(|| out.iter().position(|l| l.starts_with("|---")));
+            let at = after.map_or(out.len(), |i| i + 1);
+            out.insert(at, line(r));
+        }
+    }
+    let mut s = out.join("\n");
+    s.push('\n');
+    s
+}
+
+/// B1-B7: the tick, list, force, budgets, a big output, a tree kill; and the timer used.
+fn process_rows(root: &Path, tmp: &Path) -> Result<(Vec<Row>, String)> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("building jobctl (release)...");
-    let bin = build_release(&cargo, &root)?;
+    let bin = build_release(&cargo, root)?;
     eprintln!("timing {}", bin.display());
-    let tmp = tempfile::tempdir()?;
     eprintln!("generating fixtures: 1,000 jobs with 100,000 runs, and with 1,000,000 runs...");
-    let a = fixtures::build(&tmp.path().join("a"), 1000, 100_000, 200)?;
-    let b = fixtures::build(&tmp.path().join("b"), 1000, 1_000_000, 1000)?;
+    let a = fixtures::build(&tmp.join("a"), 1000, 100_000, 200)?;
+    let b = fixtures::build(&tmp.join("b"), 1000, 1_000_000, 1000)?;
     eprintln!(
         "fixtures: {} jobs / {} runs, {} jobs / {} runs",
         a.jobs, a.runs, b.jobs, b.runs
@@ -88,14 +192,14 @@ fn main() -> Result<()> {
         (Path::new("/bin/true"), &[], &a),
         (&bin, &["--config", s(&a.config), "force", "noop"], &a),
     )?;
-    let small = fixtures::build(&tmp.path().join("c"), 3, 0, 200)?;
+    let small = fixtures::build(&tmp.join("c"), 3, 0, 200)?;
     let b3_small = warm.median(
         &bin,
         &["--config", s(&small.config), "force", "noop"],
         &small,
     )?;
     let b7 = warm.median(&bin, &["--config", s(&b.config), "run"], &b)?;
-    let (b4_ms, granted) = reservations(&tmp.path().join("b4"))?;
+    let (b4_ms, granted) = reservations(&tmp.join("b4"))?;
     let (b5_rss_kib, b5_secs) = big_output(&bin, &a)?;
     let b6 = tree_kill(&bin, &a)?;
     eprintln!("timing jobctl serve...");
@@ -188,10 +292,7 @@ fn main() -> Result<()> {
             srv.rss_100 <= 30.0,
         ),
     ];
-    let table = render(&rows, tool)?;
-    std::fs::write(root.join("docs/benchmarks.md"), &table)?;
-    println!("{table}");
-    Ok(())
+    Ok((rows, tool.to_string()))
 }
 
 fn s(p: &Path) -> &str {
@@ -262,7 +363,7 @@ fn render(rows: &[Row], tool: &str) -> Result<String> {
         .unwrap_or(1);
     let mut out = String::new();
     out.push_str("# Benchmarks\n\n");
-    out.push_str("Measured by `cargo run --release --example bench` (see the README). It builds jobctl in release mode, \
+    out.push_str("Measured by `cargo run --release --example bench` (see the README); `-- B8 B9` (any scenario ids) measures only those and replaces only their rows. It builds jobctl in release mode, \
                   generates its fixtures through jobctl's own store code, and reports whole-process medians over \
                   repeated runs. Timings are not tests: nothing here fails CI.\n\n");
     out.push_str(&format!(
@@ -294,6 +395,8 @@ const NOTES: &str = "\n## How each is measured\n\n\
 - B11: one client follows `/api/v1/events/stream` while `jobctl configure job noop --pause/--resume` makes 200 events, one every few milliseconds; each event's latency is the client's clock when it reads the event minus the event's `at`, taken before its transaction commits (so a little more than commit → client).\n\
 - B12: `jobctl serve` on B7's state; the median of 30 `GET /api/v1/runs?limit=50` over one kept-alive connection, timed by the client, answer read whole.\n\
 - B13: after B11, 100 more clients each replay those 200 events and stay open; the server's VmRSS once every one of them has read them all.\n\
+- B8: a repository of 20,000 files (200 directories, about 1 KiB each) with 300 commits of history behind its tip, generated with `git fast-import`, packed and checked out. The set-up is `engine::workspace::set_up` as a run's supervisor calls it (the repository's lock, its remotes, the base, the worktree, included files) from a warm repository: one whose earlier run left its worktree parked, so the set-up takes it and switches it to a new branch (the repository's very first set-up, a full `git worktree add`, is shown beside). Each timed worktree is released (parked again) before the next. The clone is `git clone file://REPO`, what cloning the repository per run costs without a network, alternated with the set-ups in the same run. Medians of 9 set-ups and 5 clones.\n\
+- B9: in such a workspace 1,000 files get a line appended; timed is `engine::workspace::settle` without a push: `git add --all`, the file list, statuses and line counts from one `git diff --raw --numstat`, and the commit. Median of 5.\n\
 \n## What was done where a target was missed\n\n\
 Profiled with perf and callgrind (instruction counts, which this noisy machine can't disturb).\n\n\
 - B1 first measured 38 ms, B2 48 ms and B3 50 ms. Fixed, in order: croner parsing the 667 cron and `at` patterns of the config on every load (each distinct pattern is now parsed once per process and shared: the heap of a 1,000-job config went from 7.7 MB to 3.2 MB); the first time-zone lookup listing the whole zoneinfo tree (zones are read from their TZif file, and the system zone from `TZ` or `/etc/localtime`, which the default `timezone = \"local\"` used to look up the slow way on every load); `list` asking for the local zone once per row; a WAL checkpoint with two fsyncs as every command exited (left to SQLite's autocheckpoint); `list` scanning the runs index for job names (one indexed lookup per job instead); and, for `force`, a 10 ms idle poll after the job ended and an fsync of the log.\n\

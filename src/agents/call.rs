@@ -154,6 +154,7 @@ pub async fn call(
                     parse::Line::Neutral => StallLine::Neutral,
                 },
             }),
+            line_prefix: None,
         };
         let fin = {
             let cell = RefCell::new(&mut *store);

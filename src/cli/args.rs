@@ -130,6 +130,28 @@ pub enum Command {
         timestamps: bool,
     },
 
+    /// What a run did: status, times, agents, usage, workspace and changed files, hooks, the end of its log
+    #[command(
+        after_help = "Examples:\n  jobctl show 42\n  jobctl show --job bug-hunter --json | jq .changes"
+    )]
+    Show {
+        /// The run id
+        #[arg(required_unless_present = "job", conflicts_with = "job")]
+        run_id: Option<i64>,
+        /// The latest run of this job
+        #[arg(long, value_name = "NAME")]
+        job: Option<String>,
+    },
+
+    /// Run worktrees on disk (kept after their runs, or in use), and removing kept ones
+    #[command(
+        after_help = "Examples:\n  jobctl workspaces\n  jobctl workspaces clean --older-than 2d --dry-run"
+    )]
+    Workspaces {
+        #[command(subcommand)]
+        action: Option<WorkspacesAction>,
+    },
+
     /// The tick: start every due job, then return (launchd/systemd call this every 5 minutes)
     #[command(
         after_help = "Examples:\n  jobctl run                     start what is due and return\n  jobctl run --dry-run           say which jobs are due and why\n  jobctl run --wait              stay until the started runs end\n  jobctl run --force --job NAME  same as jobctl force NAME"
@@ -289,6 +311,22 @@ pub enum Command {
         lock_fd: i32,
         #[arg(long)]
         state_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspacesAction {
+    /// Remove kept worktrees (all, or those older than --older-than); branches with commits found nowhere else stay
+    #[command(
+        after_help = "Examples:\n  jobctl workspaces clean --dry-run\n  jobctl workspaces clean --older-than 3d"
+    )]
+    Clean {
+        /// Only worktrees whose run ended longer ago than this (e.g. 12h, 3d)
+        #[arg(long, value_name = "DURATION")]
+        older_than: Option<String>,
+        /// Say what would be removed; remove nothing
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

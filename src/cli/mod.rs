@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::core::error::{ConfigIssue, Error, Result, code};
-use args::{Cli, Command, Configure, Global, Reset};
+use args::{Cli, Command, Configure, Global, Reset, WorkspacesAction};
 use output::Ui;
 
 /// The config of this command. A command is one short process: its config lives until it
@@ -76,6 +76,14 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
                 timestamps: *timestamps,
             },
         ),
+        Command::Show { run_id, job } => commands::show::execute(g, ui, *run_id, job.as_deref()),
+        Command::Workspaces { action } => match action {
+            None => commands::workspaces::list(g, ui),
+            Some(WorkspacesAction::Clean {
+                older_than,
+                dry_run,
+            }) => commands::workspaces::clean(g, ui, older_than.as_deref(), *dry_run),
+        },
         Command::Run {
             job,
             force,

@@ -96,6 +96,22 @@ impl Inputs {
         r
     }
 
+    /// Whether git accepts `refname` (`git check-ref-format`), asking the git program
+    /// `git`. Not recorded: the answer depends on the name alone. `Err` says git could
+    /// not be run.
+    pub fn git_ref_ok(&mut self, git: &str, refname: &str) -> Result<bool, String> {
+        std::process::Command::new(git)
+            .args(["check-ref-format", refname])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .map_err(|e| {
+                format!("can't run git ({git}: {e}) to check the branch name; set runner.git")
+            })
+    }
+
     /// Whether every recorded input still reads the same.
     pub fn unchanged(&self) -> bool {
         self.seen.iter().all(Input::unchanged)

@@ -7,13 +7,26 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::walk::{Ctx, StrOrList, Table, value_hint};
+use super::workspace;
 use super::{Agent, AgentJob, Budget, Command, Job, JobKind, MAX_PROMPT_BYTES, Runner, Thinking};
 use crate::core::schedule::Schedule;
 use crate::core::zone::Zone;
 
 const COMMON_KEYS: &[&str] = &[
-    "type", "every", "at", "cron", "weekdays", "timezone", "timeout", "enabled", "catch_up",
-    "deadline", "workdir", "env",
+    "type",
+    "every",
+    "at",
+    "cron",
+    "weekdays",
+    "timezone",
+    "timeout",
+    "enabled",
+    "catch_up",
+    "deadline",
+    "workdir",
+    "env",
+    "workspace",
+    "hooks",
 ];
 const SCRIPT_KEYS: &[&str] = &["command"];
 const AGENT_KEYS: &[&str] = &[
@@ -135,13 +148,29 @@ pub(super) fn job_section(
     let deadline = t.duration(ctx, "deadline", Duration::from_secs(300));
     let workdir = t.path(ctx, "workdir").unwrap_or_else(|| ctx.dir.clone());
     let job_env = t.str_map(ctx, "env").unwrap_or_default();
+    let git = runner.map(|r| r.git.as_str()).unwrap_or("git");
+    let workspace = t.table(ctx, "workspace").and_then(|wt| {
+        if t.get("workdir").is_some() {
+            ctx.err(
+                span_of(t, "workdir"),
+                &t.key_path("workdir"),
+                "a job with a workspace runs at the root of its worktree; remove workdir",
+            );
+        }
+        workspace::workspace_section(ctx, &wt, name.get_ref(), git).map(Box::new)
+    });
+    let workspace_ok = t.get("workspace").is_none() || workspace.is_some();
+    let hooks_spec = t
+        .table(ctx, "hooks")
+        .map(|ht| workspace::hooks_table(ctx, &ht));
+    let hooks = workspace::resolve_hooks(hooks_spec, runner.and_then(|r| r.hooks.as_deref()));
 
     let kind = match kind.as_deref() {
         Some("script") => script(ctx, t).map(JobKind::Script),
         Some("agent") => agent(ctx, t, env, runner).map(JobKind::Agent),
         _ => None,
     };
-    if !name_ok {
+    if !name_ok || !workspace_ok {
         return None;
     }
     Some(Job {
@@ -155,6 +184,8 @@ pub(super) fn job_section(
         deadline,
         workdir,
         env: job_env,
+        workspace,
+        hooks,
     })
 }
 

@@ -11,6 +11,7 @@ pub mod safety;
 mod sections;
 mod snapshot;
 mod walk;
+mod workspace;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::core::error::{ConfigErrors, ConfigIssue};
 pub use paths::{absolute as absolute_path, default_config_file, find_config_file, no_config};
+pub use workspace::{DEFAULT_BRANCH, DEFAULT_COMMIT_MESSAGE};
 
 use crate::core::error::{Error, Result};
 use crate::core::schedule::Schedule;
@@ -67,6 +69,80 @@ pub struct Runner {
     #[serde(skip)]
     pub env_file_vars: Vec<(String, String)>,
     pub state_dir: PathBuf,
+    /// Where run worktrees go (`workspace_dir`, default `STATE_DIR/workspaces`).
+    pub workspace_dir: PathBuf,
+    /// Kept worktrees older than this are removed by the tick.
+    pub workspace_max_age: Duration,
+    /// Kept worktrees beyond this many bytes together are removed, oldest first.
+    pub workspace_max_bytes: u64,
+    /// The git program (a name on PATH or a path).
+    pub git: String,
+    /// `"Name <email>"` for the commits jobctl makes, when set.
+    pub git_author: Option<GitAuthor>,
+    /// `[runner.hooks]`: every job's hooks unless the job names its own.
+    pub hooks: Option<Box<Hooks>>,
+}
+
+/// The identity of the commits jobctl makes of a run's work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitAuthor {
+    pub name: String,
+    pub email: String,
+}
+
+/// A job's `[workspace]`: the git worktree it runs in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Workspace {
+    pub repo: Repo,
+    /// The repo as written, for records and messages.
+    pub repo_display: String,
+    /// Where the run's branch starts; `None`: the remote's default branch, else HEAD.
+    pub base: Option<String>,
+    /// The branch name template (`{job}`, `{run_id}`, `{date}`).
+    pub branch: String,
+    /// Fetch `base` from `remote` first; `None`: when the repository has that remote.
+    pub fetch: Option<bool>,
+    pub remote: String,
+    pub commit: bool,
+    pub commit_message: String,
+    pub push: bool,
+    pub keep: crate::core::workspace::Keep,
+    /// Gitignored files copied into the worktree (besides `.worktreeinclude`'s).
+    pub include: Vec<String>,
+}
+
+/// Where a workspace's repository is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Repo {
+    /// A local repository (its working tree, or a bare one).
+    Local(PathBuf),
+    /// A URL (https, ssh, file, or `host:path`): worked on through a bare mirror.
+    Url(String),
+}
+
+/// A job's lifecycle hooks (a job's hook replaces the runner's of the same name).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hooks {
+    pub pre_run: Option<Command>,
+    pub post_run: Option<Command>,
+    pub on_success: Option<Command>,
+    pub on_failure: Option<Command>,
+    pub timeout: Duration,
+}
+
+impl Hooks {
+    /// The default `hook_timeout`.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+    pub fn get(&self, name: crate::core::workspace::HookName) -> Option<&Command> {
+        use crate::core::workspace::HookName;
+        match name {
+            HookName::PreRun => self.pre_run.as_ref(),
+            HookName::PostRun => self.post_run.as_ref(),
+            HookName::OnSuccess => self.on_success.as_ref(),
+            HookName::OnFailure => self.on_failure.as_ref(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -229,6 +305,20 @@ pub struct Job {
     pub deadline: Option<Duration>,
     pub workdir: PathBuf,
     pub env: Vec<(String, String)>,
+    /// The git worktree each run works in, if any.
+    pub workspace: Option<Box<Workspace>>,
+    /// The hooks that apply to it (its own, else the runner's), if any.
+    pub hooks: Option<Box<Hooks>>,
+}
+
+impl Command {
+    /// The command as people read it.
+    pub fn display(&self) -> String {
+        match self {
+            Command::Shell(s) => s.clone(),
+            Command::Argv(v) => v.join(" "),
+        }
+    }
 }
 
 impl Job {

@@ -28,6 +28,12 @@ const RUNNER_KEYS: &[&str] = &[
     "env",
     "env_file",
     "state_dir",
+    "workspace_dir",
+    "workspace_max_age",
+    "workspace_max_bytes",
+    "git",
+    "git_author",
+    "hooks",
 ];
 const DAEMON_KEYS: &[&str] = &["socket", "health_path", "timeout"];
 const BUDGET_KEYS: &[&str] = &["scopes", "day_starts", "provider_cooldown"];
@@ -249,6 +255,26 @@ fn runner_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, scopes: &[String]) -> Op
             }
         },
     };
+    let workspace_dir = t
+        .path(ctx, "workspace_dir")
+        .unwrap_or_else(|| state_dir.join("workspaces"));
+    let git = match t.str(ctx, "git") {
+        Some(g) if g.trim().is_empty() => {
+            ctx.err(
+                t.get("git").map(|v| v.span()).unwrap_or(0..0),
+                "runner.git",
+                "expected the git program (a name on PATH or a path)",
+            );
+            "git".to_string()
+        }
+        Some(g) => resolve_program(vec![g], &ctx.dir, &mut ctx.inputs).remove(0),
+        None => "git".to_string(),
+    };
+    let git_author = super::workspace::git_author(ctx, t);
+    let hooks = t.table(ctx, "hooks").map(|ht| {
+        let spec = super::workspace::hooks_table(ctx, &ht);
+        Box::new(super::workspace::runner_hooks(spec))
+    });
     Some(Runner {
         scope,
         timezone: tz,
@@ -274,6 +300,14 @@ fn runner_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, scopes: &[String]) -> Op
         env_file,
         env_file_vars,
         state_dir,
+        workspace_dir,
+        workspace_max_age: t
+            .duration(ctx, "workspace_max_age", Duration::from_secs(60))
+            .unwrap_or(Duration::from_secs(7 * 86400)),
+        workspace_max_bytes: t.size(ctx, "workspace_max_bytes").unwrap_or(20 << 30),
+        git,
+        git_author,
+        hooks,
     })
 }
 

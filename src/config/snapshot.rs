@@ -344,6 +344,7 @@ enabled = false
             ("jobs.rs", include_str!("jobs.rs")),
             ("units.rs", include_str!("../core/units.rs")),
             ("errors.rs", include_str!("errors.rs")),
+            ("workspace.rs", include_str!("workspace.rs")),
         ];
         let forbidden = [
             "std::env",

@@ -9,4 +9,5 @@ pub mod names;
 pub mod run;
 pub mod schedule;
 pub mod units;
+pub mod workspace;
 pub mod zone;

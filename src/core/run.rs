@@ -9,6 +9,8 @@ use nix::sys::signal::Signal;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::workspace::{Change, HookResult, WorkspaceInfo};
+
 /// Declares a string-backed enum: its wire names, `as_str`, `parse`, `Display`, serde.
 macro_rules! wire_enum {
     ($(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal,)+ }) => {
@@ -142,6 +144,12 @@ wire_enum! {
         /// `jobctl cancel` asked a run's supervisor to stop it: who, so the run's end can
         /// say so (`{by: {user, pid}}`).
         CancelRequested = "cancel_requested",
+        /// A lifecycle hook after `pre_run` failed (the run's status stands).
+        HookFailed = "hook_failed",
+        /// A run's worktree was kept after it (by `keep`, a failed push, a crash).
+        WorkspaceKept = "workspace_kept",
+        /// A kept worktree was removed (by age, size or `workspaces clean`).
+        WorkspaceRemoved = "workspace_removed",
     }
 }
 
@@ -206,6 +214,12 @@ pub struct RunRecord {
     pub lock_name: Option<String>,
     /// Processes the run left that could not be killed (JSON `proctree::Survivor`s).
     pub survivors: Option<String>,
+    /// The run's worktree, for a job with a `workspace`.
+    pub workspace: Option<WorkspaceInfo>,
+    /// What the run changed in its workspace.
+    pub changes: Vec<Change>,
+    /// What each lifecycle hook did.
+    pub hooks: Vec<HookResult>,
 }
 
 impl Default for RunRecord {
@@ -238,6 +252,9 @@ impl Default for RunRecord {
             pgid: None,
             lock_name: None,
             survivors: None,
+            workspace: None,
+            changes: Vec::new(),
+            hooks: Vec::new(),
         }
     }
 }
@@ -291,6 +308,10 @@ pub struct RunEnd {
     /// never started (the supervisor died before it noted the agent starting).
     pub refund_unstarted: bool,
     pub survivors: Option<String>,
+    /// The run's workspace as it ended (`None`: leave what is recorded).
+    pub workspace: Option<WorkspaceInfo>,
+    pub changes: Vec<Change>,
+    pub hooks: Vec<HookResult>,
 }
 
 impl Default for RunEnd {
@@ -322,6 +343,9 @@ impl RunEnd {
             attempts: Vec::new(),
             refund_unstarted: false,
             survivors: None,
+            workspace: None,
+            changes: Vec::new(),
+            hooks: Vec::new(),
         }
     }
 

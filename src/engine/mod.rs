@@ -11,13 +11,18 @@ pub mod ask;
 pub mod budgets;
 pub mod cancel;
 pub mod env;
+mod execute;
+pub mod hooks;
+mod job_run;
 pub mod jobs;
 pub mod pipeline;
 pub mod plan;
 pub mod recovery;
+pub mod report;
 pub mod supervise;
 pub mod tick;
 pub mod views;
+pub mod workspace;
 
 use std::path::Path;
 

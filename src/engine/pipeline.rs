@@ -4,14 +4,15 @@
 //!
 //! - prepare: become the reaper of the run's orphans, say who holds the lease, record the
 //!   supervisor, start the event loop, handle the stop signals, open the run log, build
-//!   the environment;
-//! - execute: the script, or the agent call with its fallback walk;
-//! - finalize: trim the log, note survivors, record the end exactly once, prune history,
-//!   release the lease.
+//!   the environment; for a job, make its workspace and run its `pre_run` hook
+//!   ([`job_run`](super::job_run));
+//! - execute: the script, or the agent call with its fallback walk ([`execute`](super::execute));
+//! - finalize: for a job, settle its workspace (commit, push), run its `post_run` and
+//!   `on_success`/`on_failure` hooks, keep or remove its worktree; trim the log, note
+//!   survivors, record the end exactly once, prune history, release the lease.
 //!
 //! When jobctl itself fails mid-run (the log or the store can't be written), nothing of the
 //! run may outlive it: the tree is stopped and the run closed `failed` with the reason.
-//! Workspaces and lifecycle hooks are steps of this pipeline.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,17 +21,14 @@ use anyhow::Context;
 use nix::sys::signal::Signal;
 
 use super::Engine;
-use super::env::{base_env_plain, job_env, run_marks};
-use crate::agents::presets::Mode;
-use crate::agents::{self, CallSpec, role};
-use crate::config::{Command, Job, JobKind, Thinking};
+use super::env::run_marks;
+use crate::config::{Job, Thinking};
 use crate::coord::Lease;
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
-use crate::core::run::{EventKind, RunEnd, RunRecord, RunStatus, TREE_STOPPED};
-use crate::exec::env::set;
+use crate::core::run::{RunEnd, RunRecord, RunStatus, TREE_STOPPED};
 use crate::exec::logfile::LogFile;
-use crate::exec::process::{self, Echo, Launch, Signals};
+use crate::exec::process::{Echo, Signals};
 use crate::exec::proctree::{self, RunIdentity, Survivor};
 use crate::store::Store;
 
@@ -84,13 +82,17 @@ pub struct RunContext {
     pub log: LogFile,
     pub signals: Signals,
     pub deadline: tokio::time::Instant,
+    /// Where the job runs when not in its `workdir` (its worktree).
+    pub workdir: Option<PathBuf>,
+    /// Variables the job gets besides its own (the workspace's).
+    pub extra_env: Vec<(&'static str, String)>,
 }
 
 /// How the execute step ended.
-struct Executed {
-    end: RunEnd,
-    interrupted: Option<Signal>,
-    answer: Option<String>,
+pub(super) struct Executed {
+    pub end: RunEnd,
+    pub interrupted: Option<Signal>,
+    pub answer: Option<String>,
 }
 
 /// Runs `run` to its end, holding `lease` until the end is recorded.
@@ -145,16 +147,15 @@ fn prepare(e: &mut Engine<'_>, work: &Work<'_>, run: RunRecord, echo: Echo) -> R
         log,
         signals,
         deadline,
+        workdir: None,
+        extra_env: Vec::new(),
     })
 }
 
 async fn execute(e: &mut Engine<'_>, cx: &mut RunContext, work: &Work<'_>) -> Result<Executed> {
     match work {
-        Work::Job(job) => match &job.kind {
-            JobKind::Script(command) => run_script(e, cx, job, command).await,
-            JobKind::Agent(_) => run_agent_job(e, cx, job).await,
-        },
-        Work::Ask(ask) => run_ask(e, cx, ask).await,
+        Work::Job(job) => super::job_run::run(e, cx, job).await,
+        Work::Ask(ask) => super::execute::run_ask(e, cx, ask).await,
     }
 }
 
@@ -196,7 +197,8 @@ fn finalize(
 /// jobctl itself failed during the run: stop whatever of it is left (nobody would enforce
 /// its timeout) and close it `failed` with the reason, not later as `lost`.
 fn stop_after_failure(e: &mut Engine<'_>, run_id: i64, err: &Error) -> Executed {
-    let pgid = e.store.get_run(run_id).ok().flatten().and_then(|r| r.pgid);
+    let record = e.store.get_run(run_id).ok().flatten();
+    let pgid = record.as_ref().and_then(|r| r.pgid);
     let identity = RunIdentity {
         pgid: pgid.map(|p| p as i32),
         env_marks: run_marks(e.state_dir(), run_id),
@@ -209,11 +211,16 @@ fn stop_after_failure(e: &mut Engine<'_>, run_id: i64, err: &Error) -> Executed 
         Duration::from_secs(30),
         &mut |_| {},
     );
+    let mut end = RunEnd::failed(
+        to_ms(clock::real_now()),
+        format!("jobctl could not supervise the run: {err}"),
+    );
+    // Its worktree may hold the job's unsaved work: kept, like a crashed run's.
+    end.workspace = record
+        .as_ref()
+        .and_then(super::workspace::cleanup::left_behind);
     Executed {
-        end: RunEnd::failed(
-            to_ms(clock::real_now()),
-            format!("jobctl could not supervise the run: {err}"),
-        ),
+        end,
         interrupted: None,
         answer: None,
     }
@@ -226,160 +233,6 @@ fn become_subreaper() {
     if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
         tracing::debug!("can't become a child subreaper: {e}");
     }
-}
-
-async fn run_script(
-    e: &mut Engine<'_>,
-    cx: &mut RunContext,
-    job: &Job,
-    command: &Command,
-) -> Result<Executed> {
-    let (program, args) = match command {
-        Command::Shell(s) => ("/bin/sh".to_string(), vec!["-c".to_string(), s.clone()]),
-        Command::Argv(v) => (v[0].clone(), v[1..].to_vec()),
-    };
-    let launch = Launch {
-        program,
-        args,
-        env: job_env(e.cfg, job, &cx.run, None, &cx.state_dir),
-        workdir: job.workdir.clone(),
-        capture_stdout: false,
-        stall: None,
-    };
-    let run_id = cx.run.id;
-    let store = &mut *e.store;
-    let mut on_spawn = |pid: i32| {
-        let _ = store.set_run_process(run_id, i64::from(std::process::id()), Some(i64::from(pid)));
-    };
-    let ctx = process::Ctx {
-        log: &mut cx.log,
-        echo: cx.echo,
-        signals: &mut cx.signals,
-        grace: e.cfg.runner.kill_grace,
-        env_marks: run_marks(&cx.state_dir, run_id),
-        on_starting: &mut || {},
-        on_spawn: &mut on_spawn,
-    };
-    let fin = process::run(&launch, cx.deadline, ctx)
-        .await
-        .map_err(Error::Internal)?;
-    let end = RunEnd::of_process(
-        &fin.ending,
-        fin.status,
-        job.timeout,
-        e.cfg.runner.kill_grace,
-        fin.killed,
-        to_ms(clock::real_now()),
-    );
-    if let Some(err) = &end.error {
-        cx.log.note(err).map_err(Error::Internal)?;
-    }
-    Ok(Executed {
-        interrupted: interrupted_by(&fin.ending),
-        end,
-        answer: None,
-    })
-}
-
-fn interrupted_by(ending: &process::Ending) -> Option<Signal> {
-    match ending {
-        process::Ending::Interrupted(s) => Some(*s),
-        _ => None,
-    }
-}
-
-async fn run_agent_job(e: &mut Engine<'_>, cx: &mut RunContext, job: &Job) -> Result<Executed> {
-    let JobKind::Agent(aj) = &job.kind else {
-        unreachable!("an agent job")
-    };
-    let cfg = e.cfg;
-    let role = role::role_for(cfg, Some(aj), &role::daemon_state(cfg));
-    let spec = CallSpec {
-        first: aj.agent.as_deref(),
-        scope: &aj.scope,
-        thinking: aj.thinking,
-        model: aj.model.as_deref(),
-        args: &aj.args,
-        prompt: &aj.prompt,
-        mode: Mode::Job,
-        env: job_env(cfg, job, &cx.run, Some(&role), &cx.state_dir),
-        workdir: job.workdir.clone(),
-        role,
-        timeout: job.timeout,
-        marks: run_marks(&cx.state_dir, cx.run.id),
-    };
-    let r = agents::call(
-        cfg,
-        &mut *e.store,
-        &cx.run,
-        spec,
-        cx.deadline,
-        &mut cx.log,
-        &mut cx.signals,
-        cx.echo,
-    )
-    .await?;
-    if r.end.status == RunStatus::Skipped {
-        e.store.append_event(
-            to_ms(clock::real_now()),
-            EventKind::RunSkipped,
-            Some(&job.name),
-            Some(cx.run.id),
-            &serde_json::json!({"reason": r.end.error, "attempts": r.end.attempts}),
-        )?;
-    }
-    Ok(Executed {
-        end: r.end,
-        interrupted: r.interrupted,
-        answer: None,
-    })
-}
-
-async fn run_ask(e: &mut Engine<'_>, cx: &mut RunContext, ask: &AskWork<'_>) -> Result<Executed> {
-    let cfg = e.cfg;
-    let role = role::role_for(cfg, None, &role::daemon_state(cfg));
-    let mut env = base_env_plain(cfg);
-    for (k, v) in [
-        ("JOBCTL_JOB_NAME", "ask".to_string()),
-        ("JOBCTL_RUN_ID", cx.run.id.to_string()),
-        ("JOBCTL_STATE_DIR", cx.state_dir.display().to_string()),
-        ("JOBCTL_JOB_ROLE", role.clone()),
-    ] {
-        set(&mut env, k, &v);
-    }
-    for name in &cfg.runner.role_env {
-        set(&mut env, name, &role);
-    }
-    let spec = CallSpec {
-        first: ask.first,
-        scope: ask.scope,
-        thinking: ask.thinking,
-        model: None,
-        args: &[],
-        prompt: ask.prompt,
-        mode: Mode::Ask,
-        env,
-        workdir: cfg.dir.clone(),
-        role,
-        timeout: ask.timeout,
-        marks: run_marks(&cx.state_dir, cx.run.id),
-    };
-    let r = agents::call(
-        cfg,
-        &mut *e.store,
-        &cx.run,
-        spec,
-        cx.deadline,
-        &mut cx.log,
-        &mut cx.signals,
-        cx.echo,
-    )
-    .await?;
-    Ok(Executed {
-        end: r.end,
-        interrupted: r.interrupted,
-        answer: r.answer,
-    })
 }
 
 /// The end of a run that left processes SIGKILL could not end: still closed (its lease

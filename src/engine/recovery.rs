@@ -2,7 +2,9 @@
 //! reads runs recovers first: a run the store says is running whose lease nobody holds has
 //! lost its supervisor. Its leftover processes are killed (nobody enforces their timeout
 //! any more), and it is closed as `lost` while this process holds the lease, so no new run
-//! of the job can start in between.
+//! of the job can start in between. A worktree it left is marked kept (it may hold the
+//! job's unsaved work), and its `post_run` and `on_failure` hooks are run here, by the
+//! command that closed it.
 
 use std::time::Duration;
 
@@ -10,7 +12,7 @@ use super::Engine;
 use super::env::run_marks;
 use crate::core::clock;
 use crate::core::error::Result;
-use crate::core::run::{RunEnd, RunRecord, RunStatus};
+use crate::core::run::{EventKind, RunEnd, RunRecord, RunStatus};
 use crate::exec::proctree::{self, RunIdentity};
 
 pub fn recover(e: &mut Engine<'_>) -> Result<Vec<i64>> {
@@ -64,6 +66,27 @@ fn close_lost(e: &mut Engine<'_>, run: &RunRecord) -> Result<()> {
     end.error = Some(format!("its supervisor{who} vanished; closed as lost"));
     end.attempts = run.attempts.clone();
     end.refund_unstarted = true;
-    e.store.finish_run(run.id, &end)?;
+    end.workspace = crate::engine::workspace::cleanup::left_behind(run);
+    let kept = end.workspace.as_ref().filter(|w| w.kept).cloned();
+    let Some(closed) = e.store.finish_run(run.id, &end)? else {
+        return Ok(()); // closed meanwhile by someone else
+    };
+    if let Some(ws) = kept {
+        tracing::warn!(
+            run = run.id,
+            "kept the worktree {} of the lost run",
+            ws.path
+        );
+        e.store.append_event(
+            clock::to_ms(clock::real_now()),
+            EventKind::WorkspaceKept,
+            Some(&run.job),
+            Some(run.id),
+            &serde_json::json!({"path": ws.path, "branch": ws.branch, "status": RunStatus::Lost}),
+        )?;
+    }
+    let hooks =
+        crate::engine::hooks::run_after_close(e.cfg, &mut *e.store, &closed, RunStatus::Lost);
+    e.store.add_run_hooks(run.id, &hooks)?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The tick (`jobctl run`): with the tick lease, close lost runs, decide which jobs are
 //! due, and claim each one: take its lease, record the run, and hand the lease to a
-//! detached supervisor process. The tick returns as soon as the runs have started.
+//! detached supervisor process. Then, without the lease, it removes kept worktrees past
+//! their age or size limit. The tick returns as soon as the runs have started.
 
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -78,7 +79,7 @@ pub enum TickResult {
 }
 
 pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
-    let _tick = match e.coord.tick(TICK_LOCK_WAIT)? {
+    let tick_guard = match e.coord.tick(TICK_LOCK_WAIT)? {
         TickOutcome::Acquired(g) => g,
         TickOutcome::Held(pid) => return Ok(TickResult::Busy(pid)),
     };
@@ -196,6 +197,10 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
     if only.is_none() {
         store.set_last_tick(now)?;
     }
+    // Kept worktrees past their age or size limit, after the runs have started and with
+    // the tick lock released: removing a big tree takes a while.
+    drop(tick_guard);
+    super::workspace::cleanup::on_tick(e);
     Ok(TickResult::Done {
         started,
         held,

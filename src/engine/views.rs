@@ -19,6 +19,7 @@ use crate::core::error::Result;
 use crate::core::run::{Attempt, RunRecord, RunStatus};
 use crate::core::schedule;
 use crate::core::units::format_milli;
+use crate::core::workspace::{Change, WorkspaceInfo};
 use crate::exec::proctree::Survivor;
 
 /// Budget amounts (kept in thousandths) as the number people read: `1.5`, `100`.
@@ -52,6 +53,12 @@ pub struct RunView {
     pub tool_calls: Option<i64>,
     pub attempts: Vec<Attempt>,
     pub log_path: Option<String>,
+    /// The run's git worktree (workspaces.md), `null` for a job without one.
+    pub workspace: Option<WorkspaceInfo>,
+    /// The files the run changed in its workspace.
+    pub changes: Vec<Change>,
+    /// What each hook that failed said.
+    pub hook_errors: Vec<String>,
 }
 
 impl From<&RunRecord> for RunView {
@@ -80,6 +87,9 @@ impl From<&RunRecord> for RunView {
             tool_calls: r.tool_calls,
             attempts: r.attempts.clone(),
             log_path: r.log_path.clone(),
+            workspace: r.workspace.clone(),
+            changes: r.changes.clone(),
+            hook_errors: r.hooks.iter().filter_map(|h| h.error.clone()).collect(),
         }
     }
 }

@@ -38,6 +38,36 @@ pub struct Launch {
     pub capture_stdout: bool,
     /// Stop the process when its output shows only a stall for this long.
     pub stall: Option<StallRule>,
+    /// Put this before every line of output, in the log and the echo (a hook's
+    /// `[hook NAME] `).
+    pub line_prefix: Option<String>,
+}
+
+/// Puts a prefix before each line of a stream that arrives in pieces.
+struct Prefixer {
+    prefix: Vec<u8>,
+    at_line_start: bool,
+}
+
+impl Prefixer {
+    fn new(prefix: &str) -> Prefixer {
+        Prefixer {
+            prefix: prefix.as_bytes().to_vec(),
+            at_line_start: true,
+        }
+    }
+
+    fn apply(&mut self, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(data.len() + self.prefix.len() * 2);
+        for line in data.split_inclusive(|b| *b == b'\n') {
+            if self.at_line_start {
+                out.extend_from_slice(&self.prefix);
+            }
+            out.extend_from_slice(line);
+            self.at_line_start = line.ends_with(b"\n");
+        }
+        out
+    }
 }
 
 /// When output that says only "can't reach the provider" goes on for `limit`, the process
@@ -371,6 +401,7 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
     let mut stderr_keep = StderrKeep::default();
     let mut stall = StallWatch::default();
     let stall_rule = launch.stall;
+    let mut prefixer = launch.line_prefix.as_deref().map(Prefixer::new);
     let mut stop_reason: Option<Ending> = None;
     let mut phase = Phase::Running;
     let mut buf_out = vec![0u8; 64 << 10];
@@ -386,9 +417,11 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
                     Ok(0) | Err(_) => out = None,
                     Ok(n) => {
                         let data = &buf_out[..n];
-                        log.write(data)?;
+                        let prefixed = prefixer.as_mut().map(|p| p.apply(data));
+                        let shown = prefixed.as_deref().unwrap_or(data);
+                        log.write(shown)?;
                         crate::faults::point("during_output");
-                        echo::send(ctx.echo, data);
+                        echo::send(ctx.echo, shown);
                         if launch.capture_stdout {
                             let room = CAPTURE_LIMIT.saturating_sub(fin.stdout.len());
                             fin.stdout.extend_from_slice(&data[..n.min(room)]);
@@ -557,6 +590,18 @@ impl Finished {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn every_line_gets_the_prefix_however_it_arrives() {
+        let mut p = Prefixer::new("[hook x] ");
+        let mut out = p.apply(b"one\ntw");
+        out.extend(p.apply(b"o\n"));
+        out.extend(p.apply(b"\nthree"));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "[hook x] one\n[hook x] two\n[hook x] \n[hook x] three"
+        );
+    }
 
     #[test]
     fn a_bare_name_is_found_as_exec_would_find_it() {

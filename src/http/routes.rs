@@ -21,7 +21,7 @@ use super::{ApiError, Shared, console, log, metrics, openapi};
 use crate::core::clock::{self, rfc3339};
 use crate::core::run::RunStatus;
 use crate::engine::views::{self, RunView};
-use crate::engine::{budgets, cancel, jobs, supervise};
+use crate::engine::{budgets, cancel, jobs, report, supervise};
 use crate::store::RunQuery;
 
 /// Declares the API's routes once: the router is built from this table, and `API_ROUTES`
@@ -333,15 +333,6 @@ pub async fn list_runs(
     Ok(Json(RunsPage { runs, next }).into_response())
 }
 
-/// A run's record and its events.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RunDetail {
-    #[serde(flatten)]
-    #[schema(value_type = Object)]
-    pub run: RunView,
-    pub events: Vec<EventView>,
-}
-
 /// The run `id`, if the token may see it.
 pub(super) async fn visible_run(
     state: &Shared,
@@ -363,7 +354,7 @@ pub(super) async fn visible_run(
 #[utoipa::path(
     get, path = "/api/v1/runs/{id}",
     params(("id" = i64, Path)),
-    responses((status = 200, body = RunDetail), (status = 404, body = ErrorDoc)),
+    responses((status = 200, description = "the `show --json` document: the run's record, trigger, workspace and changes, hooks, events and the end of its log", body = Object), (status = 404, body = ErrorDoc)),
     security(("bearer" = []))
 )]
 pub async fn get_run(
@@ -372,15 +363,11 @@ pub async fn get_run(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Read)?;
-    let run = visible_run(&state, &claims, id).await?;
-    let events = state
-        .engine(move |e| e.store.events_after(0, Some(id), 10_000))
+    visible_run(&state, &claims, id).await?;
+    let report = state
+        .engine(move |e| report::show(e, report::Which::Run(id)))
         .await?;
-    Ok(Json(RunDetail {
-        run: RunView::from(&run),
-        events: events.iter().map(EventView::from).collect(),
-    })
-    .into_response())
+    Ok(Json(report).into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::core::budget::ScopeReason;
 use crate::core::error::Result;
 pub use crate::core::run::{Attempt, EventKind, NewRun, RunEnd, RunRecord, RunStatus};
+use crate::core::workspace::{HookResult, WorkspaceInfo};
 
 /// One job's schedule state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,8 +155,19 @@ pub trait RunStore {
     /// The newest runs that left processes that could not be killed.
     fn runs_with_survivors(&self, limit: usize) -> Result<Vec<RunRecord>>;
     /// Deletes all but the newest `keep` finished runs of `job` and their events; returns
-    /// the log paths of the deleted runs.
+    /// the log paths of the deleted runs. A run whose worktree is still on disk is kept
+    /// until the worktree is removed: it is how that directory is found again.
     fn prune_runs(&mut self, job: &str, keep: u32) -> Result<Vec<String>>;
+
+    /// Records a run's workspace; `on_disk`: its worktree directory exists (running or
+    /// kept), so [`RunStore::runs_with_worktree`] lists it until this says otherwise.
+    /// ([`RunStore::finish_run`] records the workspace an end carries the same way, on
+    /// disk when `kept`.)
+    fn set_run_workspace(&mut self, id: i64, ws: &WorkspaceInfo, on_disk: bool) -> Result<()>;
+    /// The runs whose worktree directory is on disk, oldest first.
+    fn runs_with_worktree(&self) -> Result<Vec<RunRecord>>;
+    /// Adds hook results to a run's (an `on_failure` hook run after a lost run was closed).
+    fn add_run_hooks(&mut self, id: i64, hooks: &[HookResult]) -> Result<()>;
 
     /// The id of each job's running run, by job name.
     fn running_ids(&self) -> Result<HashMap<String, i64>> {
@@ -208,6 +220,8 @@ pub trait EventStore {
     fn events_after(&self, after: i64, run: Option<i64>, limit: usize) -> Result<Vec<Event>>;
     /// The sequence number of the newest event (0: none yet).
     fn last_event_id(&self) -> Result<i64>;
+    /// The events of one run, oldest first.
+    fn run_events(&self, run_id: i64) -> Result<Vec<Event>>;
 }
 
 pub trait BudgetStore {

@@ -8,6 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use jobctl::core::budget::{ReasonKind, ScopeReason};
 use jobctl::core::run::{Attempt, EventKind, NewRun, Outcome, RunEnd, RunStatus};
+use jobctl::core::workspace::{
+    Change, ChangeStatus, HookName, HookResult, PushFailure, WorkspaceInfo,
+};
 use jobctl::store::{Claim, Reservation, ReserveRequest, Store};
 
 /// A backend under test: every call opens a new, independent handle on one store.
@@ -33,6 +36,15 @@ pub fn run_all<B: Backend>(fresh: impl Fn() -> B) {
         ),
         ("history and latest runs", history_latest_and_failures),
         ("pruning", pruning_keeps_the_newest_and_running_runs),
+        (
+            "workspaces, changes and hooks",
+            a_run_keeps_its_workspace_changes_and_hooks,
+        ),
+        (
+            "pruning keeps worktrees findable",
+            pruning_keeps_runs_whose_worktree_is_on_disk,
+        ),
+        ("a run's events", a_runs_events_are_read_oldest_first),
         ("job states", job_states_round_trip),
         ("events", events_are_appended_and_read_newest_first),
         ("meta", meta_round_trips),
@@ -258,6 +270,189 @@ pub fn pruning_keeps_the_newest_and_running_runs<B: Backend>(b: &B) {
     assert_eq!(removed, paths[..3].to_vec());
     assert_eq!(s.history(Some("p"), 10).unwrap().len(), 2);
     assert!(s.prune_runs("p", 2).unwrap().is_empty());
+}
+
+fn workspace(path: &str) -> WorkspaceInfo {
+    WorkspaceInfo {
+        path: path.into(),
+        repo: "~/src/app".into(),
+        base: "origin/main".into(),
+        base_commit: "a".repeat(40),
+        branch: "jobctl/j/1".into(),
+        ..WorkspaceInfo::default()
+    }
+}
+
+fn hook(name: HookName, error: Option<&str>) -> HookResult {
+    HookResult {
+        hook: name,
+        command: "curl -fsS https://hc-ping.com/x".into(),
+        ok: error.is_none(),
+        exit_code: Some(if error.is_some() { 7 } else { 0 }),
+        duration_ms: 12,
+        error: error.map(String::from),
+    }
+}
+
+pub fn a_run_keeps_its_workspace_changes_and_hooks<B: Backend>(b: &B) {
+    let mut s = b.open();
+    let run = claimed(s.claim_run(&forced("w", 1_000)).unwrap());
+    let ws = workspace("/tmp/ws/w/1");
+    s.set_run_workspace(run.id, &ws, true).unwrap();
+    let listed = s.runs_with_worktree().unwrap();
+    assert_eq!(listed.len(), 1, "a worktree in use is on disk");
+    assert_eq!(listed[0].workspace.as_ref(), Some(&ws));
+
+    let mut e = end(RunStatus::Failed, 2_000);
+    let mut kept = ws.clone();
+    kept.head_commit = Some("b".repeat(40));
+    kept.files_changed = 2;
+    kept.insertions = 5;
+    kept.deletions = 1;
+    kept.kept = true;
+    kept.push_failure = Some(PushFailure::Rejected);
+    kept.bytes = Some(4096);
+    e.workspace = Some(kept.clone());
+    e.changes = vec![
+        Change {
+            path: "src/a.rs".into(),
+            status: ChangeStatus::Modified,
+            from: None,
+            insertions: Some(5),
+            deletions: Some(1),
+        },
+        Change {
+            path: "logo.png".into(),
+            status: ChangeStatus::Renamed,
+            from: Some("old.png".into()),
+            insertions: None,
+            deletions: None,
+        },
+    ];
+    e.hooks = vec![hook(HookName::PostRun, None)];
+    let closed = s.finish_run(run.id, &e).unwrap().unwrap();
+    assert_eq!(closed.workspace.as_ref(), Some(&kept));
+    assert_eq!(closed.changes, e.changes);
+    assert_eq!(closed.hooks, e.hooks);
+    assert_eq!(
+        s.runs_with_worktree().unwrap().len(),
+        1,
+        "a kept worktree stays listed"
+    );
+
+    s.add_run_hooks(
+        run.id,
+        &[hook(HookName::OnFailure, Some("on_failure hook exited 7"))],
+    )
+    .unwrap();
+    let got = s.get_run(run.id).unwrap().unwrap();
+    assert_eq!(got.hooks.len(), 2, "added after the close: {:?}", got.hooks);
+    assert_eq!(
+        got.hooks[1].error.as_deref(),
+        Some("on_failure hook exited 7")
+    );
+
+    let mut removed = kept.clone();
+    removed.kept = false;
+    removed.removed_at = Some(3_000);
+    s.set_run_workspace(run.id, &removed, false).unwrap();
+    assert!(s.runs_with_worktree().unwrap().is_empty(), "removed");
+    assert_eq!(s.get_run(run.id).unwrap().unwrap().workspace, Some(removed));
+
+    // An end without a workspace leaves the recorded one as it was; one whose worktree
+    // was removed is no longer on disk.
+    let r2 = claimed(s.claim_run(&forced("w", 4_000)).unwrap());
+    s.set_run_workspace(r2.id, &workspace("/tmp/ws/w/2"), true)
+        .unwrap();
+    s.finish_run(r2.id, &end(RunStatus::Lost, 5_000)).unwrap();
+    assert_eq!(s.runs_with_worktree().unwrap().len(), 1);
+    let r3 = claimed(s.claim_run(&forced("w", 6_000)).unwrap());
+    s.set_run_workspace(r3.id, &workspace("/tmp/ws/w/3"), true)
+        .unwrap();
+    let mut e3 = end(RunStatus::Succeeded, 7_000);
+    e3.workspace = Some(workspace("/tmp/ws/w/3"));
+    s.finish_run(r3.id, &e3).unwrap();
+    let ids: Vec<i64> = s
+        .runs_with_worktree()
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        ids,
+        vec![r2.id],
+        "the removed one is gone, the lost one stays"
+    );
+    assert!(s.get_run(r3.id).unwrap().unwrap().changes.is_empty());
+}
+
+pub fn pruning_keeps_runs_whose_worktree_is_on_disk<B: Backend>(b: &B) {
+    let mut s = b.open();
+    let first = claimed(s.claim_run(&forced("k", 0)).unwrap());
+    let mut kept = workspace("/tmp/ws/k/1");
+    kept.kept = true;
+    let mut e = end(RunStatus::Failed, 1);
+    e.workspace = Some(kept.clone());
+    s.finish_run(first.id, &e).unwrap();
+    for i in 1..5 {
+        let r = claimed(s.claim_run(&forced("k", i)).unwrap());
+        s.finish_run(r.id, &end(RunStatus::Succeeded, i + 1))
+            .unwrap();
+    }
+    s.prune_runs("k", 2).unwrap();
+    let left: Vec<i64> = s
+        .history(Some("k"), 10)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        left.len(),
+        3,
+        "two newest and the one with a kept worktree: {left:?}"
+    );
+    assert!(left.contains(&first.id));
+    kept.kept = false;
+    s.set_run_workspace(first.id, &kept, false).unwrap();
+    s.prune_runs("k", 2).unwrap();
+    assert_eq!(
+        s.history(Some("k"), 10).unwrap().len(),
+        2,
+        "pruned once removed"
+    );
+}
+
+pub fn a_runs_events_are_read_oldest_first<B: Backend>(b: &B) {
+    let mut s = b.open();
+    let run = claimed(s.claim_run(&forced("e", 10)).unwrap());
+    let other = claimed(s.claim_run(&forced("f", 10)).unwrap());
+    s.append_event(
+        20,
+        EventKind::HookFailed,
+        Some("e"),
+        Some(run.id),
+        &serde_json::json!({"hook": "post_run"}),
+    )
+    .unwrap();
+    s.finish_run(run.id, &end(RunStatus::Succeeded, 30))
+        .unwrap();
+    s.finish_run(other.id, &end(RunStatus::Succeeded, 30))
+        .unwrap();
+    let kinds: Vec<EventKind> = s
+        .run_events(run.id)
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            EventKind::RunStarted,
+            EventKind::HookFailed,
+            EventKind::RunEnded
+        ]
+    );
+    assert!(s.run_events(9_999).unwrap().is_empty());
 }
 
 pub fn job_states_round_trip<B: Backend>(b: &B) {

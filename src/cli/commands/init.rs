@@ -56,7 +56,8 @@ pub fn execute(g: &Global, ui: &Ui, print: bool) -> Result<u8> {
         .with_context(|| format!("can't write {}", path.display()))?;
     if !ui.quiet {
         let agents = if found.is_empty() {
-            "no agent CLI (claude, codex, gemini) is on PATH: the example agent is a plain command".to_string()
+            "no agent CLI (claude, codex, gemini) is on PATH: the example agent is a plain command"
+                .to_string()
         } else {
             format!("agent CLIs found on PATH: {}", found.join(", "))
         };

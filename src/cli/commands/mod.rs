@@ -18,8 +18,10 @@ pub mod next;
 pub mod reset;
 pub mod run;
 pub mod serve;
+pub mod show;
 pub mod status;
 pub mod supervise;
+pub mod workspaces;
 
 /// jobctl never needs root, and claude refuses to run unattended under it: said once by a
 /// command that runs something, and only where it matters (a `claude` agent configured).

@@ -252,7 +252,12 @@ async function runView(id) {
       ${r.agent ? `<dt>agent</dt><dd>${esc(r.agent)} ${esc(r.model || "")} (${esc(r.scope || "")}, role ${esc(r.role || "-")})</dd>` : ""}
       ${r.input_tokens != null ? `<dt>usage</dt><dd>${r.input_tokens} in, ${r.output_tokens} out, ${r.num_turns ?? "-"} turns, ${r.tool_calls ?? "-"} tool calls, cost ${r.cost ?? "-"}${r.cost_usd != null ? `, $${r.cost_usd}` : ""}</dd>` : ""}
       ${(r.attempts || []).length ? `<dt>attempts</dt><dd>${r.attempts.map((a) => `${esc(a.agent)}: ${esc(a.outcome)}${a.reason ? " (" + esc(a.reason) + ")" : ""}`).join("<br>")}</dd>` : ""}
-      </dl>`;
+      ${r.workspace ? `<dt>workspace</dt><dd>branch <code>${esc(r.workspace.branch)}</code> from ${esc(r.workspace.base)}
+        (${r.workspace.files_changed} files, +${r.workspace.insertions} −${r.workspace.deletions})${r.workspace.pushed ? ", pushed" : ""}${r.workspace.kept ? ", kept at <code>" + esc(r.workspace.path) + "</code>" : ""}${r.workspace.push_failure ? `, <span class="error">push failed: ${esc(r.workspace.push_failure)}</span>` : ""}</dd>` : ""}
+      ${(r.hooks || []).length ? `<dt>hooks</dt><dd>${r.hooks.map((h) => `${esc(h.hook)}: ${h.ok ? "ok" : `<span class="error">${esc(h.error || "failed")}</span>`}`).join("<br>")}</dd>` : ""}
+      </dl>
+      ${(r.changes || []).length ? `<h2>Changes</h2><div class="scroll"><table class="changes"><thead><tr><th>File</th><th>Status</th><th>+</th><th>−</th></tr></thead><tbody>
+        ${r.changes.map((c) => `<tr><td>${c.from ? esc(c.from) + " → " : ""}${esc(c.path)}</td><td>${esc(c.status)}</td><td>${c.insertions ?? "bin"}</td><td>${c.deletions ?? "bin"}</td></tr>`).join("")}</tbody></table></div>` : ""}`;
     $("#timeline").innerHTML = r.events.map((e) => `<li><span class="muted">${when(e.at)}</span> ${esc(e.kind)}
       ${e.detail?.status ? status(e.detail.status) : ""}</li>`).join("");
     $("#run button[data-act=cancel]")?.addEventListener("click", (e) => act(e.target, `/runs/${id}/cancel`).then(load));

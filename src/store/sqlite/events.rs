@@ -42,7 +42,7 @@ impl EventStore for SqliteStore {
             "SELECT id, at, kind, job, run_id, detail FROM events WHERE id > ?1 AND (?2 IS NULL OR run_id = ?2) \
              ORDER BY id LIMIT ?3",
         )?;
-        let rows = st.query_map(params![after, run, limit as i64], event_of_row)?;
+        let rows = st.query_map(params![after, run, limit as i64], event_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -58,25 +58,35 @@ impl EventStore for SqliteStore {
         )?;
         let rows = st.query_map(
             params![kind.map(EventKind::as_str), limit as i64],
-            event_of_row,
+            event_row,
         )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn run_events(&self, run_id: i64) -> Result<Vec<Event>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, at, kind, job, run_id, detail FROM events WHERE run_id = ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map([run_id], event_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
 
-fn event_of_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
     let detail: String = r.get(5)?;
-    let k: String = r.get(2)?;
     Ok(Event {
         id: r.get(0)?,
         at: r.get(1)?,
-        kind: EventKind::parse(&k).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                2,
-                rusqlite::types::Type::Text,
-                format!("unknown event kind {k:?}").into(),
-            )
-        })?,
+        kind: {
+            let k: String = r.get(2)?;
+            EventKind::parse(&k).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    2,
+                    rusqlite::types::Type::Text,
+                    format!("unknown event kind {k:?}").into(),
+                )
+            })?
+        },
         job: r.get(3)?,
         run_id: r.get(4)?,
         detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),

@@ -110,7 +110,17 @@ const MIGRATIONS: &[&str] = &[
         WHEN reason LIKE 'manual:%' THEN 'manual'
         ELSE 'other' END;
     ",
-    // 7: the first answer to each API request sent with an Idempotency-Key (24 h).
+    // 7: what a run did around its job: its git workspace (JSON), the files it changed
+    // (JSON), its lifecycle hooks (JSON), and the path of its worktree while that
+    // directory is on disk (running or kept), indexed for cleanup and `workspaces`.
+    "
+    ALTER TABLE runs ADD COLUMN workspace TEXT;
+    ALTER TABLE runs ADD COLUMN changes TEXT;
+    ALTER TABLE runs ADD COLUMN hooks TEXT;
+    ALTER TABLE runs ADD COLUMN worktree TEXT;
+    CREATE INDEX runs_with_worktree ON runs(id) WHERE worktree IS NOT NULL;
+    ",
+    // 8: the first answer to each API request sent with an Idempotency-Key (24 h).
     "
     CREATE TABLE idempotency (
         key        TEXT PRIMARY KEY,

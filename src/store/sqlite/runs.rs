@@ -7,11 +7,28 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::SqliteStore;
 use crate::core::error::Result;
 use crate::core::run::{EventKind, NewRun, RunEnd, RunRecord, RunStatus};
+use crate::core::workspace::{HookResult, WorkspaceInfo};
 use crate::store::{Claim, RunCount, RunQuery, RunStore};
 
 const COLUMNS: &str = "id, job, status, forced, scheduled_for, started_at, ended_at, duration_ms, exit_code, signal, \
      error, role, agent, model, scope, cost_milli, cost_usd, input_tokens, output_tokens, num_turns, attempts, \
-     log_path, supervisor_pid, pgid, tool_calls, lock_name, survivors";
+     log_path, supervisor_pid, pgid, tool_calls, lock_name, survivors, workspace, changes, hooks";
+
+/// A JSON column read back: what can't be read is left out, never an error that would
+/// hide the rest of the record.
+fn json_col<T: serde::de::DeserializeOwned>(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<T>> {
+    let text: Option<String> = r.get(i)?;
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+}
+
+/// A list as a JSON column: NULL when empty.
+fn json_list<T: serde::Serialize>(items: &[T]) -> Result<Option<String>> {
+    Ok(if items.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(items)?)
+    })
+}
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
     let attempts: Option<String> = r.get(20)?;
@@ -54,6 +71,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
         tool_calls: r.get(24)?,
         lock_name: r.get(25)?,
         survivors: r.get(26)?,
+        workspace: json_col(r, 27)?,
+        changes: json_col(r, 28)?.unwrap_or_default(),
+        hooks: json_col(r, 29)?.unwrap_or_default(),
     })
 }
 
@@ -182,11 +202,22 @@ impl RunStore for SqliteStore {
         } else {
             Some(serde_json::to_string(&end.attempts)?)
         };
+        let workspace = end
+            .workspace
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?;
+        let worktree = end
+            .workspace
+            .as_ref()
+            .and_then(|w| w.kept.then(|| w.path.clone()));
         let n = tx.execute(
             "UPDATE runs SET status = ?1, ended_at = ?2, duration_ms = MAX(0, ?2 - started_at), exit_code = ?3, \
              signal = ?4, error = ?5, role = COALESCE(?6, role), agent = ?7, model = ?8, scope = COALESCE(?9, scope), \
              cost_milli = ?10, cost_usd = ?11, input_tokens = ?12, output_tokens = ?13, num_turns = ?14, \
-             attempts = ?15, tool_calls = ?17, survivors = ?18, reserve_day = NULL WHERE id = ?16 AND status = 'running'",
+             attempts = ?15, tool_calls = ?17, survivors = ?18, reserve_day = NULL, \
+             worktree = CASE WHEN ?19 IS NULL THEN worktree ELSE ?20 END, workspace = COALESCE(?19, workspace), \
+             changes = ?21, hooks = ?22 WHERE id = ?16 AND status = 'running'",
             params![
                 end.status.as_str(),
                 end.ended_at,
@@ -205,7 +236,11 @@ impl RunStore for SqliteStore {
                 attempts,
                 id,
                 end.tool_calls,
-                end.survivors
+                end.survivors,
+                workspace,
+                worktree,
+                json_list(&end.changes)?,
+                json_list(&end.hooks)?,
             ],
         )?;
         if n == 1 {
@@ -393,7 +428,7 @@ impl RunStore for SqliteStore {
         let mut paths = Vec::new();
         {
             let mut st = tx.prepare(
-                "SELECT log_path FROM runs WHERE job = ?1 AND id < ?2 AND status != 'running'",
+                "SELECT log_path FROM runs WHERE job = ?1 AND id < ?2 AND status != 'running' AND worktree IS NULL",
             )?;
             for p in st.query_map(params![job, cutoff], |r| r.get::<_, Option<String>>(0))? {
                 if let Some(p) = p? {
@@ -402,15 +437,54 @@ impl RunStore for SqliteStore {
             }
         }
         tx.execute(
-            "DELETE FROM events WHERE run_id IN (SELECT id FROM runs WHERE job = ?1 AND id < ?2 AND status != 'running')",
+            "DELETE FROM events WHERE run_id IN (SELECT id FROM runs WHERE job = ?1 AND id < ?2 AND status != 'running' AND worktree IS NULL)",
             params![job, cutoff],
         )?;
         tx.execute(
-            "DELETE FROM runs WHERE job = ?1 AND id < ?2 AND status != 'running'",
+            "DELETE FROM runs WHERE job = ?1 AND id < ?2 AND status != 'running' AND worktree IS NULL",
             params![job, cutoff],
         )?;
         tx.commit()?;
         Ok(paths)
+    }
+
+    fn set_run_workspace(&mut self, id: i64, ws: &WorkspaceInfo, on_disk: bool) -> Result<()> {
+        self.conn.execute(
+            "UPDATE runs SET workspace = ?1, worktree = ?2 WHERE id = ?3",
+            params![serde_json::to_string(ws)?, on_disk.then_some(&ws.path), id],
+        )?;
+        Ok(())
+    }
+
+    fn runs_with_worktree(&self) -> Result<Vec<RunRecord>> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM runs WHERE worktree IS NOT NULL ORDER BY id"
+        ))?;
+        let rows = st.query_map([], from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn add_run_hooks(&mut self, id: i64, hooks: &[HookResult]) -> Result<()> {
+        if hooks.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        let old: Option<Option<String>> = tx
+            .query_row("SELECT hooks FROM runs WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        let Some(old) = old else {
+            return Ok(()); // pruned meanwhile: nothing to add to
+        };
+        let mut all: Vec<HookResult> = old
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        all.extend_from_slice(hooks);
+        tx.execute(
+            "UPDATE runs SET hooks = ?1 WHERE id = ?2",
+            params![serde_json::to_string(&all)?, id],
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 
     fn runs_with_survivors(&self, limit: usize) -> Result<Vec<RunRecord>> {

@@ -1,0 +1,165 @@
+//! `jobctl show RUN_ID` / `--job NAME`: what one run did, for people (a block of labelled
+//! lines, the changed files, the end of the log) or as one JSON document.
+
+use std::fmt::Write;
+
+use crate::cli::args::Global;
+use crate::cli::output::{Ui, human_duration, human_time};
+use crate::core::error::Result;
+use crate::core::units::format_milli;
+use crate::engine::report::{self, RunReport, Which};
+use crate::fail;
+
+pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>) -> Result<u8> {
+    let mut e = super::engine(g)?;
+    let which = match (run_id, job) {
+        (Some(id), _) => Which::Run(id),
+        (None, Some(j)) => Which::LatestOf(j),
+        (None, None) => fail!(Usage, "give a RUN_ID or --job NAME"),
+    };
+    let r = report::show(&mut e, which)?;
+    if ui.json {
+        ui.print_view(&r);
+    } else {
+        ui.print(&render(&r));
+    }
+    Ok(0)
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(10)]
+}
+
+/// The report as people read it.
+pub fn render(r: &RunReport) -> String {
+    let run = &r.record;
+    let mut o = String::new();
+    let _ = writeln!(o, "run {}  {}  {}", run.id, run.job, run.status);
+    let mut line = |label: &str, text: String| {
+        let _ = writeln!(o, "  {label:<10} {text}");
+    };
+    let trigger = match r.trigger {
+        "scheduled" => format!("scheduled (slot {})", human_time(run.scheduled_for)),
+        t => t.to_string(),
+    };
+    line("trigger", trigger);
+    line(
+        "time",
+        format!(
+            "started {}, ended {}, took {}",
+            human_time(run.started_at),
+            run.ended_at.map(human_time).unwrap_or_else(|| "-".into()),
+            human_duration(run.duration_ms)
+        ),
+    );
+    match (run.exit_code, run.signal) {
+        (Some(c), _) => line("exit", c.to_string()),
+        (None, Some(s)) => line("exit", format!("signal {s}")),
+        _ => {}
+    }
+    if let Some(err) = &run.error {
+        line("error", err.clone());
+    }
+    if let Some(agent) = &run.agent {
+        let mut what = agent.clone();
+        let details: Vec<String> = [
+            run.model.as_ref().map(|m| format!("model {m}")),
+            run.scope.as_ref().map(|s| format!("scope {s}")),
+            run.role.as_ref().map(|r| format!("role {r}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !details.is_empty() {
+            what.push_str(&format!(" ({})", details.join(", ")));
+        }
+        line("agent", what);
+    }
+    for (i, a) in run.attempts.iter().enumerate() {
+        let label = if i == 0 { "attempts" } else { "" };
+        let reason = a
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        line(label, format!("{} {}{reason}", a.agent, a.outcome));
+    }
+    let usage: Vec<String> = [
+        run.input_tokens.map(|t| format!("{t} tokens in")),
+        run.output_tokens.map(|t| format!("{t} out")),
+        run.cost_milli.map(|c| format!("cost {}", format_milli(c))),
+        run.cost_usd.map(|u| format!("${u:.4}")),
+        run.num_turns.map(|n| format!("{n} turns")),
+        run.tool_calls.map(|n| format!("{n} tool calls")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !usage.is_empty() {
+        line("usage", usage.join(", "));
+    }
+    if let Some(ws) = &run.workspace {
+        let state = if ws.kept {
+            "kept"
+        } else if ws.removed_at.is_some() || run.ended_at.is_some() {
+            "removed"
+        } else {
+            "in use"
+        };
+        line("workspace", format!("{} ({state})", ws.path));
+        let head = ws
+            .head_commit
+            .as_deref()
+            .filter(|h| *h != ws.base_commit)
+            .map(|h| format!(" -> {}", short(h)))
+            .unwrap_or_default();
+        let push = match (ws.pushed, ws.push_failure) {
+            (true, _) => ", pushed".to_string(),
+            (false, Some(f)) => format!(", push failed ({f})"),
+            _ => String::new(),
+        };
+        line(
+            "",
+            format!(
+                "branch {} from {} ({}){head}{push}",
+                ws.branch,
+                ws.base,
+                short(&ws.base_commit)
+            ),
+        );
+        line(
+            "",
+            format!(
+                "{} files changed, +{} -{}",
+                ws.files_changed, ws.insertions, ws.deletions
+            ),
+        );
+    }
+    for c in &run.changes {
+        let counts = match (c.insertions, c.deletions) {
+            (Some(i), Some(d)) => format!("+{i} -{d}"),
+            _ => "binary".into(),
+        };
+        let path = match &c.from {
+            Some(f) => format!("{f} -> {}", c.path),
+            None => c.path.clone(),
+        };
+        line("", format!("  {} {path}  {counts}", c.status.letter()));
+    }
+    for (i, h) in r.hooks.iter().enumerate() {
+        let label = if i == 0 { "hooks" } else { "" };
+        let took = human_duration(Some(h.duration_ms));
+        let what = match &h.error {
+            None => format!("{} ok ({took})", h.hook),
+            Some(e) => format!("{e} ({took})"),
+        };
+        line(label, what);
+    }
+    if let Some(p) = &run.log_path {
+        line("log", p.clone());
+    }
+    for l in &r.log_tail {
+        let _ = writeln!(o, "    {l}");
+    }
+    o
+}

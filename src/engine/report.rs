@@ -1,0 +1,131 @@
+//! `jobctl show`: what one run did, in one place: its record (status, times, trigger,
+//! attempts, usage), its workspace and the files it changed, its hooks, its events, and
+//! the end of its log.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::Engine;
+use super::views::RunView;
+use crate::core::clock::rfc3339;
+use crate::core::error::{Error, Result};
+use crate::core::run::RunRecord;
+use crate::core::workspace::HookResult;
+
+/// How many lines of the log's end a report shows.
+pub const LOG_TAIL_LINES: usize = 20;
+/// How much of the log's end is read to find them.
+const LOG_TAIL_BYTES: u64 = 64 << 10;
+
+/// One event of the run, as the report lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventView {
+    pub at: String,
+    pub kind: crate::core::run::EventKind,
+    pub detail: serde_json::Value,
+}
+
+/// `show --json`: the history record, plus its hooks, its events and its log's end.
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    #[serde(flatten)]
+    pub run: RunView,
+    /// `scheduled` or `forced`.
+    pub trigger: &'static str,
+    pub hooks: Vec<HookResult>,
+    pub events: Vec<EventView>,
+    /// The last lines of the run's output.
+    pub log_tail: Vec<String>,
+    #[serde(skip)]
+    pub record: RunRecord,
+}
+
+/// Which run to report on.
+pub enum Which<'a> {
+    Run(i64),
+    LatestOf(&'a str),
+}
+
+pub fn show(e: &mut Engine<'_>, which: Which<'_>) -> Result<RunReport> {
+    e.recover()?;
+    let record = match which {
+        Which::Run(id) => e
+            .store
+            .get_run(id)?
+            .ok_or_else(|| Error::NotFound(format!("no run {id} in the history")))?,
+        Which::LatestOf(job) => e
+            .store
+            .latest_run(job)?
+            .ok_or_else(|| Error::NotFound(format!("job {job} has no runs in the history")))?,
+    };
+    let events = e
+        .store
+        .run_events(record.id)?
+        .into_iter()
+        .map(|ev| EventView {
+            at: rfc3339(ev.at),
+            kind: ev.kind,
+            detail: ev.detail,
+        })
+        .collect();
+    let log_tail = record
+        .log_path
+        .as_deref()
+        .map(|p| log_tail(Path::new(p), LOG_TAIL_LINES))
+        .unwrap_or_default();
+    Ok(RunReport {
+        run: RunView::from(&record),
+        trigger: if record.forced { "forced" } else { "scheduled" },
+        hooks: record.hooks.clone(),
+        events,
+        log_tail,
+        record,
+    })
+}
+
+/// The last `n` lines of a log, read from its end only (a log can be `log_max_bytes`).
+/// Space a trim freed reads as NULs and is dropped.
+pub fn log_tail(path: &Path, n: usize) -> Vec<String> {
+    let Ok(mut f) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)
+    else {
+        return Vec::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let from = len.saturating_sub(LOG_TAIL_BYTES);
+    let mut buf = Vec::new();
+    if f.seek(SeekFrom::Start(from)).is_err() || f.read_to_end(&mut buf).is_err() {
+        return Vec::new();
+    }
+    buf.retain(|b| *b != 0);
+    let text = String::from_utf8_lossy(&buf);
+    let mut lines: Vec<&str> = text.lines().collect();
+    if from > 0 && !lines.is_empty() {
+        lines.remove(0); // cut mid-line
+    }
+    let skip = lines.len().saturating_sub(n);
+    lines[skip..].iter().map(|l| l.to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_is_the_last_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("1.log");
+        let text: String = (1..=30).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&p, text).unwrap();
+        let t = log_tail(&p, 20);
+        assert_eq!(t.len(), 20);
+        assert_eq!(t[0], "line 11");
+        assert_eq!(t[19], "line 30");
+        assert!(log_tail(&dir.path().join("none.log"), 20).is_empty());
+    }
+}

@@ -1,0 +1,419 @@
+//! Kept worktrees: listing them (`jobctl workspaces`), removing them on demand
+//! (`workspaces clean`) and by age and size (the tick), and marking the one a crashed
+//! run left behind as kept (recovery). Parked worktrees ([`super::pool`]) go by age too.
+//!
+//! Removing a worktree never loses work: what it holds uncommitted is committed on its
+//! branch first (unless its job says `commit = false`; a worktree whose work can't be
+//! committed is left in place), and the branch is deleted only when every commit on it
+//! is also on a remote or in the base ([`super::remove`]).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::{Git, changes, lock, remove};
+use crate::config::Config;
+use crate::core::clock::{self, rfc3339, to_ms};
+use crate::core::error::Result;
+use crate::core::run::{EventKind, RunRecord};
+use crate::core::workspace::{WorkspaceInfo, render_template};
+use crate::engine::Engine;
+use crate::store::Store;
+
+/// How long one removal may take (a big worktree on a slow disk).
+const REMOVE_DEADLINE: Duration = Duration::from_secs(120);
+
+/// One worktree on disk, as `jobctl workspaces` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkspaceRow {
+    pub run_id: i64,
+    pub job: String,
+    pub branch: String,
+    pub path: String,
+    pub repo: String,
+    /// When its run ended (started, while it runs).
+    pub since: String,
+    pub age_ms: i64,
+    pub bytes: Option<u64>,
+    pub pushed: bool,
+    /// Kept after its run (false: its run is still running in it).
+    pub kept: bool,
+    pub running: bool,
+}
+
+fn row(r: &RunRecord, ws: &WorkspaceInfo, now: i64) -> WorkspaceRow {
+    let since = r.ended_at.unwrap_or(r.started_at);
+    WorkspaceRow {
+        run_id: r.id,
+        job: r.job.clone(),
+        branch: ws.branch.clone(),
+        path: ws.path.clone(),
+        repo: ws.repo.clone(),
+        since: rfc3339(since),
+        age_ms: (now - since).max(0),
+        bytes: ws.bytes,
+        pushed: ws.pushed,
+        kept: ws.kept,
+        running: r.is_running(),
+    }
+}
+
+/// Every worktree on disk, oldest run first.
+pub fn list(e: &mut Engine<'_>) -> Result<Vec<WorkspaceRow>> {
+    e.recover()?;
+    let now = to_ms(clock::real_now());
+    Ok(e.store
+        .runs_with_worktree()?
+        .iter()
+        .filter_map(|r| r.workspace.as_ref().map(|ws| row(r, ws, now)))
+        .collect())
+}
+
+/// Why a worktree is removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Why {
+    /// Older than `workspace_max_age` (or `--older-than`).
+    Age,
+    /// The kept worktrees together passed `workspace_max_bytes`.
+    Size,
+}
+
+/// A kept worktree as the cleanup rules see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Kept {
+    pub run_id: i64,
+    /// When its run ended (ms).
+    pub since: i64,
+    pub bytes: u64,
+}
+
+/// Which kept worktrees to remove, oldest first: those older than `max_age`, then, of
+/// the rest, the oldest until the others fit in `max_bytes`.
+pub fn choose(
+    kept: &[Kept],
+    now: i64,
+    max_age: Duration,
+    max_bytes: Option<u64>,
+) -> Vec<(i64, Why)> {
+    let mut sorted = kept.to_vec();
+    sorted.sort_by_key(|k| (k.since, k.run_id));
+    let cutoff = now - max_age.as_millis().min(i64::MAX as u128) as i64;
+    let mut out = Vec::new();
+    let mut rest = Vec::new();
+    for k in sorted {
+        if k.since <= cutoff {
+            out.push((k.run_id, Why::Age));
+        } else {
+            rest.push(k);
+        }
+    }
+    if let Some(max) = max_bytes {
+        let mut total: u64 = rest.iter().map(|k| k.bytes).sum();
+        for k in rest {
+            if total <= max {
+                break;
+            }
+            total -= k.bytes;
+            out.push((k.run_id, Why::Size));
+        }
+    }
+    out
+}
+
+/// One worktree `clean` removed (or would remove).
+#[derive(Debug, Clone, Serialize)]
+pub struct Cleaned {
+    pub run_id: i64,
+    pub job: String,
+    pub path: String,
+    pub branch: String,
+    pub why: Why,
+    /// The branch stays in the repository (its commits are on no remote).
+    pub branch_kept: bool,
+    /// What was left uncommitted was committed on the branch first.
+    pub committed: bool,
+    /// Not removed, and why (its work could not be saved, git failed).
+    pub error: Option<String>,
+}
+
+/// `jobctl workspaces clean`: removes kept worktrees older than `older_than` (all of
+/// them without it). `dry_run`: says which, removes nothing.
+pub fn clean(
+    e: &mut Engine<'_>,
+    older_than: Option<Duration>,
+    dry_run: bool,
+) -> Result<Vec<Cleaned>> {
+    e.recover()?;
+    let deadline = Instant::now() + REMOVE_DEADLINE;
+    let repos = super::repos_dir(e.state_dir());
+    let _guard =
+        lock::lock(&repos, "cleanup", deadline).map_err(crate::core::error::Error::State)?;
+    let age = older_than.unwrap_or(Duration::ZERO);
+    let done = sweep(e, age, None, dry_run)?;
+    if !dry_run {
+        drain_pools(e.cfg, &repos, age)?;
+    }
+    Ok(done)
+}
+
+/// Removes parked worktrees ([`super::pool`]) idle longer than `max_age`.
+fn drain_pools(cfg: &Config, repos: &Path, max_age: Duration) -> Result<()> {
+    let pools = cfg.runner.workspace_dir.join(".pool");
+    let Ok(dirs) = std::fs::read_dir(&pools) else {
+        return Ok(()); // none yet
+    };
+    let now = to_ms(clock::now()?);
+    let cutoff = now - max_age.as_millis().min(i64::MAX as u128) as i64;
+    let git = Git::new(
+        &cfg.runner.git,
+        crate::engine::env::base_env_plain(cfg),
+        Instant::now() + REMOVE_DEADLINE,
+    );
+    for pool in dirs.flatten().map(|d| d.path()) {
+        for entry in super::pool::entries(&pool) {
+            if super::pool::parked_at(&entry).is_some_and(|t| t > cutoff) {
+                continue;
+            }
+            match git_dir_of(&git, &entry) {
+                Ok(git_dir) => {
+                    let key = git_dir.display().to_string();
+                    if let Ok(_lock) = lock::lock(repos, &key, git.deadline()) {
+                        super::pool::discard(&git, &git_dir, &entry);
+                    }
+                }
+                Err(_) => {
+                    let _ = std::fs::remove_dir_all(&entry);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The tick's cleanup, after it started its runs: kept worktrees past
+/// `workspace_max_age`, then past `workspace_max_bytes`. Best effort: a problem is
+/// logged, never a reason to fail the tick; another process cleaning means skip.
+pub fn on_tick(e: &mut Engine<'_>) {
+    // No workspace was ever made here: nothing to look up (the idle tick stays as cheap).
+    if !e.cfg.runner.workspace_dir.is_dir() {
+        return;
+    }
+    let any = match e.store.runs_with_worktree() {
+        Ok(runs) => runs.iter().any(|r| !r.is_running()),
+        Err(err) => {
+            tracing::warn!("can't list kept worktrees: {err}");
+            return;
+        }
+    };
+    let parked = e.cfg.runner.workspace_dir.join(".pool").is_dir();
+    if !any && !parked {
+        return;
+    }
+    let repos = super::repos_dir(e.state_dir());
+    let Ok(_guard) = lock::lock(&repos, "cleanup", Instant::now()) else {
+        return;
+    };
+    let (age, bytes) = (
+        e.cfg.runner.workspace_max_age,
+        e.cfg.runner.workspace_max_bytes,
+    );
+    if parked && let Err(err) = drain_pools(e.cfg, &repos, age) {
+        tracing::warn!("workspace cleanup: {err}");
+    }
+    match sweep(e, age, Some(bytes), false) {
+        Ok(done) => {
+            for c in done {
+                match &c.error {
+                    None => tracing::info!(run = c.run_id, "removed the kept worktree {}", c.path),
+                    Some(why) => {
+                        tracing::warn!(run = c.run_id, "kept worktree {} stays: {why}", c.path)
+                    }
+                }
+            }
+        }
+        Err(err) => tracing::warn!("workspace cleanup: {err}"),
+    }
+}
+
+fn sweep(
+    e: &mut Engine<'_>,
+    max_age: Duration,
+    max_bytes: Option<u64>,
+    dry_run: bool,
+) -> Result<Vec<Cleaned>> {
+    // Ages are judged against "now" as schedules are (`JOBCTL_NOW` for what-if checks).
+    let now = to_ms(clock::now()?);
+    let runs: Vec<RunRecord> = e
+        .store
+        .runs_with_worktree()?
+        .into_iter()
+        .filter(|r| !r.is_running() && r.workspace.is_some())
+        .collect();
+    let kept: Vec<Kept> = runs
+        .iter()
+        .map(|r| Kept {
+            run_id: r.id,
+            since: r.ended_at.unwrap_or(r.started_at),
+            bytes: r.workspace.as_ref().and_then(|w| w.bytes).unwrap_or(0),
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (id, why) in choose(&kept, now, max_age, max_bytes) {
+        let Some(run) = runs.iter().find(|r| r.id == id) else {
+            continue;
+        };
+        let ws = run.workspace.clone().unwrap_or_default();
+        let mut done = Cleaned {
+            run_id: id,
+            job: run.job.clone(),
+            path: ws.path.clone(),
+            branch: ws.branch.clone(),
+            why,
+            branch_kept: false,
+            committed: false,
+            error: None,
+        };
+        if !dry_run {
+            match remove_kept(e.cfg, &mut *e.store, run, &ws) {
+                Ok((branch_kept, committed)) => {
+                    done.branch_kept = branch_kept;
+                    done.committed = committed;
+                }
+                Err(why) => done.error = Some(why),
+            }
+        }
+        out.push(done);
+    }
+    Ok(out)
+}
+
+/// Removes the kept worktree of `run` for good, saving what it holds uncommitted first;
+/// records it removed. Returns (branch kept, committed).
+fn remove_kept(
+    cfg: &Config,
+    store: &mut dyn Store,
+    run: &RunRecord,
+    ws: &WorkspaceInfo,
+) -> std::result::Result<(bool, bool), String> {
+    let dir = PathBuf::from(&ws.path);
+    let git = Git::new(
+        &cfg.runner.git,
+        crate::engine::env::base_env_plain(cfg),
+        Instant::now() + REMOVE_DEADLINE,
+    );
+    let mut committed = false;
+    let mut head = None;
+    let mut fate = super::BranchFate::Deleted;
+    if dir.is_dir() {
+        let job = cfg.jobs.get(&run.job);
+        let commit = job
+            .and_then(|j| j.workspace.as_deref())
+            .is_none_or(|w| w.commit);
+        if commit {
+            let message = render_template(
+                job.and_then(|j| j.workspace.as_deref())
+                    .map_or(crate::config::DEFAULT_COMMIT_MESSAGE, |w| &w.commit_message),
+                &run.job,
+                run.id,
+                &clock::from_ms(run.started_at)
+                    .to_zoned(clock::local_zone())
+                    .strftime("%Y%m%d")
+                    .to_string(),
+            );
+            let author = cfg.runner.git_author.as_ref().map(|a| changes::Author {
+                name: &a.name,
+                email: &a.email,
+            });
+            let c = changes::collect(&git, &dir, &ws.base_commit, Some((&message, author)))
+                .map_err(|e| format!("its work is not saved, so it stays: {e}"))?;
+            committed = c.committed;
+            head = Some(c.head).filter(|h| !h.is_empty());
+        }
+        let git_dir = git_dir_of(&git, &dir)?;
+        let repos = super::repos_dir(store.dir());
+        fate = remove(&git, &repos, &git_dir, &dir, ws, None)?;
+    }
+    let mut info = ws.clone();
+    info.kept = false;
+    info.removed_at = Some(to_ms(clock::real_now()));
+    if committed {
+        info.head_commit = head.or(info.head_commit);
+    }
+    store
+        .set_run_workspace(run.id, &info, false)
+        .map_err(|e| e.to_string())?;
+    let _ = store.append_event(
+        to_ms(clock::real_now()),
+        EventKind::WorkspaceRemoved,
+        Some(&run.job),
+        Some(run.id),
+        &serde_json::json!({
+            "path": ws.path, "branch": ws.branch, "committed": committed,
+            "branch_kept": fate == super::BranchFate::Kept,
+        }),
+    );
+    Ok((fate == super::BranchFate::Kept, committed))
+}
+
+/// The git directory of the repository a worktree belongs to.
+fn git_dir_of(git: &Git, wt: &Path) -> std::result::Result<PathBuf, String> {
+    let common = git
+        .text(wt, &["rev-parse", "--git-common-dir"])
+        .map_err(|e| format!("{} is not a git worktree any more: {e}", wt.display()))?;
+    wt.join(common)
+        .canonicalize()
+        .map_err(|e| format!("can't resolve the git directory of {}: {e}", wt.display()))
+}
+
+/// A run closed without its supervisor (lost, or jobctl failed mid-run): its worktree, if
+/// still on disk, is kept (it may hold the job's unsaved work) and sized. Returns the
+/// workspace to record, `None` when the run had none.
+pub fn left_behind(run: &RunRecord) -> Option<WorkspaceInfo> {
+    let mut ws = run.workspace.clone()?;
+    if Path::new(&ws.path).is_dir() {
+        super::mark_kept(&mut ws);
+    } else {
+        ws.kept = false;
+    }
+    Some(ws)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(run_id: i64, since: i64, bytes: u64) -> Kept {
+        Kept {
+            run_id,
+            since,
+            bytes,
+        }
+    }
+
+    #[test]
+    fn age_first_then_the_oldest_until_the_rest_fit() {
+        let day = 86_400_000;
+        let now = 10 * day;
+        let kept = [
+            k(3, 9 * day, 40),
+            k(1, day, 10),
+            k(2, 8 * day, 50),
+            k(4, 9 * day + 1, 30),
+        ];
+        let week = Duration::from_secs(7 * 86_400);
+        // Run 1 is past the week; of the rest (120 bytes), 2 then 3 go to fit in 40.
+        assert_eq!(
+            choose(&kept, now, week, Some(40)),
+            [(1, Why::Age), (2, Why::Size), (3, Why::Size)]
+        );
+        assert_eq!(choose(&kept, now, week, None), [(1, Why::Age)]);
+        assert_eq!(choose(&kept, now, week, Some(1_000)), [(1, Why::Age)]);
+        assert_eq!(
+            choose(&kept, now, Duration::ZERO, None).len(),
+            4,
+            "--older-than 0: all of them"
+        );
+    }
+}

@@ -1,0 +1,393 @@
+//! A run's git workspace: a fresh worktree on a branch of its own, set up before the job
+//! starts and settled after it ends (its work collected, committed, pushed; the worktree
+//! removed or kept). Steps of the run pipeline: [`set_up`] in prepare, [`settle`] and
+//! [`release`] in finalize.
+//!
+//! The rule everything here keeps: **jobctl never deletes the agent's work while its
+//! commits exist nowhere else.** A worktree is removed only after its work is committed;
+//! a branch is deleted only when every commit on it is also on a remote or in the base.
+//!
+//! Git is the git CLI ([`git`]), never interactive and under the run's deadline; one
+//! repository is changed by one jobctl process at a time ([`lock`]); a repository given
+//! by URL is worked on through a bare mirror in `STATE_DIR/repos/` ([`mirror`]).
+
+pub mod changes;
+pub mod cleanup;
+pub mod git;
+mod include;
+mod lock;
+mod mirror;
+pub mod pool;
+mod release;
+
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::config::{Config, Job, Repo, Workspace};
+use crate::core::run::RunRecord;
+use crate::core::workspace::{PushFailure, WorkspaceInfo, render_template};
+pub use git::Git;
+pub(crate) use release::remove;
+pub use release::{BranchFate, disk_usage, mark_kept, release};
+
+/// A worktree made for a run.
+pub struct Prepared {
+    pub info: WorkspaceInfo,
+    /// The worktree directory.
+    pub dir: PathBuf,
+    /// The repository's git directory (the local repository's, or the mirror).
+    pub git_dir: PathBuf,
+    repos_dir: PathBuf,
+    /// Where its worktree is parked for the next run ([`pool`]).
+    pool: PathBuf,
+    pub git: Git,
+}
+
+impl Prepared {
+    /// The variables the job and its hooks get.
+    pub fn env(&self) -> [(&'static str, String); 3] {
+        [
+            ("JOBCTL_WORKSPACE", self.info.path.clone()),
+            ("JOBCTL_BRANCH", self.info.branch.clone()),
+            ("JOBCTL_BASE_COMMIT", self.info.base_commit.clone()),
+        ]
+    }
+}
+
+/// What a set-up needs.
+pub struct Setup<'a> {
+    pub cfg: &'a Config,
+    pub job: &'a Job,
+    pub ws: &'a Workspace,
+    pub run: &'a RunRecord,
+    pub state_dir: &'a Path,
+    /// The job's environment without jobctl's marks: git gets the user's world.
+    pub env: Vec<(String, String)>,
+    pub deadline: Instant,
+}
+
+/// `STATE_DIR/repos`: mirrors and repository locks.
+pub fn repos_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("repos")
+}
+
+fn make_dir(p: &Path) -> Result<(), String> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(p)
+        .map_err(|e| format!("can't create {}: {e}", p.display()))
+}
+
+/// Makes the run's worktree: mirror (for a URL), fetch, base, branch, `worktree add`,
+/// included files. `record` is given the workspace just before its worktree is made (so a
+/// crash from then on leaves a worktree that can be found); `note` is told what happened,
+/// for the run log. The error says why the run can't start.
+pub fn set_up(
+    s: Setup<'_>,
+    record: &mut dyn FnMut(&WorkspaceInfo) -> Result<(), String>,
+    note: &mut dyn FnMut(&str),
+) -> Result<Prepared, String> {
+    let ws = s.ws;
+    let repos = repos_dir(s.state_dir);
+    make_dir(&repos)?;
+    let git = Git::new(&s.cfg.runner.git, s.env, s.deadline);
+    let remote = ws.remote.as_str();
+    let (git_dir, checkout, _lock) = match &ws.repo {
+        Repo::Local(p) => {
+            if !p.is_dir() {
+                return Err(format!("repository {} does not exist", p.display()));
+            }
+            let common = git
+                .text(p, &["rev-parse", "--git-common-dir"])
+                .map_err(|e| format!("{} is not a usable git repository: {e}", p.display()))?;
+            let git_dir = p
+                .join(common)
+                .canonicalize()
+                .map_err(|e| format!("can't resolve the git directory of {}: {e}", p.display()))?;
+            let lock = lock::lock(&repos, &git_dir.display().to_string(), s.deadline)?;
+            let bare = git.text(p, &["rev-parse", "--is-bare-repository"]).ok();
+            let checkout = (bare.as_deref() != Some("true")).then(|| p.clone());
+            (git_dir, checkout, lock)
+        }
+        Repo::Url(url) => {
+            let mirror = mirror::path(&repos, url);
+            let lock = lock::lock(&repos, &mirror.display().to_string(), s.deadline)?;
+            let (dir, fresh) = mirror::ensure(&git, &repos, url, remote)
+                .map_err(|e| format!("can't make the local mirror of {}: {e}", ws.repo_display))?;
+            if fresh {
+                note(&format!(
+                    "workspace: cloned {} into {}",
+                    ws.repo_display,
+                    dir.display()
+                ));
+            }
+            (dir, None, lock)
+        }
+    };
+    let is_url = matches!(ws.repo, Repo::Url(_));
+    let has_remote = is_url
+        || git
+            .text(&git_dir, &["remote"])
+            .map_err(|e| e.to_string())?
+            .lines()
+            .any(|r| r == remote);
+    let fetch = ws.fetch.unwrap_or(has_remote);
+    if fetch && !has_remote {
+        return Err(format!(
+            "fetch = true, but {} has no remote {remote:?}",
+            ws.repo_display
+        ));
+    }
+    let base_name = ws
+        .base
+        .as_deref()
+        .map(|b| b.strip_prefix(&format!("{remote}/")).unwrap_or(b));
+    if fetch {
+        let mut args = vec!["fetch", "--quiet", "--no-tags", remote];
+        args.extend(base_name);
+        git.ok(&git_dir, &args).map_err(|e| {
+            format!(
+                "fetching {} from {remote} failed: {e}",
+                base_name.unwrap_or("its branches")
+            )
+        })?;
+    }
+    let tracking = |b: &str| format!("{remote}/{b}");
+    let candidates: Vec<String> = match (ws.base.as_deref(), base_name) {
+        (Some(_), Some(name)) if fetch || is_url => vec![tracking(name), name.to_string()],
+        (Some(b), Some(name)) => vec![b.to_string(), tracking(name)],
+        _ if has_remote => vec![tracking("HEAD"), "HEAD".to_string()],
+        _ => vec!["HEAD".to_string()],
+    };
+    let mut base = None;
+    for c in &candidates {
+        let spec = format!("{c}^{{commit}}");
+        if let Ok(commit) = git.text(&git_dir, &["rev-parse", "--verify", "--quiet", &spec]) {
+            // `origin/HEAD` says more as the branch it stands for.
+            let name = match c.strip_suffix("/HEAD") {
+                Some(_) => git
+                    .text(
+                        &git_dir,
+                        &[
+                            "symbolic-ref",
+                            "--quiet",
+                            "--short",
+                            &format!("refs/remotes/{c}"),
+                        ],
+                    )
+                    .unwrap_or_else(|_| c.clone()),
+                None => c.clone(),
+            };
+            base = Some((name, commit));
+            break;
+        }
+    }
+    let Some((base, base_commit)) = base else {
+        return Err(match ws.base.as_deref() {
+            Some(b) => format!(
+                "base {b:?} is not a branch, tag or commit of {}",
+                ws.repo_display
+            ),
+            None => format!(
+                "{} has no commit to start from (an empty repository?)",
+                ws.repo_display
+            ),
+        });
+    };
+    let date = crate::core::clock::from_ms(s.run.started_at)
+        .to_zoned((*s.job.timezone).clone())
+        .strftime("%Y%m%d")
+        .to_string();
+    let branch = render_template(&ws.branch, &s.job.name, s.run.id, &date);
+    let dir = s
+        .cfg
+        .runner
+        .workspace_dir
+        .join(&s.job.name)
+        .join(s.run.id.to_string());
+    if let Some(parent) = dir.parent() {
+        make_dir(parent)?;
+    }
+    if std::fs::symlink_metadata(&dir).is_ok() {
+        return Err(format!("{} already exists; move it away", dir.display()));
+    }
+    let dir_s = dir.display().to_string();
+    let info = WorkspaceInfo {
+        path: dir_s.clone(),
+        repo: ws.repo_display.clone(),
+        base,
+        base_commit: base_commit.clone(),
+        branch: branch.clone(),
+        ..WorkspaceInfo::default()
+    };
+    record(&info)?;
+    crate::faults::point("before_worktree");
+    let pool = pool::dir(&s.cfg.runner.workspace_dir, &git_dir);
+    if !pool::take(&git, &git_dir, &pool, &dir, &branch, &base_commit) {
+        git.ok(
+            &git_dir,
+            &[
+                "worktree",
+                "add",
+                "--quiet",
+                "--no-track",
+                "-b",
+                &branch,
+                &dir_s,
+                &base_commit,
+            ],
+        )
+        .map_err(|e| format!("can't make the worktree: {e}"))?;
+    }
+    drop(_lock);
+    let prepared = Prepared {
+        info,
+        dir,
+        git_dir,
+        repos_dir: repos,
+        pool,
+        git,
+    };
+
+    if let Some(src) = checkout {
+        match include::copy(&prepared.git, &src, &prepared.dir, &ws.include) {
+            Ok((copied, skipped)) => {
+                if !copied.is_empty() {
+                    note(&format!("workspace: copied {}", copied.join(", ")));
+                }
+                for f in skipped {
+                    note(&format!(
+                        "workspace: not copying {f}: git does not ignore it, so it would be committed"
+                    ));
+                }
+            }
+            Err(e) => {
+                release_now(&prepared);
+                return Err(format!("can't copy the included files: {e}"));
+            }
+        }
+    }
+    Ok(prepared)
+}
+
+/// Undoes a set-up that failed after the worktree was made (nothing in it is work).
+fn release_now(p: &Prepared) {
+    let _ = remove(&p.git, &p.repos_dir, &p.git_dir, &p.dir, &p.info, None);
+}
+
+/// How settling the workspace after the job went.
+pub struct Settled {
+    pub changes: Vec<crate::core::workspace::Change>,
+    /// Why the run must be `failed` (committing or pushing failed).
+    pub failure: Option<String>,
+    /// Uncommitted work is left in the worktree.
+    pub dirty: bool,
+}
+
+/// After the job: collects its changes, commits what it left uncommitted (`commit`), and
+/// pushes the branch when it has new commits (`push`, unless `push_now` is false: the
+/// run was cancelled). Updates `p.info`.
+pub fn settle(
+    p: &mut Prepared,
+    cfg: &Config,
+    job: &Job,
+    run: &RunRecord,
+    push_now: bool,
+    note: &mut dyn FnMut(&str),
+) -> Settled {
+    let ws = job.workspace.as_deref().expect("a job with a workspace");
+    // The job may have used the run's whole deadline: saving its work still gets time.
+    let git = p.git.until(
+        p.git
+            .deadline()
+            .max(Instant::now() + Duration::from_secs(120)),
+    );
+    let message;
+    let commit = if ws.commit {
+        let date = crate::core::clock::from_ms(run.started_at)
+            .to_zoned((*job.timezone).clone())
+            .strftime("%Y%m%d")
+            .to_string();
+        message = render_template(&ws.commit_message, &job.name, run.id, &date);
+        let author = cfg.runner.git_author.as_ref().map(|a| changes::Author {
+            name: &a.name,
+            email: &a.email,
+        });
+        Some((message.as_str(), author))
+    } else {
+        None
+    };
+    let mut failure = None;
+    let collected = match changes::collect(&git, &p.dir, &p.info.base_commit, commit) {
+        Ok(c) => c,
+        Err(e) => {
+            failure = Some(e.to_string());
+            // Still say what the run changed, as the worktree holds it uncommitted.
+            changes::collect(&git, &p.dir, &p.info.base_commit, None).unwrap_or_default()
+        }
+    };
+    let info = &mut p.info;
+    info.files_changed = collected.changes.len() as u64;
+    info.insertions = collected.insertions();
+    info.deletions = collected.deletions();
+    if !collected.head.is_empty() {
+        info.head_commit = Some(collected.head.clone());
+    }
+    if collected.committed {
+        note(&format!(
+            "workspace: committed the run's work on {} ({} files, +{} -{})",
+            info.branch, info.files_changed, info.insertions, info.deletions
+        ));
+    }
+    let new_commits = info
+        .head_commit
+        .as_deref()
+        .is_some_and(|h| h != info.base_commit);
+    if ws.push && new_commits && push_now {
+        let refspec = format!("refs/heads/{b}:refs/heads/{b}", b = info.branch);
+        match git.ok(&p.dir, &["push", "--no-progress", &ws.remote, &refspec]) {
+            Ok(_) => {
+                info.pushed = true;
+                note(&format!(
+                    "workspace: pushed {} to {}",
+                    info.branch, ws.remote
+                ));
+            }
+            Err(e) => {
+                let kind = match &e {
+                    git::GitError::Failed { stderr, .. } => PushFailure::classify(stderr),
+                    _ => PushFailure::Network,
+                };
+                info.push_failure = Some(kind);
+                let why = format!(
+                    "push of {} to {} failed ({kind}): {}",
+                    info.branch,
+                    ws.remote,
+                    git::key_line(e.stderr()).if_empty(&e.to_string())
+                );
+                failure.get_or_insert(why);
+            }
+        }
+    }
+    Settled {
+        changes: collected.changes,
+        failure,
+        dirty: collected.dirty,
+    }
+}
+
+trait IfEmpty {
+    fn if_empty(self, other: &str) -> String;
+}
+
+impl IfEmpty for String {
+    fn if_empty(self, other: &str) -> String {
+        if self.is_empty() {
+            other.to_string()
+        } else {
+            self
+        }
+    }
+}
