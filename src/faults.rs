@@ -11,13 +11,23 @@ static FAULT: OnceLock<Option<String>> = OnceLock::new();
 
 /// The named points, in the order a run passes them.
 pub const POINTS: &[&str] = &[
+    // A submitted run is recorded `queued`, not yet started.
+    "enqueue_after_record",
+    // Whoever drains the queue chose the next run to start.
+    "drain_before_claim",
+    // ... and recorded it `running`, before its supervisor exists.
+    "drain_after_claim",
     "tick_after_claim",
     "supervisor_start",
     "after_reserve",
     "before_spawn",
     "after_spawn",
     "during_output",
+    // A pause stopped the run's processes, before it is recorded `paused`.
+    "pause_after_stop",
     "before_end_record",
+    // A failed attempt and its retry are recorded; its backoff has not begun.
+    "retry_after_record",
 ];
 
 /// Points only a run with a workspace passes (between recording its worktree and

@@ -32,7 +32,7 @@ fn setup() -> (Env, Server, String) {
 /// Ids of the event log after `after`, straight from the store.
 fn stored_ids(env: &Env, after: i64) -> Vec<i64> {
     env.store()
-        .events_after(after, None, 1_000_000)
+        .events_after(None, after, 1_000_000)
         .unwrap()
         .iter()
         .map(|e| e.id)

@@ -557,7 +557,7 @@ fn status_and_force_name_the_same_supervisor_pid_and_the_jobs_group() {
     assert!(
         header
             .split_whitespace()
-            .eq(["RUN", "JOB", "STARTED", "PID", "PGID", "AGENT"]),
+            .eq(["RUN", "JOB", "STATUS", "STARTED", "PID", "PGID", "AGENT"]),
         "{table}"
     );
     ok(&env.run(&["cancel", &id.to_string()]));

@@ -5,6 +5,8 @@ mod common;
 use common::*;
 
 use std::collections::BTreeSet;
+
+use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
 
@@ -198,6 +200,10 @@ fn list_json_fields() {
         "paused",
         "due",
         "running_run_id",
+        "running_status",
+        "queued_run_id",
+        "needs",
+        "waiting_for",
         "next_run",
         "last_run_id",
         "last_run",
@@ -212,6 +218,8 @@ fn list_json_fields() {
         assert_eq!(keys, fields, "{r}");
         assert_eq!(r["type"], "script");
         assert!(r["running_run_id"].is_null());
+        assert!(r["running_status"].is_null() && r["queued_run_id"].is_null());
+        assert_eq!((&r["needs"], &r["waiting_for"]), (&json!([]), &json!([])));
         for k in [
             "last_run_id",
             "last_run",
@@ -847,6 +855,11 @@ fn history_json_fields() {
         "workspace",
         "changes",
         "hook_errors",
+        "trigger",
+        "parent_run_id",
+        "depth",
+        "attempt",
+        "retry_of",
     ]
     .into();
     for r in &runs {
@@ -864,6 +877,11 @@ fn history_json_fields() {
     assert_eq!(ag["job"], "ag");
     assert_eq!(ag["status"], "succeeded");
     assert_eq!(ag["forced"], true);
+    assert_eq!(
+        (&ag["trigger"], &ag["depth"], &ag["attempt"]),
+        (&json!("forced"), &json!(0), &json!(1))
+    );
+    assert!(ag["parent_run_id"].is_null() && ag["retry_of"].is_null());
     assert_time(&ag["scheduled_for"], "2026-03-28T11:00:00Z");
     assert_time(&ag["started_at"], "2026-03-28T11:00:00Z");
     assert_time(&ag["ended_at"], "2026-03-28T11:01:30Z");

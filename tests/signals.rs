@@ -205,6 +205,7 @@ fn insert_running(env: &Env, job: &str, supervisor_pid: Option<i64>) -> RunRecor
             scope: None,
             last_slot: None,
             lock_name: None,
+            ..Default::default()
         })
         .unwrap()
 }

@@ -543,7 +543,7 @@ fn at_job_first_seen_after_todays_slot_waits_for_the_next_slot() {
 // ---------------------------------------------------------------------------------------
 
 #[test]
-fn max_running_holds_a_due_job_for_a_later_tick() {
+fn max_running_queues_a_due_job_and_the_end_of_a_run_starts_it() {
     let env = Env::new();
     let release = env.home().join("release");
     let script = env.script(
@@ -561,56 +561,66 @@ fn max_running_holds_a_due_job_for_a_later_tick() {
     ));
     let _sweep = Sweep::new(&env);
 
-    ok(&run_detached(&env, &["run"], None).0);
+    let (o, _) = run_detached(&env, &["run", "--json"], None);
+    ok(&o);
+    let tick: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(tick["started"].as_array().unwrap().len(), 1, "{tick}");
+    assert_eq!(tick["queued"].as_array().unwrap().len(), 1, "{tick}");
     let first = all_runs(&env);
-    assert_eq!(
-        first.len(),
-        1,
-        "max_running = 1: one run starts: {first:#?}"
-    );
-    let started = first[0]["job"].as_str().unwrap().to_string();
-    let other = if started == "a" { "b" } else { "a" };
-    assert_eq!(first[0]["status"], "running");
+    assert_eq!(first.len(), 2, "one runs, one is queued: {first:#?}");
+    let running = first.iter().find(|r| r["status"] == "running").unwrap();
+    let queued = first
+        .iter()
+        .find(|r| r["status"] == "queued")
+        .unwrap()
+        .clone();
+    let other = queued["job"].as_str().unwrap().to_string();
+    assert_eq!(queued["trigger"], "scheduled");
 
     let list = env.list_json();
     let row = |name: &str| list.iter().find(|r| r["name"] == name).cloned().unwrap();
     assert_eq!(
-        row(other)["due"],
-        true,
-        "the held job stays due: {:#?}",
-        row(other)
+        row(&other)["queued_run_id"],
+        queued["run_id"],
+        "{:#?}",
+        row(&other)
     );
-    assert!(row(other)["running_run_id"].is_null());
-    assert_eq!(row(&started)["running_run_id"], first[0]["run_id"]);
+    assert!(row(&other)["running_run_id"].is_null());
+    assert_eq!(
+        row(running["job"].as_str().unwrap())["running_run_id"],
+        running["run_id"]
+    );
 
-    // A tick while the first still runs: still held.
+    // A tick while the first still runs: nothing new, the slot is queued once.
     ok(&run_detached(&env, &["run"], None).0);
-    assert_eq!(
-        all_runs(&env).len(),
-        1,
-        "still max_running: {:#?}",
-        all_runs(&env)
-    );
+    assert_eq!(all_runs(&env).len(), 2, "{:#?}", all_runs(&env));
 
-    // The first ends; the next tick starts the other.
+    // The first ends; its supervisor starts the queued run, no tick needed.
     std::fs::write(&release, "").unwrap();
-    let id = first[0]["run_id"].as_i64().unwrap();
-    wait_for("the first run to end", Duration::from_secs(60), || {
-        let r = all_runs(&env);
-        r.iter()
-            .find(|x| x["run_id"] == id && x["status"] != "running")
-            .cloned()
-    });
-    ok(&env.run(&["run", "--wait"]));
-    let r = runs(&env, other);
-    assert_eq!(
-        r.len(),
-        1,
-        "the held job starts at a later tick: {:#?}",
+    let id = queued["run_id"].as_i64().unwrap();
+    let done = wait_for("the queued run to succeed", Duration::from_secs(60), || {
         all_runs(&env)
+            .into_iter()
+            .find(|x| x["run_id"] == id && x["status"] == "succeeded")
+    });
+    assert_eq!(
+        sched(&done),
+        sched(&queued),
+        "the queued run keeps its slot"
     );
-    assert_eq!(r[0]["status"], "succeeded");
-    assert_eq!(runs(&env, &started).len(), 1);
+    let o = env.run(&["events", "--run", &id.to_string(), "--json"]);
+    ok(&o);
+    let evs: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let start = evs
+        .iter()
+        .find(|e| e["kind"] == "run_started")
+        .unwrap_or_else(|| panic!("{evs:#?}"));
+    assert_eq!(
+        (&start["from"], &start["by"]),
+        (&Value::from("queued"), &Value::from("supervisor")),
+        "started by the supervisor whose run freed the slot: {evs:#?}"
+    );
+    assert_eq!(all_runs(&env).len(), 2);
 }
 
 // ---------------------------------------------------------------------------------------

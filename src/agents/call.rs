@@ -39,6 +39,8 @@ pub struct CallSpec<'a> {
     pub timeout: std::time::Duration,
     /// Environment entries that mark the run's processes.
     pub marks: Vec<String>,
+    /// The `tree_budget` limits of the run and its ancestors (`ReserveRequest::tree`).
+    pub tree: Vec<(i64, i64)>,
 }
 
 pub struct CallResult {
@@ -112,13 +114,14 @@ pub async fn call(
             budget: agent.daily_budget_milli,
             now: now_ms,
             for_run: Some((run.id, model.as_deref())),
+            tree: &spec.tree,
         })? {
             Reservation::Reserved(t) => t,
             Reservation::Disabled(reason) => {
                 attempts.push(attempt(&name, Outcome::Unavailable, Some(reason)));
                 continue;
             }
-            Reservation::Exhausted(reason) => {
+            Reservation::Exhausted(reason) | Reservation::OverTree(reason) => {
                 attempts.push(attempt(&name, Outcome::QuotaExhausted, Some(reason)));
                 continue;
             }
@@ -221,7 +224,7 @@ pub async fn call(
         end.exit_code = base.exit_code;
         end.signal = base.signal;
         let verdict = match &fin.ending {
-            Ending::TimedOut | Ending::Interrupted(_) => {
+            Ending::TimedOut | Ending::Interrupted(_) | Ending::PausedTooLong(_) => {
                 attempts.push(attempt(
                     &name,
                     Outcome::of_run(base.status),

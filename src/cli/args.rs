@@ -106,6 +106,9 @@ pub enum Command {
         /// How many runs (newest first)
         #[arg(short = 'n', default_value_t = 20)]
         n: usize,
+        /// Draw sub-runs under the run that submitted them
+        #[arg(long)]
+        tree: bool,
     },
 
     /// The stored output of a run
@@ -190,6 +193,63 @@ pub enum Command {
         /// The running run of this job
         #[arg(long, value_name = "NAME", add = job_names())]
         job: Option<String>,
+    },
+
+    /// Pause a running run: stop its whole process tree (SIGSTOP), its timeout clock with it
+    #[command(after_help = "Examples:\n  jobctl pause 42\n  jobctl pause --job log-bug-hunter")]
+    Pause {
+        /// The run id
+        #[arg(required_unless_present = "job", conflicts_with = "job")]
+        run_id: Option<i64>,
+        /// Every running run of this job
+        #[arg(long, value_name = "NAME", add = job_names())]
+        job: Option<String>,
+    },
+
+    /// Resume a paused run (SIGCONT to its whole process tree)
+    #[command(after_help = "Examples:\n  jobctl resume 42\n  jobctl resume --job log-bug-hunter")]
+    Resume {
+        /// The run id
+        #[arg(required_unless_present = "job", conflicts_with = "job")]
+        run_id: Option<i64>,
+        /// Every paused run of this job
+        #[arg(long, value_name = "NAME", add = job_names())]
+        job: Option<String>,
+    },
+
+    /// Queue a run of a job (from inside a run: a sub-run of it), started as soon as a slot is free
+    #[command(
+        after_help = "Examples:\n  jobctl submit report\n  jobctl submit review --wait --prompt \"Review src/parse.rs\" --env TARGET=src/parse.rs"
+    )]
+    Submit {
+        /// The job
+        #[arg(add = job_names())]
+        name: String,
+        /// Wait for the run's end and exit with its result, as force does
+        #[arg(long)]
+        wait: bool,
+        /// For an agent job: this prompt instead of its own
+        #[arg(long, value_name = "TEXT")]
+        prompt: Option<String>,
+        /// Add a variable to the run's environment (repeatable)
+        #[arg(long = "env", value_name = "K=V")]
+        env: Vec<String>,
+    },
+
+    /// The event log: every run's changes of state (who, why), skips, budgets
+    #[command(
+        after_help = "Examples:\n  jobctl events\n  jobctl events --run 42 --follow\n  jobctl events --json -n 500"
+    )]
+    Events {
+        /// Only this run's events
+        #[arg(long, value_name = "ID")]
+        run: Option<i64>,
+        /// Keep printing events as they arrive (with --run: until the run has ended)
+        #[arg(short, long)]
+        follow: bool,
+        /// How many of the latest events
+        #[arg(short = 'n', default_value_t = 50)]
+        n: usize,
     },
 
     /// The daemon, the role now, every agent and scope with its budget, what runs, the last failure

@@ -58,7 +58,22 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
             commands::next::execute(g, ui, name, *n as usize, from.as_deref())
         }
         Command::List => commands::list::execute(g, ui),
-        Command::History { name, n } => commands::history::execute(g, ui, name.as_deref(), *n),
+        Command::History { name, n, tree } => {
+            commands::history::execute(g, ui, name.as_deref(), *n, *tree)
+        }
+        Command::Pause { run_id, job } => {
+            commands::pause::execute(g, ui, *run_id, job.as_deref(), true)
+        }
+        Command::Resume { run_id, job } => {
+            commands::pause::execute(g, ui, *run_id, job.as_deref(), false)
+        }
+        Command::Submit {
+            name,
+            wait,
+            prompt,
+            env,
+        } => commands::submit::execute(g, ui, name, *wait, prompt.as_deref(), env),
+        Command::Events { run, follow, n } => commands::events::execute(g, ui, *run, *follow, *n),
         Command::Logs {
             run_id,
             job,

@@ -93,6 +93,7 @@ impl Ui {
             "failed" | "timed_out" | "lost" => cell.fg(Color::Red),
             "skipped" | "cancelled" => cell.fg(Color::Yellow),
             "running" => cell.fg(Color::Cyan),
+            "paused" | "queued" | "retrying" => cell.fg(Color::Blue),
             _ => cell,
         }
     }

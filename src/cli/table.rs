@@ -14,6 +14,7 @@ pub enum Color {
     Red,
     Green,
     Yellow,
+    Blue,
     Cyan,
 }
 
@@ -196,6 +197,7 @@ fn paint(text: &str, color: Color) -> String {
         Color::Red => 31,
         Color::Green => 32,
         Color::Yellow => 33,
+        Color::Blue => 34,
         Color::Cyan => 36,
     };
     format!("\x1b[{code}m{text}\x1b[0m")

@@ -8,7 +8,9 @@ use toml::Spanned;
 
 use super::walk::{Ctx, StrOrList, Table, value_hint};
 use super::workspace;
-use super::{Agent, AgentJob, Budget, Command, Job, JobKind, MAX_PROMPT_BYTES, Runner, Thinking};
+use super::{
+    Agent, AgentJob, Budget, Command, Job, JobControl, JobKind, MAX_PROMPT_BYTES, Runner, Thinking,
+};
 use crate::core::schedule::Schedule;
 use crate::core::zone::Zone;
 
@@ -27,6 +29,15 @@ const COMMON_KEYS: &[&str] = &[
     "env",
     "workspace",
     "hooks",
+    "retries",
+    "retry_backoff",
+    "retry_backoff_max",
+    "retry_on",
+    "needs",
+    "concurrency",
+    "children",
+    "tree_budget",
+    "max_pause",
 ];
 const SCRIPT_KEYS: &[&str] = &["command"];
 const AGENT_KEYS: &[&str] = &[
@@ -49,7 +60,7 @@ pub(super) struct JobEnv<'a> {
     pub fallback: &'a [String],
 }
 
-fn span_of(t: &Table<'_, '_>, key: &str) -> std::ops::Range<usize> {
+pub(super) fn span_of(t: &Table<'_, '_>, key: &str) -> std::ops::Range<usize> {
     t.get(key).map(|v| v.span()).unwrap_or(t.span.clone())
 }
 
@@ -164,6 +175,10 @@ pub(super) fn job_section(
         .table(ctx, "hooks")
         .map(|ht| workspace::hooks_table(ctx, &ht));
     let hooks = workspace::resolve_hooks(hooks_spec, runner.and_then(|r| r.hooks.as_deref()));
+    // Most jobs keep every default: then nothing is stored (a snapshot decodes one byte).
+    let control = Some(super::control::job_control(ctx, t))
+        .filter(|c| *c != JobControl::DEFAULT)
+        .map(Box::new);
 
     let kind = match kind.as_deref() {
         Some("script") => script(ctx, t).map(JobKind::Script),
@@ -186,6 +201,7 @@ pub(super) fn job_section(
         env: job_env,
         workspace,
         hooks,
+        control,
     })
 }
 

@@ -2,6 +2,7 @@
 //! [`ConfigErrors`] listing every problem; after that, no other module sees raw TOML and
 //! none has to re-check a value.
 
+mod control;
 mod errors;
 mod inputs;
 mod jobs;
@@ -24,6 +25,7 @@ pub use paths::{absolute as absolute_path, default_config_file, find_config_file
 pub use workspace::{DEFAULT_BRANCH, DEFAULT_COMMIT_MESSAGE};
 
 use crate::core::error::{Error, Result};
+use crate::core::run::{ChildPolicy, RunStatus};
 use crate::core::schedule::Schedule;
 use crate::core::zone::Zone;
 
@@ -81,6 +83,13 @@ pub struct Runner {
     pub git_author: Option<GitAuthor>,
     /// `[runner.hooks]`: every job's hooks unless the job names its own.
     pub hooks: Option<Box<Hooks>>,
+    /// The deepest a sub-run may be (top-level runs are depth 0).
+    pub max_depth: u32,
+    /// At most `depth_limits[d]` runs at depth `d` at once; a depth past the list has no
+    /// limit of its own.
+    pub depth_limits: Vec<u32>,
+    /// How long a run may stay paused before it is cancelled (a job may say otherwise).
+    pub max_pause: Duration,
 }
 
 /// The identity of the commits jobctl makes of a run's work.
@@ -309,6 +318,72 @@ pub struct Job {
     pub workspace: Option<Box<Workspace>>,
     /// The hooks that apply to it (its own, else the runner's), if any.
     pub hooks: Option<Box<Hooks>>,
+    /// Run control (docs/run-control.md); `None`: every default ([`Job::control`]).
+    pub control: Option<Box<JobControl>>,
+}
+
+/// A job's run-control keys: retries, dependencies, sub-runs, pausing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobControl {
+    /// Extra attempts after a failure.
+    pub retries: u32,
+    /// The first wait before a retry; doubled each time, up to `retry_backoff_max`.
+    pub retry_backoff: Duration,
+    pub retry_backoff_max: Duration,
+    /// The ends that are retried (`failed`, `timed_out`).
+    pub retry_on: RetryOn,
+    /// Jobs that must each succeed before this one runs (it then has no schedule).
+    pub needs: Vec<String>,
+    /// How many runs of it may run at once.
+    pub concurrency: u32,
+    /// What its runs' children still running become when a run ends.
+    pub children: ChildPolicy,
+    /// The most a run of it and all its descendants may reserve from agent budgets
+    /// together, in thousandths.
+    pub tree_budget_milli: Option<i64>,
+    /// How long a run may stay paused; `None`: `runner.max_pause`.
+    pub max_pause: Option<Duration>,
+}
+
+impl JobControl {
+    /// The keys' defaults.
+    pub const DEFAULT: JobControl = JobControl {
+        retries: 0,
+        retry_backoff: Duration::from_secs(30),
+        retry_backoff_max: Duration::from_secs(600),
+        retry_on: RetryOn {
+            failed: true,
+            timed_out: false,
+        },
+        needs: Vec::new(),
+        concurrency: 1,
+        children: ChildPolicy::Cancel,
+        tree_budget_milli: None,
+        max_pause: None,
+    };
+}
+
+impl Default for JobControl {
+    fn default() -> JobControl {
+        JobControl::DEFAULT
+    }
+}
+
+/// The ends a job retries (`retry_on`): only these two can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryOn {
+    pub failed: bool,
+    pub timed_out: bool,
+}
+
+impl RetryOn {
+    pub fn contains(&self, status: RunStatus) -> bool {
+        match status {
+            RunStatus::Failed => self.failed,
+            RunStatus::TimedOut => self.timed_out,
+            _ => false,
+        }
+    }
 }
 
 impl Command {
@@ -322,6 +397,12 @@ impl Command {
 }
 
 impl Job {
+    /// Its run-control keys.
+    pub fn control(&self) -> &JobControl {
+        const DEFAULT: &JobControl = &JobControl::DEFAULT;
+        self.control.as_deref().unwrap_or(DEFAULT)
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self.kind {
             JobKind::Script(_) => "script",
@@ -338,6 +419,16 @@ impl Runner {
 }
 
 impl Config {
+    /// How long a run of `job` may stay paused.
+    pub fn max_pause(&self, job: &Job) -> Duration {
+        job.control().max_pause.unwrap_or(self.runner.max_pause)
+    }
+
+    /// The most runs at depth `depth` at once, if the depth has a limit.
+    pub fn depth_limit(&self, depth: u32) -> Option<u32> {
+        self.runner.depth_limits.get(depth as usize).copied()
+    }
+
     /// The job named `name`, or the error every command gives for a name not in the file.
     pub fn job(&self, name: &str) -> Result<&Job> {
         self.jobs

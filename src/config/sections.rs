@@ -34,6 +34,9 @@ const RUNNER_KEYS: &[&str] = &[
     "git",
     "git_author",
     "hooks",
+    "max_depth",
+    "depth_limits",
+    "max_pause",
 ];
 const DAEMON_KEYS: &[&str] = &["socket", "health_path", "timeout"];
 const BUDGET_KEYS: &[&str] = &["scopes", "day_starts", "provider_cooldown"];
@@ -147,6 +150,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>, root: &Table<'_, '_>, path: &Path) -> Opt
                 job_map.insert(job.name.clone(), Box::new(job));
             }
         }
+        super::control::check_needs(ctx, &t, &job_map);
     }
 
     let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
@@ -308,8 +312,21 @@ fn runner_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, scopes: &[String]) -> Op
         git,
         git_author,
         hooks,
+        max_depth: t.int(ctx, "max_depth", 0).unwrap_or(5).min(1000) as u32,
+        depth_limits: t
+            .ints(ctx, "depth_limits", 1)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|n| n.min(u32::MAX as i64) as u32)
+            .collect(),
+        max_pause: t
+            .duration(ctx, "max_pause", Duration::from_secs(1))
+            .unwrap_or(DEFAULT_MAX_PAUSE),
     })
 }
+
+/// `max_pause` when the config sets none.
+pub const DEFAULT_MAX_PAUSE: Duration = Duration::from_secs(24 * 3600);
 
 fn daemon_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<Daemon> {
     t.check_keys(ctx, DAEMON_KEYS, "[daemon]");

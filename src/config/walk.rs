@@ -240,6 +240,34 @@ impl<'t, 'i> Table<'t, 'i> {
         }
     }
 
+    /// An array of integers, each ≥ `min`.
+    pub fn ints(&self, ctx: &mut Ctx<'_>, key: &str, min: i64) -> Option<Vec<i64>> {
+        let v = self.get(key)?;
+        let DeValue::Array(items) = v.get_ref() else {
+            self.wrong(ctx, key, v, &format!("an array of integers ≥ {min}"));
+            return None;
+        };
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            match int_of(item.get_ref()) {
+                Some(n) if n >= min => out.push(n),
+                found => {
+                    let found = found
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| type_name(item.get_ref()).to_string());
+                    ctx.err(
+                        item.span(),
+                        &format!("{}[{i}]", self.key_path(key)),
+                        format!("expected an integer ≥ {min}, found {found}"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
     /// An integer or float ≥ 0.
     pub fn number(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<f64> {
         let v = self.get(key)?;

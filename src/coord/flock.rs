@@ -1,6 +1,7 @@
 //! Coordination on one host: the tick lock and the job locks are OS advisory locks (flock,
 //! via `File::try_lock`) on files in the state directory, with the holder written inside
-//! for people to read, and a stop request is SIGTERM to the holder.
+//! for people to read, and a request is a signal to the holder: SIGTERM to stop the run,
+//! SIGUSR1 to pause it, SIGUSR2 to resume it.
 //!
 //! A lock is never "check a pid, then write a file": the kernel grants it to one process,
 //! releases it when that process dies (SIGKILL too), and a stale file blocks nothing.
@@ -16,7 +17,9 @@ use std::os::fd::{AsRawFd, RawFd};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use super::{Coordinator, Holder, Lease, StopRequest, TickGuard, TickOutcome, is_lock_name};
+use super::{
+    Coordinator, Holder, Lease, Request, StopRequest, TickGuard, TickOutcome, is_lock_name,
+};
 use crate::core::error::{Error, Result};
 
 fn lock_error(path: &Path, e: std::io::Error) -> Error {
@@ -276,7 +279,7 @@ impl Coordinator for FlockCoordinator {
         JobLock::holder(&self.dir, key)
     }
 
-    fn request_stop(&self, key: &str, run_id: i64) -> StopRequest {
+    fn request(&self, key: &str, run_id: i64, what: Request) -> StopRequest {
         // Signal only the process that holds the lock for this run: a pid from the
         // database alone could have been reused by an unrelated process.
         let h = self.holder(key);
@@ -284,7 +287,12 @@ impl Coordinator for FlockCoordinator {
             (Some(p), Some(r)) if r == run_id => p,
             _ => return StopRequest::NotHeld,
         };
-        match kill(Pid::from_raw(pid as i32), Signal::SIGTERM) {
+        let sig = match what {
+            Request::Stop => Signal::SIGTERM,
+            Request::Pause => Signal::SIGUSR1,
+            Request::Resume => Signal::SIGUSR2,
+        };
+        match kill(Pid::from_raw(pid as i32), sig) {
             Ok(()) => StopRequest::Sent { pid },
             Err(nix::errno::Errno::ESRCH) => StopRequest::Gone,
             Err(e) => StopRequest::Refused {

@@ -1,7 +1,11 @@
 //! Coordination between jobctl processes: leases (who may decide a tick, who supervises a
-//! job's run), who holds one, and asking a run's supervisor to stop. One host shares its
-//! state directory through file locks ([`flock`]); the trait leaves room for leases kept
-//! elsewhere, with an owner and a stop request instead of a signal.
+//! job's run), who holds one, and asking a run's supervisor to stop, pause or resume it.
+//! One host shares its state directory through file locks ([`flock`]); the trait leaves
+//! room for leases kept elsewhere, with an owner, and a request as a flag the supervisor
+//! polls instead of a signal.
+//!
+//! A job's runs are supervised under its lease (`NAME`); a job whose `concurrency` is N
+//! has N such leases, `NAME`, `NAME@2` .. `NAME@N`, one per run at a time.
 
 pub mod flock;
 
@@ -48,10 +52,23 @@ pub trait Lease: Send {
     fn remove(self: Box<Self>);
 }
 
-/// What came of asking a run's supervisor to stop.
+/// What a run's supervisor is asked to do. What the run should become (and who asked) is
+/// recorded in the store first (`RunStore::request_control`); the request tells the
+/// supervisor to act on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Stop the run (the whole tree) and record it `cancelled`.
+    Stop,
+    /// Stop its processes (SIGSTOP) and record it `paused`.
+    Pause,
+    /// Continue them and record it `running`.
+    Resume,
+}
+
+/// What came of asking a run's supervisor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopRequest {
-    /// Asked; the supervisor stops the run and records it.
+    /// Asked; the supervisor acts on it and records what it did.
     Sent { pid: u32 },
     /// No process holds the run's lease for it yet (starting) or any more (ending).
     NotHeld,
@@ -72,8 +89,26 @@ pub trait Coordinator {
     /// `fd` must be an open descriptor this process owns, carrying the lease `key`.
     unsafe fn adopt(&self, key: &str, fd: RawFd) -> Box<dyn Lease>;
     fn holder(&self, key: &str) -> Holder;
+    /// Asks the supervisor holding `key` for run `run_id` to do `what`.
+    fn request(&self, key: &str, run_id: i64, what: Request) -> StopRequest;
     /// Asks the supervisor holding `key` for run `run_id` to stop it.
-    fn request_stop(&self, key: &str, run_id: i64) -> StopRequest;
+    fn request_stop(&self, key: &str, run_id: i64) -> StopRequest {
+        self.request(key, run_id, Request::Stop)
+    }
+}
+
+/// The lease of slot `slot` (1-based) of a job's `concurrency`: `NAME`, then `NAME@2`...
+pub fn slot_key(job: &str, slot: u32) -> String {
+    if slot <= 1 {
+        job.to_string()
+    } else {
+        format!("{job}@{slot}")
+    }
+}
+
+/// The `lock_name` a run under slot `slot` is recorded with (`None`: the job's own).
+pub fn slot_lock_name(job: &str, slot: u32) -> Option<String> {
+    (slot > 1).then(|| slot_key(job, slot))
 }
 
 /// Whether `name` can name a lease (and a lock file without leaving `locks/`): a job
@@ -82,7 +117,15 @@ pub trait Coordinator {
 pub fn is_lock_name(name: &str) -> bool {
     match name.strip_prefix("ask/") {
         Some(t) => !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'-'),
-        None => crate::core::units::is_valid_name(name),
+        None => match name.split_once('@') {
+            Some((job, slot)) => {
+                crate::core::units::is_valid_name(job)
+                    && !slot.is_empty()
+                    && slot.len() <= 4
+                    && slot.bytes().all(|b| b.is_ascii_digit())
+            }
+            None => crate::core::units::is_valid_name(name),
+        },
     }
 }
 

@@ -199,7 +199,12 @@ pub fn exit_code_of_run(status: RunStatus, exit_code: Option<i64>, signal: Optio
     match status {
         RunStatus::Succeeded => code::OK,
         RunStatus::TimedOut => code::TIMEOUT,
-        RunStatus::Cancelled | RunStatus::Lost | RunStatus::Skipped => code::FAILURE,
+        RunStatus::Cancelled
+        | RunStatus::Lost
+        | RunStatus::Skipped
+        | RunStatus::Queued
+        | RunStatus::Paused
+        | RunStatus::Retrying => code::FAILURE,
         RunStatus::Running | RunStatus::Failed => match (exit_code, signal) {
             (Some(c), _) if (1..=127).contains(&c) => c as u8,
             (_, Some(s)) if (1..=127).contains(&s) => 128 + s as u8,

@@ -1,9 +1,10 @@
 //! The pure core: units and formats, "now", time zones, schedules and the due rule, run
-//! states and records, and the one error type. Nothing here knows about the command line,
+//! states and records, the run state machine, and the one error type. Nothing here knows about the command line,
 //! tables, SQL or processes.
 
 pub mod budget;
 pub mod clock;
+pub mod control;
 pub mod error;
 pub mod names;
 pub mod run;

@@ -67,9 +67,15 @@ macro_rules! wire_enum {
 }
 
 wire_enum! {
-    /// Where a run is in its life (cli.md, "Run statuses").
+    /// Where a run is in its life (cli.md, "Run statuses"; docs/run-control.md).
     pub enum RunStatus {
+        /// Accepted, waiting for a slot (`max_running`, `concurrency`, a depth quota).
+        Queued = "queued",
         Running = "running",
+        /// Its processes are stopped (SIGSTOP); its supervisor still holds its lease.
+        Paused = "paused",
+        /// A retry waiting out its backoff under the failed attempt's supervisor.
+        Retrying = "retrying",
         Succeeded = "succeeded",
         Failed = "failed",
         TimedOut = "timed_out",
@@ -83,9 +89,26 @@ wire_enum! {
 }
 
 impl RunStatus {
+    /// The states a run is in before it ends (`queued`, `running`, `paused`, `retrying`).
+    pub const ACTIVE: &'static [RunStatus] = &[
+        RunStatus::Queued,
+        RunStatus::Running,
+        RunStatus::Paused,
+        RunStatus::Retrying,
+    ];
+
     /// An ended run never changes state again.
     pub fn is_end(self) -> bool {
-        self != RunStatus::Running
+        !RunStatus::ACTIVE.contains(&self)
+    }
+
+    /// A run a supervisor holds (with its lease): running, paused, or waiting to retry.
+    /// These hold a slot of `max_running`, `concurrency` and the depth quotas.
+    pub fn is_supervised(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Running | RunStatus::Paused | RunStatus::Retrying
+        )
     }
 
     /// What `status` calls a failure, and `on_failure` hooks run for.
@@ -96,6 +119,29 @@ impl RunStatus {
         )
     }
 }
+
+wire_enum! {
+    /// Why a run exists (`history --json` `trigger`). A run created without saying why is
+    /// a scheduled one (the tick's).
+    #[derive(Default)]
+    pub enum Trigger {
+        /// A slot of the job's schedule.
+        #[default]
+        Scheduled = "scheduled",
+        /// `jobctl force`.
+        Forced = "forced",
+        /// Another attempt after a failure (`retries`).
+        Retry = "retry",
+        /// Every job it `needs` succeeded.
+        Dependency = "dependency",
+        /// `jobctl submit` (from inside a run: a sub-run).
+        Submit = "submit",
+        /// One `jobctl ask` call.
+        Ask = "ask",
+    }
+}
+
+pub use super::control::{Actor, ChildPolicy, Transition};
 
 wire_enum! {
     /// What happened to one agent tried for a run.
@@ -127,7 +173,11 @@ impl Outcome {
 wire_enum! {
     /// The kinds of the event log (scheduling.md, "Events").
     pub enum EventKind {
+        RunQueued = "run_queued",
         RunStarted = "run_started",
+        RunPaused = "run_paused",
+        RunResumed = "run_resumed",
+        RunRetrying = "run_retrying",
         RunEnded = "run_ended",
         RunLost = "run_lost",
         RunSkipped = "run_skipped",
@@ -150,6 +200,8 @@ wire_enum! {
         WorkspaceKept = "workspace_kept",
         /// A kept worktree was removed (by age, size or `workspaces clean`).
         WorkspaceRemoved = "workspace_removed",
+        /// `submit` refused a sub-run (its depth past `max_depth`): on the parent run.
+        SubmitRefused = "submit_refused",
     }
 }
 
@@ -220,6 +272,24 @@ pub struct RunRecord {
     pub changes: Vec<Change>,
     /// What each lifecycle hook did.
     pub hooks: Vec<HookResult>,
+    pub trigger: Trigger,
+    /// The run whose process submitted this one (a sub-run), if any.
+    pub parent_run_id: Option<i64>,
+    /// 0 for a top-level run, the parent's depth + 1 for a sub-run.
+    pub depth: u32,
+    /// 1 for a first attempt, N for the (N-1)th retry.
+    pub attempt: u32,
+    /// The first attempt of the runs this one retries.
+    pub retry_of: Option<i64>,
+    /// What was last asked of its supervisor (`paused`, `running` to resume, `cancelled`)
+    /// and by whom: the supervisor brings the run there and records the move.
+    pub control: Option<(RunStatus, Actor)>,
+    /// When it was last paused (while it is paused: since when).
+    pub paused_at: Option<i64>,
+    /// A prompt given to this run (`submit --prompt`) instead of the job's.
+    pub prompt: Option<String>,
+    /// Variables given to this run (`submit --env`), added to the job's.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for RunRecord {
@@ -255,6 +325,15 @@ impl Default for RunRecord {
             workspace: None,
             changes: Vec::new(),
             hooks: Vec::new(),
+            trigger: Trigger::Scheduled,
+            parent_run_id: None,
+            depth: 0,
+            attempt: 1,
+            retry_of: None,
+            control: None,
+            paused_at: None,
+            prompt: None,
+            env: Vec::new(),
         }
     }
 }
@@ -267,6 +346,11 @@ impl RunRecord {
 
     pub fn is_running(&self) -> bool {
         self.status == RunStatus::Running
+    }
+
+    /// The state its supervisor was asked to bring it to, if any.
+    pub fn wanted(&self) -> Option<RunStatus> {
+        self.control.as_ref().map(|(s, _)| *s)
     }
 }
 
@@ -283,6 +367,28 @@ pub struct NewRun {
     pub last_slot: Option<i64>,
     /// The lock the run is supervised under, when it is not the job's own.
     pub lock_name: Option<String>,
+    pub trigger: Trigger,
+    pub parent_run_id: Option<i64>,
+    pub depth: u32,
+    /// 0 is taken as 1 (a first attempt).
+    pub attempt: u32,
+    pub retry_of: Option<i64>,
+    pub prompt: Option<String>,
+    pub env: Vec<(String, String)>,
+    /// Who creates it, and why (its first event's `by` and `reason`).
+    pub by: Actor,
+    pub reason: Option<String>,
+}
+
+impl NewRun {
+    /// Its trigger: a run made `forced` without naming a trigger was forced (callers from
+    /// before triggers were recorded say only `forced`).
+    pub fn effective_trigger(&self) -> Trigger {
+        match self.trigger {
+            Trigger::Scheduled if self.forced => Trigger::Forced,
+            t => t,
+        }
+    }
 }
 
 /// How a run ended.
@@ -312,6 +418,8 @@ pub struct RunEnd {
     pub workspace: Option<WorkspaceInfo>,
     pub changes: Vec<Change>,
     pub hooks: Vec<HookResult>,
+    /// Who ended it (its end event's `by`).
+    pub by: Actor,
 }
 
 impl Default for RunEnd {
@@ -346,6 +454,7 @@ impl RunEnd {
             workspace: None,
             changes: Vec::new(),
             hooks: Vec::new(),
+            by: Actor::Supervisor,
         }
     }
 
@@ -368,6 +477,8 @@ pub enum Ending {
     /// The output showed only the provider being unreachable for the stall limit (the
     /// last notice); the process was stopped.
     Stalled(String),
+    /// It stayed paused longer than `max_pause` and was stopped.
+    PausedTooLong(Duration),
     /// The program could not be started (127: not found, 126: not executable).
     SpawnFailed {
         exit_code: i32,
@@ -430,6 +541,14 @@ impl RunEnd {
                     how_stopped(killed, grace)
                 )),
             ),
+            Ending::PausedTooLong(max) => (
+                RunStatus::Cancelled,
+                Some(format!(
+                    "cancelled: paused for longer than max_pause ({}){TREE_STOPPED} {}",
+                    format_duration(*max),
+                    how_stopped(killed, grace)
+                )),
+            ),
             Ending::SpawnFailed { message, .. } => (RunStatus::Failed, Some(message.clone())),
             Ending::Stalled(notice) => (
                 RunStatus::Failed,
@@ -476,6 +595,9 @@ mod tests {
         for k in EventKind::ALL {
             assert_eq!(EventKind::parse(k.as_str()), Some(*k));
         }
+        for t in Trigger::ALL {
+            assert_eq!(Trigger::parse(t.as_str()), Some(*t));
+        }
         assert_eq!(RunStatus::TimedOut.to_string(), "timed_out");
         assert!(serde_json::from_str::<RunStatus>("\"nope\"").is_err());
     }
@@ -483,6 +605,8 @@ mod tests {
     #[test]
     fn failures_and_ends() {
         assert!(!RunStatus::Running.is_end());
+        assert!(!RunStatus::Queued.is_end() && !RunStatus::Paused.is_end());
+        assert!(RunStatus::Retrying.is_supervised() && !RunStatus::Queued.is_supervised());
         assert!(RunStatus::Cancelled.is_end());
         assert!(RunStatus::Lost.is_failure() && !RunStatus::Cancelled.is_failure());
     }

@@ -14,7 +14,7 @@ use super::views::milli_number;
 use crate::config::{Config, MAX_PROMPT_BYTES, Thinking};
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
-use crate::core::run::{NewRun, RunStatus};
+use crate::core::run::{Actor, NewRun, RunStatus, Trigger};
 use crate::core::units::{format_duration, parse_duration};
 use crate::exec::process::Echo;
 use crate::fail;
@@ -111,6 +111,8 @@ pub fn ask(e: &mut Engine<'_>, r: &AskRequest<'_>, c: Checked, prompt: &str) -> 
         supervisor_pid: Some(i64::from(std::process::id())),
         scope: Some(r.scope.to_string()),
         lock_name: Some(key),
+        trigger: Trigger::Ask,
+        by: Actor::Cli,
         ..Default::default()
     })?;
     let Claim::Claimed(run) = claim else {
@@ -165,7 +167,12 @@ pub fn ask(e: &mut Engine<'_>, r: &AskRequest<'_>, c: Checked, prompt: &str) -> 
         RunStatus::Cancelled => Ok(AskOutcome::Interrupted(
             done.interrupted.unwrap_or(Signal::SIGTERM),
         )),
-        RunStatus::Running | RunStatus::Failed | RunStatus::Lost => fail!(
+        RunStatus::Running
+        | RunStatus::Queued
+        | RunStatus::Paused
+        | RunStatus::Retrying
+        | RunStatus::Failed
+        | RunStatus::Lost => fail!(
             Failed,
             "{}",
             rec.error.unwrap_or_else(|| "the agent failed".into())

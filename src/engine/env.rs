@@ -40,12 +40,20 @@ pub fn job_env(
     state_dir: &Path,
 ) -> Vec<(String, String)> {
     let mut env = base_env(cfg, job);
+    // What `submit --env` gave this run.
+    for (k, v) in &run.env {
+        set(&mut env, k, v);
+    }
     let scheduled_for = rfc3339(run.scheduled_for);
     let mut meta = serde_json::json!({
         "job": job.name,
         "run_id": run.id,
         "scheduled_for": scheduled_for,
         "forced": run.forced,
+        "trigger": run.trigger,
+        "parent_run_id": run.parent_run_id,
+        "depth": run.depth,
+        "attempt": run.attempt,
     });
     set(&mut env, "JOBCTL_JOB_NAME", &job.name);
     set(&mut env, "JOBCTL_RUN_ID", &run.id.to_string());
@@ -57,6 +65,7 @@ pub fn job_env(
         "JOBCTL_STATE_DIR",
         &state_dir.display().to_string(),
     );
+    reach_this_jobctl(cfg, &mut env);
     if let Some(role) = role {
         meta["role"] = serde_json::json!(role);
         set(&mut env, "JOBCTL_JOB_ROLE", role);
@@ -66,6 +75,16 @@ pub fn job_env(
     }
     set(&mut env, "JOBCTL_JOB_METADATA", &meta.to_string());
     env
+}
+
+/// `JOBCTL_CONFIG` (the config this supervisor loaded) and `JOBCTL_HOME` (as the
+/// supervisor has it, if set): a `jobctl` started inside the run (`submit`, `ask`) reaches
+/// the same config and state as its supervisor.
+pub fn reach_this_jobctl(cfg: &Config, env: &mut Vec<(String, String)>) {
+    set(env, "JOBCTL_CONFIG", &cfg.path.display().to_string());
+    if let Some(home) = std::env::var_os("JOBCTL_HOME").filter(|h| !h.is_empty()) {
+        set(env, "JOBCTL_HOME", &home.to_string_lossy());
+    }
 }
 
 /// The environment entries that mark a run's processes: `JOBCTL_RUN_ID` and

@@ -101,13 +101,14 @@ pub(super) async fn run_agent_job(
         thinking: aj.thinking,
         model: aj.model.as_deref(),
         args: &aj.args,
-        prompt: &aj.prompt,
+        prompt: cx.run.prompt.as_deref().unwrap_or(&aj.prompt),
         mode: Mode::Job,
         env: with_extra(job_env(cfg, job, &cx.run, Some(&role), &cx.state_dir), cx),
         workdir: cx.workdir.clone().unwrap_or_else(|| job.workdir.clone()),
         role,
         timeout: job.timeout,
         marks: run_marks(&cx.state_dir, cx.run.id),
+        tree: super::tree::budget_limits(e, &cx.run)?,
     };
     let r = agents::call(
         cfg,
@@ -155,6 +156,7 @@ pub(super) async fn run_ask(
     for name in &cfg.runner.role_env {
         set(&mut env, name, &role);
     }
+    super::env::reach_this_jobctl(cfg, &mut env);
     let spec = CallSpec {
         first: ask.first,
         scope: ask.scope,
@@ -168,6 +170,7 @@ pub(super) async fn run_ask(
         role,
         timeout: ask.timeout,
         marks: run_marks(&cx.state_dir, cx.run.id),
+        tree: Vec::new(),
     };
     let r = agents::call(
         cfg,

@@ -122,6 +122,10 @@ fn failure(name: HookName, ending: &Ending, timeout: Duration) -> Option<String>
             Some(format!("{name} hook could not start: {message}"))
         }
         Ending::Stalled(_) => Some(format!("{name} hook stalled")),
+        Ending::PausedTooLong(max) => Some(format!(
+            "{name} hook was stopped: paused for longer than max_pause ({})",
+            format_duration(*max)
+        )),
     }
 }
 
@@ -329,6 +333,7 @@ fn blocking(
         env_marks: run_marks(state_dir, run.id),
         ancestor: None,
         not_before: None,
+        foreign: Some(proctree::supervisor_mark()),
     };
     proctree::terminate(
         &identity,

@@ -10,17 +10,26 @@
 pub mod ask;
 pub mod budgets;
 pub mod cancel;
+pub mod control;
+pub mod deps;
 pub mod env;
+pub mod events;
 mod execute;
 pub mod hooks;
 mod job_run;
 pub mod jobs;
+pub mod launch;
 pub mod pipeline;
 pub mod plan;
+pub mod queue;
 pub mod recovery;
 pub mod report;
+pub mod retry;
+pub mod status;
+pub mod submit;
 pub mod supervise;
 pub mod tick;
+pub mod tree;
 pub mod views;
 pub mod workspace;
 
@@ -56,7 +65,8 @@ impl<'c> Engine<'c> {
         self.store.dir()
     }
 
-    /// Closes the runs whose supervisor vanished; returns their ids.
+    /// Closes the runs whose supervisor vanished, and starts the queued runs that have a
+    /// free slot; returns the ids of the runs closed.
     pub fn recover(&mut self) -> Result<Vec<i64>> {
         recovery::recover(self)
     }

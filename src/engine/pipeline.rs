@@ -9,7 +9,11 @@
 //! - execute: the script, or the agent call with its fallback walk ([`execute`](super::execute));
 //! - finalize: for a job, settle its workspace (commit, push), run its `post_run` and
 //!   `on_success`/`on_failure` hooks, keep or remove its worktree; trim the log, note
-//!   survivors, record the end exactly once, prune history, release the lease.
+//!   survivors, record the end exactly once (or the end and the retry that follows it:
+//!   then the same supervisor, still holding the lease, waits out the backoff and runs the
+//!   retry through the same steps), cancel the children still running (unless the job
+//!   abandons them), prune history, release the lease, queue the jobs that needed this
+//!   one, and start what the freed slot lets start.
 //!
 //! When jobctl itself fails mid-run (the log or the store can't be written), nothing of the
 //! run may outlive it: the tree is stopped and the run closed `failed` with the reason.
@@ -21,12 +25,14 @@ use anyhow::Context;
 use nix::sys::signal::Signal;
 
 use super::Engine;
+use super::control::PauseRecorder;
 use super::env::run_marks;
+use super::retry;
 use crate::config::{Job, Thinking};
 use crate::coord::Lease;
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
-use crate::core::run::{RunEnd, RunRecord, RunStatus, TREE_STOPPED};
+use crate::core::run::{Actor, RunEnd, RunRecord, RunStatus, TREE_STOPPED, Transition};
 use crate::exec::logfile::LogFile;
 use crate::exec::process::{Echo, Signals};
 use crate::exec::proctree::{self, RunIdentity, Survivor};
@@ -95,35 +101,102 @@ pub(super) struct Executed {
     pub answer: Option<String>,
 }
 
-/// Runs `run` to its end, holding `lease` until the end is recorded.
+/// Runs `run` to its end (and its retries, if it gets any), holding `lease` until the
+/// end is recorded.
 pub fn supervise(
     e: &mut Engine<'_>,
     work: Work<'_>,
-    run: RunRecord,
+    mut run: RunRecord,
     mut lease: Box<dyn Lease>,
     echo: Echo,
 ) -> Result<Supervised> {
     crate::faults::point("supervisor_start");
     become_subreaper();
-    lease.set_holder(std::process::id(), run.id);
-    e.store
-        .set_run_process(run.id, i64::from(std::process::id()), None)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("can't start the supervisor's event loop")?;
     let job_name = work.name().to_string();
     let is_ask = matches!(work, Work::Ask(_));
+    let me = std::process::id();
+    loop {
+        lease.set_holder(me, run.id);
+        e.store.set_run_process(run.id, i64::from(me), None)?;
+        let done = attempt(e, &rt, &work, run.clone(), echo);
+        let retry = match &work {
+            Work::Job(job) => retry::plan(
+                job,
+                &run,
+                &done.end,
+                done.interrupted.is_some(),
+                to_ms(clock::real_now()),
+            ),
+            Work::Ask(_) => None,
+        };
+        let Some(retry) = retry else {
+            return finalize(e, run.id, &job_name, done, lease, is_ask);
+        };
+        crate::faults::point("before_end_record");
+        let Some((closed, next)) = e.store.finish_and_retry(run.id, &done.end, &retry.new)? else {
+            // Closed by someone else meanwhile: no retry of it.
+            return finalize(e, run.id, &job_name, done, lease, is_ask);
+        };
+        super::tree::on_end(e, &closed, &Actor::Supervisor);
+        crate::faults::point("retry_after_record");
+        lease.set_holder(me, next.id);
+        e.store.set_run_process(next.id, i64::from(me), None)?;
+        tracing::info!(
+            run = next.id,
+            "retry of run {} in {:?}",
+            closed.id,
+            retry.delay
+        );
+        match retry::wait_backoff(e, &rt, next.id, retry.delay)? {
+            None => {
+                let t = Transition::new(
+                    RunStatus::Retrying,
+                    RunStatus::Running,
+                    Some("its backoff is over".into()),
+                    Actor::Supervisor,
+                );
+                e.store.transition(next.id, &t, to_ms(clock::real_now()))?;
+                run = e.store.get_run(next.id)?.unwrap_or(next);
+            }
+            Some((end, interrupted)) => {
+                let done = Executed {
+                    end,
+                    interrupted,
+                    answer: None,
+                };
+                return finalize(e, next.id, &job_name, done, lease, is_ask);
+            }
+        }
+    }
+}
+
+/// One attempt through prepare → execute; jobctl's own failure stops what is left of it.
+fn attempt(
+    e: &mut Engine<'_>,
+    rt: &tokio::runtime::Runtime,
+    work: &Work<'_>,
+    run: RunRecord,
+    echo: Echo,
+) -> Executed {
     let run_id = run.id;
     let outcome: Result<(Executed, Vec<Survivor>)> = rt.block_on(async {
-        let mut cx = prepare(e, &work, run, echo)?;
-        let executed = execute(e, &mut cx, &work).await?;
+        let mut cx = prepare(e, work, run, echo)?;
+        let executed = match cancelled_before_start(&*e.store, &cx.run) {
+            Some(end) => end,
+            None => execute(e, &mut cx, work).await?,
+        };
         finish_log(cx.log)?;
         Ok((executed, std::mem::take(&mut cx.signals.survivors)))
     });
-    let done = match outcome {
+    let mut done = match outcome {
         Ok((mut x, survivors)) => {
-            super::cancel::name_the_canceller(&*e.store, run_id, &mut x.end);
+            if x.interrupted.is_some() {
+                super::cancel::name_the_canceller(&*e.store, run_id, &mut x.end);
+            }
             Executed {
                 end: with_survivors(x.end, &survivors),
                 ..x
@@ -131,11 +204,48 @@ pub fn supervise(
         }
         Err(err) => stop_after_failure(e, run_id, &err),
     };
-    finalize(e, run_id, &job_name, done, lease, is_ask)
+    if done.end.status == RunStatus::Cancelled
+        && let Ok(Some(r)) = e.store.get_run(run_id)
+        && let Some((RunStatus::Cancelled, by)) = r.control
+    {
+        done.end.by = by;
+    }
+    done
+}
+
+/// A run cancelled before its supervisor could be asked (a request made while it was
+/// starting): it ends so without starting anything.
+fn cancelled_before_start(store: &dyn Store, run: &RunRecord) -> Option<Executed> {
+    let (RunStatus::Cancelled, by) = run.control.clone()? else {
+        return None;
+    };
+    let who =
+        super::cancel::canceller(store, run.id).unwrap_or_else(|| format!("cancelled by {by}"));
+    let mut end = RunEnd::new(RunStatus::Cancelled, to_ms(clock::real_now()));
+    end.error = Some(format!("{who} before it started"));
+    end.by = by;
+    Some(Executed {
+        end,
+        interrupted: None,
+        answer: None,
+    })
 }
 
 fn prepare(e: &mut Engine<'_>, work: &Work<'_>, run: RunRecord, echo: Echo) -> Result<RunContext> {
-    let signals = Signals::register().map_err(Error::Internal)?;
+    let mut signals = Signals::register().map_err(Error::Internal)?;
+    // Read after the lease names this supervisor: a request recorded before that is seen
+    // here, one recorded after it comes with a signal.
+    let run = e.store.get_run(run.id)?.unwrap_or(run);
+    let max_pause = match work {
+        Work::Job(job) => e.cfg.max_pause(job),
+        Work::Ask(_) => e.cfg.runner.max_pause,
+    };
+    signals.control = Some(Box::new(PauseRecorder::new(
+        e.state_dir().to_path_buf(),
+        run.id,
+        max_pause,
+    )));
+    signals.control_pending = run.wanted() == Some(RunStatus::Paused);
     let log_path = run.log_path.clone().unwrap_or_default();
     let log = LogFile::create(Path::new(&log_path), e.cfg.runner.log_max_bytes)
         .map_err(Error::Internal)?;
@@ -181,17 +291,32 @@ fn finalize(
             .get_run(run_id)?
             .ok_or_else(|| Error::State(format!("the record of run {run_id} vanished")))?,
     };
+    super::tree::on_end(e, &record, &Actor::Supervisor);
     prune(e.cfg.runner.keep_runs, &mut *e.store, job);
     if is_ask {
         lease.remove(); // an ask's lease is never taken again
     } else {
         drop(lease);
     }
+    after_end(e, &record);
     Ok(Supervised {
         record,
         interrupted: done.interrupted,
         answer: done.answer,
     })
+}
+
+/// What a run's end sets going, once its lease is free: the jobs that needed it, and the
+/// queued runs its slot lets start. Failing here is logged, never the run's failure.
+fn after_end(e: &mut Engine<'_>, record: &RunRecord) {
+    if record.status == RunStatus::Succeeded
+        && let Err(err) = super::deps::release(e, &record.job, &Actor::Supervisor)
+    {
+        tracing::warn!("can't queue the jobs that need {}: {err}", record.job);
+    }
+    if let Err(err) = super::queue::drain(e, &Actor::Supervisor) {
+        tracing::warn!("can't start the queued runs: {err}");
+    }
 }
 
 /// jobctl itself failed during the run: stop whatever of it is left (nobody would enforce
@@ -204,6 +329,7 @@ fn stop_after_failure(e: &mut Engine<'_>, run_id: i64, err: &Error) -> Executed 
         env_marks: run_marks(e.state_dir(), run_id),
         ancestor: Some(std::process::id() as i32),
         not_before: RunIdentity::my_start(),
+        foreign: Some(proctree::supervisor_mark()),
     };
     proctree::terminate(
         &identity,

@@ -1,10 +1,14 @@
-//! Closing runs whose supervisor vanished (SIGKILL, OOM, power loss). Any command that
-//! reads runs recovers first: a run the store says is running whose lease nobody holds has
-//! lost its supervisor. Its leftover processes are killed (nobody enforces their timeout
-//! any more), and it is closed as `lost` while this process holds the lease, so no new run
-//! of the job can start in between. A worktree it left is marked kept (it may hold the
+//! Closing runs whose supervisor vanished (SIGKILL, OOM, power loss), and starting the
+//! queued runs that nobody started. Any command that reads runs recovers first: a run the
+//! store says a supervisor holds (running, paused, waiting to retry) whose lease nobody
+//! holds has lost its supervisor. Its leftover processes are killed (nobody enforces
+//! their timeout any more; stopped ones too), it is closed as `lost` while this process
+//! holds the lease, so no new run of the job can start in between, and its children are
+//! cancelled as its end would have. A worktree it left is marked kept (it may hold the
 //! job's unsaved work), and its `post_run` and `on_failure` hooks are run here, by the
-//! command that closed it.
+//! command that closed it. Then the queue is drained: a process that freed a slot and
+//! died before starting the next run leaves nothing waiting for longer than the next
+//! command.
 
 use std::time::Duration;
 
@@ -12,29 +16,51 @@ use super::Engine;
 use super::env::run_marks;
 use crate::core::clock;
 use crate::core::error::Result;
-use crate::core::run::{EventKind, RunEnd, RunRecord, RunStatus};
+use crate::core::run::{Actor, EventKind, RunEnd, RunRecord, RunStatus};
 use crate::exec::proctree::{self, RunIdentity};
 
+/// Closes lost runs, then starts what waits in the queue; returns the lost runs' ids.
 pub fn recover(e: &mut Engine<'_>) -> Result<Vec<i64>> {
+    let lost = recover_lost(e)?;
+    if let Err(err) = super::queue::drain(e, &Actor::Recovery) {
+        tracing::warn!("can't start the queued runs: {err}");
+    }
+    Ok(lost)
+}
+
+/// Closes the runs whose supervisor vanished; returns their ids.
+pub fn recover_lost(e: &mut Engine<'_>) -> Result<Vec<i64>> {
     let mut lost = Vec::new();
-    for run in e.store.running_runs()? {
+    for run in e.store.supervised_runs()? {
         let Some(lease) = e.coord.try_lease(run.lock_key())? else {
             continue; // held: a supervisor is alive
         };
         // Re-read under the lease: the supervisor may have closed it just before exiting.
-        if e.store.get_run(run.id)?.is_none_or(|r| !r.is_running()) {
+        if e.store
+            .get_run(run.id)?
+            .is_none_or(|r| !r.status.is_supervised())
+        {
             continue;
         }
-        close_lost(e, &run)?;
+        let closed = close_lost(e, &run)?;
         lost.push(run.id);
-        if run.lock_name.is_some() {
+        if run
+            .lock_name
+            .as_deref()
+            .is_some_and(|l| l.starts_with("ask/"))
+        {
             lease.remove(); // an ask's lease is never taken again
+        } else {
+            drop(lease);
+        }
+        if let Some(closed) = closed {
+            super::tree::on_end(e, &closed, &Actor::Recovery);
         }
     }
     Ok(lost)
 }
 
-fn close_lost(e: &mut Engine<'_>, run: &RunRecord) -> Result<()> {
+fn close_lost(e: &mut Engine<'_>, run: &RunRecord) -> Result<Option<RunRecord>> {
     // On Linux by environment marks only: after a reboot the stored process group number
     // may belong to someone else. Elsewhere the group is all there is to go on.
     let id = RunIdentity {
@@ -47,6 +73,7 @@ fn close_lost(e: &mut Engine<'_>, run: &RunRecord) -> Result<()> {
         ancestor: None,
         // The run's start is known only as wall time: read every environment.
         not_before: None,
+        foreign: Some(proctree::supervisor_mark()),
     };
     let left = proctree::members(&id);
     if !left.is_empty() {
@@ -66,10 +93,11 @@ fn close_lost(e: &mut Engine<'_>, run: &RunRecord) -> Result<()> {
     end.error = Some(format!("its supervisor{who} vanished; closed as lost"));
     end.attempts = run.attempts.clone();
     end.refund_unstarted = true;
+    end.by = Actor::Recovery;
     end.workspace = crate::engine::workspace::cleanup::left_behind(run);
     let kept = end.workspace.as_ref().filter(|w| w.kept).cloned();
     let Some(closed) = e.store.finish_run(run.id, &end)? else {
-        return Ok(()); // closed meanwhile by someone else
+        return Ok(None); // closed meanwhile by someone else
     };
     if let Some(ws) = kept {
         tracing::warn!(
@@ -88,5 +116,5 @@ fn close_lost(e: &mut Engine<'_>, run: &RunRecord) -> Result<()> {
     let hooks =
         crate::engine::hooks::run_after_close(e.cfg, &mut *e.store, &closed, RunStatus::Lost);
     e.store.add_run_hooks(run.id, &hooks)?;
-    Ok(())
+    Ok(Some(closed))
 }

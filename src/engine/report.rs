@@ -9,8 +9,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::Engine;
+use super::events::EventView;
 use super::views::RunView;
-use crate::core::clock::rfc3339;
 use crate::core::error::{Error, Result};
 use crate::core::run::RunRecord;
 use crate::core::workspace::HookResult;
@@ -20,21 +20,12 @@ pub const LOG_TAIL_LINES: usize = 20;
 /// How much of the log's end is read to find them.
 const LOG_TAIL_BYTES: u64 = 64 << 10;
 
-/// One event of the run, as the report lists it.
-#[derive(Debug, Clone, Serialize)]
-pub struct EventView {
-    pub at: String,
-    pub kind: crate::core::run::EventKind,
-    pub detail: serde_json::Value,
-}
-
-/// `show --json`: the history record, plus its hooks, its events and its log's end.
+/// `show --json`: the history record (with its `trigger`), plus its hooks, its events (as
+/// `events --json` prints them) and its log's end.
 #[derive(Debug, Serialize)]
 pub struct RunReport {
     #[serde(flatten)]
     pub run: RunView,
-    /// `scheduled` or `forced`.
-    pub trigger: &'static str,
     pub hooks: Vec<HookResult>,
     pub events: Vec<EventView>,
     /// The last lines of the run's output.
@@ -64,12 +55,8 @@ pub fn show(e: &mut Engine<'_>, which: Which<'_>) -> Result<RunReport> {
     let events = e
         .store
         .run_events(record.id)?
-        .into_iter()
-        .map(|ev| EventView {
-            at: rfc3339(ev.at),
-            kind: ev.kind,
-            detail: ev.detail,
-        })
+        .iter()
+        .map(EventView::from)
         .collect();
     let log_tail = record
         .log_path
@@ -78,7 +65,6 @@ pub fn show(e: &mut Engine<'_>, which: Which<'_>) -> Result<RunReport> {
         .unwrap_or_default();
     Ok(RunReport {
         run: RunView::from(&record),
-        trigger: if record.forced { "forced" } else { "scheduled" },
         hooks: record.hooks.clone(),
         events,
         log_tail,

@@ -12,7 +12,7 @@ use crate::coord::Coordinator;
 use crate::coord::flock::FlockCoordinator;
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
-use crate::core::run::{NewRun, RunEnd};
+use crate::core::run::{Actor, NewRun, RunEnd, Trigger};
 use crate::exec::process::{self, Echo};
 use crate::store::Claim;
 
@@ -21,7 +21,7 @@ pub fn force(e: &mut Engine<'_>, name: &str, echo: Echo) -> Result<Supervised> {
     let cfg = e.cfg;
     let job = cfg.job(name)?;
     e.recover()?;
-    let Some(lease) = e.coord.try_lease(name)? else {
+    let Some((lock_name, lease)) = super::queue::take_slot(&*e.coord, job)? else {
         return Err(Error::Busy(busy_message(e, name)?));
     };
     // From here on a stop signal waits for the supervisor's handlers: one that killed this
@@ -34,6 +34,9 @@ pub fn force(e: &mut Engine<'_>, name: &str, echo: Echo) -> Result<Supervised> {
         scheduled_for: now,
         started_at: now,
         supervisor_pid: Some(i64::from(std::process::id())),
+        lock_name,
+        trigger: Trigger::Forced,
+        by: Actor::Cli,
         ..Default::default()
     })?;
     let run = match claim {
@@ -69,7 +72,7 @@ pub fn start_detached(e: &mut Engine<'_>, name: &str) -> Result<crate::core::run
             return Err(Error::Busy(busy_message(e, name)?));
         }
     };
-    let mut child = super::tick::spawn_supervisor(cfg, e.store.dir(), &run, lease.as_ref())?;
+    let mut child = super::launch::spawn_supervisor(cfg, e.store.dir(), &run, lease.as_ref())?;
     drop(lease);
     // Reaped in the background: the supervisor outlives this request by design.
     std::thread::spawn(move || {
@@ -82,7 +85,12 @@ pub fn start_detached(e: &mut Engine<'_>, name: &str) -> Result<crate::core::run
 /// supervisor's pid as the lease and the store agree on them.
 fn busy_message(e: &Engine<'_>, name: &str) -> Result<String> {
     let holder = e.coord.holder(name);
-    let Some(run) = e.store.running_runs()?.into_iter().find(|r| r.job == name) else {
+    let Some(run) = e
+        .store
+        .supervised_runs()?
+        .into_iter()
+        .find(|r| r.job == name)
+    else {
         // Held, yet no run recorded as running: one is being started or closed (or a
         // lost one recovered); the lease may still name an earlier run.
         return Ok(format!(
@@ -148,8 +156,17 @@ pub unsafe fn detached(
                     run.job
                 ),
             };
-            store.finish_run(run_id, &RunEnd::failed(to_ms(clock::real_now()), why))?;
+            let closed =
+                store.finish_run(run_id, &RunEnd::failed(to_ms(clock::real_now()), why))?;
             drop(lease);
+            if let (Ok(cfg), Some(closed)) = (cfg, closed) {
+                // Its slot is free again: what waits for it may start.
+                let mut e = Engine { cfg, store, coord };
+                super::tree::on_end(&mut e, &closed, &Actor::Supervisor);
+                if let Err(err) = super::queue::drain(&mut e, &Actor::Supervisor) {
+                    tracing::warn!("can't start the queued runs: {err}");
+                }
+            }
             return Ok(Detached::NotStarted);
         }
     };

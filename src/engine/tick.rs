@@ -1,51 +1,47 @@
-//! The tick (`jobctl run`): with the tick lease, close lost runs, decide which jobs are
-//! due, and claim each one: take its lease, record the run, and hand the lease to a
-//! detached supervisor process. Then, without the lease, it removes kept worktrees past
-//! their age or size limit. The tick returns as soon as the runs have started.
+//! The tick (`jobctl run`): with the tick lease, close lost runs, queue the jobs whose
+//! needs are met, start what the queue lets start, decide which jobs are due, and claim
+//! each one: take its lease, record the run, and hand the lease to a detached supervisor
+//! process. A due job that `max_running` holds back is queued instead, and started by
+//! whoever ends a run. Then, without the lease, it removes kept worktrees past their age
+//! or size limit. The tick returns as soon as the runs have started.
 
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use anyhow::Context;
 use jiff::Timestamp;
 use serde::Serialize;
 
 use super::Engine;
+use super::launch::spawn_supervisor;
 use super::plan::{self, Plan};
+use super::{deps, queue, recovery};
 use crate::config::{Config, Job};
 use crate::coord::{Lease, TickOutcome};
 use crate::core::clock::{self, rfc3339, to_ms};
-use crate::core::error::{Error, Result};
-use crate::core::run::{EventKind, NewRun, RunRecord};
-use crate::store::{Claim, Store};
+use crate::core::error::Result;
+use crate::core::run::{Actor, EventKind, NewRun, RunRecord, Trigger};
+use crate::store::{Claim, Enqueued, Store};
 
 /// How long a tick waits for another tick to finish deciding.
 pub const TICK_LOCK_WAIT: Duration = Duration::from_secs(5);
 
-/// A run this tick started.
-pub struct Started {
-    pub run: RunRecord,
-    pub supervisor: Child,
-}
+pub use super::launch::Started;
 
-/// Why a due job was not started.
+/// Why a due job was not started (nor queued).
 pub enum Held {
+    /// Its runs hold every slot of its `concurrency`: it stays due for a later tick.
     StillRunning(String),
-    MaxRunning(String),
 }
 
 impl Held {
     pub fn job(&self) -> &str {
         match self {
-            Held::StillRunning(j) | Held::MaxRunning(j) => j,
+            Held::StillRunning(j) => j,
         }
     }
 
     pub fn reason(&self) -> &'static str {
         match self {
             Held::StillRunning(_) => "still running",
-            Held::MaxRunning(_) => "max_running",
         }
     }
 }
@@ -71,6 +67,8 @@ pub enum TickResult {
     Busy(Option<u32>),
     Done {
         started: Vec<Started>,
+        /// Due, but `max_running` was reached: queued, started when a run ends.
+        queued: Vec<RunRecord>,
         held: Vec<Held>,
         /// The job whose slot comes next among those not due, and when (for "nothing
         /// due; next: ...").
@@ -83,7 +81,9 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
         TickOutcome::Acquired(g) => g,
         TickOutcome::Held(pid) => return Ok(TickResult::Busy(pid)),
     };
-    e.recover()?;
+    recovery::recover_lost(e)?;
+    deps::check_all(e, &Actor::Tick)?;
+    let mut started = queue::drain(e, &Actor::Tick)?;
     let cfg = e.cfg;
     let now = clock::now()?;
     let store = &mut *e.store;
@@ -131,8 +131,10 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
         }
     }
     let prev_tick = store.last_tick()?;
-    let mut running = store.running_runs()?.len();
-    let mut started = Vec::new();
+    // Read once a job is due: an idle tick never needs it.
+    let mut load: Option<crate::store::Load> = None;
+    let mut top_level = 0usize;
+    let mut queued = Vec::new();
     let mut held = Vec::new();
     let mut next: Option<(String, Timestamp)> = None;
 
@@ -162,24 +164,36 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
                 tracing::info!(job = %name, "{}", reason.as_str());
             }
             Plan::Due { slot, missed } => {
-                if running >= cfg.runner.max_running as usize {
-                    tracing::info!(job = %name, "due, held back by max_running = {}", cfg.runner.max_running);
-                    store.set_held(name, true)?;
-                    held.push(Held::MaxRunning(name.clone()));
-                    continue;
-                }
-                let lease = match e.coord.try_lease(name)? {
+                let load = match &mut load {
                     Some(l) => l,
                     None => {
-                        tracing::info!(job = %name, "due, but still running");
-                        store.set_held(name, true)?;
-                        held.push(Held::StillRunning(name.clone()));
-                        continue;
+                        let l = store.load()?;
+                        top_level = l.top_level as usize;
+                        load.insert(l)
                     }
                 };
-                match claim(cfg, store, job, lease, slot, missed)? {
+                let running_itself = load.by_job.contains_key(name);
+                if top_level >= cfg.runner.max_running as usize && !running_itself {
+                    tracing::info!(job = %name, "due, queued: max_running = {} is reached", cfg.runner.max_running);
+                    if let Some(run) = enqueue(cfg, store, job, slot, missed)? {
+                        queued.push(run);
+                    }
+                    continue;
+                }
+                let slot_lease = if top_level >= cfg.runner.max_running as usize {
+                    None
+                } else {
+                    queue::take_slot(&*e.coord, job)?
+                };
+                let Some((lock_name, lease)) = slot_lease else {
+                    tracing::info!(job = %name, "due, but still running");
+                    store.set_held(name, true)?;
+                    held.push(Held::StillRunning(name.clone()));
+                    continue;
+                };
+                match claim(cfg, store, job, lease, lock_name, slot, missed)? {
                     Some(s) => {
-                        running += 1;
+                        top_level += 1;
                         started.push(s);
                     }
                     None => held.push(Held::StillRunning(name.clone())),
@@ -203,9 +217,48 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
     super::workspace::cleanup::on_tick(e);
     Ok(TickResult::Done {
         started,
+        queued,
         held,
         next,
     })
+}
+
+/// Queues the run of a due slot that `max_running` holds back (the slot is the job's
+/// new last slot at once: the queued run is its run); `None` when the job has a queued
+/// run already, which stands for it.
+fn enqueue(
+    cfg: &Config,
+    store: &mut dyn Store,
+    job: &Job,
+    slot: Timestamp,
+    missed: bool,
+) -> Result<Option<RunRecord>> {
+    let new = NewRun {
+        job: job.name.clone(),
+        scheduled_for: to_ms(slot),
+        started_at: to_ms(clock::real_now()),
+        last_slot: Some(to_ms(slot)),
+        trigger: Trigger::Scheduled,
+        by: Actor::Tick,
+        reason: Some(format!(
+            "max_running = {} is reached",
+            cfg.runner.max_running
+        )),
+        ..Default::default()
+    };
+    let Enqueued::Queued(run) = store.enqueue_run(&new, true)? else {
+        return Ok(None);
+    };
+    if missed {
+        store.append_event(
+            to_ms(clock::real_now()),
+            EventKind::CatchUp,
+            Some(&job.name),
+            Some(run.id),
+            &serde_json::json!({"slot": rfc3339(to_ms(slot))}),
+        )?;
+    }
+    Ok(Some(*run))
 }
 
 /// Records the run (and the job's new slot) and starts its supervisor with the lease;
@@ -215,6 +268,7 @@ fn claim(
     store: &mut dyn Store,
     job: &Job,
     lease: Box<dyn Lease>,
+    lock_name: Option<String>,
     slot: Timestamp,
     missed: bool,
 ) -> Result<Option<Started>> {
@@ -223,10 +277,11 @@ fn claim(
         forced: false,
         scheduled_for: to_ms(slot),
         started_at: to_ms(clock::real_now()),
-        supervisor_pid: None,
-        scope: None,
         last_slot: Some(to_ms(slot)),
-        lock_name: None,
+        lock_name,
+        trigger: Trigger::Scheduled,
+        by: Actor::Tick,
+        ..Default::default()
     })?;
     let run = match claim {
         Claim::Claimed(run) => *run,
@@ -247,68 +302,4 @@ fn claim(
     crate::faults::point("tick_after_claim");
     let supervisor = spawn_supervisor(cfg, store.dir(), &run, lease.as_ref())?;
     Ok(Some(Started { run, supervisor }))
-}
-
-fn supervisor_log(state_dir: &std::path::Path) -> Stdio {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(state_dir.join("supervisors.log"))
-        .map(Stdio::from)
-        .unwrap_or_else(|_| Stdio::null())
-}
-
-/// Starts `jobctl supervise RUN_ID` in a session of its own (so it outlives the tick and a
-/// terminal's Ctrl-C), handing it the lease's open file: the flock belongs to the open
-/// file, so from the moment the child exists both hold it, and there is no instant at
-/// which the job is unlocked.
-pub(crate) fn spawn_supervisor(
-    cfg: &Config,
-    state_dir: &std::path::Path,
-    run: &RunRecord,
-    lease: &dyn Lease,
-) -> Result<Child> {
-    let exe = std::env::current_exe().context("can't find the jobctl executable")?;
-    let fd = lease
-        .handover_fd()
-        .ok_or_else(|| Error::State("this lease can't be handed to a supervisor".into()))?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("--config")
-        .arg(&cfg.path)
-        .arg("supervise")
-        .arg(run.id.to_string())
-        .arg("--lock-fd")
-        .arg(fd.to_string())
-        .arg("--state-dir")
-        .arg(state_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        // Not the tick's stderr: whoever reads the tick's output (cron, a pipe) would wait
-        // for every run to end. A supervisor's own complaints go to a file in the state dir.
-        .stderr(supervisor_log(state_dir));
-    // Until the supervisor handles them, a stop signal (a `cancel`, `run --wait` passing
-    // on a Ctrl-C) would kill it and leave its run `lost`: blocked here, they stay pending
-    // across exec until it has its handlers (`process::Signals::register`).
-    let blocked = crate::exec::process::stop_signals();
-    // SAFETY: setsid, sigprocmask and fcntl are async-signal-safe; `blocked` is built
-    // beforehand.
-    unsafe {
-        cmd.pre_exec(move || {
-            nix::unistd::setsid().map_err(std::io::Error::from)?;
-            blocked.thread_block().map_err(std::io::Error::from)?;
-            // The lease's descriptor survives exec in this child only: cleared in the
-            // parent, another thread's child (a server starting runs side by side) could
-            // inherit it and hold a job's lock it knows nothing of.
-            if nix::libc::fcntl(fd, nix::libc::F_SETFD, 0) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = cmd.spawn().context("can't start the run's supervisor")?;
-    tracing::debug!(run = run.id, pid = child.id(), "supervisor started");
-    Ok(child)
 }

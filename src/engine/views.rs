@@ -12,15 +12,13 @@ use serde::Serialize;
 
 use super::Engine;
 use super::plan::{self, Plan};
-use crate::agents::{self, role};
 use crate::config::Config;
 use crate::core::clock::{self, rfc3339, rfc3339_opt};
 use crate::core::error::Result;
-use crate::core::run::{Attempt, RunRecord, RunStatus};
+use crate::core::run::{Attempt, RunRecord, RunStatus, Trigger};
 use crate::core::schedule;
 use crate::core::units::format_milli;
 use crate::core::workspace::{Change, WorkspaceInfo};
-use crate::exec::proctree::Survivor;
 
 /// Budget amounts (kept in thousandths) as the number people read: `1.5`, `100`.
 pub fn milli_number(m: i64) -> f64 {
@@ -59,6 +57,12 @@ pub struct RunView {
     pub changes: Vec<Change>,
     /// What each hook that failed said.
     pub hook_errors: Vec<String>,
+    /// Why the run exists: `scheduled`, `forced`, `retry`, `dependency`, `submit`, `ask`.
+    pub trigger: Trigger,
+    pub parent_run_id: Option<i64>,
+    pub depth: u32,
+    pub attempt: u32,
+    pub retry_of: Option<i64>,
 }
 
 impl From<&RunRecord> for RunView {
@@ -90,6 +94,11 @@ impl From<&RunRecord> for RunView {
             workspace: r.workspace.clone(),
             changes: r.changes.clone(),
             hook_errors: r.hooks.iter().filter_map(|h| h.error.clone()).collect(),
+            trigger: r.trigger,
+            parent_run_id: r.parent_run_id,
+            depth: r.depth,
+            attempt: r.attempt,
+            retry_of: r.retry_of,
         }
     }
 }
@@ -154,6 +163,14 @@ pub fn history_each(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
     Running(i64),
+    /// Its run is paused.
+    PausedRun(i64),
+    /// Its run waits out a retry's backoff.
+    Retrying(i64),
+    /// It has a run waiting for a slot.
+    Queued(i64),
+    /// The jobs it needs that have not succeeded since its last run.
+    Waiting(Vec<String>),
     Disabled,
     Paused,
     Manual,
@@ -172,7 +189,15 @@ pub struct ListRow {
     pub enabled: bool,
     pub paused: bool,
     pub due: bool,
+    /// The run a supervisor holds (running, paused, or waiting to retry).
     pub running_run_id: Option<i64>,
+    /// That run's state.
+    pub running_status: Option<RunStatus>,
+    /// Its oldest run waiting for a slot.
+    pub queued_run_id: Option<i64>,
+    /// The jobs it `needs`, and those of them it still waits for.
+    pub needs: Vec<String>,
+    pub waiting_for: Vec<String>,
     pub next_run: Option<String>,
     pub last_run_id: Option<i64>,
     pub last_run: Option<String>,
@@ -196,7 +221,14 @@ pub fn list(e: &mut Engine<'_>) -> Result<Vec<ListRow>> {
     let prev_tick = e.store.last_tick()?;
     let names: Vec<&str> = cfg.jobs.keys().map(String::as_str).collect();
     let latest = e.store.latest_runs(&names)?;
-    let running = e.store.running_ids()?;
+    let mut running: HashMap<String, (i64, RunStatus)> = HashMap::new();
+    for r in e.store.supervised_runs()? {
+        running.entry(r.job.clone()).or_insert((r.id, r.status));
+    }
+    let mut queued: HashMap<String, i64> = HashMap::new();
+    for h in e.store.queue_heads()? {
+        queued.entry(h.job).or_insert(h.id);
+    }
     let mut rows = Vec::with_capacity(cfg.jobs.len());
     for (name, job) in &cfg.jobs {
         let state = states.get(name);
@@ -206,8 +238,15 @@ pub fn list(e: &mut Engine<'_>) -> Result<Vec<ListRow>> {
             .as_ref()
             .map(|s| s.describe())
             .unwrap_or_else(|| "manual".into());
-        let running_id = running.get(name).copied();
+        let running_id = running.get(name).map(|(id, _)| *id);
+        let running_status = running.get(name).map(|(_, s)| *s);
+        let queued_id = queued.get(name).copied();
         let last = latest.get(name);
+        let waiting_for = if job.control().needs.is_empty() {
+            Vec::new()
+        } else {
+            super::deps::missing(&*e.store, job, last)?
+        };
         let next_ms = match plan {
             Plan::NotDue { next } => next.map(|t| t.as_millisecond()),
             Plan::Due { slot, .. } => Some(slot.as_millisecond()),
@@ -220,10 +259,14 @@ pub fn list(e: &mut Engine<'_>) -> Result<Vec<ListRow>> {
                 .map(|t| t.as_millisecond()),
             _ => None,
         };
-        let next = match (running_id, plan) {
-            (Some(id), _) => Next::Running(id),
+        let next = match (running.get(name), plan) {
+            (Some((id, RunStatus::Paused)), _) => Next::PausedRun(*id),
+            (Some((id, RunStatus::Retrying)), _) => Next::Retrying(*id),
+            (Some((id, _)), _) => Next::Running(*id),
             (None, Plan::Disabled) => Next::Disabled,
+            (None, _) if queued_id.is_some() => Next::Queued(queued_id.unwrap_or_default()),
             (None, Plan::Paused) => Next::Paused,
+            (None, Plan::Manual) if !waiting_for.is_empty() => Next::Waiting(waiting_for.clone()),
             (None, Plan::Manual) => Next::Manual,
             (None, Plan::Due { .. }) => Next::DueNow,
             (None, _) => next_ms.map(Next::At).unwrap_or(Next::Never),
@@ -237,6 +280,10 @@ pub fn list(e: &mut Engine<'_>) -> Result<Vec<ListRow>> {
             paused: state.is_some_and(|s| s.paused),
             due: matches!(plan, Plan::Due { .. }),
             running_run_id: running_id,
+            running_status,
+            queued_run_id: queued_id,
+            needs: job.control().needs.clone(),
+            waiting_for,
             next_run: if off { None } else { rfc3339_opt(next_ms) },
             last_run_id: last.map(|r| r.id),
             last_run: rfc3339_opt(last.map(|r| r.started_at)),
@@ -258,8 +305,8 @@ pub fn list(e: &mut Engine<'_>) -> Result<Vec<ListRow>> {
 pub struct DryRow {
     pub job: String,
     pub due: bool,
-    /// What a tick would do: `run`, `skip`, `wait` (due, but still running or held back
-    /// by max_running), `not_due`, `paused`, `disabled`, `manual`.
+    /// What a tick would do: `run`, `skip`, `wait` (due, but still running), `queue` (due,
+    /// but max_running is reached), `not_due`, `paused`, `disabled`, `manual`.
     pub decision: &'static str,
     /// The slot it concerns (the due or skipped one, else the next), RFC 3339.
     pub slot: Option<String>,
@@ -273,8 +320,8 @@ pub fn dry_run(e: &mut Engine<'_>, only: Option<&str>) -> Result<Vec<DryRow>> {
     let states = e.store.job_states()?;
     let prev_tick = e.store.last_tick()?;
     let running = e.store.running_ids()?;
+    let mut top_level = e.store.load()?.top_level as usize;
     let mut rows = Vec::new();
-    let mut due_count = 0usize;
     for (name, job) in &cfg.jobs {
         if only.is_some_and(|o| o != name) {
             continue;
@@ -294,14 +341,14 @@ pub fn dry_run(e: &mut Engine<'_>, only: Option<&str>) -> Result<Vec<DryRow>> {
             if let Some(id) = running.get(name) {
                 why = format!("due, but still running (run {id}): waits for a later tick");
                 decision = "wait";
-            } else if running.len() + due_count >= cfg.runner.max_running as usize {
+            } else if top_level >= cfg.runner.max_running as usize {
                 why = format!(
-                    "due, but held back by max_running = {}",
+                    "due, but max_running = {} is reached: it would be queued and start when a run ends",
                     cfg.runner.max_running
                 );
-                decision = "wait";
+                decision = "queue";
             } else {
-                due_count += 1;
+                top_level += 1;
             }
         }
         rows.push(DryRow {
@@ -347,201 +394,7 @@ pub fn next_slots(
     )))
 }
 
-/// `status --json`: the daemon, the role now, every agent × scope, what runs, what could
-/// not be killed, the last failure.
-#[derive(Debug, Serialize)]
-pub struct StatusReport {
-    pub daemon: DaemonView,
-    /// When the last tick (`jobctl run`) ran, by its "now".
-    pub last_tick: Option<String>,
-    /// No tick for over [`TICK_LATE_AFTER`] (or never): the timer may not be installed.
-    pub tick_late: bool,
-    #[serde(skip)]
-    pub last_tick_ms: Option<i64>,
-    #[serde(skip)]
-    pub now_ms: i64,
-    pub role: String,
-    pub budget_day: String,
-    pub agents: Vec<AgentScopeView>,
-    pub running: Vec<RunningView>,
-    pub survivors: Vec<SurvivorView>,
-    pub last_failure: Option<FailureView>,
-    /// Why the daemon is absent, for people.
-    #[serde(skip)]
-    pub daemon_why: Option<String>,
-    #[serde(skip)]
-    pub running_runs: Vec<RunRecord>,
-    #[serde(skip)]
-    pub survivor_runs: Vec<(RunRecord, Vec<Survivor>)>,
-    #[serde(skip)]
-    pub last_failure_run: Option<RunRecord>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct DaemonView {
-    pub configured: bool,
-    pub present: bool,
-    pub socket: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct AgentScopeView {
-    pub agent: String,
-    pub scope: String,
-    pub enabled: bool,
-    pub reason: Option<String>,
-    pub used: f64,
-    pub budget: f64,
-    #[serde(skip)]
-    pub used_milli: i64,
-    #[serde(skip)]
-    pub budget_milli: i64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct RunningView {
-    pub run_id: i64,
-    pub job: String,
-    pub started_at: String,
-    /// The run's supervisor: what `jobctl cancel` signals and `force` names.
-    pub pid: Option<i64>,
-    /// The job's process group (its first process).
-    pub pgid: Option<i64>,
-    pub agent: Option<String>,
-}
-
-/// launchd and systemd start the tick every 5 minutes (operations.md); three of those
-/// without one means the timer is not running.
-pub const TICK_INTERVAL_MS: i64 = 5 * 60_000;
-pub const TICK_LATE_AFTER: i64 = 3 * TICK_INTERVAL_MS;
-
-#[derive(Debug, Serialize)]
-pub struct SurvivorView {
-    pub run_id: i64,
-    pub job: String,
-    pub pid: i32,
-    pub user: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct FailureView {
-    pub run_id: i64,
-    pub job: String,
-    pub status: RunStatus,
-    pub ended_at: Option<String>,
-    pub error: Option<String>,
-}
-
-pub fn status(e: &mut Engine<'_>) -> Result<StatusReport> {
-    e.recover()?;
-    let cfg = e.cfg;
-    let now = clock::now()?;
-    let day = agents::prepare(cfg, &mut *e.store, now)?;
-    let daemon = role::daemon_state(cfg);
-    let role_now = role::role_for(cfg, None, &daemon);
-    let socket = cfg.daemon.as_ref().map(|d| d.socket.display().to_string());
-    let mut usage: HashMap<String, i64> = HashMap::new();
-    let mut scopes = Vec::new();
-    for s in e.store.scope_states()? {
-        let Some(a) = cfg.agents.get(&s.agent) else {
-            continue;
-        };
-        if !cfg.budget.scopes.contains(&s.scope) {
-            continue;
-        }
-        let used = match usage.get(&s.agent) {
-            Some(u) => *u,
-            None => {
-                let u = e.store.usage(&s.agent, &day)?;
-                usage.insert(s.agent.clone(), u);
-                u
-            }
-        };
-        scopes.push(AgentScopeView {
-            agent: s.agent,
-            scope: s.scope,
-            enabled: s.enabled,
-            reason: s.reason,
-            used: milli_number(used),
-            budget: milli_number(a.daily_budget_milli),
-            used_milli: used,
-            budget_milli: a.daily_budget_milli,
-        });
-    }
-    let running = e.store.running_runs()?;
-    let survivors = live_survivors(e)?;
-    let last_failure = e.store.last_failure()?;
-    let last_tick = e.store.last_tick()?.map(clock::to_ms);
-    let now_ms = clock::to_ms(now);
-    Ok(StatusReport {
-        last_tick: rfc3339_opt(last_tick),
-        tick_late: last_tick.is_none_or(|t| now_ms - t > TICK_LATE_AFTER),
-        last_tick_ms: last_tick,
-        now_ms,
-        daemon: DaemonView {
-            configured: cfg.daemon.is_some(),
-            present: matches!(daemon, Some(Ok(()))),
-            socket,
-        },
-        daemon_why: match &daemon {
-            Some(Err(why)) => Some(why.clone()),
-            _ => None,
-        },
-        role: role_now,
-        budget_day: day,
-        agents: scopes,
-        running: running
-            .iter()
-            .map(|r| RunningView {
-                run_id: r.id,
-                job: r.job.clone(),
-                started_at: rfc3339(r.started_at),
-                pid: r.supervisor_pid,
-                pgid: r.pgid,
-                agent: r.agent.clone(),
-            })
-            .collect(),
-        survivors: survivors
-            .iter()
-            .flat_map(|(r, list)| {
-                list.iter().map(|s| SurvivorView {
-                    run_id: r.id,
-                    job: r.job.clone(),
-                    pid: s.pid,
-                    user: s.user.clone(),
-                })
-            })
-            .collect(),
-        last_failure: last_failure.as_ref().map(|r| FailureView {
-            run_id: r.id,
-            job: r.job.clone(),
-            status: r.status,
-            ended_at: rfc3339_opt(r.ended_at),
-            error: r.error.clone(),
-        }),
-        running_runs: running,
-        survivor_runs: survivors,
-        last_failure_run: last_failure,
-    })
-}
-
-/// Runs that left processes they could not kill, with those of them still alive (a
-/// survivor that has since ended, or whose pid now belongs to another process, is not
-/// shown).
-fn live_survivors(e: &Engine<'_>) -> Result<Vec<(RunRecord, Vec<Survivor>)>> {
-    let mut out = Vec::new();
-    for r in e.store.runs_with_survivors(100)? {
-        let list: Vec<Survivor> = r
-            .survivors
-            .as_deref()
-            .and_then(|j| serde_json::from_str::<Vec<Survivor>>(j).ok())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(Survivor::alive)
-            .collect();
-        if !list.is_empty() {
-            out.push((r, list));
-        }
-    }
-    Ok(out)
-}
+pub use super::status::{
+    AgentScopeView, DaemonView, FailureView, QueuedView, RunningView, StatusReport, SurvivorView,
+    TICK_INTERVAL_MS, TICK_LATE_AFTER, status,
+};

@@ -193,19 +193,29 @@ pub enum Echo {
     Stderr,
 }
 
+pub use super::pause::PauseControl;
+
 /// What a supervisor keeps for the whole run, across the processes it starts (an agent
-/// run may try several): the signals it listens to, registered once, and the processes
-/// that stopping the run could not kill, for the run's record.
+/// run may try several): the signals it listens to, registered once, the processes that
+/// stopping the run could not kill, for the run's record, and its pauses.
 pub struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
     hup: tokio::signal::unix::Signal,
     chld: tokio::signal::unix::Signal,
-    /// SIGUSR1 and SIGUSR2, never read: their default action would end the supervisor and
-    /// orphan the run. A handler, unlike `SIG_IGN`, is reset by exec, so the job still gets
-    /// the default action.
-    _user: [tokio::signal::unix::Signal; 2],
+    /// SIGUSR1 and SIGUSR2: a pause or resume request, acted on through `control`. Their
+    /// default action would end the supervisor and orphan the run; a handler, unlike
+    /// `SIG_IGN`, is reset by exec, so the job still gets the default action.
+    usr1: tokio::signal::unix::Signal,
+    usr2: tokio::signal::unix::Signal,
     pub survivors: Vec<Survivor>,
+    /// Pausing, when the run can be paused.
+    pub control: Option<Box<dyn PauseControl>>,
+    /// Act as if a control signal came as soon as the next process runs (a request made
+    /// before the supervisor could be signalled).
+    pub control_pending: bool,
+    /// How long the run has been paused in all: its timeout is pushed back by as much.
+    pub paused_for: Duration,
 }
 
 impl Signals {
@@ -219,11 +229,12 @@ impl Signals {
             int: signal(SignalKind::interrupt()).context("can't handle SIGINT")?,
             hup: signal(SignalKind::hangup()).context("can't handle SIGHUP")?,
             chld: signal(SignalKind::child()).context("can't handle SIGCHLD")?,
-            _user: [
-                signal(SignalKind::user_defined1()).context("can't handle SIGUSR1")?,
-                signal(SignalKind::user_defined2()).context("can't handle SIGUSR2")?,
-            ],
+            usr1: signal(SignalKind::user_defined1()).context("can't handle SIGUSR1")?,
+            usr2: signal(SignalKind::user_defined2()).context("can't handle SIGUSR2")?,
             survivors: Vec::new(),
+            control: None,
+            control_pending: false,
+            paused_for: Duration::ZERO,
         };
         stop_signals()
             .thread_unblock()
@@ -389,6 +400,7 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
         env_marks: ctx.env_marks.clone(),
         ancestor: Some(std::process::id() as i32),
         not_before: RunIdentity::my_start(),
+        foreign: Some(proctree::supervisor_mark()),
     };
     let mut fin = Finished {
         ending: Ending::Exited(0),
@@ -408,9 +420,20 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
     let mut buf_err = vec![0u8; 16 << 10];
     let signals = ctx.signals;
     let log = ctx.log;
+    // While paused: since when. The timeout and the stall rule stand still meanwhile.
+    let mut paused_since: Option<Instant> = None;
+    let mut nudged = std::mem::take(&mut signals.control_pending);
 
     loop {
         let polling = !matches!(phase, Phase::Running);
+        if nudged && matches!(phase, Phase::Running) {
+            nudged = false;
+            if super::pause::pause_or_resume(signals, &identity, &mut paused_since) == Some(false) {
+                // Silence while stopped is not a stall.
+                stall.since = None;
+            }
+        }
+        let max_pause = signals.control.as_ref().map(|c| c.max_pause());
         tokio::select! {
             r = async { out.as_mut().unwrap().read(&mut buf_out).await }, if out.is_some() => {
                 match r {
@@ -448,8 +471,19 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
                 }
             }
             _ = signals.chld.recv() => {}
-            _ = sleep_until(deadline), if matches!(phase, Phase::Running) => {
+            _ = signals.usr1.recv() => nudged = true,
+            _ = signals.usr2.recv() => nudged = true,
+            _ = sleep_until(deadline + signals.paused_for), if matches!(phase, Phase::Running) && paused_since.is_none() => {
                 stop_reason = Some(Ending::TimedOut);
+                phase = Phase::Stopping { since: None, killed: None };
+            }
+            _ = async {
+                match (paused_since, max_pause) {
+                    (Some(t), Some(max)) => sleep_until(t + max).await,
+                    _ => std::future::pending().await,
+                }
+            }, if matches!(phase, Phase::Running) && paused_since.is_some() => {
+                stop_reason = Some(Ending::PausedTooLong(max_pause.unwrap_or_default()));
                 phase = Phase::Stopping { since: None, killed: None };
             }
             _ = async {
@@ -457,7 +491,7 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
                     (Some(t), Some(rule)) => sleep_until(t + rule.limit).await,
                     _ => std::future::pending().await,
                 }
-            }, if matches!(phase, Phase::Running) && stall.since.is_some() => {
+            }, if matches!(phase, Phase::Running) && stall.since.is_some() && paused_since.is_none() => {
                 stop_reason = Some(Ending::Stalled(stall.last.clone().unwrap_or_default()));
                 phase = Phase::Stopping { since: None, killed: None };
             }
@@ -507,6 +541,10 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
                     match since {
                         None => {
                             proctree::signal_all(&identity, &left, Signal::SIGTERM);
+                            if paused_since.is_some() {
+                                // Stopped processes handle SIGTERM only once they run again.
+                                proctree::signal_all(&identity, &left, Signal::SIGCONT);
+                            }
                             phase = Phase::Stopping {
                                 since: Some(Instant::now()),
                                 killed,

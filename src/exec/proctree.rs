@@ -1,6 +1,8 @@
-//! Finding and stopping every process of a run: its process group, the descendants of its
-//! supervisor, and (on Linux) any process whose environment carries the run's identity,
-//! which catches helpers that called `setsid()` or double-forked out of the group.
+//! Finding, stopping (SIGSTOP) and ending every process of a run: its process group, the
+//! descendants of its supervisor, and (on Linux) any process whose environment carries the
+//! run's identity, which catches helpers that called `setsid()` or double-forked out of
+//! the group. A process marked as not the run's (another run's supervisor, started from
+//! inside this run and adopted by its supervisor) is left out, with all below it.
 //!
 //! Nothing here knows about runs or the database; callers pass the identity to match.
 
@@ -10,6 +12,16 @@ use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
+
+/// The environment entry of a detached supervisor (`jobctl supervise`): a run it
+/// supervises is its own, never the run of the process that started it (a sub-run
+/// submitted from inside a run is adopted by that run's supervisor, a subreaper).
+pub const SUPERVISOR_MARK: (&str, &str) = ("JOBCTL_SUPERVISOR", "1");
+
+/// [`SUPERVISOR_MARK`] as it appears in an environment.
+pub fn supervisor_mark() -> String {
+    format!("{}={}", SUPERVISOR_MARK.0, SUPERVISOR_MARK.1)
+}
 
 /// What identifies a run's processes.
 #[derive(Debug, Clone)]
@@ -26,6 +38,9 @@ pub struct RunIdentity {
     /// than any run, and reading every environment made each run's end cost a `/proc`
     /// file per process.
     pub not_before: Option<u64>,
+    /// An environment entry (`NAME=value`) of processes that are not the run's even when
+    /// they are below it: they, and everything below them, are left out.
+    pub foreign: Option<String>,
 }
 
 impl RunIdentity {
@@ -49,6 +64,8 @@ struct ProcInfo {
     ppid: i32,
     pgrp: i32,
     zombie: bool,
+    /// Stopped by a signal (state `T`) or traced (`t`).
+    stopped: bool,
     /// Start time in clock ticks since boot.
     start: u64,
 }
@@ -71,6 +88,7 @@ fn read_stat(pid: i32) -> Option<ProcInfo> {
         ppid: f.get(1)?.parse().ok()?,
         pgrp: f.get(2)?.parse().ok()?,
         zombie: matches!(*f.first()?, "Z" | "X"),
+        stopped: matches!(*f.first()?, "T" | "t"),
         start: f.get(19)?.parse().ok()?,
     })
 }
@@ -85,35 +103,52 @@ fn all_processes() -> Vec<ProcInfo> {
         .collect()
 }
 
+/// Whether `pid`'s environment holds every one of `marks` (false for none), and whether
+/// it holds `foreign`.
 #[cfg(target_os = "linux")]
-fn env_matches(pid: i32, marks: &[String]) -> bool {
-    if marks.is_empty() {
-        return false;
+fn env_of(pid: i32, marks: &[String], foreign: Option<&str>) -> (bool, bool) {
+    if marks.is_empty() && foreign.is_none() {
+        return (false, false);
     }
     let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
-        return false;
+        return (false, false);
     };
-    marks
-        .iter()
-        .all(|m| env.split(|b| *b == 0).any(|entry| entry == m.as_bytes()))
+    let has = |m: &[u8]| env.split(|b| *b == 0).any(|entry| entry == m);
+    (
+        !marks.is_empty() && marks.iter().all(|m| has(m.as_bytes())),
+        foreign.is_some_and(|f| has(f.as_bytes())),
+    )
 }
 
 /// The live (non-zombie) processes of a run, never including this process.
 #[cfg(target_os = "linux")]
 pub fn members(id: &RunIdentity) -> Vec<i32> {
+    members_info(id).into_iter().map(|p| p.pid).collect()
+}
+
+#[cfg(target_os = "linux")]
+fn members_info(id: &RunIdentity) -> Vec<ProcInfo> {
     let me = std::process::id() as i32;
     let procs = all_processes();
-    let mut set: Vec<i32> = Vec::new();
+    let mut set: Vec<ProcInfo> = Vec::new();
+    let mut foreign: Vec<i32> = Vec::new();
     let mut roots: Vec<i32> = id.ancestor.into_iter().collect();
     for p in &procs {
         if p.pid == me || p.zombie {
             continue;
         }
         let may_carry_marks = id.not_before.is_none_or(|t| p.start >= t);
-        if id.pgid.is_some_and(|g| g == p.pgrp)
-            || (may_carry_marks && env_matches(p.pid, &id.env_marks))
-        {
-            set.push(p.pid);
+        let (marked, other) = if may_carry_marks {
+            env_of(p.pid, &id.env_marks, id.foreign.as_deref())
+        } else {
+            (false, false)
+        };
+        if other {
+            foreign.push(p.pid);
+            continue;
+        }
+        if id.pgid.is_some_and(|g| g == p.pgrp) || marked {
+            set.push(*p);
             roots.push(p.pid);
         }
     }
@@ -122,14 +157,54 @@ pub fn members(id: &RunIdentity) -> Vec<i32> {
     while changed {
         changed = false;
         for p in &procs {
-            if p.pid != me && !p.zombie && !set.contains(&p.pid) && roots.contains(&p.ppid) {
-                set.push(p.pid);
+            if p.pid != me
+                && !p.zombie
+                && !foreign.contains(&p.pid)
+                && !set.iter().any(|s| s.pid == p.pid)
+                && roots.contains(&p.ppid)
+            {
+                set.push(*p);
                 roots.push(p.pid);
                 changed = true;
             }
         }
     }
     set
+}
+
+/// SIGSTOP to every process of the run, again and again, until each one found is stopped
+/// (one that forked meanwhile is found the next time) or `limit` passes. Returns how many
+/// were still not stopped.
+#[cfg(target_os = "linux")]
+pub fn stop_all(id: &RunIdentity, limit: Duration) -> usize {
+    let until = Instant::now() + limit;
+    loop {
+        let running: Vec<i32> = members_info(id)
+            .into_iter()
+            .filter(|p| !p.stopped)
+            .map(|p| p.pid)
+            .collect();
+        if running.is_empty() {
+            return 0;
+        }
+        signal_all(id, &running, Signal::SIGSTOP);
+        if Instant::now() >= until {
+            return running.len();
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Without /proc, the process group is stopped and taken as stopped.
+#[cfg(not(target_os = "linux"))]
+pub fn stop_all(id: &RunIdentity, _limit: Duration) -> usize {
+    signal_all(id, &[], Signal::SIGSTOP);
+    0
+}
+
+/// SIGCONT to every process of the run.
+pub fn continue_all(id: &RunIdentity) {
+    signal_all(id, &members(id), Signal::SIGCONT);
 }
 
 /// Without /proc only the process group can be found (best-effort, documented).
@@ -277,6 +352,8 @@ pub fn terminate(
                 && !sent
             {
                 signal_all(id, &left, sig);
+                // A stopped (paused) process handles SIGTERM only once it runs again.
+                signal_all(id, &left, Signal::SIGCONT);
                 sent = true;
             } else if sig == Some(Signal::SIGKILL) {
                 // New forks may appear while killing: keep killing what is found.

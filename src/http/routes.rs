@@ -19,6 +19,7 @@ use super::idempotency;
 use super::stream::{self, EventView};
 use super::{ApiError, Shared, console, log, metrics, openapi};
 use crate::core::clock::{self, rfc3339};
+use crate::core::control::Actor;
 use crate::core::run::RunStatus;
 use crate::engine::views::{self, RunView};
 use crate::engine::{budgets, cancel, jobs, report, supervise};
@@ -400,7 +401,7 @@ pub async fn run_events(
     }
     let after = p.after.unwrap_or(0);
     let events = state
-        .engine(move |e| e.store.events_after(after, Some(id), limit))
+        .engine(move |e| e.store.events_after(Some(id), after, limit))
         .await?;
     let v: Vec<EventView> = events.iter().map(EventView::from).collect();
     Ok(Json(v).into_response())
@@ -423,8 +424,9 @@ pub async fn cancel_run(
     no_body(&body)?;
     let path = format!("/api/v1/runs/{id}/cancel");
     idempotency::once(&state, &headers, &path, &body, move |state| async move {
+        let by = Actor::Api(claims.sub.clone());
         let r = state
-            .engine(move |e| cancel::cancel(e, cancel::Target::Run(id)))
+            .engine(move |e| cancel::cancel(e, cancel::Target::Run(id), &by))
             .await?;
         tracing::info!(run = id, by = %claims.sub, "run cancelled over the API");
         Ok(Json(RunView::from(&r)).into_response())

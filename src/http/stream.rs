@@ -53,7 +53,7 @@ pub async fn follow_event_log(state: Shared) {
             if done_rx.try_recv().is_ok() {
                 return;
             }
-            match store.events_after(last, None, PAGE) {
+            match store.events_after(None, last, PAGE) {
                 Ok(batch) => {
                     for ev in batch {
                         last = ev.id;
@@ -214,7 +214,7 @@ async fn catch_up(
     loop {
         let after = *sent;
         let Ok(page) = state
-            .engine(move |e| e.store.events_after(after, run, PAGE))
+            .engine(move |e| e.store.events_after(run, after, PAGE))
             .await
         else {
             return false;

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 
 use crate::core::budget::ScopeReason;
 use crate::core::error::Result;
-pub use crate::core::run::{Attempt, EventKind, NewRun, RunEnd, RunRecord, RunStatus};
+pub use crate::core::run::{
+    Actor, Attempt, EventKind, NewRun, RunEnd, RunRecord, RunStatus, Transition,
+};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
 
 /// One job's schedule state.
@@ -36,6 +38,8 @@ pub struct Event {
     pub job: Option<String>,
     pub run_id: Option<i64>,
     pub detail: serde_json::Value,
+    /// For a run's change of state: `{from, to, reason, by}`.
+    pub transition: Option<Transition>,
 }
 
 /// One agent's state in one scope.
@@ -67,6 +71,9 @@ pub enum Reservation {
     Disabled(String),
     /// The call would pass the budget: the scope is now disabled with this reason.
     Exhausted(String),
+    /// The call would pass the `tree_budget` of the run's tree (of the run or an
+    /// ancestor): refused for that tree only, the scope stays as it is.
+    OverTree(String),
 }
 
 /// One call's reservation request.
@@ -81,6 +88,9 @@ pub struct ReserveRequest<'a> {
     /// The run that will make the call and the model it uses: the reservation is noted
     /// on the run at once, so a run closed `lost` before its agent started gives it back.
     pub for_run: Option<(i64, Option<&'a str>)>,
+    /// `(run, limit)` for the run and each ancestor with a `tree_budget`: what the run's
+    /// subtree has reserved plus `cost` must stay within `limit` (thousandths).
+    pub tree: &'a [(i64, i64)],
 }
 
 /// Which runs to list, a page at a time (newest first).
@@ -113,6 +123,57 @@ pub enum Claim {
     JobRunning(i64),
 }
 
+/// What came of creating a queued run.
+#[derive(Debug, Clone)]
+pub enum Enqueued {
+    Queued(Box<RunRecord>),
+    /// A scheduled run of this job for this slot exists already.
+    SlotTaken,
+    /// The job has a queued run already (this one), and one was enough.
+    AlreadyQueued(i64),
+}
+
+/// The slots a queued run needs when it starts, checked again in the store as it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `runner.max_running`, for a top-level (depth 0) run.
+    pub max_running: Option<u32>,
+    /// `runner.depth_limits` at the run's depth, if it has one.
+    pub depth: Option<u32>,
+    /// The job's `concurrency`.
+    pub concurrency: u32,
+}
+
+/// What came of starting a queued run.
+#[derive(Debug, Clone)]
+pub enum QueueStart {
+    Started(Box<RunRecord>),
+    /// A limit is reached: it stays queued.
+    Full,
+    /// It is not queued any more (another process started or cancelled it).
+    NotQueued,
+}
+
+/// The oldest queued run of one job at one depth: a queue's next run is the oldest of
+/// these whose job and depth have a free slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueHead {
+    pub id: i64,
+    pub job: String,
+    pub depth: u32,
+    /// How many runs of that job at that depth wait.
+    pub waiting: u32,
+}
+
+/// The slots taken now: supervised runs (running, paused, retrying).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Load {
+    /// At depth 0 (what `max_running` counts).
+    pub top_level: u32,
+    pub by_depth: HashMap<u32, u32>,
+    pub by_job: HashMap<String, u32>,
+}
+
 pub trait RunStore {
     /// Creates a `running` run and its `run_started` event, and for a scheduled run
     /// (`last_slot`) moves the job's slot, all at once. Refused when the slot was claimed
@@ -133,12 +194,84 @@ pub trait RunStore {
     fn mark_agent_starting(&mut self, id: i64) -> Result<()>;
     /// Records who supervises a run and its process group.
     fn set_run_process(&mut self, id: i64, supervisor_pid: i64, pgid: Option<i64>) -> Result<()>;
-    /// Closes a run exactly once: only a run still running is changed. Returns the closed
+    /// Closes a run exactly once: only a run not ended yet (queued, running, paused,
+    /// retrying) is changed, with its end event (`from` its state then). Returns the closed
     /// record when this call closed it, `None` when it was closed already.
     fn finish_run(&mut self, id: i64, end: &RunEnd) -> Result<Option<RunRecord>>;
+    /// Closes run `id` as [`RunStore::finish_run`] does and creates its retry, `retrying`,
+    /// with its event, in one transaction: there is never a failed attempt whose retry
+    /// is half made. `None` when the run was closed already (and no retry is made).
+    fn finish_and_retry(
+        &mut self,
+        id: i64,
+        end: &RunEnd,
+        retry: &NewRun,
+    ) -> Result<Option<(RunRecord, RunRecord)>>;
+    /// Moves a run from `t.from` to `t.to` (`running` ⇄ `paused`, `retrying` → `running`,
+    /// `queued` → `cancelled`, ...), with its event, once: `false` when the run was not in
+    /// `from`. A move the state machine doesn't allow is an error. An end so made records
+    /// `t.reason` as the run's error.
+    fn transition(&mut self, id: i64, t: &Transition, at: i64) -> Result<bool>;
+    /// Records what a run's supervisor is asked to bring it to (`paused`, `running`,
+    /// `cancelled`) and who asks. Only a run a supervisor holds (or, for `cancelled`, a
+    /// queued one) takes a request: returns the run's state, and whether it took it.
+    fn request_control(
+        &mut self,
+        id: i64,
+        want: RunStatus,
+        by: &Actor,
+    ) -> Result<Option<(RunStatus, bool)>>;
     fn get_run(&self, id: i64) -> Result<Option<RunRecord>>;
-    /// Every run the store says is running (normally a handful).
-    fn running_runs(&self) -> Result<Vec<RunRecord>>;
+    /// Every run a supervisor holds: running, paused, retrying (normally a handful).
+    fn supervised_runs(&self) -> Result<Vec<RunRecord>>;
+    /// Every run the store says is running.
+    fn running_runs(&self) -> Result<Vec<RunRecord>> {
+        Ok(self
+            .supervised_runs()?
+            .into_iter()
+            .filter(|r| r.status == RunStatus::Running)
+            .collect())
+    }
+    /// Creates a `queued` run with its `run_queued` event, and for a scheduled run
+    /// (`last_slot`) moves the job's slot, at once. Refused when the slot was claimed
+    /// already, or with `one_per_job` when the job has a queued run already.
+    fn enqueue_run(&mut self, new: &NewRun, one_per_job: bool) -> Result<Enqueued>;
+    /// The oldest queued run of each job and depth (oldest first).
+    fn queue_heads(&self) -> Result<Vec<QueueHead>>;
+    /// The queued runs, oldest first.
+    fn queued_runs(&self, limit: usize) -> Result<Vec<RunRecord>>;
+    /// The slots that supervised runs take now.
+    fn load(&self) -> Result<Load>;
+    /// Starts queued run `id` under the lease `lock_name` (`None`: the job's own) if it
+    /// is still queued, its lease is free in the store, and `limits` leave it a slot:
+    /// `running`, with its `run_started` event, in one transaction. Two processes
+    /// starting the same run start it once.
+    fn start_queued(
+        &mut self,
+        id: i64,
+        lock_name: Option<&str>,
+        limits: &Limits,
+        by: &Actor,
+        at: i64,
+    ) -> Result<QueueStart>;
+    /// [`RunStore::start_queued`] at the time `now` gives once the store is about to
+    /// decide (the sqlite store: once it holds the write lock), so a run started in a
+    /// slot another run's end freed is never recorded starting before that end. (The
+    /// default reads `now` first.)
+    fn start_queued_now(
+        &mut self,
+        id: i64,
+        lock_name: Option<&str>,
+        limits: &Limits,
+        by: &Actor,
+        now: &dyn Fn() -> i64,
+    ) -> Result<QueueStart> {
+        self.start_queued(id, lock_name, limits, by, now())
+    }
+    /// Every run below `id` (children, their children, ...), oldest first.
+    fn descendants(&self, id: i64) -> Result<Vec<RunRecord>>;
+    /// The id of the latest succeeded run of each of `jobs` that has one.
+    fn latest_succeeded(&self, jobs: &[&str]) -> Result<HashMap<String, i64>>;
     /// The latest run of each of `jobs` that has one.
     fn latest_runs(&self, jobs: &[&str]) -> Result<HashMap<String, RunRecord>>;
     fn latest_run(&self, job: &str) -> Result<Option<RunRecord>>;
@@ -216,12 +349,15 @@ pub trait EventStore {
     ) -> Result<()>;
     /// Events, newest first, optionally of one kind.
     fn events(&self, kind: Option<EventKind>, limit: usize) -> Result<Vec<Event>>;
-    /// Events after sequence number `after`, oldest first, optionally of one run.
-    fn events_after(&self, after: i64, run: Option<i64>, limit: usize) -> Result<Vec<Event>>;
-    /// The sequence number of the newest event (0: none yet).
-    fn last_event_id(&self) -> Result<i64>;
+    /// Events after event `after`, oldest first, optionally of one run: the log read in
+    /// order, and followed as it grows.
+    fn events_after(&self, run_id: Option<i64>, after: i64, limit: usize) -> Result<Vec<Event>>;
     /// The events of one run, oldest first.
-    fn run_events(&self, run_id: i64) -> Result<Vec<Event>>;
+    fn run_events(&self, run_id: i64) -> Result<Vec<Event>> {
+        self.events_after(Some(run_id), 0, usize::MAX)
+    }
+    /// The id of the latest event (0 when there is none).
+    fn last_event_id(&self) -> Result<i64>;
 }
 
 pub trait BudgetStore {

@@ -7,11 +7,15 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use jobctl::core::budget::{ReasonKind, ScopeReason};
-use jobctl::core::run::{Attempt, EventKind, NewRun, Outcome, RunEnd, RunStatus};
+use jobctl::core::run::{
+    Actor, Attempt, EventKind, NewRun, Outcome, RunEnd, RunStatus, Transition, Trigger,
+};
 use jobctl::core::workspace::{
     Change, ChangeStatus, HookName, HookResult, PushFailure, WorkspaceInfo,
 };
-use jobctl::store::{Claim, Reservation, ReserveRequest, Store};
+use jobctl::store::{
+    Claim, Enqueued, Limits, Load, QueueStart, Reservation, ReserveRequest, Store,
+};
 
 /// A backend under test: every call opens a new, independent handle on one store.
 pub trait Backend: Sync {
@@ -66,6 +70,26 @@ pub fn run_all<B: Backend>(fresh: impl Fn() -> B) {
             the_budget_day_moves_forward_only_and_clears_by_kind,
         ),
         ("scopes", scopes_are_set_with_reasons_and_events),
+        (
+            "queued runs",
+            queued_runs_wait_in_order_and_start_once_under_their_limits,
+        ),
+        (
+            "racing queue starts",
+            racing_starts_of_a_queued_run_start_it_once,
+        ),
+        (
+            "transitions",
+            transitions_move_once_with_their_event_and_refuse_the_rest,
+        ),
+        (
+            "control requests",
+            control_requests_are_taken_only_by_runs_not_ended,
+        ),
+        ("retries", a_failed_run_and_its_retry_are_made_at_once),
+        ("sub-runs", descendants_and_the_latest_successes_are_found),
+        ("event log order", events_are_read_in_order_after_an_id),
+        ("tree budgets", racing_reservations_stop_at_the_tree_budget),
     ];
     for (name, check) in checks {
         let b = fresh();
@@ -537,6 +561,7 @@ fn req<'a>(
         budget,
         now: 1,
         for_run: None,
+        tree: &[],
     }
 }
 
@@ -718,4 +743,528 @@ pub fn scopes_are_set_with_reasons_and_events<B: Backend>(b: &B) {
         1
     );
     assert_eq!(s.reset_budgets(None, 4).unwrap(), vec![], "manual stays");
+}
+
+fn queued(job: &str, at: i64, depth: u32, parent: Option<i64>) -> NewRun {
+    NewRun {
+        job: job.into(),
+        forced: true,
+        scheduled_for: at,
+        started_at: at,
+        depth,
+        parent_run_id: parent,
+        trigger: Trigger::Submit,
+        by: Actor::Cli,
+        ..Default::default()
+    }
+}
+
+fn enqueued(e: Enqueued) -> jobctl::core::run::RunRecord {
+    match e {
+        Enqueued::Queued(r) => *r,
+        other => panic!("expected a queued run, got {other:?}"),
+    }
+}
+
+fn limits(max_running: Option<u32>, depth: Option<u32>, concurrency: u32) -> Limits {
+    Limits {
+        max_running,
+        depth,
+        concurrency,
+    }
+}
+
+pub fn queued_runs_wait_in_order_and_start_once_under_their_limits<B: Backend>(b: &B) {
+    let mut s = b.open();
+    let a1 = enqueued(s.enqueue_run(&queued("a", 1, 0, None), false).unwrap());
+    assert_eq!(a1.status, RunStatus::Queued);
+    assert_eq!(a1.trigger, Trigger::Submit);
+    let b1 = enqueued(s.enqueue_run(&queued("b", 2, 1, None), false).unwrap());
+    let a2 = enqueued(s.enqueue_run(&queued("a", 3, 0, None), false).unwrap());
+    match s.enqueue_run(&queued("a", 4, 0, None), true).unwrap() {
+        Enqueued::AlreadyQueued(id) => assert_eq!(id, a1.id),
+        other => panic!("{other:?}"),
+    }
+    // A scheduled slot is claimed once, queued or not.
+    let slot = NewRun {
+        forced: false,
+        trigger: Trigger::Scheduled,
+        last_slot: Some(50),
+        ..queued("c", 50, 0, None)
+    };
+    enqueued(s.enqueue_run(&slot, false).unwrap());
+    assert!(matches!(
+        s.enqueue_run(&slot, false).unwrap(),
+        Enqueued::SlotTaken
+    ));
+    assert_eq!(s.job_state("c").unwrap().unwrap().last_slot, Some(50));
+    let heads = s.queue_heads().unwrap();
+    let order: Vec<(i64, &str, u32, u32)> = heads
+        .iter()
+        .map(|h| (h.id, h.job.as_str(), h.depth, h.waiting))
+        .collect();
+    assert_eq!(
+        order[..2],
+        [(a1.id, "a", 0, 2), (b1.id, "b", 1, 1)],
+        "one head per job and depth, oldest first"
+    );
+    assert_eq!(
+        s.queued_runs(10)
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>()[..3],
+        [a1.id, b1.id, a2.id]
+    );
+    assert_eq!(
+        s.load().unwrap(),
+        Load::default(),
+        "queued runs hold no slot"
+    );
+
+    let started = match s
+        .start_queued(a1.id, None, &limits(Some(1), None, 1), &Actor::Tick, 10)
+        .unwrap()
+    {
+        QueueStart::Started(r) => *r,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        (started.status, started.started_at),
+        (RunStatus::Running, 10)
+    );
+    assert!(matches!(
+        s.start_queued(a1.id, None, &limits(None, None, 9), &Actor::Tick, 11)
+            .unwrap(),
+        QueueStart::NotQueued
+    ));
+    // The job's lease is taken (concurrency 1), then max_running is.
+    assert!(matches!(
+        s.start_queued(a2.id, None, &limits(None, None, 2), &Actor::Tick, 12)
+            .unwrap(),
+        QueueStart::Full
+    ));
+    assert!(matches!(
+        s.start_queued(
+            a2.id,
+            Some("a@2"),
+            &limits(Some(1), None, 2),
+            &Actor::Tick,
+            12
+        )
+        .unwrap(),
+        QueueStart::Full
+    ));
+    let a2s = match s
+        .start_queued(
+            a2.id,
+            Some("a@2"),
+            &limits(Some(2), None, 2),
+            &Actor::Tick,
+            12,
+        )
+        .unwrap()
+    {
+        QueueStart::Started(r) => *r,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(a2s.lock_name.as_deref(), Some("a@2"));
+    // A sub-run is held back by its depth's limit, not by max_running.
+    assert!(matches!(
+        s.start_queued(b1.id, None, &limits(None, Some(0), 1), &Actor::Tick, 13)
+            .unwrap(),
+        QueueStart::Full
+    ));
+    match s
+        .start_queued(b1.id, None, &limits(None, Some(1), 1), &Actor::Tick, 13)
+        .unwrap()
+    {
+        QueueStart::Started(r) => assert_eq!(r.depth, 1),
+        other => panic!("{other:?}"),
+    }
+    let load = s.load().unwrap();
+    assert_eq!(load.top_level, 2);
+    assert_eq!((load.by_job["a"], load.by_job["b"]), (2, 1));
+    assert_eq!((load.by_depth[&0], load.by_depth[&1]), (2, 1));
+    let kinds: Vec<(EventKind, Option<RunStatus>)> = s
+        .events_after(Some(a1.id), 0, 10)
+        .unwrap()
+        .iter()
+        .map(|e| (e.kind, e.transition.as_ref().and_then(|t| t.from)))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (EventKind::RunQueued, None),
+            (EventKind::RunStarted, Some(RunStatus::Queued))
+        ]
+    );
+}
+
+pub fn racing_starts_of_a_queued_run_start_it_once<B: Backend>(b: &B) {
+    let run = enqueued(
+        b.open()
+            .enqueue_run(&queued("q", 1, 0, None), false)
+            .unwrap(),
+    );
+    let won = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for i in 0..8 {
+            let won = &won;
+            scope.spawn(move || {
+                let mut s = b.open();
+                // Each under a lease of its own: only the store decides.
+                let lease = format!("q@{}", i + 1);
+                if let QueueStart::Started(_) = s
+                    .start_queued(
+                        run.id,
+                        Some(&lease),
+                        &limits(None, None, 8),
+                        &Actor::Tick,
+                        5,
+                    )
+                    .unwrap()
+                {
+                    won.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    assert_eq!(won.load(Ordering::SeqCst), 1, "a queued run starts once");
+    let starts = b
+        .open()
+        .events_after(Some(run.id), 0, 10)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == EventKind::RunStarted)
+        .count();
+    assert_eq!(starts, 1);
+}
+
+pub fn transitions_move_once_with_their_event_and_refuse_the_rest<B: Backend>(b: &B) {
+    let mut s = b.open();
+    let run = claimed(s.claim_run(&forced("j", 1_000)).unwrap());
+    let pause = Transition::new(
+        RunStatus::Running,
+        RunStatus::Paused,
+        Some("stopped".into()),
+        Actor::Api("ci-bot".into()),
+    );
+    assert!(s.transition(run.id, &pause, 2_000).unwrap());
+    assert!(!s.transition(run.id, &pause, 2_001).unwrap(), "once");
+    let paused = s.get_run(run.id).unwrap().unwrap();
+    assert_eq!(
+        (paused.status, paused.paused_at),
+        (RunStatus::Paused, Some(2_000))
+    );
+    assert_eq!(
+        s.supervised_runs().unwrap().len(),
+        1,
+        "a paused run is supervised"
+    );
+    assert!(s.running_runs().unwrap().is_empty());
+    let refused = Transition::new(RunStatus::Paused, RunStatus::Queued, None, Actor::Cli);
+    assert!(
+        s.transition(run.id, &refused, 2_002).is_err(),
+        "not a move runs make"
+    );
+    let resume = Transition::new(RunStatus::Paused, RunStatus::Running, None, Actor::Cli);
+    assert!(s.transition(run.id, &resume, 3_000).unwrap());
+    assert_eq!(
+        s.get_run(run.id).unwrap().unwrap().started_at,
+        1_000,
+        "a resumed run keeps its start"
+    );
+    s.transition(run.id, &pause, 4_000).unwrap();
+    // A paused run ends like any.
+    let closed = s
+        .finish_run(run.id, &end(RunStatus::Cancelled, 5_000))
+        .unwrap()
+        .expect("closed");
+    assert_eq!(closed.status, RunStatus::Cancelled);
+    assert!(
+        !s.transition(run.id, &resume, 6_000).unwrap(),
+        "an end never moves"
+    );
+    let evs = s.events_after(Some(run.id), 0, 20).unwrap();
+    let moves: Vec<(EventKind, Option<RunStatus>, RunStatus, String)> = evs
+        .iter()
+        .filter_map(|e| {
+            let t = e.transition.as_ref()?;
+            Some((e.kind, t.from, t.to, t.by.to_wire()))
+        })
+        .collect();
+    assert_eq!(
+        moves,
+        vec![
+            (
+                EventKind::RunStarted,
+                None,
+                RunStatus::Running,
+                "supervisor".into()
+            ),
+            (
+                EventKind::RunPaused,
+                Some(RunStatus::Running),
+                RunStatus::Paused,
+                "api:ci-bot".into()
+            ),
+            (
+                EventKind::RunResumed,
+                Some(RunStatus::Paused),
+                RunStatus::Running,
+                "cli".into()
+            ),
+            (
+                EventKind::RunPaused,
+                Some(RunStatus::Running),
+                RunStatus::Paused,
+                "api:ci-bot".into()
+            ),
+            (
+                EventKind::RunEnded,
+                Some(RunStatus::Paused),
+                RunStatus::Cancelled,
+                "supervisor".into()
+            ),
+        ]
+    );
+    assert_eq!(
+        evs[1].transition.as_ref().unwrap().reason.as_deref(),
+        Some("stopped")
+    );
+    // A queued run is cancelled by a move to its end, once.
+    let q = enqueued(s.enqueue_run(&queued("k", 1, 0, None), false).unwrap());
+    let cancel = Transition::new(
+        RunStatus::Queued,
+        RunStatus::Cancelled,
+        Some("not wanted".into()),
+        Actor::Cli,
+    );
+    assert!(s.transition(q.id, &cancel, 9).unwrap());
+    assert!(!s.transition(q.id, &cancel, 9).unwrap());
+    let q = s.get_run(q.id).unwrap().unwrap();
+    assert_eq!(
+        (q.status, q.ended_at, q.error.as_deref()),
+        (RunStatus::Cancelled, Some(9), Some("not wanted"))
+    );
+}
+
+pub fn control_requests_are_taken_only_by_runs_not_ended<B: Backend>(b: &B) {
+    let mut s = b.open();
+    let run = claimed(s.claim_run(&forced("j", 1)).unwrap());
+    assert_eq!(
+        s.request_control(run.id, RunStatus::Paused, &Actor::Cli)
+            .unwrap(),
+        Some((RunStatus::Running, true))
+    );
+    let r = s.get_run(run.id).unwrap().unwrap();
+    assert_eq!(r.control, Some((RunStatus::Paused, Actor::Cli)));
+    let q = enqueued(s.enqueue_run(&queued("q", 1, 0, None), false).unwrap());
+    assert_eq!(
+        s.request_control(q.id, RunStatus::Paused, &Actor::Cli)
+            .unwrap(),
+        Some((RunStatus::Queued, false)),
+        "a queued run is not paused"
+    );
+    assert_eq!(
+        s.request_control(q.id, RunStatus::Cancelled, &Actor::Tick)
+            .unwrap(),
+        Some((RunStatus::Queued, true)),
+        "but may be cancelled"
+    );
+    s.finish_run(run.id, &end(RunStatus::Succeeded, 2)).unwrap();
+    assert_eq!(
+        s.request_control(run.id, RunStatus::Running, &Actor::Cli)
+            .unwrap(),
+        Some((RunStatus::Succeeded, false))
+    );
+    assert_eq!(
+        s.request_control(999_999, RunStatus::Paused, &Actor::Cli)
+            .unwrap(),
+        None
+    );
+}
+
+pub fn a_failed_run_and_its_retry_are_made_at_once<B: Backend>(b: &B) {
+    let mut s = b.open();
+    let first = claimed(s.claim_run(&scheduled("r", 1_000)).unwrap());
+    let retry = NewRun {
+        job: "r".into(),
+        scheduled_for: 1_000,
+        started_at: 2_000,
+        trigger: Trigger::Retry,
+        attempt: 2,
+        retry_of: Some(first.id),
+        ..Default::default()
+    };
+    let (closed, next) = s
+        .finish_and_retry(first.id, &end(RunStatus::Failed, 2_000), &retry)
+        .unwrap()
+        .expect("closed and retried");
+    assert_eq!(closed.status, RunStatus::Failed);
+    assert_eq!(
+        (
+            next.status,
+            next.trigger,
+            next.attempt,
+            next.retry_of,
+            next.scheduled_for
+        ),
+        (
+            RunStatus::Retrying,
+            Trigger::Retry,
+            2,
+            Some(first.id),
+            1_000
+        )
+    );
+    assert!(
+        s.finish_and_retry(first.id, &end(RunStatus::Failed, 3_000), &retry)
+            .unwrap()
+            .is_none(),
+        "closed once, retried once"
+    );
+    assert_eq!(s.history(Some("r"), 10).unwrap().len(), 2);
+    // The retry holds the job's lease while it waits: no second run of the job.
+    assert!(matches!(
+        s.claim_run(&forced("r", 2_500)).unwrap(),
+        Claim::JobRunning(id) if id == next.id
+    ));
+    let start = Transition::new(
+        RunStatus::Retrying,
+        RunStatus::Running,
+        None,
+        Actor::Supervisor,
+    );
+    assert!(s.transition(next.id, &start, 3_000).unwrap());
+    assert_eq!(s.get_run(next.id).unwrap().unwrap().started_at, 3_000);
+}
+
+pub fn descendants_and_the_latest_successes_are_found<B: Backend>(b: &B) {
+    let mut s = b.open();
+    let root = claimed(s.claim_run(&forced("root", 1)).unwrap());
+    let c1 = enqueued(
+        s.enqueue_run(&queued("c", 2, 1, Some(root.id)), false)
+            .unwrap(),
+    );
+    let c2 = enqueued(
+        s.enqueue_run(&queued("c", 3, 1, Some(root.id)), false)
+            .unwrap(),
+    );
+    let g = enqueued(
+        s.enqueue_run(&queued("g", 4, 2, Some(c1.id)), false)
+            .unwrap(),
+    );
+    enqueued(s.enqueue_run(&queued("other", 5, 0, None), false).unwrap());
+    let below: Vec<i64> = s
+        .descendants(root.id)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(below, vec![c1.id, c2.id, g.id]);
+    assert_eq!(s.descendants(c1.id).unwrap()[0].parent_run_id, Some(c1.id));
+    assert!(s.descendants(g.id).unwrap().is_empty());
+    let a = claimed(s.claim_run(&forced("a", 1)).unwrap());
+    s.finish_run(a.id, &end(RunStatus::Succeeded, 2)).unwrap();
+    let a2 = claimed(s.claim_run(&forced("a", 3)).unwrap());
+    s.finish_run(a2.id, &end(RunStatus::Failed, 4)).unwrap();
+    let ok = s.latest_succeeded(&["a", "root", "none"]).unwrap();
+    assert_eq!(
+        ok.get("a"),
+        Some(&a.id),
+        "the latest that succeeded, not the latest"
+    );
+    assert!(!ok.contains_key("root") && !ok.contains_key("none"));
+}
+
+pub fn events_are_read_in_order_after_an_id<B: Backend>(b: &B) {
+    let mut s = b.open();
+    assert_eq!(s.last_event_id().unwrap(), 0);
+    let r = claimed(s.claim_run(&forced("j", 1)).unwrap());
+    s.append_event(
+        2,
+        EventKind::SlotSkipped,
+        Some("x"),
+        None,
+        &serde_json::json!({}),
+    )
+    .unwrap();
+    s.finish_run(r.id, &end(RunStatus::Succeeded, 3)).unwrap();
+    let all = s.events_after(None, 0, 100).unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
+    assert_eq!(s.last_event_id().unwrap(), all[2].id);
+    let after = s.events_after(None, all[0].id, 100).unwrap();
+    assert_eq!(after.len(), 2);
+    let of_run = s.events_after(Some(r.id), 0, 100).unwrap();
+    assert_eq!(
+        of_run.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        vec![EventKind::RunStarted, EventKind::RunEnded]
+    );
+    assert!(all[1].transition.is_none(), "not a change of state");
+}
+
+pub fn racing_reservations_stop_at_the_tree_budget<B: Backend>(b: &B) {
+    let mut s = b.open();
+    s.ensure_scopes(&["a"], &["worker".into()]).unwrap();
+    let root = claimed(s.claim_run(&forced("root", 1)).unwrap());
+    let kids: Vec<i64> = (0..12)
+        .map(|i| {
+            let q = enqueued(
+                s.enqueue_run(&queued("kid", i, 1, Some(root.id)), false)
+                    .unwrap(),
+            );
+            match s
+                .start_queued(
+                    q.id,
+                    Some(&format!("kid@{}", i + 1)),
+                    &limits(None, None, 20),
+                    &Actor::Tick,
+                    5,
+                )
+                .unwrap()
+            {
+                QueueStart::Started(r) => r.id,
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect();
+    let granted = AtomicUsize::new(0);
+    let tree = [(root.id, 5_000)];
+    std::thread::scope(|scope| {
+        for kid in &kids {
+            let (granted, tree) = (&granted, &tree);
+            scope.spawn(move || {
+                let mut s = b.open();
+                let r = s
+                    .reserve(&ReserveRequest {
+                        for_run: Some((*kid, Some("m"))),
+                        tree,
+                        ..req("a", "worker", "d", 1_000, 100_000)
+                    })
+                    .unwrap();
+                match r {
+                    Reservation::Reserved(_) => {
+                        granted.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Reservation::OverTree(why) => {
+                        assert!(why.contains("tree budget"), "{why}")
+                    }
+                    other => panic!("{other:?}"),
+                }
+            });
+        }
+    });
+    assert_eq!(
+        granted.load(Ordering::SeqCst),
+        5,
+        "exactly the tree's budget"
+    );
+    assert_eq!(s.usage("a", "d").unwrap(), 5_000);
+    assert!(
+        s.scope_state("a", "worker").unwrap().unwrap().enabled,
+        "a tree's budget disables no scope"
+    );
 }

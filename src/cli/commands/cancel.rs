@@ -3,6 +3,7 @@
 use crate::cli::args::Global;
 use crate::cli::output::Ui;
 use crate::core::error::{Result, code};
+use crate::core::run::Actor;
 use crate::engine::cancel::{self, Target};
 use crate::engine::views::RunView;
 
@@ -13,7 +14,7 @@ pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>) -> R
         (None, Some(j)) => Target::Job(j),
         (None, None) => crate::fail!(Usage, "give a RUN_ID or --job NAME"),
     };
-    let r = cancel::cancel(&mut e, target)?;
+    let r = cancel::cancel(&mut e, target, &Actor::Cli)?;
     if ui.json {
         ui.print_view(&RunView::from(&r));
     } else {

@@ -1,8 +1,10 @@
-//! `jobctl history [NAME]`: the latest runs, newest first.
+//! `jobctl history [NAME]`: the latest runs, newest first; `--tree` draws each sub-run
+//! under the run that submitted it.
 //!
 //! Streamed, in bounded memory whatever `-n` is: JSON is written run by run; a table is
 //! measured in one pass over the runs and printed in a second (its column widths must
-//! be known before its first row), both pages at a time.
+//! be known before its first row), both pages at a time. A tree is laid out from all the
+//! runs it shows, so `--tree` reads them first.
 
 use std::io::Write;
 
@@ -11,6 +13,7 @@ use crate::cli::output::{Ui, exit_text, human_duration, human_time};
 use crate::cli::table::{Cell, Table};
 use crate::core::error::Result;
 use crate::core::run::RunRecord;
+use crate::engine::Engine;
 use crate::engine::views::{self, RunView};
 
 const HEADERS: [&str; 8] = [
@@ -19,19 +22,30 @@ const HEADERS: [&str; 8] = [
 /// The narrowest REASON column worth showing.
 const MIN_REASON: usize = 20;
 
-pub fn execute(g: &Global, ui: &Ui, name: Option<&str>, n: usize) -> Result<u8> {
+pub fn execute(g: &Global, ui: &Ui, name: Option<&str>, n: usize, tree: bool) -> Result<u8> {
     let mut e = super::engine(g)?;
     if ui.json {
         return print_json(&mut e, name, n);
     }
+    // A tree: each sub-run under the run that submitted it.
+    let runs = if tree {
+        views::history(&mut e, name, n)?
+    } else {
+        Vec::new()
+    };
+    let laid: Vec<(usize, &RunRecord)> = crate::engine::tree::layout(&runs)
+        .into_iter()
+        .map(|l| (l.level, l.run))
+        .collect();
+    let laid = tree.then_some(laid.as_slice());
     // Pass 1: the widths. REASON (why a run did not succeed) only on a terminal with room
     // for it; JSON always has it (`error`).
     let mut headers = HEADERS.to_vec();
     headers.push("REASON");
     let mut table = Table::new(&headers, ui.color);
     let mut reason_width = 0usize;
-    let newest = views::history_each(&mut e, name, n, None, &mut |r| {
-        let mut cells = row(ui, r);
+    let newest = each_run(&mut e, name, n, laid, None, &mut |level, r| {
+        let mut cells = row(ui, r, level);
         let why = reason(r);
         if why != "-" {
             reason_width = reason_width.max(why.chars().count());
@@ -56,27 +70,64 @@ pub fn execute(g: &Global, ui: &Ui, name: Option<&str>, n: usize) -> Result<u8> 
     if writeln!(out, "{}", table.header_line()).is_err() {
         return Ok(0);
     }
-    views::history_each(&mut e, name, n, newest.map(|id| id + 1), &mut |r| {
-        let mut cells = row(ui, r);
-        if with_reason {
-            cells.push(Cell::new(reason(r)));
-        }
-        // A closed stdout (`| head`) ends the listing quietly.
-        Ok(writeln!(out, "{}", table.line(&cells)).is_ok())
-    })?;
+    each_run(
+        &mut e,
+        name,
+        n,
+        laid,
+        newest.map(|id| id + 1),
+        &mut |level, r| {
+            let mut cells = row(ui, r, level);
+            if with_reason {
+                cells.push(Cell::new(reason(r)));
+            }
+            // A closed stdout (`| head`) ends the listing quietly.
+            Ok(writeln!(out, "{}", table.line(&cells)).is_ok())
+        },
+    )?;
     let _ = out.flush();
     Ok(0)
 }
 
-fn row(ui: &Ui, r: &RunRecord) -> Vec<Cell> {
+/// The runs to list, in order, each with how deep it is drawn: the laid-out tree when
+/// there is one, else the history streamed (below `before`, when given). Returns the
+/// newest id seen (of the stream).
+fn each_run(
+    e: &mut Engine<'_>,
+    name: Option<&str>,
+    n: usize,
+    tree: Option<&[(usize, &RunRecord)]>,
+    before: Option<i64>,
+    each: &mut dyn FnMut(usize, &RunRecord) -> Result<bool>,
+) -> Result<Option<i64>> {
+    match tree {
+        Some(lines) => {
+            for (level, r) in lines {
+                if !each(*level, r)? {
+                    break;
+                }
+            }
+            Ok(None)
+        }
+        None => views::history_each(e, name, n, before, &mut |r| each(0, r)),
+    }
+}
+
+/// A run's cells; one `level` levels below a run shown above it is drawn under it.
+fn row(ui: &Ui, r: &RunRecord, level: usize) -> Vec<Cell> {
     let exit = match (r.exit_code, r.signal) {
         (Some(c), _) => c.to_string(),
         (None, Some(_)) => exit_text(None, r.signal),
         _ => "-".into(),
     };
+    let job = if level == 0 {
+        r.job.clone()
+    } else {
+        format!("{}└ {}", "  ".repeat(level - 1), r.job)
+    };
     vec![
         Cell::new(r.id),
-        Cell::new(&r.job),
+        Cell::new(job),
         Cell::new(human_time(r.started_at)),
         Cell::new(human_duration(r.duration_ms)),
         ui.status_cell(r.status),
@@ -98,7 +149,7 @@ fn reason(r: &RunRecord) -> String {
 }
 
 /// The runs as one JSON array, written run by run (laid out as `Ui::print_view` would).
-fn print_json(e: &mut crate::engine::Engine<'_>, name: Option<&str>, n: usize) -> Result<u8> {
+fn print_json(e: &mut Engine<'_>, name: Option<&str>, n: usize) -> Result<u8> {
     let mut out = std::io::stdout().lock();
     let mut first = true;
     let mut open = true;

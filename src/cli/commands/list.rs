@@ -20,6 +20,10 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
         .map(|r| {
             let next = match r.next {
                 Next::Running(id) => format!("running (run {id})"),
+                Next::PausedRun(id) => format!("paused run {id}"),
+                Next::Retrying(id) => format!("retrying (run {id})"),
+                Next::Queued(id) => format!("queued (run {id})"),
+                Next::Waiting(ref needs) => format!("waiting for {}", needs.join(", ")),
                 Next::Disabled => "disabled".into(),
                 Next::Paused => "paused".into(),
                 Next::Manual => "manual".into(),

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use crate::cli::args::Global;
 use crate::cli::output::Ui;
 use crate::core::error::{Error, Result};
-use crate::core::run::{RunRecord, RunStatus};
+use crate::core::run::RunRecord;
 use crate::engine::Engine;
 use crate::exec::logfile::{Chunk, Head, LogReader, TimesReader};
 use crate::fail;
@@ -65,7 +65,7 @@ pub fn execute(g: &Global, ui: &Ui, a: LogsArgs<'_>) -> Result<u8> {
     let mut watch = Watch {
         e,
         run: run.id,
-        running: run.is_running(),
+        running: !run.status.is_end(),
         checked: Instant::now(),
     };
     let missing = || -> Error {
@@ -260,7 +260,7 @@ impl Watch<'_> {
     fn check(&mut self) -> Result<bool> {
         self.e.recover()?;
         let status = self.e.store.get_run(self.run)?.map(|r| r.status);
-        self.running = status == Some(RunStatus::Running);
+        self.running = status.is_some_and(|s| !s.is_end());
         self.checked = Instant::now();
         Ok(self.running)
     }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::cli::args::Global;
 use crate::cli::output::{Ui, end_line};
 use crate::core::error::{Result, code};
-use crate::core::run::RunStatus;
+use crate::core::run::{Actor, RunRecord, RunStatus};
 use crate::engine::tick::{self, HeldView, TickResult};
 use crate::engine::views::{self, RunView};
 use crate::exec::process::interrupted_exit;
@@ -32,8 +32,15 @@ struct StartedView<'a> {
 }
 
 #[derive(Serialize)]
+struct QueuedView<'a> {
+    run_id: i64,
+    job: &'a str,
+}
+
+#[derive(Serialize)]
 struct TickView<'a> {
     started: Vec<StartedView<'a>>,
+    queued: Vec<QueuedView<'a>>,
     held: Vec<HeldView<'a>>,
 }
 
@@ -80,7 +87,7 @@ pub fn execute(
         // Before the tick, so a signal during it is not lost: runs it starts get it too.
         catch_stop_signals();
     }
-    let (started, held, next) = match tick::tick(&mut e, job)? {
+    let (started, queued, held, next) = match tick::tick(&mut e, job)? {
         TickResult::Busy(pid) => {
             let who = match pid {
                 Some(p) => format!(" (pid {p})"),
@@ -98,9 +105,10 @@ pub fn execute(
         }
         TickResult::Done {
             started,
+            queued,
             held,
             next,
-        } => (started, held, next),
+        } => (started, queued, held, next),
     };
     if !started.is_empty() {
         super::warn_if_root(cfg);
@@ -119,7 +127,13 @@ pub fn execute(
             s.supervisor.id()
         ));
     }
-    if started.is_empty() && held.is_empty() {
+    for r in &queued {
+        say(format!(
+            "queued {} (run {}): max_running = {} is reached; it starts when a run ends",
+            r.job, r.id, cfg.runner.max_running
+        ));
+    }
+    if started.is_empty() && queued.is_empty() && held.is_empty() {
         // Nothing silent: what was (not) done, and why.
         match job {
             Some(name) => {
@@ -148,10 +162,7 @@ pub fn execute(
         say(format!(
             "{}: due, but {}: waits for a later tick",
             h.job(),
-            match h.reason() {
-                "max_running" => format!("held back by max_running = {}", cfg.runner.max_running),
-                other => other.to_string(),
-            }
+            h.reason()
         ));
     }
     if !wait {
@@ -163,6 +174,13 @@ pub fn execute(
                         run_id: s.run.id,
                         job: &s.run.job,
                         pid: s.supervisor.id(),
+                    })
+                    .collect(),
+                queued: queued
+                    .iter()
+                    .map(|r| QueuedView {
+                        run_id: r.id,
+                        job: &r.job,
                     })
                     .collect(),
                 held: held_views(),
@@ -178,7 +196,7 @@ pub fn execute(
     let mut records = Vec::new();
     let mut worst = code::OK;
     let mut store_err = None;
-    let interrupted = wait_for_supervisors(&mut started_children(&started), &mut |pid| {
+    let mut interrupted = wait_for_supervisors(&mut started_children(&started), &mut |pid| {
         let Some((_, id)) = by_pid.iter().find(|(p, _)| *p == pid) else {
             return;
         };
@@ -197,6 +215,33 @@ pub fn execute(
     if let Some(err) = store_err {
         return Err(err);
     }
+    // The queued runs start under other supervisors, as slots free: waited for through
+    // the store; an interrupt cancels them (those not started yet never start).
+    let mut waiting: Vec<i64> = queued.iter().map(|r| r.id).collect();
+    let mut queued_ended = |r: RunRecord| {
+        if r.status != RunStatus::Succeeded {
+            worst = code::FAILURE;
+        }
+        say(end_line(&r));
+        records.push(r);
+    };
+    if interrupted.is_none() {
+        interrupted = wait_for_queued(&mut e, &mut waiting, &mut queued_ended)?;
+    }
+    for id in waiting {
+        let Some(now) = e.store.get_run(id)? else {
+            continue;
+        };
+        if !now.status.is_end() {
+            crate::engine::tree::cancel_one(
+                &mut e,
+                &now,
+                &Actor::Cli,
+                "cancelled: jobctl run --wait was interrupted",
+            )?;
+        }
+        queued_ended(e.store.get_run(id)?.unwrap_or(now));
+    }
     if ui.json {
         // In the order they started.
         records.sort_by_key(|r| r.id);
@@ -209,6 +254,44 @@ pub fn execute(
         Some(sig) => interrupted_exit(sig),
         None => worst,
     })
+}
+
+/// Waits for the queued runs `ids` to end, handing each to `ended` as it does (and
+/// taking it out of `ids`), unless a stop signal comes first (then that signal, and `ids`
+/// holds those not ended).
+fn wait_for_queued(
+    e: &mut crate::engine::Engine<'_>,
+    ids: &mut Vec<i64>,
+    ended: &mut dyn FnMut(RunRecord),
+) -> Result<Option<Signal>> {
+    let mut next_recovery = std::time::Instant::now();
+    while !ids.is_empty() {
+        let sig = GOT_SIGNAL.load(Ordering::SeqCst);
+        if sig != 0 {
+            return Ok(Some(Signal::try_from(sig).unwrap_or(Signal::SIGTERM)));
+        }
+        let mut i = 0;
+        while i < ids.len() {
+            match e.store.get_run(ids[i])? {
+                Some(r) if !r.status.is_end() => i += 1,
+                Some(r) => {
+                    ids.remove(i);
+                    ended(r);
+                }
+                None => {
+                    ids.remove(i);
+                }
+            }
+        }
+        if std::time::Instant::now() >= next_recovery {
+            e.recover()?;
+            next_recovery = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        }
+        if !ids.is_empty() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    Ok(None)
 }
 
 fn started_children(started: &[tick::Started]) -> Vec<u32> {

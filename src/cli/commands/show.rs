@@ -6,6 +6,7 @@ use std::fmt::Write;
 use crate::cli::args::Global;
 use crate::cli::output::{Ui, human_duration, human_time};
 use crate::core::error::Result;
+use crate::core::run::Trigger;
 use crate::core::units::format_milli;
 use crate::engine::report::{self, RunReport, Which};
 use crate::fail;
@@ -38,11 +39,18 @@ pub fn render(r: &RunReport) -> String {
     let mut line = |label: &str, text: String| {
         let _ = writeln!(o, "  {label:<10} {text}");
     };
-    let trigger = match r.trigger {
-        "scheduled" => format!("scheduled (slot {})", human_time(run.scheduled_for)),
+    let trigger = match run.trigger {
+        Trigger::Scheduled => format!("scheduled (slot {})", human_time(run.scheduled_for)),
+        Trigger::Retry => match run.retry_of {
+            Some(first) => format!("retry (attempt {} of run {first})", run.attempt),
+            None => format!("retry (attempt {})", run.attempt),
+        },
         t => t.to_string(),
     };
     line("trigger", trigger);
+    if let Some(parent) = run.parent_run_id {
+        line("parent", format!("run {parent} (depth {})", run.depth));
+    }
     line(
         "time",
         format!(

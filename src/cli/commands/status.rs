@@ -94,6 +94,7 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
                 vec![
                     Cell::new(run.id),
                     Cell::new(&run.job),
+                    ui.status_cell(run.status),
                     Cell::new(ui.time(run.started_at, s.now_ms)),
                     Cell::new(id(run.supervisor_pid)),
                     Cell::new(id(run.pgid)),
@@ -101,7 +102,26 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
                 ]
             })
             .collect();
-        text.push_str(&ui.table_text(&["RUN", "JOB", "STARTED", "PID", "PGID", "AGENT"], &rows));
+        text.push_str(&ui.table_text(
+            &["RUN", "JOB", "STATUS", "STARTED", "PID", "PGID", "AGENT"],
+            &rows,
+        ));
+    }
+    if !s.queued_runs.is_empty() {
+        text.push('\n');
+        let rows: Vec<Vec<Cell>> = s
+            .queued_runs
+            .iter()
+            .map(|(run, why)| {
+                vec![
+                    Cell::new(run.id),
+                    Cell::new(&run.job),
+                    Cell::new(ui.time(run.started_at, s.now_ms)),
+                    Cell::new(why),
+                ]
+            })
+            .collect();
+        text.push_str(&ui.table_text(&["QUEUED", "JOB", "SINCE", "WAITING FOR"], &rows));
     }
     text.push('\n');
     for (r, list) in &s.survivor_runs {

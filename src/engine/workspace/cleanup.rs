@@ -55,7 +55,7 @@ fn row(r: &RunRecord, ws: &WorkspaceInfo, now: i64) -> WorkspaceRow {
         bytes: ws.bytes,
         pushed: ws.pushed,
         kept: ws.kept,
-        running: r.is_running(),
+        running: !r.status.is_end(),
     }
 }
 
@@ -201,7 +201,7 @@ pub fn on_tick(e: &mut Engine<'_>) {
         return;
     }
     let any = match e.store.runs_with_worktree() {
-        Ok(runs) => runs.iter().any(|r| !r.is_running()),
+        Ok(runs) => runs.iter().any(|r| r.status.is_end()),
         Err(err) => {
             tracing::warn!("can't list kept worktrees: {err}");
             return;
@@ -249,7 +249,7 @@ fn sweep(
         .store
         .runs_with_worktree()?
         .into_iter()
-        .filter(|r| !r.is_running() && r.workspace.is_some())
+        .filter(|r| r.status.is_end() && r.workspace.is_some())
         .collect();
     let kept: Vec<Kept> = runs
         .iter()

@@ -192,6 +192,7 @@ impl BudgetStore for SqliteStore {
             budget,
             now,
             for_run,
+            tree,
         } = *req;
         let tx = self
             .conn
@@ -218,6 +219,23 @@ impl BudgetStore for SqliteStore {
             )
             .optional()?
             .unwrap_or(0);
+        for &(root, limit) in tree {
+            // What the tree below `root` (and `root` itself) holds: the cost noted on each
+            // of its runs, charged or still reserved.
+            let held: i64 = tx.query_row(
+                "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION SELECT r.id FROM runs r JOIN sub ON r.parent_run_id = sub.id) \
+                 SELECT COALESCE(SUM(cost_milli), 0) FROM runs WHERE id IN (SELECT id FROM sub)",
+                [root],
+                |r| r.get(0),
+            )?;
+            if held + cost > limit {
+                return Ok(Reservation::OverTree(format!(
+                    "quota_exhausted: tree budget reached ({} of {} for the tree of run {root})",
+                    crate::core::units::format_milli(held),
+                    crate::core::units::format_milli(limit)
+                )));
+            }
+        }
         if used + cost > budget {
             let reason = ScopeReason::daily_budget(
                 &crate::core::units::format_milli(used),

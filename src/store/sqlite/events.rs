@@ -1,10 +1,11 @@
-//! The append-only event log: every change of state, for `status`, `history` and audits.
+//! The append-only event log: every change of state, for `status`, `history`, `events`
+//! and audits. A run's change of state also says from what, to what, why and who made it.
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Row, Transaction, params};
 
 use super::SqliteStore;
 use crate::core::error::Result;
-use crate::core::run::EventKind;
+use crate::core::run::{Actor, EventKind, RunStatus, Transition};
 use crate::store::{Event, EventStore};
 
 pub(super) fn append_tx(
@@ -15,11 +16,98 @@ pub(super) fn append_tx(
     run_id: Option<i64>,
     detail: &serde_json::Value,
 ) -> Result<()> {
-    tx.execute(
-        "INSERT INTO events (at, kind, job, run_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![at, kind.as_str(), job, run_id, detail.to_string()],
-    )?;
+    append_full(tx, at, kind, job, run_id, detail, None)
+}
+
+/// Appends the event of a run's change of state.
+pub(super) fn append_transition(
+    tx: &Transaction<'_>,
+    at: i64,
+    job: &str,
+    run_id: i64,
+    t: &Transition,
+    detail: &serde_json::Value,
+) -> Result<()> {
+    append_full(
+        tx,
+        at,
+        t.to.event_kind(t.from),
+        Some(job),
+        Some(run_id),
+        detail,
+        Some(t),
+    )
+}
+
+fn append_full(
+    tx: &Transaction<'_>,
+    at: i64,
+    kind: EventKind,
+    job: Option<&str>,
+    run_id: Option<i64>,
+    detail: &serde_json::Value,
+    t: Option<&Transition>,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO events (at, kind, job, run_id, detail, from_status, to_status, reason, actor) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        at,
+        kind.as_str(),
+        job,
+        run_id,
+        detail.to_string(),
+        t.and_then(|t| t.from).map(RunStatus::as_str),
+        t.map(|t| t.to.as_str()),
+        t.and_then(|t| t.reason.as_deref()),
+        t.map(|t| t.by.to_wire()),
+    ])?;
     Ok(())
+}
+
+const COLUMNS: &str = "id, at, kind, job, run_id, detail, from_status, to_status, reason, actor";
+
+fn bad(col: usize, what: &str, v: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        col,
+        rusqlite::types::Type::Text,
+        format!("unknown {what} {v:?}").into(),
+    )
+}
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
+    let detail: String = r.get(5)?;
+    let kind: String = r.get(2)?;
+    let to: Option<String> = r.get(7)?;
+    let transition = match to {
+        None => None,
+        Some(to) => {
+            let from: Option<String> = r.get(6)?;
+            let actor: Option<String> = r.get(9)?;
+            Some(Transition {
+                from: match from {
+                    Some(f) => Some(RunStatus::parse(&f).ok_or_else(|| bad(6, "run status", &f))?),
+                    None => None,
+                },
+                to: RunStatus::parse(&to).ok_or_else(|| bad(7, "run status", &to))?,
+                reason: r.get(8)?,
+                by: actor
+                    .as_deref()
+                    .and_then(Actor::parse)
+                    .unwrap_or(Actor::Supervisor),
+            })
+        }
+    };
+    Ok(Event {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        kind: EventKind::parse(&kind).ok_or_else(|| bad(2, "event kind", &kind))?,
+        job: r.get(3)?,
+        run_id: r.get(4)?,
+        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+        transition,
+    })
 }
 
 impl EventStore for SqliteStore {
@@ -37,13 +125,39 @@ impl EventStore for SqliteStore {
         Ok(())
     }
 
-    fn events_after(&self, after: i64, run: Option<i64>, limit: usize) -> Result<Vec<Event>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT id, at, kind, job, run_id, detail FROM events WHERE id > ?1 AND (?2 IS NULL OR run_id = ?2) \
-             ORDER BY id LIMIT ?3",
+    fn events(&self, kind: Option<EventKind>, limit: usize) -> Result<Vec<Event>> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM events WHERE (?1 IS NULL OR kind = ?1) ORDER BY id DESC LIMIT ?2"
+        ))?;
+        let rows = st.query_map(
+            params![
+                kind.map(EventKind::as_str),
+                limit.min(i64::MAX as usize) as i64
+            ],
+            from_row,
         )?;
-        let rows = st.query_map(params![after, run, limit as i64], event_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn events_after(&self, run_id: Option<i64>, after: i64, limit: usize) -> Result<Vec<Event>> {
+        let limit = limit.min(i64::MAX as usize) as i64;
+        let rows = match run_id {
+            Some(id) => {
+                let mut st = self.conn.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM events WHERE run_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+                ))?;
+                st.query_map(params![id, after, limit], from_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            }
+            None => {
+                let mut st = self.conn.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM events WHERE id > ?1 ORDER BY id LIMIT ?2"
+                ))?;
+                st.query_map(params![after, limit], from_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            }
+        };
+        Ok(rows)
     }
 
     fn last_event_id(&self) -> Result<i64> {
@@ -51,44 +165,4 @@ impl EventStore for SqliteStore {
             .conn
             .query_row("SELECT COALESCE(max(id), 0) FROM events", [], |r| r.get(0))?)
     }
-
-    fn events(&self, kind: Option<EventKind>, limit: usize) -> Result<Vec<Event>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT id, at, kind, job, run_id, detail FROM events WHERE (?1 IS NULL OR kind = ?1) ORDER BY id DESC LIMIT ?2",
-        )?;
-        let rows = st.query_map(
-            params![kind.map(EventKind::as_str), limit as i64],
-            event_row,
-        )?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    fn run_events(&self, run_id: i64) -> Result<Vec<Event>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT id, at, kind, job, run_id, detail FROM events WHERE run_id = ?1 ORDER BY id",
-        )?;
-        let rows = st.query_map([run_id], event_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-}
-
-fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
-    let detail: String = r.get(5)?;
-    Ok(Event {
-        id: r.get(0)?,
-        at: r.get(1)?,
-        kind: {
-            let k: String = r.get(2)?;
-            EventKind::parse(&k).ok_or_else(|| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    2,
-                    rusqlite::types::Type::Text,
-                    format!("unknown event kind {k:?}").into(),
-                )
-            })?
-        },
-        job: r.get(3)?,
-        run_id: r.get(4)?,
-        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-    })
 }

@@ -120,7 +120,35 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN worktree TEXT;
     CREATE INDEX runs_with_worktree ON runs(id) WHERE worktree IS NOT NULL;
     ",
-    // 8: the first answer to each API request sent with an Idempotency-Key (24 h).
+    // 8: run control. A run says why it exists (`trigger_kind`; NULL in older rows:
+    // read as `forced`, `ask` or `scheduled`), whose sub-run it is and how deep, which
+    // attempt of which first run it is, what its supervisor was asked (`control`, by
+    // `control_by`), since when it is paused, and the prompt and variables it was given.
+    // Runs that are not ended yet are found through one partial index (the old one,
+    // `running` only, goes); children through their parent. An event of a run's change
+    // of state says from what, to what, why and who made it.
+    "
+    ALTER TABLE runs ADD COLUMN trigger_kind TEXT;
+    ALTER TABLE runs ADD COLUMN parent_run_id INTEGER;
+    ALTER TABLE runs ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE runs ADD COLUMN retry_of INTEGER;
+    ALTER TABLE runs ADD COLUMN control TEXT;
+    ALTER TABLE runs ADD COLUMN control_by TEXT;
+    ALTER TABLE runs ADD COLUMN paused_at INTEGER;
+    ALTER TABLE runs ADD COLUMN prompt TEXT;
+    ALTER TABLE runs ADD COLUMN env TEXT;
+    DROP INDEX IF EXISTS runs_running;
+    CREATE INDEX runs_active ON runs(status, job, depth)
+        WHERE status IN ('queued', 'running', 'paused', 'retrying');
+    CREATE INDEX runs_by_parent ON runs(parent_run_id) WHERE parent_run_id IS NOT NULL;
+    ALTER TABLE events ADD COLUMN from_status TEXT;
+    ALTER TABLE events ADD COLUMN to_status TEXT;
+    ALTER TABLE events ADD COLUMN reason TEXT;
+    ALTER TABLE events ADD COLUMN actor TEXT;
+    ",
+    // 9: the first answer to each API request sent with an Idempotency-Key (24 h), and
+    // what a client submitting a run through the API attached to it.
     "
     CREATE TABLE idempotency (
         key        TEXT PRIMARY KEY,
@@ -131,6 +159,7 @@ const MIGRATIONS: &[&str] = &[
         at         INTEGER NOT NULL
     );
     CREATE INDEX idempotency_by_age ON idempotency(at);
+    ALTER TABLE runs ADD COLUMN metadata TEXT;
     ",
 ];
 

@@ -9,6 +9,8 @@ mod budget;
 mod events;
 mod jobs;
 pub mod migrations;
+mod queue;
+mod rows;
 mod runs;
 
 use std::fs::{DirBuilder, OpenOptions};
@@ -106,22 +108,22 @@ fn state_error(msg: String) -> Error {
 /// symlink and its target are one state directory, and everything that names it (run
 /// logs, the marks that find a run's processes) must spell it the same way.
 pub fn ensure_state_dir(dir: &Path) -> Result<PathBuf> {
+    // Made here, or by another command racing this one (four ticks on a fresh state):
+    // creating one that exists is no error, only something else in its place is.
     if !dir.is_dir() {
-        if dir.exists() {
-            return Err(state_error(format!(
-                "state directory {} exists but is not a directory",
-                dir.display()
-            )));
-        }
         DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
             .map_err(|e| {
-                state_error(format!(
-                    "can't create the state directory {}: {e}",
-                    dir.display()
-                ))
+                state_error(if dir.exists() && !dir.is_dir() {
+                    format!(
+                        "state directory {} exists but is not a directory",
+                        dir.display()
+                    )
+                } else {
+                    format!("can't create the state directory {}: {e}", dir.display())
+                })
             })?;
     }
     let canonical = dir.canonicalize().map_err(|e| {

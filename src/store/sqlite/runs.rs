@@ -2,24 +2,15 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::SqliteStore;
-use crate::core::error::Result;
-use crate::core::run::{EventKind, NewRun, RunEnd, RunRecord, RunStatus};
+use super::events::append_transition;
+pub(super) use super::rows::{ACTIVE, COLUMNS, SUPERVISED, from_row};
+use crate::core::error::{Error, Result};
+use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
-use crate::store::{Claim, RunCount, RunQuery, RunStore};
-
-const COLUMNS: &str = "id, job, status, forced, scheduled_for, started_at, ended_at, duration_ms, exit_code, signal, \
-     error, role, agent, model, scope, cost_milli, cost_usd, input_tokens, output_tokens, num_turns, attempts, \
-     log_path, supervisor_pid, pgid, tool_calls, lock_name, survivors, workspace, changes, hooks";
-
-/// A JSON column read back: what can't be read is left out, never an error that would
-/// hide the rest of the record.
-fn json_col<T: serde::de::DeserializeOwned>(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<T>> {
-    let text: Option<String> = r.get(i)?;
-    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
-}
+use crate::store::{Claim, Enqueued, RunCount, RunQuery, RunStore};
 
 /// A list as a JSON column: NULL when empty.
 fn json_list<T: serde::Serialize>(items: &[T]) -> Result<Option<String>> {
@@ -30,51 +21,214 @@ fn json_list<T: serde::Serialize>(items: &[T]) -> Result<Option<String>> {
     })
 }
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
-    let attempts: Option<String> = r.get(20)?;
-    Ok(RunRecord {
-        id: r.get(0)?,
-        job: r.get(1)?,
-        status: {
-            let s: String = r.get(2)?;
-            RunStatus::parse(&s).ok_or_else(|| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    2,
-                    rusqlite::types::Type::Text,
-                    format!("unknown run status {s:?}").into(),
-                )
-            })?
+pub(super) fn get_tx(tx: &Transaction<'_>, id: i64) -> Result<Option<RunRecord>> {
+    Ok(tx
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"),
+            [id],
+            from_row,
+        )
+        .optional()?)
+}
+
+/// Inserts a new run in `status`, with its log path and its first event; returns its id.
+pub(super) fn insert_tx(
+    tx: &Transaction<'_>,
+    dir: &std::path::Path,
+    new: &NewRun,
+    status: RunStatus,
+) -> Result<i64> {
+    let env = if new.env.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&new.env)?)
+    };
+    tx.prepare_cached(
+        "INSERT INTO runs (job, status, forced, scheduled_for, started_at, supervisor_pid, scope, lock_name, \
+         trigger_kind, parent_run_id, depth, attempt, retry_of, prompt, env) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )?
+    .execute(params![
+        new.job,
+        status.as_str(),
+        new.forced as i64,
+        new.scheduled_for,
+        new.started_at,
+        new.supervisor_pid,
+        new.scope,
+        new.lock_name,
+        new.effective_trigger().as_str(),
+        new.parent_run_id,
+        new.depth,
+        new.attempt.max(1),
+        new.retry_of,
+        new.prompt,
+        env
+    ])?;
+    let id = tx.last_insert_rowid();
+    let log_path = dir.join("logs").join(&new.job).join(format!("{id}.log"));
+    tx.execute(
+        "UPDATE runs SET log_path = ?1 WHERE id = ?2",
+        params![log_path.display().to_string(), id],
+    )?;
+    if let Some(slot) = new.last_slot {
+        tx.execute(
+            "INSERT INTO jobs (name, first_seen, last_slot) VALUES (?1, ?2, ?2) \
+             ON CONFLICT(name) DO UPDATE SET last_slot = excluded.last_slot, held = 0",
+            params![new.job, slot],
+        )?;
+    }
+    append_transition(
+        tx,
+        new.started_at,
+        &new.job,
+        id,
+        &Transition {
+            from: None,
+            to: status,
+            reason: new.reason.clone(),
+            by: new.by.clone(),
         },
-        forced: r.get::<_, i64>(3)? != 0,
-        scheduled_for: r.get(4)?,
-        started_at: r.get(5)?,
-        ended_at: r.get(6)?,
-        duration_ms: r.get(7)?,
-        exit_code: r.get(8)?,
-        signal: r.get(9)?,
-        error: r.get(10)?,
-        role: r.get(11)?,
-        agent: r.get(12)?,
-        model: r.get(13)?,
-        scope: r.get(14)?,
-        cost_milli: r.get(15)?,
-        cost_usd: r.get(16)?,
-        input_tokens: r.get(17)?,
-        output_tokens: r.get(18)?,
-        num_turns: r.get(19)?,
-        attempts: attempts
-            .and_then(|a| serde_json::from_str(&a).ok())
-            .unwrap_or_default(),
-        log_path: r.get(21)?,
-        supervisor_pid: r.get(22)?,
-        pgid: r.get(23)?,
-        tool_calls: r.get(24)?,
-        lock_name: r.get(25)?,
-        survivors: r.get(26)?,
-        workspace: json_col(r, 27)?,
-        changes: json_col(r, 28)?.unwrap_or_default(),
-        hooks: json_col(r, 29)?.unwrap_or_default(),
-    })
+        &serde_json::json!({"forced": new.forced, "scheduled_for": new.scheduled_for, "trigger": new.effective_trigger()}),
+    )?;
+    Ok(id)
+}
+
+/// Whether a scheduled run of `job` for `slot` exists.
+fn slot_taken(tx: &Transaction<'_>, job: &str, slot: i64) -> Result<bool> {
+    Ok(tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM runs WHERE job = ?1 AND forced = 0 AND scheduled_for = ?2)",
+        params![job, slot],
+        |r| r.get(0),
+    )?)
+}
+
+/// A supervised run under the lease of `job` named `lock_name` (`None`: the job's own).
+pub(super) fn lease_holder(
+    tx: &Transaction<'_>,
+    job: &str,
+    lock_name: Option<&str>,
+) -> Result<Option<i64>> {
+    Ok(tx
+        .query_row(
+            &format!(
+                "SELECT id FROM runs WHERE {SUPERVISED} AND job = ?1 AND lock_name IS ?2 LIMIT 1"
+            ),
+            params![job, lock_name],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Closes run `id` once (from any state that is not an end), with its end event; the
+/// closed record, or `None` when it was closed already.
+pub(super) fn close_tx(tx: &Transaction<'_>, id: i64, end: &RunEnd) -> Result<Option<RunRecord>> {
+    let Some(before) = get_tx(tx, id)?.filter(|r| !r.status.is_end()) else {
+        return Ok(None);
+    };
+    let mut refunded = false;
+    if end.status == RunStatus::Lost && end.refund_unstarted {
+        // A reservation for an agent call that never started was never spent; giving it
+        // back in the same transaction that closes the run makes it happen exactly once,
+        // and only into the usage it was counted in (same day, no reset since).
+        let unstarted: Option<(String, String, i64, i64)> = tx
+            .query_row(
+                &format!(
+                    "SELECT agent, reserve_day, cost_milli, COALESCE(reserve_epoch, 0) FROM runs WHERE id = ?1 \
+                     AND {ACTIVE} AND reserve_day IS NOT NULL AND pgid IS NULL AND agent_starting IS NULL \
+                     AND agent IS NOT NULL AND cost_milli IS NOT NULL"
+                ),
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        if let Some((agent, day, cost, epoch)) = unstarted {
+            tx.execute(
+                "UPDATE agent_usage SET used_milli = MAX(0, used_milli - ?1) WHERE agent = ?2 AND day = ?3 AND epoch = ?4",
+                params![cost, agent, day, epoch],
+            )?;
+            refunded = true;
+        }
+    }
+    // A lost run keeps the agent and cost it was charged, so history adds up to usage.
+    let (agent, model, cost_milli) = if end.status == RunStatus::Lost {
+        (
+            before.agent.clone(),
+            before.model.clone(),
+            if refunded { None } else { before.cost_milli },
+        )
+    } else {
+        (end.agent.clone(), end.model.clone(), end.cost_milli)
+    };
+    let attempts = if end.attempts.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&end.attempts)?)
+    };
+    let workspace = end
+        .workspace
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
+    let worktree = end
+        .workspace
+        .as_ref()
+        .and_then(|w| w.kept.then(|| w.path.clone()));
+    let n = tx.execute(
+        &format!(
+            "UPDATE runs SET status = ?1, ended_at = ?2, duration_ms = MAX(0, ?2 - started_at), exit_code = ?3, \
+             signal = ?4, error = ?5, role = COALESCE(?6, role), agent = ?7, model = ?8, scope = COALESCE(?9, scope), \
+             cost_milli = ?10, cost_usd = ?11, input_tokens = ?12, output_tokens = ?13, num_turns = ?14, \
+             attempts = ?15, tool_calls = ?17, survivors = ?18, reserve_day = NULL, \
+             worktree = CASE WHEN ?19 IS NULL THEN worktree ELSE ?20 END, workspace = COALESCE(?19, workspace), \
+             changes = ?21, hooks = ?22 WHERE id = ?16 AND {ACTIVE}"
+        ),
+        params![
+            end.status.as_str(),
+            end.ended_at,
+            end.exit_code,
+            end.signal,
+            end.error,
+            end.role,
+            agent,
+            model,
+            end.scope,
+            cost_milli,
+            end.cost_usd,
+            end.input_tokens,
+            end.output_tokens,
+            end.num_turns,
+            attempts,
+            id,
+            end.tool_calls,
+            end.survivors,
+            workspace,
+            worktree,
+            json_list(&end.changes)?,
+            json_list(&end.hooks)?,
+        ],
+    )?;
+    if n != 1 {
+        return Ok(None);
+    }
+    let closed = get_tx(tx, id)?.ok_or_else(|| Error::State(format!("run {id} vanished")))?;
+    append_transition(
+        tx,
+        end.ended_at,
+        &closed.job,
+        id,
+        &Transition {
+            from: Some(before.status),
+            to: end.status,
+            reason: end.error.clone(),
+            by: end.by.clone(),
+        },
+        &serde_json::json!({
+            "status": end.status, "exit_code": end.exit_code, "signal": end.signal,
+            "duration_ms": closed.duration_ms, "error": end.error,
+        }),
+    )?;
+    Ok(Some(closed))
 }
 
 impl RunStore for SqliteStore {
@@ -82,62 +236,48 @@ impl RunStore for SqliteStore {
     /// insert are one transaction begun as a writer, so no other process claims between.
     fn claim_run(&mut self, new: &NewRun) -> Result<Claim> {
         let tx = self.conn.transaction()?;
-        if let Some(slot) = new.last_slot {
-            let taken: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM runs WHERE job = ?1 AND forced = 0 AND scheduled_for = ?2)",
-                params![new.job, slot],
-                |r| r.get(0),
-            )?;
-            if taken {
-                return Ok(Claim::SlotTaken);
-            }
+        if let Some(slot) = new.last_slot
+            && slot_taken(&tx, &new.job, slot)?
+        {
+            return Ok(Claim::SlotTaken);
         }
-        if new.lock_name.is_none() {
-            let running: Option<i64> = tx
+        if !new
+            .lock_name
+            .as_deref()
+            .is_some_and(|l| l.starts_with("ask/"))
+            && let Some(id) = lease_holder(&tx, &new.job, new.lock_name.as_deref())?
+        {
+            return Ok(Claim::JobRunning(id));
+        }
+        let id = insert_tx(&tx, &self.dir, new, RunStatus::Running)?;
+        let run = get_tx(&tx, id)?.ok_or_else(|| Error::State(format!("run {id} vanished")))?;
+        tx.commit()?;
+        Ok(Claim::Claimed(Box::new(run)))
+    }
+
+    fn enqueue_run(&mut self, new: &NewRun, one_per_job: bool) -> Result<Enqueued> {
+        let tx = self.conn.transaction()?;
+        if let Some(slot) = new.last_slot
+            && slot_taken(&tx, &new.job, slot)?
+        {
+            return Ok(Enqueued::SlotTaken);
+        }
+        if one_per_job {
+            let queued: Option<i64> = tx
                 .query_row(
-                    "SELECT id FROM runs WHERE status = 'running' AND job = ?1 AND lock_name IS NULL LIMIT 1",
+                    &format!("SELECT id FROM runs WHERE {ACTIVE} AND status = 'queued' AND job = ?1 LIMIT 1"),
                     [&new.job],
                     |r| r.get(0),
                 )
                 .optional()?;
-            if let Some(id) = running {
-                return Ok(Claim::JobRunning(id));
+            if let Some(id) = queued {
+                return Ok(Enqueued::AlreadyQueued(id));
             }
         }
-        tx.execute(
-            "INSERT INTO runs (job, status, forced, scheduled_for, started_at, supervisor_pid, scope, lock_name) \
-             VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![new.job, new.forced as i64, new.scheduled_for, new.started_at, new.supervisor_pid, new.scope, new.lock_name],
-        )?;
-        let id = tx.last_insert_rowid();
-        let log_path = self
-            .dir
-            .join("logs")
-            .join(&new.job)
-            .join(format!("{id}.log"));
-        let log_path = log_path.display().to_string();
-        tx.execute(
-            "UPDATE runs SET log_path = ?1 WHERE id = ?2",
-            params![log_path, id],
-        )?;
-        if let Some(slot) = new.last_slot {
-            tx.execute(
-                "INSERT INTO jobs (name, first_seen, last_slot) VALUES (?1, ?2, ?2) \
-                 ON CONFLICT(name) DO UPDATE SET last_slot = excluded.last_slot, held = 0",
-                params![new.job, slot],
-            )?;
-        }
-        super::events::append_tx(
-            &tx,
-            new.started_at,
-            crate::core::run::EventKind::RunStarted,
-            Some(&new.job),
-            Some(id),
-            &serde_json::json!({"forced": new.forced, "scheduled_for": new.scheduled_for}),
-        )?;
+        let id = insert_tx(&tx, &self.dir, new, RunStatus::Queued)?;
+        let run = get_tx(&tx, id)?.ok_or_else(|| Error::State(format!("run {id} vanished")))?;
         tx.commit()?;
-        let run = self.get_run(id)?.expect("run just inserted");
-        Ok(Claim::Claimed(Box::new(run)))
+        Ok(Enqueued::Queued(Box::new(run)))
     }
 
     fn mark_agent_starting(&mut self, id: i64) -> Result<()> {
@@ -156,130 +296,96 @@ impl RunStore for SqliteStore {
 
     fn finish_run(&mut self, id: i64, end: &RunEnd) -> Result<Option<RunRecord>> {
         let tx = self.conn.transaction()?;
-        let mut refunded = false;
-        if end.status == RunStatus::Lost && end.refund_unstarted {
-            // A reservation for an agent call that never started was never spent; giving it
-            // back in the same transaction that closes the run makes it happen exactly once,
-            // and only into the usage it was counted in (same day, no reset since).
-            let unstarted: Option<(String, String, i64, i64)> = tx
-                .query_row(
-                    "SELECT agent, reserve_day, cost_milli, COALESCE(reserve_epoch, 0) FROM runs WHERE id = ?1 \
-                     AND status = 'running' AND reserve_day IS NOT NULL AND pgid IS NULL AND agent_starting IS NULL \
-                     AND agent IS NOT NULL AND cost_milli IS NOT NULL",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .optional()?;
-            if let Some((agent, day, cost, epoch)) = unstarted {
-                tx.execute(
-                    "UPDATE agent_usage SET used_milli = MAX(0, used_milli - ?1) WHERE agent = ?2 AND day = ?3 AND epoch = ?4",
-                    params![cost, agent, day, epoch],
-                )?;
-                refunded = true;
-            }
-        }
-        // A lost run keeps the agent and cost it was charged, so history adds up to usage.
-        let (agent, model, cost_milli) = if end.status == RunStatus::Lost {
-            tx.query_row(
-                "SELECT agent, model, cost_milli FROM runs WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok((
-                        r.get::<_, Option<String>>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Option<i64>>(2)?,
-                    ))
-                },
-            )
-            .optional()?
-            .map(|(a, m, c)| (a, m, if refunded { None } else { c }))
-            .unwrap_or_default()
-        } else {
-            (end.agent.clone(), end.model.clone(), end.cost_milli)
-        };
-        let attempts = if end.attempts.is_empty() {
-            None
-        } else {
-            Some(serde_json::to_string(&end.attempts)?)
-        };
-        let workspace = end
-            .workspace
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()?;
-        let worktree = end
-            .workspace
-            .as_ref()
-            .and_then(|w| w.kept.then(|| w.path.clone()));
-        let n = tx.execute(
-            "UPDATE runs SET status = ?1, ended_at = ?2, duration_ms = MAX(0, ?2 - started_at), exit_code = ?3, \
-             signal = ?4, error = ?5, role = COALESCE(?6, role), agent = ?7, model = ?8, scope = COALESCE(?9, scope), \
-             cost_milli = ?10, cost_usd = ?11, input_tokens = ?12, output_tokens = ?13, num_turns = ?14, \
-             attempts = ?15, tool_calls = ?17, survivors = ?18, reserve_day = NULL, \
-             worktree = CASE WHEN ?19 IS NULL THEN worktree ELSE ?20 END, workspace = COALESCE(?19, workspace), \
-             changes = ?21, hooks = ?22 WHERE id = ?16 AND status = 'running'",
-            params![
-                end.status.as_str(),
-                end.ended_at,
-                end.exit_code,
-                end.signal,
-                end.error,
-                end.role,
-                agent,
-                model,
-                end.scope,
-                cost_milli,
-                end.cost_usd,
-                end.input_tokens,
-                end.output_tokens,
-                end.num_turns,
-                attempts,
-                id,
-                end.tool_calls,
-                end.survivors,
-                workspace,
-                worktree,
-                json_list(&end.changes)?,
-                json_list(&end.hooks)?,
-            ],
-        )?;
-        if n == 1 {
-            let (job, duration): (String, Option<i64>) = tx.query_row(
-                "SELECT job, duration_ms FROM runs WHERE id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            let kind = if end.status == RunStatus::Lost {
-                EventKind::RunLost
-            } else {
-                EventKind::RunEnded
-            };
-            super::events::append_tx(
-                &tx,
-                end.ended_at,
-                kind,
-                Some(&job),
-                Some(id),
-                &serde_json::json!({
-                    "status": end.status, "exit_code": end.exit_code, "signal": end.signal,
-                    "duration_ms": duration, "error": end.error,
-                }),
-            )?;
-        }
         // Read in the same transaction: another process pruning history (runs of `ask`
         // end side by side) may delete the record right after.
-        let closed = if n == 1 {
-            tx.query_row(
-                &format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"),
-                [id],
-                from_row,
-            )
-            .optional()?
-        } else {
-            None
-        };
+        let closed = close_tx(&tx, id, end)?;
         tx.commit()?;
         Ok(closed)
+    }
+
+    fn finish_and_retry(
+        &mut self,
+        id: i64,
+        end: &RunEnd,
+        retry: &NewRun,
+    ) -> Result<Option<(RunRecord, RunRecord)>> {
+        let tx = self.conn.transaction()?;
+        let Some(closed) = close_tx(&tx, id, end)? else {
+            return Ok(None);
+        };
+        let rid = insert_tx(&tx, &self.dir, retry, RunStatus::Retrying)?;
+        let retry = get_tx(&tx, rid)?.ok_or_else(|| Error::State(format!("run {rid} vanished")))?;
+        tx.commit()?;
+        Ok(Some((closed, retry)))
+    }
+
+    fn transition(&mut self, id: i64, t: &Transition, at: i64) -> Result<bool> {
+        self.transition_run(id, t, at)
+    }
+
+    fn request_control(
+        &mut self,
+        id: i64,
+        want: RunStatus,
+        by: &Actor,
+    ) -> Result<Option<(RunStatus, bool)>> {
+        self.request_run_control(id, want, by)
+    }
+
+    fn queue_heads(&self) -> Result<Vec<crate::store::QueueHead>> {
+        self.heads()
+    }
+
+    fn queued_runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
+        self.queued(limit)
+    }
+
+    fn load(&self) -> Result<crate::store::Load> {
+        self.slots_taken()
+    }
+
+    fn start_queued(
+        &mut self,
+        id: i64,
+        lock_name: Option<&str>,
+        limits: &crate::store::Limits,
+        by: &Actor,
+        at: i64,
+    ) -> Result<crate::store::QueueStart> {
+        self.start_queued_run(id, lock_name, limits, by, &|| at)
+    }
+
+    fn start_queued_now(
+        &mut self,
+        id: i64,
+        lock_name: Option<&str>,
+        limits: &crate::store::Limits,
+        by: &Actor,
+        now: &dyn Fn() -> i64,
+    ) -> Result<crate::store::QueueStart> {
+        self.start_queued_run(id, lock_name, limits, by, now)
+    }
+
+    fn descendants(&self, id: i64) -> Result<Vec<RunRecord>> {
+        self.subtree(id)
+    }
+
+    fn latest_succeeded(&self, jobs: &[&str]) -> Result<HashMap<String, i64>> {
+        let names = serde_json::to_string(jobs)?;
+        let mut st = self.conn.prepare_cached(
+            "SELECT j.value, (SELECT max(id) FROM runs WHERE job = j.value AND status = 'succeeded') \
+             FROM json_each(?1) AS j",
+        )?;
+        let mut out = HashMap::new();
+        for row in st.query_map([names], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
+        })? {
+            let (job, id) = row?;
+            if let Some(id) = id {
+                out.insert(job, id);
+            }
+        }
+        Ok(out)
     }
 
     fn get_run(&self, id: i64) -> Result<Option<RunRecord>> {
@@ -293,9 +399,9 @@ impl RunStore for SqliteStore {
             .optional()?)
     }
 
-    fn running_runs(&self) -> Result<Vec<RunRecord>> {
+    fn supervised_runs(&self) -> Result<Vec<RunRecord>> {
         let mut st = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM runs WHERE status = 'running' ORDER BY id"
+            "SELECT {COLUMNS} FROM runs WHERE {SUPERVISED} ORDER BY id"
         ))?;
         let rows = st.query_map([], from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -427,9 +533,9 @@ impl RunStore for SqliteStore {
         crate::faults::pause("prune_read");
         let mut paths = Vec::new();
         {
-            let mut st = tx.prepare(
-                "SELECT log_path FROM runs WHERE job = ?1 AND id < ?2 AND status != 'running' AND worktree IS NULL",
-            )?;
+            let mut st = tx.prepare(&format!(
+                "SELECT log_path FROM runs WHERE job = ?1 AND id < ?2 AND NOT ({ACTIVE}) AND worktree IS NULL"
+            ))?;
             for p in st.query_map(params![job, cutoff], |r| r.get::<_, Option<String>>(0))? {
                 if let Some(p) = p? {
                     paths.push(p);
@@ -437,11 +543,11 @@ impl RunStore for SqliteStore {
             }
         }
         tx.execute(
-            "DELETE FROM events WHERE run_id IN (SELECT id FROM runs WHERE job = ?1 AND id < ?2 AND status != 'running' AND worktree IS NULL)",
+            &format!("DELETE FROM events WHERE run_id IN (SELECT id FROM runs WHERE job = ?1 AND id < ?2 AND NOT ({ACTIVE}) AND worktree IS NULL)"),
             params![job, cutoff],
         )?;
         tx.execute(
-            "DELETE FROM runs WHERE job = ?1 AND id < ?2 AND status != 'running' AND worktree IS NULL",
+            &format!("DELETE FROM runs WHERE job = ?1 AND id < ?2 AND NOT ({ACTIVE}) AND worktree IS NULL"),
             params![job, cutoff],
         )?;
         tx.commit()?;
@@ -512,54 +618,5 @@ impl RunStore for SqliteStore {
                 from_row,
             )
             .optional()?)
-    }
-}
-
-impl SqliteStore {
-    /// Imports finished runs in one transaction (history migration, and the benchmark's
-    /// fixtures: a million runs one transaction each would take minutes).
-    pub fn import_runs(&mut self, runs: impl IntoIterator<Item = RunRecord>) -> Result<usize> {
-        let tx = self.conn.transaction()?;
-        let mut n = 0;
-        {
-            let mut st = tx.prepare_cached(
-                "INSERT INTO runs (job, status, forced, scheduled_for, started_at, ended_at, duration_ms, exit_code, \
-                 signal, error, log_path) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-            for r in runs {
-                st.execute(params![
-                    r.job,
-                    r.status.as_str(),
-                    r.forced as i64,
-                    r.scheduled_for,
-                    r.started_at,
-                    r.ended_at,
-                    r.duration_ms,
-                    r.exit_code,
-                    r.signal,
-                    r.error,
-                    r.log_path
-                ])?;
-                n += 1;
-            }
-        }
-        tx.commit()?;
-        Ok(n)
-    }
-
-    /// Records job states as a tick would (first seen, last slot), in one transaction.
-    pub fn import_job_states(&mut self, states: &[(String, i64, Option<i64>)]) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut st = tx.prepare_cached(
-                "INSERT INTO jobs (name, first_seen, last_slot) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT(name) DO UPDATE SET first_seen = excluded.first_seen, last_slot = excluded.last_slot",
-            )?;
-            for (name, first_seen, last_slot) in states {
-                st.execute(params![name, first_seen, last_slot])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
     }
 }

@@ -1,0 +1,174 @@
+//! The run state machine: which moves between states a run may make, the event kind that
+//! records each, who makes one (`by`), the move as its event records it, and what a run's
+//! children become when it ends. Pure data and rules; the store applies them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::run::{EventKind, RunStatus};
+
+impl RunStatus {
+    /// Whether a run may move from `self` to `to`: `queued` → `running`; `running` ⇄
+    /// `paused`; `retrying` → `running`; anything not ended → an end. Nothing leaves an end.
+    pub fn can_become(self, to: RunStatus) -> bool {
+        use RunStatus::*;
+        match (self, to) {
+            (Queued, Running) | (Running, Paused) | (Paused, Running) | (Retrying, Running) => true,
+            (from, to) => !from.is_end() && to.is_end(),
+        }
+    }
+
+    /// The event kind that records a move into `self` (from `from`, `None` for a new run).
+    pub fn event_kind(self, from: Option<RunStatus>) -> EventKind {
+        match (from, self) {
+            (_, RunStatus::Queued) => EventKind::RunQueued,
+            (_, RunStatus::Retrying) => EventKind::RunRetrying,
+            (Some(RunStatus::Paused), RunStatus::Running) => EventKind::RunResumed,
+            (_, RunStatus::Running) => EventKind::RunStarted,
+            (_, RunStatus::Paused) => EventKind::RunPaused,
+            (_, RunStatus::Lost) => EventKind::RunLost,
+            _ => EventKind::RunEnded,
+        }
+    }
+}
+
+/// Who made a run change state (`by` of its events): the tick, a supervisor, a command,
+/// the HTTP API (with the subject of its token), or recovery after a crash.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum Actor {
+    Tick,
+    #[default]
+    Supervisor,
+    Cli,
+    Api(String),
+    Recovery,
+}
+
+impl Actor {
+    /// `tick`, `supervisor`, `cli`, `api`, `recovery`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Actor::Tick => "tick",
+            Actor::Supervisor => "supervisor",
+            Actor::Cli => "cli",
+            Actor::Api(_) => "api",
+            Actor::Recovery => "recovery",
+        }
+    }
+
+    /// The API token's subject.
+    pub fn subject(&self) -> Option<&str> {
+        match self {
+            Actor::Api(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// As stored: the kind, and for the API `api:SUBJECT`.
+    pub fn to_wire(&self) -> String {
+        match self {
+            Actor::Api(s) => format!("api:{s}"),
+            other => other.kind().to_string(),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Actor> {
+        Some(match s {
+            "tick" => Actor::Tick,
+            "supervisor" => Actor::Supervisor,
+            "cli" => Actor::Cli,
+            "recovery" => Actor::Recovery,
+            other => Actor::Api(other.strip_prefix("api:")?.to_string()),
+        })
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_wire())
+    }
+}
+
+impl Serialize for Actor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_wire())
+    }
+}
+
+/// One change of a run's state, as its event records it: `{from, to, reason, by}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// `None` for a run being created.
+    pub from: Option<RunStatus>,
+    pub to: RunStatus,
+    pub reason: Option<String>,
+    pub by: Actor,
+}
+
+impl Transition {
+    pub fn new(from: RunStatus, to: RunStatus, reason: Option<String>, by: Actor) -> Transition {
+        Transition {
+            from: Some(from),
+            to,
+            reason,
+            by,
+        }
+    }
+
+    /// Whether the move is one a run may make.
+    pub fn is_allowed(&self) -> bool {
+        self.from.is_none_or(|f| f.can_become(self.to))
+    }
+}
+
+/// What a run's children still running become when it ends (the job's `children`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ChildPolicy {
+    #[default]
+    Cancel,
+    Abandon,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_machine_allows_only_its_moves() {
+        use RunStatus::*;
+        let allowed = [
+            (Queued, Running),
+            (Running, Paused),
+            (Paused, Running),
+            (Retrying, Running),
+        ];
+        for from in RunStatus::ALL {
+            for to in RunStatus::ALL {
+                let want = allowed.contains(&(*from, *to)) || (!from.is_end() && to.is_end());
+                assert_eq!(from.can_become(*to), want, "{from} -> {to}");
+            }
+        }
+        assert!(!Succeeded.can_become(Running), "an end never changes");
+        assert!(!Queued.can_become(Paused) && !Retrying.can_become(Paused));
+        assert!(!Running.can_become(Queued) && !Running.can_become(Retrying));
+        assert_eq!(Running.event_kind(Some(Paused)), EventKind::RunResumed);
+        assert_eq!(Running.event_kind(Some(Queued)), EventKind::RunStarted);
+        assert_eq!(Lost.event_kind(Some(Paused)), EventKind::RunLost);
+    }
+
+    #[test]
+    fn actors_round_trip_with_the_api_subject() {
+        for a in [
+            Actor::Tick,
+            Actor::Supervisor,
+            Actor::Cli,
+            Actor::Recovery,
+            Actor::Api("ci-bot".into()),
+        ] {
+            assert_eq!(Actor::parse(&a.to_wire()), Some(a.clone()));
+        }
+        assert_eq!(Actor::Api("x".into()).kind(), "api");
+        assert_eq!(Actor::parse("nobody"), None);
+    }
+}

@@ -1,0 +1,111 @@
+//! Starting a run's detached supervisor (`jobctl supervise RUN_ID --lock-fd N`): the tick
+//! does it for a slot, whoever ends a run does it for a queued run. The supervisor gets
+//! the run's lease on an inherited descriptor, so there is no instant at which the run's
+//! job is unlocked.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::coord::Lease;
+use crate::core::error::{Error, Result};
+use crate::core::run::RunRecord;
+
+/// The variables a process inside a run carries that say which run it belongs to: a
+/// supervisor started from inside a run (a sub-run's) belongs to a run of its own.
+const RUN_VARS: &[&str] = &[
+    "JOBCTL_RUN_ID",
+    "JOBCTL_STATE_DIR",
+    "JOBCTL_JOB_NAME",
+    "JOBCTL_JOB_ROLE",
+    "JOBCTL_JOB_METADATA",
+    "JOBCTL_SCHEDULED_FOR",
+];
+
+/// A run started under a detached supervisor.
+pub struct Started {
+    pub run: RunRecord,
+    pub supervisor: Child,
+}
+
+fn supervisor_log(state_dir: &std::path::Path) -> Stdio {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(state_dir.join("supervisors.log"))
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
+}
+
+/// Starts `jobctl supervise RUN_ID` in a session of its own (so it outlives the tick and a
+/// terminal's Ctrl-C), handing it the lease's open file: the flock belongs to the open
+/// file, so from the moment the child exists both hold it, and there is no instant at
+/// which the job is unlocked.
+pub fn spawn_supervisor(
+    cfg: &Config,
+    state_dir: &std::path::Path,
+    run: &RunRecord,
+    lease: &dyn Lease,
+) -> Result<Child> {
+    let exe = std::env::current_exe().context("can't find the jobctl executable")?;
+    let fd = lease
+        .handover_fd()
+        .ok_or_else(|| Error::State("this lease can't be handed to a supervisor".into()))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("--config")
+        .arg(&cfg.path)
+        .arg("supervise")
+        .arg(run.id.to_string())
+        .arg("--lock-fd")
+        .arg(fd.to_string())
+        .arg("--state-dir")
+        .arg(state_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        // Not the tick's stderr: whoever reads the tick's output (cron, a pipe) would wait
+        // for every run to end. A supervisor's own complaints go to a file in the state dir.
+        .stderr(supervisor_log(state_dir));
+    // Not a process of the run that started it (see `proctree::SUPERVISOR_MARK`).
+    for v in RUN_VARS {
+        cmd.env_remove(v);
+    }
+    let (k, v) = crate::exec::proctree::SUPERVISOR_MARK;
+    cmd.env(k, v);
+    // Until the supervisor handles them, a stop signal (a `cancel`, `run --wait` passing
+    // on a Ctrl-C) would kill it and leave its run `lost`: blocked here, they stay pending
+    // across exec until it has its handlers (`process::Signals::register`).
+    // Blocked in this thread too while it forks, so the child is never without the block:
+    // between fork and exec it is still in this process's group, where a stop of the run
+    // this process belongs to (a sub-run's drainer) would otherwise end it.
+    let blocked = crate::exec::process::stop_signals();
+    let before = blocked
+        .thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)
+        .ok();
+    // SAFETY: setsid, sigprocmask and fcntl are async-signal-safe; `blocked` is built
+    // beforehand.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            blocked.thread_block().map_err(std::io::Error::from)?;
+            // The lease's descriptor survives exec in this child only: cleared in the
+            // parent, another thread's child (a server starting runs side by side) could
+            // inherit it and hold a job's lock it knows nothing of.
+            if nix::libc::fcntl(fd, nix::libc::F_SETFD, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn();
+    if let Some(mask) = before {
+        let _ = mask.thread_set_mask();
+    }
+    let child = child.context("can't start the run's supervisor")?;
+    tracing::debug!(run = run.id, pid = child.id(), "supervisor started");
+    Ok(child)
+}

@@ -1,0 +1,259 @@
+//! `status`: the daemon, the role now, every agent × scope with its budget, the runs a
+//! supervisor holds (running, paused, retrying), the queued runs and what they wait for,
+//! what could not be killed, and the last failure.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::Engine;
+use super::views::milli_number;
+use crate::agents::{self, role};
+use crate::core::clock::{self, rfc3339, rfc3339_opt};
+use crate::core::error::Result;
+use crate::core::run::{RunRecord, RunStatus};
+use crate::exec::proctree::Survivor;
+
+/// `status --json`: the daemon, the role now, every agent × scope, what runs, what could
+/// not be killed, the last failure.
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub daemon: DaemonView,
+    /// When the last tick (`jobctl run`) ran, by its "now".
+    pub last_tick: Option<String>,
+    /// No tick for over [`TICK_LATE_AFTER`] (or never): the timer may not be installed.
+    pub tick_late: bool,
+    #[serde(skip)]
+    pub last_tick_ms: Option<i64>,
+    #[serde(skip)]
+    pub now_ms: i64,
+    pub role: String,
+    pub budget_day: String,
+    pub agents: Vec<AgentScopeView>,
+    /// Runs a supervisor holds: running, paused, waiting to retry.
+    pub running: Vec<RunningView>,
+    /// Runs waiting for a slot, oldest first.
+    pub queued: Vec<QueuedView>,
+    pub survivors: Vec<SurvivorView>,
+    pub last_failure: Option<FailureView>,
+    /// Why the daemon is absent, for people.
+    #[serde(skip)]
+    pub daemon_why: Option<String>,
+    #[serde(skip)]
+    pub running_runs: Vec<RunRecord>,
+    #[serde(skip)]
+    pub queued_runs: Vec<(RunRecord, String)>,
+    #[serde(skip)]
+    pub survivor_runs: Vec<(RunRecord, Vec<Survivor>)>,
+    #[serde(skip)]
+    pub last_failure_run: Option<RunRecord>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DaemonView {
+    pub configured: bool,
+    pub present: bool,
+    pub socket: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AgentScopeView {
+    pub agent: String,
+    pub scope: String,
+    pub enabled: bool,
+    pub reason: Option<String>,
+    pub used: f64,
+    pub budget: f64,
+    #[serde(skip)]
+    pub used_milli: i64,
+    #[serde(skip)]
+    pub budget_milli: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunningView {
+    pub run_id: i64,
+    pub job: String,
+    /// `running`, `paused` or `retrying`.
+    pub status: RunStatus,
+    pub started_at: String,
+    /// The run's supervisor: what `jobctl cancel` signals and `force` names.
+    pub pid: Option<i64>,
+    /// The job's process group (its first process).
+    pub pgid: Option<i64>,
+    pub agent: Option<String>,
+    pub depth: u32,
+    pub parent_run_id: Option<i64>,
+}
+
+/// launchd and systemd start the tick every 5 minutes (operations.md); three of those
+/// without one means the timer is not running.
+pub const TICK_INTERVAL_MS: i64 = 5 * 60_000;
+pub const TICK_LATE_AFTER: i64 = 3 * TICK_INTERVAL_MS;
+
+#[derive(Debug, Serialize)]
+pub struct QueuedView {
+    pub run_id: i64,
+    pub job: String,
+    pub queued_at: String,
+    pub depth: u32,
+    pub parent_run_id: Option<i64>,
+    /// What it waits for (`max_running = 4`, `concurrency = 1`, ...).
+    pub waiting_for: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SurvivorView {
+    pub run_id: i64,
+    pub job: String,
+    pub pid: i32,
+    pub user: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FailureView {
+    pub run_id: i64,
+    pub job: String,
+    pub status: RunStatus,
+    pub ended_at: Option<String>,
+    pub error: Option<String>,
+}
+
+pub fn status(e: &mut Engine<'_>) -> Result<StatusReport> {
+    e.recover()?;
+    let cfg = e.cfg;
+    let now = clock::now()?;
+    let day = agents::prepare(cfg, &mut *e.store, now)?;
+    let daemon = role::daemon_state(cfg);
+    let role_now = role::role_for(cfg, None, &daemon);
+    let socket = cfg.daemon.as_ref().map(|d| d.socket.display().to_string());
+    let mut usage: HashMap<String, i64> = HashMap::new();
+    let mut scopes = Vec::new();
+    for s in e.store.scope_states()? {
+        let Some(a) = cfg.agents.get(&s.agent) else {
+            continue;
+        };
+        if !cfg.budget.scopes.contains(&s.scope) {
+            continue;
+        }
+        let used = match usage.get(&s.agent) {
+            Some(u) => *u,
+            None => {
+                let u = e.store.usage(&s.agent, &day)?;
+                usage.insert(s.agent.clone(), u);
+                u
+            }
+        };
+        scopes.push(AgentScopeView {
+            agent: s.agent,
+            scope: s.scope,
+            enabled: s.enabled,
+            reason: s.reason,
+            used: milli_number(used),
+            budget: milli_number(a.daily_budget_milli),
+            used_milli: used,
+            budget_milli: a.daily_budget_milli,
+        });
+    }
+    let running = e.store.supervised_runs()?;
+    let load = e.store.load()?;
+    let queued: Vec<(RunRecord, String)> = e
+        .store
+        .queued_runs(100)?
+        .into_iter()
+        .map(|r| {
+            let why = super::queue::waiting_reason(cfg, &load, &r.job, r.depth);
+            (r, why)
+        })
+        .collect();
+    let survivors = live_survivors(e)?;
+    let last_failure = e.store.last_failure()?;
+    let last_tick = e.store.last_tick()?.map(clock::to_ms);
+    let now_ms = clock::to_ms(now);
+    Ok(StatusReport {
+        last_tick: rfc3339_opt(last_tick),
+        tick_late: last_tick.is_none_or(|t| now_ms - t > TICK_LATE_AFTER),
+        last_tick_ms: last_tick,
+        now_ms,
+        daemon: DaemonView {
+            configured: cfg.daemon.is_some(),
+            present: matches!(daemon, Some(Ok(()))),
+            socket,
+        },
+        daemon_why: match &daemon {
+            Some(Err(why)) => Some(why.clone()),
+            _ => None,
+        },
+        role: role_now,
+        budget_day: day,
+        agents: scopes,
+        running: running
+            .iter()
+            .map(|r| RunningView {
+                run_id: r.id,
+                job: r.job.clone(),
+                status: r.status,
+                started_at: rfc3339(r.started_at),
+                pid: r.supervisor_pid,
+                pgid: r.pgid,
+                agent: r.agent.clone(),
+                depth: r.depth,
+                parent_run_id: r.parent_run_id,
+            })
+            .collect(),
+        queued: queued
+            .iter()
+            .map(|(r, why)| QueuedView {
+                run_id: r.id,
+                job: r.job.clone(),
+                queued_at: rfc3339(r.started_at),
+                depth: r.depth,
+                parent_run_id: r.parent_run_id,
+                waiting_for: why.clone(),
+            })
+            .collect(),
+        survivors: survivors
+            .iter()
+            .flat_map(|(r, list)| {
+                list.iter().map(|s| SurvivorView {
+                    run_id: r.id,
+                    job: r.job.clone(),
+                    pid: s.pid,
+                    user: s.user.clone(),
+                })
+            })
+            .collect(),
+        last_failure: last_failure.as_ref().map(|r| FailureView {
+            run_id: r.id,
+            job: r.job.clone(),
+            status: r.status,
+            ended_at: rfc3339_opt(r.ended_at),
+            error: r.error.clone(),
+        }),
+        running_runs: running,
+        queued_runs: queued,
+        survivor_runs: survivors,
+        last_failure_run: last_failure,
+    })
+}
+
+/// Runs that left processes they could not kill, with those of them still alive (a
+/// survivor that has since ended, or whose pid now belongs to another process, is not
+/// shown).
+fn live_survivors(e: &Engine<'_>) -> Result<Vec<(RunRecord, Vec<Survivor>)>> {
+    let mut out = Vec::new();
+    for r in e.store.runs_with_survivors(100)? {
+        let list: Vec<Survivor> = r
+            .survivors
+            .as_deref()
+            .and_then(|j| serde_json::from_str::<Vec<Survivor>>(j).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(Survivor::alive)
+            .collect();
+        if !list.is_empty() {
+            out.push((r, list));
+        }
+    }
+    Ok(out)
+}
