@@ -1,7 +1,7 @@
 //! The web console in a real headless Chromium, driven over WebDriver (chromedriver): sign
 //! in with a token, the jobs table against `list --json`, "Run now" followed live from
-//! running to succeeded without a reload, a long run cancelled from its page (and no
-//! process left), job and agent buttons, a read-only token that sees no buttons, a 360 px
+//! running to succeeded without a reload, a long run paused, resumed and cancelled from its
+//! page (and no process left), job and agent buttons, a read-only token that sees no buttons, a 360 px
 //! wide window without sideways scrolling, and no errors in the browser's console.
 //! Screenshots are saved under the test target directory (`console/`); with
 //! `JOBCTL_DOCS_SCREENSHOTS=1` they are also written to `docs/` for the console guide.
@@ -154,14 +154,25 @@ impl Browser {
 
     async fn sign_in(&self, base: &str, token: &str) {
         self.c().goto(base).await.unwrap();
-        let area = self
-            .c()
-            .wait()
-            .at_most(Duration::from_secs(15))
-            .for_element(Locator::Css("#token"))
-            .await
-            .unwrap();
-        area.send_keys(token).await.unwrap();
+        // The form may be drawn again while the page settles: find it afresh until the
+        // token is typed into the one on the page.
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let area = self
+                .c()
+                .wait()
+                .at_most(Duration::from_secs(15))
+                .for_element(Locator::Css("#token"))
+                .await
+                .unwrap();
+            match area.send_keys(token).await {
+                Ok(()) => break,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    eprintln!("typing the token again: {e}");
+                }
+                Err(e) => panic!("can't type the token: {e}"),
+            }
+        }
         self.click("#signin button[type=submit]").await;
         self.until(
             "the jobs table",
@@ -354,6 +365,47 @@ async fn the_console_in_chromium() {
     .await;
     b.screenshot("run").await;
     let long_run = env.history_json(&["long"])[0]["run_id"].as_i64().unwrap();
+    // Paused from its page: every process stopped; resumed: none stopped.
+    let stopped = |want: bool| {
+        let (live, _) = run_processes(&env.state_dir(), long_run);
+        let all = !live.is_empty()
+            && live.iter().all(|p| {
+                let st = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+                let state = st.rfind(')').and_then(|i| st[i + 2..].chars().next());
+                (state == Some('T')) == want
+            });
+        all.then_some(())
+    };
+    b.click("#run button[data-act=pause]").await;
+    b.until(
+        "paused, with a resume button",
+        Duration::from_secs(20),
+        "return document.querySelector('#run h1 .status')?.innerText === 'paused' && !!document.querySelector('#run button[data-act=resume]')",
+    )
+    .await;
+    wait_for(
+        "the run's processes stopped",
+        Duration::from_secs(10),
+        || stopped(true),
+    );
+    b.until(
+        "the pause in the timeline, by the token's subject",
+        Duration::from_secs(10),
+        "return [...document.querySelectorAll('#timeline li')].some((li) => li.innerText.includes('run_paused') && li.innerText.includes('api:'))",
+    )
+    .await;
+    b.click("#run button[data-act=resume]").await;
+    b.until(
+        "running again",
+        Duration::from_secs(20),
+        "return document.querySelector('#run h1 .status')?.innerText === 'running' && !!document.querySelector('#run button[data-act=pause]')",
+    )
+    .await;
+    wait_for(
+        "the run's processes continued",
+        Duration::from_secs(10),
+        || stopped(false),
+    );
     b.click("#run button[data-act=cancel]").await;
     b.until(
         "cancelled",

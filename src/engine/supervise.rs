@@ -51,7 +51,11 @@ pub fn force(e: &mut Engine<'_>, name: &str, echo: Echo) -> Result<Supervised> {
 /// Starts a run of `job` now, due or not, under a detached supervisor (as the tick starts
 /// one), and returns its record at once: how a program forces a job without becoming
 /// its supervisor.
-pub fn start_detached(e: &mut Engine<'_>, name: &str) -> Result<crate::core::run::RunRecord> {
+pub fn start_detached(
+    e: &mut Engine<'_>,
+    name: &str,
+    by: &Actor,
+) -> Result<crate::core::run::RunRecord> {
     let cfg = e.cfg;
     cfg.job(name)?;
     e.recover()?;
@@ -64,6 +68,8 @@ pub fn start_detached(e: &mut Engine<'_>, name: &str) -> Result<crate::core::run
         forced: true,
         scheduled_for: now,
         started_at: now,
+        trigger: Trigger::Forced,
+        by: by.clone(),
         ..Default::default()
     })?;
     let run = match claim {

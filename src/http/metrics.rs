@@ -85,11 +85,14 @@ pub async fn metrics(
             .map(|c| c.count)
             .sum::<u64>()
     };
-    let _ = writeln!(
-        out,
-        "jobctl_runs_now{{status=\"running\"}} {}",
-        now(RunStatus::Running)
-    );
+    for s in [
+        RunStatus::Queued,
+        RunStatus::Running,
+        RunStatus::Paused,
+        RunStatus::Retrying,
+    ] {
+        let _ = writeln!(out, "jobctl_runs_now{{status=\"{s}\"}} {}", now(s));
+    }
     let _ = writeln!(
         out,
         "# HELP jobctl_budget_used Budget units an agent used today."

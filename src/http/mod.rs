@@ -8,6 +8,7 @@
 
 pub mod auth;
 mod console;
+mod control;
 mod error;
 mod extract;
 mod idempotency;

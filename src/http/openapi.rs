@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{error, log, metrics, routes, stream};
+use super::{control, error, log, metrics, routes, stream};
 
 struct Bearer;
 
@@ -42,14 +42,17 @@ impl Modify for Bearer {
         routes::get_run,
         routes::run_events,
         log::run_log,
-        routes::cancel_run,
+        control::submit_run,
+        control::pause_run,
+        control::resume_run,
+        control::cancel_run,
         routes::list_agents,
         routes::enable_agent,
         routes::disable_agent,
         routes::status,
         stream::events_stream,
     ),
-    components(schemas(error::ErrorDoc, error::ErrorBody, stream::EventView, routes::AgentToggle)),
+    components(schemas(error::ErrorDoc, error::ErrorBody, routes::AgentToggle, control::SubmitBody)),
     modifiers(&Bearer)
 )]
 pub struct ApiDoc;

@@ -16,13 +16,14 @@ use super::auth::{Claims, Need};
 use super::error::ErrorDoc;
 use super::extract::{ApiPath, ApiQuery, json_body, no_body};
 use super::idempotency;
-use super::stream::{self, EventView};
-use super::{ApiError, Shared, console, log, metrics, openapi};
+use super::stream;
+use super::{ApiError, Shared, console, control, log, metrics, openapi};
 use crate::core::clock::{self, rfc3339};
 use crate::core::control::Actor;
 use crate::core::run::RunStatus;
+use crate::engine::events::EventView;
 use crate::engine::views::{self, RunView};
-use crate::engine::{budgets, cancel, jobs, report, supervise};
+use crate::engine::{budgets, jobs, report, supervise};
 use crate::store::RunQuery;
 
 /// Declares the API's routes once: the router is built from this table, and `API_ROUTES`
@@ -51,7 +52,10 @@ api_routes! {
     get "/api/v1/runs/{id}" => get_run,
     get "/api/v1/runs/{id}/events" => run_events,
     get "/api/v1/runs/{id}/log" => log::run_log,
-    post "/api/v1/runs/{id}/cancel" => cancel_run,
+    post "/api/v1/runs" => control::submit_run,
+    post "/api/v1/runs/{id}/pause" => control::pause_run,
+    post "/api/v1/runs/{id}/resume" => control::resume_run,
+    post "/api/v1/runs/{id}/cancel" => control::cancel_run,
     get "/api/v1/agents" => list_agents,
     post "/api/v1/agents/{name}/enable" => enable_agent,
     post "/api/v1/agents/{name}/disable" => disable_agent,
@@ -78,7 +82,7 @@ pub async fn healthz() -> &'static str {
 }
 
 /// 404 for a job this token may not see, as if it did not exist.
-fn check_job(claims: &Claims, name: &str) -> Result<(), ApiError> {
+pub(super) fn check_job(claims: &Claims, name: &str) -> Result<(), ApiError> {
     if claims.sees_job(name) {
         Ok(())
     } else {
@@ -195,8 +199,9 @@ pub async fn run_job(
     let path = format!("/api/v1/jobs/{name}/run");
     idempotency::once(&state, &headers, &path, &body, move |state| async move {
         let by = claims.sub.clone();
+        let actor = Actor::Api(by.clone());
         let run = state
-            .engine(move |e| supervise::start_detached(e, &name))
+            .engine(move |e| supervise::start_detached(e, &name, &actor))
             .await?;
         tracing::info!(run = run.id, job = %run.job, by = %by, "run started over the API");
         let location = format!("/api/v1/runs/{}", run.id);
@@ -270,6 +275,8 @@ pub async fn resume_job(
 pub struct RunsParams {
     pub job: Option<String>,
     pub status: Option<String>,
+    /// Only the sub-runs of this run.
+    pub parent: Option<i64>,
     /// Runs older than this run id (the `next` of the previous page).
     pub before: Option<i64>,
     /// At most this many (default 50, at most 500).
@@ -318,6 +325,7 @@ pub async fn list_runs(
             e.store.find_runs(&RunQuery {
                 job: job.as_deref(),
                 status,
+                parent: p.parent,
                 before: p.before,
                 limit,
             })
@@ -384,7 +392,7 @@ pub struct EventsParams {
 #[utoipa::path(
     get, path = "/api/v1/runs/{id}/events",
     params(("id" = i64, Path), EventsParams),
-    responses((status = 200, body = [EventView]), (status = 404, body = ErrorDoc)),
+    responses((status = 200, description = "the run's events, oldest first (as `events --json`)", body = [Object]), (status = 404, body = ErrorDoc)),
     security(("bearer" = []))
 )]
 pub async fn run_events(
@@ -405,33 +413,6 @@ pub async fn run_events(
         .await?;
     let v: Vec<EventView> = events.iter().map(EventView::from).collect();
     Ok(Json(v).into_response())
-}
-
-#[utoipa::path(
-    post, path = "/api/v1/runs/{id}/cancel",
-    params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, description = "the cancelled run", body = Object), (status = 409, body = ErrorDoc)),
-    security(("bearer" = []))
-)]
-pub async fn cancel_run(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    ApiPath(id): ApiPath<i64>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let claims = state.authorize(&headers, Need::Write)?;
-    visible_run(&state, &claims, id).await?;
-    no_body(&body)?;
-    let path = format!("/api/v1/runs/{id}/cancel");
-    idempotency::once(&state, &headers, &path, &body, move |state| async move {
-        let by = Actor::Api(claims.sub.clone());
-        let r = state
-            .engine(move |e| cancel::cancel(e, cancel::Target::Run(id), &by))
-            .await?;
-        tracing::info!(run = id, by = %claims.sub, "run cancelled over the API");
-        Ok(Json(RunView::from(&r)).into_response())
-    })
-    .await
 }
 
 #[utoipa::path(

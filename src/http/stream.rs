@@ -16,14 +16,14 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::auth::{Claims, Need};
 use super::{ApiError, Shared};
-use crate::core::clock::rfc3339;
 use crate::core::run::EventKind;
+use crate::engine::events::EventView;
 use crate::store::Event;
 
 /// How often the event log is looked at for new entries.
@@ -67,31 +67,6 @@ pub async fn follow_event_log(state: Shared) {
     });
     let _ = shutdown.wait_for(|s| *s).await;
     let _ = done_tx.send(());
-}
-
-/// One event as the stream and `GET /runs/{id}/events` send it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct EventView {
-    pub id: i64,
-    pub at: String,
-    pub kind: String,
-    pub job: Option<String>,
-    pub run_id: Option<i64>,
-    #[schema(value_type = Object)]
-    pub detail: serde_json::Value,
-}
-
-impl From<&Event> for EventView {
-    fn from(e: &Event) -> EventView {
-        EventView {
-            id: e.id,
-            at: rfc3339(e.at),
-            kind: e.kind.to_string(),
-            job: e.job.clone(),
-            run_id: e.run_id,
-            detail: e.detail.clone(),
-        }
-    }
 }
 
 /// The SSE name of an event kind: `run_ended` → `run.ended`.

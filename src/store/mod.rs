@@ -98,6 +98,8 @@ pub struct ReserveRequest<'a> {
 pub struct RunQuery<'a> {
     pub job: Option<&'a str>,
     pub status: Option<RunStatus>,
+    /// Only the sub-runs this run submitted.
+    pub parent: Option<i64>,
     /// Only runs with an id below this one (the cursor of the previous page).
     pub before: Option<i64>,
     pub limit: usize,

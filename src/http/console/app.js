@@ -97,7 +97,8 @@ function signOut(message) {
   sessionStorage.removeItem("jobctl-token");
   app.token = null; app.claims = null;
   app.stream?.abort();
-  location.hash = "";
+  // Cleared without a hashchange, whose render would replace the form drawn here.
+  history.replaceState(null, "", location.pathname + location.search);
   render();
   if (message) { const e = $("#signin-error"); e.textContent = message; e.hidden = false; }
 }
@@ -185,7 +186,7 @@ async function runsView() {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
   $("#main").innerHTML = `<h1>Runs</h1><form class="filters" id="filters">
       <input name="job" placeholder="job" value="${esc(params.get("job") || "")}">
-      <select name="status"><option value="">any status</option>${["running", "succeeded", "failed", "timed_out", "cancelled", "lost", "skipped"]
+      <select name="status"><option value="">any status</option>${["queued", "running", "paused", "retrying", "succeeded", "failed", "timed_out", "cancelled", "lost", "skipped"]
         .map((s) => `<option ${params.get("status") === s ? "selected" : ""}>${s}</option>`).join("")}</select>
       <button type="submit">Filter</button></form>
     <div class="scroll"><table id="runs"><thead><tr><th>Run</th><th>Job</th><th>Started</th><th>Duration</th><th>Status</th><th>Agent</th><th>Reason</th></tr></thead><tbody></tbody></table></div>
@@ -241,10 +242,18 @@ async function runView(id) {
   const load = async () => {
     const { body: r } = await api(`/runs/${id}`);
     if (!card.isConnected) return r;
-    const actions = canWrite() && r.status === "running"
-      ? `<div class="actions"><button data-act="cancel">Cancel</button></div>` : "";
+    // The moves the run's state allows (control.md); the server refuses the rest anyway.
+    const moves = { running: ["pause", "cancel"], paused: ["resume", "cancel"], queued: ["cancel"], retrying: ["cancel"] };
+    const allowed = canWrite() ? moves[r.status] || [] : [];
+    const actions = allowed.length ? `<div class="actions">${allowed.map((m) =>
+      `<button data-act="${m}">${m[0].toUpperCase() + m.slice(1)}</button>`).join("")}</div>` : "";
+    const { body: subs } = await api(`/runs?parent=${id}&limit=100`);
+    if (!card.isConnected) return r;
     $("#run").innerHTML = `<h1>Run ${r.run_id} of ${esc(r.job)} ${status(r.status)}</h1>${actions}
-      <dl class="kv"><dt>trigger</dt><dd>${r.forced ? "forced" : "scheduled"}</dd>
+      <dl class="kv"><dt>trigger</dt><dd>${esc(r.trigger)}${r.attempt > 1 ? `, attempt ${r.attempt} of run <a href="#/run/${r.retry_of}">${r.retry_of}</a>` : ""}</dd>
+      ${r.parent_run_id != null ? `<dt>parent</dt><dd><a href="#/run/${r.parent_run_id}">run ${r.parent_run_id}</a> (depth ${r.depth})</dd>` : ""}
+      ${subs.runs.length ? `<dt>sub-runs</dt><dd id="subruns">${subs.runs.map((c) => `<a href="#/run/${c.run_id}">run ${c.run_id}</a> ${esc(c.job)} ${status(c.status)}`).join("<br>")}</dd>` : ""}
+      ${r.metadata ? `<dt>metadata</dt><dd><code>${esc(JSON.stringify(r.metadata))}</code></dd>` : ""}
       <dt>slot</dt><dd>${when(r.scheduled_for)}</dd><dt>started</dt><dd>${when(r.started_at)}</dd>
       <dt>ended</dt><dd>${when(r.ended_at)}</dd><dt>duration</dt><dd>${dur(r.duration_ms)}</dd>
       <dt>exit</dt><dd>${r.exit_code ?? (r.signal ? "signal " + r.signal : "-")}</dd>
@@ -259,12 +268,19 @@ async function runView(id) {
       ${(r.changes || []).length ? `<h2>Changes</h2><div class="scroll"><table class="changes"><thead><tr><th>File</th><th>Status</th><th>+</th><th>−</th></tr></thead><tbody>
         ${r.changes.map((c) => `<tr><td>${c.from ? esc(c.from) + " → " : ""}${esc(c.path)}</td><td>${esc(c.status)}</td><td>${c.insertions ?? "bin"}</td><td>${c.deletions ?? "bin"}</td></tr>`).join("")}</tbody></table></div>` : ""}`;
     $("#timeline").innerHTML = r.events.map((e) => `<li><span class="muted">${when(e.at)}</span> ${esc(e.kind)}
-      ${e.detail?.status ? status(e.detail.status) : ""}</li>`).join("");
-    $("#run button[data-act=cancel]")?.addEventListener("click", (e) => act(e.target, `/runs/${id}/cancel`).then(load));
+      ${e.to ? `${e.from ? status(e.from) + " → " : ""}${status(e.to)}` : e.detail?.status ? status(e.detail.status) : ""}
+      ${e.by ? `<span class="muted">by ${esc(e.by)}${e.subject ? ":" + esc(e.subject) : ""}</span>` : ""}
+      ${e.reason ? `<span class="muted wrap">${esc(e.reason)}</span>` : ""}</li>`).join("");
+    for (const b of document.querySelectorAll("#run button[data-act]")) {
+      b.addEventListener("click", (e) => act(e.target, `/runs/${id}/${b.dataset.act}`).then(load));
+    }
     return r;
   };
   await load();
-  const off = onEvent((e) => { if (e.run_id === Number(id)) load(); });
+  // Its own events, and those of its sub-runs: a new run (it may be one) or a listed one's move.
+  const mine = (e) => e.run_id === Number(id) || e.kind === "run_queued"
+    || document.querySelector(`#subruns a[href="#/run/${e.run_id}"]`);
+  const off = onEvent((e) => { if (mine(e)) load(); });
   unsubscribe = () => { off(); logs.abort(); };
 }
 

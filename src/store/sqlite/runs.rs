@@ -45,8 +45,8 @@ pub(super) fn insert_tx(
     };
     tx.prepare_cached(
         "INSERT INTO runs (job, status, forced, scheduled_for, started_at, supervisor_pid, scope, lock_name, \
-         trigger_kind, parent_run_id, depth, attempt, retry_of, prompt, env) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+         trigger_kind, parent_run_id, depth, attempt, retry_of, prompt, env, metadata) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         new.job,
@@ -63,7 +63,8 @@ pub(super) fn insert_tx(
         new.attempt.max(1),
         new.retry_of,
         new.prompt,
-        env
+        env,
+        new.metadata
     ])?;
     let id = tx.last_insert_rowid();
     let log_path = dir.join("logs").join(&new.job).join(format!("{id}.log"));
@@ -478,6 +479,14 @@ impl RunStore for SqliteStore {
         if let Some(status) = q.status {
             args.push(status.as_str().to_string().into());
             cond.push(format!("status = ?{}", args.len()));
+        }
+        if let Some(parent) = q.parent {
+            // `runs_by_parent` is partial: the term must say the column is not NULL.
+            args.push(parent.into());
+            cond.push(format!(
+                "parent_run_id = ?{} AND parent_run_id IS NOT NULL",
+                args.len()
+            ));
         }
         args.push((q.limit as i64).into());
         let sql = format!(
