@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install jobctl: the binary, a starter config (never overwritten), and the tick that
 # runs `jobctl run` every 5 minutes: a systemd timer on Linux, a LaunchAgent on macOS.
+# With --with-console also `jobctl serve` (the control API and the web console), kept
+# running as jobctl-serve.service or the LaunchAgent com.jobctl.serve.
 # Running it again gives the same result; --uninstall takes it all away again except
 # the config and the state. `./install.sh --help` lists the options.
 #
@@ -11,6 +13,8 @@ set -euo pipefail
 prog=${0##*/}
 here=$(cd "$(dirname "$0")" && pwd)
 label=com.jobctl.run
+serve_label=com.jobctl.serve
+default_listen=127.0.0.1:7878
 nl=$'\n'
 
 usage() {
@@ -19,6 +23,8 @@ Usage: $prog [options]
 
 Installs jobctl and schedules \`jobctl run\` every 5 minutes (systemd timer on Linux,
 LaunchAgent on macOS). Writes a starter config if there is none; never overwrites one.
+With --with-console it also keeps \`jobctl serve\` running: the control API and the web
+console, on http://$default_listen by default.
 
 Options:
   --prefix DIR     install the binary as DIR/bin/jobctl
@@ -32,14 +38,20 @@ Options:
                    the jobs run as --run-as USER
   --run-as USER    with --system: the user jobs run as (default: the user who ran sudo)
   --no-service     install the binary and the config only, no timer or agent
-  --uninstall      remove the timer or agent, the binary and config snapshots;
-                   keeps config and state
+  --with-console   also install and start the server of the API and the web console
+                   (jobctl-serve.service, or the LaunchAgent $serve_label)
+  --listen ADDR    with --with-console: the IP:PORT it listens on (default
+                   $default_listen; anything but loopback needs TLS in front)
+  --uninstall      remove the timer or agent (and the console's, if installed), the
+                   binary and config snapshots; keeps config and state
   --dry-run        print what would be done and change nothing
   -h, --help       show this help
 
 Examples:
   ./install.sh                                 build, install for you, start the tick
   ./install.sh --binary target/release/jobctl --config ~/jobs/jobctl.toml
+  ./install.sh --with-console                  the tick, and the console on port 7878
+  ./install.sh --with-console --listen 127.0.0.1:8080
   sudo ./install.sh --system --binary target/release/jobctl --run-as deploy
   ./install.sh --uninstall
 EOF
@@ -65,8 +77,8 @@ say() {
 
 # ---- option parsing -------------------------------------------------------------
 
-prefix="" binary="" config="" run_as=""
-system=0 no_service=0 uninstall=0 dry_run=0
+prefix="" binary="" config="" run_as="" listen=""
+system=0 no_service=0 uninstall=0 dry_run=0 with_console=0 listen_given=0
 
 need_value() {
 	if [ $# -lt 2 ] || [ -z "$2" ]; then
@@ -86,6 +98,9 @@ while [ $# -gt 0 ]; do
 	--run-as=*) run_as=${1#*=}; shift ;;
 	--system) system=1; shift ;;
 	--no-service) no_service=1; shift ;;
+	--with-console) with_console=1; shift ;;
+	--listen) need_value "$@"; listen=$2; listen_given=1; shift 2 ;;
+	--listen=*) listen=${1#*=}; listen_given=1; shift ;;
 	--uninstall) uninstall=1; shift ;;
 	--dry-run | -n) dry_run=1; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -146,6 +161,42 @@ check_systemd_safe() {
 	*[[:space:]\"\'\\%\$]*)
 		die "$1 '$2' has a space, quote, backslash, % or \$, which a systemd unit can't carry as is; choose a plainer path"
 		;;
+	esac
+}
+
+# listen_ok ADDR: whether ADDR is an address `jobctl serve --listen` takes: IPv4:PORT
+# or [IPv6]:PORT, no host names. It also keeps the unit and the plist free of anything
+# they would have to quote.
+listen_ok() {
+	local host port rest octet
+	case $1 in *:*) ;; *) return 1 ;; esac
+	host=${1%:*} port=${1##*:}
+	case $port in '' | 0* | *[!0-9]*) return 1 ;; esac
+	[ "${#port}" -le 5 ] && [ "$((10#$port))" -ge 1 ] && [ "$((10#$port))" -le 65535 ] || return 1
+	case $host in
+	\[*:*\])
+		host=${host#?}
+		host=${host%?}
+		case $host in *[!0-9a-fA-F:.]*) return 1 ;; esac
+		;;
+	*[!0-9.]* | *.*.*.*.* | *..* | .* | *.) return 1 ;;
+	*.*.*.*)
+		rest=$host.
+		while [ -n "$rest" ]; do
+			octet=${rest%%.*}
+			rest=${rest#*.}
+			case $octet in 0?*) return 1 ;; esac
+			[ "${#octet}" -le 3 ] && [ "$((10#$octet))" -le 255 ] || return 1
+		done
+		;;
+	*) return 1 ;;
+	esac
+}
+
+is_loopback() {
+	case $1 in
+	127.* | \[::1\]:*) return 0 ;;
+	*) return 1 ;;
 	esac
 }
 
@@ -236,13 +287,17 @@ remove_file() {
 	fi
 }
 
-# Set when the tick could not be started here; the end of the run says what to do.
+# Set when the tick (or the console) could not be started here; the end of the run
+# says what to do. `manual_what` is "tick" when the tick isn't running (nor the console,
+# with --with-console), "console" when only the console isn't.
 manual_reason=""
 manual_steps=""
+manual_what=""
 
 needs_manual() {
 	manual_reason=$1
 	manual_steps=$2
+	manual_what=${3:-tick}
 }
 
 # ---- where everything goes ------------------------------------------------------
@@ -264,11 +319,27 @@ fi
 if [ "$system" = 1 ] && [ "$no_service" = 1 ]; then
 	usage_error "--system and --no-service contradict each other"
 fi
+if [ "$listen_given" = 1 ] && [ "$with_console" = 0 ]; then
+	usage_error "--listen only goes with --with-console"
+fi
+if [ "$with_console" = 1 ] && [ "$no_service" = 1 ]; then
+	usage_error "--with-console and --no-service contradict each other: the console is a service"
+fi
+if [ "$listen_given" = 1 ] && [ -z "$listen" ]; then
+	usage_error "--listen needs a value"
+fi
+listen=${listen:-$default_listen}
+if ! listen_ok "$listen"; then
+	usage_error "--listen '$listen' is not an address jobctl serve takes: IP:PORT such as $default_listen or [::1]:7878 (no host names, spaces or quotes)"
+fi
 if [ "$system" = 1 ] && [ "$dry_run" = 0 ] && [ "$(id -u)" != 0 ]; then
 	die "--system writes to /etc/systemd/system: run it as root (sudo $0 --system ...)"
 fi
 if [ "$system" = 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$(id -u)" = 0 ]; then
 	die "under sudo this would install for root; run it as yourself, or use --system for a system-wide timer"
+fi
+if [ "$with_console" = 1 ] && [ "$uninstall" = 0 ] && ! is_loopback "$listen"; then
+	warn "--listen $listen is not a loopback address: the API and the console will be reachable from other machines over plain HTTP, tokens included; put a TLS proxy in front of it"
 fi
 
 owner=""
@@ -330,18 +401,41 @@ path_add /bin
 
 if [ "$os" = Darwin ]; then
 	plist=$HOME/Library/LaunchAgents/$label.plist
+	serve_plist=$HOME/Library/LaunchAgents/$serve_label.plist
 	logdir=$HOME/Library/Logs/jobctl
 	domain=gui/$(id -u)
 	tick_kind="LaunchAgent $label"
+	serve_kind="LaunchAgent $serve_label"
+	serve_log_hint=$logdir/serve.log
 elif [ "$system" = 1 ]; then
 	unit_dir=/etc/systemd/system
 	sysctl=(systemctl)
 	tick_kind="systemd system timer jobctl.timer (jobs run as $run_as)"
+	serve_kind="systemd system service jobctl-serve.service"
+	serve_log_hint="journalctl -u jobctl-serve.service"
+	# What starts at boot; a system manager's default.target may be graphical.target.
+	wanted_by=multi-user.target
 else
 	unit_dir=${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user
 	sysctl=(systemctl --user)
 	tick_kind="systemd user timer jobctl.timer"
+	serve_kind="systemd user service jobctl-serve.service"
+	serve_log_hint="journalctl --user -u jobctl-serve.service"
+	# The user manager has no multi-user.target: default.target is what it starts.
+	wanted_by=default.target
 fi
+if [ "$os" = Linux ]; then
+	serve_unit=$unit_dir/jobctl-serve.service
+fi
+
+# Where a browser on this machine finds the console: an "every address" listen is
+# reached on loopback.
+console_url=$listen
+case $console_url in
+0.0.0.0:*) console_url=127.0.0.1:${listen##*:} ;;
+\[::\]:*) console_url="[::1]:${listen##*:}" ;;
+esac
+console_url=http://$console_url
 
 # Refused before anything is changed, not halfway through.
 if [ "$os" = Linux ] && [ "$no_service" = 0 ] && [ "$uninstall" = 0 ]; then
@@ -366,21 +460,36 @@ systemd_usable() {
 	fi
 }
 
+# unload_agent LABEL PLIST: unload a LaunchAgent and remove its plist.
+unload_agent() {
+	if [ "$dry_run" = 1 ]; then
+		say "would run: launchctl bootout $domain/$1"
+	elif command -v launchctl >/dev/null 2>&1; then
+		# Fails when the agent is not loaded, which is what we want anyway.
+		launchctl bootout "$domain/$1" 2>/dev/null || true
+		say "unloaded $1 (if it was loaded)"
+	fi
+	remove_file "$2"
+}
+
 uninstall() {
 	say "uninstalling jobctl ($os)"
 	if [ "$no_service" = 1 ]; then
 		: # the binary only
 	elif [ "$os" = Darwin ]; then
-		if [ "$dry_run" = 1 ]; then
-			say "would run: launchctl bootout $domain/$label"
-		elif command -v launchctl >/dev/null 2>&1; then
-			# Fails when the agent is not loaded, which is what we want anyway.
-			launchctl bootout "$domain/$label" 2>/dev/null || true
-			say "unloaded $label (if it was loaded)"
+		# The console goes too, whether or not --with-console is given.
+		if [ -f "$serve_plist" ]; then
+			unload_agent "$serve_label" "$serve_plist"
 		fi
-		remove_file "$plist"
+		unload_agent "$label" "$plist"
 	else
 		local unit=$unit_dir/jobctl.service ran_bin
+		# The console goes too, whether or not --with-console is given.
+		local had_serve=0 units="jobctl.timer"
+		if [ -f "$serve_unit" ]; then
+			had_serve=1
+			units="jobctl.timer jobctl-serve.service"
+		fi
 		if [ -f "$unit" ]; then
 			ran_bin=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$unit")
 			if [ -n "$ran_bin" ] && [ "$ran_bin" != "$dest_bin" ]; then
@@ -392,17 +501,26 @@ uninstall() {
 		if [ "$dry_run" = 1 ] || [ "$reachable" = 1 ]; then
 			# `|| true`: not enabled or already gone is fine when removing.
 			run "${sysctl[@]}" disable --now jobctl.timer || true
+			if [ "$had_serve" = 1 ]; then
+				run "${sysctl[@]}" disable --now jobctl-serve.service || true
+			fi
 		fi
 		remove_file "$unit_dir/jobctl.timer"
 		remove_file "$unit"
 		remove_file "$unit_dir/timers.target.wants/jobctl.timer"
+		remove_file "$serve_unit"
+		remove_file "$unit_dir/default.target.wants/jobctl-serve.service"
+		remove_file "$unit_dir/multi-user.target.wants/jobctl-serve.service"
 		if [ "$dry_run" = 1 ] || [ "$reachable" = 1 ]; then
 			run "${sysctl[@]}" daemon-reload || true
 			if [ "$dry_run" = 0 ]; then
 				"${sysctl[@]}" reset-failed jobctl.service jobctl.timer >/dev/null 2>&1 || true
+				if [ "$had_serve" = 1 ]; then
+					"${sysctl[@]}" reset-failed jobctl-serve.service >/dev/null 2>&1 || true
+				fi
 			fi
 		else
-			warn "could not reach systemd (${sysctl[*]}); if the timer is still loaded somewhere, run: ${sysctl[*]} disable --now jobctl.timer && ${sysctl[*]} daemon-reload"
+			warn "could not reach systemd (${sysctl[*]}); if the units are still loaded somewhere, run: ${sysctl[*]} disable --now $units && ${sysctl[*]} daemon-reload"
 		fi
 	fi
 	if [ -e "$dest_bin" ]; then
@@ -464,8 +582,11 @@ if [ -x "$src_bin" ]; then
 fi
 
 say "installing ${version:-jobctl} for $run_as ($os)"
+# A running server keeps the binary it started with: a new one means a restart.
+bin_changed=1
 if [ -f "$dest_bin" ] && [ -f "$src_bin" ] && cmp -s "$src_bin" "$dest_bin"; then
 	say "unchanged $dest_bin"
+	bin_changed=0
 elif [ "$dry_run" = 1 ]; then
 	say "would install $src_bin as $dest_bin"
 else
@@ -524,31 +645,69 @@ if [ "${JOBCTL_HOME:-}" != "" ] && [ "$system" = 0 ] && [ "$no_service" = 0 ]; t
 	warn "JOBCTL_HOME is set in this shell, but the tick doesn't get it: it keeps its state in $state_dir; set [runner] state_dir in the config so that both agree"
 fi
 
-# ---- the tick -------------------------------------------------------------------
+# ---- the tick (and the console) ------------------------------------------------
+
+# render_unit FILE: the unit template FILE (under systemd/) with the placeholders filled.
+render_unit() {
+	local text
+	text=$(cat "$here/systemd/$1")
+	text=$(replace_all "$text" @BIN@ "$dest_bin")
+	text=$(replace_all "$text" @CONFIG@ "$config")
+	text=$(replace_all "$text" @PATH@ "$svc_path")
+	text=$(replace_all "$text" @STATE_HOME@ "$state_home")
+	text=$(replace_all "$text" @LISTEN@ "$listen")
+	text=$(replace_all "$text" @WANTED_BY@ "$wanted_by")
+	if [ "$system" = 1 ]; then
+		text=$(replace_all "$text" "${nl}[Service]${nl}" "${nl}[Service]${nl}User=$run_as${nl}")
+	fi
+	if printf '%s\n' "$text" | grep -q '@[A-Z_][A-Z_]*@'; then
+		die "systemd/$1 has a placeholder this script doesn't fill"
+	fi
+	printf '%s' "$text"
+}
 
 install_systemd() {
-	local service timer
-	service=$(cat "$here/systemd/jobctl.service.in")
-	service=$(replace_all "$service" @BIN@ "$dest_bin")
-	service=$(replace_all "$service" @CONFIG@ "$config")
-	service=$(replace_all "$service" @PATH@ "$svc_path")
-	service=$(replace_all "$service" @STATE_HOME@ "$state_home")
-	if [ "$system" = 1 ]; then
-		service=$(replace_all "$service" "${nl}[Service]${nl}" "${nl}[Service]${nl}User=$run_as${nl}")
-	fi
-	if printf '%s\n' "$service" | grep -q '@[A-Z_][A-Z_]*@'; then
-		die "systemd/jobctl.service.in has a placeholder this script doesn't fill"
-	fi
+	local service timer serve=""
+	service=$(render_unit jobctl.service.in)
 	timer=$(cat "$here/systemd/jobctl.timer")
+	if [ "$with_console" = 1 ]; then
+		serve=$(render_unit jobctl-serve.service.in)
+	fi
 
 	put_file "$service" "$unit_dir/jobctl.service" 0644
 	put_file "$timer" "$unit_dir/jobctl.timer" 0644
 
+	# The server is restarted when it runs with settings or a binary that are no longer
+	# the installed ones; a new unit is simply started.
+	local serve_restart=0
+	if [ "$with_console" = 1 ]; then
+		local serve_existed=0
+		if [ -f "$serve_unit" ]; then serve_existed=1; fi
+		put_file "$serve" "$serve_unit" 0644
+		if [ "$serve_existed" = 1 ] && { [ "$changed" = 1 ] || [ "$bin_changed" = 1 ]; }; then
+			serve_restart=1
+		fi
+	elif [ -f "$serve_unit" ]; then
+		say "kept $serve_unit (installed with --with-console; --uninstall removes it)"
+		if [ "$bin_changed" = 1 ]; then serve_restart=1; fi
+	fi
+
 	local by_hand="  ${sysctl[*]} daemon-reload${nl}  ${sysctl[*]} enable --now jobctl.timer"
+	local serve_by_hand="  ${sysctl[*]} enable --now jobctl-serve.service"
+	if [ "$serve_restart" = 1 ]; then
+		serve_by_hand="  ${sysctl[*]} restart jobctl-serve.service${nl}$serve_by_hand"
+	fi
+	if [ "$with_console" = 1 ]; then by_hand="$by_hand${nl}$serve_by_hand"; fi
 	local where="Once systemd runs, run:${nl}$by_hand"
 	if [ "$dry_run" = 1 ]; then
 		run "${sysctl[@]}" daemon-reload
 		run "${sysctl[@]}" enable --now jobctl.timer
+		if [ "$with_console" = 1 ]; then
+			if [ "$serve_restart" = 1 ]; then run "${sysctl[@]}" restart jobctl-serve.service; fi
+			run "${sysctl[@]}" enable --now jobctl-serve.service
+		elif [ "$serve_restart" = 1 ]; then
+			run "${sysctl[@]}" try-restart jobctl-serve.service
+		fi
 		return 0
 	fi
 	if ! command -v systemctl >/dev/null 2>&1; then
@@ -576,65 +735,149 @@ install_systemd() {
 		needs_manual "${sysctl[*]} enable --now jobctl.timer failed (see above)" "Fix that, then run:${nl}$by_hand"
 		return 0
 	fi
+	if [ "$with_console" = 1 ]; then
+		# restart starts it as well; enable --now then only makes it start with the
+		# service manager, and starts it if it wasn't running.
+		if [ "$serve_restart" = 1 ] && ! run "${sysctl[@]}" restart jobctl-serve.service; then
+			needs_manual "${sysctl[*]} restart jobctl-serve.service failed (see above; ${serve_log_hint} says why)" \
+				"Fix that, then run:${nl}$serve_by_hand" console
+			return 0
+		fi
+		if ! run "${sysctl[@]}" enable --now jobctl-serve.service; then
+			needs_manual "${sysctl[*]} enable --now jobctl-serve.service failed (see above; ${serve_log_hint} says why)" \
+				"Fix that, then run:${nl}$serve_by_hand" console
+			return 0
+		fi
+	elif [ "$serve_restart" = 1 ]; then
+		# Only if it runs: it was installed, but this run wasn't asked for the console.
+		run "${sysctl[@]}" try-restart jobctl-serve.service ||
+			warn "jobctl-serve.service may still run the previous binary: ${sysctl[*]} restart jobctl-serve.service"
+	fi
 	if [ "$system" = 0 ] && command -v loginctl >/dev/null 2>&1; then
 		local linger
 		linger=$(loginctl show-user "$run_as" --property=Linger --value 2>/dev/null || true)
 		if [ "$linger" != yes ]; then
-			say "note: a user timer runs only while $run_as is logged in; to keep it running after logout: loginctl enable-linger $run_as"
+			if [ "$with_console" = 1 ]; then
+				say "note: user units run only while $run_as is logged in; to keep the tick and the console running after logout: loginctl enable-linger $run_as"
+			else
+				say "note: a user timer runs only while $run_as is logged in; to keep it running after logout: loginctl enable-linger $run_as"
+			fi
 		fi
 	fi
 }
 
-install_launchd() {
+# render_plist LABEL: the plist template launchd/LABEL.plist.in with the placeholders
+# filled, XML-escaped.
+render_plist() {
 	local text
-	text=$(cat "$here/launchd/$label.plist.in")
+	text=$(cat "$here/launchd/$1.plist.in")
 	text=$(replace_all "$text" @BIN@ "$(xml_escape "$dest_bin")")
 	text=$(replace_all "$text" @CONFIG@ "$(xml_escape "$config")")
 	text=$(replace_all "$text" @HOME@ "$(xml_escape "$HOME")")
 	text=$(replace_all "$text" @PATH@ "$(xml_escape "$svc_path")")
 	text=$(replace_all "$text" @STATE_HOME@ "$(xml_escape "$state_home")")
 	text=$(replace_all "$text" @LOGDIR@ "$(xml_escape "$logdir")")
+	text=$(replace_all "$text" @LISTEN@ "$(xml_escape "$listen")")
 	if printf '%s\n' "$text" | grep -q '@[A-Z_][A-Z_]*@'; then
-		die "launchd/$label.plist.in has a placeholder this script doesn't fill"
+		die "launchd/$1.plist.in has a placeholder this script doesn't fill"
+	fi
+	printf '%s' "$text"
+}
+
+lint_plist() {
+	if [ "$dry_run" = 0 ] && command -v plutil >/dev/null 2>&1; then
+		plutil -lint -s "$1" || die "$1 is not a valid property list (plutil -lint)"
+	fi
+}
+
+agent_by_hand() {
+	printf '  launchctl bootout %s   (fails harmlessly when not loaded)\n  launchctl bootstrap %s %s' \
+		"$domain/$1" "$domain" "$2"
+}
+
+# load_agent LABEL PLIST RELOAD: load a LaunchAgent, booting it out first. With RELOAD
+# 0, an agent that is loaded already is left alone. Fails with the reason in `agent_err`.
+agent_err=""
+load_agent() {
+	local agent=$1 agent_plist=$2 reload=$3
+	if [ "$reload" = 0 ] && launchctl print "$domain/$agent" >/dev/null 2>&1; then
+		say "$agent is already loaded"
+		return 0
+	fi
+	# Reload: bootout fails when it isn't loaded yet, which is fine. A disabled label
+	# would refuse to bootstrap, hence enable.
+	launchctl bootout "$domain/$agent" >/dev/null 2>&1 || true
+	launchctl enable "$domain/$agent" >/dev/null 2>&1 || true
+	local try
+	agent_err=""
+	# bootout finishes asynchronously; bootstrap right after it can fail with
+	# "Input/output error" until it has.
+	for try in 1 2 3 4 5; do
+		if agent_err=$(launchctl bootstrap "$domain" "$agent_plist" 2>&1); then
+			say "loaded $agent into $domain (launchctl bootstrap)"
+			return 0
+		fi
+		[ "$try" = 5 ] || sleep 1
+	done
+	agent_err=${agent_err:-no message}
+	return 1
+}
+
+install_launchd() {
+	local text serve_text="" tick_changed serve_reload=0
+	text=$(render_plist "$label")
+	if [ "$with_console" = 1 ]; then
+		serve_text=$(render_plist "$serve_label")
 	fi
 
 	# launchd opens the log file but does not create its directory.
 	mkdir_owned "$logdir"
 	put_file "$text" "$plist" 0644
-	if [ "$dry_run" = 0 ] && command -v plutil >/dev/null 2>&1; then
-		plutil -lint -s "$plist" || die "$plist is not a valid property list (plutil -lint)"
+	tick_changed=$changed
+	lint_plist "$plist"
+	# Reloaded when it runs with settings or a binary that are no longer the installed
+	# ones (a new agent is loaded anyway).
+	if [ "$with_console" = 1 ]; then
+		put_file "$serve_text" "$serve_plist" 0644
+		lint_plist "$serve_plist"
+		if [ "$changed" = 1 ] || [ "$bin_changed" = 1 ]; then serve_reload=1; fi
+	elif [ -f "$serve_plist" ]; then
+		say "kept $serve_plist (installed with --with-console; --uninstall removes it)"
 	fi
 
-	local by_hand="  launchctl bootout $domain/$label   (fails harmlessly when not loaded)${nl}  launchctl bootstrap $domain $plist"
+	local by_hand serve_by_hand
+	by_hand=$(agent_by_hand "$label" "$plist")
+	serve_by_hand=$(agent_by_hand "$serve_label" "$serve_plist")
+	if [ "$with_console" = 1 ]; then by_hand="$by_hand${nl}$serve_by_hand"; fi
 	if [ "$dry_run" = 1 ]; then
 		run launchctl bootout "$domain/$label"
 		run launchctl bootstrap "$domain" "$plist"
+		if [ "$with_console" = 1 ]; then
+			run launchctl bootout "$domain/$serve_label"
+			run launchctl bootstrap "$domain" "$serve_plist"
+		fi
 		return 0
 	fi
 	if ! command -v launchctl >/dev/null 2>&1; then
 		needs_manual "launchctl not found" "Where launchctl works, run:${nl}$by_hand"
 		return 0
 	fi
-	if [ "$changed" = 0 ] && launchctl print "$domain/$label" >/dev/null 2>&1; then
-		say "$label is already loaded"
+	local gui="A LaunchAgent needs $run_as logged in at the Mac (an ssh session alone has no GUI domain); then run:"
+	if ! load_agent "$label" "$plist" "$tick_changed"; then
+		needs_manual "launchctl bootstrap $domain failed: $agent_err" "$gui${nl}$by_hand"
 		return 0
 	fi
-	# Reload: bootout fails when it isn't loaded yet, which is fine. A disabled label
-	# would refuse to bootstrap, hence enable.
-	launchctl bootout "$domain/$label" >/dev/null 2>&1 || true
-	launchctl enable "$domain/$label" >/dev/null 2>&1 || true
-	local err="" try
-	# bootout finishes asynchronously; bootstrap right after it can fail with
-	# "Input/output error" until it has.
-	for try in 1 2 3 4 5; do
-		if err=$(launchctl bootstrap "$domain" "$plist" 2>&1); then
-			say "loaded $label into $domain (launchctl bootstrap)"
-			return 0
+	if [ "$with_console" = 1 ]; then
+		if ! load_agent "$serve_label" "$serve_plist" "$serve_reload"; then
+			needs_manual "launchctl bootstrap $domain failed for $serve_label: $agent_err" \
+				"$gui${nl}$serve_by_hand${nl}Why it stopped, if it started: $serve_log_hint" console
 		fi
-		[ "$try" = 5 ] || sleep 1
-	done
-	needs_manual "launchctl bootstrap $domain failed: ${err:-no message}" \
-		"A LaunchAgent needs $run_as logged in at the Mac (an ssh session alone has no GUI domain); then run:${nl}$by_hand"
+	elif [ -f "$serve_plist" ] && [ "$bin_changed" = 1 ] &&
+		launchctl print "$domain/$serve_label" >/dev/null 2>&1; then
+		# Only if it runs: it was installed, but this run wasn't asked for the console.
+		load_agent "$serve_label" "$serve_plist" 1 ||
+			warn "$serve_label may still run the previous binary: $agent_err"
+	fi
 }
 
 if [ "$no_service" = 1 ]; then
@@ -658,14 +901,29 @@ case ":$PATH:" in
 *) say "note: $bindir is not on your PATH: add it, or call $dest_bin" ;;
 esac
 
-if [ -n "$manual_reason" ]; then
+if [ "$manual_what" = console ]; then
 	cat >&2 <<EOF
-jobctl is installed, but the 5-minute tick is NOT running:
+jobctl and the tick are installed, but the console is NOT running:
+$manual_reason.
+$manual_steps
+Or leave it out next time: $prog without --with-console
+EOF
+	exit 1
+elif [ -n "$manual_reason" ]; then
+	if [ "$with_console" = 1 ]; then
+		not_running="the 5-minute tick and the console are"
+		skip="$prog --no-service, without --with-console"
+	else
+		not_running="the 5-minute tick is"
+		skip="$prog --no-service"
+	fi
+	cat >&2 <<EOF
+jobctl is installed, but $not_running NOT running:
 $manual_reason.
 $manual_steps
 Or run the tick from cron instead (crontab -e, as $run_as):
   */5 * * * * $dest_bin run --config $config
-Or skip this step next time: $prog --no-service
+Or skip this step next time: $skip
 EOF
 	exit 1
 fi
@@ -675,8 +933,11 @@ if [ "$no_service" = 1 ]; then
 else
 	say "done: $tick_kind runs \`jobctl run\` every 5 minutes."
 fi
+if [ "$with_console" = 1 ]; then
+	say "      $serve_kind serves the API and the console on $listen."
+fi
 hint() {
-	printf '  %-36s %s\n' "$1" "$2"
+	printf '  %-42s %s\n' "$1" "$2"
 }
 hint "$jobctl_cmd list" "the jobs, their next and last runs"
 hint "$jobctl_cmd status" "what runs now, agents and budgets"
@@ -691,4 +952,12 @@ if [ "$no_service" = 0 ]; then
 	else
 		hint "journalctl --user -u jobctl.service" "the tick's own messages"
 	fi
+fi
+if [ "$with_console" = 1 ]; then
+	hint "$console_url" "the web console: sign in with a token"
+	# The server's key is in the state of the user it runs as.
+	token_cmd="$jobctl_cmd token create --scope write"
+	if [ "$system" = 1 ] && [ "$run_as" != root ]; then token_cmd="sudo -u $run_as $token_cmd"; fi
+	hint "$token_cmd" "a token for it (--scope read: look, don't touch)"
+	hint "$serve_log_hint" "the server's own messages"
 fi

@@ -4,7 +4,8 @@
 //! error type), [`config`] (the TOML file, validated), [`store`] (state behind traits,
 //! SQLite by default), [`coord`] (leases and stop requests between processes), [`exec`]
 //! (processes, their logs and signals), [`agents`] (the agent CLIs), [`engine`] (the
-//! use-cases, returning data) and [`cli`] (arguments, rendering). A layer uses only those
+//! use-cases, returning data), and the two front ends on top: [`cli`] (arguments,
+//! rendering) and [`http`] (`jobctl serve`: the API, live events, the console). A layer uses only those
 //! below it; nothing below the CLI knows clap or tables.
 
 pub mod agents;
@@ -15,5 +16,6 @@ pub mod core;
 pub mod engine;
 pub mod exec;
 pub mod faults;
+pub mod http;
 pub mod import;
 pub mod store;

@@ -117,7 +117,13 @@ impl Sandbox {
     }
 
     fn plist(&self) -> PathBuf {
-        self.home.join("Library/LaunchAgents/com.jobctl.run.plist")
+        self.agent("com.jobctl.run")
+    }
+
+    fn agent(&self, label: &str) -> PathBuf {
+        self.home
+            .join("Library/LaunchAgents")
+            .join(format!("{label}.plist"))
     }
 
     /// Every path under HOME with its content (None for directories), sorted. The
@@ -497,7 +503,7 @@ fn rendered_units_pass_systemd_analyze_verify() {
         return;
     }
     let sb = Sandbox::new("Linux");
-    sb.install_ok(&["--binary", JOBCTL]);
+    sb.install_ok(&["--binary", JOBCTL, "--with-console"]);
     let out = Command::new("systemd-analyze")
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -505,6 +511,7 @@ fn rendered_units_pass_systemd_analyze_verify() {
         .arg("verify")
         .arg(sb.unit("jobctl.service"))
         .arg(sb.unit("jobctl.timer"))
+        .arg(sb.unit("jobctl-serve.service"))
         .output()
         .expect("run systemd-analyze");
     let text = both(&out);
@@ -513,7 +520,7 @@ fn rendered_units_pass_systemd_analyze_verify() {
         "systemd-analyze verify failed:\n{text}"
     );
     // Warnings don't change the exit code; those about our own units count.
-    let ours: Vec<&str> = text.lines().filter(|l| l.contains("jobctl.")).collect();
+    let ours: Vec<&str> = text.lines().filter(|l| l.contains("jobctl")).collect();
     assert!(
         ours.is_empty(),
         "systemd-analyze verify:\n{}",
@@ -591,4 +598,471 @@ fn bad_options_are_refused_with_one_line() {
         "{help}"
     );
     assert_eq!(sb.snapshot(), Vec::new(), "option errors wrote files");
+}
+
+// ---- the console: jobctl serve as a service -------------------------------------
+
+/// The `Environment=` lines of a unit, in order.
+fn environment_lines(unit: &str) -> Vec<&str> {
+    unit.lines()
+        .filter(|l| l.starts_with("Environment="))
+        .collect()
+}
+
+#[test]
+fn linux_with_console_installs_and_enables_the_server() {
+    let sb = Sandbox::new("Linux");
+    let out = sb.install(&["--binary", JOBCTL, "--with-console"]);
+    let text = both(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        out.stderr.is_empty(),
+        "a loopback install warns:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let serve = read(&sb.unit("jobctl-serve.service"));
+    assert_eq!(leftover_placeholder(&serve), None, "{serve}");
+    let exec = format!(
+        "\nExecStart={} serve --config {} --listen 127.0.0.1:7878\n",
+        sb.bin().display(),
+        sb.config().display()
+    );
+    assert!(serve.contains(&exec), "no `{exec}` in:\n{serve}");
+    assert!(
+        serve.contains("\nType=exec\n") || serve.contains("\nType=simple\n"),
+        "{serve}"
+    );
+    assert!(serve.contains("\nRestart=on-failure\n"), "{serve}");
+    assert!(serve.contains("\nRestartSec="), "{serve}");
+    let install = serve.find("\n[Install]\n");
+    let wanted = serve.find("\nWantedBy=default.target\n");
+    assert!(install.is_some() && install < wanted, "{serve}");
+    assert!(
+        !serve.contains("\nUser="),
+        "a user unit sets User=:\n{serve}"
+    );
+    // Runs forced from the console go on under supervisors in the server's cgroup.
+    assert!(serve.contains("\nKillMode=process\n"), "{serve}");
+    let tick = read(&sb.unit("jobctl.service"));
+    assert_eq!(
+        environment_lines(&serve),
+        environment_lines(&tick),
+        "the server and the tick see different environments"
+    );
+
+    let calls = sb.calls();
+    let reload = calls.find("systemctl --user daemon-reload\n");
+    let enable = calls.find("systemctl --user enable --now jobctl-serve.service\n");
+    assert!(
+        reload.is_some() && enable.is_some(),
+        "systemctl calls:\n{calls}"
+    );
+    assert!(reload < enable, "daemon-reload must come first:\n{calls}");
+    assert!(
+        calls.contains("systemctl --user enable --now jobctl.timer\n"),
+        "{calls}"
+    );
+    assert!(
+        !calls.contains("restart"),
+        "a new server restarted:\n{calls}"
+    );
+
+    assert!(
+        text.contains("http://127.0.0.1:7878"),
+        "no console URL:\n{text}"
+    );
+    assert!(
+        text.contains("jobctl token create --scope write"),
+        "no pointer to a token:\n{text}"
+    );
+    assert!(
+        text.contains("journalctl --user -u jobctl-serve.service"),
+        "no pointer to the server's log:\n{text}"
+    );
+}
+
+#[test]
+fn linux_console_is_restarted_only_when_it_changed_and_uninstall_removes_it() {
+    let sb = Sandbox::new("Linux");
+    sb.install_ok(&["--binary", JOBCTL, "--with-console"]);
+
+    // Same options again: no file touched, the server left running.
+    let before = sb.snapshot();
+    fs::write(&sb.calls, "").unwrap();
+    sb.install_ok(&["--binary", JOBCTL, "--with-console"]);
+    assert!(before == sb.snapshot(), "files changed on a second run");
+    let calls = sb.calls();
+    assert!(
+        calls.contains("systemctl --user enable --now jobctl-serve.service\n"),
+        "{calls}"
+    );
+    assert!(
+        !calls.contains("restart"),
+        "unchanged server restarted:\n{calls}"
+    );
+
+    // Another address: the unit is rewritten and the server restarted onto it.
+    fs::write(&sb.calls, "").unwrap();
+    let out = sb.install_ok(&[
+        "--binary",
+        JOBCTL,
+        "--with-console",
+        "--listen",
+        "127.0.0.1:7879",
+    ]);
+    let serve = read(&sb.unit("jobctl-serve.service"));
+    assert!(serve.contains(" --listen 127.0.0.1:7879\n"), "{serve}");
+    let calls = sb.calls();
+    let reload = calls.find("systemctl --user daemon-reload\n");
+    let restart = calls.find("systemctl --user restart jobctl-serve.service\n");
+    assert!(
+        reload.is_some() && restart.is_some(),
+        "systemctl calls:\n{calls}"
+    );
+    assert!(reload < restart, "restart before daemon-reload:\n{calls}");
+    assert!(out.contains("http://127.0.0.1:7879"), "{out}");
+
+    // Without --with-console the server is kept; --uninstall removes it all the same.
+    fs::write(&sb.calls, "").unwrap();
+    let out = sb.install_ok(&["--binary", JOBCTL]);
+    assert!(sb.unit("jobctl-serve.service").exists(), "{out}");
+    assert!(!sb.calls().contains("jobctl-serve"), "{}", sb.calls());
+
+    fs::write(&sb.calls, "").unwrap();
+    let out = sb.install_ok(&["--uninstall"]);
+    assert!(
+        !sb.unit("jobctl-serve.service").exists(),
+        "server unit left:\n{out}"
+    );
+    assert!(!sb.unit("jobctl.timer").exists(), "{out}");
+    let calls = sb.calls();
+    assert!(
+        calls.contains("systemctl --user disable --now jobctl-serve.service\n"),
+        "{calls}"
+    );
+    assert!(sb.config().exists(), "config removed by --uninstall");
+
+    // With nothing of the console left, neither install nor uninstall mention it.
+    fs::write(&sb.calls, "").unwrap();
+    sb.install_ok(&["--binary", JOBCTL]);
+    sb.install_ok(&["--uninstall"]);
+    assert_eq!(
+        sb.calls(),
+        calls_without_console(&sb.calls()),
+        "{}",
+        sb.calls()
+    );
+}
+
+/// `calls` less every line about the console.
+fn calls_without_console(calls: &str) -> String {
+    calls
+        .lines()
+        .filter(|l| !l.contains("jobctl-serve"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn a_new_binary_restarts_the_installed_server() {
+    let sb = Sandbox::new("Linux");
+    sb.install_ok(&["--binary", JOBCTL, "--with-console"]);
+    // Another build: the same program with one more byte at its end.
+    let newer = sb.home.join("newer-jobctl");
+    let mut bytes = fs::read(JOBCTL).unwrap();
+    bytes.push(0);
+    fs::write(&newer, bytes).unwrap();
+    fs::set_permissions(&newer, fs::Permissions::from_mode(0o755)).unwrap();
+    let newer = newer.to_str().unwrap();
+
+    fs::write(&sb.calls, "").unwrap();
+    sb.install_ok(&["--binary", newer, "--with-console"]);
+    assert!(
+        sb.calls()
+            .contains("systemctl --user restart jobctl-serve.service\n"),
+        "{}",
+        sb.calls()
+    );
+
+    // Installed earlier, not asked for now: restarted only if it runs.
+    fs::write(&sb.calls, "").unwrap();
+    sb.install_ok(&["--binary", JOBCTL]);
+    assert!(
+        sb.calls()
+            .contains("systemctl --user try-restart jobctl-serve.service\n"),
+        "{}",
+        sb.calls()
+    );
+}
+
+#[test]
+fn dry_run_with_console_changes_nothing() {
+    let sb = Sandbox::new("Linux");
+    let empty = sb.snapshot();
+    let out = sb.install_ok(&["--dry-run", "--binary", JOBCTL, "--with-console"]);
+    assert_eq!(sb.snapshot(), empty, "--dry-run wrote files:\n{out}");
+    assert!(
+        out.contains(&format!(
+            "would write {}",
+            sb.unit("jobctl-serve.service").display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("would run: systemctl --user enable --now jobctl-serve.service"),
+        "{out}"
+    );
+    assert!(!sb.calls().contains("enable"), "{}", sb.calls());
+
+    sb.install_ok(&["--binary", JOBCTL, "--with-console"]);
+    let installed = sb.snapshot();
+    fs::write(&sb.calls, "").unwrap();
+    let out = sb.install_ok(&["--dry-run", "--uninstall"]);
+    assert!(
+        sb.snapshot() == installed,
+        "--dry-run --uninstall changed files:\n{out}"
+    );
+    assert!(
+        out.contains("would run: systemctl --user disable --now jobctl-serve.service"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "would remove {}",
+            sb.unit("jobctl-serve.service").display()
+        )),
+        "{out}"
+    );
+    assert!(!sb.calls().contains("disable"), "{}", sb.calls());
+}
+
+#[test]
+fn a_listen_address_beyond_loopback_is_installed_with_a_warning() {
+    let sb = Sandbox::new("Linux");
+    let out = sb.install(&[
+        "--binary",
+        JOBCTL,
+        "--with-console",
+        "--listen",
+        "0.0.0.0:7878",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(
+        err.contains("warning:") && err.contains("loopback") && err.contains("TLS"),
+        "no warning:\n{err}"
+    );
+    let serve = read(&sb.unit("jobctl-serve.service"));
+    assert!(serve.contains(" --listen 0.0.0.0:7878\n"), "{serve}");
+    // Every address includes loopback, where a browser here finds it.
+    assert!(
+        both(&out).contains("http://127.0.0.1:7878"),
+        "{}",
+        both(&out)
+    );
+
+    for loopback in ["127.0.0.1:9000", "[::1]:7878"] {
+        let out = sb.install(&[
+            "--dry-run",
+            "--binary",
+            JOBCTL,
+            "--with-console",
+            "--listen",
+            loopback,
+        ]);
+        assert!(out.status.success(), "{loopback}: {}", both(&out));
+        assert!(
+            out.stderr.is_empty(),
+            "{loopback} warned:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn console_option_errors_are_refused_with_one_line() {
+    let sb = Sandbox::new("Linux");
+    for args in [
+        &["--listen", "127.0.0.1:7878"][..],
+        &["--uninstall", "--listen", "127.0.0.1:7878"],
+        &["--with-console", "--no-service"],
+        &["--with-console", "--listen", "127.0.0.1:78 78"],
+        &["--with-console", "--listen", "\"127.0.0.1:7878\""],
+        &["--with-console", "--listen", "'127.0.0.1:7878'"],
+        &["--with-console", "--listen", "localhost:7878"],
+        &["--with-console", "--listen", "127.0.0.1"],
+        &["--with-console", "--listen", "127.0.0.1:70000"],
+        &["--with-console", "--listen="],
+        &["--with-console", "--listen"],
+    ] {
+        let args = [&["--binary", JOBCTL][..], args].concat();
+        let out = sb.install(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
+    assert_eq!(sb.snapshot(), Vec::new(), "option errors wrote files");
+    assert!(
+        !sb.calls().contains("systemctl"),
+        "option errors called systemctl:\n{}",
+        sb.calls()
+    );
+    let help = sb.install_ok(&["--help"]);
+    assert!(
+        help.contains("--with-console") && help.contains("--listen ADDR"),
+        "{help}"
+    );
+}
+
+#[test]
+fn without_a_user_session_the_console_steps_are_printed_too() {
+    let sb = Sandbox::new("Linux");
+    sb.stub(
+        "systemctl",
+        r#"case "$*" in *show-environment*) echo "Failed to connect to bus: No medium found" >&2; exit 1;; esac"#,
+    );
+    let out = sb.install(&["--binary", JOBCTL, "--with-console"]);
+    let text = both(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("the console are NOT running"), "{text}");
+    assert!(
+        text.contains("systemctl --user enable --now jobctl-serve.service"),
+        "{text}"
+    );
+    assert!(sb.unit("jobctl-serve.service").exists(), "{text}");
+}
+
+#[test]
+fn darwin_with_console_renders_a_valid_serve_agent() {
+    // A HOME with characters that XML must escape.
+    let sb = Sandbox::with_home_name("Darwin", "home & <co>");
+    let out = sb.install_ok(&["--binary", JOBCTL, "--with-console"]);
+
+    let plist = sb.agent("com.jobctl.serve");
+    let text = read(&plist);
+    assert_eq!(leftover_placeholder(&text), None, "{text}");
+    assert!(
+        !sb.home.join(".config/systemd").exists(),
+        "systemd units written on macOS"
+    );
+    assert!(
+        out.contains(
+            &sb.home
+                .join("Library/Logs/jobctl/serve.log")
+                .display()
+                .to_string()
+        ),
+        "no pointer to the server's log:\n{out}"
+    );
+    assert!(out.contains("http://127.0.0.1:7878"), "{out}");
+    assert!(out.contains("jobctl token create --scope write"), "{out}");
+
+    if have("plutil", "-help") {
+        let lint = Command::new("plutil")
+            .args(["-lint"])
+            .arg(&plist)
+            .output()
+            .unwrap();
+        assert!(lint.status.success(), "plutil -lint:\n{}", both(&lint));
+    }
+    if have("python3", "--version") {
+        const CHECK: &str = r#"
+import plistlib, sys
+path, tick_path, bin, config, home = sys.argv[1:6]
+with open(path, "rb") as f:
+    d = plistlib.load(f)
+with open(tick_path, "rb") as f:
+    tick = plistlib.load(f)
+log = home + "/Library/Logs/jobctl/serve.log"
+want = {
+    "Label": d.get("Label") == "com.jobctl.serve",
+    "ProgramArguments": d.get("ProgramArguments")
+        == [bin, "serve", "--config", config, "--listen", "127.0.0.1:7878"],
+    "RunAtLoad": d.get("RunAtLoad") is True,
+    "KeepAlive": d.get("KeepAlive") == {"SuccessfulExit": False},
+    "no StartInterval": "StartInterval" not in d,
+    "AbandonProcessGroup": d.get("AbandonProcessGroup") is True,
+    "WorkingDirectory": d.get("WorkingDirectory") == home,
+    "EnvironmentVariables": d.get("EnvironmentVariables") == tick.get("EnvironmentVariables"),
+    "StandardOutPath": d.get("StandardOutPath") == log,
+    "StandardErrorPath": d.get("StandardErrorPath") == log,
+}
+wrong = [k for k, ok in want.items() if not ok]
+if wrong:
+    sys.exit("wrong: %s in %r" % (wrong, d))
+"#;
+        let check = Command::new("python3")
+            .args(["-c", CHECK])
+            .arg(&plist)
+            .arg(sb.plist())
+            .arg(sb.bin())
+            .arg(sb.config())
+            .arg(&sb.home)
+            .output()
+            .expect("run python3");
+        assert!(
+            check.status.success(),
+            "plist check failed:\n{}\n{text}",
+            both(&check)
+        );
+    } else {
+        eprintln!("note: python3 not found; the plist was not parsed with plistlib");
+    }
+
+    let calls = sb.calls();
+    let agent = format!("gui/{}/com.jobctl.serve", uid());
+    let bootout = calls.find(&format!("launchctl bootout {agent}\n"));
+    let bootstrap = calls.find(&format!(
+        "launchctl bootstrap gui/{} {}\n",
+        uid(),
+        plist.display()
+    ));
+    assert!(
+        bootout.is_some() && bootstrap.is_some(),
+        "launchctl calls:\n{calls}"
+    );
+    assert!(bootout < bootstrap, "bootout must come first:\n{calls}");
+
+    // Unchanged, loaded: left alone.
+    fs::write(&sb.calls, "").unwrap();
+    let out = sb.install_ok(&["--binary", JOBCTL, "--with-console"]);
+    assert!(out.contains("com.jobctl.serve is already loaded"), "{out}");
+    assert!(!sb.calls().contains("bootstrap"), "{}", sb.calls());
+
+    // Another address: the server's agent, and only it, is reloaded.
+    fs::write(&sb.calls, "").unwrap();
+    sb.install_ok(&[
+        "--binary",
+        JOBCTL,
+        "--with-console",
+        "--listen",
+        "127.0.0.1:7879",
+    ]);
+    let calls = sb.calls();
+    assert!(read(&plist).contains("<string>127.0.0.1:7879</string>"));
+    let bootout = calls.find(&format!("launchctl bootout {agent}\n"));
+    let bootstrap = calls.find(&format!(
+        "launchctl bootstrap gui/{} {}\n",
+        uid(),
+        plist.display()
+    ));
+    assert!(
+        bootout.is_some() && bootout < bootstrap,
+        "launchctl calls:\n{calls}"
+    );
+    assert!(
+        !calls.contains("com.jobctl.run.plist"),
+        "the tick reloaded:\n{calls}"
+    );
+
+    // --uninstall without --with-console removes it too.
+    fs::write(&sb.calls, "").unwrap();
+    let out = sb.install_ok(&["--uninstall"]);
+    assert!(!plist.exists() && !sb.plist().exists(), "{out}");
+    assert!(
+        sb.calls().contains(&format!("launchctl bootout {agent}\n")),
+        "{}",
+        sb.calls()
+    );
 }

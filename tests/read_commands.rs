@@ -860,6 +860,7 @@ fn history_json_fields() {
         "depth",
         "attempt",
         "retry_of",
+        "metadata",
     ]
     .into();
     for r in &runs {

@@ -11,6 +11,7 @@ mod fixtures;
 mod hosts;
 #[path = "../../tests/common/pg.rs"]
 mod pg;
+mod serve;
 mod workspace;
 
 use std::path::{Path, PathBuf};
@@ -45,7 +46,7 @@ fn main() -> Result<()> {
     let only: Vec<&str> = args[1..].iter().map(String::as_str).collect();
     if only.iter().any(|a| !ALL.contains(a)) {
         eprintln!(
-            "usage: cargo run --release --example bench              run B1-B10, B14, B15, write docs/benchmarks.md\n       \
+            "usage: cargo run --release --example bench              run B1-B15, write docs/benchmarks.md\n       \
              cargo run --release --example bench -- B1 B10     run only these, replace only their rows\n       \
              cargo run --release --example bench fixtures DIR [RUNS]\n       \
              only build a fixture in DIR: B1's, or B7's with RUNS = 1000000"
@@ -88,12 +89,13 @@ fn main() -> Result<()> {
 
 /// Every scenario, in table order.
 const ALL: &[&str] = &[
-    "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B14", "B15",
+    "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13", "B14",
+    "B15",
 ];
 /// The scenarios timed as whole jobctl processes (with hyperfine, where installed); B8
 /// and B9 are timed inside this process.
 const PROCESS_IDS: &[&str] = &[
-    "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10", "B14", "B15",
+    "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10", "B11", "B12", "B13", "B14", "B15",
 ];
 
 fn id_number(id: &str) -> u32 {
@@ -365,9 +367,14 @@ fn process_rows(
             b6 <= 2.3,
         ));
     }
-    if want("B7") {
+    // B7's fixture, also the history B12 pages through.
+    let mut big = None;
+    let big_fixture = || -> Result<fixtures::Fixture> {
         eprintln!("generating the fixture of B7: 1,000 jobs with 1,000,000 runs...");
-        let b = fixtures::build(&tmp.join("b"), 1000, 1_000_000, 1000)?;
+        fixtures::build(&tmp.join("b"), 1000, 1_000_000, 1000)
+    };
+    if want("B7") {
+        let b = big_fixture()?;
         let b7 = warm.median(&bin, &["--config", s(&b.config), "run"], &b)?;
         rows.push(row(
             "B7",
@@ -376,6 +383,7 @@ fn process_rows(
             format!("{b7:.1} ms ({:.2}× B1)", b7 / b1),
             b7 <= 1.5 * b1,
         ));
+        big = Some(b);
     }
     if want("B10") {
         eprintln!(
@@ -404,6 +412,48 @@ fn process_rows(
             worst <= 50.0 && bq <= 1.15 * b1_again,
         ));
         eprintln!("B10: {} samples of each latency", l.samples);
+    }
+    if want("B11") || want("B12") || want("B13") {
+        eprintln!("timing jobctl serve...");
+        let big = match big {
+            Some(b) => b,
+            None => big_fixture()?,
+        };
+        let small = fixtures::build(&tmp.join("serve"), 3, 0, 200)?;
+        let srv = serve::measure(&bin, &small, &big)?;
+        for r in [
+            row(
+                "B11",
+                "`jobctl serve`: an event's commit to its arrival at an SSE client",
+                "≤ 250 ms at p95",
+                format!(
+                    "p95 {:.0} ms, p50 {:.0} ms over {} events",
+                    srv.latency_p95, srv.latency_p50, srv.events
+                ),
+                srv.latency_p95 <= 250.0,
+            ),
+            row(
+                "B12",
+                "`GET /api/v1/runs?limit=50` with 1,000,000 runs of history",
+                "≤ 20 ms",
+                format!("{:.1} ms", srv.page_median),
+                srv.page_median <= 20.0,
+            ),
+            row(
+                "B13",
+                "100 open SSE clients",
+                "≤ 30 MiB RSS for the server in total",
+                format!(
+                    "{:.1} MiB ({:.1} MiB with one client)",
+                    srv.rss_100, srv.rss_idle
+                ),
+                srv.rss_100 <= 30.0,
+            ),
+        ] {
+            if want(r.id) {
+                rows.push(r);
+            }
+        }
     }
     if want("B14") || want("B15") {
         rows.extend(
@@ -543,6 +593,12 @@ const HOW: &[(&[&str], &str)] = &[
     (
         &["B10"],
         "- B10: a config with `max_running = 1`. A need met: `jobctl force need-a` succeeds and its supervisor queues and starts `dep` (`needs = [\"need-a\"]`); a slot freed: `hold` (`sleep 0.2`) runs, `next` waits queued behind it, and `hold`'s supervisor starts it. Each is timed from the end recorded for the run that ended to the start recorded for the next (the store's clock, ms) and to the first command of its process (`date +%s%N`), medians of 20. The drain: 1,000 queued runs at depth 1 of a job with `concurrency = 4`, started by one `jobctl list` and then by the ends of runs, timed to the last end. The tick: B1's fixture with 1,000 more runs queued whose job's lock is held (none can start, each tick looks), paired with B1 in alternating rounds; \"no slower\" allows this machine's noise, 15%. The 100 due jobs: `tests/subruns.rs`. What run control costs an idle tick, counted with callgrind on B1's fixture: 19.3 million instructions against 18.8 million before it (recovery also looks at paused and retrying runs, the tick looks at the queue; a job's run-control keys are kept in the config snapshot only when they differ from the defaults, which took a million instructions off decoding it).\n",
+    ),
+    (
+        &["B11", "B12", "B13"],
+        "- B11: one client follows `/api/v1/events/stream` while `jobctl configure job noop --pause/--resume` makes 200 events, one every few milliseconds; each event's latency is the client's clock when it reads the event minus the event's `at`, taken before its transaction commits (so a little more than commit → client).\n\
+- B12: `jobctl serve` on B7's state; the median of 30 `GET /api/v1/runs?limit=50` over one kept-alive connection, timed by the client, answer read whole.\n\
+- B13: after B11, 100 more clients each replay those 200 events and stay open; the server's VmRSS once every one of them has read them all.\n",
     ),
     (
         &["B14"],

@@ -299,6 +299,25 @@ pub enum Command {
         after_help = "Example:\n  jobctl state migrate --to postgres://jobctl@db.internal/jobctl"
     )]
     State(StateCommand),
+    /// Serve the control API, live events, metrics and the web console
+    #[command(
+        after_help = "Examples:\n  jobctl serve                          http://127.0.0.1:7878 (loopback only)\n  jobctl serve --listen 0.0.0.0:7878    every address (put TLS in front)\n  jobctl token create --scope read      a token to sign in with"
+    )]
+    Serve {
+        /// Address to listen on (anything but loopback needs TLS in front)
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7878")]
+        listen: std::net::SocketAddr,
+        /// Listen on this unix socket instead
+        #[arg(long, value_name = "PATH", conflicts_with = "listen")]
+        socket: Option<PathBuf>,
+    },
+
+    /// Make API tokens, or a new signing key (which invalidates every token)
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  jobctl token create --scope read --sub dashboard\n  jobctl token rotate"
+    )]
+    Token(Token),
 
     /// Write a commented starter config (never over an existing one)
     #[command(
@@ -480,4 +499,37 @@ fn names(of: fn() -> Vec<(String, String)>) -> Vec<clap_complete::engine::Comple
             clap_complete::engine::CompletionCandidate::new(name).help(Some(help.into()))
         })
         .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenScope {
+    /// Every GET: see jobs, runs, agents, events
+    Read,
+    /// Every POST too: run, pause, resume, cancel, enable, disable
+    Write,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Token {
+    /// Print a new token for the API and the console
+    #[command(
+        after_help = "Examples:\n  jobctl token create --scope read --sub dashboard\n  jobctl token create --scope write --sub manager --ttl 7d --jobs 'team-a-*'"
+    )]
+    Create {
+        /// What it may do
+        #[arg(long, value_enum)]
+        scope: TokenScope,
+        /// Who holds it (recorded with every change it makes)
+        #[arg(long, value_name = "NAME", default_value = "jobctl")]
+        sub: String,
+        /// How long it is valid
+        #[arg(long, value_name = "DURATION", default_value = "30d")]
+        ttl: String,
+        /// Only these jobs exist for it (glob patterns; repeat or separate with commas)
+        #[arg(long, value_name = "GLOB", value_delimiter = ',')]
+        jobs: Vec<String>,
+    },
+    /// Make a new signing key: every token made so far stops working
+    #[command(after_help = "Example:\n  jobctl token rotate")]
+    Rotate,
 }

@@ -37,7 +37,9 @@ pub fn main() -> ExitCode {
         Err(e) => return usage_error(&e),
     };
     let ui = Ui::new(&cli.global);
-    init_logging(cli.global.verbose, cli.global.quiet);
+    // The server says what it does (each write, with who made it) by default.
+    let serving = matches!(cli.command, args::Command::Serve { .. });
+    init_logging(cli.global.verbose + u8::from(serving), cli.global.quiet);
     match dispatch(&cli, &ui) {
         Ok(c) => ExitCode::from(c),
         Err(err) => {
@@ -128,6 +130,8 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
         Command::State(StateCommand::Migrate { to }) => commands::state::migrate(g, ui, to),
         Command::Completions { shell } => commands::docs::completions(*shell),
         Command::Man { page, dir } => commands::docs::man(page.as_deref(), dir.as_deref()),
+        Command::Serve { listen, socket } => commands::serve::serve(g, *listen, socket.as_deref()),
+        Command::Token(t) => commands::serve::token(g, ui, t),
         Command::Ask {
             scope,
             agent,

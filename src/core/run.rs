@@ -292,6 +292,9 @@ pub struct RunRecord {
     pub prompt: Option<String>,
     /// Variables given to this run (`submit --env`), added to the job's.
     pub env: Vec<(String, String)>,
+    /// What a program submitting the run over the API attached to it (a JSON object's
+    /// text), passed to its processes as `JOBCTL_RUN_METADATA`.
+    pub metadata: Option<String>,
 }
 
 impl Default for RunRecord {
@@ -337,6 +340,7 @@ impl Default for RunRecord {
             paused_at: None,
             prompt: None,
             env: Vec::new(),
+            metadata: None,
         }
     }
 }
@@ -378,6 +382,8 @@ pub struct NewRun {
     pub retry_of: Option<i64>,
     pub prompt: Option<String>,
     pub env: Vec<(String, String)>,
+    /// A JSON object's text (API `metadata`).
+    pub metadata: Option<String>,
     /// Who creates it, and why (its first event's `by` and `reason`).
     pub by: Actor,
     pub reason: Option<String>,

@@ -44,6 +44,9 @@ pub fn job_env(
     for (k, v) in &run.env {
         set(&mut env, k, v);
     }
+    if let Some(m) = &run.metadata {
+        set(&mut env, "JOBCTL_RUN_METADATA", m);
+    }
     let scheduled_for = rfc3339(run.scheduled_for);
     let mut meta = serde_json::json!({
         "job": job.name,

@@ -61,7 +61,6 @@ pub fn spawn_supervisor(
     lease: &mut dyn Lease,
     host: Option<&str>,
 ) -> Result<Child> {
-    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
     let exe = std::env::current_exe().context("can't find the jobctl executable")?;
     let mut cmd = Command::new(exe);
     cmd.arg("--config")
@@ -87,12 +86,6 @@ pub fn spawn_supervisor(
             None
         }
     };
-    // SAFETY: the lease keeps `fd` open for as long as this function runs.
-    let file = fd.map(|fd| unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) });
-    if let Some(file) = file {
-        // Inherited across exec only for this spawn; the tick is single-threaded.
-        fcntl(file, FcntlArg::F_SETFD(FdFlag::empty())).context("can't hand the job lock over")?;
-    }
     cmd.arg("--state-dir")
         .arg(state_dir)
         .stdin(Stdio::null())
@@ -116,19 +109,26 @@ pub fn spawn_supervisor(
     let before = blocked
         .thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)
         .ok();
-    // SAFETY: setsid and sigprocmask are async-signal-safe; `blocked` is built beforehand.
+    // SAFETY: setsid, sigprocmask and fcntl are async-signal-safe; `blocked` is built
+    // beforehand.
     unsafe {
         cmd.pre_exec(move || {
             nix::unistd::setsid().map_err(std::io::Error::from)?;
-            blocked.thread_block().map_err(std::io::Error::from)
+            blocked.thread_block().map_err(std::io::Error::from)?;
+            // The lease's descriptor survives exec in this child only: cleared in the
+            // parent, another thread's child (a server starting runs side by side) could
+            // inherit it and hold a job's lock it knows nothing of.
+            if let Some(fd) = fd
+                && nix::libc::fcntl(fd, nix::libc::F_SETFD, 0) == -1
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
         });
     }
     let child = cmd.spawn();
     if let Some(mask) = before {
         let _ = mask.thread_set_mask();
-    }
-    if let Some(file) = file {
-        let _ = fcntl(file, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
     }
     let child = child.context("can't start the run's supervisor")?;
     tracing::debug!(run = run.id, pid = child.id(), "supervisor started");

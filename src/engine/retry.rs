@@ -63,6 +63,7 @@ pub fn plan(
             retry_of: Some(run.retry_of.unwrap_or(run.id)),
             prompt: run.prompt.clone(),
             env: run.env.clone(),
+            metadata: run.metadata.clone(),
             by: Actor::Supervisor,
             reason: Some(format!(
                 "attempt {attempt} of {} after run {} {}; starts in {}",

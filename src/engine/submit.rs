@@ -28,6 +28,8 @@ pub struct Submit<'a> {
     pub env: Vec<(String, String)>,
     /// The caller will wait for the run's end.
     pub wait: bool,
+    /// A JSON object's text to store on the run (the API's `metadata`).
+    pub metadata: Option<String>,
 }
 
 /// Creates the run (queued) and starts it if it fits; returns its record as it is then.
@@ -106,6 +108,7 @@ pub fn submit(e: &mut Engine<'_>, s: &Submit<'_>, by: &Actor) -> Result<RunRecor
         depth,
         prompt: s.prompt.map(str::to_string),
         env: s.env.clone(),
+        metadata: s.metadata.clone(),
         by: by.clone(),
         reason: Some(reason),
         ..Default::default()

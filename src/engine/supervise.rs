@@ -44,6 +44,51 @@ pub fn force(e: &mut Engine<'_>, name: &str, echo: Echo) -> Result<Supervised> {
     pipeline::supervise(e, Work::Job(job), run, lease, echo)
 }
 
+/// Starts a run of `job` now, due or not, under a detached supervisor (as the tick starts
+/// one), and returns its record at once: how a program forces a job without becoming
+/// its supervisor.
+pub fn start_detached(
+    e: &mut Engine<'_>,
+    name: &str,
+    by: &Actor,
+) -> Result<crate::core::run::RunRecord> {
+    let cfg = e.cfg;
+    cfg.job(name)?;
+    e.recover()?;
+    let Some(mut lease) = e.coord.try_lease(name)? else {
+        return Err(Error::Busy(busy_message(e, name)?));
+    };
+    let now = to_ms(clock::real_now());
+    let claim = e.store.claim_run(&NewRun {
+        job: name.to_string(),
+        forced: true,
+        scheduled_for: now,
+        started_at: now,
+        trigger: Trigger::Forced,
+        by: by.clone(),
+        ..Default::default()
+    })?;
+    let run = match claim {
+        Claim::Claimed(run) => *run,
+        Claim::JobRunning(_) | Claim::SlotTaken => {
+            return Err(Error::Busy(busy_message(e, name)?));
+        }
+    };
+    let mut child = super::launch::spawn_supervisor(
+        cfg,
+        e.store.dir(),
+        &run,
+        &mut *lease,
+        e.host.as_deref(),
+    )?;
+    drop(lease);
+    // Reaped in the background: the supervisor outlives this request by design.
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    Ok(run)
+}
+
 /// Why `name` can't be forced now, saying only what is known: the run and its
 /// supervisor's pid as the lease and the store agree on them.
 fn busy_message(e: &Engine<'_>, name: &str) -> Result<String> {

@@ -63,6 +63,8 @@ pub struct RunView {
     pub depth: u32,
     pub attempt: u32,
     pub retry_of: Option<i64>,
+    /// What the program that submitted the run over the API attached to it.
+    pub metadata: Option<serde_json::Value>,
 }
 
 impl From<&RunRecord> for RunView {
@@ -99,6 +101,10 @@ impl From<&RunRecord> for RunView {
             depth: r.depth,
             attempt: r.attempt,
             retry_of: r.retry_of,
+            metadata: r
+                .metadata
+                .as_deref()
+                .and_then(|m| serde_json::from_str(m).ok()),
         }
     }
 }
@@ -140,7 +146,13 @@ pub fn history_each(
     let mut cursor = before;
     let mut newest = None;
     while left > 0 {
-        let page = e.store.history_page(job, cursor, left.min(HISTORY_PAGE))?;
+        let page = e.store.find_runs(&crate::store::RunQuery {
+            job,
+            status: None,
+            parent: None,
+            before: cursor,
+            limit: left.min(HISTORY_PAGE),
+        })?;
         let Some(last) = page.last() else { break };
         cursor = Some(last.id);
         newest = newest.or(page.first().map(|r| r.id));

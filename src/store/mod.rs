@@ -95,6 +95,28 @@ pub struct ReserveRequest<'a> {
     pub tree: &'a [(i64, i64)],
 }
 
+/// Which runs to list, a page at a time (newest first).
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery<'a> {
+    pub job: Option<&'a str>,
+    pub status: Option<RunStatus>,
+    /// Only the sub-runs this run submitted.
+    pub parent: Option<i64>,
+    /// Only runs with an id below this one (the cursor of the previous page).
+    pub before: Option<i64>,
+    pub limit: usize,
+}
+
+/// The runs of one job in one status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunCount {
+    pub job: String,
+    pub status: RunStatus,
+    pub count: u64,
+    /// The durations of those that ended, added up.
+    pub duration_ms: u64,
+}
+
 /// Why a new run could not be created.
 #[derive(Debug, Clone)]
 pub enum Claim {
@@ -261,23 +283,10 @@ pub trait RunStore {
     fn last_scheduled_slot_before(&self, job: &str, t: i64) -> Result<Option<i64>>;
     /// Newest first, optionally for one job.
     fn history(&self, job: Option<&str>, limit: usize) -> Result<Vec<RunRecord>>;
-    /// One page of [`RunStore::history`]: the newest `limit` runs with an id below
-    /// `before` (all, without it). A reader pages through a long history with the last
-    /// id it got, in bounded memory. (The default reads the whole history: a backend
-    /// overrides it.)
-    fn history_page(
-        &self,
-        job: Option<&str>,
-        before: Option<i64>,
-        limit: usize,
-    ) -> Result<Vec<RunRecord>> {
-        Ok(self
-            .history(job, usize::MAX)?
-            .into_iter()
-            .filter(|r| before.is_none_or(|b| r.id < b))
-            .take(limit)
-            .collect())
-    }
+    /// A page of runs, newest first: those matching `q`, older than `q.before`.
+    fn find_runs(&self, q: &RunQuery<'_>) -> Result<Vec<RunRecord>>;
+    /// How many runs each job has per status, and how long its ended runs took in all.
+    fn run_counts(&self) -> Result<Vec<RunCount>>;
     /// The latest run that failed, timed out, was lost or skipped.
     fn last_failure(&self) -> Result<Option<RunRecord>>;
     /// The newest runs that left processes that could not be killed.
@@ -477,9 +486,36 @@ pub struct Fence {
     pub epoch: i64,
 }
 
+/// The first answer to a request sent with an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    /// What identifies the request: its method and path, and a hash of its body.
+    pub request: String,
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: Vec<u8>,
+    pub at: i64,
+}
+
+pub trait IdempotencyStore {
+    /// The answer stored under `key` at or after `since`.
+    fn answer(&self, key: &str, since: i64) -> Result<Option<StoredAnswer>>;
+    /// Stores the first answer under `key` (a later one for the same key is ignored),
+    /// and forgets answers older than `forget_before`.
+    fn keep_answer(&mut self, key: &str, answer: &StoredAnswer, forget_before: i64) -> Result<()>;
+}
+
 /// Everything jobctl keeps.
 pub trait Store:
-    RunStore + JobStateStore + EventStore + BudgetStore + MetaStore + HostStore + LogStore + Send
+    RunStore
+    + JobStateStore
+    + EventStore
+    + BudgetStore
+    + MetaStore
+    + HostStore
+    + LogStore
+    + IdempotencyStore
+    + Send
 {
     /// The state directory: run logs and locks live there, whatever holds the records.
     fn dir(&self) -> &Path;

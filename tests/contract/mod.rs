@@ -4,6 +4,7 @@
 //! checked here with real concurrency: handles opened separately, racing from threads.
 #![allow(dead_code)]
 
+mod pages;
 mod racing_control;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,7 +42,12 @@ pub fn run_all<B: Backend>(fresh: impl Fn() -> B) {
             a_run_is_closed_once_with_everything_it_recorded,
         ),
         ("history and latest runs", history_latest_and_failures),
-        ("history pages", history_pages_go_back_by_id),
+        ("pages of runs", pages::pages_of_runs_go_back_by_id_under_their_filters),
+        ("run counts", pages::runs_are_counted_by_job_and_status),
+        (
+            "idempotent answers",
+            pages::the_first_answer_to_a_key_is_kept_for_a_day,
+        ),
         ("pruning", pruning_keeps_the_newest_and_running_runs),
         (
             "workspaces, changes and hooks",
@@ -302,37 +308,6 @@ pub fn history_latest_and_failures<B: Backend>(b: &B) {
     assert_eq!(s.latest_run("a").unwrap().unwrap().id, ids[2]);
     assert_eq!(s.last_failure().unwrap().unwrap().id, ids[1]);
     assert_eq!(s.running_runs().unwrap().len(), 1);
-}
-
-pub fn history_pages_go_back_by_id<B: Backend>(b: &B) {
-    let mut s = b.open();
-    for i in 0..7 {
-        let job = if i % 3 == 0 { "b" } else { "a" };
-        let r = claimed(s.claim_run(&forced(job, i)).unwrap());
-        s.finish_run(r.id, &end(RunStatus::Succeeded, i + 1))
-            .unwrap();
-    }
-    for job in [None, Some("a"), Some("b")] {
-        let whole: Vec<i64> = s.history(job, 100).unwrap().iter().map(|r| r.id).collect();
-        let mut paged = Vec::new();
-        let mut before = None;
-        loop {
-            let page = s.history_page(job, before, 2).unwrap();
-            assert!(page.len() <= 2);
-            let Some(last) = page.last() else { break };
-            before = Some(last.id);
-            paged.extend(page.iter().map(|r| r.id));
-        }
-        assert_eq!(paged, whole, "pages of {job:?}, newest first");
-    }
-    let newest = s.history(None, 1).unwrap()[0].id;
-    assert!(
-        s.history_page(None, Some(newest), 100)
-            .unwrap()
-            .iter()
-            .all(|r| r.id < newest),
-        "only ids below `before`"
-    );
 }
 
 pub fn pruning_keeps_the_newest_and_running_runs<B: Backend>(b: &B) {

@@ -19,6 +19,7 @@ pub mod next;
 pub mod pause;
 pub mod reset;
 pub mod run;
+pub mod serve;
 pub mod show;
 pub mod state;
 pub mod status;

@@ -45,6 +45,7 @@ pub fn execute(
         prompt,
         env: vars,
         wait,
+        metadata: None,
     };
     let run = submit::submit(&mut e, &req, &Actor::Cli)?;
     if !wait {

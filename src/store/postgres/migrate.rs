@@ -75,6 +75,7 @@ const RUN_COLUMNS: &[&str] = &[
     "paused_at",
     "prompt",
     "env",
+    "metadata",
 ];
 
 /// The columns of the event log copied.
@@ -108,7 +109,7 @@ fn kind_of(column: &str) -> Kind {
         | "log_path" | "reserve_day" | "lock_name" | "survivors" | "kind" | "detail" | "name"
         | "reason" | "reason_kind" | "day" | "key" | "value" | "workspace" | "changes"
         | "hooks" | "worktree" | "trigger_kind" | "control" | "control_by" | "prompt" | "env"
-        | "from_status" | "to_status" | "actor" => Kind::Text,
+        | "metadata" | "from_status" | "to_status" | "actor" => Kind::Text,
         _ => Kind::Int,
     }
 }

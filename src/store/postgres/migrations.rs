@@ -164,6 +164,21 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE events ADD COLUMN actor TEXT;
     ALTER TABLE leases ADD COLUMN nudges BIGINT NOT NULL DEFAULT 0;
     ",
+    // 4: as the SQLite state's migration 9: the first answer to each API request sent
+    // with an Idempotency-Key (24 h), and what a client submitting a run through the API
+    // attached to it.
+    "
+    CREATE TABLE idempotency (
+        key        TEXT PRIMARY KEY,
+        request    TEXT NOT NULL,
+        status     INTEGER NOT NULL,
+        location   TEXT,
+        body       BYTEA NOT NULL,
+        at         BIGINT NOT NULL
+    );
+    CREATE INDEX idempotency_by_age ON idempotency (at);
+    ALTER TABLE runs ADD COLUMN metadata TEXT;
+    ",
 ];
 
 pub fn latest() -> i64 {

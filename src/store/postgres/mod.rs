@@ -39,7 +39,7 @@ use std::time::Duration;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls, Row, Transaction};
 
-use super::{Fence, HostRecord, HostStore, MetaStore, Store};
+use super::{Fence, HostRecord, HostStore, IdempotencyStore, MetaStore, Store, StoredAnswer};
 use crate::core::error::{Error, Result};
 
 /// A parameter of a statement, with its type: statements are never prepared apart.
@@ -411,6 +411,47 @@ impl HostStore for PgStore {
                 version: r.get(3),
             })
             .collect())
+    }
+}
+
+impl IdempotencyStore for PgStore {
+    fn answer(&self, key: &str, since: i64) -> Result<Option<StoredAnswer>> {
+        Ok(self
+            .query_opt(
+                "SELECT request, status, location, body, at FROM idempotency WHERE key = $1 AND at >= $2",
+                &[(&key, Type::TEXT), (&since, Type::INT8)],
+            )?
+            .map(|r| StoredAnswer {
+                request: r.get(0),
+                status: r.get::<_, i32>(1).clamp(0, i32::from(u16::MAX)) as u16,
+                location: r.get(2),
+                body: r.get(3),
+                at: r.get(4),
+            }))
+    }
+
+    fn keep_answer(&mut self, key: &str, a: &StoredAnswer, forget_before: i64) -> Result<()> {
+        let status = i32::from(a.status);
+        self.write(|tx| {
+            tx.query_typed(
+                "DELETE FROM idempotency WHERE at < $1",
+                &[(&forget_before, Type::INT8)],
+            )?;
+            // The first answer stays: two servers answering one key keep the first.
+            tx.query_typed(
+                "INSERT INTO idempotency (key, request, status, location, body, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING",
+                &[
+                    (&key, Type::TEXT),
+                    (&a.request, Type::TEXT),
+                    (&status, Type::INT4),
+                    (&a.location, Type::TEXT),
+                    (&a.body, Type::BYTEA),
+                    (&a.at, Type::INT8),
+                ],
+            )?;
+            Ok(())
+        })
     }
 }
 

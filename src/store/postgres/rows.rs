@@ -11,7 +11,7 @@ use crate::core::run::{Actor, NewRun, RunRecord, RunStatus, Transition, Trigger}
 pub(super) const COLUMNS: &str = "id, job, status, forced, scheduled_for, started_at, ended_at, duration_ms, exit_code, signal, \
      error, role, agent, model, scope, cost_milli, cost_usd, input_tokens, output_tokens, num_turns, attempts, \
      log_path, supervisor_pid, pgid, tool_calls, lock_name, survivors, host, workspace, changes, hooks, \
-     trigger_kind, parent_run_id, depth, attempt, retry_of, control, control_by, paused_at, prompt, env";
+     trigger_kind, parent_run_id, depth, attempt, retry_of, control, control_by, paused_at, prompt, env, metadata";
 
 /// The runs not ended yet, as the partial index `runs_active` is declared: a query must
 /// name this very term to use the index.
@@ -101,6 +101,7 @@ pub(super) fn from_row(r: &Row) -> Result<RunRecord> {
         paused_at: r.get(38),
         prompt: r.get(39),
         env: json_col(r, 40).unwrap_or_default(),
+        metadata: r.get(41),
     })
 }
 
@@ -158,8 +159,8 @@ pub(super) fn insert_tx(
     let Some(row) = tx.query_typed_opt(
         &format!(
             "INSERT INTO runs (id, job, status, forced, slot, scheduled_for, started_at, supervisor_pid, scope, \
-             lock_name, host, log_path, trigger_kind, parent_run_id, depth, attempt, retry_of, prompt, env) \
-             SELECT n.id, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 || n.id || '.log', $12, $13, $14, $15, $16, $17, $18 \
+             lock_name, host, log_path, trigger_kind, parent_run_id, depth, attempt, retry_of, prompt, env, metadata) \
+             SELECT n.id, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 || n.id || '.log', $12, $13, $14, $15, $16, $17, $18, $19 \
              FROM (SELECT nextval(pg_get_serial_sequence('runs', 'id')) AS id) AS n \
              ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
         ),
@@ -182,6 +183,7 @@ pub(super) fn insert_tx(
             (&new.retry_of, Type::INT8),
             (&new.prompt, Type::TEXT),
             (&c.env, Type::TEXT),
+            (&new.metadata, Type::TEXT),
         ],
     )?
     else {

@@ -15,7 +15,9 @@ use super::rows::{ACTIVE, COLUMNS, Control, SUPERVISED, from_row, get_tx, insert
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
-use crate::store::{Claim, Enqueued, Limits, Load, QueueHead, QueueStart, RunStore};
+use crate::store::{
+    Claim, Enqueued, Limits, Load, QueueHead, QueueStart, RunCount, RunQuery, RunStore,
+};
 
 /// A list as a JSON column: NULL when empty.
 fn json_list<T: serde::Serialize>(items: &[T]) -> Result<Option<String>> {
@@ -84,9 +86,9 @@ impl RunStore for PgStore {
                 &format!(
                     "WITH n AS (SELECT nextval(pg_get_serial_sequence('runs', 'id')) AS id), \
                      r AS (INSERT INTO runs (id, job, status, forced, slot, scheduled_for, started_at, supervisor_pid, \
-                           scope, lock_name, host, log_path, trigger_kind, parent_run_id, depth, attempt, retry_of, prompt, env) \
+                           scope, lock_name, host, log_path, trigger_kind, parent_run_id, depth, attempt, retry_of, prompt, env, metadata) \
                          SELECT n.id, $1, 'running', $2, $3, $4, $5, $6, $7, $8, $9, $10 || n.id || '.log', \
-                           $12, $13, $14, $15, $16, $17, $18 FROM n \
+                           $12, $13, $14, $15, $16, $17, $18, $21 FROM n \
                          ON CONFLICT DO NOTHING RETURNING {COLUMNS}), \
                      j AS (INSERT INTO jobs (name, first_seen, last_slot) SELECT $1, $3, $3 FROM r WHERE $3::bigint IS NOT NULL \
                          ON CONFLICT (name) DO UPDATE SET last_slot = excluded.last_slot, held = FALSE RETURNING 1), \
@@ -116,6 +118,7 @@ impl RunStore for PgStore {
                     (&c.env, Type::TEXT),
                     (&new.reason, Type::TEXT),
                     (&actor, Type::TEXT),
+                    (&new.metadata, Type::TEXT),
                 ],
             )?;
             if let Some(r) = rows.first() {
@@ -351,20 +354,46 @@ impl RunStore for PgStore {
     }
 
     /// A keyset page: the index on `(job, id)` (or the primary key) finds where it starts.
-    fn history_page(
-        &self,
-        job: Option<&str>,
-        before: Option<i64>,
-        limit: usize,
-    ) -> Result<Vec<RunRecord>> {
-        let limit = limit.min(i64::MAX as usize) as i64;
-        let before = before.unwrap_or(i64::MAX);
+    fn find_runs(&self, q: &RunQuery<'_>) -> Result<Vec<RunRecord>> {
+        let limit = q.limit.min(i64::MAX as usize) as i64;
+        let before = q.before.unwrap_or(i64::MAX);
+        let status = q.status.map(RunStatus::as_str);
+        // Each statement is planned with its values (unnamed, typed): a condition not
+        // asked for folds away, and the page walks the primary key or an index backwards.
         rows(self.query(
             &format!(
-                "SELECT {COLUMNS} FROM runs WHERE ($1::text IS NULL OR job = $1) AND id < $2 ORDER BY id DESC LIMIT $3"
+                "SELECT {COLUMNS} FROM runs WHERE id < $1 AND ($2::text IS NULL OR job = $2) \
+                 AND ($3::text IS NULL OR status = $3) AND ($4::int8 IS NULL OR parent_run_id = $4) \
+                 ORDER BY id DESC LIMIT $5"
             ),
-            &[(&job, Type::TEXT), (&before, Type::INT8), (&limit, Type::INT8)],
+            &[
+                (&before, Type::INT8),
+                (&q.job, Type::TEXT),
+                (&status, Type::TEXT),
+                (&q.parent, Type::INT8),
+                (&limit, Type::INT8),
+            ],
         )?)
+    }
+
+    fn run_counts(&self) -> Result<Vec<RunCount>> {
+        let rs = self.query(
+            "SELECT job, status, count(*)::int8, COALESCE(sum(duration_ms), 0)::int8 FROM runs \
+             GROUP BY job, status ORDER BY job, status",
+            &[],
+        )?;
+        Ok(rs
+            .iter()
+            .filter_map(|r| {
+                let status = RunStatus::parse(&r.get::<_, String>(1))?;
+                Some(RunCount {
+                    job: r.get(0),
+                    status,
+                    count: r.get::<_, i64>(2).max(0) as u64,
+                    duration_ms: r.get::<_, i64>(3).max(0) as u64,
+                })
+            })
+            .collect())
     }
 
     fn last_failure(&self) -> Result<Option<RunRecord>> {

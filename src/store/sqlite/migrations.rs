@@ -147,6 +147,20 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE events ADD COLUMN reason TEXT;
     ALTER TABLE events ADD COLUMN actor TEXT;
     ",
+    // 9: the first answer to each API request sent with an Idempotency-Key (24 h), and
+    // what a client submitting a run through the API attached to it.
+    "
+    CREATE TABLE idempotency (
+        key        TEXT PRIMARY KEY,
+        request    TEXT NOT NULL,
+        status     INTEGER NOT NULL,
+        location   TEXT,
+        body       BLOB NOT NULL,
+        at         INTEGER NOT NULL
+    );
+    CREATE INDEX idempotency_by_age ON idempotency(at);
+    ALTER TABLE runs ADD COLUMN metadata TEXT;
+    ",
 ];
 
 pub fn latest() -> i64 {

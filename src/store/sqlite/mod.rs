@@ -296,6 +296,43 @@ impl MetaStore for SqliteStore {
 impl super::HostStore for SqliteStore {}
 
 impl super::LogStore for SqliteStore {}
+impl crate::store::IdempotencyStore for SqliteStore {
+    fn answer(&self, key: &str, since: i64) -> Result<Option<crate::store::StoredAnswer>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT request, status, location, body, at FROM idempotency WHERE key = ?1 AND at >= ?2",
+                rusqlite::params![key, since],
+                |r| {
+                    Ok(crate::store::StoredAnswer {
+                        request: r.get(0)?,
+                        status: r.get(1)?,
+                        location: r.get(2)?,
+                        body: r.get(3)?,
+                        at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn keep_answer(
+        &mut self,
+        key: &str,
+        a: &crate::store::StoredAnswer,
+        forget_before: i64,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM idempotency WHERE at < ?1", [forget_before])?;
+        tx.execute(
+            "INSERT OR IGNORE INTO idempotency (key, request, status, location, body, at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![key, a.request, a.status, a.location, a.body, a.at],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}
 
 impl Store for SqliteStore {
     fn dir(&self) -> &Path {

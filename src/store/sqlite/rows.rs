@@ -10,7 +10,7 @@ use crate::core::run::{Actor, RunRecord, RunStatus, Trigger};
 pub(super) const COLUMNS: &str = "id, job, status, forced, scheduled_for, started_at, ended_at, duration_ms, exit_code, signal, \
      error, role, agent, model, scope, cost_milli, cost_usd, input_tokens, output_tokens, num_turns, attempts, \
      log_path, supervisor_pid, pgid, tool_calls, lock_name, survivors, trigger_kind, parent_run_id, depth, attempt, \
-     retry_of, control, control_by, paused_at, prompt, env, workspace, changes, hooks";
+     retry_of, control, control_by, paused_at, prompt, env, workspace, changes, hooks, metadata";
 
 /// The runs not ended yet, as the partial index `runs_active` is declared: a query must
 /// name this very term to use the index.
@@ -104,6 +104,7 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
         env: env
             .and_then(|e| serde_json::from_str(&e).ok())
             .unwrap_or_default(),
+        metadata: r.get(40)?,
     })
 }
 

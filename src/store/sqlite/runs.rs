@@ -10,7 +10,7 @@ pub(super) use super::rows::{ACTIVE, COLUMNS, SUPERVISED, from_row};
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
-use crate::store::{Claim, Enqueued, RunStore};
+use crate::store::{Claim, Enqueued, RunCount, RunQuery, RunStore};
 
 /// A list as a JSON column: NULL when empty.
 fn json_list<T: serde::Serialize>(items: &[T]) -> Result<Option<String>> {
@@ -45,8 +45,8 @@ pub(super) fn insert_tx(
     };
     tx.prepare_cached(
         "INSERT INTO runs (job, status, forced, scheduled_for, started_at, supervisor_pid, scope, lock_name, \
-         trigger_kind, parent_run_id, depth, attempt, retry_of, prompt, env) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+         trigger_kind, parent_run_id, depth, attempt, retry_of, prompt, env, metadata) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         new.job,
@@ -63,7 +63,8 @@ pub(super) fn insert_tx(
         new.attempt.max(1),
         new.retry_of,
         new.prompt,
-        env
+        env,
+        new.metadata
     ])?;
     let id = tx.last_insert_rowid();
     let log_path = dir.join("logs").join(&new.job).join(format!("{id}.log"));
@@ -466,31 +467,61 @@ impl RunStore for SqliteStore {
         Ok(out)
     }
 
-    fn history_page(
-        &self,
-        job: Option<&str>,
-        before: Option<i64>,
-        limit: usize,
-    ) -> Result<Vec<RunRecord>> {
-        let limit = limit.min(i64::MAX as usize) as i64;
-        let before = before.unwrap_or(i64::MAX);
+    fn find_runs(&self, q: &RunQuery<'_>) -> Result<Vec<RunRecord>> {
+        // Only the conditions asked for, so SQLite walks the job's index or the primary
+        // key backwards from the cursor: a page costs its own rows, not the history's.
+        let mut cond = vec!["id < ?1".to_string()];
+        let mut args: Vec<rusqlite::types::Value> = vec![q.before.unwrap_or(i64::MAX).into()];
+        if let Some(job) = q.job {
+            args.push(job.to_string().into());
+            cond.push(format!("job = ?{}", args.len()));
+        }
+        if let Some(status) = q.status {
+            args.push(status.as_str().to_string().into());
+            cond.push(format!("status = ?{}", args.len()));
+        }
+        if let Some(parent) = q.parent {
+            // `runs_by_parent` is partial: the term must say the column is not NULL.
+            args.push(parent.into());
+            cond.push(format!(
+                "parent_run_id = ?{} AND parent_run_id IS NOT NULL",
+                args.len()
+            ));
+        }
+        args.push((q.limit as i64).into());
+        let sql = format!(
+            "SELECT {COLUMNS} FROM runs WHERE {} ORDER BY id DESC LIMIT ?{}",
+            cond.join(" AND "),
+            args.len()
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map(rusqlite::params_from_iter(args), from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn run_counts(&self) -> Result<Vec<RunCount>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT job, status, count(*), COALESCE(sum(duration_ms), 0) FROM runs GROUP BY job, status ORDER BY job, status",
+        )?;
+        let rows = st.query_map([], |r| {
+            let s: String = r.get(1)?;
+            Ok((
+                r.get::<_, String>(0)?,
+                s,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
         let mut out = Vec::new();
-        match job {
-            Some(j) => {
-                let mut st = self.conn.prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM runs WHERE job = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
-                ))?;
-                for r in st.query_map(params![j, before, limit], from_row)? {
-                    out.push(r?);
-                }
-            }
-            None => {
-                let mut st = self.conn.prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM runs WHERE id < ?1 ORDER BY id DESC LIMIT ?2"
-                ))?;
-                for r in st.query_map(params![before, limit], from_row)? {
-                    out.push(r?);
-                }
+        for row in rows {
+            let (job, s, count, ms) = row?;
+            if let Some(status) = RunStatus::parse(&s) {
+                out.push(RunCount {
+                    job,
+                    status,
+                    count: count.max(0) as u64,
+                    duration_ms: ms.max(0) as u64,
+                });
             }
         }
         Ok(out)

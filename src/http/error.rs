@@ -1,0 +1,112 @@
+//! Errors as the API answers them: `{"error": {"code", "message", "details"}}` with the
+//! status an error's kind calls for (api.md). The engine's errors map here through
+//! `Error::http_status`, never by their text.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::core::error::Error;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: serde_json::Value,
+}
+
+/// The error document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDoc {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A stable name: `BAD_REQUEST`, `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`,
+    /// `INVALID_STATE_TRANSITION`, `JOB_RUNNING`, `UNPROCESSABLE`, `UNAVAILABLE`,
+    /// `INTERNAL`.
+    pub code: String,
+    pub message: String,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: serde_json::json!({}),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "FORBIDDEN", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
+    }
+
+    pub fn unprocessable(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "UNPROCESSABLE", message)
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> ApiError {
+        self.details = details;
+        self
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
+        let status =
+            StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let code = match &e {
+            Error::Usage(_) => "BAD_REQUEST",
+            Error::Config(_) => "UNPROCESSABLE",
+            Error::NotFound(_) => "NOT_FOUND",
+            Error::Conflict(_) => "INVALID_STATE_TRANSITION",
+            Error::Busy(_) => "JOB_RUNNING",
+            Error::Unavailable(_) => "UNAVAILABLE",
+            Error::State(_) | Error::Internal(_) | Error::Failed(_) | Error::TimedOut(_) => {
+                "INTERNAL"
+            }
+        };
+        let details = match &e {
+            Error::Config(c) => serde_json::to_value(&c.issues).unwrap_or_default(),
+            _ => serde_json::json!({}),
+        };
+        ApiError {
+            status,
+            code,
+            message: e.to_string(),
+            details,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let doc = ErrorDoc {
+            error: ErrorBody {
+                code: self.code.to_string(),
+                message: self.message,
+                details: self.details,
+            },
+        };
+        (self.status, axum::Json(doc)).into_response()
+    }
+}

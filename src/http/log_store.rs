@@ -1,0 +1,84 @@
+//! A run's output where the store keeps it (a state several hosts share: the run may have
+//! run on another host, whose state directory is not here). The same answers as from a
+//! log file: a slice by output position, or followed until the run ends.
+
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use tokio::sync::mpsc;
+
+use super::log::{FOLLOW_EVERY, LOG_PIECE, LogParams, READ};
+use super::{ApiError, Shared};
+use crate::config::Config;
+use crate::engine::Engine;
+
+/// The answer to `GET /runs/{id}/log` from the store.
+pub async fn answer(state: &Shared, id: i64, p: &LogParams) -> Result<Response, ApiError> {
+    let (tail, offset) = (p.tail, p.offset);
+    let from = state
+        .engine(move |e| {
+            let end = e.store.read_log(id, 0, 0)?.end;
+            Ok(match (tail, offset) {
+                (Some(t), _) => end.saturating_sub(t),
+                (None, Some(o)) => o,
+                (None, None) => 0,
+            })
+        })
+        .await?;
+    let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+    if p.follow == Some(true) {
+        let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(8);
+        let cfg = state.config();
+        std::thread::spawn(move || follow(&cfg, id, from, &tx));
+        let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+        return Ok((text, [("x-accel-buffering", "no")], body).into_response());
+    }
+    let piece = state
+        .engine(move |e| e.store.read_log(id, from, LOG_PIECE))
+        .await?;
+    Ok((text, [("x-log-next", piece.next.to_string())], piece.data).into_response())
+}
+
+/// Sends the output from `from` as it comes until the run has ended (then what is left)
+/// or the client goes.
+fn follow(cfg: &Config, run: i64, mut from: u64, tx: &mpsc::Sender<Result<Bytes, Infallible>>) {
+    let mut e = match Engine::open(cfg) {
+        Ok(e) => e,
+        Err(err) => {
+            tracing::warn!("can't follow the log of run {run}: {err}");
+            return;
+        }
+    };
+    let mut running = true;
+    loop {
+        match e.store.read_log(run, from, READ) {
+            Ok(piece) if !piece.data.is_empty() => {
+                from = piece.next;
+                if tx.blocking_send(Ok(Bytes::from(piece.data))).is_err() {
+                    return;
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!("reading the log of run {run}: {err}");
+                return;
+            }
+        }
+        if !running || tx.is_closed() {
+            return;
+        }
+        // The supervisor copies the last output in before it records the end: once the
+        // end is seen, one more read has all of it.
+        running = e
+            .recover()
+            .and_then(|_| e.store.get_run(run))
+            .map(|r| r.is_some_and(|r| !r.status.is_end()))
+            .unwrap_or(false);
+        if running {
+            std::thread::sleep(FOLLOW_EVERY);
+        }
+    }
+}

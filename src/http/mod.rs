@@ -1,0 +1,258 @@
+//! `jobctl serve`: the control API, its live event stream, metrics and the web console, over
+//! the same engine as the command line (api.md). Handlers open an engine per request, call
+//! the engine's use-cases and serialize its views; there is no SQL here. The server never
+//! runs jobs itself: forcing a job starts a detached supervisor as the tick does.
+//!
+//! Nothing of this module is touched by the other commands: the tick's start-up never pays
+//! for the server.
+
+pub mod auth;
+mod console;
+mod control;
+mod error;
+mod extract;
+mod idempotency;
+mod log;
+mod log_store;
+mod metrics;
+mod openapi;
+mod routes;
+mod stream;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use axum::http::HeaderMap;
+use tokio::sync::{broadcast, watch};
+
+use crate::config::Config;
+use crate::core::error::{Error, Result};
+use crate::engine::Engine;
+use crate::store::Event;
+use auth::{Claims, KeyFile, Need};
+pub use error::ApiError;
+pub use routes::API_ROUTES;
+
+/// The OpenAPI document of the API, as `GET /api/v1/openapi.json` serves it.
+pub fn openapi_document() -> serde_json::Value {
+    openapi::generate()
+}
+
+/// Where and how to serve.
+pub struct ServeOptions {
+    pub config: PathBuf,
+    pub listen: SocketAddr,
+    /// Listening on another address than loopback was asked for explicitly.
+    pub listen_given: bool,
+    pub socket: Option<PathBuf>,
+}
+
+/// What every request shares.
+pub struct AppState {
+    config_path: PathBuf,
+    config: RwLock<Arc<Config>>,
+    /// Why the config file could not be loaded again, while the previous one is kept.
+    config_error: RwLock<Option<String>>,
+    key: KeyFile,
+    /// Every new event of the event log, as it is committed.
+    events: broadcast::Sender<Arc<Event>>,
+    /// Set when the server is shutting down: open streams end.
+    shutdown: watch::Receiver<bool>,
+    /// Held while a request with an Idempotency-Key acts and stores its answer.
+    idempotent: tokio::sync::Mutex<()>,
+}
+
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    pub fn config_error(&self) -> Option<String> {
+        self.config_error.read().ok().and_then(|e| e.clone())
+    }
+
+    /// Runs `f` on an engine over the state, off the async threads (the store is
+    /// blocking).
+    pub async fn engine<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Engine<'_>) -> Result<T> + Send + 'static,
+    ) -> std::result::Result<T, ApiError> {
+        let cfg = self.config();
+        tokio::task::spawn_blocking(move || {
+            let mut e = Engine::open(&cfg)?;
+            f(&mut e)
+        })
+        .await
+        .map_err(|e| ApiError::from(Error::Internal(anyhow::anyhow!("a request failed: {e}"))))?
+        .map_err(ApiError::from)
+    }
+
+    /// The claims of the request's bearer token, if it allows `need`: 401 without a valid
+    /// token, 403 with one that can't do this.
+    pub fn authorize(
+        &self,
+        headers: &HeaderMap,
+        need: Need,
+    ) -> std::result::Result<Claims, ApiError> {
+        let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+            return Err(ApiError::unauthorized(
+                "no token: send Authorization: Bearer TOKEN (jobctl token create)",
+            ));
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header is not Bearer TOKEN")
+            })?;
+        let claims = self
+            .key
+            .key()
+            .verify(token.trim())
+            .map_err(ApiError::unauthorized)?;
+        if !claims.allows(need) {
+            return Err(ApiError::forbidden(format!(
+                "the token of {} can't do this: it needs the scope {}",
+                claims.sub,
+                match need {
+                    Need::Read => auth::READ,
+                    Need::Write => auth::WRITE,
+                }
+            )));
+        }
+        Ok(claims)
+    }
+}
+
+/// Serves until SIGTERM or SIGINT; open streams are closed, then exit 0.
+pub fn serve(opts: ServeOptions) -> Result<u8> {
+    // Taken before the load: a change made while the server starts is seen as a change.
+    let stamp = config_stamp(&opts.config);
+    let cfg = crate::config::load_file(&opts.config)?;
+    let state_dir = Engine::open(&cfg)?.state_dir().to_path_buf();
+    let key = KeyFile::open(&state_dir)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(anyhow::anyhow!("can't start the server: {e}")))?;
+    rt.block_on(run(opts, cfg, stamp, key))
+}
+
+async fn run(opts: ServeOptions, cfg: Config, stamp: Option<Stamp>, key: KeyFile) -> Result<u8> {
+    let (events, _) = broadcast::channel(4096);
+    let (stop, shutdown) = watch::channel(false);
+    let state = Arc::new(AppState {
+        config_path: opts.config.clone(),
+        config: RwLock::new(Arc::new(cfg)),
+        config_error: RwLock::new(None),
+        key,
+        events,
+        shutdown,
+        idempotent: tokio::sync::Mutex::new(()),
+    });
+    tokio::spawn(stream::follow_event_log(state.clone()));
+    tokio::spawn(watch_config(state.clone(), stamp));
+    let app = routes::router(state.clone());
+    let stop_signal = stop_signals()?;
+    let stopping = async move {
+        stop_signal.await;
+        let _ = stop.send(true);
+    };
+    let served = match &opts.socket {
+        Some(path) => {
+            let _ = std::fs::remove_file(path);
+            let listener = tokio::net::UnixListener::bind(path)
+                .map_err(|e| Error::Failed(format!("can't listen on {}: {e}", path.display())))?;
+            tracing::info!("serving on unix socket {}", path.display());
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopping)
+                .await
+        }
+        None => {
+            let listener = tokio::net::TcpListener::bind(opts.listen)
+                .await
+                .map_err(|e| Error::Failed(format!("can't listen on {}: {e}", opts.listen)))?;
+            let addr = listener.local_addr().unwrap_or(opts.listen);
+            if !addr.ip().is_loopback() {
+                tracing::warn!(
+                    "serving on {addr}, beyond this machine, without TLS: put a TLS proxy in front"
+                );
+            }
+            // The address, for whoever started the server on port 0.
+            eprintln!("jobctl: serving on http://{addr}");
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopping)
+                .await
+        }
+    };
+    served.map_err(|e| Error::Internal(anyhow::anyhow!("the server failed: {e}")))?;
+    Ok(0)
+}
+
+/// SIGTERM or SIGINT. The handlers are in place when this returns, before the server says
+/// it listens: a stop sent the moment it does is a graceful stop, not a kill.
+fn stop_signals() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let fail = |e: std::io::Error| Error::Internal(anyhow::anyhow!("can't handle signals: {e}"));
+    let mut term = signal(SignalKind::terminate()).map_err(fail)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(fail)?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+}
+
+/// What tells one version of the config file from the next.
+type Stamp = (u64, SystemTime, u64, i64, i64);
+
+fn config_stamp(p: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| {
+        let modified = m.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        (m.len(), modified, m.ino(), m.ctime(), m.ctime_nsec())
+    })
+}
+
+/// Loads the config again when its file changes; an invalid one keeps the previous and is
+/// reported in `/api/v1/status`.
+async fn watch_config(state: Shared, mut last: Option<Stamp>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = config_stamp(&state.config_path);
+        if now == last {
+            continue;
+        }
+        last = now;
+        let path = state.config_path.clone();
+        let loaded = tokio::task::spawn_blocking(move || crate::config::load_file(&path)).await;
+        match loaded {
+            Ok(Ok(cfg)) => {
+                if let Ok(mut c) = state.config.write() {
+                    *c = Arc::new(cfg);
+                }
+                if let Ok(mut e) = state.config_error.write() {
+                    *e = None;
+                }
+                tracing::info!("config reloaded");
+            }
+            Ok(Err(err)) => {
+                tracing::warn!("the config is invalid; keeping the previous one: {err}");
+                if let Ok(mut e) = state.config_error.write() {
+                    *e = Some(err.to_string());
+                }
+            }
+            Err(_) => {}
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3 document of the API, generated from the
+//! handlers' declarations (utoipa), so it can't drift from the routes served (a test
+//! compares the two).
+
+use axum::Json;
+use axum::response::IntoResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{control, error, log, metrics, routes, stream};
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "jobctl", description = "The control API of jobctl serve: jobs, runs, agents, live events."),
+    paths(
+        document,
+        routes::healthz,
+        metrics::metrics,
+        routes::list_jobs,
+        routes::get_job,
+        routes::run_job,
+        routes::pause_job,
+        routes::resume_job,
+        routes::list_runs,
+        routes::get_run,
+        routes::run_events,
+        log::run_log,
+        control::submit_run,
+        control::pause_run,
+        control::resume_run,
+        control::cancel_run,
+        routes::list_agents,
+        routes::enable_agent,
+        routes::disable_agent,
+        routes::status,
+        stream::events_stream,
+    ),
+    components(schemas(error::ErrorDoc, error::ErrorBody, routes::AgentToggle, control::SubmitBody)),
+    modifiers(&Bearer)
+)]
+pub struct ApiDoc;
+
+#[utoipa::path(get, path = "/api/v1/openapi.json", responses((status = 200, description = "this document")))]
+pub async fn document() -> impl IntoResponse {
+    Json(generate())
+}
+
+pub fn generate() -> serde_json::Value {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    serde_json::to_value(doc).unwrap_or_default()
+}

@@ -1,0 +1,224 @@
+//! Live events over Server-Sent Events (api.md, "Live events"): every entry of the event
+//! log as `id: SEQ`, `event: KIND`, `data: JSON`, in order, with no gaps and no
+//! duplicates. A client reconnecting with `Last-Event-ID` gets everything after it.
+//!
+//! One thread follows the event log and broadcasts each new entry as it is committed. A
+//! stream subscribes to that broadcast *before* it replays the log from the client's
+//! position, then forwards only what is newer than the last entry it sent: nothing falls
+//! between replay and live, nothing is sent twice. A client too slow for the broadcast is
+//! caught up from the log again.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use serde::Deserialize;
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::auth::{Claims, Need};
+use super::{ApiError, Shared};
+use crate::core::run::EventKind;
+use crate::engine::events::EventView;
+use crate::store::Event;
+
+/// How often the event log is looked at for new entries.
+const FOLLOW_EVERY: Duration = Duration::from_millis(40);
+/// Comment lines that keep idle connections (and proxies) open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Entries replayed per query.
+const PAGE: usize = 500;
+
+/// Follows the event log, broadcasting every new entry (on a thread of its own: the store
+/// is blocking).
+pub async fn follow_event_log(state: Shared) {
+    let cfg = state.config();
+    let tx = state.events.clone();
+    let mut shutdown = state.shutdown.clone();
+    let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let store = match crate::engine::Engine::open(&cfg) {
+            Ok(e) => e.store,
+            Err(e) => {
+                tracing::error!("can't follow the event log: {e}");
+                return;
+            }
+        };
+        let mut last = store.last_event_id().unwrap_or(0);
+        loop {
+            if done_rx.try_recv().is_ok() {
+                return;
+            }
+            match store.events_after(None, last, PAGE) {
+                Ok(batch) => {
+                    for ev in batch {
+                        last = ev.id;
+                        let _ = tx.send(Arc::new(ev));
+                    }
+                }
+                Err(e) => tracing::warn!("can't read the event log: {e}"),
+            }
+            std::thread::sleep(FOLLOW_EVERY);
+        }
+    });
+    let _ = shutdown.wait_for(|s| *s).await;
+    let _ = done_tx.send(());
+}
+
+/// The SSE name of an event kind: `run_ended` → `run.ended`.
+pub fn sse_name(kind: EventKind) -> String {
+    kind.as_str().replacen('_', ".", 1)
+}
+
+/// Whether `ev` is the last event of its run.
+fn ends_run(ev: &Event) -> bool {
+    matches!(ev.kind, EventKind::RunEnded | EventKind::RunLost)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StreamParams {
+    /// Only the events of this run; the stream ends with its final event.
+    pub run: Option<i64>,
+    /// Start after this sequence number (as `Last-Event-ID` does).
+    pub after: Option<i64>,
+}
+
+fn visible(claims: &Claims, ev: &Event) -> bool {
+    ev.job.as_deref().is_none_or(|j| claims.sees_job(j))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/stream",
+    params(StreamParams, ("Last-Event-ID" = Option<i64>, Header, description = "resume after this sequence number")),
+    responses(
+        (status = 200, description = "text/event-stream: `id: SEQ`, `event: KIND`, `data: JSON`", content_type = "text/event-stream"),
+        (status = 401, body = super::error::ErrorDoc),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn events_stream(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    super::extract::ApiQuery(p): super::extract::ApiQuery<StreamParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    let claims = state.authorize(&headers, Need::Read)?;
+    let from = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .or(p.after)
+        .unwrap_or(0);
+    if let Some(run) = p.run {
+        let visible_run = state
+            .engine(move |e| e.store.get_run(run))
+            .await?
+            .is_some_and(|r| claims.sees_job(&r.job));
+        if !visible_run {
+            return Err(ApiError::not_found(format!("no run {run}")));
+        }
+    }
+    // Subscribed before anything is replayed: what is committed meanwhile is in the
+    // broadcast, and is passed on if it is newer than what the replay sent.
+    let live = state.events.subscribe();
+    let (tx, rx) = mpsc::channel::<Result<SseEvent, Infallible>>(64);
+    tokio::spawn(pump(state, claims, p.run, from, live, tx));
+    let headers = [("x-accel-buffering", "no"), ("cache-control", "no-cache")];
+    let sse = Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
+    Ok((headers, sse))
+}
+
+/// Feeds one client: the log after `from`, then the live entries, until the client goes,
+/// its run ends, or the server stops.
+async fn pump(
+    state: Shared,
+    claims: Claims,
+    run: Option<i64>,
+    mut sent: i64,
+    mut live: broadcast::Receiver<Arc<Event>>,
+    tx: mpsc::Sender<Result<SseEvent, Infallible>>,
+) {
+    if !catch_up(&state, &claims, run, &mut sent, &tx).await {
+        return;
+    }
+    let mut shutdown = state.shutdown.clone();
+    let stopping = async move {
+        let _ = shutdown.wait_for(|s| *s).await.map(|_| ());
+    };
+    tokio::pin!(stopping);
+    loop {
+        tokio::select! {
+            _ = &mut stopping => return,
+            got = live.recv() => match got {
+                Ok(ev) => {
+                    if ev.id <= sent || run.is_some_and(|r| ev.run_id != Some(r)) {
+                        continue;
+                    }
+                    sent = ev.id;
+                    if !send(&tx, &claims, &ev).await || (run.is_some() && ends_run(&ev)) {
+                        return;
+                    }
+                }
+                // Too slow for the broadcast: catch up from the log, where nothing is lost.
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    if !catch_up(&state, &claims, run, &mut sent, &tx).await {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        }
+    }
+}
+
+/// Sends the log after `sent`, page by page, until it has nothing newer; `false` when the
+/// stream is over (the client went, or the run's final event was sent).
+async fn catch_up(
+    state: &Shared,
+    claims: &Claims,
+    run: Option<i64>,
+    sent: &mut i64,
+    tx: &mpsc::Sender<Result<SseEvent, Infallible>>,
+) -> bool {
+    loop {
+        let after = *sent;
+        let Ok(page) = state
+            .engine(move |e| e.store.events_after(run, after, PAGE))
+            .await
+        else {
+            return false;
+        };
+        for ev in &page {
+            *sent = ev.id;
+            if !send(tx, claims, ev).await || (run.is_some() && ends_run(ev)) {
+                return false;
+            }
+        }
+        if page.len() < PAGE {
+            return true;
+        }
+    }
+}
+
+/// Sends one event (one the token may not see is skipped); `false` once the client is gone.
+async fn send(
+    tx: &mpsc::Sender<Result<SseEvent, Infallible>>,
+    claims: &Claims,
+    ev: &Event,
+) -> bool {
+    if !visible(claims, ev) {
+        return true;
+    }
+    let data = serde_json::to_string(&EventView::from(ev)).unwrap_or_else(|_| "{}".into());
+    let event = SseEvent::default()
+        .id(ev.id.to_string())
+        .event(sse_name(ev.kind))
+        .data(data);
+    tx.send(Ok(event)).await.is_ok()
+}

@@ -1,0 +1,104 @@
+//! `jobctl serve` on a state several hosts share (PostgreSQL): a server on one host shows
+//! a run another host ran, with its log (kept in the database, not in this host's state
+//! directory); a run submitted over the API there gets its metadata; an `Idempotency-Key`
+//! answer is kept in the shared database, so a second server (another host) replays it
+//! instead of starting a second run.
+#![cfg(feature = "postgres")]
+
+mod common;
+#[path = "common/hosts.rs"]
+mod hosts;
+#[path = "common/pg.rs"]
+mod pg;
+#[path = "common/server.rs"]
+mod server;
+
+use std::time::Duration;
+
+use common::*;
+use hosts::{Via, db, host, one_at_a_time};
+use serde_json::{Value, json};
+use server::{Server, token};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn wait_ended(s: &Server, tok: &str, id: i64) -> Value {
+    wait_for(&format!("run {id} to end"), LIMIT, || {
+        let r = s.get(&format!("/api/v1/runs/{id}"), Some(tok));
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = r.json();
+        let open = ["queued", "running", "paused", "retrying"];
+        (!open.contains(&v["status"].as_str().unwrap())).then_some(v)
+    })
+}
+
+#[test]
+fn a_server_shows_and_steers_runs_of_every_host() {
+    let _one = one_at_a_time();
+    let Some(db) = db("the API on a shared state", Via::Direct) else {
+        return;
+    };
+    let jobs = "[jobs.hello]\ntype = \"script\"\ncommand = \"echo hello from $JOBCTL_RUN_ID; echo done\"\n\n\
+                [jobs.meta]\ntype = \"script\"\ncommand = \"printf '%s' \\\"$JOBCTL_RUN_METADATA\\\"\"\n";
+    let (a, b) = (host(&db, "ha", jobs), host(&db, "hb", jobs));
+    let (_sa, _sb) = (Sweep::new(&a), Sweep::new(&b));
+
+    // A run on host a, its log only in a's state directory and the database.
+    let o = a.run(&["force", "hello", "--json"]);
+    ok(&o);
+    let run: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let id = run["run_id"].as_i64().unwrap();
+
+    // Host b's server sees it, its log and its events.
+    let tok = token(&b, &["--scope", "write", "--sub", "ops"]);
+    let s = Server::start(&b);
+    let doc = wait_ended(&s, &tok, id);
+    assert_eq!((&doc["status"], &doc["job"]), (&json!("succeeded"), &json!("hello")));
+    assert!(
+        !std::path::Path::new(doc["log_path"].as_str().unwrap()).starts_with(b.home()),
+        "the log is not in b's state"
+    );
+    let log = s.get(&format!("/api/v1/runs/{id}/log"), Some(&tok));
+    assert_eq!(log.status, 200, "{}", log.body);
+    assert_eq!(log.body, format!("hello from {id}\ndone\n"));
+    let next: u64 = log.header("x-log-next").unwrap().parse().unwrap();
+    let tail = s.get(&format!("/api/v1/runs/{id}/log?tail=5"), Some(&tok));
+    assert_eq!(tail.body, "done\n");
+    let rest = s.get(&format!("/api/v1/runs/{id}/log?offset={next}"), Some(&tok));
+    assert_eq!(rest.body, "");
+    let followed = s.get(&format!("/api/v1/runs/{id}/log?follow=true"), Some(&tok));
+    assert_eq!(followed.body, log.body, "a followed log of an ended run: all of it");
+    let page = s.get("/api/v1/runs?job=hello", Some(&tok)).json();
+    assert_eq!(page["runs"][0]["run_id"], json!(id));
+    let m = s.get("/metrics", Some(&tok));
+    assert!(
+        m.body
+            .contains("jobctl_runs{job=\"hello\",status=\"succeeded\"} 1"),
+        "{}",
+        m.body
+    );
+
+    // Submitted on b's server, with metadata and a key.
+    let body = r#"{"job": "meta", "metadata": {"ticket": "OPS-9"}}"#;
+    let key = [("Idempotency-Key", "ops-9")];
+    let r = s.request("POST", "/api/v1/runs", Some(&tok), Some(body), &key);
+    assert_eq!(r.status, 202, "{}", r.body);
+    let sub = r.json()["run_id"].as_i64().unwrap();
+    let doc = wait_ended(&s, &tok, sub);
+    assert_eq!(doc["status"], "succeeded", "{doc:#}");
+    assert_eq!(doc["metadata"], json!({"ticket": "OPS-9"}));
+    let out = s.get(&format!("/api/v1/runs/{sub}/log"), Some(&tok));
+    assert_eq!(
+        serde_json::from_str::<Value>(&out.body).unwrap(),
+        json!({"ticket": "OPS-9"})
+    );
+
+    // Host a's server answers the same key with the first answer: one run, not two.
+    let tok_a = token(&a, &["--scope", "write", "--sub", "ops"]);
+    let sa = Server::start(&a);
+    let again = sa.request("POST", "/api/v1/runs", Some(&tok_a), Some(body), &key);
+    assert_eq!(again.status, 202, "{}", again.body);
+    assert_eq!(again.json()["run_id"], json!(sub));
+    let meta_runs = s.get("/api/v1/runs?job=meta", Some(&tok)).json();
+    assert_eq!(meta_runs["runs"].as_array().unwrap().len(), 1, "{meta_runs:#}");
+}
