@@ -332,3 +332,55 @@ fn a_sub_run_reaches_a_state_named_by_the_environment() {
         )
     );
 }
+
+/// A stop asked of one attempt is that attempt's: when its retry takes the lease, the
+/// keeper is told of no stop until one is asked of the retry, and then it is.
+#[test]
+fn a_stop_asked_of_an_attempt_is_not_its_retrys() {
+    use jobctl::coord::pg::PgCoordinator;
+    use jobctl::coord::{Coordinator, LeaseNews, Request, StopRequest};
+    use std::sync::mpsc;
+    let _one = one_at_a_time();
+    let Some(db) = db("a stop asked of an attempt", Via::Direct) else {
+        return;
+    };
+    let s = store(&db, "ha");
+    let coord = PgCoordinator::new(
+        s.connection(),
+        &db.url,
+        "ha",
+        Duration::from_secs(30),
+        &db.cluster.dir().join("coord-ha"),
+    );
+    let mut lease = coord.try_lease("flaky").unwrap().expect("a free lease");
+    let me = std::process::id();
+    lease.set_holder(me, 1);
+    let (tx, rx) = mpsc::channel();
+    lease.keep(Box::new(move |news| {
+        let _ = tx.send(news);
+    }));
+    let wait = |what: &str| {
+        rx.recv_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|_| panic!("no news of {what}"))
+    };
+    assert!(matches!(
+        coord.request("flaky", 1, Request::Stop),
+        StopRequest::Sent { .. }
+    ));
+    assert_eq!(wait("the first stop"), LeaseNews::StopRequested);
+    // Its retry takes the lease: the first attempt's stop is not the retry's.
+    lease.set_holder(me, 2);
+    assert!(
+        rx.recv_timeout(Duration::from_millis(800)).is_err(),
+        "no stop told for the retry"
+    );
+    assert!(matches!(
+        coord.request("flaky", 1, Request::Stop),
+        StopRequest::NotHeld
+    ));
+    assert!(matches!(
+        coord.request("flaky", 2, Request::Stop),
+        StopRequest::Sent { .. }
+    ));
+    assert_eq!(wait("the retry's stop"), LeaseNews::StopRequested);
+}

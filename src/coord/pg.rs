@@ -277,9 +277,13 @@ impl PgLease {
 }
 
 impl Lease for PgLease {
+    /// A new run under the lease (a retry after its attempt) starts with no stop asked:
+    /// a stop asked of the attempt before it was for that attempt.
     fn set_holder(&mut self, pid: u32, run_id: i64) {
         self.update(
-            "UPDATE leases SET pid = $3, run_id = $4 WHERE key = $1 AND epoch = $2",
+            "UPDATE leases SET pid = $3, run_id = $4, \
+             stop_requested = stop_requested AND run_id IS NOT DISTINCT FROM $4 \
+             WHERE key = $1 AND epoch = $2",
             i64::from(pid),
             run_id,
         );
@@ -411,9 +415,15 @@ impl Keeper {
                             renewed = Instant::now();
                             renew_due = renewed + renew_every;
                         }
-                        if row.get::<_, bool>(0) && !stop_told {
-                            stop_told = true;
-                            on(LeaseNews::StopRequested);
+                        // Told once per request: the flag clears when a retry takes the
+                        // lease, and the retry can be stopped in its turn.
+                        match (row.get::<_, bool>(0), stop_told) {
+                            (true, false) => {
+                                stop_told = true;
+                                on(LeaseNews::StopRequested);
+                            }
+                            (false, true) => stop_told = false,
+                            _ => {}
                         }
                         let nudges: i64 = row.get(1);
                         if nudges > nudges_seen {

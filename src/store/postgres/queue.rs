@@ -39,17 +39,25 @@ fn small(v: i64) -> u32 {
     v.clamp(0, i64::from(u32::MAX)) as u32
 }
 
+/// The slots supervised runs take, by job and depth, and how many of them are `$1`'s.
+fn load_sql() -> String {
+    format!(
+        "SELECT job, depth, count(*), count(*) FILTER (WHERE host = $1) FROM runs \
+         WHERE {ACTIVE} AND {SUPERVISED} GROUP BY job, depth"
+    )
+}
+
 /// The slots supervised runs take, read in `tx`; `top_level` counts `host`'s only.
 fn load_tx(tx: &mut Transaction<'_>, host: &str) -> Result<Load> {
-    let rows = tx.query_typed(
-        &format!(
-            "SELECT job, depth, count(*), count(*) FILTER (WHERE host = $1) FROM runs \
-             WHERE {ACTIVE} AND {SUPERVISED} GROUP BY job, depth"
-        ),
-        &[(&host, Type::TEXT)],
-    )?;
+    Ok(load_of(
+        &tx.query_typed(&load_sql(), &[(&host, Type::TEXT)])?,
+    ))
+}
+
+/// The load of [`load_sql`]'s rows.
+fn load_of(rows: &[postgres::Row]) -> Load {
     let mut load = Load::default();
-    for r in &rows {
+    for r in rows {
         let (job, depth, n, here): (String, i64, i64, i64) =
             (r.get(0), r.get(1), r.get(2), r.get(3));
         let (depth, n) = (small(depth), small(n));
@@ -59,7 +67,7 @@ fn load_tx(tx: &mut Transaction<'_>, host: &str) -> Result<Load> {
         *load.by_depth.entry(depth).or_default() += n;
         *load.by_job.entry(job).or_default() += n;
     }
-    Ok(load)
+    load
 }
 
 impl PgStore {
@@ -161,15 +169,9 @@ impl PgStore {
     }
 
     pub(super) fn slots_taken(&self) -> Result<Load> {
-        let host = self.host.clone();
-        let client = &self.client;
-        super::off_runtime(move || {
-            let mut c = super::lock(client);
-            let mut tx = c.transaction()?;
-            let load = load_tx(&mut tx, &host)?;
-            tx.commit()?;
-            Ok(load)
-        })
+        Ok(load_of(
+            &self.query(&load_sql(), &[(&self.host, Type::TEXT)])?,
+        ))
     }
 
     pub(super) fn start_queued_run(
