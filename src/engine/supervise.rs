@@ -74,13 +74,8 @@ pub fn start_detached(
             return Err(Error::Busy(busy_message(e, name)?));
         }
     };
-    let mut child = super::launch::spawn_supervisor(
-        cfg,
-        e.store.dir(),
-        &run,
-        &mut *lease,
-        e.host.as_deref(),
-    )?;
+    let mut child =
+        super::launch::spawn_supervisor(cfg, e.store.dir(), &run, &mut *lease, e.host.as_deref())?;
     drop(lease);
     // Reaped in the background: the supervisor outlives this request by design.
     std::thread::spawn(move || {

@@ -42,7 +42,10 @@ pub fn run_all<B: Backend>(fresh: impl Fn() -> B) {
             a_run_is_closed_once_with_everything_it_recorded,
         ),
         ("history and latest runs", history_latest_and_failures),
-        ("pages of runs", pages::pages_of_runs_go_back_by_id_under_their_filters),
+        (
+            "pages of runs",
+            pages::pages_of_runs_go_back_by_id_under_their_filters,
+        ),
         ("run counts", pages::runs_are_counted_by_job_and_status),
         (
             "idempotent answers",

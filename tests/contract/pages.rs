@@ -80,7 +80,9 @@ pub fn pages_of_runs_go_back_by_id_under_their_filters<B: Backend>(b: &B) {
         "only ids below `before`"
     );
     assert_eq!(
-        ids(&s.find_runs(&q(Some(RunStatus::Failed), None, None)).unwrap()),
+        ids(&s
+            .find_runs(&q(Some(RunStatus::Failed), None, None))
+            .unwrap()),
         [all[4]]
     );
     let mut below = kids.clone();
