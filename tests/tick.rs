@@ -595,14 +595,21 @@ fn max_running_queues_a_due_job_and_the_end_of_a_run_starts_it() {
     ok(&run_detached(&env, &["run"], None).0);
     assert_eq!(all_runs(&env).len(), 2, "{:#?}", all_runs(&env));
 
-    // The first ends; its supervisor starts the queued run, no tick needed.
+    // The first ends; its supervisor starts the queued run, no tick needed. Watched in
+    // the database itself: a command's recovery would drain the queue too.
     std::fs::write(&release, "").unwrap();
     let id = queued["run_id"].as_i64().unwrap();
-    let done = wait_for("the queued run to succeed", Duration::from_secs(60), || {
-        all_runs(&env)
-            .into_iter()
-            .find(|x| x["run_id"] == id && x["status"] == "succeeded")
+    wait_for("the queued run to succeed", Duration::from_secs(60), || {
+        use jobctl::store::RunStore;
+        env.store()
+            .get_run(id)
+            .unwrap()
+            .filter(|r| r.status == jobctl::core::run::RunStatus::Succeeded)
     });
+    let done = all_runs(&env)
+        .into_iter()
+        .find(|x| x["run_id"] == id)
+        .unwrap();
     assert_eq!(
         sched(&done),
         sched(&queued),

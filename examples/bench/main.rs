@@ -89,8 +89,7 @@ fn main() -> Result<()> {
 
 /// Every scenario, in table order.
 const ALL: &[&str] = &[
-    "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13", "B14",
-    "B15",
+    "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13", "B14", "B15",
 ];
 /// The scenarios timed as whole jobctl processes (with hyperfine, where installed); B8
 /// and B9 are timed inside this process.
