@@ -2,7 +2,8 @@
 //! a run another host ran, with its log (kept in the database, not in this host's state
 //! directory); a run submitted over the API there gets its metadata; an `Idempotency-Key`
 //! answer is kept in the shared database, so a second server (another host) replays it
-//! instead of starting a second run.
+//! instead of starting a second run; a job forced over one host's API runs there, and a
+//! run on another host is paused, resumed and cancelled from it.
 #![cfg(feature = "postgres")]
 
 mod common;
@@ -39,7 +40,8 @@ fn a_server_shows_and_steers_runs_of_every_host() {
         return;
     };
     let jobs = "[jobs.hello]\ntype = \"script\"\ncommand = \"echo hello from $JOBCTL_RUN_ID; echo done\"\n\n\
-                [jobs.meta]\ntype = \"script\"\ncommand = \"printf '%s' \\\"$JOBCTL_RUN_METADATA\\\"\"\n";
+                [jobs.meta]\ntype = \"script\"\ncommand = \"printf '%s' \\\"$JOBCTL_RUN_METADATA\\\"\"\n\n\
+                [jobs.long]\ntype = \"script\"\ntimeout = \"2m\"\ncommand = \"sleep 120 & while true; do sleep 0.05; done\"\n";
     let (a, b) = (host(&db, "ha", jobs), host(&db, "hb", jobs));
     let (_sa, _sb) = (Sweep::new(&a), Sweep::new(&b));
 
@@ -110,5 +112,88 @@ fn a_server_shows_and_steers_runs_of_every_host() {
         meta_runs["runs"].as_array().unwrap().len(),
         1,
         "{meta_runs:#}"
+    );
+
+    // Forced over b's API: it runs on b, its supervisor handed b's lease in the database.
+    let f = s.post("/api/v1/jobs/hello/run", Some(&tok), None);
+    assert_eq!(f.status, 202, "{}", f.body);
+    let forced = f.json()["run_id"].as_i64().unwrap();
+    let doc = wait_ended(&s, &tok, forced);
+    assert_eq!(
+        (&doc["status"], &doc["trigger"]),
+        (&json!("succeeded"), &json!("forced"))
+    );
+    let path = std::path::PathBuf::from(doc["log_path"].as_str().unwrap());
+    assert!(path.starts_with(b.home()), "run on b: {path:?}");
+    let log = s.get(&format!("/api/v1/runs/{forced}/log"), Some(&tok));
+    assert_eq!(log.body, format!("hello from {forced}\ndone\n"));
+
+    // A run on host a paused, resumed and cancelled from b's server: a's supervisor
+    // hears of each through its lease.
+    let o = a.run(&["submit", "long"]);
+    ok(&o);
+    let long: i64 = stdout(&o).trim().parse().unwrap();
+    wait_for("the long run's processes on a", LIMIT, || {
+        let (live, _) = run_processes(&a.state_dir(), long);
+        (live.len() >= 2).then_some(())
+    });
+    let p = s.post(&format!("/api/v1/runs/{long}/pause"), Some(&tok), None);
+    assert_eq!(
+        (p.status, &p.json()["status"]),
+        (200, &json!("paused")),
+        "{}",
+        p.body
+    );
+    // The state letter of each process of the run now (`T`: stopped): the shell and its
+    // `sleep 120` at least.
+    let states = || -> Vec<char> {
+        run_processes(&a.state_dir(), long)
+            .0
+            .iter()
+            .filter_map(|pid| {
+                let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                st.rfind(')').and_then(|i| st[i + 2..].chars().next())
+            })
+            .collect()
+    };
+    let now = states();
+    assert!(
+        now.len() >= 2 && now.iter().all(|c| *c == 'T'),
+        "every process of the run on a is stopped: {now:?}"
+    );
+    let r = s.post(&format!("/api/v1/runs/{long}/resume"), Some(&tok), None);
+    assert_eq!(
+        (r.status, &r.json()["status"]),
+        (200, &json!("running")),
+        "{}",
+        r.body
+    );
+    let now = states();
+    assert!(!now.contains(&'T'), "every process continued: {now:?}");
+    let c = s.post(&format!("/api/v1/runs/{long}/cancel"), Some(&tok), None);
+    assert_eq!(
+        (c.status, &c.json()["status"]),
+        (200, &json!("cancelled")),
+        "{}",
+        c.body
+    );
+    wait_for("no process of the run left on a", LIMIT, || {
+        run_processes(&a.state_dir(), long)
+            .0
+            .is_empty()
+            .then_some(())
+    });
+    let evs = s
+        .get(&format!("/api/v1/runs/{long}/events"), Some(&tok))
+        .json();
+    let paused = evs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["to"] == "paused")
+        .unwrap_or_else(|| panic!("{evs:#}"));
+    assert_eq!(
+        (&paused["by"], &paused["subject"]),
+        (&json!("api"), &json!("ops"))
     );
 }

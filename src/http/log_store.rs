@@ -16,34 +16,35 @@ use crate::engine::Engine;
 
 /// The answer to `GET /runs/{id}/log` from the store.
 pub async fn answer(state: &Shared, id: i64, p: &LogParams) -> Result<Response, ApiError> {
-    let (tail, offset) = (p.tail, p.offset);
-    let from = state
+    let (tail, offset, follow) = (p.tail, p.offset, p.follow == Some(true));
+    // Where to start, and (without `follow`) the slice from there, in one visit.
+    let (from, piece) = state
         .engine(move |e| {
-            let end = e.store.read_log(id, 0, 0)?.end;
-            Ok(match (tail, offset) {
-                (Some(t), _) => end.saturating_sub(t),
+            let from = match (tail, offset) {
+                (Some(t), _) => e.store.read_log(id, 0, 0)?.end.saturating_sub(t),
                 (None, Some(o)) => o,
                 (None, None) => 0,
-            })
+            };
+            let piece = (!follow)
+                .then(|| e.store.read_log(id, from, LOG_PIECE))
+                .transpose()?;
+            Ok((from, piece))
         })
         .await?;
     let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
-    if p.follow == Some(true) {
+    let Some(piece) = piece else {
         let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(8);
         let cfg = state.config();
-        std::thread::spawn(move || follow(&cfg, id, from, &tx));
+        std::thread::spawn(move || follow_log(&cfg, id, from, &tx));
         let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
         return Ok((text, [("x-accel-buffering", "no")], body).into_response());
-    }
-    let piece = state
-        .engine(move |e| e.store.read_log(id, from, LOG_PIECE))
-        .await?;
+    };
     Ok((text, [("x-log-next", piece.next.to_string())], piece.data).into_response())
 }
 
 /// Sends the output from `from` as it comes until the run has ended (then what is left)
 /// or the client goes.
-fn follow(cfg: &Config, run: i64, mut from: u64, tx: &mpsc::Sender<Result<Bytes, Infallible>>) {
+fn follow_log(cfg: &Config, run: i64, mut from: u64, tx: &mpsc::Sender<Result<Bytes, Infallible>>) {
     let mut e = match Engine::open(cfg) {
         Ok(e) => e,
         Err(err) => {
