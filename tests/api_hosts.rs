@@ -19,7 +19,7 @@ use std::time::Duration;
 use common::*;
 use hosts::{Via, db, host, one_at_a_time};
 use serde_json::{Value, json};
-use server::{Server, token};
+use server::{Server, SseStream, token};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -195,5 +195,102 @@ fn a_server_shows_and_steers_runs_of_every_host() {
     assert_eq!(
         (&paused["by"], &paused["subject"]),
         (&json!("api"), &json!("ops"))
+    );
+}
+
+/// The backends of jobctl processes connected to the test's database.
+fn jobctl_backends(c: &mut postgres::Client) -> Vec<i32> {
+    c.query(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+         AND application_name = 'jobctl' ORDER BY pid",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+#[test]
+fn a_server_keeps_its_connections_and_replaces_the_ones_it_loses() {
+    let _one = one_at_a_time();
+    let Some(db) = db("the API's connections to a shared state", Via::Direct) else {
+        return;
+    };
+    let a = host(
+        &db,
+        "ha",
+        "[jobs.hello]\ntype = \"script\"\ncommand = \"echo hello\"\n",
+    );
+    let _sweep = Sweep::new(&a);
+    let tok = token(&a, &["--scope", "write"]);
+    let s = Server::start(&a);
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+
+    // After one request: the event log's follower and the connection kept for the next.
+    assert_eq!(s.get("/api/v1/runs", Some(&tok)).status, 200);
+    let kept = wait_for("the server's two connections", LIMIT, || {
+        let b = jobctl_backends(&mut c);
+        (b.len() == 2).then_some(b)
+    });
+    for path in ["/api/v1/runs?limit=50", "/api/v1/jobs", "/api/v1/status"].repeat(10) {
+        let r = s.get(path, Some(&tok));
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+    }
+    assert_eq!(
+        jobctl_backends(&mut c),
+        kept,
+        "30 requests were served on the kept connection, none opened another"
+    );
+
+    // The database drops every connection of the server (a restart, a pooler, the network).
+    for pid in &kept {
+        c.execute("SELECT pg_terminate_backend($1)", &[pid])
+            .unwrap();
+    }
+    wait_for("the dropped connections to go", LIMIT, || {
+        jobctl_backends(&mut c)
+            .iter()
+            .all(|p| !kept.contains(p))
+            .then_some(())
+    });
+    // The next request gets a working connection, not the dead one.
+    let r = s.get("/api/v1/runs", Some(&tok));
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The event log is followed again: a run's events reach a stream opened now. (Read on
+    // a thread: keep-alives would hold a read that waits for an event that never comes.)
+    let mut stream = SseStream::open(
+        &s.base,
+        "/api/v1/events/stream",
+        &tok,
+        None,
+        Duration::from_secs(20),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        while let Some(ev) = stream.next_event() {
+            if tx.send(ev).is_err() {
+                return;
+            }
+        }
+    });
+    let f = s.post("/api/v1/jobs/hello/run", Some(&tok), None);
+    assert_eq!(f.status, 202, "{}", f.body);
+    let id = f.json()["run_id"].as_i64().unwrap();
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let ev = rx
+            .recv_timeout(left)
+            .expect("the run's end reaches the stream: the event log is followed again");
+        if ev.event == "run.ended" && ev.data["run_id"] == json!(id) {
+            break;
+        }
+    }
+    assert_eq!(wait_ended(&s, &tok, id)["status"], "succeeded");
+    assert!(
+        s.log().contains("can't read the event log (trying again)"),
+        "{}",
+        s.log()
     );
 }

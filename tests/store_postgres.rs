@@ -24,6 +24,9 @@ impl contract::Backend for Postgres {
             PgStore::open(&self.url, "test-host", &self.state).expect("open the state database"),
         )
     }
+    fn shared_by_hosts(&self) -> bool {
+        true
+    }
 }
 
 #[test]

@@ -25,7 +25,7 @@ use super::{
 };
 use crate::core::error::{Error, Result};
 use crate::store::Fence;
-use crate::store::postgres::{DB_NOW_MS, connect, lock};
+use crate::store::postgres::{Conn, DB_NOW_MS, connect, lock};
 
 /// How often a supervisor's keeper looks for a request: cancel, pause and resume reach a
 /// run on any host within this (plus acting on it).
@@ -37,7 +37,7 @@ struct Ctx {
     url: String,
     host: String,
     lease: Duration,
-    client: Arc<Mutex<Client>>,
+    client: Arc<Mutex<Conn>>,
 }
 
 impl Ctx {
@@ -56,7 +56,7 @@ impl PgCoordinator {
     /// `client` is the command's connection (the store's); `url` lets a supervisor's
     /// keeper open one of its own.
     pub fn new(
-        client: Arc<Mutex<Client>>,
+        client: Arc<Mutex<Conn>>,
         url: &str,
         host: &str,
         lease: Duration,

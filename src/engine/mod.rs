@@ -86,6 +86,13 @@ impl StateTarget {
     /// Opens the store and the coordinator. Nothing of PostgreSQL is touched for a local
     /// state.
     pub fn open(&self) -> Result<Opened> {
+        self.open_reusing(&Connections::default())
+    }
+
+    /// [`StateTarget::open`] on a connection kept in `conns`, if it has one for this state.
+    pub fn open_reusing(&self, conns: &Connections) -> Result<Opened> {
+        #[cfg(not(feature = "postgres"))]
+        let _ = conns;
         match self {
             StateTarget::Local(dir) => {
                 let store = crate::store::open(dir)?;
@@ -99,7 +106,12 @@ impl StateTarget {
                 lease,
                 dir,
             } => {
-                let store = crate::store::postgres::PgStore::open(url, host, dir)?;
+                let store = match &conns.idle {
+                    Some(idle) if idle.serves(url, host) => {
+                        crate::store::postgres::PgStore::reusing(idle, url, host, dir)?
+                    }
+                    _ => crate::store::postgres::PgStore::open(url, host, dir)?,
+                };
                 let coord = Box::new(crate::coord::pg::PgCoordinator::new(
                     store.connection(),
                     url,
@@ -117,6 +129,43 @@ impl StateTarget {
     }
 }
 
+/// What a long-lived process keeps open between the engines it opens: idle connections
+/// to a PostgreSQL state (the server opens an engine per request). Nothing for SQLite,
+/// whose open is a file open.
+#[derive(Clone, Default)]
+pub struct Connections {
+    #[cfg(feature = "postgres")]
+    idle: Option<std::sync::Arc<crate::store::postgres::Idle>>,
+}
+
+impl Connections {
+    /// Connections for the state of `cfg`. Open one engine on the state first (with
+    /// [`Engine::open`]): that brings the database's schema up to date, which these
+    /// connections then take as done.
+    pub fn for_config(cfg: &Config) -> Connections {
+        #[cfg(feature = "postgres")]
+        return Connections {
+            idle: cfg
+                .state
+                .as_ref()
+                .map(|s| crate::store::postgres::Idle::new(&s.url, &s.host_name())),
+        };
+        #[cfg(not(feature = "postgres"))]
+        {
+            let _ = cfg;
+            Connections::default()
+        }
+    }
+
+    /// Idle connections kept now.
+    pub fn idle(&self) -> usize {
+        #[cfg(feature = "postgres")]
+        return self.idle.as_ref().map_or(0, |i| i.len());
+        #[cfg(not(feature = "postgres"))]
+        0
+    }
+}
+
 impl<'c> Engine<'c> {
     /// Opens the state of `cfg` (SQLite in its state directory with file locks beside
     /// it, or the PostgreSQL state of `[state]`).
@@ -130,14 +179,23 @@ impl<'c> Engine<'c> {
         Engine::open_target(cfg, &StateTarget::of(cfg, state_dir))
     }
 
+    /// [`Engine::open`] on a connection kept in `conns` (see [`Connections`]).
+    pub fn open_reusing(cfg: &'c Config, conns: &Connections) -> Result<Engine<'c>> {
+        let target = StateTarget::of(cfg, &cfg.runner.state_dir);
+        Ok(Engine::of(cfg, target.open_reusing(conns)?))
+    }
+
     pub fn open_target(cfg: &'c Config, target: &StateTarget) -> Result<Engine<'c>> {
-        let (store, coord, host) = target.open()?;
-        Ok(Engine {
+        Ok(Engine::of(cfg, target.open()?))
+    }
+
+    fn of(cfg: &'c Config, (store, coord, host): Opened) -> Engine<'c> {
+        Engine {
             cfg,
             store,
             coord,
             host,
-        })
+        }
     }
 
     /// The state directory, as the store resolved it (canonical).

@@ -220,15 +220,13 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
     }
     // `--job` looked at one job: the others were not seen, so this was not a tick for them.
     if only.is_none() {
-        store.set_last_tick(now)?;
-        if let Some(host) = host {
-            store.record_host(&crate::store::HostRecord {
-                name: host,
-                last_tick: Some(to_ms(now)),
-                config_digest: config_digest(&cfg.path),
-                version: Some(env!("CARGO_PKG_VERSION").to_string()),
-            })?;
-        }
+        let this_host = host.map(|name| crate::store::HostRecord {
+            name,
+            last_tick: Some(to_ms(now)),
+            config_digest: config_digest(&cfg.path),
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        });
+        store.record_tick(now, this_host.as_ref())?;
     }
     // Kept worktrees past their age or size limit, after the runs have started and with
     // the tick lock released: removing a big tree takes a while.

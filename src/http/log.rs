@@ -85,8 +85,8 @@ pub async fn run_log(
     let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
     if p.follow == Some(true) {
         let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(8);
-        let cfg = state.config();
-        std::thread::spawn(move || follow(&cfg, id, &path, reader, from, &tx));
+        let (cfg, conns) = state.for_engine();
+        std::thread::spawn(move || follow(&cfg, &conns, id, &path, reader, from, &tx));
         let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
         return Ok((text, [("x-accel-buffering", "no")], body).into_response());
     }
@@ -139,13 +139,14 @@ fn slice(r: &LogReader, mut from: Option<u64>, running: bool) -> Result<(Vec<u8>
 /// the supervisor trims the log before it records the end) or the client goes.
 fn follow(
     cfg: &crate::config::Config,
+    conns: &crate::engine::Connections,
     run: i64,
     path: &str,
     mut reader: Option<LogReader>,
     mut from: Option<u64>,
     tx: &mpsc::Sender<Result<Bytes, Infallible>>,
 ) {
-    let mut engine = match crate::engine::Engine::open(cfg) {
+    let mut engine = match crate::engine::Engine::open_reusing(cfg, conns) {
         Ok(e) => e,
         Err(e) => {
             tracing::warn!("can't follow the log of run {run}: {e}");

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::log::{FOLLOW_EVERY, LOG_PIECE, LogParams, READ};
 use super::{ApiError, Shared};
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::engine::{Connections, Engine};
 
 /// The answer to `GET /runs/{id}/log` from the store.
 pub async fn answer(state: &Shared, id: i64, p: &LogParams) -> Result<Response, ApiError> {
@@ -34,8 +34,8 @@ pub async fn answer(state: &Shared, id: i64, p: &LogParams) -> Result<Response, 
     let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
     let Some(piece) = piece else {
         let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(8);
-        let cfg = state.config();
-        std::thread::spawn(move || follow_log(&cfg, id, from, &tx));
+        let (cfg, conns) = state.for_engine();
+        std::thread::spawn(move || follow_log(&cfg, &conns, id, from, &tx));
         let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
         return Ok((text, [("x-accel-buffering", "no")], body).into_response());
     };
@@ -44,8 +44,14 @@ pub async fn answer(state: &Shared, id: i64, p: &LogParams) -> Result<Response, 
 
 /// Sends the output from `from` as it comes until the run has ended (then what is left)
 /// or the client goes.
-fn follow_log(cfg: &Config, run: i64, mut from: u64, tx: &mpsc::Sender<Result<Bytes, Infallible>>) {
-    let mut e = match Engine::open(cfg) {
+fn follow_log(
+    cfg: &Config,
+    conns: &Connections,
+    run: i64,
+    mut from: u64,
+    tx: &mpsc::Sender<Result<Bytes, Infallible>>,
+) {
+    let mut e = match Engine::open_reusing(cfg, conns) {
         Ok(e) => e,
         Err(err) => {
             tracing::warn!("can't follow the log of run {run}: {err}");

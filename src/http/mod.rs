@@ -29,7 +29,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::config::Config;
 use crate::core::error::{Error, Result};
-use crate::engine::Engine;
+use crate::engine::{Connections, Engine};
 use crate::store::Event;
 use auth::{Claims, KeyFile, Need};
 pub use error::ApiError;
@@ -62,6 +62,8 @@ pub struct AppState {
     shutdown: watch::Receiver<bool>,
     /// Held while a request with an Idempotency-Key acts and stores its answer.
     idempotent: tokio::sync::Mutex<()>,
+    /// Connections kept between requests (a PostgreSQL state's).
+    conns: Connections,
 }
 
 pub type Shared = Arc<AppState>;
@@ -78,15 +80,20 @@ impl AppState {
         self.config_error.read().ok().and_then(|e| e.clone())
     }
 
+    /// The config and the kept connections, for a thread that opens an engine of its own.
+    pub fn for_engine(&self) -> (Arc<Config>, Connections) {
+        (self.config(), self.conns.clone())
+    }
+
     /// Runs `f` on an engine over the state, off the async threads (the store is
     /// blocking).
     pub async fn engine<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Engine<'_>) -> Result<T> + Send + 'static,
     ) -> std::result::Result<T, ApiError> {
-        let cfg = self.config();
+        let (cfg, conns) = self.for_engine();
         tokio::task::spawn_blocking(move || {
-            let mut e = Engine::open(&cfg)?;
+            let mut e = Engine::open_reusing(&cfg, &conns)?;
             f(&mut e)
         })
         .await
@@ -137,17 +144,26 @@ pub fn serve(opts: ServeOptions) -> Result<u8> {
     // Taken before the load: a change made while the server starts is seen as a change.
     let stamp = config_stamp(&opts.config);
     let cfg = crate::config::load_file(&opts.config)?;
+    // The first open brings a PostgreSQL state's schema up to date: the connections kept
+    // between requests take that as done.
     let state_dir = Engine::open(&cfg)?.state_dir().to_path_buf();
+    let conns = Connections::for_config(&cfg);
     let key = KeyFile::open(&state_dir)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(anyhow::anyhow!("can't start the server: {e}")))?;
-    rt.block_on(run(opts, cfg, stamp, key))
+    rt.block_on(run(opts, cfg, stamp, key, conns))
 }
 
-async fn run(opts: ServeOptions, cfg: Config, stamp: Option<Stamp>, key: KeyFile) -> Result<u8> {
+async fn run(
+    opts: ServeOptions,
+    cfg: Config,
+    stamp: Option<Stamp>,
+    key: KeyFile,
+    conns: Connections,
+) -> Result<u8> {
     let (events, _) = broadcast::channel(4096);
     let (stop, shutdown) = watch::channel(false);
     let state = Arc::new(AppState {
@@ -158,6 +174,7 @@ async fn run(opts: ServeOptions, cfg: Config, stamp: Option<Stamp>, key: KeyFile
         events,
         shutdown,
         idempotent: tokio::sync::Mutex::new(()),
+        conns,
     });
     tokio::spawn(stream::follow_event_log(state.clone()));
     tokio::spawn(watch_config(state.clone(), stamp));

@@ -24,7 +24,7 @@ use super::auth::{Claims, Need};
 use super::{ApiError, Shared};
 use crate::core::run::EventKind;
 use crate::engine::events::EventView;
-use crate::store::Event;
+use crate::store::{Event, Store};
 
 /// How often the event log is looked at for new entries.
 const FOLLOW_EVERY: Duration = Duration::from_millis(40);
@@ -36,37 +36,65 @@ const PAGE: usize = 500;
 /// Follows the event log, broadcasting every new entry (on a thread of its own: the store
 /// is blocking).
 pub async fn follow_event_log(state: Shared) {
-    let cfg = state.config();
+    let (cfg, conns) = state.for_engine();
     let tx = state.events.clone();
     let mut shutdown = state.shutdown.clone();
     let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {
-        let store = match crate::engine::Engine::open(&cfg) {
-            Ok(e) => e.store,
-            Err(e) => {
-                tracing::error!("can't follow the event log: {e}");
-                return;
-            }
-        };
-        let mut last = store.last_event_id().unwrap_or(0);
+        // Opened again after an error (a PostgreSQL state's connection lost: the database
+        // restarted, the network went), and read on from the last entry broadcast, so an
+        // outage delays entries and loses none.
+        let mut store: Option<Box<dyn Store>> = None;
+        let mut last: Option<i64> = None;
+        let mut failing = false;
         loop {
             if done_rx.try_recv().is_ok() {
                 return;
             }
-            match store.events_after(None, last, PAGE) {
-                Ok(batch) => {
-                    for ev in batch {
-                        last = ev.id;
-                        let _ = tx.send(Arc::new(ev));
+            let read = match store.take() {
+                Some(s) => Ok(s),
+                None => crate::engine::Engine::open_reusing(&cfg, &conns).map(|e| e.store),
+            }
+            .and_then(|s| {
+                follow_step(s.as_ref(), &mut last, &tx)?;
+                Ok(s)
+            });
+            match read {
+                Ok(s) => {
+                    store = Some(s);
+                    if failing {
+                        tracing::info!("reading the event log again");
+                        failing = false;
                     }
                 }
-                Err(e) => tracing::warn!("can't read the event log: {e}"),
+                Err(e) if !failing => {
+                    tracing::warn!("can't read the event log (trying again): {e}");
+                    failing = true;
+                }
+                Err(_) => {}
             }
             std::thread::sleep(FOLLOW_EVERY);
         }
     });
     let _ = shutdown.wait_for(|s| *s).await;
     let _ = done_tx.send(());
+}
+
+/// Broadcasts the entries after `last` (the first time: notes where the log ends now).
+fn follow_step(
+    store: &dyn Store,
+    last: &mut Option<i64>,
+    tx: &broadcast::Sender<Arc<Event>>,
+) -> crate::core::error::Result<()> {
+    let Some(after) = *last else {
+        *last = Some(store.last_event_id()?);
+        return Ok(());
+    };
+    for ev in store.events_after(None, after, PAGE)? {
+        *last = Some(ev.id);
+        let _ = tx.send(Arc::new(ev));
+    }
+    Ok(())
 }
 
 /// The SSE name of an event kind: `run_ended` → `run.ended`.

@@ -423,10 +423,11 @@ pub struct HostRecord {
 }
 
 /// The hosts sharing the store. A store only one host uses (SQLite) keeps none.
-pub trait HostStore {
-    /// Notes this host's tick.
-    fn record_host(&mut self, _host: &HostRecord) -> Result<()> {
-        Ok(())
+pub trait HostStore: MetaStore {
+    /// Notes a tick made at `now`: the store's last tick and, with several hosts, this
+    /// host's row (one write where the store can: it is on every tick's path).
+    fn record_tick(&mut self, now: jiff::Timestamp, _host: Option<&HostRecord>) -> Result<()> {
+        self.set_last_tick(now)
     }
     /// Every host that ever ticked, by name.
     fn hosts(&self) -> Result<Vec<HostRecord>> {

@@ -23,6 +23,10 @@ use jobctl::store::{
 /// A backend under test: every call opens a new, independent handle on one store.
 pub trait Backend: Sync {
     fn open(&self) -> Box<dyn Store>;
+    /// Whether several hosts share this store (it keeps a row per host).
+    fn shared_by_hosts(&self) -> bool {
+        false
+    }
 }
 
 /// One named check of the contract.
@@ -656,6 +660,30 @@ pub fn meta_round_trips<B: Backend>(b: &B) {
     let t = jiff::Timestamp::from_millisecond(1_700_000_000_000).unwrap();
     s.set_last_tick(t).unwrap();
     assert_eq!(s.last_tick().unwrap(), Some(t));
+
+    // A tick notes the store's last tick and, on a store several hosts share, the host.
+    let later = jiff::Timestamp::from_millisecond(1_700_000_060_000).unwrap();
+    let host = jobctl::store::HostRecord {
+        name: "h1".into(),
+        last_tick: Some(later.as_millisecond()),
+        config_digest: Some("abc".into()),
+        version: Some("1.0".into()),
+    };
+    s.record_tick(later, Some(&host)).unwrap();
+    assert_eq!(s.last_tick().unwrap(), Some(later));
+    let hosts = s.hosts().unwrap();
+    if b.shared_by_hosts() {
+        assert_eq!(hosts, vec![host.clone()]);
+        // A second tick of the host updates its row.
+        let again = jobctl::store::HostRecord {
+            last_tick: Some(later.as_millisecond() + 1),
+            ..host
+        };
+        s.record_tick(later, Some(&again)).unwrap();
+        assert_eq!(s.hosts().unwrap(), vec![again]);
+    } else {
+        assert!(hosts.is_empty(), "{hosts:?}");
+    }
 }
 
 fn req<'a>(

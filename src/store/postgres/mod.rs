@@ -1,6 +1,6 @@
 //! The state in PostgreSQL, for several hosts sharing one state (docs/several-hosts.md).
-//! Each jobctl process opens one connection; numbered migrations run on first connect in
-//! one transaction.
+//! Each jobctl process opens one connection (the server keeps a few idle between
+//! requests: `idle.rs`); numbered migrations run on first connect in one transaction.
 //!
 //! The guarantees of the store traits hold across hosts because the database enforces
 //! them, not a lock around it: a slot claim is one insert that a unique index on
@@ -22,6 +22,7 @@
 
 mod budget;
 mod events;
+pub mod idle;
 mod jobs;
 mod logs;
 pub mod migrate;
@@ -38,6 +39,8 @@ use std::time::Duration;
 
 use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls, Row, Transaction};
+
+pub use idle::{Conn, Idle};
 
 use super::{Fence, HostRecord, HostStore, IdempotencyStore, MetaStore, Store, StoredAnswer};
 use crate::core::error::{Error, Result};
@@ -219,7 +222,7 @@ fn pgpass_lookup(text: &str, host: &str, port: &str, db: &str, user: &str) -> Op
 /// The state in one PostgreSQL database, as one host sees it.
 pub struct PgStore {
     /// Shared with the coordinator of the same command: one connection per process.
-    client: Arc<Mutex<Client>>,
+    client: Arc<Mutex<Conn>>,
     url: String,
     dir: PathBuf,
     host: String,
@@ -237,7 +240,20 @@ impl PgStore {
             other => other,
         })?;
         Ok(PgStore {
-            client: Arc::new(Mutex::new(client)),
+            client: Arc::new(Mutex::new(Conn::own(client))),
+            url: url.to_string(),
+            dir,
+            host: host.to_string(),
+            fence: None,
+        })
+    }
+
+    /// Like [`PgStore::open`] on a connection from `idle`, whose database's schema was
+    /// brought up to date when the first of them was opened with `open`.
+    pub fn reusing(idle: &Arc<Idle>, url: &str, host: &str, state_dir: &Path) -> Result<PgStore> {
+        let dir = super::sqlite::ensure_state_dir(state_dir)?;
+        Ok(PgStore {
+            client: Arc::new(Mutex::new(idle.take()?)),
             url: url.to_string(),
             dir,
             host: host.to_string(),
@@ -251,11 +267,11 @@ impl PgStore {
     }
 
     /// The connection, for the coordinator of the same command.
-    pub fn connection(&self) -> Arc<Mutex<Client>> {
+    pub fn connection(&self) -> Arc<Mutex<Conn>> {
         Arc::clone(&self.client)
     }
 
-    fn conn(&self) -> MutexGuard<'_, Client> {
+    fn conn(&self) -> MutexGuard<'_, Conn> {
         lock(&self.client)
     }
 
@@ -300,7 +316,7 @@ impl PgStore {
 
 /// One fenced write transaction on `client`.
 fn in_tx<T>(
-    client: &Mutex<Client>,
+    client: &Mutex<Conn>,
     fence: Option<&Fence>,
     f: impl FnOnce(&mut Transaction<'_>) -> Result<T>,
 ) -> Result<T> {
@@ -331,7 +347,7 @@ pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 }
 
 /// The connection, whoever panicked holding it last (a statement is all or nothing).
-pub fn lock(client: &Mutex<Client>) -> MutexGuard<'_, Client> {
+pub fn lock(client: &Mutex<Conn>) -> MutexGuard<'_, Conn> {
     client.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -380,20 +396,28 @@ impl MetaStore for PgStore {
 }
 
 impl HostStore for PgStore {
-    fn record_host(&mut self, h: &HostRecord) -> Result<()> {
+    fn record_tick(&mut self, now: jiff::Timestamp, h: Option<&HostRecord>) -> Result<()> {
+        let Some(h) = h else {
+            return self.set_last_tick(now);
+        };
+        let tick = now.as_millisecond().to_string();
+        // Both rows in one statement: this is the last write of every tick.
         self.write_one(
-                &format!(
-                    "INSERT INTO hosts (name, last_tick, config_digest, version, seen_at) VALUES ($1, $2, $3, $4, {DB_NOW_MS}) \
-                     ON CONFLICT (name) DO UPDATE SET last_tick = COALESCE(excluded.last_tick, hosts.last_tick), \
-                     config_digest = excluded.config_digest, version = excluded.version, seen_at = excluded.seen_at"
-                ),
-                &[
-                    (&h.name, Type::TEXT),
-                    (&h.last_tick, Type::INT8),
-                    (&h.config_digest, Type::TEXT),
-                    (&h.version, Type::TEXT),
-                ],
-            )?;
+            &format!(
+                "WITH m AS (INSERT INTO meta (key, value) VALUES ('last_tick', $5) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value) \
+                 INSERT INTO hosts (name, last_tick, config_digest, version, seen_at) VALUES ($1, $2, $3, $4, {DB_NOW_MS}) \
+                 ON CONFLICT (name) DO UPDATE SET last_tick = COALESCE(excluded.last_tick, hosts.last_tick), \
+                 config_digest = excluded.config_digest, version = excluded.version, seen_at = excluded.seen_at"
+            ),
+            &[
+                (&h.name, Type::TEXT),
+                (&h.last_tick, Type::INT8),
+                (&h.config_digest, Type::TEXT),
+                (&h.version, Type::TEXT),
+                (&tick, Type::TEXT),
+            ],
+        )?;
         Ok(())
     }
 
