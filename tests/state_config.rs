@@ -1,11 +1,12 @@
 //! `[state]` without a database: the URL's form is checked without connecting, a
 //! database that can't be reached is exit 74 in one line naming the host (never the
-//! password), and a password in the URL is never written to disk by jobctl.
+//! password), and a password in the URL is never written to disk by jobctl. A job's
+//! `hosts` are checked, and a host leaves a job of other hosts to them (and says so).
 #![cfg(feature = "postgres")]
 
 mod common;
 
-use common::{Env, both, code, stderr};
+use common::{Env, both, code, stderr, stdout};
 
 fn with_state(state: &str) -> Env {
     let env = Env::new();
@@ -114,6 +115,54 @@ fn a_job_names_its_hosts() {
     assert!(
         stderr(&out).matches("hosts").count() >= 2,
         "both jobs' hosts: {}",
+        both(&out)
+    );
+}
+
+#[test]
+fn a_host_leaves_another_hosts_job_to_it_and_says_so() {
+    let here = jobctl::config::StateConfig::default_host();
+    let env = Env::with_config(&format!(
+        "[jobs.mine]\ntype = \"script\"\ncommand = \"true\"\nevery = \"1h\"\nhosts = [\"{here}\"]\n\n\
+         [jobs.theirs]\ntype = \"script\"\ncommand = \"true\"\nevery = \"1h\"\nhosts = [\"elsewhere\"]\n"
+    ));
+    let now = "2026-03-02T10:00:00Z";
+    let out = env.run_at(now, &["run", "--dry-run", "--json"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let row = |job: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["job"] == job)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        (&row("mine")["decision"], &row("mine")["due"]),
+        (&serde_json::json!("run"), &serde_json::json!(true))
+    );
+    let theirs = row("theirs");
+    assert_eq!(
+        (&theirs["decision"], &theirs["due"]),
+        (&serde_json::json!("other_host"), &serde_json::json!(false)),
+        "{rows:#}"
+    );
+    assert_eq!(
+        theirs["reason"],
+        format!("runs only on elsewhere (this host is {here}): their ticks start it")
+    );
+
+    // What the dry run said is what the tick does.
+    let out = env.run_at(now, &["run"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(stdout(&out).contains("started mine"), "{}", both(&out));
+    assert!(!both(&out).contains("theirs"), "{}", both(&out));
+    let out = env.run_at(now, &["run", "--job", "theirs"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(
+        both(&out).contains("theirs: runs only on elsewhere"),
+        "{}",
         both(&out)
     );
 }

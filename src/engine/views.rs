@@ -313,7 +313,8 @@ pub struct DryRow {
     pub job: String,
     pub due: bool,
     /// What a tick would do: `run`, `skip`, `wait` (due, but still running), `queue` (due,
-    /// but max_running is reached), `not_due`, `paused`, `disabled`, `manual`.
+    /// but max_running is reached), `not_due`, `paused`, `disabled`, `manual`,
+    /// `other_host` (its `hosts` don't name this one: this host's ticks never start it).
     pub decision: &'static str,
     /// The slot it concerns (the due or skipped one, else the next), RFC 3339.
     pub slot: Option<String>,
@@ -328,12 +329,35 @@ pub fn dry_run(e: &mut Engine<'_>, only: Option<&str>) -> Result<Vec<DryRow>> {
     let prev_tick = e.store.last_tick()?;
     let running = e.store.running_ids()?;
     let mut top_level = e.store.load()?.top_level as usize;
+    // This host's name, as the tick looks it up: only when a job names its hosts.
+    let mut this_host = e.host.clone();
     let mut rows = Vec::new();
     for (name, job) in &cfg.jobs {
         if only.is_some_and(|o| o != name) {
             continue;
         }
         let p = plan::evaluate(job, states.get(name), prev_tick, now);
+        if let Some(hosts) = &job.hosts {
+            let here = this_host.get_or_insert_with(crate::config::StateConfig::default_host);
+            if !job.runs_on(here) {
+                let slot = match p {
+                    Plan::Due { slot, .. } | Plan::Skip { slot, .. } => Some(slot),
+                    Plan::NotDue { next } => next,
+                    _ => None,
+                };
+                rows.push(DryRow {
+                    job: name.clone(),
+                    due: false,
+                    decision: "other_host",
+                    slot: slot.map(|t| rfc3339(t.as_millisecond())),
+                    reason: format!(
+                        "runs only on {} (this host is {here}): their ticks start it",
+                        hosts.join(", ")
+                    ),
+                });
+                continue;
+            }
+        }
         let mut why = plan::explain(&p);
         let due = matches!(p, Plan::Due { .. });
         let (mut decision, slot) = match p {
