@@ -551,10 +551,13 @@ fn state_migrate_copies_a_sqlite_state_into_an_empty_database_only() {
     ok(&out);
     println!("{}", common::stdout(&out).trim());
     assert!(
-        common::stdout(&out).contains("copied 2 runs"),
+        common::stdout(&out).contains("copied 2 runs, 2 run logs"),
         "{}",
         common::both(&out)
     );
+    let j_run = before.iter().find(|r| r["job"] == "j").unwrap()["run_id"]
+        .as_i64()
+        .unwrap();
     // The same history, job state and events through the PostgreSQL state.
     env.config(&format!(
         "{}\n[state]\nurl = \"{}\"\nhost = \"h\"\n\n{jobs}",
@@ -575,6 +578,13 @@ fn state_migrate_copies_a_sqlite_state_into_an_empty_database_only() {
             .collect::<Vec<_>>()
     };
     assert_eq!(key(&after), key(&before));
+    // The logs too: read from the database now, also where their files are gone.
+    let logs = env.run(&["logs", &j_run.to_string()]);
+    ok(&logs);
+    assert_eq!(common::stdout(&logs), "hi\n");
+    std::fs::remove_dir_all(env.state_dir().join("logs")).unwrap();
+    let logs = env.run(&["logs", &j_run.to_string()]);
+    assert_eq!(common::stdout(&logs), "hi\n", "{}", common::both(&logs));
     let list = env.list_json();
     assert_eq!(
         list.iter().find(|j| j["name"] == "j").unwrap()["paused"],

@@ -72,6 +72,22 @@ impl LogShip {
     }
 }
 
+/// Copies the whole log of an ended run at `path` into `store` (`state migrate`); `false`
+/// when there is no log file.
+pub fn copy_ended(
+    store: &mut (dyn LogStore + Send),
+    run_id: i64,
+    path: &std::path::Path,
+    cap: u64,
+) -> Result<bool> {
+    if !path.is_file() {
+        return Ok(false);
+    }
+    let mut buf = vec![0u8; PIECE];
+    copy(store, run_id, path, cap, &mut 0, &mut buf, true)?;
+    Ok(true)
+}
+
 /// Copies the output from `next` to the end as it is now (`settle`: the writer is done).
 fn copy(
     store: &mut (dyn LogStore + Send),

@@ -15,6 +15,8 @@ pub struct MigrateView {
     pub agent_scopes: usize,
     pub agent_usage: usize,
     pub meta: usize,
+    /// Run logs copied into the database (any host reads them there).
+    pub logs: usize,
     /// The database, without its password.
     pub to: String,
 }
@@ -32,6 +34,7 @@ pub fn migrate(cfg: &Config, url: &str) -> Result<MigrateView> {
         .unwrap_or_else(crate::config::StateConfig::default_host);
     let mut pg = PgStore::open(url, &host, &cfg.runner.state_dir)?;
     let c = migrate::sqlite_to_postgres(&sqlite, &mut pg)?;
+    let logs = copy_logs(cfg, &sqlite, &pg)?;
     Ok(MigrateView {
         runs: c.runs,
         events: c.events,
@@ -39,8 +42,56 @@ pub fn migrate(cfg: &Config, url: &str) -> Result<MigrateView> {
         agent_scopes: c.agent_scopes,
         agent_usage: c.agent_usage,
         meta: c.meta,
+        logs,
         to: location(url),
     })
+}
+
+/// Copies the log files of the runs copied into the database's log keeping: on a shared
+/// state every host, and this one too, reads a run's output from there.
+#[cfg(feature = "postgres")]
+fn copy_logs(
+    cfg: &Config,
+    from: &crate::store::sqlite::SqliteStore,
+    to: &crate::store::postgres::PgStore,
+) -> Result<usize> {
+    use crate::store::{RunQuery, RunStore};
+    let Some(mut writer) = crate::store::LogStore::log_writer(to)? else {
+        return Ok(0);
+    };
+    let mut copied = 0;
+    let mut before = None;
+    loop {
+        // A page at a time: the history may hold a million runs.
+        let page = from.find_runs(&RunQuery {
+            job: None,
+            status: None,
+            parent: None,
+            before,
+            limit: 500,
+        })?;
+        let Some(last) = page.last() else {
+            return Ok(copied);
+        };
+        before = Some(last.id);
+        for run in &page {
+            let Some(path) = run.log_path.as_deref() else {
+                continue;
+            };
+            let path = std::path::Path::new(path);
+            match super::logship::copy_ended(&mut *writer, run.id, path, cfg.runner.log_max_bytes) {
+                Ok(true) => copied += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    return Err(Error::State(format!(
+                        "the runs are copied, but the log of run {} ({}) could not be: {e}",
+                        run.id,
+                        path.display()
+                    )));
+                }
+            }
+        }
+    }
 }
 
 #[cfg(not(feature = "postgres"))]

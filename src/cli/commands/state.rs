@@ -12,8 +12,9 @@ pub fn migrate(g: &Global, ui: &Ui, to: &str) -> Result<u8> {
         ui.print_view(&copied);
     } else {
         ui.print(&format!(
-            "copied {} runs, {} events, {} jobs, {} agent scopes, {} agent usage rows and {} settings into {}\nnow set [state] url (or JOBCTL_DATABASE_URL) on every host",
+            "copied {} runs, {} run logs, {} events, {} jobs, {} agent scopes, {} agent usage rows and {} settings into {}\nnow set [state] url (or JOBCTL_DATABASE_URL) on every host",
             copied.runs,
+            copied.logs,
             copied.events,
             copied.jobs,
             copied.agent_scopes,
