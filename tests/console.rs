@@ -32,6 +32,9 @@ struct Browser {
     driver: Child,
     driver_url: String,
     client: Option<Client>,
+    /// The temp dir of chromedriver and Chromium (their profile and singleton socket),
+    /// removed with the browser.
+    _tmp: tempfile::TempDir,
 }
 
 impl Drop for Browser {
@@ -61,8 +64,10 @@ async fn browser() -> Option<Browser> {
         eprintln!("skipping the browser test: {why}");
         return None;
     };
+    let tmp = tempfile::tempdir().expect("a temp dir for the browser");
     let mut child = Command::new(driver)
         .arg("--port=0")
+        .env("TMPDIR", tmp.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -100,6 +105,7 @@ async fn browser() -> Option<Browser> {
         driver: child,
         driver_url,
         client: Some(client),
+        _tmp: tmp,
     })
 }
 
