@@ -211,6 +211,7 @@ fn list_json_fields() {
         "last_exit_code",
         "last_signal",
         "last_duration_ms",
+        "only_on",
     ]
     .into();
     for r in &rows {

@@ -153,6 +153,28 @@ fn a_host_leaves_another_hosts_job_to_it_and_says_so() {
         format!("runs only on elsewhere (this host is {here}): their ticks start it")
     );
 
+    // `list` says whose job it is.
+    let out = env.run_at(now, &["list", "--json"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    let list: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let only_on = |job: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == job)
+            .unwrap()["only_on"]
+            .clone()
+    };
+    assert_eq!(only_on("mine"), serde_json::Value::Null);
+    assert_eq!(only_on("theirs"), serde_json::json!(["elsewhere"]));
+    let out = env.run_at(now, &["list"]);
+    let line = stdout(&out)
+        .lines()
+        .find(|l| l.contains("theirs"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(line.contains("due now on elsewhere"), "{}", stdout(&out));
+
     // What the dry run said is what the tick does.
     let out = env.run_at(now, &["run"]);
     assert_eq!(code(&out), 0, "{}", both(&out));

@@ -213,6 +213,9 @@ pub struct ListRow {
     /// The signal that ended the latest run's main process (`SIGKILL`), if one did.
     pub last_signal: Option<String>,
     pub last_duration_ms: Option<i64>,
+    /// The job's `hosts` when this host is not one of them (only their ticks start it);
+    /// null when this host runs it.
+    pub only_on: Option<Vec<String>>,
     #[serde(skip)]
     pub next: Next,
     #[serde(skip)]
@@ -236,10 +239,15 @@ pub fn list(e: &mut Engine<'_>) -> Result<Vec<ListRow>> {
     for h in e.store.queue_heads()? {
         queued.entry(h.job).or_insert(h.id);
     }
+    // This host's name, as the tick looks it up: only when a job names its hosts.
+    let mut this_host = e.host.clone();
     let mut rows = Vec::with_capacity(cfg.jobs.len());
     for (name, job) in &cfg.jobs {
         let state = states.get(name);
         let plan = plan::evaluate(job, state, prev_tick, now);
+        let only_on = job.hosts.as_ref().filter(|_| {
+            !job.runs_on(this_host.get_or_insert_with(crate::config::StateConfig::default_host))
+        });
         let schedule = job
             .schedule
             .as_ref()
@@ -300,6 +308,7 @@ pub fn list(e: &mut Engine<'_>) -> Result<Vec<ListRow>> {
                 .and_then(|r| r.signal)
                 .map(crate::core::run::signal_name),
             last_duration_ms: last.and_then(|r| r.duration_ms),
+            only_on: only_on.cloned(),
             next,
             last_started_ms: last.map(|r| r.started_at),
         });

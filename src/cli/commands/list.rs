@@ -31,6 +31,11 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
                 Next::At(ms) => ui.time(ms, now),
                 Next::Never => "-".into(),
             };
+            // Another host's job: what its hosts will do, not this one.
+            let next = match &r.only_on {
+                Some(hosts) => format!("{next} on {}", hosts.join(", ")),
+                None => next,
+            };
             vec![
                 Cell::new(&r.name),
                 Cell::new(r.kind),
