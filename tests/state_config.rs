@@ -119,6 +119,16 @@ fn a_job_names_its_hosts() {
     );
 }
 
+/// The row of `rows` (a JSON array) whose `key` is `value`.
+fn find(rows: &serde_json::Value, key: &str, value: &str) -> serde_json::Value {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r[key] == value)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {key} {value} in {rows:#}"))
+}
+
 #[test]
 fn a_host_leaves_another_hosts_job_to_it_and_says_so() {
     let here = jobctl::config::StateConfig::default_host();
@@ -130,14 +140,7 @@ fn a_host_leaves_another_hosts_job_to_it_and_says_so() {
     let out = env.run_at(now, &["run", "--dry-run", "--json"]);
     assert_eq!(code(&out), 0, "{}", both(&out));
     let rows: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let row = |job: &str| {
-        rows.as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["job"] == job)
-            .cloned()
-            .unwrap()
-    };
+    let row = |job: &str| find(&rows, "job", job);
     assert_eq!(
         (&row("mine")["decision"], &row("mine")["due"]),
         (&serde_json::json!("run"), &serde_json::json!(true))
@@ -157,14 +160,7 @@ fn a_host_leaves_another_hosts_job_to_it_and_says_so() {
     let out = env.run_at(now, &["list", "--json"]);
     assert_eq!(code(&out), 0, "{}", both(&out));
     let list: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let only_on = |job: &str| {
-        list.as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["name"] == job)
-            .unwrap()["only_on"]
-            .clone()
-    };
+    let only_on = |job: &str| find(&list, "name", job)["only_on"].clone();
     assert_eq!(only_on("mine"), serde_json::Value::Null);
     assert_eq!(only_on("theirs"), serde_json::json!(["elsewhere"]));
     let out = env.run_at(now, &["list"]);
