@@ -206,6 +206,33 @@ fn start_long(h: &Env, s: &PgStore, now: &str) -> jobctl::store::RunRecord {
     })
 }
 
+/// Hosts a and b on a fresh database, `long` running on a (its tick at `T0` started it),
+/// and an observer's handle on the state; fields drop in this order.
+struct LongOnA {
+    s: PgStore,
+    run: jobctl::store::RunRecord,
+    _sweeps: [Sweep; 2],
+    a: Env,
+    b: Env,
+    db: Db,
+}
+
+fn long_on_a(test: &str, via: Via) -> Option<LongOnA> {
+    let db = db(test, via)?;
+    let (a, b) = (host(&db, "ha", LONG_JOB), host(&db, "hb", LONG_JOB));
+    let _sweeps = [Sweep::new(&a), Sweep::new(&b)];
+    let s = store(&db, "observer");
+    let run = start_long(&a, &s, T0);
+    Some(LongOnA {
+        s,
+        run,
+        _sweeps,
+        a,
+        b,
+        db,
+    })
+}
+
 fn alive(pid: i64) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
         && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -216,13 +243,17 @@ fn alive(pid: i64) -> bool {
 }
 
 fn killed_supervisor(via: Via) {
-    let Some(db) = db("killed supervisor", via) else {
+    let Some(LongOnA {
+        s,
+        run,
+        _sweeps,
+        a: _a,
+        b,
+        db,
+    }) = long_on_a("killed supervisor", via)
+    else {
         return;
     };
-    let (a, b) = (host(&db, "ha", LONG_JOB), host(&db, "hb", LONG_JOB));
-    let (_sa, _sb) = (Sweep::new(&a), Sweep::new(&b));
-    let s = store(&db, "observer");
-    let run = start_long(&a, &s, T0);
     let epoch = held_epoch(&db, "long");
     let sup = run.supervisor_pid.expect("a supervisor");
     nix::sys::signal::kill(
@@ -341,13 +372,17 @@ fn a_killed_supervisor_through_pgbouncer() {
 }
 
 fn stopped_host(via: Via) {
-    let Some(db) = db("stopped host", via) else {
+    let Some(LongOnA {
+        s,
+        run,
+        _sweeps,
+        a,
+        b,
+        db: _db,
+    }) = long_on_a("stopped host", via)
+    else {
         return;
     };
-    let (a, b) = (host(&db, "ha", LONG_JOB), host(&db, "hb", LONG_JOB));
-    let (_sa, _sb) = (Sweep::new(&a), Sweep::new(&b));
-    let s = store(&db, "observer");
-    let run = start_long(&a, &s, T0);
     let sup = nix::unistd::Pid::from_raw(run.supervisor_pid.unwrap() as i32);
     nix::sys::signal::kill(sup, nix::sys::signal::Signal::SIGSTOP).unwrap();
     let lost = wait_for(
@@ -437,13 +472,17 @@ fn a_stopped_host_through_pgbouncer() {
 }
 
 fn cancel_across_hosts(via: Via) {
-    let Some(db) = db("cancel across hosts", via) else {
+    let Some(LongOnA {
+        s,
+        run,
+        _sweeps,
+        a,
+        b,
+        db: _db,
+    }) = long_on_a("cancel across hosts", via)
+    else {
         return;
     };
-    let (a, b) = (host(&db, "ha", LONG_JOB), host(&db, "hb", LONG_JOB));
-    let (_sa, _sb) = (Sweep::new(&a), Sweep::new(&b));
-    let s = store(&db, "observer");
-    let run = start_long(&a, &s, T0);
     // Concurrency holds across hosts: forcing it on host b is refused, naming where it runs.
     let out = b.run(&["force", "long"]);
     assert_eq!(code(&out), 75, "{}", common::both(&out));

@@ -84,7 +84,8 @@ fn copy_logs(
                 Ok(false) => {}
                 Err(e) => {
                     return Err(Error::State(format!(
-                        "the runs are copied, but the log of run {} ({}) could not be: {e}",
+                        "the runs are copied, but the log of run {} ({}) could not be: {e}; \
+                         it and the logs not yet copied stay files on this host",
                         run.id,
                         path.display()
                     )));

@@ -1346,11 +1346,10 @@ pub fn events_are_read_in_order_after_an_id<B: Backend>(b: &B) {
     assert!(all[1].transition.is_none(), "not a change of state");
 }
 
-pub fn racing_reservations_stop_at_the_tree_budget<B: Backend>(b: &B) {
-    let mut s = b.open();
-    s.ensure_scopes(&["a"], &["worker".into()]).unwrap();
+/// A forced run `root` and `n` sub-runs of it, queued and started: their ids.
+fn root_with_started_kids(s: &mut dyn Store, n: i64) -> (jobctl::core::run::RunRecord, Vec<i64>) {
     let root = claimed(s.claim_run(&forced("root", 1)).unwrap());
-    let kids: Vec<i64> = (0..12)
+    let kids = (0..n)
         .map(|i| {
             let q = enqueued(
                 s.enqueue_run(&queued("kid", i, 1, Some(root.id)), false)
@@ -1371,6 +1370,13 @@ pub fn racing_reservations_stop_at_the_tree_budget<B: Backend>(b: &B) {
             }
         })
         .collect();
+    (root, kids)
+}
+
+pub fn racing_reservations_stop_at_the_tree_budget<B: Backend>(b: &B) {
+    let mut s = b.open();
+    s.ensure_scopes(&["a"], &["worker".into()]).unwrap();
+    let (root, kids) = root_with_started_kids(&mut *s, 12);
     let granted = AtomicUsize::new(0);
     let tree = [(root.id, 5_000)];
     std::thread::scope(|scope| {

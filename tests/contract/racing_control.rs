@@ -121,28 +121,7 @@ pub fn racing_reservations_from_several_agents_stop_at_the_tree_budget<B: Backen
     let mut s = b.open();
     let agents = ["a1", "a2", "a3", "a4"];
     s.ensure_scopes(&agents, &["worker".into()]).unwrap();
-    let root = claimed(s.claim_run(&forced("root", 1)).unwrap());
-    let kids: Vec<i64> = (0..12)
-        .map(|i| {
-            let q = enqueued(
-                s.enqueue_run(&queued("kid", i, 1, Some(root.id)), false)
-                    .unwrap(),
-            );
-            match s
-                .start_queued(
-                    q.id,
-                    Some(&format!("kid@{}", i + 1)),
-                    &limits(None, None, 20),
-                    &Actor::Tick,
-                    5,
-                )
-                .unwrap()
-            {
-                QueueStart::Started(r) => r.id,
-                other => panic!("{other:?}"),
-            }
-        })
-        .collect();
+    let (root, kids) = super::root_with_started_kids(&mut *s, 12);
     let granted = AtomicUsize::new(0);
     let tree = [(root.id, 5_000)];
     // Every handle open first, then all reserve at once.
