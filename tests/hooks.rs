@@ -254,7 +254,7 @@ fn runner_hooks_apply_to_every_job_unless_a_job_names_its_own() {
 }
 
 #[test]
-fn a_lost_runs_on_failure_is_run_by_the_command_that_closes_it() {
+fn a_lost_runs_on_failure_is_run_for_the_command_that_closes_it() {
     let env = Env::new();
     let _s = Sweep::new(&env);
     env.config(&format!(
@@ -273,10 +273,14 @@ fn a_lost_runs_on_failure_is_run_by_the_command_that_closes_it() {
     ok(&env.run(&["status"]));
     let run = last_run(&env, "x");
     assert_eq!(run["status"], "lost");
+    // Run after the answer, by the process the closing command left behind.
+    let hooks = wait_for("the hook's record", Duration::from_secs(30), || {
+        let hooks = show_json(&env, &run)["hooks"].clone();
+        (hooks.as_array().is_some_and(|h| !h.is_empty())).then_some(hooks)
+    });
+    assert_eq!(hooks[0]["hook"], "on_failure", "{hooks:#}");
     assert_eq!(noted(&env), ["on_failure lost"]);
     assert!(log_of(&env, &run).contains("[hook on_failure] seen lost\n"));
-    let hooks = &show_json(&env, &run)["hooks"];
-    assert_eq!(hooks[0]["hook"], "on_failure", "{hooks:#}");
     ok(&env.run(&["status"]));
     assert_eq!(noted(&env).len(), 1, "run once, by whoever closed it");
 }

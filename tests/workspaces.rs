@@ -380,11 +380,17 @@ fn a_supervisor_killed_mid_run_leaves_a_worktree_that_recovery_keeps_and_cleanup
         std::fs::read_to_string(dir.join("a.txt")).unwrap(),
         "alpha, edited\n"
     );
-    assert_eq!(
-        std::fs::read_to_string(&hook_out).unwrap().trim(),
-        format!("lost {}", dir.display()),
-        "on_failure of the lost run, run by the command that closed it"
+    // Run after the answer, by the process the closing command left behind.
+    let said = wait_for(
+        "on_failure of the lost run",
+        Duration::from_secs(30),
+        || {
+            std::fs::read_to_string(&hook_out)
+                .ok()
+                .filter(|s| s.ends_with('\n'))
+        },
     );
+    assert_eq!(said.trim(), format!("lost {}", dir.display()));
     let listed = workspaces_json(&env);
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["kept"], true);

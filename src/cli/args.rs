@@ -369,6 +369,14 @@ pub enum Command {
         dir: Option<PathBuf>,
     },
 
+    /// Internal: finish a run recorded lost (size its worktree, run its hooks)
+    #[command(hide = true, name = "after-lost")]
+    AfterLost {
+        run_id: i64,
+        #[arg(long)]
+        state_dir: PathBuf,
+    },
+
     /// Internal: supervise one run started by `jobctl run`
     #[command(hide = true)]
     Supervise {

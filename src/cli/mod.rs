@@ -149,6 +149,9 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
                 prompt,
             },
         ),
+        Command::AfterLost { run_id, state_dir } => {
+            commands::supervise::after_lost(g, *run_id, state_dir)
+        }
         Command::Supervise {
             run_id,
             lock_fd,

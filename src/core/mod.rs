@@ -9,6 +9,7 @@ pub mod error;
 pub mod names;
 pub mod run;
 pub mod schedule;
+pub mod text;
 pub mod units;
 pub mod workspace;
 pub mod zone;

@@ -81,10 +81,17 @@ pub fn check(cfg: &Config, r: &AskRequest<'_>) -> Result<Checked> {
     Ok(Checked { thinking, timeout })
 }
 
-/// Checks a prompt: not empty, and small enough for one argument.
+/// Checks a prompt: not empty, no control character but tab, newline and carriage return
+/// (`core::text`), and small enough for one argument.
 pub fn check_prompt(prompt: &str) -> Result<()> {
     if prompt.trim().is_empty() {
         fail!(Usage, "the prompt is empty");
+    }
+    if let Some(bad) = crate::core::text::free_text_problem(prompt) {
+        fail!(
+            Usage,
+            "the prompt holds {bad}; only tab, newline and carriage return may be in a prompt"
+        );
     }
     if prompt.len() > MAX_PROMPT_BYTES {
         fail!(

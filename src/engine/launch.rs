@@ -2,7 +2,8 @@
 //! `--lease-epoch E --host H` where several hosts share a PostgreSQL state): the tick does
 //! it for a slot, whoever ends a run does it for a queued run. The supervisor takes over
 //! the run's lease (an inherited descriptor, or the lease's epoch), so there is no instant
-//! at which the run's job is unlocked.
+//! at which the run's job is unlocked. Also the other detached jobctl a command leaves
+//! behind: the one that finishes a lost run (`jobctl after-lost RUN_ID`).
 
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -61,12 +62,8 @@ pub fn spawn_supervisor(
     lease: &mut dyn Lease,
     host: Option<&str>,
 ) -> Result<Child> {
-    let exe = std::env::current_exe().context("can't find the jobctl executable")?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("--config")
-        .arg(&cfg.path)
-        .arg("supervise")
-        .arg(run.id.to_string());
+    let mut cmd = jobctl(cfg, state_dir)?;
+    cmd.arg("supervise").arg(run.id.to_string());
     let fd = match lease.handover() {
         Handover::Fd(fd) => {
             cmd.arg("--lock-fd").arg(fd.to_string());
@@ -86,19 +83,7 @@ pub fn spawn_supervisor(
             None
         }
     };
-    cmd.arg("--state-dir")
-        .arg(state_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        // Not the tick's stderr: whoever reads the tick's output (cron, a pipe) would wait
-        // for every run to end. A supervisor's own complaints go to a file in the state dir.
-        .stderr(supervisor_log(state_dir));
-    // Not a process of the run that started it (see `proctree::SUPERVISOR_MARK`).
-    for v in RUN_VARS {
-        cmd.env_remove(v);
-    }
-    let (k, v) = crate::exec::proctree::SUPERVISOR_MARK;
-    cmd.env(k, v);
+    cmd.arg("--state-dir").arg(state_dir);
     // Until the supervisor handles them, a stop signal (a `cancel`, `run --wait` passing
     // on a Ctrl-C) would kill it and leave its run `lost`: blocked here, they stay pending
     // across exec until it has its handlers (`process::Signals::register`).
@@ -134,4 +119,52 @@ pub fn spawn_supervisor(
     tracing::debug!(run = run.id, pid = child.id(), "supervisor started");
     lease.handed_over(child.id(), run.id);
     Ok(child)
+}
+
+/// `jobctl --config CONFIG` as a process of its own, not of a run, with no terminal.
+fn jobctl(cfg: &Config, state_dir: &std::path::Path) -> Result<Command> {
+    let exe = std::env::current_exe().context("can't find the jobctl executable")?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("--config")
+        .arg(&cfg.path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        // Not the starter's stderr: whoever reads its output (cron, a pipe) would wait for
+        // this process to end. Its own complaints go to a file in the state dir.
+        .stderr(supervisor_log(state_dir));
+    // Not a process of the run that started it (see `proctree::SUPERVISOR_MARK`).
+    for v in RUN_VARS {
+        cmd.env_remove(v);
+    }
+    let (k, v) = crate::exec::proctree::SUPERVISOR_MARK;
+    cmd.env(k, v);
+    Ok(cmd)
+}
+
+/// Starts `jobctl after-lost RUN_ID` in a session of its own: it finishes a run recorded
+/// `lost` (`engine::after_lost`) whether or not the command that started it is still there
+/// (a read that answered, a server stopped, a terminal closed). Reaped in the background
+/// by a thread of this process while it lives (a server lives long), else by init.
+pub fn spawn_after_lost(cfg: &Config, state_dir: &std::path::Path, run_id: i64) -> Result<u32> {
+    let mut cmd = jobctl(cfg, state_dir)?;
+    cmd.arg("after-lost")
+        .arg(run_id.to_string())
+        .arg("--state-dir")
+        .arg(state_dir);
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .context("can't start jobctl after-lost for the lost run")?;
+    let pid = child.id();
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    Ok(pid)
 }

@@ -7,6 +7,7 @@
 //! the runs whose supervisor vanished ([`recovery`]), so nothing is shown `running` for
 //! longer than one command after its supervisor died.
 
+pub mod after_lost;
 pub mod ask;
 pub mod budgets;
 pub mod cancel;

@@ -5,10 +5,11 @@
 //! their timeout any more; stopped ones too), it is closed as `lost` while this process
 //! holds the lease, so no new run of the job can start in between, and its children are
 //! cancelled as its end would have. A worktree it left is marked kept (it may hold the
-//! job's unsaved work), and its `post_run` and `on_failure` hooks are run here, by the
-//! command that closed it. Then the queue is drained: a process that freed a slot and
-//! died before starting the next run leaves nothing waiting for longer than the next
-//! command.
+//! job's unsaved work). Its `post_run` and `on_failure` hooks and the worktree's size are
+//! left to a detached process the closing command starts ([`super::after_lost`]): the
+//! command may be a read, which answers at once. Then the queue is drained: a process
+//! that freed a slot and died before starting the next run leaves nothing waiting for
+//! longer than the next command.
 
 use std::time::Duration;
 
@@ -95,7 +96,7 @@ fn close_lost(e: &mut Engine<'_>, run: &RunRecord) -> Result<Option<RunRecord>> 
     end.refund_unstarted = true;
     end.by = Actor::Recovery;
     let here = crate::engine::workspace::cleanup::here(e, run);
-    end.workspace = crate::engine::workspace::cleanup::left_behind(run, here);
+    end.workspace = crate::engine::workspace::cleanup::left_behind(run, here, false);
     let kept = end.workspace.as_ref().filter(|w| w.kept).cloned();
     let Some(closed) = e.store.finish_run(run.id, &end)? else {
         return Ok(None); // closed meanwhile by someone else
@@ -114,8 +115,6 @@ fn close_lost(e: &mut Engine<'_>, run: &RunRecord) -> Result<Option<RunRecord>> 
             &serde_json::json!({"path": ws.path, "branch": ws.branch, "status": RunStatus::Lost}),
         )?;
     }
-    let hooks =
-        crate::engine::hooks::run_after_close(e.cfg, &mut *e.store, &closed, RunStatus::Lost);
-    e.store.add_run_hooks(run.id, &hooks)?;
+    super::after_lost::hand_off(e, &closed);
     Ok(Some(closed))
 }

@@ -139,6 +139,18 @@ pub struct FailureView {
     pub error: Option<String>,
 }
 
+impl From<&RunRecord> for FailureView {
+    fn from(r: &RunRecord) -> FailureView {
+        FailureView {
+            run_id: r.id,
+            job: r.job.clone(),
+            status: r.status,
+            ended_at: rfc3339_opt(r.ended_at),
+            error: r.error.clone(),
+        }
+    }
+}
+
 pub fn status(e: &mut Engine<'_>) -> Result<StatusReport> {
     e.recover()?;
     let cfg = e.cfg;
@@ -258,13 +270,7 @@ pub fn status(e: &mut Engine<'_>) -> Result<StatusReport> {
                 })
             })
             .collect(),
-        last_failure: last_failure.as_ref().map(|r| FailureView {
-            run_id: r.id,
-            job: r.job.clone(),
-            status: r.status,
-            ended_at: rfc3339_opt(r.ended_at),
-            error: r.error.clone(),
-        }),
+        last_failure: last_failure.as_ref().map(FailureView::from),
         running_runs: running,
         queued_runs: queued,
         survivor_runs: survivors,

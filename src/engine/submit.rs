@@ -13,6 +13,7 @@ use crate::config::JobKind;
 use crate::core::clock::{self, to_ms};
 use crate::core::error::Result;
 use crate::core::run::{Actor, EventKind, NewRun, RunRecord, Trigger};
+use crate::core::text;
 use crate::fail;
 use crate::store::Enqueued;
 
@@ -35,6 +36,9 @@ pub struct Submit<'a> {
 /// Creates the run (queued) and starts it if it fits; returns its record as it is then.
 pub fn submit(e: &mut Engine<'_>, s: &Submit<'_>, by: &Actor) -> Result<RunRecord> {
     let cfg = e.cfg;
+    if let Some(bad) = text::name_problem(s.job) {
+        fail!(Usage, "the job name {:?} holds {bad}", s.job);
+    }
     let job = cfg.job(s.job)?;
     if let Some(p) = s.prompt {
         if matches!(job.kind, JobKind::Script(_)) {
@@ -46,11 +50,17 @@ pub fn submit(e: &mut Engine<'_>, s: &Submit<'_>, by: &Actor) -> Result<RunRecor
         }
         super::ask::check_prompt(p)?;
     }
-    for (k, _) in &s.env {
-        if k.is_empty() || k.contains('=') || k.contains('\0') || k.starts_with("JOBCTL_") {
+    for (k, v) in &s.env {
+        if !text::is_env_name(k) || k.starts_with("JOBCTL_") {
             fail!(
                 Usage,
-                "--env {k:?}: expected NAME=VALUE with a NAME that is not empty, has no '=' and is not one of jobctl's JOBCTL_*"
+                "--env {k:?}: expected NAME=VALUE with a portable NAME (letters, digits and '_', not starting with a digit) that is not one of jobctl's JOBCTL_*"
+            );
+        }
+        if let Some(bad) = text::free_text_problem(v) {
+            fail!(
+                Usage,
+                "--env {k}: its value holds {bad}; only tab, newline and carriage return may be in a value"
             );
         }
     }
@@ -75,10 +85,16 @@ pub fn submit(e: &mut Engine<'_>, s: &Submit<'_>, by: &Actor) -> Result<RunRecor
     let max = cfg.runner.max_depth;
     if depth > max {
         let p = parent.as_ref().map_or(0, |p| p.id);
+        // An event of the parent run, under its job: who may see that run sees it (the
+        // refused job is in the detail).
         e.store.append_event(
             to_ms(clock::real_now()),
             EventKind::SubmitRefused,
-            Some(&job.name),
+            Some(
+                parent
+                    .as_ref()
+                    .map_or(job.name.as_str(), |p| p.job.as_str()),
+            ),
             Some(p),
             &serde_json::json!({"job": job.name, "depth": depth, "max_depth": max, "by": by}),
         )?;

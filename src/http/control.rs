@@ -70,6 +70,9 @@ pub async fn submit_run(
     let metadata = match &b.metadata {
         None => None,
         Some(m @ serde_json::Value::Object(_)) => {
+            if let Some(bad) = bad_key(m) {
+                return Err(ApiError::bad_request(bad));
+            }
             let text = m.to_string();
             if text.len() > METADATA_MAX {
                 return Err(ApiError::unprocessable(format!(
@@ -106,6 +109,20 @@ pub async fn submit_run(
             .into_response())
     })
     .await
+}
+
+/// A key of `metadata`, at any depth, that holds a control character (`core::text`): it
+/// would reach the run's processes in `JOBCTL_RUN_METADATA`.
+fn bad_key(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::Object(m) => m.iter().find_map(|(k, v)| {
+            crate::core::text::name_problem(k)
+                .map(|bad| format!("the metadata key {k:?} holds {bad}"))
+                .or_else(|| bad_key(v))
+        }),
+        serde_json::Value::Array(a) => a.iter().find_map(bad_key),
+        _ => None,
+    }
 }
 
 /// What a run-control request does.

@@ -1,5 +1,6 @@
 //! `GET /metrics`: Prometheus text. Runs by job and status with their durations, what runs
-//! now, each agent's budget used against its limit, and the last tick's time.
+//! now, each agent's budget used against its limit, and the last tick's time; for a token
+//! limited to some jobs, only theirs and the agents they use (`reach`).
 
 use std::fmt::Write;
 
@@ -8,6 +9,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::Need;
+use super::reach::Reach;
 use super::{ApiError, Shared};
 use crate::core::run::RunStatus;
 use crate::engine::views;
@@ -28,7 +30,7 @@ pub async fn metrics(
     State(state): State<Shared>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let claims = state.authorize(&headers, Need::Read)?;
+    let reach = Reach::new(&state.config(), state.authorize(&headers, Need::Read)?);
     let (counts, status, last_tick) = state
         .engine(|e| {
             let counts = e.store.run_counts()?;
@@ -40,7 +42,7 @@ pub async fn metrics(
     let mut out = String::new();
     let _ = writeln!(out, "# HELP jobctl_runs Runs recorded, by job and status.");
     let _ = writeln!(out, "# TYPE jobctl_runs gauge");
-    for c in counts.iter().filter(|c| claims.sees_job(&c.job)) {
+    for c in counts.iter().filter(|c| reach.job(&c.job)) {
         let _ = writeln!(
             out,
             "jobctl_runs{{job=\"{}\",status=\"{}\"}} {}",
@@ -57,7 +59,7 @@ pub async fn metrics(
     let mut per_job: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
     for c in counts
         .iter()
-        .filter(|c| claims.sees_job(&c.job) && c.status.is_end())
+        .filter(|c| reach.job(&c.job) && c.status.is_end())
     {
         let e = per_job.entry(&c.job).or_default();
         e.0 += c.duration_ms;
@@ -81,7 +83,7 @@ pub async fn metrics(
     let now = |s: RunStatus| {
         counts
             .iter()
-            .filter(|c| c.status == s && claims.sees_job(&c.job))
+            .filter(|c| c.status == s && reach.job(&c.job))
             .map(|c| c.count)
             .sum::<u64>()
     };
@@ -101,7 +103,7 @@ pub async fn metrics(
     let _ = writeln!(out, "# HELP jobctl_budget_limit An agent's daily budget.");
     let _ = writeln!(out, "# TYPE jobctl_budget_limit gauge");
     let mut seen = std::collections::BTreeSet::new();
-    for a in &status.agents {
+    for a in status.agents.iter().filter(|a| reach.agent(&a.agent)) {
         if seen.insert(a.agent.clone()) {
             let _ = writeln!(
                 out,

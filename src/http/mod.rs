@@ -16,6 +16,7 @@ mod log;
 mod log_store;
 mod metrics;
 mod openapi;
+mod reach;
 mod routes;
 mod stream;
 

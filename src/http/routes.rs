@@ -16,6 +16,7 @@ use super::auth::{Claims, Need};
 use super::error::ErrorDoc;
 use super::extract::{ApiPath, ApiQuery, json_body, no_body};
 use super::idempotency;
+use super::reach::Reach;
 use super::stream;
 use super::{ApiError, Shared, console, control, log, metrics, openapi};
 use crate::core::clock::{self, rfc3339};
@@ -81,8 +82,14 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// 404 for a job this token may not see, as if it did not exist.
+/// 400 for a name no job can have (a control character: `core::text`); 404 for a job
+/// this token may not see, as if it did not exist.
 pub(super) fn check_job(claims: &Claims, name: &str) -> Result<(), ApiError> {
+    if let Some(bad) = crate::core::text::name_problem(name) {
+        return Err(ApiError::bad_request(format!(
+            "the job name {name:?} holds {bad}"
+        )));
+    }
     if claims.sees_job(name) {
         Ok(())
     } else {
@@ -99,11 +106,15 @@ pub async fn list_jobs(
     State(state): State<Shared>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let claims = state.authorize(&headers, Need::Read)?;
+    let reach = Reach::new(&state.config(), state.authorize(&headers, Need::Read)?);
     let rows = state.engine(views::list).await?;
     let rows: Vec<_> = rows
         .into_iter()
-        .filter(|r| claims.sees_job(&r.name))
+        .filter(|r| reach.job(&r.name))
+        .map(|mut r| {
+            reach.row(&mut r);
+            r
+        })
         .collect();
     Ok(Json(rows).into_response())
 }
@@ -145,14 +156,16 @@ pub async fn get_job(
 ) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Read)?;
     check_job(&claims, &name)?;
+    let reach = Reach::new(&state.config(), claims);
     let detail = state
         .engine(move |e| {
             let cfg = e.cfg;
             let job = cfg.job(&name)?;
-            let row = views::list(e)?
+            let mut row = views::list(e)?
                 .into_iter()
                 .find(|r| r.name == name)
                 .expect("a job of the config has a row");
+            reach.row(&mut row);
             let next = views::next_slots(cfg, &name, 5, clock::now)?.unwrap_or_default();
             let (agent, scope) = match &job.kind {
                 crate::config::JobKind::Agent(a) => (a.agent.clone(), Some(a.scope.clone())),
@@ -318,27 +331,37 @@ pub async fn list_runs(
     if let Some(j) = &p.job {
         check_job(&claims, j)?;
     }
+    let reach = Reach::new(&state.config(), claims);
     let job = p.job.clone();
     let runs = state
         .engine(move |e| {
             e.recover()?;
-            e.store.find_runs(&RunQuery {
-                job: job.as_deref(),
-                status,
-                parent: p.parent,
-                before: p.before,
-                limit,
-            })
+            if let Some(parent) = p.parent
+                && !reach.run(&*e.store, parent)?
+            {
+                return Err(crate::core::error::Error::NotFound(format!(
+                    "no run {parent}"
+                )));
+            }
+            let runs = reach.find_runs(
+                &*e.store,
+                &RunQuery {
+                    job: job.as_deref(),
+                    status,
+                    parent: p.parent,
+                    before: p.before,
+                    limit,
+                },
+            )?;
+            let mut views: Vec<RunView> = runs.iter().map(RunView::from).collect();
+            reach.runs(&*e.store, &mut views)?;
+            Ok(views)
         })
         .await?;
+    // The last run of a full page: one the token sees (`Reach::find_runs`).
     let next = (runs.len() == limit)
-        .then(|| runs.last().map(|r| r.id))
+        .then(|| runs.last().map(|r| r.run_id))
         .flatten();
-    let runs = runs
-        .iter()
-        .filter(|r| claims.sees_job(&r.job))
-        .map(RunView::from)
-        .collect();
     Ok(Json(RunsPage { runs, next }).into_response())
 }
 
@@ -373,8 +396,17 @@ pub async fn get_run(
 ) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Read)?;
     visible_run(&state, &claims, id).await?;
+    let reach = Reach::new(&state.config(), claims);
     let report = state
-        .engine(move |e| report::show(e, report::Which::Run(id)))
+        .engine(move |e| {
+            let mut report = report::show(e, report::Which::Run(id))?;
+            reach.hide_runs(&*e.store, std::iter::once(&mut report.run.parent_run_id))?;
+            report.events = std::mem::take(&mut report.events)
+                .into_iter()
+                .filter_map(|ev| reach.event(ev))
+                .collect();
+            Ok(report)
+        })
         .await?;
     Ok(Json(report).into_response())
 }
@@ -403,6 +435,7 @@ pub async fn run_events(
 ) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Read)?;
     visible_run(&state, &claims, id).await?;
+    let reach = Reach::new(&state.config(), claims);
     let limit = p.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request("limit must be 1 to 1000"));
@@ -411,7 +444,10 @@ pub async fn run_events(
     let events = state
         .engine(move |e| e.store.events_after(Some(id), after, limit))
         .await?;
-    let v: Vec<EventView> = events.iter().map(EventView::from).collect();
+    let v: Vec<EventView> = events
+        .iter()
+        .filter_map(|ev| reach.event(EventView::from(ev)))
+        .collect();
     Ok(Json(v).into_response())
 }
 
@@ -424,35 +460,14 @@ pub async fn list_agents(
     State(state): State<Shared>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let claims = state.authorize(&headers, Need::Read)?;
+    let reach = Reach::new(&state.config(), state.authorize(&headers, Need::Read)?);
     let report = state.engine(views::status).await?;
-    let cfg = state.config();
-    let used = agents_of_visible_jobs(&cfg, &claims);
     let rows: Vec<_> = report
         .agents
         .into_iter()
-        .filter(|a| used.as_ref().is_none_or(|u| u.contains(&a.agent)))
+        .filter(|a| reach.agent(&a.agent))
         .collect();
     Ok(Json(rows).into_response())
-}
-
-/// For a token limited to some jobs, the agents those jobs may use; `None`: all.
-fn agents_of_visible_jobs(
-    cfg: &crate::config::Config,
-    claims: &Claims,
-) -> Option<std::collections::BTreeSet<String>> {
-    claims.jobs.as_ref()?;
-    let mut used = std::collections::BTreeSet::new();
-    for (name, job) in &cfg.jobs {
-        if !claims.sees_job(name) {
-            continue;
-        }
-        if let crate::config::JobKind::Agent(a) = &job.kind {
-            used.extend(a.agent.iter().cloned());
-            used.extend(cfg.fallback.iter().cloned());
-        }
-    }
-    Some(used)
 }
 
 /// `POST /agents/{name}/enable|disable`.
@@ -473,9 +488,7 @@ async fn toggle_agent(
     enable: bool,
 ) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Write)?;
-    if let Some(used) = agents_of_visible_jobs(&state.config(), &claims)
-        && !used.contains(&name)
-    {
+    if !Reach::new(&state.config(), claims.clone()).agent(&name) {
         return Err(ApiError::not_found(format!("no agent named {name:?}")));
     }
     let toggle: AgentToggle = json_body(&body)?;
@@ -556,26 +569,15 @@ pub struct StatusDoc {
     security(("bearer" = []))
 )]
 pub async fn status(State(state): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let claims = state.authorize(&headers, Need::Read)?;
-    let (mut report, last_tick) = state
-        .engine(|e| {
-            let r = views::status(e)?;
+    let reach = Reach::new(&state.config(), state.authorize(&headers, Need::Read)?);
+    let (report, last_tick) = state
+        .engine(move |e| {
+            let mut r = views::status(e)?;
+            reach.status(&*e.store, &mut r)?;
             let t = e.store.last_tick()?;
             Ok((r, t))
         })
         .await?;
-    if let Some(used) = agents_of_visible_jobs(&state.config(), &claims) {
-        report.agents.retain(|a| used.contains(&a.agent));
-        report.running.retain(|r| claims.sees_job(&r.job));
-        report.survivors.retain(|s| claims.sees_job(&s.job));
-        if report
-            .last_failure
-            .as_ref()
-            .is_some_and(|f| !claims.sees_job(&f.job))
-        {
-            report.last_failure = None;
-        }
-    }
     Ok(Json(StatusDoc {
         report,
         last_tick: last_tick.map(|t| rfc3339(t.as_millisecond())),

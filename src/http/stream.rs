@@ -20,7 +20,8 @@ use serde::Deserialize;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::auth::{Claims, Need};
+use super::auth::Need;
+use super::reach::Reach;
 use super::{ApiError, Shared};
 use crate::core::run::EventKind;
 use crate::engine::events::EventView;
@@ -117,10 +118,6 @@ pub struct StreamParams {
     pub after: Option<i64>,
 }
 
-fn visible(claims: &Claims, ev: &Event) -> bool {
-    ev.job.as_deref().is_none_or(|j| claims.sees_job(j))
-}
-
 #[utoipa::path(
     get,
     path = "/api/v1/events/stream",
@@ -156,7 +153,8 @@ pub async fn events_stream(
     // broadcast, and is passed on if it is newer than what the replay sent.
     let live = state.events.subscribe();
     let (tx, rx) = mpsc::channel::<Result<SseEvent, Infallible>>(64);
-    tokio::spawn(pump(state, claims, p.run, from, live, tx));
+    let reach = Reach::new(&state.config(), claims);
+    tokio::spawn(pump(state, reach, p.run, from, live, tx));
     let headers = [("x-accel-buffering", "no"), ("cache-control", "no-cache")];
     let sse = Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
     Ok((headers, sse))
@@ -166,13 +164,13 @@ pub async fn events_stream(
 /// its run ends, or the server stops.
 async fn pump(
     state: Shared,
-    claims: Claims,
+    reach: Reach,
     run: Option<i64>,
     mut sent: i64,
     mut live: broadcast::Receiver<Arc<Event>>,
     tx: mpsc::Sender<Result<SseEvent, Infallible>>,
 ) {
-    if !catch_up(&state, &claims, run, &mut sent, &tx).await {
+    if !catch_up(&state, &reach, run, &mut sent, &tx).await {
         return;
     }
     let mut shutdown = state.shutdown.clone();
@@ -189,13 +187,13 @@ async fn pump(
                         continue;
                     }
                     sent = ev.id;
-                    if !send(&tx, &claims, &ev).await || (run.is_some() && ends_run(&ev)) {
+                    if !send(&tx, &reach, &ev).await || (run.is_some() && ends_run(&ev)) {
                         return;
                     }
                 }
                 // Too slow for the broadcast: catch up from the log, where nothing is lost.
                 Err(broadcast::error::RecvError::Lagged(_)) => {
-                    if !catch_up(&state, &claims, run, &mut sent, &tx).await {
+                    if !catch_up(&state, &reach, run, &mut sent, &tx).await {
                         return;
                     }
                 }
@@ -209,7 +207,7 @@ async fn pump(
 /// stream is over (the client went, or the run's final event was sent).
 async fn catch_up(
     state: &Shared,
-    claims: &Claims,
+    reach: &Reach,
     run: Option<i64>,
     sent: &mut i64,
     tx: &mpsc::Sender<Result<SseEvent, Infallible>>,
@@ -224,7 +222,7 @@ async fn catch_up(
         };
         for ev in &page {
             *sent = ev.id;
-            if !send(tx, claims, ev).await || (run.is_some() && ends_run(ev)) {
+            if !send(tx, reach, ev).await || (run.is_some() && ends_run(ev)) {
                 return false;
             }
         }
@@ -234,16 +232,13 @@ async fn catch_up(
     }
 }
 
-/// Sends one event (one the token may not see is skipped); `false` once the client is gone.
-async fn send(
-    tx: &mpsc::Sender<Result<SseEvent, Infallible>>,
-    claims: &Claims,
-    ev: &Event,
-) -> bool {
-    if !visible(claims, ev) {
+/// Sends one event as the token may see it (`Reach::event`; one it may not see is
+/// skipped); `false` once the client is gone.
+async fn send(tx: &mpsc::Sender<Result<SseEvent, Infallible>>, reach: &Reach, ev: &Event) -> bool {
+    let Some(view) = reach.event(EventView::from(ev)) else {
         return true;
-    }
-    let data = serde_json::to_string(&EventView::from(ev)).unwrap_or_else(|_| "{}".into());
+    };
+    let data = serde_json::to_string(&view).unwrap_or_else(|_| "{}".into());
     let event = SseEvent::default()
         .id(ev.id.to_string())
         .event(sse_name(ev.kind))

@@ -1,5 +1,7 @@
 //! `jobctl supervise RUN_ID --lock-fd N` (internal): the detached process the tick starts
 //! for each run. It inherits the job's lease on fd N and supervises the run to its end.
+//! And `jobctl after-lost RUN_ID` (internal): the detached process that finishes a run
+//! another command recorded `lost` (`engine::after_lost`).
 //!
 //! It starts with SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGUSR2 blocked (the tick set the
 //! mask before exec); `Signals::register` unblocks them once they are handled, so a
@@ -63,4 +65,12 @@ pub fn execute(g: &Global, run_id: i64, h: Handed<'_>) -> Result<u8> {
             None => u8::from(d.record.status != RunStatus::Succeeded),
         },
     })
+}
+
+/// `jobctl after-lost RUN_ID --state-dir DIR`.
+pub fn after_lost(g: &Global, run_id: i64, state_dir: &Path) -> Result<u8> {
+    let cfg = crate::cli::load_config(g)?;
+    let mut e = crate::engine::Engine::open_at(cfg, state_dir)?;
+    crate::engine::after_lost::finish(&mut e, run_id)?;
+    Ok(crate::core::error::code::OK)
 }

@@ -378,16 +378,23 @@ fn git_dir_of(git: &Git, wt: &Path) -> std::result::Result<PathBuf, String> {
 }
 
 /// A run closed without its supervisor (lost, or jobctl failed mid-run): its worktree, if
-/// still on disk, is kept (it may hold the job's unsaved work) and sized. Returns the
-/// workspace to record, `None` when the run had none. `here`: the run ran on this host;
-/// another host's worktree (several hosts sharing the state) is on that host's disk, so
-/// it is recorded kept, for that host to clean.
-pub fn left_behind(run: &RunRecord, here: bool) -> Option<WorkspaceInfo> {
+/// still on disk, is kept (it may hold the job's unsaved work), and sized when `sized`
+/// (recovery leaves the walk over the worktree to the process that finishes a lost run:
+/// it may be a read that answers at once). Returns the workspace to record, `None` when
+/// the run had none. `here`: the run ran on this host; another host's worktree (several
+/// hosts sharing the state) is on that host's disk, so it is recorded kept, for that
+/// host to clean.
+pub fn left_behind(run: &RunRecord, here: bool, sized: bool) -> Option<WorkspaceInfo> {
     let mut ws = run.workspace.clone()?;
     if !here {
         ws.kept = true;
     } else if Path::new(&ws.path).is_dir() {
-        super::mark_kept(&mut ws);
+        if sized {
+            super::mark_kept(&mut ws);
+        } else {
+            ws.kept = true;
+            ws.bytes = None;
+        }
     } else {
         ws.kept = false;
     }
