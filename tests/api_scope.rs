@@ -412,7 +412,7 @@ fn a_read_that_finds_a_lost_run_answers_at_once_and_its_hooks_run_after_once() {
     let read = token(&env, &["--scope", "read", "--sub", "viewer"]);
     let s = Server::start(&env);
     // Fast enough that a 20 s hook can't be in it, slow enough for a busy machine.
-    let quick = Duration::from_secs(3);
+    let quick = Duration::from_secs(2);
 
     lose_a_run(&env, "by-api");
     let t = Instant::now();

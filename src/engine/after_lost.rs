@@ -11,9 +11,8 @@
 //! `finish_run` closed the run (the store closes a run once) starts it, and it does
 //! nothing for a run whose closing hooks are recorded already.
 
-use std::path::Path;
-
 use super::Engine;
+use super::workspace::cleanup;
 use crate::core::error::Result;
 use crate::core::run::{RunRecord, RunStatus};
 use crate::core::workspace::HookName;
@@ -31,18 +30,7 @@ fn owed(e: &Engine<'_>, run: &RunRecord) -> bool {
                 .into_iter()
                 .any(|n| h.get(n).is_some())
         });
-    hooks || unsized_worktree(e, run).is_some()
-}
-
-/// The kept worktree of `run` on this host that has no size recorded yet.
-fn unsized_worktree(
-    e: &Engine<'_>,
-    run: &RunRecord,
-) -> Option<crate::core::workspace::WorkspaceInfo> {
-    run.workspace
-        .clone()
-        .filter(|w| w.kept && w.bytes.is_none())
-        .filter(|w| super::workspace::cleanup::here(e, run) && Path::new(&w.path).is_dir())
+    hooks || cleanup::unsized_left_behind(e, run).is_some()
 }
 
 /// Hands what is left of the lost run `run` to a detached `jobctl after-lost`. Should it
@@ -80,13 +68,8 @@ pub fn finish(e: &mut Engine<'_>, id: i64) -> Result<()> {
     {
         return Ok(()); // not lost, or finished already
     }
-    if let Some(mut ws) = unsized_worktree(e, &run) {
-        super::workspace::mark_kept(&mut ws);
-        // Recorded only if nobody removed the worktree during the walk (`workspaces clean`).
-        let still = e.store.get_run(id)?.and_then(|r| unsized_worktree(e, &r));
-        if still.is_some_and(|w| w.path == ws.path) {
-            e.store.set_run_workspace(id, &ws, true)?;
-        }
+    if let Err(err) = cleanup::size_left_behind(e, &run) {
+        tracing::warn!(run = id, "can't size the worktree the lost run left: {err}");
     }
     let hooks = super::hooks::run_after_close(e.cfg, &mut *e.store, &run, RunStatus::Lost);
     if !hooks.is_empty() {

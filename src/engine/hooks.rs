@@ -10,8 +10,9 @@
 //! never changes the run's status.
 //!
 //! In a run's supervisor a hook runs through the same process code as the job
-//! ([`run`]); `on_failure` of a run found `lost` is run by the command that closes it
-//! ([`run_after_close`]), which has no supervisor's signal handling and must not take it.
+//! ([`run`]); `on_failure` of a run found `lost` is run for the command that closes it,
+//! by the detached process it starts (`engine::after_lost`), with a plain spawn and wait
+//! ([`run_after_close`]): no supervisor's signal handling is needed there.
 
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -205,7 +206,8 @@ fn record_failure(store: &mut dyn Store, job: &str, run_id: i64, r: &HookResult)
 }
 
 /// Runs `on_failure` (and `post_run`) of a run closed `lost` by a command other than its
-/// supervisor, blocking until they end; their output is appended to the run's log.
+/// supervisor (in `jobctl after-lost`), blocking until they end; their output is appended
+/// to the run's log.
 pub fn run_after_close(
     cfg: &Config,
     store: &mut dyn Store,

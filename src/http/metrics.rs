@@ -30,7 +30,7 @@ pub async fn metrics(
     State(state): State<Shared>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let reach = Reach::new(&state.config(), state.authorize(&headers, Need::Read)?);
+    let reach = Reach::new(&state.config(), &state.authorize(&headers, Need::Read)?);
     let (counts, status, last_tick) = state
         .engine(|e| {
             let counts = e.store.run_counts()?;

@@ -17,7 +17,6 @@ use crate::store::{RunQuery, Store};
 /// What one token may read.
 #[derive(Clone)]
 pub struct Reach {
-    pub claims: Claims,
     /// The jobs of the config it sees, and the agents they may use (their own, and the
     /// `[fallback]` order's); `None` for a token of every job.
     limits: Option<Limits>,
@@ -25,18 +24,28 @@ pub struct Reach {
 
 #[derive(Clone)]
 struct Limits {
+    /// The `jobs` globs, compiled once (the stream asks for each event); one that does
+    /// not compile matches nothing.
+    globs: Vec<glob::Pattern>,
     jobs: BTreeSet<String>,
     agents: BTreeSet<String>,
 }
 
 impl Reach {
-    pub fn new(cfg: &Config, claims: Claims) -> Reach {
-        let limits = claims.jobs.as_ref().map(|_| {
+    pub fn new(cfg: &Config, claims: &Claims) -> Reach {
+        let limits = claims.jobs.as_ref().map(|globs| {
             let mut l = Limits {
+                globs: globs
+                    .iter()
+                    .filter_map(|g| glob::Pattern::new(g).ok())
+                    .collect(),
                 jobs: BTreeSet::new(),
                 agents: BTreeSet::new(),
             };
-            for (name, job) in cfg.jobs.iter().filter(|(n, _)| claims.sees_job(n)) {
+            for (name, job) in &cfg.jobs {
+                if !l.globs.iter().any(|g| g.matches(name)) {
+                    continue;
+                }
                 l.jobs.insert(name.clone());
                 if let JobKind::Agent(a) = &job.kind {
                     l.agents.extend(a.agent.iter().cloned());
@@ -45,12 +54,14 @@ impl Reach {
             }
             l
         });
-        Reach { claims, limits }
+        Reach { limits }
     }
 
     /// Whether the job `name` (in the config or only in the history) exists for it.
     pub fn job(&self, name: &str) -> bool {
-        self.claims.sees_job(name)
+        self.limits
+            .as_ref()
+            .is_none_or(|l| l.globs.iter().any(|g| g.matches(name)))
     }
 
     pub fn agent(&self, name: &str) -> bool {

@@ -106,7 +106,7 @@ pub async fn list_jobs(
     State(state): State<Shared>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let reach = Reach::new(&state.config(), state.authorize(&headers, Need::Read)?);
+    let reach = Reach::new(&state.config(), &state.authorize(&headers, Need::Read)?);
     let rows = state.engine(views::list).await?;
     let rows: Vec<_> = rows
         .into_iter()
@@ -146,7 +146,7 @@ pub struct JobSummary {
 #[utoipa::path(
     get, path = "/api/v1/jobs/{name}",
     params(("name" = String, Path)),
-    responses((status = 200, body = JobDetail), (status = 404, body = ErrorDoc)),
+    responses((status = 200, body = JobDetail), (status = 400, description = "a control character in the name", body = ErrorDoc), (status = 404, body = ErrorDoc)),
     security(("bearer" = []))
 )]
 pub async fn get_job(
@@ -156,7 +156,7 @@ pub async fn get_job(
 ) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Read)?;
     check_job(&claims, &name)?;
-    let reach = Reach::new(&state.config(), claims);
+    let reach = Reach::new(&state.config(), &claims);
     let detail = state
         .engine(move |e| {
             let cfg = e.cfg;
@@ -196,6 +196,8 @@ pub async fn get_job(
     params(("name" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses(
         (status = 202, description = "the new run; Location: /api/v1/runs/ID", body = Object),
+        (status = 400, description = "a control character in the name", body = ErrorDoc),
+        (status = 404, body = ErrorDoc),
         (status = 409, description = "the job is running", body = ErrorDoc),
     ),
     security(("bearer" = []))
@@ -255,7 +257,7 @@ async fn pause_or_resume(
 #[utoipa::path(
     post, path = "/api/v1/jobs/{name}/pause",
     params(("name" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = ErrorDoc)),
+    responses((status = 200, body = Object), (status = 400, description = "a control character in the name", body = ErrorDoc), (status = 404, body = ErrorDoc)),
     security(("bearer" = []))
 )]
 pub async fn pause_job(
@@ -270,7 +272,7 @@ pub async fn pause_job(
 #[utoipa::path(
     post, path = "/api/v1/jobs/{name}/resume",
     params(("name" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = ErrorDoc)),
+    responses((status = 200, body = Object), (status = 400, description = "a control character in the name", body = ErrorDoc), (status = 404, body = ErrorDoc)),
     security(("bearer" = []))
 )]
 pub async fn resume_job(
@@ -308,7 +310,7 @@ pub struct RunsPage {
 #[utoipa::path(
     get, path = "/api/v1/runs",
     params(RunsParams),
-    responses((status = 200, body = RunsPage), (status = 400, body = ErrorDoc)),
+    responses((status = 200, body = RunsPage), (status = 400, body = ErrorDoc), (status = 404, description = "`job` or `parent` names a job or run this token may not see", body = ErrorDoc)),
     security(("bearer" = []))
 )]
 pub async fn list_runs(
@@ -331,7 +333,7 @@ pub async fn list_runs(
     if let Some(j) = &p.job {
         check_job(&claims, j)?;
     }
-    let reach = Reach::new(&state.config(), claims);
+    let reach = Reach::new(&state.config(), &claims);
     let job = p.job.clone();
     let runs = state
         .engine(move |e| {
@@ -396,7 +398,7 @@ pub async fn get_run(
 ) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Read)?;
     visible_run(&state, &claims, id).await?;
-    let reach = Reach::new(&state.config(), claims);
+    let reach = Reach::new(&state.config(), &claims);
     let report = state
         .engine(move |e| {
             let mut report = report::show(e, report::Which::Run(id))?;
@@ -435,7 +437,7 @@ pub async fn run_events(
 ) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Read)?;
     visible_run(&state, &claims, id).await?;
-    let reach = Reach::new(&state.config(), claims);
+    let reach = Reach::new(&state.config(), &claims);
     let limit = p.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request("limit must be 1 to 1000"));
@@ -460,7 +462,7 @@ pub async fn list_agents(
     State(state): State<Shared>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let reach = Reach::new(&state.config(), state.authorize(&headers, Need::Read)?);
+    let reach = Reach::new(&state.config(), &state.authorize(&headers, Need::Read)?);
     let report = state.engine(views::status).await?;
     let rows: Vec<_> = report
         .agents
@@ -488,7 +490,7 @@ async fn toggle_agent(
     enable: bool,
 ) -> Result<Response, ApiError> {
     let claims = state.authorize(&headers, Need::Write)?;
-    if !Reach::new(&state.config(), claims.clone()).agent(&name) {
+    if !Reach::new(&state.config(), &claims).agent(&name) {
         return Err(ApiError::not_found(format!("no agent named {name:?}")));
     }
     let toggle: AgentToggle = json_body(&body)?;
@@ -569,7 +571,7 @@ pub struct StatusDoc {
     security(("bearer" = []))
 )]
 pub async fn status(State(state): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let reach = Reach::new(&state.config(), state.authorize(&headers, Need::Read)?);
+    let reach = Reach::new(&state.config(), &state.authorize(&headers, Need::Read)?);
     let (report, last_tick) = state
         .engine(move |e| {
             let mut r = views::status(e)?;

@@ -153,7 +153,7 @@ pub async fn events_stream(
     // broadcast, and is passed on if it is newer than what the replay sent.
     let live = state.events.subscribe();
     let (tx, rx) = mpsc::channel::<Result<SseEvent, Infallible>>(64);
-    let reach = Reach::new(&state.config(), claims);
+    let reach = Reach::new(&state.config(), &claims);
     tokio::spawn(pump(state, reach, p.run, from, live, tx));
     let headers = [("x-accel-buffering", "no"), ("cache-control", "no-cache")];
     let sse = Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));

@@ -1,6 +1,7 @@
 //! Kept worktrees: listing them (`jobctl workspaces`), removing them on demand
 //! (`workspaces clean`) and by age and size (the tick), and marking the one a crashed
-//! run left behind as kept (recovery). Parked worktrees ([`super::pool`]) go by age too.
+//! run left behind as kept (recovery), sized afterwards (`engine::after_lost`). Parked
+//! worktrees ([`super::pool`]) go by age too.
 //!
 //! Removing a worktree never loses work: what it holds uncommitted is committed on its
 //! branch first (unless its job says `commit = false`; a worktree whose work can't be
@@ -399,6 +400,36 @@ pub fn left_behind(run: &RunRecord, here: bool, sized: bool) -> Option<Workspace
         ws.kept = false;
     }
     Some(ws)
+}
+
+/// The kept worktree a lost run left on this host that has no size recorded yet
+/// ([`left_behind`] without `sized`).
+pub fn unsized_left_behind(e: &Engine<'_>, run: &RunRecord) -> Option<WorkspaceInfo> {
+    run.workspace
+        .clone()
+        .filter(|w| w.kept && w.bytes.is_none())
+        .filter(|w| here(e, run) && Path::new(&w.path).is_dir())
+}
+
+/// Records the size of the worktree a lost run left, unless it went meanwhile: the walk
+/// runs unlocked, the record under the cleanup's lock once the worktree is found still
+/// there, so a `workspaces clean` never sees its removal undone.
+pub fn size_left_behind(e: &mut Engine<'_>, run: &RunRecord) -> Result<()> {
+    let Some(mut ws) = unsized_left_behind(e, run) else {
+        return Ok(());
+    };
+    super::mark_kept(&mut ws);
+    let repos = super::repos_dir(e.state_dir());
+    let _guard = lock::lock(&repos, "cleanup", Instant::now() + REMOVE_DEADLINE)
+        .map_err(crate::core::error::Error::State)?;
+    let still = e
+        .store
+        .get_run(run.id)?
+        .and_then(|r| unsized_left_behind(e, &r));
+    if still.is_some_and(|w| w.path == ws.path) {
+        e.store.set_run_workspace(run.id, &ws, true)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
