@@ -17,16 +17,12 @@ use serde_json::Value;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-fn run_doc(s: &Server, tok: &str, id: i64) -> Value {
-    let r = s.get(&format!("/api/v1/runs/{id}"), Some(tok));
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.json()
-}
-
+/// Polls the run's document until its status is `want`.
 fn wait_status(s: &Server, tok: &str, id: i64, want: &str) -> Value {
     wait_for(&format!("run {id} to be {want}"), LIMIT, || {
-        let v = run_doc(s, tok, id);
-        (v["status"] == want).then_some(v)
+        let r = s.get(&format!("/api/v1/runs/{id}"), Some(tok));
+        assert_eq!(r.status, 200, "{}", r.body);
+        Some(r.json()).filter(|v| v["status"] == want)
     })
 }
 

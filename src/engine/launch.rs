@@ -153,11 +153,7 @@ pub fn spawn_after_lost(cfg: &Config, state_dir: &std::path::Path, run_id: i64) 
         .arg(state_dir);
     // SAFETY: setsid is async-signal-safe.
     unsafe {
-        cmd.pre_exec(|| {
-            nix::unistd::setsid()
-                .map(|_| ())
-                .map_err(std::io::Error::from)
-        });
+        cmd.pre_exec(|| nix::unistd::setsid().map(drop).map_err(Into::into));
     }
     let mut child = cmd
         .spawn()

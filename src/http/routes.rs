@@ -303,7 +303,7 @@ pub struct RunsParams {
 pub struct RunsPage {
     #[schema(value_type = Vec<Object>)]
     pub runs: Vec<RunView>,
-    /// The `before` of the next page; null on the last.
+    /// The `before` of the next page (always a run this token may see); null on the last.
     pub next: Option<i64>,
 }
 
