@@ -729,7 +729,7 @@ fn a_keyed_cancel_waiting_on_a_slow_stop_does_not_delay_another_key() {
         "the cancel ended before the other key was answered"
     );
     assert!(
-        took < Duration::from_secs(1),
+        took < Duration::from_secs(2),
         "another key waited {took:?} for the cancel"
     );
     let (c, cancel_took) = cancel.join().unwrap();
