@@ -24,9 +24,9 @@ const MAX_BODY: usize = 1 << 20;
 /// The method of every request that takes a key.
 const METHOD: &str = "POST";
 
-/// What identifies a request: a SHA-256 of its method, path and body (each but the last
-/// preceded by its length, so no two requests hash the same bytes), after the method and
-/// path to read.
+/// What identifies a request: its method and path, to read, and a SHA-256 of method, path
+/// and body (the method and the path each preceded by its length, so that no two requests
+/// hash the same bytes).
 fn request_id(method: &str, path: &str, body: &[u8]) -> String {
     let mut h = Sha256::new();
     for part in [method.as_bytes(), path.as_bytes()] {
