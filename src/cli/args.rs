@@ -310,6 +310,10 @@ pub enum Command {
         /// Listen on this unix socket instead
         #[arg(long, value_name = "PATH", conflicts_with = "listen")]
         socket: Option<PathBuf>,
+        /// The most connections open at once; one more is answered 503
+        #[arg(long, value_name = "N", default_value_t = crate::http::MAX_CONNECTIONS,
+              value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        max_connections: u32,
     },
 
     /// Make API tokens, or a new signing key (which invalidates every token)

@@ -130,7 +130,11 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
         Command::State(StateCommand::Migrate { to }) => commands::state::migrate(g, ui, to),
         Command::Completions { shell } => commands::docs::completions(*shell),
         Command::Man { page, dir } => commands::docs::man(page.as_deref(), dir.as_deref()),
-        Command::Serve { listen, socket } => commands::serve::serve(g, *listen, socket.as_deref()),
+        Command::Serve {
+            listen,
+            socket,
+            max_connections,
+        } => commands::serve::serve(g, *listen, socket.as_deref(), *max_connections as usize),
         Command::Token(t) => commands::serve::token(g, ui, t),
         Command::Ask {
             scope,

@@ -26,8 +26,8 @@ pub struct ErrorDoc {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// A stable name: `BAD_REQUEST`, `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`,
-    /// `INVALID_STATE_TRANSITION`, `JOB_RUNNING`, `UNPROCESSABLE`, `UNAVAILABLE`,
-    /// `INTERNAL`.
+    /// `REQUEST_TIMEOUT`, `INVALID_STATE_TRANSITION`, `JOB_RUNNING`, `PAYLOAD_TOO_LARGE`,
+    /// `UNPROCESSABLE`, `UNAVAILABLE`, `INTERNAL`.
     pub code: String,
     pub message: String,
     #[schema(value_type = Object)]

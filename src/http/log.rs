@@ -2,6 +2,7 @@
 //! or with `follow=true` the output as it grows, streamed until the run ends, so a page
 //! showing a live log never polls. The log is read by output position (`exec::logfile`):
 //! a follower gets each byte once and in order while the supervisor frees or compacts it.
+//! A followed log ends when the server stops, as event streams do.
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -12,7 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use utoipa::IntoParams;
 
 use super::auth::Need;
@@ -84,10 +85,9 @@ pub async fn run_log(
     };
     let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
     if p.follow == Some(true) {
-        let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(8);
+        let (out, body) = Follower::open(&state);
         let (cfg, conns) = state.for_engine();
-        std::thread::spawn(move || follow(&cfg, &conns, id, &path, reader, from, &tx));
-        let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+        std::thread::spawn(move || follow(&cfg, &conns, id, &path, reader, from, &out));
         return Ok((text, [("x-accel-buffering", "no")], body).into_response());
     }
     let Some(reader) = reader else {
@@ -97,6 +97,32 @@ pub async fn run_log(
         .await
         .map_err(|e| ApiError::from(Error::internal(anyhow::anyhow!("{e}"))))??;
     Ok((text, [("x-log-next", next.to_string())], out).into_response())
+}
+
+/// Where a followed log goes (from a thread of its own), and whether it still should.
+pub(super) struct Follower {
+    tx: mpsc::Sender<Result<Bytes, Infallible>>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Follower {
+    /// A follower, and the body of the answer it feeds.
+    pub(super) fn open(state: &Shared) -> (Follower, Body) {
+        let (tx, rx) = mpsc::channel(8);
+        let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+        let stop = state.shutdown.clone();
+        (Follower { tx, stop }, body)
+    }
+
+    /// Sends a piece of output; `false` once the client is gone.
+    pub(super) fn send(&self, piece: Bytes) -> bool {
+        self.tx.blocking_send(Ok(piece)).is_ok()
+    }
+
+    /// The client went, or the server stops (its answers end within 2 s).
+    pub(super) fn done(&self) -> bool {
+        self.tx.is_closed() || *self.stop.borrow()
+    }
 }
 
 /// Where the answer starts: `None` is the start of the file (a trimmed log's header line
@@ -136,7 +162,8 @@ fn slice(r: &LogReader, mut from: Option<u64>, running: bool) -> Result<(Vec<u8>
 }
 
 /// Sends the output from `from` as it comes until the run has ended (then one last read:
-/// the supervisor trims the log before it records the end) or the client goes.
+/// the supervisor trims the log before it records the end), the client goes, or the
+/// server stops.
 fn follow(
     cfg: &crate::config::Config,
     conns: &crate::engine::Connections,
@@ -144,7 +171,7 @@ fn follow(
     path: &str,
     mut reader: Option<LogReader>,
     mut from: Option<u64>,
-    tx: &mpsc::Sender<Result<Bytes, Infallible>>,
+    out: &Follower,
 ) {
     let mut engine = match crate::engine::Engine::open_reusing(cfg, conns) {
         Ok(e) => e,
@@ -162,10 +189,7 @@ fn follow(
         while let Some(r) = &reader {
             match r.read(from, !running, &mut buf) {
                 Ok(Chunk::Data { len, next }) => {
-                    if tx
-                        .blocking_send(Ok(Bytes::copy_from_slice(&buf[..len])))
-                        .is_err()
-                    {
+                    if !out.send(Bytes::copy_from_slice(&buf[..len])) {
                         return;
                     }
                     from = Some(next);
@@ -178,7 +202,7 @@ fn follow(
                 }
             }
         }
-        if !running || tx.is_closed() {
+        if !running || out.done() {
             return;
         }
         // Closing the run as lost if its supervisor vanished, as `logs -f` does.

@@ -2,14 +2,11 @@
 //! run on another host, whose state directory is not here). The same answers as from a
 //! log file: a slice by output position, or followed until the run ends.
 
-use std::convert::Infallible;
-
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use tokio::sync::mpsc;
 
-use super::log::{FOLLOW_EVERY, LOG_PIECE, LogParams, READ};
+use super::log::{FOLLOW_EVERY, Follower, LOG_PIECE, LogParams, READ};
 use super::{ApiError, Shared};
 use crate::config::Config;
 use crate::engine::{Connections, Engine};
@@ -33,24 +30,17 @@ pub async fn answer(state: &Shared, id: i64, p: &LogParams) -> Result<Response, 
         .await?;
     let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
     let Some(piece) = piece else {
-        let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(8);
+        let (out, body) = Follower::open(state);
         let (cfg, conns) = state.for_engine();
-        std::thread::spawn(move || follow_log(&cfg, &conns, id, from, &tx));
-        let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+        std::thread::spawn(move || follow_log(&cfg, &conns, id, from, &out));
         return Ok((text, [("x-accel-buffering", "no")], body).into_response());
     };
     Ok((text, [("x-log-next", piece.next.to_string())], piece.data).into_response())
 }
 
-/// Sends the output from `from` as it comes until the run has ended (then what is left)
-/// or the client goes.
-fn follow_log(
-    cfg: &Config,
-    conns: &Connections,
-    run: i64,
-    mut from: u64,
-    tx: &mpsc::Sender<Result<Bytes, Infallible>>,
-) {
+/// Sends the output from `from` as it comes until the run has ended (then what is left),
+/// the client goes, or the server stops.
+fn follow_log(cfg: &Config, conns: &Connections, run: i64, mut from: u64, out: &Follower) {
     let mut e = match Engine::open_reusing(cfg, conns) {
         Ok(e) => e,
         Err(err) => {
@@ -63,7 +53,7 @@ fn follow_log(
         match e.store.read_log(run, from, READ) {
             Ok(piece) if !piece.data.is_empty() => {
                 from = piece.next;
-                if tx.blocking_send(Ok(Bytes::from(piece.data))).is_err() {
+                if !out.send(Bytes::from(piece.data)) {
                     return;
                 }
                 continue;
@@ -74,7 +64,7 @@ fn follow_log(
                 return;
             }
         }
-        if !running || tx.is_closed() {
+        if !running || out.done() {
             return;
         }
         // The supervisor copies the last output in before it records the end: once the

@@ -7,6 +7,7 @@
 //! for the server.
 
 pub mod auth;
+mod connections;
 mod console;
 mod control;
 mod error;
@@ -48,7 +49,11 @@ pub struct ServeOptions {
     /// Listening on another address than loopback was asked for explicitly.
     pub listen_given: bool,
     pub socket: Option<PathBuf>,
+    /// The most connections open at once (`--max-connections`).
+    pub max_connections: usize,
 }
+
+pub use connections::MAX_CONNECTIONS;
 
 /// What every request shares.
 pub struct AppState {
@@ -61,8 +66,8 @@ pub struct AppState {
     events: broadcast::Sender<Arc<Event>>,
     /// Set when the server is shutting down: open streams end.
     shutdown: watch::Receiver<bool>,
-    /// Held while a request with an Idempotency-Key acts and stores its answer.
-    idempotent: tokio::sync::Mutex<()>,
+    /// One per Idempotency-Key, held while a request with it acts and stores its answer.
+    idempotent: idempotency::KeyLocks,
     /// Connections kept between requests (a PostgreSQL state's).
     conns: Connections,
 }
@@ -109,22 +114,10 @@ impl AppState {
         headers: &HeaderMap,
         need: Need,
     ) -> std::result::Result<Claims, ApiError> {
-        let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
-            return Err(ApiError::unauthorized(
-                "no token: send Authorization: Bearer TOKEN (jobctl token create)",
-            ));
-        };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header is not Bearer TOKEN")
-            })?;
         let claims = self
             .key
             .key()
-            .verify(token.trim())
+            .verify(bearer(headers)?)
             .map_err(ApiError::unauthorized)?;
         if !claims.allows(need) {
             return Err(ApiError::forbidden(format!(
@@ -140,7 +133,22 @@ impl AppState {
     }
 }
 
-/// Serves until SIGTERM or SIGINT; open streams are closed, then exit 0.
+/// The bearer token of a request.
+fn bearer(headers: &HeaderMap) -> std::result::Result<&str, ApiError> {
+    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return Err(ApiError::unauthorized(
+            "no token: send Authorization: Bearer TOKEN (jobctl token create)",
+        ));
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| ApiError::unauthorized("the Authorization header is not Bearer TOKEN"))
+}
+
+/// Serves until SIGTERM or SIGINT; open answers are ended, then exit 0.
 pub fn serve(opts: ServeOptions) -> Result<u8> {
     // Taken before the load: a change made while the server starts is seen as a change.
     let stamp = config_stamp(&opts.config);
@@ -150,12 +158,17 @@ pub fn serve(opts: ServeOptions) -> Result<u8> {
     let state_dir = Engine::open(&cfg)?.state_dir().to_path_buf();
     let conns = Connections::for_config(&cfg);
     let key = KeyFile::open(&state_dir)?;
+    let timeouts = connections::Timeouts::from_env()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(anyhow::anyhow!("can't start the server: {e}")))?;
-    rt.block_on(run(opts, cfg, stamp, key, conns))
+    let served = rt.block_on(run(opts, cfg, stamp, key, conns, timeouts));
+    // What still runs on a blocking thread (a request cut off at shutdown) is not waited
+    // for: the stop stays within its 2 s.
+    rt.shutdown_timeout(Duration::from_millis(100));
+    served
 }
 
 async fn run(
@@ -164,6 +177,7 @@ async fn run(
     stamp: Option<Stamp>,
     key: KeyFile,
     conns: Connections,
+    timeouts: connections::Timeouts,
 ) -> Result<u8> {
     let (events, _) = broadcast::channel(4096);
     let (stop, shutdown) = watch::channel(false);
@@ -174,26 +188,28 @@ async fn run(
         key,
         events,
         shutdown,
-        idempotent: tokio::sync::Mutex::new(()),
+        idempotent: idempotency::KeyLocks::default(),
         conns,
     });
     tokio::spawn(stream::follow_event_log(state.clone()));
     tokio::spawn(watch_config(state.clone(), stamp));
-    let app = routes::router(state.clone());
+    let app = routes::router(state.clone()).layer(axum::middleware::from_fn_with_state(
+        timeouts,
+        connections::body_deadline,
+    ));
+    let max = connections::connection_cap(opts.max_connections);
     let stop_signal = stop_signals()?;
     let stopping = async move {
         stop_signal.await;
         let _ = stop.send(true);
     };
-    let served = match &opts.socket {
+    match &opts.socket {
         Some(path) => {
             let _ = std::fs::remove_file(path);
             let listener = tokio::net::UnixListener::bind(path)
                 .map_err(|e| Error::Failed(format!("can't listen on {}: {e}", path.display())))?;
             tracing::info!("serving on unix socket {}", path.display());
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stopping)
-                .await
+            connections::serve(listener, app, timeouts, max, stopping).await;
         }
         None => {
             let listener = tokio::net::TcpListener::bind(opts.listen)
@@ -207,12 +223,9 @@ async fn run(
             }
             // The address, for whoever started the server on port 0.
             eprintln!("jobctl: serving on http://{addr}");
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stopping)
-                .await
+            connections::serve(listener, app, timeouts, max, stopping).await;
         }
-    };
-    served.map_err(|e| Error::Internal(anyhow::anyhow!("the server failed: {e}")))?;
+    }
     Ok(0)
 }
 

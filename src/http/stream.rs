@@ -7,6 +7,9 @@
 //! position, then forwards only what is newer than the last entry it sent: nothing falls
 //! between replay and live, nothing is sent twice. A client too slow for the broadcast is
 //! caught up from the log again.
+//!
+//! A stream lives no longer than its token: it ends when the token expires or the key
+//! that signed it is rotated, with a last `event: auth` saying which.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -20,7 +23,7 @@ use serde::Deserialize;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::auth::Need;
+use super::auth::{Claims, Need};
 use super::reach::Reach;
 use super::{ApiError, Shared};
 use crate::core::run::EventKind;
@@ -33,6 +36,8 @@ const FOLLOW_EVERY: Duration = Duration::from_millis(40);
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Entries replayed per query.
 const PAGE: usize = 500;
+/// How often an open stream's token is checked against the key (a rotation ends it).
+const AUTH_EVERY: Duration = Duration::from_millis(500);
 
 /// Follows the event log, broadcasting every new entry (on a thread of its own: the store
 /// is blocking).
@@ -134,6 +139,7 @@ pub async fn events_stream(
     super::extract::ApiQuery(p): super::extract::ApiQuery<StreamParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let claims = state.authorize(&headers, Need::Read)?;
+    let token = super::bearer(&headers)?.to_string();
     let from = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -154,17 +160,64 @@ pub async fn events_stream(
     let live = state.events.subscribe();
     let (tx, rx) = mpsc::channel::<Result<SseEvent, Infallible>>(64);
     let reach = Reach::new(&state.config(), &claims);
-    tokio::spawn(pump(state, reach, p.run, from, live, tx));
+    tokio::spawn(pump(
+        state,
+        reach,
+        Bearer { claims, token },
+        p.run,
+        from,
+        live,
+        tx,
+    ));
     let headers = [("x-accel-buffering", "no"), ("cache-control", "no-cache")];
     let sse = Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
     Ok((headers, sse))
 }
 
+/// The token a stream was opened with, kept by its pump: the stream ends when it expires
+/// or no longer verifies.
+struct Bearer {
+    claims: Claims,
+    token: String,
+}
+
+/// Why a stream's token no longer opens it: the data of its last event, `event: auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AuthEnd {
+    Expired,
+    KeyRotated,
+}
+
+impl AuthEnd {
+    fn event(self) -> SseEvent {
+        let (reason, message) = match self {
+            AuthEnd::Expired => ("token_expired", "the token has expired"),
+            AuthEnd::KeyRotated => (
+                "key_rotated",
+                "the server's key was rotated: the token no longer works",
+            ),
+        };
+        SseEvent::default()
+            .event("auth")
+            .data(serde_json::json!({"reason": reason, "message": message}).to_string())
+    }
+}
+
+/// When a token's `exp` (seconds since the epoch) comes, on the runtime's clock.
+fn expiry(exp: u64) -> tokio::time::Instant {
+    let at = std::time::UNIX_EPOCH + Duration::from_secs(exp);
+    let left = at
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    tokio::time::Instant::now() + left
+}
+
 /// Feeds one client: the log after `from`, then the live entries, until the client goes,
-/// its run ends, or the server stops.
+/// its run ends, its token stops working, or the server stops.
 async fn pump(
     state: Shared,
     reach: Reach,
+    bearer: Bearer,
     run: Option<i64>,
     mut sent: i64,
     mut live: broadcast::Receiver<Arc<Event>>,
@@ -178,9 +231,27 @@ async fn pump(
         let _ = shutdown.wait_for(|s| *s).await.map(|_| ());
     };
     tokio::pin!(stopping);
+    let expired = tokio::time::sleep_until(expiry(bearer.claims.exp));
+    tokio::pin!(expired);
+    let mut recheck = tokio::time::interval(AUTH_EVERY);
     loop {
         tokio::select! {
             _ = &mut stopping => return,
+            _ = &mut expired => {
+                let _ = tx.send(Ok(AuthEnd::Expired.event())).await;
+                return;
+            }
+            _ = recheck.tick() => {
+                if state.key.key().verify(&bearer.token).is_err() {
+                    let why = if tokio::time::Instant::now() >= expiry(bearer.claims.exp) {
+                        AuthEnd::Expired
+                    } else {
+                        AuthEnd::KeyRotated
+                    };
+                    let _ = tx.send(Ok(why.event())).await;
+                    return;
+                }
+            }
             got = live.recv() => match got {
                 Ok(ev) => {
                     if ev.id <= sent || run.is_some_and(|r| ev.run_id != Some(r)) {

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -62,10 +62,20 @@ impl Server {
     }
 
     pub fn start_with(env: &Env, extra: &[&str]) -> Server {
+        Server::spawn(Server::command(env, extra))
+    }
+
+    /// `jobctl serve --listen 127.0.0.1:0 EXTRA` in `env`, for a test to add what it needs
+    /// (an environment variable, a resource limit) before `spawn`.
+    pub fn command(env: &Env, extra: &[&str]) -> Command {
         let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
-        let mut child = env
-            .cmd(&args)
+        env.cmd(&args)
+    }
+
+    /// Starts a `command` and waits until it listens.
+    pub fn spawn(mut cmd: Command) -> Server {
+        let mut child = cmd
             .env("JOBCTL_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -213,6 +223,14 @@ pub struct SseEvent {
     pub data: serde_json::Value,
 }
 
+/// One event as sent, with or without an `id` (an entry of the event log has one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseFrame {
+    pub id: Option<i64>,
+    pub event: String,
+    pub data: serde_json::Value,
+}
+
 /// An open `text/event-stream`, read event by event.
 pub struct SseStream {
     lines: Box<dyn BufRead + Send>,
@@ -296,8 +314,23 @@ impl SseStream {
         }
     }
 
-    /// The next event; `None` when the server ended the stream.
+    /// The next event of the event log; `None` when the server ended the stream.
     pub fn next_event(&mut self) -> Option<SseEvent> {
+        loop {
+            let f = self.next_frame()?;
+            if let Some(id) = f.id {
+                return Some(SseEvent {
+                    id,
+                    event: f.event,
+                    data: f.data,
+                });
+            }
+        }
+    }
+
+    /// The next event, whether it has an id or not; `None` when the server ended the
+    /// stream.
+    pub fn next_frame(&mut self) -> Option<SseFrame> {
         let (mut id, mut event, mut data) = (None, String::new(), String::new());
         loop {
             let mut line = String::new();
@@ -310,8 +343,8 @@ impl SseStream {
             }
             let line = line.trim_end_matches(['\n', '\r']);
             if line.is_empty() {
-                if let Some(id) = id {
-                    return Some(SseEvent {
+                if !event.is_empty() || !data.is_empty() {
+                    return Some(SseFrame {
                         id,
                         event,
                         data: serde_json::from_str(&data).expect("event data is JSON"),

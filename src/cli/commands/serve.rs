@@ -12,13 +12,19 @@ use crate::core::units::parse_duration;
 use crate::engine::Engine;
 use crate::http::{self, ServeOptions, auth};
 
-pub fn serve(g: &Global, listen: SocketAddr, socket: Option<&Path>) -> Result<u8> {
+pub fn serve(
+    g: &Global,
+    listen: SocketAddr,
+    socket: Option<&Path>,
+    max_connections: usize,
+) -> Result<u8> {
     let config = crate::config::find_config_file(g.config.as_deref())?;
     http::serve(ServeOptions {
         config,
         listen,
         listen_given: true,
         socket: socket.map(Path::to_path_buf),
+        max_connections,
     })
 }
 
