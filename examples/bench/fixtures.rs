@@ -1,5 +1,5 @@
 //! The benchmark's fixtures: a config of many jobs and a state db with a large history,
-//! made through jobctl's own store code. Shared with `tests/bench_fixtures.rs`, which runs
+//! made through jobctl's own store code. Shared with the tests (`bench_fixtures::`), which run
 //! it small in CI so it can't rot.
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 //! B14 and B15: jobctl on a PostgreSQL state, on a throwaway cluster on localhost (the
-//! tests' harness, `tests/common/pg.rs`).
+//! tests' harness, `tests/it/support/pg.rs`).
 //!
 //! - B14: the idle tick of B1's fixture (1,000 jobs, none due, 100,000 runs, copied in
 //!   with `jobctl state migrate`) against PostgreSQL, paired with the SQLite tick.

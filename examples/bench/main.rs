@@ -4,12 +4,12 @@
 //! (hyperfine where installed, its own loop where not) and writes the table to
 //! docs/benchmarks.md. `-- B1 B10` (any scenario ids) measures only those and replaces
 //! only their rows. Timings are never tests: this does not run in CI (its fixture
-//! generation does, in tests/bench_fixtures.rs).
+//! generation does, in the tests' `bench_fixtures::`).
 
 mod control;
 mod fixtures;
 mod hosts;
-#[path = "../../tests/common/pg.rs"]
+#[path = "../../tests/it/support/pg.rs"]
 mod pg;
 mod serve;
 mod workspace;
@@ -591,7 +591,7 @@ const HOW: &[(&[&str], &str)] = &[
     ),
     (
         &["B10"],
-        "- B10: a config with `max_running = 1`. A need met: `jobctl force need-a` succeeds and its supervisor queues and starts `dep` (`needs = [\"need-a\"]`); a slot freed: `hold` (`sleep 0.2`) runs, `next` waits queued behind it, and `hold`'s supervisor starts it. Each is timed from the end recorded for the run that ended to the start recorded for the next (the store's clock, ms) and to the first command of its process (`date +%s%N`), medians of 20. The drain: 1,000 queued runs at depth 1 of a job with `concurrency = 4`, started by one `jobctl list` and then by the ends of runs, timed to the last end. The tick: B1's fixture with 1,000 more runs queued whose job's lock is held (none can start, each tick looks), paired with B1 in alternating rounds; \"no slower\" allows this machine's noise, 15%. The 100 due jobs: `tests/subruns.rs`. What run control costs an idle tick, counted with callgrind on B1's fixture: 19.3 million instructions against 18.8 million before it (recovery also looks at paused and retrying runs, the tick looks at the queue; a job's run-control keys are kept in the config snapshot only when they differ from the defaults, which took a million instructions off decoding it).\n",
+        "- B10: a config with `max_running = 1`. A need met: `jobctl force need-a` succeeds and its supervisor queues and starts `dep` (`needs = [\"need-a\"]`); a slot freed: `hold` (`sleep 0.2`) runs, `next` waits queued behind it, and `hold`'s supervisor starts it. Each is timed from the end recorded for the run that ended to the start recorded for the next (the store's clock, ms) and to the first command of its process (`date +%s%N`), medians of 20. The drain: 1,000 queued runs at depth 1 of a job with `concurrency = 4`, started by one `jobctl list` and then by the ends of runs, timed to the last end. The tick: B1's fixture with 1,000 more runs queued whose job's lock is held (none can start, each tick looks), paired with B1 in alternating rounds; \"no slower\" allows this machine's noise, 15%. The 100 due jobs: `tests/it/subruns.rs`. What run control costs an idle tick, counted with callgrind on B1's fixture: 19.3 million instructions against 18.8 million before it (recovery also looks at paused and retrying runs, the tick looks at the queue; a job's run-control keys are kept in the config snapshot only when they differ from the defaults, which took a million instructions off decoding it).\n",
     ),
     (
         &["B11", "B12", "B13"],

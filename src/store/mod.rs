@@ -1,7 +1,7 @@
 //! Where jobctl keeps its state, behind traits: runs, each job's slot state, the event log,
 //! agent scopes with their shared budget, and a little metadata. SQLite in the state
 //! directory ([`sqlite`]) is the implementation that needs nothing; any other must pass
-//! the same contract suite (`tests/contract/`).
+//! the same contract suite (`tests/it/contract/`).
 //!
 //! The guarantees that make several jobctl processes safe are part of these traits, not
 //! of a lock around them: a slot of a job is claimed once, a job has one running run
