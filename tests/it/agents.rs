@@ -205,14 +205,6 @@ fn assert_disabled(st: &Value, agent: &str, scope: &str) -> String {
         .to_string()
 }
 
-/// The newest run of `job`.
-fn last_run(env: &Env, job: &str) -> Value {
-    env.history_json(&[job, "-n", "1"])
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("no run of {job}"))
-}
-
 fn attempts(run: &Value) -> Vec<(String, String, Option<String>)> {
     run["attempts"]
         .as_array()
@@ -228,24 +220,6 @@ fn attempts(run: &Value) -> Vec<(String, String, Option<String>)> {
         .collect()
 }
 
-fn pid_alive(pid: i32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Gone, or a zombie: not running.
-    !stat.is_empty()
-        && !stat
-            .rfind(')')
-            .is_some_and(|i| stat[i + 2..].starts_with('Z'))
-}
-
-/// An env whose config is built by `f` from the env (so it can name the temp home).
-fn setup(f: impl FnOnce(&Env) -> String) -> (Env, Sweep) {
-    let env = Env::new();
-    let toml = f(&env);
-    env.config(&toml);
-    let sweep = Sweep::new(&env);
-    (env, sweep)
-}
-
 // ---------------------------------------------------------------------------------------
 // Presets: argv, environment, what a run records
 // ---------------------------------------------------------------------------------------
@@ -253,7 +227,7 @@ fn setup(f: impl FnOnce(&Env) -> String) -> (Env, Sweep) {
 #[test]
 fn claude_job_forced_records_everything() {
     let prompt = "---\ntitle: hunt\n---\nFind the bugs in the logs.";
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}\n[jobs.hunt]\ntype = \"agent\"\nagent = \"claude\"\nthinking = \"slow\"\nprompt = '''{prompt}'''\nargs = [\"--job-arg\"]\n",
             runner(e, ""),
@@ -362,7 +336,7 @@ fn claude_job_forced_records_everything() {
 
 #[test]
 fn codex_job_via_run_wait_records_tokens_and_puts_the_prompt_last() {
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}\n[jobs.fix]\ntype = \"agent\"\nagent = \"codex\"\nthinking = \"med\"\nprompt = \"-p looks like a flag\"\nevery = \"1h\"\nargs = [\"--job-arg\"]\n",
             runner(e, ""),
@@ -422,7 +396,7 @@ fn codex_job_via_run_wait_records_tokens_and_puts_the_prompt_last() {
 
 #[test]
 fn gemini_job_argv_and_usage() {
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}\n[jobs.g]\ntype = \"agent\"\nagent = \"gemini\"\nprompt = \"summarise\"\n",
             runner(e, ""),
@@ -451,7 +425,7 @@ fn gemini_job_argv_and_usage() {
 
 #[test]
 fn command_preset_substitutes_model_and_prompt_and_reads_the_last_json_line() {
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         let bin = e.home().join("bin/local-agent");
         format!(
             "{}[agents.local]\npreset = \"command\"\ndaily_budget = 10\ncommand = [\"{}\", \"--model\", \"{{model}}\", \"{{prompt}}\"]\n\
@@ -506,7 +480,7 @@ fn two_agent_env(
     job_extra: &str,
     runner_extra: &str,
 ) -> (Env, Sweep) {
-    let (env, s) = setup(|e| {
+    let (env, s) = swept_env(|e| {
         format!(
             "{}{}{}[fallback]\norder = [\"claude\", \"codex\"]\n\n\
              [jobs.work]\ntype = \"agent\"\nagent = \"claude\"\nprompt = \"do the work\"\n{job_extra}\n",
@@ -619,7 +593,7 @@ fn a_missing_binary_is_skipped_and_not_stored() {
 
 #[test]
 fn missing_credentials_disable_the_scope_without_starting_the_cli() {
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}{}[fallback]\norder = [\"codex\"]\n\n\
              [jobs.work]\ntype = \"agent\"\nagent = \"claude\"\nprompt = \"p\"\n\n\
@@ -681,7 +655,7 @@ fn missing_credentials_disable_the_scope_without_starting_the_cli() {
 
 #[test]
 fn env_remove_counts_for_the_credential_check() {
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}{}[jobs.work]\ntype = \"agent\"\nagent = \"claude\"\nprompt = \"p\"\n",
             runner(e, "env_remove = [\"X_TOKEN\"]"),
@@ -708,7 +682,7 @@ fn env_remove_counts_for_the_credential_check() {
 
 #[test]
 fn gemini_exit_41_is_an_auth_failure() {
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}{}[fallback]\norder = [\"gemini\", \"codex\"]\n\n[jobs.work]\ntype = \"agent\"\nprompt = \"p\"\n",
             runner(e, ""),
@@ -739,7 +713,7 @@ fn gemini_exit_41_is_an_auth_failure() {
 #[test]
 fn provider_quota_disables_the_scope_and_the_next_agent_is_used() {
     // codex first, out of quota; claude answers.
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}{}[fallback]\norder = [\"codex\", \"claude\"]\n\n[jobs.work]\ntype = \"agent\"\nprompt = \"p\"\n",
             runner(e, ""),
@@ -812,7 +786,7 @@ fn claude_refusing_root_fails_the_run_plainly_without_fallback() {
 
 #[test]
 fn a_hanging_codex_times_out_without_fallback_and_leaves_nothing_behind() {
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}{}[fallback]\norder = [\"codex\", \"claude\"]\n\n[jobs.work]\ntype = \"agent\"\nprompt = \"p\"\ntimeout = \"3s\"\n",
             runner(e, ""),
@@ -847,7 +821,7 @@ fn a_hanging_codex_times_out_without_fallback_and_leaves_nothing_behind() {
         "processes left: live {live:?}, zombies {zombies:?}"
     );
     for p in pids(&env, "codex") {
-        assert!(!pid_alive(p), "the codex process {p} is still alive");
+        assert!(!alive(p), "the codex process {p} is still alive");
     }
 }
 
@@ -905,7 +879,7 @@ fn a_huge_output_doesnt_crash_and_the_log_is_capped() {
 
 #[test]
 fn every_candidate_unavailable_skips_the_run_with_every_reason() {
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}{}{}[fallback]\norder = [\"claude\", \"codex\", \"gemini\"]\n\n\
              [jobs.work]\ntype = \"agent\"\nprompt = \"p\"\nevery = \"1h\"\n",
@@ -1035,7 +1009,7 @@ fn serve(path: &Path, answer: Answer) -> Arc<Mutex<Vec<String>>> {
 }
 
 fn role_env(daemon: Option<&Path>) -> (Env, Sweep) {
-    setup(|e| {
+    swept_env(|e| {
         let d = daemon
             .map(|p| format!("[daemon]\nsocket = \"{}\"\nhealth_path = \"/healthz\"\ntimeout = \"200ms\"\n\n", p.display()))
             .unwrap_or_default();
@@ -1171,7 +1145,7 @@ fn an_absent_daemon_in_any_form_means_admin_silently() {
 // ---------------------------------------------------------------------------------------
 
 fn ask_env() -> (Env, Sweep) {
-    setup(|e| {
+    swept_env(|e| {
         format!(
             "{}{}{}{}[fallback]\norder = [\"claude\", \"codex\"]\n",
             runner(e, ""),
@@ -1331,7 +1305,7 @@ fn ask_exit_codes_for_a_failed_and_a_timed_out_agent() {
         "processes left: {live:?} {zombies:?}"
     );
     for p in pids(&env, "codex") {
-        assert!(!pid_alive(p), "codex {p} still alive");
+        assert!(!alive(p), "codex {p} still alive");
     }
 }
 
@@ -1398,7 +1372,7 @@ fn configure_agent_disable_and_enable_by_scope() {
 
 #[test]
 fn status_shows_the_agent_of_a_running_run() {
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}[jobs.work]\ntype = \"agent\"\nagent = \"codex\"\nprompt = \"p\"\ntimeout = \"2m\"\n",
             runner(e, ""),
@@ -1447,7 +1421,7 @@ fn status_shows_the_agent_of_a_running_run() {
 #[test]
 fn a_prompt_over_100_kib_is_a_config_error() {
     let big = "x".repeat(101 * 1024);
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}[jobs.big]\ntype = \"agent\"\nagent = \"claude\"\nprompt = \"{big}\"\n",
             runner(e, ""),
@@ -1464,7 +1438,7 @@ fn a_prompt_over_100_kib_is_a_config_error() {
 
 #[test]
 fn auth_lists_env_and_files_and_any_one_present_is_enough() {
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}[jobs.work]\ntype = \"agent\"\nagent = \"claude\"\nprompt = \"p\"\n",
             runner(e, ""),
@@ -1540,7 +1514,7 @@ fn ask_reads_the_prompt_from_stdin_and_the_agent_still_gets_dev_null() {
 
 #[test]
 fn codex_turn_failed_401_is_an_auth_failure() {
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}{}[fallback]\norder = [\"codex\", \"claude\"]\n\n[jobs.work]\ntype = \"agent\"\nprompt = \"p\"\n",
             runner(e, ""),

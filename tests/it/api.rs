@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+const LIMIT: Duration = Duration::from_secs(30);
+
 fn config(env: &Env) -> String {
     format!(
         "{}\n[agents.claude]\npreset = \"claude\"\ndaily_budget = 5\n\n\
@@ -31,16 +33,6 @@ fn setup() -> (Env, Server, String, String) {
     let read = token(&env, &["--scope", "read", "--sub", "viewer"]);
     let server = Server::start(&env);
     (env, server, write, read)
-}
-
-/// Polls `GET /api/v1/runs/ID` until the run has ended; its document.
-fn wait_ended(s: &Server, tok: &str, id: i64) -> Value {
-    wait_for("the run to end", Duration::from_secs(30), || {
-        let r = s.get(&format!("/api/v1/runs/{id}"), Some(tok));
-        assert_eq!(r.status, 200, "{}", r.body);
-        let v = r.json();
-        (v["status"] != "running").then_some(v)
-    })
 }
 
 /// Every field but those that move with the clock.
@@ -120,7 +112,7 @@ fn a_run_forced_over_the_api_has_its_record_events_and_log() {
         r.header("location"),
         Some(format!("/api/v1/runs/{id}").as_str())
     );
-    let run = wait_ended(&s, &read, id);
+    let run = wait_ended(&s.api(&read), id, LIMIT);
     assert_eq!(run["status"], "succeeded", "{run:#}");
     assert_eq!(run["forced"], true);
     let kinds: Vec<&str> = run["events"]
@@ -425,7 +417,7 @@ fn a_token_limited_to_some_jobs_sees_nothing_else() {
     let other = s.post("/api/v1/jobs/hello/run", Some(&write), None).json()["run_id"]
         .as_i64()
         .unwrap();
-    wait_ended(&s, &write, other);
+    wait_ended(&s.api(&write), other, LIMIT);
 
     let jobs = s.get("/api/v1/jobs", Some(&team)).json();
     let names: Vec<&str> = jobs
@@ -520,7 +512,7 @@ fn idempotent_posts_act_once_and_conflicts_are_409() {
 
     let c = s.post(&format!("/api/v1/runs/{id}/cancel"), Some(&write), None);
     assert_eq!(c.status, 200, "{}", c.body);
-    let ended = wait_ended(&s, &read, id);
+    let ended = wait_ended(&s.api(&read), id, LIMIT);
     assert_eq!(ended["status"], "cancelled");
     let twice = s.post(&format!("/api/v1/runs/{id}/cancel"), Some(&write), None);
     assert_eq!(
@@ -543,7 +535,7 @@ fn a_run_forced_and_cancelled_over_the_api_leaves_no_process() {
     });
     let c = s.post(&format!("/api/v1/runs/{id}/cancel"), Some(&write), None);
     assert_eq!(c.status, 200, "{}", c.body);
-    let run = wait_ended(&s, &read, id);
+    let run = wait_ended(&s.api(&read), id, LIMIT);
     assert_eq!(run["status"], "cancelled", "{run:#}");
     wait_for(
         "every process of the run to be gone",

@@ -9,6 +9,7 @@ use crate::support::server::{Server, token};
 
 use std::time::Duration;
 
+use jobctl::core::run::RunStatus;
 use serde_json::{Value, json};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -23,31 +24,6 @@ fn setup(jobs: &str) -> (Env, Server, String, String) {
     let read = token(&env, &["--scope", "read", "--sub", "viewer"]);
     let server = Server::start(&env);
     (env, server, write, read)
-}
-
-fn run_doc(s: &Server, tok: &str, id: i64) -> Value {
-    let r = s.get(&format!("/api/v1/runs/{id}"), Some(tok));
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.json()
-}
-
-fn wait_status(s: &Server, tok: &str, id: i64, want: &str) -> Value {
-    wait_for(&format!("run {id} to be {want}"), LIMIT, || {
-        let v = run_doc(s, tok, id);
-        let ended =
-            !["queued", "running", "paused", "retrying"].contains(&v["status"].as_str().unwrap());
-        assert!(
-            v["status"] == want || !ended,
-            "run {id} ended otherwise: {v:#}"
-        );
-        (v["status"] == want).then_some(v)
-    })
-}
-
-/// The state letter of a process (`T`: stopped), if it is there.
-fn proc_state(pid: i32) -> Option<char> {
-    let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    st[st.rfind(')')? + 2..].chars().next()
 }
 
 #[test]
@@ -71,7 +47,7 @@ fn a_run_submitted_over_the_api_gets_its_env_and_metadata() {
         Some(format!("/api/v1/runs/{id}").as_str())
     );
     assert_eq!(r.json()["trigger"], "submit");
-    let run = wait_status(&s, &read, id, "succeeded");
+    let run = wait_status(&s.api(&read), id, RunStatus::Succeeded, LIMIT);
     assert_eq!(
         run["metadata"],
         json!({"ticket": "OPS-7", "n": 3}),
@@ -253,7 +229,7 @@ fn sub_runs_are_listed_by_parent() {
     let r = s.post("/api/v1/runs", Some(&write), Some(r#"{"job": "parent"}"#));
     assert_eq!(r.status, 202, "{}", r.body);
     let id = r.json()["run_id"].as_i64().unwrap();
-    let parent = wait_status(&s, &read, id, "succeeded");
+    let parent = wait_status(&s.api(&read), id, RunStatus::Succeeded, LIMIT);
     assert_eq!(parent["depth"], 0);
     let page = s
         .get(&format!("/api/v1/runs?parent={id}"), Some(&read))

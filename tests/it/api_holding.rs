@@ -358,7 +358,7 @@ fn three_hundred_half_open_sockets_under_256_descriptors_leave_the_server_answer
         let r = open.request("GET", &format!("/api/v1/runs/{id}"), Some(&read), "");
         assert_eq!(r.status, 200, "{}", r.body);
         let v = r.json();
-        (v["status"] != "running" && v["status"] != "queued").then_some(v)
+        status_of(&v).is_end().then_some(v)
     });
     assert_eq!(ended["status"], "succeeded", "{ended}");
     let ev = stream.next_event().expect("the open stream goes on");

@@ -14,16 +14,6 @@ use serde_json::{Value, json};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-fn wait_ended(s: &Server, tok: &str, id: i64) -> Value {
-    wait_for(&format!("run {id} to end"), LIMIT, || {
-        let r = s.get(&format!("/api/v1/runs/{id}"), Some(tok));
-        assert_eq!(r.status, 200, "{}", r.body);
-        let v = r.json();
-        let open = ["queued", "running", "paused", "retrying"];
-        (!open.contains(&v["status"].as_str().unwrap())).then_some(v)
-    })
-}
-
 #[test]
 fn a_server_shows_and_steers_runs_of_every_host() {
     let _one = one_at_a_time();
@@ -45,7 +35,7 @@ fn a_server_shows_and_steers_runs_of_every_host() {
     // Host b's server sees it, its log and its events.
     let tok = token(&b, &["--scope", "write", "--sub", "ops"]);
     let s = Server::start(&b);
-    let doc = wait_ended(&s, &tok, id);
+    let doc = wait_ended(&s.api(&tok), id, LIMIT);
     assert_eq!(
         (&doc["status"], &doc["job"]),
         (&json!("succeeded"), &json!("hello"))
@@ -83,7 +73,7 @@ fn a_server_shows_and_steers_runs_of_every_host() {
     let r = s.request("POST", "/api/v1/runs", Some(&tok), Some(body), &key);
     assert_eq!(r.status, 202, "{}", r.body);
     let sub = r.json()["run_id"].as_i64().unwrap();
-    let doc = wait_ended(&s, &tok, sub);
+    let doc = wait_ended(&s.api(&tok), sub, LIMIT);
     assert_eq!(doc["status"], "succeeded", "{doc:#}");
     assert_eq!(doc["metadata"], json!({"ticket": "OPS-9"}));
     let out = s.get(&format!("/api/v1/runs/{sub}/log"), Some(&tok));
@@ -109,7 +99,7 @@ fn a_server_shows_and_steers_runs_of_every_host() {
     let f = s.post("/api/v1/jobs/hello/run", Some(&tok), None);
     assert_eq!(f.status, 202, "{}", f.body);
     let forced = f.json()["run_id"].as_i64().unwrap();
-    let doc = wait_ended(&s, &tok, forced);
+    let doc = wait_ended(&s.api(&tok), forced, LIMIT);
     assert_eq!(
         (&doc["status"], &doc["trigger"]),
         (&json!("succeeded"), &json!("forced"))
@@ -278,7 +268,7 @@ fn a_server_keeps_its_connections_and_replaces_the_ones_it_loses() {
             break;
         }
     }
-    assert_eq!(wait_ended(&s, &tok, id)["status"], "succeeded");
+    assert_eq!(wait_ended(&s.api(&tok), id, LIMIT)["status"], "succeeded");
     assert!(
         s.log().contains("can't read the event log (trying again)"),
         "{}",

@@ -10,18 +10,10 @@ use crate::support::server::{Server, SseStream, token};
 
 use std::time::{Duration, Instant};
 
+use jobctl::core::run::RunStatus;
 use serde_json::Value;
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-/// Polls the run's document until its status is `want`.
-fn wait_status(s: &Server, tok: &str, id: i64, want: &str) -> Value {
-    wait_for(&format!("run {id} to be {want}"), LIMIT, || {
-        let r = s.get(&format!("/api/v1/runs/{id}"), Some(tok));
-        assert_eq!(r.status, 200, "{}", r.body);
-        Some(r.json()).filter(|v| v["status"] == want)
-    })
-}
 
 fn post_run(s: &Server, tok: &str, path: &str, body: Option<&str>) -> i64 {
     let r = s.post(path, Some(tok), body);
@@ -120,17 +112,17 @@ fn a_token_limited_to_some_jobs_reads_nothing_of_other_jobs_anywhere() {
     // What the alpha token may see: a run of its own. Then the bravo jobs' runs in every
     // state: failed, running, paused, queued (max_running = 2 is taken).
     let mine = post_run(&s, &write, "/api/v1/jobs/alpha-report/run", None);
-    wait_status(&s, &write, mine, "succeeded");
+    wait_status(&s.api(&write), mine, RunStatus::Succeeded, LIMIT);
     let failed = post_run(&s, &write, "/api/v1/jobs/bravo-fail/run", None);
-    wait_status(&s, &write, failed, "failed");
+    wait_status(&s.api(&write), failed, RunStatus::Failed, LIMIT);
     let long = post_run(&s, &write, "/api/v1/jobs/bravo-long/run", None);
     let held = post_run(&s, &write, "/api/v1/jobs/bravo-hold/run", None);
-    wait_status(&s, &write, held, "running");
+    wait_status(&s.api(&write), held, RunStatus::Running, LIMIT);
     let p = s.post(&format!("/api/v1/runs/{held}/pause"), Some(&write), None);
     assert_eq!(p.status, 200, "{}", p.body);
-    wait_status(&s, &write, held, "paused");
+    wait_status(&s.api(&write), held, RunStatus::Paused, LIMIT);
     let queued = post_run(&s, &write, "/api/v1/runs", Some(r#"{"job": "bravo-wait"}"#));
-    wait_status(&s, &write, queued, "queued");
+    wait_status(&s.api(&write), queued, RunStatus::Queued, LIMIT);
     let hidden = [failed, long, held, queued];
     // Scope events with reasons, of both agents, and a budget reset naming scopes.
     for (agent, reason) in [
@@ -350,11 +342,11 @@ fn control_characters_in_what_reaches_a_process_are_400_and_start_nothing() {
     let text = "first line\n\tindented\r\nlast";
     let body = serde_json::json!({"job": "agent", "prompt": text}).to_string();
     let id = post_run(&s, &write, "/api/v1/runs", Some(&body));
-    wait_status(&s, &write, id, "succeeded");
+    wait_status(&s.api(&write), id, RunStatus::Succeeded, LIMIT);
     assert_eq!(std::fs::read_to_string(&prompt_file).unwrap(), text);
     let body = serde_json::json!({"job": "echo", "env": {"GREETING": "two\nlines"}}).to_string();
     let id = post_run(&s, &write, "/api/v1/runs", Some(&body));
-    wait_status(&s, &write, id, "succeeded");
+    wait_status(&s.api(&write), id, RunStatus::Succeeded, LIMIT);
     let o = env.run(&["submit", "agent", "--wait", "--prompt", "a\tb\nc"]);
     ok(&o);
     assert_eq!(std::fs::read_to_string(&prompt_file).unwrap(), "a\tb\nc");

@@ -127,28 +127,13 @@ fn disabled(st: &Value, agent: &str, scope: &str) -> String {
         .to_string()
 }
 
-fn last_run(env: &Env, job: &str) -> Value {
-    env.history_json(&[job, "-n", "1"])
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("no run of {job}"))
-}
-
-fn setup(f: impl FnOnce(&Env) -> String) -> (Env, Sweep) {
-    let env = Env::new();
-    let toml = f(&env);
-    env.config(&toml);
-    let s = Sweep::new(&env);
-    (env, s)
-}
-
 // ---------------------------------------------------------------------------------------
 // Budget, rates, exact usage
 // ---------------------------------------------------------------------------------------
 
 #[test]
 fn the_call_past_the_daily_budget_is_refused_and_the_next_agent_used() {
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}{}[fallback]\norder = [\"claude\", \"codex\"]\n\n[jobs.work]\ntype = \"agent\"\nagent = \"claude\"\nprompt = \"p\"\n",
             runner(e, ""),
@@ -207,7 +192,7 @@ fn the_call_past_the_daily_budget_is_refused_and_the_next_agent_used() {
 
 #[test]
 fn rates_by_model_decide_the_cost() {
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}{FB}",
             runner(e, ""),
@@ -250,7 +235,7 @@ fn rates_by_model_decide_the_cost() {
 
 #[test]
 fn tenths_add_up_exactly() {
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}{FB}",
             runner(e, ""),
@@ -291,7 +276,7 @@ fn tenths_add_up_exactly() {
 
 #[test]
 fn usage_is_shared_by_scopes() {
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}{FB}[jobs.work]\ntype = \"agent\"\nagent = \"claude\"\nprompt = \"p\"\n",
             runner(e, ""),
@@ -341,7 +326,7 @@ fn usage_is_shared_by_scopes() {
 
 #[test]
 fn a_command_agents_self_reported_cost_is_never_charged() {
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}[agents.local]\npreset = \"command\"\ndaily_budget = 1\ncommand = [\"{}\", \"--model\", \"{{model}}\", \"{{prompt}}\"]\n\n[fallback]\norder = [\"local\"]\n",
             runner(e, ""),
@@ -374,7 +359,7 @@ fn a_command_agents_self_reported_cost_is_never_charged() {
 #[test]
 fn concurrent_asks_never_overspend_and_never_lose_an_increment() {
     const N: usize = 24;
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}{FB}",
             runner(e, ""),
@@ -447,7 +432,7 @@ fn concurrent_asks_never_overspend_and_never_lose_an_increment() {
 /// claude (budget 1), gemini (credentials listed in `auth`, absent) and codex (disabled by
 /// hand), all tried in that order.
 fn day_env(runner_extra: &str, day_starts: &str) -> (Env, Sweep) {
-    let (env, s) = setup(|e| {
+    let (env, s) = swept_env(|e| {
         format!(
             "{}[budget]\nday_starts = \"{day_starts}\"\n\n{}{}{}[fallback]\norder = [\"claude\", \"gemini\", \"codex\"]\n",
             runner(e, runner_extra),
@@ -644,7 +629,7 @@ fn reset_budgets_does_the_rollover_on_demand() {
 
 /// codex out of quota at the provider, claude with a budget of 1; both tried.
 fn cooldown_env() -> (Env, Sweep) {
-    let (env, s) = setup(|e| {
+    let (env, s) = swept_env(|e| {
         format!(
             "{}[budget]\nprovider_cooldown = \"1m\"\n\n{}{}[fallback]\norder = [\"codex\", \"claude\"]\n",
             runner(e, ""),
@@ -723,7 +708,7 @@ fn provider_quota_cooldown_is_not_cut_short_by_a_pinned_future() {
 
 #[test]
 fn a_provider_quota_scope_is_enabled_at_the_next_budget_day_before_its_cooldown() {
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}{}[fallback]\norder = [\"codex\", \"claude\"]\n",
             runner(e, ""),
@@ -746,7 +731,7 @@ fn a_provider_quota_scope_is_enabled_at_the_next_budget_day_before_its_cooldown(
 fn concurrent_asks_on_a_fresh_state_directory() {
     // The same rush as the very first thing jobctl ever does: the db is created under it.
     const N: usize = 16;
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}{FB}",
             runner(e, ""),
@@ -792,7 +777,7 @@ fn the_first_command_of_a_new_day_may_be_an_ask() {
 
 #[test]
 fn a_zero_budget_refuses_every_call() {
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}{}{}[fallback]\norder = [\"claude\", \"codex\"]\n",
             runner(e, ""),
@@ -839,7 +824,7 @@ fn ask_history_is_pruned_to_keep_runs() {
 /// An agent whose call with the prompt `fail` is refused as not logged in after a moment
 /// (its reservation is given back), and any other call answers.
 fn refusing_env() -> (Env, Sweep) {
-    setup(|e| {
+    swept_env(|e| {
         fake(
             e,
             "x",

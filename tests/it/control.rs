@@ -7,6 +7,7 @@ use crate::support::*;
 
 use std::time::{Duration, Instant};
 
+use jobctl::core::run::RunStatus;
 use serde_json::Value;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -24,36 +25,9 @@ fn submit(env: &Env, job: &str) -> i64 {
     stdout(&o).trim().parse().expect("submit prints the run id")
 }
 
-fn run_json(env: &Env, id: i64) -> Value {
-    env.history_json(&["-n", "1000"])
-        .into_iter()
-        .find(|r| r["run_id"] == id)
-        .unwrap_or_else(|| panic!("no run {id}"))
-}
-
-fn status_of(env: &Env, id: i64) -> String {
-    run_json(env, id)["status"].as_str().unwrap().to_string()
-}
-
-fn wait_status(env: &Env, id: i64, want: &str) -> Value {
-    wait_for(&format!("run {id} to be {want}"), LIMIT, || {
-        let r = run_json(env, id);
-        (r["status"] == want).then_some(r)
-    })
-}
-
-fn wait_ended(env: &Env, id: i64) -> Value {
-    wait_for(&format!("run {id} to end"), LIMIT, || {
-        let r = run_json(env, id);
-        let s = r["status"].as_str().unwrap();
-        (!["queued", "running", "paused", "retrying"].contains(&s)).then_some(r)
-    })
-}
-
-/// The state letter of `/proc/PID/stat` (`S`, `R`, `T` stopped, `Z`).
-fn proc_state(pid: i32) -> Option<char> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    s[s.rfind(')')? + 2..].chars().next()
+/// The run's status as `jobctl history` shows it now.
+fn status_now(env: &Env, id: i64) -> RunStatus {
+    status_of(&Cli(env).doc(id))
 }
 
 fn events(env: &Env, id: i64) -> Vec<Value> {
@@ -87,7 +61,7 @@ fn pause_stops_the_whole_tree_with_a_setsid_escapee_and_resume_continues_it() {
     ));
     let _sweep = Sweep::new(&env);
     let id = submit(&env, "tree");
-    wait_status(&env, id, "running");
+    wait_status(&Cli(&env), id, RunStatus::Running, LIMIT);
     // The escapee is there: a session of its own, outside the run's process group.
     let procs = wait_for("the tree and its escapee", LIMIT, || {
         let (live, _) = run_processes(&env.state_dir(), id);
@@ -108,7 +82,7 @@ fn pause_stops_the_whole_tree_with_a_setsid_escapee_and_resume_continues_it() {
         "{}",
         both(&o)
     );
-    assert_eq!(status_of(&env, id), "paused");
+    assert_eq!(status_now(&env, id), "paused");
     let (live, _) = run_processes(&env.state_dir(), id);
     assert!(live.len() >= procs.len() - 1, "{live:?} vs {procs:?}");
     for p in &live {
@@ -143,7 +117,7 @@ fn pause_stops_the_whole_tree_with_a_setsid_escapee_and_resume_continues_it() {
     ok(&o);
     assert!(stdout(&o).contains("already paused"), "{}", both(&o));
     ok(&env.run(&["resume", &id.to_string()]));
-    assert_eq!(status_of(&env, id), "running");
+    assert_eq!(status_now(&env, id), "running");
     let (live, _) = run_processes(&env.state_dir(), id);
     for p in &live {
         assert_ne!(proc_state(*p), Some('T'), "process {p} was not continued");
@@ -180,7 +154,7 @@ fn pause_stops_the_whole_tree_with_a_setsid_escapee_and_resume_continues_it() {
     // Cancelling a paused run stops everything, escapee included.
     ok(&env.run(&["pause", &id.to_string()]));
     ok(&env.run(&["cancel", &id.to_string()]));
-    assert_eq!(status_of(&env, id), "cancelled");
+    assert_eq!(status_now(&env, id), "cancelled");
     wait_for("no process of the run", LIMIT, || {
         run_processes(&env.state_dir(), id)
             .0
@@ -197,14 +171,14 @@ fn a_paused_run_outlives_its_timeout_and_is_not_killed() {
     );
     let _sweep = Sweep::new(&env);
     let id = submit(&env, "short");
-    wait_status(&env, id, "running");
+    wait_status(&Cli(&env), id, RunStatus::Running, LIMIT);
     ok(&env.run(&["pause", &id.to_string()]));
     // Past the timeout while paused: still paused, its processes still there.
     std::thread::sleep(Duration::from_secs(4));
-    assert_eq!(status_of(&env, id), "paused");
+    assert_eq!(status_now(&env, id), "paused");
     assert!(!run_processes(&env.state_dir(), id).0.is_empty());
     ok(&env.run(&["resume", &id.to_string()]));
-    let r = wait_ended(&env, id);
+    let r = wait_ended(&Cli(&env), id, LIMIT);
     assert_eq!(r["status"], "succeeded", "{r:#}");
     assert!(r["duration_ms"].as_i64().unwrap() >= 4000, "{r:#}");
 }
@@ -217,10 +191,10 @@ fn a_run_paused_longer_than_max_pause_is_cancelled() {
     );
     let _sweep = Sweep::new(&env);
     let id = submit(&env, "s");
-    wait_status(&env, id, "running");
+    wait_status(&Cli(&env), id, RunStatus::Running, LIMIT);
     let t = Instant::now();
     ok(&env.run(&["pause", &id.to_string()]));
-    let r = wait_ended(&env, id);
+    let r = wait_ended(&Cli(&env), id, LIMIT);
     assert_eq!(r["status"], "cancelled", "{r:#}");
     assert!(
         r["error"].as_str().unwrap().contains("max_pause (1s)"),
@@ -333,7 +307,7 @@ fn a_retry_waiting_out_its_backoff_can_be_cancelled_and_ends_are_retried_only_wh
             .into_iter()
             .find(|r| r["status"] == "retrying")
     });
-    assert_eq!(status_of(&env, id), "failed");
+    assert_eq!(status_now(&env, id), "failed");
     let rid = retry["run_id"].as_i64().unwrap();
     let list = env.run(&["list"]);
     assert!(
@@ -346,7 +320,7 @@ fn a_retry_waiting_out_its_backoff_can_be_cancelled_and_ends_are_retried_only_wh
     assert_eq!(code(&o), 75, "{}", both(&o));
     let o = env.run(&["cancel", &rid.to_string()]);
     ok(&o);
-    assert_eq!(status_of(&env, rid), "cancelled");
+    assert_eq!(status_now(&env, rid), "cancelled");
     assert_eq!(env.history_json(&["flaky"]).len(), 2, "no more attempts");
     let cancelled = events(&env, rid);
     assert_eq!(cancelled.last().unwrap()["by"], "cli", "{cancelled:#?}");

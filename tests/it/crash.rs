@@ -12,9 +12,7 @@
 use crate::support::*;
 
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
-use std::process::{Child, ExitStatus, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use std::os::unix::process::ExitStatusExt;
@@ -43,7 +41,7 @@ const POINTS: &[&str] = &[
 ];
 
 /// The points of run control (the queue, pausing, retries): off the path of a plain
-/// scheduled or forced run; `tests/crash_control.rs` kills jobctl at each of them.
+/// scheduled or forced run; `crash_control::` kills jobctl at each of them.
 const CONTROL_POINTS: &[&str] = &[
     "enqueue_after_record",
     "drain_before_claim",
@@ -141,98 +139,18 @@ fn crash_env() -> Env {
     env
 }
 
-/// A `jobctl` started by the test, its output going to files, not pipes (a job orphaned by
-/// a killed supervisor could hold a pipe open); killed and reaped on drop unless waited
-/// for.
-struct Proc {
-    child: Option<Child>,
-    out: PathBuf,
-    err: PathBuf,
-}
-
-impl Proc {
-    fn wait(&mut self) -> Output {
-        let child = self.child.as_mut().expect("already waited");
-        let status: ExitStatus = wait_for("jobctl to exit", LIMIT, || child.try_wait().unwrap());
-        self.child = None;
-        Output {
-            status,
-            stdout: std::fs::read(&self.out).unwrap_or_default(),
-            stderr: std::fs::read(&self.err).unwrap_or_default(),
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn spawn(env: &Env, args: &[&str], now: &str, fault: Option<&str>) -> Proc {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let dir = env.home().join("cmd-output");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (out, err) = (dir.join(format!("{n}.out")), dir.join(format!("{n}.err")));
+fn spawn_at(env: &Env, args: &[&str], now: &str, fault: Option<&str>) -> Proc {
     let mut c = env.cmd(args);
     c.env("JOBCTL_NOW", now).env_remove("JOBCTL_FAULT");
     if let Some(f) = fault {
         c.env("JOBCTL_FAULT", f);
     }
-    c.stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap());
-    Proc {
-        child: Some(c.spawn().expect("start jobctl")),
-        out,
-        err,
-    }
+    Proc::start(env, c)
 }
 
 /// `jobctl ARGS` at `now`, without a fault, to its exit.
 fn jobctl(env: &Env, now: &str, args: &[&str]) -> Output {
-    spawn(env, args, now, None).wait()
-}
-
-fn proc_state(pid: i32) -> Option<char> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    s[s.rfind(')')? + 2..].chars().next()
-}
-
-fn alive(pid: i32) -> bool {
-    matches!(proc_state(pid), Some(c) if c != 'Z' && c != 'X')
-}
-
-fn environ_has(pid: i32, entry: &str) -> bool {
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .unwrap_or_default()
-        .split(|b| *b == 0)
-        .any(|x| x == entry.as_bytes())
-}
-
-fn all_pids() -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
-        .collect()
-}
-
-/// Live `jobctl` processes (ticks, supervisors, forced runs) of this env.
-fn jobctl_processes(env: &Env) -> Vec<i32> {
-    let bin = std::fs::canonicalize(BIN).unwrap();
-    let mark = format!("JOBCTL_HOME={}", env.home().display());
-    all_pids()
-        .into_iter()
-        .filter(|p| {
-            std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e == bin)
-                && environ_has(*p, &mark)
-                && alive(*p)
-        })
-        .collect()
+    spawn_at(env, args, now, None).wait(LIMIT).0
 }
 
 /// Waits until no `jobctl` process of this env is alive: the killed one is gone and any
@@ -243,28 +161,18 @@ fn wait_no_jobctl(env: &Env) {
     });
 }
 
-fn db(env: &Env) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open(env.state_dir().join("jobctl.db")).expect("open the db");
-    c.busy_timeout(Duration::from_secs(10)).unwrap();
-    c
-}
-
 /// (id, status) of every run, oldest first, read straight from the db (no recovery).
 fn runs(env: &Env) -> Vec<(i64, String)> {
-    let c = db(env);
-    let mut st = c
-        .prepare("SELECT id, status FROM runs ORDER BY id")
-        .unwrap();
-    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(|r| r.unwrap())
+    raw_runs(env)
+        .into_iter()
+        .map(|(id, _, status)| (id, status.to_string()))
         .collect()
 }
 
 #[track_caller]
 fn assert_integrity(env: &Env) {
     let rows: Vec<String> = {
-        let c = db(env);
+        let c = env.db();
         let mut st = c.prepare("PRAGMA integrity_check").unwrap();
         st.query_map([], |r| r.get(0))
             .unwrap()
@@ -278,7 +186,7 @@ fn assert_integrity(env: &Env) {
 /// names a run that doesn't exist.
 #[track_caller]
 fn assert_one_end_event_per_run(env: &Env) {
-    let c = db(env);
+    let c = env.db();
     let mut st = c
         .prepare(
             "SELECT r.id, r.status, \
@@ -359,7 +267,9 @@ fn scenario(mode: Mode, kind: Kind, point: &str) {
     }
     match mode {
         Mode::Tick => {
-            let o = spawn(&env, &["run", "--job", job], T, Some(point)).wait();
+            let o = spawn_at(&env, &["run", "--job", job], T, Some(point))
+                .wait(LIMIT)
+                .0;
             if point == "tick_after_claim" {
                 assert_eq!(
                     o.status.signal(),
@@ -372,7 +282,9 @@ fn scenario(mode: Mode, kind: Kind, point: &str) {
             }
         }
         Mode::Force => {
-            let o = spawn(&env, &["force", job], T, Some(point)).wait();
+            let o = spawn_at(&env, &["force", job], T, Some(point))
+                .wait(LIMIT)
+                .0;
             if want.killed {
                 assert_eq!(
                     o.status.signal(),

@@ -38,35 +38,15 @@ fn with_fault(env: &Env, point: &str, args: &[&str]) -> std::process::Output {
     }
 }
 
-fn db(env: &Env) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open(env.state_dir().join("jobctl.db")).unwrap();
-    c.busy_timeout(Duration::from_secs(10)).unwrap();
-    c
-}
-
-/// (id, job, status) of every run, straight from the db (no recovery).
-fn runs(env: &Env) -> Vec<(i64, String, String)> {
-    let c = db(env);
-    let mut st = c
-        .prepare("SELECT id, job, status FROM runs ORDER BY id")
-        .unwrap();
-    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect()
-}
-
 /// Nothing waits for good, the db is intact, every run ended once with one end event, and
 /// none left a process, stopped or not.
 #[track_caller]
 fn assert_settled(env: &Env) {
     let all = wait_for("every run to end", LIMIT, || {
-        let all = runs(env);
-        all.iter()
-            .all(|(_, _, s)| !["queued", "running", "paused", "retrying"].contains(&s.as_str()))
-            .then_some(all)
+        let all = raw_runs(env);
+        all.iter().all(|(_, _, s)| s.is_end()).then_some(all)
     });
-    let c = db(env);
+    let c = env.db();
     let ok: String = c
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
@@ -94,26 +74,6 @@ fn assert_settled(env: &Env) {
         let (live, _) = run_processes(&env.state_dir(), *id);
         assert!(live.is_empty(), "run {id} left processes {live:?}");
     }
-}
-
-/// Live `jobctl` processes (supervisors) of this env.
-fn jobctl_processes(env: &Env) -> Vec<i32> {
-    let bin = std::fs::canonicalize(BIN).unwrap();
-    let mark = format!("JOBCTL_HOME={}", env.home().display());
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
-        .filter(|p| {
-            std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e == bin)
-                && std::fs::read(format!("/proc/{p}/environ"))
-                    .unwrap_or_default()
-                    .split(|b| *b == 0)
-                    .any(|x| x == mark.as_bytes())
-                && std::fs::read_to_string(format!("/proc/{p}/stat"))
-                    .is_ok_and(|s| !s[s.rfind(')').unwrap() + 2..].starts_with('Z'))
-        })
-        .collect()
 }
 
 fn used(env: &Env) -> f64 {
@@ -164,10 +124,10 @@ fn killed_after_recording_a_submitted_run_the_next_command_starts_it() {
     let _sweep = Sweep::new(&env);
     let o = with_fault(&env, "enqueue_after_record", &["submit", "work"]);
     assert_eq!(o.status.signal(), Some(9), "{}", both(&o));
-    assert_eq!(runs(&env)[0].2, "queued");
+    assert_eq!(raw_runs(&env)[0].2, "queued");
     ok(&env.run(&["list"]));
     assert_settled(&env);
-    assert_eq!(runs(&env)[0].2, "succeeded");
+    assert_eq!(raw_runs(&env)[0].2, "succeeded");
     assert_eq!(starts(&env), 1, "started once");
 }
 
@@ -181,8 +141,8 @@ fn killed_after_claiming_a_queued_run_it_is_lost_never_started_twice() {
     }
     ok(&env.run(&["list"]));
     assert_settled(&env);
-    let all = runs(&env);
-    assert!(all.iter().all(|(_, _, s)| s == "lost"), "{all:?}");
+    let all = raw_runs(&env);
+    assert!(all.iter().all(|(_, _, s)| *s == "lost"), "{all:?}");
     assert_eq!(starts(&env), 0, "never started");
     assert_eq!(used(&env), 0.0, "no reservation was made");
     // The jobs run again.
@@ -209,9 +169,9 @@ fn a_supervisor_killed_before_starting_the_next_queued_run_leaves_it_to_the_next
         "the first run to end and its supervisor to die",
         LIMIT,
         || {
-            let all = runs(&env);
-            (all.iter().any(|(_, _, s)| s == "succeeded")
-                && all.iter().any(|(_, _, s)| s == "queued"))
+            let all = raw_runs(&env);
+            (all.iter().any(|(_, _, s)| *s == "succeeded")
+                && all.iter().any(|(_, _, s)| *s == "queued"))
             .then_some(())
         },
     );
@@ -219,16 +179,16 @@ fn a_supervisor_killed_before_starting_the_next_queued_run_leaves_it_to_the_next
         jobctl_processes(&env).is_empty().then_some(())
     });
     assert!(
-        runs(&env).iter().any(|(_, _, s)| s == "queued"),
+        raw_runs(&env).iter().any(|(_, _, s)| *s == "queued"),
         "{:?}",
-        runs(&env)
+        raw_runs(&env)
     );
     ok(&env.run(&["list"]));
     assert_settled(&env);
     assert!(
-        runs(&env).iter().all(|(_, _, s)| s == "succeeded"),
+        raw_runs(&env).iter().all(|(_, _, s)| *s == "succeeded"),
         "{:?}",
-        runs(&env)
+        raw_runs(&env)
     );
 }
 
@@ -262,7 +222,7 @@ fn a_supervisor_killed_while_pausing_leaves_no_stopped_process_after_the_next_co
         1.0,
         "the agent started: charged once, never twice"
     );
-    let stopped: Vec<i32> = runs(&env)
+    let stopped: Vec<i32> = raw_runs(&env)
         .iter()
         .flat_map(|(id, _, _)| run_processes(&env.state_dir(), *id).0)
         .collect();
@@ -278,19 +238,19 @@ fn a_supervisor_killed_after_recording_a_retry_leaves_it_lost_not_retrying() {
     let _sweep = Sweep::new(&env);
     let o = with_fault(&env, "retry_after_record", &["force", "flaky"]);
     assert_eq!(o.status.signal(), Some(9), "{}", both(&o));
-    let all = runs(&env);
+    let all = raw_runs(&env);
     assert_eq!(
         all.iter().map(|(_, _, s)| s.as_str()).collect::<Vec<_>>(),
         vec!["failed", "retrying"]
     );
     ok(&env.run(&["list"]));
     assert_settled(&env);
-    let all = runs(&env);
+    let all = raw_runs(&env);
     assert_eq!(
         all.iter().map(|(_, _, s)| s.as_str()).collect::<Vec<_>>(),
         vec!["failed", "lost"]
     );
     // The job's lock is free again.
     assert_eq!(code(&env.run(&["force", "flaky"])), 1);
-    assert_eq!(runs(&env).len(), 5, "a fresh run and its two retries");
+    assert_eq!(raw_runs(&env).len(), 5, "a fresh run and its two retries");
 }

@@ -200,10 +200,6 @@ fn temp_files(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-fn last_run(env: &Env, job: &str) -> Value {
-    env.history_json(&[job]).into_iter().next().expect("a run")
-}
-
 /// `jobctl force JOB`, its output (echoed to stdout) thrown away.
 fn force_quietly(env: &Env, job: &str) -> std::process::Output {
     env.cmd(&["force", job])
@@ -504,31 +500,6 @@ fn logs_follow_prints_each_line_at_most_once_in_order_through_every_trim() {
         nums.len()
     );
     assert!(reads > 0);
-}
-
-/// The peak resident size, in KiB, of `cmd` run to its end with stdout into `out`. A
-/// forked child's peak starts at this process's size, so the test runs `alone`.
-fn peak_rss_kib(mut cmd: Command, out: &Path) -> (i32, i64) {
-    use std::os::unix::process::CommandExt;
-    cmd.stdout(std::fs::File::create(out).unwrap());
-    // A child made with vfork (std's default) starts its peak at this process's peak; a
-    // forked one at this process's size now, which is small.
-    // SAFETY: the closure does nothing, so it is async-signal-safe.
-    unsafe { cmd.pre_exec(|| Ok(())) };
-    let child = cmd.spawn().unwrap();
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 reaps this child, which std never waits
-    // for afterwards (the handle is dropped without a wait).
-    let mut usage: nix::libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { nix::libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as i32);
-    drop(child);
-    let code = if nix::libc::WIFEXITED(status) {
-        nix::libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    (code, usage.ru_maxrss)
 }
 
 #[test]

@@ -143,12 +143,6 @@ fn mode(p: &Path) -> u32 {
         & 0o777
 }
 
-fn db(env: &Env) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open(env.state_dir().join("jobctl.db")).expect("open the db");
-    c.busy_timeout(Duration::from_secs(10)).unwrap();
-    c
-}
-
 /// `history --json` of `job`, newest first.
 fn history(env: &Env, job: &str) -> Vec<serde_json::Value> {
     let o = jobctl(env, None, &["history", "--json", job]);
@@ -903,20 +897,11 @@ fn secrets_reach_jobs_but_never_jobctls_output_events_or_json() {
     go(None, &["force", "no-such-job"], None);
 
     // The variables reached every run; REMOVE_ME_KEY never did.
-    let runs: Vec<(i64, String, String)> = {
-        let c = db(&env);
-        let mut st = c
-            .prepare("SELECT id, job, status FROM runs ORDER BY id")
-            .unwrap();
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .map(|r| r.unwrap())
-            .collect()
-    };
+    let runs = raw_runs(&env);
     let rep = std::fs::read_to_string(&report).unwrap_or_default();
     let mut problems = Vec::new();
     for (id, job, status) in &runs {
-        if status != "succeeded" {
+        if *status != "succeeded" {
             problems.push(format!("run {id} ({job}) is {status}; the job saw:\n{rep}"));
         }
     }
@@ -964,7 +949,7 @@ fn secrets_reach_jobs_but_never_jobctls_output_events_or_json() {
         }
     }
     let details: Vec<(String, String)> = {
-        let c = db(&env);
+        let c = env.db();
         let mut st = c.prepare("SELECT kind, detail FROM events").unwrap();
         st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap()
@@ -980,7 +965,7 @@ fn secrets_reach_jobs_but_never_jobctls_output_events_or_json() {
     }
     // Any other text the db keeps about runs (errors, attempts).
     {
-        let c = db(&env);
+        let c = env.db();
         let mut st = c
             .prepare("SELECT id, COALESCE(error, '') || ' ' || COALESCE(attempts, '') FROM runs")
             .unwrap();
@@ -1072,7 +1057,7 @@ fn running_as_root_is_warned_about() {
             if !env.state_dir().join("jobctl.db").exists() {
                 return Some(());
             }
-            let c = db(&env);
+            let c = env.db();
             let n: i64 = c
                 .query_row(
                     "SELECT COUNT(*) FROM runs WHERE status = 'running'",

@@ -12,13 +12,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn last_run(env: &Env, job: &str) -> Value {
-    env.history_json(&[job, "-n", "1"])
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("no run of {job}"))
-}
-
 fn log_of(env: &Env, run: &Value) -> String {
     let o = env.run(&["logs", &run["run_id"].to_string()]);
     ok(&o);

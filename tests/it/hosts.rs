@@ -12,7 +12,7 @@ use crate::support::pg;
 
 use std::time::{Duration, Instant};
 
-use crate::support::{Env, Sweep, code, ok, run_processes, stderr, wait_for};
+use crate::support::{Env, Sweep, alive, code, ok, run_processes, stderr, wait_for};
 use jobctl::core::run::{RunEnd, RunStatus};
 use jobctl::store::postgres::PgStore;
 use jobctl::store::{
@@ -227,15 +227,6 @@ fn long_on_a(test: &str, via: Via) -> Option<LongOnA> {
     })
 }
 
-fn alive(pid: i64) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .unwrap_or_default()
-            .rsplit(')')
-            .next()
-            .is_some_and(|s| s.trim_start().starts_with('Z'))
-}
-
 fn killed_supervisor(via: Via) {
     let Some(LongOnA {
         s,
@@ -407,7 +398,7 @@ fn stopped_host(via: Via) {
     wait_for(
         "the continued supervisor to exit",
         Duration::from_secs(10),
-        || (!alive(sup.as_raw().into())).then_some(()),
+        || (!alive(sup.as_raw())).then_some(()),
     );
     wait_for(
         "its job's processes to be gone",

@@ -10,7 +10,7 @@ use crate::support::hosts::{Via, db, host, one_at_a_time, store};
 
 use std::time::{Duration, Instant};
 
-use crate::support::{Env, Sweep, both, ok, run_processes, stdout, wait_for};
+use crate::support::{Env, Sweep, both, ok, proc_state, run_processes, stdout, wait_for};
 use jobctl::core::run::{EventKind, RunStatus};
 use jobctl::store::postgres::PgStore;
 use jobctl::store::{EventStore, RunStore};
@@ -32,12 +32,6 @@ fn wait_started(s: &PgStore, id: i64) -> jobctl::store::RunRecord {
             .unwrap()
             .filter(|r| r.status == RunStatus::Running && r.pgid.is_some())
     })
-}
-
-/// The state letter of `/proc/PID/stat` (`S`, `R`, `T` stopped, `Z`).
-fn proc_state(pid: i32) -> Option<char> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    s[s.rfind(')')? + 2..].chars().next()
 }
 
 fn ticks(path: &std::path::Path) -> usize {

@@ -178,7 +178,7 @@ fn leftover_placeholder(text: &str) -> Option<String> {
 }
 
 /// Whether `program` can be started at all (for tools a machine may not have).
-fn have(program: &str, version_arg: &str) -> bool {
+fn can_run(program: &str, version_arg: &str) -> bool {
     Command::new(program)
         .arg(version_arg)
         .output()
@@ -439,7 +439,7 @@ fn darwin_install_renders_a_valid_launch_agent() {
         "systemctl called on macOS:\n{calls}"
     );
 
-    if have("python3", "--version") {
+    if can_run("python3", "--version") {
         const CHECK: &str = r#"
 import plistlib, sys
 path, bin, config, home = sys.argv[1:5]
@@ -498,7 +498,7 @@ if wrong:
 
 #[test]
 fn rendered_units_pass_systemd_analyze_verify() {
-    if !have("systemd-analyze", "--version") {
+    if !can_run("systemd-analyze", "--version") {
         eprintln!("note: systemd-analyze not found; the rendered units were not verified");
         return;
     }
@@ -540,7 +540,7 @@ fn install_sh_is_shellcheck_clean() {
         "bash -n install.sh:\n{}",
         both(&syntax)
     );
-    if !have("shellcheck", "--version") {
+    if !can_run("shellcheck", "--version") {
         eprintln!("note: shellcheck not found; install.sh was not linted");
         return;
     }
@@ -958,7 +958,7 @@ fn darwin_with_console_renders_a_valid_serve_agent() {
     assert!(out.contains("http://127.0.0.1:7878"), "{out}");
     assert!(out.contains("jobctl token create --scope write"), "{out}");
 
-    if have("plutil", "-help") {
+    if can_run("plutil", "-help") {
         let lint = Command::new("plutil")
             .args(["-lint"])
             .arg(&plist)
@@ -966,7 +966,7 @@ fn darwin_with_console_renders_a_valid_serve_agent() {
             .unwrap();
         assert!(lint.status.success(), "plutil -lint:\n{}", both(&lint));
     }
-    if have("python3", "--version") {
+    if can_run("python3", "--version") {
         const CHECK: &str = r#"
 import plistlib, sys
 path, tick_path, bin, config, home = sys.argv[1:6]

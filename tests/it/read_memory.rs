@@ -3,34 +3,6 @@
 
 use crate::support::*;
 
-use std::path::Path;
-use std::process::Command;
-
-/// The peak resident size, in KiB, of `cmd` run to its end with stdout into `out`. A
-/// forked child's peak starts at this process's size, so the test runs `alone`.
-fn peak_rss_kib(mut cmd: Command, out: &Path) -> (i32, i64) {
-    use std::os::unix::process::CommandExt;
-    cmd.stdout(std::fs::File::create(out).unwrap());
-    // A forked child (not vfork'd) starts its peak at this process's size now, which is
-    // small: the fixture is built before, and dropped.
-    // SAFETY: the closure does nothing, so it is async-signal-safe.
-    unsafe { cmd.pre_exec(|| Ok(())) };
-    let child = cmd.spawn().unwrap();
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 reaps this child, which std never waits
-    // for afterwards (the handle is dropped without a wait).
-    let mut usage: nix::libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { nix::libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as i32);
-    drop(child);
-    let code = if nix::libc::WIFEXITED(status) {
-        nix::libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    (code, usage.ru_maxrss)
-}
-
 #[test]
 fn history_of_a_hundred_thousand_runs_streams_in_bounded_memory() {
     if !alone(

@@ -11,31 +11,9 @@ use crate::support::model_stub;
 use crate::support::model_stub::{ModelStub, Script};
 use crate::support::*;
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-/// Where `npm ci` in `tests/realcli` puts the CLIs.
-fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/realcli/node_modules/.bin")
-}
-
-/// Whether the real `name` CLI is installed; under CI a missing one fails the test.
-fn have(name: &str) -> bool {
-    let p = bin_dir().join(name);
-    if p.exists() {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "the real {name} CLI is missing at {}: run `npm ci` in tests/realcli",
-            p.display()
-        );
-    }
-    eprintln!("skipped: the real {name} CLI is not installed (npm ci --prefix tests/realcli)");
-    false
-}
 
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
@@ -65,21 +43,6 @@ fn local_agent(env: &Env) -> String {
         "[agents.local]\npreset = \"command\"\ndaily_budget = 100\ncommand = [\"{}/bin/local-agent\", \"{{prompt}}\"]\n",
         env.home().display()
     )
-}
-
-fn setup(toml: impl FnOnce(&Env) -> String) -> (Env, Sweep) {
-    let env = Env::new();
-    let t = toml(&env);
-    env.config(&t);
-    let sweep = Sweep::new(&env);
-    (env, sweep)
-}
-
-fn last_run(env: &Env, job: &str) -> Value {
-    env.history_json(&[job, "-n", "1"])
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("no run of {job}"))
 }
 
 fn status(env: &Env) -> Value {
@@ -127,7 +90,7 @@ fn claude_not_logged_in_is_auth_failed_and_the_next_agent_runs() {
     if !have("claude") {
         return;
     }
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}[agents.claude]\npreset = \"claude\"\ndaily_budget = 10\n\n{}\n[fallback]\norder = [\"local\"]\n\n\
              [jobs.hunt]\ntype = \"agent\"\nagent = \"claude\"\nprompt = \"---\\nfind bugs\"\n",
@@ -179,7 +142,7 @@ fn claude_as_root_fails_plainly_and_gives_the_reservation_back() {
         eprintln!("skipped: claude's root refusal needs the tests to run as root");
         return;
     }
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}[agents.claude]\npreset = \"claude\"\ndaily_budget = 10\n\n{}\n[fallback]\norder = [\"local\"]\n\n\
              [jobs.hunt]\ntype = \"agent\"\nagent = \"claude\"\nprompt = \"find bugs\"\n",
@@ -218,7 +181,7 @@ fn codex_that_cannot_reach_its_provider_is_stopped_by_the_stall_rule() {
         return;
     }
     // A provider on a port nothing listens on: codex retries and reconnects for ever.
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}[agents.codex]\npreset = \"codex\"\ndaily_budget = 10\nagent_stall = \"4s\"\n\
              args = [\"-c\", \"model_provider=dead\", \"-c\", 'model_providers.dead={{name=\"dead\",base_url=\"http://127.0.0.1:9/v1\",env_key=\"OPENAI_API_KEY\",wire_api=\"responses\"}}']\n\n\
@@ -267,7 +230,7 @@ fn gemini_without_auth_is_auth_failed_from_its_stderr_and_trusts_the_folder() {
     if !have("gemini") {
         return;
     }
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}[agents.gemini]\npreset = \"gemini\"\ndaily_budget = 10\n\n{}\n[fallback]\norder = [\"local\"]\n\n\
              [jobs.sum]\ntype = \"agent\"\nagent = \"gemini\"\nprompt = \"summarise\"\nworkdir = \"fresh\"\n",
@@ -307,7 +270,7 @@ fn ask_through_each_real_cli_reports_each_reason() {
     if !have("claude") || !have("codex") || !have("gemini") {
         return;
     }
-    let (env, _s) = setup(|e| {
+    let (env, _s) = swept_env(|e| {
         format!(
             "{}[agents.claude]\npreset = \"claude\"\ndaily_budget = 10\n\n\
              [agents.gemini]\npreset = \"gemini\"\ndaily_budget = 10\n\n\
@@ -345,7 +308,7 @@ fn codex_provider_args(stub: &ModelStub) -> String {
 /// An env with all three agents pointed at `stub`, and `job` (agent `agent`) working in
 /// `work/`. gemini is told to use its API key in its settings, as a user would.
 fn stub_env(stub: &ModelStub, agent: &str) -> (Env, Sweep) {
-    let (env, s) = setup(|e| {
+    let (env, s) = swept_env(|e| {
         format!(
             "{}[agents.claude]\npreset = \"claude\"\ndaily_budget = 10\n\n\
              [agents.codex]\npreset = \"codex\"\ndaily_budget = 10\n{}\n\n\

@@ -12,8 +12,7 @@ use crate::support::*;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use jobctl::store::{NewRun, RunEnd, RunRecord};
@@ -29,101 +28,6 @@ const LONG: Duration = Duration::from_secs(60);
 // Test plumbing
 // ---------------------------------------------------------------------------------------
 
-/// A jobctl started by a test, its output in files; killed (and reaped) on drop unless it
-/// was waited for.
-struct Proc {
-    child: Option<Child>,
-    out: PathBuf,
-    err: PathBuf,
-}
-
-impl Proc {
-    fn pid(&self) -> i32 {
-        self.child.as_ref().unwrap().id() as i32
-    }
-
-    fn wait(&mut self, limit: Duration) -> (Output, Duration) {
-        let start = Instant::now();
-        let child = self.child.as_mut().expect("already waited");
-        let status: ExitStatus = wait_for("jobctl to exit", limit, || child.try_wait().unwrap());
-        self.child = None;
-        let o = Output {
-            status,
-            stdout: std::fs::read(&self.out).unwrap_or_default(),
-            stderr: std::fs::read(&self.err).unwrap_or_default(),
-        };
-        (o, start.elapsed())
-    }
-
-    fn stderr_now(&self) -> String {
-        String::from_utf8_lossy(&std::fs::read(&self.err).unwrap_or_default()).into_owned()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Output files for the next started command.
-fn output_files(env: &Env) -> (PathBuf, PathBuf) {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let dir = env.home().join("cmd-output");
-    std::fs::create_dir_all(&dir).unwrap();
-    (dir.join(format!("{n}.out")), dir.join(format!("{n}.err")))
-}
-
-/// Starts `c` with its stdout and stderr going to files: a tick's detached supervisors
-/// would hold pipes open past the tick.
-fn start(env: &Env, mut c: Command) -> Proc {
-    let (out, err) = output_files(env);
-    c.stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap());
-    Proc {
-        child: Some(c.spawn().expect("start jobctl")),
-        out,
-        err,
-    }
-}
-
-fn spawn(env: &Env, args: &[&str], now: Option<&str>) -> Proc {
-    let mut c = env.cmd(args);
-    if let Some(now) = now {
-        c.env("JOBCTL_NOW", now);
-    }
-    start(env, c)
-}
-
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| s[s.rfind(')')? + 2..].chars().next())
-        .is_some_and(|c| c != 'Z' && c != 'X')
-}
-
-fn stored_run(env: &Env, id: i64) -> RunRecord {
-    env.store()
-        .get_run(id)
-        .unwrap()
-        .unwrap_or_else(|| panic!("no run {id}"))
-}
-
-fn stored_runs(env: &Env) -> Vec<RunRecord> {
-    env.store().history(None, 10_000).unwrap()
-}
-
-fn wait_ended(env: &Env, id: i64, limit: Duration) -> RunRecord {
-    wait_for(&format!("run {id} to end"), limit, || {
-        let r = stored_run(env, id);
-        (r.status != "running").then_some(r)
-    })
-}
-
 /// Waits for the first run to have live job processes; returns its id.
 fn wait_first_run_running(env: &Env) -> i64 {
     let id = wait_for("a run", LONG, || stored_runs(env).last().map(|r| r.id));
@@ -131,25 +35,6 @@ fn wait_first_run_running(env: &Env) -> i64 {
         (!run_processes(&env.state_dir(), id).0.is_empty()).then_some(())
     });
     id
-}
-
-#[track_caller]
-fn assert_nothing_left(env: &Env, id: i64) {
-    let (live, zombies) = run_processes(&env.state_dir(), id);
-    assert!(
-        live.is_empty() && zombies.is_empty(),
-        "run {id} left processes: live {live:?}, zombies {zombies:?}"
-    );
-}
-
-/// Whether `pid` has a handler installed for `sig` (SigCgt in /proc/PID/status).
-fn catches(pid: i32, sig: Signal) -> bool {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("SigCgt:"))
-        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
-        .is_some_and(|mask| mask & (1 << (sig as i32 - 1)) != 0)
 }
 
 /// One `every = "1h"` job, `long`, that waits for the file `release` and then succeeds.
@@ -232,17 +117,9 @@ fn a_stalled_reader_of_forced_output_holds_up_neither_the_timeout_nor_the_log() 
     );
     let _sweep = Sweep::new(&env);
     let (mut reader, writer) = std::io::pipe().unwrap();
-    let (_, err) = output_files(&env);
     let start = Instant::now();
-    let mut c = env.cmd(&["force", "chatty"]);
-    c.stdout(writer)
-        .stderr(std::fs::File::create(&err).unwrap());
-    let mut force = Proc {
-        child: Some(c.spawn().unwrap()),
-        out: PathBuf::new(),
-        err,
-    };
-    drop(c); // our copy of the pipe's write end
+    // The command, and with it our copy of the pipe's write end, is gone once started.
+    let mut force = Proc::start_to(&env, env.cmd(&["force", "chatty"]), writer);
 
     // Nobody reads: the run still ends at its timeout.
     let id = wait_for("the forced run", LONG, || {
@@ -455,7 +332,7 @@ fn sigterm_while_a_run_starts_ends_it_cancelled_never_lost() {
         // Every run this started ends (`history` closes one whose supervisor died).
         let runs = wait_for("the runs to end", LONG, || {
             let h = env.history_json(&["-n", "1000"]);
-            h.iter().all(|r| r["status"] != "running").then_some(h)
+            h.iter().all(|r| status_of(r).is_end()).then_some(h)
         });
         for r in &runs[..runs.len() - seen] {
             let status = r["status"].as_str().unwrap();
@@ -516,19 +393,10 @@ fn setuid_test_unsupported(dir: &Path) -> Option<String> {
 
 /// `jobctl ARGS` as user nobody, in `env`.
 fn as_nobody(env: &Env, args: &[&str]) -> Command {
-    let mut c = Command::new("setpriv");
+    let mut c = env.command("setpriv");
     c.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
         .args(args)
-        .current_dir(env.home())
-        .env("JOBCTL_HOME", env.home())
-        .env("HOME", env.home())
-        .env_remove("JOBCTL_CONFIG")
-        .env_remove("JOBCTL_NOW")
-        .env_remove("JOBCTL_LOG")
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .env("TZ", "UTC")
-        .stdin(Stdio::null());
+        .env("HOME", env.home());
     c
 }
 
@@ -597,7 +465,7 @@ fn a_child_that_became_root_ends_the_run_anyway_and_is_shown_as_a_survivor() {
     }
 
     let start = Instant::now();
-    let mut p = start_cmd(&env, as_nobody(&env, &["force", "stuck"]));
+    let mut p = Proc::start(&env, as_nobody(&env, &["force", "stuck"]));
     let (o, took) = p.wait(Duration::from_secs(40));
     assert_eq!(code(&o), 124, "{}", both(&o));
     // timeout 2s + grace 1s + 5s after SIGKILL + 2s at most for the pipes.
@@ -669,10 +537,6 @@ fn a_child_that_became_root_ends_the_run_anyway_and_is_shown_as_a_survivor() {
     assert!(!stdout(&st).contains("could not kill"), "{}", both(&st));
 }
 
-fn start_cmd(env: &Env, c: Command) -> Proc {
-    start(env, c)
-}
-
 // ---------------------------------------------------------------------------------------
 // cancel, and force of a busy job
 // ---------------------------------------------------------------------------------------
@@ -695,9 +559,7 @@ fn cancel_whose_supervisor_vanished_reports_how_the_run_really_ended() {
         let mut cancel = spawn(&env, &["-v", "cancel", &run.id.to_string()], None);
         wait_for("cancel to find the supervisor gone", LONG, || {
             let err = cancel.stderr_now();
-            (err.contains("is gone")
-                || cancel.child.as_mut().unwrap().try_wait().unwrap().is_some())
-            .then_some(())
+            (err.contains("is gone") || cancel.exited()).then_some(())
         });
         if ended == "succeeded" {
             let closed = env

@@ -35,14 +35,10 @@ fn all_runs(env: &Env) -> Vec<Value> {
     env.history_json(&["-n", "100000"])
 }
 
-fn ended(r: &Value) -> bool {
-    !["queued", "running", "paused", "retrying"].contains(&r["status"].as_str().unwrap())
-}
-
 fn wait_all_ended(env: &Env, n: usize) -> Vec<Value> {
     wait_for(&format!("{n} runs to end"), LIMIT, || {
         let runs = all_runs(env);
-        (runs.len() >= n && runs.iter().all(ended)).then_some(runs)
+        (runs.len() >= n && runs.iter().all(|r| status_of(r).is_end())).then_some(runs)
     })
 }
 
@@ -90,26 +86,6 @@ fn live_runs(env: &Env) -> Option<HashSet<i64>> {
         }
     }
     Some(found.into_iter().map(|(_, _, id)| id).collect())
-}
-
-/// `jobctl` processes (supervisors, waiting submits) of this env still alive.
-fn jobctl_processes(env: &Env) -> Vec<i32> {
-    let bin = std::fs::canonicalize(BIN).unwrap();
-    let mark = format!("JOBCTL_HOME={}", env.home().display());
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
-        .filter(|p| {
-            std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e == bin)
-                && std::fs::read(format!("/proc/{p}/environ"))
-                    .unwrap_or_default()
-                    .split(|b| *b == 0)
-                    .any(|x| x == mark.as_bytes())
-                && std::fs::read_to_string(format!("/proc/{p}/stat"))
-                    .is_ok_and(|s| !s[s.rfind(')').unwrap() + 2..].starts_with('Z'))
-        })
-        .collect()
 }
 
 const TREE: &str = "[jobs.root]\ntype = \"script\"\ntimeout = \"5m\"\n\
@@ -169,7 +145,7 @@ fn a_sub_run_tree_never_exceeds_its_depth_quotas_and_every_run_ends() {
                 seen[d] = seen[d].max(per[d]);
             }
         }
-        if runs.len() == 10 && runs.iter().all(ended) {
+        if runs.len() == 10 && runs.iter().all(|r| status_of(r).is_end()) {
             break;
         }
         assert!(Instant::now() < deadline, "the tree did not end: {runs:#?}");
@@ -230,7 +206,7 @@ fn cancelling_the_root_of_a_tree_leaves_no_process() {
     ok(&o);
     let runs = all_runs(&env);
     assert!(
-        runs.iter().all(ended),
+        runs.iter().all(|r| status_of(r).is_end()),
         "every run of the tree ended: {runs:#?}"
     );
     assert!(runs.iter().all(|r| r["status"] == "cancelled"), "{runs:#?}");

@@ -8,10 +8,9 @@
 use crate::support::*;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus, Output};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -26,124 +25,6 @@ const LONG: Duration = Duration::from_secs(60);
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-/// A process started by a test, killed (and reaped) on drop unless it was waited for.
-struct Proc {
-    child: Option<Child>,
-    out: PathBuf,
-    err: PathBuf,
-}
-
-impl Proc {
-    fn pid(&self) -> i32 {
-        self.child.as_ref().unwrap().id() as i32
-    }
-
-    /// Waits for the process to exit (with a deadline) and returns its output.
-    fn wait(&mut self, limit: Duration) -> (Output, Duration) {
-        let start = Instant::now();
-        let child = self.child.as_mut().expect("already waited");
-        let status: ExitStatus = wait_for("jobctl to exit", limit, || child.try_wait().unwrap());
-        self.child = None;
-        let o = Output {
-            status,
-            stdout: std::fs::read(&self.out).unwrap_or_default(),
-            stderr: std::fs::read(&self.err).unwrap_or_default(),
-        };
-        (o, start.elapsed())
-    }
-
-    fn exited(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_none_or(|c| c.try_wait().unwrap().is_some())
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Starts `jobctl ARGS` with its output going to files, not pipes: a tick's detached
-/// supervisors inherit its stderr, so reading pipes to their end would wait for the runs.
-fn spawn(env: &Env, args: &[&str], now: Option<&str>) -> Proc {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let dir = env.home().join("cmd-output");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (out, err) = (dir.join(format!("{n}.out")), dir.join(format!("{n}.err")));
-    let mut c = env.cmd(args);
-    if let Some(now) = now {
-        c.env("JOBCTL_NOW", now);
-    }
-    c.stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap());
-    Proc {
-        child: Some(c.spawn().expect("start jobctl")),
-        out,
-        err,
-    }
-}
-
-/// `jobctl ARGS` to its exit, output through files; returns the output and how long it took.
-fn run_detached(env: &Env, args: &[&str], now: Option<&str>) -> (Output, Duration) {
-    spawn(env, args, now).wait(LONG)
-}
-
-/// The state of a process from /proc/PID/stat (`None`: gone).
-fn proc_state(pid: i32) -> Option<char> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    s[s.rfind(')')? + 2..].chars().next()
-}
-
-fn alive(pid: i32) -> bool {
-    matches!(proc_state(pid), Some(c) if c != 'Z' && c != 'X')
-}
-
-/// Live and zombie processes whose process group is `pgid`.
-fn group_members(pgid: i64) -> (Vec<i32>, Vec<i32>) {
-    let (mut live, mut zombies) = (Vec::new(), Vec::new());
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(i) = s.rfind(')') else { continue };
-        let f: Vec<&str> = s[i + 2..].split(' ').collect();
-        if f.len() > 2 && f[2].parse::<i64>().ok() == Some(pgid) {
-            if f[0] == "Z" {
-                zombies.push(pid)
-            } else {
-                live.push(pid)
-            }
-        }
-    }
-    (live, zombies)
-}
-
-fn cmdline(pid: i32) -> String {
-    String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default())
-        .replace('\0', " ")
-}
-
-/// A run as stored, read from the db without the recovery that `jobctl` commands do.
-fn stored_run(env: &Env, id: i64) -> jobctl::store::RunRecord {
-    env.store()
-        .get_run(id)
-        .unwrap()
-        .unwrap_or_else(|| panic!("no run {id}"))
-}
-
-fn stored_runs(env: &Env) -> Vec<jobctl::store::RunRecord> {
-    env.store().history(None, 1000).unwrap()
-}
 
 /// `pid N` / `run M` from the job's lock file.
 fn lock_holder(env: &Env, job: &str) -> Option<(i32, i64)> {
@@ -167,37 +48,6 @@ fn wait_job_processes(env: &Env, id: i64) -> Vec<i32> {
         let (live, _) = run_processes(&env.state_dir(), id);
         (!live.is_empty()).then_some(live)
     })
-}
-
-/// Waits until run `id` is recorded as ended; returns its record.
-fn wait_ended(env: &Env, id: i64) -> jobctl::store::RunRecord {
-    wait_for(&format!("run {id} to end"), LONG, || {
-        let r = stored_run(env, id);
-        (r.status != "running").then_some(r)
-    })
-}
-
-/// Asserts nothing of run `id` is left: no process with its marks, nothing in its process
-/// group, live or zombie.
-#[track_caller]
-fn assert_nothing_left(env: &Env, id: i64) {
-    let (live, zombies) = run_processes(&env.state_dir(), id);
-    assert!(
-        live.is_empty() && zombies.is_empty(),
-        "run {id} left processes: live {live:?}, zombies {zombies:?}"
-    );
-    if let Some(pgid) = stored_run(env, id).pgid {
-        let (live, zombies) = group_members(pgid);
-        let desc: Vec<String> = live
-            .iter()
-            .chain(&zombies)
-            .map(|p| format!("{p}: {}", cmdline(*p)))
-            .collect();
-        assert!(
-            live.is_empty() && zombies.is_empty(),
-            "run {id}'s process group {pgid} is not empty: {desc:?}"
-        );
-    }
 }
 
 /// For a lost run: its orphaned processes were children of the dead supervisor, so once
@@ -297,7 +147,7 @@ fn racing_ticks_start_exactly_one_run() {
     );
 
     release(&w);
-    let r = wait_ended(env, id);
+    let r = wait_ended(env, id, LONG);
     assert_eq!(r.status, "succeeded", "{r:?}");
     assert_nothing_left(env, id);
     // Exactly one job process ever ran.
@@ -401,7 +251,7 @@ fn force_of_a_running_job_exits_75_and_starts_nothing() {
     );
 
     release(&w);
-    assert_eq!(wait_ended(env, id).status, "succeeded");
+    assert_eq!(wait_ended(env, id, LONG).status, "succeeded");
     assert_nothing_left(env, id);
 }
 
@@ -701,7 +551,7 @@ fn a_killed_supervisors_run_becomes_lost_its_processes_are_killed_and_the_job_ru
     let (id2, _) = start_long(env, T_NEXT);
     assert!(id2 > id);
     release(&w);
-    assert_eq!(wait_ended(env, id2).status, "succeeded");
+    assert_eq!(wait_ended(env, id2, LONG).status, "succeeded");
     assert_nothing_left(env, id2);
 }
 
@@ -858,7 +708,7 @@ fn a_long_job_does_not_delay_another_jobs_start() {
         .into_iter()
         .find(|r| r.job == "quick")
         .expect("quick started");
-    assert_eq!(wait_ended(env, quick1.id).status, "succeeded");
+    assert_eq!(wait_ended(env, quick1.id, LONG).status, "succeeded");
     wait_job_processes(env, long.id);
 
     // An hour later the long job still runs; quick starts again at once.
@@ -873,7 +723,7 @@ fn a_long_job_does_not_delay_another_jobs_start() {
             .into_iter()
             .find(|r| r.job == "quick" && r.id != quick1.id)
     });
-    assert_eq!(wait_ended(env, quick2.id).status, "succeeded");
+    assert_eq!(wait_ended(env, quick2.id, LONG).status, "succeeded");
     assert_eq!(
         stored_run(env, long.id).status,
         "running",
@@ -886,7 +736,7 @@ fn a_long_job_does_not_delay_another_jobs_start() {
     );
 
     release(&w);
-    assert_eq!(wait_ended(env, long.id).status, "succeeded");
+    assert_eq!(wait_ended(env, long.id, LONG).status, "succeeded");
     assert_nothing_left(env, long.id);
 }
 
@@ -971,16 +821,6 @@ fn sigterm_to_a_forced_run_cancels_it_and_exits_143() {
 #[test]
 fn sigint_to_a_forced_run_cancels_it_and_exits_130() {
     signal_force(Signal::SIGINT, 130);
-}
-
-/// Whether `pid` has a handler installed for `sig` (SigCgt in /proc/PID/status).
-fn catches(pid: i32, sig: Signal) -> bool {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("SigCgt:"))
-        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
-        .is_some_and(|mask| mask & (1 << (sig as i32 - 1)) != 0)
 }
 
 fn signal_run_wait(sig: Signal, expected: i32) {

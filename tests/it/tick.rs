@@ -56,31 +56,6 @@ fn tick_at(env: &Env, now: &str) -> Output {
     env.run_at(now, &["run", "--wait"])
 }
 
-/// `jobctl ARGS` with its output going to files, not pipes: a tick's detached supervisors
-/// inherit its stderr, so `Command::output()` would wait for the runs to end.
-fn run_detached(env: &Env, args: &[&str], now: Option<&str>) -> (Output, Duration) {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = env.home().join("cmd-output");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (out_p, err_p) = (dir.join(format!("{n}.out")), dir.join(format!("{n}.err")));
-    let mut c = env.cmd(args);
-    if let Some(now) = now {
-        c.env("JOBCTL_NOW", now);
-    }
-    c.stdout(std::fs::File::create(&out_p).unwrap())
-        .stderr(std::fs::File::create(&err_p).unwrap());
-    let start = Instant::now();
-    let status = c.status().expect("run jobctl");
-    let took = start.elapsed();
-    let o = Output {
-        status,
-        stdout: std::fs::read(&out_p).unwrap(),
-        stderr: std::fs::read(&err_p).unwrap(),
-    };
-    (o, took)
-}
-
 /// A TOML literal string of a path (temp paths hold no single quote).
 fn lit(p: &Path) -> String {
     format!("'{}'", p.display())

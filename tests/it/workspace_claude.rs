@@ -10,27 +10,6 @@ use crate::support::git::Repos;
 use crate::support::model_stub::{ModelStub, Script};
 use crate::support::*;
 
-use std::path::{Path, PathBuf};
-
-fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/realcli/node_modules/.bin")
-}
-
-fn have(name: &str) -> bool {
-    let p = bin_dir().join(name);
-    if p.exists() {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "the real {name} CLI is missing at {}: run `npm ci` in tests/realcli",
-            p.display()
-        );
-    }
-    eprintln!("skipped: the real {name} CLI is not installed (npm ci --prefix tests/realcli)");
-    false
-}
-
 #[test]
 fn claudes_tool_call_edits_the_worktree_and_the_branch_on_the_remote_holds_it() {
     if !have("claude") {

@@ -62,13 +62,6 @@ fn job(name: &str, arg: &str, workspace_extra: &str) -> String {
     )
 }
 
-fn last_run(env: &Env, job: &str) -> Value {
-    env.history_json(&[job, "-n", "1"])
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("no run of {job}"))
-}
-
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = list
         .iter()

@@ -2,7 +2,6 @@
 //! seeded with a few files and a `.gitignore`, and the user's checkout cloned from it.
 //! Git runs with no system or global config (HOME is the test's), so what the machine's
 //! user configured never leaks in.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

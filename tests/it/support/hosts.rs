@@ -1,7 +1,6 @@
 //! Several hosts on one PostgreSQL state for the tests, simulated as several
 //! `JOBCTL_HOME`s (each its own state dir and config, with its own `[state] host`) against
 //! one database of a throwaway cluster, reached straight or through PgBouncer.
-#![allow(dead_code)]
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 

@@ -2,8 +2,8 @@
 //! `jobctl` binary run against it, and polling with a deadline instead of sleeping. Its
 //! modules are shared by every area of the test crate; what a test needs of it comes in
 //! with `use crate::support::*` (the submodules that only some areas use by their path).
-#![allow(dead_code)]
 
+mod clis;
 /// The benchmark's fixture generation (a large history through jobctl's own store code),
 /// shared with `examples/bench`, whose file it is: the example is a crate of its own.
 #[path = "../../../examples/bench/fixtures.rs"]
@@ -13,7 +13,13 @@ pub mod git;
 pub mod hosts;
 pub mod model_stub;
 pub mod pg;
+mod procs;
+mod runs;
 pub mod server;
+
+pub use clis::*;
+pub use procs::*;
+pub use runs::*;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -77,9 +83,16 @@ impl Env {
 
     /// `jobctl ARGS` in this env: JOBCTL_HOME set, no colour, UTC unless the test sets TZ.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .current_dir(self.home())
+        let mut c = self.command(BIN);
+        c.args(args);
+        c
+    }
+
+    /// `program` with this env's environment (as [`Env::cmd`] gives jobctl): for a
+    /// program that runs jobctl in turn (`setpriv ... jobctl`).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        c.current_dir(self.home())
             .env("JOBCTL_HOME", self.home())
             .env_remove("JOBCTL_CONFIG")
             .env_remove("JOBCTL_NOW")
@@ -103,6 +116,15 @@ impl Env {
             .expect("run jobctl")
     }
 
+    /// The state database opened straight with SQL: no jobctl code (no recovery, no
+    /// migration) comes between a test and what a crash left.
+    pub fn db(&self) -> rusqlite::Connection {
+        let c =
+            rusqlite::Connection::open(self.state_dir().join("jobctl.db")).expect("open the db");
+        c.busy_timeout(Duration::from_secs(10)).unwrap();
+        c
+    }
+
     pub fn store(&self) -> jobctl::store::sqlite::SqliteStore {
         jobctl::store::sqlite::SqliteStore::open(&self.state_dir()).expect("open store")
     }
@@ -122,6 +144,16 @@ impl Env {
         assert_eq!(code(&out), 0, "history failed: {}", stderr(&out));
         serde_json::from_slice(&out.stdout).expect("history --json is JSON")
     }
+}
+
+/// An env whose config `f` builds from the env (so it can name the temp home), and the
+/// sweep that kills what its runs leave behind.
+pub fn swept_env(f: impl FnOnce(&Env) -> String) -> (Env, Sweep) {
+    let env = Env::new();
+    let toml = f(&env);
+    env.config(&toml);
+    let sweep = Sweep::new(&env);
+    (env, sweep)
 }
 
 /// `[runner]` (UTC, 1 s grace) whose jobs see `HOME/bin` first on their PATH: where the
@@ -171,95 +203,6 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>
             panic!("timed out after {limit:?} waiting for {what}");
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Pids of live processes whose environment holds `entry` (e.g. `JOBCTL_RUN_ID=3`) and
-/// `JOBCTL_STATE_DIR=<state_dir>`; zombies are reported separately.
-pub fn run_processes(state_dir: &Path, run_id: i64) -> (Vec<i32>, Vec<i32>) {
-    let marks = [
-        format!("JOBCTL_RUN_ID={run_id}"),
-        format!("JOBCTL_STATE_DIR={}", state_dir.display()),
-    ];
-    let mut live = Vec::new();
-    let mut zombies = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let zombie = stat
-            .rfind(')')
-            .is_some_and(|i| stat[i + 2..].starts_with('Z'));
-        let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-        let has = |m: &str| env.split(|b| *b == 0).any(|x| x == m.as_bytes());
-        if marks.iter().all(|m| has(m)) {
-            if zombie {
-                zombies.push(pid)
-            } else {
-                live.push(pid)
-            }
-        }
-    }
-    (live, zombies)
-}
-
-/// Pids of live processes (not this one) whose environment holds any of `marks`.
-pub fn marked_pids(marks: &[String]) -> Vec<i32> {
-    let me = std::process::id() as i32;
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-        if env
-            .split(|b| *b == 0)
-            .any(|x| marks.iter().any(|m| x == m.as_bytes()))
-        {
-            out.push(pid);
-        }
-    }
-    out
-}
-
-/// Kills, on drop, every process that carries this env's marks (jobctl processes started
-/// with its `JOBCTL_HOME`, job processes with its `JOBCTL_STATE_DIR`), so a failing test
-/// leaves nothing running.
-pub struct Sweep {
-    marks: Vec<String>,
-}
-
-impl Sweep {
-    pub fn new(env: &Env) -> Sweep {
-        Sweep {
-            marks: vec![
-                format!("JOBCTL_HOME={}", env.home().display()),
-                format!("JOBCTL_STATE_DIR={}", env.state_dir().display()),
-            ],
-        }
-    }
-}
-
-impl Drop for Sweep {
-    fn drop(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let pids = marked_pids(&self.marks);
-            if pids.is_empty() || Instant::now() > deadline {
-                break;
-            }
-            for p in pids {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(p),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
     }
 }
 

@@ -1,14 +1,13 @@
 //! `jobctl serve` for the tests: the real binary on a free loopback port, its tokens, and
 //! plain HTTP to it. The server is stopped with SIGTERM when dropped (SIGKILL if it does not
 //! stop in time), and its stderr is kept for assertion messages.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{Env, code, stderr};
+use super::{Env, RunSource, code, status_of, stderr};
 
 pub struct Server {
     child: Child,
@@ -203,6 +202,36 @@ impl Drop for Server {
         if let Ok(None) = self.child.try_wait() {
             self.terminate();
         }
+    }
+}
+
+/// Runs as the API serves them (`GET /api/v1/runs/ID`) to a holder of `token`.
+pub struct Api<'a> {
+    pub server: &'a Server,
+    pub token: &'a str,
+}
+
+impl Server {
+    /// This server's runs as `token` reads them.
+    pub fn api<'a>(&'a self, token: &'a str) -> Api<'a> {
+        Api {
+            server: self,
+            token,
+        }
+    }
+}
+
+impl RunSource for Api<'_> {
+    type Doc = serde_json::Value;
+    fn doc(&self, id: i64) -> serde_json::Value {
+        let r = self
+            .server
+            .get(&format!("/api/v1/runs/{id}"), Some(self.token));
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    }
+    fn status(doc: &serde_json::Value) -> jobctl::core::run::RunStatus {
+        status_of(doc)
     }
 }
 
