@@ -1,7 +1,7 @@
 //! jobctl's integration tests: one test binary, a module per area (`cargo test -- hosts::`
 //! runs one area, `cargo test -- hosts::a_name` one test). Every module drives the real
 //! `jobctl` binary in a temp `JOBCTL_HOME` through the harness in [`support`]; the store
-//! contract ([`contract`]) runs against each backend.
+//! contract ([`contract`]) runs against each backend as one test per check.
 
 mod agents;
 mod api;

@@ -1,14 +1,97 @@
 //! The contract every store backend must pass: one suite written against the store traits
-//! (`jobctl::store`), run against each backend by a module of its own (`sqlite`,
-//! `postgres`). The guarantees that make several jobctl processes safe are
-//! checked here with real concurrency: handles opened separately, racing from threads.
-#![allow(dead_code)]
+//! (`jobctl::store`), run against each backend by a module of its own ([`sqlite`],
+//! [`postgres`]) as one test per check, each on a fresh store: `contract::sqlite::` and
+//! `contract::postgres::` name them, and one failing check hides no other. The guarantees
+//! that make several jobctl processes safe are checked here with real concurrency: handles
+//! opened separately, racing from threads. A backend several hosts share passes two more
+//! parts: the run logs it keeps ([`logs`]) and its fenced writes ([`fences`]).
 
+/// One `#[test]` per contract check in the calling module, each on the fresh store that
+/// `$fresh()` returns (`None`: the backend is not installed here, and the check says so).
+/// `contract_tests!(fresh)` makes the checks every backend passes; `contract_tests!(fresh;
+/// logs, fences)` adds those of a store that keeps run logs and fences its writes.
+macro_rules! contract_tests {
+    (@logs $fresh:path) => {
+        contract_tests!(@checks $fresh;
+            a_log_is_appended_by_position_and_read_in_slices,
+            a_log_keeps_the_last_cap_bytes,
+            a_log_followed_while_it_is_written_reads_each_byte_once_in_order,
+            an_ended_runs_log_is_read_back_and_goes_with_the_run
+        );
+    };
+    (@fences $fresh:path) => {
+        contract_tests!(@checks $fresh;
+            a_write_under_a_superseded_lease_is_refused_and_changes_nothing
+        );
+    };
+    (@checks $fresh:path; $($check:ident),+) => {
+        $(
+            #[test]
+            fn $check() {
+                if let Some(b) = $fresh(stringify!($check)) {
+                    $crate::contract::$check(&b);
+                }
+            }
+        )+
+    };
+    ($fresh:path $(; $($part:ident),+)?) => {
+        contract_tests!(@checks $fresh;
+            a_slot_is_claimed_once,
+            a_job_has_one_running_run,
+            racing_claims_of_one_slot_give_one_run,
+            a_run_is_closed_once_with_everything_it_recorded,
+            history_latest_and_failures,
+            pages_of_runs_go_back_by_id_under_their_filters,
+            runs_are_counted_by_job_and_status,
+            the_first_answer_to_a_key_is_kept_for_a_day,
+            pruning_keeps_the_newest_and_running_runs,
+            a_run_keeps_its_workspace_changes_and_hooks,
+            pruning_keeps_runs_whose_worktree_is_on_disk,
+            a_runs_events_are_read_oldest_first,
+            job_states_round_trip,
+            events_are_appended_and_read_newest_first,
+            events_become_visible_in_id_order,
+            meta_round_trips,
+            reservations_stop_at_the_budget_and_disable_the_scope,
+            racing_reservations_grant_exactly_the_budget,
+            a_release_after_a_reset_gives_nothing_back,
+            a_lost_run_gives_back_only_an_unstarted_reservation,
+            the_budget_day_moves_forward_only_and_clears_by_kind,
+            scopes_are_set_with_reasons_and_events,
+            queued_runs_wait_in_order_and_start_once_under_their_limits,
+            racing_starts_of_a_queued_run_start_it_once,
+            transitions_move_once_with_their_event_and_refuse_the_rest,
+            control_requests_are_taken_only_by_runs_not_ended,
+            a_failed_run_and_its_retry_are_made_at_once,
+            descendants_and_the_latest_successes_are_found,
+            events_are_read_in_order_after_an_id,
+            racing_reservations_stop_at_the_tree_budget,
+            racing_enqueues_of_one_job_queue_one_run,
+            racing_starts_stop_at_the_depth_limit,
+            a_paused_run_holds_its_lease,
+            racing_reservations_from_several_agents_stop_at_the_tree_budget
+        );
+        $($(contract_tests!(@$part $fresh);)+)?
+    };
+}
+
+// The parts of a store several hosts share: only PostgreSQL is one.
+#[cfg(feature = "postgres")]
+mod fences;
+#[cfg(feature = "postgres")]
+mod logs;
 mod pages;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod racing_control;
 mod sqlite;
+
+#[cfg(feature = "postgres")]
+pub use fences::*;
+#[cfg(feature = "postgres")]
+pub use logs::*;
+pub use pages::*;
+pub use racing_control::*;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -29,111 +112,6 @@ pub trait Backend: Sync {
     /// Whether several hosts share this store (it keeps a row per host).
     fn shared_by_hosts(&self) -> bool {
         false
-    }
-}
-
-/// One named check of the contract.
-type Check<B> = (&'static str, fn(&B));
-
-/// Runs every contract check against `b`, each on a fresh store from `fresh`.
-pub fn run_all<B: Backend>(fresh: impl Fn() -> B) {
-    let checks: &[Check<B>] = &[
-        ("a slot is claimed once", a_slot_is_claimed_once),
-        ("a job has one running run", a_job_has_one_running_run),
-        (
-            "racing claims of one slot",
-            racing_claims_of_one_slot_give_one_run,
-        ),
-        (
-            "a run is closed once",
-            a_run_is_closed_once_with_everything_it_recorded,
-        ),
-        ("history and latest runs", history_latest_and_failures),
-        (
-            "pages of runs",
-            pages::pages_of_runs_go_back_by_id_under_their_filters,
-        ),
-        ("run counts", pages::runs_are_counted_by_job_and_status),
-        (
-            "idempotent answers",
-            pages::the_first_answer_to_a_key_is_kept_for_a_day,
-        ),
-        ("pruning", pruning_keeps_the_newest_and_running_runs),
-        (
-            "workspaces, changes and hooks",
-            a_run_keeps_its_workspace_changes_and_hooks,
-        ),
-        (
-            "pruning keeps worktrees findable",
-            pruning_keeps_runs_whose_worktree_is_on_disk,
-        ),
-        ("a run's events", a_runs_events_are_read_oldest_first),
-        ("job states", job_states_round_trip),
-        ("events", events_are_appended_and_read_newest_first),
-        (
-            "events visible in id order",
-            events_become_visible_in_id_order,
-        ),
-        ("meta", meta_round_trips),
-        (
-            "reservations",
-            reservations_stop_at_the_budget_and_disable_the_scope,
-        ),
-        (
-            "racing reservations",
-            racing_reservations_grant_exactly_the_budget,
-        ),
-        ("releases", a_release_after_a_reset_gives_nothing_back),
-        (
-            "lost refunds",
-            a_lost_run_gives_back_only_an_unstarted_reservation,
-        ),
-        (
-            "budget day",
-            the_budget_day_moves_forward_only_and_clears_by_kind,
-        ),
-        ("scopes", scopes_are_set_with_reasons_and_events),
-        (
-            "queued runs",
-            queued_runs_wait_in_order_and_start_once_under_their_limits,
-        ),
-        (
-            "racing queue starts",
-            racing_starts_of_a_queued_run_start_it_once,
-        ),
-        (
-            "transitions",
-            transitions_move_once_with_their_event_and_refuse_the_rest,
-        ),
-        (
-            "control requests",
-            control_requests_are_taken_only_by_runs_not_ended,
-        ),
-        ("retries", a_failed_run_and_its_retry_are_made_at_once),
-        ("sub-runs", descendants_and_the_latest_successes_are_found),
-        ("event log order", events_are_read_in_order_after_an_id),
-        ("tree budgets", racing_reservations_stop_at_the_tree_budget),
-        (
-            "racing enqueues",
-            racing_control::racing_enqueues_of_one_job_queue_one_run,
-        ),
-        (
-            "racing starts at a depth limit",
-            racing_control::racing_starts_stop_at_the_depth_limit,
-        ),
-        (
-            "a paused run's lease",
-            racing_control::a_paused_run_holds_its_lease,
-        ),
-        (
-            "tree budgets across agents",
-            racing_control::racing_reservations_from_several_agents_stop_at_the_tree_budget,
-        ),
-    ];
-    for (name, check) in checks {
-        let b = fresh();
-        eprintln!("contract: {name}");
-        check(&b);
     }
 }
 

@@ -1,46 +1,105 @@
-//! The store contract (`contract`) against PostgreSQL: each check on a fresh
-//! database of one throwaway cluster, its handles separate connections as processes (and
-//! hosts) open them. Without PostgreSQL installed it says so and passes (fails under CI).
-use crate::contract;
-use crate::support::pg;
+//! The store contract against PostgreSQL: each check on a fresh database of one throwaway
+//! cluster, its handles separate connections as processes (and hosts) open them. The
+//! cluster is started by the first check that needs it and shared by the others (one per
+//! test process, stopped when it exits). A store several hosts share keeps run logs and
+//! fences its writes: it passes those parts of the contract too. Without PostgreSQL
+//! installed each check says so and passes (fails under CI).
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use jobctl::coord::Coordinator;
+use jobctl::coord::pg::PgCoordinator;
 use jobctl::store::Store;
 use jobctl::store::postgres::PgStore;
 
-struct Postgres {
+use super::{Backend, Fenced, TakenOver};
+use crate::support::{pg, wait_for};
+
+pub struct Postgres {
     url: String,
-    _dir: tempfile::TempDir,
-    state: PathBuf,
+    dir: tempfile::TempDir,
 }
 
-impl contract::Backend for Postgres {
+impl Postgres {
+    /// A handle on the store as host `host` opens it (its own state directory).
+    fn open_as(&self, host: &str) -> PgStore {
+        PgStore::open(&self.url, host, &self.state(host)).expect("open the state database")
+    }
+
+    fn state(&self, host: &str) -> PathBuf {
+        self.dir.path().join(host)
+    }
+}
+
+impl Backend for Postgres {
     fn open(&self) -> Box<dyn Store> {
-        Box::new(
-            PgStore::open(&self.url, "test-host", &self.state).expect("open the state database"),
-        )
+        Box::new(self.open_as("test-host"))
     }
     fn shared_by_hosts(&self) -> bool {
         true
     }
 }
 
-#[test]
-fn postgres_passes_the_store_contract() {
-    let Some(cluster) = pg::cluster_or_skip("postgres_passes_the_store_contract") else {
-        return;
-    };
-    contract::run_all(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state");
-        Postgres {
-            url: cluster.create_db(),
-            _dir: dir,
-            state,
+impl Fenced for Postgres {
+    fn take_over(&self, key: &str) -> TakenOver {
+        let coordinator = |host: &str, lease: Duration| {
+            let store = self.open_as(host);
+            PgCoordinator::new(
+                store.connection(),
+                &self.url,
+                host,
+                lease,
+                &self.state(host),
+            )
+        };
+        // Host a's lease lasts a millisecond, without heartbeats: a host stopped or cut off.
+        let a = coordinator("ha", Duration::from_millis(1));
+        let first = a.try_lease(key).unwrap().expect("a free lease");
+        let b = coordinator("hb", Duration::from_secs(60));
+        let second = wait_for(
+            "host b to take the expired lease",
+            Duration::from_secs(10),
+            || b.try_lease(key).unwrap(),
+        );
+        // Dropping a's handle releases only a's epoch: b goes on holding the lease.
+        TakenOver {
+            stale: first.fence().unwrap(),
+            current: second.fence().unwrap(),
+            holder: Box::new(second),
         }
-    });
+    }
 }
+
+/// The cluster of this test process, started by the first check that asks, stopped when
+/// the process exits; `None` (said in one line) when PostgreSQL is not installed here.
+fn cluster(check: &str) -> Option<Arc<pg::Cluster>> {
+    static SHARED: Mutex<Option<Arc<pg::Cluster>>> = Mutex::new(None);
+    extern "C" fn stop() {
+        let c = SHARED.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(c);
+    }
+    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(c) = &*shared {
+        return Some(Arc::clone(c));
+    }
+    let c = Arc::new(pg::cluster_or_skip(check)?);
+    // SAFETY: `stop` is a plain function that takes the cluster out of a static; it runs
+    // once, at exit, after the tests.
+    unsafe { nix::libc::atexit(stop) };
+    *shared = Some(Arc::clone(&c));
+    Some(c)
+}
+
+fn fresh(check: &str) -> Option<Postgres> {
+    Some(Postgres {
+        url: cluster(check)?.create_db(),
+        dir: tempfile::tempdir().unwrap(),
+    })
+}
+
+contract_tests!(fresh; logs, fences);
 
 /// Where several hosts share the state, `max_running` is each host's own (as the tick
 /// counts it): `Load::top_level` counts this host's top-level runs, while a job's
@@ -50,14 +109,12 @@ fn postgres_passes_the_store_contract() {
 fn max_running_counts_this_hosts_runs_and_a_queued_run_starts_on_its_starter() {
     use jobctl::core::run::{Actor, NewRun, Trigger};
     use jobctl::store::{Claim, Enqueued, Limits, QueueStart, RunStore};
-    let Some(cluster) = pg::cluster_or_skip(
-        "max_running_counts_this_hosts_runs_and_a_queued_run_starts_on_its_starter",
-    ) else {
+    let Some(db) =
+        fresh("max_running_counts_this_hosts_runs_and_a_queued_run_starts_on_its_starter")
+    else {
         return;
     };
-    let url = cluster.create_db();
-    let dir = tempfile::tempdir().unwrap();
-    let open = |host: &str| PgStore::open(&url, host, &dir.path().join(host)).unwrap();
+    let open = |host: &str| db.open_as(host);
     let (mut a, mut b) = (open("ha"), open("hb"));
     let forced = |job: &str| NewRun {
         job: job.into(),
