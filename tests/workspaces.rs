@@ -45,14 +45,8 @@ fn setup() -> (Env, Sweep, Repos) {
     (env, sweep, repos)
 }
 
-/// `[runner]` whose jobs (and their git) see the test's HOME and no system git config;
-/// `extra` goes inside the table.
 fn runner(env: &Env, extra: &str) -> String {
-    let home = env.home().display();
-    format!(
-        "[runner]\ntimezone = \"UTC\"\nkill_grace = \"1s\"\n\
-         env = {{ PATH = \"{home}/bin:/usr/bin:/bin\", HOME = \"{home}\", GIT_CONFIG_NOSYSTEM = \"1\" }}\n{extra}\n"
-    )
+    gitfix::runner_toml(env.home(), extra)
 }
 
 const AUTHOR: &str = "git_author = \"jobctl <jobctl@example.com>\"";
@@ -392,21 +386,21 @@ fn a_supervisor_killed_mid_run_leaves_a_worktree_that_recovery_keeps_and_cleanup
     let o = env.run(&["workspaces", "clean"]);
     ok(&o);
     let said = stdout(&o);
+    let branch = "jobctl/rescue/1";
     assert!(
-        said.contains("committed first") && said.contains("stays"),
+        said.contains(&format!("committed to branch {branch}, pushed to origin")),
         "{said}"
     );
     assert!(!dir.exists(), "removed");
     assert!(workspaces_json(&env).is_empty());
-    let branch = "jobctl/edit/1";
     assert!(
         repos.branches(&repos.checkout).iter().any(|b| b == branch),
-        "the branch with the saved work stays: its commits are on no remote"
+        "the rescue branch with the saved work is in the repository"
     );
     assert_eq!(
-        repos.git(&repos.checkout, &["show", &format!("{branch}:a.txt")]),
+        repos.show(branch, "a.txt"),
         "alpha, edited",
-        "what the agent left uncommitted was committed before the worktree went"
+        "what the agent left uncommitted was committed and pushed before the worktree went"
     );
     let run = last_run(&env, "edit");
     assert_eq!(run["workspace"]["kept"], false, "{run:#}");
@@ -886,7 +880,7 @@ fn a_token_in_a_repository_url_shows_in_no_record_or_message() {
     assert_eq!(run["status"], "failed");
     let err = run["error"].as_str().unwrap();
     assert!(
-        err.contains("can't make the local mirror of http://me:***@127.0.0.1:9/r.git"),
+        err.contains("can't make the local mirror of http://***@127.0.0.1:9/r.git"),
         "{err}"
     );
     let all = format!(

@@ -108,7 +108,7 @@ impl Inputs {
             .status()
             .map(|s| s.success())
             .map_err(|e| {
-                format!("can't run git ({git}: {e}) to check the branch name; set runner.git")
+                format!("can't run git ({git}: {e}) to check ref names; set runner.git")
             })
     }
 
