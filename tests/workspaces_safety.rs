@@ -124,6 +124,11 @@ fn clean_commits_uncommitted_work_to_a_rescue_branch_pushes_it_and_names_it() {
     );
     let events = stdout(&env.run(&["events", "--json", "--run", "1"]));
     assert!(events.contains("jobctl/rescue/1"), "{events}");
+    let shown = stdout(&env.run(&["show", "1"]));
+    assert!(
+        shown.contains("uncommitted work committed to jobctl/rescue/1"),
+        "{shown}"
+    );
 }
 
 #[test]
