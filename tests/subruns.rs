@@ -221,11 +221,9 @@ fn a_sub_run_tree_never_exceeds_its_depth_quotas_and_every_run_ends() {
 /// example list as if it were the default.
 #[test]
 fn without_depth_limits_a_depth_has_no_limit_of_its_own_as_the_guide_says() {
-    let guide = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/docs/run-control.md"
-    ))
-    .unwrap();
+    let guide =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/run-control.md"))
+            .unwrap();
     let line = guide
         .lines()
         .find(|l| l.contains("`runner.depth_limits"))

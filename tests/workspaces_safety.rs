@@ -150,11 +150,19 @@ fn clean_discard_throws_the_uncommitted_work_away_and_says_what() {
         .map(|p| p.as_str().unwrap())
         .collect();
     thrown.sort();
-    assert_eq!(thrown, ["a.txt", "b.txt", "d.txt", "new/c.txt"], "{done:#?}");
+    assert_eq!(
+        thrown,
+        ["a.txt", "b.txt", "d.txt", "new/c.txt"],
+        "{done:#?}"
+    );
     assert_eq!(done[0]["discarded"], true, "{done:#?}");
     assert!(done[0]["rescue_branch"].is_null(), "{done:#?}");
     assert!(!dir.exists());
-    assert_eq!(repos.branches(&repos.checkout), ["main"], "no rescue branch");
+    assert_eq!(
+        repos.branches(&repos.checkout),
+        ["main"],
+        "no rescue branch"
+    );
 
     // In words: how many files, and which.
     let dir = a_kept_uncommitted_run(&env);
@@ -196,7 +204,11 @@ fn a_value_git_would_read_as_an_option_is_a_config_error_and_never_reaches_git()
         ("branch = \"-{job}\"".into(), "jobs.edit.workspace.branch"),
     ];
     for (line, key) in &cases {
-        env.config(&format!("{}{}", runner(&env, AUTHOR), job("edit", "true", line)));
+        env.config(&format!(
+            "{}{}",
+            runner(&env, AUTHOR),
+            job("edit", "true", line)
+        ));
         let o = env.run(&["check"]);
         assert_eq!(code(&o), 78, "{line}: {}", both(&o));
         let err = stderr(&o);
@@ -217,7 +229,11 @@ fn a_value_git_would_read_as_an_option_is_a_config_error_and_never_reaches_git()
         ));
         let o = env.run(&["check"]);
         assert_eq!(code(&o), 78, "{url}: {}", both(&o));
-        assert!(stderr(&o).contains("jobs.edit.workspace.repo"), "{url}: {}", both(&o));
+        assert!(
+            stderr(&o).contains("jobs.edit.workspace.repo"),
+            "{url}: {}",
+            both(&o)
+        );
     }
     assert!(!env.home().join("injected").exists());
 }
@@ -384,13 +400,16 @@ fn a_job_that_deletes_or_moves_its_own_branch_does_not_lose_its_commit() {
             .find(|r| r["run_id"] == id)
             .unwrap();
         assert_eq!(run["status"], "succeeded", "{run:#}");
-        let head = run["workspace"]["head_commit"].as_str().unwrap().to_string();
+        let head = run["workspace"]["head_commit"]
+            .as_str()
+            .unwrap()
+            .to_string();
         assert_ne!(head, run["workspace"]["base_commit"].as_str().unwrap());
         let branch = format!("jobctl/{job}/{id}");
         if job == "drop" {
             assert_eq!(
                 branches_holding(&repos, &head),
-                [branch.clone()],
+                std::slice::from_ref(&branch),
                 "run {id}: its branch is restored at its commit"
             );
         } else {
@@ -415,12 +434,18 @@ fn nothing_left(repos: &Repos, workspace_dir: &Path, what: &str) {
     let left: Vec<_> = std::fs::read_dir(&admin)
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
-    assert!(left.is_empty(), "{what}: git's records of worktrees: {left:?}");
+    assert!(
+        left.is_empty(),
+        "{what}: git's records of worktrees: {left:?}"
+    );
     let git_dir = repos.checkout.join(".git");
     let locks = files_named(&git_dir, |n| n.ends_with(".lock") || n == "locked");
     assert!(locks.is_empty(), "{what}: {locks:?}");
     let runs = files_named(workspace_dir, |_| true);
-    assert!(runs.is_empty(), "{what}: left in the workspace dir: {runs:?}");
+    assert!(
+        runs.is_empty(),
+        "{what}: left in the workspace dir: {runs:?}"
+    );
 }
 
 /// Files under `dir` whose name `pick` takes.
@@ -444,7 +469,11 @@ fn files_named(dir: &Path, pick: impl Fn(&str) -> bool) -> Vec<PathBuf> {
 /// the `slow` filter (a no-op unless a repository configures one).
 fn a_big_file_on_main(repos: &Repos, mib: usize) {
     std::fs::write(repos.checkout.join("big.bin"), vec![b'x'; mib << 20]).unwrap();
-    std::fs::write(repos.checkout.join(".gitattributes"), "big.bin filter=slow\n").unwrap();
+    std::fs::write(
+        repos.checkout.join(".gitattributes"),
+        "big.bin filter=slow\n",
+    )
+    .unwrap();
     repos.git(&repos.checkout, &["add", "big.bin", ".gitattributes"]);
     repos.git(&repos.checkout, &["commit", "--quiet", "-m", "big"]);
     repos.git(&repos.checkout, &["push", "--quiet", "origin", "main"]);
@@ -498,13 +527,11 @@ fn a_set_up_stopped_at_its_deadline_or_failing_leaves_no_branch_worktree_or_lock
     let touch = format!("touch {}", started.display());
     env.config(&format!(
         "{}[jobs.slow]\ntype = \"script\"\ncommand = \"{touch}\"\ntimeout = \"2s\"\n\
-         [jobs.slow.workspace]\nrepo = \"checkout\"\n\n{}{}",
+         [jobs.slow.workspace]\nrepo = \"checkout\"\n\n{}\
+         [jobs.far]\ntype = \"script\"\ncommand = \"{touch}\"\n\
+         [jobs.far.workspace]\nrepo = \"http://127.0.0.1:9/r.git\"\n",
         runner(&env, AUTHOR),
         job("badbase", &touch, "base = \"no-such-branch\""),
-        format!(
-            "[jobs.far]\ntype = \"script\"\ncommand = \"{touch}\"\n\
-             [jobs.far.workspace]\nrepo = \"http://127.0.0.1:9/r.git\"\n"
-        )
     ));
     let t0 = Instant::now();
     let o = env.run(&["force", "slow"]);

@@ -107,9 +107,7 @@ impl Inputs {
             .stderr(std::process::Stdio::null())
             .status()
             .map(|s| s.success())
-            .map_err(|e| {
-                format!("can't run git ({git}: {e}) to check ref names; set runner.git")
-            })
+            .map_err(|e| format!("can't run git ({git}: {e}) to check ref names; set runner.git"))
     }
 
     /// Whether every recorded input still reads the same.

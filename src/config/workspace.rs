@@ -80,7 +80,9 @@ pub fn url_problem(url: &str) -> Option<String> {
     const SCHEMES: &[&str] = &["https", "http", "ssh", "git", "file", "git+ssh", "ssh+git"];
     let shown = crate::core::workspace::redact_url_credentials(url);
     if url.contains(|c: char| c.is_whitespace() || c.is_control()) {
-        return Some(format!("{shown:?} has whitespace or control characters in it"));
+        return Some(format!(
+            "{shown:?} has whitespace or control characters in it"
+        ));
     }
     let (host, path) = match url.split_once("://") {
         Some((scheme, rest)) => {
@@ -159,7 +161,10 @@ pub(super) fn workspace_section(
         let sample = workspace::render_template(b, job, 1, "20260101");
         let refname = format!("refs/heads/{sample}");
         let why = if sample.starts_with('-') {
-            Some(format!("{b:?} makes branch names like {sample:?}: {}", option_like(&sample)))
+            Some(format!(
+                "{b:?} makes branch names like {sample:?}: {}",
+                option_like(&sample)
+            ))
         } else {
             match ctx.inputs.git_ref_ok(git, &refname) {
                 Ok(true) => None,

@@ -217,8 +217,7 @@ impl DumbHttp {
                     line.clear();
                 }
                 let target = request.split(' ').nth(1).unwrap_or("/");
-                let body = file_of(target)
-                    .and_then(|rel| std::fs::read(repo.join(rel)).ok());
+                let body = file_of(target).and_then(|rel| std::fs::read(repo.join(rel)).ok());
                 let mut out = &conn;
                 let head = match &body {
                     Some(b) => format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n", b.len()),
@@ -244,6 +243,5 @@ fn file_of(target: &str) -> Option<String> {
     // The query git adds after one it kept starts with `&`.
     let t = t.split('&').next().unwrap_or_default();
     let rel: Vec<&str> = t.trim_start_matches('/').split('/').skip(1).collect();
-    (!rel.is_empty() && !rel.iter().any(|s| s.is_empty() || *s == ".."))
-        .then(|| rel.join("/"))
+    (!rel.is_empty() && !rel.iter().any(|s| s.is_empty() || *s == "..")).then(|| rel.join("/"))
 }

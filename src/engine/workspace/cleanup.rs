@@ -165,7 +165,6 @@ pub struct Cleaned {
     pub error: Option<String>,
 }
 
-
 /// How `workspaces clean` goes about it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CleanOptions {

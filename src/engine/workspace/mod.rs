@@ -166,7 +166,9 @@ pub fn set_up(
     let mut base = None;
     // Validated when the config was loaded; never handed to git where it reads options.
     if let Some(c) = candidates.iter().find(|c| c.starts_with('-')) {
-        return Err(format!("base {c:?} starts with \"-\"; git would read it as an option"));
+        return Err(format!(
+            "base {c:?} starts with \"-\"; git would read it as an option"
+        ));
     }
     for c in &candidates {
         let spec = format!("{c}^{{commit}}");
@@ -340,7 +342,9 @@ fn undo_add(git: &Git, git_dir: &Path, dir: &Path, branch: &str, base_commit: &s
 /// so `worktree prune` removes it once the directory is gone.
 fn unlock_records_of(git_dir: &Path, dir: &Path) {
     let canon = |p: &Path| match (p.parent(), p.file_name()) {
-        (Some(d), Some(n)) => d.canonicalize().map_or_else(|_| p.to_path_buf(), |d| d.join(n)),
+        (Some(d), Some(n)) => d
+            .canonicalize()
+            .map_or_else(|_| p.to_path_buf(), |d| d.join(n)),
         _ => p.to_path_buf(),
     };
     let want = canon(dir);
@@ -463,7 +467,10 @@ pub fn settle(
         .is_some_and(|h| h != info.base_commit);
     if ws.push && new_commits && push_now {
         let refspec = format!("refs/heads/{b}:refs/heads/{b}", b = info.branch);
-        match git.ok(&p.dir, &["push", "--no-progress", "--", &ws.remote, &refspec]) {
+        match git.ok(
+            &p.dir,
+            &["push", "--no-progress", "--", &ws.remote, &refspec],
+        ) {
             Ok(_) => {
                 info.pushed = true;
                 note(&format!(

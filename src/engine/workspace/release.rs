@@ -92,15 +92,9 @@ pub(crate) fn remove(
     }
     let mut restored = Vec::new();
     for head in heads {
-        let set = rescue::keep_reachable(
-            git,
-            git_dir,
-            &info.branch,
-            &info.base_commit,
-            &head,
-            run_id,
-        )
-        .map_err(|e| format!("can't keep the run's commit {head} on a branch: {e}"))?;
+        let set =
+            rescue::keep_reachable(git, git_dir, &info.branch, &info.base_commit, &head, run_id)
+                .map_err(|e| format!("can't keep the run's commit {head} on a branch: {e}"))?;
         restored.extend(set);
     }
     let fate = remove_worktree(git, git_dir, dir, info, pool)?;

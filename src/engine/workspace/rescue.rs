@@ -74,12 +74,17 @@ pub fn commit_to_rescue(
         message,
         &tree,
     ]);
-    let commit = git
-        .text(wt, &args)
-        .map_err(changes::commit_error)?;
+    let commit = git.text(wt, &args).map_err(changes::commit_error)?;
     git.ok(
         wt,
-        &["update-ref", "-m", "jobctl: rescued uncommitted work", &refname, &commit, ""],
+        &[
+            "update-ref",
+            "-m",
+            "jobctl: rescued uncommitted work",
+            &refname,
+            &commit,
+            "",
+        ],
     )?;
     Ok(branch)
 }
@@ -154,15 +159,11 @@ pub fn keep_reachable(
     };
     let (target, old) = match &tip {
         None => (run_ref, String::new()),
-        Some(tip)
-            if git.succeeds(git_dir, &["merge-base", "--is-ancestor", tip, commit])? =>
-        {
+        Some(tip) if git.succeeds(git_dir, &["merge-base", "--is-ancestor", tip, commit])? => {
             (run_ref, tip.clone())
         }
         Some(_) => (rescue_ref, String::new()),
     };
     git.ok(git_dir, &["update-ref", "-m", why, &target, commit, &old])?;
-    Ok(Some(
-        target.trim_start_matches("refs/heads/").to_string(),
-    ))
+    Ok(Some(target.trim_start_matches("refs/heads/").to_string()))
 }
