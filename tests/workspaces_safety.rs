@@ -20,7 +20,7 @@ mod gitfix;
 mod server;
 #[path = "common/tmpfs.rs"]
 mod tmpfs;
-use gitfix::Repos;
+use gitfix::{AUTHOR, Repos, pairs, path_of};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -31,8 +31,6 @@ use serde_json::Value;
 /// an ignored `debug.log`, and commits nothing.
 const EDIT: &str = "#!/bin/sh\nset -e\necho 'alpha, edited' > a.txt\nrm b.txt\n\
                     mkdir -p new && echo charlie > new/c.txt\necho delta > d.txt\necho noise > debug.log\n";
-
-const AUTHOR: &str = "git_author = \"jobctl <jobctl@example.com>\"";
 
 fn setup() -> (Env, Sweep, Repos) {
     let env = Env::new();
@@ -54,26 +52,6 @@ fn job(name: &str, command: &str, workspace_extra: &str) -> String {
     )
 }
 
-fn last_run(env: &Env, job: &str) -> Value {
-    env.history_json(&[job, "-n", "1"])
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("no run of {job}"))
-}
-
-fn path_of(run: &Value) -> PathBuf {
-    PathBuf::from(run["workspace"]["path"].as_str().unwrap())
-}
-
-fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = list
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
-    v.sort();
-    v
-}
-
 /// What [`EDIT`] changes, as `diff --name-status` says it.
 fn edits() -> Vec<(String, String)> {
     pairs(&[
@@ -92,7 +70,7 @@ fn a_kept_uncommitted_run(env: &Env) -> PathBuf {
         job("edit", "edit", "commit = false\nkeep = \"never\"")
     ));
     ok(&env.run(&["force", "edit"]));
-    let run = last_run(env, "edit");
+    let run = env.last_run("edit");
     assert_eq!(run["workspace"]["kept"], true, "{run:#}");
     path_of(&run)
 }
@@ -283,17 +261,17 @@ fn credentials_in_a_repository_url_show_in_no_output_record_log_or_answer() {
     for i in 0..urls.len() {
         let o = env.run(&["force", &format!("j{i}")]);
         assert!(!both(&o).contains("SECRET"), "{}", both(&o));
-        let run = last_run(&env, &format!("j{i}"));
+        let run = env.last_run(&format!("j{i}"));
         let want = if i < 3 { "succeeded" } else { "failed" };
         assert_eq!(run["status"], want, "{run:#}");
     }
-    let run = last_run(&env, "j0");
+    let run = env.last_run("j0");
     assert_eq!(
         run["workspace"]["repo"],
         format!("http://***@{at}/r.git"),
         "{run:#}"
     );
-    let run = last_run(&env, "j2");
+    let run = env.last_run("j2");
     assert_eq!(
         run["workspace"]["repo"],
         format!("http://{at}/r.git?access_token=***"),
@@ -501,7 +479,7 @@ fn a_set_up_that_fails_on_a_full_disk_leaves_no_branch_worktree_or_lock() {
     for _ in 0..2 {
         let o = env.run(&["force", "setup"]);
         assert_eq!(code(&o), 1, "{}", both(&o));
-        let run = last_run(&env, "setup");
+        let run = env.last_run("setup");
         let err = run["error"].as_str().unwrap();
         assert!(
             err.starts_with("workspace set-up failed") && err.contains("big.bin"),
@@ -537,7 +515,7 @@ fn a_set_up_stopped_at_its_deadline_or_failing_leaves_no_branch_worktree_or_lock
     let o = env.run(&["force", "slow"]);
     assert_ne!(code(&o), 0, "{}", both(&o));
     assert!(t0.elapsed() < Duration::from_secs(40), "{:?}", t0.elapsed());
-    let run = last_run(&env, "slow");
+    let run = env.last_run("slow");
     assert!(
         run["error"].as_str().unwrap().contains("deadline"),
         "{run:#}"
@@ -580,7 +558,7 @@ fn a_pre_run_hook_past_the_jobs_timeout_ends_the_run_timed_out_saying_so() {
     let o = env.run(&["force", "x"]);
     assert_eq!(code(&o), 124, "{}", both(&o));
     assert!(t0.elapsed() < Duration::from_secs(15), "{:?}", t0.elapsed());
-    let run = last_run(&env, "x");
+    let run = env.last_run("x");
     assert_eq!(run["status"], "timed_out", "{run:#}");
     let err = run["error"].as_str().unwrap();
     assert!(
@@ -595,7 +573,7 @@ fn a_pre_run_hook_past_the_jobs_timeout_ends_the_run_timed_out_saying_so() {
     assert_eq!(code(&o), 124, "{}", both(&o));
     assert!(t0.elapsed() < Duration::from_secs(15), "{:?}", t0.elapsed());
     assert!(started.exists());
-    let run = last_run(&env, "y");
+    let run = env.last_run("y");
     assert_eq!(run["status"], "timed_out", "{run:#}");
     let took = run["duration_ms"].as_i64().unwrap_or_default();
     assert!(took < 6_000, "{run:#}");

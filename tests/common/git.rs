@@ -33,6 +33,24 @@ pub fn runner_toml(home: &Path, extra: &str) -> String {
     )
 }
 
+/// `runner.git_author`: who jobctl's commits are by.
+pub const AUTHOR: &str = "git_author = \"jobctl <jobctl@example.com>\"";
+
+/// `(letter, path)` pairs, sorted: what [`Repos::branch_changes`] returns.
+pub fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = list
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The worktree directory of a run (its `history --json` record).
+pub fn path_of(run: &serde_json::Value) -> PathBuf {
+    PathBuf::from(run["workspace"]["path"].as_str().unwrap())
+}
+
 /// `git -C dir ARGS` as the test's user; panics with git's words on failure.
 pub fn git(home: &Path, dir: &Path, args: &[&str]) -> String {
     let out = git_out(home, dir, args);
