@@ -64,11 +64,11 @@ fn ref_problem(ctx: &mut Ctx<'_>, git: &str, refname: &str, value: &str) -> Opti
         return Some(option_like(value));
     }
     match ctx.inputs.git_ref_ok(git, refname) {
-        Ok(true) => None,
         Ok(false) => Some(format!(
             "{value:?} is not a valid ref name (see git check-ref-format)"
         )),
-        Err(e) => Some(e),
+        // A git that can't run is said once, at `branch`.
+        Ok(true) | Err(_) => None,
     }
 }
 
@@ -180,14 +180,17 @@ pub(super) fn workspace_section(
     }
     let commit_message = template(ctx, "commit_message", DEFAULT_COMMIT_MESSAGE);
     let remote = t.str(ctx, "remote").unwrap_or_else(|| "origin".into());
-    let remote_ok = !remote.is_empty()
-        && !remote.contains(|c: char| c.is_whitespace() || c == '/')
-        && ref_problem(ctx, git, &format!("refs/remotes/{remote}/HEAD"), &remote).is_none();
-    if !remote_ok {
+    let remote_problem =
+        if remote.is_empty() || remote.contains(|c: char| c.is_whitespace() || c == '/') {
+            Some(format!("found {remote:?}"))
+        } else {
+            ref_problem(ctx, git, &format!("refs/remotes/{remote}/HEAD"), &remote)
+        };
+    if let Some(why) = remote_problem {
         ctx.err(
             span_of(t, "remote"),
             &t.key_path("remote"),
-            format!("expected a remote's name (like \"origin\"), found {remote:?}"),
+            format!("expected a remote's name (like \"origin\"): {why}"),
         );
     }
     let base = t.str(ctx, "base");
