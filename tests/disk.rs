@@ -13,6 +13,9 @@
 
 mod common;
 use common::*;
+#[path = "common/tmpfs.rs"]
+mod tmpfs;
+use tmpfs::Tmpfs;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -33,111 +36,21 @@ const LIMIT: Duration = Duration::from_secs(120);
 // A small file system for the state directory
 // ---------------------------------------------------------------------------------------
 
-/// A tmpfs mounted on a directory, unmounted on drop.
-struct Tmpfs {
-    dir: PathBuf,
-}
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Result<Tmpfs, String> {
-        std::fs::create_dir_all(dir).unwrap();
-        let o = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "tmpfs",
-            ])
-            .arg(dir)
-            .output()
-            .map_err(|e| format!("can't run mount: {e}"))?;
-        if !o.status.success() {
-            return Err(format!("mount -t tmpfs failed: {}", stderr(&o).trim()));
-        }
-        Ok(Tmpfs {
-            dir: dir.to_path_buf(),
-        })
-    }
-
-    /// Bytes in use.
-    fn used(&self) -> u64 {
-        let s = nix::sys::statvfs::statvfs(&self.dir).unwrap();
-        (s.blocks() - s.blocks_free()) as u64 * s.fragment_size() as u64
-    }
-
-    fn available(&self) -> u64 {
-        let s = nix::sys::statvfs::statvfs(&self.dir).unwrap();
-        s.blocks_available() as u64 * s.fragment_size() as u64
-    }
-
-    /// Fills the file system with a file until `leave` bytes are left.
-    fn fill(&self, leave: u64) -> PathBuf {
-        use std::io::Write;
-        let p = self.dir.join("filler");
-        let mut f = std::fs::File::create(&p).unwrap();
-        let chunk = vec![b'f'; 64 * 1024];
-        while self.available() > leave {
-            let n = (self.available() - leave).min(chunk.len() as u64) as usize;
-            f.write_all(&chunk[..n]).unwrap();
-        }
-        p
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let ok = Command::new("umount")
-            .arg(&self.dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            // Something still has a file open in it: detach it rather than leave it
-            // mounted under a temp dir that is about to go.
-            let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
-        }
-    }
-}
-
-/// Runs `body` with `env`'s state directory on a tmpfs of `size`. As root, mounts it
-/// here; otherwise runs this test again inside `unshare -Urm` (root of a private user
-/// and mount namespace); where neither works, says so and skips.
+/// Runs `body` with `env`'s state directory on a tmpfs of `size` (as root, or in a private
+/// namespace; where neither works, says so and skips).
 fn on_tmpfs(test: &str, size: &str, body: impl FnOnce(&Env, &Tmpfs)) {
-    if nix::unistd::geteuid().is_root() {
-        let env = Env::new();
-        let fs = match Tmpfs::mount(&env.state_dir(), size) {
-            Ok(fs) => fs,
-            Err(e) => {
-                eprintln!("skipped {test}: can't mount a tmpfs for the state directory ({e})");
-                return;
-            }
-        };
-        body(&env, &fs);
+    if !tmpfs::may_mount(test) {
         return;
     }
-    let unshare_works = Command::new("unshare")
-        .args(["-Urm", "true"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !unshare_works {
-        eprintln!(
-            "skipped {test}: mounting a tmpfs needs root or `unshare -Urm` (user namespaces)"
-        );
-        return;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let o = Command::new("unshare")
-        .arg("-Urm")
-        .arg(exe)
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{test} in a private namespace:\n{}",
-        both(&o)
-    );
+    let env = Env::new();
+    let fs = match Tmpfs::mount(&env.state_dir(), size) {
+        Ok(fs) => fs,
+        Err(e) => {
+            eprintln!("skipped {test}: can't mount a tmpfs for the state directory ({e})");
+            return;
+        }
+    };
+    body(&env, &fs);
 }
 
 /// The state directory's config: `log_max_bytes`, then `jobs`.

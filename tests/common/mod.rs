@@ -101,6 +101,14 @@ impl Env {
         serde_json::from_slice(&out.stdout).expect("list --json is JSON")
     }
 
+    /// The latest run of `job` (its `history --json` record).
+    pub fn last_run(&self, job: &str) -> serde_json::Value {
+        self.history_json(&[job, "-n", "1"])
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no run of {job}"))
+    }
+
     /// `jobctl history --json` as values (newest first).
     pub fn history_json(&self, args: &[&str]) -> Vec<serde_json::Value> {
         let mut a = vec!["history", "--json"];
