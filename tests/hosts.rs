@@ -293,6 +293,7 @@ fn killed_supervisor(via: Via) {
     late.set_fence(Some(Fence {
         key: "long".into(),
         epoch,
+        lease: Duration::ZERO, // a late write fails at once
     }));
     let mut end = RunEnd::new(RunStatus::Succeeded, 1);
     end.exit_code = Some(0);
