@@ -27,10 +27,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Env, Sweep, code, run_processes, stderr, wait_for};
-use hosts::one_at_a_time;
+use hosts::{Closed, one_at_a_time};
 use jobctl::core::run::RunStatus;
 use jobctl::store::postgres::PgStore;
-use jobctl::store::{EventStore, LogStore, RunRecord, RunStore};
+use jobctl::store::{LogStore, RunRecord, RunStore};
 
 /// A password in every host's URL (the clusters trust their clients and never ask for
 /// it): no message may show it.
@@ -412,7 +412,11 @@ const LEASE: Duration = Duration::from_secs(4);
 
 /// Host `ha` in a network namespace of its own (its URL the database's address on the
 /// veth), host `hb` beside the database, one durable cluster listening to both.
+/// `ha`'s `force long` is going on (`force`, its `run`). Fields drop in this order: the
+/// hosts' processes go before the namespace and the cluster.
 struct CutOff {
+    force: Child,
+    run: RunRecord,
     a: Host,
     b: Host,
     url: String,
@@ -435,7 +439,11 @@ fn cut_off_hosts(test: &str) -> Option<CutOff> {
     let a_url = url_at(&net.outer_addr, cluster.port, &direct, "?connect_timeout=1");
     let a = Host::new(&a_url, "ha", &lease);
     let b = Host::new(&url, "hb", &lease);
+    let force = a.force(Some(&net));
+    let run = run_going(&url);
     Some(CutOff {
+        force,
+        run,
         a,
         b,
         url,
@@ -448,6 +456,8 @@ fn cut_off_hosts(test: &str) -> Option<CutOff> {
 fn a_host_cut_off_for_half_a_lease_keeps_its_run() {
     let _one = one_at_a_time();
     let Some(CutOff {
+        mut force,
+        run,
         a,
         b,
         url,
@@ -457,8 +467,6 @@ fn a_host_cut_off_for_half_a_lease_keeps_its_run() {
     else {
         return;
     };
-    let mut force = a.force(Some(&net));
-    let run = run_going(&url);
     // Another host's commands, all along, leave the run be: an outage shorter than its
     // lease never makes it lost.
     let watching = AtomicBool::new(true);
@@ -558,6 +566,8 @@ fn watch(b: &Host, url: &str, run_id: i64, watching: &AtomicBool) -> BTreeMap<Ru
 fn a_host_cut_off_for_two_leases_loses_its_run_to_another_host_and_writes_nothing() {
     let _one = one_at_a_time();
     let Some(CutOff {
+        mut force,
+        run,
         a,
         b,
         url,
@@ -567,8 +577,6 @@ fn a_host_cut_off_for_two_leases_loses_its_run_to_another_host_and_writes_nothin
     else {
         return;
     };
-    let mut force = a.force(Some(&net));
-    let run = run_going(&url);
     net.cut();
     let cut = Instant::now();
     // Not renewed for a whole lease: the cut-off host stops its run and records nothing.
@@ -586,7 +594,7 @@ fn a_host_cut_off_for_two_leases_loses_its_run_to_another_host_and_writes_nothin
         },
     );
     // Another host closes it as lost once the lease has expired, and runs the job again.
-    let lost = wait_for("host hb to close the run as lost", 2 * LEASE, || {
+    wait_for("host hb to close the run as lost", 2 * LEASE, || {
         let out = b.env.run(&["status"]);
         assert_eq!(code(&out), 0, "{}", common::both(&out));
         observer(&url)
@@ -603,43 +611,17 @@ fn a_host_cut_off_for_two_leases_loses_its_run_to_another_host_and_writes_nothin
             .into_iter()
             .find(|r| r.id != run.id && r.pgid.is_some())
     });
-    let s = observer(&url);
-    let events = |s: &PgStore| {
-        s.events(None, 10_000)
-            .unwrap()
-            .into_iter()
-            .filter(|e| e.run_id == Some(run.id))
-            .count()
-    };
-    let (events_before, log_before) = (events(&s), s.read_log(run.id, 0, 1 << 24).unwrap());
+    let closed = Closed::of(&observer(&url), run.id);
     std::thread::sleep((2 * LEASE).saturating_sub(cut.elapsed()));
     net.mend();
     // The host is back: its commands work again and change nothing of the other host's.
-    let mut list = net.inside(&a.env.cmd(&["status"]));
-    let out = list.output().unwrap();
+    let out = net.inside(&a.env.cmd(&["status"])).output().unwrap();
     assert_eq!(code(&out), 0, "{}", common::both(&out));
     let s = observer(&url);
-    let after = s.get_run(run.id).unwrap().unwrap();
     assert_eq!(
-        (
-            after.status,
-            after.ended_at,
-            after.error.clone(),
-            after.exit_code
-        ),
-        (
-            lost.status,
-            lost.ended_at,
-            lost.error.clone(),
-            lost.exit_code
-        ),
-        "the cut-off host recorded nothing over the other host's record"
-    );
-    assert_eq!(events(&s), events_before, "no event from the cut-off host");
-    assert_eq!(
-        s.read_log(run.id, 0, 1 << 24).unwrap(),
-        log_before,
-        "no log written"
+        Closed::of(&s, run.id),
+        closed,
+        "the cut-off host recorded nothing over the other host's record: no end, no event, no log"
     );
     let running = s.get_run(rerun.id).unwrap().unwrap();
     assert!(running.is_running() && running.host.as_deref() == Some("hb"));
@@ -660,7 +642,7 @@ fn a_host_cut_off_for_two_leases_loses_its_run_to_another_host_and_writes_nothin
         run.id,
         lost_after.as_secs_f64(),
         rerun.id,
-        events_before
+        closed.events
     );
     assert!(
         gave_up >= LEASE - Duration::from_millis(500),

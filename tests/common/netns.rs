@@ -6,12 +6,12 @@
 //!
 //! Names and addresses come from this process's pid and a counter, so tests running at
 //! once (in this process or another) never share one. Everything is removed on drop,
-//! and by a watchdog should the test process die first. It needs root and `ip`
+//! and by a watchdog should the test process die first (`pg::when_this_process_dies`:
+//! a test file that uses this module uses `pg.rs` too). It needs root and `ip`
 //! (iproute2): without them a test says so in one line and passes, except under
 //! `CI=true`, where it fails (CI installs iproute2 and runs as root).
 #![allow(dead_code)]
 
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -120,19 +120,10 @@ impl Netns {
     /// Removes the namespace and the pair should this test process die without dropping
     /// them.
     fn watchdog(&self) -> std::process::Child {
-        let script = format!(
-            "while kill -0 {} 2>/dev/null; do sleep 1; done; ip netns del {} 2>/dev/null; ip link del {} 2>/dev/null",
-            std::process::id(),
-            self.name,
-            self.outer
-        );
-        let mut cmd = Command::new("/bin/sh");
-        cmd.args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        cmd.process_group(0);
-        cmd.spawn().expect("start the namespace's watchdog")
+        crate::pg::when_this_process_dies(&format!(
+            "ip netns del {} 2>/dev/null; ip link del {} 2>/dev/null",
+            self.name, self.outer
+        ))
     }
 
     /// The network allowed to reach a server on the outer address (CIDR).

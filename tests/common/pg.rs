@@ -75,6 +75,23 @@ fn as_server(cmd: &mut Command, user: Option<(u32, u32)>) {
     }
 }
 
+/// A watchdog: runs the shell command `cleanup` once this test process is gone, should it
+/// die without cleaning up itself (kill it when the thing it cleans is gone). It runs as
+/// this process's user, so `kill -0` can see this process, in a process group of its own.
+pub fn when_this_process_dies(cleanup: &str) -> std::process::Child {
+    let script = format!(
+        "while kill -0 {} 2>/dev/null; do sleep 1; done; {cleanup}",
+        std::process::id()
+    );
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd.process_group(0);
+    cmd.spawn().expect("start a watchdog")
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -199,19 +216,11 @@ impl Cluster {
 
     /// Stops the cluster should this test process die without dropping it.
     fn watchdog(&self) -> std::process::Child {
-        // As this process's user, so `kill -0` can see it; SIGQUIT is an immediate shutdown.
-        let script = format!(
-            "while kill -0 {} 2>/dev/null; do sleep 1; done; kill -QUIT $(head -n 1 '{}/postmaster.pid') 2>/dev/null",
-            std::process::id(),
+        // SIGQUIT is an immediate shutdown.
+        when_this_process_dies(&format!(
+            "kill -QUIT $(head -n 1 '{}/postmaster.pid') 2>/dev/null",
             self.data.display()
-        );
-        let mut cmd = Command::new("/bin/sh");
-        cmd.args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        cmd.process_group(0);
-        cmd.spawn().expect("start the cluster's watchdog")
+        ))
     }
 
     pub fn url(&self, db: &str) -> String {
