@@ -401,9 +401,9 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum WorkspacesAction {
-    /// Remove kept worktrees (all, or those older than --older-than); branches with commits found nowhere else stay
+    /// Remove kept worktrees (all, or those older than --older-than); uncommitted work is committed to jobctl/rescue/RUN_ID first, and branches with commits found nowhere else stay
     #[command(
-        after_help = "Examples:\n  jobctl workspaces clean --dry-run\n  jobctl workspaces clean --older-than 3d"
+        after_help = "Examples:\n  jobctl workspaces clean --dry-run\n  jobctl workspaces clean --older-than 3d\n  jobctl workspaces clean --discard"
     )]
     Clean {
         /// Only worktrees whose run ended longer ago than this (e.g. 12h, 3d)
@@ -412,6 +412,9 @@ pub enum WorkspacesAction {
         /// Say what would be removed; remove nothing
         #[arg(long)]
         dry_run: bool,
+        /// Throw uncommitted work away instead of committing it to a rescue branch (says which files)
+        #[arg(long)]
+        discard: bool,
     },
 }
 

@@ -97,7 +97,8 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
             Some(WorkspacesAction::Clean {
                 older_than,
                 dry_run,
-            }) => commands::workspaces::clean(g, ui, older_than.as_deref(), *dry_run),
+                discard,
+            }) => commands::workspaces::clean(g, ui, older_than.as_deref(), *dry_run, *discard),
         },
         Command::Run {
             job,

@@ -65,6 +65,10 @@ fn meta(path: &Path) -> io::Result<FileMeta> {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Inputs {
     seen: Vec<Input>,
+    /// git's answers about ref names this load (most jobs ask about the same `origin`
+    /// and `main`): one process per name, not per job.
+    #[serde(skip)]
+    refs: std::collections::HashMap<(String, String), bool>,
 }
 
 impl Inputs {
@@ -100,7 +104,11 @@ impl Inputs {
     /// `git`. Not recorded: the answer depends on the name alone. `Err` says git could
     /// not be run.
     pub fn git_ref_ok(&mut self, git: &str, refname: &str) -> Result<bool, String> {
-        std::process::Command::new(git)
+        let key = (git.to_string(), refname.to_string());
+        if let Some(ok) = self.refs.get(&key) {
+            return Ok(*ok);
+        }
+        let ok = std::process::Command::new(git)
             .args(["check-ref-format", refname])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
@@ -108,8 +116,10 @@ impl Inputs {
             .status()
             .map(|s| s.success())
             .map_err(|e| {
-                format!("can't run git ({git}: {e}) to check the branch name; set runner.git")
-            })
+                format!("can't run git ({git}: {e}) to check ref names; set runner.git")
+            })?;
+        self.refs.insert(key, ok);
+        Ok(ok)
     }
 
     /// Whether every recorded input still reads the same.

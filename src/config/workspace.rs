@@ -52,6 +52,67 @@ pub fn is_url(s: &str) -> bool {
     }
 }
 
+/// Why a value that would start git's argument with `-` is refused.
+fn option_like(value: &str) -> String {
+    format!("{value:?} starts with \"-\", which git would read as an option")
+}
+
+/// Why `value`, passed to git as a ref (checked as `refname`, a full ref name), is not one
+/// by git's own rules (`git check-ref-format`), if it is not.
+fn ref_problem(ctx: &mut Ctx<'_>, git: &str, refname: &str, value: &str) -> Option<String> {
+    if value.starts_with('-') {
+        return Some(option_like(value));
+    }
+    match ctx.inputs.git_ref_ok(git, refname) {
+        Ok(false) => Some(format!(
+            "{value:?} is not a valid ref name (see git check-ref-format)"
+        )),
+        // A git that can't run is said once, at `branch`.
+        Ok(true) | Err(_) => None,
+    }
+}
+
+/// Why `url` (a `repo` that [`is_url`]) is not a repository URL jobctl passes to git, if
+/// it is not: an `https`, `http`, `ssh`, `git` or `file` URL, or ssh's `[user@]host:path`,
+/// with no part git or ssh would read as an option (a host or path starting with `-`)
+/// and no remote helper (`ext::COMMAND` runs a command).
+pub fn url_problem(url: &str) -> Option<String> {
+    const SCHEMES: &[&str] = &["https", "http", "ssh", "git", "file", "git+ssh", "ssh+git"];
+    let shown = crate::core::workspace::redact_url_credentials(url);
+    if url.contains(|c: char| c.is_whitespace() || c.is_control()) {
+        return Some(format!(
+            "{shown:?} has whitespace or control characters in it"
+        ));
+    }
+    let (host, path) = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            if !SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) {
+                return Some(format!(
+                    "{shown:?}: expected an https, http, ssh, git or file URL (or host:path)"
+                ));
+            }
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            (&rest[..end], &rest[end..])
+        }
+        None => {
+            if url.contains("::") {
+                return Some(format!(
+                    "{shown:?} names a remote helper (TRANSPORT::ADDRESS), which jobctl does not use; \
+                     expected an https, http, ssh, git or file URL (or host:path)"
+                ));
+            }
+            url.split_once(':').unwrap_or((url, ""))
+        }
+    };
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    if host.starts_with('-') || path.starts_with('-') {
+        return Some(format!(
+            "{shown:?} has a host or path starting with \"-\", which git or ssh would read as an option"
+        ));
+    }
+    None
+}
+
 /// The `[workspace]` of job `job`; `None` on error (recorded).
 pub(super) fn workspace_section(
     ctx: &mut Ctx<'_>,
@@ -71,7 +132,17 @@ pub(super) fn workspace_section(
             );
             None
         }
-        Some(r) if is_url(r) => Some(Repo::Url(r.clone())),
+        Some(r) if r.starts_with('-') => {
+            ctx.err(span_of(t, "repo"), &t.key_path("repo"), option_like(r));
+            None
+        }
+        Some(r) if is_url(r) => match url_problem(r) {
+            None => Some(Repo::Url(r.clone())),
+            Some(why) => {
+                ctx.err(span_of(t, "repo"), &t.key_path("repo"), why);
+                None
+            }
+        },
         Some(_) => local_repo(ctx, t),
         None => None,
     };
@@ -89,25 +160,47 @@ pub(super) fn workspace_section(
     if let Some(b) = &branch {
         let sample = workspace::render_template(b, job, 1, "20260101");
         let refname = format!("refs/heads/{sample}");
-        match ctx.inputs.git_ref_ok(git, &refname) {
-            Ok(true) => {}
-            Ok(false) => ctx.err(
-                span_of(t, "branch"),
-                &t.key_path("branch"),
-                format!(
+        let why = if sample.starts_with('-') {
+            Some(format!(
+                "{b:?} makes branch names like {sample:?}: {}",
+                option_like(&sample)
+            ))
+        } else {
+            match ctx.inputs.git_ref_ok(git, &refname) {
+                Ok(true) => None,
+                Ok(false) => Some(format!(
                     "{b:?} makes branch names git refuses (e.g. {sample:?}; see git check-ref-format)"
-                ),
-            ),
-            Err(e) => ctx.err(span_of(t, "branch"), &t.key_path("branch"), e),
+                )),
+                Err(e) => Some(e),
+            }
+        };
+        if let Some(why) = why {
+            ctx.err(span_of(t, "branch"), &t.key_path("branch"), why);
         }
     }
     let commit_message = template(ctx, "commit_message", DEFAULT_COMMIT_MESSAGE);
     let remote = t.str(ctx, "remote").unwrap_or_else(|| "origin".into());
-    if remote.is_empty() || remote.contains(|c: char| c.is_whitespace() || c == '/') {
+    let remote_problem =
+        if remote.is_empty() || remote.contains(|c: char| c.is_whitespace() || c == '/') {
+            Some(format!("found {remote:?}"))
+        } else {
+            ref_problem(ctx, git, &format!("refs/remotes/{remote}/HEAD"), &remote)
+        };
+    if let Some(why) = remote_problem {
         ctx.err(
             span_of(t, "remote"),
             &t.key_path("remote"),
-            format!("expected a remote's name (like \"origin\"), found {remote:?}"),
+            format!("expected a remote's name (like \"origin\"): {why}"),
+        );
+    }
+    let base = t.str(ctx, "base");
+    if let Some(b) = &base
+        && let Some(why) = ref_problem(ctx, git, &format!("refs/heads/{b}"), b)
+    {
+        ctx.err(
+            span_of(t, "base"),
+            &t.key_path("base"),
+            format!("expected a branch, tag or commit: {why}"),
         );
     }
     let keep = match t.str(ctx, "keep") {
@@ -144,7 +237,7 @@ pub(super) fn workspace_section(
     Some(Workspace {
         repo: repo?,
         repo_display: crate::core::workspace::redact_url_credentials(&repo_display?),
-        base: t.str(ctx, "base"),
+        base,
         branch: branch?,
         fetch: t.bool(ctx, "fetch"),
         remote,
@@ -291,7 +384,35 @@ pub(super) fn git_author(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<GitAuth
 
 #[cfg(test)]
 mod tests {
-    use super::is_url;
+    use super::{is_url, url_problem};
+
+    #[test]
+    fn repository_urls_git_takes_as_they_are() {
+        for ok in [
+            "https://github.com/o/r.git",
+            "https://TOKEN@github.com/o/r.git",
+            "ssh://git@host:22/r",
+            "file:///srv/r.git",
+            "git@github.com:o/r.git",
+            "host:r",
+        ] {
+            assert_eq!(url_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "ssh://-oProxyCommand=x/r",
+            "ssh://u@-oProxyCommand=x/r",
+            "-oProxyCommand=x:r",
+            "host:-r",
+            "ext::sh -c x",
+            "fd::3",
+            "gopher://host/r",
+            "https://host/r x",
+        ] {
+            assert!(url_problem(bad).is_some(), "{bad}");
+        }
+        let why = url_problem("ftp://SECRET:x@host/r").unwrap();
+        assert!(!why.contains("SECRET"), "{why}");
+    }
 
     #[test]
     fn urls_and_paths() {

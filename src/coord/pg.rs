@@ -10,12 +10,10 @@
 //! is a file lock in this host's state directory: ticks of one host take turns, while
 //! ticks of different hosts race and the database's unique claims decide.
 
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use postgres::Client;
 use postgres::types::Type;
 
 use super::flock::FlockCoordinator;
@@ -25,7 +23,7 @@ use super::{
 };
 use crate::core::error::{Error, Result};
 use crate::store::Fence;
-use crate::store::postgres::{Conn, DB_NOW_MS, connect, lock};
+use crate::store::postgres::{Conn, DB_NOW_MS, lock, reconnect};
 
 /// How often a supervisor's keeper looks for a request: cancel, pause and resume reach a
 /// run on any host within this (plus acting on it).
@@ -181,10 +179,10 @@ impl Coordinator for PgCoordinator {
             ],
         )?;
         if adopted.is_none() {
-            return Err(crate::store::postgres::fenced(&Fence {
+            return Err(Error::Fenced {
                 key: key.to_string(),
                 epoch,
-            }));
+            });
         }
         Ok(self.lease(key, epoch))
     }
@@ -313,6 +311,7 @@ impl Lease for PgLease {
         Some(Fence {
             key: self.key.clone(),
             epoch: self.epoch,
+            lease: self.ctx.lease,
         })
     }
 
@@ -356,101 +355,195 @@ impl Drop for PgLease {
 }
 
 /// The thread that renews a supervisor's lease and looks for requests, on a connection of
-/// its own (the supervisor's may be busy).
+/// its own (the supervisor's may be busy, or waiting out an outage).
+///
+/// It outlives outages shorter than the lease: a failed renewal or look is tried again
+/// with the backoff of [`reconnect`] (on a new connection), and the first to succeed
+/// renews. It gives the lease up (and its run with it) only when no renewal has succeeded
+/// for a whole lease, counted from when the last one that did was sent, so never after
+/// the database's expiry of it. Every statement it makes, connecting included, has a
+/// deadline (`limit`): a network that drops packets, a pooler that has no server to give,
+/// a lock held by a transaction cut off mid-way can't keep it from noticing that.
 struct Keeper {
-    done: mpsc::Sender<()>,
+    done: Option<tokio::sync::oneshot::Sender<()>>,
     thread: JoinHandle<()>,
 }
 
 impl Keeper {
-    fn start(
-        ctx: Ctx,
-        key: String,
-        epoch: i64,
-        mut on: Box<dyn FnMut(LeaseNews) + Send>,
-    ) -> Keeper {
-        let (done, stop) = mpsc::channel();
+    fn start(ctx: Ctx, key: String, epoch: i64, on: Box<dyn FnMut(LeaseNews) + Send>) -> Keeper {
+        let (done, stop) = tokio::sync::oneshot::channel();
         let thread = std::thread::spawn(move || {
-            let renew_every = (ctx.lease / 3).max(Duration::from_millis(100));
-            let mut client: Option<Client> = None;
-            let mut renewed = Instant::now();
-            let mut renew_due = Instant::now();
-            let mut stop_told = false;
-            // Pause and resume requests seen: each new one is passed on (the supervisor
-            // reads what the run should be, so one too many changes nothing).
-            let mut nudges_seen = 0i64;
-            loop {
-                match stop.recv_timeout(STOP_POLL) {
-                    Err(RecvTimeoutError::Timeout) => {}
-                    _ => return,
-                }
-                if client.as_ref().is_none_or(|c| c.is_closed()) {
-                    client = connect(&ctx.url, &ctx.host).ok();
-                }
-                let renew = Instant::now() >= renew_due;
-                let sql = if renew {
-                    format!(
-                        "UPDATE leases SET expires_at = {DB_NOW_MS} + $4 WHERE key = $1 AND epoch = $2 AND host = $3 \
-                         RETURNING stop_requested, nudges"
-                    )
-                } else {
-                    "SELECT stop_requested, nudges FROM leases WHERE key = $1 AND epoch = $2 AND host = $3 AND $4::bigint IS NOT NULL"
-                        .to_string()
-                };
-                let ms = ctx.lease_ms();
-                let answer = client.as_mut().map(|c| {
-                    c.query_typed_opt(
-                        &sql,
-                        &[
-                            (&key, Type::TEXT),
-                            (&epoch, Type::INT8),
-                            (&ctx.host, Type::TEXT),
-                            (&ms, Type::INT8),
-                        ],
-                    )
-                });
-                match answer {
-                    Some(Ok(Some(row))) => {
-                        if renew {
-                            renewed = Instant::now();
-                            renew_due = renewed + renew_every;
-                        }
-                        // Told once per request: the flag clears when a retry takes the
-                        // lease, and the retry can be stopped in its turn.
-                        match (row.get::<_, bool>(0), stop_told) {
-                            (true, false) => {
-                                stop_told = true;
-                                on(LeaseNews::StopRequested);
-                            }
-                            (false, true) => stop_told = false,
-                            _ => {}
-                        }
-                        let nudges: i64 = row.get(1);
-                        if nudges > nudges_seen {
-                            nudges_seen = nudges;
-                            on(LeaseNews::ControlRequested);
-                        }
-                    }
-                    Some(Ok(None)) => {
-                        on(LeaseNews::Lost);
-                        return;
-                    }
-                    Some(Err(_)) | None => {
-                        client = None;
-                        // Cut off for a whole lease: another host may have taken it by now.
-                        if renewed.elapsed() >= ctx.lease {
-                            on(LeaseNews::Lost);
-                            return;
-                        }
-                    }
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match runtime {
+                Ok(rt) => rt.block_on(keep(ctx, key, epoch, on, stop)),
+                // Nothing would renew the lease: the run can't be kept.
+                Err(e) => {
+                    tracing::error!("can't start the lease's keeper: {e}");
+                    let mut on = on;
+                    on(LeaseNews::Lost);
                 }
             }
         });
-        Keeper { done, thread }
+        Keeper {
+            done: Some(done),
+            thread,
+        }
     }
 
-    fn stop(self) {
-        let _ = self.done.send(());
+    fn stop(mut self) {
+        if let Some(done) = self.done.take() {
+            let _ = done.send(());
+        }
         let _ = self.thread.join();
     }
+}
+
+/// How often a lease is renewed: a tenth of it (at most as often as requests are looked
+/// for), so an outage of up to nine tenths of it is outlived whenever it falls.
+fn renew_every(lease: Duration) -> Duration {
+    (lease / 10).max(STOP_POLL)
+}
+
+/// The deadline of each of the keeper's statements (connecting included): an eighth of
+/// the lease, from twice the backoff's first wait up to its longest.
+fn keeper_limit(lease: Duration) -> Duration {
+    (lease / 8).clamp(2 * reconnect::FIRST_RETRY, reconnect::MAX_RETRY)
+}
+
+/// The keeper's longest wait between two tries in an outage: the backoff's, or a tenth
+/// of a short lease, so that once the database is back the lease is renewed well before
+/// it would expire.
+fn keeper_retry_cap(lease: Duration) -> Duration {
+    (lease / 10).clamp(reconnect::FIRST_RETRY, reconnect::MAX_RETRY)
+}
+
+/// The keeper's loop, until `stop` or the lease is lost.
+async fn keep(
+    ctx: Ctx,
+    key: String,
+    epoch: i64,
+    mut on: Box<dyn FnMut(LeaseNews) + Send>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let limit = keeper_limit(ctx.lease);
+    let mut client: Option<tokio_postgres::Client> = None;
+    // The lease was taken (or adopted) just before: its expiry is no earlier than now.
+    let mut renewed = Instant::now();
+    let mut renew_due = Instant::now();
+    let mut outage: Option<reconnect::Outage> = None;
+    let mut stop_told = false;
+    // Pause and resume requests seen: each new one is passed on (the supervisor reads
+    // what the run should be, so one too many changes nothing).
+    let mut nudges_seen = 0i64;
+    loop {
+        let deadline = renewed + ctx.lease;
+        let pause = match outage.as_mut() {
+            None => STOP_POLL,
+            Some(o) => o
+                .next_wait()
+                .min(keeper_retry_cap(ctx.lease))
+                .min(deadline.saturating_duration_since(Instant::now())),
+        };
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
+        let renew = Instant::now() >= renew_due;
+        let sent = Instant::now();
+        let answer =
+            tokio::time::timeout(limit, look(&mut client, &ctx, limit, &key, epoch, renew)).await;
+        match answer {
+            Ok(Ok(Some((stop_requested, nudges)))) => {
+                if renew {
+                    renewed = sent;
+                    renew_due = sent + renew_every(ctx.lease);
+                }
+                if let Some(o) = outage.take() {
+                    tracing::info!(
+                        lease = %key,
+                        "the lease's keeper reached the state database again after {:.1} s",
+                        o.lasted().as_secs_f64()
+                    );
+                }
+                // Told once per request: the flag clears when a retry takes the
+                // lease, and the retry can be stopped in its turn.
+                match (stop_requested, stop_told) {
+                    (true, false) => {
+                        stop_told = true;
+                        on(LeaseNews::StopRequested);
+                    }
+                    (false, true) => stop_told = false,
+                    _ => {}
+                }
+                if nudges > nudges_seen {
+                    nudges_seen = nudges;
+                    on(LeaseNews::ControlRequested);
+                }
+            }
+            Ok(Ok(None)) => {
+                on(LeaseNews::Lost);
+                return;
+            }
+            failed => {
+                client = None;
+                // Back, the first thing is a renewal.
+                renew_due = Instant::now();
+                if outage.is_none() {
+                    let why = match failed {
+                        Ok(Err(e)) => e.to_string(),
+                        _ => format!("no answer within {} s", limit.as_secs_f64()),
+                    };
+                    tracing::warn!(lease = %key, "the lease's keeper can't reach the state database ({why}); retrying");
+                    outage = Some(reconnect::Outage::begin());
+                }
+                // Not renewed for a whole lease: another host may take it over now.
+                if renewed.elapsed() >= ctx.lease {
+                    on(LeaseNews::Lost);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// One look at the lease (a renewal with `renew`): whether a stop is asked and how many
+/// pause and resume requests were made, or `None` when it is no longer this process's.
+async fn look(
+    client: &mut Option<tokio_postgres::Client>,
+    ctx: &Ctx,
+    limit: Duration,
+    key: &str,
+    epoch: i64,
+    renew: bool,
+) -> Result<Option<(bool, i64)>> {
+    if client.as_ref().is_none_or(|c| c.is_closed()) {
+        *client = Some(crate::store::postgres::connect_async(&ctx.url, &ctx.host, limit).await?);
+    }
+    let Some(c) = client.as_ref() else {
+        return Ok(None);
+    };
+    let sql = if renew {
+        format!(
+            "UPDATE leases SET expires_at = {DB_NOW_MS} + $4 WHERE key = $1 AND epoch = $2 AND host = $3 \
+             RETURNING stop_requested, nudges"
+        )
+    } else {
+        "SELECT stop_requested, nudges FROM leases WHERE key = $1 AND epoch = $2 AND host = $3 AND $4::bigint IS NOT NULL"
+            .to_string()
+    };
+    let ms = ctx.lease_ms();
+    let row = c
+        .query_typed_opt(
+            &sql,
+            &[
+                (&key, Type::TEXT),
+                (&epoch, Type::INT8),
+                (&ctx.host, Type::TEXT),
+                (&ms, Type::INT8),
+            ],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
 }

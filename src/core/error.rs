@@ -48,6 +48,16 @@ pub enum Error {
     /// The state directory, database or a lock can't be used, or is unsafe.
     #[error("{0}")]
     State(String),
+    /// The state database can't be reached, or the connection to it was lost: what a
+    /// supervisor waits out (it reconnects), and what a command reports at once.
+    #[error("{0}")]
+    Unreachable(String),
+    /// A write under a lease that another process has taken over since (a host cut off
+    /// or frozen for longer than the lease, and back): nothing was recorded.
+    #[error(
+        "the lease on {key} was taken over by another host (this process held epoch {epoch}): nothing recorded"
+    )]
+    Fenced { key: String, epoch: i64 },
     /// A call that was waited for ran out of time.
     #[error("{0}")]
     TimedOut(String),
@@ -70,7 +80,7 @@ impl Error {
             }
             Error::Busy(_) => code::BUSY,
             Error::Unavailable(_) => code::UNAVAILABLE,
-            Error::State(_) => code::STATE,
+            Error::State(_) | Error::Unreachable(_) | Error::Fenced { .. } => code::STATE,
             Error::TimedOut(_) => code::TIMEOUT,
         }
     }
@@ -83,7 +93,9 @@ impl Error {
             Error::NotFound(_) => 404,
             Error::Conflict(_) | Error::Busy(_) => 409,
             Error::Unavailable(_) => 503,
-            Error::State(_) | Error::Internal(_) => 500,
+            Error::State(_) | Error::Unreachable(_) | Error::Fenced { .. } | Error::Internal(_) => {
+                500
+            }
             Error::TimedOut(_) => 504,
             Error::Failed(_) => 500,
         }
@@ -239,6 +251,15 @@ mod tests {
             (Error::Busy("x".into()), 75, 409),
             (Error::Unavailable("x".into()), 69, 503),
             (Error::State("x".into()), 74, 500),
+            (Error::Unreachable("x".into()), 74, 500),
+            (
+                Error::Fenced {
+                    key: "x".into(),
+                    epoch: 1,
+                },
+                74,
+                500,
+            ),
             (Error::TimedOut("x".into()), 124, 504),
             (Error::Failed("x".into()), 1, 500),
             (Error::Internal(anyhow::anyhow!("x")), 1, 500),

@@ -129,6 +129,10 @@ pub struct WorkspaceInfo {
     /// When the worktree directory was removed (ms since the epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removed_at: Option<i64>,
+    /// Where what the worktree held uncommitted was committed before it was removed
+    /// (`jobctl/rescue/RUN_ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescue_branch: Option<String>,
 }
 
 /// How a file changed, as git's diff letters say.
@@ -227,8 +231,14 @@ pub struct HookResult {
     pub error: Option<String>,
 }
 
-/// `text` with the password of every `scheme://user:password@` hidden: git's messages
-/// and a configured repository URL may carry a token, which no record or message shows.
+/// `text` with the credentials of every URL in it hidden: git's messages and a configured
+/// repository URL may carry a token, which no record, message, log line or answer shows.
+/// Hidden are the whole user information (`https://TOKEN:x-oauth-basic@host`,
+/// `https://TOKEN@host`: the token is the user as often as the password; only an ssh
+/// account with no password, `ssh://git@host`, stays) and the value of every query
+/// parameter (`?access_token=T`, `&private_token=T`). A URL runs from its `scheme://` to
+/// whitespace or a quote, as git's messages quote one. Scanned by hand: these are URLs
+/// inside free text, not URLs to parse.
 pub fn redact_url_credentials(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -238,28 +248,60 @@ pub fn redact_url_credentials(text: &str) -> String {
         let scheme_start = head[..i]
             .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+.-".contains(c)))
             .map_or(0, |j| j + 1);
-        // An ssh user (`git@`) names an account, not a secret; an https one may be a token.
         let ssh = head[scheme_start..i].contains("ssh");
-        let end = tail
-            .find(|c: char| c.is_whitespace() || c == '/' || c == '\'' || c == '"')
+        let url_end = tail
+            .find(|c: char| c.is_whitespace() || "'\"<>`".contains(c))
             .unwrap_or(tail.len());
-        let authority = &tail[..end];
+        let url = &tail[..url_end];
+        let authority_end = url.find(['/', '?', '#']).unwrap_or(url.len());
+        let authority = &url[..authority_end];
         match authority.rfind('@') {
             Some(at) => {
                 let user_info = &authority[..at];
-                match user_info.split_once(':') {
-                    Some((user, _)) => out.push_str(&format!("{user}:***")),
-                    None if ssh => out.push_str(user_info),
-                    None => out.push_str("***"),
+                if ssh && !user_info.contains(':') {
+                    out.push_str(user_info);
+                } else {
+                    out.push_str("***");
                 }
                 out.push_str(&authority[at..]);
             }
             None => out.push_str(authority),
         }
-        rest = &tail[end..];
+        redact_query(&url[authority_end..], &mut out);
+        rest = &tail[url_end..];
     }
     out.push_str(rest);
     out
+}
+
+/// Appends a URL's path, query and fragment to `out`, with every query value hidden (a
+/// parameter without a value: all of it).
+fn redact_query(s: &str, out: &mut String) {
+    let Some(q) = s.find('?') else {
+        out.push_str(s);
+        return;
+    };
+    out.push_str(&s[..=q]);
+    let query = &s[q + 1..];
+    let (query, fragment) = query.split_at(query.find('#').unwrap_or(query.len()));
+    let mut start = 0;
+    for (j, c) in query.char_indices().chain([(query.len(), '&')]) {
+        if c != '&' && c != ';' {
+            continue;
+        }
+        let param = &query[start..j];
+        match param.split_once('=') {
+            Some((name, value)) if !value.is_empty() => out.push_str(&format!("{name}=***")),
+            Some((name, _)) => out.push_str(&format!("{name}=")),
+            None if param.is_empty() => {}
+            None => out.push_str("***"),
+        }
+        if j < query.len() {
+            out.push(c);
+        }
+        start = j + 1;
+    }
+    out.push_str(fragment);
 }
 
 /// The placeholders a branch name or commit message template may use.
@@ -327,7 +369,25 @@ mod tests {
             redact_url_credentials(
                 "fatal: unable to access 'https://me:ghp_abc123@github.com/o/r.git/': 403"
             ),
-            "fatal: unable to access 'https://me:***@github.com/o/r.git/': 403"
+            "fatal: unable to access 'https://***@github.com/o/r.git/': 403"
+        );
+        assert_eq!(
+            redact_url_credentials("https://ghp_tok:x-oauth-basic@github.com/o/r.git"),
+            "https://***@github.com/o/r.git"
+        );
+        assert_eq!(
+            redact_url_credentials(
+                "cloned https://h/r.git?access_token=T1&x=&private_token=T2;y into /d"
+            ),
+            "cloned https://h/r.git?access_token=***&x=&private_token=***;*** into /d"
+        );
+        assert_eq!(
+            redact_url_credentials("'http://h:9/r.git?private_token=T/info/refs&service=u#f'"),
+            "'http://h:9/r.git?private_token=***&service=***#f'"
+        );
+        assert_eq!(
+            redact_url_credentials("ssh://git:pw@host/r ssh://git@host/r"),
+            "ssh://***@host/r ssh://git@host/r"
         );
         assert_eq!(
             redact_url_credentials("https://ghp_abc@github.com/o/r"),

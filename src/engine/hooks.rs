@@ -130,9 +130,18 @@ fn failure(name: HookName, ending: &Ending, timeout: Duration) -> Option<String>
     }
 }
 
+/// Why a hook's end ends the run besides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookStop {
+    /// jobctl itself was told to stop (this signal) meanwhile.
+    Interrupted(Signal),
+    /// The run's own timeout passed while `pre_run` ran (its time is the run's).
+    RunTimedOut,
+}
+
 /// Runs hook `name` of `job` in the run's supervisor, if the job has one. `status` and
-/// `exit_code` are the run's as far as known. Returns its result and, when jobctl itself
-/// was told to stop meanwhile, the signal.
+/// `exit_code` are the run's as far as known. Returns its result and whether the run
+/// must stop for it besides.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     cfg: &Config,
@@ -143,7 +152,7 @@ pub async fn run(
     site: &HookSite<'_>,
     status: &str,
     exit_code: Option<i64>,
-) -> Option<(HookResult, Option<Signal>)> {
+) -> Option<(HookResult, Option<HookStop>)> {
     let hooks: &Hooks = job.hooks.as_deref()?;
     let cmd = hooks.get(name)?;
     let started = Instant::now();
@@ -159,8 +168,10 @@ pub async fn run(
     };
     let now = tokio::time::Instant::now();
     let mut deadline = now + hooks.timeout;
-    if name == HookName::PreRun {
-        deadline = deadline.min(cx.deadline); // part of the run's time
+    // pre_run's time is part of the run's: the run's timeout may come first.
+    let run_deadline_first = name == HookName::PreRun && cx.deadline < deadline;
+    if run_deadline_first {
+        deadline = cx.deadline;
     }
     let allowed = deadline.saturating_duration_since(now);
     let run_id = cx.run.id;
@@ -173,17 +184,25 @@ pub async fn run(
         on_starting: &mut || {},
         on_spawn: &mut |_| {},
     };
-    let (error, code, interrupted) = match process::run(&launch, deadline, ctx).await {
+    let (error, code, stop) = match process::run(&launch, deadline, ctx).await {
         Ok(fin) => {
-            let interrupted = match fin.ending {
-                Ending::Interrupted(s) => Some(s),
+            let stop = match fin.ending {
+                Ending::Interrupted(s) => Some(HookStop::Interrupted(s)),
+                Ending::TimedOut if run_deadline_first => Some(HookStop::RunTimedOut),
                 _ => None,
             };
             let code = match &fin.ending {
                 Ending::SpawnFailed { exit_code, .. } => Some(i64::from(*exit_code)),
                 _ => fin.status.and_then(|(c, _)| c).map(i64::from),
             };
-            (failure(name, &fin.ending, allowed), code, interrupted)
+            let error = match stop {
+                Some(HookStop::RunTimedOut) => Some(format!(
+                    "{name} hook was stopped at the run's timeout ({}); stopped its process tree",
+                    format_duration(job.timeout)
+                )),
+                _ => failure(name, &fin.ending, allowed),
+            };
+            (error, code, stop)
         }
         Err(e) => (Some(format!("{name} hook: {e:#}")), None, None),
     };
@@ -192,7 +211,7 @@ pub async fn run(
         let _ = cx.log.note(err);
         record_failure(store, &job.name, run_id, &result);
     }
-    Some((result, interrupted))
+    Some((result, stop))
 }
 
 fn record_failure(store: &mut dyn Store, job: &str, run_id: i64, r: &HookResult) {

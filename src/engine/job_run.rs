@@ -8,13 +8,14 @@ use nix::sys::signal::Signal;
 use super::Engine;
 use super::env::base_env;
 use super::execute;
-use super::hooks::{self, HookSite};
+use super::hooks::{self, HookSite, HookStop};
 use super::pipeline::{Executed, RunContext};
 use super::workspace::{self, Prepared, Setup};
 use crate::config::{Job, JobKind};
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
-use crate::core::run::{EventKind, RunEnd, RunStatus};
+use crate::core::run::{EventKind, RunEnd, RunStatus, TREE_STOPPED};
+use crate::core::units::format_duration;
 use crate::core::workspace::{HookName, HookResult, Keep, WorkspaceInfo};
 
 fn failed(error: String) -> Executed {
@@ -92,7 +93,7 @@ pub(super) async fn run(e: &mut Engine<'_>, cx: &mut RunContext, job: &Job) -> R
 
     // Prepare: pre_run.
     if done.is_none()
-        && let Some((r, interrupted)) = hooks::run(
+        && let Some((r, stop)) = hooks::run(
             cfg,
             &mut *e.store,
             cx,
@@ -105,8 +106,9 @@ pub(super) async fn run(e: &mut Engine<'_>, cx: &mut RunContext, job: &Job) -> R
         .await
     {
         if let Some(err) = r.error.clone() {
-            done = Some(match interrupted {
-                Some(sig) => cancelled(sig, "pre_run"),
+            done = Some(match stop {
+                Some(HookStop::Interrupted(sig)) => cancelled(sig, "pre_run"),
+                Some(HookStop::RunTimedOut) => timed_out(job, "pre_run"),
                 None => failed(err),
             });
         }
@@ -144,7 +146,7 @@ pub(super) async fn run(e: &mut Engine<'_>, cx: &mut RunContext, job: &Job) -> R
 
     // Finalize: the hooks after the run.
     for name in hooks::after(x.end.status) {
-        let Some((r, interrupted)) = hooks::run(
+        let Some((r, stop)) = hooks::run(
             cfg,
             &mut *e.store,
             cx,
@@ -159,8 +161,8 @@ pub(super) async fn run(e: &mut Engine<'_>, cx: &mut RunContext, job: &Job) -> R
             continue;
         };
         hook_results.push(r);
-        if interrupted.is_some() {
-            x.interrupted = x.interrupted.or(interrupted);
+        if let Some(HookStop::Interrupted(sig)) = stop {
+            x.interrupted = x.interrupted.or(Some(sig));
             break; // jobctl is told to stop: no more hooks
         }
     }
@@ -210,6 +212,21 @@ fn fail_with(end: &mut RunEnd, why: &str) {
         Some(e) => format!("{e}; {why}"),
         None => why.to_string(),
     });
+}
+
+/// A run whose timeout passed during hook `during`, before its job started.
+fn timed_out(job: &Job, during: &str) -> Executed {
+    let mut end = RunEnd::new(RunStatus::TimedOut, to_ms(clock::real_now()));
+    end.error = Some(format!(
+        "timed out after {} during the {during} hook (its time counts against the job's timeout); \
+         the job did not start{TREE_STOPPED}",
+        format_duration(job.timeout)
+    ));
+    Executed {
+        end,
+        interrupted: None,
+        answer: None,
+    }
 }
 
 fn cancelled(sig: Signal, during: &str) -> Executed {

@@ -10,7 +10,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::core::error::Result;
+use crate::core::error::{Error, Result};
 use crate::exec::logfile::{Chunk, Head, LogReader};
 use crate::store::{LogStore, Store};
 
@@ -52,7 +52,7 @@ pub fn start(store: &dyn Store, run_id: i64, path: PathBuf, cap: u64) -> Option<
                     run = run_id,
                     "can't copy the run's log into the state database: {e}"
                 );
-                if crate::store::postgres_fenced(&e) {
+                if matches!(e, Error::Fenced { .. }) {
                     return;
                 }
             }
@@ -104,7 +104,7 @@ fn copy(
     for _ in 0..4096 {
         match reader
             .read(Some(*next), settle, buf)
-            .map_err(|e| crate::core::error::Error::Internal(e.into()))?
+            .map_err(|e| Error::Internal(e.into()))?
         {
             Chunk::Data { len, next: n } => {
                 let start = n - len as u64;

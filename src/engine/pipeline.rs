@@ -392,7 +392,7 @@ fn on_lease_news(news: crate::coord::LeaseNews, run_id: i64, state_dir: &Path) {
         LeaseNews::Lost => {
             tracing::error!(
                 run = run_id,
-                "this host's lease on the run was taken over (it missed heartbeats for the whole lease); stopping its processes and recording nothing"
+                "this host's lease on the run is lost (not renewed for a whole lease, or taken over by another host); stopping its processes and recording nothing"
             );
             let identity = RunIdentity {
                 pgid: None,

@@ -81,9 +81,12 @@ impl From<Error> for ApiError {
             Error::Conflict(_) => "INVALID_STATE_TRANSITION",
             Error::Busy(_) => "JOB_RUNNING",
             Error::Unavailable(_) => "UNAVAILABLE",
-            Error::State(_) | Error::Internal(_) | Error::Failed(_) | Error::TimedOut(_) => {
-                "INTERNAL"
-            }
+            Error::State(_)
+            | Error::Unreachable(_)
+            | Error::Fenced { .. }
+            | Error::Internal(_)
+            | Error::Failed(_)
+            | Error::TimedOut(_) => "INTERNAL",
         };
         let details = match &e {
             Error::Config(c) => serde_json::to_value(&c.issues).unwrap_or_default(),

@@ -485,6 +485,9 @@ pub trait LogStore {
 pub struct Fence {
     pub key: String,
     pub epoch: i64,
+    /// How long the lease lives without a heartbeat: how long a write under it waits for
+    /// a lost connection to the state to come back (zero: not at all).
+    pub lease: std::time::Duration,
 }
 
 /// The first answer to a request sent with an `Idempotency-Key`.
@@ -535,17 +538,6 @@ pub trait Store:
     /// not to share).
     fn share(&self) -> Option<Box<dyn Store>> {
         None
-    }
-}
-
-/// Whether an error is a write refused by a fence (a lease taken over by another host).
-pub fn postgres_fenced(e: &crate::core::error::Error) -> bool {
-    #[cfg(feature = "postgres")]
-    return postgres::is_fenced(e);
-    #[cfg(not(feature = "postgres"))]
-    {
-        let _ = e;
-        false
     }
 }
 

@@ -264,7 +264,7 @@ fn claude_job_forced_records_everything() {
         "workdir = config dir"
     );
 
-    let run = last_run(&env, "hunt");
+    let run = env.last_run("hunt");
     assert_eq!(run["status"], "succeeded", "{run:#}");
     assert_eq!(run["agent"], "claude", "{run:#}");
     assert_eq!(run["model"], "opus", "{run:#}");
@@ -374,7 +374,7 @@ fn codex_job_via_run_wait_records_tokens_and_puts_the_prompt_last() {
         "codex reads stdin until EOF: it must be /dev/null"
     );
 
-    let run = last_run(&env, "fix");
+    let run = env.last_run("fix");
     assert_eq!(run["status"], "succeeded", "{run:#}");
     assert_eq!(run["forced"], false, "{run:#}");
     assert_eq!(run["agent"], "codex", "{run:#}");
@@ -416,7 +416,7 @@ fn gemini_job_argv_and_usage() {
             "--skip-trust",
         ]
     );
-    let run = last_run(&env, "g");
+    let run = env.last_run("g");
     assert_eq!(run["status"], "succeeded", "{run:#}");
     assert!(run["model"].is_null(), "{run:#}");
     assert_eq!(run["input_tokens"], 11, "{run:#}");
@@ -447,7 +447,7 @@ fn command_preset_substitutes_model_and_prompt_and_reads_the_last_json_line() {
         ["--model", "large", "a b; rm -rf / $(echo no)"],
         "whole-argument substitution, no shell"
     );
-    let run = last_run(&env, "loc");
+    let run = env.last_run("loc");
     assert_eq!(run["status"], "succeeded", "{run:#}");
     assert_eq!(run["agent"], "local");
     assert_eq!(run["model"], "large");
@@ -503,7 +503,7 @@ fn claude_not_logged_in_disables_only_that_scope_and_codex_takes_over() {
     let (env, _s) = two_agent_env(CLAUDE_NOT_LOGGED_IN, CODEX_OK, "", "");
     let o = env.run(&["force", "work"]);
     ok(&o);
-    let run = last_run(&env, "work");
+    let run = env.last_run("work");
     assert_eq!(run["status"], "succeeded", "{run:#}");
     assert_eq!(run["agent"], "codex", "{run:#}");
     assert_eq!(run["cost"].as_f64(), Some(1.0), "{run:#}");
@@ -548,7 +548,7 @@ fn claude_not_logged_in_disables_only_that_scope_and_codex_takes_over() {
     // The next run doesn't try claude again for this scope.
     ok(&env.run(&["force", "work"]));
     assert_eq!(calls(&env, "claude"), 1, "a disabled scope is skipped");
-    let run = last_run(&env, "work");
+    let run = env.last_run("work");
     let a = attempts(&run);
     assert_eq!(
         (a[0].0.as_str(), a[0].1.as_str()),
@@ -566,7 +566,7 @@ fn a_missing_binary_is_skipped_and_not_stored() {
     let (env, _s) = two_agent_env("", CODEX_OK, "", "");
     let o = env.run(&["force", "work"]);
     ok(&o);
-    let run = last_run(&env, "work");
+    let run = env.last_run("work");
     assert_eq!(run["agent"], "codex", "{run:#}");
     let a = attempts(&run);
     assert_eq!(a.len(), 2, "{run:#}");
@@ -588,7 +588,7 @@ fn a_missing_binary_is_skipped_and_not_stored() {
     // Installing it fixes it, with no configure step.
     fake(&env, "claude", CLAUDE_OK);
     ok(&env.run(&["force", "work"]));
-    assert_eq!(last_run(&env, "work")["agent"], "claude");
+    assert_eq!(env.last_run("work")["agent"], "claude");
 }
 
 #[test]
@@ -616,7 +616,7 @@ fn missing_credentials_disable_the_scope_without_starting_the_cli() {
         0,
         "claude must not be started without credentials"
     );
-    let run = last_run(&env, "work");
+    let run = env.last_run("work");
     assert_eq!(run["agent"], "codex", "{run:#}");
     let a = attempts(&run);
     assert_eq!(
@@ -642,7 +642,7 @@ fn missing_credentials_disable_the_scope_without_starting_the_cli() {
         .output()
         .unwrap();
     ok(&o);
-    assert_eq!(last_run(&env, "with-token")["agent"], "claude");
+    assert_eq!(env.last_run("with-token")["agent"], "claude");
     assert_eq!(
         rec(&env, "claude")
             .unwrap()
@@ -672,7 +672,7 @@ fn env_remove_counts_for_the_credential_check() {
         .unwrap();
     assert_eq!(code(&o), 1, "no agent left: skipped\n{}", both(&o));
     assert_eq!(calls(&env, "claude"), 0);
-    let run = last_run(&env, "work");
+    let run = env.last_run("work");
     assert_eq!(run["status"], "skipped", "{run:#}");
     assert_eq!(
         assert_disabled(&status(&env), "claude", "worker"),
@@ -693,7 +693,7 @@ fn gemini_exit_41_is_an_auth_failure() {
     fake(&env, "gemini", GEMINI_NO_AUTH);
     fake(&env, "codex", CODEX_OK);
     ok(&env.run(&["force", "work"]));
-    let run = last_run(&env, "work");
+    let run = env.last_run("work");
     assert_eq!(run["agent"], "codex", "{run:#}");
     let a = attempts(&run);
     assert_eq!(
@@ -725,7 +725,7 @@ fn provider_quota_disables_the_scope_and_the_next_agent_is_used() {
     fake(&env, "claude", CLAUDE_OK);
     let o = env.run_at(T, &["force", "work"]);
     ok(&o);
-    let run = last_run(&env, "work");
+    let run = env.last_run("work");
     assert_eq!(run["agent"], "claude", "{run:#}");
     let a = attempts(&run);
     assert_eq!(
@@ -752,7 +752,7 @@ fn provider_quota_disables_the_scope_and_the_next_agent_is_used() {
 fn claude_429_is_a_quota_failure() {
     let (env, _s) = two_agent_env(CLAUDE_429, CODEX_OK, "", "");
     ok(&env.run_at(T, &["force", "work"]));
-    let run = last_run(&env, "work");
+    let run = env.last_run("work");
     assert_eq!(run["agent"], "codex", "{run:#}");
     assert_eq!(attempts(&run)[0].1, "quota_exhausted", "{run:#}");
     let st: Value = serde_json::from_slice(&env.run_at(T, &["status", "--json"]).stdout).unwrap();
@@ -769,7 +769,7 @@ fn claude_refusing_root_fails_the_run_plainly_without_fallback() {
         "the run failed with the CLI's exit 1\n{}",
         both(&o)
     );
-    let run = last_run(&env, "work");
+    let run = env.last_run("work");
     assert_eq!(run["status"], "failed", "{run:#}");
     let err = run["error"].as_str().unwrap_or("").to_lowercase();
     assert!(
@@ -808,7 +808,7 @@ fn a_hanging_codex_times_out_without_fallback_and_leaves_nothing_behind() {
         took < Duration::from_secs(60),
         "the 3s timeout took {took:?}"
     );
-    let run = last_run(&env, "work");
+    let run = env.last_run("work");
     assert_eq!(run["status"], "timed_out", "{run:#}");
     assert_eq!(run["agent"], "codex", "{run:#}");
     assert_eq!(calls(&env, "claude"), 0, "no fallback after a timeout");
@@ -830,7 +830,7 @@ fn invalid_json_fails_the_run_and_leaves_the_scope_alone() {
     let (env, _s) = two_agent_env(CLAUDE_GARBAGE, CODEX_OK, "", "");
     let o = env.run(&["force", "work"]);
     assert_ne!(code(&o), 0, "{}", both(&o));
-    let run = last_run(&env, "work");
+    let run = env.last_run("work");
     assert_eq!(run["status"], "failed", "{run:#}");
     let err = run["error"].as_str().unwrap_or("");
     assert!(
@@ -857,7 +857,7 @@ fn a_huge_output_doesnt_crash_and_the_log_is_capped() {
         "a run result, not a crash\n{}",
         &both(&o)[..both(&o).len().min(4000)]
     );
-    let run = last_run(&env, "work");
+    let run = env.last_run("work");
     let s = run["status"].as_str().unwrap();
     assert!(s == "failed" || s == "succeeded", "{run:#}");
     if s == "failed" {
@@ -913,7 +913,7 @@ fn every_candidate_unavailable_skips_the_run_with_every_reason() {
         both(&o)
     );
     assert_eq!(calls(&env, "claude") + calls(&env, "gemini"), 0);
-    let run = last_run(&env, "work");
+    let run = env.last_run("work");
     assert_eq!(run["status"], "skipped", "{run:#}");
     let a = attempts(&run);
     assert_eq!(
@@ -954,7 +954,7 @@ fn every_candidate_unavailable_skips_the_run_with_every_reason() {
         .output()
         .unwrap();
     assert_eq!(code(&o), 1, "{}", both(&o));
-    assert_eq!(last_run(&env, "work")["status"], "skipped");
+    assert_eq!(env.last_run("work")["status"], "skipped");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1034,7 +1034,7 @@ fn role_of(env: &Env, job: &str) -> (String, Option<String>, Option<String>) {
         "the daemon's absence is silent\n{}",
         both(&o)
     );
-    let run = last_run(env, job);
+    let run = env.last_run(job);
     let r = rec(env, "claude").unwrap();
     (
         run["role"].as_str().unwrap_or("").to_string(),
@@ -1135,7 +1135,7 @@ fn an_absent_daemon_in_any_form_means_admin_silently() {
         assert_eq!(st["daemon"]["configured"], true, "{case}: {st:#}");
         assert_eq!(st["daemon"]["present"], false, "{case}: {st:#}");
         assert_eq!(st["role"], "admin", "{case}: {st:#}");
-        let run = last_run(&env, "build");
+        let run = env.last_run("build");
         assert_eq!(run["status"], "succeeded", "{case}: {run:#}");
     }
 }
@@ -1403,7 +1403,7 @@ fn status_shows_the_agent_of_a_running_run() {
     wait_for("force to end", Duration::from_secs(60), || {
         child.try_wait().unwrap()
     });
-    assert_eq!(last_run(&env, "work")["status"], "cancelled");
+    assert_eq!(env.last_run("work")["status"], "cancelled");
     // The AGENT column of a running agent run names the agent being called.
     assert_eq!(
         r["agent"], "codex",
@@ -1456,7 +1456,7 @@ fn auth_lists_env_and_files_and_any_one_present_is_enough() {
         .output()
         .unwrap();
     assert_eq!(code(&o), 1, "{}", both(&o));
-    let run = last_run(&env, "work");
+    let run = env.last_run("work");
     assert_eq!(run["status"], "skipped", "{run:#}");
     assert_eq!(
         assert_disabled(&status(&env), "claude", "worker"),
@@ -1471,7 +1471,7 @@ fn auth_lists_env_and_files_and_any_one_present_is_enough() {
         .output()
         .unwrap();
     ok(&o);
-    assert_eq!(last_run(&env, "work")["agent"], "claude");
+    assert_eq!(env.last_run("work")["agent"], "claude");
     // An empty variable is no credential.
     std::fs::remove_file(env.home().join("creds/claude.json")).unwrap();
     let o = env
@@ -1530,7 +1530,7 @@ fn codex_turn_failed_401_is_an_auth_failure() {
     );
     fake(&env, "claude", CLAUDE_OK);
     ok(&env.run(&["force", "work"]));
-    let run = last_run(&env, "work");
+    let run = env.last_run("work");
     assert_eq!(run["agent"], "claude", "{run:#}");
     assert_eq!(attempts(&run)[0].1, "auth_failed", "{run:#}");
     assert!(assert_disabled(&status(&env), "codex", "worker").starts_with("auth_failed:"));

@@ -145,7 +145,7 @@ fn the_call_past_the_daily_budget_is_refused_and_the_next_agent_used() {
     fake(&env, "codex", CODEX_OK);
     for i in 1..=2 {
         ok(&at(&env, T, &["force", "work"]));
-        let run = last_run(&env, "work");
+        let run = env.last_run("work");
         assert_eq!(run["agent"], "claude", "call {i}: {run:#}");
         assert_eq!(run["cost"].as_f64(), Some(1.0), "{run:#}");
     }
@@ -156,7 +156,7 @@ fn the_call_past_the_daily_budget_is_refused_and_the_next_agent_used() {
         2,
         "the third call must not start claude"
     );
-    let run = last_run(&env, "work");
+    let run = env.last_run("work");
     assert_eq!(run["agent"], "codex", "{run:#}");
     let a = &run["attempts"];
     assert_eq!(a[0]["agent"], "claude", "{run:#}");
@@ -613,7 +613,7 @@ fn reset_budgets_does_the_rollover_on_demand() {
         "an event per reset"
     );
     ok(&at(&env, T, &["ask", "q"]));
-    assert_eq!(last_run(&env, "ask")["agent"], "claude");
+    assert_eq!(env.last_run("ask")["agent"], "claude");
 
     // --json says the same.
     let o = at(&env, T, &["reset", "budgets", "--json"]);
@@ -770,7 +770,7 @@ fn the_first_command_of_a_new_day_may_be_an_ask() {
     spend_the_day(&env, "2026-06-01T23:00:00Z");
     let o = at(&env, "2026-06-02T00:00:00Z", &["ask", "q"]);
     ok(&o);
-    assert_eq!(last_run(&env, "ask")["agent"], "claude");
+    assert_eq!(env.last_run("ask")["agent"], "claude");
     let st = status_at(&env, "2026-06-02T00:00:01Z");
     assert_eq!(used(&st, "claude"), 1.0, "the new day's first call: {st:#}");
 }

@@ -11,11 +11,12 @@
 //!   `logs` never prints the NULs of freed space, and streams a large log in bounded
 //!   memory (`--json` too).
 
+use crate::support::tmpfs::{self, Tmpfs};
 use crate::support::*;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -32,116 +33,21 @@ const LIMIT: Duration = Duration::from_secs(120);
 // A small file system for the state directory
 // ---------------------------------------------------------------------------------------
 
-/// A tmpfs mounted on a directory, unmounted on drop.
-struct Tmpfs {
-    dir: PathBuf,
-}
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Result<Tmpfs, String> {
-        std::fs::create_dir_all(dir).unwrap();
-        let o = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "tmpfs",
-            ])
-            .arg(dir)
-            .output()
-            .map_err(|e| format!("can't run mount: {e}"))?;
-        if !o.status.success() {
-            return Err(format!("mount -t tmpfs failed: {}", stderr(&o).trim()));
-        }
-        Ok(Tmpfs {
-            dir: dir.to_path_buf(),
-        })
-    }
-
-    /// Bytes in use.
-    fn used(&self) -> u64 {
-        let s = nix::sys::statvfs::statvfs(&self.dir).unwrap();
-        (s.blocks() - s.blocks_free()) as u64 * s.fragment_size() as u64
-    }
-
-    fn available(&self) -> u64 {
-        let s = nix::sys::statvfs::statvfs(&self.dir).unwrap();
-        s.blocks_available() as u64 * s.fragment_size() as u64
-    }
-
-    /// Fills the file system with a file until `leave` bytes are left.
-    fn fill(&self, leave: u64) -> PathBuf {
-        use std::io::Write;
-        let p = self.dir.join("filler");
-        let mut f = std::fs::File::create(&p).unwrap();
-        let chunk = vec![b'f'; 64 * 1024];
-        while self.available() > leave {
-            let n = (self.available() - leave).min(chunk.len() as u64) as usize;
-            f.write_all(&chunk[..n]).unwrap();
-        }
-        p
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let ok = Command::new("umount")
-            .arg(&self.dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            // Something still has a file open in it: detach it rather than leave it
-            // mounted under a temp dir that is about to go.
-            let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
-        }
-    }
-}
-
-/// Runs `body` with `env`'s state directory on a tmpfs of `size`. As root, mounts it
-/// here; otherwise runs this test again inside `unshare -Urm` (root of a private user
-/// and mount namespace); where neither works, says so and skips.
+/// Runs `body` with `env`'s state directory on a tmpfs of `size` (as root, or in a private
+/// namespace; where neither works, says so and skips).
 fn on_tmpfs(test: &str, size: &str, body: impl FnOnce(&Env, &Tmpfs)) {
-    if nix::unistd::geteuid().is_root() {
-        let env = Env::new();
-        let fs = match Tmpfs::mount(&env.state_dir(), size) {
-            Ok(fs) => fs,
-            Err(e) => {
-                eprintln!("skipped {test}: can't mount a tmpfs for the state directory ({e})");
-                return;
-            }
-        };
-        body(&env, &fs);
+    if !tmpfs::may_mount(module_path!(), test) {
         return;
     }
-    let unshare_works = Command::new("unshare")
-        .args(["-Urm", "true"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !unshare_works {
-        eprintln!(
-            "skipped {test}: mounting a tmpfs needs root or `unshare -Urm` (user namespaces)"
-        );
-        return;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let o = Command::new("unshare")
-        .arg("-Urm")
-        .arg(exe)
-        .args([
-            "--exact",
-            &test_path(module_path!(), test),
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{test} in a private namespace:\n{}",
-        both(&o)
-    );
+    let env = Env::new();
+    let fs = match Tmpfs::mount(&env.state_dir(), size) {
+        Ok(fs) => fs,
+        Err(e) => {
+            eprintln!("skipped {test}: can't mount a tmpfs for the state directory ({e})");
+            return;
+        }
+    };
+    body(&env, &fs);
 }
 
 /// The state directory's config: `log_max_bytes`, then `jobs`.
@@ -265,7 +171,7 @@ fn a_log_over_its_cap_takes_the_cap_and_a_margin_on_disk_and_keeps_the_end() {
         let o = force_quietly(env, "big");
         let peak = watch.peak();
         ok(&o);
-        let run = last_run(env, "big");
+        let run = env.last_run("big");
         assert_eq!(run["status"], "succeeded", "{run:#}");
         assert!(
             peak - before <= CAP + MARGIN,
@@ -291,7 +197,7 @@ fn a_log_needs_no_room_for_a_second_copy_of_itself() {
         fs.fill(CAP + 5 * MIB);
         let o = force_quietly(env, "big");
         ok(&o);
-        let run = last_run(env, "big");
+        let run = env.last_run("big");
         assert_eq!(run["status"], "succeeded", "{run:#}");
         assert_big_log(&run);
         assert!(temp_files(&fs.dir).is_empty(), "{:?}", temp_files(&fs.dir));
@@ -319,7 +225,7 @@ fn a_run_whose_log_fills_the_disk_is_recorded_failed_and_jobctl_works_once_there
         assert_eq!(code(&o), 1, "{}", stderr(&o));
 
         // Recorded while the disk is still full.
-        let run = last_run(env, "loud");
+        let run = env.last_run("loud");
         assert_eq!(run["status"], "failed", "{run:#}");
         let error = run["error"].as_str().unwrap_or("");
         let log = run["log_path"].as_str().unwrap();
@@ -340,7 +246,7 @@ fn a_run_whose_log_fills_the_disk_is_recorded_failed_and_jobctl_works_once_there
         std::fs::remove_file(filler).unwrap();
         ok(&env.run(&["list"]));
         ok(&env.run(&["force", "quiet"]));
-        assert_eq!(last_run(env, "quiet")["status"], "succeeded");
+        assert_eq!(env.last_run("quiet")["status"], "succeeded");
         // What the log got before the disk was full is still readable.
         let o = env.run(&["logs", &id.to_string()]);
         ok(&o);
@@ -388,7 +294,7 @@ fn a_run_ended_when_not_even_its_record_fits_is_closed_once_there_is_room() {
         std::fs::remove_file(filler).unwrap();
         std::fs::remove_file(eaten).unwrap();
         ok(&env.run(&["list"]));
-        let run = last_run(env, "eater");
+        let run = env.last_run("eater");
         let error = run["error"].as_str().unwrap_or("");
         if recorded {
             assert_eq!(run["status"], "failed", "{run:#}");
@@ -397,7 +303,7 @@ fn a_run_ended_when_not_even_its_record_fits_is_closed_once_there_is_room() {
             assert_eq!(run["status"], "lost", "{run:#}");
         }
         ok(&env.run(&["force", "quiet"]));
-        assert_eq!(last_run(env, "quiet")["status"], "succeeded");
+        assert_eq!(env.last_run("quiet")["status"], "succeeded");
     });
 }
 
@@ -521,7 +427,7 @@ fn logs_streams_a_large_log_in_bounded_memory_also_as_json() {
     ));
     let _sweep = Sweep::new(&env);
     ok(&force_quietly(&env, "big"));
-    let run = last_run(&env, "big");
+    let run = env.last_run("big");
     let out = env.home().join("out");
     let (code, rss) = peak_rss_kib(env.cmd(&["logs", "--job", "big"]), &out);
     assert_eq!(code, 0);

@@ -90,7 +90,7 @@ fn each_hook_runs_when_it_should_with_the_runs_status_and_exit_code() {
             "on_failure timed_out"
         ]
     );
-    let run = last_run(&env, "good");
+    let run = env.last_run("good");
     assert_eq!(run["hook_errors"], serde_json::json!([]), "{run:#}");
     let hooks = &show_json(&env, &run)["hooks"];
     let names: Vec<&str> = hooks
@@ -118,7 +118,7 @@ fn a_failing_pre_run_fails_the_run_without_starting_the_job() {
     ));
     let o = env.run(&["force", "x"]);
     assert_eq!(code(&o), 1, "{}", both(&o));
-    let run = last_run(&env, "x");
+    let run = env.last_run("x");
     assert_eq!(run["status"], "failed");
     assert_eq!(run["error"], "pre_run hook exited 3");
     assert_eq!(
@@ -142,7 +142,7 @@ fn a_failing_later_hook_is_recorded_but_never_changes_the_status() {
         note(&env, "on_success")
     ));
     ok(&env.run(&["force", "x"]));
-    let run = last_run(&env, "x");
+    let run = env.last_run("x");
     assert_eq!(run["status"], "succeeded");
     assert_eq!(
         run["hook_errors"],
@@ -178,7 +178,7 @@ fn a_hook_gets_the_jobs_environment_and_cwd_and_the_run_variables() {
         runner(&env, "")
     ));
     ok(&env.run(&["force", "x"]));
-    let run = last_run(&env, "x");
+    let run = env.last_run("x");
     let log = log_of(&env, &run);
     let want = format!(
         "[hook post_run] {} hello x {} {}\n",
@@ -205,7 +205,7 @@ fn a_hook_past_its_timeout_is_stopped_with_its_whole_tree() {
     let t0 = Instant::now();
     ok(&env.run(&["force", "x"]));
     assert!(t0.elapsed() < Duration::from_secs(15), "{:?}", t0.elapsed());
-    let run = last_run(&env, "x");
+    let run = env.last_run("x");
     assert_eq!(
         run["status"], "succeeded",
         "a hook never changes the status"
@@ -263,7 +263,7 @@ fn a_lost_runs_on_failure_is_run_for_the_command_that_closes_it() {
     assert_ne!(code(&o), 0, "the supervisor died: {}", both(&o));
     assert!(noted(&env).is_empty());
     ok(&env.run(&["status"]));
-    let run = last_run(&env, "x");
+    let run = env.last_run("x");
     assert_eq!(run["status"], "lost");
     // Run after the answer, by the process the closing command left behind.
     let hooks = wait_for("the hook's record", Duration::from_secs(30), || {
@@ -350,10 +350,7 @@ fn the_webhook_recipe_posts_what_happened() {
     assert_eq!(path, "/hook");
     let j: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
     assert_eq!(j["text"], "deploy run 1: failed (exit 2)");
-    assert_eq!(
-        last_run(&env, "deploy")["hook_errors"],
-        serde_json::json!([])
-    );
+    assert_eq!(env.last_run("deploy")["hook_errors"], serde_json::json!([]));
 }
 
 /// The healthchecks.io recipe, against a listener standing in for hc-ping.com: a
@@ -386,7 +383,7 @@ fn the_ping_recipe_pings_success_and_failure() {
         "/0b5e-uuid/fail"
     );
     assert_eq!(
-        last_run(&env, "nightly")["hook_errors"],
+        env.last_run("nightly")["hook_errors"],
         serde_json::json!([])
     );
 }

@@ -33,6 +33,8 @@ mod hosts;
 mod hosts_control;
 mod install;
 mod layout;
+#[cfg(feature = "postgres")]
+mod outages;
 mod read_commands;
 mod read_memory;
 mod realcli;
@@ -46,3 +48,4 @@ mod support;
 mod tick;
 mod workspace_claude;
 mod workspaces;
+mod workspaces_safety;

@@ -100,7 +100,7 @@ fn claude_not_logged_in_is_auth_failed_and_the_next_agent_runs() {
     });
     let o = env.run(&["force", "hunt"]);
     ok(&o);
-    let run = last_run(&env, "hunt");
+    let run = env.last_run("hunt");
     assert_eq!(run["status"], "succeeded", "{run:#}");
     assert_eq!(
         outcomes(&run),
@@ -154,7 +154,7 @@ fn claude_as_root_fails_plainly_and_gives_the_reservation_back() {
         let o = env.run(&["force", "hunt"]);
         assert_eq!(code(&o), 1, "{}", both(&o));
     }
-    let run = last_run(&env, "hunt");
+    let run = env.last_run("hunt");
     assert_eq!(run["status"], "failed", "{run:#}");
     let err = run["error"].as_str().unwrap();
     assert!(err.contains("root"), "the record says root: {err}");
@@ -199,7 +199,7 @@ fn codex_that_cannot_reach_its_provider_is_stopped_by_the_stall_rule() {
         took < Duration::from_secs(60),
         "stopped by the stall rule, long before the timeout: {took:?}"
     );
-    let run = last_run(&env, "fix");
+    let run = env.last_run("fix");
     assert_eq!(run["status"], "succeeded", "{run:#}");
     assert_eq!(
         outcomes(&run),
@@ -241,7 +241,7 @@ fn gemini_without_auth_is_auth_failed_from_its_stderr_and_trusts_the_folder() {
     std::fs::create_dir(env.home().join("fresh")).unwrap();
     let o = env.run(&["force", "sum"]);
     ok(&o);
-    let run = last_run(&env, "sum");
+    let run = env.last_run("sum");
     assert_eq!(
         outcomes(&run),
         [
@@ -340,7 +340,7 @@ fn stub_env(stub: &ModelStub, agent: &str) -> (Env, Sweep) {
 fn run_work(env: &Env, agent: &str) -> Value {
     let o = env.run(&["force", "work"]);
     ok(&o);
-    let run = last_run(env, "work");
+    let run = env.last_run("work");
     assert_eq!(run["status"], "succeeded", "{run:#}");
     assert_eq!(
         outcomes(&run),

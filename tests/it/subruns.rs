@@ -191,6 +191,41 @@ fn a_sub_run_tree_never_exceeds_its_depth_quotas_and_every_run_ends() {
     });
 }
 
+/// `depth_limits` has no default: without it, six sub-runs at depth 1 run at once (each
+/// waits until all six have started), and the guide says so rather than showing an
+/// example list as if it were the default.
+#[test]
+fn without_depth_limits_a_depth_has_no_limit_of_its_own_as_the_guide_says() {
+    let guide =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/run-control.md"))
+            .unwrap();
+    let line = guide
+        .lines()
+        .find(|l| l.contains("`runner.depth_limits"))
+        .expect("run-control.md speaks of runner.depth_limits");
+    assert!(
+        line.contains("(default: none)"),
+        "the default is none: {line}"
+    );
+
+    let env = env_with(
+        "[jobs.root]\ntype = \"script\"\ntimeout = \"5m\"\n\
+         command = \"for i in 1 2 3 4 5 6; do jobctl submit leaf --wait & done; wait\"\n\n\
+         [jobs.leaf]\ntype = \"script\"\nconcurrency = 6\ntimeout = \"5m\"\n\
+         command = \"touch started.$JOBCTL_RUN_ID; i=0; \
+         while [ $(ls started.* | wc -l) -lt 6 ]; do i=$((i+1)); [ $i -gt 6000 ] && exit 3; sleep 0.01; done\"\n\
+         workdir = \".\"\n",
+        "",
+    );
+    ok(&env.run(&["force", "root"]));
+    let runs = wait_all_ended(&env, 7);
+    assert_eq!(runs.len(), 7);
+    assert!(
+        runs.iter().all(|r| r["status"] == "succeeded"),
+        "all six leaves ran at once: {runs:#?}"
+    );
+}
+
 #[test]
 fn cancelling_the_root_of_a_tree_leaves_no_process() {
     let env = env_with(&TREE.replace("LEAF", "60"), "depth_limits = [1, 2, 1]");

@@ -5,7 +5,7 @@
 //! the remote holds exactly the agent's changes, the user's checkout is untouched, and
 //! no work is ever deleted while its commits exist nowhere else.
 
-use crate::support::git::Repos;
+use crate::support::git::{self, AUTHOR, Repos, pairs, path_of};
 use crate::support::*;
 
 use std::path::{Path, PathBuf};
@@ -42,17 +42,9 @@ fn setup() -> (Env, Sweep, Repos) {
     (env, sweep, repos)
 }
 
-/// `[runner]` whose jobs (and their git) see the test's HOME and no system git config;
-/// `extra` goes inside the table.
 fn runner(env: &Env, extra: &str) -> String {
-    let home = env.home().display();
-    format!(
-        "[runner]\ntimezone = \"UTC\"\nkill_grace = \"1s\"\n\
-         env = {{ PATH = \"{home}/bin:/usr/bin:/bin\", HOME = \"{home}\", GIT_CONFIG_NOSYSTEM = \"1\" }}\n{extra}\n"
-    )
+    git::runner_toml(env.home(), extra)
 }
-
-const AUTHOR: &str = "git_author = \"jobctl <jobctl@example.com>\"";
 
 /// A script job `name` running the fake agent with `arg` in a workspace on the checkout.
 fn job(name: &str, arg: &str, workspace_extra: &str) -> String {
@@ -62,23 +54,10 @@ fn job(name: &str, arg: &str, workspace_extra: &str) -> String {
     )
 }
 
-fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = list
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
-    v.sort();
-    v
-}
-
 fn workspaces_json(env: &Env) -> Vec<Value> {
     let o = env.run(&["workspaces", "--json"]);
     ok(&o);
     serde_json::from_slice(&o.stdout).unwrap()
-}
-
-fn path_of(run: &Value) -> PathBuf {
-    PathBuf::from(run["workspace"]["path"].as_str().unwrap())
 }
 
 #[test]
@@ -92,7 +71,7 @@ fn the_branch_on_the_remote_holds_exactly_the_agents_changes_and_the_checkout_is
     let before = repos.checkout_state();
     let o = env.run(&["force", "edit"]);
     ok(&o);
-    let run = last_run(&env, "edit");
+    let run = env.last_run("edit");
     assert_eq!(run["status"], "succeeded", "{run:#}");
     let branch = "jobctl/edit/1";
 
@@ -196,7 +175,7 @@ fn a_rejected_push_fails_the_run_says_rejected_and_keeps_the_worktree_and_branch
     ));
     let o = env.run(&["force", "edit"]);
     assert_eq!(code(&o), 1, "{}", both(&o));
-    let run = last_run(&env, "edit");
+    let run = env.last_run("edit");
     assert_eq!(run["status"], "failed", "{run:#}");
     let err = run["error"].as_str().unwrap();
     assert!(err.contains("failed (rejected)"), "{err}");
@@ -248,7 +227,7 @@ fn without_commit_the_work_stays_uncommitted_in_a_kept_worktree_and_is_still_rep
         job("edit", "", "commit = false\nkeep = \"never\"")
     ));
     ok(&env.run(&["force", "edit"]));
-    let run = last_run(&env, "edit");
+    let run = env.last_run("edit");
     assert_eq!(run["status"], "succeeded", "{run:#}");
     let mut got: Vec<(String, String)> = run["changes"]
         .as_array()
@@ -316,7 +295,7 @@ fn two_runs_of_different_jobs_on_one_repository_at_once_do_not_interfere() {
     let o = env.run(&["run", "--wait"]);
     ok(&o);
     for j in ["left", "right"] {
-        let run = last_run(&env, j);
+        let run = env.last_run(j);
         assert_eq!(run["status"], "succeeded", "{run:#}");
         let branch = run["workspace"]["branch"].as_str().unwrap().to_string();
         assert_eq!(
@@ -361,7 +340,7 @@ fn a_supervisor_killed_mid_run_leaves_a_worktree_that_recovery_keeps_and_cleanup
 
     let o = env.run(&["list"]);
     ok(&o);
-    let run = last_run(&env, "edit");
+    let run = env.last_run("edit");
     assert_eq!(run["status"], "lost", "{run:#}");
     let ws = &run["workspace"];
     assert_eq!(ws["kept"], true, "recovery keeps it: {ws:#}");
@@ -388,23 +367,23 @@ fn a_supervisor_killed_mid_run_leaves_a_worktree_that_recovery_keeps_and_cleanup
     let o = env.run(&["workspaces", "clean"]);
     ok(&o);
     let said = stdout(&o);
+    let branch = "jobctl/rescue/1";
     assert!(
-        said.contains("committed first") && said.contains("stays"),
+        said.contains(&format!("committed to branch {branch}, pushed to origin")),
         "{said}"
     );
     assert!(!dir.exists(), "removed");
     assert!(workspaces_json(&env).is_empty());
-    let branch = "jobctl/edit/1";
     assert!(
         repos.branches(&repos.checkout).iter().any(|b| b == branch),
-        "the branch with the saved work stays: its commits are on no remote"
+        "the rescue branch with the saved work is in the repository"
     );
     assert_eq!(
-        repos.git(&repos.checkout, &["show", &format!("{branch}:a.txt")]),
+        repos.show(branch, "a.txt"),
         "alpha, edited",
-        "what the agent left uncommitted was committed before the worktree went"
+        "what the agent left uncommitted was committed and pushed before the worktree went"
     );
-    let run = last_run(&env, "edit");
+    let run = env.last_run("edit");
     assert_eq!(run["workspace"]["kept"], false, "{run:#}");
 }
 
@@ -419,7 +398,7 @@ fn a_crash_before_the_worktree_exists_leaves_nothing_listed() {
         .unwrap();
     assert_ne!(code(&o), 0);
     ok(&env.run(&["list"]));
-    let run = last_run(&env, "edit");
+    let run = env.last_run("edit");
     assert_eq!(run["status"], "lost");
     assert_eq!(run["workspace"]["kept"], false, "{run:#}");
     assert!(workspaces_json(&env).is_empty());
@@ -520,7 +499,7 @@ fn a_missing_git_identity_is_a_clear_error_and_the_work_stays() {
     ));
     let o = env.run(&["force", "edit"]);
     assert_eq!(code(&o), 1, "{}", both(&o));
-    let run = last_run(&env, "edit");
+    let run = env.last_run("edit");
     assert_eq!(run["status"], "failed");
     let err = run["error"].as_str().unwrap();
     assert!(
@@ -558,7 +537,7 @@ fn a_workspace_that_cannot_be_set_up_fails_the_run_without_starting_the_job() {
         .output()
         .unwrap();
     assert_eq!(code(&o), 1, "{}", both(&o));
-    let run = last_run(&env, "edit");
+    let run = env.last_run("edit");
     assert_eq!(run["status"], "failed");
     let err = run["error"].as_str().unwrap();
     assert!(
@@ -580,7 +559,7 @@ fn a_repository_given_by_url_is_worked_on_through_a_mirror_fetched_each_run() {
         runner(&env, AUTHOR)
     ));
     ok(&env.run(&["force", "edit"]));
-    let first = last_run(&env, "edit");
+    let first = env.last_run("edit");
     assert_eq!(first["status"], "succeeded", "{first:#}");
     assert_eq!(first["workspace"]["base"], "origin/main");
     assert_eq!(repos.show("jobctl/edit/1", "a.txt"), "alpha\nmore");
@@ -598,7 +577,7 @@ fn a_repository_given_by_url_is_worked_on_through_a_mirror_fetched_each_run() {
     );
     repos.git(&repos.checkout, &["push", "--quiet", "origin", "main"]);
     ok(&env.run(&["force", "edit"]));
-    let second = last_run(&env, "edit");
+    let second = env.last_run("edit");
     assert_eq!(
         second["workspace"]["base_commit"],
         repos.git(&repos.origin, &["rev-parse", "main"]),
@@ -802,7 +781,7 @@ fn a_finished_worktree_is_parked_and_the_next_run_takes_it_clean_at_the_new_base
     repos.git(&repos.checkout, &["push", "--quiet", "origin", "main"]);
     let o = env.run(&["force", "edit"]);
     ok(&o);
-    let run = last_run(&env, "edit");
+    let run = env.last_run("edit");
     assert_eq!(
         run["status"], "succeeded",
         "no leftovers of run 1 were found: {run:#}"
@@ -878,11 +857,11 @@ fn a_token_in_a_repository_url_shows_in_no_record_or_message() {
     let o = env.run(&["force", "edit"]);
     assert_eq!(code(&o), 1, "{}", both(&o));
     assert!(!both(&o).contains("sekrit"), "{}", both(&o));
-    let run = last_run(&env, "edit");
+    let run = env.last_run("edit");
     assert_eq!(run["status"], "failed");
     let err = run["error"].as_str().unwrap();
     assert!(
-        err.contains("can't make the local mirror of http://me:***@127.0.0.1:9/r.git"),
+        err.contains("can't make the local mirror of http://***@127.0.0.1:9/r.git"),
         "{err}"
     );
     let all = format!(

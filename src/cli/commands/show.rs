@@ -142,6 +142,12 @@ pub fn render(r: &RunReport) -> String {
                 ws.files_changed, ws.insertions, ws.deletions
             ),
         );
+        if let Some(b) = &ws.rescue_branch {
+            line(
+                "",
+                format!("uncommitted work committed to {b} when the worktree was removed"),
+            );
+        }
     }
     for c in &run.changes {
         let counts = match (c.insertions, c.deletions) {

@@ -60,39 +60,29 @@ pub fn list(g: &Global, ui: &Ui) -> Result<u8> {
     Ok(0)
 }
 
-pub fn clean(g: &Global, ui: &Ui, older_than: Option<&str>, dry_run: bool) -> Result<u8> {
+pub fn clean(
+    g: &Global,
+    ui: &Ui,
+    older_than: Option<&str>,
+    dry_run: bool,
+    discard: bool,
+) -> Result<u8> {
     let older_than = older_than
         .map(|d| parse_duration(d).map_err(|e| Error::Usage(format!("--older-than: {e}"))))
         .transpose()?;
     let mut e = super::engine(g)?;
-    let done = cleanup::clean(&mut e, older_than, dry_run)?;
+    let opts = cleanup::CleanOptions {
+        older_than,
+        dry_run,
+        discard,
+    };
+    let done = cleanup::clean(&mut e, opts)?;
     if ui.json {
         ui.print_view(&done);
     } else if done.is_empty() {
         ui.print("nothing to remove");
     } else {
-        let mut text = String::new();
-        for c in &done {
-            let what = match (&c.error, dry_run) {
-                (Some(err), _) => format!("kept {} (run {}): {err}", c.path, c.run_id),
-                (None, true) => format!("would remove {} (run {})", c.path, c.run_id),
-                (None, false) => {
-                    let mut s = format!("removed {} (run {})", c.path, c.run_id);
-                    if c.committed {
-                        s.push_str("; its uncommitted work was committed first");
-                    }
-                    if c.branch_kept {
-                        s.push_str(&format!(
-                            "; branch {} stays (its commits are on no remote)",
-                            c.branch
-                        ));
-                    }
-                    s
-                }
-            };
-            text.push_str(&what);
-            text.push('\n');
-        }
+        let text: String = done.iter().map(|c| said(c, dry_run) + "\n").collect();
         ui.print(&text);
     }
     Ok(if done.iter().any(|c| c.error.is_some()) {
@@ -100,4 +90,69 @@ pub fn clean(g: &Global, ui: &Ui, older_than: Option<&str>, dry_run: bool) -> Re
     } else {
         0
     })
+}
+
+/// `N files: a, b, c` (the first few).
+fn files(paths: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let mut s = format!(
+        "{} file{}: {}",
+        paths.len(),
+        if paths.len() == 1 { "" } else { "s" },
+        paths[..paths.len().min(SHOWN)].join(", ")
+    );
+    if paths.len() > SHOWN {
+        s.push_str(&format!(" and {} more", paths.len() - SHOWN));
+    }
+    s
+}
+
+/// One line of what `clean` did (or would do) with one worktree.
+fn said(c: &cleanup::Cleaned, dry_run: bool) -> String {
+    let at = format!("{} (run {})", c.path, c.run_id);
+    if let Some(err) = &c.error {
+        return format!("kept {at}: {err}");
+    }
+    let work = match (&c.rescue_branch, c.discarded) {
+        (_, true) if dry_run => format!(
+            ", throwing away uncommitted changes to {}",
+            files(&c.uncommitted)
+        ),
+        (_, true) => format!(
+            "; discarded uncommitted changes to {}",
+            files(&c.uncommitted)
+        ),
+        (Some(b), _) if dry_run => format!(
+            ", committing its uncommitted work ({}) to branch {b} first",
+            files(&c.uncommitted)
+        ),
+        (Some(b), _) => {
+            let pushed = match (&c.pushed_to, &c.push_error) {
+                (Some(r), _) => format!(", pushed to {r}"),
+                (None, Some(why)) => format!(" (not pushed: {why})"),
+                (None, None) => String::new(),
+            };
+            format!(
+                "; its uncommitted work ({}) was committed to branch {b}{pushed}",
+                files(&c.uncommitted)
+            )
+        }
+        (None, _) => String::new(),
+    };
+    if dry_run {
+        return format!("would remove {at}{work}");
+    }
+    let mut s = format!("removed {at}{work}");
+    for b in &c.restored {
+        s.push_str(&format!(
+            "; branch {b} set at the run's last commit (its job had moved or deleted it)"
+        ));
+    }
+    if c.branch_kept {
+        s.push_str(&format!(
+            "; branch {} stays (its commits are on no remote)",
+            c.branch
+        ));
+    }
+    s
 }

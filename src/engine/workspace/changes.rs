@@ -44,6 +44,8 @@ impl Collected {
 pub enum CollectError {
     /// git has no name or email to commit with.
     NoIdentity(String),
+    /// The branch the work was to go to exists and holds other work.
+    BranchTaken(String),
     Git(GitError),
 }
 
@@ -54,6 +56,10 @@ impl std::fmt::Display for CollectError {
                 f,
                 "can't commit the run's work: git has no identity to commit with ({said}); set user.name and user.email \
                  (git config --global user.name \"Your Name\"; git config --global user.email you@example.com) or runner.git_author"
+            ),
+            CollectError::BranchTaken(b) => write!(
+                f,
+                "can't save the run's work: branch {b} already exists and holds other work; move it away"
             ),
             CollectError::Git(e) => write!(f, "can't collect the run's changes: {e}"),
         }
@@ -86,26 +92,17 @@ pub fn collect(
             git.ok(wt, &diff_args(base, Some(&out.head)))?
         }
         None => {
-            // What `add --all` would stage, staged in a copy of the index: the job's
-            // worktree and index stay as it left them.
-            let index = wt.join(git.text(wt, &["rev-parse", "--git-path", "index"])?);
-            let scratch = format!("{}.jobctl-{}", index.display(), std::process::id());
-            let _ = std::fs::copy(&index, &scratch);
-            let in_scratch = [("GIT_INDEX_FILE", scratch.as_str())];
-            let staged = (|| {
-                git.call(wt, &["add", "--all"], &in_scratch)?;
+            let (dirty, diff) = with_scratch_index(git, wt, |in_scratch| {
                 let dirty = git
                     .call(
                         wt,
                         &["diff", "--cached", "--quiet", "--no-ext-diff", "HEAD"],
-                        &in_scratch,
+                        in_scratch,
                     )
                     .is_err();
-                let diff = git.call(wt, &diff_args(base, None), &in_scratch)?.stdout;
-                Ok::<_, GitError>((dirty, diff))
-            })();
-            let _ = std::fs::remove_file(&scratch);
-            let (dirty, diff) = staged?;
+                let diff = git.call(wt, &diff_args(base, None), in_scratch)?.stdout;
+                Ok((dirty, diff))
+            })?;
             out.dirty = dirty;
             out.head = git.text(wt, &["rev-parse", "HEAD"])?;
             diff
@@ -113,6 +110,25 @@ pub fn collect(
     };
     out.changes = parse_diff(&diff);
     Ok(out)
+}
+
+/// Runs `f` with what `add --all` would stage staged in a copy of `wt`'s index (`f` gets
+/// the `GIT_INDEX_FILE` to pass to git), then removes the copy: the job's worktree and
+/// index stay as it left them.
+pub fn with_scratch_index<T>(
+    git: &Git,
+    wt: &Path,
+    f: impl FnOnce(&[(&str, &str)]) -> Result<T, GitError>,
+) -> Result<T, GitError> {
+    let index = wt.join(git.text(wt, &["rev-parse", "--git-path", "index"])?);
+    let scratch = format!("{}.jobctl-{}", index.display(), std::process::id());
+    let _ = std::fs::copy(&index, &scratch);
+    let in_scratch = [("GIT_INDEX_FILE", scratch.as_str())];
+    let r = git
+        .call(wt, &["add", "--all"], &in_scratch)
+        .and_then(|_| f(&in_scratch));
+    let _ = std::fs::remove_file(&scratch);
+    r
 }
 
 /// `diff --raw --numstat -z -M BASE [HEAD]` (no HEAD: against the index).
@@ -134,21 +150,35 @@ fn diff_args<'a>(base: &'a str, head: Option<&'a str>) -> Vec<&'a str> {
     a
 }
 
+/// `-c user.name=NAME -c user.email=EMAIL` for `author`, to put before a git command.
+pub fn identity_args(author: Option<&Author<'_>>) -> Vec<String> {
+    author.map_or_else(Vec::new, |a| {
+        vec![
+            "-c".into(),
+            format!("user.name={}", a.name),
+            "-c".into(),
+            format!("user.email={}", a.email),
+        ]
+    })
+}
+
+/// A failed commit: git's missing identity said as such.
+pub fn commit_error(e: GitError) -> CollectError {
+    if is_identity_error(e.stderr()) {
+        CollectError::NoIdentity(super::git::key_line(e.stderr()))
+    } else {
+        e.into()
+    }
+}
+
 fn commit_staged(
     git: &Git,
     wt: &Path,
     message: &str,
     author: Option<Author<'_>>,
 ) -> Result<(), CollectError> {
-    let ident;
-    let mut args: Vec<&str> = Vec::new();
-    if let Some(a) = &author {
-        ident = [
-            format!("user.name={}", a.name),
-            format!("user.email={}", a.email),
-        ];
-        args.extend(["-c", &ident[0], "-c", &ident[1]]);
-    }
+    let ident = identity_args(author.as_ref());
+    let mut args: Vec<&str> = ident.iter().map(String::as_str).collect();
     // --no-verify: saving the run's work is not a commit for review; a hook that refuses
     // it would leave the work unsaved.
     args.extend([
@@ -159,13 +189,7 @@ fn commit_staged(
         "-m",
         message,
     ]);
-    match git.ok(wt, &args) {
-        Ok(_) => Ok(()),
-        Err(e) if is_identity_error(e.stderr()) => {
-            Err(CollectError::NoIdentity(super::git::key_line(e.stderr())))
-        }
-        Err(e) => Err(e.into()),
-    }
+    git.ok(wt, &args).map(|_| ()).map_err(commit_error)
 }
 
 fn is_identity_error(stderr: &str) -> bool {

@@ -3,16 +3,19 @@
 //! run left behind as kept (recovery), sized afterwards (`engine::after_lost`). Parked
 //! worktrees ([`super::pool`]) go by age too.
 //!
-//! Removing a worktree never loses work: what it holds uncommitted is committed on its
-//! branch first (unless its job says `commit = false`; a worktree whose work can't be
-//! committed is left in place), and the branch is deleted only when every commit on it
-//! is also on a remote or in the base ([`super::remove`]).
+//! Removing a worktree never loses work silently: what it holds uncommitted is committed
+//! to the rescue branch `jobctl/rescue/RUN_ID` first and pushed when the job has a remote
+//! ([`super::rescue`]; a worktree whose work can't be committed is left in place), unless
+//! `--discard` says to throw it away, which is then said file by file. The run's commits
+//! stay on its branch, deleted only when every commit on it is also on a remote or in the
+//! base ([`super::remove`]).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::rescue::{self, Pushed};
 use super::{Git, changes, lock, remove};
 use crate::config::Config;
 use crate::core::clock::{self, rfc3339, to_ms};
@@ -143,26 +146,48 @@ pub struct Cleaned {
     pub why: Why,
     /// The branch stays in the repository (its commits are on no remote).
     pub branch_kept: bool,
-    /// What was left uncommitted was committed on the branch first.
+    /// The files it held uncommitted changes to (untracked ones included).
+    pub uncommitted: Vec<String>,
+    /// Where they were committed first (`jobctl/rescue/RUN_ID`); with `--dry-run`, where
+    /// they would be.
+    pub rescue_branch: Option<String>,
+    /// The remote the rescue branch was pushed to.
+    pub pushed_to: Option<String>,
+    /// Why it was not pushed, when the repository has a remote and the push failed, or
+    /// has no such remote.
+    pub push_error: Option<String>,
+    /// They were committed (to `rescue_branch`).
     pub committed: bool,
+    /// The uncommitted changes were thrown away (`--discard`).
+    pub discarded: bool,
+    /// Branches set at the run's last commit, which the job had deleted or moved.
+    pub restored: Vec<String>,
     /// Not removed, and why (its work could not be saved, git failed).
     pub error: Option<String>,
 }
 
-/// `jobctl workspaces clean`: removes kept worktrees older than `older_than` (all of
-/// them without it). `dry_run`: says which, removes nothing.
-pub fn clean(
-    e: &mut Engine<'_>,
-    older_than: Option<Duration>,
-    dry_run: bool,
-) -> Result<Vec<Cleaned>> {
+/// How `workspaces clean` goes about it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CleanOptions {
+    /// Only worktrees whose run ended longer ago than this (all without it).
+    pub older_than: Option<Duration>,
+    /// Say what would be done; do nothing.
+    pub dry_run: bool,
+    /// Throw uncommitted work away instead of committing it to a rescue branch.
+    pub discard: bool,
+}
+
+/// `jobctl workspaces clean`: removes kept worktrees, saving or (`discard`) throwing away
+/// what they hold uncommitted.
+pub fn clean(e: &mut Engine<'_>, opts: CleanOptions) -> Result<Vec<Cleaned>> {
     e.recover()?;
     let deadline = Instant::now() + REMOVE_DEADLINE;
     let repos = super::repos_dir(e.state_dir());
     let _guard =
         lock::lock(&repos, "cleanup", deadline).map_err(crate::core::error::Error::State)?;
-    let age = older_than.unwrap_or(Duration::ZERO);
-    let done = sweep(e, age, None, dry_run)?;
+    let age = opts.older_than.unwrap_or(Duration::ZERO);
+    let dry_run = opts.dry_run;
+    let done = sweep(e, age, None, opts)?;
     if !dry_run {
         drain_pools(e.cfg, &repos, age)?;
     }
@@ -233,9 +258,16 @@ pub fn on_tick(e: &mut Engine<'_>) {
     if parked && let Err(err) = drain_pools(e.cfg, &repos, age) {
         tracing::warn!("workspace cleanup: {err}");
     }
-    match sweep(e, age, Some(bytes), false) {
+    match sweep(e, age, Some(bytes), CleanOptions::default()) {
         Ok(done) => {
             for c in done {
+                if let Some(b) = c.rescue_branch.as_deref().filter(|_| c.committed) {
+                    tracing::info!(
+                        run = c.run_id,
+                        "committed the uncommitted work of {} to branch {b}",
+                        c.path
+                    );
+                }
                 match &c.error {
                     None => tracing::info!(run = c.run_id, "removed the kept worktree {}", c.path),
                     Some(why) => {
@@ -252,7 +284,7 @@ fn sweep(
     e: &mut Engine<'_>,
     max_age: Duration,
     max_bytes: Option<u64>,
-    dry_run: bool,
+    opts: CleanOptions,
 ) -> Result<Vec<Cleaned>> {
     // Ages are judged against "now" as schedules are (`JOBCTL_NOW` for what-if checks).
     let now = to_ms(clock::now()?);
@@ -283,75 +315,82 @@ fn sweep(
             branch: ws.branch.clone(),
             why,
             branch_kept: false,
+            uncommitted: Vec::new(),
+            rescue_branch: None,
+            pushed_to: None,
+            push_error: None,
             committed: false,
+            discarded: false,
+            restored: Vec::new(),
             error: None,
         };
-        if !dry_run {
-            match remove_kept(e.cfg, &mut *e.store, run, &ws) {
-                Ok((branch_kept, committed)) => {
-                    done.branch_kept = branch_kept;
-                    done.committed = committed;
-                }
-                Err(why) => done.error = Some(why),
-            }
-        }
+        let done = match remove_kept(e.cfg, &mut *e.store, run, &ws, opts, &mut done) {
+            Ok(()) => done,
+            Err(why) => Cleaned {
+                error: Some(why),
+                ..done
+            },
+        };
         out.push(done);
     }
     Ok(out)
 }
 
-/// Removes the kept worktree of `run` for good, saving what it holds uncommitted first;
-/// records it removed. Returns (branch kept, committed).
+/// Removes the kept worktree of `run` for good (with `opts.dry_run`, only says what it
+/// holds uncommitted), committing that to the run's rescue branch first, or throwing it
+/// away (`opts.discard`); records it removed. `done` is told what happened.
 fn remove_kept(
     cfg: &Config,
     store: &mut dyn Store,
     run: &RunRecord,
     ws: &WorkspaceInfo,
-) -> std::result::Result<(bool, bool), String> {
+    opts: CleanOptions,
+    done: &mut Cleaned,
+) -> std::result::Result<(), String> {
     let dir = PathBuf::from(&ws.path);
     let git = Git::new(
         &cfg.runner.git,
         crate::engine::env::base_env_plain(cfg),
         Instant::now() + REMOVE_DEADLINE,
     );
-    let mut committed = false;
-    let mut head = None;
     let mut fate = super::BranchFate::Deleted;
+    let mut info = ws.clone();
     if dir.is_dir() {
-        let job = cfg.jobs.get(&run.job);
-        let commit = job
-            .and_then(|j| j.workspace.as_deref())
-            .is_none_or(|w| w.commit);
-        if commit {
-            let message = render_template(
-                job.and_then(|j| j.workspace.as_deref())
-                    .map_or(crate::config::DEFAULT_COMMIT_MESSAGE, |w| &w.commit_message),
-                &run.job,
-                run.id,
-                &clock::from_ms(run.started_at)
-                    .to_zoned(clock::local_zone())
-                    .strftime("%Y%m%d")
-                    .to_string(),
-            );
-            let author = cfg.runner.git_author.as_ref().map(|a| changes::Author {
-                name: &a.name,
-                email: &a.email,
-            });
-            let c = changes::collect(&git, &dir, &ws.base_commit, Some((&message, author)))
-                .map_err(|e| format!("its work is not saved, so it stays: {e}"))?;
-            committed = c.committed;
-            head = Some(c.head).filter(|h| !h.is_empty());
+        done.uncommitted = rescue::uncommitted(&git, &dir)
+            .map_err(|e| format!("can't tell what it holds uncommitted, so it stays: {e}"))?;
+        let has_work = !done.uncommitted.is_empty();
+        done.discarded = has_work && opts.discard;
+        if has_work && !opts.discard {
+            done.rescue_branch = Some(rescue::branch_name(run.id));
+        }
+        if opts.dry_run {
+            return Ok(());
         }
         let git_dir = git_dir_of(&git, &dir)?;
+        let ws_cfg = cfg.jobs.get(&run.job).and_then(|j| j.workspace.as_deref());
+        if done.rescue_branch.is_some() {
+            let branch = rescue_commit(cfg, &git, &dir, run, ws_cfg)?;
+            done.committed = true;
+            let remote = ws_cfg.map_or("origin", |w| w.remote.as_str());
+            match rescue::push_if_remote(&git, &git_dir, &branch, remote) {
+                Pushed::To(r) => done.pushed_to = Some(r),
+                Pushed::NoRemote(r) => {
+                    done.push_error = Some(format!("the repository has no remote {r:?}"))
+                }
+                Pushed::Failed(why) => done.push_error = Some(why),
+            }
+            info.rescue_branch = Some(branch);
+        }
         let repos = super::repos_dir(store.dir());
-        fate = remove(&git, &repos, &git_dir, &dir, ws, None)?;
+        let removed = remove(&git, &repos, &git_dir, &dir, (run.id, ws), None)?;
+        fate = removed.fate;
+        done.restored = removed.restored;
+    } else if opts.dry_run {
+        return Ok(());
     }
-    let mut info = ws.clone();
+    done.branch_kept = fate == super::BranchFate::Kept;
     info.kept = false;
     info.removed_at = Some(to_ms(clock::real_now()));
-    if committed {
-        info.head_commit = head.or(info.head_commit);
-    }
     store
         .set_run_workspace(run.id, &info, false)
         .map_err(|e| e.to_string())?;
@@ -361,11 +400,40 @@ fn remove_kept(
         Some(&run.job),
         Some(run.id),
         &serde_json::json!({
-            "path": ws.path, "branch": ws.branch, "committed": committed,
-            "branch_kept": fate == super::BranchFate::Kept,
+            "path": ws.path, "branch": ws.branch, "branch_kept": done.branch_kept,
+            "rescue_branch": info.rescue_branch, "pushed_to": done.pushed_to,
+            "discarded": if done.discarded { &done.uncommitted[..] } else { &[] },
+            "restored": done.restored,
         }),
     );
-    Ok((fate == super::BranchFate::Kept, committed))
+    Ok(())
+}
+
+/// Commits what the kept worktree `dir` of `run` holds uncommitted to its rescue branch;
+/// returns the branch.
+fn rescue_commit(
+    cfg: &Config,
+    git: &Git,
+    dir: &Path,
+    run: &RunRecord,
+    ws: Option<&crate::config::Workspace>,
+) -> std::result::Result<String, String> {
+    let message = render_template(
+        ws.map_or(crate::config::DEFAULT_COMMIT_MESSAGE, |w| &w.commit_message),
+        &run.job,
+        run.id,
+        &clock::from_ms(run.started_at)
+            .to_zoned(clock::local_zone())
+            .strftime("%Y%m%d")
+            .to_string(),
+    );
+    let message = format!("{message} (uncommitted work rescued by cleanup)");
+    let author = cfg.runner.git_author.as_ref().map(|a| changes::Author {
+        name: &a.name,
+        email: &a.email,
+    });
+    rescue::commit_to_rescue(git, dir, run.id, &message, author)
+        .map_err(|e| format!("its uncommitted work is not saved, so it stays: {e}"))
 }
 
 /// The git directory of the repository a worktree belongs to.

@@ -23,7 +23,10 @@ pub fn key(repo: &str) -> String {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    let tail: String = repo
+    // Named by the end of its path: never by a query or user information (a token).
+    let shown = crate::core::workspace::redact_url_credentials(repo);
+    let path = shown.split(['?', '#']).next().unwrap_or_default();
+    let tail: String = path
         .trim_end_matches('/')
         .trim_end_matches(".git")
         .rsplit(['/', ':'])
@@ -88,6 +91,14 @@ mod tests {
         assert_ne!(key("/a/app"), key("/b/app"));
         assert!(key("git@github.com:o/app.git").starts_with("app-"));
         assert!(key("/srv/x y/../z").chars().all(|c| c != '/' && c != ' '));
+        for secret in [
+            "https://h/o/app.git?access_token=SECRET",
+            "https://SECRET@h",
+            "https://SECRET:x@h/",
+        ] {
+            assert!(!key(secret).contains("SECRET"), "{}", key(secret));
+        }
+        assert!(key("https://h/o/app.git?access_token=T").starts_with("app-"));
     }
 
     #[test]

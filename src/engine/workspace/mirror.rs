@@ -35,8 +35,8 @@ pub fn ensure(
             repos_dir,
             &["init", "--quiet", "--bare", &tmp.display().to_string()],
         )?;
-        git.ok(&tmp, &["remote", "add", remote, url])?;
-        git.ok(&tmp, &["fetch", "--quiet", "--no-tags", remote])?;
+        git.ok(&tmp, &["remote", "add", "--", remote, url])?;
+        git.ok(&tmp, &["fetch", "--quiet", "--no-tags", "--", remote])?;
         // Which branch the remote calls its default (refs/remotes/REMOTE/HEAD).
         let _ = git.ok(&tmp, &["remote", "set-head", remote, "--auto"]);
         Ok(())

@@ -19,6 +19,7 @@ mod lock;
 mod mirror;
 pub mod pool;
 mod release;
+mod rescue;
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,7 @@ pub use release::{BranchFate, disk_usage, mark_kept, release};
 
 /// A worktree made for a run.
 pub struct Prepared {
+    pub run_id: i64,
     pub info: WorkspaceInfo,
     /// The worktree directory.
     pub dir: PathBuf,
@@ -145,7 +147,7 @@ pub fn set_up(
         .as_deref()
         .map(|b| b.strip_prefix(&format!("{remote}/")).unwrap_or(b));
     if fetch {
-        let mut args = vec!["fetch", "--quiet", "--no-tags", remote];
+        let mut args = vec!["fetch", "--quiet", "--no-tags", "--", remote];
         args.extend(base_name);
         git.ok(&git_dir, &args).map_err(|e| {
             format!(
@@ -162,6 +164,12 @@ pub fn set_up(
         _ => vec!["HEAD".to_string()],
     };
     let mut base = None;
+    // Validated when the config was loaded; never handed to git where it reads options.
+    if let Some(c) = candidates.iter().find(|c| c.starts_with('-')) {
+        return Err(format!(
+            "base {c:?} starts with \"-\"; git would read it as an option"
+        ));
+    }
     for c in &candidates {
         let spec = format!("{c}^{{commit}}");
         if let Ok(commit) = git.text(&git_dir, &["rev-parse", "--verify", "--quiet", &spec]) {
@@ -213,9 +221,8 @@ pub fn set_up(
     if std::fs::symlink_metadata(&dir).is_ok() {
         return Err(format!("{} already exists; move it away", dir.display()));
     }
-    let dir_s = dir.display().to_string();
     let info = WorkspaceInfo {
-        path: dir_s.clone(),
+        path: dir.display().to_string(),
         repo: ws.repo_display.clone(),
         base,
         base_commit: base_commit.clone(),
@@ -225,24 +232,10 @@ pub fn set_up(
     record(&info)?;
     crate::faults::point("before_worktree");
     let pool = pool::dir(&s.cfg.runner.workspace_dir, &git_dir);
-    if !pool::take(&git, &git_dir, &pool, &dir, &branch, &base_commit) {
-        git.ok(
-            &git_dir,
-            &[
-                "worktree",
-                "add",
-                "--quiet",
-                "--no-track",
-                "-b",
-                &branch,
-                &dir_s,
-                &base_commit,
-            ],
-        )
-        .map_err(|e| format!("can't make the worktree: {e}"))?;
-    }
+    make_worktree(&git, &git_dir, &pool, &dir, &branch, &base_commit)?;
     drop(_lock);
     let prepared = Prepared {
+        run_id: s.run.id,
         info,
         dir,
         git_dir,
@@ -272,9 +265,114 @@ pub fn set_up(
     Ok(prepared)
 }
 
+/// How long undoing a set-up may take, whatever was left of the run's time.
+const UNDO_TIME: Duration = Duration::from_secs(60);
+
+/// Makes the run's worktree `dir` on a new `branch` at `base_commit` (the caller holds
+/// the repository's lock): a parked one from `pool`, else `git worktree add`. One that
+/// fails (a full disk, the run's deadline) leaves nothing behind ([`undo_add`]).
+fn make_worktree(
+    git: &Git,
+    git_dir: &Path,
+    pool: &Path,
+    dir: &Path,
+    branch: &str,
+    base_commit: &str,
+) -> Result<(), String> {
+    let refname = format!("refs/heads/{branch}");
+    let exists = git
+        .succeeds(git_dir, &["rev-parse", "--verify", "--quiet", &refname])
+        .map_err(|e| e.to_string())?;
+    if exists {
+        // Not ours to reuse, nor (below) to delete.
+        return Err(format!(
+            "branch {branch} already exists in the repository; delete or rename it"
+        ));
+    }
+    if pool::take(git, git_dir, pool, dir, branch, base_commit) {
+        return Ok(());
+    }
+    let dir_s = dir.display().to_string();
+    let args = [
+        "worktree",
+        "add",
+        "--quiet",
+        "--no-track",
+        "-b",
+        branch,
+        "--",
+        &dir_s,
+        base_commit,
+    ];
+    git.ok(git_dir, &args).map(|_| ()).map_err(|e| {
+        undo_add(
+            &git.until(Instant::now() + UNDO_TIME),
+            git_dir,
+            dir,
+            branch,
+            base_commit,
+        );
+        format!("can't make the worktree: {e}")
+    })
+}
+
+/// Undoes a worktree that could not be made: git cleans up after a failure it sees (a
+/// full disk), but not after being killed at the run's deadline (its half-made worktree
+/// stays, `locked` as "initializing"), and never deletes the branch it made first. The
+/// branch goes only while it is still at `base_commit`: nothing was committed on it.
+fn undo_add(git: &Git, git_dir: &Path, dir: &Path, branch: &str, base_commit: &str) {
+    let dir_s = dir.display().to_string();
+    let _ = git.ok(
+        git_dir,
+        &["worktree", "remove", "--force", "--force", "--", &dir_s],
+    );
+    if std::fs::symlink_metadata(dir).is_ok() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    unlock_records_of(git_dir, dir);
+    let _ = git.ok(git_dir, &["worktree", "prune"]);
+    let refname = format!("refs/heads/{branch}");
+    // A git killed while it wrote the ref leaves its lock; the repository lock says no
+    // other jobctl is writing it.
+    let _ = std::fs::remove_file(git_dir.join(format!("{refname}.lock")));
+    let _ = git.ok(git_dir, &["update-ref", "-d", &refname, base_commit]);
+}
+
+/// Takes the lock off git's record of worktree `dir` (`GIT_DIR/worktrees/NAME/locked`),
+/// so `worktree prune` removes it once the directory is gone.
+fn unlock_records_of(git_dir: &Path, dir: &Path) {
+    let canon = |p: &Path| match (p.parent(), p.file_name()) {
+        (Some(d), Some(n)) => d
+            .canonicalize()
+            .map_or_else(|_| p.to_path_buf(), |d| d.join(n)),
+        _ => p.to_path_buf(),
+    };
+    let want = canon(dir);
+    let Ok(records) = std::fs::read_dir(git_dir.join("worktrees")) else {
+        return;
+    };
+    for rec in records.flatten().map(|e| e.path()) {
+        let Ok(gitdir) = std::fs::read_to_string(rec.join("gitdir")) else {
+            continue;
+        };
+        let wt = Path::new(gitdir.trim()).parent().map(canon);
+        if wt.as_deref() == Some(want.as_path()) {
+            let _ = std::fs::remove_file(rec.join("locked"));
+        }
+    }
+}
+
 /// Undoes a set-up that failed after the worktree was made (nothing in it is work).
 fn release_now(p: &Prepared) {
-    let _ = remove(&p.git, &p.repos_dir, &p.git_dir, &p.dir, &p.info, None);
+    let git = p.git.until(Instant::now() + UNDO_TIME);
+    let _ = remove(
+        &git,
+        &p.repos_dir,
+        &p.git_dir,
+        &p.dir,
+        (p.run_id, &p.info),
+        None,
+    );
 }
 
 /// How settling the workspace after the job went.
@@ -335,6 +433,28 @@ pub fn settle(
     if !collected.head.is_empty() {
         info.head_commit = Some(collected.head.clone());
     }
+    // A job that deleted or moved its branch: its commits go back on one, to be pushed
+    // and kept like any run's.
+    if let Some(head) = info.head_commit.clone() {
+        match rescue::keep_reachable(
+            &git,
+            &p.git_dir,
+            &info.branch,
+            &info.base_commit,
+            &head,
+            run.id,
+        ) {
+            Ok(Some(b)) => note(&format!(
+                "workspace: the job moved or deleted its branch; branch {b} is set at its last commit {head}"
+            )),
+            Ok(None) => {}
+            Err(e) => {
+                failure.get_or_insert(format!(
+                    "can't keep the run's last commit {head} on a branch: {e}"
+                ));
+            }
+        }
+    }
     if collected.committed {
         note(&format!(
             "workspace: committed the run's work on {} ({} files, +{} -{})",
@@ -347,7 +467,10 @@ pub fn settle(
         .is_some_and(|h| h != info.base_commit);
     if ws.push && new_commits && push_now {
         let refspec = format!("refs/heads/{b}:refs/heads/{b}", b = info.branch);
-        match git.ok(&p.dir, &["push", "--no-progress", &ws.remote, &refspec]) {
+        match git.ok(
+            &p.dir,
+            &["push", "--no-progress", "--", &ws.remote, &refspec],
+        ) {
             Ok(_) => {
                 info.pushed = true;
                 note(&format!(

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{Git, Prepared, lock, pool};
+use super::{Git, Prepared, lock, pool, rescue};
 use crate::core::workspace::WorkspaceInfo;
 
 /// At the end of the run: keeps the worktree (`keep`), or removes it, leaving its branch
@@ -21,11 +21,16 @@ pub fn release(p: &mut Prepared, keep: bool, note: &mut dyn FnMut(&str)) -> Work
         &p.repos_dir,
         &p.git_dir,
         &p.dir,
-        &p.info,
+        (p.run_id, &p.info),
         Some(&p.pool),
     ) {
-        Ok(fate) => {
+        Ok(Removed { fate, restored }) => {
             p.info.kept = false;
+            for b in restored {
+                note(&format!(
+                    "workspace: branch {b} set at the run's last commit (the job moved or deleted its branch)"
+                ));
+            }
             if fate == BranchFate::Kept {
                 note(&format!(
                     "workspace: removed the worktree; branch {} stays (its commits are on no remote)",
@@ -56,17 +61,54 @@ pub enum BranchFate {
     Kept,
 }
 
+/// What removing a worktree did besides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    pub fate: BranchFate,
+    /// Branches set at the run's last commit, which no branch held any more.
+    pub restored: Vec<String>,
+}
+
 /// Removes worktree `dir` of the repository at `git_dir` (under its lock), or parks it in
 /// `pool` for the next run, and deletes its branch when nothing on it would be lost.
+/// First the run's last commits (recorded, and the worktree's HEAD) are put on a branch
+/// when the job deleted or moved its own ([`rescue::keep_reachable`]); when that fails,
+/// the worktree stays.
 pub(crate) fn remove(
     git: &Git,
     repos_dir: &Path,
     git_dir: &Path,
     dir: &Path,
+    (run_id, info): (i64, &WorkspaceInfo),
+    pool: Option<&Path>,
+) -> Result<Removed, String> {
+    let _lock = lock::lock(repos_dir, &git_dir.display().to_string(), git.deadline())?;
+    let mut heads: Vec<String> = info.head_commit.iter().cloned().collect();
+    if dir.is_dir()
+        && let Ok(h) = git.text(dir, &["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])
+        && !heads.contains(&h)
+    {
+        heads.push(h);
+    }
+    let mut restored = Vec::new();
+    for head in heads {
+        let set =
+            rescue::keep_reachable(git, git_dir, &info.branch, &info.base_commit, &head, run_id)
+                .map_err(|e| format!("can't keep the run's commit {head} on a branch: {e}"))?;
+        restored.extend(set);
+    }
+    let fate = remove_worktree(git, git_dir, dir, info, pool)?;
+    Ok(Removed { fate, restored })
+}
+
+/// The removal itself: parked or removed, then the branch deleted or kept.
+fn remove_worktree(
+    git: &Git,
+    git_dir: &Path,
+    dir: &Path,
     info: &WorkspaceInfo,
     pool: Option<&Path>,
 ) -> Result<BranchFate, String> {
-    let _lock = lock::lock(repos_dir, &git_dir.display().to_string(), git.deadline())?;
     let dir_s = dir.display().to_string();
     let parked = match pool {
         Some(p) if dir.is_dir() => pool::park(git, git_dir, dir, p).unwrap_or_else(|e| {

@@ -28,6 +28,7 @@ mod logs;
 pub mod migrate;
 pub mod migrations;
 mod queue;
+pub mod reconnect;
 mod rows;
 mod runs;
 mod tls;
@@ -51,14 +52,20 @@ pub(crate) type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 /// "Now" by the database's clock, in ms: leases expire by one clock for every host.
 pub(crate) const DB_NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
-/// How long a command waits to reach the database before giving up (exit 74).
+/// How long a command waits to reach the database (and for its first answer) before
+/// giving up (exit 74), unless the URL says (`connect_timeout`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Every database error makes the state unusable for the command: exit 74, with the
-/// database's own words.
+/// database's own words. A lost connection is told apart ([`Error::Unreachable`]): a
+/// supervisor waits that out.
 impl From<postgres::Error> for Error {
     fn from(e: postgres::Error) -> Error {
-        Error::State(describe(&e))
+        if reconnect::connection_lost(&e) {
+            Error::Unreachable(describe(&e))
+        } else {
+            Error::State(describe(&e))
+        }
     }
 }
 
@@ -86,9 +93,9 @@ pub(crate) fn describe(e: &postgres::Error) -> String {
 }
 
 /// The driver's view of a state URL (TLS options apart, see `tls`).
-fn driver_config(url: &str) -> std::result::Result<(postgres::Config, tls::Tls), String> {
+fn driver_config(url: &str) -> std::result::Result<(tokio_postgres::Config, tls::Tls), String> {
     let (driver, tls) = tls::split(url)?;
-    let config = postgres::Config::from_str(&driver).map_err(|e| e.to_string())?;
+    let config = tokio_postgres::Config::from_str(&driver).map_err(|e| e.to_string())?;
     Ok((config, tls))
 }
 
@@ -101,8 +108,8 @@ pub fn location(url: &str) -> String {
         .get_hosts()
         .first()
         .map(|h| match h {
-            postgres::config::Host::Tcp(h) => h.clone(),
-            postgres::config::Host::Unix(p) => p.display().to_string(),
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
         })
         .unwrap_or_else(|| "localhost".into());
     let port = c.get_ports().first().copied().unwrap_or(5432);
@@ -127,12 +134,20 @@ pub fn url_has_password(url: &str) -> bool {
     driver_config(url).is_ok_and(|(c, _)| c.get_password().is_some())
 }
 
-/// Opens one connection to `url`. `host` names this host in the error: "can't reach".
-pub fn connect(url: &str, host: &str) -> Result<Client> {
+/// How jobctl connects to `url`: the URL's settings, with a connect timeout, a TCP user
+/// timeout (a connection whose packets go unanswered that long is dead, not waited on)
+/// and the application name where it sets none, and a password from the environment
+/// when it has none; and the time a connection may take to give its first answer.
+fn settings(url: &str) -> Result<(tokio_postgres::Config, tls::Tls, Duration)> {
     let (mut config, tls) =
         driver_config(url).map_err(|e| Error::State(format!("the state URL is not valid: {e}")))?;
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(CONNECT_TIMEOUT);
+    let limit = config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(CONNECT_TIMEOUT);
+    config.connect_timeout(limit);
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(limit);
     }
     if config.get_application_name().is_none() {
         config.application_name("jobctl");
@@ -143,23 +158,86 @@ pub fn connect(url: &str, host: &str) -> Result<Client> {
     {
         config.password(pw);
     }
-    let unreachable = |why: String| {
-        Error::State(format!(
-            "host {host} can't reach the state database {}: {why}",
-            location(url)
-        ))
+    Ok((config, tls, limit))
+}
+
+/// The error of a database this host can't reach; names the host and the database,
+/// never the password.
+fn unreachable(url: &str, host: &str, why: &str) -> Error {
+    Error::Unreachable(format!(
+        "host {host} can't reach the state database {}: {why}",
+        location(url)
+    ))
+}
+
+/// Opens one connection to `url`. `host` names this host in the error: "can't reach".
+/// The whole of it (TCP, TLS, start-up and a first answer) takes at most the connect
+/// timeout: a pooler whose database is down accepts a connection and then answers
+/// nothing, so it runs on a thread of its own that is left behind when it overruns.
+pub fn connect(url: &str, host: &str) -> Result<Client> {
+    let (config, tls, limit) = settings(url)?;
+    let config = postgres::Config::from(config);
+    let connector = match config.get_ssl_mode() {
+        postgres::config::SslMode::Disable => None,
+        _ => Some(tls::connector(&tls).map_err(|why| unreachable(url, host, &why))?),
     };
-    let connected = if config.get_ssl_mode() == postgres::config::SslMode::Disable {
-        config.connect(NoTls)
-    } else {
-        config.connect(tls::connector(&tls).map_err(unreachable)?)
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let connected = match connector {
+            None => config.connect(NoTls),
+            Some(c) => config.connect(c),
+        }
+        .and_then(|mut client| client.is_valid(limit).map(|()| client));
+        let _ = tx.send(connected);
+    });
+    match rx.recv_timeout(limit) {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => Err(unreachable(url, host, &describe(&e))),
+        Err(_) => Err(unreachable(
+            url,
+            host,
+            &format!("no answer within {} s", limit.as_secs_f64()),
+        )),
+    }
+}
+
+/// Opens one connection to `url` for a task of a runtime (a lease's keeper), taking at
+/// most `limit` in all, with TCP's user timeout at `limit` too: the keeper must notice an
+/// outage within a fraction of its lease. Its connection is driven by the runtime.
+pub(crate) async fn connect_async(
+    url: &str,
+    host: &str,
+    limit: Duration,
+) -> Result<tokio_postgres::Client> {
+    let (mut config, tls, _) = settings(url)?;
+    config.connect_timeout(limit);
+    config.tcp_user_timeout(limit);
+    let connect = async {
+        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
+            let (client, connection) = config.connect(NoTls).await?;
+            tokio::spawn(connection);
+            return Ok(client);
+        }
+        let connector = tls::connector(&tls).map_err(|why| unreachable(url, host, &why))?;
+        let (client, connection) = config.connect(connector).await?;
+        tokio::spawn(connection);
+        Ok::<_, Error>(client)
     };
-    connected.map_err(|e| unreachable(describe(&e)))
+    match tokio::time::timeout(limit, connect).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(Error::Unreachable(why) | Error::State(why))) => Err(unreachable(url, host, &why)),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(unreachable(
+            url,
+            host,
+            &format!("no answer within {} s", limit.as_secs_f64()),
+        )),
+    }
 }
 
 /// `PGPASSWORD`, else the matching line of `PGPASSFILE` (default `~/.pgpass`), which like
 /// libpq's is used only when no one else can read it.
-fn password_from_env(c: &postgres::Config) -> Option<String> {
+fn password_from_env(c: &tokio_postgres::Config) -> Option<String> {
     if let Ok(pw) = std::env::var("PGPASSWORD") {
         return Some(pw);
     }
@@ -177,7 +255,7 @@ fn password_from_env(c: &postgres::Config) -> Option<String> {
     }
     let text = std::fs::read_to_string(&file).ok()?;
     let host = match c.get_hosts().first() {
-        Some(postgres::config::Host::Tcp(h)) => h.clone(),
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
         _ => "localhost".into(),
     };
     let port = c.get_ports().first().copied().unwrap_or(5432).to_string();
@@ -237,6 +315,7 @@ impl PgStore {
         let mut client = connect(url, host)?;
         migrations::apply(&mut client).map_err(|e| match e {
             Error::State(m) => Error::State(format!("state database {}: {m}", location(url))),
+            Error::Unreachable(m) => unreachable(url, host, &m),
             other => other,
         })?;
         Ok(PgStore {
@@ -271,66 +350,197 @@ impl PgStore {
         Arc::clone(&self.client)
     }
 
-    fn conn(&self) -> MutexGuard<'_, Conn> {
-        lock(&self.client)
+    /// How long a statement waits out a lost connection: the lease of the fence (a
+    /// supervisor's writes, which the database may be away for, and its lease's keeper
+    /// stops the run if it is away longer), else not at all (a command says at once that
+    /// the database can't be reached).
+    fn patience(&self) -> Option<Duration> {
+        self.fence
+            .as_ref()
+            .map(|f| f.lease)
+            .filter(|d| !d.is_zero())
     }
 
     /// Rows of a read.
     pub(crate) fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
-        off_runtime(|| Ok(self.conn().query_typed(sql, params)?))
+        self.patiently(|c| Ok(c.query_typed(sql, params)?))
     }
 
     /// At most one row of a read.
     pub(crate) fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>> {
-        off_runtime(|| Ok(self.conn().query_typed_opt(sql, params)?))
+        self.patiently(|c| Ok(c.query_typed_opt(sql, params)?))
     }
 
     /// One write statement: on its own (atomic, one round trip) without a fence, in a
     /// fenced transaction with one.
     pub(crate) fn write_one(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
         if self.fence.is_none() {
-            return off_runtime(|| Ok(self.conn().query_typed(sql, params)?));
+            return self.patiently(|c| Ok(c.query_typed(sql, params)?));
         }
         self.write(|tx| Ok(tx.query_typed(sql, params)?))
     }
 
     /// A write transaction: under a fence, it holds only while the fence's lease is still
     /// at its epoch (the lease row is share-locked, so a take-over waits for it to end).
+    /// `f` may run again when the connection was lost before the commit was known to
+    /// land (see [`PgStore::transact`]).
     pub(crate) fn write<T: Send>(
         &mut self,
-        f: impl FnOnce(&mut Transaction<'_>) -> Result<T> + Send,
+        f: impl FnMut(&mut Transaction<'_>) -> Result<T> + Send,
     ) -> Result<T> {
-        let (client, fence) = (&self.client, &self.fence);
-        off_runtime(move || in_tx(client, fence.as_ref(), f))
+        let this = &*self;
+        off_runtime(move || this.transact(f))
     }
 
     /// [`PgStore::write`] on this thread, for `f` that can't move to another: only
     /// outside an event loop (the driver would block it).
     pub(crate) fn in_tx<T>(
         &mut self,
-        f: impl FnOnce(&mut Transaction<'_>) -> Result<T>,
+        f: impl FnMut(&mut Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
-        in_tx(&self.client, self.fence.as_ref(), f)
+        self.transact(f)
+    }
+
+    /// `f` on the connection, once; under a fence, again after a lost connection is
+    /// replaced, until the fence's lease has passed.
+    fn patiently<T: Send>(&self, mut f: impl FnMut(&mut Client) -> Result<T> + Send) -> Result<T> {
+        off_runtime(move || {
+            let mut outage: Option<reconnect::Outage> = None;
+            loop {
+                let done = f(&mut lock(&self.client));
+                match done {
+                    Err(Error::Unreachable(why)) => self.wait_out(&mut outage, why)?,
+                    done => return self.outage_over(outage, done),
+                }
+            }
+        })
+    }
+
+    /// A write transaction. Under a fence with patience, a connection lost before the
+    /// commit (the transaction rolled back with it) runs `f` again on a new one; lost
+    /// during the commit, the transaction's id (read in the fence's check) says on the
+    /// new connection whether it landed: then its result stands, else `f` runs again.
+    /// So a write is made once, however the outage falls.
+    fn transact<T>(&self, mut f: impl FnMut(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut outage: Option<reconnect::Outage> = None;
+        loop {
+            match self.attempt(&mut f) {
+                Attempt::Done(Err(Error::Unreachable(why))) => self.wait_out(&mut outage, why)?,
+                Attempt::Done(done) => return self.outage_over(outage, done),
+                Attempt::Unsure { xid, out, why } => {
+                    self.wait_out(&mut outage, why)?;
+                    if self.landed(xid, &mut outage)? {
+                        return self.outage_over(outage, Ok(out));
+                    }
+                }
+            }
+        }
+    }
+
+    /// One try of a write transaction.
+    fn attempt<T>(&self, f: &mut impl FnMut(&mut Transaction<'_>) -> Result<T>) -> Attempt<T> {
+        let mut client = lock(&self.client);
+        let mut tx = match client.transaction() {
+            Ok(tx) => tx,
+            Err(e) => return Attempt::Done(Err(e.into())),
+        };
+        let xid = match self.fence.as_ref().map(|fence| check_fence(&mut tx, fence)) {
+            Some(Err(e)) => return Attempt::Done(Err(e)),
+            Some(Ok(xid)) => Some(xid),
+            None => None,
+        };
+        let out = match f(&mut tx) {
+            Ok(out) => out,
+            Err(e) => return Attempt::Done(Err(e)),
+        };
+        match (tx.commit().map_err(Error::from), xid) {
+            (Ok(()), _) => Attempt::Done(Ok(out)),
+            (Err(Error::Unreachable(why)), Some(xid)) => Attempt::Unsure { xid, out, why },
+            (Err(e), _) => Attempt::Done(Err(e)),
+        }
+    }
+
+    /// Whether transaction `xid`, whose commit's answer was lost, committed: asked on a
+    /// new connection, waiting while the database still has it in progress.
+    fn landed(&self, xid: i64, outage: &mut Option<reconnect::Outage>) -> Result<bool> {
+        loop {
+            let status =
+                lock(&self.client).query_typed_opt("SELECT txid_status($1)", &[(&xid, Type::INT8)]);
+            match status.map_err(Error::from) {
+                Ok(row) => match row.and_then(|r| r.get::<_, Option<String>>(0)).as_deref() {
+                    Some("committed") => return Ok(true),
+                    Some("aborted") => return Ok(false),
+                    Some(_) => self.wait_out(outage, "its commit is still in progress".into())?,
+                    None => {
+                        return Err(Error::State(format!(
+                            "the state database no longer knows whether transaction {xid} committed"
+                        )));
+                    }
+                },
+                Err(Error::Unreachable(why)) => self.wait_out(outage, why)?,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Waits before the next try of a statement whose connection was lost (`why`), and
+    /// replaces the connection; the error to give up with when there is no patience, or
+    /// none left.
+    fn wait_out(&self, outage: &mut Option<reconnect::Outage>, why: String) -> Result<()> {
+        let lost = || {
+            Error::Unreachable(format!(
+                "host {} lost its connection to the state database {}: {why}",
+                self.host,
+                location(&self.url)
+            ))
+        };
+        let Some(patience) = self.patience() else {
+            return Err(lost());
+        };
+        let o = outage.get_or_insert_with(|| {
+            tracing::warn!(
+                "lost the connection to the state database {} ({why}); reconnecting",
+                location(&self.url)
+            );
+            reconnect::Outage::begin()
+        });
+        if !o.wait(patience) {
+            return Err(lost());
+        }
+        let mut conn = lock(&self.client);
+        if conn.is_closed() || conn.simple_query("").is_err() {
+            match connect(&self.url, &self.host) {
+                Ok(client) => *conn = Conn::own(client),
+                Err(e) => tracing::debug!("{e}"),
+            }
+        }
+        Ok(())
+    }
+
+    /// `done`, saying how long the outage it outlasted was.
+    fn outage_over<T>(&self, outage: Option<reconnect::Outage>, done: Result<T>) -> Result<T> {
+        if let Some(o) = outage {
+            tracing::info!(
+                "reconnected to the state database {} after {:.1} s",
+                location(&self.url),
+                o.lasted().as_secs_f64()
+            );
+        }
+        done
     }
 }
 
-/// One fenced write transaction on `client`.
-fn in_tx<T>(
-    client: &Mutex<Conn>,
-    fence: Option<&Fence>,
-    f: impl FnOnce(&mut Transaction<'_>) -> Result<T>,
-) -> Result<T> {
-    let mut client = lock(client);
-    let mut tx = client.transaction()?;
-    if let Some(fence) = fence {
-        check_fence(&mut tx, fence)?;
-    }
-    let out = f(&mut tx)?;
-    tx.commit()?;
-    Ok(out)
+/// How one try of a write transaction went.
+enum Attempt<T> {
+    Done(Result<T>),
+    /// The connection was lost during the commit: transaction `xid` may have landed,
+    /// with `out`.
+    Unsure {
+        xid: i64,
+        out: T,
+        why: String,
+    },
 }
-
-impl PgStore {}
 
 /// Runs `f` where the driver may block: the synchronous client drives a runtime of its
 /// own, which can't start inside another's (the supervisor's event loop), so there `f`
@@ -351,29 +561,33 @@ pub fn lock(client: &Mutex<Conn>) -> MutexGuard<'_, Conn> {
     client.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Fails when `fence`'s lease was taken since: the write that asked changes nothing.
-pub(crate) fn check_fence(tx: &mut Transaction<'_>, fence: &Fence) -> Result<()> {
+/// How long a fenced write transaction may sit idle before the server ends it. A
+/// supervisor's transactions never wait on anything but the database, so one idle that
+/// long is a client cut off mid-write (its host's network gone): ended, its share lock
+/// on the lease row goes with it, and no longer holds up the lease's renewal (when the
+/// host is back) or its take-over (when it isn't).
+const ORPHANED_AFTER: &str = "2s";
+
+/// Fails when `fence`'s lease was taken since: the write that asked changes nothing. The
+/// transaction's id, for knowing later whether it committed when the answer to its commit
+/// is lost with the connection.
+pub(crate) fn check_fence(tx: &mut Transaction<'_>, fence: &Fence) -> Result<i64> {
     let held = tx.query_typed_opt(
-        "SELECT 1 FROM leases WHERE key = $1 AND epoch = $2 AND host IS NOT NULL FOR SHARE",
-        &[(&fence.key, Type::TEXT), (&fence.epoch, Type::INT8)],
+        "SELECT txid_current(), set_config('idle_in_transaction_session_timeout', $3, true) \
+         FROM leases WHERE key = $1 AND epoch = $2 AND host IS NOT NULL FOR SHARE",
+        &[
+            (&fence.key, Type::TEXT),
+            (&fence.epoch, Type::INT8),
+            (&ORPHANED_AFTER, Type::TEXT),
+        ],
     )?;
-    if held.is_none() {
-        return Err(fenced(fence));
+    match held {
+        Some(row) => Ok(row.get(0)),
+        None => Err(Error::Fenced {
+            key: fence.key.clone(),
+            epoch: fence.epoch,
+        }),
     }
-    Ok(())
-}
-
-/// The error of a write refused by the fence.
-pub fn fenced(fence: &Fence) -> Error {
-    Error::State(format!(
-        "the lease on {} was taken over by another host (this process held epoch {}): nothing recorded",
-        fence.key, fence.epoch
-    ))
-}
-
-/// Whether an error is a write refused by the fence.
-pub fn is_fenced(e: &Error) -> bool {
-    matches!(e, Error::State(m) if m.contains("was taken over by another host"))
 }
 
 impl MetaStore for PgStore {

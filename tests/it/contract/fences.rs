@@ -1,12 +1,13 @@
 //! Fenced writes, for a backend several hosts share: a lease can be taken from a holder
 //! that is alive but was stopped or cut off (its lease expired), and then every write that
-//! holder makes under its old epoch is refused, as the error that says so
-//! (`store::postgres_fenced`), and changes nothing; the new holder's writes go through. (A
-//! store only one host uses needs no fence: there a lease can't be taken from a live
-//! holder.)
+//! holder makes under its old epoch is refused, as the error that says so (`Error::Fenced`,
+//! naming the lease and the epoch), and changes nothing; the new holder's writes go
+//! through. (A store only one host uses needs no fence: there a lease can't be taken from a
+//! live holder.)
 
+use jobctl::core::error::Error;
 use jobctl::core::run::{Actor, EventKind, RunStatus, Transition};
-use jobctl::store::{Fence, postgres_fenced};
+use jobctl::store::Fence;
 
 use super::{Backend, claimed, end, forced, req};
 
@@ -26,11 +27,16 @@ pub struct TakenOver {
     pub holder: Box<dyn std::any::Any>,
 }
 
-/// Asserts `r` is a write refused by the fence.
+/// Asserts `r` is a write refused by `fence`.
 #[track_caller]
-fn refused<T: std::fmt::Debug>(what: &str, r: jobctl::core::error::Result<T>) {
+fn refused<T: std::fmt::Debug>(fence: &Fence, what: &str, r: jobctl::core::error::Result<T>) {
     match r {
-        Err(e) => assert!(postgres_fenced(&e), "{what}: not refused by the fence: {e}"),
+        Err(Error::Fenced { key, epoch }) => assert_eq!(
+            (key.as_str(), epoch),
+            (fence.key.as_str(), fence.epoch),
+            "{what}: refused under another fence"
+        ),
+        Err(e) => panic!("{what}: not refused by the fence: {e}"),
         Ok(v) => panic!("{what} went through under a superseded lease: {v:?}"),
     }
 }
@@ -51,14 +57,16 @@ pub fn a_write_under_a_superseded_lease_is_refused_and_changes_nothing<B: Fenced
     // The holder that was cut off comes back and writes under its old epoch.
     let mut late = b.open();
     late.set_fence(Some(stale.clone()));
-    refused("a claim", late.claim_run(&forced("k", 2)));
+    refused(&stale, "a claim", late.claim_run(&forced("k", 2)));
     refused(
+        &stale,
         "a run's end",
         late.finish_run(run.id, &end(RunStatus::Failed, 3)),
     );
     let pause = Transition::new(RunStatus::Running, RunStatus::Paused, None, Actor::Cli);
-    refused("a transition", late.transition(run.id, &pause, 3));
+    refused(&stale, "a transition", late.transition(run.id, &pause, 3));
     refused(
+        &stale,
         "an event",
         late.append_event(
             3,
@@ -68,24 +76,28 @@ pub fn a_write_under_a_superseded_lease_is_refused_and_changes_nothing<B: Fenced
             &serde_json::json!({}),
         ),
     );
-    refused("a meta value", late.set_meta("late", "yes"));
-    refused("a job's state", late.set_held("j", true));
+    refused(&stale, "a meta value", late.set_meta("late", "yes"));
+    refused(&stale, "a job's state", late.set_held("j", true));
     refused(
+        &stale,
         "a reservation",
         late.reserve(&req("a", "worker", "d1", 100, 300)),
     );
     refused(
+        &stale,
         "a log",
         late.append_log(run.id, 0, b"late output\n", 1 << 20),
     );
     // Its other handles write under the same fence.
     let mut writer = late.log_writer().unwrap().expect("a log writer");
     refused(
+        &stale,
         "a log, by its writer",
         writer.append_log(run.id, 0, b"late\n", 1 << 20),
     );
     let mut shared = late.share().expect("a shared handle");
     refused(
+        &stale,
         "a meta value, by a shared handle",
         shared.set_meta("late", "yes"),
     );

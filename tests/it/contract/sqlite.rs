@@ -39,6 +39,7 @@ fn it_keeps_no_logs_and_fences_nothing() {
     s.set_fence(Some(jobctl::store::Fence {
         key: "j".into(),
         epoch: 1,
+        lease: std::time::Duration::ZERO,
     }));
     s.set_meta("k", "v").unwrap();
     assert_eq!(s.get_meta("k").unwrap().as_deref(), Some("v"));

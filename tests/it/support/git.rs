@@ -22,6 +22,34 @@ pub fn git_env(home: &Path) -> Vec<(String, String)> {
     ]
 }
 
+/// `[runner]` whose jobs (and their git) see the test's `home` as HOME, `home/bin` first on
+/// their PATH, and no system git config; `extra` goes inside the table.
+pub fn runner_toml(home: &Path, extra: &str) -> String {
+    let home = home.display();
+    format!(
+        "[runner]\ntimezone = \"UTC\"\nkill_grace = \"1s\"\n\
+         env = {{ PATH = \"{home}/bin:/usr/bin:/bin\", HOME = \"{home}\", GIT_CONFIG_NOSYSTEM = \"1\" }}\n{extra}\n"
+    )
+}
+
+/// `runner.git_author`: who jobctl's commits are by.
+pub const AUTHOR: &str = "git_author = \"jobctl <jobctl@example.com>\"";
+
+/// `(letter, path)` pairs, sorted: what [`Repos::branch_changes`] returns.
+pub fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = list
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The worktree directory of a run (its `history --json` record).
+pub fn path_of(run: &serde_json::Value) -> PathBuf {
+    PathBuf::from(run["workspace"]["path"].as_str().unwrap())
+}
+
 /// `git -C dir ARGS` as the test's user; panics with git's words on failure.
 pub fn git(home: &Path, dir: &Path, args: &[&str]) -> String {
     let out = git_out(home, dir, args);
@@ -178,4 +206,59 @@ impl Repos {
         }
         s
     }
+}
+
+/// A bare repository served over git's "dumb" HTTP protocol (its files as they are, after
+/// `update-server-info`) on a loopback port: a repository given by an `http://` URL with
+/// no git daemon. The first path segment names the repository and is not read; a query
+/// is ignored, also the one git leaves in the middle of a path when the repository's URL
+/// has one (`/r.git?access_token=T/info/refs&service=git-upload-pack`). The server lives as long as the test.
+pub struct DumbHttp {
+    pub port: u16,
+}
+
+impl DumbHttp {
+    pub fn serve(home: &Path, repo: &Path) -> DumbHttp {
+        use std::io::{BufRead, BufReader, Write};
+        git(home, repo, &["update-server-info"]);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let repo = repo.to_path_buf();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let mut reader = BufReader::new(&conn);
+                let mut request = String::new();
+                let _ = reader.read_line(&mut request);
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let target = request.split(' ').nth(1).unwrap_or("/");
+                let body = file_of(target).and_then(|rel| std::fs::read(repo.join(rel)).ok());
+                let mut out = &conn;
+                let head = match &body {
+                    Some(b) => format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n", b.len()),
+                    None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n".to_string(),
+                };
+                let _ = out.write_all(format!("{head}Connection: close\r\n\r\n").as_bytes());
+                let _ = out.write_all(body.as_deref().unwrap_or_default());
+            }
+        });
+        DumbHttp { port }
+    }
+}
+
+/// The file a dumb-HTTP request target asks for, relative to the repository.
+fn file_of(target: &str) -> Option<String> {
+    let mut t = target.to_string();
+    while let Some(q) = t.find('?') {
+        match t[q..].find('/') {
+            Some(slash) => t.replace_range(q..q + slash, ""),
+            None => t.truncate(q),
+        }
+    }
+    // The query git adds after one it kept starts with `&`.
+    let t = t.split('&').next().unwrap_or_default();
+    let rel: Vec<&str> = t.trim_start_matches('/').split('/').skip(1).collect();
+    (!rel.is_empty() && !rel.iter().any(|s| s.is_empty() || *s == "..")).then(|| rel.join("/"))
 }

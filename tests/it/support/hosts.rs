@@ -5,7 +5,9 @@
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::support::{self, Env, pg};
+use jobctl::core::run::RunStatus;
 use jobctl::store::postgres::PgStore;
+use jobctl::store::{EventStore, LogStore, RunStore, StoredLog};
 
 /// The lease of every host here: short, so expiry is seen quickly.
 pub const LEASE: &str = "2s";
@@ -77,4 +79,36 @@ pub fn host(db: &Db, name: &str, jobs: &str) -> Env {
 pub fn store(db: &Db, host: &str) -> PgStore {
     let dir = db.cluster.dir().join(format!("store-{host}"));
     PgStore::open(&db.url, host, &dir).expect("open the shared state")
+}
+
+/// What a host that lost a run's lease may not change of it once another host closed it:
+/// its end (status, time, error, exit code), its events and its log.
+#[derive(Debug, PartialEq)]
+pub struct Closed {
+    pub status: RunStatus,
+    pub ended_at: Option<i64>,
+    pub error: Option<String>,
+    pub exit_code: Option<i64>,
+    pub events: usize,
+    pub log: StoredLog,
+}
+
+impl Closed {
+    /// Run `run_id` as the state holds it now.
+    pub fn of(s: &PgStore, run_id: i64) -> Closed {
+        let r = s.get_run(run_id).unwrap().expect("the run");
+        Closed {
+            status: r.status,
+            ended_at: r.ended_at,
+            error: r.error,
+            exit_code: r.exit_code,
+            events: s
+                .events(None, 100_000)
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.run_id == Some(run_id))
+                .count(),
+            log: s.read_log(run_id, 0, 1 << 24).unwrap(),
+        }
+    }
 }

@@ -12,10 +12,13 @@ pub mod git;
 #[cfg(feature = "postgres")]
 pub mod hosts;
 pub mod model_stub;
+#[cfg(feature = "postgres")]
+pub mod netns;
 pub mod pg;
 mod procs;
 mod runs;
 pub mod server;
+pub mod tmpfs;
 
 pub use clis::*;
 pub use procs::*;
@@ -134,6 +137,14 @@ impl Env {
         let out = self.run(&["list", "--json"]);
         assert_eq!(code(&out), 0, "list failed: {}", stderr(&out));
         serde_json::from_slice(&out.stdout).expect("list --json is JSON")
+    }
+
+    /// The latest run of `job` (its `history --json` record).
+    pub fn last_run(&self, job: &str) -> serde_json::Value {
+        self.history_json(&[job, "-n", "1"])
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no run of {job}"))
     }
 
     /// `jobctl history --json` as values (newest first).

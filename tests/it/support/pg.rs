@@ -40,8 +40,13 @@ fn ci() -> bool {
 
 /// `None` (after one line saying why) when PostgreSQL is not installed and this is not CI.
 pub fn cluster_or_skip(test: &str) -> Option<Cluster> {
+    cluster_or_skip_with(test, &Setup::default())
+}
+
+/// [`cluster_or_skip`] for a cluster set up as `setup` says.
+pub fn cluster_or_skip_with(test: &str, setup: &Setup<'_>) -> Option<Cluster> {
     match pg_bin() {
-        Some(bin) => Some(Cluster::start(&bin)),
+        Some(bin) => Some(Cluster::start_with(&bin, setup)),
         None if ci() => panic!(
             "{test}: PostgreSQL is not installed (initdb not found under /usr/lib/postgresql/*/bin); CI must install the postgresql package"
         ),
@@ -70,6 +75,23 @@ fn as_server(cmd: &mut Command, user: Option<(u32, u32)>) {
     }
 }
 
+/// A watchdog: runs the shell command `cleanup` once this test process is gone, should it
+/// die without cleaning up itself (kill it when the thing it cleans is gone). It runs as
+/// this process's user, so `kill -0` can see this process, in a process group of its own.
+pub fn when_this_process_dies(cleanup: &str) -> std::process::Child {
+    let script = format!(
+        "while kill -0 {} 2>/dev/null; do sleep 1; done; {cleanup}",
+        std::process::id()
+    );
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd.process_group(0);
+    cmd.spawn().expect("start a watchdog")
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -83,8 +105,21 @@ pub struct Cluster {
     bin: PathBuf,
     user: Option<(u32, u32)>,
     pub port: u16,
+    /// The server's options (`pg_ctl -o`), for starting it again.
+    opts: String,
     dbs: AtomicUsize,
     watchdog: Option<std::process::Child>,
+}
+
+/// How a cluster differs from the default one (loopback only, commits not waited for).
+#[derive(Default)]
+pub struct Setup<'a> {
+    /// Another address to listen on (a veth's), and the network allowed to connect from
+    /// beside loopback (CIDR).
+    pub also_on: Option<(&'a str, &'a str)>,
+    /// Commits wait for their WAL to be written (`synchronous_commit = on`): an immediate
+    /// shutdown keeps every commit it answered.
+    pub durable: bool,
 }
 
 fn run(cmd: &mut Command, what: &str) {
@@ -99,6 +134,10 @@ fn run(cmd: &mut Command, what: &str) {
 
 impl Cluster {
     pub fn start(bin: &Path) -> Cluster {
+        Cluster::start_with(bin, &Setup::default())
+    }
+
+    pub fn start_with(bin: &Path, setup: &Setup<'_>) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let user = server_user();
         // The server's user must reach its data dir inside ours.
@@ -125,12 +164,21 @@ impl Cluster {
         .stdin(Stdio::null());
         as_server(&mut init, user);
         run(&mut init, "initdb");
+        let mut listen = "127.0.0.1".to_string();
+        if let Some((addr, net)) = setup.also_on {
+            listen = format!("{listen},{addr}");
+            let hba = data.join("pg_hba.conf");
+            let mut text = std::fs::read_to_string(&hba).unwrap();
+            text.push_str(&format!("host all all {net} trust\n"));
+            std::fs::write(&hba, text).unwrap();
+        }
+        let sync = if setup.durable { "on" } else { "off" };
         let mut last = String::new();
         for _ in 0..5 {
             let port = free_port();
             let opts = format!(
-                "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories='' \
-                 -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+                "-c listen_addresses={listen} -c port={port} -c unix_socket_directories='' \
+                 -c fsync=off -c synchronous_commit={sync} -c full_page_writes=off \
                  -c max_connections=300 -c shared_buffers=32MB"
             );
             let mut start = Command::new(bin.join("pg_ctl"));
@@ -150,6 +198,7 @@ impl Cluster {
                     bin: bin.to_path_buf(),
                     user,
                     port,
+                    opts,
                     dbs: AtomicUsize::new(0),
                     watchdog: None,
                 };
@@ -167,19 +216,11 @@ impl Cluster {
 
     /// Stops the cluster should this test process die without dropping it.
     fn watchdog(&self) -> std::process::Child {
-        // As this process's user, so `kill -0` can see it; SIGQUIT is an immediate shutdown.
-        let script = format!(
-            "while kill -0 {} 2>/dev/null; do sleep 1; done; kill -QUIT $(head -n 1 '{}/postmaster.pid') 2>/dev/null",
-            std::process::id(),
+        // SIGQUIT is an immediate shutdown.
+        when_this_process_dies(&format!(
+            "kill -QUIT $(head -n 1 '{}/postmaster.pid') 2>/dev/null",
             self.data.display()
-        );
-        let mut cmd = Command::new("/bin/sh");
-        cmd.args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        cmd.process_group(0);
-        cmd.spawn().expect("start the cluster's watchdog")
+        ))
     }
 
     pub fn url(&self, db: &str) -> String {
@@ -290,6 +331,36 @@ impl Cluster {
         }
     }
 
+    /// `pg_ctl ARGS` on this cluster, as its user, waiting for the server.
+    fn ctl(&self, args: &[&str]) {
+        let mut cmd = Command::new(self.bin.join("pg_ctl"));
+        cmd.args(["-D"])
+            .arg(&self.data)
+            .args(["-w", "-t", "60", "-l"])
+            .arg(self.data.join("server.log"))
+            .args(["-o", &self.opts])
+            .args(args)
+            .stdin(Stdio::null());
+        as_server(&mut cmd, self.user);
+        run(&mut cmd, &format!("pg_ctl {args:?}"));
+    }
+
+    /// Stops the server: `fast` (sessions ended, a clean shutdown) or `immediate` (as a
+    /// crash: recovery at the next start).
+    pub fn stop(&self, mode: &str) {
+        self.ctl(&["-m", mode, "stop"]);
+    }
+
+    /// Starts the stopped server again, on its port; returns once it accepts connections.
+    pub fn start_again(&self) {
+        self.ctl(&["start"]);
+    }
+
+    /// `pg_ctl restart` with shutdown `mode`.
+    pub fn restart(&self, mode: &str) {
+        self.ctl(&["-m", mode, "restart"]);
+    }
+
     pub fn bin(&self) -> &Path {
         &self.bin
     }
@@ -323,8 +394,10 @@ impl Drop for Cluster {
 
 /// PgBouncer in transaction pooling mode in front of a cluster, when installed.
 pub struct Bouncer {
-    child: std::process::Child,
+    child: Option<std::process::Child>,
     pub port: u16,
+    bin: PathBuf,
+    user: Option<(u32, u32)>,
     _dir: tempfile::TempDir,
 }
 
@@ -353,12 +426,15 @@ impl Bouncer {
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         let port = free_port();
         let ini = dir.path().join("pgbouncer.ini");
+        // After a failed login to PostgreSQL (it was stopped) PgBouncer tries again after
+        // `server_login_retry`: 1 s rather than 15, so PostgreSQL started again behind it
+        // serves its clients within a second.
         std::fs::write(
             &ini,
             format!(
                 "[databases]\n* = host=127.0.0.1 port={}\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n\
                  unix_socket_dir =\nauth_type = trust\nauth_file = {}\npool_mode = transaction\n\
-                 max_client_conn = 500\ndefault_pool_size = 10\nlogfile = {}\n",
+                 max_client_conn = 500\ndefault_pool_size = 10\nserver_login_retry = 1\nlogfile = {}\n",
                 cluster.port,
                 dir.path().join("users.txt").display(),
                 dir.path().join("pgbouncer.log").display()
@@ -366,27 +442,53 @@ impl Bouncer {
         )
         .unwrap();
         std::fs::write(dir.path().join("users.txt"), "\"jobctl\" \"\"\n").unwrap();
-        let mut cmd = Command::new(bin);
-        cmd.arg(&ini)
+        let mut b = Bouncer {
+            child: None,
+            port,
+            bin: bin.to_path_buf(),
+            user: cluster.user(),
+            _dir: dir,
+        };
+        b.start_again();
+        b
+    }
+
+    /// Starts the stopped bouncer again, on its port; returns once it listens.
+    pub fn start_again(&mut self) {
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg(self._dir.path().join("pgbouncer.ini"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        as_server(&mut cmd, cluster.user());
-        let child = cmd.spawn().expect("start pgbouncer");
-        let b = Bouncer {
-            child,
-            port,
-            _dir: dir,
-        };
+        as_server(&mut cmd, self.user);
+        self.child = Some(cmd.spawn().expect("start pgbouncer"));
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
                 Instant::now() < deadline,
                 "pgbouncer did not start listening"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        b
+    }
+
+    /// Stops the bouncer as a service manager would (SIGTERM; SIGKILL if it lingers):
+    /// every client loses its connection.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while child.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// The URL of database `db` of the cluster through this bouncer.
@@ -398,7 +500,9 @@ impl Bouncer {
 
 impl Drop for Bouncer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

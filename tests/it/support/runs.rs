@@ -104,11 +104,3 @@ pub fn raw_runs(env: &Env) -> Vec<(i64, String, RunStatus)> {
         })
         .collect()
 }
-
-/// The newest run of `job`, as `jobctl history --json` shows it.
-pub fn last_run(env: &Env, job: &str) -> Value {
-    env.history_json(&[job, "-n", "1"])
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("no run of {job}"))
-}
