@@ -162,49 +162,6 @@ fn pids(env: &Env, name: &str) -> Vec<i32> {
         .collect()
 }
 
-/// `jobctl status --json`.
-fn status(env: &Env) -> Value {
-    let o = env.run(&["status", "--json"]);
-    ok(&o);
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("status --json is not JSON: {e}\n{}", both(&o)))
-}
-
-/// The `agents` row of `status --json` for agent × scope.
-fn scope_row(st: &Value, agent: &str, scope: &str) -> Value {
-    st["agents"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no agents array in {st}"))
-        .iter()
-        .find(|r| r["agent"] == agent && r["scope"] == scope)
-        .cloned()
-        .unwrap_or_else(|| panic!("no row for {agent} × {scope} in {st:#}"))
-}
-
-#[track_caller]
-fn assert_enabled(st: &Value, agent: &str, scope: &str) {
-    let r = scope_row(st, agent, scope);
-    assert_eq!(r["enabled"], true, "{agent} × {scope} must be enabled: {r}");
-    assert!(
-        r["reason"].is_null(),
-        "{agent} × {scope} must have no reason: {r}"
-    );
-}
-
-/// Asserts the scope is disabled and returns its reason.
-#[track_caller]
-fn assert_disabled(st: &Value, agent: &str, scope: &str) -> String {
-    let r = scope_row(st, agent, scope);
-    assert_eq!(
-        r["enabled"], false,
-        "{agent} × {scope} must be disabled: {r}"
-    );
-    r["reason"]
-        .as_str()
-        .unwrap_or_else(|| panic!("a disabled scope has a reason: {r}"))
-        .to_string()
-}
-
 fn attempts(run: &Value) -> Vec<(String, String, Option<String>)> {
     run["attempts"]
         .as_array()
@@ -321,7 +278,7 @@ fn claude_job_forced_records_everything() {
     );
 
     // Budget: one unit used, shared by every scope of claude.
-    let st = status(&env);
+    let st = env.status_json();
     assert_eq!(
         scope_row(&st, "claude", "worker")["used"].as_f64(),
         Some(1.0),
@@ -462,7 +419,7 @@ fn command_preset_substitutes_model_and_prompt_and_reads_the_last_json_line() {
         "only rates decide the budget cost: {run:#}"
     );
     assert_eq!(run["input_tokens"], 3, "{run:#}");
-    let st = status(&env);
+    let st = env.status_json();
     assert_eq!(
         scope_row(&st, "local", "worker")["used"].as_f64(),
         Some(1.0),
@@ -525,7 +482,7 @@ fn claude_not_logged_in_disables_only_that_scope_and_codex_takes_over() {
         "{run:#}"
     );
 
-    let st = status(&env);
+    let st = env.status_json();
     let why = assert_disabled(&st, "claude", "worker");
     assert!(
         why.starts_with("auth_failed:") && why.contains("Not logged in"),
@@ -576,7 +533,7 @@ fn a_missing_binary_is_skipped_and_not_stored() {
         a[0].2.as_deref().unwrap_or("").contains("claude"),
         "the reason names the binary: {run:#}"
     );
-    let st = status(&env);
+    let st = env.status_json();
     assert_enabled(&st, "claude", "worker");
     assert_enabled(&st, "claude", "backend");
     assert_eq!(
@@ -628,7 +585,7 @@ fn missing_credentials_disable_the_scope_without_starting_the_cli() {
         ),
         "{run:#}"
     );
-    let st = status(&env);
+    let st = env.status_json();
     assert_eq!(
         assert_disabled(&st, "claude", "worker"),
         "auth_failed: missing credentials (env X_TOKEN)"
@@ -675,7 +632,7 @@ fn env_remove_counts_for_the_credential_check() {
     let run = env.last_run("work");
     assert_eq!(run["status"], "skipped", "{run:#}");
     assert_eq!(
-        assert_disabled(&status(&env), "claude", "worker"),
+        assert_disabled(&env.status_json(), "claude", "worker"),
         "auth_failed: missing credentials (env X_TOKEN)"
     );
 }
@@ -701,7 +658,7 @@ fn gemini_exit_41_is_an_auth_failure() {
         ("gemini", "auth_failed"),
         "{run:#}"
     );
-    let st = status(&env);
+    let st = env.status_json();
     let why = assert_disabled(&st, "gemini", "worker");
     assert!(
         why.starts_with("auth_failed:") && why.contains("Auth method"),
@@ -779,7 +736,7 @@ fn claude_refusing_root_fails_the_run_plainly_without_fallback() {
     assert!(!err.contains("auth_failed"), "{run:#}");
     assert_eq!(calls(&env, "codex"), 0, "no fallback");
     assert_eq!(attempts(&run).len(), 1, "{run:#}");
-    let st = status(&env);
+    let st = env.status_json();
     assert_enabled(&st, "claude", "worker");
     assert_enabled(&st, "claude", "backend");
 }
@@ -812,7 +769,7 @@ fn a_hanging_codex_times_out_without_fallback_and_leaves_nothing_behind() {
     assert_eq!(run["status"], "timed_out", "{run:#}");
     assert_eq!(run["agent"], "codex", "{run:#}");
     assert_eq!(calls(&env, "claude"), 0, "no fallback after a timeout");
-    let st = status(&env);
+    let st = env.status_json();
     assert_enabled(&st, "codex", "worker");
     let id = run["run_id"].as_i64().unwrap();
     let (live, zombies) = run_processes(&env.state_dir(), id);
@@ -838,7 +795,7 @@ fn invalid_json_fails_the_run_and_leaves_the_scope_alone() {
         "a clear error: {run:#}"
     );
     assert_eq!(calls(&env, "codex"), 0, "no fallback");
-    let st = status(&env);
+    let st = env.status_json();
     assert_enabled(&st, "claude", "worker");
 }
 
@@ -874,7 +831,7 @@ fn a_huge_output_doesnt_crash_and_the_log_is_capped() {
         len <= (1 << 20) + (64 << 10),
         "the log is capped at 1MiB: {len} bytes"
     );
-    assert_enabled(&status(&env), "claude", "worker");
+    assert_enabled(&env.status_json(), "claude", "worker");
 }
 
 #[test]
@@ -1054,7 +1011,7 @@ fn without_a_daemon_the_role_is_admin() {
     );
     assert_eq!(role_of(&env, "build"), admin);
     assert_eq!(role_of(&env, "plain"), admin);
-    let st = status(&env);
+    let st = env.status_json();
     assert_eq!(st["daemon"]["configured"], false, "{st:#}");
     assert_eq!(st["daemon"]["present"], false, "{st:#}");
     assert_eq!(st["role"], "admin", "{st:#}");
@@ -1090,7 +1047,7 @@ fn with_a_healthy_daemon_the_job_gets_its_role() {
         req.starts_with("GET /healthz HTTP/1.1\r\n"),
         "an HTTP/1.1 GET of health_path: {req:?}"
     );
-    let st = status(&env);
+    let st = env.status_json();
     assert_eq!(st["daemon"]["configured"], true, "{st:#}");
     assert_eq!(st["daemon"]["present"], true, "{st:#}");
     assert_eq!(st["daemon"]["socket"], sock.display().to_string(), "{st:#}");
@@ -1131,7 +1088,7 @@ fn an_absent_daemon_in_any_form_means_admin_silently() {
             "{case}: took {:?}",
             start.elapsed()
         );
-        let st = status(&env);
+        let st = env.status_json();
         assert_eq!(st["daemon"]["configured"], true, "{case}: {st:#}");
         assert_eq!(st["daemon"]["present"], false, "{case}: {st:#}");
         assert_eq!(st["role"], "admin", "{case}: {st:#}");
@@ -1206,7 +1163,7 @@ fn ask_prints_the_answer_and_is_recorded() {
         assert_eq!(run["status"], "succeeded", "{run:#}");
         assert_eq!(run["cost"].as_f64(), Some(1.0), "{run:#}");
     }
-    let st = status(&env);
+    let st = env.status_json();
     assert_eq!(
         scope_row(&st, "claude", "backend")["used"].as_f64(),
         Some(2.0),
@@ -1323,7 +1280,7 @@ fn configure_agent_disable_and_enable_by_scope() {
         "prints the resulting state\n{}",
         both(&o)
     );
-    let st = status(&env);
+    let st = env.status_json();
     assert_eq!(assert_disabled(&st, "claude", "worker"), "manual: x");
     assert_eq!(assert_disabled(&st, "claude", "backend"), "manual: x");
     assert_enabled(&st, "codex", "worker");
@@ -1337,7 +1294,7 @@ fn configure_agent_disable_and_enable_by_scope() {
         "--enable",
     ]);
     ok(&o);
-    let st = status(&env);
+    let st = env.status_json();
     assert_enabled(&st, "claude", "worker");
     assert_eq!(assert_disabled(&st, "claude", "backend"), "manual: x");
 
@@ -1391,7 +1348,7 @@ fn status_shows_the_agent_of_a_running_run() {
         (calls(&env, "codex") > 0).then_some(())
     });
     let st = wait_for("the run in status", Duration::from_secs(60), || {
-        let st = status(&env);
+        let st = env.status_json();
         (st["running"].as_array().is_some_and(|r| r.len() == 1)).then_some(st)
     });
     let r = &st["running"][0];
@@ -1459,7 +1416,7 @@ fn auth_lists_env_and_files_and_any_one_present_is_enough() {
     let run = env.last_run("work");
     assert_eq!(run["status"], "skipped", "{run:#}");
     assert_eq!(
-        assert_disabled(&status(&env), "claude", "worker"),
+        assert_disabled(&env.status_json(), "claude", "worker"),
         "auth_failed: missing credentials (env X_TOKEN, file creds/claude.json)"
     );
     // The file appears (relative to the config's directory), the scope is enabled by hand.
@@ -1533,5 +1490,5 @@ fn codex_turn_failed_401_is_an_auth_failure() {
     let run = env.last_run("work");
     assert_eq!(run["agent"], "claude", "{run:#}");
     assert_eq!(attempts(&run)[0].1, "auth_failed", "{run:#}");
-    assert!(assert_disabled(&status(&env), "codex", "worker").starts_with("auth_failed:"));
+    assert!(assert_disabled(&env.status_json(), "codex", "worker").starts_with("auth_failed:"));
 }

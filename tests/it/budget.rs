@@ -83,48 +83,16 @@ fn status_at(env: &Env, now: &str) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("status --json: {e}\n{}", both(&o)))
 }
 
-fn row(st: &Value, agent: &str, scope: &str) -> Value {
-    st["agents"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no agents in {st}"))
-        .iter()
-        .find(|r| r["agent"] == agent && r["scope"] == scope)
-        .cloned()
-        .unwrap_or_else(|| panic!("no row {agent} × {scope} in {st:#}"))
-}
-
 fn used(st: &Value, agent: &str) -> f64 {
-    let u = row(st, agent, "backend")["used"]
+    let u = scope_row(st, agent, "backend")["used"]
         .as_f64()
         .unwrap_or_else(|| panic!("no used number for {agent}: {st:#}"));
     assert_eq!(
-        row(st, agent, "worker")["used"].as_f64(),
+        scope_row(st, agent, "worker")["used"].as_f64(),
         Some(u),
         "usage is one per agent, shown on every scope: {st:#}"
     );
     u
-}
-
-#[track_caller]
-fn enabled(st: &Value, agent: &str, scope: &str) {
-    let r = row(st, agent, scope);
-    assert!(
-        r["enabled"] == true && r["reason"].is_null(),
-        "{agent} × {scope} must be enabled with no reason: {r}\n{st:#}"
-    );
-}
-
-#[track_caller]
-fn disabled(st: &Value, agent: &str, scope: &str) -> String {
-    let r = row(st, agent, scope);
-    assert_eq!(
-        r["enabled"], false,
-        "{agent} × {scope} must be disabled: {r}\n{st:#}"
-    );
-    r["reason"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no reason: {r}"))
-        .to_string()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -168,14 +136,14 @@ fn the_call_past_the_daily_budget_is_refused_and_the_next_agent_used() {
     assert_eq!(a[1]["agent"], "codex", "{run:#}");
     let st = status_at(&env, T);
     assert_eq!(
-        disabled(&st, "claude", "worker"),
+        assert_disabled(&st, "claude", "worker"),
         "quota_exhausted: daily budget reached (2 of 2)"
     );
-    enabled(&st, "claude", "backend");
+    assert_enabled(&st, "claude", "backend");
     assert_eq!(used(&st, "claude"), 2.0, "no overspend");
     assert_eq!(used(&st, "codex"), 1.0);
     assert_eq!(
-        row(&st, "claude", "worker")["budget"].as_f64(),
+        scope_row(&st, "claude", "worker")["budget"].as_f64(),
         Some(2.0),
         "{st:#}"
     );
@@ -185,7 +153,7 @@ fn the_call_past_the_daily_budget_is_refused_and_the_next_agent_used() {
     assert_eq!(stdout(&o).trim(), "codex says hi", "{}", both(&o));
     let st = status_at(&env, T);
     assert_eq!(
-        disabled(&st, "claude", "backend"),
+        assert_disabled(&st, "claude", "backend"),
         "quota_exhausted: daily budget reached (2 of 2)"
     );
 }
@@ -257,7 +225,7 @@ fn tenths_add_up_exactly() {
     let o = at(&env, T, &["ask", "q"]);
     assert_eq!(code(&o), 69, "{}", both(&o));
     assert_eq!(
-        disabled(&status_at(&env, T), "claude", "backend"),
+        assert_disabled(&status_at(&env, T), "claude", "backend"),
         "quota_exhausted: daily budget reached (0.3 of 0.3)"
     );
     // The human table shows 0.3, not 0.30000000000000004.
@@ -405,10 +373,10 @@ fn concurrent_asks_never_overspend_and_never_lose_an_increment() {
         "no lost increment, no overspend: {st:#}"
     );
     assert_eq!(
-        disabled(&st, "claude", "backend"),
+        assert_disabled(&st, "claude", "backend"),
         "quota_exhausted: daily budget reached (10 of 10)"
     );
-    enabled(&st, "claude", "worker");
+    assert_enabled(&st, "claude", "worker");
     let h = env.history_json(&["ask", "-n", "1000"]);
     assert_eq!(h.len(), N, "every ask is in history");
     assert_eq!(
@@ -468,11 +436,11 @@ fn spend_the_day(env: &Env, now: &str) {
     let st = status_at(env, now);
     assert_eq!(used(&st, "claude"), 1.0);
     assert_eq!(
-        disabled(&st, "claude", "backend"),
+        assert_disabled(&st, "claude", "backend"),
         "quota_exhausted: daily budget reached (1 of 1)"
     );
-    assert!(disabled(&st, "gemini", "backend").starts_with("auth_failed:"));
-    assert_eq!(disabled(&st, "codex", "backend"), "manual: vacation");
+    assert!(assert_disabled(&st, "gemini", "backend").starts_with("auth_failed:"));
+    assert_eq!(assert_disabled(&st, "codex", "backend"), "manual: vacation");
 }
 
 /// After the rollover: usage zero, budget reasons cleared, auth and manual kept.
@@ -480,17 +448,17 @@ fn spend_the_day(env: &Env, now: &str) {
 fn assert_rolled_over(env: &Env, now: &str) {
     let st = status_at(env, now);
     assert_eq!(used(&st, "claude"), 0.0, "usage starts from zero: {st:#}");
-    enabled(&st, "claude", "backend");
+    assert_enabled(&st, "claude", "backend");
     assert!(
-        disabled(&st, "gemini", "backend").starts_with("auth_failed:"),
+        assert_disabled(&st, "gemini", "backend").starts_with("auth_failed:"),
         "auth_failed stays"
     );
     assert_eq!(
-        disabled(&st, "codex", "backend"),
+        assert_disabled(&st, "codex", "backend"),
         "manual: vacation",
         "manual stays"
     );
-    assert_eq!(disabled(&st, "codex", "worker"), "manual: vacation");
+    assert_eq!(assert_disabled(&st, "codex", "worker"), "manual: vacation");
 }
 
 #[test]
@@ -502,7 +470,7 @@ fn a_new_budget_day_clears_usage_and_quota_reasons_only() {
     // Still day 1 a minute before midnight.
     let st = status_at(&env, "2026-06-01T23:59:00Z");
     assert_eq!(used(&st, "claude"), 1.0);
-    disabled(&st, "claude", "backend");
+    assert_disabled(&st, "claude", "backend");
 
     let d2 = "2026-06-02T00:05:00Z";
     assert_rolled_over(&env, d2);
@@ -538,7 +506,7 @@ fn the_budget_day_starts_at_day_starts() {
         1.0,
         "05:00 belongs to the budget day that began at 06:00 yesterday: {st:#}"
     );
-    disabled(&st, "claude", "backend");
+    assert_disabled(&st, "claude", "backend");
     assert_eq!(code(&at(&env, "2026-06-02T05:59:00Z", &["ask", "q"])), 69);
     assert_rolled_over(&env, "2026-06-02T06:00:00Z");
 }
@@ -583,7 +551,7 @@ fn reset_budgets_does_the_rollover_on_demand() {
     let st = status_at(&env, T);
     assert_eq!(used(&st, "codex"), 0.0);
     assert_eq!(used(&st, "claude"), 1.0, "another agent is untouched");
-    disabled(&st, "claude", "backend");
+    assert_disabled(&st, "claude", "backend");
 
     // Every agent.
     let o = at(&env, T, &["reset", "budgets"]);
@@ -596,9 +564,9 @@ fn reset_budgets_does_the_rollover_on_demand() {
     );
     let st = status_at(&env, T);
     assert_eq!(used(&st, "claude"), 0.0);
-    enabled(&st, "claude", "backend");
+    assert_enabled(&st, "claude", "backend");
     assert!(
-        disabled(&st, "gemini", "backend").starts_with("auth_failed:"),
+        assert_disabled(&st, "gemini", "backend").starts_with("auth_failed:"),
         "auth_failed stays"
     );
     assert!(
@@ -651,21 +619,21 @@ fn cooldown_scenario(env: &Env, t0: &str) {
     assert_eq!(code(&at(env, t0, &["ask", "q"])), 69);
     assert_eq!(calls(env, "codex"), 1);
     let st = status_at(env, &plus(t0, 30));
-    let why = disabled(&st, "codex", "backend");
+    let why = assert_disabled(&st, "codex", "backend");
     assert!(
         why.starts_with("quota_exhausted:") && why.contains("insufficient_quota"),
         "{why}"
     );
     assert_eq!(
-        disabled(&st, "claude", "backend"),
+        assert_disabled(&st, "claude", "backend"),
         "quota_exhausted: daily budget reached (1 of 1)"
     );
 
     // Two minutes later the provider cooldown (1m) has passed; the budget is still spent.
     let st = status_at(env, &plus(t0, 120));
-    enabled(&st, "codex", "backend");
+    assert_enabled(&st, "codex", "backend");
     assert_eq!(
-        disabled(&st, "claude", "backend"),
+        assert_disabled(&st, "claude", "backend"),
         "quota_exhausted: daily budget reached (1 of 1)",
         "the cooldown never re-enables a reached budget"
     );
@@ -701,7 +669,7 @@ fn provider_quota_cooldown_is_not_cut_short_by_a_pinned_future() {
     ok(&at(&env, &future, &["ask", "q"]));
     let st = status_at(&env, &plus(&future, 10));
     assert!(
-        disabled(&st, "codex", "backend").starts_with("quota_exhausted:"),
+        assert_disabled(&st, "codex", "backend").starts_with("quota_exhausted:"),
         "10 s after the failure the 1m cooldown has not passed"
     );
 }
@@ -721,10 +689,10 @@ fn a_provider_quota_scope_is_enabled_at_the_next_budget_day_before_its_cooldown(
     // Default cooldown 1h; the failure is at 23:50, the new day at 00:00.
     ok(&at(&env, "2026-06-01T23:50:00Z", &["ask", "q"]));
     assert!(
-        disabled(&status_at(&env, "2026-06-01T23:55:00Z"), "codex", "backend")
+        assert_disabled(&status_at(&env, "2026-06-01T23:55:00Z"), "codex", "backend")
             .starts_with("quota_exhausted:")
     );
-    enabled(&status_at(&env, "2026-06-02T00:01:00Z"), "codex", "backend");
+    assert_enabled(&status_at(&env, "2026-06-02T00:01:00Z"), "codex", "backend");
 }
 
 #[test]
@@ -792,7 +760,7 @@ fn a_zero_budget_refuses_every_call() {
     assert_eq!(stdout(&o).trim(), "codex says hi");
     assert_eq!(calls(&env, "claude"), 0);
     assert_eq!(
-        disabled(&status_at(&env, T), "claude", "backend"),
+        assert_disabled(&status_at(&env, T), "claude", "backend"),
         "quota_exhausted: daily budget reached (0 of 0)"
     );
 }

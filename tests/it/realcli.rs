@@ -45,22 +45,6 @@ fn local_agent(env: &Env) -> String {
     )
 }
 
-fn status(env: &Env) -> Value {
-    let o = env.run(&["status", "--json"]);
-    ok(&o);
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
-fn scope(st: &Value, agent: &str, scope: &str) -> Value {
-    st["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["agent"] == agent && r["scope"] == scope)
-        .cloned()
-        .unwrap_or_else(|| panic!("no {agent} × {scope} in {st:#}"))
-}
-
 fn outcomes(run: &Value) -> Vec<(String, String)> {
     run["attempts"]
         .as_array()
@@ -110,8 +94,8 @@ fn claude_not_logged_in_is_auth_failed_and_the_next_agent_runs() {
         ],
         "{run:#}"
     );
-    let st = status(&env);
-    let c = scope(&st, "claude", "worker");
+    let st = env.status_json();
+    let c = scope_row(&st, "claude", "worker");
     assert_eq!(c["enabled"], false, "{c}");
     assert_eq!(
         c["reason"], "auth_failed: Not logged in · Please run /login",
@@ -123,7 +107,7 @@ fn claude_not_logged_in_is_auth_failed_and_the_next_agent_runs() {
         "an auth failure is not charged: {c}"
     );
     assert_eq!(
-        scope(&st, "claude", "backend")["enabled"],
+        scope_row(&st, "claude", "backend")["enabled"],
         true,
         "other scopes untouched"
     );
@@ -165,8 +149,8 @@ fn claude_as_root_fails_plainly_and_gives_the_reservation_back() {
         "no fallback"
     );
     assert!(run["cost"].is_null(), "nothing charged: {run:#}");
-    let st = status(&env);
-    let c = scope(&st, "claude", "worker");
+    let st = env.status_json();
+    let c = scope_row(&st, "claude", "worker");
     assert_eq!(c["enabled"], true, "scope untouched: {c}");
     assert_eq!(
         c["used"].as_f64(),
@@ -209,8 +193,8 @@ fn codex_that_cannot_reach_its_provider_is_stopped_by_the_stall_rule() {
         ],
         "{run:#}"
     );
-    let st = status(&env);
-    let c = scope(&st, "codex", "worker");
+    let st = env.status_json();
+    let c = scope_row(&st, "codex", "worker");
     let reason = c["reason"].as_str().unwrap_or_default();
     assert!(
         reason.starts_with("unavailable: Reconnecting"),
@@ -250,7 +234,7 @@ fn gemini_without_auth_is_auth_failed_from_its_stderr_and_trusts_the_folder() {
         ],
         "{run:#}"
     );
-    let c = scope(&status(&env), "gemini", "worker");
+    let c = scope_row(&env.status_json(), "gemini", "worker");
     assert!(
         c["reason"]
             .as_str()

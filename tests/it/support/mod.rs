@@ -17,12 +17,14 @@ pub mod netns;
 pub mod pg;
 mod procs;
 mod runs;
+mod scopes;
 pub mod server;
 pub mod tmpfs;
 
 pub use clis::*;
 pub use procs::*;
 pub use runs::*;
+pub use scopes::*;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
