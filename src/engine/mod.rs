@@ -20,6 +20,7 @@ pub mod hooks;
 mod job_run;
 pub mod jobs;
 pub mod launch;
+pub mod logfollow;
 pub mod logship;
 pub mod pipeline;
 pub mod plan;

@@ -14,7 +14,6 @@ mod error;
 mod extract;
 mod idempotency;
 mod log;
-mod log_store;
 mod metrics;
 mod openapi;
 mod reach;
