@@ -35,6 +35,7 @@ pub mod supervise;
 pub mod tick;
 pub mod tree;
 pub mod views;
+pub mod wait;
 pub mod workspace;
 
 use std::path::{Path, PathBuf};

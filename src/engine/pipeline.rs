@@ -38,6 +38,7 @@ use crate::core::run::{Actor, RunEnd, RunRecord, RunStatus, TREE_STOPPED, Transi
 use crate::exec::logfile::LogFile;
 use crate::exec::process::{Echo, Signals};
 use crate::exec::proctree::{self, RunIdentity, Survivor};
+use crate::exec::signal::{Handler, Listen};
 use crate::store::Store;
 
 /// What a run does.
@@ -253,7 +254,7 @@ fn cancelled_before_start(store: &dyn Store, run: &RunRecord) -> Option<Executed
 }
 
 fn prepare(e: &mut Engine<'_>, work: &Work<'_>, run: RunRecord, echo: Echo) -> Result<RunContext> {
-    let mut signals = Signals::register().map_err(Error::Internal)?;
+    let mut signals = Signals::new(Handler::install(Listen::Supervisor).map_err(Error::Internal)?);
     // Read after the lease names this supervisor: a request recorded before that is seen
     // here, one recorded after it comes with a signal.
     let run = e.store.get_run(run.id)?.unwrap_or(run);
