@@ -15,7 +15,7 @@ use crate::core::clock::{self, to_ms};
 use crate::core::error::Result;
 use crate::core::run::{Actor, NewRun, Outcome, RunEnd, RunRecord, RunStatus, Trigger};
 use crate::core::units::format_duration;
-use crate::exec::signal::{Event, Handler, Listen};
+use crate::exec::signal::{Event, Handler, Listen, Requests};
 
 /// Another attempt to make, and when.
 pub struct Retry {
@@ -83,6 +83,7 @@ pub fn plan(
 pub fn wait_backoff(
     e: &mut Engine<'_>,
     rt: &tokio::runtime::Runtime,
+    requests: &Requests,
     id: i64,
     delay: Duration,
 ) -> Result<Option<(RunEnd, Option<Signal>)>> {
@@ -101,7 +102,7 @@ pub fn wait_backoff(
         return Ok(Some((cancelled(by, why), None)));
     }
     let got: Option<Signal> = rt.block_on(async {
-        let mut events = Handler::install(Listen::Supervisor)?;
+        let mut events = Handler::install(Listen::Supervisor)?.with_requests(requests);
         let stopped = async {
             loop {
                 if let Event::Stop(stop) = events.recv().await {

@@ -19,14 +19,17 @@
 //! closed pipe fails where it is made (and std gives a spawned child the default back).
 //!
 //! What comes other than by signal (a stop, pause or resume asked on another host, which
-//! the lease's keeper reads from the database) is sent through [`Requests`] to the
-//! handlers listening at that moment, exactly as the signal is on one host.
+//! the lease's keeper reads from the database) is sent through [`Requests`], and reaches
+//! the handlers exactly as the signal does on one host: one sent before the first handler
+//! listens waits for it (as a blocked signal does), later ones reach the handlers
+//! listening at that moment.
 //!
 //! [`Listen::Nothing`] installs no handler: for tests, it yields requests only.
 
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use anyhow::Context;
@@ -144,9 +147,12 @@ impl Handler {
         })
     }
 
-    /// Also the requests sent through `r` from now on.
+    /// Also the requests sent through `r`: from now on, and, for the first handler of
+    /// `r`, those sent before it.
     pub fn with_requests(mut self, r: &Requests) -> Handler {
-        self.requests = Some(BroadcastStream::new(r.0.subscribe()));
+        let first = r.first.lock().ok().and_then(|mut f| f.take());
+        let rx = first.unwrap_or_else(|| r.tx.subscribe());
+        self.requests = Some(BroadcastStream::new(rx));
         self
     }
 
@@ -175,20 +181,29 @@ impl Handler {
 }
 
 /// Where events that come other than by signal are sent: to every handler listening at
-/// that moment (with [`Handler::with_requests`]), as a signal would be.
+/// that moment (with [`Handler::with_requests`]), as a signal would be; before the first
+/// one listens, kept for it, as a blocked signal is.
 #[derive(Clone)]
-pub struct Requests(broadcast::Sender<Event>);
+pub struct Requests {
+    tx: broadcast::Sender<Event>,
+    /// Subscribed from the start, for the first handler.
+    first: Arc<Mutex<Option<broadcast::Receiver<Event>>>>,
+}
 
 impl Default for Requests {
     fn default() -> Requests {
-        Requests(broadcast::channel(16).0)
+        let (tx, first) = broadcast::channel(16);
+        Requests {
+            tx,
+            first: Arc::new(Mutex::new(Some(first))),
+        }
     }
 }
 
 impl Requests {
     pub fn send(&self, event: Event) {
-        // Nobody listening: lost, as the signal would be.
-        let _ = self.0.send(event);
+        // Nobody listening any more: lost, as the signal would be.
+        let _ = self.tx.send(event);
     }
 }
 
@@ -233,24 +248,37 @@ mod tests {
             .unwrap()
     }
 
+    async fn nothing_within_50ms(h: &mut Handler) {
+        let got = tokio::time::timeout(Duration::from_millis(50), h.recv()).await;
+        assert!(got.is_err(), "nothing was sent: {got:?}");
+    }
+
     #[test]
-    fn a_handler_that_listens_to_nothing_yields_only_the_requests_sent_while_it_listens() {
-        let rt = runtime();
-        rt.block_on(async {
+    fn requests_reach_handlers_as_signals_would_even_one_that_installs_nothing() {
+        runtime().block_on(async {
             let requests = Requests::default();
-            requests.send(Event::Stop(Stop::Term)); // nobody listens yet: lost
-            let mut h = Handler::install(Listen::Nothing)
+            // Before anyone listens: kept for the first handler, as a blocked signal is.
+            requests.send(Event::Stop(Stop::Term));
+            let mut first = Handler::install(Listen::Nothing)
                 .unwrap()
                 .with_requests(&requests);
-            let quiet = tokio::time::timeout(Duration::from_millis(50), h.recv()).await;
-            assert!(quiet.is_err(), "nothing was sent since: {quiet:?}");
+            assert_eq!(first.recv().await, Event::Stop(Stop::Term));
+            nothing_within_50ms(&mut first).await;
+            let mut second = Handler::install(Listen::Nothing)
+                .unwrap()
+                .with_requests(&requests);
             requests.send(Event::PauseOrResume);
-            requests.send(Event::Stop(Stop::Term));
-            assert_eq!(h.recv().await, Event::PauseOrResume);
-            assert_eq!(h.recv().await, Event::Stop(Stop::Term));
+            assert_eq!(first.recv().await, Event::PauseOrResume);
+            assert_eq!(second.recv().await, Event::PauseOrResume);
+            // Once handlers have listened, one sent while none does is lost.
+            drop((first, second));
+            requests.send(Event::Stop(Stop::Int));
+            let mut third = Handler::install(Listen::Nothing)
+                .unwrap()
+                .with_requests(&requests);
+            nothing_within_50ms(&mut third).await;
             let mut deaf = Handler::install(Listen::Nothing).unwrap();
-            let quiet = tokio::time::timeout(Duration::from_millis(50), deaf.recv()).await;
-            assert!(quiet.is_err());
+            nothing_within_50ms(&mut deaf).await;
         });
     }
 
