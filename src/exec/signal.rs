@@ -93,29 +93,19 @@ pub enum Listen {
 }
 
 impl Listen {
-    fn signals(self) -> &'static [(Signal, Event)] {
+    fn signals(self) -> Vec<(Signal, Event)> {
         use Signal::*;
+        let stop = [
+            (SIGTERM, Event::Stop(Stop::Term)),
+            (SIGINT, Event::Stop(Stop::Int)),
+            (SIGHUP, Event::Stop(Stop::Hup)),
+        ];
+        let control = [(SIGUSR1, Event::Pause), (SIGUSR2, Event::Resume)];
         match self {
-            Listen::Supervisor => &[
-                (SIGTERM, Event::Stop(Stop::Term)),
-                (SIGINT, Event::Stop(Stop::Int)),
-                (SIGHUP, Event::Stop(Stop::Hup)),
-                (SIGUSR1, Event::Pause),
-                (SIGUSR2, Event::Resume),
-                (SIGCHLD, Event::Child),
-            ],
-            Listen::TickWait => &[
-                (SIGTERM, Event::Stop(Stop::Term)),
-                (SIGINT, Event::Stop(Stop::Int)),
-                (SIGHUP, Event::Stop(Stop::Hup)),
-                (SIGUSR1, Event::Pause),
-                (SIGUSR2, Event::Resume),
-            ],
-            Listen::Server => &[
-                (SIGTERM, Event::Stop(Stop::Term)),
-                (SIGINT, Event::Stop(Stop::Int)),
-            ],
-            Listen::Nothing => &[],
+            Listen::Supervisor => [&stop[..], &control, &[(SIGCHLD, Event::Child)]].concat(),
+            Listen::TickWait => [&stop[..], &control].concat(),
+            Listen::Server => stop[..2].to_vec(),
+            Listen::Nothing => Vec::new(),
         }
     }
 }
@@ -131,7 +121,7 @@ impl Handler {
     /// signals are this handler's events, and no longer end the process.
     pub fn install(listen: Listen) -> anyhow::Result<Handler> {
         let mut signals = Vec::new();
-        for &(sig, event) in listen.signals() {
+        for (sig, event) in listen.signals() {
             let s = signal(SignalKind::from_raw(sig as i32))
                 .with_context(|| format!("can't handle {sig}"))?;
             signals.push((event, s));
