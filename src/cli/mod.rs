@@ -5,6 +5,7 @@
 pub mod args;
 pub mod commands;
 pub mod complete;
+pub mod json_text;
 pub mod output;
 pub mod table;
 

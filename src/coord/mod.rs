@@ -52,7 +52,8 @@ pub enum Handover {
     Epoch(i64),
 }
 
-/// What a lease's keeper learnt while the run went on.
+/// What a lease's keeper learnt while the run went on, reported over the channel
+/// [`Lease::keep`] returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaseNews {
     /// Someone asked the run to stop (`jobctl cancel`, on any host).
@@ -76,9 +77,12 @@ pub trait Lease: Send {
     /// The child process `pid` that supervises run `run_id` holds it now: this handle no
     /// longer releases it when dropped.
     fn handed_over(&mut self, _pid: u32, _run_id: i64) {}
-    /// Keeps the lease alive while the run goes on, telling `on` what happens to it (a
-    /// request, the lease lost). A lease the kernel keeps (flock) needs nothing.
-    fn keep(&mut self, _on: Box<dyn FnMut(LeaseNews) + Send>) {}
+    /// Keeps the lease alive while the run goes on, and reports what happens to it (a
+    /// request, the lease lost) over the channel returned. A lease the kernel keeps
+    /// (flock) needs nothing, and has nothing to report: `None`.
+    fn keep(&mut self) -> Option<std::sync::mpsc::Receiver<LeaseNews>> {
+        None
+    }
     /// The fence writes about the run are made under (a lease that can be taken from a
     /// holder that is alive, but cut off or stopped).
     fn fence(&self) -> Option<crate::store::Fence> {

@@ -10,6 +10,7 @@
 //! is a file lock in this host's state directory: ticks of one host take turns, while
 //! ticks of different hosts race and the database's unique claims decide.
 
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -296,15 +297,18 @@ impl Lease for PgLease {
         self.handed_over = true;
     }
 
-    fn keep(&mut self, on: Box<dyn FnMut(LeaseNews) + Send>) {
-        if self.keeper.is_none() {
-            self.keeper = Some(Keeper::start(
-                self.ctx.clone(),
-                self.key.clone(),
-                self.epoch,
-                on,
-            ));
+    fn keep(&mut self) -> Option<Receiver<LeaseNews>> {
+        if self.keeper.is_some() {
+            return None;
         }
+        let (news, rx) = std::sync::mpsc::channel();
+        self.keeper = Some(Keeper::start(
+            self.ctx.clone(),
+            self.key.clone(),
+            self.epoch,
+            news,
+        ));
+        Some(rx)
     }
 
     fn fence(&self) -> Option<Fence> {
@@ -355,7 +359,8 @@ impl Drop for PgLease {
 }
 
 /// The thread that renews a supervisor's lease and looks for requests, on a connection of
-/// its own (the supervisor's may be busy, or waiting out an outage).
+/// its own (the supervisor's may be busy, or waiting out an outage), and reports what it
+/// learns over a channel (it ends, and the channel closes, when the lease is released).
 ///
 /// It outlives outages shorter than the lease: a failed renewal or look is tried again
 /// with the backoff of [`reconnect`] (on a new connection), and the first to succeed
@@ -370,19 +375,18 @@ struct Keeper {
 }
 
 impl Keeper {
-    fn start(ctx: Ctx, key: String, epoch: i64, on: Box<dyn FnMut(LeaseNews) + Send>) -> Keeper {
+    fn start(ctx: Ctx, key: String, epoch: i64, news: Sender<LeaseNews>) -> Keeper {
         let (done, stop) = tokio::sync::oneshot::channel();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build();
             match runtime {
-                Ok(rt) => rt.block_on(keep(ctx, key, epoch, on, stop)),
+                Ok(rt) => rt.block_on(keep(ctx, key, epoch, &news, stop)),
                 // Nothing would renew the lease: the run can't be kept.
                 Err(e) => {
                     tracing::error!("can't start the lease's keeper: {e}");
-                    let mut on = on;
-                    on(LeaseNews::Lost);
+                    let _ = news.send(LeaseNews::Lost);
                 }
             }
         });
@@ -424,7 +428,7 @@ async fn keep(
     ctx: Ctx,
     key: String,
     epoch: i64,
-    mut on: Box<dyn FnMut(LeaseNews) + Send>,
+    news: &Sender<LeaseNews>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     let limit = keeper_limit(ctx.lease);
@@ -472,18 +476,18 @@ async fn keep(
                 match (stop_requested, stop_told) {
                     (true, false) => {
                         stop_told = true;
-                        on(LeaseNews::StopRequested);
+                        let _ = news.send(LeaseNews::StopRequested);
                     }
                     (false, true) => stop_told = false,
                     _ => {}
                 }
                 if nudges > nudges_seen {
                     nudges_seen = nudges;
-                    on(LeaseNews::ControlRequested);
+                    let _ = news.send(LeaseNews::ControlRequested);
                 }
             }
             Ok(Ok(None)) => {
-                on(LeaseNews::Lost);
+                let _ = news.send(LeaseNews::Lost);
                 return;
             }
             failed => {
@@ -500,7 +504,7 @@ async fn keep(
                 }
                 // Not renewed for a whole lease: another host may take it over now.
                 if renewed.elapsed() >= ctx.lease {
-                    on(LeaseNews::Lost);
+                    let _ = news.send(LeaseNews::Lost);
                     return;
                 }
             }

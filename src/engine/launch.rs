@@ -86,11 +86,11 @@ pub fn spawn_supervisor(
     cmd.arg("--state-dir").arg(state_dir);
     // Until the supervisor handles them, a stop signal (a `cancel`, `run --wait` passing
     // on a Ctrl-C) would kill it and leave its run `lost`: blocked here, they stay pending
-    // across exec until it has its handlers (`process::Signals::register`).
+    // across exec until it has its handlers (`signal::Listen::Supervisor`).
     // Blocked in this thread too while it forks, so the child is never without the block:
     // between fork and exec it is still in this process's group, where a stop of the run
     // this process belongs to (a sub-run's drainer) would otherwise end it.
-    let blocked = crate::exec::process::stop_signals();
+    let blocked = crate::exec::signal::stop_signals();
     let before = blocked
         .thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)
         .ok();

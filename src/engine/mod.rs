@@ -20,6 +20,7 @@ pub mod hooks;
 mod job_run;
 pub mod jobs;
 pub mod launch;
+pub mod logfollow;
 pub mod logship;
 pub mod pipeline;
 pub mod plan;
@@ -34,6 +35,7 @@ pub mod supervise;
 pub mod tick;
 pub mod tree;
 pub mod views;
+pub mod wait;
 pub mod workspace;
 
 use std::path::{Path, PathBuf};

@@ -31,13 +31,14 @@ use super::control::PauseRecorder;
 use super::env::run_marks;
 use super::retry;
 use crate::config::{Job, Thinking};
-use crate::coord::Lease;
+use crate::coord::{Lease, LeaseNews};
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, RunEnd, RunRecord, RunStatus, TREE_STOPPED, Transition};
 use crate::exec::logfile::LogFile;
 use crate::exec::process::{Echo, Signals};
 use crate::exec::proctree::{self, RunIdentity, Survivor};
+use crate::exec::signal::{Event, Handler, Listen, Requests, Stop};
 use crate::store::Store;
 
 /// What a run does.
@@ -115,13 +116,13 @@ pub fn supervise(
     crate::faults::point("supervisor_start");
     become_subreaper();
     // Every write about the run (and its retries) from here on holds only while the lease
-    // is this process's; its keeper passes on requests and a lease lost.
+    // is this process's; its keeper reports requests and a lease lost.
     e.store.set_fence(lease.fence());
     let current = Arc::new(AtomicI64::new(run.id));
-    let (dir, attempt_run) = (e.state_dir().to_path_buf(), Arc::clone(&current));
-    lease.keep(Box::new(move |news| {
-        on_lease_news(news, attempt_run.load(Ordering::Relaxed), &dir)
-    }));
+    let requests = Requests::default();
+    if let Some(news) = lease.keep() {
+        watch_lease(news, requests.clone(), Arc::clone(&current), e.state_dir());
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -133,7 +134,7 @@ pub fn supervise(
         current.store(run.id, Ordering::Relaxed);
         lease.set_holder(me, run.id);
         e.store.set_run_process(run.id, i64::from(me), None)?;
-        let done = attempt(e, &rt, &work, run.clone(), echo);
+        let done = attempt(e, &rt, &work, run.clone(), echo, &requests);
         let retry = match &work {
             Work::Job(job) => retry::plan(
                 job,
@@ -163,7 +164,7 @@ pub fn supervise(
             closed.id,
             retry.delay
         );
-        match retry::wait_backoff(e, &rt, next.id, retry.delay)? {
+        match retry::wait_backoff(e, &rt, &requests, next.id, retry.delay)? {
             None => {
                 let t = Transition::new(
                     RunStatus::Retrying,
@@ -193,6 +194,7 @@ fn attempt(
     work: &Work<'_>,
     run: RunRecord,
     echo: Echo,
+    requests: &Requests,
 ) -> Executed {
     let run_id = run.id;
     let ship = super::logship::start(
@@ -202,7 +204,7 @@ fn attempt(
         e.cfg.runner.log_max_bytes,
     );
     let outcome: Result<(Executed, Vec<Survivor>)> = rt.block_on(async {
-        let mut cx = prepare(e, work, run, echo)?;
+        let mut cx = prepare(e, work, run, echo, requests)?;
         let executed = match cancelled_before_start(&*e.store, &cx.run) {
             Some(end) => end,
             None => execute(e, &mut cx, work).await?,
@@ -252,8 +254,15 @@ fn cancelled_before_start(store: &dyn Store, run: &RunRecord) -> Option<Executed
     })
 }
 
-fn prepare(e: &mut Engine<'_>, work: &Work<'_>, run: RunRecord, echo: Echo) -> Result<RunContext> {
-    let mut signals = Signals::register().map_err(Error::Internal)?;
+fn prepare(
+    e: &mut Engine<'_>,
+    work: &Work<'_>,
+    run: RunRecord,
+    echo: Echo,
+    requests: &Requests,
+) -> Result<RunContext> {
+    let events = Handler::install(Listen::Supervisor).map_err(Error::Internal)?;
+    let mut signals = Signals::new(events.with_requests(requests));
     // Read after the lease names this supervisor: a request recorded before that is seen
     // here, one recorded after it comes with a signal.
     let run = e.store.get_run(run.id)?.unwrap_or(run);
@@ -371,46 +380,62 @@ fn stop_after_failure(e: &mut Engine<'_>, run_id: i64, err: &Error) -> Executed 
     }
 }
 
-/// What the lease's keeper learnt, acted on from its thread. A request is the signal
-/// `jobctl cancel`, `pause` or `resume` sends on one host: SIGTERM stops the run the same
-/// way (TERM, grace, KILL) and it is recorded `cancelled`; SIGUSR1 has the supervisor
-/// read what the run should be (paused or running) and act on it. A lease lost means
-/// another host has closed the run (or is about to): its processes are stopped at once
-/// and this process exits without recording anything more (every write would be refused
-/// by the fence anyway).
-fn on_lease_news(news: crate::coord::LeaseNews, run_id: i64, state_dir: &Path) {
-    use crate::coord::LeaseNews;
-    match news {
-        LeaseNews::StopRequested => {
-            tracing::info!(run = run_id, "a stop was requested");
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), Signal::SIGTERM);
+/// Acts on what the lease's keeper reports, on a thread of its own, for as long as it
+/// keeps the lease. A request becomes the event its signal is on one host (`jobctl
+/// cancel`, `pause` and `resume` send SIGTERM, SIGUSR1, SIGUSR2), for whoever waits for
+/// the run's events: a stop stops the run the same way (TERM, grace, KILL) and it is
+/// recorded `cancelled`; a pause or resume has the supervisor read what the run should
+/// be (paused or running) and act on it. A lease lost is acted on here and now, wherever
+/// the supervisor is (a git call, a write waiting out the very outage that lost it): it
+/// means another host has closed the run (or is about to), so its processes are stopped
+/// at once and this process exits without recording anything more (every write would be
+/// refused by the fence anyway).
+fn watch_lease(
+    news: std::sync::mpsc::Receiver<LeaseNews>,
+    requests: Requests,
+    run: Arc<AtomicI64>,
+    state_dir: &Path,
+) {
+    let state_dir = state_dir.to_path_buf();
+    std::thread::spawn(move || {
+        for n in news {
+            let run_id = run.load(Ordering::Relaxed);
+            match n {
+                LeaseNews::StopRequested => {
+                    tracing::info!(run = run_id, "a stop was requested");
+                    requests.send(Event::Stop(Stop::Term));
+                }
+                LeaseNews::ControlRequested => {
+                    tracing::info!(run = run_id, "a pause or resume was requested");
+                    requests.send(Event::PauseOrResume);
+                }
+                LeaseNews::Lost => lease_lost(run_id, &state_dir),
+            }
         }
-        LeaseNews::ControlRequested => {
-            tracing::info!(run = run_id, "a pause or resume was requested");
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), Signal::SIGUSR1);
-        }
-        LeaseNews::Lost => {
-            tracing::error!(
-                run = run_id,
-                "this host's lease on the run is lost (not renewed for a whole lease, or taken over by another host); stopping its processes and recording nothing"
-            );
-            let identity = RunIdentity {
-                pgid: None,
-                env_marks: run_marks(state_dir, run_id),
-                ancestor: Some(std::process::id() as i32),
-                not_before: RunIdentity::my_start(),
-                // Sub-runs' supervisors hold leases of their own.
-                foreign: Some(proctree::supervisor_mark()),
-            };
-            proctree::terminate(
-                &identity,
-                Duration::ZERO,
-                Duration::from_secs(10),
-                &mut |_| {},
-            );
-            std::process::exit(i32::from(crate::core::error::code::STATE));
-        }
-    }
+    });
+}
+
+/// The lease is lost: the run's processes stopped, this process gone, nothing recorded.
+fn lease_lost(run_id: i64, state_dir: &Path) -> ! {
+    tracing::error!(
+        run = run_id,
+        "this host's lease on the run is lost (not renewed for a whole lease, or taken over by another host); stopping its processes and recording nothing"
+    );
+    let identity = RunIdentity {
+        pgid: None,
+        env_marks: run_marks(state_dir, run_id),
+        ancestor: Some(std::process::id() as i32),
+        not_before: RunIdentity::my_start(),
+        // Sub-runs' supervisors hold leases of their own.
+        foreign: Some(proctree::supervisor_mark()),
+    };
+    proctree::terminate(
+        &identity,
+        Duration::ZERO,
+        Duration::from_secs(10),
+        &mut |_| {},
+    );
+    std::process::exit(i32::from(crate::core::error::code::STATE));
 }
 
 /// Marks this process as the reaper of the run's orphans, so a helper that double-forks

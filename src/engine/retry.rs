@@ -7,7 +7,6 @@
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
-use anyhow::Context;
 use nix::sys::signal::Signal;
 
 use super::Engine;
@@ -16,6 +15,7 @@ use crate::core::clock::{self, to_ms};
 use crate::core::error::Result;
 use crate::core::run::{Actor, NewRun, Outcome, RunEnd, RunRecord, RunStatus, Trigger};
 use crate::core::units::format_duration;
+use crate::exec::signal::{Event, Handler, Listen, Requests};
 
 /// Another attempt to make, and when.
 pub struct Retry {
@@ -83,10 +83,10 @@ pub fn plan(
 pub fn wait_backoff(
     e: &mut Engine<'_>,
     rt: &tokio::runtime::Runtime,
+    requests: &Requests,
     id: i64,
     delay: Duration,
 ) -> Result<Option<(RunEnd, Option<Signal>)>> {
-    use tokio::signal::unix::{SignalKind, signal};
     let cancelled = |by: Actor, why: String| {
         let mut end = RunEnd::new(RunStatus::Cancelled, to_ms(clock::real_now()));
         end.error = Some(why);
@@ -102,14 +102,17 @@ pub fn wait_backoff(
         return Ok(Some((cancelled(by, why), None)));
     }
     let got: Option<Signal> = rt.block_on(async {
-        let mut term = signal(SignalKind::terminate()).context("can't handle SIGTERM")?;
-        let mut int = signal(SignalKind::interrupt()).context("can't handle SIGINT")?;
-        let mut hup = signal(SignalKind::hangup()).context("can't handle SIGHUP")?;
+        let mut events = Handler::install(Listen::Supervisor)?.with_requests(requests);
+        let stopped = async {
+            loop {
+                if let Event::Stop(stop) = events.recv().await {
+                    return stop.signal();
+                }
+            }
+        };
         let got = tokio::select! {
             _ = tokio::time::sleep(delay) => None,
-            _ = term.recv() => Some(Signal::SIGTERM),
-            _ = int.recv() => Some(Signal::SIGINT),
-            _ = hup.recv() => Some(Signal::SIGHUP),
+            sig = stopped => Some(sig),
         };
         anyhow::Ok(got)
     })?;

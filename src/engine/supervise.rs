@@ -9,7 +9,8 @@ use crate::coord::Handover;
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, NewRun, RunEnd, Trigger};
-use crate::exec::process::{self, Echo};
+use crate::exec::process::Echo;
+use crate::exec::signal;
 use crate::store::Claim;
 
 /// Runs `job` now, due or not, enabled or not: the schedule doesn't move.
@@ -22,7 +23,9 @@ pub fn force(e: &mut Engine<'_>, name: &str, echo: Echo) -> Result<Supervised> {
     };
     // From here on a stop signal waits for the supervisor's handlers: one that killed this
     // process between recording the run and handling signals would leave it `lost`.
-    process::block_stop_signals().map_err(Error::Internal)?;
+    signal::block_stop_signals().map_err(|e| {
+        Error::Internal(anyhow::Error::new(e).context("can't block the stop signals"))
+    })?;
     let now = to_ms(clock::real_now());
     let claim = e.store.claim_run(&NewRun {
         job: name.to_string(),

@@ -131,7 +131,7 @@ fn start(fd: i32) -> Option<Writer> {
 
 fn write_all(mut file: std::fs::File, rx: Receiver<Vec<u8>>, counts: &Counts) {
     // jobctl's signals are for the supervising thread, never this one.
-    let _ = super::process::stop_signals().thread_block();
+    let _ = super::signal::block_stop_signals();
     for chunk in rx {
         if file.write_all(&chunk).is_err() {
             return; // the reader is gone (EPIPE, a hung-up terminal): nothing to show

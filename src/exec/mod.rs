@@ -8,3 +8,4 @@ pub mod logfile;
 pub mod pause;
 pub mod process;
 pub mod proctree;
+pub mod signal;

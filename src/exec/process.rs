@@ -15,14 +15,14 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::{Instant, sleep, sleep_until};
 
 use super::echo;
+use super::signal::{self, Event};
 use crate::exec::logfile::LogFile;
 use crate::exec::proctree::{self, RunIdentity, Survivor};
 
@@ -195,19 +195,11 @@ pub enum Echo {
 
 pub use super::pause::PauseControl;
 
-/// What a supervisor keeps for the whole run, across the processes it starts (an agent
-/// run may try several): the signals it listens to, registered once, the processes that
+/// What a supervisor keeps for the whole attempt, across the processes it starts (an
+/// agent run may try several): the events it reacts to (`signal`), the processes that
 /// stopping the run could not kill, for the run's record, and its pauses.
 pub struct Signals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-    hup: tokio::signal::unix::Signal,
-    chld: tokio::signal::unix::Signal,
-    /// SIGUSR1 and SIGUSR2: a pause or resume request, acted on through `control`. Their
-    /// default action would end the supervisor and orphan the run; a handler, unlike
-    /// `SIG_IGN`, is reset by exec, so the job still gets the default action.
-    usr1: tokio::signal::unix::Signal,
-    usr2: tokio::signal::unix::Signal,
+    events: signal::Handler,
     pub survivors: Vec<Survivor>,
     /// Pausing, when the run can be paused.
     pub control: Option<Box<dyn PauseControl>>,
@@ -219,58 +211,16 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Installs the handlers, then unblocks the signals that stop a run: a tick's
-    /// supervisor has them blocked from exec on, a forced run from before its record is
-    /// written, so one sent in that window waits for the handlers and ends the run
-    /// `cancelled` instead of killing jobctl and leaving the run to be found `lost`.
-    pub fn register() -> Result<Signals> {
-        let s = Signals {
-            term: signal(SignalKind::terminate()).context("can't handle SIGTERM")?,
-            int: signal(SignalKind::interrupt()).context("can't handle SIGINT")?,
-            hup: signal(SignalKind::hangup()).context("can't handle SIGHUP")?,
-            chld: signal(SignalKind::child()).context("can't handle SIGCHLD")?,
-            usr1: signal(SignalKind::user_defined1()).context("can't handle SIGUSR1")?,
-            usr2: signal(SignalKind::user_defined2()).context("can't handle SIGUSR2")?,
+    /// Reacting to the events of `events` (a supervisor's: `signal::Listen::Supervisor`).
+    pub fn new(events: signal::Handler) -> Signals {
+        Signals {
+            events,
             survivors: Vec::new(),
             control: None,
             control_pending: false,
             paused_for: Duration::ZERO,
-        };
-        stop_signals()
-            .thread_unblock()
-            .context("can't unblock the stop signals")?;
-        Ok(s)
+        }
     }
-}
-
-/// The signals that stop (or, the default action being to die, would orphan) a run, and
-/// that are blocked until the supervisor's handlers are in place.
-pub fn stop_signals() -> SigSet {
-    let mut set = SigSet::empty();
-    for s in [
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGHUP,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-    ] {
-        set.add(s);
-    }
-    set
-}
-
-/// Holds back [`stop_signals`] until [`Signals::register`]: for a process that is about to
-/// record a run and supervise it (`jobctl force`).
-pub fn block_stop_signals() -> Result<()> {
-    stop_signals()
-        .thread_block()
-        .context("can't block the stop signals")
-}
-
-/// The exit code of a jobctl that stopped its runs because of `sig`: 128 + N, as a shell
-/// reports a process the signal ended (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
-pub fn interrupted_exit(sig: Signal) -> u8 {
-    128 + sig as u8
 }
 
 /// How long processes that SIGKILL did not end are waited for before they are reported
@@ -470,9 +420,19 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
                     }
                 }
             }
-            _ = signals.chld.recv() => {}
-            _ = signals.usr1.recv() => nudged = true,
-            _ = signals.usr2.recv() => nudged = true,
+            event = signals.events.recv() => match event {
+                Event::Child => {}
+                Event::Pause | Event::Resume | Event::PauseOrResume => nudged = true,
+                // The first stop decides how the run ends; the terminal closed or the
+                // ssh session dropped (SIGHUP) is a stop like SIGTERM: nobody is left to
+                // see the run, and nothing may keep running unsupervised.
+                Event::Stop(stop) => {
+                    if !matches!(stop_reason, Some(Ending::Interrupted(_))) {
+                        stop_reason = Some(Ending::Interrupted(stop.signal()));
+                        if matches!(phase, Phase::Running) { phase = Phase::Stopping { since: None, killed: None }; }
+                    }
+                }
+            },
             _ = sleep_until(deadline + signals.paused_for), if matches!(phase, Phase::Running) && paused_since.is_none() => {
                 stop_reason = Some(Ending::TimedOut);
                 phase = Phase::Stopping { since: None, killed: None };
@@ -494,20 +454,6 @@ pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Fin
             }, if matches!(phase, Phase::Running) && stall.since.is_some() && paused_since.is_none() => {
                 stop_reason = Some(Ending::Stalled(stall.last.clone().unwrap_or_default()));
                 phase = Phase::Stopping { since: None, killed: None };
-            }
-            _ = signals.term.recv(), if !matches!(stop_reason, Some(Ending::Interrupted(_))) => {
-                stop_reason = Some(Ending::Interrupted(Signal::SIGTERM));
-                if matches!(phase, Phase::Running) { phase = Phase::Stopping { since: None, killed: None }; }
-            }
-            _ = signals.int.recv(), if !matches!(stop_reason, Some(Ending::Interrupted(_))) => {
-                stop_reason = Some(Ending::Interrupted(Signal::SIGINT));
-                if matches!(phase, Phase::Running) { phase = Phase::Stopping { since: None, killed: None }; }
-            }
-            // The terminal closed or the ssh session dropped: nobody is left to see the
-            // run, and nothing may keep running unsupervised. Stopped like SIGTERM.
-            _ = signals.hup.recv(), if !matches!(stop_reason, Some(Ending::Interrupted(_))) => {
-                stop_reason = Some(Ending::Interrupted(Signal::SIGHUP));
-                if matches!(phase, Phase::Running) { phase = Phase::Stopping { since: None, killed: None }; }
             }
             _ = sleep(Duration::from_millis(10)), if polling => {}
         }

@@ -2,7 +2,9 @@
 //! or with `follow=true` the output as it grows, streamed until the run ends, so a page
 //! showing a live log never polls. The log is read by output position (`exec::logfile`):
 //! a follower gets each byte once and in order while the supervisor frees or compacts it.
-//! A followed log ends when the server stops, as event streams do.
+//! Where the store keeps logs (several hosts), from the store: the same answers. A
+//! followed log is the engine's follower (`engine::logfollow`) on a thread of its own,
+//! feeding the answer's body; it ends when the server stops, as event streams do.
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -22,6 +24,9 @@ use super::extract::{ApiPath, ApiQuery};
 use super::routes::visible_run;
 use super::{ApiError, Shared};
 use crate::core::error::Error;
+use crate::core::run::RunRecord;
+use crate::engine::Engine;
+use crate::engine::logfollow::{LogFollower, LogSink, Reading, Start};
 use crate::exec::logfile::{Chunk, LogReader};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -37,11 +42,11 @@ pub struct LogParams {
 }
 
 /// The most one answer carries without `follow`; `X-Log-Next` says where to go on.
-pub(super) const LOG_PIECE: usize = 1 << 20;
+const LOG_PIECE: usize = 1 << 20;
 /// How much is read at a time.
-pub(super) const READ: usize = 64 << 10;
+const READ: usize = 64 << 10;
 /// How often a follower looks for more output and for the end of the run.
-pub(super) const FOLLOW_EVERY: Duration = Duration::from_millis(100);
+const FOLLOW_EVERY: Duration = Duration::from_millis(100);
 /// How often it looks while the supervisor compacts the log.
 const BUSY_EVERY: Duration = Duration::from_millis(10);
 
@@ -65,8 +70,17 @@ pub async fn run_log(
         return Err(ApiError::bad_request("give tail or offset, not both"));
     }
     let run = visible_run(&state, &claims, id).await?;
+    let follow = p.follow == Some(true);
+    let start = match (p.tail, p.offset) {
+        (Some(t), _) => Start::LastBytes(t),
+        (None, Some(o)) => Start::At(o),
+        (None, None) => Start::Beginning,
+    };
     if state.engine(|e| Ok(e.store.keeps_logs())).await? {
-        return super::log_store::answer(&state, id, &p).await;
+        if follow {
+            return Ok(followed(&state, run, start));
+        }
+        return stored_slice(&state, id, &p).await;
     }
     let path = run.log_path.clone().unwrap_or_default();
     let running = !run.status.is_end();
@@ -79,55 +93,99 @@ pub async fn run_log(
         }
         Err(e) => return Err(ApiError::from(Error::from(e))),
     };
-    let from = match &reader {
-        Some(r) => start(r, &p)?,
-        None => p.offset.or(p.tail.map(|_| 0)),
-    };
-    let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
-    if p.follow == Some(true) {
-        let (out, body) = Follower::open(&state);
-        let (cfg, conns) = state.for_engine();
-        std::thread::spawn(move || follow(&cfg, &conns, id, &path, reader, from, &out));
-        return Ok((text, [("x-accel-buffering", "no")], body).into_response());
+    if follow {
+        return Ok(followed(&state, run, start));
     }
+    let text = [(header::CONTENT_TYPE, TEXT)];
     let Some(reader) = reader else {
+        let from = p.offset.or(p.tail.map(|_| 0));
         return Ok((text, [("x-log-next", from.unwrap_or(0).to_string())], "").into_response());
     };
+    let from = start_of(&reader, &p)?;
     let (out, next) = tokio::task::spawn_blocking(move || slice(&reader, from, running))
         .await
         .map_err(|e| ApiError::from(Error::internal(anyhow::anyhow!("{e}"))))??;
     Ok((text, [("x-log-next", next.to_string())], out).into_response())
 }
 
-/// Where a followed log goes (from a thread of its own), and whether it still should.
-pub(super) struct Follower {
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// A slice of a log kept in the store: from the position asked for (or the last bytes),
+/// up to `LOG_PIECE`, in one visit.
+async fn stored_slice(state: &Shared, id: i64, p: &LogParams) -> Result<Response, ApiError> {
+    let (tail, offset) = (p.tail, p.offset);
+    let piece = state
+        .engine(move |e| {
+            let from = match (tail, offset) {
+                (Some(t), _) => e.store.read_log(id, 0, 0)?.end.saturating_sub(t),
+                (None, Some(o)) => o,
+                (None, None) => 0,
+            };
+            e.store.read_log(id, from, LOG_PIECE)
+        })
+        .await?;
+    let text = [(header::CONTENT_TYPE, TEXT)];
+    Ok((text, [("x-log-next", piece.next.to_string())], piece.data).into_response())
+}
+
+/// The answer that streams `run`'s log from `start` as it comes: the engine's follower on
+/// a thread of its own, until the run has ended, the client goes, or the server stops.
+fn followed(state: &Shared, run: RunRecord, start: Start) -> Response {
+    let (mut out, body) = Follower::open(state);
+    let (cfg, conns) = state.for_engine();
+    std::thread::spawn(move || {
+        let how = Reading {
+            start,
+            follow: true,
+            piece: READ,
+            poll: FOLLOW_EVERY,
+            // A failed look at the run ends the answer, as its end would.
+            ended_on_error: true,
+        };
+        let done = Engine::open_reusing(&cfg, &conns)
+            .and_then(|mut e| LogFollower::open(&mut e, &run, how)?.run(&mut out));
+        if let Err(e) = done {
+            tracing::warn!("can't follow the log of run {}: {e}", run.id);
+        }
+    });
+    let text = [(header::CONTENT_TYPE, TEXT)];
+    (text, [("x-accel-buffering", "no")], body).into_response()
+}
+
+/// Where a followed log goes (from a thread of its own), and whether it still should: the
+/// async end of the engine's follower.
+struct Follower {
     tx: mpsc::Sender<Result<Bytes, Infallible>>,
     stop: watch::Receiver<bool>,
 }
 
 impl Follower {
     /// A follower, and the body of the answer it feeds.
-    pub(super) fn open(state: &Shared) -> (Follower, Body) {
+    fn open(state: &Shared) -> (Follower, Body) {
         let (tx, rx) = mpsc::channel(8);
         let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
         let stop = state.shutdown.clone();
         (Follower { tx, stop }, body)
     }
+}
 
+impl LogSink for Follower {
     /// Sends a piece of output; `false` once the client is gone.
-    pub(super) fn send(&self, piece: Bytes) -> bool {
-        self.tx.blocking_send(Ok(piece)).is_ok()
+    fn output(&mut self, data: &[u8], _at: Option<u64>) -> bool {
+        self.tx
+            .blocking_send(Ok(Bytes::copy_from_slice(data)))
+            .is_ok()
     }
 
     /// The client went, or the server stops (its answers end within 2 s).
-    pub(super) fn done(&self) -> bool {
+    fn stopped(&self) -> bool {
         self.tx.is_closed() || *self.stop.borrow()
     }
 }
 
-/// Where the answer starts: `None` is the start of the file (a trimmed log's header line
+/// Where a slice starts: `None` is the start of the file (a trimmed log's header line
 /// first).
-fn start(r: &LogReader, p: &LogParams) -> Result<Option<u64>, ApiError> {
+fn start_of(r: &LogReader, p: &LogParams) -> Result<Option<u64>, ApiError> {
     let io = |e: std::io::Error| ApiError::from(Error::from(e));
     Ok(match (p.tail, p.offset) {
         (Some(t), _) => Some(r.end().map_err(io)?.saturating_sub(t)),
@@ -159,62 +217,4 @@ fn slice(r: &LogReader, mut from: Option<u64>, running: bool) -> Result<(Vec<u8>
         None => r.end().map_err(io)?,
     };
     Ok((out, next))
-}
-
-/// Sends the output from `from` as it comes until the run has ended (then one last read:
-/// the supervisor trims the log before it records the end), the client goes, or the
-/// server stops.
-fn follow(
-    cfg: &crate::config::Config,
-    conns: &crate::engine::Connections,
-    run: i64,
-    path: &str,
-    mut reader: Option<LogReader>,
-    mut from: Option<u64>,
-    out: &Follower,
-) {
-    let mut engine = match crate::engine::Engine::open_reusing(cfg, conns) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::warn!("can't follow the log of run {run}: {e}");
-            return;
-        }
-    };
-    let mut running = true;
-    let mut buf = vec![0u8; READ];
-    loop {
-        if reader.is_none() {
-            reader = LogReader::open(Path::new(path)).ok();
-        }
-        while let Some(r) = &reader {
-            match r.read(from, !running, &mut buf) {
-                Ok(Chunk::Data { len, next }) => {
-                    if !out.send(Bytes::copy_from_slice(&buf[..len])) {
-                        return;
-                    }
-                    from = Some(next);
-                }
-                Ok(Chunk::End) => break,
-                Ok(Chunk::Busy) => std::thread::sleep(BUSY_EVERY),
-                Err(e) => {
-                    tracing::warn!("reading the log of run {run}: {e}");
-                    return;
-                }
-            }
-        }
-        if !running || out.done() {
-            return;
-        }
-        // Closing the run as lost if its supervisor vanished, as `logs -f` does.
-        let ended = engine
-            .recover()
-            .and_then(|_| engine.store.get_run(run))
-            .map(|r| r.is_none_or(|r| r.status.is_end()))
-            .unwrap_or(true);
-        if ended {
-            running = false; // one last read, settled
-        } else {
-            std::thread::sleep(FOLLOW_EVERY);
-        }
-    }
 }

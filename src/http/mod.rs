@@ -14,7 +14,6 @@ mod error;
 mod extract;
 mod idempotency;
 mod log;
-mod log_store;
 mod metrics;
 mod openapi;
 mod reach;
@@ -232,16 +231,9 @@ async fn run(
 /// SIGTERM or SIGINT. The handlers are in place when this returns, before the server says
 /// it listens: a stop sent the moment it does is a graceful stop, not a kill.
 fn stop_signals() -> Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let fail = |e: std::io::Error| Error::Internal(anyhow::anyhow!("can't handle signals: {e}"));
-    let mut term = signal(SignalKind::terminate()).map_err(fail)?;
-    let mut int = signal(SignalKind::interrupt()).map_err(fail)?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-    })
+    use crate::exec::signal::{Event, Handler, Listen};
+    let mut events = Handler::install(Listen::Server).map_err(Error::Internal)?;
+    Ok(async move { while !matches!(events.recv().await, Event::Stop(_)) {} })
 }
 
 /// What tells one version of the config file from the next.

@@ -328,7 +328,6 @@ fn a_sub_run_reaches_a_state_named_by_the_environment() {
 fn a_stop_asked_of_an_attempt_is_not_its_retrys() {
     use jobctl::coord::pg::PgCoordinator;
     use jobctl::coord::{Coordinator, LeaseNews, Request, StopRequest};
-    use std::sync::mpsc;
     let _one = one_at_a_time();
     let Some(db) = db("a stop asked of an attempt", Via::Direct) else {
         return;
@@ -344,10 +343,7 @@ fn a_stop_asked_of_an_attempt_is_not_its_retrys() {
     let mut lease = coord.try_lease("flaky").unwrap().expect("a free lease");
     let me = std::process::id();
     lease.set_holder(me, 1);
-    let (tx, rx) = mpsc::channel();
-    lease.keep(Box::new(move |news| {
-        let _ = tx.send(news);
-    }));
+    let rx = lease.keep().expect("a lease in the database has a keeper");
     let wait = |what: &str| {
         rx.recv_timeout(Duration::from_secs(5))
             .unwrap_or_else(|_| panic!("no news of {what}"))

@@ -10,7 +10,7 @@ use crate::cli::args::Global;
 use crate::cli::output::Ui;
 use crate::core::error::{Result, code};
 use crate::engine::ask::{self, AskOutcome, AskRequest};
-use crate::exec::process;
+use crate::exec::signal;
 
 pub struct AskArgs<'a> {
     pub scope: &'a str,
@@ -50,6 +50,6 @@ pub fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
             }
             Ok(code::OK)
         }
-        AskOutcome::Interrupted(sig) => Ok(process::interrupted_exit(sig)),
+        AskOutcome::Interrupted(sig) => Ok(signal::interrupted_exit(sig)),
     }
 }

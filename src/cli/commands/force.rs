@@ -8,7 +8,7 @@ use crate::cli::output::{Ui, end_line};
 use crate::core::error::{Result, exit_code_of_run};
 use crate::engine::supervise;
 use crate::engine::views::RunView;
-use crate::exec::{echo, process, process::Echo};
+use crate::exec::{echo, process::Echo, signal};
 
 pub fn execute(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
     let mut e = super::engine(g)?;
@@ -27,7 +27,7 @@ pub fn execute(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
         let _ = writeln!(std::io::stderr(), "{}", end_line(r));
     }
     Ok(match done.interrupted {
-        Some(sig) => process::interrupted_exit(sig),
+        Some(sig) => signal::interrupted_exit(sig),
         None => exit_code_of_run(r.status, r.exit_code, r.signal),
     })
 }

@@ -1,31 +1,26 @@
 //! `jobctl logs`: a run's stored output; `--follow` prints it as it grows until the run
-//! ends.
-//!
-//! The log is streamed in pieces (with `--json` too), never held whole: it can be as
-//! large as `log_max_bytes`. It is read by output position (`supervisor::logfile`), so
-//! while the supervisor frees the start of the log or moves its end to the front, a
-//! follower prints each byte of output at most once and in order, and nothing freed is
-//! printed as NULs.
+//! ends. The reading is the engine's log follower (`engine::logfollow`): this prints what
+//! it hands over, as text (each line with its time, with `--timestamps`) or as one JSON
+//! document streamed as it is read (the log can be as large as `log_max_bytes`, and is
+//! never held whole).
 
 use std::io::{self, Write};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::cli::args::Global;
+use crate::cli::json_text::JsonText;
 use crate::cli::output::Ui;
-use crate::core::error::{Error, Result};
+use crate::core::error::Result;
 use crate::core::run::RunRecord;
-use crate::engine::Engine;
-use crate::exec::logfile::{Chunk, Head, LogReader, TimesReader};
+use crate::engine::logfollow::{LogFollower, LogSink, Reading, Start};
+use crate::exec::logfile::TimesReader;
 use crate::fail;
 
 /// How much is read and written at a time.
 const PIECE: usize = 256 << 10;
 /// How often a follower looks for more output, and for the end of the run.
 const POLL: Duration = Duration::from_millis(200);
-/// How often a reader looks again while the supervisor compacts the log (milliseconds
-/// for the largest cap).
-const BUSY_POLL: Duration = Duration::from_millis(10);
 
 /// What `jobctl logs` was asked for.
 pub struct LogsArgs<'a> {
@@ -39,7 +34,6 @@ pub struct LogsArgs<'a> {
 }
 
 pub fn execute(g: &Global, ui: &Ui, a: LogsArgs<'_>) -> Result<u8> {
-    let follow = a.follow;
     let mut e = super::engine(g)?;
     e.recover()?;
     if let Some(j) = a.job
@@ -62,126 +56,108 @@ pub fn execute(g: &Global, ui: &Ui, a: LogsArgs<'_>) -> Result<u8> {
         }
     };
     let path = run.log_path.clone().unwrap_or_default();
-    let mut watch = Watch {
-        e,
-        run: run.id,
-        running: !run.status.is_end(),
-        checked: Instant::now(),
+    let how = Reading {
+        start: a.tail.map_or(Start::Beginning, Start::LastLines),
+        follow: a.follow,
+        piece: PIECE,
+        poll: POLL,
+        ended_on_error: false,
     };
-    if watch.e.store.keeps_logs() {
-        let opts = StoreRead {
-            json: ui.json && !follow,
-            follow,
-            tail: a.tail,
-            stamps: a.timestamps.then(|| Stamper::new(Path::new(&path), ui)),
-        };
-        return from_store(&run, &path, opts, &mut watch);
-    }
-    let missing = || -> Error {
-        Error::Failed(format!(
-            "run {} has no stored output ({path} is missing)",
-            run.id
-        ))
+    let follower = LogFollower::open(&mut e, &run, how)?;
+    // Times are known from the index beside the log on the host that ran it; `-` elsewhere.
+    let stamps = a.timestamps.then(|| Stamper::new(Path::new(&path)));
+    let json = ui.json && !a.follow;
+    let mut out = Printer {
+        text: JsonText::new(io::stdout().lock()),
+        json,
+        stamps,
     };
-    let first = open(&path)?;
-    if first.is_none() && !follow {
-        return Err(missing());
+    if json
+        && out
+            .text
+            .out
+            .write_all(json_head(&run.job, &path).as_bytes())
+            .is_err()
+    {
+        return Ok(0); // stdout closed
     }
-    // Where to start: the start of the log (its header line too), or N lines from its end.
-    let mut from = match (&first, a.tail) {
-        (Some(r), Some(n)) => Some(tail_start(r, n, &mut watch)?),
-        _ => None,
-    };
-    let mut stamps = a.timestamps.then(|| Stamper::new(Path::new(&path), ui));
-    if ui.json && !follow {
-        return print_json(&run, &path, first, from, stamps.as_mut(), &mut watch);
+    follower.run(&mut out)?;
+    if json {
+        let _ = out
+            .text
+            .finish()
+            .and_then(|()| out.text.out.write_all(json_tail(&run).as_bytes()));
     }
-    let mut out = io::stdout().lock();
-    let mut plain = |b: &[u8]| out.write_all(b).and_then(|()| out.flush());
-    let mut reader = first;
-    let mut buf = vec![0u8; PIECE];
-    loop {
-        if reader.is_none() {
-            reader = open(&path)?;
+    let _ = out.text.out.flush();
+    Ok(0)
+}
+
+/// Where the log goes: stdout as it is (flushed piece by piece, for `--follow`), or as
+/// the `output` string of one JSON document; with times before the lines, or not.
+struct Printer<W: Write> {
+    text: JsonText<W>,
+    json: bool,
+    stamps: Option<Stamper>,
+}
+
+impl<W: Write> Printer<W> {
+    fn write(&mut self, b: &[u8]) -> io::Result<()> {
+        if self.json {
+            self.text.push(b)
+        } else {
+            self.text
+                .out
+                .write_all(b)
+                .and_then(|()| self.text.out.flush())
         }
-        if let Some(r) = &reader {
-            // Without --follow: what is there now, not what a busy job adds meanwhile.
-            let until = if follow { None } else { Some(r.end()?) };
-            let open = match stamps.as_mut() {
-                Some(s) => copy(r, &mut from, until, &mut watch, &mut buf, &mut |b, at| {
-                    s.write(b, at, &mut plain)
-                })?,
-                None => copy(r, &mut from, until, &mut watch, &mut buf, &mut |b, _| {
-                    plain(b)
-                })?,
-            };
-            if !open {
-                return Ok(0); // stdout closed
-            }
-        }
-        if !follow {
-            return Ok(0);
-        }
-        if !watch.check()? {
-            // Ended: the supervisor trimmed the log before recording the end, so one
-            // last read sees all of it.
-            if reader.is_none() {
-                reader = open(&path)?;
-            }
-            if let Some(r) = &reader {
-                match stamps.as_mut() {
-                    Some(s) => copy(r, &mut from, None, &mut watch, &mut buf, &mut |b, at| {
-                        s.write(b, at, &mut plain)
-                    })?,
-                    None => copy(r, &mut from, None, &mut watch, &mut buf, &mut |b, _| {
-                        plain(b)
-                    })?,
-                };
-            }
-            return Ok(0);
-        }
-        std::thread::sleep(POLL);
     }
 }
 
-/// The output position where the last `n` lines of the log start, found by reading
-/// backwards a piece at a time (bounded memory whatever the log's size).
-fn tail_start(r: &LogReader, n: u64, watch: &mut Watch) -> Result<u64> {
-    let end = r.end()?;
-    let first = match r.head()?.settled() {
-        Head::Trimmed { dropped, .. } => dropped,
-        _ => 0,
-    };
-    if n == 0 {
-        return Ok(end);
-    }
-    let mut buf = vec![0u8; PIECE];
-    let mut newlines = 0u64;
-    let mut hi = end;
-    while hi > first {
-        let lo = hi.saturating_sub(PIECE as u64).max(first);
-        // Read [lo, hi) forward, then look through it backwards.
-        let mut piece = Vec::with_capacity((hi - lo) as usize);
-        let mut at = Some(lo);
-        copy(r, &mut at, Some(hi), watch, &mut buf, &mut |b, _| {
-            piece.extend_from_slice(b);
-            Ok(())
-        })?;
-        piece.truncate((hi - lo) as usize);
-        let start = lo + (hi - lo) - piece.len() as u64;
-        for (i, b) in piece.iter().enumerate().rev() {
-            let pos = start + i as u64;
-            // The newline that ends the last line doesn't start one.
-            if *b == b'\n' && pos + 1 < end {
-                newlines += 1;
-                if newlines == n {
-                    return Ok(pos + 1);
-                }
+impl<W: Write> LogSink for Printer<W> {
+    fn output(&mut self, data: &[u8], at: Option<u64>) -> bool {
+        let written = match self.stamps.take() {
+            Some(mut s) => {
+                let w = s.write(data, at, &mut |b| self.write(b));
+                self.stamps = Some(s);
+                w
             }
-        }
-        hi = lo;
+            None => self.write(data),
+        };
+        written.is_ok()
     }
-    Ok(first)
+
+    fn dropped(&mut self, bytes: u64) {
+        let note = format!(
+            "[jobctl] output exceeded log_max_bytes: the first {bytes} bytes were dropped\n"
+        );
+        let _ = self.write(note.as_bytes());
+    }
+}
+
+/// `{job, log_path, output, run_id, status}`, laid out as `Ui::print_json` would: what
+/// comes before `output`'s text...
+fn json_head(job: &str, path: &str) -> String {
+    format!(
+        "{{\n  \"job\": {},\n  \"log_path\": {},\n  \"output\": \"",
+        quote(job),
+        quote(path)
+    )
+}
+
+/// ...and what comes after it.
+fn json_tail(run: &RunRecord) -> String {
+    json_end(run.id, run.status.as_str())
+}
+
+fn json_end(run_id: i64, status: &str) -> String {
+    format!(
+        "\",\n  \"run_id\": {run_id},\n  \"status\": {}\n}}\n",
+        quote(status)
+    )
+}
+
+fn quote(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
 }
 
 /// Prefixes each line with the time it came (from the log's times index): local time to
@@ -193,7 +169,7 @@ struct Stamper {
 }
 
 impl Stamper {
-    fn new(log: &Path, _ui: &Ui) -> Stamper {
+    fn new(log: &Path) -> Stamper {
         Stamper {
             times: TimesReader::open(log),
             at_line_start: true,
@@ -246,414 +222,20 @@ impl Stamper {
     }
 }
 
-fn open(path: &str) -> Result<Option<LogReader>> {
-    match LogReader::open(Path::new(path)) {
-        Ok(r) => Ok(Some(r)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(anyhow::Error::new(e)
-            .context(format!("can't read the log {path}"))
-            .into()),
-    }
-}
-
-/// Whether the run is still going, i.e. whether its supervisor may still change the log.
-struct Watch<'a> {
-    e: Engine<'a>,
-    run: i64,
-    running: bool,
-    checked: Instant,
-}
-
-impl Watch<'_> {
-    /// Looks again (closing the run as lost if its supervisor vanished).
-    fn check(&mut self) -> Result<bool> {
-        self.e.recover()?;
-        let status = self.e.store.get_run(self.run)?.map(|r| r.status);
-        self.running = status.is_some_and(|s| !s.is_end());
-        self.checked = Instant::now();
-        Ok(self.running)
-    }
-
-    /// Waits while the log is being compacted. Once the supervisor is gone, the log is
-    /// as final as it gets (one killed while compacting leaves it half-moved): `settled`.
-    fn wait_busy(&mut self) -> Result<()> {
-        if self.checked.elapsed() >= POLL {
-            self.check()?;
-        }
-        if self.running {
-            std::thread::sleep(BUSY_POLL);
-        }
-        Ok(())
-    }
-
-    fn settled(&self) -> bool {
-        !self.running
-    }
-}
-
-/// Where copied output goes: a piece, and the output position it starts at (`None` for
-/// the header line).
-type Sink<'a> = dyn FnMut(&[u8], Option<u64>) -> io::Result<()> + 'a;
-
-/// Copies output from position `from` (`None`: the start, header line included) to
-/// `sink` until the end of the log or `until`, advancing `from`; the sink is also told
-/// the output position of each piece (`None` for the header line). `false`: the sink is
-/// closed.
-fn copy(
-    r: &LogReader,
-    from: &mut Option<u64>,
-    until: Option<u64>,
-    watch: &mut Watch,
-    buf: &mut [u8],
-    sink: &mut Sink<'_>,
-) -> Result<bool> {
-    loop {
-        if let (Some(u), Some(f)) = (until, *from)
-            && f >= u
-        {
-            return Ok(true);
-        }
-        let header = from.is_none() && matches!(r.head()?.settled(), Head::Trimmed { .. });
-        match r.read(*from, watch.settled(), buf)? {
-            Chunk::Data { len, next } => {
-                let at = (!header).then(|| next - len as u64);
-                if sink(&buf[..len], at).is_err() {
-                    return Ok(false);
-                }
-                *from = Some(next);
-            }
-            Chunk::End => return Ok(true),
-            Chunk::Busy => watch.wait_busy()?,
-        }
-    }
-}
-
-/// How a log kept in the state database is read.
-struct StoreRead {
-    /// One JSON document (`--json` without `--follow`).
-    json: bool,
-    follow: bool,
-    /// Only the last N lines.
-    tail: Option<u64>,
-    /// Each line with the time it came: known from the times index beside the log on
-    /// the host that ran it, `-` elsewhere.
-    stamps: Option<Stamper>,
-}
-
-/// A log kept in the state database (several hosts: the run may be another host's):
-/// read by output position, piece by piece, from the start (or the first byte kept), or
-/// from where its last N lines start.
-fn from_store(run: &RunRecord, path: &str, mut o: StoreRead, watch: &mut Watch) -> Result<u8> {
-    let q = |s: &str| serde_json::Value::from(s).to_string();
-    let mut text = JsonText::new(io::stdout().lock());
-    if o.json {
-        let head = format!(
-            "{{\n  \"job\": {},\n  \"log_path\": {},\n  \"output\": \"",
-            q(&run.job),
-            q(path)
-        );
-        if text.out.write_all(head.as_bytes()).is_err() {
-            return Ok(0);
-        }
-    }
-    let (mut from, until) = match o.tail {
-        Some(n) => {
-            let (start, end) = stored_tail_start(watch, run.id, n)?;
-            (start, (!o.follow).then_some(end))
-        }
-        None => (0, None),
-    };
-    let json = o.json;
-    let write = |text: &mut JsonText<io::StdoutLock<'_>>, b: &[u8]| {
-        if json {
-            text.push(b)
-        } else {
-            text.out.write_all(b).and_then(|()| text.out.flush())
-        }
-    };
-    let mut first = o.tail.is_none();
-    let mut follow = o.follow;
-    loop {
-        let max = match until {
-            Some(u) if from >= u => break,
-            Some(u) => PIECE.min((u - from) as usize),
-            None => PIECE,
-        };
-        let piece = watch.e.store.read_log(run.id, from, max)?;
-        if first && piece.dropped > 0 {
-            let note = format!(
-                "[jobctl] output exceeded log_max_bytes: the first {} bytes were dropped\n",
-                piece.dropped
-            );
-            let _ = write(&mut text, note.as_bytes());
-        }
-        first = false;
-        from = piece.next;
-        if !piece.data.is_empty() {
-            let at = piece.next - piece.data.len() as u64;
-            let written = match o.stamps.as_mut() {
-                Some(s) => s.write(&piece.data, Some(at), &mut |b| write(&mut text, b)),
-                None => write(&mut text, &piece.data),
-            };
-            if written.is_err() {
-                return Ok(0); // stdout closed
-            }
-            continue;
-        }
-        if !follow {
-            break;
-        }
-        if !watch.check()? {
-            // Ended: its supervisor copied the whole log in before recording the end,
-            // so reading on to the end gets all of it.
-            follow = false;
-            continue;
-        }
-        std::thread::sleep(POLL);
-    }
-    if o.json {
-        let tail = format!(
-            "\",\n  \"run_id\": {},\n  \"status\": {}\n}}\n",
-            run.id,
-            q(run.status.as_str())
-        );
-        let _ = text
-            .finish()
-            .and_then(|()| text.out.write_all(tail.as_bytes()));
-    }
-    let _ = text.out.flush();
-    Ok(0)
-}
-
-/// Where the last `n` lines of a stored log start, and where it ends now. The kept log
-/// is at most `log_max_bytes`; it is read forward once, remembering only the last `n`
-/// line starts.
-fn stored_tail_start(watch: &mut Watch, run_id: i64, n: u64) -> Result<(u64, u64)> {
-    // The last n + 1 line starts: the newline that ends the last line doesn't start one.
-    let mut starts = std::collections::VecDeque::new();
-    let mut first = None;
-    let mut from = 0u64;
-    loop {
-        let piece = watch.e.store.read_log(run_id, from, PIECE)?;
-        let at = piece.next - piece.data.len() as u64;
-        first.get_or_insert(at);
-        if piece.data.is_empty() {
-            break;
-        }
-        for (i, b) in piece.data.iter().enumerate() {
-            if *b == b'\n' {
-                starts.push_back(at + i as u64 + 1);
-                if starts.len() as u64 > n + 1 {
-                    starts.pop_front();
-                }
-            }
-        }
-        from = piece.next;
-    }
-    let first = first.unwrap_or(0);
-    let end = from.max(first);
-    if starts.back() == Some(&end) {
-        starts.pop_back();
-    }
-    let start = match starts.len().checked_sub(n as usize) {
-        _ if n == 0 => end,
-        Some(i) => starts[i],
-        None => first,
-    };
-    Ok((start, end))
-}
-
-/// `{job, log_path, output, run_id, status}`, laid out as `Ui::print_json` would, with
-/// `output` (the log as UTF-8, invalid bytes replaced) written as it is read.
-fn print_json(
-    run: &RunRecord,
-    path: &str,
-    reader: Option<LogReader>,
-    mut from: Option<u64>,
-    mut stamps: Option<&mut Stamper>,
-    watch: &mut Watch,
-) -> Result<u8> {
-    let q = |s: &str| serde_json::Value::from(s).to_string();
-    let mut text = JsonText::new(io::stdout().lock());
-    let head = format!(
-        "{{\n  \"job\": {},\n  \"log_path\": {},\n  \"output\": \"",
-        q(&run.job),
-        q(path)
-    );
-    if text.out.write_all(head.as_bytes()).is_err() {
-        return Ok(0);
-    }
-    if let Some(r) = reader {
-        let until = Some(r.end()?);
-        let mut buf = vec![0u8; PIECE];
-        let open = copy(
-            &r,
-            &mut from,
-            until,
-            watch,
-            &mut buf,
-            &mut |b, at| match stamps.as_mut() {
-                Some(s) => s.write(b, at, &mut |x| text.push(x)),
-                None => text.push(b),
-            },
-        )?;
-        if !open {
-            return Ok(0);
-        }
-    }
-    let tail = format!(
-        "\",\n  \"run_id\": {},\n  \"status\": {}\n}}\n",
-        run.id,
-        q(run.status.as_str())
-    );
-    let _ = text
-        .finish()
-        .and_then(|()| text.out.write_all(tail.as_bytes()))
-        .and_then(|()| text.out.flush());
-    Ok(0)
-}
-
-/// The inside of a JSON string, written piece by piece: bytes decoded as UTF-8 the way
-/// `String::from_utf8_lossy` does (a character cut between two pieces is joined, not
-/// replaced), escaped as serde_json does.
-struct JsonText<W: Write> {
-    out: W,
-    /// The start of a character cut off at the end of the last piece.
-    carry: Vec<u8>,
-    joined: Vec<u8>,
-}
-
-impl<W: Write> JsonText<W> {
-    fn new(out: W) -> JsonText<W> {
-        JsonText {
-            out,
-            carry: Vec::new(),
-            joined: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, piece: &[u8]) -> io::Result<()> {
-        let mut joined = std::mem::take(&mut self.joined);
-        joined.clear();
-        joined.append(&mut self.carry);
-        joined.extend_from_slice(piece);
-        let mut rest = &joined[..];
-        let result = loop {
-            match std::str::from_utf8(rest) {
-                Ok(s) => break escape(&mut self.out, s),
-                Err(e) => {
-                    let (good, bad) = rest.split_at(e.valid_up_to());
-                    // Checked valid just above.
-                    let good = std::str::from_utf8(good).unwrap_or_default();
-                    if let Err(err) = escape(&mut self.out, good) {
-                        break Err(err);
-                    }
-                    match e.error_len() {
-                        Some(n) => {
-                            if let Err(err) = self.out.write_all("\u{FFFD}".as_bytes()) {
-                                break Err(err);
-                            }
-                            rest = &bad[n..];
-                        }
-                        None => {
-                            self.carry.extend_from_slice(bad);
-                            break Ok(());
-                        }
-                    }
-                }
-            }
-        };
-        self.joined = joined;
-        result
-    }
-
-    /// A character still cut off at the very end is invalid.
-    fn finish(&mut self) -> io::Result<()> {
-        if self.carry.is_empty() {
-            return Ok(());
-        }
-        self.carry.clear();
-        self.out.write_all("\u{FFFD}".as_bytes())
-    }
-}
-
-fn escape(out: &mut impl Write, s: &str) -> io::Result<()> {
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => &[],
-            _ => continue,
-        };
-        out.write_all(&bytes[start..i])?;
-        if esc.is_empty() {
-            write!(out, "\\u{b:04x}")?;
-        } else {
-            out.write_all(esc)?;
-        }
-        start = i + 1;
-    }
-    out.write_all(&bytes[start..])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn through_json_text(data: &[u8], piece: usize) -> String {
-        let mut t = JsonText::new(Vec::new());
-        for p in data.chunks(piece.max(1)) {
-            t.push(p).unwrap();
-        }
-        t.finish().unwrap();
-        String::from_utf8(t.out).unwrap()
-    }
-
-    #[test]
-    fn streamed_json_text_is_what_serde_json_writes_for_the_lossy_string() {
-        let mut data = "plain, \"quoted\", back\\slash, tab\t, nl\n, cr\r, bell\x07, nul\0, del\x7f, \u{8}\u{c} ünïcødé 😀 ".as_bytes().to_vec();
-        data.extend_from_slice(
-            b"bad \xff\xfe, cut \xe2\x82, lone \x80, overlong \xc0\xaf, end \xf0\x9f\x98",
-        );
-        let whole =
-            serde_json::Value::from(String::from_utf8_lossy(&data).into_owned()).to_string();
-        let inner = &whole[1..whole.len() - 1];
-        for piece in 1..data.len() + 1 {
-            assert_eq!(through_json_text(&data, piece), inner, "pieces of {piece}");
-        }
-    }
 
     #[test]
     fn the_json_document_is_laid_out_as_print_json_would() {
         let run_json = serde_json::json!({"run_id": 7, "job": "j", "status": "succeeded", "log_path": "/l/7.log", "output": "a\"b\n"});
         let expected = serde_json::to_string_pretty(&run_json).unwrap() + "\n";
-        let q = |s: &str| serde_json::Value::from(s).to_string();
         let mut t = JsonText::new(Vec::new());
-        t.out.extend_from_slice(
-            format!(
-                "{{\n  \"job\": {},\n  \"log_path\": {},\n  \"output\": \"",
-                q("j"),
-                q("/l/7.log")
-            )
-            .as_bytes(),
-        );
+        t.out
+            .extend_from_slice(json_head("j", "/l/7.log").as_bytes());
         t.push(b"a\"b\n").unwrap();
         t.finish().unwrap();
-        t.out.extend_from_slice(
-            format!(
-                "\",\n  \"run_id\": {},\n  \"status\": {}\n}}\n",
-                7,
-                q("succeeded")
-            )
-            .as_bytes(),
-        );
+        t.out.extend_from_slice(json_end(7, "succeeded").as_bytes());
         assert_eq!(String::from_utf8(t.out).unwrap(), expected);
     }
 }

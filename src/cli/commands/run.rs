@@ -1,20 +1,16 @@
 //! `jobctl run`: the tick. Starts every due job and returns; `--wait` stays for the
 //! results, `--dry-run` explains, `--force --job NAME` is `jobctl force NAME`.
 
-use std::sync::atomic::{AtomicI32, Ordering};
-
-use nix::sys::signal::Signal;
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::Pid;
 use serde::Serialize;
 
 use crate::cli::args::Global;
 use crate::cli::output::{Ui, end_line};
 use crate::core::error::{Result, code};
-use crate::core::run::{Actor, RunRecord, RunStatus};
+use crate::core::run::RunStatus;
 use crate::engine::tick::{self, HeldView, TickResult};
 use crate::engine::views::{self, RunView};
-use crate::exec::process::interrupted_exit;
+use crate::engine::wait::Waiting;
+use crate::exec::signal::interrupted_exit;
 use crate::fail;
 
 #[derive(Serialize)]
@@ -83,10 +79,8 @@ pub fn execute(
         }
         return Ok(code::OK);
     }
-    if wait {
-        // Before the tick, so a signal during it is not lost: runs it starts get it too.
-        catch_stop_signals();
-    }
+    // Before the tick, so a signal during it is not lost: runs it starts get it too.
+    let waiting = if wait { Some(Waiting::listen()?) } else { None };
     let (started, queued, held, next) = match tick::tick(&mut e, job)? {
         TickResult::Busy(pid) => {
             let who = match pid {
@@ -165,7 +159,7 @@ pub fn execute(
             h.reason()
         ));
     }
-    if !wait {
+    let Some(waiting) = waiting else {
         if ui.json {
             ui.print_view(&TickView {
                 started: started
@@ -187,186 +181,21 @@ pub fn execute(
             });
         }
         return Ok(code::OK);
-    }
-    // As each run ends, its line.
-    let by_pid: Vec<(u32, i64)> = started
-        .iter()
-        .map(|s| (s.supervisor.id(), s.run.id))
-        .collect();
-    let mut records = Vec::new();
-    let mut worst = code::OK;
-    let mut store_err = None;
-    let mut interrupted = wait_for_supervisors(&mut started_children(&started), &mut |pid| {
-        let Some((_, id)) = by_pid.iter().find(|(p, _)| *p == pid) else {
-            return;
-        };
-        match e.store.get_run(*id) {
-            Ok(Some(r)) => {
-                if r.status != RunStatus::Succeeded {
-                    worst = code::FAILURE;
-                }
-                say(end_line(&r));
-                records.push(r);
-            }
-            Ok(None) => {}
-            Err(err) => store_err = Some(err),
-        }
-    });
-    if let Some(err) = store_err {
-        return Err(err);
-    }
-    // The queued runs start under other supervisors, as slots free: waited for through
-    // the store; an interrupt cancels them (those not started yet never start).
-    let mut waiting: Vec<i64> = queued.iter().map(|r| r.id).collect();
-    let mut queued_ended = |r: RunRecord| {
-        if r.status != RunStatus::Succeeded {
-            worst = code::FAILURE;
-        }
-        say(end_line(&r));
-        records.push(r);
     };
-    if interrupted.is_none() {
-        interrupted = wait_for_queued(&mut e, &mut waiting, &mut queued_ended)?;
-    }
-    for id in waiting {
-        let Some(now) = e.store.get_run(id)? else {
-            continue;
-        };
-        if !now.status.is_end() {
-            crate::engine::tree::cancel_one(
-                &mut e,
-                &now,
-                &Actor::Cli,
-                "cancelled: jobctl run --wait was interrupted",
-            )?;
-        }
-        queued_ended(e.store.get_run(id)?.unwrap_or(now));
-    }
+    // As each run ends, its line.
+    let mut waited = waiting.wait(&mut e, &started, &queued, &mut |r| say(end_line(r)))?;
     if ui.json {
         // In the order they started.
-        records.sort_by_key(|r| r.id);
+        waited.runs.sort_by_key(|r| r.id);
         ui.print_view(&WaitView {
-            runs: records.iter().map(RunView::from).collect(),
+            runs: waited.runs.iter().map(RunView::from).collect(),
             held: held_views(),
         });
     }
-    Ok(match interrupted {
+    let failed = waited.runs.iter().any(|r| r.status != RunStatus::Succeeded);
+    Ok(match waited.interrupted {
         Some(sig) => interrupted_exit(sig),
-        None => worst,
+        None if failed => code::FAILURE,
+        None => code::OK,
     })
-}
-
-/// Waits for the queued runs `ids` to end, handing each to `ended` as it does (and
-/// taking it out of `ids`), unless a stop signal comes first (then that signal, and `ids`
-/// holds those not ended).
-fn wait_for_queued(
-    e: &mut crate::engine::Engine<'_>,
-    ids: &mut Vec<i64>,
-    ended: &mut dyn FnMut(RunRecord),
-) -> Result<Option<Signal>> {
-    let mut next_recovery = std::time::Instant::now();
-    while !ids.is_empty() {
-        let sig = GOT_SIGNAL.load(Ordering::SeqCst);
-        if sig != 0 {
-            return Ok(Some(Signal::try_from(sig).unwrap_or(Signal::SIGTERM)));
-        }
-        let mut i = 0;
-        while i < ids.len() {
-            match e.store.get_run(ids[i])? {
-                Some(r) if !r.status.is_end() => i += 1,
-                Some(r) => {
-                    ids.remove(i);
-                    ended(r);
-                }
-                None => {
-                    ids.remove(i);
-                }
-            }
-        }
-        if std::time::Instant::now() >= next_recovery {
-            e.recover()?;
-            next_recovery = std::time::Instant::now() + std::time::Duration::from_secs(1);
-        }
-        if !ids.is_empty() {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
-    Ok(None)
-}
-
-fn started_children(started: &[tick::Started]) -> Vec<u32> {
-    started.iter().map(|s| s.supervisor.id()).collect()
-}
-
-static GOT_SIGNAL: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn note_signal(sig: i32) {
-    // The first one decides the exit code; a second doesn't change what was passed on.
-    let _ = GOT_SIGNAL.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
-}
-
-extern "C" fn ignore_signal(_: i32) {}
-
-/// SIGINT/SIGTERM/SIGHUP to `run --wait` are noted, to be passed on to the supervisors it
-/// starts; SIGUSR1/SIGUSR2 are ignored, so a stray one doesn't end it and leave nobody to
-/// report the runs. Handlers, not `SIG_IGN`: exec resets them, so the supervisors don't
-/// inherit them (they block these signals from exec on, until their own are installed).
-fn catch_stop_signals() {
-    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
-    let note = SigAction::new(
-        SigHandler::Handler(note_signal),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    let ignore = SigAction::new(
-        SigHandler::Handler(ignore_signal),
-        SaFlags::SA_RESTART,
-        SigSet::empty(),
-    );
-    // SAFETY: the handlers only store into an atomic, or do nothing.
-    unsafe {
-        for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-            let _ = sigaction(s, &note);
-        }
-        for s in [Signal::SIGUSR1, Signal::SIGUSR2] {
-            let _ = sigaction(s, &ignore);
-        }
-    }
-}
-
-/// Waits for the supervisors `--wait` started. A stop signal to this process is passed on
-/// to them (they stop their runs the way a timeout does and record them cancelled): SIGINT
-/// as SIGINT, SIGTERM and SIGHUP (the terminal is gone) as SIGTERM. Returns the signal
-/// this process got, when there was one.
-fn wait_for_supervisors(pids: &mut Vec<u32>, ended: &mut dyn FnMut(u32)) -> Option<Signal> {
-    let mut got = None;
-    while !pids.is_empty() {
-        let sig = GOT_SIGNAL.load(Ordering::SeqCst);
-        if sig != 0 && got.is_none() {
-            let s = Signal::try_from(sig).unwrap_or(Signal::SIGTERM);
-            let pass = if s == Signal::SIGINT {
-                Signal::SIGINT
-            } else {
-                Signal::SIGTERM
-            };
-            for p in pids.iter() {
-                let _ = nix::sys::signal::kill(Pid::from_raw(*p as i32), pass);
-            }
-            got = Some(s);
-        }
-        pids.retain(|p| {
-            let done = matches!(
-                waitpid(Pid::from_raw(*p as i32), Some(WaitPidFlag::WNOHANG)),
-                Ok(WaitStatus::Exited(..)) | Ok(WaitStatus::Signaled(..)) | Err(_)
-            );
-            if done {
-                ended(*p);
-            }
-            !done
-        });
-        if !pids.is_empty() {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
-    got
 }

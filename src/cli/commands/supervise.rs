@@ -4,7 +4,7 @@
 //! another command recorded `lost` (`engine::after_lost`).
 //!
 //! It starts with SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGUSR2 blocked (the tick set the
-//! mask before exec); `Signals::register` unblocks them once they are handled, so a
+//! mask before exec); its handlers (`exec::signal`) unblock them once they are in place, so a
 //! `cancel` or a `run --wait` interrupt that comes while it starts is not its death.
 
 use std::path::Path;
@@ -15,7 +15,7 @@ use crate::core::error::{Error, Result};
 use crate::core::run::RunStatus;
 use crate::engine::StateTarget;
 use crate::engine::supervise::{self, Detached};
-use crate::exec::process;
+use crate::exec::signal;
 
 /// How the lease was handed over, and where the state is.
 pub struct Handed<'a> {
@@ -61,7 +61,7 @@ pub fn execute(g: &Global, run_id: i64, h: Handed<'_>) -> Result<u8> {
     Ok(match done {
         Detached::NotStarted => 1,
         Detached::Supervised(d) => match d.interrupted {
-            Some(sig) => process::interrupted_exit(sig),
+            Some(sig) => signal::interrupted_exit(sig),
             None => u8::from(d.record.status != RunStatus::Succeeded),
         },
     })
