@@ -85,11 +85,13 @@ fn pause_stops_the_whole_tree_with_a_setsid_escapee_and_resume_continues_it() {
     assert_eq!(status_now(&env, id), "paused");
     let (live, _) = run_processes(&env.state_dir(), id);
     assert!(live.len() >= procs.len() - 1, "{live:?} vs {procs:?}");
+    // A process in uninterruptible sleep (`D`, on a busy machine) takes its SIGSTOP when it
+    // leaves it: each must show `T` soon, not necessarily at the instant pause answers.
     for p in &live {
-        assert_eq!(
-            proc_state(*p),
-            Some('T'),
-            "process {p} of the run is not stopped"
+        wait_for(
+            &format!("process {p} of the run to be stopped"),
+            LIMIT,
+            || matches!(proc_state(*p), Some('T') | None).then_some(()),
         );
     }
     // Stopped: the job writes nothing while paused.
