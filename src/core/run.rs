@@ -21,7 +21,7 @@ macro_rules! wire_enum {
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$v,)+];
 
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self { $($name::$v => $s,)+ }
             }
 
@@ -97,18 +97,20 @@ impl RunStatus {
         RunStatus::Retrying,
     ];
 
+    /// The states of a run a supervisor holds (with its lease): running, paused, or
+    /// waiting to retry. These hold a slot of `max_running`, `concurrency` and the depth
+    /// quotas.
+    pub const SUPERVISED: &'static [RunStatus] =
+        &[RunStatus::Running, RunStatus::Paused, RunStatus::Retrying];
+
     /// An ended run never changes state again.
     pub fn is_end(self) -> bool {
         !RunStatus::ACTIVE.contains(&self)
     }
 
-    /// A run a supervisor holds (with its lease): running, paused, or waiting to retry.
-    /// These hold a slot of `max_running`, `concurrency` and the depth quotas.
+    /// A run a supervisor holds (see [`RunStatus::SUPERVISED`]).
     pub fn is_supervised(self) -> bool {
-        matches!(
-            self,
-            RunStatus::Running | RunStatus::Paused | RunStatus::Retrying
-        )
+        RunStatus::SUPERVISED.contains(&self)
     }
 
     /// What `status` calls a failure, and `on_failure` hooks run for.

@@ -19,6 +19,7 @@ use super::rows::{ACTIVE, SUPERVISED, get_tx};
 use super::{PgStore, events};
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, RunStatus, Transition};
+use crate::store::sql::{QUEUED, RUNNING};
 use crate::store::{Limits, Load, QueueHead, QueueStart};
 
 /// The advisory lock key of queue starts and enqueues ("queue" in ASCII).
@@ -153,7 +154,7 @@ impl PgStore {
         Ok(self
             .query(
                 &format!(
-                    "SELECT min(id), job, depth, count(*) FROM runs WHERE {ACTIVE} AND status = 'queued' \
+                    "SELECT min(id), job, depth, count(*) FROM runs WHERE {ACTIVE} AND {QUEUED} \
                      GROUP BY job, depth ORDER BY min(id)"
                 ),
                 &[],
@@ -251,8 +252,10 @@ fn start_tx(
     // since the look above: the unique index refuses the second holder.
     tx.batch_execute("SAVEPOINT start")?;
     let moved = tx.query_typed(
-        "UPDATE runs SET status = 'running', started_at = $1, lock_name = $2, host = $3 \
-         WHERE id = $4 AND status = 'queued' RETURNING 1",
+        &format!(
+            "UPDATE runs SET {RUNNING}, started_at = $1, lock_name = $2, host = $3 \
+             WHERE id = $4 AND {QUEUED} RETURNING 1"
+        ),
         &[
             (&at, Type::INT8),
             (&lock_name, Type::TEXT),

@@ -15,6 +15,7 @@ use super::rows::{ACTIVE, COLUMNS, Control, SUPERVISED, from_row, get_tx, insert
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
+use crate::store::sql::{QUEUED, RUN_STARTED_VALUE, RUNNING, RUNNING_VALUE, SUCCEEDED};
 use crate::store::{
     Claim, Enqueued, Limits, Load, QueueHead, QueueStart, RunCount, RunQuery, RunStore,
 };
@@ -87,13 +88,13 @@ impl RunStore for PgStore {
                     "WITH n AS (SELECT nextval(pg_get_serial_sequence('runs', 'id')) AS id), \
                      r AS (INSERT INTO runs (id, job, status, forced, slot, scheduled_for, started_at, supervisor_pid, \
                            scope, lock_name, host, log_path, trigger_kind, parent_run_id, depth, attempt, retry_of, prompt, env, metadata) \
-                         SELECT n.id, $1, 'running', $2, $3, $4, $5, $6, $7, $8, $9, $10 || n.id || '.log', \
+                         SELECT n.id, $1, {RUNNING_VALUE}, $2, $3, $4, $5, $6, $7, $8, $9, $10 || n.id || '.log', \
                            $12, $13, $14, $15, $16, $17, $18, $21 FROM n \
                          ON CONFLICT DO NOTHING RETURNING {COLUMNS}), \
                      j AS (INSERT INTO jobs (name, first_seen, last_slot) SELECT $1, $3, $3 FROM r WHERE $3::bigint IS NOT NULL \
                          ON CONFLICT (name) DO UPDATE SET last_slot = excluded.last_slot, held = FALSE RETURNING 1), \
                      e AS (INSERT INTO events (id, at, kind, job, run_id, detail, to_status, reason, actor) \
-                         SELECT {NEXT_ID}, $5, 'run_started', $1, r.id, $11, 'running', $19, $20 \
+                         SELECT {NEXT_ID}, $5, {RUN_STARTED_VALUE}, $1, r.id, $11, {RUNNING_VALUE}, $19, $20 \
                          FROM r, (SELECT count(*) FROM j) AS jd) \
                      SELECT {COLUMNS} FROM r"
                 ),
@@ -133,7 +134,7 @@ impl RunStore for PgStore {
 
     fn mark_agent_starting(&mut self, id: i64) -> Result<()> {
         self.write_one(
-            "UPDATE runs SET agent_starting = TRUE WHERE id = $1 AND status = 'running'",
+            &format!("UPDATE runs SET agent_starting = TRUE WHERE id = $1 AND {RUNNING}"),
             &[(&id, Type::INT8)],
         )?;
         Ok(())
@@ -198,7 +199,7 @@ impl RunStore for PgStore {
             if one_per_job
                 && let Some(r) = tx.query_typed_opt(
                     &format!(
-                        "SELECT id FROM runs WHERE {ACTIVE} AND status = 'queued' AND job = $1 ORDER BY id LIMIT 1"
+                        "SELECT id FROM runs WHERE {ACTIVE} AND {QUEUED} AND job = $1 ORDER BY id LIMIT 1"
                     ),
                     &[(&new.job, Type::TEXT)],
                 )?
@@ -241,9 +242,7 @@ impl RunStore for PgStore {
     fn queued_runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
         let limit = limit.min(i64::MAX as usize) as i64;
         rows(self.query(
-            &format!(
-                "SELECT {COLUMNS} FROM runs WHERE {ACTIVE} AND status = 'queued' ORDER BY id LIMIT $1"
-            ),
+            &format!("SELECT {COLUMNS} FROM runs WHERE {ACTIVE} AND {QUEUED} ORDER BY id LIMIT $1"),
             &[(&limit, Type::INT8)],
         )?)
     }
@@ -288,8 +287,10 @@ impl RunStore for PgStore {
     fn latest_succeeded(&self, jobs: &[&str]) -> Result<HashMap<String, i64>> {
         let names: Vec<&str> = jobs.to_vec();
         let rs = self.query(
-            "SELECT j, (SELECT max(id) FROM runs WHERE job = j AND status = 'succeeded') \
-             FROM unnest($1::text[]) AS j",
+            &format!(
+                "SELECT j, (SELECT max(id) FROM runs WHERE job = j AND {SUCCEEDED}) \
+                 FROM unnest($1::text[]) AS j"
+            ),
             &[(&names, Type::TEXT_ARRAY)],
         )?;
         Ok(rs

@@ -12,6 +12,7 @@ use super::events::append_transition;
 use super::runs::{ACTIVE, COLUMNS, SUPERVISED, from_row, get_tx, lease_holder};
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, RunRecord, RunStatus, Transition};
+use crate::store::sql::{QUEUED, RUNNING};
 use crate::store::{Limits, Load, QueueHead, QueueStart};
 
 impl SqliteStore {
@@ -89,7 +90,7 @@ impl SqliteStore {
 
     pub(super) fn heads(&self) -> Result<Vec<QueueHead>> {
         let mut st = self.conn.prepare_cached(&format!(
-            "SELECT min(id), job, depth, count(*) FROM runs WHERE {ACTIVE} AND status = 'queued' \
+            "SELECT min(id), job, depth, count(*) FROM runs WHERE {ACTIVE} AND {QUEUED} \
              GROUP BY job, depth ORDER BY min(id)"
         ))?;
         let rows = st.query_map([], |r| {
@@ -105,7 +106,7 @@ impl SqliteStore {
 
     pub(super) fn queued(&self, limit: usize) -> Result<Vec<RunRecord>> {
         let mut st = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM runs WHERE {ACTIVE} AND status = 'queued' ORDER BY id LIMIT ?1"
+            "SELECT {COLUMNS} FROM runs WHERE {ACTIVE} AND {QUEUED} ORDER BY id LIMIT ?1"
         ))?;
         let rows = st.query_map([limit.min(i64::MAX as usize) as i64], from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -146,7 +147,7 @@ impl SqliteStore {
             return Ok(QueueStart::Full);
         }
         tx.execute(
-            "UPDATE runs SET status = 'running', started_at = ?1, lock_name = ?2 WHERE id = ?3",
+            &format!("UPDATE runs SET {RUNNING}, started_at = ?1, lock_name = ?2 WHERE id = ?3"),
             params![at, lock_name, id],
         )?;
         append_transition(

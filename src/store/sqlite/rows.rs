@@ -12,12 +12,9 @@ pub(super) const COLUMNS: &str = "id, job, status, forced, scheduled_for, starte
      log_path, supervisor_pid, pgid, tool_calls, lock_name, survivors, trigger_kind, parent_run_id, depth, attempt, \
      retry_of, control, control_by, paused_at, prompt, env, workspace, changes, hooks, metadata";
 
-/// The runs not ended yet, as the partial index `runs_active` is declared: a query must
-/// name this very term to use the index.
-pub(super) const ACTIVE: &str = "status IN ('queued', 'running', 'paused', 'retrying')";
-/// The runs a supervisor holds (through the same index).
-pub(super) const SUPERVISED: &str =
-    "status IN ('queued', 'running', 'paused', 'retrying') AND status != 'queued'";
+/// The runs not ended yet (the term of the partial index `runs_active`), and the runs a
+/// supervisor holds, through the same index.
+pub(super) use crate::store::sql::{ACTIVE, SUPERVISED_OF_ACTIVE as SUPERVISED};
 
 /// A JSON column read back: what can't be read is left out, never an error that would
 /// hide the rest of the record.

@@ -10,6 +10,7 @@ pub(super) use super::rows::{ACTIVE, COLUMNS, SUPERVISED, from_row};
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
+use crate::store::sql::{QUEUED, SUCCEEDED};
 use crate::store::{Claim, Enqueued, RunCount, RunQuery, RunStore};
 
 /// A list as a JSON column: NULL when empty.
@@ -266,7 +267,9 @@ impl RunStore for SqliteStore {
         if one_per_job {
             let queued: Option<i64> = tx
                 .query_row(
-                    &format!("SELECT id FROM runs WHERE {ACTIVE} AND status = 'queued' AND job = ?1 LIMIT 1"),
+                    &format!(
+                        "SELECT id FROM runs WHERE {ACTIVE} AND {QUEUED} AND job = ?1 LIMIT 1"
+                    ),
                     [&new.job],
                     |r| r.get(0),
                 )
@@ -373,10 +376,10 @@ impl RunStore for SqliteStore {
 
     fn latest_succeeded(&self, jobs: &[&str]) -> Result<HashMap<String, i64>> {
         let names = serde_json::to_string(jobs)?;
-        let mut st = self.conn.prepare_cached(
-            "SELECT j.value, (SELECT max(id) FROM runs WHERE job = j.value AND status = 'succeeded') \
-             FROM json_each(?1) AS j",
-        )?;
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT j.value, (SELECT max(id) FROM runs WHERE job = j.value AND {SUCCEEDED}) \
+             FROM json_each(?1) AS j"
+        ))?;
         let mut out = HashMap::new();
         for row in st.query_map([names], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
