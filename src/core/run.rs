@@ -236,6 +236,28 @@ impl Attempt {
     }
 }
 
+/// Which agent a run's call went to and what it used: the role it ran in, the agent,
+/// model and scope chosen, the budget charged, and what the agent reported of itself.
+/// A run's record, its end and its view carry it as one; the JSON has its fields flat.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AgentUsage {
+    pub role: Option<String>,
+    pub agent: Option<String>,
+    pub model: Option<String>,
+    pub scope: Option<String>,
+    /// The budget charged, in thousandths (`cost` in JSON: the amount people read).
+    #[serde(
+        rename = "cost",
+        serialize_with = "crate::core::units::serialize_milli"
+    )]
+    pub cost_milli: Option<i64>,
+    pub cost_usd: Option<f64>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub num_turns: Option<i64>,
+    pub tool_calls: Option<i64>,
+}
+
 /// A run as stored.
 #[derive(Debug, Clone)]
 pub struct RunRecord {
@@ -250,16 +272,8 @@ pub struct RunRecord {
     pub exit_code: Option<i64>,
     pub signal: Option<i64>,
     pub error: Option<String>,
-    pub role: Option<String>,
-    pub agent: Option<String>,
-    pub model: Option<String>,
-    pub scope: Option<String>,
-    pub cost_milli: Option<i64>,
-    pub cost_usd: Option<f64>,
-    pub input_tokens: Option<i64>,
-    pub output_tokens: Option<i64>,
-    pub num_turns: Option<i64>,
-    pub tool_calls: Option<i64>,
+    /// Its agent and what it used (for an agent job or an ask).
+    pub usage: AgentUsage,
     pub attempts: Vec<Attempt>,
     pub log_path: Option<String>,
     pub supervisor_pid: Option<i64>,
@@ -313,16 +327,7 @@ impl Default for RunRecord {
             exit_code: None,
             signal: None,
             error: None,
-            role: None,
-            agent: None,
-            model: None,
-            scope: None,
-            cost_milli: None,
-            cost_usd: None,
-            input_tokens: None,
-            output_tokens: None,
-            num_turns: None,
-            tool_calls: None,
+            usage: AgentUsage::default(),
             attempts: Vec::new(),
             log_path: None,
             supervisor_pid: None,
@@ -410,16 +415,8 @@ pub struct RunEnd {
     pub exit_code: Option<i64>,
     pub signal: Option<i64>,
     pub error: Option<String>,
-    pub role: Option<String>,
-    pub agent: Option<String>,
-    pub model: Option<String>,
-    pub scope: Option<String>,
-    pub cost_milli: Option<i64>,
-    pub cost_usd: Option<f64>,
-    pub input_tokens: Option<i64>,
-    pub output_tokens: Option<i64>,
-    pub num_turns: Option<i64>,
-    pub tool_calls: Option<i64>,
+    /// Its agent and what it used (for an agent job or an ask).
+    pub usage: AgentUsage,
     pub attempts: Vec<Attempt>,
     /// For a `lost` run: give back the budget reservation it holds if its agent surely
     /// never started (the supervisor died before it noted the agent starting).
@@ -449,16 +446,7 @@ impl RunEnd {
             exit_code: None,
             signal: None,
             error: None,
-            role: None,
-            agent: None,
-            model: None,
-            scope: None,
-            cost_milli: None,
-            cost_usd: None,
-            input_tokens: None,
-            output_tokens: None,
-            num_turns: None,
-            tool_calls: None,
+            usage: AgentUsage::default(),
             attempts: Vec::new(),
             refund_unstarted: false,
             survivors: None,

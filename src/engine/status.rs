@@ -240,7 +240,7 @@ pub fn status(e: &mut Engine<'_>) -> Result<StatusReport> {
                 started_at: rfc3339(r.started_at),
                 pid: r.supervisor_pid,
                 pgid: r.pgid,
-                agent: r.agent.clone(),
+                agent: r.usage.agent.clone(),
                 depth: r.depth,
                 parent_run_id: r.parent_run_id,
                 host: r.host.clone(),

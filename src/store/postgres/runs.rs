@@ -537,7 +537,11 @@ fn finish_tx(tx: &mut Transaction<'_>, id: i64, end: &RunEnd) -> Result<Option<R
     let (agent, model, cost_milli) = if end.status == RunStatus::Lost {
         (agent, model, if refunded { None } else { cost })
     } else {
-        (end.agent.clone(), end.model.clone(), end.cost_milli)
+        (
+            end.usage.agent.clone(),
+            end.usage.model.clone(),
+            end.usage.cost_milli,
+        )
     };
     let attempts = if end.attempts.is_empty() {
         None
@@ -571,18 +575,18 @@ fn finish_tx(tx: &mut Transaction<'_>, id: i64, end: &RunEnd) -> Result<Option<R
             (&end.exit_code, Type::INT8),
             (&end.signal, Type::INT8),
             (&end.error, Type::TEXT),
-            (&end.role, Type::TEXT),
+            (&end.usage.role, Type::TEXT),
             (&agent, Type::TEXT),
             (&model, Type::TEXT),
-            (&end.scope, Type::TEXT),
+            (&end.usage.scope, Type::TEXT),
             (&cost_milli, Type::INT8),
-            (&end.cost_usd, Type::FLOAT8),
-            (&end.input_tokens, Type::INT8),
-            (&end.output_tokens, Type::INT8),
-            (&end.num_turns, Type::INT8),
+            (&end.usage.cost_usd, Type::FLOAT8),
+            (&end.usage.input_tokens, Type::INT8),
+            (&end.usage.output_tokens, Type::INT8),
+            (&end.usage.num_turns, Type::INT8),
             (&attempts, Type::TEXT),
             (&id, Type::INT8),
-            (&end.tool_calls, Type::INT8),
+            (&end.usage.tool_calls, Type::INT8),
             (&end.survivors, Type::TEXT),
             (&workspace, Type::TEXT),
             (&worktree, Type::TEXT),

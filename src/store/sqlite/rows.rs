@@ -5,7 +5,7 @@ use rusqlite::{Row, params};
 
 use super::SqliteStore;
 use crate::core::error::Result;
-use crate::core::run::{Actor, RunRecord, RunStatus, Trigger};
+use crate::core::run::{Actor, AgentUsage, RunRecord, RunStatus, Trigger};
 
 pub(super) const COLUMNS: &str = "id, job, status, forced, scheduled_for, started_at, ended_at, duration_ms, exit_code, signal, \
      error, role, agent, model, scope, cost_milli, cost_usd, input_tokens, output_tokens, num_turns, attempts, \
@@ -68,22 +68,24 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
         exit_code: r.get(8)?,
         signal: r.get(9)?,
         error: r.get(10)?,
-        role: r.get(11)?,
-        agent: r.get(12)?,
-        model: r.get(13)?,
-        scope: r.get(14)?,
-        cost_milli: r.get(15)?,
-        cost_usd: r.get(16)?,
-        input_tokens: r.get(17)?,
-        output_tokens: r.get(18)?,
-        num_turns: r.get(19)?,
+        usage: AgentUsage {
+            role: r.get(11)?,
+            agent: r.get(12)?,
+            model: r.get(13)?,
+            scope: r.get(14)?,
+            cost_milli: r.get(15)?,
+            cost_usd: r.get(16)?,
+            input_tokens: r.get(17)?,
+            output_tokens: r.get(18)?,
+            num_turns: r.get(19)?,
+            tool_calls: r.get(24)?,
+        },
         attempts: attempts
             .and_then(|a| serde_json::from_str(&a).ok())
             .unwrap_or_default(),
         log_path: r.get(21)?,
         supervisor_pid: r.get(22)?,
         pgid: r.get(23)?,
-        tool_calls: r.get(24)?,
         lock_name,
         survivors: r.get(26)?,
         workspace: json_col(r, 37)?,

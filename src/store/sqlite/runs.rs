@@ -155,12 +155,20 @@ pub(super) fn close_tx(tx: &Transaction<'_>, id: i64, end: &RunEnd) -> Result<Op
     // A lost run keeps the agent and cost it was charged, so history adds up to usage.
     let (agent, model, cost_milli) = if end.status == RunStatus::Lost {
         (
-            before.agent.clone(),
-            before.model.clone(),
-            if refunded { None } else { before.cost_milli },
+            before.usage.agent.clone(),
+            before.usage.model.clone(),
+            if refunded {
+                None
+            } else {
+                before.usage.cost_milli
+            },
         )
     } else {
-        (end.agent.clone(), end.model.clone(), end.cost_milli)
+        (
+            end.usage.agent.clone(),
+            end.usage.model.clone(),
+            end.usage.cost_milli,
+        )
     };
     let attempts = if end.attempts.is_empty() {
         None
@@ -191,18 +199,18 @@ pub(super) fn close_tx(tx: &Transaction<'_>, id: i64, end: &RunEnd) -> Result<Op
             end.exit_code,
             end.signal,
             end.error,
-            end.role,
+            end.usage.role,
             agent,
             model,
-            end.scope,
+            end.usage.scope,
             cost_milli,
-            end.cost_usd,
-            end.input_tokens,
-            end.output_tokens,
-            end.num_turns,
+            end.usage.cost_usd,
+            end.usage.input_tokens,
+            end.usage.output_tokens,
+            end.usage.num_turns,
             attempts,
             id,
-            end.tool_calls,
+            end.usage.tool_calls,
             end.survivors,
             workspace,
             worktree,
