@@ -258,6 +258,24 @@ pub struct AgentUsage {
     pub tool_calls: Option<i64>,
 }
 
+/// A process of a run that outlived every attempt to kill it: it became another user (a
+/// setuid program, sudo), so signals from the supervisor are refused, or it is stuck in
+/// the kernel. Kept on the run record so `status` can point at it (`exec::proctree`
+/// finds them, and tells whether one still lives).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Survivor {
+    pub pid: i32,
+    /// The owner's name, else the uid as a number (`unknown` when even that can't be read).
+    pub user: String,
+    /// Start time in clock ticks since boot (Linux), to tell it from a later process that
+    /// reuses the pid.
+    pub start: Option<u64>,
+}
+
+/// What a program submitting a run over the API attached to it: a JSON object, passed to
+/// the run's processes as `JOBCTL_RUN_METADATA`.
+pub type Metadata = serde_json::Map<String, serde_json::Value>;
+
 /// A run as stored.
 #[derive(Debug, Clone)]
 pub struct RunRecord {
@@ -280,8 +298,8 @@ pub struct RunRecord {
     pub pgid: Option<i64>,
     /// The lock its supervisor holds when it is not the job's (an ask's).
     pub lock_name: Option<String>,
-    /// Processes the run left that could not be killed (JSON `proctree::Survivor`s).
-    pub survivors: Option<String>,
+    /// Processes the run left that could not be killed.
+    pub survivors: Vec<Survivor>,
     /// The run's worktree, for a job with a `workspace`.
     pub workspace: Option<WorkspaceInfo>,
     /// What the run changed in its workspace.
@@ -308,9 +326,8 @@ pub struct RunRecord {
     pub prompt: Option<String>,
     /// Variables given to this run (`submit --env`), added to the job's.
     pub env: Vec<(String, String)>,
-    /// What a program submitting the run over the API attached to it (a JSON object's
-    /// text), passed to its processes as `JOBCTL_RUN_METADATA`.
-    pub metadata: Option<String>,
+    /// What a program submitting the run over the API attached to it.
+    pub metadata: Option<Metadata>,
 }
 
 impl Default for RunRecord {
@@ -333,7 +350,7 @@ impl Default for RunRecord {
             supervisor_pid: None,
             pgid: None,
             lock_name: None,
-            survivors: None,
+            survivors: Vec::new(),
             workspace: None,
             changes: Vec::new(),
             hooks: Vec::new(),
@@ -389,8 +406,8 @@ pub struct NewRun {
     pub retry_of: Option<i64>,
     pub prompt: Option<String>,
     pub env: Vec<(String, String)>,
-    /// A JSON object's text (API `metadata`).
-    pub metadata: Option<String>,
+    /// What the API's submitter attached to it.
+    pub metadata: Option<Metadata>,
     /// Who creates it, and why (its first event's `by` and `reason`).
     pub by: Actor,
     pub reason: Option<String>,
@@ -421,7 +438,8 @@ pub struct RunEnd {
     /// For a `lost` run: give back the budget reservation it holds if its agent surely
     /// never started (the supervisor died before it noted the agent starting).
     pub refund_unstarted: bool,
-    pub survivors: Option<String>,
+    /// Processes the run left that could not be killed.
+    pub survivors: Vec<Survivor>,
     /// The run's workspace as it ended (`None`: leave what is recorded).
     pub workspace: Option<WorkspaceInfo>,
     pub changes: Vec<Change>,
@@ -449,7 +467,7 @@ impl RunEnd {
             usage: AgentUsage::default(),
             attempts: Vec::new(),
             refund_unstarted: false,
-            survivors: None,
+            survivors: Vec::new(),
             workspace: None,
             changes: Vec::new(),
             hooks: Vec::new(),

@@ -440,7 +440,7 @@ fn with_survivors(mut end: RunEnd, survivors: &[Survivor]) -> RunEnd {
     if end.status == RunStatus::Succeeded {
         end.status = RunStatus::Failed;
     }
-    end.survivors = serde_json::to_string(survivors).ok();
+    end.survivors = survivors.to_vec();
     end
 }
 

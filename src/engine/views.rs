@@ -15,7 +15,7 @@ use super::plan::{self, Plan};
 use crate::config::Config;
 use crate::core::clock::{self, rfc3339, rfc3339_opt};
 use crate::core::error::Result;
-use crate::core::run::{AgentUsage, Attempt, RunRecord, RunStatus, Trigger};
+use crate::core::run::{AgentUsage, Attempt, Metadata, RunRecord, RunStatus, Trigger};
 use crate::core::schedule;
 use crate::core::workspace::{Change, WorkspaceInfo};
 
@@ -54,7 +54,7 @@ pub struct RunView {
     pub attempt: u32,
     pub retry_of: Option<i64>,
     /// What the program that submitted the run over the API attached to it.
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<Metadata>,
 }
 
 impl From<&RunRecord> for RunView {
@@ -82,10 +82,7 @@ impl From<&RunRecord> for RunView {
             depth: r.depth,
             attempt: r.attempt,
             retry_of: r.retry_of,
-            metadata: r
-                .metadata
-                .as_deref()
-                .and_then(|m| serde_json::from_str(m).ok()),
+            metadata: r.metadata.clone(),
         }
     }
 }

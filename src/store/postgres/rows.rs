@@ -87,7 +87,7 @@ pub(super) fn from_row(r: &Row) -> Result<RunRecord> {
         supervisor_pid: r.get(22),
         pgid: r.get(23),
         lock_name,
-        survivors: r.get(26),
+        survivors: json_col(r, 26).unwrap_or_default(),
         host: r.get(27),
         workspace: json_col(r, 28),
         changes: json_col(r, 29).unwrap_or_default(),
@@ -101,7 +101,7 @@ pub(super) fn from_row(r: &Row) -> Result<RunRecord> {
         paused_at: r.get(38),
         prompt: r.get(39),
         env: json_col(r, 40).unwrap_or_default(),
-        metadata: r.get(41),
+        metadata: json_col(r, 41),
     })
 }
 
@@ -120,12 +120,13 @@ pub(super) fn get_tx(tx: &mut Transaction<'_>, id: i64) -> Result<Option<RunReco
 }
 
 /// The run-control columns of a new run, as stored: its trigger, attempt (at least 1),
-/// variables (JSON, NULL when none) and depth.
+/// variables (JSON, NULL when none), depth and metadata (JSON).
 pub(super) struct Control {
     pub trigger: &'static str,
     pub attempt: i64,
     pub env: Option<String>,
     pub depth: i64,
+    pub metadata: Option<String>,
 }
 
 impl Control {
@@ -139,6 +140,11 @@ impl Control {
                 Some(serde_json::to_string(&new.env)?)
             },
             depth: i64::from(new.depth),
+            metadata: new
+                .metadata
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
         })
     }
 }
@@ -183,7 +189,7 @@ pub(super) fn insert_tx(
             (&new.retry_of, Type::INT8),
             (&new.prompt, Type::TEXT),
             (&c.env, Type::TEXT),
-            (&new.metadata, Type::TEXT),
+            (&c.metadata, Type::TEXT),
         ],
     )?
     else {

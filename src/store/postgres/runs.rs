@@ -119,7 +119,7 @@ impl RunStore for PgStore {
                     (&c.env, Type::TEXT),
                     (&new.reason, Type::TEXT),
                     (&actor, Type::TEXT),
-                    (&new.metadata, Type::TEXT),
+                    (&c.metadata, Type::TEXT),
                 ],
             )?;
             if let Some(r) = rows.first() {
@@ -560,6 +560,7 @@ fn finish_tx(tx: &mut Transaction<'_>, id: i64, end: &RunEnd) -> Result<Option<R
         .as_ref()
         .and_then(|w| w.kept.then(|| w.path.clone()));
     let (changes, hooks) = (json_list(&end.changes)?, json_list(&end.hooks)?);
+    let survivors = json_list(&end.survivors)?;
     let status = end.status.as_str();
     let row = tx.query_typed_one(
         "UPDATE runs SET status = $1, ended_at = $2, duration_ms = GREATEST(0, $2 - started_at), exit_code = $3, \
@@ -587,7 +588,7 @@ fn finish_tx(tx: &mut Transaction<'_>, id: i64, end: &RunEnd) -> Result<Option<R
             (&attempts, Type::TEXT),
             (&id, Type::INT8),
             (&end.usage.tool_calls, Type::INT8),
-            (&end.survivors, Type::TEXT),
+            (&survivors, Type::TEXT),
             (&workspace, Type::TEXT),
             (&worktree, Type::TEXT),
             (&changes, Type::TEXT),

@@ -87,7 +87,7 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
         supervisor_pid: r.get(22)?,
         pgid: r.get(23)?,
         lock_name,
-        survivors: r.get(26)?,
+        survivors: json_col(r, 26)?.unwrap_or_default(),
         workspace: json_col(r, 37)?,
         changes: json_col(r, 38)?.unwrap_or_default(),
         hooks: json_col(r, 39)?.unwrap_or_default(),
@@ -103,7 +103,7 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
         env: env
             .and_then(|e| serde_json::from_str(&e).ok())
             .unwrap_or_default(),
-        metadata: r.get(40)?,
+        metadata: json_col(r, 40)?,
     })
 }
 

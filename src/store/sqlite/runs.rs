@@ -39,11 +39,12 @@ pub(super) fn insert_tx(
     new: &NewRun,
     status: RunStatus,
 ) -> Result<i64> {
-    let env = if new.env.is_empty() {
-        None
-    } else {
-        Some(serde_json::to_string(&new.env)?)
-    };
+    let env = json_list(&new.env)?;
+    let metadata = new
+        .metadata
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
     tx.prepare_cached(
         "INSERT INTO runs (job, status, forced, scheduled_for, started_at, supervisor_pid, scope, lock_name, \
          trigger_kind, parent_run_id, depth, attempt, retry_of, prompt, env, metadata) \
@@ -65,7 +66,7 @@ pub(super) fn insert_tx(
         new.retry_of,
         new.prompt,
         env,
-        new.metadata
+        metadata
     ])?;
     let id = tx.last_insert_rowid();
     let log_path = dir.join("logs").join(&new.job).join(format!("{id}.log"));
@@ -211,7 +212,7 @@ pub(super) fn close_tx(tx: &Transaction<'_>, id: i64, end: &RunEnd) -> Result<Op
             attempts,
             id,
             end.usage.tool_calls,
-            end.survivors,
+            json_list(&end.survivors)?,
             workspace,
             worktree,
             json_list(&end.changes)?,
