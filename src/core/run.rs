@@ -143,6 +143,25 @@ wire_enum! {
     }
 }
 
+impl Trigger {
+    /// The trigger of a stored run: the one recorded, or for a row from before triggers
+    /// were recorded, what its other columns say (forced; an ask's own lease; else the
+    /// schedule's).
+    pub fn of_row(
+        recorded: Option<Trigger>,
+        forced: bool,
+        job: &str,
+        lock_name: Option<&str>,
+    ) -> Trigger {
+        match recorded {
+            Some(t) => t,
+            None if forced => Trigger::Forced,
+            None if job == "ask" && lock_name.is_some() => Trigger::Ask,
+            None => Trigger::Scheduled,
+        }
+    }
+}
+
 pub use super::control::{Actor, ChildPolicy, Transition};
 
 wire_enum! {
@@ -617,6 +636,20 @@ mod tests {
         }
         assert_eq!(RunStatus::TimedOut.to_string(), "timed_out");
         assert!(serde_json::from_str::<RunStatus>("\"nope\"").is_err());
+    }
+
+    #[test]
+    fn a_row_without_a_trigger_is_read_by_its_other_columns() {
+        let of = |forced, job, lock| Trigger::of_row(None, forced, job, lock);
+        assert_eq!(of(true, "j", None), Trigger::Forced);
+        assert_eq!(of(false, "ask", Some("ask/1-2")), Trigger::Ask);
+        assert_eq!(of(false, "ask", None), Trigger::Scheduled);
+        assert_eq!(of(false, "j", Some("j@2")), Trigger::Scheduled);
+        assert_eq!(
+            Trigger::of_row(Some(Trigger::Retry), true, "ask", Some("ask/1")),
+            Trigger::Retry,
+            "a recorded trigger stands"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub(crate) mod rows;
 pub(crate) mod sql;
 pub mod sqlite;
 

@@ -65,6 +65,7 @@ macro_rules! const_text {
         }
     }};
 }
+pub(crate) use const_text;
 
 /// The runs not ended yet, as the partial index `runs_active` is declared.
 pub(crate) const ACTIVE: &str = const_text!(status_in_into, RunStatus::ACTIVE);

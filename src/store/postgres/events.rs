@@ -16,8 +16,10 @@ use postgres::types::Type;
 use postgres::{Row, Transaction};
 
 use super::PgStore;
-use crate::core::error::{Error, Result};
-use crate::core::run::{Actor, EventKind, RunStatus, Transition};
+use crate::core::error::Result;
+use crate::core::run::{EventKind, RunStatus, Transition};
+use crate::store::rows::{self, EventCol};
+use crate::store::sql::{cat_into, const_text};
 use crate::store::{Event, EventStore};
 
 /// The advisory lock key that orders event inserts ("events" in ASCII).
@@ -37,8 +39,8 @@ fn insert_sql() -> String {
     )
 }
 
-const SELECT: &str =
-    "SELECT id, at, kind, job, run_id, detail, from_status, to_status, reason, actor FROM events";
+/// An event's SELECT: its columns, in order.
+const SELECT: &str = const_text!(cat_into, &["SELECT ", EventCol::LIST, " FROM events"]);
 
 /// Appends an event in the caller's transaction: its last write (see the module doc).
 pub(super) fn append_tx(
@@ -104,41 +106,8 @@ fn append_full(
     Ok(())
 }
 
-fn status(v: &str) -> Result<RunStatus> {
-    RunStatus::parse(v)
-        .ok_or_else(|| Error::State(format!("unknown run status {v:?} in the database")))
-}
-
 fn event(r: &Row) -> Result<Event> {
-    let k: String = r.get(2);
-    let detail: String = r.get(5);
-    let transition = match r.get::<_, Option<String>>(7) {
-        None => None,
-        Some(to) => Some(Transition {
-            from: r
-                .get::<_, Option<String>>(6)
-                .as_deref()
-                .map(status)
-                .transpose()?,
-            to: status(&to)?,
-            reason: r.get(8),
-            by: r
-                .get::<_, Option<String>>(9)
-                .as_deref()
-                .and_then(Actor::parse)
-                .unwrap_or(Actor::Supervisor),
-        }),
-    };
-    Ok(Event {
-        id: r.get(0),
-        at: r.get(1),
-        kind: EventKind::parse(&k)
-            .ok_or_else(|| Error::State(format!("unknown event kind {k:?} in the database")))?,
-        job: r.get(3),
-        run_id: r.get(4),
-        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-        transition,
-    })
+    rows::event_of(r)
 }
 
 impl EventStore for PgStore {

@@ -6,103 +6,51 @@ use postgres::{Row, Transaction};
 
 use super::events;
 use crate::core::error::{Error, Result};
-use crate::core::run::{Actor, AgentUsage, NewRun, RunRecord, RunStatus, Transition, Trigger};
+use crate::core::run::{NewRun, RunRecord, RunStatus, Transition};
+use crate::store::rows::{self, Cells, RunCol};
+use crate::store::sql::{cat_into, const_text};
 
-pub(super) const COLUMNS: &str = "id, job, status, forced, scheduled_for, started_at, ended_at, duration_ms, exit_code, signal, \
-     error, role, agent, model, scope, cost_milli, cost_usd, input_tokens, output_tokens, num_turns, attempts, \
-     log_path, supervisor_pid, pgid, tool_calls, lock_name, survivors, host, workspace, changes, hooks, \
-     trigger_kind, parent_run_id, depth, attempt, retry_of, control, control_by, paused_at, prompt, env, metadata";
+/// The columns every SELECT of a run names ([`RunCol`]), and the run's host.
+pub(super) const COLUMNS: &str = const_text!(cat_into, &[RunCol::LIST, ", host"]);
+/// Where `host` stands in a row selected with [`COLUMNS`].
+const HOST: usize = RunCol::ALL.len();
 
 /// The runs not ended yet (the term of the partial index `runs_active`), and the runs a
 /// supervisor holds (the term of the unique index `runs_one_per_lease`).
 pub(super) use crate::store::sql::{ACTIVE, SUPERVISED};
 
-/// A JSON column read back: what can't be read is left out, never an error that would
-/// hide the rest of the record.
-fn json_col<T: serde::de::DeserializeOwned>(r: &Row, i: usize) -> Option<T> {
-    r.get::<_, Option<String>>(i)
-        .and_then(|t| serde_json::from_str(&t).ok())
+/// A cell as the driver reads it (a column of another type is a bug of this crate, and
+/// panics); a value jobctl never writes is a state error.
+impl Cells for Row {
+    type Error = Error;
+    fn int(&self, at: usize) -> Result<i64> {
+        Ok(self.get(at))
+    }
+    fn int_opt(&self, at: usize) -> Result<Option<i64>> {
+        Ok(self.get(at))
+    }
+    fn real_opt(&self, at: usize) -> Result<Option<f64>> {
+        Ok(self.get(at))
+    }
+    fn text(&self, at: usize) -> Result<String> {
+        Ok(self.get(at))
+    }
+    fn text_opt(&self, at: usize) -> Result<Option<String>> {
+        Ok(self.get(at))
+    }
+    fn flag(&self, at: usize) -> Result<bool> {
+        Ok(self.get(at))
+    }
+    fn unknown(&self, _at: usize, what: String) -> Error {
+        Error::State(format!("{what} in the database"))
+    }
 }
 
-fn status(s: &str) -> Result<RunStatus> {
-    RunStatus::parse(s)
-        .ok_or_else(|| Error::State(format!("unknown run status {s:?} in the database")))
-}
-
-fn small(v: i64, min: i64) -> u32 {
-    v.clamp(min, i64::from(u32::MAX)) as u32
-}
-
+/// The run in a row selected with [`COLUMNS`].
 pub(super) fn from_row(r: &Row) -> Result<RunRecord> {
-    let attempts: Option<String> = r.get(20);
-    let job: String = r.get(1);
-    let forced: bool = r.get(3);
-    let lock_name: Option<String> = r.get(25);
-    let trigger = match r.get::<_, Option<String>>(31) {
-        Some(t) => Trigger::parse(&t)
-            .ok_or_else(|| Error::State(format!("unknown trigger {t:?} in the database")))?,
-        // Rows from before triggers were stored.
-        None if forced => Trigger::Forced,
-        None if job == "ask" && lock_name.is_some() => Trigger::Ask,
-        None => Trigger::Scheduled,
-    };
-    let control = match r.get::<_, Option<String>>(36) {
-        Some(c) => Some((
-            status(&c)?,
-            r.get::<_, Option<String>>(37)
-                .as_deref()
-                .and_then(Actor::parse)
-                .unwrap_or(Actor::Cli),
-        )),
-        None => None,
-    };
-    Ok(RunRecord {
-        id: r.get(0),
-        status: status(&r.get::<_, String>(2))?,
-        job,
-        forced,
-        scheduled_for: r.get(4),
-        started_at: r.get(5),
-        ended_at: r.get(6),
-        duration_ms: r.get(7),
-        exit_code: r.get(8),
-        signal: r.get(9),
-        error: r.get(10),
-        usage: AgentUsage {
-            role: r.get(11),
-            agent: r.get(12),
-            model: r.get(13),
-            scope: r.get(14),
-            cost_milli: r.get(15),
-            cost_usd: r.get(16),
-            input_tokens: r.get(17),
-            output_tokens: r.get(18),
-            num_turns: r.get(19),
-            tool_calls: r.get(24),
-        },
-        attempts: attempts
-            .and_then(|a| serde_json::from_str(&a).ok())
-            .unwrap_or_default(),
-        log_path: r.get(21),
-        supervisor_pid: r.get(22),
-        pgid: r.get(23),
-        lock_name,
-        survivors: json_col(r, 26).unwrap_or_default(),
-        host: r.get(27),
-        workspace: json_col(r, 28),
-        changes: json_col(r, 29).unwrap_or_default(),
-        hooks: json_col(r, 30).unwrap_or_default(),
-        trigger,
-        parent_run_id: r.get(32),
-        depth: small(r.get(33), 0),
-        attempt: small(r.get(34), 1),
-        retry_of: r.get(35),
-        control,
-        paused_at: r.get(38),
-        prompt: r.get(39),
-        env: json_col(r, 40).unwrap_or_default(),
-        metadata: json_col(r, 41),
-    })
+    let mut run = rows::run_of(r)?;
+    run.host = r.get(HOST);
+    Ok(run)
 }
 
 pub(super) fn rows(rs: Vec<Row>) -> Result<Vec<RunRecord>> {

@@ -5,7 +5,8 @@ use rusqlite::{Row, Transaction, params};
 
 use super::SqliteStore;
 use crate::core::error::Result;
-use crate::core::run::{Actor, EventKind, RunStatus, Transition};
+use crate::core::run::{EventKind, RunStatus, Transition};
+use crate::store::rows::{self, EventCol};
 use crate::store::{Event, EventStore};
 
 pub(super) fn append_tx(
@@ -66,48 +67,11 @@ fn append_full(
     Ok(())
 }
 
-const COLUMNS: &str = "id, at, kind, job, run_id, detail, from_status, to_status, reason, actor";
-
-fn bad(col: usize, what: &str, v: &str) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        col,
-        rusqlite::types::Type::Text,
-        format!("unknown {what} {v:?}").into(),
-    )
-}
+/// The columns every SELECT of an event names.
+const COLUMNS: &str = EventCol::LIST;
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
-    let detail: String = r.get(5)?;
-    let kind: String = r.get(2)?;
-    let to: Option<String> = r.get(7)?;
-    let transition = match to {
-        None => None,
-        Some(to) => {
-            let from: Option<String> = r.get(6)?;
-            let actor: Option<String> = r.get(9)?;
-            Some(Transition {
-                from: match from {
-                    Some(f) => Some(RunStatus::parse(&f).ok_or_else(|| bad(6, "run status", &f))?),
-                    None => None,
-                },
-                to: RunStatus::parse(&to).ok_or_else(|| bad(7, "run status", &to))?,
-                reason: r.get(8)?,
-                by: actor
-                    .as_deref()
-                    .and_then(Actor::parse)
-                    .unwrap_or(Actor::Supervisor),
-            })
-        }
-    };
-    Ok(Event {
-        id: r.get(0)?,
-        at: r.get(1)?,
-        kind: EventKind::parse(&kind).ok_or_else(|| bad(2, "event kind", &kind))?,
-        job: r.get(3)?,
-        run_id: r.get(4)?,
-        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-        transition,
-    })
+    rows::event_of(r)
 }
 
 impl EventStore for SqliteStore {

@@ -1,0 +1,264 @@
+//! A run's row and an event's row as both stores read them: one list of columns that
+//! every SELECT names, and one reading of a row into a [`RunRecord`] or an [`Event`].
+//! A backend says only how it reads one cell ([`Cells`]); which column holds what, the
+//! JSON columns, the rows from before a column existed and what an unknown value is are
+//! decided here, once.
+
+use crate::core::run::{Actor, AgentUsage, EventKind, RunRecord, RunStatus, Transition, Trigger};
+use crate::store::Event;
+
+/// Declares a table's columns in the order the SELECTs name them: an enum whose
+/// variants index a row, and `LIST`, the columns for a SELECT.
+macro_rules! columns {
+    ($(#[$m:meta])* pub(crate) enum $name:ident {
+        $(#[$fm:meta])* $first:ident = $fs:literal
+        $(, $(#[$vm:meta])* $v:ident = $s:literal)* $(,)?
+    }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum $name {
+            $(#[$fm])* $first,
+            $($(#[$vm])* $v,)*
+        }
+
+        impl $name {
+            /// Every column, in order.
+            pub(crate) const ALL: &'static [$name] = &[$name::$first, $($name::$v,)*];
+            /// The columns, as a SELECT names them.
+            pub(crate) const LIST: &'static str = concat!($fs $(, ", ", $s)*);
+
+            /// The column's name in the table.
+            pub(crate) const fn name(self) -> &'static str {
+                match self {
+                    $name::$first => $fs,
+                    $($name::$v => $s,)*
+                }
+            }
+
+            /// Where the column stands in a row selected with [`Self::LIST`].
+            pub(crate) const fn at(self) -> usize {
+                self as usize
+            }
+        }
+    };
+}
+
+columns! {
+    /// The columns of a run that every SELECT of a run names, in both stores (the
+    /// PostgreSQL store adds `host` after them).
+    pub(crate) enum RunCol {
+        Id = "id",
+        Job = "job",
+        Status = "status",
+        Forced = "forced",
+        ScheduledFor = "scheduled_for",
+        StartedAt = "started_at",
+        EndedAt = "ended_at",
+        DurationMs = "duration_ms",
+        ExitCode = "exit_code",
+        Signal = "signal",
+        Error = "error",
+        Role = "role",
+        Agent = "agent",
+        Model = "model",
+        Scope = "scope",
+        CostMilli = "cost_milli",
+        CostUsd = "cost_usd",
+        InputTokens = "input_tokens",
+        OutputTokens = "output_tokens",
+        NumTurns = "num_turns",
+        ToolCalls = "tool_calls",
+        Attempts = "attempts",
+        LogPath = "log_path",
+        SupervisorPid = "supervisor_pid",
+        Pgid = "pgid",
+        LockName = "lock_name",
+        Survivors = "survivors",
+        Workspace = "workspace",
+        Changes = "changes",
+        Hooks = "hooks",
+        TriggerKind = "trigger_kind",
+        ParentRunId = "parent_run_id",
+        Depth = "depth",
+        Attempt = "attempt",
+        RetryOf = "retry_of",
+        Control = "control",
+        ControlBy = "control_by",
+        PausedAt = "paused_at",
+        Prompt = "prompt",
+        Env = "env",
+        Metadata = "metadata",
+    }
+}
+
+columns! {
+    /// The columns of an event, as every SELECT of the event log names them.
+    pub(crate) enum EventCol {
+        Id = "id",
+        At = "at",
+        Kind = "kind",
+        Job = "job",
+        RunId = "run_id",
+        Detail = "detail",
+        FromStatus = "from_status",
+        ToStatus = "to_status",
+        Reason = "reason",
+        Actor = "actor",
+    }
+}
+
+/// One row as a backend hands it over: its cells read by where they stand (a column
+/// enum's [`RunCol::at`]), each as the backend's driver reads that type.
+pub(crate) trait Cells {
+    type Error;
+    fn int(&self, at: usize) -> Result<i64, Self::Error>;
+    fn int_opt(&self, at: usize) -> Result<Option<i64>, Self::Error>;
+    fn real_opt(&self, at: usize) -> Result<Option<f64>, Self::Error>;
+    fn text(&self, at: usize) -> Result<String, Self::Error>;
+    fn text_opt(&self, at: usize) -> Result<Option<String>, Self::Error>;
+    /// A yes/no column (an integer in SQLite, a boolean in PostgreSQL).
+    fn flag(&self, at: usize) -> Result<bool, Self::Error>;
+    /// The error for a value in column `at` that is none of those jobctl writes.
+    fn unknown(&self, at: usize, what: String) -> Self::Error;
+}
+
+/// A JSON column read back: what can't be read is left out, never an error that would
+/// hide the rest of the record.
+fn json<C: Cells, T: serde::de::DeserializeOwned>(r: &C, at: usize) -> Result<Option<T>, C::Error> {
+    Ok(r.text_opt(at)?.and_then(|t| serde_json::from_str(&t).ok()))
+}
+
+/// A run status read from column `at`.
+fn status<C: Cells>(r: &C, at: usize, text: &str) -> Result<RunStatus, C::Error> {
+    RunStatus::parse(text).ok_or_else(|| r.unknown(at, format!("unknown run status {text:?}")))
+}
+
+/// A count kept as a number: within `min..=u32::MAX`.
+fn small(v: i64, min: i64) -> u32 {
+    v.clamp(min, i64::from(u32::MAX)) as u32
+}
+
+/// The run in a row selected with [`RunCol::LIST`] (its `host` is the backend's to add).
+pub(crate) fn run_of<C: Cells>(r: &C) -> Result<RunRecord, C::Error> {
+    use RunCol as c;
+    let job = r.text(c::Job.at())?;
+    let forced = r.flag(c::Forced.at())?;
+    let lock_name = r.text_opt(c::LockName.at())?;
+    let recorded = match r.text_opt(c::TriggerKind.at())? {
+        Some(t) => Some(
+            Trigger::parse(&t)
+                .ok_or_else(|| r.unknown(c::TriggerKind.at(), format!("unknown trigger {t:?}")))?,
+        ),
+        None => None,
+    };
+    let trigger = Trigger::of_row(recorded, forced, &job, lock_name.as_deref());
+    let control = match r.text_opt(c::Control.at())? {
+        Some(want) => Some((
+            status(r, c::Control.at(), &want)?,
+            r.text_opt(c::ControlBy.at())?
+                .as_deref()
+                .and_then(Actor::parse)
+                .unwrap_or(Actor::Cli),
+        )),
+        None => None,
+    };
+    Ok(RunRecord {
+        id: r.int(c::Id.at())?,
+        status: status(r, c::Status.at(), &r.text(c::Status.at())?)?,
+        job,
+        forced,
+        scheduled_for: r.int(c::ScheduledFor.at())?,
+        started_at: r.int(c::StartedAt.at())?,
+        ended_at: r.int_opt(c::EndedAt.at())?,
+        duration_ms: r.int_opt(c::DurationMs.at())?,
+        exit_code: r.int_opt(c::ExitCode.at())?,
+        signal: r.int_opt(c::Signal.at())?,
+        error: r.text_opt(c::Error.at())?,
+        usage: AgentUsage {
+            role: r.text_opt(c::Role.at())?,
+            agent: r.text_opt(c::Agent.at())?,
+            model: r.text_opt(c::Model.at())?,
+            scope: r.text_opt(c::Scope.at())?,
+            cost_milli: r.int_opt(c::CostMilli.at())?,
+            cost_usd: r.real_opt(c::CostUsd.at())?,
+            input_tokens: r.int_opt(c::InputTokens.at())?,
+            output_tokens: r.int_opt(c::OutputTokens.at())?,
+            num_turns: r.int_opt(c::NumTurns.at())?,
+            tool_calls: r.int_opt(c::ToolCalls.at())?,
+        },
+        attempts: json(r, c::Attempts.at())?.unwrap_or_default(),
+        log_path: r.text_opt(c::LogPath.at())?,
+        supervisor_pid: r.int_opt(c::SupervisorPid.at())?,
+        pgid: r.int_opt(c::Pgid.at())?,
+        lock_name,
+        survivors: json(r, c::Survivors.at())?.unwrap_or_default(),
+        workspace: json(r, c::Workspace.at())?,
+        changes: json(r, c::Changes.at())?.unwrap_or_default(),
+        hooks: json(r, c::Hooks.at())?.unwrap_or_default(),
+        host: None,
+        trigger,
+        parent_run_id: r.int_opt(c::ParentRunId.at())?,
+        depth: small(r.int(c::Depth.at())?, 0),
+        attempt: small(r.int(c::Attempt.at())?, 1),
+        retry_of: r.int_opt(c::RetryOf.at())?,
+        control,
+        paused_at: r.int_opt(c::PausedAt.at())?,
+        prompt: r.text_opt(c::Prompt.at())?,
+        env: json(r, c::Env.at())?.unwrap_or_default(),
+        metadata: json(r, c::Metadata.at())?,
+    })
+}
+
+/// The event in a row selected with [`EventCol::LIST`].
+pub(crate) fn event_of<C: Cells>(r: &C) -> Result<Event, C::Error> {
+    use EventCol as c;
+    let kind = r.text(c::Kind.at())?;
+    let transition = match r.text_opt(c::ToStatus.at())? {
+        None => None,
+        Some(to) => Some(Transition {
+            from: match r.text_opt(c::FromStatus.at())? {
+                Some(from) => Some(status(r, c::FromStatus.at(), &from)?),
+                None => None,
+            },
+            to: status(r, c::ToStatus.at(), &to)?,
+            reason: r.text_opt(c::Reason.at())?,
+            by: r
+                .text_opt(c::Actor.at())?
+                .as_deref()
+                .and_then(Actor::parse)
+                .unwrap_or(Actor::Supervisor),
+        }),
+    };
+    let detail = r.text(c::Detail.at())?;
+    Ok(Event {
+        id: r.int(c::Id.at())?,
+        at: r.int(c::At.at())?,
+        kind: EventKind::parse(&kind)
+            .ok_or_else(|| r.unknown(c::Kind.at(), format!("unknown event kind {kind:?}")))?,
+        job: r.text_opt(c::Job.at())?,
+        run_id: r.int_opt(c::RunId.at())?,
+        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+        transition,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lists the SELECTs name are the enums' columns, in the enums' order: a cell is
+    /// found where its column is named.
+    #[test]
+    fn each_column_stands_where_the_list_names_it() {
+        let names: Vec<&str> = RunCol::LIST.split(", ").collect();
+        assert_eq!(names.len(), RunCol::ALL.len());
+        for c in RunCol::ALL {
+            assert_eq!(names[c.at()], c.name(), "{c:?}");
+        }
+        let names: Vec<&str> = EventCol::LIST.split(", ").collect();
+        assert_eq!(names.len(), EventCol::ALL.len());
+        for c in EventCol::ALL {
+            assert_eq!(names[c.at()], c.name(), "{c:?}");
+        }
+    }
+}
