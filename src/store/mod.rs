@@ -7,6 +7,7 @@
 //! of a lock around them: a slot of a job is claimed once, a job has one running run
 //! (asks aside), a reservation never takes usage past the budget, a run is closed once.
 
+pub(crate) mod encode;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub(crate) mod rows;
@@ -17,10 +18,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::core::budget::ScopeReason;
+pub use crate::core::budget::Ticket;
 use crate::core::error::Result;
 pub use crate::core::run::{
     Actor, Attempt, EventKind, NewRun, RunEnd, RunRecord, RunStatus, Transition,
 };
+pub use crate::core::slots::{Limits, Load};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
 
 /// One job's schedule state.
@@ -54,17 +57,6 @@ pub struct ScopeState {
     pub enabled: bool,
     pub reason: Option<String>,
     pub disabled_at: Option<i64>,
-}
-
-/// A reservation taken: what giving it back needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ticket {
-    pub agent: String,
-    pub day: String,
-    pub cost: i64,
-    /// The usage counter's epoch when it was taken: a reset or a new day moves it on, and
-    /// a ticket of an older epoch gives nothing back (its usage is already gone).
-    pub epoch: i64,
 }
 
 /// The outcome of trying to reserve one call's cost.
@@ -139,17 +131,6 @@ pub enum Enqueued {
     AlreadyQueued(i64),
 }
 
-/// The slots a queued run needs when it starts, checked again in the store as it starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// `runner.max_running`, for a top-level (depth 0) run.
-    pub max_running: Option<u32>,
-    /// `runner.depth_limits` at the run's depth, if it has one.
-    pub depth: Option<u32>,
-    /// The job's `concurrency`.
-    pub concurrency: u32,
-}
-
 /// What came of starting a queued run.
 #[derive(Debug, Clone)]
 pub enum QueueStart {
@@ -169,15 +150,6 @@ pub struct QueueHead {
     pub depth: u32,
     /// How many runs of that job at that depth wait.
     pub waiting: u32,
-}
-
-/// The slots taken now: supervised runs (running, paused, retrying).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Load {
-    /// At depth 0 (what `max_running` counts).
-    pub top_level: u32,
-    pub by_depth: HashMap<u32, u32>,
-    pub by_job: HashMap<String, u32>,
 }
 
 pub trait RunStore {

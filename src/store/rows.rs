@@ -4,8 +4,10 @@
 //! JSON columns, the rows from before a column existed and what an unknown value is are
 //! decided here, once.
 
+use crate::core::end::Held;
 use crate::core::run::{Actor, AgentUsage, EventKind, RunRecord, RunStatus, Transition, Trigger};
-use crate::store::Event;
+use crate::store::sql::{ACTIVE, QUEUED, cat_into, const_text};
+use crate::store::{Event, QueueHead};
 
 /// Declares a table's columns in the order the SELECTs name them: an enum whose
 /// variants index a row, and `LIST`, the columns for a SELECT.
@@ -21,6 +23,8 @@ macro_rules! columns {
             $($(#[$vm])* $v,)*
         }
 
+        // Not every table's decoder names its columns one by one, nor its copy all of them.
+        #[allow(dead_code)]
         impl $name {
             /// Every column, in order.
             pub(crate) const ALL: &'static [$name] = &[$name::$first, $($name::$v,)*];
@@ -107,6 +111,44 @@ columns! {
     }
 }
 
+columns! {
+    /// The queue's head of one job and depth: its oldest queued run, and how many wait.
+    pub(crate) enum HeadCol {
+        Id = "min(id)",
+        Job = "job",
+        Depth = "depth",
+        Waiting = "count(*)",
+    }
+}
+
+/// The queue's heads, oldest first: the same statement in both stores.
+pub(crate) const QUEUE_HEADS: &str = const_text!(
+    cat_into,
+    &[
+        "SELECT ",
+        HeadCol::LIST,
+        " FROM runs WHERE ",
+        ACTIVE,
+        " AND ",
+        QUEUED,
+        " GROUP BY job, depth ORDER BY min(id)"
+    ]
+);
+
+columns! {
+    /// What a run holds as its end is recorded ([`Held`]).
+    pub(crate) enum HeldCol {
+        Status = "status",
+        Agent = "agent",
+        Model = "model",
+        CostMilli = "cost_milli",
+        ReserveDay = "reserve_day",
+        ReserveEpoch = "reserve_epoch",
+        /// Neither its process group nor its agent's start noted.
+        Unstarted = "pgid IS NULL AND agent_starting IS NULL",
+    }
+}
+
 /// One row as a backend hands it over: its cells read by where they stand (a column
 /// enum's [`RunCol::at`]), each as the backend's driver reads that type.
 pub(crate) trait Cells {
@@ -134,7 +176,7 @@ fn status<C: Cells>(r: &C, at: usize, text: &str) -> Result<RunStatus, C::Error>
 }
 
 /// A count kept as a number: within `min..=u32::MAX`.
-fn small(v: i64, min: i64) -> u32 {
+pub(crate) fn small(v: i64, min: i64) -> u32 {
     v.clamp(min, i64::from(u32::MAX)) as u32
 }
 
@@ -209,6 +251,30 @@ pub(crate) fn run_of<C: Cells>(r: &C) -> Result<RunRecord, C::Error> {
     })
 }
 
+/// What a run holds, in a row selected with [`HeldCol::LIST`].
+pub(crate) fn held_of<C: Cells>(r: &C) -> Result<Held, C::Error> {
+    use HeldCol as c;
+    Ok(Held {
+        status: status(r, c::Status.at(), &r.text(c::Status.at())?)?,
+        agent: r.text_opt(c::Agent.at())?,
+        model: r.text_opt(c::Model.at())?,
+        cost_milli: r.int_opt(c::CostMilli.at())?,
+        reserve_day: r.text_opt(c::ReserveDay.at())?,
+        reserve_epoch: r.int_opt(c::ReserveEpoch.at())?.unwrap_or(0),
+        unstarted: r.flag(c::Unstarted.at())?,
+    })
+}
+
+/// The queue's head in a row of [`QUEUE_HEADS`].
+pub(crate) fn head_of<C: Cells>(r: &C) -> Result<QueueHead, C::Error> {
+    Ok(QueueHead {
+        id: r.int(HeadCol::Id.at())?,
+        job: r.text(HeadCol::Job.at())?,
+        depth: small(r.int(HeadCol::Depth.at())?, 0),
+        waiting: small(r.int(HeadCol::Waiting.at())?, 0),
+    })
+}
+
 /// The event in a row selected with [`EventCol::LIST`].
 pub(crate) fn event_of<C: Cells>(r: &C) -> Result<Event, C::Error> {
     use EventCol as c;
@@ -248,17 +314,44 @@ mod tests {
 
     /// The lists the SELECTs name are the enums' columns, in the enums' order: a cell is
     /// found where its column is named.
+    /// Where each of `all` stands in `list`, by name.
+    fn stands(list: &str, all: &[(usize, &str)]) {
+        let names: Vec<&str> = list.split(", ").collect();
+        assert_eq!(names.len(), all.len(), "{list}");
+        for (at, name) in all {
+            assert_eq!(names[*at], *name, "{list}");
+        }
+    }
+
     #[test]
     fn each_column_stands_where_the_list_names_it() {
-        let names: Vec<&str> = RunCol::LIST.split(", ").collect();
-        assert_eq!(names.len(), RunCol::ALL.len());
-        for c in RunCol::ALL {
-            assert_eq!(names[c.at()], c.name(), "{c:?}");
-        }
-        let names: Vec<&str> = EventCol::LIST.split(", ").collect();
-        assert_eq!(names.len(), EventCol::ALL.len());
-        for c in EventCol::ALL {
-            assert_eq!(names[c.at()], c.name(), "{c:?}");
-        }
+        stands(
+            RunCol::LIST,
+            &RunCol::ALL
+                .iter()
+                .map(|c| (c.at(), c.name()))
+                .collect::<Vec<_>>(),
+        );
+        stands(
+            EventCol::LIST,
+            &EventCol::ALL
+                .iter()
+                .map(|c| (c.at(), c.name()))
+                .collect::<Vec<_>>(),
+        );
+        stands(
+            HeldCol::LIST,
+            &HeldCol::ALL
+                .iter()
+                .map(|c| (c.at(), c.name()))
+                .collect::<Vec<_>>(),
+        );
+        stands(
+            HeadCol::LIST,
+            &HeadCol::ALL
+                .iter()
+                .map(|c| (c.at(), c.name()))
+                .collect::<Vec<_>>(),
+        );
     }
 }

@@ -8,8 +8,10 @@
 use postgres::Transaction;
 use postgres::types::Type;
 
-use super::{PgStore, events};
-use crate::core::budget::{ReasonKind, ScopeReason};
+use super::{Param, PgStore, events};
+use crate::core::budget::{
+    ReasonKind, Reserving, ScopeReason, Usage, Verdict, day_in_force, verdict,
+};
 use crate::core::error::Result;
 use crate::core::run::EventKind;
 use crate::store::{BudgetStore, MetaStore, Reservation, ReserveRequest, ScopeState, Ticket};
@@ -51,12 +53,9 @@ impl BudgetStore for PgStore {
             )?
             .map(|r| r.get(0))
             .unwrap_or(0);
-        let want = match &stored {
-            Some(s) if s.as_str() > day => s.clone(),
-            _ => day.to_string(),
-        };
-        if stored.as_deref() == Some(want.as_str()) && due == 0 {
-            return Ok(want);
+        let want = day_in_force(stored.as_deref(), day);
+        if stored.as_deref() == Some(want) && due == 0 {
+            return Ok(want.to_string());
         }
         self.write(|tx| {
             tx.query_typed(
@@ -66,10 +65,7 @@ impl BudgetStore for PgStore {
             let stored: Option<String> = tx
                 .query_typed_opt("SELECT value FROM meta WHERE key = 'budget_day'", &[])?
                 .map(|r| r.get(0));
-            let day = match &stored {
-                Some(s) if s.as_str() > day => s.clone(),
-                _ => day.to_string(),
-            };
+            let day = day_in_force(stored.as_deref(), day).to_string();
             // The events go in last: the events lock is the last lock taken.
             let mut news = Vec::new();
             if stored.as_deref() != Some(day.as_str()) {
@@ -193,55 +189,53 @@ impl BudgetStore for PgStore {
                 "SELECT enabled, reason FROM agent_scopes WHERE agent = $1 AND scope = $2 FOR UPDATE",
                 &[(&agent, Type::TEXT), (&scope, Type::TEXT)],
             )?;
-            if !sc.get::<_, bool>(0) {
-                let reason: Option<String> = sc.get(1);
-                return Ok(Reservation::Disabled(
-                    reason.unwrap_or_else(|| "disabled".into()),
-                ));
-            }
-            for &(root, limit) in &roots {
-                // What the tree below `root` (and `root` itself) holds: the cost noted on
-                // each of its runs, charged or still reserved.
-                // The id's low 32 bits: trees that share them merely take turns.
+            let usage = Usage {
+                day: usage.get(0),
+                used: usage.get(1),
+                epoch: usage.get(2),
+            };
+            let reserving = Reserving {
+                enabled: sc.get(0),
+                reason: sc.get(1),
+                usage: &usage,
+                day,
+                cost,
+                budget,
+                tree: &roots,
+            };
+            // What the tree below `root` (and `root` itself) holds: the cost noted on each
+            // of its runs, charged or still reserved; counted under the tree's lock (the
+            // id's low 32 bits: trees that share them merely take turns).
+            let held = |root: i64| -> Result<i64> {
                 let key = root as i32;
                 tx.query_typed(
                     "SELECT pg_advisory_xact_lock($1, $2)",
                     &[(&TREE_LOCK, Type::INT4), (&key, Type::INT4)],
                 )?;
-                let held: i64 = tx
+                Ok(tx
                     .query_typed_one(
                         "WITH RECURSIVE sub(id) AS (SELECT $1::bigint UNION SELECT r.id FROM runs r JOIN sub ON r.parent_run_id = sub.id) \
                          SELECT COALESCE(SUM(cost_milli), 0)::bigint FROM runs WHERE id IN (SELECT id FROM sub)",
                         &[(&root, Type::INT8)],
                     )?
-                    .get(0);
-                if held + cost > limit {
-                    return Ok(Reservation::OverTree(format!(
-                        "quota_exhausted: tree budget reached ({} of {} for the tree of run {root})",
-                        crate::core::units::format_milli(held),
-                        crate::core::units::format_milli(limit)
-                    )));
+                    .get(0))
+            };
+            let after = match verdict(&reserving, held)? {
+                Verdict::Disabled(reason) => return Ok(Reservation::Disabled(reason)),
+                Verdict::OverTree(reason) => return Ok(Reservation::OverTree(reason)),
+                Verdict::Exhausted(reason) => {
+                    set_scope_tx(tx, agent, scope, Some(&reason), now)?;
+                    return Ok(Reservation::Exhausted(reason.text));
                 }
-            }
-            let (stored_day, used, epoch): (String, i64, i64) =
-                (usage.get(0), usage.get(1), usage.get(2));
-            let same_day = stored_day == day;
-            let used = if same_day { used } else { 0 };
-            if used + cost > budget {
-                let reason = ScopeReason::daily_budget(
-                    &crate::core::units::format_milli(used),
-                    &crate::core::units::format_milli(budget),
-                );
-                set_scope_tx(tx, agent, scope, Some(&reason), now)?;
-                return Ok(Reservation::Exhausted(reason.text));
-            }
-            let epoch = if same_day { epoch } else { epoch + 1 };
+                Verdict::Reserve(after) => after,
+            };
+            let epoch = after.epoch;
             tx.query_typed(
                 "UPDATE agent_usage SET day = $2, used_milli = $3, epoch = $4 WHERE agent = $1",
                 &[
                     (&agent, Type::TEXT),
-                    (&day, Type::TEXT),
-                    (&(used + cost), Type::INT8),
+                    (&after.day, Type::TEXT),
+                    (&after.used, Type::INT8),
                     (&epoch, Type::INT8),
                 ],
             )?;
@@ -269,15 +263,7 @@ impl BudgetStore for PgStore {
     }
 
     fn release(&mut self, t: &Ticket) -> Result<()> {
-        self.write_one(
-                "UPDATE agent_usage SET used_milli = GREATEST(0, used_milli - $1) WHERE agent = $2 AND day = $3 AND epoch = $4",
-                &[
-                    (&t.cost, Type::INT8),
-                    (&t.agent, Type::TEXT),
-                    (&t.day, Type::TEXT),
-                    (&t.epoch, Type::INT8),
-                ],
-        )?;
+        self.write_one(RELEASE, &ticket(t))?;
         Ok(())
     }
 
@@ -299,6 +285,21 @@ impl BudgetStore for PgStore {
             Ok(enabled)
         })
     }
+}
+
+/// Gives a ticket back into the usage it was counted in (its day, no reset since), never
+/// below zero: `$1` cost, `$2` agent, `$3` day, `$4` epoch ([`ticket`]).
+pub(super) const RELEASE: &str = "UPDATE agent_usage SET used_milli = GREATEST(0, used_milli - $1) \
+     WHERE agent = $2 AND day = $3 AND epoch = $4";
+
+/// [`RELEASE`]'s parameters.
+pub(super) fn ticket(t: &Ticket) -> [Param<'_>; 4] {
+    [
+        (&t.cost, Type::INT8),
+        (&t.agent, Type::TEXT),
+        (&t.day, Type::TEXT),
+        (&t.epoch, Type::INT8),
+    ]
 }
 
 fn set_scope_tx(

@@ -19,6 +19,7 @@ use super::rows::{ACTIVE, SUPERVISED, get_tx};
 use super::{PgStore, events};
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, RunStatus, Transition};
+use crate::store::rows::{self, QUEUE_HEADS, small};
 use crate::store::sql::{QUEUED, RUNNING};
 use crate::store::{Limits, Load, QueueHead, QueueStart};
 
@@ -34,10 +35,6 @@ pub(super) fn lock_queue(tx: &mut Transaction<'_>) -> Result<()> {
         &[(&QUEUE_LOCK, Type::INT8)],
     )?;
     Ok(())
-}
-
-fn small(v: i64) -> u32 {
-    v.clamp(0, i64::from(u32::MAX)) as u32
 }
 
 /// The slots supervised runs take, by job and depth, and how many of them are `$1`'s.
@@ -59,14 +56,8 @@ fn load_tx(tx: &mut Transaction<'_>, host: &str) -> Result<Load> {
 fn load_of(rows: &[postgres::Row]) -> Load {
     let mut load = Load::default();
     for r in rows {
-        let (job, depth, n, here): (String, i64, i64, i64) =
-            (r.get(0), r.get(1), r.get(2), r.get(3));
-        let (depth, n) = (small(depth), small(n));
-        if depth == 0 {
-            load.top_level += small(here);
-        }
-        *load.by_depth.entry(depth).or_default() += n;
-        *load.by_job.entry(job).or_default() += n;
+        let (depth, n, here) = (small(r.get(1), 0), small(r.get(2), 0), small(r.get(3), 0));
+        load.add(r.get(0), depth, n, here);
     }
     load
 }
@@ -151,22 +142,10 @@ impl PgStore {
     }
 
     pub(super) fn heads(&self) -> Result<Vec<QueueHead>> {
-        Ok(self
-            .query(
-                &format!(
-                    "SELECT min(id), job, depth, count(*) FROM runs WHERE {ACTIVE} AND {QUEUED} \
-                     GROUP BY job, depth ORDER BY min(id)"
-                ),
-                &[],
-            )?
+        self.query(QUEUE_HEADS, &[])?
             .iter()
-            .map(|r| QueueHead {
-                id: r.get(0),
-                job: r.get(1),
-                depth: small(r.get(2)),
-                waiting: small(r.get(3)),
-            })
-            .collect())
+            .map(rows::head_of)
+            .collect()
     }
 
     pub(super) fn slots_taken(&self) -> Result<Load> {
@@ -224,8 +203,7 @@ fn start_tx(
     let Some(run) = get_tx(tx, id)?.filter(|r| r.status == RunStatus::Queued) else {
         return Ok(QueueStart::NotQueued);
     };
-    let load = load_tx(tx, host)?;
-    let full = |taken: u32, limit: Option<u32>| limit.is_some_and(|l| taken >= l);
+    let fits = load_tx(tx, host)?.fits(&run.job, run.depth, limits);
     let held = tx
         .query_typed_opt(
             &format!(
@@ -235,17 +213,7 @@ fn start_tx(
             &[(&run.job, Type::TEXT), (&lock_name, Type::TEXT)],
         )?
         .is_some();
-    if held
-        || (run.depth == 0 && full(load.top_level, limits.max_running))
-        || full(
-            load.by_depth.get(&run.depth).copied().unwrap_or(0),
-            limits.depth,
-        )
-        || full(
-            load.by_job.get(&run.job).copied().unwrap_or(0),
-            Some(limits.concurrency),
-        )
-    {
+    if held || !fits {
         return Ok(QueueStart::Full);
     }
     // A claim that takes no queue lock (a tick's, a `force`) may have taken the lease

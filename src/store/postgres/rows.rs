@@ -7,6 +7,7 @@ use postgres::{Row, Transaction};
 use super::events;
 use crate::core::error::{Error, Result};
 use crate::core::run::{NewRun, RunRecord, RunStatus, Transition};
+use crate::store::encode::{NewRunColumns, created_detail};
 use crate::store::rows::{self, Cells, RunCol};
 use crate::store::sql::{cat_into, const_text};
 
@@ -67,36 +68,6 @@ pub(super) fn get_tx(tx: &mut Transaction<'_>, id: i64) -> Result<Option<RunReco
     .transpose()
 }
 
-/// The run-control columns of a new run, as stored: its trigger, attempt (at least 1),
-/// variables (JSON, NULL when none), depth and metadata (JSON).
-pub(super) struct Control {
-    pub trigger: &'static str,
-    pub attempt: i64,
-    pub env: Option<String>,
-    pub depth: i64,
-    pub metadata: Option<String>,
-}
-
-impl Control {
-    pub fn of(new: &NewRun) -> Result<Control> {
-        Ok(Control {
-            trigger: new.effective_trigger().as_str(),
-            attempt: i64::from(new.attempt.max(1)),
-            env: if new.env.is_empty() {
-                None
-            } else {
-                Some(serde_json::to_string(&new.env)?)
-            },
-            depth: i64::from(new.depth),
-            metadata: new
-                .metadata
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()?,
-        })
-    }
-}
-
 /// Inserts a new run in `status` on `host`, with its log path under `logs` (`.../JOB/`),
 /// and for a scheduled run (`last_slot`) its claim of the slot and the job's new slot,
 /// then its first event; the new record, or `None` when the slot was claimed already (or
@@ -108,7 +79,7 @@ pub(super) fn insert_tx(
     status: RunStatus,
     host: Option<&str>,
 ) -> Result<Option<RunRecord>> {
-    let c = Control::of(new)?;
+    let c = NewRunColumns::of(new)?;
     let st = status.as_str();
     let Some(row) = tx.query_typed_opt(
         &format!(
@@ -144,6 +115,8 @@ pub(super) fn insert_tx(
         return Ok(None);
     };
     let run = from_row(&row)?;
+    let mut detail = created_detail(new);
+    detail["host"] = host.into();
     if let Some(slot) = new.last_slot {
         tx.query_typed(
             "INSERT INTO jobs (name, first_seen, last_slot) VALUES ($1, $2, $2) \
@@ -162,10 +135,7 @@ pub(super) fn insert_tx(
             reason: new.reason.clone(),
             by: new.by.clone(),
         },
-        &serde_json::json!({
-            "forced": new.forced, "scheduled_for": new.scheduled_for,
-            "trigger": new.effective_trigger(), "host": host,
-        }),
+        &detail,
     )?;
     Ok(Some(run))
 }

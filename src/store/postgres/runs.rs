@@ -10,24 +10,18 @@ use postgres::Transaction;
 use postgres::types::Type;
 
 use super::PgStore;
+use super::budget::{RELEASE, ticket};
 use super::events::{self, NEXT_ID};
-use super::rows::{ACTIVE, COLUMNS, Control, SUPERVISED, from_row, get_tx, insert_tx, rows};
+use super::rows::{ACTIVE, COLUMNS, SUPERVISED, from_row, get_tx, insert_tx, rows};
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
+use crate::store::encode::{EndColumns, NewRunColumns, created_detail, ended_detail};
+use crate::store::rows::{self, HeldCol};
 use crate::store::sql::{QUEUED, RUN_STARTED_VALUE, RUNNING, RUNNING_VALUE, SUCCEEDED};
 use crate::store::{
     Claim, Enqueued, Limits, Load, QueueHead, QueueStart, RunCount, RunQuery, RunStore,
 };
-
-/// A list as a JSON column: NULL when empty.
-fn json_list<T: serde::Serialize>(items: &[T]) -> Result<Option<String>> {
-    Ok(if items.is_empty() {
-        None
-    } else {
-        Some(serde_json::to_string(items)?)
-    })
-}
 
 /// Where the logs of `job`'s runs go: `DIR/logs/JOB/` (the run's id and `.log` follow).
 pub(super) fn logs_of(store: &PgStore, job: &str) -> String {
@@ -71,13 +65,11 @@ impl RunStore for PgStore {
     /// the events lock is the last lock taken.
     fn claim_run(&mut self, new: &NewRun) -> Result<Claim> {
         let logs = logs_of(self, &new.job);
-        let detail = serde_json::json!({
-            "forced": new.forced, "scheduled_for": new.scheduled_for,
-            "trigger": new.effective_trigger(), "host": self.host,
-        })
-        .to_string();
+        let mut detail = created_detail(new);
+        detail["host"] = self.host.clone().into();
+        let detail = detail.to_string();
         let host = self.host.clone();
-        let c = Control::of(new)?;
+        let c = NewRunColumns::of(new)?;
         let actor = new.by.to_wire();
         for _ in 0..5 {
             if let Some(c) = refusal(self, new)? {
@@ -497,70 +489,22 @@ impl RunStore for PgStore {
 fn finish_tx(tx: &mut Transaction<'_>, id: i64, end: &RunEnd) -> Result<Option<RunRecord>> {
     // The row is locked for the rest of the transaction: a racing close waits, then finds
     // it closed.
-    let Some(cur) = tx.query_typed_opt(
+    let Some(row) = tx.query_typed_opt(
         &format!(
-            "SELECT agent, model, cost_milli, reserve_day, COALESCE(reserve_epoch, 0), pgid IS NULL AND agent_starting IS NULL, \
-             status FROM runs WHERE id = $1 AND {ACTIVE} FOR UPDATE"
+            "SELECT {} FROM runs WHERE id = $1 AND {ACTIVE} FOR UPDATE",
+            HeldCol::LIST
         ),
         &[(&id, Type::INT8)],
     )?
     else {
         return Ok(None);
     };
-    let before: String = cur.get(6);
-    let before = RunStatus::parse(&before)
-        .ok_or_else(|| Error::State(format!("run {id} has an unknown status {before:?}")))?;
-    let (agent, model, cost): (Option<String>, Option<String>, Option<i64>) =
-        (cur.get(0), cur.get(1), cur.get(2));
-    let reserve_day: Option<String> = cur.get(3);
-    let epoch: i64 = cur.get(4);
-    let unstarted: bool = cur.get(5);
-    let mut refunded = false;
-    if end.status == RunStatus::Lost
-        && end.refund_unstarted
-        && unstarted
-        && let (Some(a), Some(day), Some(c)) = (&agent, &reserve_day, cost)
-    {
-        // Never started, so never spent: given back in the transaction that closes the
-        // run, so exactly once, and only into the usage it was counted in.
-        tx.query_typed(
-            "UPDATE agent_usage SET used_milli = GREATEST(0, used_milli - $1) WHERE agent = $2 AND day = $3 AND epoch = $4",
-            &[
-                (&c, Type::INT8),
-                (a, Type::TEXT),
-                (day, Type::TEXT),
-                (&epoch, Type::INT8),
-            ],
-        )?;
-        refunded = true;
+    let held = rows::held_of(&row)?;
+    let from = held.status;
+    let c = EndColumns::of(end, held)?;
+    if let Some(t) = &c.closing.refund {
+        tx.query_typed(RELEASE, &ticket(t))?;
     }
-    let (agent, model, cost_milli) = if end.status == RunStatus::Lost {
-        (agent, model, if refunded { None } else { cost })
-    } else {
-        (
-            end.usage.agent.clone(),
-            end.usage.model.clone(),
-            end.usage.cost_milli,
-        )
-    };
-    let attempts = if end.attempts.is_empty() {
-        None
-    } else {
-        Some(serde_json::to_string(&end.attempts)?)
-    };
-    // The workspace an end carries replaces the one recorded (its worktree on disk when
-    // kept); without one, what is recorded stays.
-    let workspace = end
-        .workspace
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()?;
-    let worktree = end
-        .workspace
-        .as_ref()
-        .and_then(|w| w.kept.then(|| w.path.clone()));
-    let (changes, hooks) = (json_list(&end.changes)?, json_list(&end.hooks)?);
-    let survivors = json_list(&end.survivors)?;
     let status = end.status.as_str();
     let row = tx.query_typed_one(
         "UPDATE runs SET status = $1, ended_at = $2, duration_ms = GREATEST(0, $2 - started_at), exit_code = $3, \
@@ -577,22 +521,22 @@ fn finish_tx(tx: &mut Transaction<'_>, id: i64, end: &RunEnd) -> Result<Option<R
             (&end.signal, Type::INT8),
             (&end.error, Type::TEXT),
             (&end.usage.role, Type::TEXT),
-            (&agent, Type::TEXT),
-            (&model, Type::TEXT),
+            (&c.closing.agent, Type::TEXT),
+            (&c.closing.model, Type::TEXT),
             (&end.usage.scope, Type::TEXT),
-            (&cost_milli, Type::INT8),
+            (&c.closing.cost_milli, Type::INT8),
             (&end.usage.cost_usd, Type::FLOAT8),
             (&end.usage.input_tokens, Type::INT8),
             (&end.usage.output_tokens, Type::INT8),
             (&end.usage.num_turns, Type::INT8),
-            (&attempts, Type::TEXT),
+            (&c.attempts, Type::TEXT),
             (&id, Type::INT8),
             (&end.usage.tool_calls, Type::INT8),
-            (&survivors, Type::TEXT),
-            (&workspace, Type::TEXT),
-            (&worktree, Type::TEXT),
-            (&changes, Type::TEXT),
-            (&hooks, Type::TEXT),
+            (&c.survivors, Type::TEXT),
+            (&c.workspace, Type::TEXT),
+            (&c.worktree, Type::TEXT),
+            (&c.changes, Type::TEXT),
+            (&c.hooks, Type::TEXT),
         ],
     )?;
     let job: String = row.get(0);
@@ -603,15 +547,12 @@ fn finish_tx(tx: &mut Transaction<'_>, id: i64, end: &RunEnd) -> Result<Option<R
         &job,
         id,
         &Transition {
-            from: Some(before),
+            from: Some(from),
             to: end.status,
             reason: end.error.clone(),
             by: end.by.clone(),
         },
-        &serde_json::json!({
-            "status": end.status, "exit_code": end.exit_code, "signal": end.signal,
-            "duration_ms": duration, "error": end.error,
-        }),
+        &ended_detail(end, duration),
     )?;
     get_tx(tx, id)
 }

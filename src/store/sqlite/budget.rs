@@ -10,7 +10,9 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::SqliteStore;
 use super::events::append_tx;
-use crate::core::budget::{ReasonKind, ScopeReason};
+use crate::core::budget::{
+    ReasonKind, Reserving, ScopeReason, Usage, Verdict, day_in_force, verdict,
+};
 use crate::core::error::Result;
 use crate::core::run::EventKind;
 use crate::store::{BudgetStore, MetaStore, Reservation, ReserveRequest, ScopeState, Ticket};
@@ -36,10 +38,7 @@ impl BudgetStore for SqliteStore {
     fn roll_budget_day(&mut self, day: &str, now: i64, cooldown_ms: i64) -> Result<String> {
         // Cheap read first: the common case is "same day, nothing cooled down".
         let stored = self.get_meta("budget_day")?;
-        let day = match &stored {
-            Some(s) if s.as_str() > day => s.clone(),
-            _ => day.to_string(),
-        };
+        let day = day_in_force(stored.as_deref(), day).to_string();
         let day = day.as_str();
         let due_cooldowns: i64 = self.conn.query_row(
             &format!(
@@ -60,10 +59,7 @@ impl BudgetStore for SqliteStore {
                 r.get(0)
             })
             .optional()?;
-        let day = match &stored {
-            Some(s) if s.as_str() > day => s.as_str(),
-            _ => day,
-        };
+        let day = day_in_force(stored.as_deref(), day);
         if stored.as_deref() != Some(day) {
             let enabled = enable_scopes(&tx, ReasonKind::clears_at_new_day, None, None)?;
             tx.execute(
@@ -206,54 +202,56 @@ impl BudgetStore for SqliteStore {
             [agent, scope],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        if enabled == 0 {
-            return Ok(Reservation::Disabled(
-                reason.unwrap_or_else(|| "disabled".into()),
-            ));
-        }
-        let used: i64 = tx
+        // An agent without a counter yet gets one only when a reservation is taken.
+        let usage = tx
             .query_row(
-                "SELECT used_milli FROM agent_usage WHERE agent = ?1 AND day = ?2",
-                [agent, day],
-                |r| r.get(0),
+                "SELECT day, used_milli, epoch FROM agent_usage WHERE agent = ?1",
+                [agent],
+                |r| {
+                    Ok(Usage {
+                        day: r.get(0)?,
+                        used: r.get(1)?,
+                        epoch: r.get(2)?,
+                    })
+                },
             )
             .optional()?
-            .unwrap_or(0);
-        for &(root, limit) in tree {
-            // What the tree below `root` (and `root` itself) holds: the cost noted on each
-            // of its runs, charged or still reserved.
-            let held: i64 = tx.query_row(
+            .unwrap_or_else(|| Usage::fresh(day));
+        let reserving = Reserving {
+            enabled: enabled != 0,
+            reason,
+            usage: &usage,
+            day,
+            cost,
+            budget,
+            tree,
+        };
+        // What the tree below `root` (and `root` itself) holds: the cost noted on each of
+        // its runs, charged or still reserved.
+        let held = |root: i64| {
+            tx.query_row(
                 "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION SELECT r.id FROM runs r JOIN sub ON r.parent_run_id = sub.id) \
                  SELECT COALESCE(SUM(cost_milli), 0) FROM runs WHERE id IN (SELECT id FROM sub)",
                 [root],
-                |r| r.get(0),
-            )?;
-            if held + cost > limit {
-                return Ok(Reservation::OverTree(format!(
-                    "quota_exhausted: tree budget reached ({} of {} for the tree of run {root})",
-                    crate::core::units::format_milli(held),
-                    crate::core::units::format_milli(limit)
-                )));
+                |r| r.get::<_, i64>(0),
+            )
+        };
+        let after = match verdict(&reserving, held)? {
+            Verdict::Disabled(reason) => return Ok(Reservation::Disabled(reason)),
+            Verdict::OverTree(reason) => return Ok(Reservation::OverTree(reason)),
+            Verdict::Exhausted(reason) => {
+                set_scope_tx(&tx, agent, scope, Some(&reason), now)?;
+                tx.commit()?;
+                return Ok(Reservation::Exhausted(reason.text));
             }
-        }
-        if used + cost > budget {
-            let reason = ScopeReason::daily_budget(
-                &crate::core::units::format_milli(used),
-                &crate::core::units::format_milli(budget),
-            );
-            set_scope_tx(&tx, agent, scope, Some(&reason), now)?;
-            tx.commit()?;
-            return Ok(Reservation::Exhausted(reason.text));
-        }
-        let epoch: i64 = tx.query_row(
-            "INSERT INTO agent_usage (agent, day, used_milli) VALUES (?1, ?2, ?3) \
-             ON CONFLICT(agent) DO UPDATE SET \
-               epoch = CASE WHEN day = excluded.day THEN epoch ELSE epoch + 1 END, \
-               used_milli = CASE WHEN day = excluded.day THEN used_milli + excluded.used_milli ELSE excluded.used_milli END, \
-               day = excluded.day \
-             RETURNING epoch",
-            params![agent, day, cost],
-            |r| r.get(0),
+            Verdict::Reserve(after) => after,
+        };
+        let epoch = after.epoch;
+        tx.execute(
+            "INSERT INTO agent_usage (agent, day, used_milli, epoch) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT(agent) DO UPDATE SET day = excluded.day, used_milli = excluded.used_milli, \
+             epoch = excluded.epoch",
+            params![agent, after.day, after.used, epoch],
         )?;
         if let Some((run_id, model)) = for_run {
             tx.execute(
@@ -272,11 +270,7 @@ impl BudgetStore for SqliteStore {
     }
 
     fn release(&mut self, t: &Ticket) -> Result<()> {
-        self.conn.execute(
-            "UPDATE agent_usage SET used_milli = MAX(0, used_milli - ?1) WHERE agent = ?2 AND day = ?3 AND epoch = ?4",
-            params![t.cost, t.agent, t.day, t.epoch],
-        )?;
-        Ok(())
+        release_tx(&self.conn, t)
     }
 
     fn reset_budgets(&mut self, agent: Option<&str>, now: i64) -> Result<Vec<(String, String)>> {
@@ -299,6 +293,16 @@ impl BudgetStore for SqliteStore {
         tx.commit()?;
         Ok(enabled)
     }
+}
+
+/// Gives `t` back into the usage it was counted in (its day, no reset since), never
+/// below zero.
+pub(super) fn release_tx(conn: &rusqlite::Connection, t: &Ticket) -> Result<()> {
+    conn.execute(
+        "UPDATE agent_usage SET used_milli = MAX(0, used_milli - ?1) WHERE agent = ?2 AND day = ?3 AND epoch = ?4",
+        params![t.cost, t.agent, t.day, t.epoch],
+    )?;
+    Ok(())
 }
 
 fn set_scope_tx(

@@ -3,8 +3,6 @@
 //! and what a run's supervisor is asked to do. Each change is one transaction with its
 //! event.
 
-use std::collections::HashMap;
-
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
@@ -12,6 +10,7 @@ use super::events::append_transition;
 use super::runs::{ACTIVE, COLUMNS, SUPERVISED, from_row, get_tx, lease_holder};
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, RunRecord, RunStatus, Transition};
+use crate::store::rows::{self, QUEUE_HEADS, small};
 use crate::store::sql::{QUEUED, RUNNING};
 use crate::store::{Limits, Load, QueueHead, QueueStart};
 
@@ -89,18 +88,8 @@ impl SqliteStore {
     }
 
     pub(super) fn heads(&self) -> Result<Vec<QueueHead>> {
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT min(id), job, depth, count(*) FROM runs WHERE {ACTIVE} AND {QUEUED} \
-             GROUP BY job, depth ORDER BY min(id)"
-        ))?;
-        let rows = st.query_map([], |r| {
-            Ok(QueueHead {
-                id: r.get(0)?,
-                job: r.get(1)?,
-                depth: r.get::<_, i64>(2)?.clamp(0, u32::MAX as i64) as u32,
-                waiting: r.get::<_, i64>(3)?.clamp(0, u32::MAX as i64) as u32,
-            })
-        })?;
+        let mut st = self.conn.prepare_cached(QUEUE_HEADS)?;
+        let rows = st.query_map([], |r| rows::head_of(r))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -131,17 +120,7 @@ impl SqliteStore {
         let Some(run) = get_tx(&tx, id)?.filter(|r| r.status == RunStatus::Queued) else {
             return Ok(QueueStart::NotQueued);
         };
-        let load = load_of(&tx)?;
-        let full = |taken: u32, limit: Option<u32>| limit.is_some_and(|l| taken >= l);
-        if (run.depth == 0 && full(load.top_level, limits.max_running))
-            || full(
-                load.by_depth.get(&run.depth).copied().unwrap_or(0),
-                limits.depth,
-            )
-            || full(
-                load.by_job.get(&run.job).copied().unwrap_or(0),
-                Some(limits.concurrency),
-            )
+        if !load_of(&tx)?.fits(&run.job, run.depth, limits)
             || lease_holder(&tx, &run.job, lock_name)?.is_some()
         {
             return Ok(QueueStart::Full);
@@ -179,24 +158,16 @@ fn load_of(conn: &rusqlite::Connection) -> Result<Load> {
     let mut st = conn.prepare_cached(&format!(
         "SELECT job, depth, count(*) FROM runs WHERE {SUPERVISED} GROUP BY job, depth"
     ))?;
-    let mut load = Load {
-        top_level: 0,
-        by_depth: HashMap::new(),
-        by_job: HashMap::new(),
-    };
+    let mut load = Load::default();
     for row in st.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?.clamp(0, u32::MAX as i64) as u32,
-            r.get::<_, i64>(2)?.clamp(0, u32::MAX as i64) as u32,
+            small(r.get(1)?, 0),
+            small(r.get(2)?, 0),
         ))
     })? {
         let (job, depth, n) = row?;
-        if depth == 0 {
-            load.top_level += n;
-        }
-        *load.by_depth.entry(depth).or_default() += n;
-        *load.by_job.entry(job).or_default() += n;
+        load.add(job, depth, n, n);
     }
     Ok(load)
 }

@@ -5,22 +5,16 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::SqliteStore;
+use super::budget::release_tx;
 use super::events::append_transition;
 pub(super) use super::rows::{ACTIVE, COLUMNS, SUPERVISED, from_row};
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
+use crate::store::encode::{EndColumns, NewRunColumns, created_detail, ended_detail};
+use crate::store::rows::{self, HeldCol};
 use crate::store::sql::{QUEUED, SUCCEEDED};
 use crate::store::{Claim, Enqueued, RunCount, RunQuery, RunStore};
-
-/// A list as a JSON column: NULL when empty.
-fn json_list<T: serde::Serialize>(items: &[T]) -> Result<Option<String>> {
-    Ok(if items.is_empty() {
-        None
-    } else {
-        Some(serde_json::to_string(items)?)
-    })
-}
 
 pub(super) fn get_tx(tx: &Transaction<'_>, id: i64) -> Result<Option<RunRecord>> {
     Ok(tx
@@ -39,12 +33,7 @@ pub(super) fn insert_tx(
     new: &NewRun,
     status: RunStatus,
 ) -> Result<i64> {
-    let env = json_list(&new.env)?;
-    let metadata = new
-        .metadata
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()?;
+    let c = NewRunColumns::of(new)?;
     tx.prepare_cached(
         "INSERT INTO runs (job, status, forced, scheduled_for, started_at, supervisor_pid, scope, lock_name, \
          trigger_kind, parent_run_id, depth, attempt, retry_of, prompt, env, metadata) \
@@ -59,14 +48,14 @@ pub(super) fn insert_tx(
         new.supervisor_pid,
         new.scope,
         new.lock_name,
-        new.effective_trigger().as_str(),
+        c.trigger,
         new.parent_run_id,
-        new.depth,
-        new.attempt.max(1),
+        c.depth,
+        c.attempt,
         new.retry_of,
         new.prompt,
-        env,
-        metadata
+        c.env,
+        c.metadata
     ])?;
     let id = tx.last_insert_rowid();
     let log_path = dir.join("logs").join(&new.job).join(format!("{id}.log"));
@@ -92,7 +81,7 @@ pub(super) fn insert_tx(
             reason: new.reason.clone(),
             by: new.by.clone(),
         },
-        &serde_json::json!({"forced": new.forced, "scheduled_for": new.scheduled_for, "trigger": new.effective_trigger()}),
+        &created_detail(new),
     )?;
     Ok(id)
 }
@@ -126,65 +115,24 @@ pub(super) fn lease_holder(
 /// Closes run `id` once (from any state that is not an end), with its end event; the
 /// closed record, or `None` when it was closed already.
 pub(super) fn close_tx(tx: &Transaction<'_>, id: i64, end: &RunEnd) -> Result<Option<RunRecord>> {
-    let Some(before) = get_tx(tx, id)?.filter(|r| !r.status.is_end()) else {
+    let held = tx
+        .query_row(
+            &format!(
+                "SELECT {} FROM runs WHERE id = ?1 AND {ACTIVE}",
+                HeldCol::LIST
+            ),
+            [id],
+            |r| rows::held_of(r),
+        )
+        .optional()?;
+    let Some(held) = held else {
         return Ok(None);
     };
-    let mut refunded = false;
-    if end.status == RunStatus::Lost && end.refund_unstarted {
-        // A reservation for an agent call that never started was never spent; giving it
-        // back in the same transaction that closes the run makes it happen exactly once,
-        // and only into the usage it was counted in (same day, no reset since).
-        let unstarted: Option<(String, String, i64, i64)> = tx
-            .query_row(
-                &format!(
-                    "SELECT agent, reserve_day, cost_milli, COALESCE(reserve_epoch, 0) FROM runs WHERE id = ?1 \
-                     AND {ACTIVE} AND reserve_day IS NOT NULL AND pgid IS NULL AND agent_starting IS NULL \
-                     AND agent IS NOT NULL AND cost_milli IS NOT NULL"
-                ),
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
-        if let Some((agent, day, cost, epoch)) = unstarted {
-            tx.execute(
-                "UPDATE agent_usage SET used_milli = MAX(0, used_milli - ?1) WHERE agent = ?2 AND day = ?3 AND epoch = ?4",
-                params![cost, agent, day, epoch],
-            )?;
-            refunded = true;
-        }
+    let from = held.status;
+    let c = EndColumns::of(end, held)?;
+    if let Some(t) = &c.closing.refund {
+        release_tx(tx, t)?;
     }
-    // A lost run keeps the agent and cost it was charged, so history adds up to usage.
-    let (agent, model, cost_milli) = if end.status == RunStatus::Lost {
-        (
-            before.usage.agent.clone(),
-            before.usage.model.clone(),
-            if refunded {
-                None
-            } else {
-                before.usage.cost_milli
-            },
-        )
-    } else {
-        (
-            end.usage.agent.clone(),
-            end.usage.model.clone(),
-            end.usage.cost_milli,
-        )
-    };
-    let attempts = if end.attempts.is_empty() {
-        None
-    } else {
-        Some(serde_json::to_string(&end.attempts)?)
-    };
-    let workspace = end
-        .workspace
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()?;
-    let worktree = end
-        .workspace
-        .as_ref()
-        .and_then(|w| w.kept.then(|| w.path.clone()));
     let n = tx.execute(
         &format!(
             "UPDATE runs SET status = ?1, ended_at = ?2, duration_ms = MAX(0, ?2 - started_at), exit_code = ?3, \
@@ -201,22 +149,22 @@ pub(super) fn close_tx(tx: &Transaction<'_>, id: i64, end: &RunEnd) -> Result<Op
             end.signal,
             end.error,
             end.usage.role,
-            agent,
-            model,
+            c.closing.agent,
+            c.closing.model,
             end.usage.scope,
-            cost_milli,
+            c.closing.cost_milli,
             end.usage.cost_usd,
             end.usage.input_tokens,
             end.usage.output_tokens,
             end.usage.num_turns,
-            attempts,
+            c.attempts,
             id,
             end.usage.tool_calls,
-            json_list(&end.survivors)?,
-            workspace,
-            worktree,
-            json_list(&end.changes)?,
-            json_list(&end.hooks)?,
+            c.survivors,
+            c.workspace,
+            c.worktree,
+            c.changes,
+            c.hooks,
         ],
     )?;
     if n != 1 {
@@ -229,15 +177,12 @@ pub(super) fn close_tx(tx: &Transaction<'_>, id: i64, end: &RunEnd) -> Result<Op
         &closed.job,
         id,
         &Transition {
-            from: Some(before.status),
+            from: Some(from),
             to: end.status,
             reason: end.error.clone(),
             by: end.by.clone(),
         },
-        &serde_json::json!({
-            "status": end.status, "exit_code": end.exit_code, "signal": end.signal,
-            "duration_ms": closed.duration_ms, "error": end.error,
-        }),
+        &ended_detail(end, closed.duration_ms),
     )?;
     Ok(Some(closed))
 }
