@@ -388,6 +388,15 @@ impl Default for RunRecord {
     }
 }
 
+/// How the lease key of one `jobctl ask` call starts (`ask/PID-NANOS`).
+pub const ASK_LEASE_PREFIX: &str = "ask/";
+
+/// Whether a run under the lease `lock_name` holds a lease of its own (an ask's: each call
+/// its own, taken once), rather than one of its job's, which its job's runs take in turn.
+pub fn is_own_lease(lock_name: Option<&str>) -> bool {
+    lock_name.is_some_and(|l| l.starts_with(ASK_LEASE_PREFIX))
+}
+
 impl RunRecord {
     /// The name of the lock that is held while this run runs.
     pub fn lock_key(&self) -> &str {
@@ -649,6 +658,16 @@ mod tests {
             Trigger::of_row(Some(Trigger::Retry), true, "ask", Some("ask/1")),
             Trigger::Retry,
             "a recorded trigger stands"
+        );
+    }
+
+    #[test]
+    fn only_an_asks_lease_is_its_own() {
+        assert!(is_own_lease(Some("ask/12-34")));
+        assert!(!is_own_lease(Some("job@2")) && !is_own_lease(None));
+        assert!(
+            !is_own_lease(Some("asking")),
+            "a job may be named ask-something"
         );
     }
 

@@ -13,7 +13,7 @@ use crate::core::budget::{
     ReasonKind, Reserving, ScopeReason, Usage, Verdict, day_in_force, verdict,
 };
 use crate::core::error::Result;
-use crate::core::run::EventKind;
+use crate::store::encode::NewEvent;
 use crate::store::{BudgetStore, MetaStore, Reservation, ReserveRequest, ScopeState, Ticket};
 
 /// The advisory lock key of the budget day's rollover ("budget" in ASCII).
@@ -79,21 +79,15 @@ impl BudgetStore for PgStore {
                     &[(&day, Type::TEXT)],
                 )?;
                 if stored.is_some() {
-                    news.push((
-                        EventKind::BudgetReset,
-                        serde_json::json!({"why": "new budget day", "day": day, "enabled": enabled}),
-                    ));
+                    news.push(NewEvent::new_budget_day(now, &day, &enabled));
                 }
             }
             let cooled = enable_scopes(tx, ReasonKind::clears_after_cooldown, None, Some(before))?;
             if !cooled.is_empty() {
-                news.push((
-                    EventKind::ScopesEnabled,
-                    serde_json::json!({"why": "provider cooldown passed", "scopes": cooled}),
-                ));
+                news.push(NewEvent::cooled(now, &cooled));
             }
-            for (kind, detail) in news {
-                events::append_tx(tx, now, kind, None, None, &detail)?;
+            for e in &news {
+                events::append_tx(tx, e)?;
             }
             Ok(day)
         })
@@ -274,14 +268,7 @@ impl BudgetStore for PgStore {
                 "UPDATE agent_usage SET used_milli = 0, epoch = epoch + 1 WHERE $1::text IS NULL OR agent = $1",
                 &[(&agent, Type::TEXT)],
             )?;
-            events::append_tx(
-                tx,
-                now,
-                EventKind::BudgetReset,
-                None,
-                None,
-                &serde_json::json!({"why": "jobctl reset budgets", "agent": agent, "enabled": enabled}),
-            )?;
+            events::append_tx(tx, &NewEvent::budgets_reset(now, agent, &enabled))?;
             Ok(enabled)
         })
     }
@@ -333,19 +320,7 @@ fn set_scope_tx(
         )?
         .len();
     if n > 0 {
-        let kind = if enabled {
-            EventKind::ScopeEnabled
-        } else {
-            EventKind::ScopeDisabled
-        };
-        events::append_tx(
-            tx,
-            now,
-            kind,
-            None,
-            None,
-            &serde_json::json!({"agent": agent, "scope": scope, "reason": reason}),
-        )?;
+        events::append_tx(tx, &NewEvent::scope_set(now, agent, scope, reason))?;
     }
     Ok(n > 0)
 }

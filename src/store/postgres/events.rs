@@ -15,9 +15,10 @@
 use postgres::types::Type;
 use postgres::{Row, Transaction};
 
-use super::PgStore;
+use super::{Param, PgStore};
 use crate::core::error::Result;
-use crate::core::run::{EventKind, RunStatus, Transition};
+use crate::core::run::EventKind;
+use crate::store::encode::NewEvent;
 use crate::store::rows::{self, EventCol};
 use crate::store::sql::{cat_into, const_text};
 use crate::store::{Event, EventStore};
@@ -42,68 +43,29 @@ fn insert_sql() -> String {
 /// An event's SELECT: its columns, in order.
 const SELECT: &str = const_text!(cat_into, &["SELECT ", EventCol::LIST, " FROM events"]);
 
-/// Appends an event in the caller's transaction: its last write (see the module doc).
-pub(super) fn append_tx(
-    tx: &mut Transaction<'_>,
-    at: i64,
-    kind: EventKind,
-    job: Option<&str>,
-    run_id: Option<i64>,
-    detail: &serde_json::Value,
-) -> Result<()> {
-    append_full(tx, at, kind, job, run_id, detail, None)
+/// Appends `e` in the caller's transaction: its last write (see the module doc).
+pub(super) fn append_tx(tx: &mut Transaction<'_>, e: &NewEvent<'_>) -> Result<()> {
+    with_params(e, |p| {
+        tx.query_typed(&insert_sql(), p)?;
+        Ok(())
+    })
 }
 
-/// Appends the event of a run's change of state, in the caller's transaction: its last
-/// write.
-pub(super) fn append_transition_tx(
-    tx: &mut Transaction<'_>,
-    at: i64,
-    job: &str,
-    run_id: i64,
-    t: &Transition,
-    detail: &serde_json::Value,
-) -> Result<()> {
-    append_full(
-        tx,
-        at,
-        t.to.event_kind(t.from),
-        Some(job),
-        Some(run_id),
-        detail,
-        Some(t),
-    )
-}
-
-fn append_full(
-    tx: &mut Transaction<'_>,
-    at: i64,
-    kind: EventKind,
-    job: Option<&str>,
-    run_id: Option<i64>,
-    detail: &serde_json::Value,
-    t: Option<&Transition>,
-) -> Result<()> {
-    let detail = detail.to_string();
-    let from = t.and_then(|t| t.from).map(RunStatus::as_str);
-    let to = t.map(|t| t.to.as_str());
-    let reason = t.and_then(|t| t.reason.as_deref());
-    let actor = t.map(|t| t.by.to_wire());
-    tx.query_typed(
-        &insert_sql(),
-        &[
-            (&at, Type::INT8),
-            (&kind.as_str(), Type::TEXT),
-            (&job, Type::TEXT),
-            (&run_id, Type::INT8),
-            (&detail, Type::TEXT),
-            (&from, Type::TEXT),
-            (&to, Type::TEXT),
-            (&reason, Type::TEXT),
-            (&actor, Type::TEXT),
-        ],
-    )?;
-    Ok(())
+/// `f` given the parameters of `e`'s insert.
+fn with_params<T>(e: &NewEvent<'_>, f: impl FnOnce(&[Param<'_>]) -> Result<T>) -> Result<T> {
+    let detail = e.detail.to_string();
+    let (from, to, reason, actor) = (e.from_status(), e.to_status(), e.reason(), e.actor());
+    f(&[
+        (&e.at, Type::INT8),
+        (&e.kind.as_str(), Type::TEXT),
+        (&e.job, Type::TEXT),
+        (&e.run_id, Type::INT8),
+        (&detail, Type::TEXT),
+        (&from, Type::TEXT),
+        (&to, Type::TEXT),
+        (&reason, Type::TEXT),
+        (&actor, Type::TEXT),
+    ])
 }
 
 fn event(r: &Row) -> Result<Event> {
@@ -119,23 +81,8 @@ impl EventStore for PgStore {
         run_id: Option<i64>,
         detail: &serde_json::Value,
     ) -> Result<()> {
-        let detail = detail.to_string();
-        let none: Option<&str> = None;
-        self.write_one(
-            &insert_sql(),
-            &[
-                (&at, Type::INT8),
-                (&kind.as_str(), Type::TEXT),
-                (&job, Type::TEXT),
-                (&run_id, Type::INT8),
-                (&detail, Type::TEXT),
-                (&none, Type::TEXT),
-                (&none, Type::TEXT),
-                (&none, Type::TEXT),
-                (&none, Type::TEXT),
-            ],
-        )?;
-        Ok(())
+        let e = NewEvent::of(at, kind, job, run_id, detail.clone());
+        with_params(&e, |p| self.write_one(&insert_sql(), p).map(drop))
     }
 
     fn events(&self, kind: Option<EventKind>, limit: usize) -> Result<Vec<Event>> {

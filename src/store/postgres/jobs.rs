@@ -7,7 +7,7 @@ use postgres::types::Type;
 
 use super::{PgStore, events};
 use crate::core::error::Result;
-use crate::core::run::EventKind;
+use crate::store::encode::NewEvent;
 use crate::store::{JobState, JobStateStore};
 
 fn state(r: &Row, at: usize) -> JobState {
@@ -105,12 +105,7 @@ impl JobStateStore for PgStore {
                     &[(&slot, Type::INT8), (&name, Type::TEXT)],
                 )?;
             }
-            let kind = if paused {
-                EventKind::JobPaused
-            } else {
-                EventKind::JobResumed
-            };
-            events::append_tx(tx, now, kind, Some(name), None, &serde_json::json!({}))
+            events::append_tx(tx, &NewEvent::job_paused(now, name, paused))
         })
     }
 
@@ -120,14 +115,7 @@ impl JobStateStore for PgStore {
                 "UPDATE jobs SET first_seen = $1, last_slot = NULL, held = FALSE WHERE name = $2",
                 &[(&now, Type::INT8), (&name, Type::TEXT)],
             )?;
-            events::append_tx(
-                tx,
-                now,
-                EventKind::JobReset,
-                Some(name),
-                None,
-                &serde_json::json!({}),
-            )
+            events::append_tx(tx, &NewEvent::job_reset(now, name))
         })
     }
 }

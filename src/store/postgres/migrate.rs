@@ -7,6 +7,7 @@ use rusqlite::types::Value;
 
 use super::PgStore;
 use crate::core::error::{Error, Result};
+use crate::core::run::is_own_lease;
 use crate::store::rows::{EventCol, RunCol};
 use crate::store::sqlite::SqliteStore;
 
@@ -170,8 +171,10 @@ pub fn sqlite_to_postgres(from: &SqliteStore, to: &mut PgStore) -> Result<Copied
             _ => String::new(),
         };
         let forced = matches!(cells[RunCol::Forced.at()], Cell::Bool(Some(true)));
-        let asks =
-            matches!(&cells[RunCol::LockName.at()], Cell::Text(Some(l)) if l.starts_with("ask/"));
+        let asks = match &cells[RunCol::LockName.at()] {
+            Cell::Text(l) => is_own_lease(l.as_deref()),
+            _ => false,
+        };
         let slot = match cells[RunCol::ScheduledFor.at()] {
             Cell::Int(Some(s)) if !forced && !asks && claimed.insert((job, s)) => Some(s),
             _ => None,

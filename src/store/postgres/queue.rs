@@ -17,8 +17,10 @@ use postgres::types::Type;
 
 use super::rows::{ACTIVE, SUPERVISED, get_tx};
 use super::{PgStore, events};
+use crate::core::control::Stamp;
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, RunStatus, Transition};
+use crate::store::encode::NewEvent;
 use crate::store::rows::{self, QUEUE_HEADS, small};
 use crate::store::sql::{QUEUED, RUNNING};
 use crate::store::{Limits, Load, QueueHead, QueueStart};
@@ -64,33 +66,24 @@ fn load_of(rows: &[postgres::Row]) -> Load {
 
 impl PgStore {
     pub(super) fn transition_run(&mut self, id: i64, t: &Transition, at: i64) -> Result<bool> {
-        let Some(from) = t.from else {
-            return Err(Error::Internal(anyhow::anyhow!(
-                "a transition of run {id} without a state to move from"
-            )));
-        };
-        if !t.is_allowed() {
-            return Err(Error::Internal(anyhow::anyhow!(
-                "run {id} can't move from {from} to {} this way",
-                t.to
-            )));
-        }
+        let from = t.checked(id)?;
         let (to, from_s) = (t.to.as_str(), from.as_str());
-        // Paused: since when (for max_pause and people); started again after a retry's
-        // backoff: from now. The row's own lock makes the move once. Every statement binds
-        // the same five parameters, typed, whether it names them or not.
-        let sql = match t.to {
-            s if s.is_end() => {
+        // The row's own lock makes the move once. Every statement binds the same five
+        // parameters, typed, whether it names them or not.
+        let sql = match t.stamp() {
+            Stamp::Ended => {
                 "UPDATE runs SET status = $1, ended_at = $2, duration_ms = GREATEST(0, $2 - started_at), \
                  error = $5, reserve_day = NULL WHERE id = $3 AND status = $4 RETURNING job"
             }
-            RunStatus::Paused => {
+            Stamp::Paused => {
                 "UPDATE runs SET status = $1, paused_at = $2 WHERE id = $3 AND status = $4 RETURNING job"
             }
-            RunStatus::Running if from != RunStatus::Paused => {
+            Stamp::Started => {
                 "UPDATE runs SET status = $1, started_at = $2 WHERE id = $3 AND status = $4 RETURNING job"
             }
-            _ => "UPDATE runs SET status = $1 WHERE id = $3 AND status = $4 RETURNING job",
+            Stamp::None => {
+                "UPDATE runs SET status = $1 WHERE id = $3 AND status = $4 RETURNING job"
+            }
         };
         self.write(|tx| {
             let Some(row) = tx.query_typed_opt(
@@ -107,7 +100,10 @@ impl PgStore {
                 return Ok(false);
             };
             let job: String = row.get(0);
-            events::append_transition_tx(tx, at, &job, id, t, &serde_json::json!({}))?;
+            events::append_tx(
+                tx,
+                &NewEvent::change(at, &job, id, t.clone(), serde_json::json!({})),
+            )?;
             Ok(true)
         })
     }
@@ -130,7 +126,7 @@ impl PgStore {
             let s: String = row.get(0);
             let status = RunStatus::parse(&s)
                 .ok_or_else(|| Error::State(format!("run {id} has an unknown status {s:?}")))?;
-            let takes = status.is_supervised() || (want.is_end() && !status.is_end());
+            let takes = status.takes_request(want);
             if takes {
                 tx.query_typed(
                     "UPDATE runs SET control = $1, control_by = $2 WHERE id = $3",
@@ -240,14 +236,8 @@ fn start_tx(
         }
         Err(e) => return Err(e.into()),
     }
-    events::append_transition_tx(
-        tx,
-        at,
-        &run.job,
-        id,
-        &Transition::new(RunStatus::Queued, RunStatus::Running, None, by.clone()),
-        &serde_json::json!({"waited_ms": at - run.started_at, "host": host}),
-    )?;
+    let started = NewEvent::started(at, &run.job, id, run.started_at, by);
+    events::append_tx(tx, &started.on_host(Some(host)))?;
     let run = get_tx(tx, id)?.ok_or_else(|| Error::State(format!("run {id} vanished")))?;
     Ok(QueueStart::Started(Box::new(run)))
 }

@@ -6,8 +6,8 @@ use postgres::{Row, Transaction};
 
 use super::events;
 use crate::core::error::{Error, Result};
-use crate::core::run::{NewRun, RunRecord, RunStatus, Transition};
-use crate::store::encode::{NewRunColumns, created_detail};
+use crate::core::run::{NewRun, RunRecord, RunStatus};
+use crate::store::encode::{NewEvent, NewRunColumns, created, created_detail};
 use crate::store::rows::{self, Cells, RunCol};
 use crate::store::sql::{cat_into, const_text};
 
@@ -115,8 +115,6 @@ pub(super) fn insert_tx(
         return Ok(None);
     };
     let run = from_row(&row)?;
-    let mut detail = created_detail(new);
-    detail["host"] = host.into();
     if let Some(slot) = new.last_slot {
         tx.query_typed(
             "INSERT INTO jobs (name, first_seen, last_slot) VALUES ($1, $2, $2) \
@@ -124,18 +122,13 @@ pub(super) fn insert_tx(
             &[(&new.job, Type::TEXT), (&slot, Type::INT8)],
         )?;
     }
-    events::append_transition_tx(
-        tx,
+    let first = NewEvent::change(
         new.started_at,
         &new.job,
         run.id,
-        &Transition {
-            from: None,
-            to: status,
-            reason: new.reason.clone(),
-            by: new.by.clone(),
-        },
-        &detail,
-    )?;
+        created(new, status),
+        created_detail(new),
+    );
+    events::append_tx(tx, &first.on_host(host))?;
     Ok(Some(run))
 }

@@ -14,9 +14,9 @@ use super::budget::{RELEASE, ticket};
 use super::events::{self, NEXT_ID};
 use super::rows::{ACTIVE, COLUMNS, SUPERVISED, from_row, get_tx, insert_tx, rows};
 use crate::core::error::{Error, Result};
-use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition};
+use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition, is_own_lease};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
-use crate::store::encode::{EndColumns, NewRunColumns, created_detail, ended_detail};
+use crate::store::encode::{EndColumns, NewEvent, NewRunColumns, created_detail};
 use crate::store::rows::{self, HeldCol};
 use crate::store::sql::{QUEUED, RUN_STARTED_VALUE, RUNNING, RUNNING_VALUE, SUCCEEDED};
 use crate::store::{
@@ -35,10 +35,7 @@ pub(super) fn logs_of(store: &PgStore, job: &str) -> String {
 /// row waits for it); `None` after a conflict means it is gone (that run ended, that claim
 /// rolled back): try again.
 fn refusal(store: &PgStore, new: &NewRun) -> Result<Option<Claim>> {
-    let check_lease = !new
-        .lock_name
-        .as_deref()
-        .is_some_and(|l| l.starts_with("ask/"));
+    let check_lease = !is_own_lease(new.lock_name.as_deref());
     let row = store.query_opt(
         &format!(
             "SELECT EXISTS (SELECT 1 FROM runs WHERE job = $1 AND slot = $2), \
@@ -541,18 +538,6 @@ fn finish_tx(tx: &mut Transaction<'_>, id: i64, end: &RunEnd) -> Result<Option<R
     )?;
     let job: String = row.get(0);
     let duration: Option<i64> = row.get(1);
-    events::append_transition_tx(
-        tx,
-        end.ended_at,
-        &job,
-        id,
-        &Transition {
-            from: Some(from),
-            to: end.status,
-            reason: end.error.clone(),
-            by: end.by.clone(),
-        },
-        &ended_detail(end, duration),
-    )?;
+    events::append_tx(tx, &NewEvent::end(end, &job, id, from, duration))?;
     get_tx(tx, id)
 }

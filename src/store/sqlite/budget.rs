@@ -9,12 +9,12 @@
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::SqliteStore;
-use super::events::append_tx;
+use super::events::append;
 use crate::core::budget::{
     ReasonKind, Reserving, ScopeReason, Usage, Verdict, day_in_force, verdict,
 };
 use crate::core::error::Result;
-use crate::core::run::EventKind;
+use crate::store::encode::NewEvent;
 use crate::store::{BudgetStore, MetaStore, Reservation, ReserveRequest, ScopeState, Ticket};
 
 /// `reason_kind IN ('a', 'b')` for the kinds a rule selects (the kinds are fixed names,
@@ -71,14 +71,7 @@ impl BudgetStore for SqliteStore {
                 [day],
             )?;
             if stored.is_some() {
-                append_tx(
-                    &tx,
-                    now,
-                    crate::core::run::EventKind::BudgetReset,
-                    None,
-                    None,
-                    &serde_json::json!({"why": "new budget day", "day": day, "enabled": enabled}),
-                )?;
+                append(&tx, &NewEvent::new_budget_day(now, day, &enabled))?;
             }
         }
         let cooled = enable_scopes(
@@ -88,14 +81,7 @@ impl BudgetStore for SqliteStore {
             Some(now - cooldown_ms),
         )?;
         if !cooled.is_empty() {
-            append_tx(
-                &tx,
-                now,
-                crate::core::run::EventKind::ScopesEnabled,
-                None,
-                None,
-                &serde_json::json!({"why": "provider cooldown passed", "scopes": cooled}),
-            )?;
+            append(&tx, &NewEvent::cooled(now, &cooled))?;
         }
         tx.commit()?;
         Ok(day.to_string())
@@ -282,14 +268,7 @@ impl BudgetStore for SqliteStore {
             "UPDATE agent_usage SET used_milli = 0, epoch = epoch + 1 WHERE ?1 IS NULL OR agent = ?1",
             [agent],
         )?;
-        append_tx(
-            &tx,
-            now,
-            crate::core::run::EventKind::BudgetReset,
-            None,
-            None,
-            &serde_json::json!({"why": "jobctl reset budgets", "agent": agent, "enabled": enabled}),
-        )?;
+        append(&tx, &NewEvent::budgets_reset(now, agent, &enabled))?;
         tx.commit()?;
         Ok(enabled)
     }
@@ -326,18 +305,7 @@ fn set_scope_tx(
         params![enabled as i64, reason, now, agent, scope, kind],
     )?;
     if n > 0 {
-        append_tx(
-            tx,
-            now,
-            if enabled {
-                EventKind::ScopeEnabled
-            } else {
-                EventKind::ScopeDisabled
-            },
-            None,
-            None,
-            &serde_json::json!({"agent": agent, "scope": scope, "reason": reason}),
-        )?;
+        append(tx, &NewEvent::scope_set(now, agent, scope, reason))?;
     }
     Ok(n > 0)
 }

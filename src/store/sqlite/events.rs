@@ -1,68 +1,31 @@
 //! The append-only event log: every change of state, for `status`, `history`, `events`
 //! and audits. A run's change of state also says from what, to what, why and who made it.
 
-use rusqlite::{Row, Transaction, params};
+use rusqlite::{Connection, Row, params};
 
 use super::SqliteStore;
 use crate::core::error::Result;
-use crate::core::run::{EventKind, RunStatus, Transition};
+use crate::core::run::EventKind;
+use crate::store::encode::NewEvent;
 use crate::store::rows::{self, EventCol};
 use crate::store::{Event, EventStore};
 
-pub(super) fn append_tx(
-    tx: &Transaction<'_>,
-    at: i64,
-    kind: EventKind,
-    job: Option<&str>,
-    run_id: Option<i64>,
-    detail: &serde_json::Value,
-) -> Result<()> {
-    append_full(tx, at, kind, job, run_id, detail, None)
-}
-
-/// Appends the event of a run's change of state.
-pub(super) fn append_transition(
-    tx: &Transaction<'_>,
-    at: i64,
-    job: &str,
-    run_id: i64,
-    t: &Transition,
-    detail: &serde_json::Value,
-) -> Result<()> {
-    append_full(
-        tx,
-        at,
-        t.to.event_kind(t.from),
-        Some(job),
-        Some(run_id),
-        detail,
-        Some(t),
-    )
-}
-
-fn append_full(
-    tx: &Transaction<'_>,
-    at: i64,
-    kind: EventKind,
-    job: Option<&str>,
-    run_id: Option<i64>,
-    detail: &serde_json::Value,
-    t: Option<&Transition>,
-) -> Result<()> {
+/// Appends `e` in the caller's transaction.
+pub(super) fn append(tx: &Connection, e: &NewEvent<'_>) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO events (at, kind, job, run_id, detail, from_status, to_status, reason, actor) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
-        at,
-        kind.as_str(),
-        job,
-        run_id,
-        detail.to_string(),
-        t.and_then(|t| t.from).map(RunStatus::as_str),
-        t.map(|t| t.to.as_str()),
-        t.and_then(|t| t.reason.as_deref()),
-        t.map(|t| t.by.to_wire()),
+        e.at,
+        e.kind.as_str(),
+        e.job,
+        e.run_id,
+        e.detail.to_string(),
+        e.from_status(),
+        e.to_status(),
+        e.reason(),
+        e.actor(),
     ])?;
     Ok(())
 }
@@ -83,10 +46,10 @@ impl EventStore for SqliteStore {
         run_id: Option<i64>,
         detail: &serde_json::Value,
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        append_tx(&tx, at, kind, job, run_id, detail)?;
-        tx.commit()?;
-        Ok(())
+        append(
+            &self.conn,
+            &NewEvent::of(at, kind, job, run_id, detail.clone()),
+        )
     }
 
     fn events(&self, kind: Option<EventKind>, limit: usize) -> Result<Vec<Event>> {

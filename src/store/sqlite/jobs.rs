@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
 use crate::core::error::Result;
-use crate::core::run::EventKind;
+use crate::store::encode::NewEvent;
 use crate::store::{JobState, JobStateStore};
 
 impl JobStateStore for SqliteStore {
@@ -124,18 +124,7 @@ impl JobStateStore for SqliteStore {
                 params![slot, name],
             )?;
         }
-        super::events::append_tx(
-            &tx,
-            now,
-            if paused {
-                EventKind::JobPaused
-            } else {
-                EventKind::JobResumed
-            },
-            Some(name),
-            None,
-            &serde_json::json!({}),
-        )?;
+        super::events::append(&tx, &NewEvent::job_paused(now, name, paused))?;
         tx.commit()?;
         Ok(())
     }
@@ -148,14 +137,7 @@ impl JobStateStore for SqliteStore {
             "UPDATE jobs SET first_seen = ?1, last_slot = NULL, held = 0 WHERE name = ?2",
             params![now, name],
         )?;
-        super::events::append_tx(
-            &tx,
-            now,
-            crate::core::run::EventKind::JobReset,
-            Some(name),
-            None,
-            &serde_json::json!({}),
-        )?;
+        super::events::append(&tx, &NewEvent::job_reset(now, name))?;
         tx.commit()?;
         Ok(())
     }

@@ -6,46 +6,36 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
-use super::events::append_transition;
+use super::events::append;
 use super::runs::{ACTIVE, COLUMNS, SUPERVISED, from_row, get_tx, lease_holder};
+use crate::core::control::Stamp;
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, RunRecord, RunStatus, Transition};
+use crate::store::encode::NewEvent;
 use crate::store::rows::{self, QUEUE_HEADS, small};
 use crate::store::sql::{QUEUED, RUNNING};
 use crate::store::{Limits, Load, QueueHead, QueueStart};
 
 impl SqliteStore {
     pub(super) fn transition_run(&mut self, id: i64, t: &Transition, at: i64) -> Result<bool> {
-        let Some(from) = t.from else {
-            return Err(Error::Internal(anyhow::anyhow!(
-                "a transition of run {id} without a state to move from"
-            )));
-        };
-        if !t.is_allowed() {
-            return Err(Error::Internal(anyhow::anyhow!(
-                "run {id} can't move from {from} to {} this way",
-                t.to
-            )));
-        }
+        let from = t.checked(id)?;
         let tx = self.conn.transaction()?;
-        // Paused: since when (for max_pause and people); started again after a retry's
-        // backoff: from now.
         let (to, from_s) = (t.to.as_str(), from.as_str());
-        let n = match t.to {
-            to if to.is_end() => tx.execute(
+        let n = match t.stamp() {
+            Stamp::Ended => tx.execute(
                 "UPDATE runs SET status = ?1, ended_at = ?2, duration_ms = MAX(0, ?2 - started_at), error = ?5, \
                  reserve_day = NULL WHERE id = ?3 AND status = ?4",
-                params![to.as_str(), at, id, from_s, t.reason],
+                params![to, at, id, from_s, t.reason],
             )?,
-            RunStatus::Paused => tx.execute(
+            Stamp::Paused => tx.execute(
                 "UPDATE runs SET status = ?1, paused_at = ?2 WHERE id = ?3 AND status = ?4",
                 params![to, at, id, from_s],
             )?,
-            RunStatus::Running if from != RunStatus::Paused => tx.execute(
+            Stamp::Started => tx.execute(
                 "UPDATE runs SET status = ?1, started_at = ?2 WHERE id = ?3 AND status = ?4",
                 params![to, at, id, from_s],
             )?,
-            _ => tx.execute(
+            Stamp::None => tx.execute(
                 "UPDATE runs SET status = ?1 WHERE id = ?2 AND status = ?3",
                 params![to, id, from_s],
             )?,
@@ -53,7 +43,10 @@ impl SqliteStore {
         if n == 1 {
             let job: String =
                 tx.query_row("SELECT job FROM runs WHERE id = ?1", [id], |r| r.get(0))?;
-            append_transition(&tx, at, &job, id, t, &serde_json::json!({}))?;
+            append(
+                &tx,
+                &NewEvent::change(at, &job, id, t.clone(), serde_json::json!({})),
+            )?;
         }
         tx.commit()?;
         Ok(n == 1)
@@ -76,7 +69,7 @@ impl SqliteStore {
         };
         let status = RunStatus::parse(&status)
             .ok_or_else(|| Error::State(format!("run {id} has an unknown status {status:?}")))?;
-        let takes = status.is_supervised() || (want.is_end() && !status.is_end());
+        let takes = status.takes_request(want);
         if takes {
             tx.execute(
                 "UPDATE runs SET control = ?1, control_by = ?2 WHERE id = ?3",
@@ -129,13 +122,9 @@ impl SqliteStore {
             &format!("UPDATE runs SET {RUNNING}, started_at = ?1, lock_name = ?2 WHERE id = ?3"),
             params![at, lock_name, id],
         )?;
-        append_transition(
+        append(
             &tx,
-            at,
-            &run.job,
-            id,
-            &Transition::new(RunStatus::Queued, RunStatus::Running, None, by.clone()),
-            &serde_json::json!({"waited_ms": at - run.started_at}),
+            &NewEvent::started(at, &run.job, id, run.started_at, by),
         )?;
         let run = get_tx(&tx, id)?.ok_or_else(|| Error::State(format!("run {id} vanished")))?;
         tx.commit()?;

@@ -6,12 +6,12 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::SqliteStore;
 use super::budget::release_tx;
-use super::events::append_transition;
+use super::events::append;
 pub(super) use super::rows::{ACTIVE, COLUMNS, SUPERVISED, from_row};
 use crate::core::error::{Error, Result};
-use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition};
+use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition, is_own_lease};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
-use crate::store::encode::{EndColumns, NewRunColumns, created_detail, ended_detail};
+use crate::store::encode::{EndColumns, NewEvent, NewRunColumns, created, created_detail};
 use crate::store::rows::{self, HeldCol};
 use crate::store::sql::{QUEUED, SUCCEEDED};
 use crate::store::{Claim, Enqueued, RunCount, RunQuery, RunStore};
@@ -70,18 +70,10 @@ pub(super) fn insert_tx(
             params![new.job, slot],
         )?;
     }
-    append_transition(
+    let t = created(new, status);
+    append(
         tx,
-        new.started_at,
-        &new.job,
-        id,
-        &Transition {
-            from: None,
-            to: status,
-            reason: new.reason.clone(),
-            by: new.by.clone(),
-        },
-        &created_detail(new),
+        &NewEvent::change(new.started_at, &new.job, id, t, created_detail(new)),
     )?;
     Ok(id)
 }
@@ -171,18 +163,9 @@ pub(super) fn close_tx(tx: &Transaction<'_>, id: i64, end: &RunEnd) -> Result<Op
         return Ok(None);
     }
     let closed = get_tx(tx, id)?.ok_or_else(|| Error::State(format!("run {id} vanished")))?;
-    append_transition(
+    append(
         tx,
-        end.ended_at,
-        &closed.job,
-        id,
-        &Transition {
-            from: Some(from),
-            to: end.status,
-            reason: end.error.clone(),
-            by: end.by.clone(),
-        },
-        &ended_detail(end, closed.duration_ms),
+        &NewEvent::end(end, &closed.job, id, from, closed.duration_ms),
     )?;
     Ok(Some(closed))
 }
@@ -197,10 +180,7 @@ impl RunStore for SqliteStore {
         {
             return Ok(Claim::SlotTaken);
         }
-        if !new
-            .lock_name
-            .as_deref()
-            .is_some_and(|l| l.starts_with("ask/"))
+        if !is_own_lease(new.lock_name.as_deref())
             && let Some(id) = lease_holder(&tx, &new.job, new.lock_name.as_deref())?
         {
             return Ok(Claim::JobRunning(id));
