@@ -218,6 +218,7 @@ impl<'a> NewEvent<'a> {
     }
 
     /// Where several hosts share the state: the host it happened on, in the detail.
+    #[cfg(feature = "postgres")]
     pub fn on_host(mut self, host: Option<&str>) -> NewEvent<'a> {
         self.detail["host"] = host.into();
         self

@@ -4,10 +4,11 @@
 //! JSON columns, the rows from before a column existed and what an unknown value is are
 //! decided here, once.
 
+use crate::core::budget::Usage;
 use crate::core::end::Held;
 use crate::core::run::{Actor, AgentUsage, EventKind, RunRecord, RunStatus, Transition, Trigger};
 use crate::store::sql::{ACTIVE, QUEUED, cat_into, const_text};
-use crate::store::{Event, QueueHead};
+use crate::store::{Event, JobState, QueueHead, RunCount, ScopeState, StoredAnswer};
 
 /// Declares a table's columns in the order the SELECTs name them: an enum whose
 /// variants index a row, and `LIST`, the columns for a SELECT.
@@ -149,6 +150,78 @@ columns! {
     }
 }
 
+columns! {
+    /// A job's schedule state.
+    pub(crate) enum JobCol {
+        Name = "name",
+        FirstSeen = "first_seen",
+        LastSlot = "last_slot",
+        Paused = "paused",
+        Held = "held",
+    }
+}
+
+columns! {
+    /// An agent's state in one scope.
+    pub(crate) enum ScopeCol {
+        Agent = "agent",
+        Scope = "scope",
+        Enabled = "enabled",
+        Reason = "reason",
+        DisabledAt = "disabled_at",
+    }
+}
+
+columns! {
+    /// An agent's usage counter ([`Usage`]).
+    pub(crate) enum UsageCol {
+        Day = "day",
+        Used = "used_milli",
+        Epoch = "epoch",
+    }
+}
+
+columns! {
+    /// The slots one job's supervised runs take at one depth (the PostgreSQL store adds
+    /// how many of them are this host's).
+    pub(crate) enum LoadCol {
+        Job = "job",
+        Depth = "depth",
+        Taken = "count(*)",
+    }
+}
+
+columns! {
+    /// How many runs one job has in one status, and how long its ended ones took.
+    pub(crate) enum CountCol {
+        Job = "job",
+        Status = "status",
+        Runs = "count(*)",
+        Ms = "CAST(COALESCE(sum(duration_ms), 0) AS BIGINT)",
+    }
+}
+
+/// The runs per job and status: the same statement in both stores.
+pub(crate) const RUN_COUNTS: &str = const_text!(
+    cat_into,
+    &[
+        "SELECT ",
+        CountCol::LIST,
+        " FROM runs GROUP BY job, status ORDER BY job, status"
+    ]
+);
+
+columns! {
+    /// The first answer to a request sent with an `Idempotency-Key`.
+    pub(crate) enum AnswerCol {
+        Request = "request",
+        Status = "CAST(status AS BIGINT)",
+        Location = "location",
+        Body = "body",
+        At = "at",
+    }
+}
+
 /// One row as a backend hands it over: its cells read by where they stand (a column
 /// enum's [`RunCol::at`]), each as the backend's driver reads that type.
 pub(crate) trait Cells {
@@ -158,6 +231,7 @@ pub(crate) trait Cells {
     fn real_opt(&self, at: usize) -> Result<Option<f64>, Self::Error>;
     fn text(&self, at: usize) -> Result<String, Self::Error>;
     fn text_opt(&self, at: usize) -> Result<Option<String>, Self::Error>;
+    fn bytes(&self, at: usize) -> Result<Vec<u8>, Self::Error>;
     /// A yes/no column (an integer in SQLite, a boolean in PostgreSQL).
     fn flag(&self, at: usize) -> Result<bool, Self::Error>;
     /// The error for a value in column `at` that is none of those jobctl writes.
@@ -265,6 +339,78 @@ pub(crate) fn held_of<C: Cells>(r: &C) -> Result<Held, C::Error> {
     })
 }
 
+/// A job's name and state, in a row selected with [`JobCol::LIST`].
+pub(crate) fn job_state_of<C: Cells>(r: &C) -> Result<(String, JobState), C::Error> {
+    use JobCol as c;
+    Ok((
+        r.text(c::Name.at())?,
+        JobState {
+            first_seen: r.int(c::FirstSeen.at())?,
+            last_slot: r.int_opt(c::LastSlot.at())?,
+            paused: r.flag(c::Paused.at())?,
+            held: r.flag(c::Held.at())?,
+        },
+    ))
+}
+
+/// A scope's state, in a row selected with [`ScopeCol::LIST`].
+pub(crate) fn scope_state_of<C: Cells>(r: &C) -> Result<ScopeState, C::Error> {
+    use ScopeCol as c;
+    Ok(ScopeState {
+        agent: r.text(c::Agent.at())?,
+        scope: r.text(c::Scope.at())?,
+        enabled: r.flag(c::Enabled.at())?,
+        reason: r.text_opt(c::Reason.at())?,
+        disabled_at: r.int_opt(c::DisabledAt.at())?,
+    })
+}
+
+/// A usage counter, in a row selected with [`UsageCol::LIST`].
+pub(crate) fn usage_of<C: Cells>(r: &C) -> Result<Usage, C::Error> {
+    use UsageCol as c;
+    Ok(Usage {
+        day: r.text(c::Day.at())?,
+        used: r.int(c::Used.at())?,
+        epoch: r.int(c::Epoch.at())?,
+    })
+}
+
+/// The job, depth and slots taken, in a row selected with [`LoadCol::LIST`].
+pub(crate) fn load_of<C: Cells>(r: &C) -> Result<(String, u32, u32), C::Error> {
+    use LoadCol as c;
+    Ok((
+        r.text(c::Job.at())?,
+        small(r.int(c::Depth.at())?, 0),
+        small(r.int(c::Taken.at())?, 0),
+    ))
+}
+
+/// The count in a row of [`RUN_COUNTS`]; `None` for a status jobctl doesn't know.
+pub(crate) fn run_count_of<C: Cells>(r: &C) -> Result<Option<RunCount>, C::Error> {
+    use CountCol as c;
+    let Some(status) = RunStatus::parse(&r.text(c::Status.at())?) else {
+        return Ok(None);
+    };
+    Ok(Some(RunCount {
+        job: r.text(c::Job.at())?,
+        status,
+        count: r.int(c::Runs.at())?.max(0) as u64,
+        duration_ms: r.int(c::Ms.at())?.max(0) as u64,
+    }))
+}
+
+/// A stored answer, in a row selected with [`AnswerCol::LIST`].
+pub(crate) fn answer_of<C: Cells>(r: &C) -> Result<StoredAnswer, C::Error> {
+    use AnswerCol as c;
+    Ok(StoredAnswer {
+        request: r.text(c::Request.at())?,
+        status: r.int(c::Status.at())?.clamp(0, i64::from(u16::MAX)) as u16,
+        location: r.text_opt(c::Location.at())?,
+        body: r.bytes(c::Body.at())?,
+        at: r.int(c::At.at())?,
+    })
+}
+
 /// The queue's head in a row of [`QUEUE_HEADS`].
 pub(crate) fn head_of<C: Cells>(r: &C) -> Result<QueueHead, C::Error> {
     Ok(QueueHead {
@@ -312,46 +458,24 @@ pub(crate) fn event_of<C: Cells>(r: &C) -> Result<Event, C::Error> {
 mod tests {
     use super::*;
 
-    /// The lists the SELECTs name are the enums' columns, in the enums' order: a cell is
-    /// found where its column is named.
-    /// Where each of `all` stands in `list`, by name.
-    fn stands(list: &str, all: &[(usize, &str)]) {
-        let names: Vec<&str> = list.split(", ").collect();
-        assert_eq!(names.len(), all.len(), "{list}");
-        for (at, name) in all {
-            assert_eq!(names[*at], *name, "{list}");
-        }
+    /// `$t::LIST` names `$t`'s columns in order, and each reads where it stands.
+    macro_rules! stands {
+        ($($t:ident),+) => {$(
+            let names: Vec<&str> = $t::ALL.iter().map(|c| c.name()).collect();
+            assert_eq!($t::LIST, names.join(", "));
+            for (i, c) in $t::ALL.iter().enumerate() {
+                assert_eq!(c.at(), i, "{c:?}");
+            }
+        )+};
     }
 
+    /// The lists the SELECTs name are the enums' columns, in the enums' order: a cell is
+    /// found where its column is named.
     #[test]
     fn each_column_stands_where_the_list_names_it() {
-        stands(
-            RunCol::LIST,
-            &RunCol::ALL
-                .iter()
-                .map(|c| (c.at(), c.name()))
-                .collect::<Vec<_>>(),
-        );
-        stands(
-            EventCol::LIST,
-            &EventCol::ALL
-                .iter()
-                .map(|c| (c.at(), c.name()))
-                .collect::<Vec<_>>(),
-        );
-        stands(
-            HeldCol::LIST,
-            &HeldCol::ALL
-                .iter()
-                .map(|c| (c.at(), c.name()))
-                .collect::<Vec<_>>(),
-        );
-        stands(
-            HeadCol::LIST,
-            &HeadCol::ALL
-                .iter()
-                .map(|c| (c.at(), c.name()))
-                .collect::<Vec<_>>(),
+        stands!(
+            RunCol, EventCol, HeldCol, HeadCol, JobCol, ScopeCol, UsageCol, LoadCol, CountCol,
+            AnswerCol
         );
     }
 }

@@ -9,11 +9,11 @@ use postgres::Transaction;
 use postgres::types::Type;
 
 use super::{Param, PgStore, events};
-use crate::core::budget::{
-    ReasonKind, Reserving, ScopeReason, Usage, Verdict, day_in_force, verdict,
-};
+use crate::core::budget::{ReasonKind, Reserving, ScopeReason, Verdict, day_in_force, verdict};
 use crate::core::error::Result;
 use crate::store::encode::NewEvent;
+use crate::store::rows::{self, ScopeCol, UsageCol};
+use crate::store::sql::{cat_into, const_text};
 use crate::store::{BudgetStore, MetaStore, Reservation, ReserveRequest, ScopeState, Ticket};
 
 /// The advisory lock key of the budget day's rollover ("budget" in ASCII).
@@ -30,15 +30,22 @@ fn kinds(rule: fn(ReasonKind) -> bool) -> Vec<&'static str> {
         .collect()
 }
 
-fn scope_state(r: &postgres::Row) -> ScopeState {
-    ScopeState {
-        agent: r.get(0),
-        scope: r.get(1),
-        enabled: r.get(2),
-        reason: r.get(3),
-        disabled_at: r.get(4),
-    }
-}
+const ALL_SCOPES: &str = const_text!(
+    cat_into,
+    &[
+        "SELECT ",
+        ScopeCol::LIST,
+        " FROM agent_scopes ORDER BY agent, scope"
+    ]
+);
+const ONE_SCOPE: &str = const_text!(
+    cat_into,
+    &[
+        "SELECT ",
+        ScopeCol::LIST,
+        " FROM agent_scopes WHERE agent = $1 AND scope = $2"
+    ]
+);
 
 impl BudgetStore for PgStore {
     fn roll_budget_day(&mut self, day: &str, now: i64, cooldown_ms: i64) -> Result<String> {
@@ -111,23 +118,17 @@ impl BudgetStore for PgStore {
     }
 
     fn scope_states(&self) -> Result<Vec<ScopeState>> {
-        Ok(self
-            .query(
-                "SELECT agent, scope, enabled, reason, disabled_at FROM agent_scopes ORDER BY agent, scope",
-                &[],
-            )?
+        self.query(ALL_SCOPES, &[])?
             .iter()
-            .map(scope_state)
-            .collect())
+            .map(rows::scope_state_of)
+            .collect()
     }
 
     fn scope_state(&self, agent: &str, scope: &str) -> Result<Option<ScopeState>> {
-        Ok(self
-            .query_opt(
-                "SELECT agent, scope, enabled, reason, disabled_at FROM agent_scopes WHERE agent = $1 AND scope = $2",
-                &[(&agent, Type::TEXT), (&scope, Type::TEXT)],
-            )?
-            .map(|r| scope_state(&r)))
+        self.query_opt(ONE_SCOPE, &[(&agent, Type::TEXT), (&scope, Type::TEXT)])?
+            .as_ref()
+            .map(rows::scope_state_of)
+            .transpose()
     }
 
     fn usage(&self, agent: &str, day: &str) -> Result<i64> {
@@ -175,22 +176,17 @@ impl BudgetStore for PgStore {
                 "INSERT INTO agent_usage (agent, day) VALUES ($1, $2) ON CONFLICT (agent) DO NOTHING",
                 &[(&agent, Type::TEXT), (&day, Type::TEXT)],
             )?;
-            let usage = tx.query_typed_one(
-                "SELECT day, used_milli, epoch FROM agent_usage WHERE agent = $1 FOR UPDATE",
+            let usage = rows::usage_of(&tx.query_typed_one(
+                &format!("SELECT {} FROM agent_usage WHERE agent = $1 FOR UPDATE", UsageCol::LIST),
                 &[(&agent, Type::TEXT)],
-            )?;
-            let sc = tx.query_typed_one(
-                "SELECT enabled, reason FROM agent_scopes WHERE agent = $1 AND scope = $2 FOR UPDATE",
+            )?)?;
+            let state = rows::scope_state_of(&tx.query_typed_one(
+                &format!("{ONE_SCOPE} FOR UPDATE"),
                 &[(&agent, Type::TEXT), (&scope, Type::TEXT)],
-            )?;
-            let usage = Usage {
-                day: usage.get(0),
-                used: usage.get(1),
-                epoch: usage.get(2),
-            };
+            )?)?;
             let reserving = Reserving {
-                enabled: sc.get(0),
-                reason: sc.get(1),
+                enabled: state.enabled,
+                reason: state.reason,
                 usage: &usage,
                 day,
                 cost,

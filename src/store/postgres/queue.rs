@@ -21,7 +21,7 @@ use crate::core::control::Stamp;
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, RunStatus, Transition};
 use crate::store::encode::NewEvent;
-use crate::store::rows::{self, QUEUE_HEADS, small};
+use crate::store::rows::{self, LoadCol, QUEUE_HEADS, small};
 use crate::store::sql::{QUEUED, RUNNING};
 use crate::store::{Limits, Load, QueueHead, QueueStart};
 
@@ -39,29 +39,29 @@ pub(super) fn lock_queue(tx: &mut Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
-/// The slots supervised runs take, by job and depth, and how many of them are `$1`'s.
+/// The slots supervised runs take, by job and depth, and how many of them are `$1`'s
+/// (after [`LoadCol`]'s columns).
 fn load_sql() -> String {
     format!(
-        "SELECT job, depth, count(*), count(*) FILTER (WHERE host = $1) FROM runs \
-         WHERE {ACTIVE} AND {SUPERVISED} GROUP BY job, depth"
+        "SELECT {}, count(*) FILTER (WHERE host = $1) FROM runs \
+         WHERE {ACTIVE} AND {SUPERVISED} GROUP BY job, depth",
+        LoadCol::LIST
     )
 }
 
 /// The slots supervised runs take, read in `tx`; `top_level` counts `host`'s only.
 fn load_tx(tx: &mut Transaction<'_>, host: &str) -> Result<Load> {
-    Ok(load_of(
-        &tx.query_typed(&load_sql(), &[(&host, Type::TEXT)])?,
-    ))
+    load_of(&tx.query_typed(&load_sql(), &[(&host, Type::TEXT)])?)
 }
 
 /// The load of [`load_sql`]'s rows.
-fn load_of(rows: &[postgres::Row]) -> Load {
+fn load_of(rows: &[postgres::Row]) -> Result<Load> {
     let mut load = Load::default();
     for r in rows {
-        let (depth, n, here) = (small(r.get(1), 0), small(r.get(2), 0), small(r.get(3), 0));
-        load.add(r.get(0), depth, n, here);
+        let (job, depth, n) = rows::load_of(r)?;
+        load.add(job, depth, n, small(r.get(LoadCol::ALL.len()), 0));
     }
-    load
+    Ok(load)
 }
 
 impl PgStore {
@@ -145,9 +145,7 @@ impl PgStore {
     }
 
     pub(super) fn slots_taken(&self) -> Result<Load> {
-        Ok(load_of(
-            &self.query(&load_sql(), &[(&self.host, Type::TEXT)])?,
-        ))
+        load_of(&self.query(&load_sql(), &[(&self.host, Type::TEXT)])?)
     }
 
     pub(super) fn start_queued_run(

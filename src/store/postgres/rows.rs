@@ -39,6 +39,9 @@ impl Cells for Row {
     fn text_opt(&self, at: usize) -> Result<Option<String>> {
         Ok(self.get(at))
     }
+    fn bytes(&self, at: usize) -> Result<Vec<u8>> {
+        Ok(self.get(at))
+    }
     fn flag(&self, at: usize) -> Result<bool> {
         Ok(self.get(at))
     }

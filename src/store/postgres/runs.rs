@@ -17,7 +17,7 @@ use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition, is_own_lease};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
 use crate::store::encode::{EndColumns, NewEvent, NewRunColumns, created_detail};
-use crate::store::rows::{self, HeldCol};
+use crate::store::rows::{self, HeldCol, RUN_COUNTS};
 use crate::store::sql::{QUEUED, RUN_STARTED_VALUE, RUNNING, RUNNING_VALUE, SUCCEEDED};
 use crate::store::{
     Claim, Enqueued, Limits, Load, QueueHead, QueueStart, RunCount, RunQuery, RunStore,
@@ -367,23 +367,11 @@ impl RunStore for PgStore {
     }
 
     fn run_counts(&self) -> Result<Vec<RunCount>> {
-        let rs = self.query(
-            "SELECT job, status, count(*)::int8, COALESCE(sum(duration_ms), 0)::int8 FROM runs \
-             GROUP BY job, status ORDER BY job, status",
-            &[],
-        )?;
-        Ok(rs
-            .iter()
-            .filter_map(|r| {
-                let status = RunStatus::parse(&r.get::<_, String>(1))?;
-                Some(RunCount {
-                    job: r.get(0),
-                    status,
-                    count: r.get::<_, i64>(2).max(0) as u64,
-                    duration_ms: r.get::<_, i64>(3).max(0) as u64,
-                })
-            })
-            .collect())
+        let mut out = Vec::new();
+        for r in self.query(RUN_COUNTS, &[])? {
+            out.extend(rows::run_count_of(&r)?);
+        }
+        Ok(out)
     }
 
     fn last_failure(&self) -> Result<Option<RunRecord>> {

@@ -15,6 +15,8 @@ use crate::core::budget::{
 };
 use crate::core::error::Result;
 use crate::store::encode::NewEvent;
+use crate::store::rows::{self, ScopeCol, UsageCol};
+use crate::store::sql::{cat_into, const_text};
 use crate::store::{BudgetStore, MetaStore, Reservation, ReserveRequest, ScopeState, Ticket};
 
 /// `reason_kind IN ('a', 'b')` for the kinds a rule selects (the kinds are fixed names,
@@ -26,6 +28,31 @@ fn kinds_where(rule: fn(ReasonKind) -> bool) -> String {
         .collect();
     format!("reason_kind IN ({})", kinds.join(", "))
 }
+
+const ALL_SCOPES: &str = const_text!(
+    cat_into,
+    &[
+        "SELECT ",
+        ScopeCol::LIST,
+        " FROM agent_scopes ORDER BY agent, scope"
+    ]
+);
+const ONE_SCOPE: &str = const_text!(
+    cat_into,
+    &[
+        "SELECT ",
+        ScopeCol::LIST,
+        " FROM agent_scopes WHERE agent = ?1 AND scope = ?2"
+    ]
+);
+const USAGE: &str = const_text!(
+    cat_into,
+    &[
+        "SELECT ",
+        UsageCol::LIST,
+        " FROM agent_usage WHERE agent = ?1"
+    ]
+);
 
 impl BudgetStore for SqliteStore {
     /// Brings the db to budget day `day`: on the first access of a new day, usage starts
@@ -104,37 +131,15 @@ impl BudgetStore for SqliteStore {
     }
 
     fn scope_states(&self) -> Result<Vec<ScopeState>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT agent, scope, enabled, reason, disabled_at FROM agent_scopes ORDER BY agent, scope",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok(ScopeState {
-                agent: r.get(0)?,
-                scope: r.get(1)?,
-                enabled: r.get::<_, i64>(2)? != 0,
-                reason: r.get(3)?,
-                disabled_at: r.get(4)?,
-            })
-        })?;
+        let mut st = self.conn.prepare_cached(ALL_SCOPES)?;
+        let rows = st.query_map([], |r| rows::scope_state_of(r))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn scope_state(&self, agent: &str, scope: &str) -> Result<Option<ScopeState>> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT agent, scope, enabled, reason, disabled_at FROM agent_scopes WHERE agent = ?1 AND scope = ?2",
-                [agent, scope],
-                |r| {
-                    Ok(ScopeState {
-                        agent: r.get(0)?,
-                        scope: r.get(1)?,
-                        enabled: r.get::<_, i64>(2)? != 0,
-                        reason: r.get(3)?,
-                        disabled_at: r.get(4)?,
-                    })
-                },
-            )
+            .query_row(ONE_SCOPE, [agent, scope], |r| rows::scope_state_of(r))
             .optional()?)
     }
 
@@ -183,29 +188,15 @@ impl BudgetStore for SqliteStore {
             "INSERT OR IGNORE INTO agent_scopes (agent, scope) VALUES (?1, ?2)",
             [agent, scope],
         )?;
-        let (enabled, reason): (i64, Option<String>) = tx.query_row(
-            "SELECT enabled, reason FROM agent_scopes WHERE agent = ?1 AND scope = ?2",
-            [agent, scope],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let state = tx.query_row(ONE_SCOPE, [agent, scope], |r| rows::scope_state_of(r))?;
         // An agent without a counter yet gets one only when a reservation is taken.
         let usage = tx
-            .query_row(
-                "SELECT day, used_milli, epoch FROM agent_usage WHERE agent = ?1",
-                [agent],
-                |r| {
-                    Ok(Usage {
-                        day: r.get(0)?,
-                        used: r.get(1)?,
-                        epoch: r.get(2)?,
-                    })
-                },
-            )
+            .query_row(USAGE, [agent], |r| rows::usage_of(r))
             .optional()?
             .unwrap_or_else(|| Usage::fresh(day));
         let reserving = Reserving {
-            enabled: enabled != 0,
-            reason,
+            enabled: state.enabled,
+            reason: state.reason,
             usage: &usage,
             day,
             cost,

@@ -12,8 +12,9 @@ use crate::core::control::Stamp;
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, RunRecord, RunStatus, Transition};
 use crate::store::encode::NewEvent;
-use crate::store::rows::{self, QUEUE_HEADS, small};
+use crate::store::rows::{self, LoadCol, QUEUE_HEADS};
 use crate::store::sql::{QUEUED, RUNNING};
+use crate::store::sql::{cat_into, const_text};
 use crate::store::{Limits, Load, QueueHead, QueueStart};
 
 impl SqliteStore {
@@ -144,17 +145,19 @@ impl SqliteStore {
 
 /// The slots supervised runs take, read on `conn` (or inside a transaction).
 fn load_of(conn: &rusqlite::Connection) -> Result<Load> {
-    let mut st = conn.prepare_cached(&format!(
-        "SELECT job, depth, count(*) FROM runs WHERE {SUPERVISED} GROUP BY job, depth"
-    ))?;
+    const LOAD: &str = const_text!(
+        cat_into,
+        &[
+            "SELECT ",
+            LoadCol::LIST,
+            " FROM runs WHERE ",
+            SUPERVISED,
+            " GROUP BY job, depth"
+        ]
+    );
+    let mut st = conn.prepare_cached(LOAD)?;
     let mut load = Load::default();
-    for row in st.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            small(r.get(1)?, 0),
-            small(r.get(2)?, 0),
-        ))
-    })? {
+    for row in st.query_map([], |r| rows::load_of(r))? {
         let (job, depth, n) = row?;
         load.add(job, depth, n, n);
     }

@@ -33,6 +33,9 @@ impl Cells for Row<'_> {
     fn text_opt(&self, at: usize) -> rusqlite::Result<Option<String>> {
         self.get(at)
     }
+    fn bytes(&self, at: usize) -> rusqlite::Result<Vec<u8>> {
+        self.get(at)
+    }
     fn flag(&self, at: usize) -> rusqlite::Result<bool> {
         Ok(self.get::<_, i64>(at)? != 0)
     }

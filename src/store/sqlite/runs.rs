@@ -12,7 +12,7 @@ use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition, is_own_lease};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
 use crate::store::encode::{EndColumns, NewEvent, NewRunColumns, created, created_detail};
-use crate::store::rows::{self, HeldCol};
+use crate::store::rows::{self, HeldCol, RUN_COUNTS};
 use crate::store::sql::{QUEUED, SUCCEEDED};
 use crate::store::{Claim, Enqueued, RunCount, RunQuery, RunStore};
 
@@ -437,29 +437,10 @@ impl RunStore for SqliteStore {
     }
 
     fn run_counts(&self) -> Result<Vec<RunCount>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT job, status, count(*), COALESCE(sum(duration_ms), 0) FROM runs GROUP BY job, status ORDER BY job, status",
-        )?;
-        let rows = st.query_map([], |r| {
-            let s: String = r.get(1)?;
-            Ok((
-                r.get::<_, String>(0)?,
-                s,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })?;
+        let mut st = self.conn.prepare_cached(RUN_COUNTS)?;
         let mut out = Vec::new();
-        for row in rows {
-            let (job, s, count, ms) = row?;
-            if let Some(status) = RunStatus::parse(&s) {
-                out.push(RunCount {
-                    job,
-                    status,
-                    count: count.max(0) as u64,
-                    duration_ms: ms.max(0) as u64,
-                });
-            }
+        for count in st.query_map([], |r| rows::run_count_of(r))? {
+            out.extend(count?);
         }
         Ok(out)
     }
