@@ -97,10 +97,6 @@ pub(crate) const SUCCEEDED: &str = const_text!(
     &["status = '", RunStatus::Succeeded.as_str(), "'"]
 );
 
-/// `'running'`, the value.
-#[cfg(feature = "postgres")]
-pub(crate) const RUNNING_VALUE: &str =
-    const_text!(cat_into, &["'", RunStatus::Running.as_str(), "'"]);
 /// `'run_started'`, the value.
 #[cfg(feature = "postgres")]
 pub(crate) const RUN_STARTED_VALUE: &str =
@@ -133,10 +129,7 @@ mod tests {
         #[cfg(feature = "postgres")]
         {
             assert_eq!(SUPERVISED, "status IN ('running', 'paused', 'retrying')");
-            assert_eq!(
-                (RUNNING_VALUE, RUN_STARTED_VALUE),
-                ("'running'", "'run_started'")
-            );
+            assert_eq!(RUN_STARTED_VALUE, "'run_started'");
         }
     }
 

@@ -4,7 +4,7 @@
 use postgres::types::Type;
 use postgres::{Row, Transaction};
 
-use super::events;
+use super::{Param, events};
 use crate::core::error::{Error, Result};
 use crate::core::run::{NewRun, RunRecord, RunStatus};
 use crate::store::encode::{NewEvent, NewRunColumns, created, created_detail};
@@ -71,6 +71,57 @@ pub(super) fn get_tx(tx: &mut Transaction<'_>, id: i64) -> Result<Option<RunReco
     .transpose()
 }
 
+/// The insert of a new run, its record returned (none when a unique index refuses it):
+/// alone, or as a statement's first part. Its parameters are [`with_new_run`]'s; a
+/// statement that holds it numbers its own from `$20`.
+pub(super) fn insert_run() -> String {
+    format!(
+        "INSERT INTO runs (id, job, status, forced, slot, scheduled_for, started_at, supervisor_pid, scope, \
+         lock_name, host, log_path, trigger_kind, parent_run_id, depth, attempt, retry_of, prompt, env, metadata) \
+         SELECT n.id, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 || n.id || '.log', $12, $13, $14, $15, $16, $17, $18, $19 \
+         FROM (SELECT nextval(pg_get_serial_sequence('runs', 'id')) AS id) AS n \
+         ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+    )
+}
+
+/// `f` given the parameters of [`insert_run`] for `new` in `status` on `host`, its log
+/// under `logs` (`.../JOB/`, the run's id and `.log` follow), then `more` (`$20` on):
+/// `$1` job, `$2` status, `$3` forced, `$4` slot, `$5` scheduled for, `$6` started at.
+pub(super) fn with_new_run<T>(
+    new: &NewRun,
+    status: RunStatus,
+    host: Option<&str>,
+    logs: &str,
+    more: &[Param<'_>],
+    f: impl FnOnce(&[Param<'_>]) -> Result<T>,
+) -> Result<T> {
+    let c = NewRunColumns::of(new)?;
+    let st = status.as_str();
+    let mut p: Vec<Param<'_>> = vec![
+        (&new.job, Type::TEXT),
+        (&st, Type::TEXT),
+        (&new.forced, Type::BOOL),
+        (&new.last_slot, Type::INT8),
+        (&new.scheduled_for, Type::INT8),
+        (&new.started_at, Type::INT8),
+        (&new.supervisor_pid, Type::INT8),
+        (&new.scope, Type::TEXT),
+        (&new.lock_name, Type::TEXT),
+        (&host, Type::TEXT),
+        (&logs, Type::TEXT),
+        (&c.trigger, Type::TEXT),
+        (&new.parent_run_id, Type::INT8),
+        (&c.depth, Type::INT8),
+        (&c.attempt, Type::INT8),
+        (&new.retry_of, Type::INT8),
+        (&new.prompt, Type::TEXT),
+        (&c.env, Type::TEXT),
+        (&c.metadata, Type::TEXT),
+    ];
+    p.extend_from_slice(more);
+    f(&p)
+}
+
 /// Inserts a new run in `status` on `host`, with its log path under `logs` (`.../JOB/`),
 /// and for a scheduled run (`last_slot`) its claim of the slot and the job's new slot,
 /// then its first event; the new record, or `None` when the slot was claimed already (or
@@ -82,38 +133,9 @@ pub(super) fn insert_tx(
     status: RunStatus,
     host: Option<&str>,
 ) -> Result<Option<RunRecord>> {
-    let c = NewRunColumns::of(new)?;
-    let st = status.as_str();
-    let Some(row) = tx.query_typed_opt(
-        &format!(
-            "INSERT INTO runs (id, job, status, forced, slot, scheduled_for, started_at, supervisor_pid, scope, \
-             lock_name, host, log_path, trigger_kind, parent_run_id, depth, attempt, retry_of, prompt, env, metadata) \
-             SELECT n.id, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 || n.id || '.log', $12, $13, $14, $15, $16, $17, $18, $19 \
-             FROM (SELECT nextval(pg_get_serial_sequence('runs', 'id')) AS id) AS n \
-             ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
-        ),
-        &[
-            (&new.job, Type::TEXT),
-            (&st, Type::TEXT),
-            (&new.forced, Type::BOOL),
-            (&new.last_slot, Type::INT8),
-            (&new.scheduled_for, Type::INT8),
-            (&new.started_at, Type::INT8),
-            (&new.supervisor_pid, Type::INT8),
-            (&new.scope, Type::TEXT),
-            (&new.lock_name, Type::TEXT),
-            (&host, Type::TEXT),
-            (&logs, Type::TEXT),
-            (&c.trigger, Type::TEXT),
-            (&new.parent_run_id, Type::INT8),
-            (&c.depth, Type::INT8),
-            (&c.attempt, Type::INT8),
-            (&new.retry_of, Type::INT8),
-            (&new.prompt, Type::TEXT),
-            (&c.env, Type::TEXT),
-            (&c.metadata, Type::TEXT),
-        ],
-    )?
+    let Some(row) = with_new_run(new, status, host, logs, &[], |p| {
+        Ok(tx.query_typed_opt(&insert_run(), p)?)
+    })?
     else {
         return Ok(None);
     };

@@ -9,16 +9,19 @@ use std::collections::HashMap;
 use postgres::Transaction;
 use postgres::types::Type;
 
+use super::Param;
 use super::PgStore;
 use super::budget::{RELEASE, ticket};
 use super::events::{self, NEXT_ID};
-use super::rows::{ACTIVE, COLUMNS, SUPERVISED, from_row, get_tx, insert_tx, rows};
+use super::rows::{
+    ACTIVE, COLUMNS, SUPERVISED, from_row, get_tx, insert_run, insert_tx, rows, with_new_run,
+};
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition, is_own_lease};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
-use crate::store::encode::{EndColumns, NewEvent, NewRunColumns, created_detail};
+use crate::store::encode::{EndColumns, NewEvent, created_detail};
 use crate::store::rows::{self, HeldCol, RUN_COUNTS};
-use crate::store::sql::{QUEUED, RUN_STARTED_VALUE, RUNNING, RUNNING_VALUE, SUCCEEDED};
+use crate::store::sql::{QUEUED, RUN_STARTED_VALUE, RUNNING, SUCCEEDED};
 use crate::store::{
     Claim, Enqueued, Limits, Load, QueueHead, QueueStart, RunCount, RunQuery, RunStore,
 };
@@ -66,51 +69,29 @@ impl RunStore for PgStore {
         detail["host"] = self.host.clone().into();
         let detail = detail.to_string();
         let host = self.host.clone();
-        let c = NewRunColumns::of(new)?;
         let actor = new.by.to_wire();
+        let sql = format!(
+            "WITH r AS ({}), \
+             j AS (INSERT INTO jobs (name, first_seen, last_slot) SELECT $1, $4, $4 FROM r WHERE $4::bigint IS NOT NULL \
+                 ON CONFLICT (name) DO UPDATE SET last_slot = excluded.last_slot, held = FALSE RETURNING 1), \
+             e AS (INSERT INTO events (id, at, kind, job, run_id, detail, to_status, reason, actor) \
+                 SELECT {NEXT_ID}, $6, {RUN_STARTED_VALUE}, $1, r.id, $20, $2, $21, $22 \
+                 FROM r, (SELECT count(*) FROM j) AS jd) \
+             SELECT {COLUMNS} FROM r",
+            insert_run()
+        );
+        let event: [Param<'_>; 3] = [
+            (&detail, Type::TEXT),
+            (&new.reason, Type::TEXT),
+            (&actor, Type::TEXT),
+        ];
         for _ in 0..5 {
             if let Some(c) = refusal(self, new)? {
                 return Ok(c);
             }
-            let rows = self.write_one(
-                &format!(
-                    "WITH n AS (SELECT nextval(pg_get_serial_sequence('runs', 'id')) AS id), \
-                     r AS (INSERT INTO runs (id, job, status, forced, slot, scheduled_for, started_at, supervisor_pid, \
-                           scope, lock_name, host, log_path, trigger_kind, parent_run_id, depth, attempt, retry_of, prompt, env, metadata) \
-                         SELECT n.id, $1, {RUNNING_VALUE}, $2, $3, $4, $5, $6, $7, $8, $9, $10 || n.id || '.log', \
-                           $12, $13, $14, $15, $16, $17, $18, $21 FROM n \
-                         ON CONFLICT DO NOTHING RETURNING {COLUMNS}), \
-                     j AS (INSERT INTO jobs (name, first_seen, last_slot) SELECT $1, $3, $3 FROM r WHERE $3::bigint IS NOT NULL \
-                         ON CONFLICT (name) DO UPDATE SET last_slot = excluded.last_slot, held = FALSE RETURNING 1), \
-                     e AS (INSERT INTO events (id, at, kind, job, run_id, detail, to_status, reason, actor) \
-                         SELECT {NEXT_ID}, $5, {RUN_STARTED_VALUE}, $1, r.id, $11, {RUNNING_VALUE}, $19, $20 \
-                         FROM r, (SELECT count(*) FROM j) AS jd) \
-                     SELECT {COLUMNS} FROM r"
-                ),
-                &[
-                    (&new.job, Type::TEXT),
-                    (&new.forced, Type::BOOL),
-                    (&new.last_slot, Type::INT8),
-                    (&new.scheduled_for, Type::INT8),
-                    (&new.started_at, Type::INT8),
-                    (&new.supervisor_pid, Type::INT8),
-                    (&new.scope, Type::TEXT),
-                    (&new.lock_name, Type::TEXT),
-                    (&host, Type::TEXT),
-                    (&logs, Type::TEXT),
-                    (&detail, Type::TEXT),
-                    (&c.trigger, Type::TEXT),
-                    (&new.parent_run_id, Type::INT8),
-                    (&c.depth, Type::INT8),
-                    (&c.attempt, Type::INT8),
-                    (&new.retry_of, Type::INT8),
-                    (&new.prompt, Type::TEXT),
-                    (&c.env, Type::TEXT),
-                    (&new.reason, Type::TEXT),
-                    (&actor, Type::TEXT),
-                    (&c.metadata, Type::TEXT),
-                ],
-            )?;
+            let rows = with_new_run(new, RunStatus::Running, Some(&host), &logs, &event, |p| {
+                self.write_one(&sql, p)
+            })?;
             if let Some(r) = rows.first() {
                 return Ok(Claim::Claimed(Box::new(from_row(r)?)));
             }
