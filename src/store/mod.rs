@@ -17,8 +17,8 @@ pub mod sqlite;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::core::budget::ScopeReason;
 pub use crate::core::budget::Ticket;
+use crate::core::budget::{Reserving, ScopeReason, Usage};
 use crate::core::error::Result;
 pub use crate::core::run::{
     Actor, Attempt, EventKind, NewRun, RunEnd, RunRecord, RunStatus, Transition,
@@ -87,6 +87,38 @@ pub struct ReserveRequest<'a> {
     /// `(run, limit)` for the run and each ancestor with a `tree_budget`: what the run's
     /// subtree has reserved plus `cost` must stay within `limit` (thousandths).
     pub tree: &'a [(i64, i64)],
+}
+
+impl ReserveRequest<'_> {
+    /// What this reservation decides on ([`crate::core::budget::verdict`]): the scope as
+    /// the store has it, the agent's counter, and the trees it counts against in the
+    /// order the store counts them.
+    pub(crate) fn reserving<'a>(
+        &'a self,
+        scope: ScopeState,
+        usage: &'a Usage,
+        tree: &'a [(i64, i64)],
+    ) -> Reserving<'a> {
+        Reserving {
+            enabled: scope.enabled,
+            reason: scope.reason,
+            usage,
+            day: self.day,
+            cost: self.cost,
+            budget: self.budget,
+            tree,
+        }
+    }
+
+    /// The ticket of this reservation, taken in the counter's `epoch`.
+    pub(crate) fn ticket(&self, epoch: i64) -> Ticket {
+        Ticket {
+            agent: self.agent.to_string(),
+            day: self.day.to_string(),
+            cost: self.cost,
+            epoch,
+        }
+    }
 }
 
 /// Which runs to list, a page at a time (newest first).

@@ -9,7 +9,7 @@ use postgres::Transaction;
 use postgres::types::Type;
 
 use super::{Param, PgStore, events};
-use crate::core::budget::{ReasonKind, Reserving, ScopeReason, Verdict, day_in_force, verdict};
+use crate::core::budget::{ReasonKind, ScopeReason, Verdict, day_in_force, verdict};
 use crate::core::error::Result;
 use crate::store::encode::NewEvent;
 use crate::store::rows::{self, ScopeCol, UsageCol};
@@ -152,18 +152,9 @@ impl BudgetStore for PgStore {
     }
 
     fn reserve(&mut self, req: &ReserveRequest<'_>) -> Result<Reservation> {
-        let ReserveRequest {
-            agent,
-            scope,
-            day,
-            cost,
-            budget,
-            now,
-            for_run,
-            tree,
-        } = *req;
+        let (agent, scope, day) = (req.agent, req.scope, req.day);
         // In id order, so two reservations never wait for each other's trees.
-        let mut roots: Vec<(i64, i64)> = tree.to_vec();
+        let mut roots: Vec<(i64, i64)> = req.tree.to_vec();
         roots.sort_unstable();
         self.write(|tx| {
             // Both rows exist first, so both can be locked: the usage row serializes every
@@ -184,15 +175,6 @@ impl BudgetStore for PgStore {
                 &format!("{ONE_SCOPE} FOR UPDATE"),
                 &[(&agent, Type::TEXT), (&scope, Type::TEXT)],
             )?)?;
-            let reserving = Reserving {
-                enabled: state.enabled,
-                reason: state.reason,
-                usage: &usage,
-                day,
-                cost,
-                budget,
-                tree: &roots,
-            };
             // What the tree below `root` (and `root` itself) holds: the cost noted on each
             // of its runs, charged or still reserved; counted under the tree's lock (the
             // id's low 32 bits: trees that share them merely take turns).
@@ -210,45 +192,39 @@ impl BudgetStore for PgStore {
                     )?
                     .get(0))
             };
-            let after = match verdict(&reserving, held)? {
+            let after = match verdict(&req.reserving(state, &usage, &roots), held)? {
                 Verdict::Disabled(reason) => return Ok(Reservation::Disabled(reason)),
                 Verdict::OverTree(reason) => return Ok(Reservation::OverTree(reason)),
                 Verdict::Exhausted(reason) => {
-                    set_scope_tx(tx, agent, scope, Some(&reason), now)?;
+                    set_scope_tx(tx, agent, scope, Some(&reason), req.now)?;
                     return Ok(Reservation::Exhausted(reason.text));
                 }
                 Verdict::Reserve(after) => after,
             };
-            let epoch = after.epoch;
             tx.query_typed(
                 "UPDATE agent_usage SET day = $2, used_milli = $3, epoch = $4 WHERE agent = $1",
                 &[
                     (&agent, Type::TEXT),
                     (&after.day, Type::TEXT),
                     (&after.used, Type::INT8),
-                    (&epoch, Type::INT8),
+                    (&after.epoch, Type::INT8),
                 ],
             )?;
-            if let Some((run_id, model)) = for_run {
+            if let Some((run_id, model)) = req.for_run {
                 tx.query_typed(
                     "UPDATE runs SET agent = $1, model = $2, cost_milli = $3, reserve_day = $4, reserve_epoch = $5, \
                      pgid = NULL, agent_starting = NULL WHERE id = $6",
                     &[
                         (&agent, Type::TEXT),
                         (&model, Type::TEXT),
-                        (&cost, Type::INT8),
+                        (&req.cost, Type::INT8),
                         (&day, Type::TEXT),
-                        (&epoch, Type::INT8),
+                        (&after.epoch, Type::INT8),
                         (&run_id, Type::INT8),
                     ],
                 )?;
             }
-            Ok(Reservation::Reserved(Ticket {
-                agent: agent.to_string(),
-                day: day.to_string(),
-                cost,
-                epoch,
-            }))
+            Ok(Reservation::Reserved(req.ticket(after.epoch)))
         })
     }
 

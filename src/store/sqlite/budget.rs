@@ -10,9 +10,7 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::SqliteStore;
 use super::events::append;
-use crate::core::budget::{
-    ReasonKind, Reserving, ScopeReason, Usage, Verdict, day_in_force, verdict,
-};
+use crate::core::budget::{ReasonKind, ScopeReason, Usage, Verdict, day_in_force, verdict};
 use crate::core::error::Result;
 use crate::store::encode::NewEvent;
 use crate::store::rows::{self, ScopeCol, UsageCol};
@@ -171,19 +169,10 @@ impl BudgetStore for SqliteStore {
     }
 
     fn reserve(&mut self, req: &ReserveRequest<'_>) -> Result<Reservation> {
-        let ReserveRequest {
-            agent,
-            scope,
-            day,
-            cost,
-            budget,
-            now,
-            for_run,
-            tree,
-        } = *req;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (agent, scope) = (req.agent, req.scope);
         tx.execute(
             "INSERT OR IGNORE INTO agent_scopes (agent, scope) VALUES (?1, ?2)",
             [agent, scope],
@@ -193,16 +182,7 @@ impl BudgetStore for SqliteStore {
         let usage = tx
             .query_row(USAGE, [agent], |r| rows::usage_of(r))
             .optional()?
-            .unwrap_or_else(|| Usage::fresh(day));
-        let reserving = Reserving {
-            enabled: state.enabled,
-            reason: state.reason,
-            usage: &usage,
-            day,
-            cost,
-            budget,
-            tree,
-        };
+            .unwrap_or_else(|| Usage::fresh(req.day));
         // What the tree below `root` (and `root` itself) holds: the cost noted on each of
         // its runs, charged or still reserved.
         let held = |root: i64| {
@@ -213,37 +193,31 @@ impl BudgetStore for SqliteStore {
                 |r| r.get::<_, i64>(0),
             )
         };
-        let after = match verdict(&reserving, held)? {
+        let after = match verdict(&req.reserving(state, &usage, req.tree), held)? {
             Verdict::Disabled(reason) => return Ok(Reservation::Disabled(reason)),
             Verdict::OverTree(reason) => return Ok(Reservation::OverTree(reason)),
             Verdict::Exhausted(reason) => {
-                set_scope_tx(&tx, agent, scope, Some(&reason), now)?;
+                set_scope_tx(&tx, agent, scope, Some(&reason), req.now)?;
                 tx.commit()?;
                 return Ok(Reservation::Exhausted(reason.text));
             }
             Verdict::Reserve(after) => after,
         };
-        let epoch = after.epoch;
         tx.execute(
             "INSERT INTO agent_usage (agent, day, used_milli, epoch) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT(agent) DO UPDATE SET day = excluded.day, used_milli = excluded.used_milli, \
              epoch = excluded.epoch",
-            params![agent, after.day, after.used, epoch],
+            params![agent, after.day, after.used, after.epoch],
         )?;
-        if let Some((run_id, model)) = for_run {
+        if let Some((run_id, model)) = req.for_run {
             tx.execute(
                 "UPDATE runs SET agent = ?1, model = ?2, cost_milli = ?3, reserve_day = ?4, reserve_epoch = ?5, \
                  pgid = NULL, agent_starting = NULL WHERE id = ?6",
-                params![agent, model, cost, day, epoch, run_id],
+                params![agent, model, req.cost, req.day, after.epoch, run_id],
             )?;
         }
         tx.commit()?;
-        Ok(Reservation::Reserved(Ticket {
-            agent: agent.to_string(),
-            day: day.to_string(),
-            cost,
-            epoch,
-        }))
+        Ok(Reservation::Reserved(req.ticket(after.epoch)))
     }
 
     fn release(&mut self, t: &Ticket) -> Result<()> {
