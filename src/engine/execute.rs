@@ -9,7 +9,7 @@ use super::env::{base_env_plain, job_env, run_marks};
 use super::pipeline::{AskWork, Executed, RunContext};
 use crate::agents::presets::Mode;
 use crate::agents::{self, CallSpec, role};
-use crate::config::{Command, Job, JobKind};
+use crate::config::{AgentJob, Command, Job};
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
 use crate::core::run::{EventKind, RunEnd, RunStatus};
@@ -85,14 +85,13 @@ fn interrupted_by(ending: &process::Ending) -> Option<Signal> {
     }
 }
 
+/// Runs agent job `job`, whose agent call is `aj` (its kind).
 pub(super) async fn run_agent_job(
     e: &mut Engine<'_>,
     cx: &mut RunContext,
     job: &Job,
+    aj: &AgentJob,
 ) -> Result<Executed> {
-    let JobKind::Agent(aj) = &job.kind else {
-        unreachable!("an agent job")
-    };
     let cfg = e.cfg;
     let role = role::role_for(cfg, Some(aj), &role::daemon_state(cfg));
     let spec = CallSpec {

@@ -11,7 +11,7 @@ use super::execute;
 use super::hooks::{self, HookSite, HookStop};
 use super::pipeline::{Executed, RunContext};
 use super::workspace::{self, Prepared, Setup};
-use crate::config::{Job, JobKind};
+use crate::config::{Job, JobKind, Workspace};
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
 use crate::core::run::{EventKind, RunEnd, RunStatus, TREE_STOPPED};
@@ -40,8 +40,8 @@ pub(super) async fn run(e: &mut Engine<'_>, cx: &mut RunContext, job: &Job) -> R
     let mut hook_results: Vec<HookResult> = Vec::new();
     let mut done: Option<Executed> = None;
 
-    // Prepare: the workspace.
-    let mut prepared: Option<Prepared> = None;
+    // Prepare: the workspace (its worktree, with the job's `workspace` it was made by).
+    let mut prepared: Option<(Prepared, &Workspace)> = None;
     let mut recorded: Option<WorkspaceInfo> = None;
     if let Some(ws) = job.workspace.as_deref() {
         let setup = Setup {
@@ -70,7 +70,7 @@ pub(super) async fn run(e: &mut Engine<'_>, cx: &mut RunContext, job: &Job) -> R
                         p.info.path, p.info.branch, p.info.base, p.info.base_commit
                     ),
                 );
-                prepared = Some(p);
+                prepared = Some((p, ws));
             }
             Err(why) => {
                 let why = format!("workspace set-up failed: {why}");
@@ -80,7 +80,7 @@ pub(super) async fn run(e: &mut Engine<'_>, cx: &mut RunContext, job: &Job) -> R
         }
         flush_notes(cx, &mut notes)?;
     }
-    if let Some(p) = &prepared {
+    if let Some((p, _)) = &prepared {
         cx.workdir = Some(p.dir.clone());
         cx.extra_env = p.env().to_vec();
     }
@@ -120,17 +120,23 @@ pub(super) async fn run(e: &mut Engine<'_>, cx: &mut RunContext, job: &Job) -> R
         Some(x) => x,
         None => match &job.kind {
             JobKind::Script(command) => execute::run_script(e, cx, job, command).await?,
-            JobKind::Agent(_) => execute::run_agent_job(e, cx, job).await?,
+            JobKind::Agent(aj) => execute::run_agent_job(e, cx, job, aj).await?,
         },
     };
 
     // Finalize: the workspace's work.
     let mut changes = Vec::new();
     let mut must_keep = false;
-    if let Some(p) = prepared.as_mut() {
-        let settled = workspace::settle(p, cfg, job, &cx.run, x.interrupted.is_none(), &mut |n| {
-            notes.push(n.to_string())
-        });
+    if let Some((p, ws)) = prepared.as_mut() {
+        let settled = workspace::settle(
+            p,
+            ws,
+            cfg,
+            job,
+            &cx.run,
+            x.interrupted.is_none(),
+            &mut |n| notes.push(n.to_string()),
+        );
         if let Some(f) = &settled.failure {
             notes.push(f.clone());
             fail_with(&mut x.end, f);
@@ -168,8 +174,7 @@ pub(super) async fn run(e: &mut Engine<'_>, cx: &mut RunContext, job: &Job) -> R
     }
 
     // Finalize: keep or remove the worktree.
-    if let Some(p) = prepared.as_mut() {
-        let ws = job.workspace.as_deref().expect("a job with a workspace");
+    if let Some((p, ws)) = prepared.as_mut() {
         let keep = must_keep || by_rule(ws.keep, x.end.status, changes.is_empty());
         let info = workspace::release(p, keep, &mut |n| notes.push(n.to_string()));
         flush_notes(cx, &mut notes)?;
