@@ -231,7 +231,7 @@ pub async fn call(
                 attempts.push(attempt(
                     &name,
                     Outcome::of_run(base.status),
-                    base.error.clone(),
+                    base.error_text(),
                 ));
                 end.status = base.status;
                 end.error = base.error;
@@ -284,18 +284,21 @@ pub async fn call(
                 }
                 attempts.push(attempt(&name, Outcome::Failed, Some(error.clone())));
                 end.status = RunStatus::Failed;
-                end.error = Some(format!("agent {name} failed: {error}"));
+                end.error = Some(format!("agent {name} failed: {error}").into());
                 return finish(end, attempts, None, None, false, log);
             }
         }
     }
     end.status = RunStatus::Skipped;
     let reasons: Vec<String> = attempts.iter().map(Attempt::describe).collect();
-    end.error = Some(if reasons.is_empty() {
-        "no agent to try: the job names none and [fallback] order is empty".into()
-    } else {
-        format!("no agent available ({})", reasons.join("; "))
-    });
+    end.error = Some(
+        if reasons.is_empty() {
+            "no agent to try: the job names none and [fallback] order is empty".into()
+        } else {
+            format!("no agent available ({})", reasons.join("; "))
+        }
+        .into(),
+    );
     finish(end, attempts, None, None, false, log)
 }
 
@@ -312,8 +315,8 @@ fn finish(
     end.attempts = attempts;
     end.ended_at = to_ms(clock::real_now());
     let mut note = || -> anyhow::Result<()> {
-        if let Some(e) = &end.error {
-            log.note(e)?;
+        if let Some(e) = end.error_text() {
+            log.note(&e)?;
         }
         if let Some(a) = answer.as_ref().filter(|_| !answer_logged) {
             log.note("answer:")?;

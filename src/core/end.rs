@@ -1,10 +1,124 @@
-//! How a run's end is recorded: what both stores decide as they close a run. A run lost
-//! before its agent started gives back the reservation it held (never spent); a lost run
-//! otherwise keeps the agent and cost it was charged, so history adds up to usage; an end
-//! that carries a workspace replaces the one recorded.
+//! How a run's end is said and recorded. Its error is kept in parts (why it ended, how
+//! its process tree was stopped, what was added, what survived), so the steps after the
+//! job (naming who cancelled it, listing survivors) change a part, never take the words
+//! apart. And what both stores decide as they close a run: a run lost before its agent
+//! started gives back the reservation it held (never spent); a lost run otherwise keeps
+//! the agent and cost it was charged, so history adds up to usage; an end that carries a
+//! workspace replaces the one recorded.
+
+use std::fmt;
 
 use super::budget::Ticket;
 use super::run::{RunEnd, RunStatus};
+
+/// Why a run ended as it did, shown (and stored) as one line: `WHY[; stopped the process
+/// tree HOW][; THEN...]`, or with survivors `WHY; stopping the process tree HOW[; THEN...]:
+/// LEFT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndError {
+    /// Why it ended.
+    pub why: String,
+    /// How its process tree was stopped (`with SIGTERM`; empty when not said), when
+    /// jobctl stopped it.
+    pub stopped: Option<String>,
+    /// What went wrong after, in order (a failure to save the run's work).
+    pub then: Vec<String>,
+    /// The processes stopping it left behind (`1 process could not be killed (...)`).
+    pub left: Option<String>,
+}
+
+impl EndError {
+    /// An error that is only its reason.
+    pub fn new(why: impl Into<String>) -> EndError {
+        EndError {
+            why: why.into(),
+            stopped: None,
+            then: Vec::new(),
+            left: None,
+        }
+    }
+
+    /// Why it ended, and that jobctl stopped its process tree `how`.
+    pub fn stopped(why: impl Into<String>, how: impl Into<String>) -> EndError {
+        EndError {
+            stopped: Some(how.into()),
+            ..EndError::new(why)
+        }
+    }
+}
+
+impl RunEnd {
+    /// The end of a run cancelled by a stop signal, saying who stopped it: `who` (a
+    /// person's `jobctl cancel`) becomes why it ended, how its tree was stopped standing;
+    /// without one, it was not `jobctl cancel` (a shutdown, a signal sent to it).
+    pub fn name_canceller(&mut self, who: Option<String>) {
+        let Some(who) = who else {
+            if let Some(e) = self.error.as_mut().filter(|e| e.stopped.is_some()) {
+                e.why = format!(
+                    "{} (a shutdown or a signal sent to it, not jobctl cancel)",
+                    e.why
+                );
+            }
+            return;
+        };
+        self.error = Some(match self.error.take() {
+            Some(e) if e.stopped.is_some() => EndError { why: who, ..e },
+            _ => EndError::new(who),
+        });
+    }
+
+    /// The end of a run whose stop left processes behind (`left` says which): its error
+    /// says so.
+    pub fn with_left(&mut self, left: String) {
+        self.error = Some(match self.error.take() {
+            Some(e) => EndError {
+                left: Some(left),
+                ..e
+            },
+            None => EndError::new(left),
+        });
+    }
+}
+
+impl From<String> for EndError {
+    fn from(why: String) -> EndError {
+        EndError::new(why)
+    }
+}
+
+impl From<&str> for EndError {
+    fn from(why: &str) -> EndError {
+        EndError::new(why)
+    }
+}
+
+impl fmt::Display for EndError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.why)?;
+        let how = |how: &str| {
+            if how.is_empty() {
+                String::new()
+            } else {
+                format!(" {how}")
+            }
+        };
+        let then: String = self.then.iter().map(|t| format!("; {t}")).collect();
+        match (&self.stopped, &self.left) {
+            (Some(h), Some(left)) => {
+                write!(f, "; stopping the process tree{}{then}: {left}", how(h))
+            }
+            (Some(h), None) => write!(f, "; stopped the process tree{}{then}", how(h)),
+            (None, Some(left)) => write!(f, "{then}; {left}"),
+            (None, None) => f.write_str(&then),
+        }
+    }
+}
+
+impl serde::Serialize for EndError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
 
 /// What a run holds in the store when its end comes: its state, and the agent call it
 /// was charged for, with the reservation while the day's usage still counts it.
@@ -83,6 +197,95 @@ impl RunEnd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cancelled_end_names_who_cancelled_it() {
+        let stopped = || {
+            let mut e = RunEnd::new(RunStatus::Cancelled, 0);
+            e.error = Some(EndError::stopped(
+                "cancelled: its supervisor received SIGTERM",
+                "with SIGTERM",
+            ));
+            e
+        };
+        let mut e = stopped();
+        e.name_canceller(Some("cancelled by jobctl cancel (user a, pid 1)".into()));
+        assert_eq!(
+            e.error_text().unwrap(),
+            "cancelled by jobctl cancel (user a, pid 1); stopped the process tree with SIGTERM"
+        );
+        let mut e = stopped();
+        e.name_canceller(None);
+        assert_eq!(
+            e.error_text().unwrap(),
+            "cancelled: its supervisor received SIGTERM (a shutdown or a signal sent to it, \
+             not jobctl cancel); stopped the process tree with SIGTERM"
+        );
+        let mut plain = RunEnd::new(RunStatus::Cancelled, 0);
+        plain.error = Some(EndError::new(
+            "cancelled: jobctl received SIGTERM during the pre_run hook",
+        ));
+        plain.name_canceller(None);
+        assert_eq!(
+            plain.error_text().unwrap(),
+            "cancelled: jobctl received SIGTERM during the pre_run hook",
+            "a tree it did not stop is not said to be"
+        );
+        plain.name_canceller(Some("cancelled by the API".into()));
+        assert_eq!(plain.error_text().unwrap(), "cancelled by the API");
+    }
+
+    #[test]
+    fn survivors_are_said_after_how_the_tree_was_stopped() {
+        let mut e = RunEnd::new(RunStatus::TimedOut, 0);
+        e.error = Some(EndError::stopped("timed out after 2s", "with SIGTERM"));
+        e.with_left("1 process could not be killed (pid 7 user root)".into());
+        assert_eq!(
+            e.error_text().unwrap(),
+            "timed out after 2s; stopping the process tree with SIGTERM: 1 process could not be killed (pid 7 user root)"
+        );
+        let mut clean = RunEnd::new(RunStatus::Succeeded, 0);
+        clean.with_left("1 process could not be killed (pid 7 user root)".into());
+        assert_eq!(
+            clean.error_text().unwrap(),
+            "1 process could not be killed (pid 7 user root)"
+        );
+    }
+
+    #[test]
+    fn an_end_error_reads_as_one_line() {
+        let mut e = EndError::stopped("timed out after 2s", "with SIGTERM");
+        assert_eq!(
+            e.to_string(),
+            "timed out after 2s; stopped the process tree with SIGTERM"
+        );
+        e.then.push("push failed".into());
+        assert_eq!(
+            e.to_string(),
+            "timed out after 2s; stopped the process tree with SIGTERM; push failed"
+        );
+        e.left = Some("1 process could not be killed (pid 7 user root)".into());
+        assert_eq!(
+            e.to_string(),
+            "timed out after 2s; stopping the process tree with SIGTERM; push failed: \
+             1 process could not be killed (pid 7 user root)"
+        );
+        let mut plain = EndError::new("exited with code 2");
+        assert_eq!(plain.to_string(), "exited with code 2");
+        plain.left = Some("1 process could not be killed (pid 7 user root)".into());
+        assert_eq!(
+            plain.to_string(),
+            "exited with code 2; 1 process could not be killed (pid 7 user root)"
+        );
+        let hook = EndError::stopped(
+            "timed out during the pre_run hook; the job did not start",
+            "",
+        );
+        assert_eq!(
+            hook.to_string(),
+            "timed out during the pre_run hook; the job did not start; stopped the process tree"
+        );
+    }
 
     fn held(unstarted: bool) -> Held {
         Held {

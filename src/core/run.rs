@@ -9,6 +9,7 @@ use nix::sys::signal::Signal;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::core::end::EndError;
 use crate::core::workspace::{Change, HookResult, WorkspaceInfo};
 
 /// Declares a string-backed enum: its wire names, `as_str`, `parse`, `Display`, serde.
@@ -459,7 +460,8 @@ pub struct RunEnd {
     pub ended_at: i64,
     pub exit_code: Option<i64>,
     pub signal: Option<i64>,
-    pub error: Option<String>,
+    /// Why it ended as it did, in parts (see [`EndError`]).
+    pub error: Option<EndError>,
     /// Its agent and what it used (for an agent job or an ask).
     pub usage: AgentUsage,
     pub attempts: Vec<Attempt>,
@@ -506,8 +508,13 @@ impl RunEnd {
     /// A failed end with this error.
     pub fn failed(ended_at: i64, error: impl Into<String>) -> RunEnd {
         let mut e = RunEnd::new(RunStatus::Failed, ended_at);
-        e.error = Some(error.into());
+        e.error = Some(EndError::new(error));
         e
+    }
+
+    /// Its error as one line, as it is recorded.
+    pub fn error_text(&self) -> Option<String> {
+        self.error.as_ref().map(EndError::to_string)
     }
 }
 
@@ -530,9 +537,6 @@ pub enum Ending {
         message: String,
     },
 }
-
-/// What an error says of a tree it stopped; not true of one that left survivors.
-pub const TREE_STOPPED: &str = "; stopped the process tree";
 
 /// How stopping a run's process tree went, in words: SIGTERM was enough, or SIGKILL
 /// followed after `grace`.
@@ -561,45 +565,52 @@ impl RunEnd {
     ) -> RunEnd {
         use crate::core::units::format_duration;
         let (code, sig) = status.unwrap_or((None, None));
+        let how = how_stopped(killed, grace);
         let (run_status, error) = match ending {
             Ending::Exited(0) => (RunStatus::Succeeded, None),
-            Ending::Exited(c) => (RunStatus::Failed, Some(format!("exited with code {c}"))),
+            Ending::Exited(c) => (
+                RunStatus::Failed,
+                Some(EndError::new(format!("exited with code {c}"))),
+            ),
             Ending::Signaled(s) => (
                 RunStatus::Failed,
-                Some(format!(
+                Some(EndError::new(format!(
                     "killed by {} (signal {s})",
                     signal_name(i64::from(*s))
-                )),
+                ))),
             ),
             Ending::TimedOut => (
                 RunStatus::TimedOut,
-                Some(format!(
-                    "timed out after {}{TREE_STOPPED} {}",
-                    format_duration(timeout),
-                    how_stopped(killed, grace)
+                Some(EndError::stopped(
+                    format!("timed out after {}", format_duration(timeout)),
+                    how,
                 )),
             ),
             Ending::Interrupted(s) => (
                 RunStatus::Cancelled,
-                Some(format!(
-                    "cancelled: its supervisor received {s}{TREE_STOPPED} {}",
-                    how_stopped(killed, grace)
+                Some(EndError::stopped(
+                    format!("cancelled: its supervisor received {s}"),
+                    how,
                 )),
             ),
             Ending::PausedTooLong(max) => (
                 RunStatus::Cancelled,
-                Some(format!(
-                    "cancelled: paused for longer than max_pause ({}){TREE_STOPPED} {}",
-                    format_duration(*max),
-                    how_stopped(killed, grace)
+                Some(EndError::stopped(
+                    format!(
+                        "cancelled: paused for longer than max_pause ({})",
+                        format_duration(*max)
+                    ),
+                    how,
                 )),
             ),
-            Ending::SpawnFailed { message, .. } => (RunStatus::Failed, Some(message.clone())),
+            Ending::SpawnFailed { message, .. } => {
+                (RunStatus::Failed, Some(EndError::new(message.clone())))
+            }
             Ending::Stalled(notice) => (
                 RunStatus::Failed,
-                Some(format!(
+                Some(EndError::new(format!(
                     "stopped: its output showed only the provider being unreachable ({notice})"
-                )),
+                ))),
             ),
         };
         let mut end = RunEnd::new(run_status, ended_at);

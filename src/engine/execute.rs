@@ -68,8 +68,8 @@ pub(super) async fn run_script(
         fin.killed,
         to_ms(clock::real_now()),
     );
-    if let Some(err) = &end.error {
-        cx.log.note(err).map_err(Error::Internal)?;
+    if let Some(err) = end.error_text() {
+        cx.log.note(&err).map_err(Error::Internal)?;
     }
     Ok(Executed {
         interrupted: interrupted_by(&fin.ending),

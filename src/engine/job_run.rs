@@ -14,7 +14,7 @@ use super::workspace::{self, Prepared, Setup};
 use crate::config::{Job, JobKind, Workspace};
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
-use crate::core::run::{EventKind, RunEnd, RunStatus, TREE_STOPPED};
+use crate::core::run::{EndError, EventKind, RunEnd, RunStatus};
 use crate::core::units::format_duration;
 use crate::core::workspace::{HookName, HookResult, Keep, WorkspaceInfo};
 
@@ -214,18 +214,25 @@ fn fail_with(end: &mut RunEnd, why: &str) {
         end.status = RunStatus::Failed;
     }
     end.error = Some(match end.error.take() {
-        Some(e) => format!("{e}; {why}"),
-        None => why.to_string(),
+        Some(mut e) => {
+            e.then.push(why.to_string());
+            e
+        }
+        None => EndError::new(why),
     });
 }
 
 /// A run whose timeout passed during hook `during`, before its job started.
 fn timed_out(job: &Job, during: &str) -> Executed {
     let mut end = RunEnd::new(RunStatus::TimedOut, to_ms(clock::real_now()));
-    end.error = Some(format!(
-        "timed out after {} during the {during} hook (its time counts against the job's timeout); \
-         the job did not start{TREE_STOPPED}",
-        format_duration(job.timeout)
+    // Its hook's process tree was stopped; how is the hook's to say.
+    end.error = Some(EndError::stopped(
+        format!(
+            "timed out after {} during the {during} hook (its time counts against the job's timeout); \
+             the job did not start",
+            format_duration(job.timeout)
+        ),
+        "",
     ));
     Executed {
         end,
@@ -236,9 +243,9 @@ fn timed_out(job: &Job, during: &str) -> Executed {
 
 fn cancelled(sig: Signal, during: &str) -> Executed {
     let mut end = RunEnd::new(RunStatus::Cancelled, to_ms(clock::real_now()));
-    end.error = Some(format!(
+    end.error = Some(EndError::new(format!(
         "cancelled: jobctl received {sig} during the {during} hook and stopped the run"
-    ));
+    )));
     Executed {
         end,
         interrupted: Some(sig),
@@ -270,7 +277,7 @@ mod tests {
         let mut end = RunEnd::failed(0, "exited with code 2");
         fail_with(&mut end, "push failed");
         assert_eq!(
-            end.error.as_deref(),
+            end.error_text().as_deref(),
             Some("exited with code 2; push failed")
         );
         let mut end = RunEnd::new(RunStatus::TimedOut, 0);

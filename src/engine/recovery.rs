@@ -87,7 +87,7 @@ fn close_lost(e: &mut Engine<'_>, run: &RunRecord) -> Result<Option<RunRecord>> 
         .map(|p| format!(" (pid {p})"))
         .unwrap_or_default();
     let mut end = RunEnd::new(RunStatus::Lost, clock::to_ms(clock::real_now()));
-    end.error = Some(format!("its supervisor{who} vanished; closed as lost"));
+    end.error = Some(format!("its supervisor{who} vanished; closed as lost").into());
     end.attempts = run.attempts.clone();
     end.refund_unstarted = true;
     end.by = Actor::Recovery;

@@ -89,7 +89,7 @@ pub fn wait_backoff(
     use tokio::signal::unix::{SignalKind, signal};
     let cancelled = |by: Actor, why: String| {
         let mut end = RunEnd::new(RunStatus::Cancelled, to_ms(clock::real_now()));
-        end.error = Some(why);
+        end.error = Some(why.into());
         end.by = by;
         end
     };

@@ -66,6 +66,8 @@ pub(crate) fn created(new: &NewRun, status: RunStatus) -> Transition {
 /// ([`RunEnd::closing`]).
 pub(crate) struct EndColumns {
     pub closing: Closing,
+    /// Its error, as one line.
+    pub error: Option<String>,
     pub attempts: Option<String>,
     /// The workspace the end carries (NULL: the one recorded stays), and its worktree
     /// on disk when kept.
@@ -80,6 +82,7 @@ impl EndColumns {
     pub fn of(end: &RunEnd, held: Held) -> Result<EndColumns> {
         Ok(EndColumns {
             closing: end.closing(held),
+            error: end.error_text(),
             attempts: json_list(&end.attempts)?,
             workspace: end
                 .workspace
@@ -153,7 +156,7 @@ impl<'a> NewEvent<'a> {
         let t = Transition {
             from: Some(from),
             to: end.status,
-            reason: end.error.clone(),
+            reason: end.error_text(),
             by: end.by.clone(),
         };
         let detail = json!({

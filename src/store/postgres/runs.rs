@@ -485,7 +485,7 @@ fn finish_tx(tx: &mut Transaction<'_>, id: i64, end: &RunEnd) -> Result<Option<R
             (&end.ended_at, Type::INT8),
             (&end.exit_code, Type::INT8),
             (&end.signal, Type::INT8),
-            (&end.error, Type::TEXT),
+            (&c.error, Type::TEXT),
             (&end.usage.role, Type::TEXT),
             (&c.closing.agent, Type::TEXT),
             (&c.closing.model, Type::TEXT),

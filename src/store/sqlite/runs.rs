@@ -139,7 +139,7 @@ pub(super) fn close_tx(tx: &Transaction<'_>, id: i64, end: &RunEnd) -> Result<Op
             end.ended_at,
             end.exit_code,
             end.signal,
-            end.error,
+            c.error,
             end.usage.role,
             c.closing.agent,
             c.closing.model,
