@@ -157,7 +157,7 @@ impl Trigger {
         match recorded {
             Some(t) => t,
             None if forced => Trigger::Forced,
-            None if job == "ask" && lock_name.is_some() => Trigger::Ask,
+            None if job == ASK_JOB && lock_name.is_some() => Trigger::Ask,
             None => Trigger::Scheduled,
         }
     }
@@ -388,6 +388,9 @@ impl Default for RunRecord {
         }
     }
 }
+
+/// The job name every `jobctl ask` call's run is recorded under (no job may be named so).
+pub const ASK_JOB: &str = "ask";
 
 /// How the lease key of one `jobctl ask` call starts (`ask/PID-NANOS`).
 pub const ASK_LEASE_PREFIX: &str = "ask/";

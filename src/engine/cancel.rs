@@ -12,7 +12,7 @@ use super::tree;
 use crate::coord::StopRequest;
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
-use crate::core::run::{Actor, EventKind, RunEnd, RunRecord, RunStatus};
+use crate::core::run::{ASK_JOB, Actor, EventKind, RunEnd, RunRecord, RunStatus};
 use crate::fail;
 use crate::store::Store;
 
@@ -41,7 +41,7 @@ fn not_running(r: &RunRecord, lost_now: bool) -> Error {
 pub fn cancel(e: &mut Engine<'_>, target: Target<'_>, by: &Actor) -> Result<RunRecord> {
     let lost = e.recover()?;
     if let Target::Job(j) = target
-        && j != "ask"
+        && j != ASK_JOB
         && !e.cfg.jobs.contains_key(j)
         && e.store.latest_run(j)?.is_none()
     {

@@ -12,7 +12,7 @@ use crate::agents::{self, CallSpec, role};
 use crate::config::{AgentJob, Command, Job};
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
-use crate::core::run::{EventKind, RunEnd, RunStatus};
+use crate::core::run::{ASK_JOB, EventKind, RunEnd, RunStatus};
 use crate::exec::env::set;
 use crate::exec::process::{self, Launch};
 
@@ -145,7 +145,7 @@ pub(super) async fn run_ask(
     let role = role::role_for(cfg, None, &role::daemon_state(cfg));
     let mut env = base_env_plain(cfg);
     for (k, v) in [
-        ("JOBCTL_JOB_NAME", "ask".to_string()),
+        ("JOBCTL_JOB_NAME", ASK_JOB.to_string()),
         ("JOBCTL_RUN_ID", cx.run.id.to_string()),
         ("JOBCTL_STATE_DIR", cx.state_dir.display().to_string()),
         ("JOBCTL_JOB_ROLE", role.clone()),

@@ -61,7 +61,7 @@ impl Work<'_> {
     fn name(&self) -> &str {
         match self {
             Work::Job(j) => &j.name,
-            Work::Ask(_) => "ask",
+            Work::Ask(_) => crate::core::run::ASK_JOB,
         }
     }
 

@@ -15,7 +15,7 @@ use super::plan::{self, Plan};
 use crate::config::Config;
 use crate::core::clock::{self, rfc3339, rfc3339_opt};
 use crate::core::error::Result;
-use crate::core::run::{AgentUsage, Attempt, Metadata, RunRecord, RunStatus, Trigger};
+use crate::core::run::{ASK_JOB, AgentUsage, Attempt, Metadata, RunRecord, RunStatus, Trigger};
 use crate::core::schedule;
 use crate::core::workspace::{Change, WorkspaceInfo};
 
@@ -114,7 +114,7 @@ pub fn history_each(
 ) -> Result<Option<i64>> {
     e.recover()?;
     if let Some(j) = job
-        && j != "ask"
+        && j != ASK_JOB
         && !e.cfg.jobs.contains_key(j)
         && e.store.latest_run(j)?.is_none()
     {
