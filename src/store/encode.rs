@@ -228,14 +228,14 @@ impl<'a> NewEvent<'a> {
     }
 
     /// The columns of a change of state: from, to, reason, actor (all NULL otherwise).
-    pub fn from_status(&self) -> Option<&'static str> {
+    pub fn moved_from(&self) -> Option<&'static str> {
         self.change
             .as_ref()
             .and_then(|t| t.from)
             .map(RunStatus::as_str)
     }
 
-    pub fn to_status(&self) -> Option<&'static str> {
+    pub fn moved_to(&self) -> Option<&'static str> {
         self.change.as_ref().map(|t| t.to.as_str())
     }
 

@@ -54,7 +54,7 @@ pub(super) fn append_tx(tx: &mut Transaction<'_>, e: &NewEvent<'_>) -> Result<()
 /// `f` given the parameters of `e`'s insert.
 fn with_params<T>(e: &NewEvent<'_>, f: impl FnOnce(&[Param<'_>]) -> Result<T>) -> Result<T> {
     let detail = e.detail.to_string();
-    let (from, to, reason, actor) = (e.from_status(), e.to_status(), e.reason(), e.actor());
+    let (from, to, reason, actor) = (e.moved_from(), e.moved_to(), e.reason(), e.actor());
     f(&[
         (&e.at, Type::INT8),
         (&e.kind.as_str(), Type::TEXT),

@@ -22,8 +22,8 @@ pub(super) fn append(tx: &Connection, e: &NewEvent<'_>) -> Result<()> {
         e.job,
         e.run_id,
         e.detail.to_string(),
-        e.from_status(),
-        e.to_status(),
+        e.moved_from(),
+        e.moved_to(),
         e.reason(),
         e.actor(),
     ])?;
