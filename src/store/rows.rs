@@ -161,6 +161,9 @@ columns! {
     }
 }
 
+/// Every job's state: the same statement in both stores.
+pub(crate) const ALL_JOBS: &str = const_text!(cat_into, &["SELECT ", JobCol::LIST, " FROM jobs"]);
+
 columns! {
     /// An agent's state in one scope.
     pub(crate) enum ScopeCol {
@@ -171,6 +174,16 @@ columns! {
         DisabledAt = "disabled_at",
     }
 }
+
+/// Every scope's state, by agent and scope: the same statement in both stores.
+pub(crate) const ALL_SCOPES: &str = const_text!(
+    cat_into,
+    &[
+        "SELECT ",
+        ScopeCol::LIST,
+        " FROM agent_scopes ORDER BY agent, scope"
+    ]
+);
 
 columns! {
     /// An agent's usage counter ([`Usage`]).

@@ -12,7 +12,7 @@ use super::{Param, PgStore, events};
 use crate::core::budget::{ReasonKind, ScopeReason, Verdict, day_in_force, verdict};
 use crate::core::error::Result;
 use crate::store::encode::NewEvent;
-use crate::store::rows::{self, ScopeCol, UsageCol};
+use crate::store::rows::{self, ALL_SCOPES, ScopeCol, UsageCol};
 use crate::store::sql::{cat_into, const_text};
 use crate::store::{BudgetStore, MetaStore, Reservation, ReserveRequest, ScopeState, Ticket};
 
@@ -30,14 +30,6 @@ fn kinds(rule: fn(ReasonKind) -> bool) -> Vec<&'static str> {
         .collect()
 }
 
-const ALL_SCOPES: &str = const_text!(
-    cat_into,
-    &[
-        "SELECT ",
-        ScopeCol::LIST,
-        " FROM agent_scopes ORDER BY agent, scope"
-    ]
-);
 const ONE_SCOPE: &str = const_text!(
     cat_into,
     &[

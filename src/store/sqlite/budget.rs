@@ -13,7 +13,7 @@ use super::events::append;
 use crate::core::budget::{ReasonKind, ScopeReason, Usage, Verdict, day_in_force, verdict};
 use crate::core::error::Result;
 use crate::store::encode::NewEvent;
-use crate::store::rows::{self, ScopeCol, UsageCol};
+use crate::store::rows::{self, ALL_SCOPES, ScopeCol, UsageCol};
 use crate::store::sql::{cat_into, const_text};
 use crate::store::{BudgetStore, MetaStore, Reservation, ReserveRequest, ScopeState, Ticket};
 
@@ -27,14 +27,6 @@ fn kinds_where(rule: fn(ReasonKind) -> bool) -> String {
     format!("reason_kind IN ({})", kinds.join(", "))
 }
 
-const ALL_SCOPES: &str = const_text!(
-    cat_into,
-    &[
-        "SELECT ",
-        ScopeCol::LIST,
-        " FROM agent_scopes ORDER BY agent, scope"
-    ]
-);
 const ONE_SCOPE: &str = const_text!(
     cat_into,
     &[

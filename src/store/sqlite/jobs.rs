@@ -8,11 +8,10 @@ use rusqlite::{OptionalExtension, params};
 use super::SqliteStore;
 use crate::core::error::Result;
 use crate::store::encode::NewEvent;
-use crate::store::rows::{self, JobCol};
+use crate::store::rows::{self, ALL_JOBS, JobCol};
 use crate::store::sql::{cat_into, const_text};
 use crate::store::{JobState, JobStateStore};
 
-const ALL_JOBS: &str = const_text!(cat_into, &["SELECT ", JobCol::LIST, " FROM jobs"]);
 const ONE_JOB: &str = const_text!(
     cat_into,
     &["SELECT ", JobCol::LIST, " FROM jobs WHERE name = ?1"]
