@@ -1,15 +1,20 @@
-//! How a run's end is said and recorded. Its error is kept in parts (why it ended, how
-//! its process tree was stopped, what was added, what survived), so the steps after the
-//! job (naming who cancelled it, listing survivors) change a part, never take the words
-//! apart. And what both stores decide as they close a run: a run lost before its agent
+//! How a run ends, and how its end is said and recorded: [`RunEnd`], built from how its
+//! process ended ([`Ending`]). Its error is kept in parts (why it ended, how its process
+//! tree was stopped, what was added, what survived), so the steps after the job (naming
+//! who cancelled it, listing survivors) change a part, never take the words apart. And
+//! what both stores decide as they close a run: a run lost before its agent
 //! started gives back the reservation it held (never spent); a lost run otherwise keeps
 //! the agent and cost it was charged, so history adds up to usage; an end that carries a
 //! workspace replaces the one recorded.
 
 use std::fmt;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
 
 use super::budget::Ticket;
-use super::run::{RunEnd, RunStatus};
+use super::run::{Actor, AgentUsage, Attempt, RunStatus, Survivor, signal_name};
+use super::workspace::{Change, HookResult, WorkspaceInfo};
 
 /// Why a run ended as it did, shown (and stored) as one line: `WHY[; stopped the process
 /// tree HOW][; THEN...]`, or with survivors `WHY; stopping the process tree HOW[; THEN...]:
@@ -44,6 +49,177 @@ impl EndError {
             stopped: Some(how.into()),
             ..EndError::new(why)
         }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct RunEnd {
+    pub status: RunStatus,
+    pub ended_at: i64,
+    pub exit_code: Option<i64>,
+    pub signal: Option<i64>,
+    /// Why it ended as it did, in parts (see [`EndError`]).
+    pub error: Option<EndError>,
+    /// Its agent and what it used (for an agent job or an ask).
+    pub usage: AgentUsage,
+    pub attempts: Vec<Attempt>,
+    /// For a `lost` run: give back the budget reservation it holds if its agent surely
+    /// never started (the supervisor died before it noted the agent starting).
+    pub refund_unstarted: bool,
+    /// Processes the run left that could not be killed.
+    pub survivors: Vec<Survivor>,
+    /// The run's workspace as it ended (`None`: leave what is recorded).
+    pub workspace: Option<WorkspaceInfo>,
+    pub changes: Vec<Change>,
+    pub hooks: Vec<HookResult>,
+    /// Who ended it (its end event's `by`).
+    pub by: Actor,
+}
+
+impl Default for RunEnd {
+    /// A builder's start: an end whose status is still to be decided (failed until then).
+    fn default() -> RunEnd {
+        RunEnd::new(RunStatus::Failed, 0)
+    }
+}
+
+impl RunEnd {
+    /// An end with this status and nothing else known yet.
+    pub fn new(status: RunStatus, ended_at: i64) -> RunEnd {
+        RunEnd {
+            status,
+            ended_at,
+            exit_code: None,
+            signal: None,
+            error: None,
+            usage: AgentUsage::default(),
+            attempts: Vec::new(),
+            refund_unstarted: false,
+            survivors: Vec::new(),
+            workspace: None,
+            changes: Vec::new(),
+            hooks: Vec::new(),
+            by: Actor::Supervisor,
+        }
+    }
+
+    /// A failed end with this error.
+    pub fn failed(ended_at: i64, error: impl Into<String>) -> RunEnd {
+        let mut e = RunEnd::new(RunStatus::Failed, ended_at);
+        e.error = Some(EndError::new(error));
+        e
+    }
+
+    /// Its error as one line, as it is recorded.
+    pub fn error_text(&self) -> Option<String> {
+        self.error.as_ref().map(EndError::to_string)
+    }
+}
+
+/// How a run's process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    Exited(i32),
+    Signaled(i32),
+    TimedOut,
+    /// jobctl itself got SIGTERM, SIGINT or SIGHUP and stopped the run.
+    Interrupted(Signal),
+    /// The output showed only the provider being unreachable for the stall limit (the
+    /// last notice); the process was stopped.
+    Stalled(String),
+    /// It stayed paused longer than `max_pause` and was stopped.
+    PausedTooLong(Duration),
+    /// The program could not be started (127: not found, 126: not executable).
+    SpawnFailed {
+        exit_code: i32,
+        message: String,
+    },
+}
+
+/// How stopping a run's process tree went, in words: SIGTERM was enough, or SIGKILL
+/// followed after `grace`.
+pub fn how_stopped(killed: bool, grace: Duration) -> String {
+    if killed {
+        format!(
+            "with SIGTERM, then SIGKILL after {} (SIGTERM was not enough)",
+            crate::core::units::format_duration(grace)
+        )
+    } else {
+        "with SIGTERM".into()
+    }
+}
+
+impl RunEnd {
+    /// The end of a run whose process ended so: `status` is the main process's own (exit
+    /// code, signal), `timeout` and `grace` what stopping it used, `killed` whether
+    /// SIGTERM was not enough and SIGKILL was sent.
+    pub fn of_process(
+        ending: &Ending,
+        status: Option<(Option<i32>, Option<i32>)>,
+        timeout: Duration,
+        grace: Duration,
+        killed: bool,
+        ended_at: i64,
+    ) -> RunEnd {
+        use crate::core::units::format_duration;
+        let (code, sig) = status.unwrap_or((None, None));
+        let how = how_stopped(killed, grace);
+        let (run_status, error) = match ending {
+            Ending::Exited(0) => (RunStatus::Succeeded, None),
+            Ending::Exited(c) => (
+                RunStatus::Failed,
+                Some(EndError::new(format!("exited with code {c}"))),
+            ),
+            Ending::Signaled(s) => (
+                RunStatus::Failed,
+                Some(EndError::new(format!(
+                    "killed by {} (signal {s})",
+                    signal_name(i64::from(*s))
+                ))),
+            ),
+            Ending::TimedOut => (
+                RunStatus::TimedOut,
+                Some(EndError::stopped(
+                    format!("timed out after {}", format_duration(timeout)),
+                    how,
+                )),
+            ),
+            Ending::Interrupted(s) => (
+                RunStatus::Cancelled,
+                Some(EndError::stopped(
+                    format!("cancelled: its supervisor received {s}"),
+                    how,
+                )),
+            ),
+            Ending::PausedTooLong(max) => (
+                RunStatus::Cancelled,
+                Some(EndError::stopped(
+                    format!(
+                        "cancelled: paused for longer than max_pause ({})",
+                        format_duration(*max)
+                    ),
+                    how,
+                )),
+            ),
+            Ending::SpawnFailed { message, .. } => {
+                (RunStatus::Failed, Some(EndError::new(message.clone())))
+            }
+            Ending::Stalled(notice) => (
+                RunStatus::Failed,
+                Some(EndError::new(format!(
+                    "stopped: its output showed only the provider being unreachable ({notice})"
+                ))),
+            ),
+        };
+        let mut end = RunEnd::new(run_status, ended_at);
+        end.error = error;
+        end.exit_code = match ending {
+            Ending::SpawnFailed { exit_code, .. } => Some(i64::from(*exit_code)),
+            _ => code.map(i64::from),
+        };
+        end.signal = sig.map(i64::from);
+        end
     }
 }
 

@@ -1,15 +1,15 @@
 //! Runs as data: their states, the events that record every change, the outcome of each
-//! agent tried, and the records a run is created and closed with. Typed here once, so no
-//! layer compares strings; the strings are what the database and `--json` carry.
+//! agent tried, and the record a run is created with and kept as (how it ends is
+//! `end.rs`'s). Typed here once, so no layer compares strings; the strings are what the
+//! database and `--json` carry.
 
 use std::fmt;
-use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::core::end::EndError;
+pub use crate::core::end::{EndError, Ending, RunEnd, how_stopped};
 use crate::core::workspace::{Change, HookResult, WorkspaceInfo};
 
 /// Declares a string-backed enum: its wire names, `as_str`, `parse`, `Display`, serde.
@@ -453,177 +453,6 @@ impl NewRun {
             Trigger::Scheduled if self.forced => Trigger::Forced,
             t => t,
         }
-    }
-}
-
-/// How a run ended.
-#[derive(Debug, Clone)]
-pub struct RunEnd {
-    pub status: RunStatus,
-    pub ended_at: i64,
-    pub exit_code: Option<i64>,
-    pub signal: Option<i64>,
-    /// Why it ended as it did, in parts (see [`EndError`]).
-    pub error: Option<EndError>,
-    /// Its agent and what it used (for an agent job or an ask).
-    pub usage: AgentUsage,
-    pub attempts: Vec<Attempt>,
-    /// For a `lost` run: give back the budget reservation it holds if its agent surely
-    /// never started (the supervisor died before it noted the agent starting).
-    pub refund_unstarted: bool,
-    /// Processes the run left that could not be killed.
-    pub survivors: Vec<Survivor>,
-    /// The run's workspace as it ended (`None`: leave what is recorded).
-    pub workspace: Option<WorkspaceInfo>,
-    pub changes: Vec<Change>,
-    pub hooks: Vec<HookResult>,
-    /// Who ended it (its end event's `by`).
-    pub by: Actor,
-}
-
-impl Default for RunEnd {
-    /// A builder's start: an end whose status is still to be decided (failed until then).
-    fn default() -> RunEnd {
-        RunEnd::new(RunStatus::Failed, 0)
-    }
-}
-
-impl RunEnd {
-    /// An end with this status and nothing else known yet.
-    pub fn new(status: RunStatus, ended_at: i64) -> RunEnd {
-        RunEnd {
-            status,
-            ended_at,
-            exit_code: None,
-            signal: None,
-            error: None,
-            usage: AgentUsage::default(),
-            attempts: Vec::new(),
-            refund_unstarted: false,
-            survivors: Vec::new(),
-            workspace: None,
-            changes: Vec::new(),
-            hooks: Vec::new(),
-            by: Actor::Supervisor,
-        }
-    }
-
-    /// A failed end with this error.
-    pub fn failed(ended_at: i64, error: impl Into<String>) -> RunEnd {
-        let mut e = RunEnd::new(RunStatus::Failed, ended_at);
-        e.error = Some(EndError::new(error));
-        e
-    }
-
-    /// Its error as one line, as it is recorded.
-    pub fn error_text(&self) -> Option<String> {
-        self.error.as_ref().map(EndError::to_string)
-    }
-}
-
-/// How a run's process ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ending {
-    Exited(i32),
-    Signaled(i32),
-    TimedOut,
-    /// jobctl itself got SIGTERM, SIGINT or SIGHUP and stopped the run.
-    Interrupted(Signal),
-    /// The output showed only the provider being unreachable for the stall limit (the
-    /// last notice); the process was stopped.
-    Stalled(String),
-    /// It stayed paused longer than `max_pause` and was stopped.
-    PausedTooLong(Duration),
-    /// The program could not be started (127: not found, 126: not executable).
-    SpawnFailed {
-        exit_code: i32,
-        message: String,
-    },
-}
-
-/// How stopping a run's process tree went, in words: SIGTERM was enough, or SIGKILL
-/// followed after `grace`.
-pub fn how_stopped(killed: bool, grace: Duration) -> String {
-    if killed {
-        format!(
-            "with SIGTERM, then SIGKILL after {} (SIGTERM was not enough)",
-            crate::core::units::format_duration(grace)
-        )
-    } else {
-        "with SIGTERM".into()
-    }
-}
-
-impl RunEnd {
-    /// The end of a run whose process ended so: `status` is the main process's own (exit
-    /// code, signal), `timeout` and `grace` what stopping it used, `killed` whether
-    /// SIGTERM was not enough and SIGKILL was sent.
-    pub fn of_process(
-        ending: &Ending,
-        status: Option<(Option<i32>, Option<i32>)>,
-        timeout: Duration,
-        grace: Duration,
-        killed: bool,
-        ended_at: i64,
-    ) -> RunEnd {
-        use crate::core::units::format_duration;
-        let (code, sig) = status.unwrap_or((None, None));
-        let how = how_stopped(killed, grace);
-        let (run_status, error) = match ending {
-            Ending::Exited(0) => (RunStatus::Succeeded, None),
-            Ending::Exited(c) => (
-                RunStatus::Failed,
-                Some(EndError::new(format!("exited with code {c}"))),
-            ),
-            Ending::Signaled(s) => (
-                RunStatus::Failed,
-                Some(EndError::new(format!(
-                    "killed by {} (signal {s})",
-                    signal_name(i64::from(*s))
-                ))),
-            ),
-            Ending::TimedOut => (
-                RunStatus::TimedOut,
-                Some(EndError::stopped(
-                    format!("timed out after {}", format_duration(timeout)),
-                    how,
-                )),
-            ),
-            Ending::Interrupted(s) => (
-                RunStatus::Cancelled,
-                Some(EndError::stopped(
-                    format!("cancelled: its supervisor received {s}"),
-                    how,
-                )),
-            ),
-            Ending::PausedTooLong(max) => (
-                RunStatus::Cancelled,
-                Some(EndError::stopped(
-                    format!(
-                        "cancelled: paused for longer than max_pause ({})",
-                        format_duration(*max)
-                    ),
-                    how,
-                )),
-            ),
-            Ending::SpawnFailed { message, .. } => {
-                (RunStatus::Failed, Some(EndError::new(message.clone())))
-            }
-            Ending::Stalled(notice) => (
-                RunStatus::Failed,
-                Some(EndError::new(format!(
-                    "stopped: its output showed only the provider being unreachable ({notice})"
-                ))),
-            ),
-        };
-        let mut end = RunEnd::new(run_status, ended_at);
-        end.error = error;
-        end.exit_code = match ending {
-            Ending::SpawnFailed { exit_code, .. } => Some(i64::from(*exit_code)),
-            _ => code.map(i64::from),
-        };
-        end.signal = sig.map(i64::from);
-        end
     }
 }
 
