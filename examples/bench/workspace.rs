@@ -217,7 +217,7 @@ pub fn measure(dir: &Path) -> Result<Measured> {
         }
         let run = run_record(next_id);
         let t = Instant::now();
-        let settled = workspace::settle(&mut p, &cfg, job, &run, false, &mut |_| {});
+        let settled = workspace::settle(&mut p, ws, &cfg, job, &run, false, &mut |_| {});
         settles.push(t.elapsed().as_secs_f64());
         if let Some(f) = settled.failure {
             bail!("B9: collecting failed: {f}");

@@ -16,7 +16,7 @@ use crate::config::{Config, Thinking};
 use crate::core::budget::ScopeReason;
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
-use crate::core::run::{Attempt, Outcome, RunEnd, RunRecord, RunStatus};
+use crate::core::run::{AgentUsage, Attempt, Outcome, RunEnd, RunRecord, RunStatus};
 use crate::exec::env;
 use crate::exec::logfile::LogFile;
 use crate::exec::process::{self, Echo, Ending, Launch, Signals, StallLine, StallRule};
@@ -69,8 +69,11 @@ pub async fn call(
     let day = super::prepare(cfg, store, now)?;
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut end = RunEnd {
-        role: Some(spec.role.clone()),
-        scope: Some(spec.scope.to_string()),
+        usage: AgentUsage {
+            role: Some(spec.role.clone()),
+            scope: Some(spec.scope.to_string()),
+            ..Default::default()
+        },
         ..Default::default()
     };
     for name in select::candidates(spec.first, &cfg.fallback) {
@@ -190,9 +193,9 @@ pub async fn call(
         };
         let secrets = env::secret_values(&spec.env);
         let hide = |text: &str| env::redact(text, &secrets);
-        end.agent = Some(name.clone());
-        end.model = model.clone();
-        end.cost_milli = Some(cost);
+        end.usage.agent = Some(name.clone());
+        end.usage.model = model.clone();
+        end.usage.cost_milli = Some(cost);
         let exit = match &fin.ending {
             Ending::Exited(c) => Some(*c),
             _ => None,
@@ -204,11 +207,11 @@ pub async fn call(
             fin.stdout_truncated,
             &fin.stderr,
         );
-        end.cost_usd = parsed.cost_usd;
-        end.input_tokens = parsed.input_tokens;
-        end.output_tokens = parsed.output_tokens;
-        end.num_turns = parsed.num_turns;
-        end.tool_calls = parsed.tool_calls;
+        end.usage.cost_usd = parsed.cost_usd;
+        end.usage.input_tokens = parsed.input_tokens;
+        end.usage.output_tokens = parsed.output_tokens;
+        end.usage.num_turns = parsed.num_turns;
+        end.usage.tool_calls = parsed.tool_calls;
         let base = RunEnd::of_process(
             &fin.ending,
             fin.status,
@@ -228,7 +231,7 @@ pub async fn call(
                 attempts.push(attempt(
                     &name,
                     Outcome::of_run(base.status),
-                    base.error.clone(),
+                    base.error_text(),
                 ));
                 end.status = base.status;
                 end.error = base.error;
@@ -265,8 +268,11 @@ pub async fn call(
                     .map_err(Error::Internal)?;
                 attempts.push(attempt(&name, outcome, Some(reason)));
                 end = RunEnd {
-                    role: end.role.take(),
-                    scope: end.scope.take(),
+                    usage: AgentUsage {
+                        role: end.usage.role.take(),
+                        scope: end.usage.scope.take(),
+                        ..Default::default()
+                    },
                     ..Default::default()
                 };
             }
@@ -274,22 +280,25 @@ pub async fn call(
                 let error = hide(&error);
                 if refund {
                     store.release(&ticket)?;
-                    end.cost_milli = None;
+                    end.usage.cost_milli = None;
                 }
                 attempts.push(attempt(&name, Outcome::Failed, Some(error.clone())));
                 end.status = RunStatus::Failed;
-                end.error = Some(format!("agent {name} failed: {error}"));
+                end.error = Some(format!("agent {name} failed: {error}").into());
                 return finish(end, attempts, None, None, false, log);
             }
         }
     }
     end.status = RunStatus::Skipped;
     let reasons: Vec<String> = attempts.iter().map(Attempt::describe).collect();
-    end.error = Some(if reasons.is_empty() {
-        "no agent to try: the job names none and [fallback] order is empty".into()
-    } else {
-        format!("no agent available ({})", reasons.join("; "))
-    });
+    end.error = Some(
+        if reasons.is_empty() {
+            "no agent to try: the job names none and [fallback] order is empty".into()
+        } else {
+            format!("no agent available ({})", reasons.join("; "))
+        }
+        .into(),
+    );
     finish(end, attempts, None, None, false, log)
 }
 
@@ -306,8 +315,8 @@ fn finish(
     end.attempts = attempts;
     end.ended_at = to_ms(clock::real_now());
     let mut note = || -> anyhow::Result<()> {
-        if let Some(e) = &end.error {
-            log.note(e)?;
+        if let Some(e) = end.error_text() {
+            log.note(&e)?;
         }
         if let Some(a) = answer.as_ref().filter(|_| !answer_logged) {
             log.note("answer:")?;

@@ -91,7 +91,7 @@ pub(super) fn job_section(
         );
     }
     let name_ok = name_ok && {
-        let reserved = name.get_ref() == "ask";
+        let reserved = name.get_ref() == crate::core::run::ASK_JOB;
         if reserved {
             ctx.err(
                 name.span(),

@@ -16,6 +16,7 @@ use std::os::fd::RawFd;
 use std::time::Duration;
 
 use crate::core::error::Result;
+use crate::core::run::ASK_LEASE_PREFIX;
 
 /// Who holds a lease, as far as can be told.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -156,7 +157,7 @@ pub fn slot_lock_name(job: &str, slot: u32) -> Option<String> {
 /// name, or `ask/` and a token of digits and dashes. Keys are read back from the
 /// database, so they are checked again.
 pub fn is_lock_name(name: &str) -> bool {
-    match name.strip_prefix("ask/") {
+    match name.strip_prefix(ASK_LEASE_PREFIX) {
         Some(t) => !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'-'),
         None => match name.split_once('@') {
             Some((job, slot)) => {
@@ -176,5 +177,5 @@ pub fn ask_lock_name() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    format!("ask/{}-{nanos}", std::process::id())
+    format!("{ASK_LEASE_PREFIX}{}-{nanos}", std::process::id())
 }

@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::{Error, Result};
 use super::run::{EventKind, RunStatus};
 
 impl RunStatus {
@@ -17,6 +18,13 @@ impl RunStatus {
             (Queued, Running) | (Running, Paused) | (Paused, Running) | (Retrying, Running) => true,
             (from, to) => !from.is_end() && to.is_end(),
         }
+    }
+
+    /// Whether a run in this state takes a request that its supervisor bring it to
+    /// `want`: any request while a supervisor holds it; a request to end it (a cancel)
+    /// while it is queued.
+    pub fn takes_request(self, want: RunStatus) -> bool {
+        self.is_supervised() || (want.is_end() && !self.is_end())
     }
 
     /// The event kind that records a move into `self` (from `from`, `None` for a new run).
@@ -120,6 +128,47 @@ impl Transition {
     pub fn is_allowed(&self) -> bool {
         self.from.is_none_or(|f| f.can_become(self.to))
     }
+
+    /// The state run `id` moves from, for a move of a run that exists and that the state
+    /// machine allows; anything else is a bug of the caller.
+    pub fn checked(&self, id: i64) -> Result<RunStatus> {
+        let Some(from) = self.from else {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "a transition of run {id} without a state to move from"
+            )));
+        };
+        if !self.is_allowed() {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "run {id} can't move from {from} to {} this way",
+                self.to
+            )));
+        }
+        Ok(from)
+    }
+
+    /// Which time of the run the move sets, besides its state.
+    pub fn stamp(&self) -> Stamp {
+        match self.to {
+            to if to.is_end() => Stamp::Ended,
+            RunStatus::Paused => Stamp::Paused,
+            RunStatus::Running if self.from != Some(RunStatus::Paused) => Stamp::Started,
+            _ => Stamp::None,
+        }
+    }
+}
+
+/// What a move between states records beside the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stamp {
+    /// An end: when it ended and how long it took, its reason as the run's error; the
+    /// reservation it held is settled.
+    Ended,
+    /// Paused: since when (for `max_pause`, and people).
+    Paused,
+    /// Started (from the queue, or again after a retry's backoff): from now.
+    Started,
+    /// Nothing else (a resume: it runs on from its start).
+    None,
 }
 
 /// What a run's children still running become when it ends (the job's `children`).
@@ -155,6 +204,40 @@ mod tests {
         assert_eq!(Running.event_kind(Some(Paused)), EventKind::RunResumed);
         assert_eq!(Running.event_kind(Some(Queued)), EventKind::RunStarted);
         assert_eq!(Lost.event_kind(Some(Paused)), EventKind::RunLost);
+    }
+
+    #[test]
+    fn a_move_records_its_time_and_only_an_allowed_move_is_made() {
+        use RunStatus::*;
+        let t = |from, to| Transition::new(from, to, None, Actor::Cli);
+        assert_eq!(t(Running, Failed).stamp(), Stamp::Ended);
+        assert_eq!(t(Queued, Cancelled).stamp(), Stamp::Ended);
+        assert_eq!(t(Running, Paused).stamp(), Stamp::Paused);
+        assert_eq!(t(Retrying, Running).stamp(), Stamp::Started);
+        assert_eq!(t(Queued, Running).stamp(), Stamp::Started);
+        assert_eq!(
+            t(Paused, Running).stamp(),
+            Stamp::None,
+            "a resume keeps its start"
+        );
+        assert_eq!(t(Paused, Running).checked(3).unwrap(), Paused);
+        assert!(t(Succeeded, Running).checked(3).is_err());
+        let new = Transition {
+            from: None,
+            ..t(Queued, Running)
+        };
+        assert!(new.checked(3).is_err(), "a move needs a state to move from");
+    }
+
+    #[test]
+    fn a_request_is_taken_by_a_held_run_and_a_cancel_by_a_queued_one() {
+        use RunStatus::*;
+        for s in [Running, Paused, Retrying] {
+            assert!(s.takes_request(Paused) && s.takes_request(Cancelled), "{s}");
+        }
+        assert!(Queued.takes_request(Cancelled));
+        assert!(!Queued.takes_request(Paused));
+        assert!(!Succeeded.takes_request(Cancelled));
     }
 
     #[test]

@@ -5,10 +5,12 @@
 pub mod budget;
 pub mod clock;
 pub mod control;
+pub mod end;
 pub mod error;
 pub mod names;
 pub mod run;
 pub mod schedule;
+pub mod slots;
 pub mod text;
 pub mod units;
 pub mod workspace;

@@ -1,14 +1,15 @@
 //! Runs as data: their states, the events that record every change, the outcome of each
-//! agent tried, and the records a run is created and closed with. Typed here once, so no
-//! layer compares strings; the strings are what the database and `--json` carry.
+//! agent tried, and the record a run is created with and kept as (how it ends is
+//! `end.rs`'s). Typed here once, so no layer compares strings; the strings are what the
+//! database and `--json` carry.
 
 use std::fmt;
-use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::core::end::{EndError, Ending, RunEnd, how_stopped};
 use crate::core::workspace::{Change, HookResult, WorkspaceInfo};
 
 /// Declares a string-backed enum: its wire names, `as_str`, `parse`, `Display`, serde.
@@ -21,7 +22,7 @@ macro_rules! wire_enum {
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$v,)+];
 
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self { $($name::$v => $s,)+ }
             }
 
@@ -97,18 +98,20 @@ impl RunStatus {
         RunStatus::Retrying,
     ];
 
+    /// The states of a run a supervisor holds (with its lease): running, paused, or
+    /// waiting to retry. These hold a slot of `max_running`, `concurrency` and the depth
+    /// quotas.
+    pub const SUPERVISED: &'static [RunStatus] =
+        &[RunStatus::Running, RunStatus::Paused, RunStatus::Retrying];
+
     /// An ended run never changes state again.
     pub fn is_end(self) -> bool {
         !RunStatus::ACTIVE.contains(&self)
     }
 
-    /// A run a supervisor holds (with its lease): running, paused, or waiting to retry.
-    /// These hold a slot of `max_running`, `concurrency` and the depth quotas.
+    /// A run a supervisor holds (see [`RunStatus::SUPERVISED`]).
     pub fn is_supervised(self) -> bool {
-        matches!(
-            self,
-            RunStatus::Running | RunStatus::Paused | RunStatus::Retrying
-        )
+        RunStatus::SUPERVISED.contains(&self)
     }
 
     /// What `status` calls a failure, and `on_failure` hooks run for.
@@ -138,6 +141,25 @@ wire_enum! {
         Submit = "submit",
         /// One `jobctl ask` call.
         Ask = "ask",
+    }
+}
+
+impl Trigger {
+    /// The trigger of a stored run: the one recorded, or for a row from before triggers
+    /// were recorded, what its other columns say (forced; an ask's own lease; else the
+    /// schedule's).
+    pub fn of_row(
+        recorded: Option<Trigger>,
+        forced: bool,
+        job: &str,
+        lock_name: Option<&str>,
+    ) -> Trigger {
+        match recorded {
+            Some(t) => t,
+            None if forced => Trigger::Forced,
+            None if job == ASK_JOB && lock_name.is_some() => Trigger::Ask,
+            None => Trigger::Scheduled,
+        }
     }
 }
 
@@ -234,6 +256,46 @@ impl Attempt {
     }
 }
 
+/// Which agent a run's call went to and what it used: the role it ran in, the agent,
+/// model and scope chosen, the budget charged, and what the agent reported of itself.
+/// A run's record, its end and its view carry it as one; the JSON has its fields flat.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AgentUsage {
+    pub role: Option<String>,
+    pub agent: Option<String>,
+    pub model: Option<String>,
+    pub scope: Option<String>,
+    /// The budget charged, in thousandths (`cost` in JSON: the amount people read).
+    #[serde(
+        rename = "cost",
+        serialize_with = "crate::core::units::serialize_milli"
+    )]
+    pub cost_milli: Option<i64>,
+    pub cost_usd: Option<f64>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub num_turns: Option<i64>,
+    pub tool_calls: Option<i64>,
+}
+
+/// A process of a run that outlived every attempt to kill it: it became another user (a
+/// setuid program, sudo), so signals from the supervisor are refused, or it is stuck in
+/// the kernel. Kept on the run record so `status` can point at it (`exec::proctree`
+/// finds them, and tells whether one still lives).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Survivor {
+    pub pid: i32,
+    /// The owner's name, else the uid as a number (`unknown` when even that can't be read).
+    pub user: String,
+    /// Start time in clock ticks since boot (Linux), to tell it from a later process that
+    /// reuses the pid.
+    pub start: Option<u64>,
+}
+
+/// What a program submitting a run over the API attached to it: a JSON object, passed to
+/// the run's processes as `JOBCTL_RUN_METADATA`.
+pub type Metadata = serde_json::Map<String, serde_json::Value>;
+
 /// A run as stored.
 #[derive(Debug, Clone)]
 pub struct RunRecord {
@@ -248,24 +310,16 @@ pub struct RunRecord {
     pub exit_code: Option<i64>,
     pub signal: Option<i64>,
     pub error: Option<String>,
-    pub role: Option<String>,
-    pub agent: Option<String>,
-    pub model: Option<String>,
-    pub scope: Option<String>,
-    pub cost_milli: Option<i64>,
-    pub cost_usd: Option<f64>,
-    pub input_tokens: Option<i64>,
-    pub output_tokens: Option<i64>,
-    pub num_turns: Option<i64>,
-    pub tool_calls: Option<i64>,
+    /// Its agent and what it used (for an agent job or an ask).
+    pub usage: AgentUsage,
     pub attempts: Vec<Attempt>,
     pub log_path: Option<String>,
     pub supervisor_pid: Option<i64>,
     pub pgid: Option<i64>,
     /// The lock its supervisor holds when it is not the job's (an ask's).
     pub lock_name: Option<String>,
-    /// Processes the run left that could not be killed (JSON `proctree::Survivor`s).
-    pub survivors: Option<String>,
+    /// Processes the run left that could not be killed.
+    pub survivors: Vec<Survivor>,
     /// The run's worktree, for a job with a `workspace`.
     pub workspace: Option<WorkspaceInfo>,
     /// What the run changed in its workspace.
@@ -292,9 +346,8 @@ pub struct RunRecord {
     pub prompt: Option<String>,
     /// Variables given to this run (`submit --env`), added to the job's.
     pub env: Vec<(String, String)>,
-    /// What a program submitting the run over the API attached to it (a JSON object's
-    /// text), passed to its processes as `JOBCTL_RUN_METADATA`.
-    pub metadata: Option<String>,
+    /// What a program submitting the run over the API attached to it.
+    pub metadata: Option<Metadata>,
 }
 
 impl Default for RunRecord {
@@ -311,22 +364,13 @@ impl Default for RunRecord {
             exit_code: None,
             signal: None,
             error: None,
-            role: None,
-            agent: None,
-            model: None,
-            scope: None,
-            cost_milli: None,
-            cost_usd: None,
-            input_tokens: None,
-            output_tokens: None,
-            num_turns: None,
-            tool_calls: None,
+            usage: AgentUsage::default(),
             attempts: Vec::new(),
             log_path: None,
             supervisor_pid: None,
             pgid: None,
             lock_name: None,
-            survivors: None,
+            survivors: Vec::new(),
             workspace: None,
             changes: Vec::new(),
             hooks: Vec::new(),
@@ -343,6 +387,18 @@ impl Default for RunRecord {
             metadata: None,
         }
     }
+}
+
+/// The job name every `jobctl ask` call's run is recorded under (no job may be named so).
+pub const ASK_JOB: &str = "ask";
+
+/// How the lease key of one `jobctl ask` call starts (`ask/PID-NANOS`).
+pub const ASK_LEASE_PREFIX: &str = "ask/";
+
+/// Whether a run under the lease `lock_name` holds a lease of its own (an ask's: each call
+/// its own, taken once), rather than one of its job's, which its job's runs take in turn.
+pub fn is_own_lease(lock_name: Option<&str>) -> bool {
+    lock_name.is_some_and(|l| l.starts_with(ASK_LEASE_PREFIX))
 }
 
 impl RunRecord {
@@ -382,8 +438,8 @@ pub struct NewRun {
     pub retry_of: Option<i64>,
     pub prompt: Option<String>,
     pub env: Vec<(String, String)>,
-    /// A JSON object's text (API `metadata`).
-    pub metadata: Option<String>,
+    /// What the API's submitter attached to it.
+    pub metadata: Option<Metadata>,
     /// Who creates it, and why (its first event's `by` and `reason`).
     pub by: Actor,
     pub reason: Option<String>,
@@ -397,183 +453,6 @@ impl NewRun {
             Trigger::Scheduled if self.forced => Trigger::Forced,
             t => t,
         }
-    }
-}
-
-/// How a run ended.
-#[derive(Debug, Clone)]
-pub struct RunEnd {
-    pub status: RunStatus,
-    pub ended_at: i64,
-    pub exit_code: Option<i64>,
-    pub signal: Option<i64>,
-    pub error: Option<String>,
-    pub role: Option<String>,
-    pub agent: Option<String>,
-    pub model: Option<String>,
-    pub scope: Option<String>,
-    pub cost_milli: Option<i64>,
-    pub cost_usd: Option<f64>,
-    pub input_tokens: Option<i64>,
-    pub output_tokens: Option<i64>,
-    pub num_turns: Option<i64>,
-    pub tool_calls: Option<i64>,
-    pub attempts: Vec<Attempt>,
-    /// For a `lost` run: give back the budget reservation it holds if its agent surely
-    /// never started (the supervisor died before it noted the agent starting).
-    pub refund_unstarted: bool,
-    pub survivors: Option<String>,
-    /// The run's workspace as it ended (`None`: leave what is recorded).
-    pub workspace: Option<WorkspaceInfo>,
-    pub changes: Vec<Change>,
-    pub hooks: Vec<HookResult>,
-    /// Who ended it (its end event's `by`).
-    pub by: Actor,
-}
-
-impl Default for RunEnd {
-    /// A builder's start: an end whose status is still to be decided (failed until then).
-    fn default() -> RunEnd {
-        RunEnd::new(RunStatus::Failed, 0)
-    }
-}
-
-impl RunEnd {
-    /// An end with this status and nothing else known yet.
-    pub fn new(status: RunStatus, ended_at: i64) -> RunEnd {
-        RunEnd {
-            status,
-            ended_at,
-            exit_code: None,
-            signal: None,
-            error: None,
-            role: None,
-            agent: None,
-            model: None,
-            scope: None,
-            cost_milli: None,
-            cost_usd: None,
-            input_tokens: None,
-            output_tokens: None,
-            num_turns: None,
-            tool_calls: None,
-            attempts: Vec::new(),
-            refund_unstarted: false,
-            survivors: None,
-            workspace: None,
-            changes: Vec::new(),
-            hooks: Vec::new(),
-            by: Actor::Supervisor,
-        }
-    }
-
-    /// A failed end with this error.
-    pub fn failed(ended_at: i64, error: impl Into<String>) -> RunEnd {
-        let mut e = RunEnd::new(RunStatus::Failed, ended_at);
-        e.error = Some(error.into());
-        e
-    }
-}
-
-/// How a run's process ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ending {
-    Exited(i32),
-    Signaled(i32),
-    TimedOut,
-    /// jobctl itself got SIGTERM, SIGINT or SIGHUP and stopped the run.
-    Interrupted(Signal),
-    /// The output showed only the provider being unreachable for the stall limit (the
-    /// last notice); the process was stopped.
-    Stalled(String),
-    /// It stayed paused longer than `max_pause` and was stopped.
-    PausedTooLong(Duration),
-    /// The program could not be started (127: not found, 126: not executable).
-    SpawnFailed {
-        exit_code: i32,
-        message: String,
-    },
-}
-
-/// What an error says of a tree it stopped; not true of one that left survivors.
-pub const TREE_STOPPED: &str = "; stopped the process tree";
-
-/// How stopping a run's process tree went, in words: SIGTERM was enough, or SIGKILL
-/// followed after `grace`.
-pub fn how_stopped(killed: bool, grace: Duration) -> String {
-    if killed {
-        format!(
-            "with SIGTERM, then SIGKILL after {} (SIGTERM was not enough)",
-            crate::core::units::format_duration(grace)
-        )
-    } else {
-        "with SIGTERM".into()
-    }
-}
-
-impl RunEnd {
-    /// The end of a run whose process ended so: `status` is the main process's own (exit
-    /// code, signal), `timeout` and `grace` what stopping it used, `killed` whether
-    /// SIGTERM was not enough and SIGKILL was sent.
-    pub fn of_process(
-        ending: &Ending,
-        status: Option<(Option<i32>, Option<i32>)>,
-        timeout: Duration,
-        grace: Duration,
-        killed: bool,
-        ended_at: i64,
-    ) -> RunEnd {
-        use crate::core::units::format_duration;
-        let (code, sig) = status.unwrap_or((None, None));
-        let (run_status, error) = match ending {
-            Ending::Exited(0) => (RunStatus::Succeeded, None),
-            Ending::Exited(c) => (RunStatus::Failed, Some(format!("exited with code {c}"))),
-            Ending::Signaled(s) => (
-                RunStatus::Failed,
-                Some(format!(
-                    "killed by {} (signal {s})",
-                    signal_name(i64::from(*s))
-                )),
-            ),
-            Ending::TimedOut => (
-                RunStatus::TimedOut,
-                Some(format!(
-                    "timed out after {}{TREE_STOPPED} {}",
-                    format_duration(timeout),
-                    how_stopped(killed, grace)
-                )),
-            ),
-            Ending::Interrupted(s) => (
-                RunStatus::Cancelled,
-                Some(format!(
-                    "cancelled: its supervisor received {s}{TREE_STOPPED} {}",
-                    how_stopped(killed, grace)
-                )),
-            ),
-            Ending::PausedTooLong(max) => (
-                RunStatus::Cancelled,
-                Some(format!(
-                    "cancelled: paused for longer than max_pause ({}){TREE_STOPPED} {}",
-                    format_duration(*max),
-                    how_stopped(killed, grace)
-                )),
-            ),
-            Ending::SpawnFailed { message, .. } => (RunStatus::Failed, Some(message.clone())),
-            Ending::Stalled(notice) => (
-                RunStatus::Failed,
-                Some(format!(
-                    "stopped: its output showed only the provider being unreachable ({notice})"
-                )),
-            ),
-        };
-        let mut end = RunEnd::new(run_status, ended_at);
-        end.error = error;
-        end.exit_code = match ending {
-            Ending::SpawnFailed { exit_code, .. } => Some(i64::from(*exit_code)),
-            _ => code.map(i64::from),
-        };
-        end.signal = sig.map(i64::from);
-        end
     }
 }
 
@@ -609,6 +488,30 @@ mod tests {
         }
         assert_eq!(RunStatus::TimedOut.to_string(), "timed_out");
         assert!(serde_json::from_str::<RunStatus>("\"nope\"").is_err());
+    }
+
+    #[test]
+    fn a_row_without_a_trigger_is_read_by_its_other_columns() {
+        let of = |forced, job, lock| Trigger::of_row(None, forced, job, lock);
+        assert_eq!(of(true, "j", None), Trigger::Forced);
+        assert_eq!(of(false, "ask", Some("ask/1-2")), Trigger::Ask);
+        assert_eq!(of(false, "ask", None), Trigger::Scheduled);
+        assert_eq!(of(false, "j", Some("j@2")), Trigger::Scheduled);
+        assert_eq!(
+            Trigger::of_row(Some(Trigger::Retry), true, "ask", Some("ask/1")),
+            Trigger::Retry,
+            "a recorded trigger stands"
+        );
+    }
+
+    #[test]
+    fn only_an_asks_lease_is_its_own() {
+        assert!(is_own_lease(Some("ask/12-34")));
+        assert!(!is_own_lease(Some("job@2")) && !is_own_lease(None));
+        assert!(
+            !is_own_lease(Some("asking")),
+            "a job may be named ask-something"
+        );
     }
 
     #[test]

@@ -151,6 +151,19 @@ pub fn format_milli(milli: i64) -> String {
     }
 }
 
+/// Budget amounts (kept in thousandths) as the number people read: `1.5`, `100`.
+pub fn milli_number(m: i64) -> f64 {
+    format_milli(m).parse::<f64>().unwrap_or(0.0)
+}
+
+/// Serializes an amount kept in thousandths as [`milli_number`] reads it.
+pub fn serialize_milli<S: serde::Serializer>(m: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match m {
+        Some(m) => s.serialize_some(&milli_number(*m)),
+        None => s.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

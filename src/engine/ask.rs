@@ -14,7 +14,7 @@ use super::views::milli_number;
 use crate::config::{Config, MAX_PROMPT_BYTES, Thinking};
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
-use crate::core::run::{Actor, NewRun, RunStatus, Trigger};
+use crate::core::run::{ASK_JOB, Actor, NewRun, RunStatus, Trigger};
 use crate::core::units::{format_duration, parse_duration};
 use crate::exec::process::Echo;
 use crate::fail;
@@ -112,7 +112,7 @@ pub fn ask(e: &mut Engine<'_>, r: &AskRequest<'_>, c: Checked, prompt: &str) -> 
     };
     let now = to_ms(clock::real_now());
     let claim = e.store.claim_run(&NewRun {
-        job: "ask".into(),
+        job: ASK_JOB.into(),
         scheduled_for: now,
         started_at: now,
         supervisor_pid: Some(i64::from(std::process::id())),
@@ -136,16 +136,16 @@ pub fn ask(e: &mut Engine<'_>, r: &AskRequest<'_>, c: Checked, prompt: &str) -> 
     let rec = done.record;
     match rec.status {
         RunStatus::Succeeded => Ok(AskOutcome::Answered(AskView {
-            agent: rec.agent,
-            model: rec.model,
-            scope: rec.scope,
-            cost: rec.cost_milli.map(milli_number),
+            agent: rec.usage.agent,
+            model: rec.usage.model,
+            scope: rec.usage.scope,
+            cost: rec.usage.cost_milli.map(milli_number),
             result: done.answer.unwrap_or_default(),
             usage: UsageView {
-                input_tokens: rec.input_tokens,
-                output_tokens: rec.output_tokens,
-                cost_usd: rec.cost_usd,
-                num_turns: rec.num_turns,
+                input_tokens: rec.usage.input_tokens,
+                output_tokens: rec.usage.output_tokens,
+                cost_usd: rec.usage.cost_usd,
+                num_turns: rec.usage.num_turns,
             },
         })),
         RunStatus::Skipped if rec.attempts.is_empty() => fail!(

@@ -12,7 +12,7 @@ use super::tree;
 use crate::coord::StopRequest;
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
-use crate::core::run::{Actor, EventKind, RunEnd, RunRecord, RunStatus, TREE_STOPPED};
+use crate::core::run::{ASK_JOB, Actor, EventKind, RunEnd, RunRecord, RunStatus};
 use crate::fail;
 use crate::store::Store;
 
@@ -41,7 +41,7 @@ fn not_running(r: &RunRecord, lost_now: bool) -> Error {
 pub fn cancel(e: &mut Engine<'_>, target: Target<'_>, by: &Actor) -> Result<RunRecord> {
     let lost = e.recover()?;
     if let Target::Job(j) = target
-        && j != "ask"
+        && j != ASK_JOB
         && !e.cfg.jobs.contains_key(j)
         && e.store.latest_run(j)?.is_none()
     {
@@ -252,21 +252,5 @@ pub fn name_the_canceller(store: &dyn Store, run_id: i64, end: &mut RunEnd) {
     if end.status != RunStatus::Cancelled {
         return;
     }
-    let Some(who) = canceller(store, run_id) else {
-        if let Some(e) = end.error.as_mut()
-            && let Some((head, how)) = e.split_once(TREE_STOPPED)
-        {
-            *e = format!(
-                "{head} (a shutdown or a signal sent to it, not jobctl cancel){TREE_STOPPED}{how}"
-            );
-        }
-        return;
-    };
-    let how = end
-        .error
-        .as_deref()
-        .and_then(|e| e.split_once(TREE_STOPPED))
-        .map(|(_, how)| format!("{TREE_STOPPED}{how}"))
-        .unwrap_or_default();
-    end.error = Some(format!("{who}{how}"));
+    end.name_canceller(canceller(store, run_id));
 }

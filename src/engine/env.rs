@@ -45,7 +45,9 @@ pub fn job_env(
         set(&mut env, k, v);
     }
     if let Some(m) = &run.metadata {
-        set(&mut env, "JOBCTL_RUN_METADATA", m);
+        // A map of JSON values always serializes.
+        let text = serde_json::to_string(m).unwrap_or_default();
+        set(&mut env, "JOBCTL_RUN_METADATA", &text);
     }
     let scheduled_for = rfc3339(run.scheduled_for);
     let mut meta = serde_json::json!({

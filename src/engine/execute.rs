@@ -9,10 +9,10 @@ use super::env::{base_env_plain, job_env, run_marks};
 use super::pipeline::{AskWork, Executed, RunContext};
 use crate::agents::presets::Mode;
 use crate::agents::{self, CallSpec, role};
-use crate::config::{Command, Job, JobKind};
+use crate::config::{AgentJob, Command, Job};
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
-use crate::core::run::{EventKind, RunEnd, RunStatus};
+use crate::core::run::{ASK_JOB, EventKind, RunEnd, RunStatus};
 use crate::exec::env::set;
 use crate::exec::process::{self, Launch};
 
@@ -68,8 +68,8 @@ pub(super) async fn run_script(
         fin.killed,
         to_ms(clock::real_now()),
     );
-    if let Some(err) = &end.error {
-        cx.log.note(err).map_err(Error::Internal)?;
+    if let Some(err) = end.error_text() {
+        cx.log.note(&err).map_err(Error::Internal)?;
     }
     Ok(Executed {
         interrupted: interrupted_by(&fin.ending),
@@ -85,14 +85,13 @@ fn interrupted_by(ending: &process::Ending) -> Option<Signal> {
     }
 }
 
+/// Runs agent job `job`, whose agent call is `aj` (its kind).
 pub(super) async fn run_agent_job(
     e: &mut Engine<'_>,
     cx: &mut RunContext,
     job: &Job,
+    aj: &AgentJob,
 ) -> Result<Executed> {
-    let JobKind::Agent(aj) = &job.kind else {
-        unreachable!("an agent job")
-    };
     let cfg = e.cfg;
     let role = role::role_for(cfg, Some(aj), &role::daemon_state(cfg));
     let spec = CallSpec {
@@ -146,7 +145,7 @@ pub(super) async fn run_ask(
     let role = role::role_for(cfg, None, &role::daemon_state(cfg));
     let mut env = base_env_plain(cfg);
     for (k, v) in [
-        ("JOBCTL_JOB_NAME", "ask".to_string()),
+        ("JOBCTL_JOB_NAME", ASK_JOB.to_string()),
         ("JOBCTL_RUN_ID", cx.run.id.to_string()),
         ("JOBCTL_STATE_DIR", cx.state_dir.display().to_string()),
         ("JOBCTL_JOB_ROLE", role.clone()),

@@ -11,10 +11,10 @@ use super::execute;
 use super::hooks::{self, HookSite, HookStop};
 use super::pipeline::{Executed, RunContext};
 use super::workspace::{self, Prepared, Setup};
-use crate::config::{Job, JobKind};
+use crate::config::{Job, JobKind, Workspace};
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
-use crate::core::run::{EventKind, RunEnd, RunStatus, TREE_STOPPED};
+use crate::core::run::{EndError, EventKind, RunEnd, RunStatus};
 use crate::core::units::format_duration;
 use crate::core::workspace::{HookName, HookResult, Keep, WorkspaceInfo};
 
@@ -40,8 +40,8 @@ pub(super) async fn run(e: &mut Engine<'_>, cx: &mut RunContext, job: &Job) -> R
     let mut hook_results: Vec<HookResult> = Vec::new();
     let mut done: Option<Executed> = None;
 
-    // Prepare: the workspace.
-    let mut prepared: Option<Prepared> = None;
+    // Prepare: the workspace (its worktree, with the job's `workspace` it was made by).
+    let mut prepared: Option<(Prepared, &Workspace)> = None;
     let mut recorded: Option<WorkspaceInfo> = None;
     if let Some(ws) = job.workspace.as_deref() {
         let setup = Setup {
@@ -70,7 +70,7 @@ pub(super) async fn run(e: &mut Engine<'_>, cx: &mut RunContext, job: &Job) -> R
                         p.info.path, p.info.branch, p.info.base, p.info.base_commit
                     ),
                 );
-                prepared = Some(p);
+                prepared = Some((p, ws));
             }
             Err(why) => {
                 let why = format!("workspace set-up failed: {why}");
@@ -80,7 +80,7 @@ pub(super) async fn run(e: &mut Engine<'_>, cx: &mut RunContext, job: &Job) -> R
         }
         flush_notes(cx, &mut notes)?;
     }
-    if let Some(p) = &prepared {
+    if let Some((p, _)) = &prepared {
         cx.workdir = Some(p.dir.clone());
         cx.extra_env = p.env().to_vec();
     }
@@ -120,17 +120,23 @@ pub(super) async fn run(e: &mut Engine<'_>, cx: &mut RunContext, job: &Job) -> R
         Some(x) => x,
         None => match &job.kind {
             JobKind::Script(command) => execute::run_script(e, cx, job, command).await?,
-            JobKind::Agent(_) => execute::run_agent_job(e, cx, job).await?,
+            JobKind::Agent(aj) => execute::run_agent_job(e, cx, job, aj).await?,
         },
     };
 
     // Finalize: the workspace's work.
     let mut changes = Vec::new();
     let mut must_keep = false;
-    if let Some(p) = prepared.as_mut() {
-        let settled = workspace::settle(p, cfg, job, &cx.run, x.interrupted.is_none(), &mut |n| {
-            notes.push(n.to_string())
-        });
+    if let Some((p, ws)) = prepared.as_mut() {
+        let settled = workspace::settle(
+            p,
+            ws,
+            cfg,
+            job,
+            &cx.run,
+            x.interrupted.is_none(),
+            &mut |n| notes.push(n.to_string()),
+        );
         if let Some(f) = &settled.failure {
             notes.push(f.clone());
             fail_with(&mut x.end, f);
@@ -168,8 +174,7 @@ pub(super) async fn run(e: &mut Engine<'_>, cx: &mut RunContext, job: &Job) -> R
     }
 
     // Finalize: keep or remove the worktree.
-    if let Some(p) = prepared.as_mut() {
-        let ws = job.workspace.as_deref().expect("a job with a workspace");
+    if let Some((p, ws)) = prepared.as_mut() {
         let keep = must_keep || by_rule(ws.keep, x.end.status, changes.is_empty());
         let info = workspace::release(p, keep, &mut |n| notes.push(n.to_string()));
         flush_notes(cx, &mut notes)?;
@@ -209,18 +214,25 @@ fn fail_with(end: &mut RunEnd, why: &str) {
         end.status = RunStatus::Failed;
     }
     end.error = Some(match end.error.take() {
-        Some(e) => format!("{e}; {why}"),
-        None => why.to_string(),
+        Some(mut e) => {
+            e.then.push(why.to_string());
+            e
+        }
+        None => EndError::new(why),
     });
 }
 
 /// A run whose timeout passed during hook `during`, before its job started.
 fn timed_out(job: &Job, during: &str) -> Executed {
     let mut end = RunEnd::new(RunStatus::TimedOut, to_ms(clock::real_now()));
-    end.error = Some(format!(
-        "timed out after {} during the {during} hook (its time counts against the job's timeout); \
-         the job did not start{TREE_STOPPED}",
-        format_duration(job.timeout)
+    // Its hook's process tree was stopped; how is the hook's to say.
+    end.error = Some(EndError::stopped(
+        format!(
+            "timed out after {} during the {during} hook (its time counts against the job's timeout); \
+             the job did not start",
+            format_duration(job.timeout)
+        ),
+        "",
     ));
     Executed {
         end,
@@ -231,9 +243,9 @@ fn timed_out(job: &Job, during: &str) -> Executed {
 
 fn cancelled(sig: Signal, during: &str) -> Executed {
     let mut end = RunEnd::new(RunStatus::Cancelled, to_ms(clock::real_now()));
-    end.error = Some(format!(
+    end.error = Some(EndError::new(format!(
         "cancelled: jobctl received {sig} during the {during} hook and stopped the run"
-    ));
+    )));
     Executed {
         end,
         interrupted: Some(sig),
@@ -265,7 +277,7 @@ mod tests {
         let mut end = RunEnd::failed(0, "exited with code 2");
         fail_with(&mut end, "push failed");
         assert_eq!(
-            end.error.as_deref(),
+            end.error_text().as_deref(),
             Some("exited with code 2; push failed")
         );
         let mut end = RunEnd::new(RunStatus::TimedOut, 0);

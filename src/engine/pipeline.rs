@@ -34,7 +34,7 @@ use crate::config::{Job, Thinking};
 use crate::coord::{Lease, LeaseNews};
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
-use crate::core::run::{Actor, RunEnd, RunRecord, RunStatus, TREE_STOPPED, Transition};
+use crate::core::run::{Actor, RunEnd, RunRecord, RunStatus, Transition};
 use crate::exec::logfile::LogFile;
 use crate::exec::process::{Echo, Signals};
 use crate::exec::proctree::{self, RunIdentity, Survivor};
@@ -62,7 +62,7 @@ impl Work<'_> {
     fn name(&self) -> &str {
         match self {
             Work::Job(j) => &j.name,
-            Work::Ask(_) => "ask",
+            Work::Ask(_) => crate::core::run::ASK_JOB,
         }
     }
 
@@ -245,7 +245,7 @@ fn cancelled_before_start(store: &dyn Store, run: &RunRecord) -> Option<Executed
     let who =
         super::cancel::canceller(store, run.id).unwrap_or_else(|| format!("cancelled by {by}"));
     let mut end = RunEnd::new(RunStatus::Cancelled, to_ms(clock::real_now()));
-    end.error = Some(format!("{who} before it started"));
+    end.error = Some(format!("{who} before it started").into());
     end.by = by;
     Some(Executed {
         end,
@@ -454,18 +454,11 @@ fn with_survivors(mut end: RunEnd, survivors: &[Survivor]) -> RunEnd {
     if survivors.is_empty() {
         return end;
     }
-    let what = proctree::survivors_text(survivors);
-    end.error = Some(match end.error.take() {
-        Some(e) => match e.split_once(TREE_STOPPED) {
-            Some((head, how)) => format!("{head}; stopping the process tree{how}: {what}"),
-            None => format!("{e}; {what}"),
-        },
-        None => what,
-    });
+    end.with_left(proctree::survivors_text(survivors));
     if end.status == RunStatus::Succeeded {
         end.status = RunStatus::Failed;
     }
-    end.survivors = serde_json::to_string(survivors).ok();
+    end.survivors = survivors.to_vec();
     end
 }
 

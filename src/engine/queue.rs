@@ -33,20 +33,6 @@ pub fn limits(cfg: &Config, job: &Job, depth: u32) -> Limits {
     }
 }
 
-/// Whether `load` leaves a slot for a run of `job` at `depth` under `limits`.
-pub fn fits(load: &Load, job: &str, depth: u32, limits: &Limits) -> bool {
-    let free = |taken: u32, limit: Option<u32>| limit.is_none_or(|l| taken < l);
-    (depth != 0 || free(load.top_level, limits.max_running))
-        && free(
-            load.by_depth.get(&depth).copied().unwrap_or(0),
-            limits.depth,
-        )
-        && free(
-            load.by_job.get(job).copied().unwrap_or(0),
-            Some(limits.concurrency),
-        )
-}
-
 /// A lease of one of a job's `concurrency` slots, and the `lock_name` a run under it is
 /// recorded with (`None`: the job's own).
 pub type SlotLease = (Option<String>, Box<dyn Lease>);
@@ -148,7 +134,7 @@ fn next_to_start(
         .iter()
         .filter(|h| !blocked.contains(&(h.job.clone(), h.depth)))
         .find(|h| match cfg.jobs.get(&h.job) {
-            Some(job) => fits(load, &h.job, h.depth, &limits(cfg, job, h.depth)),
+            Some(job) => load.fits(&h.job, h.depth, &limits(cfg, job, h.depth)),
             None => true,
         })
         .cloned()
@@ -172,46 +158,4 @@ pub fn waiting_reason(cfg: &Config, load: &Load, job: &str, depth: u32) -> Strin
         return format!("concurrency = {}", lim.concurrency);
     }
     "a free slot".into()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn load(top: u32, depth: &[(u32, u32)], job: &[(&str, u32)]) -> Load {
-        Load {
-            top_level: top,
-            by_depth: depth.iter().copied().collect(),
-            by_job: job.iter().map(|(j, n)| (j.to_string(), *n)).collect(),
-        }
-    }
-
-    #[test]
-    fn a_slot_is_free_only_under_every_limit() {
-        let lim = Limits {
-            max_running: Some(2),
-            depth: Some(1),
-            concurrency: 2,
-        };
-        assert!(fits(&load(0, &[], &[]), "j", 0, &lim));
-        assert!(!fits(&load(2, &[], &[]), "j", 0, &lim), "max_running");
-        assert!(
-            !fits(&load(1, &[(0, 1)], &[]), "j", 0, &lim),
-            "depth 0 limit"
-        );
-        assert!(
-            !fits(&load(0, &[], &[("j", 2)]), "j", 0, &lim),
-            "concurrency"
-        );
-        let sub = Limits {
-            max_running: None,
-            depth: Some(2),
-            concurrency: 3,
-        };
-        assert!(
-            fits(&load(9, &[(1, 1)], &[("j", 1)]), "j", 1, &sub),
-            "a sub-run is not held back by max_running"
-        );
-        assert!(!fits(&load(0, &[(1, 2)], &[]), "j", 1, &sub));
-    }
 }

@@ -17,7 +17,7 @@ use super::Engine;
 use super::env::run_marks;
 use crate::core::clock;
 use crate::core::error::Result;
-use crate::core::run::{Actor, EventKind, RunEnd, RunRecord, RunStatus};
+use crate::core::run::{Actor, EventKind, RunEnd, RunRecord, RunStatus, is_own_lease};
 use crate::exec::proctree::{self, RunIdentity};
 
 /// Closes lost runs, then starts what waits in the queue; returns the lost runs' ids.
@@ -45,11 +45,7 @@ pub fn recover_lost(e: &mut Engine<'_>) -> Result<Vec<i64>> {
         }
         let closed = close_lost(e, &run)?;
         lost.push(run.id);
-        if run
-            .lock_name
-            .as_deref()
-            .is_some_and(|l| l.starts_with("ask/"))
-        {
+        if is_own_lease(run.lock_name.as_deref()) {
             lease.remove(); // an ask's lease is never taken again
         } else {
             drop(lease);
@@ -91,7 +87,7 @@ fn close_lost(e: &mut Engine<'_>, run: &RunRecord) -> Result<Option<RunRecord>> 
         .map(|p| format!(" (pid {p})"))
         .unwrap_or_default();
     let mut end = RunEnd::new(RunStatus::Lost, clock::to_ms(clock::real_now()));
-    end.error = Some(format!("its supervisor{who} vanished; closed as lost"));
+    end.error = Some(format!("its supervisor{who} vanished; closed as lost").into());
     end.attempts = run.attempts.clone();
     end.refund_unstarted = true;
     end.by = Actor::Recovery;

@@ -89,7 +89,7 @@ pub fn wait_backoff(
 ) -> Result<Option<(RunEnd, Option<Signal>)>> {
     let cancelled = |by: Actor, why: String| {
         let mut end = RunEnd::new(RunStatus::Cancelled, to_ms(clock::real_now()));
-        end.error = Some(why);
+        end.error = Some(why.into());
         end.by = by;
         end
     };

@@ -240,7 +240,7 @@ pub fn status(e: &mut Engine<'_>) -> Result<StatusReport> {
                 started_at: rfc3339(r.started_at),
                 pid: r.supervisor_pid,
                 pgid: r.pgid,
-                agent: r.agent.clone(),
+                agent: r.usage.agent.clone(),
                 depth: r.depth,
                 parent_run_id: r.parent_run_id,
                 host: r.host.clone(),
@@ -304,14 +304,7 @@ fn digest_warning(hosts: &[HostView]) -> Option<String> {
 fn live_survivors(e: &Engine<'_>) -> Result<Vec<(RunRecord, Vec<Survivor>)>> {
     let mut out = Vec::new();
     for r in e.store.runs_with_survivors(100)? {
-        let list: Vec<Survivor> = r
-            .survivors
-            .as_deref()
-            .and_then(|j| serde_json::from_str::<Vec<Survivor>>(j).ok())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(Survivor::alive)
-            .collect();
+        let list: Vec<Survivor> = r.survivors.iter().filter(|s| s.alive()).cloned().collect();
         if !list.is_empty() {
             out.push((r, list));
         }

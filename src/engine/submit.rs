@@ -12,7 +12,7 @@ use super::queue;
 use crate::config::JobKind;
 use crate::core::clock::{self, to_ms};
 use crate::core::error::Result;
-use crate::core::run::{Actor, EventKind, NewRun, RunRecord, Trigger};
+use crate::core::run::{Actor, EventKind, Metadata, NewRun, RunRecord, Trigger};
 use crate::core::text;
 use crate::fail;
 use crate::store::Enqueued;
@@ -29,8 +29,8 @@ pub struct Submit<'a> {
     pub env: Vec<(String, String)>,
     /// The caller will wait for the run's end.
     pub wait: bool,
-    /// A JSON object's text to store on the run (the API's `metadata`).
-    pub metadata: Option<String>,
+    /// What to store on the run (the API's `metadata`).
+    pub metadata: Option<Metadata>,
 }
 
 /// Creates the run (queued) and starts it if it fits; returns its record as it is then.

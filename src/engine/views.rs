@@ -15,15 +15,11 @@ use super::plan::{self, Plan};
 use crate::config::Config;
 use crate::core::clock::{self, rfc3339, rfc3339_opt};
 use crate::core::error::Result;
-use crate::core::run::{Attempt, RunRecord, RunStatus, Trigger};
+use crate::core::run::{ASK_JOB, AgentUsage, Attempt, Metadata, RunRecord, RunStatus, Trigger};
 use crate::core::schedule;
-use crate::core::units::format_milli;
 use crate::core::workspace::{Change, WorkspaceInfo};
 
-/// Budget amounts (kept in thousandths) as the number people read: `1.5`, `100`.
-pub fn milli_number(m: i64) -> f64 {
-    format_milli(m).parse::<f64>().unwrap_or(0.0)
-}
+pub use crate::core::units::milli_number;
 
 /// One run, as `history --json` and a forced run's `--json` print it.
 #[derive(Debug, Clone, Serialize)]
@@ -39,16 +35,10 @@ pub struct RunView {
     pub exit_code: Option<i64>,
     pub signal: Option<i64>,
     pub error: Option<String>,
-    pub role: Option<String>,
-    pub agent: Option<String>,
-    pub model: Option<String>,
-    pub scope: Option<String>,
-    pub cost: Option<f64>,
-    pub cost_usd: Option<f64>,
-    pub input_tokens: Option<i64>,
-    pub output_tokens: Option<i64>,
-    pub num_turns: Option<i64>,
-    pub tool_calls: Option<i64>,
+    /// `role`, `agent`, `model`, `scope`, `cost` (budget units), `cost_usd`,
+    /// `input_tokens`, `output_tokens`, `num_turns`, `tool_calls`, in this place.
+    #[serde(flatten)]
+    pub usage: AgentUsage,
     pub attempts: Vec<Attempt>,
     pub log_path: Option<String>,
     /// The run's git worktree (workspaces.md), `null` for a job without one.
@@ -64,7 +54,7 @@ pub struct RunView {
     pub attempt: u32,
     pub retry_of: Option<i64>,
     /// What the program that submitted the run over the API attached to it.
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<Metadata>,
 }
 
 impl From<&RunRecord> for RunView {
@@ -81,16 +71,7 @@ impl From<&RunRecord> for RunView {
             exit_code: r.exit_code,
             signal: r.signal,
             error: r.error.clone(),
-            role: r.role.clone(),
-            agent: r.agent.clone(),
-            model: r.model.clone(),
-            scope: r.scope.clone(),
-            cost: r.cost_milli.map(milli_number),
-            cost_usd: r.cost_usd,
-            input_tokens: r.input_tokens,
-            output_tokens: r.output_tokens,
-            num_turns: r.num_turns,
-            tool_calls: r.tool_calls,
+            usage: r.usage.clone(),
             attempts: r.attempts.clone(),
             log_path: r.log_path.clone(),
             workspace: r.workspace.clone(),
@@ -101,10 +82,7 @@ impl From<&RunRecord> for RunView {
             depth: r.depth,
             attempt: r.attempt,
             retry_of: r.retry_of,
-            metadata: r
-                .metadata
-                .as_deref()
-                .and_then(|m| serde_json::from_str(m).ok()),
+            metadata: r.metadata.clone(),
         }
     }
 }
@@ -136,7 +114,7 @@ pub fn history_each(
 ) -> Result<Option<i64>> {
     e.recover()?;
     if let Some(j) = job
-        && j != "ask"
+        && j != ASK_JOB
         && !e.cfg.jobs.contains_key(j)
         && e.store.latest_run(j)?.is_none()
     {
@@ -438,3 +416,25 @@ pub use super::status::{
     AgentScopeView, DaemonView, FailureView, HostView, QueuedView, RunningView, StatusReport,
     SurvivorView, TICK_INTERVAL_MS, TICK_LATE_AFTER, status,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run's JSON has its agent's usage flat, between `error` and `attempts`, with the
+    /// budget charged as `cost` in budget units: as the API and `--json` always had it.
+    #[test]
+    fn a_runs_usage_stands_flat_where_it_always_stood() {
+        let mut r = RunRecord::default();
+        r.usage.agent = Some("codex".into());
+        r.usage.cost_milli = Some(1_500);
+        r.usage.tool_calls = Some(2);
+        let text = serde_json::to_string(&RunView::from(&r)).unwrap();
+        assert!(
+            text.contains(
+                r#""error":null,"role":null,"agent":"codex","model":null,"scope":null,"cost":1.5,"cost_usd":null,"input_tokens":null,"output_tokens":null,"num_turns":null,"tool_calls":2,"attempts":[]"#
+            ),
+            "{text}"
+        );
+    }
+}

@@ -230,18 +230,7 @@ pub fn signal_all(id: &RunIdentity, pids: &[i32], sig: Signal) {
     }
 }
 
-/// A process of a run that outlived every attempt to kill it: it became another user (a
-/// setuid program, sudo), so signals from the supervisor are refused, or it is stuck in
-/// the kernel. Kept on the run record so `status` can point at it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Survivor {
-    pub pid: i32,
-    /// The owner's name, else the uid as a number (`unknown` when even that can't be read).
-    pub user: String,
-    /// Start time in clock ticks since boot (Linux), to tell it from a later process that
-    /// reuses the pid.
-    pub start: Option<u64>,
-}
+pub use crate::core::run::Survivor;
 
 impl Survivor {
     /// Who each of `pids` is, as far as can still be read.

@@ -69,7 +69,7 @@ pub async fn submit_run(
     check_job(&claims, &b.job)?;
     let metadata = match &b.metadata {
         None => None,
-        Some(m @ serde_json::Value::Object(_)) => {
+        Some(m @ serde_json::Value::Object(object)) => {
             if let Some(bad) = bad_key(m) {
                 return Err(ApiError::bad_request(bad));
             }
@@ -80,7 +80,7 @@ pub async fn submit_run(
                     text.len()
                 )));
             }
-            Some(text)
+            Some(object.clone())
         }
         Some(_) => return Err(ApiError::unprocessable("metadata must be a JSON object")),
     };

@@ -59,7 +59,7 @@ pub(crate) fn name_from(raw: &str, fallback: &str, taken: &[String]) -> String {
         s = s.replace("--", "-");
     }
     s.truncate(56);
-    if s.is_empty() || !crate::core::units::is_valid_name(&s) || s == "ask" {
+    if s.is_empty() || !crate::core::units::is_valid_name(&s) || s == crate::core::run::ASK_JOB {
         s = fallback.to_string();
     }
     let mut name = s.clone();

@@ -7,18 +7,23 @@
 //! of a lock around them: a slot of a job is claimed once, a job has one running run
 //! (asks aside), a reservation never takes usage past the budget, a run is closed once.
 
+pub(crate) mod encode;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub(crate) mod rows;
+pub(crate) mod sql;
 pub mod sqlite;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::core::budget::ScopeReason;
+pub use crate::core::budget::Ticket;
+use crate::core::budget::{Reserving, ScopeReason, Usage};
 use crate::core::error::Result;
 pub use crate::core::run::{
     Actor, Attempt, EventKind, NewRun, RunEnd, RunRecord, RunStatus, Transition,
 };
+pub use crate::core::slots::{Limits, Load};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
 
 /// One job's schedule state.
@@ -54,17 +59,6 @@ pub struct ScopeState {
     pub disabled_at: Option<i64>,
 }
 
-/// A reservation taken: what giving it back needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ticket {
-    pub agent: String,
-    pub day: String,
-    pub cost: i64,
-    /// The usage counter's epoch when it was taken: a reset or a new day moves it on, and
-    /// a ticket of an older epoch gives nothing back (its usage is already gone).
-    pub epoch: i64,
-}
-
 /// The outcome of trying to reserve one call's cost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reservation {
@@ -93,6 +87,38 @@ pub struct ReserveRequest<'a> {
     /// `(run, limit)` for the run and each ancestor with a `tree_budget`: what the run's
     /// subtree has reserved plus `cost` must stay within `limit` (thousandths).
     pub tree: &'a [(i64, i64)],
+}
+
+impl ReserveRequest<'_> {
+    /// What this reservation decides on ([`crate::core::budget::verdict`]): the scope as
+    /// the store has it, the agent's counter, and the trees it counts against in the
+    /// order the store counts them.
+    pub(crate) fn reserving<'a>(
+        &'a self,
+        scope: ScopeState,
+        usage: &'a Usage,
+        tree: &'a [(i64, i64)],
+    ) -> Reserving<'a> {
+        Reserving {
+            enabled: scope.enabled,
+            reason: scope.reason,
+            usage,
+            day: self.day,
+            cost: self.cost,
+            budget: self.budget,
+            tree,
+        }
+    }
+
+    /// The ticket of this reservation, taken in the counter's `epoch`.
+    pub(crate) fn ticket(&self, epoch: i64) -> Ticket {
+        Ticket {
+            agent: self.agent.to_string(),
+            day: self.day.to_string(),
+            cost: self.cost,
+            epoch,
+        }
+    }
 }
 
 /// Which runs to list, a page at a time (newest first).
@@ -137,17 +163,6 @@ pub enum Enqueued {
     AlreadyQueued(i64),
 }
 
-/// The slots a queued run needs when it starts, checked again in the store as it starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// `runner.max_running`, for a top-level (depth 0) run.
-    pub max_running: Option<u32>,
-    /// `runner.depth_limits` at the run's depth, if it has one.
-    pub depth: Option<u32>,
-    /// The job's `concurrency`.
-    pub concurrency: u32,
-}
-
 /// What came of starting a queued run.
 #[derive(Debug, Clone)]
 pub enum QueueStart {
@@ -167,15 +182,6 @@ pub struct QueueHead {
     pub depth: u32,
     /// How many runs of that job at that depth wait.
     pub waiting: u32,
-}
-
-/// The slots taken now: supervised runs (running, paused, retrying).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Load {
-    /// At depth 0 (what `max_running` counts).
-    pub top_level: u32,
-    pub by_depth: HashMap<u32, u32>,
-    pub by_job: HashMap<String, u32>,
 }
 
 pub trait RunStore {

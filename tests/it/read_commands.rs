@@ -722,15 +722,18 @@ fn history_env() -> Env {
     let mut r = Run::new("ag", "2026-03-28T11:00:00Z", 90_000, "succeeded", Some(0));
     r.slot = false;
     r.end = RunEnd {
-        role: Some("builder".into()),
-        agent: Some("codex".into()),
-        model: Some("gpt-5.4".into()),
-        scope: Some("worker".into()),
-        cost_milli: Some(1_500),
-        cost_usd: Some(0.25),
-        input_tokens: Some(1200),
-        output_tokens: Some(340),
-        num_turns: Some(4),
+        usage: jobctl::core::run::AgentUsage {
+            role: Some("builder".into()),
+            agent: Some("codex".into()),
+            model: Some("gpt-5.4".into()),
+            scope: Some("worker".into()),
+            cost_milli: Some(1_500),
+            cost_usd: Some(0.25),
+            input_tokens: Some(1200),
+            output_tokens: Some(340),
+            num_turns: Some(4),
+            ..Default::default()
+        },
         attempts: vec![
             Attempt {
                 agent: "claude".into(),

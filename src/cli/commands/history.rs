@@ -132,8 +132,8 @@ fn row(ui: &Ui, r: &RunRecord, level: usize) -> Vec<Cell> {
         Cell::new(human_duration(r.duration_ms)),
         ui.status_cell(r.status),
         Cell::new(exit),
-        Cell::new(r.agent.as_deref().unwrap_or("-")),
-        Cell::new(r.role.as_deref().unwrap_or("-")),
+        Cell::new(r.usage.agent.as_deref().unwrap_or("-")),
+        Cell::new(r.usage.role.as_deref().unwrap_or("-")),
     ]
 }
 

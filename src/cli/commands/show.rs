@@ -68,12 +68,12 @@ pub fn render(r: &RunReport) -> String {
     if let Some(err) = &run.error {
         line("error", err.clone());
     }
-    if let Some(agent) = &run.agent {
+    if let Some(agent) = &run.usage.agent {
         let mut what = agent.clone();
         let details: Vec<String> = [
-            run.model.as_ref().map(|m| format!("model {m}")),
-            run.scope.as_ref().map(|s| format!("scope {s}")),
-            run.role.as_ref().map(|r| format!("role {r}")),
+            run.usage.model.as_ref().map(|m| format!("model {m}")),
+            run.usage.scope.as_ref().map(|s| format!("scope {s}")),
+            run.usage.role.as_ref().map(|r| format!("role {r}")),
         ]
         .into_iter()
         .flatten()
@@ -93,12 +93,14 @@ pub fn render(r: &RunReport) -> String {
         line(label, format!("{} {}{reason}", a.agent, a.outcome));
     }
     let usage: Vec<String> = [
-        run.input_tokens.map(|t| format!("{t} tokens in")),
-        run.output_tokens.map(|t| format!("{t} out")),
-        run.cost_milli.map(|c| format!("cost {}", format_milli(c))),
-        run.cost_usd.map(|u| format!("${u:.4}")),
-        run.num_turns.map(|n| format!("{n} turns")),
-        run.tool_calls.map(|n| format!("{n} tool calls")),
+        run.usage.input_tokens.map(|t| format!("{t} tokens in")),
+        run.usage.output_tokens.map(|t| format!("{t} out")),
+        run.usage
+            .cost_milli
+            .map(|c| format!("cost {}", format_milli(c))),
+        run.usage.cost_usd.map(|u| format!("${u:.4}")),
+        run.usage.num_turns.map(|n| format!("{n} turns")),
+        run.usage.tool_calls.map(|n| format!("{n} tool calls")),
     ]
     .into_iter()
     .flatten()

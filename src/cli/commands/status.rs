@@ -119,7 +119,7 @@ pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
                     Cell::new(ui.time(run.started_at, s.now_ms)),
                     Cell::new(id(run.supervisor_pid)),
                     Cell::new(id(run.pgid)),
-                    Cell::new(run.agent.as_deref().unwrap_or("-")),
+                    Cell::new(run.usage.agent.as_deref().unwrap_or("-")),
                 ];
                 if several {
                     row.push(Cell::new(run.host.as_deref().unwrap_or("-")));

@@ -386,16 +386,16 @@ pub struct Settled {
 
 /// After the job: collects its changes, commits what it left uncommitted (`commit`), and
 /// pushes the branch when it has new commits (`push`, unless `push_now` is false: the
-/// run was cancelled). Updates `p.info`.
+/// run was cancelled), as the job's `workspace` `ws` says. Updates `p.info`.
 pub fn settle(
     p: &mut Prepared,
+    ws: &Workspace,
     cfg: &Config,
     job: &Job,
     run: &RunRecord,
     push_now: bool,
     note: &mut dyn FnMut(&str),
 ) -> Settled {
-    let ws = job.workspace.as_deref().expect("a job with a workspace");
     // The job may have used the run's whole deadline: saving its work still gets time.
     let git = p.git.until(
         p.git

@@ -8,10 +8,12 @@
 use postgres::Transaction;
 use postgres::types::Type;
 
-use super::{PgStore, events};
-use crate::core::budget::{ReasonKind, ScopeReason};
+use super::{Param, PgStore, events};
+use crate::core::budget::{ReasonKind, ScopeReason, Verdict, day_in_force, verdict};
 use crate::core::error::Result;
-use crate::core::run::EventKind;
+use crate::store::encode::NewEvent;
+use crate::store::rows::{self, ALL_SCOPES, ScopeCol, UsageCol};
+use crate::store::sql::{cat_into, const_text};
 use crate::store::{BudgetStore, MetaStore, Reservation, ReserveRequest, ScopeState, Ticket};
 
 /// The advisory lock key of the budget day's rollover ("budget" in ASCII).
@@ -28,15 +30,14 @@ fn kinds(rule: fn(ReasonKind) -> bool) -> Vec<&'static str> {
         .collect()
 }
 
-fn scope_state(r: &postgres::Row) -> ScopeState {
-    ScopeState {
-        agent: r.get(0),
-        scope: r.get(1),
-        enabled: r.get(2),
-        reason: r.get(3),
-        disabled_at: r.get(4),
-    }
-}
+const ONE_SCOPE: &str = const_text!(
+    cat_into,
+    &[
+        "SELECT ",
+        ScopeCol::LIST,
+        " FROM agent_scopes WHERE agent = $1 AND scope = $2"
+    ]
+);
 
 impl BudgetStore for PgStore {
     fn roll_budget_day(&mut self, day: &str, now: i64, cooldown_ms: i64) -> Result<String> {
@@ -51,12 +52,9 @@ impl BudgetStore for PgStore {
             )?
             .map(|r| r.get(0))
             .unwrap_or(0);
-        let want = match &stored {
-            Some(s) if s.as_str() > day => s.clone(),
-            _ => day.to_string(),
-        };
-        if stored.as_deref() == Some(want.as_str()) && due == 0 {
-            return Ok(want);
+        let want = day_in_force(stored.as_deref(), day);
+        if stored.as_deref() == Some(want) && due == 0 {
+            return Ok(want.to_string());
         }
         self.write(|tx| {
             tx.query_typed(
@@ -66,10 +64,7 @@ impl BudgetStore for PgStore {
             let stored: Option<String> = tx
                 .query_typed_opt("SELECT value FROM meta WHERE key = 'budget_day'", &[])?
                 .map(|r| r.get(0));
-            let day = match &stored {
-                Some(s) if s.as_str() > day => s.clone(),
-                _ => day.to_string(),
-            };
+            let day = day_in_force(stored.as_deref(), day).to_string();
             // The events go in last: the events lock is the last lock taken.
             let mut news = Vec::new();
             if stored.as_deref() != Some(day.as_str()) {
@@ -83,21 +78,15 @@ impl BudgetStore for PgStore {
                     &[(&day, Type::TEXT)],
                 )?;
                 if stored.is_some() {
-                    news.push((
-                        EventKind::BudgetReset,
-                        serde_json::json!({"why": "new budget day", "day": day, "enabled": enabled}),
-                    ));
+                    news.push(NewEvent::new_budget_day(now, &day, &enabled));
                 }
             }
             let cooled = enable_scopes(tx, ReasonKind::clears_after_cooldown, None, Some(before))?;
             if !cooled.is_empty() {
-                news.push((
-                    EventKind::ScopesEnabled,
-                    serde_json::json!({"why": "provider cooldown passed", "scopes": cooled}),
-                ));
+                news.push(NewEvent::cooled(now, &cooled));
             }
-            for (kind, detail) in news {
-                events::append_tx(tx, now, kind, None, None, &detail)?;
+            for e in &news {
+                events::append_tx(tx, e)?;
             }
             Ok(day)
         })
@@ -121,23 +110,17 @@ impl BudgetStore for PgStore {
     }
 
     fn scope_states(&self) -> Result<Vec<ScopeState>> {
-        Ok(self
-            .query(
-                "SELECT agent, scope, enabled, reason, disabled_at FROM agent_scopes ORDER BY agent, scope",
-                &[],
-            )?
+        self.query(ALL_SCOPES, &[])?
             .iter()
-            .map(scope_state)
-            .collect())
+            .map(rows::scope_state_of)
+            .collect()
     }
 
     fn scope_state(&self, agent: &str, scope: &str) -> Result<Option<ScopeState>> {
-        Ok(self
-            .query_opt(
-                "SELECT agent, scope, enabled, reason, disabled_at FROM agent_scopes WHERE agent = $1 AND scope = $2",
-                &[(&agent, Type::TEXT), (&scope, Type::TEXT)],
-            )?
-            .map(|r| scope_state(&r)))
+        self.query_opt(ONE_SCOPE, &[(&agent, Type::TEXT), (&scope, Type::TEXT)])?
+            .as_ref()
+            .map(rows::scope_state_of)
+            .transpose()
     }
 
     fn usage(&self, agent: &str, day: &str) -> Result<i64> {
@@ -161,18 +144,9 @@ impl BudgetStore for PgStore {
     }
 
     fn reserve(&mut self, req: &ReserveRequest<'_>) -> Result<Reservation> {
-        let ReserveRequest {
-            agent,
-            scope,
-            day,
-            cost,
-            budget,
-            now,
-            for_run,
-            tree,
-        } = *req;
+        let (agent, scope, day) = (req.agent, req.scope, req.day);
         // In id order, so two reservations never wait for each other's trees.
-        let mut roots: Vec<(i64, i64)> = tree.to_vec();
+        let mut roots: Vec<(i64, i64)> = req.tree.to_vec();
         roots.sort_unstable();
         self.write(|tx| {
             // Both rows exist first, so both can be locked: the usage row serializes every
@@ -185,99 +159,69 @@ impl BudgetStore for PgStore {
                 "INSERT INTO agent_usage (agent, day) VALUES ($1, $2) ON CONFLICT (agent) DO NOTHING",
                 &[(&agent, Type::TEXT), (&day, Type::TEXT)],
             )?;
-            let usage = tx.query_typed_one(
-                "SELECT day, used_milli, epoch FROM agent_usage WHERE agent = $1 FOR UPDATE",
+            let usage = rows::usage_of(&tx.query_typed_one(
+                &format!("SELECT {} FROM agent_usage WHERE agent = $1 FOR UPDATE", UsageCol::LIST),
                 &[(&agent, Type::TEXT)],
-            )?;
-            let sc = tx.query_typed_one(
-                "SELECT enabled, reason FROM agent_scopes WHERE agent = $1 AND scope = $2 FOR UPDATE",
+            )?)?;
+            let state = rows::scope_state_of(&tx.query_typed_one(
+                &format!("{ONE_SCOPE} FOR UPDATE"),
                 &[(&agent, Type::TEXT), (&scope, Type::TEXT)],
-            )?;
-            if !sc.get::<_, bool>(0) {
-                let reason: Option<String> = sc.get(1);
-                return Ok(Reservation::Disabled(
-                    reason.unwrap_or_else(|| "disabled".into()),
-                ));
-            }
-            for &(root, limit) in &roots {
-                // What the tree below `root` (and `root` itself) holds: the cost noted on
-                // each of its runs, charged or still reserved.
-                // The id's low 32 bits: trees that share them merely take turns.
+            )?)?;
+            // What the tree below `root` (and `root` itself) holds: the cost noted on each
+            // of its runs, charged or still reserved; counted under the tree's lock (the
+            // id's low 32 bits: trees that share them merely take turns).
+            let held = |root: i64| -> Result<i64> {
                 let key = root as i32;
                 tx.query_typed(
                     "SELECT pg_advisory_xact_lock($1, $2)",
                     &[(&TREE_LOCK, Type::INT4), (&key, Type::INT4)],
                 )?;
-                let held: i64 = tx
+                Ok(tx
                     .query_typed_one(
                         "WITH RECURSIVE sub(id) AS (SELECT $1::bigint UNION SELECT r.id FROM runs r JOIN sub ON r.parent_run_id = sub.id) \
                          SELECT COALESCE(SUM(cost_milli), 0)::bigint FROM runs WHERE id IN (SELECT id FROM sub)",
                         &[(&root, Type::INT8)],
                     )?
-                    .get(0);
-                if held + cost > limit {
-                    return Ok(Reservation::OverTree(format!(
-                        "quota_exhausted: tree budget reached ({} of {} for the tree of run {root})",
-                        crate::core::units::format_milli(held),
-                        crate::core::units::format_milli(limit)
-                    )));
+                    .get(0))
+            };
+            let after = match verdict(&req.reserving(state, &usage, &roots), held)? {
+                Verdict::Disabled(reason) => return Ok(Reservation::Disabled(reason)),
+                Verdict::OverTree(reason) => return Ok(Reservation::OverTree(reason)),
+                Verdict::Exhausted(reason) => {
+                    set_scope_tx(tx, agent, scope, Some(&reason), req.now)?;
+                    return Ok(Reservation::Exhausted(reason.text));
                 }
-            }
-            let (stored_day, used, epoch): (String, i64, i64) =
-                (usage.get(0), usage.get(1), usage.get(2));
-            let same_day = stored_day == day;
-            let used = if same_day { used } else { 0 };
-            if used + cost > budget {
-                let reason = ScopeReason::daily_budget(
-                    &crate::core::units::format_milli(used),
-                    &crate::core::units::format_milli(budget),
-                );
-                set_scope_tx(tx, agent, scope, Some(&reason), now)?;
-                return Ok(Reservation::Exhausted(reason.text));
-            }
-            let epoch = if same_day { epoch } else { epoch + 1 };
+                Verdict::Reserve(after) => after,
+            };
             tx.query_typed(
                 "UPDATE agent_usage SET day = $2, used_milli = $3, epoch = $4 WHERE agent = $1",
                 &[
                     (&agent, Type::TEXT),
-                    (&day, Type::TEXT),
-                    (&(used + cost), Type::INT8),
-                    (&epoch, Type::INT8),
+                    (&after.day, Type::TEXT),
+                    (&after.used, Type::INT8),
+                    (&after.epoch, Type::INT8),
                 ],
             )?;
-            if let Some((run_id, model)) = for_run {
+            if let Some((run_id, model)) = req.for_run {
                 tx.query_typed(
                     "UPDATE runs SET agent = $1, model = $2, cost_milli = $3, reserve_day = $4, reserve_epoch = $5, \
                      pgid = NULL, agent_starting = NULL WHERE id = $6",
                     &[
                         (&agent, Type::TEXT),
                         (&model, Type::TEXT),
-                        (&cost, Type::INT8),
+                        (&req.cost, Type::INT8),
                         (&day, Type::TEXT),
-                        (&epoch, Type::INT8),
+                        (&after.epoch, Type::INT8),
                         (&run_id, Type::INT8),
                     ],
                 )?;
             }
-            Ok(Reservation::Reserved(Ticket {
-                agent: agent.to_string(),
-                day: day.to_string(),
-                cost,
-                epoch,
-            }))
+            Ok(Reservation::Reserved(req.ticket(after.epoch)))
         })
     }
 
     fn release(&mut self, t: &Ticket) -> Result<()> {
-        self.write_one(
-                "UPDATE agent_usage SET used_milli = GREATEST(0, used_milli - $1) WHERE agent = $2 AND day = $3 AND epoch = $4",
-                &[
-                    (&t.cost, Type::INT8),
-                    (&t.agent, Type::TEXT),
-                    (&t.day, Type::TEXT),
-                    (&t.epoch, Type::INT8),
-                ],
-        )?;
+        self.write_one(RELEASE, &ticket(t))?;
         Ok(())
     }
 
@@ -288,17 +232,25 @@ impl BudgetStore for PgStore {
                 "UPDATE agent_usage SET used_milli = 0, epoch = epoch + 1 WHERE $1::text IS NULL OR agent = $1",
                 &[(&agent, Type::TEXT)],
             )?;
-            events::append_tx(
-                tx,
-                now,
-                EventKind::BudgetReset,
-                None,
-                None,
-                &serde_json::json!({"why": "jobctl reset budgets", "agent": agent, "enabled": enabled}),
-            )?;
+            events::append_tx(tx, &NewEvent::budgets_reset(now, agent, &enabled))?;
             Ok(enabled)
         })
     }
+}
+
+/// Gives a ticket back into the usage it was counted in (its day, no reset since), never
+/// below zero: `$1` cost, `$2` agent, `$3` day, `$4` epoch ([`ticket`]).
+pub(super) const RELEASE: &str = "UPDATE agent_usage SET used_milli = GREATEST(0, used_milli - $1) \
+     WHERE agent = $2 AND day = $3 AND epoch = $4";
+
+/// [`RELEASE`]'s parameters.
+pub(super) fn ticket(t: &Ticket) -> [Param<'_>; 4] {
+    [
+        (&t.cost, Type::INT8),
+        (&t.agent, Type::TEXT),
+        (&t.day, Type::TEXT),
+        (&t.epoch, Type::INT8),
+    ]
 }
 
 fn set_scope_tx(
@@ -332,19 +284,7 @@ fn set_scope_tx(
         )?
         .len();
     if n > 0 {
-        let kind = if enabled {
-            EventKind::ScopeEnabled
-        } else {
-            EventKind::ScopeDisabled
-        };
-        events::append_tx(
-            tx,
-            now,
-            kind,
-            None,
-            None,
-            &serde_json::json!({"agent": agent, "scope": scope, "reason": reason}),
-        )?;
+        events::append_tx(tx, &NewEvent::scope_set(now, agent, scope, reason))?;
     }
     Ok(n > 0)
 }

@@ -15,9 +15,12 @@
 use postgres::types::Type;
 use postgres::{Row, Transaction};
 
-use super::PgStore;
-use crate::core::error::{Error, Result};
-use crate::core::run::{Actor, EventKind, RunStatus, Transition};
+use super::{Param, PgStore};
+use crate::core::error::Result;
+use crate::core::run::EventKind;
+use crate::store::encode::NewEvent;
+use crate::store::rows::{self, EventCol};
+use crate::store::sql::{cat_into, const_text};
 use crate::store::{Event, EventStore};
 
 /// The advisory lock key that orders event inserts ("events" in ASCII).
@@ -37,108 +40,36 @@ fn insert_sql() -> String {
     )
 }
 
-const SELECT: &str =
-    "SELECT id, at, kind, job, run_id, detail, from_status, to_status, reason, actor FROM events";
+/// An event's SELECT: its columns, in order.
+const SELECT: &str = const_text!(cat_into, &["SELECT ", EventCol::LIST, " FROM events"]);
 
-/// Appends an event in the caller's transaction: its last write (see the module doc).
-pub(super) fn append_tx(
-    tx: &mut Transaction<'_>,
-    at: i64,
-    kind: EventKind,
-    job: Option<&str>,
-    run_id: Option<i64>,
-    detail: &serde_json::Value,
-) -> Result<()> {
-    append_full(tx, at, kind, job, run_id, detail, None)
+/// Appends `e` in the caller's transaction: its last write (see the module doc).
+pub(super) fn append_tx(tx: &mut Transaction<'_>, e: &NewEvent<'_>) -> Result<()> {
+    with_params(e, |p| {
+        tx.query_typed(&insert_sql(), p)?;
+        Ok(())
+    })
 }
 
-/// Appends the event of a run's change of state, in the caller's transaction: its last
-/// write.
-pub(super) fn append_transition_tx(
-    tx: &mut Transaction<'_>,
-    at: i64,
-    job: &str,
-    run_id: i64,
-    t: &Transition,
-    detail: &serde_json::Value,
-) -> Result<()> {
-    append_full(
-        tx,
-        at,
-        t.to.event_kind(t.from),
-        Some(job),
-        Some(run_id),
-        detail,
-        Some(t),
-    )
-}
-
-fn append_full(
-    tx: &mut Transaction<'_>,
-    at: i64,
-    kind: EventKind,
-    job: Option<&str>,
-    run_id: Option<i64>,
-    detail: &serde_json::Value,
-    t: Option<&Transition>,
-) -> Result<()> {
-    let detail = detail.to_string();
-    let from = t.and_then(|t| t.from).map(RunStatus::as_str);
-    let to = t.map(|t| t.to.as_str());
-    let reason = t.and_then(|t| t.reason.as_deref());
-    let actor = t.map(|t| t.by.to_wire());
-    tx.query_typed(
-        &insert_sql(),
-        &[
-            (&at, Type::INT8),
-            (&kind.as_str(), Type::TEXT),
-            (&job, Type::TEXT),
-            (&run_id, Type::INT8),
-            (&detail, Type::TEXT),
-            (&from, Type::TEXT),
-            (&to, Type::TEXT),
-            (&reason, Type::TEXT),
-            (&actor, Type::TEXT),
-        ],
-    )?;
-    Ok(())
-}
-
-fn status(v: &str) -> Result<RunStatus> {
-    RunStatus::parse(v)
-        .ok_or_else(|| Error::State(format!("unknown run status {v:?} in the database")))
+/// `f` given the parameters of `e`'s insert.
+fn with_params<T>(e: &NewEvent<'_>, f: impl FnOnce(&[Param<'_>]) -> Result<T>) -> Result<T> {
+    let detail = e.detail.to_string();
+    let (from, to, reason, actor) = (e.moved_from(), e.moved_to(), e.reason(), e.actor());
+    f(&[
+        (&e.at, Type::INT8),
+        (&e.kind.as_str(), Type::TEXT),
+        (&e.job, Type::TEXT),
+        (&e.run_id, Type::INT8),
+        (&detail, Type::TEXT),
+        (&from, Type::TEXT),
+        (&to, Type::TEXT),
+        (&reason, Type::TEXT),
+        (&actor, Type::TEXT),
+    ])
 }
 
 fn event(r: &Row) -> Result<Event> {
-    let k: String = r.get(2);
-    let detail: String = r.get(5);
-    let transition = match r.get::<_, Option<String>>(7) {
-        None => None,
-        Some(to) => Some(Transition {
-            from: r
-                .get::<_, Option<String>>(6)
-                .as_deref()
-                .map(status)
-                .transpose()?,
-            to: status(&to)?,
-            reason: r.get(8),
-            by: r
-                .get::<_, Option<String>>(9)
-                .as_deref()
-                .and_then(Actor::parse)
-                .unwrap_or(Actor::Supervisor),
-        }),
-    };
-    Ok(Event {
-        id: r.get(0),
-        at: r.get(1),
-        kind: EventKind::parse(&k)
-            .ok_or_else(|| Error::State(format!("unknown event kind {k:?} in the database")))?,
-        job: r.get(3),
-        run_id: r.get(4),
-        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-        transition,
-    })
+    rows::event_of(r)
 }
 
 impl EventStore for PgStore {
@@ -150,23 +81,8 @@ impl EventStore for PgStore {
         run_id: Option<i64>,
         detail: &serde_json::Value,
     ) -> Result<()> {
-        let detail = detail.to_string();
-        let none: Option<&str> = None;
-        self.write_one(
-            &insert_sql(),
-            &[
-                (&at, Type::INT8),
-                (&kind.as_str(), Type::TEXT),
-                (&job, Type::TEXT),
-                (&run_id, Type::INT8),
-                (&detail, Type::TEXT),
-                (&none, Type::TEXT),
-                (&none, Type::TEXT),
-                (&none, Type::TEXT),
-                (&none, Type::TEXT),
-            ],
-        )?;
-        Ok(())
+        let e = NewEvent::of(at, kind, job, run_id, detail.clone());
+        with_params(&e, |p| self.write_one(&insert_sql(), p).map(drop))
     }
 
     fn events(&self, kind: Option<EventKind>, limit: usize) -> Result<Vec<Event>> {

@@ -2,43 +2,35 @@
 
 use std::collections::HashMap;
 
-use postgres::Row;
 use postgres::types::Type;
 
 use super::{PgStore, events};
 use crate::core::error::Result;
-use crate::core::run::EventKind;
+use crate::store::encode::NewEvent;
+use crate::store::rows::{self, ALL_JOBS, JobCol};
+use crate::store::sql::{cat_into, const_text};
 use crate::store::{JobState, JobStateStore};
 
-fn state(r: &Row, at: usize) -> JobState {
-    JobState {
-        first_seen: r.get(at),
-        last_slot: r.get(at + 1),
-        paused: r.get(at + 2),
-        held: r.get(at + 3),
-    }
-}
+const ONE_JOB: &str = const_text!(
+    cat_into,
+    &["SELECT ", JobCol::LIST, " FROM jobs WHERE name = $1"]
+);
 
 impl JobStateStore for PgStore {
     fn job_states(&self) -> Result<HashMap<String, JobState>> {
-        let rows = self.query(
-            "SELECT name, first_seen, last_slot, paused, held FROM jobs",
-            &[],
-        )?;
+        let rows = self.query(ALL_JOBS, &[])?;
         let mut out = HashMap::with_capacity(rows.len());
         for r in &rows {
-            out.insert(r.get(0), state(r, 1));
+            let (name, state) = rows::job_state_of(r)?;
+            out.insert(name, state);
         }
         Ok(out)
     }
 
     fn job_state(&self, name: &str) -> Result<Option<JobState>> {
-        Ok(self
-            .query_opt(
-                "SELECT first_seen, last_slot, paused, held FROM jobs WHERE name = $1",
-                &[(&name, Type::TEXT)],
-            )?
-            .map(|r| state(&r, 0)))
+        self.query_opt(ONE_JOB, &[(&name, Type::TEXT)])?
+            .map(|r| rows::job_state_of(&r).map(|(_, state)| state))
+            .transpose()
     }
 
     fn record_first_seen(&mut self, names: &[&str], now: i64) -> Result<()> {
@@ -105,12 +97,7 @@ impl JobStateStore for PgStore {
                     &[(&slot, Type::INT8), (&name, Type::TEXT)],
                 )?;
             }
-            let kind = if paused {
-                EventKind::JobPaused
-            } else {
-                EventKind::JobResumed
-            };
-            events::append_tx(tx, now, kind, Some(name), None, &serde_json::json!({}))
+            events::append_tx(tx, &NewEvent::job_paused(now, name, paused))
         })
     }
 
@@ -120,14 +107,7 @@ impl JobStateStore for PgStore {
                 "UPDATE jobs SET first_seen = $1, last_slot = NULL, held = FALSE WHERE name = $2",
                 &[(&now, Type::INT8), (&name, Type::TEXT)],
             )?;
-            events::append_tx(
-                tx,
-                now,
-                EventKind::JobReset,
-                Some(name),
-                None,
-                &serde_json::json!({}),
-            )
+            events::append_tx(tx, &NewEvent::job_reset(now, name))
         })
     }
 }

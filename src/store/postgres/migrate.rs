@@ -7,6 +7,8 @@ use rusqlite::types::Value;
 
 use super::PgStore;
 use crate::core::error::{Error, Result};
+use crate::core::run::is_own_lease;
+use crate::store::rows::{EventCol, RunCol};
 use crate::store::sqlite::SqliteStore;
 
 /// What was copied, table by table.
@@ -29,68 +31,19 @@ const TABLES: &[&str] = &[
     "meta",
 ];
 
-/// The columns copied, per table, in the SQLite and PostgreSQL schemas alike.
-const RUN_COLUMNS: &[&str] = &[
-    "id",
-    "job",
-    "status",
-    "forced",
-    "scheduled_for",
-    "started_at",
-    "ended_at",
-    "duration_ms",
-    "exit_code",
-    "signal",
-    "error",
-    "role",
-    "agent",
-    "model",
-    "scope",
-    "cost_milli",
-    "cost_usd",
-    "input_tokens",
-    "output_tokens",
-    "num_turns",
-    "attempts",
-    "log_path",
-    "supervisor_pid",
-    "pgid",
-    "reserve_day",
-    "tool_calls",
-    "lock_name",
-    "reserve_epoch",
-    "agent_starting",
-    "survivors",
-    "workspace",
-    "changes",
-    "hooks",
-    "worktree",
-    "trigger_kind",
-    "parent_run_id",
-    "depth",
-    "attempt",
-    "retry_of",
-    "control",
-    "control_by",
-    "paused_at",
-    "prompt",
-    "env",
-    "metadata",
-];
+/// The columns of a run copied, in the SQLite and PostgreSQL schemas alike: those every
+/// SELECT of a run names ([`RunCol`], in its order), then the ones only the stores'
+/// own statements use.
+fn run_columns() -> Vec<&'static str> {
+    let mut all: Vec<&str> = RunCol::ALL.iter().map(|c| c.name()).collect();
+    all.extend(["reserve_day", "reserve_epoch", "agent_starting", "worktree"]);
+    all
+}
 
 /// The columns of the event log copied.
-const EVENT_COLUMNS: &[&str] = &[
-    "id",
-    "at",
-    "kind",
-    "job",
-    "run_id",
-    "detail",
-    "from_status",
-    "to_status",
-    "reason",
-    "actor",
-];
+fn event_columns() -> Vec<&'static str> {
+    EventCol::ALL.iter().map(|c| c.name()).collect()
+}
 
 /// PostgreSQL's type of each SQLite value that is copied.
 #[derive(Clone, Copy)]
@@ -212,14 +165,17 @@ pub fn sqlite_to_postgres(from: &SqliteStore, to: &mut PgStore) -> Result<Copied
     // A scheduled run's claim: its slot, once per (job, slot) (a slot run twice in the old
     // history keeps its claim on the first run only).
     let mut claimed = std::collections::HashSet::new();
-    copied.runs = copy_table(from, &mut tx, "runs", RUN_COLUMNS, |cells| {
-        let job = match &cells[1] {
+    copied.runs = copy_table(from, &mut tx, "runs", &run_columns(), |cells| {
+        let job = match &cells[RunCol::Job.at()] {
             Cell::Text(Some(j)) => j.clone(),
             _ => String::new(),
         };
-        let forced = matches!(cells[3], Cell::Bool(Some(true)));
-        let asks = matches!(&cells[26], Cell::Text(Some(l)) if l.starts_with("ask/"));
-        let slot = match cells[4] {
+        let forced = matches!(cells[RunCol::Forced.at()], Cell::Bool(Some(true)));
+        let asks = match &cells[RunCol::LockName.at()] {
+            Cell::Text(l) => is_own_lease(l.as_deref()),
+            _ => false,
+        };
+        let slot = match cells[RunCol::ScheduledFor.at()] {
             Cell::Int(Some(s)) if !forced && !asks && claimed.insert((job, s)) => Some(s),
             _ => None,
         };
@@ -260,7 +216,7 @@ pub fn sqlite_to_postgres(from: &SqliteStore, to: &mut PgStore) -> Result<Copied
         "SELECT pg_advisory_xact_lock($1)",
         &[(&super::events::EVENTS_LOCK, Type::INT8)],
     )?;
-    copied.events = copy_table(from, &mut tx, "events", EVENT_COLUMNS, |_| Vec::new())?;
+    copied.events = copy_table(from, &mut tx, "events", &event_columns(), |_| Vec::new())?;
     // New ids go on after the copied ones.
     for t in ["runs", "events"] {
         tx.batch_execute(&format!(

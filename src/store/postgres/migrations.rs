@@ -234,3 +234,36 @@ fn newer(version: i64) -> Error {
         latest()
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+    use crate::store::sql::{ACTIVE, SUPERVISED};
+
+    /// The index's term, as its latest declaration has it.
+    fn declared(index: &str) -> String {
+        let after = MIGRATIONS
+            .iter()
+            .rev()
+            .find_map(|m| m.split(&format!(" INDEX {index} ")).nth(1))
+            .unwrap_or_else(|| panic!("{index} is declared"));
+        after
+            .lines()
+            .nth(1)
+            .expect("its WHERE line")
+            .trim()
+            .to_string()
+    }
+
+    /// The queries name the runs not ended yet, and the supervised ones, with the terms
+    /// the partial indexes are declared with: the planner uses a partial index only for a
+    /// query that names its term.
+    #[test]
+    fn the_partial_indexes_are_declared_with_the_queries_terms() {
+        assert_eq!(declared("runs_active"), format!("WHERE {ACTIVE};"));
+        assert_eq!(
+            declared("runs_one_per_lease"),
+            format!("WHERE {SUPERVISED};")
+        );
+    }
+}

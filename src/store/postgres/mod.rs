@@ -43,6 +43,8 @@ use postgres::{Client, NoTls, Row, Transaction};
 
 pub use idle::{Conn, Idle};
 
+use super::rows::AnswerCol;
+use super::sql::{cat_into, const_text};
 use super::{Fence, HostRecord, HostStore, IdempotencyStore, MetaStore, Store, StoredAnswer};
 use crate::core::error::{Error, Result};
 
@@ -654,18 +656,18 @@ impl HostStore for PgStore {
 
 impl IdempotencyStore for PgStore {
     fn answer(&self, key: &str, since: i64) -> Result<Option<StoredAnswer>> {
-        Ok(self
-            .query_opt(
-                "SELECT request, status, location, body, at FROM idempotency WHERE key = $1 AND at >= $2",
-                &[(&key, Type::TEXT), (&since, Type::INT8)],
-            )?
-            .map(|r| StoredAnswer {
-                request: r.get(0),
-                status: r.get::<_, i32>(1).clamp(0, i32::from(u16::MAX)) as u16,
-                location: r.get(2),
-                body: r.get(3),
-                at: r.get(4),
-            }))
+        const ANSWER: &str = const_text!(
+            cat_into,
+            &[
+                "SELECT ",
+                AnswerCol::LIST,
+                " FROM idempotency WHERE key = $1 AND at >= $2"
+            ]
+        );
+        self.query_opt(ANSWER, &[(&key, Type::TEXT), (&since, Type::INT8)])?
+            .as_ref()
+            .map(crate::store::rows::answer_of)
+            .transpose()
     }
 
     fn keep_answer(&mut self, key: &str, a: &StoredAnswer, forget_before: i64) -> Result<()> {

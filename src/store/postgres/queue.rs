@@ -17,8 +17,12 @@ use postgres::types::Type;
 
 use super::rows::{ACTIVE, SUPERVISED, get_tx};
 use super::{PgStore, events};
+use crate::core::control::Stamp;
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, RunStatus, Transition};
+use crate::store::encode::NewEvent;
+use crate::store::rows::{self, LoadCol, QUEUE_HEADS, small};
+use crate::store::sql::{QUEUED, RUNNING};
 use crate::store::{Limits, Load, QueueHead, QueueStart};
 
 /// The advisory lock key of queue starts and enqueues ("queue" in ASCII).
@@ -35,70 +39,51 @@ pub(super) fn lock_queue(tx: &mut Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
-fn small(v: i64) -> u32 {
-    v.clamp(0, i64::from(u32::MAX)) as u32
-}
-
-/// The slots supervised runs take, by job and depth, and how many of them are `$1`'s.
+/// The slots supervised runs take, by job and depth, and how many of them are `$1`'s
+/// (after [`LoadCol`]'s columns).
 fn load_sql() -> String {
     format!(
-        "SELECT job, depth, count(*), count(*) FILTER (WHERE host = $1) FROM runs \
-         WHERE {ACTIVE} AND {SUPERVISED} GROUP BY job, depth"
+        "SELECT {}, count(*) FILTER (WHERE host = $1) FROM runs \
+         WHERE {ACTIVE} AND {SUPERVISED} GROUP BY job, depth",
+        LoadCol::LIST
     )
 }
 
 /// The slots supervised runs take, read in `tx`; `top_level` counts `host`'s only.
 fn load_tx(tx: &mut Transaction<'_>, host: &str) -> Result<Load> {
-    Ok(load_of(
-        &tx.query_typed(&load_sql(), &[(&host, Type::TEXT)])?,
-    ))
+    load_of(&tx.query_typed(&load_sql(), &[(&host, Type::TEXT)])?)
 }
 
 /// The load of [`load_sql`]'s rows.
-fn load_of(rows: &[postgres::Row]) -> Load {
+fn load_of(rows: &[postgres::Row]) -> Result<Load> {
     let mut load = Load::default();
     for r in rows {
-        let (job, depth, n, here): (String, i64, i64, i64) =
-            (r.get(0), r.get(1), r.get(2), r.get(3));
-        let (depth, n) = (small(depth), small(n));
-        if depth == 0 {
-            load.top_level += small(here);
-        }
-        *load.by_depth.entry(depth).or_default() += n;
-        *load.by_job.entry(job).or_default() += n;
+        let (job, depth, n) = rows::load_of(r)?;
+        load.add(job, depth, n, small(r.get(LoadCol::ALL.len()), 0));
     }
-    load
+    Ok(load)
 }
 
 impl PgStore {
     pub(super) fn transition_run(&mut self, id: i64, t: &Transition, at: i64) -> Result<bool> {
-        let Some(from) = t.from else {
-            return Err(Error::Internal(anyhow::anyhow!(
-                "a transition of run {id} without a state to move from"
-            )));
-        };
-        if !t.is_allowed() {
-            return Err(Error::Internal(anyhow::anyhow!(
-                "run {id} can't move from {from} to {} this way",
-                t.to
-            )));
-        }
+        let from = t.checked(id)?;
         let (to, from_s) = (t.to.as_str(), from.as_str());
-        // Paused: since when (for max_pause and people); started again after a retry's
-        // backoff: from now. The row's own lock makes the move once. Every statement binds
-        // the same five parameters, typed, whether it names them or not.
-        let sql = match t.to {
-            s if s.is_end() => {
+        // The row's own lock makes the move once. Every statement binds the same five
+        // parameters, typed, whether it names them or not.
+        let sql = match t.stamp() {
+            Stamp::Ended => {
                 "UPDATE runs SET status = $1, ended_at = $2, duration_ms = GREATEST(0, $2 - started_at), \
                  error = $5, reserve_day = NULL WHERE id = $3 AND status = $4 RETURNING job"
             }
-            RunStatus::Paused => {
+            Stamp::Paused => {
                 "UPDATE runs SET status = $1, paused_at = $2 WHERE id = $3 AND status = $4 RETURNING job"
             }
-            RunStatus::Running if from != RunStatus::Paused => {
+            Stamp::Started => {
                 "UPDATE runs SET status = $1, started_at = $2 WHERE id = $3 AND status = $4 RETURNING job"
             }
-            _ => "UPDATE runs SET status = $1 WHERE id = $3 AND status = $4 RETURNING job",
+            Stamp::None => {
+                "UPDATE runs SET status = $1 WHERE id = $3 AND status = $4 RETURNING job"
+            }
         };
         self.write(|tx| {
             let Some(row) = tx.query_typed_opt(
@@ -115,7 +100,10 @@ impl PgStore {
                 return Ok(false);
             };
             let job: String = row.get(0);
-            events::append_transition_tx(tx, at, &job, id, t, &serde_json::json!({}))?;
+            events::append_tx(
+                tx,
+                &NewEvent::change(at, &job, id, t.clone(), serde_json::json!({})),
+            )?;
             Ok(true)
         })
     }
@@ -138,7 +126,7 @@ impl PgStore {
             let s: String = row.get(0);
             let status = RunStatus::parse(&s)
                 .ok_or_else(|| Error::State(format!("run {id} has an unknown status {s:?}")))?;
-            let takes = status.is_supervised() || (want.is_end() && !status.is_end());
+            let takes = status.takes_request(want);
             if takes {
                 tx.query_typed(
                     "UPDATE runs SET control = $1, control_by = $2 WHERE id = $3",
@@ -150,28 +138,14 @@ impl PgStore {
     }
 
     pub(super) fn heads(&self) -> Result<Vec<QueueHead>> {
-        Ok(self
-            .query(
-                &format!(
-                    "SELECT min(id), job, depth, count(*) FROM runs WHERE {ACTIVE} AND status = 'queued' \
-                     GROUP BY job, depth ORDER BY min(id)"
-                ),
-                &[],
-            )?
+        self.query(QUEUE_HEADS, &[])?
             .iter()
-            .map(|r| QueueHead {
-                id: r.get(0),
-                job: r.get(1),
-                depth: small(r.get(2)),
-                waiting: small(r.get(3)),
-            })
-            .collect())
+            .map(rows::head_of)
+            .collect()
     }
 
     pub(super) fn slots_taken(&self) -> Result<Load> {
-        Ok(load_of(
-            &self.query(&load_sql(), &[(&self.host, Type::TEXT)])?,
-        ))
+        load_of(&self.query(&load_sql(), &[(&self.host, Type::TEXT)])?)
     }
 
     pub(super) fn start_queued_run(
@@ -223,8 +197,7 @@ fn start_tx(
     let Some(run) = get_tx(tx, id)?.filter(|r| r.status == RunStatus::Queued) else {
         return Ok(QueueStart::NotQueued);
     };
-    let load = load_tx(tx, host)?;
-    let full = |taken: u32, limit: Option<u32>| limit.is_some_and(|l| taken >= l);
+    let fits = load_tx(tx, host)?.fits(&run.job, run.depth, limits);
     let held = tx
         .query_typed_opt(
             &format!(
@@ -234,25 +207,17 @@ fn start_tx(
             &[(&run.job, Type::TEXT), (&lock_name, Type::TEXT)],
         )?
         .is_some();
-    if held
-        || (run.depth == 0 && full(load.top_level, limits.max_running))
-        || full(
-            load.by_depth.get(&run.depth).copied().unwrap_or(0),
-            limits.depth,
-        )
-        || full(
-            load.by_job.get(&run.job).copied().unwrap_or(0),
-            Some(limits.concurrency),
-        )
-    {
+    if held || !fits {
         return Ok(QueueStart::Full);
     }
     // A claim that takes no queue lock (a tick's, a `force`) may have taken the lease
     // since the look above: the unique index refuses the second holder.
     tx.batch_execute("SAVEPOINT start")?;
     let moved = tx.query_typed(
-        "UPDATE runs SET status = 'running', started_at = $1, lock_name = $2, host = $3 \
-         WHERE id = $4 AND status = 'queued' RETURNING 1",
+        &format!(
+            "UPDATE runs SET {RUNNING}, started_at = $1, lock_name = $2, host = $3 \
+             WHERE id = $4 AND {QUEUED} RETURNING 1"
+        ),
         &[
             (&at, Type::INT8),
             (&lock_name, Type::TEXT),
@@ -269,14 +234,8 @@ fn start_tx(
         }
         Err(e) => return Err(e.into()),
     }
-    events::append_transition_tx(
-        tx,
-        at,
-        &run.job,
-        id,
-        &Transition::new(RunStatus::Queued, RunStatus::Running, None, by.clone()),
-        &serde_json::json!({"waited_ms": at - run.started_at, "host": host}),
-    )?;
+    let started = NewEvent::started(at, &run.job, id, run.started_at, by);
+    events::append_tx(tx, &started.on_host(Some(host)))?;
     let run = get_tx(tx, id)?.ok_or_else(|| Error::State(format!("run {id} vanished")))?;
     Ok(QueueStart::Started(Box::new(run)))
 }

@@ -9,24 +9,22 @@ use std::collections::HashMap;
 use postgres::Transaction;
 use postgres::types::Type;
 
+use super::Param;
 use super::PgStore;
+use super::budget::{RELEASE, ticket};
 use super::events::{self, NEXT_ID};
-use super::rows::{ACTIVE, COLUMNS, Control, SUPERVISED, from_row, get_tx, insert_tx, rows};
+use super::rows::{
+    ACTIVE, COLUMNS, SUPERVISED, from_row, get_tx, insert_run, insert_tx, rows, with_new_run,
+};
 use crate::core::error::{Error, Result};
-use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition};
+use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition, is_own_lease};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
+use crate::store::encode::{EndColumns, NewEvent, created_detail};
+use crate::store::rows::{self, HeldCol, RUN_COUNTS};
+use crate::store::sql::{QUEUED, RUN_STARTED_VALUE, RUNNING, SUCCEEDED};
 use crate::store::{
     Claim, Enqueued, Limits, Load, QueueHead, QueueStart, RunCount, RunQuery, RunStore,
 };
-
-/// A list as a JSON column: NULL when empty.
-fn json_list<T: serde::Serialize>(items: &[T]) -> Result<Option<String>> {
-    Ok(if items.is_empty() {
-        None
-    } else {
-        Some(serde_json::to_string(items)?)
-    })
-}
 
 /// Where the logs of `job`'s runs go: `DIR/logs/JOB/` (the run's id and `.log` follow).
 pub(super) fn logs_of(store: &PgStore, job: &str) -> String {
@@ -40,10 +38,7 @@ pub(super) fn logs_of(store: &PgStore, job: &str) -> String {
 /// row waits for it); `None` after a conflict means it is gone (that run ended, that claim
 /// rolled back): try again.
 fn refusal(store: &PgStore, new: &NewRun) -> Result<Option<Claim>> {
-    let check_lease = !new
-        .lock_name
-        .as_deref()
-        .is_some_and(|l| l.starts_with("ask/"));
+    let check_lease = !is_own_lease(new.lock_name.as_deref());
     let row = store.query_opt(
         &format!(
             "SELECT EXISTS (SELECT 1 FROM runs WHERE job = $1 AND slot = $2), \
@@ -70,57 +65,33 @@ impl RunStore for PgStore {
     /// the events lock is the last lock taken.
     fn claim_run(&mut self, new: &NewRun) -> Result<Claim> {
         let logs = logs_of(self, &new.job);
-        let detail = serde_json::json!({
-            "forced": new.forced, "scheduled_for": new.scheduled_for,
-            "trigger": new.effective_trigger(), "host": self.host,
-        })
-        .to_string();
+        let mut detail = created_detail(new);
+        detail["host"] = self.host.clone().into();
+        let detail = detail.to_string();
         let host = self.host.clone();
-        let c = Control::of(new)?;
         let actor = new.by.to_wire();
+        let sql = format!(
+            "WITH r AS ({}), \
+             j AS (INSERT INTO jobs (name, first_seen, last_slot) SELECT $1, $4, $4 FROM r WHERE $4::bigint IS NOT NULL \
+                 ON CONFLICT (name) DO UPDATE SET last_slot = excluded.last_slot, held = FALSE RETURNING 1), \
+             e AS (INSERT INTO events (id, at, kind, job, run_id, detail, to_status, reason, actor) \
+                 SELECT {NEXT_ID}, $6, {RUN_STARTED_VALUE}, $1, r.id, $20, $2, $21, $22 \
+                 FROM r, (SELECT count(*) FROM j) AS jd) \
+             SELECT {COLUMNS} FROM r",
+            insert_run()
+        );
+        let event: [Param<'_>; 3] = [
+            (&detail, Type::TEXT),
+            (&new.reason, Type::TEXT),
+            (&actor, Type::TEXT),
+        ];
         for _ in 0..5 {
             if let Some(c) = refusal(self, new)? {
                 return Ok(c);
             }
-            let rows = self.write_one(
-                &format!(
-                    "WITH n AS (SELECT nextval(pg_get_serial_sequence('runs', 'id')) AS id), \
-                     r AS (INSERT INTO runs (id, job, status, forced, slot, scheduled_for, started_at, supervisor_pid, \
-                           scope, lock_name, host, log_path, trigger_kind, parent_run_id, depth, attempt, retry_of, prompt, env, metadata) \
-                         SELECT n.id, $1, 'running', $2, $3, $4, $5, $6, $7, $8, $9, $10 || n.id || '.log', \
-                           $12, $13, $14, $15, $16, $17, $18, $21 FROM n \
-                         ON CONFLICT DO NOTHING RETURNING {COLUMNS}), \
-                     j AS (INSERT INTO jobs (name, first_seen, last_slot) SELECT $1, $3, $3 FROM r WHERE $3::bigint IS NOT NULL \
-                         ON CONFLICT (name) DO UPDATE SET last_slot = excluded.last_slot, held = FALSE RETURNING 1), \
-                     e AS (INSERT INTO events (id, at, kind, job, run_id, detail, to_status, reason, actor) \
-                         SELECT {NEXT_ID}, $5, 'run_started', $1, r.id, $11, 'running', $19, $20 \
-                         FROM r, (SELECT count(*) FROM j) AS jd) \
-                     SELECT {COLUMNS} FROM r"
-                ),
-                &[
-                    (&new.job, Type::TEXT),
-                    (&new.forced, Type::BOOL),
-                    (&new.last_slot, Type::INT8),
-                    (&new.scheduled_for, Type::INT8),
-                    (&new.started_at, Type::INT8),
-                    (&new.supervisor_pid, Type::INT8),
-                    (&new.scope, Type::TEXT),
-                    (&new.lock_name, Type::TEXT),
-                    (&host, Type::TEXT),
-                    (&logs, Type::TEXT),
-                    (&detail, Type::TEXT),
-                    (&c.trigger, Type::TEXT),
-                    (&new.parent_run_id, Type::INT8),
-                    (&c.depth, Type::INT8),
-                    (&c.attempt, Type::INT8),
-                    (&new.retry_of, Type::INT8),
-                    (&new.prompt, Type::TEXT),
-                    (&c.env, Type::TEXT),
-                    (&new.reason, Type::TEXT),
-                    (&actor, Type::TEXT),
-                    (&new.metadata, Type::TEXT),
-                ],
-            )?;
+            let rows = with_new_run(new, RunStatus::Running, Some(&host), &logs, &event, |p| {
+                self.write_one(&sql, p)
+            })?;
             if let Some(r) = rows.first() {
                 return Ok(Claim::Claimed(Box::new(from_row(r)?)));
             }
@@ -133,7 +104,7 @@ impl RunStore for PgStore {
 
     fn mark_agent_starting(&mut self, id: i64) -> Result<()> {
         self.write_one(
-            "UPDATE runs SET agent_starting = TRUE WHERE id = $1 AND status = 'running'",
+            &format!("UPDATE runs SET agent_starting = TRUE WHERE id = $1 AND {RUNNING}"),
             &[(&id, Type::INT8)],
         )?;
         Ok(())
@@ -198,7 +169,7 @@ impl RunStore for PgStore {
             if one_per_job
                 && let Some(r) = tx.query_typed_opt(
                     &format!(
-                        "SELECT id FROM runs WHERE {ACTIVE} AND status = 'queued' AND job = $1 ORDER BY id LIMIT 1"
+                        "SELECT id FROM runs WHERE {ACTIVE} AND {QUEUED} AND job = $1 ORDER BY id LIMIT 1"
                     ),
                     &[(&new.job, Type::TEXT)],
                 )?
@@ -241,9 +212,7 @@ impl RunStore for PgStore {
     fn queued_runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
         let limit = limit.min(i64::MAX as usize) as i64;
         rows(self.query(
-            &format!(
-                "SELECT {COLUMNS} FROM runs WHERE {ACTIVE} AND status = 'queued' ORDER BY id LIMIT $1"
-            ),
+            &format!("SELECT {COLUMNS} FROM runs WHERE {ACTIVE} AND {QUEUED} ORDER BY id LIMIT $1"),
             &[(&limit, Type::INT8)],
         )?)
     }
@@ -288,8 +257,10 @@ impl RunStore for PgStore {
     fn latest_succeeded(&self, jobs: &[&str]) -> Result<HashMap<String, i64>> {
         let names: Vec<&str> = jobs.to_vec();
         let rs = self.query(
-            "SELECT j, (SELECT max(id) FROM runs WHERE job = j AND status = 'succeeded') \
-             FROM unnest($1::text[]) AS j",
+            &format!(
+                "SELECT j, (SELECT max(id) FROM runs WHERE job = j AND {SUCCEEDED}) \
+                 FROM unnest($1::text[]) AS j"
+            ),
             &[(&names, Type::TEXT_ARRAY)],
         )?;
         Ok(rs
@@ -377,23 +348,11 @@ impl RunStore for PgStore {
     }
 
     fn run_counts(&self) -> Result<Vec<RunCount>> {
-        let rs = self.query(
-            "SELECT job, status, count(*)::int8, COALESCE(sum(duration_ms), 0)::int8 FROM runs \
-             GROUP BY job, status ORDER BY job, status",
-            &[],
-        )?;
-        Ok(rs
-            .iter()
-            .filter_map(|r| {
-                let status = RunStatus::parse(&r.get::<_, String>(1))?;
-                Some(RunCount {
-                    job: r.get(0),
-                    status,
-                    count: r.get::<_, i64>(2).max(0) as u64,
-                    duration_ms: r.get::<_, i64>(3).max(0) as u64,
-                })
-            })
-            .collect())
+        let mut out = Vec::new();
+        for r in self.query(RUN_COUNTS, &[])? {
+            out.extend(rows::run_count_of(&r)?);
+        }
+        Ok(out)
     }
 
     fn last_failure(&self) -> Result<Option<RunRecord>> {
@@ -496,65 +455,22 @@ impl RunStore for PgStore {
 fn finish_tx(tx: &mut Transaction<'_>, id: i64, end: &RunEnd) -> Result<Option<RunRecord>> {
     // The row is locked for the rest of the transaction: a racing close waits, then finds
     // it closed.
-    let Some(cur) = tx.query_typed_opt(
+    let Some(row) = tx.query_typed_opt(
         &format!(
-            "SELECT agent, model, cost_milli, reserve_day, COALESCE(reserve_epoch, 0), pgid IS NULL AND agent_starting IS NULL, \
-             status FROM runs WHERE id = $1 AND {ACTIVE} FOR UPDATE"
+            "SELECT {} FROM runs WHERE id = $1 AND {ACTIVE} FOR UPDATE",
+            HeldCol::LIST
         ),
         &[(&id, Type::INT8)],
     )?
     else {
         return Ok(None);
     };
-    let before: String = cur.get(6);
-    let before = RunStatus::parse(&before)
-        .ok_or_else(|| Error::State(format!("run {id} has an unknown status {before:?}")))?;
-    let (agent, model, cost): (Option<String>, Option<String>, Option<i64>) =
-        (cur.get(0), cur.get(1), cur.get(2));
-    let reserve_day: Option<String> = cur.get(3);
-    let epoch: i64 = cur.get(4);
-    let unstarted: bool = cur.get(5);
-    let mut refunded = false;
-    if end.status == RunStatus::Lost
-        && end.refund_unstarted
-        && unstarted
-        && let (Some(a), Some(day), Some(c)) = (&agent, &reserve_day, cost)
-    {
-        // Never started, so never spent: given back in the transaction that closes the
-        // run, so exactly once, and only into the usage it was counted in.
-        tx.query_typed(
-            "UPDATE agent_usage SET used_milli = GREATEST(0, used_milli - $1) WHERE agent = $2 AND day = $3 AND epoch = $4",
-            &[
-                (&c, Type::INT8),
-                (a, Type::TEXT),
-                (day, Type::TEXT),
-                (&epoch, Type::INT8),
-            ],
-        )?;
-        refunded = true;
+    let held = rows::held_of(&row)?;
+    let from = held.status;
+    let c = EndColumns::of(end, held)?;
+    if let Some(t) = &c.closing.refund {
+        tx.query_typed(RELEASE, &ticket(t))?;
     }
-    let (agent, model, cost_milli) = if end.status == RunStatus::Lost {
-        (agent, model, if refunded { None } else { cost })
-    } else {
-        (end.agent.clone(), end.model.clone(), end.cost_milli)
-    };
-    let attempts = if end.attempts.is_empty() {
-        None
-    } else {
-        Some(serde_json::to_string(&end.attempts)?)
-    };
-    // The workspace an end carries replaces the one recorded (its worktree on disk when
-    // kept); without one, what is recorded stays.
-    let workspace = end
-        .workspace
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()?;
-    let worktree = end
-        .workspace
-        .as_ref()
-        .and_then(|w| w.kept.then(|| w.path.clone()));
-    let (changes, hooks) = (json_list(&end.changes)?, json_list(&end.hooks)?);
     let status = end.status.as_str();
     let row = tx.query_typed_one(
         "UPDATE runs SET status = $1, ended_at = $2, duration_ms = GREATEST(0, $2 - started_at), exit_code = $3, \
@@ -569,43 +485,28 @@ fn finish_tx(tx: &mut Transaction<'_>, id: i64, end: &RunEnd) -> Result<Option<R
             (&end.ended_at, Type::INT8),
             (&end.exit_code, Type::INT8),
             (&end.signal, Type::INT8),
-            (&end.error, Type::TEXT),
-            (&end.role, Type::TEXT),
-            (&agent, Type::TEXT),
-            (&model, Type::TEXT),
-            (&end.scope, Type::TEXT),
-            (&cost_milli, Type::INT8),
-            (&end.cost_usd, Type::FLOAT8),
-            (&end.input_tokens, Type::INT8),
-            (&end.output_tokens, Type::INT8),
-            (&end.num_turns, Type::INT8),
-            (&attempts, Type::TEXT),
+            (&c.error, Type::TEXT),
+            (&end.usage.role, Type::TEXT),
+            (&c.closing.agent, Type::TEXT),
+            (&c.closing.model, Type::TEXT),
+            (&end.usage.scope, Type::TEXT),
+            (&c.closing.cost_milli, Type::INT8),
+            (&end.usage.cost_usd, Type::FLOAT8),
+            (&end.usage.input_tokens, Type::INT8),
+            (&end.usage.output_tokens, Type::INT8),
+            (&end.usage.num_turns, Type::INT8),
+            (&c.attempts, Type::TEXT),
             (&id, Type::INT8),
-            (&end.tool_calls, Type::INT8),
-            (&end.survivors, Type::TEXT),
-            (&workspace, Type::TEXT),
-            (&worktree, Type::TEXT),
-            (&changes, Type::TEXT),
-            (&hooks, Type::TEXT),
+            (&end.usage.tool_calls, Type::INT8),
+            (&c.survivors, Type::TEXT),
+            (&c.workspace, Type::TEXT),
+            (&c.worktree, Type::TEXT),
+            (&c.changes, Type::TEXT),
+            (&c.hooks, Type::TEXT),
         ],
     )?;
     let job: String = row.get(0);
     let duration: Option<i64> = row.get(1);
-    events::append_transition_tx(
-        tx,
-        end.ended_at,
-        &job,
-        id,
-        &Transition {
-            from: Some(before),
-            to: end.status,
-            reason: end.error.clone(),
-            by: end.by.clone(),
-        },
-        &serde_json::json!({
-            "status": end.status, "exit_code": end.exit_code, "signal": end.signal,
-            "duration_ms": duration, "error": end.error,
-        }),
-    )?;
+    events::append_tx(tx, &NewEvent::end(end, &job, id, from, duration))?;
     get_tx(tx, id)
 }

@@ -9,10 +9,12 @@
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::SqliteStore;
-use super::events::append_tx;
-use crate::core::budget::{ReasonKind, ScopeReason};
+use super::events::append;
+use crate::core::budget::{ReasonKind, ScopeReason, Usage, Verdict, day_in_force, verdict};
 use crate::core::error::Result;
-use crate::core::run::EventKind;
+use crate::store::encode::NewEvent;
+use crate::store::rows::{self, ALL_SCOPES, ScopeCol, UsageCol};
+use crate::store::sql::{cat_into, const_text};
 use crate::store::{BudgetStore, MetaStore, Reservation, ReserveRequest, ScopeState, Ticket};
 
 /// `reason_kind IN ('a', 'b')` for the kinds a rule selects (the kinds are fixed names,
@@ -25,6 +27,23 @@ fn kinds_where(rule: fn(ReasonKind) -> bool) -> String {
     format!("reason_kind IN ({})", kinds.join(", "))
 }
 
+const ONE_SCOPE: &str = const_text!(
+    cat_into,
+    &[
+        "SELECT ",
+        ScopeCol::LIST,
+        " FROM agent_scopes WHERE agent = ?1 AND scope = ?2"
+    ]
+);
+const USAGE: &str = const_text!(
+    cat_into,
+    &[
+        "SELECT ",
+        UsageCol::LIST,
+        " FROM agent_usage WHERE agent = ?1"
+    ]
+);
+
 impl BudgetStore for SqliteStore {
     /// Brings the db to budget day `day`: on the first access of a new day, usage starts
     /// from zero and `quota_exhausted:` scopes are enabled again (one event). Also
@@ -36,10 +55,7 @@ impl BudgetStore for SqliteStore {
     fn roll_budget_day(&mut self, day: &str, now: i64, cooldown_ms: i64) -> Result<String> {
         // Cheap read first: the common case is "same day, nothing cooled down".
         let stored = self.get_meta("budget_day")?;
-        let day = match &stored {
-            Some(s) if s.as_str() > day => s.clone(),
-            _ => day.to_string(),
-        };
+        let day = day_in_force(stored.as_deref(), day).to_string();
         let day = day.as_str();
         let due_cooldowns: i64 = self.conn.query_row(
             &format!(
@@ -60,10 +76,7 @@ impl BudgetStore for SqliteStore {
                 r.get(0)
             })
             .optional()?;
-        let day = match &stored {
-            Some(s) if s.as_str() > day => s.as_str(),
-            _ => day,
-        };
+        let day = day_in_force(stored.as_deref(), day);
         if stored.as_deref() != Some(day) {
             let enabled = enable_scopes(&tx, ReasonKind::clears_at_new_day, None, None)?;
             tx.execute(
@@ -75,14 +88,7 @@ impl BudgetStore for SqliteStore {
                 [day],
             )?;
             if stored.is_some() {
-                append_tx(
-                    &tx,
-                    now,
-                    crate::core::run::EventKind::BudgetReset,
-                    None,
-                    None,
-                    &serde_json::json!({"why": "new budget day", "day": day, "enabled": enabled}),
-                )?;
+                append(&tx, &NewEvent::new_budget_day(now, day, &enabled))?;
             }
         }
         let cooled = enable_scopes(
@@ -92,14 +98,7 @@ impl BudgetStore for SqliteStore {
             Some(now - cooldown_ms),
         )?;
         if !cooled.is_empty() {
-            append_tx(
-                &tx,
-                now,
-                crate::core::run::EventKind::ScopesEnabled,
-                None,
-                None,
-                &serde_json::json!({"why": "provider cooldown passed", "scopes": cooled}),
-            )?;
+            append(&tx, &NewEvent::cooled(now, &cooled))?;
         }
         tx.commit()?;
         Ok(day.to_string())
@@ -122,37 +121,15 @@ impl BudgetStore for SqliteStore {
     }
 
     fn scope_states(&self) -> Result<Vec<ScopeState>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT agent, scope, enabled, reason, disabled_at FROM agent_scopes ORDER BY agent, scope",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok(ScopeState {
-                agent: r.get(0)?,
-                scope: r.get(1)?,
-                enabled: r.get::<_, i64>(2)? != 0,
-                reason: r.get(3)?,
-                disabled_at: r.get(4)?,
-            })
-        })?;
+        let mut st = self.conn.prepare_cached(ALL_SCOPES)?;
+        let rows = st.query_map([], |r| rows::scope_state_of(r))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn scope_state(&self, agent: &str, scope: &str) -> Result<Option<ScopeState>> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT agent, scope, enabled, reason, disabled_at FROM agent_scopes WHERE agent = ?1 AND scope = ?2",
-                [agent, scope],
-                |r| {
-                    Ok(ScopeState {
-                        agent: r.get(0)?,
-                        scope: r.get(1)?,
-                        enabled: r.get::<_, i64>(2)? != 0,
-                        reason: r.get(3)?,
-                        disabled_at: r.get(4)?,
-                    })
-                },
-            )
+            .query_row(ONE_SCOPE, [agent, scope], |r| rows::scope_state_of(r))
             .optional()?)
     }
 
@@ -184,99 +161,59 @@ impl BudgetStore for SqliteStore {
     }
 
     fn reserve(&mut self, req: &ReserveRequest<'_>) -> Result<Reservation> {
-        let ReserveRequest {
-            agent,
-            scope,
-            day,
-            cost,
-            budget,
-            now,
-            for_run,
-            tree,
-        } = *req;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (agent, scope) = (req.agent, req.scope);
         tx.execute(
             "INSERT OR IGNORE INTO agent_scopes (agent, scope) VALUES (?1, ?2)",
             [agent, scope],
         )?;
-        let (enabled, reason): (i64, Option<String>) = tx.query_row(
-            "SELECT enabled, reason FROM agent_scopes WHERE agent = ?1 AND scope = ?2",
-            [agent, scope],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        if enabled == 0 {
-            return Ok(Reservation::Disabled(
-                reason.unwrap_or_else(|| "disabled".into()),
-            ));
-        }
-        let used: i64 = tx
-            .query_row(
-                "SELECT used_milli FROM agent_usage WHERE agent = ?1 AND day = ?2",
-                [agent, day],
-                |r| r.get(0),
-            )
+        let state = tx.query_row(ONE_SCOPE, [agent, scope], |r| rows::scope_state_of(r))?;
+        // An agent without a counter yet gets one only when a reservation is taken.
+        let usage = tx
+            .query_row(USAGE, [agent], |r| rows::usage_of(r))
             .optional()?
-            .unwrap_or(0);
-        for &(root, limit) in tree {
-            // What the tree below `root` (and `root` itself) holds: the cost noted on each
-            // of its runs, charged or still reserved.
-            let held: i64 = tx.query_row(
+            .unwrap_or_else(|| Usage::fresh(req.day));
+        // What the tree below `root` (and `root` itself) holds: the cost noted on each of
+        // its runs, charged or still reserved.
+        let held = |root: i64| {
+            tx.query_row(
                 "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION SELECT r.id FROM runs r JOIN sub ON r.parent_run_id = sub.id) \
                  SELECT COALESCE(SUM(cost_milli), 0) FROM runs WHERE id IN (SELECT id FROM sub)",
                 [root],
-                |r| r.get(0),
-            )?;
-            if held + cost > limit {
-                return Ok(Reservation::OverTree(format!(
-                    "quota_exhausted: tree budget reached ({} of {} for the tree of run {root})",
-                    crate::core::units::format_milli(held),
-                    crate::core::units::format_milli(limit)
-                )));
+                |r| r.get::<_, i64>(0),
+            )
+        };
+        let after = match verdict(&req.reserving(state, &usage, req.tree), held)? {
+            Verdict::Disabled(reason) => return Ok(Reservation::Disabled(reason)),
+            Verdict::OverTree(reason) => return Ok(Reservation::OverTree(reason)),
+            Verdict::Exhausted(reason) => {
+                set_scope_tx(&tx, agent, scope, Some(&reason), req.now)?;
+                tx.commit()?;
+                return Ok(Reservation::Exhausted(reason.text));
             }
-        }
-        if used + cost > budget {
-            let reason = ScopeReason::daily_budget(
-                &crate::core::units::format_milli(used),
-                &crate::core::units::format_milli(budget),
-            );
-            set_scope_tx(&tx, agent, scope, Some(&reason), now)?;
-            tx.commit()?;
-            return Ok(Reservation::Exhausted(reason.text));
-        }
-        let epoch: i64 = tx.query_row(
-            "INSERT INTO agent_usage (agent, day, used_milli) VALUES (?1, ?2, ?3) \
-             ON CONFLICT(agent) DO UPDATE SET \
-               epoch = CASE WHEN day = excluded.day THEN epoch ELSE epoch + 1 END, \
-               used_milli = CASE WHEN day = excluded.day THEN used_milli + excluded.used_milli ELSE excluded.used_milli END, \
-               day = excluded.day \
-             RETURNING epoch",
-            params![agent, day, cost],
-            |r| r.get(0),
+            Verdict::Reserve(after) => after,
+        };
+        tx.execute(
+            "INSERT INTO agent_usage (agent, day, used_milli, epoch) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT(agent) DO UPDATE SET day = excluded.day, used_milli = excluded.used_milli, \
+             epoch = excluded.epoch",
+            params![agent, after.day, after.used, after.epoch],
         )?;
-        if let Some((run_id, model)) = for_run {
+        if let Some((run_id, model)) = req.for_run {
             tx.execute(
                 "UPDATE runs SET agent = ?1, model = ?2, cost_milli = ?3, reserve_day = ?4, reserve_epoch = ?5, \
                  pgid = NULL, agent_starting = NULL WHERE id = ?6",
-                params![agent, model, cost, day, epoch, run_id],
+                params![agent, model, req.cost, req.day, after.epoch, run_id],
             )?;
         }
         tx.commit()?;
-        Ok(Reservation::Reserved(Ticket {
-            agent: agent.to_string(),
-            day: day.to_string(),
-            cost,
-            epoch,
-        }))
+        Ok(Reservation::Reserved(req.ticket(after.epoch)))
     }
 
     fn release(&mut self, t: &Ticket) -> Result<()> {
-        self.conn.execute(
-            "UPDATE agent_usage SET used_milli = MAX(0, used_milli - ?1) WHERE agent = ?2 AND day = ?3 AND epoch = ?4",
-            params![t.cost, t.agent, t.day, t.epoch],
-        )?;
-        Ok(())
+        release_tx(&self.conn, t)
     }
 
     fn reset_budgets(&mut self, agent: Option<&str>, now: i64) -> Result<Vec<(String, String)>> {
@@ -288,17 +225,20 @@ impl BudgetStore for SqliteStore {
             "UPDATE agent_usage SET used_milli = 0, epoch = epoch + 1 WHERE ?1 IS NULL OR agent = ?1",
             [agent],
         )?;
-        append_tx(
-            &tx,
-            now,
-            crate::core::run::EventKind::BudgetReset,
-            None,
-            None,
-            &serde_json::json!({"why": "jobctl reset budgets", "agent": agent, "enabled": enabled}),
-        )?;
+        append(&tx, &NewEvent::budgets_reset(now, agent, &enabled))?;
         tx.commit()?;
         Ok(enabled)
     }
+}
+
+/// Gives `t` back into the usage it was counted in (its day, no reset since), never
+/// below zero.
+pub(super) fn release_tx(conn: &rusqlite::Connection, t: &Ticket) -> Result<()> {
+    conn.execute(
+        "UPDATE agent_usage SET used_milli = MAX(0, used_milli - ?1) WHERE agent = ?2 AND day = ?3 AND epoch = ?4",
+        params![t.cost, t.agent, t.day, t.epoch],
+    )?;
+    Ok(())
 }
 
 fn set_scope_tx(
@@ -322,18 +262,7 @@ fn set_scope_tx(
         params![enabled as i64, reason, now, agent, scope, kind],
     )?;
     if n > 0 {
-        append_tx(
-            tx,
-            now,
-            if enabled {
-                EventKind::ScopeEnabled
-            } else {
-                EventKind::ScopeDisabled
-            },
-            None,
-            None,
-            &serde_json::json!({"agent": agent, "scope": scope, "reason": reason}),
-        )?;
+        append(tx, &NewEvent::scope_set(now, agent, scope, reason))?;
     }
     Ok(n > 0)
 }

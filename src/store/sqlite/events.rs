@@ -1,113 +1,40 @@
 //! The append-only event log: every change of state, for `status`, `history`, `events`
 //! and audits. A run's change of state also says from what, to what, why and who made it.
 
-use rusqlite::{Row, Transaction, params};
+use rusqlite::{Connection, Row, params};
 
 use super::SqliteStore;
 use crate::core::error::Result;
-use crate::core::run::{Actor, EventKind, RunStatus, Transition};
+use crate::core::run::EventKind;
+use crate::store::encode::NewEvent;
+use crate::store::rows::{self, EventCol};
 use crate::store::{Event, EventStore};
 
-pub(super) fn append_tx(
-    tx: &Transaction<'_>,
-    at: i64,
-    kind: EventKind,
-    job: Option<&str>,
-    run_id: Option<i64>,
-    detail: &serde_json::Value,
-) -> Result<()> {
-    append_full(tx, at, kind, job, run_id, detail, None)
-}
-
-/// Appends the event of a run's change of state.
-pub(super) fn append_transition(
-    tx: &Transaction<'_>,
-    at: i64,
-    job: &str,
-    run_id: i64,
-    t: &Transition,
-    detail: &serde_json::Value,
-) -> Result<()> {
-    append_full(
-        tx,
-        at,
-        t.to.event_kind(t.from),
-        Some(job),
-        Some(run_id),
-        detail,
-        Some(t),
-    )
-}
-
-fn append_full(
-    tx: &Transaction<'_>,
-    at: i64,
-    kind: EventKind,
-    job: Option<&str>,
-    run_id: Option<i64>,
-    detail: &serde_json::Value,
-    t: Option<&Transition>,
-) -> Result<()> {
+/// Appends `e` in the caller's transaction.
+pub(super) fn append(tx: &Connection, e: &NewEvent<'_>) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO events (at, kind, job, run_id, detail, from_status, to_status, reason, actor) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
-        at,
-        kind.as_str(),
-        job,
-        run_id,
-        detail.to_string(),
-        t.and_then(|t| t.from).map(RunStatus::as_str),
-        t.map(|t| t.to.as_str()),
-        t.and_then(|t| t.reason.as_deref()),
-        t.map(|t| t.by.to_wire()),
+        e.at,
+        e.kind.as_str(),
+        e.job,
+        e.run_id,
+        e.detail.to_string(),
+        e.moved_from(),
+        e.moved_to(),
+        e.reason(),
+        e.actor(),
     ])?;
     Ok(())
 }
 
-const COLUMNS: &str = "id, at, kind, job, run_id, detail, from_status, to_status, reason, actor";
-
-fn bad(col: usize, what: &str, v: &str) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        col,
-        rusqlite::types::Type::Text,
-        format!("unknown {what} {v:?}").into(),
-    )
-}
+/// The columns every SELECT of an event names.
+const COLUMNS: &str = EventCol::LIST;
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
-    let detail: String = r.get(5)?;
-    let kind: String = r.get(2)?;
-    let to: Option<String> = r.get(7)?;
-    let transition = match to {
-        None => None,
-        Some(to) => {
-            let from: Option<String> = r.get(6)?;
-            let actor: Option<String> = r.get(9)?;
-            Some(Transition {
-                from: match from {
-                    Some(f) => Some(RunStatus::parse(&f).ok_or_else(|| bad(6, "run status", &f))?),
-                    None => None,
-                },
-                to: RunStatus::parse(&to).ok_or_else(|| bad(7, "run status", &to))?,
-                reason: r.get(8)?,
-                by: actor
-                    .as_deref()
-                    .and_then(Actor::parse)
-                    .unwrap_or(Actor::Supervisor),
-            })
-        }
-    };
-    Ok(Event {
-        id: r.get(0)?,
-        at: r.get(1)?,
-        kind: EventKind::parse(&kind).ok_or_else(|| bad(2, "event kind", &kind))?,
-        job: r.get(3)?,
-        run_id: r.get(4)?,
-        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-        transition,
-    })
+    rows::event_of(r)
 }
 
 impl EventStore for SqliteStore {
@@ -119,10 +46,10 @@ impl EventStore for SqliteStore {
         run_id: Option<i64>,
         detail: &serde_json::Value,
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        append_tx(&tx, at, kind, job, run_id, detail)?;
-        tx.commit()?;
-        Ok(())
+        append(
+            &self.conn,
+            &NewEvent::of(at, kind, job, run_id, detail.clone()),
+        )
     }
 
     fn events(&self, kind: Option<EventKind>, limit: usize) -> Result<Vec<Event>> {

@@ -7,30 +7,25 @@ use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
 use crate::core::error::Result;
-use crate::core::run::EventKind;
+use crate::store::encode::NewEvent;
+use crate::store::rows::{self, ALL_JOBS, JobCol};
+use crate::store::sql::{cat_into, const_text};
 use crate::store::{JobState, JobStateStore};
+
+const ONE_JOB: &str = const_text!(
+    cat_into,
+    &["SELECT ", JobCol::LIST, " FROM jobs WHERE name = ?1"]
+);
 
 impl JobStateStore for SqliteStore {
     fn job_states(&self) -> Result<HashMap<String, JobState>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT name, first_seen, last_slot, paused, held FROM jobs")?;
+        let mut st = self.conn.prepare_cached(ALL_JOBS)?;
         // Sized up front: growing a map of a thousand jobs rehashes it again and again.
         let n: i64 = self
             .conn
             .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))?;
         let mut out = HashMap::with_capacity(usize::try_from(n).unwrap_or(0));
-        let rows = st.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                JobState {
-                    first_seen: r.get(1)?,
-                    last_slot: r.get(2)?,
-                    paused: r.get::<_, i64>(3)? != 0,
-                    held: r.get::<_, i64>(4)? != 0,
-                },
-            ))
-        })?;
+        let rows = st.query_map([], |r| rows::job_state_of(r))?;
         for row in rows {
             let (name, state) = row?;
             out.insert(name, state);
@@ -41,19 +36,9 @@ impl JobStateStore for SqliteStore {
     fn job_state(&self, name: &str) -> Result<Option<JobState>> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT first_seen, last_slot, paused, held FROM jobs WHERE name = ?1",
-                [name],
-                |r| {
-                    Ok(JobState {
-                        first_seen: r.get(0)?,
-                        last_slot: r.get(1)?,
-                        paused: r.get::<_, i64>(2)? != 0,
-                        held: r.get::<_, i64>(3)? != 0,
-                    })
-                },
-            )
-            .optional()?)
+            .query_row(ONE_JOB, [name], |r| rows::job_state_of(r))
+            .optional()?
+            .map(|(_, state)| state))
     }
 
     /// Records the first sighting of jobs (names not yet in the table) at `now`.
@@ -124,18 +109,7 @@ impl JobStateStore for SqliteStore {
                 params![slot, name],
             )?;
         }
-        super::events::append_tx(
-            &tx,
-            now,
-            if paused {
-                EventKind::JobPaused
-            } else {
-                EventKind::JobResumed
-            },
-            Some(name),
-            None,
-            &serde_json::json!({}),
-        )?;
+        super::events::append(&tx, &NewEvent::job_paused(now, name, paused))?;
         tx.commit()?;
         Ok(())
     }
@@ -148,14 +122,7 @@ impl JobStateStore for SqliteStore {
             "UPDATE jobs SET first_seen = ?1, last_slot = NULL, held = 0 WHERE name = ?2",
             params![now, name],
         )?;
-        super::events::append_tx(
-            &tx,
-            now,
-            crate::core::run::EventKind::JobReset,
-            Some(name),
-            None,
-            &serde_json::json!({}),
-        )?;
+        super::events::append(&tx, &NewEvent::job_reset(now, name))?;
         tx.commit()?;
         Ok(())
     }

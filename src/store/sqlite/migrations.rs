@@ -195,3 +195,22 @@ fn newer(version: i64) -> Error {
         latest()
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+    use crate::store::sql::ACTIVE;
+
+    /// The queries name the runs not ended yet with the term `runs_active` is declared
+    /// with, or SQLite would scan the history instead.
+    #[test]
+    fn the_active_index_is_declared_with_the_queries_term() {
+        let declared = MIGRATIONS
+            .iter()
+            .rev()
+            .find_map(|m| m.split("CREATE INDEX runs_active").nth(1))
+            .expect("runs_active is declared");
+        let term = declared.lines().nth(1).expect("its WHERE line").trim();
+        assert_eq!(term, format!("WHERE {ACTIVE};"));
+    }
+}

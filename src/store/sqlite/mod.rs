@@ -20,6 +20,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension};
 
+use super::rows::AnswerCol;
+use super::sql::{cat_into, const_text};
 use super::{MetaStore, Store};
 use crate::core::error::{Error, Result};
 
@@ -298,21 +300,19 @@ impl super::HostStore for SqliteStore {}
 impl super::LogStore for SqliteStore {}
 impl crate::store::IdempotencyStore for SqliteStore {
     fn answer(&self, key: &str, since: i64) -> Result<Option<crate::store::StoredAnswer>> {
+        const ANSWER: &str = const_text!(
+            cat_into,
+            &[
+                "SELECT ",
+                AnswerCol::LIST,
+                " FROM idempotency WHERE key = ?1 AND at >= ?2"
+            ]
+        );
         Ok(self
             .conn
-            .query_row(
-                "SELECT request, status, location, body, at FROM idempotency WHERE key = ?1 AND at >= ?2",
-                rusqlite::params![key, since],
-                |r| {
-                    Ok(crate::store::StoredAnswer {
-                        request: r.get(0)?,
-                        status: r.get(1)?,
-                        location: r.get(2)?,
-                        body: r.get(3)?,
-                        at: r.get(4)?,
-                    })
-                },
-            )
+            .query_row(ANSWER, rusqlite::params![key, since], |r| {
+                super::rows::answer_of(r)
+            })
             .optional()?)
     }
 

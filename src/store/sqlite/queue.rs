@@ -3,49 +3,40 @@
 //! and what a run's supervisor is asked to do. Each change is one transaction with its
 //! event.
 
-use std::collections::HashMap;
-
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
-use super::events::append_transition;
+use super::events::append;
 use super::runs::{ACTIVE, COLUMNS, SUPERVISED, from_row, get_tx, lease_holder};
+use crate::core::control::Stamp;
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, RunRecord, RunStatus, Transition};
+use crate::store::encode::NewEvent;
+use crate::store::rows::{self, LoadCol, QUEUE_HEADS};
+use crate::store::sql::{QUEUED, RUNNING};
+use crate::store::sql::{cat_into, const_text};
 use crate::store::{Limits, Load, QueueHead, QueueStart};
 
 impl SqliteStore {
     pub(super) fn transition_run(&mut self, id: i64, t: &Transition, at: i64) -> Result<bool> {
-        let Some(from) = t.from else {
-            return Err(Error::Internal(anyhow::anyhow!(
-                "a transition of run {id} without a state to move from"
-            )));
-        };
-        if !t.is_allowed() {
-            return Err(Error::Internal(anyhow::anyhow!(
-                "run {id} can't move from {from} to {} this way",
-                t.to
-            )));
-        }
+        let from = t.checked(id)?;
         let tx = self.conn.transaction()?;
-        // Paused: since when (for max_pause and people); started again after a retry's
-        // backoff: from now.
         let (to, from_s) = (t.to.as_str(), from.as_str());
-        let n = match t.to {
-            to if to.is_end() => tx.execute(
+        let n = match t.stamp() {
+            Stamp::Ended => tx.execute(
                 "UPDATE runs SET status = ?1, ended_at = ?2, duration_ms = MAX(0, ?2 - started_at), error = ?5, \
                  reserve_day = NULL WHERE id = ?3 AND status = ?4",
-                params![to.as_str(), at, id, from_s, t.reason],
+                params![to, at, id, from_s, t.reason],
             )?,
-            RunStatus::Paused => tx.execute(
+            Stamp::Paused => tx.execute(
                 "UPDATE runs SET status = ?1, paused_at = ?2 WHERE id = ?3 AND status = ?4",
                 params![to, at, id, from_s],
             )?,
-            RunStatus::Running if from != RunStatus::Paused => tx.execute(
+            Stamp::Started => tx.execute(
                 "UPDATE runs SET status = ?1, started_at = ?2 WHERE id = ?3 AND status = ?4",
                 params![to, at, id, from_s],
             )?,
-            _ => tx.execute(
+            Stamp::None => tx.execute(
                 "UPDATE runs SET status = ?1 WHERE id = ?2 AND status = ?3",
                 params![to, id, from_s],
             )?,
@@ -53,7 +44,10 @@ impl SqliteStore {
         if n == 1 {
             let job: String =
                 tx.query_row("SELECT job FROM runs WHERE id = ?1", [id], |r| r.get(0))?;
-            append_transition(&tx, at, &job, id, t, &serde_json::json!({}))?;
+            append(
+                &tx,
+                &NewEvent::change(at, &job, id, t.clone(), serde_json::json!({})),
+            )?;
         }
         tx.commit()?;
         Ok(n == 1)
@@ -76,7 +70,7 @@ impl SqliteStore {
         };
         let status = RunStatus::parse(&status)
             .ok_or_else(|| Error::State(format!("run {id} has an unknown status {status:?}")))?;
-        let takes = status.is_supervised() || (want.is_end() && !status.is_end());
+        let takes = status.takes_request(want);
         if takes {
             tx.execute(
                 "UPDATE runs SET control = ?1, control_by = ?2 WHERE id = ?3",
@@ -88,24 +82,14 @@ impl SqliteStore {
     }
 
     pub(super) fn heads(&self) -> Result<Vec<QueueHead>> {
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT min(id), job, depth, count(*) FROM runs WHERE {ACTIVE} AND status = 'queued' \
-             GROUP BY job, depth ORDER BY min(id)"
-        ))?;
-        let rows = st.query_map([], |r| {
-            Ok(QueueHead {
-                id: r.get(0)?,
-                job: r.get(1)?,
-                depth: r.get::<_, i64>(2)?.clamp(0, u32::MAX as i64) as u32,
-                waiting: r.get::<_, i64>(3)?.clamp(0, u32::MAX as i64) as u32,
-            })
-        })?;
+        let mut st = self.conn.prepare_cached(QUEUE_HEADS)?;
+        let rows = st.query_map([], |r| rows::head_of(r))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     pub(super) fn queued(&self, limit: usize) -> Result<Vec<RunRecord>> {
         let mut st = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM runs WHERE {ACTIVE} AND status = 'queued' ORDER BY id LIMIT ?1"
+            "SELECT {COLUMNS} FROM runs WHERE {ACTIVE} AND {QUEUED} ORDER BY id LIMIT ?1"
         ))?;
         let rows = st.query_map([limit.min(i64::MAX as usize) as i64], from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -130,32 +114,18 @@ impl SqliteStore {
         let Some(run) = get_tx(&tx, id)?.filter(|r| r.status == RunStatus::Queued) else {
             return Ok(QueueStart::NotQueued);
         };
-        let load = load_of(&tx)?;
-        let full = |taken: u32, limit: Option<u32>| limit.is_some_and(|l| taken >= l);
-        if (run.depth == 0 && full(load.top_level, limits.max_running))
-            || full(
-                load.by_depth.get(&run.depth).copied().unwrap_or(0),
-                limits.depth,
-            )
-            || full(
-                load.by_job.get(&run.job).copied().unwrap_or(0),
-                Some(limits.concurrency),
-            )
+        if !load_of(&tx)?.fits(&run.job, run.depth, limits)
             || lease_holder(&tx, &run.job, lock_name)?.is_some()
         {
             return Ok(QueueStart::Full);
         }
         tx.execute(
-            "UPDATE runs SET status = 'running', started_at = ?1, lock_name = ?2 WHERE id = ?3",
+            &format!("UPDATE runs SET {RUNNING}, started_at = ?1, lock_name = ?2 WHERE id = ?3"),
             params![at, lock_name, id],
         )?;
-        append_transition(
+        append(
             &tx,
-            at,
-            &run.job,
-            id,
-            &Transition::new(RunStatus::Queued, RunStatus::Running, None, by.clone()),
-            &serde_json::json!({"waited_ms": at - run.started_at}),
+            &NewEvent::started(at, &run.job, id, run.started_at, by),
         )?;
         let run = get_tx(&tx, id)?.ok_or_else(|| Error::State(format!("run {id} vanished")))?;
         tx.commit()?;
@@ -175,27 +145,21 @@ impl SqliteStore {
 
 /// The slots supervised runs take, read on `conn` (or inside a transaction).
 fn load_of(conn: &rusqlite::Connection) -> Result<Load> {
-    let mut st = conn.prepare_cached(&format!(
-        "SELECT job, depth, count(*) FROM runs WHERE {SUPERVISED} GROUP BY job, depth"
-    ))?;
-    let mut load = Load {
-        top_level: 0,
-        by_depth: HashMap::new(),
-        by_job: HashMap::new(),
-    };
-    for row in st.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?.clamp(0, u32::MAX as i64) as u32,
-            r.get::<_, i64>(2)?.clamp(0, u32::MAX as i64) as u32,
-        ))
-    })? {
+    const LOAD: &str = const_text!(
+        cat_into,
+        &[
+            "SELECT ",
+            LoadCol::LIST,
+            " FROM runs WHERE ",
+            SUPERVISED,
+            " GROUP BY job, depth"
+        ]
+    );
+    let mut st = conn.prepare_cached(LOAD)?;
+    let mut load = Load::default();
+    for row in st.query_map([], |r| rows::load_of(r))? {
         let (job, depth, n) = row?;
-        if depth == 0 {
-            load.top_level += n;
-        }
-        *load.by_depth.entry(depth).or_default() += n;
-        *load.by_job.entry(job).or_default() += n;
+        load.add(job, depth, n, n);
     }
     Ok(load)
 }

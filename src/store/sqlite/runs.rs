@@ -5,21 +5,16 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::SqliteStore;
-use super::events::append_transition;
+use super::budget::release_tx;
+use super::events::append;
 pub(super) use super::rows::{ACTIVE, COLUMNS, SUPERVISED, from_row};
 use crate::core::error::{Error, Result};
-use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition};
+use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition, is_own_lease};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
+use crate::store::encode::{EndColumns, NewEvent, NewRunColumns, created, created_detail};
+use crate::store::rows::{self, HeldCol, RUN_COUNTS};
+use crate::store::sql::{QUEUED, SUCCEEDED};
 use crate::store::{Claim, Enqueued, RunCount, RunQuery, RunStore};
-
-/// A list as a JSON column: NULL when empty.
-fn json_list<T: serde::Serialize>(items: &[T]) -> Result<Option<String>> {
-    Ok(if items.is_empty() {
-        None
-    } else {
-        Some(serde_json::to_string(items)?)
-    })
-}
 
 pub(super) fn get_tx(tx: &Transaction<'_>, id: i64) -> Result<Option<RunRecord>> {
     Ok(tx
@@ -38,11 +33,7 @@ pub(super) fn insert_tx(
     new: &NewRun,
     status: RunStatus,
 ) -> Result<i64> {
-    let env = if new.env.is_empty() {
-        None
-    } else {
-        Some(serde_json::to_string(&new.env)?)
-    };
+    let c = NewRunColumns::of(new)?;
     tx.prepare_cached(
         "INSERT INTO runs (job, status, forced, scheduled_for, started_at, supervisor_pid, scope, lock_name, \
          trigger_kind, parent_run_id, depth, attempt, retry_of, prompt, env, metadata) \
@@ -57,14 +48,14 @@ pub(super) fn insert_tx(
         new.supervisor_pid,
         new.scope,
         new.lock_name,
-        new.effective_trigger().as_str(),
+        c.trigger,
         new.parent_run_id,
-        new.depth,
-        new.attempt.max(1),
+        c.depth,
+        c.attempt,
         new.retry_of,
         new.prompt,
-        env,
-        new.metadata
+        c.env,
+        c.metadata
     ])?;
     let id = tx.last_insert_rowid();
     let log_path = dir.join("logs").join(&new.job).join(format!("{id}.log"));
@@ -79,18 +70,10 @@ pub(super) fn insert_tx(
             params![new.job, slot],
         )?;
     }
-    append_transition(
+    let t = created(new, status);
+    append(
         tx,
-        new.started_at,
-        &new.job,
-        id,
-        &Transition {
-            from: None,
-            to: status,
-            reason: new.reason.clone(),
-            by: new.by.clone(),
-        },
-        &serde_json::json!({"forced": new.forced, "scheduled_for": new.scheduled_for, "trigger": new.effective_trigger()}),
+        &NewEvent::change(new.started_at, &new.job, id, t, created_detail(new)),
     )?;
     Ok(id)
 }
@@ -124,57 +107,24 @@ pub(super) fn lease_holder(
 /// Closes run `id` once (from any state that is not an end), with its end event; the
 /// closed record, or `None` when it was closed already.
 pub(super) fn close_tx(tx: &Transaction<'_>, id: i64, end: &RunEnd) -> Result<Option<RunRecord>> {
-    let Some(before) = get_tx(tx, id)?.filter(|r| !r.status.is_end()) else {
+    let held = tx
+        .query_row(
+            &format!(
+                "SELECT {} FROM runs WHERE id = ?1 AND {ACTIVE}",
+                HeldCol::LIST
+            ),
+            [id],
+            |r| rows::held_of(r),
+        )
+        .optional()?;
+    let Some(held) = held else {
         return Ok(None);
     };
-    let mut refunded = false;
-    if end.status == RunStatus::Lost && end.refund_unstarted {
-        // A reservation for an agent call that never started was never spent; giving it
-        // back in the same transaction that closes the run makes it happen exactly once,
-        // and only into the usage it was counted in (same day, no reset since).
-        let unstarted: Option<(String, String, i64, i64)> = tx
-            .query_row(
-                &format!(
-                    "SELECT agent, reserve_day, cost_milli, COALESCE(reserve_epoch, 0) FROM runs WHERE id = ?1 \
-                     AND {ACTIVE} AND reserve_day IS NOT NULL AND pgid IS NULL AND agent_starting IS NULL \
-                     AND agent IS NOT NULL AND cost_milli IS NOT NULL"
-                ),
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
-        if let Some((agent, day, cost, epoch)) = unstarted {
-            tx.execute(
-                "UPDATE agent_usage SET used_milli = MAX(0, used_milli - ?1) WHERE agent = ?2 AND day = ?3 AND epoch = ?4",
-                params![cost, agent, day, epoch],
-            )?;
-            refunded = true;
-        }
+    let from = held.status;
+    let c = EndColumns::of(end, held)?;
+    if let Some(t) = &c.closing.refund {
+        release_tx(tx, t)?;
     }
-    // A lost run keeps the agent and cost it was charged, so history adds up to usage.
-    let (agent, model, cost_milli) = if end.status == RunStatus::Lost {
-        (
-            before.agent.clone(),
-            before.model.clone(),
-            if refunded { None } else { before.cost_milli },
-        )
-    } else {
-        (end.agent.clone(), end.model.clone(), end.cost_milli)
-    };
-    let attempts = if end.attempts.is_empty() {
-        None
-    } else {
-        Some(serde_json::to_string(&end.attempts)?)
-    };
-    let workspace = end
-        .workspace
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()?;
-    let worktree = end
-        .workspace
-        .as_ref()
-        .and_then(|w| w.kept.then(|| w.path.clone()));
     let n = tx.execute(
         &format!(
             "UPDATE runs SET status = ?1, ended_at = ?2, duration_ms = MAX(0, ?2 - started_at), exit_code = ?3, \
@@ -189,45 +139,33 @@ pub(super) fn close_tx(tx: &Transaction<'_>, id: i64, end: &RunEnd) -> Result<Op
             end.ended_at,
             end.exit_code,
             end.signal,
-            end.error,
-            end.role,
-            agent,
-            model,
-            end.scope,
-            cost_milli,
-            end.cost_usd,
-            end.input_tokens,
-            end.output_tokens,
-            end.num_turns,
-            attempts,
+            c.error,
+            end.usage.role,
+            c.closing.agent,
+            c.closing.model,
+            end.usage.scope,
+            c.closing.cost_milli,
+            end.usage.cost_usd,
+            end.usage.input_tokens,
+            end.usage.output_tokens,
+            end.usage.num_turns,
+            c.attempts,
             id,
-            end.tool_calls,
-            end.survivors,
-            workspace,
-            worktree,
-            json_list(&end.changes)?,
-            json_list(&end.hooks)?,
+            end.usage.tool_calls,
+            c.survivors,
+            c.workspace,
+            c.worktree,
+            c.changes,
+            c.hooks,
         ],
     )?;
     if n != 1 {
         return Ok(None);
     }
     let closed = get_tx(tx, id)?.ok_or_else(|| Error::State(format!("run {id} vanished")))?;
-    append_transition(
+    append(
         tx,
-        end.ended_at,
-        &closed.job,
-        id,
-        &Transition {
-            from: Some(before.status),
-            to: end.status,
-            reason: end.error.clone(),
-            by: end.by.clone(),
-        },
-        &serde_json::json!({
-            "status": end.status, "exit_code": end.exit_code, "signal": end.signal,
-            "duration_ms": closed.duration_ms, "error": end.error,
-        }),
+        &NewEvent::end(end, &closed.job, id, from, closed.duration_ms),
     )?;
     Ok(Some(closed))
 }
@@ -242,10 +180,7 @@ impl RunStore for SqliteStore {
         {
             return Ok(Claim::SlotTaken);
         }
-        if !new
-            .lock_name
-            .as_deref()
-            .is_some_and(|l| l.starts_with("ask/"))
+        if !is_own_lease(new.lock_name.as_deref())
             && let Some(id) = lease_holder(&tx, &new.job, new.lock_name.as_deref())?
         {
             return Ok(Claim::JobRunning(id));
@@ -266,7 +201,9 @@ impl RunStore for SqliteStore {
         if one_per_job {
             let queued: Option<i64> = tx
                 .query_row(
-                    &format!("SELECT id FROM runs WHERE {ACTIVE} AND status = 'queued' AND job = ?1 LIMIT 1"),
+                    &format!(
+                        "SELECT id FROM runs WHERE {ACTIVE} AND {QUEUED} AND job = ?1 LIMIT 1"
+                    ),
                     [&new.job],
                     |r| r.get(0),
                 )
@@ -373,10 +310,10 @@ impl RunStore for SqliteStore {
 
     fn latest_succeeded(&self, jobs: &[&str]) -> Result<HashMap<String, i64>> {
         let names = serde_json::to_string(jobs)?;
-        let mut st = self.conn.prepare_cached(
-            "SELECT j.value, (SELECT max(id) FROM runs WHERE job = j.value AND status = 'succeeded') \
-             FROM json_each(?1) AS j",
-        )?;
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT j.value, (SELECT max(id) FROM runs WHERE job = j.value AND {SUCCEEDED}) \
+             FROM json_each(?1) AS j"
+        ))?;
         let mut out = HashMap::new();
         for row in st.query_map([names], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
@@ -500,29 +437,10 @@ impl RunStore for SqliteStore {
     }
 
     fn run_counts(&self) -> Result<Vec<RunCount>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT job, status, count(*), COALESCE(sum(duration_ms), 0) FROM runs GROUP BY job, status ORDER BY job, status",
-        )?;
-        let rows = st.query_map([], |r| {
-            let s: String = r.get(1)?;
-            Ok((
-                r.get::<_, String>(0)?,
-                s,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })?;
+        let mut st = self.conn.prepare_cached(RUN_COUNTS)?;
         let mut out = Vec::new();
-        for row in rows {
-            let (job, s, count, ms) = row?;
-            if let Some(status) = RunStatus::parse(&s) {
-                out.push(RunCount {
-                    job,
-                    status,
-                    count: count.max(0) as u64,
-                    duration_ms: ms.max(0) as u64,
-                });
-            }
+        for count in st.query_map([], |r| rows::run_count_of(r))? {
+            out.extend(count?);
         }
         Ok(out)
     }

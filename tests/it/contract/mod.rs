@@ -228,16 +228,16 @@ pub fn a_run_is_closed_once_with_everything_it_recorded<B: Backend>(b: &B) {
     let mut e = end(RunStatus::Failed, 4_000);
     e.exit_code = Some(3);
     e.error = Some("exited with code 3".into());
-    e.agent = Some("claude".into());
-    e.model = Some("haiku".into());
-    e.scope = Some("worker".into());
-    e.role = Some("admin".into());
-    e.cost_milli = Some(1_500);
-    e.cost_usd = Some(0.25);
-    e.input_tokens = Some(10);
-    e.output_tokens = Some(5);
-    e.num_turns = Some(2);
-    e.tool_calls = Some(1);
+    e.usage.agent = Some("claude".into());
+    e.usage.model = Some("haiku".into());
+    e.usage.scope = Some("worker".into());
+    e.usage.role = Some("admin".into());
+    e.usage.cost_milli = Some(1_500);
+    e.usage.cost_usd = Some(0.25);
+    e.usage.input_tokens = Some(10);
+    e.usage.output_tokens = Some(5);
+    e.usage.num_turns = Some(2);
+    e.usage.tool_calls = Some(1);
     e.attempts = vec![Attempt::new("claude", Outcome::Failed, Some("boom".into()))];
     let closed = s
         .finish_run(run.id, &e)
@@ -248,7 +248,11 @@ pub fn a_run_is_closed_once_with_everything_it_recorded<B: Backend>(b: &B) {
     assert_eq!((closed.supervisor_pid, closed.pgid), (Some(77), Some(88)));
     assert_eq!(closed.attempts, e.attempts);
     assert_eq!(
-        (closed.cost_milli, closed.tool_calls, closed.num_turns),
+        (
+            closed.usage.cost_milli,
+            closed.usage.tool_calls,
+            closed.usage.num_turns
+        ),
         (Some(1_500), Some(1), Some(2))
     );
     assert!(
@@ -785,11 +789,11 @@ pub fn a_lost_run_gives_back_only_an_unstarted_reservation<B: Backend>(b: &B) {
     let lost1 = s.get_run(r1.id).unwrap().unwrap();
     let lost2 = s.get_run(r2.id).unwrap().unwrap();
     assert_eq!(
-        (lost1.agent.as_deref(), lost1.cost_milli),
+        (lost1.usage.agent.as_deref(), lost1.usage.cost_milli),
         (Some("a"), None)
     );
     assert_eq!(
-        (lost2.agent.as_deref(), lost2.cost_milli),
+        (lost2.usage.agent.as_deref(), lost2.usage.cost_milli),
         (Some("a"), Some(1_000))
     );
 }

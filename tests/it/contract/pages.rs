@@ -28,7 +28,8 @@ pub fn pages_of_runs_go_back_by_id_under_their_filters<B: Backend>(b: &B) {
     // Two sub-runs of the first run, one of them with metadata.
     let parent = all[0];
     let mut kids = Vec::new();
-    for (i, metadata) in [(10, None), (11, Some(r#"{"ticket":"OPS-7"}"#.to_string()))] {
+    let ticket = serde_json::json!({"ticket": "OPS-7"}).as_object().cloned();
+    for (i, metadata) in [(10, None), (11, ticket)] {
         let r = claimed(
             s.claim_run(&NewRun {
                 parent_run_id: Some(parent),

@@ -1,0 +1,538 @@
+//! How a run ends, and how its end is said and recorded: [`RunEnd`], built from how its
+//! process ended ([`Ending`]). Its error is kept in parts (why it ended, how its process
+//! tree was stopped, what was added, what survived), so the steps after the job (naming
+//! who cancelled it, listing survivors) change a part, never take the words apart. And
+//! what both stores decide as they close a run: a run lost before its agent
+//! started gives back the reservation it held (never spent); a lost run otherwise keeps
+//! the agent and cost it was charged, so history adds up to usage; an end that carries a
+//! workspace replaces the one recorded.
+
+use std::fmt;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use super::budget::Ticket;
+use super::run::{Actor, AgentUsage, Attempt, RunStatus, Survivor, signal_name};
+use super::workspace::{Change, HookResult, WorkspaceInfo};
+
+/// Why a run ended as it did, shown (and stored) as one line: `WHY[; stopped the process
+/// tree HOW][; THEN...]`, or with survivors `WHY; stopping the process tree HOW[; THEN...]:
+/// LEFT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndError {
+    /// Why it ended.
+    pub why: String,
+    /// How its process tree was stopped (`with SIGTERM`; empty when not said), when
+    /// jobctl stopped it.
+    pub stopped: Option<String>,
+    /// What went wrong after, in order (a failure to save the run's work).
+    pub then: Vec<String>,
+    /// The processes stopping it left behind (`1 process could not be killed (...)`).
+    pub left: Option<String>,
+}
+
+impl EndError {
+    /// An error that is only its reason.
+    pub fn new(why: impl Into<String>) -> EndError {
+        EndError {
+            why: why.into(),
+            stopped: None,
+            then: Vec::new(),
+            left: None,
+        }
+    }
+
+    /// Why it ended, and that jobctl stopped its process tree `how`.
+    pub fn stopped(why: impl Into<String>, how: impl Into<String>) -> EndError {
+        EndError {
+            stopped: Some(how.into()),
+            ..EndError::new(why)
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct RunEnd {
+    pub status: RunStatus,
+    pub ended_at: i64,
+    pub exit_code: Option<i64>,
+    pub signal: Option<i64>,
+    /// Why it ended as it did, in parts (see [`EndError`]).
+    pub error: Option<EndError>,
+    /// Its agent and what it used (for an agent job or an ask).
+    pub usage: AgentUsage,
+    pub attempts: Vec<Attempt>,
+    /// For a `lost` run: give back the budget reservation it holds if its agent surely
+    /// never started (the supervisor died before it noted the agent starting).
+    pub refund_unstarted: bool,
+    /// Processes the run left that could not be killed.
+    pub survivors: Vec<Survivor>,
+    /// The run's workspace as it ended (`None`: leave what is recorded).
+    pub workspace: Option<WorkspaceInfo>,
+    pub changes: Vec<Change>,
+    pub hooks: Vec<HookResult>,
+    /// Who ended it (its end event's `by`).
+    pub by: Actor,
+}
+
+impl Default for RunEnd {
+    /// A builder's start: an end whose status is still to be decided (failed until then).
+    fn default() -> RunEnd {
+        RunEnd::new(RunStatus::Failed, 0)
+    }
+}
+
+impl RunEnd {
+    /// An end with this status and nothing else known yet.
+    pub fn new(status: RunStatus, ended_at: i64) -> RunEnd {
+        RunEnd {
+            status,
+            ended_at,
+            exit_code: None,
+            signal: None,
+            error: None,
+            usage: AgentUsage::default(),
+            attempts: Vec::new(),
+            refund_unstarted: false,
+            survivors: Vec::new(),
+            workspace: None,
+            changes: Vec::new(),
+            hooks: Vec::new(),
+            by: Actor::Supervisor,
+        }
+    }
+
+    /// A failed end with this error.
+    pub fn failed(ended_at: i64, error: impl Into<String>) -> RunEnd {
+        let mut e = RunEnd::new(RunStatus::Failed, ended_at);
+        e.error = Some(EndError::new(error));
+        e
+    }
+
+    /// Its error as one line, as it is recorded.
+    pub fn error_text(&self) -> Option<String> {
+        self.error.as_ref().map(EndError::to_string)
+    }
+}
+
+/// How a run's process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    Exited(i32),
+    Signaled(i32),
+    TimedOut,
+    /// jobctl itself got SIGTERM, SIGINT or SIGHUP and stopped the run.
+    Interrupted(Signal),
+    /// The output showed only the provider being unreachable for the stall limit (the
+    /// last notice); the process was stopped.
+    Stalled(String),
+    /// It stayed paused longer than `max_pause` and was stopped.
+    PausedTooLong(Duration),
+    /// The program could not be started (127: not found, 126: not executable).
+    SpawnFailed {
+        exit_code: i32,
+        message: String,
+    },
+}
+
+/// How stopping a run's process tree went, in words: SIGTERM was enough, or SIGKILL
+/// followed after `grace`.
+pub fn how_stopped(killed: bool, grace: Duration) -> String {
+    if killed {
+        format!(
+            "with SIGTERM, then SIGKILL after {} (SIGTERM was not enough)",
+            crate::core::units::format_duration(grace)
+        )
+    } else {
+        "with SIGTERM".into()
+    }
+}
+
+impl RunEnd {
+    /// The end of a run whose process ended so: `status` is the main process's own (exit
+    /// code, signal), `timeout` and `grace` what stopping it used, `killed` whether
+    /// SIGTERM was not enough and SIGKILL was sent.
+    pub fn of_process(
+        ending: &Ending,
+        status: Option<(Option<i32>, Option<i32>)>,
+        timeout: Duration,
+        grace: Duration,
+        killed: bool,
+        ended_at: i64,
+    ) -> RunEnd {
+        use crate::core::units::format_duration;
+        let (code, sig) = status.unwrap_or((None, None));
+        let how = how_stopped(killed, grace);
+        let (run_status, error) = match ending {
+            Ending::Exited(0) => (RunStatus::Succeeded, None),
+            Ending::Exited(c) => (
+                RunStatus::Failed,
+                Some(EndError::new(format!("exited with code {c}"))),
+            ),
+            Ending::Signaled(s) => (
+                RunStatus::Failed,
+                Some(EndError::new(format!(
+                    "killed by {} (signal {s})",
+                    signal_name(i64::from(*s))
+                ))),
+            ),
+            Ending::TimedOut => (
+                RunStatus::TimedOut,
+                Some(EndError::stopped(
+                    format!("timed out after {}", format_duration(timeout)),
+                    how,
+                )),
+            ),
+            Ending::Interrupted(s) => (
+                RunStatus::Cancelled,
+                Some(EndError::stopped(
+                    format!("cancelled: its supervisor received {s}"),
+                    how,
+                )),
+            ),
+            Ending::PausedTooLong(max) => (
+                RunStatus::Cancelled,
+                Some(EndError::stopped(
+                    format!(
+                        "cancelled: paused for longer than max_pause ({})",
+                        format_duration(*max)
+                    ),
+                    how,
+                )),
+            ),
+            Ending::SpawnFailed { message, .. } => {
+                (RunStatus::Failed, Some(EndError::new(message.clone())))
+            }
+            Ending::Stalled(notice) => (
+                RunStatus::Failed,
+                Some(EndError::new(format!(
+                    "stopped: its output showed only the provider being unreachable ({notice})"
+                ))),
+            ),
+        };
+        let mut end = RunEnd::new(run_status, ended_at);
+        end.error = error;
+        end.exit_code = match ending {
+            Ending::SpawnFailed { exit_code, .. } => Some(i64::from(*exit_code)),
+            _ => code.map(i64::from),
+        };
+        end.signal = sig.map(i64::from);
+        end
+    }
+}
+
+impl RunEnd {
+    /// The end of a run cancelled by a stop signal, saying who stopped it: `who` (a
+    /// person's `jobctl cancel`) becomes why it ended, how its tree was stopped standing;
+    /// without one, it was not `jobctl cancel` (a shutdown, a signal sent to it).
+    pub fn name_canceller(&mut self, who: Option<String>) {
+        let Some(who) = who else {
+            if let Some(e) = self.error.as_mut().filter(|e| e.stopped.is_some()) {
+                e.why = format!(
+                    "{} (a shutdown or a signal sent to it, not jobctl cancel)",
+                    e.why
+                );
+            }
+            return;
+        };
+        self.error = Some(match self.error.take() {
+            Some(e) if e.stopped.is_some() => EndError { why: who, ..e },
+            _ => EndError::new(who),
+        });
+    }
+
+    /// The end of a run whose stop left processes behind (`left` says which): its error
+    /// says so.
+    pub fn with_left(&mut self, left: String) {
+        self.error = Some(match self.error.take() {
+            Some(e) => EndError {
+                left: Some(left),
+                ..e
+            },
+            None => EndError::new(left),
+        });
+    }
+}
+
+impl From<String> for EndError {
+    fn from(why: String) -> EndError {
+        EndError::new(why)
+    }
+}
+
+impl From<&str> for EndError {
+    fn from(why: &str) -> EndError {
+        EndError::new(why)
+    }
+}
+
+impl fmt::Display for EndError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.why)?;
+        let how = |how: &str| {
+            if how.is_empty() {
+                String::new()
+            } else {
+                format!(" {how}")
+            }
+        };
+        let then: String = self.then.iter().map(|t| format!("; {t}")).collect();
+        match (&self.stopped, &self.left) {
+            (Some(h), Some(left)) => {
+                write!(f, "; stopping the process tree{}{then}: {left}", how(h))
+            }
+            (Some(h), None) => write!(f, "; stopped the process tree{}{then}", how(h)),
+            (None, Some(left)) => write!(f, "{then}; {left}"),
+            (None, None) => f.write_str(&then),
+        }
+    }
+}
+
+impl serde::Serialize for EndError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// What a run holds in the store when its end comes: its state, and the agent call it
+/// was charged for, with the reservation while the day's usage still counts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub status: RunStatus,
+    pub agent: Option<String>,
+    pub model: Option<String>,
+    pub cost_milli: Option<i64>,
+    /// The budget day of the reservation it holds (none once its end is recorded).
+    pub reserve_day: Option<String>,
+    /// The usage counter's epoch the reservation was taken in.
+    pub reserve_epoch: i64,
+    /// Its agent never started: neither its process group nor the agent's start was
+    /// noted.
+    pub unstarted: bool,
+}
+
+/// How an end is recorded, beside what the end itself says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closing {
+    /// A reservation to give back, in the transaction that closes the run (so exactly
+    /// once, and only into the usage it was counted in).
+    pub refund: Option<Ticket>,
+    /// The agent, model and cost the record keeps.
+    pub agent: Option<String>,
+    pub model: Option<String>,
+    pub cost_milli: Option<i64>,
+}
+
+impl RunEnd {
+    /// How this end of a run that held `held` is recorded.
+    pub fn closing(&self, held: Held) -> Closing {
+        if self.status != RunStatus::Lost {
+            return Closing {
+                refund: None,
+                agent: self.usage.agent.clone(),
+                model: self.usage.model.clone(),
+                cost_milli: self.usage.cost_milli,
+            };
+        }
+        let refund = match (&held.agent, held.reserve_day, held.cost_milli) {
+            (Some(agent), Some(day), Some(cost)) if self.refund_unstarted && held.unstarted => {
+                Some(Ticket {
+                    agent: agent.clone(),
+                    day,
+                    cost,
+                    epoch: held.reserve_epoch,
+                })
+            }
+            _ => None,
+        };
+        Closing {
+            cost_milli: if refund.is_some() {
+                None
+            } else {
+                held.cost_milli
+            },
+            refund,
+            agent: held.agent,
+            model: held.model,
+        }
+    }
+
+    /// The worktree on disk once this end is recorded, for an end that carries a
+    /// workspace (without one, what is recorded stays): the workspace's path if it was
+    /// kept.
+    pub fn kept_worktree(&self) -> Option<&str> {
+        self.workspace
+            .as_ref()
+            .filter(|w| w.kept)
+            .map(|w| w.path.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancelled_end_names_who_cancelled_it() {
+        let stopped = || {
+            let mut e = RunEnd::new(RunStatus::Cancelled, 0);
+            e.error = Some(EndError::stopped(
+                "cancelled: its supervisor received SIGTERM",
+                "with SIGTERM",
+            ));
+            e
+        };
+        let mut e = stopped();
+        e.name_canceller(Some("cancelled by jobctl cancel (user a, pid 1)".into()));
+        assert_eq!(
+            e.error_text().unwrap(),
+            "cancelled by jobctl cancel (user a, pid 1); stopped the process tree with SIGTERM"
+        );
+        let mut e = stopped();
+        e.name_canceller(None);
+        assert_eq!(
+            e.error_text().unwrap(),
+            "cancelled: its supervisor received SIGTERM (a shutdown or a signal sent to it, \
+             not jobctl cancel); stopped the process tree with SIGTERM"
+        );
+        let mut plain = RunEnd::new(RunStatus::Cancelled, 0);
+        plain.error = Some(EndError::new(
+            "cancelled: jobctl received SIGTERM during the pre_run hook",
+        ));
+        plain.name_canceller(None);
+        assert_eq!(
+            plain.error_text().unwrap(),
+            "cancelled: jobctl received SIGTERM during the pre_run hook",
+            "a tree it did not stop is not said to be"
+        );
+        plain.name_canceller(Some("cancelled by the API".into()));
+        assert_eq!(plain.error_text().unwrap(), "cancelled by the API");
+    }
+
+    #[test]
+    fn survivors_are_said_after_how_the_tree_was_stopped() {
+        let mut e = RunEnd::new(RunStatus::TimedOut, 0);
+        e.error = Some(EndError::stopped("timed out after 2s", "with SIGTERM"));
+        e.with_left("1 process could not be killed (pid 7 user root)".into());
+        assert_eq!(
+            e.error_text().unwrap(),
+            "timed out after 2s; stopping the process tree with SIGTERM: 1 process could not be killed (pid 7 user root)"
+        );
+        let mut clean = RunEnd::new(RunStatus::Succeeded, 0);
+        clean.with_left("1 process could not be killed (pid 7 user root)".into());
+        assert_eq!(
+            clean.error_text().unwrap(),
+            "1 process could not be killed (pid 7 user root)"
+        );
+    }
+
+    #[test]
+    fn an_end_error_reads_as_one_line() {
+        let mut e = EndError::stopped("timed out after 2s", "with SIGTERM");
+        assert_eq!(
+            e.to_string(),
+            "timed out after 2s; stopped the process tree with SIGTERM"
+        );
+        e.then.push("push failed".into());
+        assert_eq!(
+            e.to_string(),
+            "timed out after 2s; stopped the process tree with SIGTERM; push failed"
+        );
+        e.left = Some("1 process could not be killed (pid 7 user root)".into());
+        assert_eq!(
+            e.to_string(),
+            "timed out after 2s; stopping the process tree with SIGTERM; push failed: \
+             1 process could not be killed (pid 7 user root)"
+        );
+        let mut plain = EndError::new("exited with code 2");
+        assert_eq!(plain.to_string(), "exited with code 2");
+        plain.left = Some("1 process could not be killed (pid 7 user root)".into());
+        assert_eq!(
+            plain.to_string(),
+            "exited with code 2; 1 process could not be killed (pid 7 user root)"
+        );
+        let hook = EndError::stopped(
+            "timed out during the pre_run hook; the job did not start",
+            "",
+        );
+        assert_eq!(
+            hook.to_string(),
+            "timed out during the pre_run hook; the job did not start; stopped the process tree"
+        );
+    }
+
+    fn held(unstarted: bool) -> Held {
+        Held {
+            status: RunStatus::Running,
+            agent: Some("claude".into()),
+            model: Some("haiku".into()),
+            cost_milli: Some(1_000),
+            reserve_day: Some("2026-03-28".into()),
+            reserve_epoch: 2,
+            unstarted,
+        }
+    }
+
+    fn lost(refund_unstarted: bool) -> RunEnd {
+        let mut e = RunEnd::new(RunStatus::Lost, 9);
+        e.refund_unstarted = refund_unstarted;
+        e.usage.agent = Some("other".into());
+        e
+    }
+
+    #[test]
+    fn a_run_lost_before_its_agent_started_gives_its_reservation_back() {
+        let c = lost(true).closing(held(true));
+        assert_eq!(
+            c.refund,
+            Some(Ticket {
+                agent: "claude".into(),
+                day: "2026-03-28".into(),
+                cost: 1_000,
+                epoch: 2
+            })
+        );
+        assert_eq!(
+            (c.agent.as_deref(), c.model.as_deref(), c.cost_milli),
+            (Some("claude"), Some("haiku"), None),
+            "it keeps its agent, not the cost given back"
+        );
+    }
+
+    #[test]
+    fn a_lost_run_whose_agent_may_have_started_keeps_its_charge() {
+        for c in [
+            lost(true).closing(held(false)),
+            lost(false).closing(held(true)),
+        ] {
+            assert_eq!(c.refund, None);
+            assert_eq!(
+                (c.agent.as_deref(), c.cost_milli),
+                (Some("claude"), Some(1_000))
+            );
+        }
+        let mut gone = held(true);
+        gone.reserve_day = None;
+        assert_eq!(
+            lost(true).closing(gone).refund,
+            None,
+            "nothing held, nothing given"
+        );
+    }
+
+    #[test]
+    fn any_other_end_records_its_own_agent() {
+        let mut e = RunEnd::new(RunStatus::Failed, 9);
+        e.refund_unstarted = true;
+        e.usage.agent = Some("codex".into());
+        e.usage.cost_milli = Some(5);
+        let c = e.closing(held(true));
+        assert_eq!(c.refund, None);
+        assert_eq!(
+            (c.agent.as_deref(), c.model, c.cost_milli),
+            (Some("codex"), None, Some(5))
+        );
+    }
+}
