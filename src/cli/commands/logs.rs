@@ -37,7 +37,7 @@ pub fn execute(g: &Global, ui: &Ui, a: LogsArgs<'_>) -> Result<u8> {
     let mut e = super::engine(g)?;
     e.recover()?;
     if let Some(j) = a.job
-        && j != "ask"
+        && j != crate::core::run::ASK_JOB
         && !e.cfg.jobs.contains_key(j)
         && e.store.latest_run(j)?.is_none()
     {
