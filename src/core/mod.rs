@@ -2,6 +2,7 @@
 //! states and records, the run state machine, and the one error type. Nothing here knows about the command line,
 //! tables, SQL or processes.
 
+pub mod backoff;
 pub mod budget;
 pub mod clock;
 pub mod control;

@@ -26,6 +26,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::auth::{Claims, Need};
 use super::reach::Reach;
 use super::{ApiError, Shared};
+use crate::core::backoff::Outage;
 use crate::core::run::EventKind;
 use crate::engine::events::EventView;
 use crate::store::{Event, Store};
@@ -52,7 +53,9 @@ pub async fn follow_event_log(state: Shared) {
         // outage delays entries and loses none.
         let mut store: Option<Box<dyn Store>> = None;
         let mut last: Option<i64> = None;
-        let mut failing = false;
+        // Set while the log can't be read: retries back off (250 ms, doubling, 2 s at
+        // most) instead of knocking every 40 ms on a database that is restarting.
+        let mut outage: Option<Outage> = None;
         loop {
             if done_rx.try_recv().is_ok() {
                 return;
@@ -65,21 +68,25 @@ pub async fn follow_event_log(state: Shared) {
                 follow_step(s.as_ref(), &mut last, &tx)?;
                 Ok(s)
             });
-            match read {
+            let wait = match read {
                 Ok(s) => {
                     store = Some(s);
-                    if failing {
-                        tracing::info!("reading the event log again");
-                        failing = false;
+                    if let Some(o) = outage.take() {
+                        tracing::info!(
+                            "reading the event log again after {:.1} s",
+                            o.lasted().as_secs_f64()
+                        );
                     }
+                    FOLLOW_EVERY
                 }
-                Err(e) if !failing => {
-                    tracing::warn!("can't read the event log (trying again): {e}");
-                    failing = true;
-                }
-                Err(_) => {}
-            }
-            std::thread::sleep(FOLLOW_EVERY);
+                Err(e) => outage
+                    .get_or_insert_with(|| {
+                        tracing::warn!("can't read the event log (trying again): {e}");
+                        Outage::begin()
+                    })
+                    .next_wait(),
+            };
+            std::thread::sleep(wait);
         }
     });
     let _ = shutdown.wait_for(|s| *s).await;

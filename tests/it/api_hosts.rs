@@ -270,8 +270,9 @@ fn a_server_keeps_its_connections_and_replaces_the_ones_it_loses() {
     }
     assert_eq!(wait_ended(&s.api(&tok), id, LIMIT)["status"], "succeeded");
     assert!(
-        s.log().contains("can't read the event log (trying again)"),
-        "{}",
+        s.log().contains("can't read the event log (trying again)")
+            && s.log().contains("reading the event log again after"),
+        "the follower says when it lost the event log and when it reads it again:\n{}",
         s.log()
     );
 }

@@ -5,14 +5,9 @@
 //! keeper) waits it out with the same backoff: the first retry after 250 ms, then twice
 //! as long each time, at most 2 s apart.
 
-use std::time::{Duration, Instant};
-
 use postgres::error::SqlState;
 
-/// The wait before the first retry.
-pub const FIRST_RETRY: Duration = Duration::from_millis(250);
-/// The longest wait between two retries.
-pub const MAX_RETRY: Duration = Duration::from_secs(2);
+pub use crate::core::backoff::{FIRST_RETRY, MAX_RETRY, Outage};
 
 /// Whether `e` means the connection is gone or going (the server shutting down or
 /// starting up, a pooler without a server, the network), rather than a statement refused:
@@ -41,61 +36,4 @@ pub fn connection_lost(e: &postgres::Error) -> bool {
         source = inner.source();
     }
     false
-}
-
-/// One outage as a waiter lives through it: when it began, and the next wait.
-pub struct Outage {
-    began: Instant,
-    next: Duration,
-}
-
-impl Outage {
-    /// An outage noticed now.
-    pub fn begin() -> Outage {
-        Outage {
-            began: Instant::now(),
-            next: FIRST_RETRY,
-        }
-    }
-
-    /// How long it has lasted.
-    pub fn lasted(&self) -> Duration {
-        self.began.elapsed()
-    }
-
-    /// The wait before the next retry (each one twice the last, at most [`MAX_RETRY`]).
-    pub fn next_wait(&mut self) -> Duration {
-        let wait = self.next;
-        self.next = (self.next * 2).min(MAX_RETRY);
-        wait
-    }
-
-    /// Waits before the next retry; `false` (without waiting) once the outage has lasted
-    /// `patience`. The last wait is cut short to end at `patience`.
-    pub fn wait(&mut self, patience: Duration) -> bool {
-        let left = patience.saturating_sub(self.lasted());
-        if left.is_zero() {
-            return false;
-        }
-        std::thread::sleep(self.next_wait().min(left));
-        true
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_backoff_starts_at_250_ms_and_doubles_up_to_2_s() {
-        let mut o = Outage::begin();
-        let waits: Vec<u128> = (0..6).map(|_| o.next_wait().as_millis()).collect();
-        assert_eq!(waits, [250, 500, 1000, 2000, 2000, 2000]);
-    }
-
-    #[test]
-    fn no_wait_once_patience_is_spent() {
-        let mut o = Outage::begin();
-        assert!(!o.wait(Duration::ZERO));
-    }
 }
