@@ -2,12 +2,12 @@
 //! set up logging and output, dispatch to one thin command (parse → engine → render), and
 //! print an error once, with its whole context, at the top.
 
-pub mod args;
-pub mod commands;
-pub mod complete;
-pub mod json_text;
-pub mod output;
-pub mod table;
+pub(crate) mod args;
+pub(crate) mod commands;
+pub(crate) mod complete;
+pub(crate) mod json_text;
+pub(crate) mod output;
+pub(crate) mod table;
 
 use std::io::Write;
 use std::process::ExitCode;

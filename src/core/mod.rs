@@ -3,15 +3,15 @@
 //! tables, SQL or processes.
 
 pub mod budget;
-pub mod clock;
-pub mod control;
-pub mod end;
+pub(crate) mod clock;
+pub(crate) mod control;
+pub(crate) mod end;
 pub mod error;
-pub mod names;
+pub(crate) mod names;
 pub mod run;
-pub mod schedule;
-pub mod slots;
-pub mod text;
-pub mod units;
+pub(crate) mod schedule;
+pub(crate) mod slots;
+pub(crate) mod text;
+pub(crate) mod units;
 pub mod workspace;
-pub mod zone;
+pub(crate) mod zone;

@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 use postgres::error::SqlState;
 
 /// The wait before the first retry.
-pub const FIRST_RETRY: Duration = Duration::from_millis(250);
+pub(crate) const FIRST_RETRY: Duration = Duration::from_millis(250);
 /// The longest wait between two retries.
-pub const MAX_RETRY: Duration = Duration::from_secs(2);
+pub(crate) const MAX_RETRY: Duration = Duration::from_secs(2);
 
 /// Whether `e` means the connection is gone or going (the server shutting down or
 /// starting up, a pooler without a server, the network), rather than a statement refused:
 /// what a new connection may cure.
-pub fn connection_lost(e: &postgres::Error) -> bool {
+pub(crate) fn connection_lost(e: &postgres::Error) -> bool {
     if e.is_closed() {
         return true;
     }
@@ -44,14 +44,14 @@ pub fn connection_lost(e: &postgres::Error) -> bool {
 }
 
 /// One outage as a waiter lives through it: when it began, and the next wait.
-pub struct Outage {
+pub(crate) struct Outage {
     began: Instant,
     next: Duration,
 }
 
 impl Outage {
     /// An outage noticed now.
-    pub fn begin() -> Outage {
+    pub(crate) fn begin() -> Outage {
         Outage {
             began: Instant::now(),
             next: FIRST_RETRY,
@@ -59,12 +59,12 @@ impl Outage {
     }
 
     /// How long it has lasted.
-    pub fn lasted(&self) -> Duration {
+    pub(crate) fn lasted(&self) -> Duration {
         self.began.elapsed()
     }
 
     /// The wait before the next retry (each one twice the last, at most [`MAX_RETRY`]).
-    pub fn next_wait(&mut self) -> Duration {
+    pub(crate) fn next_wait(&mut self) -> Duration {
         let wait = self.next;
         self.next = (self.next * 2).min(MAX_RETRY);
         wait
@@ -72,7 +72,7 @@ impl Outage {
 
     /// Waits before the next retry; `false` (without waiting) once the outage has lasted
     /// `patience`. The last wait is cut short to end at `patience`.
-    pub fn wait(&mut self, patience: Duration) -> bool {
+    pub(crate) fn wait(&mut self, patience: Duration) -> bool {
         let left = patience.saturating_sub(self.lasted());
         if left.is_zero() {
             return false;
