@@ -35,20 +35,17 @@ pub const POINTS: &[&str] = &[
 pub const WORKSPACE_POINTS: &[&str] = &["before_worktree"];
 
 /// Dies here if `JOBCTL_FAULT` names this point.
-pub fn point(name: &str) {
+pub(crate) fn point(name: &str) {
     let f = FAULT.get_or_init(|| std::env::var("JOBCTL_FAULT").ok().filter(|v| !v.is_empty()));
     if f.as_deref() == Some(name) {
         let _ = nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL);
     }
 }
 
-/// Pause points, where another process's work is raced against this one's.
-pub const PAUSE_POINTS: &[&str] = &["prune_read"];
-
 static PAUSE: OnceLock<Option<(String, u64)>> = OnceLock::new();
 
 /// Waits here if `JOBCTL_PAUSE` names this point.
-pub fn pause(name: &str) {
+pub(crate) fn pause(name: &str) {
     let p = PAUSE.get_or_init(|| {
         let v = std::env::var("JOBCTL_PAUSE").ok()?;
         let (point, ms) = v.split_once(':')?;

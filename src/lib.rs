@@ -8,14 +8,14 @@
 //! rendering) and [`http`] (`jobctl serve`: the API, live events, the console). A layer uses only those
 //! below it; nothing below the CLI knows clap or tables.
 
-pub mod agents;
+pub(crate) mod agents;
 pub mod cli;
 pub mod config;
 pub mod coord;
 pub mod core;
 pub mod engine;
-pub mod exec;
+pub(crate) mod exec;
 pub mod faults;
 pub mod http;
-pub mod import;
+pub(crate) mod import;
 pub mod store;

@@ -6,6 +6,9 @@
 //! only their rows. Timings are never tests: this does not run in CI (its fixture
 //! generation does, in the tests' `bench_fixtures::`).
 
+// A binary: its helpers are `pub` for the modules beside them, never for another crate.
+#![allow(unreachable_pub)]
+
 mod control;
 mod fixtures;
 mod hosts;

@@ -23,30 +23,30 @@ use crate::exec::process::{self, Echo, Ending, Launch, Signals, StallLine, Stall
 use crate::store::{Reservation, ReserveRequest, Store};
 
 /// One agent call to make, for a job or for `ask`.
-pub struct CallSpec<'a> {
-    pub first: Option<&'a str>,
-    pub scope: &'a str,
-    pub thinking: Thinking,
-    pub model: Option<&'a str>,
-    pub args: &'a [String],
-    pub prompt: &'a str,
-    pub mode: Mode,
+pub(crate) struct CallSpec<'a> {
+    pub(crate) first: Option<&'a str>,
+    pub(crate) scope: &'a str,
+    pub(crate) thinking: Thinking,
+    pub(crate) model: Option<&'a str>,
+    pub(crate) args: &'a [String],
+    pub(crate) prompt: &'a str,
+    pub(crate) mode: Mode,
     /// The complete environment of the agent process.
-    pub env: Vec<(String, String)>,
-    pub workdir: PathBuf,
-    pub role: String,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) workdir: PathBuf,
+    pub(crate) role: String,
     /// The whole call's deadline, for messages.
-    pub timeout: std::time::Duration,
+    pub(crate) timeout: std::time::Duration,
     /// Environment entries that mark the run's processes.
-    pub marks: Vec<String>,
+    pub(crate) marks: Vec<String>,
     /// The `tree_budget` limits of the run and its ancestors (`ReserveRequest::tree`).
-    pub tree: Vec<(i64, i64)>,
+    pub(crate) tree: Vec<(i64, i64)>,
 }
 
-pub struct CallResult {
-    pub end: RunEnd,
-    pub interrupted: Option<Signal>,
-    pub answer: Option<String>,
+pub(crate) struct CallResult {
+    pub(crate) end: RunEnd,
+    pub(crate) interrupted: Option<Signal>,
+    pub(crate) answer: Option<String>,
 }
 
 fn attempt(agent: &str, outcome: Outcome, reason: Option<String>) -> Attempt {
@@ -55,7 +55,7 @@ fn attempt(agent: &str, outcome: Outcome, reason: Option<String>) -> Attempt {
 
 /// Walks the candidates until one answers, or none is left (`skipped`).
 #[allow(clippy::too_many_arguments)]
-pub async fn call(
+pub(crate) async fn call(
     cfg: &Config,
     store: &mut dyn Store,
     run: &RunRecord,

@@ -2,11 +2,11 @@
 //! the role a call gets, and the call itself with its fallback walk. Used by agent jobs and
 //! by `jobctl ask`; knows processes through `exec`, budgets through the store.
 
-pub mod call;
-pub mod parse;
-pub mod presets;
-pub mod role;
-pub mod select;
+pub(crate) mod call;
+pub(crate) mod parse;
+pub(crate) mod presets;
+pub(crate) mod role;
+pub(crate) mod select;
 
 use jiff::Timestamp;
 
@@ -15,10 +15,10 @@ use crate::core::clock::to_ms;
 use crate::core::error::Result;
 use crate::store::Store;
 
-pub use call::{CallResult, CallSpec, call};
+pub(crate) use call::{CallSpec, call};
 
 /// The budget day `now` belongs to: the date in `runner.timezone` of `now - day_starts`.
-pub fn budget_day(cfg: &Config, now: Timestamp) -> String {
+pub(crate) fn budget_day(cfg: &Config, now: Timestamp) -> String {
     let (h, m) = cfg.budget.day_starts;
     let local = now.to_zoned((*cfg.runner.timezone).clone()).datetime();
     let shifted = local
@@ -29,7 +29,7 @@ pub fn budget_day(cfg: &Config, now: Timestamp) -> String {
 
 /// Makes every agent × scope exist and brings the budget to today: the automatic
 /// rollover at `day_starts` needs no cron entry, any command that looks at budgets does it.
-pub fn prepare(cfg: &Config, store: &mut dyn Store, now: Timestamp) -> Result<String> {
+pub(crate) fn prepare(cfg: &Config, store: &mut dyn Store, now: Timestamp) -> Result<String> {
     let names: Vec<&str> = cfg.agents.keys().map(String::as_str).collect();
     store.ensure_scopes(&names, &cfg.budget.scopes)?;
     let day = budget_day(cfg, now);

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::config::Preset;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureKind {
+pub(crate) enum FailureKind {
     /// Not logged in, invalid key, 401.
     Auth,
     /// Rate limit, 429, exhausted quota.
@@ -25,32 +25,32 @@ pub enum FailureKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    pub kind: FailureKind,
+pub(crate) struct Failure {
+    pub(crate) kind: FailureKind,
     /// The CLI's own words: its first meaningful line.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Parsed {
-    pub answer: Option<String>,
-    pub cost_usd: Option<f64>,
-    pub input_tokens: Option<i64>,
-    pub output_tokens: Option<i64>,
-    pub num_turns: Option<i64>,
-    pub tool_calls: Option<i64>,
+pub(crate) struct Parsed {
+    pub(crate) answer: Option<String>,
+    pub(crate) cost_usd: Option<f64>,
+    pub(crate) input_tokens: Option<i64>,
+    pub(crate) output_tokens: Option<i64>,
+    pub(crate) num_turns: Option<i64>,
+    pub(crate) tool_calls: Option<i64>,
     /// The output shows the service answered (a result, usage, an event of a turn): the
     /// call ran, and is charged unless it failed for auth, quota or reachability.
-    pub reached_service: bool,
+    pub(crate) reached_service: bool,
     /// `None`: the call succeeded.
-    pub failure: Option<Failure>,
+    pub(crate) failure: Option<Failure>,
     /// The answer is the output itself (a `command` agent's text), which the run's log
     /// has already: it is not written there again.
-    pub answer_is_output: bool,
+    pub(crate) answer_is_output: bool,
 }
 
 /// Classifies an error message from a CLI.
-pub fn classify(message: &str) -> FailureKind {
+pub(crate) fn classify(message: &str) -> FailureKind {
     let m = message.to_lowercase();
     const QUOTA: &[&str] = &[
         "429",
@@ -123,7 +123,7 @@ pub(crate) fn unreachable_words(m: &str) -> bool {
 
 /// What one line of a running CLI's output says about its progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Line {
+pub(crate) enum Line {
     /// Only that the provider can't be reached (a retry or reconnect notice): the message.
     Notice(String),
     /// Anything else the CLI did.
@@ -134,7 +134,7 @@ pub enum Line {
 
 /// Reads one output line of a running call, to stop a call that only ever retries to
 /// reach its provider (`agent_stall`).
-pub fn read_line(line: &str) -> Line {
+pub(crate) fn read_line(line: &str) -> Line {
     let t = line.trim();
     if is_noise(line) || t.starts_with("at ") || t == "}" || t == "{" {
         return Line::Neutral;
@@ -210,7 +210,7 @@ pub(crate) fn message_of(v: &Value) -> Option<String> {
 
 /// The first line of `text` that says something: a JSON document's message, else the
 /// line itself, at most `max` characters.
-pub fn meaningful_line(text: &str, max: usize) -> String {
+pub(crate) fn meaningful_line(text: &str, max: usize) -> String {
     for line in text.lines() {
         if is_noise(line) {
             continue;
@@ -272,7 +272,7 @@ pub(crate) fn last_json_object(text: &str) -> Option<Value> {
 /// Parses a finished call. `exit_code` is the CLI's exit status (None: killed by a
 /// signal); `truncated` says the captured stdout was cut at the capture limit; `stderr`
 /// is what the CLI printed on its other stream (its start and end).
-pub fn parse(
+pub(crate) fn parse(
     preset: Preset,
     exit_code: Option<i32>,
     stdout: &[u8],

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use crate::config::{AgentJob, Config, Daemon};
 
-pub const FALLBACK_ROLE: &str = "admin";
+pub(crate) const FALLBACK_ROLE: &str = "admin";
 
 /// Whether the daemon is present, and why not when it isn't.
-pub fn daemon_present(d: &Daemon) -> Result<(), String> {
+pub(crate) fn daemon_present(d: &Daemon) -> Result<(), String> {
     let deadline = Instant::now() + d.timeout;
     let left = || {
         deadline
@@ -59,12 +59,12 @@ pub fn daemon_present(d: &Daemon) -> Result<(), String> {
 
 /// The daemon's state for `status`: `Some(Ok)` present, `Some(Err(why))` absent, `None` not
 /// configured.
-pub fn daemon_state(cfg: &Config) -> Option<Result<(), String>> {
+pub(crate) fn daemon_state(cfg: &Config) -> Option<Result<(), String>> {
     cfg.daemon.as_ref().map(daemon_present)
 }
 
 /// The role for an agent call, given the daemon state.
-pub fn role_for(
+pub(crate) fn role_for(
     cfg: &Config,
     job: Option<&AgentJob>,
     daemon: &Option<Result<(), String>>,

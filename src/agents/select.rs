@@ -9,7 +9,7 @@ use crate::config::Auth;
 use crate::core::run::Outcome;
 
 /// The job's own agent first, then `[fallback] order`, each at most once.
-pub fn candidates(first: Option<&str>, fallback: &[String]) -> Vec<String> {
+pub(crate) fn candidates(first: Option<&str>, fallback: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for a in first.into_iter().chain(fallback.iter().map(String::as_str)) {
         if !out.iter().any(|x| x == a) {
@@ -20,7 +20,7 @@ pub fn candidates(first: Option<&str>, fallback: &[String]) -> Vec<String> {
 }
 
 /// `Err(reason)` when `auth` lists credentials and none is present in `env` or on disk.
-pub fn check_credentials(
+pub(crate) fn check_credentials(
     auth: Option<&Auth>,
     env: &[(String, String)],
     exists: impl Fn(&Path) -> bool,
@@ -47,13 +47,17 @@ pub fn check_credentials(
 
 /// Where an agent's program would be found: on the `PATH` of the environment the agent
 /// gets, from its working directory (`exec::env::find_program`, the one lookup).
-pub fn find_program(program: &str, env: &[(String, String)], workdir: &Path) -> Option<PathBuf> {
+pub(crate) fn find_program(
+    program: &str,
+    env: &[(String, String)],
+    workdir: &Path,
+) -> Option<PathBuf> {
     crate::exec::env::find_program(program, crate::exec::env::path_of(env), workdir)
 }
 
 /// What a finished call means.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Succeeded,
     /// Release the reservation, disable this scope with the reason, try the next agent.
     NextAgent {
@@ -69,7 +73,7 @@ pub enum Verdict {
     },
 }
 
-pub fn verdict(parsed: &Parsed) -> Verdict {
+pub(crate) fn verdict(parsed: &Parsed) -> Verdict {
     let Some(f) = &parsed.failure else {
         return Verdict::Succeeded;
     };

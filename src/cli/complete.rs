@@ -26,7 +26,7 @@ fn config() -> Option<Config> {
 }
 
 /// Job names, with their schedule.
-pub fn jobs() -> Vec<(String, String)> {
+pub(crate) fn jobs() -> Vec<(String, String)> {
     let Some(cfg) = config() else {
         return Vec::new();
     };
@@ -44,7 +44,7 @@ pub fn jobs() -> Vec<(String, String)> {
 }
 
 /// Agent names, with their preset.
-pub fn agents() -> Vec<(String, String)> {
+pub(crate) fn agents() -> Vec<(String, String)> {
     let Some(cfg) = config() else {
         return Vec::new();
     };
@@ -55,7 +55,7 @@ pub fn agents() -> Vec<(String, String)> {
 }
 
 /// The budget scopes.
-pub fn scopes() -> Vec<(String, String)> {
+pub(crate) fn scopes() -> Vec<(String, String)> {
     let Some(cfg) = config() else {
         return Vec::new();
     };

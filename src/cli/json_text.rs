@@ -6,15 +6,15 @@ use std::io::{self, Write};
 /// The inside of a JSON string, written piece by piece: bytes decoded as UTF-8 the way
 /// `String::from_utf8_lossy` does (a character cut between two pieces is joined, not
 /// replaced), escaped as serde_json does.
-pub struct JsonText<W: Write> {
-    pub out: W,
+pub(crate) struct JsonText<W: Write> {
+    pub(crate) out: W,
     /// The start of a character cut off at the end of the last piece.
     carry: Vec<u8>,
     joined: Vec<u8>,
 }
 
 impl<W: Write> JsonText<W> {
-    pub fn new(out: W) -> JsonText<W> {
+    pub(crate) fn new(out: W) -> JsonText<W> {
         JsonText {
             out,
             carry: Vec::new(),
@@ -22,7 +22,7 @@ impl<W: Write> JsonText<W> {
         }
     }
 
-    pub fn push(&mut self, piece: &[u8]) -> io::Result<()> {
+    pub(crate) fn push(&mut self, piece: &[u8]) -> io::Result<()> {
         let mut joined = std::mem::take(&mut self.joined);
         joined.clear();
         joined.append(&mut self.carry);
@@ -58,7 +58,7 @@ impl<W: Write> JsonText<W> {
     }
 
     /// A character still cut off at the very end is invalid.
-    pub fn finish(&mut self) -> io::Result<()> {
+    pub(crate) fn finish(&mut self) -> io::Result<()> {
         if self.carry.is_empty() {
             return Ok(());
         }

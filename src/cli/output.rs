@@ -7,19 +7,19 @@ use std::io::{IsTerminal, Write};
 use super::args::{ColorChoice, Global};
 use super::table::{Cell, Color, Table};
 
-pub struct Ui {
-    pub json: bool,
-    pub color: bool,
-    pub quiet: bool,
+pub(crate) struct Ui {
+    pub(crate) json: bool,
+    pub(crate) color: bool,
+    pub(crate) quiet: bool,
     /// Times shown with how far they are from now (`in 4m`, `3m ago`): on a terminal,
     /// unless `--absolute`.
-    pub relative: bool,
+    pub(crate) relative: bool,
     tty: bool,
     width: Option<usize>,
 }
 
 impl Ui {
-    pub fn new(g: &Global) -> Ui {
+    pub(crate) fn new(g: &Global) -> Ui {
         let stdout = std::io::stdout();
         let tty = stdout.is_terminal();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -39,18 +39,18 @@ impl Ui {
     }
 
     /// Whether stdout is a terminal.
-    pub fn is_tty(&self) -> bool {
+    pub(crate) fn is_tty(&self) -> bool {
         self.tty
     }
 
     /// The terminal's width, when tables must fit one: `None` when stdout is not a
     /// terminal or its width is unknown or 0 (then nothing is cut).
-    pub fn width(&self) -> Option<usize> {
+    pub(crate) fn width(&self) -> Option<usize> {
         self.width
     }
 
     /// Prints to stdout; a closed pipe ends output quietly.
-    pub fn print(&self, text: &str) {
+    pub(crate) fn print(&self, text: &str) {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(text.as_bytes()).and_then(|_| {
             if text.ends_with('\n') {
@@ -62,30 +62,30 @@ impl Ui {
         let _ = out.flush();
     }
 
-    pub fn print_json(&self, v: &serde_json::Value) {
+    pub(crate) fn print_json(&self, v: &serde_json::Value) {
         let text = serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into());
         self.print(&text);
     }
 
     /// Prints a view as one JSON document, its objects' keys sorted (through a
     /// `serde_json::Value`, whose maps are ordered), as every `--json` document is.
-    pub fn print_view(&self, view: &impl serde::Serialize) {
+    pub(crate) fn print_view(&self, view: &impl serde::Serialize) {
         let v = serde_json::to_value(view).unwrap_or(serde_json::Value::Null);
         self.print_json(&v);
     }
 
     /// A table fitted to the terminal, as text (header first).
-    pub fn table_text(&self, headers: &[&str], rows: &[Vec<Cell>]) -> String {
+    pub(crate) fn table_text(&self, headers: &[&str], rows: &[Vec<Cell>]) -> String {
         Table::render(headers, rows, self.color, self.width())
     }
 
     /// Prints a table fitted to the terminal.
-    pub fn print_table(&self, headers: &[&str], rows: &[Vec<Cell>]) {
+    pub(crate) fn print_table(&self, headers: &[&str], rows: &[Vec<Cell>]) {
         self.print(&self.table_text(headers, rows));
     }
 
     /// A run status, coloured when colour is on.
-    pub fn status_cell(&self, status: impl AsRef<str>) -> Cell {
+    pub(crate) fn status_cell(&self, status: impl AsRef<str>) -> Cell {
         let status = status.as_ref();
         let cell = Cell::new(status);
         match status {
@@ -100,7 +100,7 @@ impl Ui {
 
     /// A moment for people: local time, and on a terminal how far it is from `now`
     /// (`2026-11-27 10:30 (in 4m)`).
-    pub fn time(&self, ms: i64, now_ms: i64) -> String {
+    pub(crate) fn time(&self, ms: i64, now_ms: i64) -> String {
         let abs = human_time(ms);
         if self.relative {
             format!("{abs} ({})", relative(ms, now_ms))
@@ -126,7 +126,7 @@ fn terminal_width(stdout: &std::io::Stdout) -> Option<usize> {
 
 /// `in 4m`, `3m ago`, `in 2h5m`, `now`: the distance from `now_ms`, rounded down to the
 /// minute past a minute, to two units at most.
-pub fn relative(ms: i64, now_ms: i64) -> String {
+pub(crate) fn relative(ms: i64, now_ms: i64) -> String {
     let d = ms - now_ms;
     let secs = d.unsigned_abs() / 1000;
     if secs < 60 {
@@ -153,10 +153,10 @@ pub fn relative(ms: i64, now_ms: i64) -> String {
     }
 }
 
-pub use crate::core::clock::{human_time, human_time_offset};
+pub(crate) use crate::core::clock::{human_time, human_time_offset};
 
 /// `4m12s`, `350ms`.
-pub fn human_duration(ms: Option<i64>) -> String {
+pub(crate) fn human_duration(ms: Option<i64>) -> String {
     match ms {
         Some(ms) if ms >= 0 => {
             crate::core::units::format_duration(std::time::Duration::from_millis(ms as u64))
@@ -165,10 +165,10 @@ pub fn human_duration(ms: Option<i64>) -> String {
     }
 }
 
-pub use crate::core::run::signal_name;
+pub(crate) use crate::core::run::signal_name;
 
 /// How a run's main process ended, in few words: `exit 3`, `SIGKILL`, `exit -`.
-pub fn exit_text(exit_code: Option<i64>, signal: Option<i64>) -> String {
+pub(crate) fn exit_text(exit_code: Option<i64>, signal: Option<i64>) -> String {
     match (exit_code, signal) {
         (Some(c), _) => format!("exit {c}"),
         (None, Some(s)) => signal_name(s),
@@ -177,7 +177,7 @@ pub fn exit_text(exit_code: Option<i64>, signal: Option<i64>) -> String {
 }
 
 /// One line per ended run: job, run id, status, exit, duration.
-pub fn end_line(r: &crate::core::run::RunRecord) -> String {
+pub(crate) fn end_line(r: &crate::core::run::RunRecord) -> String {
     let mut line = format!(
         "{}  run {}  {}  {}  {}",
         r.job,

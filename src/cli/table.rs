@@ -10,7 +10,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// The colours of status cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Color {
+pub(crate) enum Color {
     Red,
     Green,
     Yellow,
@@ -20,20 +20,20 @@ pub enum Color {
 
 /// One cell: its text, and a colour when colour is on.
 #[derive(Debug, Clone)]
-pub struct Cell {
-    pub text: String,
-    pub color: Option<Color>,
+pub(crate) struct Cell {
+    pub(crate) text: String,
+    pub(crate) color: Option<Color>,
 }
 
 impl Cell {
-    pub fn new(text: impl ToString) -> Cell {
+    pub(crate) fn new(text: impl ToString) -> Cell {
         Cell {
             text: text.to_string(),
             color: None,
         }
     }
 
-    pub fn fg(mut self, c: Color) -> Cell {
+    pub(crate) fn fg(mut self, c: Color) -> Cell {
         self.color = Some(c);
         self
     }
@@ -47,7 +47,7 @@ const LAST_WIDTH: usize = 3;
 
 /// A table's columns and the width each is printed at.
 #[derive(Debug, Clone)]
-pub struct Table {
+pub(crate) struct Table {
     headers: Vec<String>,
     /// The widest cell of each column so far (the header included).
     natural: Vec<usize>,
@@ -56,7 +56,7 @@ pub struct Table {
 }
 
 impl Table {
-    pub fn new(headers: &[&str], color: bool) -> Table {
+    pub(crate) fn new(headers: &[&str], color: bool) -> Table {
         let natural: Vec<usize> = headers.iter().map(|h| h.width()).collect();
         Table {
             headers: headers.iter().map(|h| h.to_string()).collect(),
@@ -67,7 +67,7 @@ impl Table {
     }
 
     /// Takes a row's cells into account for the widths (nothing is kept).
-    pub fn measure(&mut self, cells: &[Cell]) {
+    pub(crate) fn measure(&mut self, cells: &[Cell]) {
         for (n, c) in self.natural.iter_mut().zip(cells) {
             *n = (*n).max(c.text.width());
         }
@@ -85,21 +85,21 @@ impl Table {
     }
 
     /// Leaves the last column out.
-    pub fn drop_last(&mut self) {
+    pub(crate) fn drop_last(&mut self) {
         self.headers.pop();
         self.natural.pop();
         self.widths.pop();
     }
 
     /// The width the table takes at its natural size.
-    pub fn natural_width(&self) -> usize {
+    pub(crate) fn natural_width(&self) -> usize {
         Table::total(&self.natural)
     }
 
     /// Decides the widths for a terminal `max` columns wide (`None`: no limit): the
     /// widest column is narrowed first, then the widest of what is left, and so on, none
     /// below [`MIN_WIDTH`] or its header while that is enough, else to [`LAST_WIDTH`].
-    pub fn fit(&mut self, max: Option<usize>) {
+    pub(crate) fn fit(&mut self, max: Option<usize>) {
         let mut w = self.natural.clone();
         if let Some(max) = max {
             // First down to a floor that keeps headers whole; then, if the terminal is
@@ -128,13 +128,13 @@ impl Table {
         self.widths = w;
     }
 
-    pub fn header_line(&self) -> String {
+    pub(crate) fn header_line(&self) -> String {
         let cells: Vec<Cell> = self.headers.iter().map(Cell::new).collect();
         self.line(&cells)
     }
 
     /// One row, cut and padded to the widths, trailing blanks trimmed.
-    pub fn line(&self, cells: &[Cell]) -> String {
+    pub(crate) fn line(&self, cells: &[Cell]) -> String {
         let mut out = String::new();
         for (i, w) in self.widths.iter().enumerate() {
             let text = cells.get(i).map(|c| c.text.as_str()).unwrap_or("");
@@ -154,7 +154,12 @@ impl Table {
     }
 
     /// The whole table, header first, for a handful of rows held at once.
-    pub fn render(headers: &[&str], rows: &[Vec<Cell>], color: bool, max: Option<usize>) -> String {
+    pub(crate) fn render(
+        headers: &[&str],
+        rows: &[Vec<Cell>],
+        color: bool,
+        max: Option<usize>,
+    ) -> String {
         let mut t = Table::new(headers, color);
         for r in rows {
             t.measure(r);
@@ -171,7 +176,7 @@ impl Table {
 }
 
 /// `text` in at most `width` columns: as it is when it fits, else cut with `…`.
-pub fn cut(text: &str, width: usize) -> String {
+pub(crate) fn cut(text: &str, width: usize) -> String {
     if text.width() <= width {
         return text.to_string();
     }

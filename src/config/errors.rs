@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::core::error::{ConfigErrors, ConfigIssue};
 
 /// An error about the file as a whole (missing, unreadable, too big).
-pub fn whole_file(path: &Path, expected: String) -> ConfigErrors {
+pub(crate) fn whole_file(path: &Path, expected: String) -> ConfigErrors {
     ConfigErrors {
         issues: vec![ConfigIssue {
             file: path.display().to_string(),
@@ -19,7 +19,7 @@ pub fn whole_file(path: &Path, expected: String) -> ConfigErrors {
 }
 
 /// 1-based line and column (in characters) of byte offset `at` in `text`.
-pub fn line_col(text: &str, at: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, at: usize) -> (usize, usize) {
     let at = at.min(text.len());
     let mut cut = at;
     while !text.is_char_boundary(cut) {

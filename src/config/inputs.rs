@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 /// What a file looked like: its kind and permission bits, or that it could not be looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct FileMeta {
-    pub is_dir: bool,
-    pub mode: u32,
+    pub(crate) is_dir: bool,
+    pub(crate) mode: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,7 +73,7 @@ pub(super) struct Inputs {
 
 impl Inputs {
     /// An environment variable, if set and valid UTF-8.
-    pub fn var(&mut self, name: &str) -> Option<String> {
+    pub(crate) fn var(&mut self, name: &str) -> Option<String> {
         let v = std::env::var_os(name);
         self.seen.push(Input::Var {
             name: name.to_string(),
@@ -82,7 +82,7 @@ impl Inputs {
         v.and_then(|v| v.into_string().ok())
     }
 
-    pub fn metadata(&mut self, path: &Path) -> io::Result<FileMeta> {
+    pub(crate) fn metadata(&mut self, path: &Path) -> io::Result<FileMeta> {
         let m = meta(path);
         self.seen.push(Input::Meta {
             path: path.to_path_buf(),
@@ -91,7 +91,7 @@ impl Inputs {
         m
     }
 
-    pub fn read(&mut self, path: &Path) -> io::Result<Vec<u8>> {
+    pub(crate) fn read(&mut self, path: &Path) -> io::Result<Vec<u8>> {
         let r = std::fs::read(path);
         self.seen.push(Input::Read {
             path: path.to_path_buf(),
@@ -103,7 +103,7 @@ impl Inputs {
     /// Whether git accepts `refname` (`git check-ref-format`), asking the git program
     /// `git`. Not recorded: the answer depends on the name alone. `Err` says git could
     /// not be run.
-    pub fn git_ref_ok(&mut self, git: &str, refname: &str) -> Result<bool, String> {
+    pub(crate) fn git_ref_ok(&mut self, git: &str, refname: &str) -> Result<bool, String> {
         let key = (git.to_string(), refname.to_string());
         if let Some(ok) = self.refs.get(&key) {
             return Ok(*ok);
@@ -123,7 +123,7 @@ impl Inputs {
     }
 
     /// Whether every recorded input still reads the same.
-    pub fn unchanged(&self) -> bool {
+    pub(crate) fn unchanged(&self) -> bool {
         self.seen.iter().all(Input::unchanged)
     }
 }

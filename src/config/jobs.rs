@@ -55,10 +55,10 @@ const WEEKDAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// What a job's validation needs from the rest of the file.
 pub(super) struct JobEnv<'a> {
-    pub runner: Option<&'a Runner>,
-    pub budget: &'a Budget,
-    pub agents: &'a BTreeMap<String, Agent>,
-    pub fallback: &'a [String],
+    pub(crate) runner: Option<&'a Runner>,
+    pub(crate) budget: &'a Budget,
+    pub(crate) agents: &'a BTreeMap<String, Agent>,
+    pub(crate) fallback: &'a [String],
 }
 
 pub(super) fn span_of(t: &Table<'_, '_>, key: &str) -> std::ops::Range<usize> {

@@ -8,7 +8,7 @@ mod inputs;
 mod jobs;
 mod parse;
 mod paths;
-pub mod safety;
+pub(crate) mod safety;
 mod sections;
 mod snapshot;
 pub mod state;
@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::core::error::{ConfigErrors, ConfigIssue};
-pub use paths::{absolute as absolute_path, default_config_file, find_config_file, no_config};
-pub use workspace::{DEFAULT_BRANCH, DEFAULT_COMMIT_MESSAGE};
+pub(crate) use crate::core::error::{ConfigErrors, ConfigIssue};
+pub(crate) use paths::{absolute as absolute_path, default_config_file, find_config_file};
+pub(crate) use workspace::DEFAULT_COMMIT_MESSAGE;
 
 use crate::core::error::{Error, Result};
 use crate::core::run::{ChildPolicy, RunStatus};
@@ -31,27 +31,27 @@ use crate::core::schedule::Schedule;
 use crate::core::zone::Zone;
 
 /// The largest config file jobctl reads; anything bigger is a mistake, not a config.
-pub const MAX_CONFIG_BYTES: usize = 4 << 20;
+pub(crate) const MAX_CONFIG_BYTES: usize = 4 << 20;
 /// The largest prompt: one argv string can't be longer on Linux.
-pub const MAX_PROMPT_BYTES: usize = 100 << 10;
+pub(crate) const MAX_PROMPT_BYTES: usize = 100 << 10;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Config {
     /// The config file, absolute.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Its directory: relative paths in the file are relative to it.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     pub runner: Runner,
-    pub daemon: Option<Daemon>,
-    pub budget: Budget,
-    pub agents: BTreeMap<String, Agent>,
-    pub fallback: Vec<String>,
+    pub(crate) daemon: Option<Daemon>,
+    pub(crate) budget: Budget,
+    pub(crate) agents: BTreeMap<String, Agent>,
+    pub(crate) fallback: Vec<String>,
     /// Boxed: a `Job` is 400 bytes, and a map node holds eleven of them inline, mostly
     /// half empty after in-order inserts; boxed, a 1,000-job config takes half the memory
     /// (every page of it is a page fault on every load).
     pub jobs: BTreeMap<String, Box<Job>>,
     /// `[state]`: a PostgreSQL state several hosts share; `None`: SQLite in `state_dir`.
-    pub state: Option<StateConfig>,
+    pub(crate) state: Option<StateConfig>,
 }
 
 /// Where several hosts keep their one state (`[state]`, docs/several-hosts.md).
@@ -59,11 +59,11 @@ pub struct Config {
 pub struct StateConfig {
     /// `postgres://...` (from `[state] url` or `JOBCTL_DATABASE_URL`). It may hold a
     /// password: never printed, and a config whose URL holds one is never snapshotted.
-    pub url: String,
+    pub(crate) url: String,
     /// This host's name as written; `None`: the machine's hostname.
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// How long a claim on a run lives without a heartbeat.
-    pub lease: Duration,
+    pub(crate) lease: Duration,
 }
 
 impl std::fmt::Debug for StateConfig {
@@ -78,7 +78,7 @@ impl std::fmt::Debug for StateConfig {
 
 impl StateConfig {
     /// This host's name: `host`, else the hostname.
-    pub fn host_name(&self) -> String {
+    pub(crate) fn host_name(&self) -> String {
         self.host.clone().unwrap_or_else(StateConfig::default_host)
     }
 
@@ -94,76 +94,76 @@ impl StateConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Runner {
-    pub scope: String,
-    pub timezone: Zone,
-    pub max_running: u32,
-    pub default_timeout: Duration,
-    pub kill_grace: Duration,
-    pub log_max_bytes: u64,
-    pub keep_runs: u32,
-    pub env_remove: Vec<String>,
-    pub default_role: String,
-    pub role_env: Vec<String>,
+    pub(crate) scope: String,
+    pub(crate) timezone: Zone,
+    pub(crate) max_running: u32,
+    pub(crate) default_timeout: Duration,
+    pub(crate) kill_grace: Duration,
+    pub(crate) log_max_bytes: u64,
+    pub(crate) keep_runs: u32,
+    pub(crate) env_remove: Vec<String>,
+    pub(crate) default_role: String,
+    pub(crate) role_env: Vec<String>,
     /// `[runner] env`; jobs get [`Runner::env_vars`].
-    pub env: Vec<(String, String)>,
-    pub env_file: Option<PathBuf>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) env_file: Option<PathBuf>,
     /// What `env_file` held. It holds secrets, so it is never part of a snapshot: every
     /// load reads the file again.
     #[serde(skip)]
-    pub env_file_vars: Vec<(String, String)>,
+    pub(crate) env_file_vars: Vec<(String, String)>,
     pub state_dir: PathBuf,
     /// Where run worktrees go (`workspace_dir`, default `STATE_DIR/workspaces`).
-    pub workspace_dir: PathBuf,
+    pub(crate) workspace_dir: PathBuf,
     /// Kept worktrees older than this are removed by the tick.
-    pub workspace_max_age: Duration,
+    pub(crate) workspace_max_age: Duration,
     /// Kept worktrees beyond this many bytes together are removed, oldest first.
-    pub workspace_max_bytes: u64,
+    pub(crate) workspace_max_bytes: u64,
     /// The git program (a name on PATH or a path).
-    pub git: String,
+    pub(crate) git: String,
     /// `"Name <email>"` for the commits jobctl makes, when set.
-    pub git_author: Option<GitAuthor>,
+    pub(crate) git_author: Option<GitAuthor>,
     /// `[runner.hooks]`: every job's hooks unless the job names its own.
-    pub hooks: Option<Box<Hooks>>,
+    pub(crate) hooks: Option<Box<Hooks>>,
     /// The deepest a sub-run may be (top-level runs are depth 0).
-    pub max_depth: u32,
+    pub(crate) max_depth: u32,
     /// At most `depth_limits[d]` runs at depth `d` at once; a depth past the list has no
     /// limit of its own.
-    pub depth_limits: Vec<u32>,
+    pub(crate) depth_limits: Vec<u32>,
     /// How long a run may stay paused before it is cancelled (a job may say otherwise).
-    pub max_pause: Duration,
+    pub(crate) max_pause: Duration,
 }
 
 /// The identity of the commits jobctl makes of a run's work.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GitAuthor {
-    pub name: String,
-    pub email: String,
+pub(crate) struct GitAuthor {
+    pub(crate) name: String,
+    pub(crate) email: String,
 }
 
 /// A job's `[workspace]`: the git worktree it runs in.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Workspace {
-    pub repo: Repo,
+    pub(crate) repo: Repo,
     /// The repo as written, for records and messages.
-    pub repo_display: String,
+    pub(crate) repo_display: String,
     /// Where the run's branch starts; `None`: the remote's default branch, else HEAD.
-    pub base: Option<String>,
+    pub(crate) base: Option<String>,
     /// The branch name template (`{job}`, `{run_id}`, `{date}`).
-    pub branch: String,
+    pub(crate) branch: String,
     /// Fetch `base` from `remote` first; `None`: when the repository has that remote.
-    pub fetch: Option<bool>,
-    pub remote: String,
-    pub commit: bool,
-    pub commit_message: String,
-    pub push: bool,
-    pub keep: crate::core::workspace::Keep,
+    pub(crate) fetch: Option<bool>,
+    pub(crate) remote: String,
+    pub(crate) commit: bool,
+    pub(crate) commit_message: String,
+    pub(crate) push: bool,
+    pub(crate) keep: crate::core::workspace::Keep,
     /// Gitignored files copied into the worktree (besides `.worktreeinclude`'s).
-    pub include: Vec<String>,
+    pub(crate) include: Vec<String>,
 }
 
 /// Where a workspace's repository is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Repo {
+pub(crate) enum Repo {
     /// A local repository (its working tree, or a bare one).
     Local(PathBuf),
     /// A URL (https, ssh, file, or `host:path`): worked on through a bare mirror.
@@ -172,19 +172,19 @@ pub enum Repo {
 
 /// A job's lifecycle hooks (a job's hook replaces the runner's of the same name).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Hooks {
-    pub pre_run: Option<Command>,
-    pub post_run: Option<Command>,
-    pub on_success: Option<Command>,
-    pub on_failure: Option<Command>,
-    pub timeout: Duration,
+pub(crate) struct Hooks {
+    pub(crate) pre_run: Option<Command>,
+    pub(crate) post_run: Option<Command>,
+    pub(crate) on_success: Option<Command>,
+    pub(crate) on_failure: Option<Command>,
+    pub(crate) timeout: Duration,
 }
 
 impl Hooks {
     /// The default `hook_timeout`.
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+    pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
-    pub fn get(&self, name: crate::core::workspace::HookName) -> Option<&Command> {
+    pub(crate) fn get(&self, name: crate::core::workspace::HookName) -> Option<&Command> {
         use crate::core::workspace::HookName;
         match name {
             HookName::PreRun => self.pre_run.as_ref(),
@@ -196,21 +196,21 @@ impl Hooks {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Daemon {
-    pub socket: PathBuf,
-    pub health_path: String,
-    pub timeout: Duration,
+pub(crate) struct Daemon {
+    pub(crate) socket: PathBuf,
+    pub(crate) health_path: String,
+    pub(crate) timeout: Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Budget {
-    pub scopes: Vec<String>,
-    pub day_starts: (u8, u8),
-    pub provider_cooldown: Duration,
+pub(crate) struct Budget {
+    pub(crate) scopes: Vec<String>,
+    pub(crate) day_starts: (u8, u8),
+    pub(crate) provider_cooldown: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Preset {
+pub(crate) enum Preset {
     Claude,
     Codex,
     Gemini,
@@ -218,7 +218,7 @@ pub enum Preset {
 }
 
 impl Preset {
-    pub fn parse(s: &str) -> Option<Preset> {
+    pub(crate) fn parse(s: &str) -> Option<Preset> {
         Some(match s {
             "claude" => Preset::Claude,
             "codex" => Preset::Codex,
@@ -228,7 +228,7 @@ impl Preset {
         })
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Preset::Claude => "claude",
             Preset::Codex => "codex",
@@ -239,14 +239,14 @@ impl Preset {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Thinking {
+pub(crate) enum Thinking {
     Fast,
     Med,
     Slow,
 }
 
 impl Thinking {
-    pub fn parse(s: &str) -> Option<Thinking> {
+    pub(crate) fn parse(s: &str) -> Option<Thinking> {
         Some(match s {
             "fast" => Thinking::Fast,
             "med" => Thinking::Med,
@@ -254,27 +254,19 @@ impl Thinking {
             _ => return None,
         })
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Thinking::Fast => "fast",
-            Thinking::Med => "med",
-            Thinking::Slow => "slow",
-        }
-    }
 }
 
 /// Model names per thinking level, as the file names them; `None`: the preset's default
 /// (`agents::presets::model_for`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Models {
-    pub fast: Option<String>,
-    pub med: Option<String>,
-    pub slow: Option<String>,
+pub(crate) struct Models {
+    pub(crate) fast: Option<String>,
+    pub(crate) med: Option<String>,
+    pub(crate) slow: Option<String>,
 }
 
 impl Models {
-    pub fn get(&self, t: Thinking) -> Option<&str> {
+    pub(crate) fn get(&self, t: Thinking) -> Option<&str> {
         match t {
             Thinking::Fast => self.fast.as_deref(),
             Thinking::Med => self.med.as_deref(),
@@ -284,34 +276,34 @@ impl Models {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Auth {
-    pub env: Vec<String>,
-    pub files: Vec<PathBuf>,
+pub(crate) struct Auth {
+    pub(crate) env: Vec<String>,
+    pub(crate) files: Vec<PathBuf>,
     /// The paths as written, for messages.
-    pub files_display: Vec<String>,
+    pub(crate) files_display: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Agent {
-    pub name: String,
-    pub preset: Preset,
+pub(crate) struct Agent {
+    pub(crate) name: String,
+    pub(crate) preset: Preset,
     /// Cost units per budget day, in thousandths.
-    pub daily_budget_milli: i64,
+    pub(crate) daily_budget_milli: i64,
     /// For presets: the binary. For `command`: the argv template.
-    pub command: Vec<String>,
-    pub models: Models,
+    pub(crate) command: Vec<String>,
+    pub(crate) models: Models,
     /// Cost per call by model, in thousandths.
-    pub rates: BTreeMap<String, i64>,
-    pub auth: Option<Auth>,
-    pub args: Vec<String>,
+    pub(crate) rates: BTreeMap<String, i64>,
+    pub(crate) auth: Option<Auth>,
+    pub(crate) args: Vec<String>,
     /// `agent_stall`: how long output that shows only the provider being unreachable may
     /// go on before the call is stopped and the next agent tried.
-    pub stall: Duration,
+    pub(crate) stall: Duration,
 }
 
 impl Agent {
     /// What one call with `model` costs the budget, in thousandths (1.0 when unlisted).
-    pub fn rate_milli(&self, model: Option<&str>) -> i64 {
+    pub(crate) fn rate_milli(&self, model: Option<&str>) -> i64 {
         model
             .and_then(|m| self.rates.get(m))
             .copied()
@@ -321,76 +313,76 @@ impl Agent {
 
 /// A script job's command: a string runs under `/bin/sh -c`, an array is exec'd as is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Command {
+pub(crate) enum Command {
     Shell(String),
     Argv(Vec<String>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AgentJob {
-    pub prompt: String,
-    pub agent: Option<String>,
-    pub thinking: Thinking,
-    pub role: Option<String>,
-    pub scope: String,
-    pub model: Option<String>,
-    pub args: Vec<String>,
+pub(crate) struct AgentJob {
+    pub(crate) prompt: String,
+    pub(crate) agent: Option<String>,
+    pub(crate) thinking: Thinking,
+    pub(crate) role: Option<String>,
+    pub(crate) scope: String,
+    pub(crate) model: Option<String>,
+    pub(crate) args: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum JobKind {
+pub(crate) enum JobKind {
     Script(Command),
     Agent(AgentJob),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Job {
-    pub name: String,
-    pub kind: JobKind,
-    pub schedule: Option<Schedule>,
-    pub timezone: Zone,
-    pub timeout: Duration,
-    pub enabled: bool,
-    pub catch_up: bool,
-    pub deadline: Option<Duration>,
-    pub workdir: PathBuf,
-    pub env: Vec<(String, String)>,
+    pub(crate) name: String,
+    pub(crate) kind: JobKind,
+    pub(crate) schedule: Option<Schedule>,
+    pub(crate) timezone: Zone,
+    pub(crate) timeout: Duration,
+    pub(crate) enabled: bool,
+    pub(crate) catch_up: bool,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) workdir: PathBuf,
+    pub(crate) env: Vec<(String, String)>,
     /// The git worktree each run works in, if any.
     pub workspace: Option<Box<Workspace>>,
     /// The hooks that apply to it (its own, else the runner's), if any.
-    pub hooks: Option<Box<Hooks>>,
+    pub(crate) hooks: Option<Box<Hooks>>,
     /// `hosts = [...]`: the hosts whose tick runs it (several hosts); `None`: every host.
-    pub hosts: Option<Vec<String>>,
+    pub(crate) hosts: Option<Vec<String>>,
     /// Run control (docs/run-control.md); `None`: every default ([`Job::control`]).
-    pub control: Option<Box<JobControl>>,
+    pub(crate) control: Option<Box<JobControl>>,
 }
 
 /// A job's run-control keys: retries, dependencies, sub-runs, pausing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobControl {
+pub(crate) struct JobControl {
     /// Extra attempts after a failure.
-    pub retries: u32,
+    pub(crate) retries: u32,
     /// The first wait before a retry; doubled each time, up to `retry_backoff_max`.
-    pub retry_backoff: Duration,
-    pub retry_backoff_max: Duration,
+    pub(crate) retry_backoff: Duration,
+    pub(crate) retry_backoff_max: Duration,
     /// The ends that are retried (`failed`, `timed_out`).
-    pub retry_on: RetryOn,
+    pub(crate) retry_on: RetryOn,
     /// Jobs that must each succeed before this one runs (it then has no schedule).
-    pub needs: Vec<String>,
+    pub(crate) needs: Vec<String>,
     /// How many runs of it may run at once.
-    pub concurrency: u32,
+    pub(crate) concurrency: u32,
     /// What its runs' children still running become when a run ends.
-    pub children: ChildPolicy,
+    pub(crate) children: ChildPolicy,
     /// The most a run of it and all its descendants may reserve from agent budgets
     /// together, in thousandths.
-    pub tree_budget_milli: Option<i64>,
+    pub(crate) tree_budget_milli: Option<i64>,
     /// How long a run may stay paused; `None`: `runner.max_pause`.
-    pub max_pause: Option<Duration>,
+    pub(crate) max_pause: Option<Duration>,
 }
 
 impl JobControl {
     /// The keys' defaults.
-    pub const DEFAULT: JobControl = JobControl {
+    pub(crate) const DEFAULT: JobControl = JobControl {
         retries: 0,
         retry_backoff: Duration::from_secs(30),
         retry_backoff_max: Duration::from_secs(600),
@@ -414,13 +406,13 @@ impl Default for JobControl {
 
 /// The ends a job retries (`retry_on`): only these two can be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RetryOn {
-    pub failed: bool,
-    pub timed_out: bool,
+pub(crate) struct RetryOn {
+    pub(crate) failed: bool,
+    pub(crate) timed_out: bool,
 }
 
 impl RetryOn {
-    pub fn contains(&self, status: RunStatus) -> bool {
+    pub(crate) fn contains(&self, status: RunStatus) -> bool {
         match status {
             RunStatus::Failed => self.failed,
             RunStatus::TimedOut => self.timed_out,
@@ -431,7 +423,7 @@ impl RetryOn {
 
 impl Command {
     /// The command as people read it.
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         match self {
             Command::Shell(s) => s.clone(),
             Command::Argv(v) => v.join(" "),
@@ -441,19 +433,19 @@ impl Command {
 
 impl Job {
     /// Whether host `host` schedules this job.
-    pub fn runs_on(&self, host: &str) -> bool {
+    pub(crate) fn runs_on(&self, host: &str) -> bool {
         self.hosts
             .as_ref()
             .is_none_or(|h| h.iter().any(|x| x == host))
     }
 
     /// Its run-control keys.
-    pub fn control(&self) -> &JobControl {
+    pub(crate) fn control(&self) -> &JobControl {
         const DEFAULT: &JobControl = &JobControl::DEFAULT;
         self.control.as_deref().unwrap_or(DEFAULT)
     }
 
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self.kind {
             JobKind::Script(_) => "script",
             JobKind::Agent(_) => "agent",
@@ -463,19 +455,19 @@ impl Job {
 
 impl Runner {
     /// `env` then the `env_file` entries, in that order.
-    pub fn env_vars(&self) -> impl Iterator<Item = &(String, String)> {
+    pub(crate) fn env_vars(&self) -> impl Iterator<Item = &(String, String)> {
         self.env.iter().chain(&self.env_file_vars)
     }
 }
 
 impl Config {
     /// How long a run of `job` may stay paused.
-    pub fn max_pause(&self, job: &Job) -> Duration {
+    pub(crate) fn max_pause(&self, job: &Job) -> Duration {
         job.control().max_pause.unwrap_or(self.runner.max_pause)
     }
 
     /// The most runs at depth `depth` at once, if the depth has a limit.
-    pub fn depth_limit(&self, depth: u32) -> Option<u32> {
+    pub(crate) fn depth_limit(&self, depth: u32) -> Option<u32> {
         self.runner.depth_limits.get(depth as usize).copied()
     }
 
@@ -488,17 +480,17 @@ impl Config {
     }
 
     /// `no such job 'helo' (did you mean 'hello'?)`.
-    pub fn no_such_job(&self, name: &str) -> String {
+    pub(crate) fn no_such_job(&self, name: &str) -> String {
         no_such("job", name, self.jobs.keys(), &self.path)
     }
 
     /// `no such agent 'claud' (did you mean 'claude'?)`.
-    pub fn no_such_agent(&self, name: &str) -> String {
+    pub(crate) fn no_such_agent(&self, name: &str) -> String {
         no_such("agent", name, self.agents.keys(), &self.path)
     }
 
     /// `scope "x" is not in budget.scopes (worker, backend)`, with a suggestion.
-    pub fn no_such_scope(&self, scope: &str) -> String {
+    pub(crate) fn no_such_scope(&self, scope: &str) -> String {
         format!(
             "scope '{scope}' is not in budget.scopes ({}){}",
             self.budget.scopes.join(", "),
@@ -530,14 +522,14 @@ fn state_url_has_password(_url: &str) -> bool {
 }
 
 /// Finds and loads the config file (`--config` first, then the lookup order of config.md).
-pub fn load(explicit: Option<&Path>) -> Result<Config> {
+pub(crate) fn load(explicit: Option<&Path>) -> Result<Config> {
     let path = find_config_file(explicit)?;
     load_file(&path)
 }
 
 /// Like [`load`], but always parses and validates the file, and neither reads nor writes
 /// a snapshot: `jobctl check` looks at the file itself and changes nothing.
-pub fn load_fresh(explicit: Option<&Path>) -> Result<Config> {
+pub(crate) fn load_fresh(explicit: Option<&Path>) -> Result<Config> {
     let path = find_config_file(explicit)?;
     load_path(&path, false)
 }
@@ -545,7 +537,7 @@ pub fn load_fresh(explicit: Option<&Path>) -> Result<Config> {
 /// Validates `text` as the config file at `path` would be (relative paths from its
 /// directory), without reading the file or touching a snapshot: `jobctl edit` checks an
 /// edited copy before it replaces the file.
-pub fn load_text(path: &Path, text: &str) -> Result<Config> {
+pub(crate) fn load_text(path: &Path, text: &str) -> Result<Config> {
     let path = paths::absolute(path);
     if text.len() > MAX_CONFIG_BYTES {
         return Err(errors::whole_file(

@@ -17,7 +17,7 @@ fn xdg() -> Option<etcetera::base_strategy::Xdg> {
 
 /// The config file: `--config`, else `$JOBCTL_CONFIG`, else `$JOBCTL_HOME/jobctl.toml`, else
 /// `$XDG_CONFIG_HOME/jobctl/jobctl.toml` (`~/.config/jobctl/jobctl.toml`).
-pub fn find_config_file(explicit: Option<&Path>) -> crate::core::error::Result<PathBuf> {
+pub(crate) fn find_config_file(explicit: Option<&Path>) -> crate::core::error::Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
     }
@@ -39,7 +39,7 @@ pub fn find_config_file(explicit: Option<&Path>) -> crate::core::error::Result<P
 
 /// Where the config file is looked for when neither `--config` nor `$JOBCTL_CONFIG` names
 /// one (and where `jobctl init` writes it).
-pub fn default_config_file() -> Option<PathBuf> {
+pub(crate) fn default_config_file() -> Option<PathBuf> {
     use etcetera::BaseStrategy;
     if let Some(h) = env_nonempty("JOBCTL_HOME") {
         return Some(PathBuf::from(h).join("jobctl.toml"));
@@ -49,7 +49,7 @@ pub fn default_config_file() -> Option<PathBuf> {
 
 /// The error for a config file that is not there: where it was looked for, and how to
 /// make one.
-pub fn no_config(path: &Path) -> crate::core::error::ConfigErrors {
+pub(crate) fn no_config(path: &Path) -> crate::core::error::ConfigErrors {
     whole_file(
         path,
         format!(
@@ -74,7 +74,7 @@ pub(super) fn state_dir_default(inputs: &mut Inputs) -> Option<PathBuf> {
 
 /// Where config snapshots go when the config names no state directory:
 /// `$JOBCTL_HOME/cache`, else `$XDG_CACHE_HOME/jobctl` (`~/.cache/jobctl`).
-pub fn cache_dir_default() -> Option<PathBuf> {
+pub(crate) fn cache_dir_default() -> Option<PathBuf> {
     use etcetera::BaseStrategy;
     if let Some(h) = env_nonempty("JOBCTL_HOME") {
         return Some(PathBuf::from(h).join("cache"));
@@ -82,7 +82,7 @@ pub fn cache_dir_default() -> Option<PathBuf> {
     Some(xdg()?.cache_dir().join("jobctl"))
 }
 
-pub fn absolute(p: &Path) -> PathBuf {
+pub(crate) fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {

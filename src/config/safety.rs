@@ -24,7 +24,7 @@ fn writable_by_others(meta: &Metadata) -> Option<&'static str> {
 }
 
 /// A directory jobctl keeps its state in: owned by this user, writable by no one else.
-pub fn private_to_me(meta: &Metadata) -> Result<(), String> {
+pub(crate) fn private_to_me(meta: &Metadata) -> Result<(), String> {
     let me = nix::unistd::geteuid().as_raw();
     if meta.uid() != me {
         return Err(format!(
@@ -42,7 +42,7 @@ pub fn private_to_me(meta: &Metadata) -> Result<(), String> {
 }
 
 /// A config file: owned by this user or by root, writable by no one else.
-pub fn trusted_config(meta: &Metadata) -> Result<(), String> {
+pub(crate) fn trusted_config(meta: &Metadata) -> Result<(), String> {
     let me = nix::unistd::geteuid().as_raw();
     if meta.uid() != me && meta.uid() != 0 {
         return Err(format!(

@@ -331,7 +331,7 @@ fn runner_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, scopes: &[String]) -> Op
 }
 
 /// `max_pause` when the config sets none.
-pub const DEFAULT_MAX_PAUSE: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const DEFAULT_MAX_PAUSE: Duration = Duration::from_secs(24 * 3600);
 
 fn daemon_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>) -> Option<Daemon> {
     t.check_keys(ctx, DAEMON_KEYS, "[daemon]");
@@ -463,7 +463,7 @@ fn agent_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, name: &str) -> Option<Age
 }
 
 /// `agent_stall` when the config sets none.
-pub const DEFAULT_AGENT_STALL: Duration = Duration::from_secs(120);
+pub(crate) const DEFAULT_AGENT_STALL: Duration = Duration::from_secs(120);
 
 /// A program given as a path with a slash is relative to the config file's directory;
 /// a bare name is looked up on PATH when the agent runs.

@@ -55,7 +55,7 @@ struct Header<'a> {
 /// The snapshot must be found before the file is parsed (that is its point), so the state
 /// directory comes from a cheap scan of the text ([`state_dir_in`]); the snapshot itself
 /// still checks the exact text and every input, so a wrong guess costs a full load only.
-pub fn cache_dir(config_path: &Path, text: &str) -> Option<PathBuf> {
+pub(crate) fn cache_dir(config_path: &Path, text: &str) -> Option<PathBuf> {
     if let Some(raw) = state_dir_in(text) {
         let base = config_path.parent().unwrap_or(Path::new("/"));
         if let Ok(dir) = super::paths::expand_path(&raw, base, &mut Inputs::default()) {

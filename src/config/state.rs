@@ -15,10 +15,10 @@ const STATE_KEYS: &[&str] = &["url", "host", "lease"];
 pub const URL_VAR: &str = "JOBCTL_DATABASE_URL";
 
 /// The lease when `[state]` sets none.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
 /// Whether a host name is acceptable: 1 to 64 printable characters without spaces.
-pub fn is_valid_host(h: &str) -> bool {
+pub(crate) fn is_valid_host(h: &str) -> bool {
     !h.is_empty() && h.len() <= 64 && h.chars().all(|c| c.is_ascii_graphic())
 }
 

@@ -24,14 +24,14 @@ pub(super) struct Ctx<'s> {
     file: String,
     issues: Vec<(usize, ConfigIssue)>,
     /// The config file's directory: the base of relative paths.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// What loading consulted besides the file.
-    pub inputs: Inputs,
+    pub(crate) inputs: Inputs,
 }
 
 impl<'s> Ctx<'s> {
     /// A context for the file at `path` holding `src`.
-    pub fn new(path: &Path, src: &'s str) -> Ctx<'s> {
+    pub(crate) fn new(path: &Path, src: &'s str) -> Ctx<'s> {
         let dir = path
             .parent()
             .map(Path::to_path_buf)
@@ -50,14 +50,14 @@ impl<'s> Ctx<'s> {
     }
 
     /// Every problem found, in file order.
-    pub fn into_errors(mut self) -> ConfigErrors {
+    pub(crate) fn into_errors(mut self) -> ConfigErrors {
         self.issues.sort_by_key(|(at, _)| *at);
         ConfigErrors {
             issues: self.issues.into_iter().map(|(_, i)| i).collect(),
         }
     }
 
-    pub fn err(&mut self, span: Range<usize>, key: &str, expected: impl Into<String>) {
+    pub(crate) fn err(&mut self, span: Range<usize>, key: &str, expected: impl Into<String>) {
         let (line, column) = self.line_col(span.start);
         self.issues.push((
             span.start,
@@ -82,7 +82,7 @@ impl<'s> Ctx<'s> {
         (line, self.src[start..end].chars().count() + 1)
     }
 
-    pub fn has_errors(&self) -> bool {
+    pub(crate) fn has_errors(&self) -> bool {
         !self.issues.is_empty()
     }
 }
@@ -124,14 +124,14 @@ fn int_of(v: &DeValue<'_>) -> Option<i64> {
 
 /// One TOML table with the key path that leads to it.
 pub(super) struct Table<'t, 'i> {
-    pub t: &'t DeTable<'i>,
-    pub path: String,
+    pub(crate) t: &'t DeTable<'i>,
+    pub(crate) path: String,
     /// Where to point when a required key is missing: the table's own key.
-    pub span: Range<usize>,
+    pub(crate) span: Range<usize>,
 }
 
 impl<'t, 'i> Table<'t, 'i> {
-    pub fn key_path(&self, key: &str) -> String {
+    pub(crate) fn key_path(&self, key: &str) -> String {
         // A key can be any length; a message names it, it doesn't reproduce a megabyte.
         let short;
         let key = if key.len() > 80 && key.chars().count() > 80 {
@@ -151,12 +151,12 @@ impl<'t, 'i> Table<'t, 'i> {
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<&'t Value<'i>> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'t Value<'i>> {
         self.t.get(key)
     }
 
     /// Every key not in `allowed` is an error (typos are the commonest mistake).
-    pub fn check_keys(&self, ctx: &mut Ctx<'_>, allowed: &[&str], what: &str) {
+    pub(crate) fn check_keys(&self, ctx: &mut Ctx<'_>, allowed: &[&str], what: &str) {
         for (k, _) in self.t.iter() {
             if !allowed.contains(&k.get_ref().as_ref()) {
                 let hint = (k.get_ref().len() <= 80)
@@ -173,13 +173,18 @@ impl<'t, 'i> Table<'t, 'i> {
         }
     }
 
-    pub fn entries(
+    pub(crate) fn entries(
         &self,
     ) -> impl Iterator<Item = (&'t Spanned<std::borrow::Cow<'i, str>>, &'t Value<'i>)> {
         self.t.iter()
     }
 
-    pub fn required(&self, ctx: &mut Ctx<'_>, key: &str, expected: &str) -> Option<&'t Value<'i>> {
+    pub(crate) fn required(
+        &self,
+        ctx: &mut Ctx<'_>,
+        key: &str,
+        expected: &str,
+    ) -> Option<&'t Value<'i>> {
         let v = self.get(key);
         if v.is_none() {
             ctx.err(
@@ -199,7 +204,7 @@ impl<'t, 'i> Table<'t, 'i> {
         );
     }
 
-    pub fn str(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<String> {
+    pub(crate) fn str(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<String> {
         let v = self.get(key)?;
         match v.get_ref() {
             DeValue::String(s) => Some(s.to_string()),
@@ -210,7 +215,7 @@ impl<'t, 'i> Table<'t, 'i> {
         }
     }
 
-    pub fn bool(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<bool> {
+    pub(crate) fn bool(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<bool> {
         let v = self.get(key)?;
         match v.get_ref() {
             DeValue::Boolean(b) => Some(*b),
@@ -221,7 +226,7 @@ impl<'t, 'i> Table<'t, 'i> {
         }
     }
 
-    pub fn int(&self, ctx: &mut Ctx<'_>, key: &str, min: i64) -> Option<i64> {
+    pub(crate) fn int(&self, ctx: &mut Ctx<'_>, key: &str, min: i64) -> Option<i64> {
         let v = self.get(key)?;
         match int_of(v.get_ref()) {
             Some(n) if n >= min => Some(n),
@@ -241,7 +246,7 @@ impl<'t, 'i> Table<'t, 'i> {
     }
 
     /// An array of integers, each ≥ `min`.
-    pub fn ints(&self, ctx: &mut Ctx<'_>, key: &str, min: i64) -> Option<Vec<i64>> {
+    pub(crate) fn ints(&self, ctx: &mut Ctx<'_>, key: &str, min: i64) -> Option<Vec<i64>> {
         let v = self.get(key)?;
         let DeValue::Array(items) = v.get_ref() else {
             self.wrong(ctx, key, v, &format!("an array of integers ≥ {min}"));
@@ -269,18 +274,18 @@ impl<'t, 'i> Table<'t, 'i> {
     }
 
     /// An integer or float ≥ 0.
-    pub fn number(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<f64> {
+    pub(crate) fn number(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<f64> {
         let v = self.get(key)?;
         number_of(ctx, v, || self.key_path(key))
     }
 
-    pub fn strings(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<Vec<String>> {
+    pub(crate) fn strings(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<Vec<String>> {
         let v = self.get(key)?;
         strings_of(ctx, v, || self.key_path(key))
     }
 
     /// A string, or an array of strings (`command`, `at`).
-    pub fn str_or_strings(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<StrOrList> {
+    pub(crate) fn str_or_strings(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<StrOrList> {
         let v = self.get(key)?;
         match v.get_ref() {
             DeValue::String(s) => Some(StrOrList::Str(s.to_string())),
@@ -292,7 +297,7 @@ impl<'t, 'i> Table<'t, 'i> {
         }
     }
 
-    pub fn duration(&self, ctx: &mut Ctx<'_>, key: &str, min: Duration) -> Option<Duration> {
+    pub(crate) fn duration(&self, ctx: &mut Ctx<'_>, key: &str, min: Duration) -> Option<Duration> {
         let v = self.get(key)?;
         let DeValue::String(s) = v.get_ref() else {
             let hint = if matches!(v.get_ref(), DeValue::Integer(_) | DeValue::Float(_)) {
@@ -334,7 +339,7 @@ impl<'t, 'i> Table<'t, 'i> {
         }
     }
 
-    pub fn size(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<u64> {
+    pub(crate) fn size(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<u64> {
         let v = self.get(key)?;
         let parsed = match v.get_ref() {
             DeValue::String(s) => units::parse_size(s),
@@ -364,7 +369,7 @@ impl<'t, 'i> Table<'t, 'i> {
         }
     }
 
-    pub fn table(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<Table<'t, 'i>> {
+    pub(crate) fn table(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<Table<'t, 'i>> {
         let v = self.get(key)?;
         let span = self
             .t
@@ -386,7 +391,7 @@ impl<'t, 'i> Table<'t, 'i> {
     }
 
     /// A table of string → string (`env`).
-    pub fn str_map(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<Vec<(String, String)>> {
+    pub(crate) fn str_map(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<Vec<(String, String)>> {
         let t = self.table(ctx, key)?;
         let mut out = Vec::new();
         for (k, v) in t.entries() {
@@ -403,7 +408,7 @@ impl<'t, 'i> Table<'t, 'i> {
     }
 
     /// A path value: `~` and `$VAR` expanded, relative to the config file's directory.
-    pub fn path(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<PathBuf> {
+    pub(crate) fn path(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<PathBuf> {
         let v = self.get(key)?;
         let s = self.str(ctx, key)?;
         match paths::expand_path(&s, &ctx.dir, &mut ctx.inputs) {

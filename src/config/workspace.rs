@@ -27,8 +27,8 @@ const HOOK_KEYS: &[&str] = &[
     "hook_timeout",
 ];
 
-pub const DEFAULT_BRANCH: &str = "jobctl/{job}/{run_id}";
-pub const DEFAULT_COMMIT_MESSAGE: &str = "jobctl: {job} run {run_id}";
+pub(crate) const DEFAULT_BRANCH: &str = "jobctl/{job}/{run_id}";
+pub(crate) const DEFAULT_COMMIT_MESSAGE: &str = "jobctl: {job} run {run_id}";
 
 fn span_of(t: &Table<'_, '_>, key: &str) -> std::ops::Range<usize> {
     t.get(key).map(|v| v.span()).unwrap_or(t.span.clone())
@@ -36,7 +36,7 @@ fn span_of(t: &Table<'_, '_>, key: &str) -> std::ops::Range<usize> {
 
 /// Whether a `repo` value is a URL (git's rule: a scheme, or `host:path` with no slash
 /// before the colon) rather than a local path.
-pub fn is_url(s: &str) -> bool {
+pub(crate) fn is_url(s: &str) -> bool {
     if let Some(i) = s.find("://") {
         return i > 0
             && s[..i]
@@ -76,7 +76,7 @@ fn ref_problem(ctx: &mut Ctx<'_>, git: &str, refname: &str, value: &str) -> Opti
 /// it is not: an `https`, `http`, `ssh`, `git` or `file` URL, or ssh's `[user@]host:path`,
 /// with no part git or ssh would read as an option (a host or path starting with `-`)
 /// and no remote helper (`ext::COMMAND` runs a command).
-pub fn url_problem(url: &str) -> Option<String> {
+pub(crate) fn url_problem(url: &str) -> Option<String> {
     const SCHEMES: &[&str] = &["https", "http", "ssh", "git", "file", "git+ssh", "ssh+git"];
     let shown = crate::core::workspace::redact_url_credentials(url);
     if url.contains(|c: char| c.is_whitespace() || c.is_control()) {

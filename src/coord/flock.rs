@@ -80,7 +80,7 @@ fn write_holder(file: &mut File, text: &str) -> std::io::Result<()> {
 }
 
 /// `STATE_DIR/jobctl.lock`: held while a tick decides and claims, never while jobs run.
-pub struct TickLock {
+pub(crate) struct TickLock {
     file: File,
 }
 
@@ -125,14 +125,14 @@ fn real_holder(file: &File, written: Option<u32>) -> Option<u32> {
     written.filter(|p| kill(Pid::from_raw(*p as i32), None::<Signal>).is_ok())
 }
 
-pub enum TickLockOutcome {
+pub(crate) enum TickLockOutcome {
     Acquired(TickLock),
     /// Another tick held it for the whole wait; its pid if it wrote one.
     Held(Option<u32>),
 }
 
 impl TickLock {
-    pub fn acquire(state_dir: &Path, wait: Duration) -> Result<TickLockOutcome> {
+    pub(crate) fn acquire(state_dir: &Path, wait: Duration) -> Result<TickLockOutcome> {
         let path = state_dir.join("jobctl.lock");
         let mut file = open_lock_file(&path)?;
         let deadline = Instant::now() + wait;
@@ -155,10 +155,10 @@ impl TickLock {
 /// call (asks run side by side, each under a lock of its own).
 pub struct JobLock {
     file: File,
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
-pub fn job_lock_path(state_dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn job_lock_path(state_dir: &Path, name: &str) -> PathBuf {
     state_dir.join("locks").join(format!("{name}.lock"))
 }
 
@@ -186,7 +186,7 @@ impl JobLock {
 
     /// Releases the lock and removes its file: for a lock that is never taken again (an
     /// ask's). Unlinked while still held, so no other process can find it free first.
-    pub fn remove(self) {
+    pub(crate) fn remove(self) {
         let _ = std::fs::remove_file(&self.path);
     }
 
@@ -194,7 +194,7 @@ impl JobLock {
         let _ = write_holder(&mut self.file, &format!("pid {pid}\nrun {run_id}\n"));
     }
 
-    pub fn holder(state_dir: &Path, name: &str) -> Holder {
+    pub(crate) fn holder(state_dir: &Path, name: &str) -> Holder {
         if !is_lock_name(name) {
             return Holder::default();
         }
@@ -210,17 +210,11 @@ impl JobLock {
         h
     }
 
-    /// The open file that carries the lock, for handing it to a supervisor process: a
-    /// flock belongs to the open file, so a child that inherits it holds the lock too.
-    pub fn file(&self) -> &File {
-        &self.file
-    }
-
     /// Takes over a lock inherited from the tick on a file descriptor.
     ///
     /// # Safety
     /// `fd` must be an open file descriptor that this process owns and nothing else uses.
-    pub unsafe fn from_inherited_fd(fd: i32, path: PathBuf) -> JobLock {
+    pub(crate) unsafe fn from_inherited_fd(fd: i32, path: PathBuf) -> JobLock {
         use std::os::fd::FromRawFd;
         let file = unsafe { File::from_raw_fd(fd) };
         // The job's own processes must not inherit it: the lock's life is the supervisor's.
@@ -247,12 +241,12 @@ impl Lease for JobLock {
 }
 
 /// The coordinator of the processes of one host sharing a state directory.
-pub struct FlockCoordinator {
+pub(crate) struct FlockCoordinator {
     dir: PathBuf,
 }
 
 impl FlockCoordinator {
-    pub fn new(state_dir: &Path) -> FlockCoordinator {
+    pub(crate) fn new(state_dir: &Path) -> FlockCoordinator {
         FlockCoordinator {
             dir: state_dir.to_path_buf(),
         }

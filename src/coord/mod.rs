@@ -21,8 +21,8 @@ use crate::core::run::ASK_LEASE_PREFIX;
 /// Who holds a lease, as far as can be told.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Holder {
-    pub pid: Option<u32>,
-    pub run_id: Option<i64>,
+    pub(crate) pid: Option<u32>,
+    pub(crate) run_id: Option<i64>,
 }
 
 /// The right to decide one tick; released when dropped.
@@ -31,7 +31,7 @@ pub struct TickGuard {
 }
 
 impl TickGuard {
-    pub fn new(held: impl Send + 'static) -> TickGuard {
+    pub(crate) fn new(held: impl Send + 'static) -> TickGuard {
         TickGuard {
             _held: Box::new(held),
         }
@@ -140,7 +140,7 @@ pub trait Coordinator {
 }
 
 /// The lease of slot `slot` (1-based) of a job's `concurrency`: `NAME`, then `NAME@2`...
-pub fn slot_key(job: &str, slot: u32) -> String {
+pub(crate) fn slot_key(job: &str, slot: u32) -> String {
     if slot <= 1 {
         job.to_string()
     } else {
@@ -149,14 +149,14 @@ pub fn slot_key(job: &str, slot: u32) -> String {
 }
 
 /// The `lock_name` a run under slot `slot` is recorded with (`None`: the job's own).
-pub fn slot_lock_name(job: &str, slot: u32) -> Option<String> {
+pub(crate) fn slot_lock_name(job: &str, slot: u32) -> Option<String> {
     (slot > 1).then(|| slot_key(job, slot))
 }
 
 /// Whether `name` can name a lease (and a lock file without leaving `locks/`): a job
 /// name, or `ask/` and a token of digits and dashes. Keys are read back from the
 /// database, so they are checked again.
-pub fn is_lock_name(name: &str) -> bool {
+pub(crate) fn is_lock_name(name: &str) -> bool {
     match name.strip_prefix(ASK_LEASE_PREFIX) {
         Some(t) => !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'-'),
         None => match name.split_once('@') {
@@ -172,7 +172,7 @@ pub fn is_lock_name(name: &str) -> bool {
 }
 
 /// A fresh lease key for one `jobctl ask` call.
-pub fn ask_lock_name() -> String {
+pub(crate) fn ask_lock_name() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())

@@ -28,7 +28,7 @@ use crate::store::postgres::{Conn, DB_NOW_MS, lock, reconnect};
 
 /// How often a supervisor's keeper looks for a request: cancel, pause and resume reach a
 /// run on any host within this (plus acting on it).
-pub const STOP_POLL: Duration = Duration::from_millis(250);
+pub(crate) const STOP_POLL: Duration = Duration::from_millis(250);
 
 /// What a lease of this host needs to know.
 #[derive(Clone)]

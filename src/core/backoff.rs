@@ -7,19 +7,19 @@
 use std::time::{Duration, Instant};
 
 /// The wait before the first retry.
-pub const FIRST_RETRY: Duration = Duration::from_millis(250);
+pub(crate) const FIRST_RETRY: Duration = Duration::from_millis(250);
 /// The longest wait between two retries.
-pub const MAX_RETRY: Duration = Duration::from_secs(2);
+pub(crate) const MAX_RETRY: Duration = Duration::from_secs(2);
 
 /// One outage as a waiter lives through it: when it began, and the next wait.
-pub struct Outage {
+pub(crate) struct Outage {
     began: Instant,
     next: Duration,
 }
 
 impl Outage {
     /// An outage noticed now.
-    pub fn begin() -> Outage {
+    pub(crate) fn begin() -> Outage {
         Outage {
             began: Instant::now(),
             next: FIRST_RETRY,
@@ -27,12 +27,12 @@ impl Outage {
     }
 
     /// How long it has lasted.
-    pub fn lasted(&self) -> Duration {
+    pub(crate) fn lasted(&self) -> Duration {
         self.began.elapsed()
     }
 
     /// The wait before the next retry (each one twice the last, at most [`MAX_RETRY`]).
-    pub fn next_wait(&mut self) -> Duration {
+    pub(crate) fn next_wait(&mut self) -> Duration {
         let wait = self.next;
         self.next = (self.next * 2).min(MAX_RETRY);
         wait
@@ -40,7 +40,8 @@ impl Outage {
 
     /// Waits before the next retry; `false` (without waiting) once the outage has lasted
     /// `patience`. The last wait is cut short to end at `patience`.
-    pub fn wait(&mut self, patience: Duration) -> bool {
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))] // a state database's waiters
+    pub(crate) fn wait(&mut self, patience: Duration) -> bool {
         let left = patience.saturating_sub(self.lasted());
         if left.is_zero() {
             return false;

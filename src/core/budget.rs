@@ -29,7 +29,7 @@ pub enum ReasonKind {
 }
 
 impl ReasonKind {
-    pub const ALL: &'static [ReasonKind] = &[
+    pub(crate) const ALL: &'static [ReasonKind] = &[
         ReasonKind::Manual,
         ReasonKind::AuthFailed,
         ReasonKind::QuotaExhausted,
@@ -38,7 +38,7 @@ impl ReasonKind {
         ReasonKind::Other,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ReasonKind::Manual => "manual",
             ReasonKind::AuthFailed => "auth_failed",
@@ -49,12 +49,8 @@ impl ReasonKind {
         }
     }
 
-    pub fn parse(s: &str) -> Option<ReasonKind> {
-        ReasonKind::ALL.iter().copied().find(|k| k.as_str() == s)
-    }
-
     /// The kind of a reason's text, by the prefix every reason is written with.
-    pub fn of_text(reason: &str) -> ReasonKind {
+    pub(crate) fn of_text(reason: &str) -> ReasonKind {
         if reason.starts_with(DAILY_BUDGET_PREFIX) {
             ReasonKind::DailyBudget
         } else if reason.starts_with("quota_exhausted:") {
@@ -71,17 +67,17 @@ impl ReasonKind {
     }
 
     /// Enabled again at the first moment of a budget day (and by `reset budgets`).
-    pub fn clears_at_new_day(self) -> bool {
+    pub(crate) fn clears_at_new_day(self) -> bool {
         matches!(self, ReasonKind::QuotaExhausted | ReasonKind::DailyBudget)
     }
 
     /// Enabled again once `provider_cooldown` has passed since it was disabled.
-    pub fn clears_after_cooldown(self) -> bool {
+    pub(crate) fn clears_after_cooldown(self) -> bool {
         matches!(self, ReasonKind::QuotaExhausted | ReasonKind::Unavailable)
     }
 
     /// The kinds for which `rule` holds.
-    pub fn all_where(rule: fn(ReasonKind) -> bool) -> Vec<ReasonKind> {
+    pub(crate) fn all_where(rule: fn(ReasonKind) -> bool) -> Vec<ReasonKind> {
         ReasonKind::ALL
             .iter()
             .copied()
@@ -97,13 +93,13 @@ impl fmt::Display for ReasonKind {
 }
 
 /// How the reason of a spent daily budget starts.
-pub const DAILY_BUDGET_PREFIX: &str = "quota_exhausted: daily budget reached";
+pub(crate) const DAILY_BUDGET_PREFIX: &str = "quota_exhausted: daily budget reached";
 
 /// Why a scope is disabled: its kind, and the words shown to people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopeReason {
     pub kind: ReasonKind,
-    pub text: String,
+    pub(crate) text: String,
 }
 
 impl ScopeReason {
@@ -135,7 +131,7 @@ impl ScopeReason {
 
 /// The budget day in force when `day` is asked for and `stored` is recorded: the later of
 /// the two. The day only moves forward, so usage is never zeroed by a clock stepped back.
-pub fn day_in_force<'a>(stored: Option<&'a str>, day: &'a str) -> &'a str {
+pub(crate) fn day_in_force<'a>(stored: Option<&'a str>, day: &'a str) -> &'a str {
     match stored {
         Some(s) if s > day => s,
         _ => day,
@@ -145,26 +141,26 @@ pub fn day_in_force<'a>(stored: Option<&'a str>, day: &'a str) -> &'a str {
 /// A reservation taken: what giving it back needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ticket {
-    pub agent: String,
-    pub day: String,
-    pub cost: i64,
+    pub(crate) agent: String,
+    pub(crate) day: String,
+    pub(crate) cost: i64,
     /// The usage counter's epoch when it was taken: a reset or a new day moves it on, and
     /// a ticket of an older epoch gives nothing back (its usage is already gone).
-    pub epoch: i64,
+    pub(crate) epoch: i64,
 }
 
 /// An agent's usage counter as a store keeps it: one per agent, shared by its scopes, in
 /// thousandths, for one budget day.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Usage {
-    pub day: String,
-    pub used: i64,
-    pub epoch: i64,
+pub(crate) struct Usage {
+    pub(crate) day: String,
+    pub(crate) used: i64,
+    pub(crate) epoch: i64,
 }
 
 impl Usage {
     /// The counter of an agent that has none yet.
-    pub fn fresh(day: &str) -> Usage {
+    pub(crate) fn fresh(day: &str) -> Usage {
         Usage {
             day: day.to_string(),
             used: 0,
@@ -173,13 +169,13 @@ impl Usage {
     }
 
     /// What is used on budget day `day`: nothing, if the counter counts another day.
-    pub fn on(&self, day: &str) -> i64 {
+    pub(crate) fn on(&self, day: &str) -> i64 {
         if self.day == day { self.used } else { 0 }
     }
 
     /// The counter once `cost` is added on `day`: a counter of another day starts again
     /// from nothing, in the next epoch.
-    pub fn plus(&self, day: &str, cost: i64) -> Usage {
+    pub(crate) fn plus(&self, day: &str, cost: i64) -> Usage {
         let same_day = self.day == day;
         Usage {
             day: day.to_string(),
@@ -191,22 +187,22 @@ impl Usage {
 
 /// What a reservation finds, read by the store in its transaction.
 #[derive(Debug, Clone)]
-pub struct Reserving<'a> {
+pub(crate) struct Reserving<'a> {
     /// The scope's state: enabled, or disabled with its reason.
-    pub enabled: bool,
-    pub reason: Option<String>,
-    pub usage: &'a Usage,
-    pub day: &'a str,
-    pub cost: i64,
-    pub budget: i64,
+    pub(crate) enabled: bool,
+    pub(crate) reason: Option<String>,
+    pub(crate) usage: &'a Usage,
+    pub(crate) day: &'a str,
+    pub(crate) cost: i64,
+    pub(crate) budget: i64,
     /// `(run, limit)` for each run of the tree with a `tree_budget`, in the order they are
     /// counted.
-    pub tree: &'a [(i64, i64)],
+    pub(crate) tree: &'a [(i64, i64)],
 }
 
 /// What a reservation comes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// The scope was disabled already, with this reason.
     Disabled(String),
     /// The tree of a run with a `tree_budget` would pass it: refused for that tree only.
@@ -220,7 +216,7 @@ pub enum Verdict {
 /// Decides a reservation, in this order: a disabled scope refuses; then each tree in
 /// turn, whose runs hold `held(run)` (asked only as far as a tree refuses); then the
 /// daily budget, which only refuses once usage plus the cost would pass it.
-pub fn verdict<E>(
+pub(crate) fn verdict<E>(
     r: &Reserving<'_>,
     mut held: impl FnMut(i64) -> Result<i64, E>,
 ) -> Result<Verdict, E> {
@@ -370,9 +366,6 @@ mod tests {
         assert_eq!(day, [ReasonKind::QuotaExhausted, ReasonKind::DailyBudget]);
         let cool = ReasonKind::all_where(ReasonKind::clears_after_cooldown);
         assert_eq!(cool, [ReasonKind::QuotaExhausted, ReasonKind::Unavailable]);
-        for k in ReasonKind::ALL {
-            assert_eq!(ReasonKind::parse(k.as_str()), Some(*k));
-        }
     }
 
     #[test]

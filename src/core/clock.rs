@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use crate::core::error::{Error, Result};
 
 /// "Now" for scheduling decisions: `JOBCTL_NOW` when set, else the system clock.
-pub fn now() -> Result<Timestamp> {
+pub(crate) fn now() -> Result<Timestamp> {
     match std::env::var("JOBCTL_NOW") {
         Ok(v) if !v.is_empty() => parse_instant(&v).map_err(|e| {
             Error::Failed(format!(
@@ -20,41 +20,41 @@ pub fn now() -> Result<Timestamp> {
 }
 
 /// The real time, for recording when processes actually ran.
-pub fn real_now() -> Timestamp {
+pub(crate) fn real_now() -> Timestamp {
     Timestamp::now()
 }
 
 /// Parses an RFC 3339 instant (offset required) such as `2026-03-29T06:00:00+02:00`.
-pub fn parse_instant(s: &str) -> std::result::Result<Timestamp, String> {
+pub(crate) fn parse_instant(s: &str) -> std::result::Result<Timestamp, String> {
     s.trim().parse::<Timestamp>().map_err(|e| e.to_string())
 }
 
 /// Milliseconds since the epoch, the form times are stored in.
-pub fn to_ms(t: Timestamp) -> i64 {
+pub(crate) fn to_ms(t: Timestamp) -> i64 {
     t.as_millisecond()
 }
 
-pub fn from_ms(ms: i64) -> Timestamp {
+pub(crate) fn from_ms(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 /// RFC 3339 with the local offset and milliseconds, as JSON documents carry times.
-pub fn rfc3339(ms: i64) -> String {
+pub(crate) fn rfc3339(ms: i64) -> String {
     let z = from_ms(ms).to_zoned(crate::core::zone::system());
     z.strftime("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
 }
 
-pub fn rfc3339_opt(ms: Option<i64>) -> Option<String> {
+pub(crate) fn rfc3339_opt(ms: Option<i64>) -> Option<String> {
     ms.map(rfc3339)
 }
 
 /// The zone people's times are shown in: the system's, looked up once per process.
-pub fn local_zone() -> jiff::tz::TimeZone {
+pub(crate) fn local_zone() -> jiff::tz::TimeZone {
     crate::core::zone::system()
 }
 
 /// `2026-11-22 06:00` in local time.
-pub fn human_time(ms: i64) -> String {
+pub(crate) fn human_time(ms: i64) -> String {
     // Formatted by hand: `list` shows two per job, and strftime's parsing of its format
     // string was a tenth of a 1,000-job `list`.
     let t = from_ms(ms);
@@ -70,7 +70,7 @@ pub fn human_time(ms: i64) -> String {
 }
 
 /// `2026-11-22 06:00:00 +01:00`: local time with offset.
-pub fn human_time_offset(t: Timestamp) -> String {
+pub(crate) fn human_time_offset(t: Timestamp) -> String {
     t.to_zoned(local_zone())
         .strftime("%Y-%m-%d %H:%M:%S %:z")
         .to_string()

@@ -12,7 +12,7 @@ use super::run::{EventKind, RunStatus};
 impl RunStatus {
     /// Whether a run may move from `self` to `to`: `queued` → `running`; `running` ⇄
     /// `paused`; `retrying` → `running`; anything not ended → an end. Nothing leaves an end.
-    pub fn can_become(self, to: RunStatus) -> bool {
+    pub(crate) fn can_become(self, to: RunStatus) -> bool {
         use RunStatus::*;
         match (self, to) {
             (Queued, Running) | (Running, Paused) | (Paused, Running) | (Retrying, Running) => true,
@@ -23,12 +23,12 @@ impl RunStatus {
     /// Whether a run in this state takes a request that its supervisor bring it to
     /// `want`: any request while a supervisor holds it; a request to end it (a cancel)
     /// while it is queued.
-    pub fn takes_request(self, want: RunStatus) -> bool {
+    pub(crate) fn takes_request(self, want: RunStatus) -> bool {
         self.is_supervised() || (want.is_end() && !self.is_end())
     }
 
     /// The event kind that records a move into `self` (from `from`, `None` for a new run).
-    pub fn event_kind(self, from: Option<RunStatus>) -> EventKind {
+    pub(crate) fn event_kind(self, from: Option<RunStatus>) -> EventKind {
         match (from, self) {
             (_, RunStatus::Queued) => EventKind::RunQueued,
             (_, RunStatus::Retrying) => EventKind::RunRetrying,
@@ -55,7 +55,7 @@ pub enum Actor {
 
 impl Actor {
     /// `tick`, `supervisor`, `cli`, `api`, `recovery`.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Actor::Tick => "tick",
             Actor::Supervisor => "supervisor",
@@ -66,7 +66,7 @@ impl Actor {
     }
 
     /// The API token's subject.
-    pub fn subject(&self) -> Option<&str> {
+    pub(crate) fn subject(&self) -> Option<&str> {
         match self {
             Actor::Api(s) => Some(s),
             _ => None,
@@ -81,7 +81,7 @@ impl Actor {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Actor> {
+    pub(crate) fn parse(s: &str) -> Option<Actor> {
         Some(match s {
             "tick" => Actor::Tick,
             "supervisor" => Actor::Supervisor,
@@ -125,13 +125,13 @@ impl Transition {
     }
 
     /// Whether the move is one a run may make.
-    pub fn is_allowed(&self) -> bool {
+    pub(crate) fn is_allowed(&self) -> bool {
         self.from.is_none_or(|f| f.can_become(self.to))
     }
 
     /// The state run `id` moves from, for a move of a run that exists and that the state
     /// machine allows; anything else is a bug of the caller.
-    pub fn checked(&self, id: i64) -> Result<RunStatus> {
+    pub(crate) fn checked(&self, id: i64) -> Result<RunStatus> {
         let Some(from) = self.from else {
             return Err(Error::Internal(anyhow::anyhow!(
                 "a transition of run {id} without a state to move from"
@@ -147,7 +147,7 @@ impl Transition {
     }
 
     /// Which time of the run the move sets, besides its state.
-    pub fn stamp(&self) -> Stamp {
+    pub(crate) fn stamp(&self) -> Stamp {
         match self.to {
             to if to.is_end() => Stamp::Ended,
             RunStatus::Paused => Stamp::Paused,
@@ -159,7 +159,7 @@ impl Transition {
 
 /// What a move between states records beside the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stamp {
+pub(crate) enum Stamp {
     /// An end: when it ended and how long it took, its reason as the run's error; the
     /// reservation it held is settled.
     Ended,

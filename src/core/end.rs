@@ -22,19 +22,19 @@ use super::workspace::{Change, HookResult, WorkspaceInfo};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndError {
     /// Why it ended.
-    pub why: String,
+    pub(crate) why: String,
     /// How its process tree was stopped (`with SIGTERM`; empty when not said), when
     /// jobctl stopped it.
-    pub stopped: Option<String>,
+    pub(crate) stopped: Option<String>,
     /// What went wrong after, in order (a failure to save the run's work).
-    pub then: Vec<String>,
+    pub(crate) then: Vec<String>,
     /// The processes stopping it left behind (`1 process could not be killed (...)`).
-    pub left: Option<String>,
+    pub(crate) left: Option<String>,
 }
 
 impl EndError {
     /// An error that is only its reason.
-    pub fn new(why: impl Into<String>) -> EndError {
+    pub(crate) fn new(why: impl Into<String>) -> EndError {
         EndError {
             why: why.into(),
             stopped: None,
@@ -44,7 +44,7 @@ impl EndError {
     }
 
     /// Why it ended, and that jobctl stopped its process tree `how`.
-    pub fn stopped(why: impl Into<String>, how: impl Into<String>) -> EndError {
+    pub(crate) fn stopped(why: impl Into<String>, how: impl Into<String>) -> EndError {
         EndError {
             stopped: Some(how.into()),
             ..EndError::new(why)
@@ -105,14 +105,14 @@ impl RunEnd {
     }
 
     /// A failed end with this error.
-    pub fn failed(ended_at: i64, error: impl Into<String>) -> RunEnd {
+    pub(crate) fn failed(ended_at: i64, error: impl Into<String>) -> RunEnd {
         let mut e = RunEnd::new(RunStatus::Failed, ended_at);
         e.error = Some(EndError::new(error));
         e
     }
 
     /// Its error as one line, as it is recorded.
-    pub fn error_text(&self) -> Option<String> {
+    pub(crate) fn error_text(&self) -> Option<String> {
         self.error.as_ref().map(EndError::to_string)
     }
 }
@@ -154,7 +154,7 @@ impl RunEnd {
     /// The end of a run whose process ended so: `status` is the main process's own (exit
     /// code, signal), `timeout` and `grace` what stopping it used, `killed` whether
     /// SIGTERM was not enough and SIGKILL was sent.
-    pub fn of_process(
+    pub(crate) fn of_process(
         ending: &Ending,
         status: Option<(Option<i32>, Option<i32>)>,
         timeout: Duration,
@@ -227,7 +227,7 @@ impl RunEnd {
     /// The end of a run cancelled by a stop signal, saying who stopped it: `who` (a
     /// person's `jobctl cancel`) becomes why it ended, how its tree was stopped standing;
     /// without one, it was not `jobctl cancel` (a shutdown, a signal sent to it).
-    pub fn name_canceller(&mut self, who: Option<String>) {
+    pub(crate) fn name_canceller(&mut self, who: Option<String>) {
         let Some(who) = who else {
             if let Some(e) = self.error.as_mut().filter(|e| e.stopped.is_some()) {
                 e.why = format!(
@@ -245,7 +245,7 @@ impl RunEnd {
 
     /// The end of a run whose stop left processes behind (`left` says which): its error
     /// says so.
-    pub fn with_left(&mut self, left: String) {
+    pub(crate) fn with_left(&mut self, left: String) {
         self.error = Some(match self.error.take() {
             Some(e) => EndError {
                 left: Some(left),
@@ -299,35 +299,35 @@ impl serde::Serialize for EndError {
 /// What a run holds in the store when its end comes: its state, and the agent call it
 /// was charged for, with the reservation while the day's usage still counts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Held {
-    pub status: RunStatus,
-    pub agent: Option<String>,
-    pub model: Option<String>,
-    pub cost_milli: Option<i64>,
+pub(crate) struct Held {
+    pub(crate) status: RunStatus,
+    pub(crate) agent: Option<String>,
+    pub(crate) model: Option<String>,
+    pub(crate) cost_milli: Option<i64>,
     /// The budget day of the reservation it holds (none once its end is recorded).
-    pub reserve_day: Option<String>,
+    pub(crate) reserve_day: Option<String>,
     /// The usage counter's epoch the reservation was taken in.
-    pub reserve_epoch: i64,
+    pub(crate) reserve_epoch: i64,
     /// Its agent never started: neither its process group nor the agent's start was
     /// noted.
-    pub unstarted: bool,
+    pub(crate) unstarted: bool,
 }
 
 /// How an end is recorded, beside what the end itself says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Closing {
+pub(crate) struct Closing {
     /// A reservation to give back, in the transaction that closes the run (so exactly
     /// once, and only into the usage it was counted in).
-    pub refund: Option<Ticket>,
+    pub(crate) refund: Option<Ticket>,
     /// The agent, model and cost the record keeps.
-    pub agent: Option<String>,
-    pub model: Option<String>,
-    pub cost_milli: Option<i64>,
+    pub(crate) agent: Option<String>,
+    pub(crate) model: Option<String>,
+    pub(crate) cost_milli: Option<i64>,
 }
 
 impl RunEnd {
     /// How this end of a run that held `held` is recorded.
-    pub fn closing(&self, held: Held) -> Closing {
+    pub(crate) fn closing(&self, held: Held) -> Closing {
         if self.status != RunStatus::Lost {
             return Closing {
                 refund: None,
@@ -362,7 +362,7 @@ impl RunEnd {
     /// The worktree on disk once this end is recorded, for an end that carries a
     /// workspace (without one, what is recorded stays): the workspace's path if it was
     /// kept.
-    pub fn kept_worktree(&self) -> Option<&str> {
+    pub(crate) fn kept_worktree(&self) -> Option<&str> {
         self.workspace
             .as_ref()
             .filter(|w| w.kept)

@@ -9,18 +9,15 @@ use serde::Serialize;
 use crate::core::run::RunStatus;
 
 /// Process exit codes (cli.md, "Exit codes").
-pub mod code {
-    pub const OK: u8 = 0;
-    pub const FAILURE: u8 = 1;
-    pub const USAGE: u8 = 2;
-    pub const UNAVAILABLE: u8 = 69;
-    pub const STATE: u8 = 74;
-    pub const BUSY: u8 = 75;
-    pub const TIMEOUT: u8 = 124;
-    pub const CONFIG: u8 = 78;
-    pub const SIGHUP: u8 = 129;
-    pub const SIGINT: u8 = 130;
-    pub const SIGTERM: u8 = 143;
+pub(crate) mod code {
+    pub(crate) const OK: u8 = 0;
+    pub(crate) const FAILURE: u8 = 1;
+    pub(crate) const USAGE: u8 = 2;
+    pub(crate) const UNAVAILABLE: u8 = 69;
+    pub(crate) const STATE: u8 = 74;
+    pub(crate) const BUSY: u8 = 75;
+    pub(crate) const TIMEOUT: u8 = 124;
+    pub(crate) const CONFIG: u8 = 78;
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -71,7 +68,7 @@ pub enum Error {
 
 impl Error {
     /// The exit code of a command that ends with this error.
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => code::USAGE,
             Error::Config(_) => code::CONFIG,
@@ -86,7 +83,7 @@ impl Error {
     }
 
     /// The HTTP status of a request that ends with this error.
-    pub fn http_status(&self) -> u16 {
+    pub(crate) fn http_status(&self) -> u16 {
         match self {
             Error::Usage(_) => 400,
             Error::Config(_) => 422,
@@ -102,7 +99,7 @@ impl Error {
     }
 
     /// The config problems, for the `--json` error document.
-    pub fn config_issues(&self) -> &[ConfigIssue] {
+    pub(crate) fn config_issues(&self) -> &[ConfigIssue] {
         match self {
             Error::Config(c) => &c.issues,
             _ => &[],
@@ -110,7 +107,7 @@ impl Error {
     }
 
     /// An I/O or other failure, with what was being done.
-    pub fn internal(e: impl Into<anyhow::Error>) -> Error {
+    pub(crate) fn internal(e: impl Into<anyhow::Error>) -> Error {
         Error::Internal(e.into())
     }
 }
@@ -162,12 +159,12 @@ macro_rules! fail {
 
 /// One problem of a config file: where, which key, what was expected.
 #[derive(Debug, Clone, Serialize)]
-pub struct ConfigIssue {
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
-    pub key: String,
-    pub expected: String,
+pub(crate) struct ConfigIssue {
+    pub(crate) file: String,
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+    pub(crate) key: String,
+    pub(crate) expected: String,
 }
 
 impl fmt::Display for ConfigIssue {
@@ -187,7 +184,7 @@ impl fmt::Display for ConfigIssue {
 /// Every problem of one config file, in file order.
 #[derive(Debug, Clone)]
 pub struct ConfigErrors {
-    pub issues: Vec<ConfigIssue>,
+    pub(crate) issues: Vec<ConfigIssue>,
 }
 
 impl fmt::Display for ConfigErrors {
@@ -207,7 +204,11 @@ impl std::error::Error for ConfigErrors {}
 /// The exit code of a run that a command waited for (cli.md): the job's own code when it
 /// failed with 1..=125 (or 126/127: "not executable", "not found", which jobctl itself
 /// reports that way), 124 on timeout, 128+N when killed by signal N, else 1.
-pub fn exit_code_of_run(status: RunStatus, exit_code: Option<i64>, signal: Option<i64>) -> u8 {
+pub(crate) fn exit_code_of_run(
+    status: RunStatus,
+    exit_code: Option<i64>,
+    signal: Option<i64>,
+) -> u8 {
     match status {
         RunStatus::Succeeded => code::OK,
         RunStatus::TimedOut => code::TIMEOUT,

@@ -4,7 +4,10 @@
 /// The candidate closest to `given`, if one is close enough to be a likely typo: the same
 /// word in another case, one that `given` starts with or that starts with `given`
 /// (`monday` → `mon`), or one a few edits away (Damerau–Levenshtein via strsim).
-pub fn closest<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    given: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     if given.is_empty() || given.len() > 200 {
         return None;
     }
@@ -37,7 +40,7 @@ pub fn closest<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -
 }
 
 /// ` (did you mean 'x'?)`, or nothing.
-pub fn hint<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+pub(crate) fn hint<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
     closest(given, candidates)
         .map(|c| format!(" (did you mean '{c}'?)"))
         .unwrap_or_default()

@@ -14,19 +14,19 @@ use crate::core::workspace::{Change, HookResult, WorkspaceInfo};
 
 /// Declares a string-backed enum: its wire names, `as_str`, `parse`, `Display`, serde.
 macro_rules! wire_enum {
-    ($(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal,)+ }) => {
+    ($(#[$m:meta])* $vis:vis enum $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal,)+ }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($(#[$vm])* $v,)+ }
+        $vis enum $name { $($(#[$vm])* $v,)+ }
 
         impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$v,)+];
+            $vis const ALL: &'static [$name] = &[$($name::$v,)+];
 
-            pub const fn as_str(self) -> &'static str {
+            $vis const fn as_str(self) -> &'static str {
                 match self { $($name::$v => $s,)+ }
             }
 
-            pub fn parse(s: &str) -> Option<$name> {
+            $vis fn parse(s: &str) -> Option<$name> {
                 match s { $($s => Some($name::$v),)+ _ => None }
             }
         }
@@ -91,7 +91,7 @@ wire_enum! {
 
 impl RunStatus {
     /// The states a run is in before it ends (`queued`, `running`, `paused`, `retrying`).
-    pub const ACTIVE: &'static [RunStatus] = &[
+    pub(crate) const ACTIVE: &'static [RunStatus] = &[
         RunStatus::Queued,
         RunStatus::Running,
         RunStatus::Paused,
@@ -101,7 +101,7 @@ impl RunStatus {
     /// The states of a run a supervisor holds (with its lease): running, paused, or
     /// waiting to retry. These hold a slot of `max_running`, `concurrency` and the depth
     /// quotas.
-    pub const SUPERVISED: &'static [RunStatus] =
+    pub(crate) const SUPERVISED: &'static [RunStatus] =
         &[RunStatus::Running, RunStatus::Paused, RunStatus::Retrying];
 
     /// An ended run never changes state again.
@@ -110,12 +110,12 @@ impl RunStatus {
     }
 
     /// A run a supervisor holds (see [`RunStatus::SUPERVISED`]).
-    pub fn is_supervised(self) -> bool {
+    pub(crate) fn is_supervised(self) -> bool {
         RunStatus::SUPERVISED.contains(&self)
     }
 
     /// What `status` calls a failure, and `on_failure` hooks run for.
-    pub fn is_failure(self) -> bool {
+    pub(crate) fn is_failure(self) -> bool {
         matches!(
             self,
             RunStatus::Failed | RunStatus::TimedOut | RunStatus::Lost | RunStatus::Skipped
@@ -148,7 +148,7 @@ impl Trigger {
     /// The trigger of a stored run: the one recorded, or for a row from before triggers
     /// were recorded, what its other columns say (forced; an ask's own lease; else the
     /// schedule's).
-    pub fn of_row(
+    pub(crate) fn of_row(
         recorded: Option<Trigger>,
         forced: bool,
         job: &str,
@@ -182,7 +182,7 @@ wire_enum! {
 
 impl Outcome {
     /// The outcome of an agent attempt whose run ended with `status`.
-    pub fn of_run(status: RunStatus) -> Outcome {
+    pub(crate) fn of_run(status: RunStatus) -> Outcome {
         match status {
             RunStatus::Succeeded => Outcome::Succeeded,
             RunStatus::TimedOut => Outcome::TimedOut,
@@ -245,7 +245,7 @@ impl Attempt {
     }
 
     /// `agent: reason` (or the outcome when there is no reason), as messages list them.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "{}: {}",
             self.agent,
@@ -284,17 +284,17 @@ pub struct AgentUsage {
 /// finds them, and tells whether one still lives).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Survivor {
-    pub pid: i32,
+    pub(crate) pid: i32,
     /// The owner's name, else the uid as a number (`unknown` when even that can't be read).
-    pub user: String,
+    pub(crate) user: String,
     /// Start time in clock ticks since boot (Linux), to tell it from a later process that
     /// reuses the pid.
-    pub start: Option<u64>,
+    pub(crate) start: Option<u64>,
 }
 
 /// What a program submitting a run over the API attached to it: a JSON object, passed to
 /// the run's processes as `JOBCTL_RUN_METADATA`.
-pub type Metadata = serde_json::Map<String, serde_json::Value>;
+pub(crate) type Metadata = serde_json::Map<String, serde_json::Value>;
 
 /// A run as stored.
 #[derive(Debug, Clone)]
@@ -390,20 +390,20 @@ impl Default for RunRecord {
 }
 
 /// The job name every `jobctl ask` call's run is recorded under (no job may be named so).
-pub const ASK_JOB: &str = "ask";
+pub(crate) const ASK_JOB: &str = "ask";
 
 /// How the lease key of one `jobctl ask` call starts (`ask/PID-NANOS`).
-pub const ASK_LEASE_PREFIX: &str = "ask/";
+pub(crate) const ASK_LEASE_PREFIX: &str = "ask/";
 
 /// Whether a run under the lease `lock_name` holds a lease of its own (an ask's: each call
 /// its own, taken once), rather than one of its job's, which its job's runs take in turn.
-pub fn is_own_lease(lock_name: Option<&str>) -> bool {
+pub(crate) fn is_own_lease(lock_name: Option<&str>) -> bool {
     lock_name.is_some_and(|l| l.starts_with(ASK_LEASE_PREFIX))
 }
 
 impl RunRecord {
     /// The name of the lock that is held while this run runs.
-    pub fn lock_key(&self) -> &str {
+    pub(crate) fn lock_key(&self) -> &str {
         self.lock_name.as_deref().unwrap_or(&self.job)
     }
 
@@ -412,7 +412,7 @@ impl RunRecord {
     }
 
     /// The state its supervisor was asked to bring it to, if any.
-    pub fn wanted(&self) -> Option<RunStatus> {
+    pub(crate) fn wanted(&self) -> Option<RunStatus> {
         self.control.as_ref().map(|(s, _)| *s)
     }
 }
@@ -448,7 +448,7 @@ pub struct NewRun {
 impl NewRun {
     /// Its trigger: a run made `forced` without naming a trigger was forced (callers from
     /// before triggers were recorded say only `forced`).
-    pub fn effective_trigger(&self) -> Trigger {
+    pub(crate) fn effective_trigger(&self) -> Trigger {
         match self.trigger {
             Trigger::Scheduled if self.forced => Trigger::Forced,
             t => t,
@@ -458,7 +458,7 @@ impl NewRun {
 
 /// A signal by its name (`SIGKILL`), as every message and view says it; `signal N` for a
 /// number that names none.
-pub fn signal_name(sig: i64) -> String {
+pub(crate) fn signal_name(sig: i64) -> String {
     i32::try_from(sig)
         .ok()
         .and_then(|s| Signal::try_from(s).ok())

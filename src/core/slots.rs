@@ -29,7 +29,7 @@ impl Load {
     /// Counts `n` supervised runs of `job` at `depth`, of which `counted_top` count
     /// against `max_running` at depth 0 (where several hosts share the state: those of
     /// this host).
-    pub fn add(&mut self, job: String, depth: u32, n: u32, counted_top: u32) {
+    pub(crate) fn add(&mut self, job: String, depth: u32, n: u32, counted_top: u32) {
         if depth == 0 {
             self.top_level += counted_top;
         }
@@ -38,7 +38,7 @@ impl Load {
     }
 
     /// Whether one more run of `job` at `depth` fits under `limits`.
-    pub fn fits(&self, job: &str, depth: u32, limits: &Limits) -> bool {
+    pub(crate) fn fits(&self, job: &str, depth: u32, limits: &Limits) -> bool {
         let free = |taken: u32, limit: Option<u32>| limit.is_none_or(|l| taken < l);
         (depth != 0 || free(self.top_level, limits.max_running))
             && free(

@@ -34,17 +34,17 @@ fn first(s: &str, bad: impl Fn(char) -> bool) -> Option<String> {
 
 /// What is wrong with `s` as free text, if anything: a NUL, or a control character other
 /// than tab, line feed and carriage return.
-pub fn free_text_problem(s: &str) -> Option<String> {
+pub(crate) fn free_text_problem(s: &str) -> Option<String> {
     first(s, |c| c.is_control() && !is_layout(c))
 }
 
 /// What is wrong with `s` as a name, if anything: any control character.
-pub fn name_problem(s: &str) -> Option<String> {
+pub(crate) fn name_problem(s: &str) -> Option<String> {
     first(s, char::is_control)
 }
 
 /// Whether `k` is a portable environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
-pub fn is_env_name(k: &str) -> bool {
+pub(crate) fn is_env_name(k: &str) -> bool {
     let mut chars = k.chars();
     chars
         .next()

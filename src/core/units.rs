@@ -4,11 +4,11 @@ use std::time::Duration;
 
 /// The longest duration any key takes: 100 years. Longer is a mistake (and would not fit
 /// the arithmetic of times in milliseconds).
-pub const MAX_DURATION: Duration = Duration::from_secs(36_500 * 86_400);
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(36_500 * 86_400);
 
 /// Parses `"500ms"`, `"10s"`, `"5m"`, `"1h30m"`, `"2d"`, up to [`MAX_DURATION`]. A bare
 /// number is an error: the unit is never guessed.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if s.is_empty() {
         return Err("an empty duration".into());
@@ -59,7 +59,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Formats a duration the way people read it: `4m12s`, `1h`, `350ms`.
-pub fn format_duration(d: Duration) -> String {
+pub(crate) fn format_duration(d: Duration) -> String {
     let ms = d.as_millis() as u64;
     if ms < 1_000 {
         return format!("{ms}ms");
@@ -78,7 +78,7 @@ pub fn format_duration(d: Duration) -> String {
 }
 
 /// Parses `"512KiB"`, `"10MiB"`, `"1GiB"`, `"100B"` or a plain digit string.
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     if digits == 0 {
@@ -103,7 +103,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 /// Parses a wall-clock time `"HH:MM"` (a one-digit hour too: `"6:00"` is 06:00).
-pub fn parse_hhmm(s: &str) -> Result<(u8, u8), String> {
+pub(crate) fn parse_hhmm(s: &str) -> Result<(u8, u8), String> {
     let bad = || format!("expected a time of day \"HH:MM\" (00:00 to 23:59), found {s:?}");
     let (h, m) = s.split_once(':').ok_or_else(bad)?;
     let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
@@ -119,7 +119,7 @@ pub fn parse_hhmm(s: &str) -> Result<(u8, u8), String> {
 }
 
 /// Job and agent names become file names: `^[a-z0-9][a-z0-9_-]{0,63}$`.
-pub fn is_valid_name(s: &str) -> bool {
+pub(crate) fn is_valid_name(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 64
@@ -129,7 +129,7 @@ pub fn is_valid_name(s: &str) -> bool {
 }
 
 /// Scope names: `^[a-z][a-z0-9_-]*$`.
-pub fn is_valid_scope(s: &str) -> bool {
+pub(crate) fn is_valid_scope(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b[0].is_ascii_lowercase()
@@ -138,11 +138,11 @@ pub fn is_valid_scope(s: &str) -> bool {
 }
 
 /// Budget amounts are kept in integer thousandths so 0.1 + 0.1 + 0.1 fits 0.3 exactly.
-pub fn to_milli(units: f64) -> i64 {
+pub(crate) fn to_milli(units: f64) -> i64 {
     (units * 1000.0).round() as i64
 }
 
-pub fn format_milli(milli: i64) -> String {
+pub(crate) fn format_milli(milli: i64) -> String {
     if milli % 1000 == 0 {
         format!("{}", milli / 1000)
     } else {
@@ -152,12 +152,15 @@ pub fn format_milli(milli: i64) -> String {
 }
 
 /// Budget amounts (kept in thousandths) as the number people read: `1.5`, `100`.
-pub fn milli_number(m: i64) -> f64 {
+pub(crate) fn milli_number(m: i64) -> f64 {
     format_milli(m).parse::<f64>().unwrap_or(0.0)
 }
 
 /// Serializes an amount kept in thousandths as [`milli_number`] reads it.
-pub fn serialize_milli<S: serde::Serializer>(m: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize_milli<S: serde::Serializer>(
+    m: &Option<i64>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match m {
         Some(m) => s.serialize_some(&milli_number(*m)),
         None => s.serialize_none(),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// When a run's worktree directory outlives the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Keep {
+pub(crate) enum Keep {
     Never,
     /// Kept unless the run succeeded.
     Failed,
@@ -17,7 +17,7 @@ pub enum Keep {
 }
 
 impl Keep {
-    pub fn parse(s: &str) -> Option<Keep> {
+    pub(crate) fn parse(s: &str) -> Option<Keep> {
         Some(match s {
             "never" => Keep::Never,
             "failed" => Keep::Failed,
@@ -27,7 +27,7 @@ impl Keep {
     }
 
     /// Whether a run that ended `succeeded` (or not) keeps its worktree by this rule.
-    pub fn keeps(self, succeeded: bool) -> bool {
+    pub(crate) fn keeps(self, succeeded: bool) -> bool {
         match self {
             Keep::Never => false,
             Keep::Failed => !succeeded,
@@ -49,7 +49,7 @@ pub enum PushFailure {
 }
 
 impl PushFailure {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             PushFailure::AuthFailed => "auth_failed",
             PushFailure::Rejected => "rejected",
@@ -59,7 +59,7 @@ impl PushFailure {
 
     /// Reads git's answer to a push (its stderr). What names neither credentials nor a
     /// refusal is the remote not answering as a remote should: `network`.
-    pub fn classify(stderr: &str) -> PushFailure {
+    pub(crate) fn classify(stderr: &str) -> PushFailure {
         let s = stderr.to_ascii_lowercase();
         const REJECTED: &[&str] = &[
             "[rejected]",
@@ -151,7 +151,7 @@ pub enum ChangeStatus {
 impl ChangeStatus {
     /// From git's `--raw` status letter (`R100` → `R`); copies and type changes read as
     /// additions and modifications.
-    pub fn from_git(letter: &str) -> Option<ChangeStatus> {
+    pub(crate) fn from_git(letter: &str) -> Option<ChangeStatus> {
         Some(match letter.as_bytes().first()? {
             b'A' | b'C' => ChangeStatus::Added,
             b'M' | b'T' => ChangeStatus::Modified,
@@ -161,7 +161,7 @@ impl ChangeStatus {
         })
     }
 
-    pub fn letter(self) -> &'static str {
+    pub(crate) fn letter(self) -> &'static str {
         match self {
             ChangeStatus::Added => "A",
             ChangeStatus::Modified => "M",
@@ -195,14 +195,14 @@ pub enum HookName {
 }
 
 impl HookName {
-    pub const ALL: [HookName; 4] = [
+    pub(crate) const ALL: [HookName; 4] = [
         HookName::PreRun,
         HookName::PostRun,
         HookName::OnSuccess,
         HookName::OnFailure,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             HookName::PreRun => "pre_run",
             HookName::PostRun => "post_run",
@@ -239,7 +239,7 @@ pub struct HookResult {
 /// parameter (`?access_token=T`, `&private_token=T`). A URL runs from its `scheme://` to
 /// whitespace or a quote, as git's messages quote one. Scanned by hand: these are URLs
 /// inside free text, not URLs to parse.
-pub fn redact_url_credentials(text: &str) -> String {
+pub(crate) fn redact_url_credentials(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find("://") {
@@ -305,10 +305,10 @@ fn redact_query(s: &str, out: &mut String) {
 }
 
 /// The placeholders a branch name or commit message template may use.
-pub const PLACEHOLDERS: [&str; 3] = ["{job}", "{run_id}", "{date}"];
+pub(crate) const PLACEHOLDERS: [&str; 3] = ["{job}", "{run_id}", "{date}"];
 
 /// Checks that every `{...}` in `template` is one of [`PLACEHOLDERS`].
-pub fn check_template(template: &str) -> Result<(), String> {
+pub(crate) fn check_template(template: &str) -> Result<(), String> {
     let mut rest = template;
     while let Some(i) = rest.find('{') {
         let after = &rest[i..];
@@ -327,7 +327,7 @@ pub fn check_template(template: &str) -> Result<(), String> {
 }
 
 /// A template with its placeholders filled: `date` is `YYYYMMDD`.
-pub fn render_template(template: &str, job: &str, run_id: i64, date: &str) -> String {
+pub(crate) fn render_template(template: &str, job: &str, run_id: i64, date: &str) -> String {
     template
         .replace("{job}", job)
         .replace("{run_id}", &run_id.to_string())

@@ -19,34 +19,34 @@ use serde::{Deserialize, Serialize};
 /// follows changes to `TZ`, `/etc/localtime` and the zone files.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
-pub struct Zone {
+pub(crate) struct Zone {
     name: String,
     tz: TimeZone,
 }
 
 impl Zone {
-    pub fn named(name: &str) -> Result<Zone, String> {
+    pub(crate) fn named(name: &str) -> Result<Zone, String> {
         Ok(Zone {
             name: name.to_string(),
             tz: by_name(name)?,
         })
     }
 
-    pub fn local() -> Zone {
+    pub(crate) fn local() -> Zone {
         Zone {
             name: "local".into(),
             tz: system(),
         }
     }
 
-    pub fn utc() -> Zone {
+    pub(crate) fn utc() -> Zone {
         Zone {
             name: "UTC".into(),
             tz: TimeZone::UTC,
         }
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 }
@@ -82,7 +82,7 @@ const ZONEINFO_DIRS: [&str; 4] = [
 
 /// Resolves `"local"` or an IANA zone name; each name once per process (jobs of one zone
 /// share it).
-pub fn by_name(name: &str) -> Result<TimeZone, String> {
+pub(crate) fn by_name(name: &str) -> Result<TimeZone, String> {
     thread_local! {
         static RESOLVED: RefCell<HashMap<String, TimeZone>> = Default::default();
     }
@@ -105,7 +105,7 @@ pub fn by_name(name: &str) -> Result<TimeZone, String> {
 
 /// ` (did you mean "Europe/Amsterdam"?)` for a zone name that is not one, from the names
 /// the system's zone database knows; nothing when none is close. Only asked on an error.
-pub fn suggest(name: &str) -> String {
+pub(crate) fn suggest(name: &str) -> String {
     let known: Vec<String> = jiff::tz::db()
         .available()
         .map(|n| n.as_str().to_string())
@@ -121,7 +121,7 @@ pub fn suggest(name: &str) -> String {
 /// The system's zone, as jiff's `TimeZone::system` finds it: `TZ` when set, else
 /// `/etc/localtime` (named after its symlink target when that is in a zoneinfo tree).
 /// Looked up once per process.
-pub fn system() -> TimeZone {
+pub(crate) fn system() -> TimeZone {
     static SYSTEM: OnceLock<TimeZone> = OnceLock::new();
     SYSTEM.get_or_init(find_system).clone()
 }

@@ -35,7 +35,7 @@ fn owed(e: &Engine<'_>, run: &RunRecord) -> bool {
 
 /// Hands what is left of the lost run `run` to a detached `jobctl after-lost`. Should it
 /// not start, the work is done here after all: late is better than never.
-pub fn hand_off(e: &mut Engine<'_>, run: &RunRecord) {
+pub(crate) fn hand_off(e: &mut Engine<'_>, run: &RunRecord) {
     if !owed(e, run) {
         return;
     }
@@ -56,7 +56,7 @@ pub fn hand_off(e: &mut Engine<'_>, run: &RunRecord) {
 
 /// Finishes the lost run `id` (`jobctl after-lost`): sizes its kept worktree, runs its
 /// hooks (their output appended to its log) and records them with the run.
-pub fn finish(e: &mut Engine<'_>, id: i64) -> Result<()> {
+pub(crate) fn finish(e: &mut Engine<'_>, id: i64) -> Result<()> {
     let Some(run) = e.store.get_run(id)? else {
         return Ok(());
     };

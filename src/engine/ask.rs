@@ -22,46 +22,46 @@ use crate::store::Claim;
 
 /// An ask as the command line or a program gives it (the prompt apart: it may still have
 /// to be read).
-pub struct AskRequest<'a> {
-    pub scope: &'a str,
-    pub agent: Option<&'a str>,
-    pub thinking: &'a str,
-    pub timeout: &'a str,
+pub(crate) struct AskRequest<'a> {
+    pub(crate) scope: &'a str,
+    pub(crate) agent: Option<&'a str>,
+    pub(crate) thinking: &'a str,
+    pub(crate) timeout: &'a str,
 }
 
 /// The answer, as `ask --json` prints it.
 #[derive(Debug, Serialize)]
-pub struct AskView {
-    pub agent: Option<String>,
-    pub model: Option<String>,
-    pub scope: Option<String>,
-    pub cost: Option<f64>,
-    pub result: String,
-    pub usage: UsageView,
+pub(crate) struct AskView {
+    pub(crate) agent: Option<String>,
+    pub(crate) model: Option<String>,
+    pub(crate) scope: Option<String>,
+    pub(crate) cost: Option<f64>,
+    pub(crate) result: String,
+    pub(crate) usage: UsageView,
 }
 
 #[derive(Debug, Serialize)]
-pub struct UsageView {
-    pub input_tokens: Option<i64>,
-    pub output_tokens: Option<i64>,
-    pub cost_usd: Option<f64>,
-    pub num_turns: Option<i64>,
+pub(crate) struct UsageView {
+    pub(crate) input_tokens: Option<i64>,
+    pub(crate) output_tokens: Option<i64>,
+    pub(crate) cost_usd: Option<f64>,
+    pub(crate) num_turns: Option<i64>,
 }
 
-pub enum AskOutcome {
+pub(crate) enum AskOutcome {
     Answered(AskView),
     /// jobctl was told to stop and stopped the call (exit 128 + N).
     Interrupted(Signal),
 }
 
 /// A request whose scope, agent, thinking level and timeout are valid.
-pub struct Checked {
+pub(crate) struct Checked {
     thinking: Thinking,
     timeout: Duration,
 }
 
 /// Checks a request against the config, before anything is read or opened.
-pub fn check(cfg: &Config, r: &AskRequest<'_>) -> Result<Checked> {
+pub(crate) fn check(cfg: &Config, r: &AskRequest<'_>) -> Result<Checked> {
     if !cfg.budget.scopes.iter().any(|s| s == r.scope) {
         fail!(Usage, "{}", cfg.no_such_scope(r.scope));
     }
@@ -83,7 +83,7 @@ pub fn check(cfg: &Config, r: &AskRequest<'_>) -> Result<Checked> {
 
 /// Checks a prompt: not empty, no control character but tab, newline and carriage return
 /// (`core::text`), and small enough for one argument.
-pub fn check_prompt(prompt: &str) -> Result<()> {
+pub(crate) fn check_prompt(prompt: &str) -> Result<()> {
     if prompt.trim().is_empty() {
         fail!(Usage, "the prompt is empty");
     }
@@ -104,7 +104,12 @@ pub fn check_prompt(prompt: &str) -> Result<()> {
 }
 
 /// Makes the call, as a run of its own.
-pub fn ask(e: &mut Engine<'_>, r: &AskRequest<'_>, c: Checked, prompt: &str) -> Result<AskOutcome> {
+pub(crate) fn ask(
+    e: &mut Engine<'_>,
+    r: &AskRequest<'_>,
+    c: Checked,
+    prompt: &str,
+) -> Result<AskOutcome> {
     check_prompt(prompt)?;
     let key = crate::coord::ask_lock_name();
     let Some(lease) = e.coord.try_lease(&key)? else {

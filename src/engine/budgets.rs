@@ -12,16 +12,16 @@ use crate::fail;
 
 /// One agent × scope, as `configure agent --json` prints it.
 #[derive(Debug, Serialize)]
-pub struct ScopeView {
-    pub agent: String,
-    pub scope: String,
-    pub enabled: bool,
-    pub reason: Option<String>,
+pub(crate) struct ScopeView {
+    pub(crate) agent: String,
+    pub(crate) scope: String,
+    pub(crate) enabled: bool,
+    pub(crate) reason: Option<String>,
 }
 
 /// Enables (`disable = None`) or disables (with the reason's words) one scope of an
 /// agent, or all of them. Returns the resulting states.
-pub fn configure_agent(
+pub(crate) fn configure_agent(
     e: &mut Engine<'_>,
     name: &str,
     scope: Option<&str>,
@@ -57,29 +57,29 @@ pub fn configure_agent(
 
 /// `reset budgets --json`.
 #[derive(Debug, Serialize)]
-pub struct ResetView {
-    pub reset: Vec<UsageReset>,
-    pub enabled: Vec<ScopeRef>,
+pub(crate) struct ResetView {
+    pub(crate) reset: Vec<UsageReset>,
+    pub(crate) enabled: Vec<ScopeRef>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct UsageReset {
-    pub agent: String,
+pub(crate) struct UsageReset {
+    pub(crate) agent: String,
     /// The usage before, in budget units.
-    pub used_before: f64,
+    pub(crate) used_before: f64,
     #[serde(skip)]
-    pub used_before_milli: i64,
+    pub(crate) used_before_milli: i64,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ScopeRef {
-    pub agent: String,
-    pub scope: String,
+pub(crate) struct ScopeRef {
+    pub(crate) agent: String,
+    pub(crate) scope: String,
 }
 
 /// Today's usage to zero and the scopes a new day clears enabled again, for one agent or
 /// all: what the start of every budget day does by itself.
-pub fn reset(e: &mut Engine<'_>, agent: Option<&str>) -> Result<ResetView> {
+pub(crate) fn reset(e: &mut Engine<'_>, agent: Option<&str>) -> Result<ResetView> {
     let cfg = e.cfg;
     if let Some(a) = agent
         && !cfg.agents.contains_key(a)

@@ -18,7 +18,7 @@ use crate::store::Store;
 
 /// Which run to cancel.
 #[derive(Debug, Clone, Copy)]
-pub enum Target<'a> {
+pub(crate) enum Target<'a> {
     Run(i64),
     /// The running run of a job (else its latest, to say how it ended).
     Job(&'a str),
@@ -38,7 +38,7 @@ fn not_running(r: &RunRecord, lost_now: bool) -> Error {
 
 /// Cancels the run and everything below it; returns the run's record once every one of
 /// them is recorded ended.
-pub fn cancel(e: &mut Engine<'_>, target: Target<'_>, by: &Actor) -> Result<RunRecord> {
+pub(crate) fn cancel(e: &mut Engine<'_>, target: Target<'_>, by: &Actor) -> Result<RunRecord> {
     let lost = e.recover()?;
     if let Target::Job(j) = target
         && j != ASK_JOB
@@ -200,7 +200,12 @@ fn user_name() -> String {
 /// Records who asks for `run` to be cancelled, and why, before its supervisor is asked:
 /// the supervisor finds it when it records the end (`{by: {user, pid, host}, actor,
 /// reason}`; `host` where several hosts share the state).
-pub fn record_request(e: &mut Engine<'_>, run: &RunRecord, by: &Actor, reason: &str) -> Result<()> {
+pub(crate) fn record_request(
+    e: &mut Engine<'_>,
+    run: &RunRecord,
+    by: &Actor,
+    reason: &str,
+) -> Result<()> {
     let mut who = serde_json::json!({"user": user_name(), "pid": std::process::id()});
     if let Some(h) = &e.host {
         who["host"] = h.clone().into();
@@ -221,7 +226,7 @@ pub fn record_request(e: &mut Engine<'_>, run: &RunRecord, by: &Actor, reason: &
 /// Why `run_id` was cancelled, when a cancel was asked for: `cancelled by jobctl cancel
 /// (user alice, pid 4242)` (`... pid 4242 on host b` where several hosts share the
 /// state), `cancelled: its parent run 12 ended failed`, ...
-pub fn canceller(store: &dyn Store, run_id: i64) -> Option<String> {
+pub(crate) fn canceller(store: &dyn Store, run_id: i64) -> Option<String> {
     let events = store.run_events(run_id).ok()?;
     let ev = events
         .iter()
@@ -248,7 +253,7 @@ pub fn canceller(store: &dyn Store, run_id: i64) -> Option<String> {
 /// A run ended `cancelled` by a stop signal says who stopped it: `cancelled by jobctl
 /// cancel (user alice, pid 4242); stopped the process tree with SIGTERM`, or, for a signal
 /// from anyone else (a shutdown, a `kill`), that it was not `jobctl cancel`.
-pub fn name_the_canceller(store: &dyn Store, run_id: i64, end: &mut RunEnd) {
+pub(crate) fn name_the_canceller(store: &dyn Store, run_id: i64, end: &mut RunEnd) {
     if end.status != RunStatus::Cancelled {
         return;
     }

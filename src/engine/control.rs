@@ -28,23 +28,27 @@ const WAIT: Duration = Duration::from_secs(15);
 
 /// What a pause or resume did to one run.
 #[derive(Debug, Serialize)]
-pub struct Controlled {
+pub(crate) struct Controlled {
     #[serde(flatten)]
-    pub run: RunView,
+    pub(crate) run: RunView,
     /// `false`: the run was in that state already.
-    pub changed: bool,
+    pub(crate) changed: bool,
     #[serde(skip)]
-    pub record: RunRecord,
+    pub(crate) record: RunRecord,
 }
 
 /// Pauses the run (every running run of a job): its processes are stopped, its timeout
 /// clock stands still, it keeps its lease and its slot.
-pub fn pause(e: &mut Engine<'_>, target: Target<'_>, by: &Actor) -> Result<Vec<Controlled>> {
+pub(crate) fn pause(e: &mut Engine<'_>, target: Target<'_>, by: &Actor) -> Result<Vec<Controlled>> {
     set_paused(e, target, true, by)
 }
 
 /// Resumes the paused run (every paused run of a job).
-pub fn resume(e: &mut Engine<'_>, target: Target<'_>, by: &Actor) -> Result<Vec<Controlled>> {
+pub(crate) fn resume(
+    e: &mut Engine<'_>,
+    target: Target<'_>,
+    by: &Actor,
+) -> Result<Vec<Controlled>> {
     set_paused(e, target, false, by)
 }
 
@@ -178,7 +182,7 @@ fn done(r: RunRecord, changed: bool) -> Controlled {
 /// handle of its own, the supervisor's being busy with the run: one the store shares
 /// (PostgreSQL: the same connection and fence), else one opened on the state directory at
 /// the first signal.
-pub struct PauseRecorder {
+pub(crate) struct PauseRecorder {
     dir: PathBuf,
     run_id: i64,
     max_pause: Duration,
@@ -186,7 +190,7 @@ pub struct PauseRecorder {
 }
 
 impl PauseRecorder {
-    pub fn new(store: &dyn Store, run_id: i64, max_pause: Duration) -> PauseRecorder {
+    pub(crate) fn new(store: &dyn Store, run_id: i64, max_pause: Duration) -> PauseRecorder {
         PauseRecorder {
             dir: store.dir().to_path_buf(),
             run_id,

@@ -12,7 +12,11 @@ use crate::store::{Enqueued, Store};
 
 /// The jobs `job` needs that have no succeeded run newer than `job`'s last run, given
 /// `last`, its latest run.
-pub fn missing(store: &dyn Store, job: &Job, last: Option<&RunRecord>) -> Result<Vec<String>> {
+pub(crate) fn missing(
+    store: &dyn Store,
+    job: &Job,
+    last: Option<&RunRecord>,
+) -> Result<Vec<String>> {
     if job.control().needs.is_empty() {
         return Ok(Vec::new());
     }
@@ -33,7 +37,7 @@ pub fn missing(store: &dyn Store, job: &Job, last: Option<&RunRecord>) -> Result
 
 /// After a run of `done` succeeded: queues every enabled, unpaused job that needs it and
 /// now has all it needs. Returns the runs queued.
-pub fn release(e: &mut Engine<'_>, done: &str, by: &Actor) -> Result<Vec<RunRecord>> {
+pub(crate) fn release(e: &mut Engine<'_>, done: &str, by: &Actor) -> Result<Vec<RunRecord>> {
     let dependents: Vec<&Job> = e
         .cfg
         .jobs
@@ -45,7 +49,7 @@ pub fn release(e: &mut Engine<'_>, done: &str, by: &Actor) -> Result<Vec<RunReco
 }
 
 /// The tick's look at every job with `needs`.
-pub fn check_all(e: &mut Engine<'_>, by: &Actor) -> Result<Vec<RunRecord>> {
+pub(crate) fn check_all(e: &mut Engine<'_>, by: &Actor) -> Result<Vec<RunRecord>> {
     let jobs: Vec<&Job> = e
         .cfg
         .jobs

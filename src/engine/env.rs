@@ -10,7 +10,7 @@ use crate::core::run::RunRecord;
 use crate::exec::env::set;
 
 /// jobctl's environment less `env_remove` and its own `JOBCTL_*` knobs, plus `runner.env`.
-pub fn base_env_plain(cfg: &Config) -> Vec<(String, String)> {
+pub(crate) fn base_env_plain(cfg: &Config) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| !cfg.runner.env_remove.iter().any(|r| r == k))
         // jobctl's own knobs describe this jobctl, not the job's world.
@@ -23,7 +23,7 @@ pub fn base_env_plain(cfg: &Config) -> Vec<(String, String)> {
 }
 
 /// The environment before the `JOBCTL_*` variables: what credentials are checked against.
-pub fn base_env(cfg: &Config, job: &Job) -> Vec<(String, String)> {
+pub(crate) fn base_env(cfg: &Config, job: &Job) -> Vec<(String, String)> {
     let mut env = base_env_plain(cfg);
     for (k, v) in &job.env {
         set(&mut env, k, v);
@@ -32,7 +32,7 @@ pub fn base_env(cfg: &Config, job: &Job) -> Vec<(String, String)> {
 }
 
 /// The full environment of a run's process; `role` is set for agent jobs.
-pub fn job_env(
+pub(crate) fn job_env(
     cfg: &Config,
     job: &Job,
     run: &RunRecord,
@@ -85,7 +85,7 @@ pub fn job_env(
 /// `JOBCTL_CONFIG` (the config this supervisor loaded), and `JOBCTL_HOME` and
 /// `JOBCTL_DATABASE_URL` (as the supervisor has them, if set): a `jobctl` started inside
 /// the run (`submit`, `ask`) reaches the same config and state as its supervisor.
-pub fn reach_this_jobctl(cfg: &Config, env: &mut Vec<(String, String)>) {
+pub(crate) fn reach_this_jobctl(cfg: &Config, env: &mut Vec<(String, String)>) {
     set(env, "JOBCTL_CONFIG", &cfg.path.display().to_string());
     for var in ["JOBCTL_HOME", crate::config::state::URL_VAR] {
         if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
@@ -96,7 +96,7 @@ pub fn reach_this_jobctl(cfg: &Config, env: &mut Vec<(String, String)>) {
 
 /// The environment entries that mark a run's processes: `JOBCTL_RUN_ID` and
 /// `JOBCTL_STATE_DIR` (a run id is unique only within one state directory).
-pub fn run_marks(state_dir: &Path, run_id: i64) -> Vec<String> {
+pub(crate) fn run_marks(state_dir: &Path, run_id: i64) -> Vec<String> {
     vec![
         format!("JOBCTL_RUN_ID={run_id}"),
         format!("JOBCTL_STATE_DIR={}", state_dir.display()),

@@ -14,23 +14,23 @@ use crate::store::Event;
 
 /// One event, as `events --json` prints it.
 #[derive(Debug, Clone, Serialize)]
-pub struct EventView {
-    pub id: i64,
-    pub at: String,
-    pub kind: EventKind,
-    pub job: Option<String>,
-    pub run_id: Option<i64>,
+pub(crate) struct EventView {
+    pub(crate) id: i64,
+    pub(crate) at: String,
+    pub(crate) kind: EventKind,
+    pub(crate) job: Option<String>,
+    pub(crate) run_id: Option<i64>,
     /// For a run's change of state: from what (`null` for a new run), to what, why, and
     /// who made it (`tick`, `supervisor`, `cli`, `api`, `recovery`; `subject`: the API
     /// token's).
-    pub from: Option<RunStatus>,
-    pub to: Option<RunStatus>,
-    pub reason: Option<String>,
-    pub by: Option<&'static str>,
-    pub subject: Option<String>,
-    pub detail: serde_json::Value,
+    pub(crate) from: Option<RunStatus>,
+    pub(crate) to: Option<RunStatus>,
+    pub(crate) reason: Option<String>,
+    pub(crate) by: Option<&'static str>,
+    pub(crate) subject: Option<String>,
+    pub(crate) detail: serde_json::Value,
     #[serde(skip)]
-    pub at_ms: i64,
+    pub(crate) at_ms: i64,
 }
 
 impl From<&Event> for EventView {
@@ -54,7 +54,7 @@ impl From<&Event> for EventView {
 }
 
 /// The latest `n` events (of run `run`), oldest first.
-pub fn latest(e: &mut Engine<'_>, run: Option<i64>, n: usize) -> Result<Vec<EventView>> {
+pub(crate) fn latest(e: &mut Engine<'_>, run: Option<i64>, n: usize) -> Result<Vec<EventView>> {
     e.recover()?;
     if let Some(id) = run
         && e.store.get_run(id)?.is_none()
@@ -89,7 +89,7 @@ pub fn latest(e: &mut Engine<'_>, run: Option<i64>, n: usize) -> Result<Vec<Even
 /// Follows the log after event `after` (of run `run`): `on_event` gets each new event
 /// in order; returns when `on_event` says stop, or (for one run) once the run has ended
 /// and its last events are out.
-pub fn follow(
+pub(crate) fn follow(
     e: &mut Engine<'_>,
     run: Option<i64>,
     mut after: i64,

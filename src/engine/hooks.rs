@@ -40,7 +40,7 @@ use crate::store::Store;
 
 /// Which hooks follow a run that ended `status`: `post_run`, then `on_success` or
 /// `on_failure` (failed, timed_out, lost, skipped).
-pub fn after(status: RunStatus) -> Vec<HookName> {
+pub(crate) fn after(status: RunStatus) -> Vec<HookName> {
     let mut v = vec![HookName::PostRun];
     if status == RunStatus::Succeeded {
         v.push(HookName::OnSuccess);
@@ -51,10 +51,10 @@ pub fn after(status: RunStatus) -> Vec<HookName> {
 }
 
 /// Where and with what a hook of one run runs.
-pub struct HookSite<'a> {
-    pub workdir: &'a Path,
+pub(crate) struct HookSite<'a> {
+    pub(crate) workdir: &'a Path,
     /// Variables besides the job's (the workspace's).
-    pub extra_env: &'a [(&'static str, String)],
+    pub(crate) extra_env: &'a [(&'static str, String)],
 }
 
 fn environment(
@@ -132,7 +132,7 @@ fn failure(name: HookName, ending: &Ending, timeout: Duration) -> Option<String>
 
 /// Why a hook's end ends the run besides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HookStop {
+pub(crate) enum HookStop {
     /// jobctl itself was told to stop (this signal) meanwhile.
     Interrupted(Signal),
     /// The run's own timeout passed while `pre_run` ran (its time is the run's).
@@ -143,7 +143,7 @@ pub enum HookStop {
 /// `exit_code` are the run's as far as known. Returns its result and whether the run
 /// must stop for it besides.
 #[allow(clippy::too_many_arguments)]
-pub async fn run(
+pub(crate) async fn run(
     cfg: &Config,
     store: &mut dyn Store,
     cx: &mut RunContext,
@@ -227,7 +227,7 @@ fn record_failure(store: &mut dyn Store, job: &str, run_id: i64, r: &HookResult)
 /// Runs `on_failure` (and `post_run`) of a run closed `lost` by a command other than its
 /// supervisor (in `jobctl after-lost`), blocking until they end; their output is appended
 /// to the run's log.
-pub fn run_after_close(
+pub(crate) fn run_after_close(
     cfg: &Config,
     store: &mut dyn Store,
     run: &RunRecord,

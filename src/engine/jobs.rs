@@ -10,14 +10,14 @@ use crate::core::error::Result;
 
 /// `configure job --pause/--resume --json`.
 #[derive(Debug, Serialize)]
-pub struct PauseView {
-    pub job: String,
-    pub paused: bool,
+pub(crate) struct PauseView {
+    pub(crate) job: String,
+    pub(crate) paused: bool,
 }
 
 /// Pauses (`true`) or resumes a job's schedule. Resuming moves the schedule past the
 /// slots that passed while paused: they are not caught up.
-pub fn set_paused(e: &mut Engine<'_>, name: &str, pause: bool) -> Result<PauseView> {
+pub(crate) fn set_paused(e: &mut Engine<'_>, name: &str, pause: bool) -> Result<PauseView> {
     let job = e.cfg.job(name)?;
     let now = clock::now()?;
     let resume_slot = if pause {
@@ -34,13 +34,13 @@ pub fn set_paused(e: &mut Engine<'_>, name: &str, pause: bool) -> Result<PauseVi
 
 /// `reset job --json`.
 #[derive(Debug, Serialize)]
-pub struct ResetView {
-    pub job: String,
-    pub reset: bool,
+pub(crate) struct ResetView {
+    pub(crate) job: String,
+    pub(crate) reset: bool,
 }
 
 /// Forgets when the job last ran: it is scheduled as if new (history and a pause stay).
-pub fn reset(e: &mut Engine<'_>, name: &str) -> Result<ResetView> {
+pub(crate) fn reset(e: &mut Engine<'_>, name: &str) -> Result<ResetView> {
     e.cfg.job(name)?;
     e.store.reset_job(name, to_ms(clock::now()?))?;
     Ok(ResetView {

@@ -28,12 +28,16 @@ const RUN_VARS: &[&str] = &[
 
 /// The environment variable that gives a supervisor its PostgreSQL state's URL (never a
 /// command-line argument: others can read those). A job never sees it (`JOBCTL_*`).
+// `pub` only because `engine::tick` re-exports it with a `pub use`.
+#[allow(unreachable_pub)]
 pub const SUPERVISOR_URL_VAR: &str = "JOBCTL_SUPERVISOR_STATE_URL";
 
 /// A run started under a detached supervisor.
+// `pub` only because `engine::tick` re-exports it with a `pub use`.
+#[allow(unreachable_pub)]
 pub struct Started {
-    pub run: RunRecord,
-    pub supervisor: Child,
+    pub(crate) run: RunRecord,
+    pub(crate) supervisor: Child,
 }
 
 fn supervisor_log(state_dir: &std::path::Path) -> Stdio {
@@ -55,7 +59,7 @@ fn supervisor_log(state_dir: &std::path::Path) -> Stdio {
 /// lease in the database goes as its epoch: it stays this host's until it expires, and
 /// the child takes it over at that epoch (named its holder as soon as it exists).
 /// `host` is this host's name where several hosts share the state.
-pub fn spawn_supervisor(
+pub(crate) fn spawn_supervisor(
     cfg: &Config,
     state_dir: &std::path::Path,
     run: &RunRecord,
@@ -145,7 +149,11 @@ fn jobctl(cfg: &Config, state_dir: &std::path::Path) -> Result<Command> {
 /// `lost` (`engine::after_lost`) whether or not the command that started it is still there
 /// (a read that answered, a server stopped, a terminal closed). Reaped in the background
 /// by a thread of this process while it lives (a server lives long), else by init.
-pub fn spawn_after_lost(cfg: &Config, state_dir: &std::path::Path, run_id: i64) -> Result<u32> {
+pub(crate) fn spawn_after_lost(
+    cfg: &Config,
+    state_dir: &std::path::Path,
+    run_id: i64,
+) -> Result<u32> {
     let mut cmd = jobctl(cfg, state_dir)?;
     cmd.arg("after-lost")
         .arg(run_id.to_string())

@@ -30,7 +30,7 @@ const BUSY_POLL: Duration = Duration::from_millis(10);
 
 /// Where reading starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Start {
+pub(crate) enum Start {
     /// The start of the log: a trimmed log file's header line first (from the store, what
     /// was dropped is told to [`LogSink::dropped`]).
     Beginning,
@@ -44,21 +44,21 @@ pub enum Start {
 
 /// How a log is read.
 #[derive(Debug, Clone, Copy)]
-pub struct Reading {
-    pub start: Start,
+pub(crate) struct Reading {
+    pub(crate) start: Start,
     /// Until the run ends; else up to what is there when reading starts.
-    pub follow: bool,
+    pub(crate) follow: bool,
     /// The most read (and handed on) at a time.
-    pub piece: usize,
+    pub(crate) piece: usize,
     /// How often a follower looks for more output, and for the end of the run.
-    pub poll: Duration,
+    pub(crate) poll: Duration,
     /// A look at the run that fails counts as its end (an answer that streams the log
     /// just ends), instead of failing the read (a command says why it stopped).
-    pub ended_on_error: bool,
+    pub(crate) ended_on_error: bool,
 }
 
 /// Where the pieces of a log go.
-pub trait LogSink {
+pub(crate) trait LogSink {
     /// A piece of output; `at` is the output position it starts at (`None`: the header
     /// line of a trimmed log file). `false`: the reader is gone, reading stops.
     fn output(&mut self, data: &[u8], at: Option<u64>) -> bool;
@@ -89,7 +89,7 @@ enum Source {
 }
 
 /// A run's log, opened for reading from where [`Reading::start`] says.
-pub struct LogFollower<'a, 'c> {
+pub(crate) struct LogFollower<'a, 'c> {
     watch: Watch<'a, 'c>,
     source: Source,
     /// Without `follow`: where the log ended when reading started.
@@ -101,7 +101,7 @@ pub struct LogFollower<'a, 'c> {
 impl<'a, 'c> LogFollower<'a, 'c> {
     /// Opens `run`'s log and finds where to start. Fails when the log file is missing
     /// and is not to be followed (it will not appear).
-    pub fn open(
+    pub(crate) fn open(
         e: &'a mut Engine<'c>,
         run: &RunRecord,
         how: Reading,
@@ -184,7 +184,7 @@ impl<'a, 'c> LogFollower<'a, 'c> {
     /// Hands the log to `sink` piece by piece: up to where it ended when reading started,
     /// or, followed, until the run has ended (and then to the very end), the sink is
     /// gone, or it says to stop.
-    pub fn run(mut self, sink: &mut dyn LogSink) -> Result<()> {
+    pub(crate) fn run(mut self, sink: &mut dyn LogSink) -> Result<()> {
         loop {
             if !self.read(sink)? {
                 return Ok(()); // the reader is gone

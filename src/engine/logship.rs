@@ -19,14 +19,14 @@ const EVERY: Duration = Duration::from_millis(500);
 /// The most copied in one piece.
 const PIECE: usize = 256 << 10;
 
-pub struct LogShip {
+pub(crate) struct LogShip {
     done: mpsc::Sender<()>,
     thread: JoinHandle<()>,
 }
 
 /// Starts copying run `run_id`'s log at `path` into `store`'s log keeping, if it keeps
 /// logs; `None` when it doesn't (SQLite: the file is the log).
-pub fn start(store: &dyn Store, run_id: i64, path: PathBuf, cap: u64) -> Option<LogShip> {
+pub(crate) fn start(store: &dyn Store, run_id: i64, path: PathBuf, cap: u64) -> Option<LogShip> {
     if !store.keeps_logs() {
         return None;
     }
@@ -66,7 +66,7 @@ pub fn start(store: &dyn Store, run_id: i64, path: PathBuf, cap: u64) -> Option<
 
 impl LogShip {
     /// Copies what is left (the output is complete) and waits for it.
-    pub fn finish(self) {
+    pub(crate) fn finish(self) {
         let _ = self.done.send(());
         let _ = self.thread.join();
     }
@@ -74,7 +74,8 @@ impl LogShip {
 
 /// Copies the whole log of an ended run at `path` into `store` (`state migrate`); `false`
 /// when there is no log file.
-pub fn copy_ended(
+#[cfg(feature = "postgres")]
+pub(crate) fn copy_ended(
     store: &mut (dyn LogStore + Send),
     run_id: i64,
     path: &std::path::Path,

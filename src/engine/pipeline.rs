@@ -42,7 +42,7 @@ use crate::exec::signal::{Event, Handler, Listen, Requests, Stop};
 use crate::store::Store;
 
 /// What a run does.
-pub enum Work<'a> {
+pub(crate) enum Work<'a> {
     /// A job of the config, script or agent.
     Job(&'a Job),
     /// One `jobctl ask` call.
@@ -50,12 +50,12 @@ pub enum Work<'a> {
 }
 
 /// An `ask`: one agent call without tools.
-pub struct AskWork<'a> {
-    pub scope: &'a str,
-    pub first: Option<&'a str>,
-    pub thinking: Thinking,
-    pub prompt: &'a str,
-    pub timeout: Duration,
+pub(crate) struct AskWork<'a> {
+    pub(crate) scope: &'a str,
+    pub(crate) first: Option<&'a str>,
+    pub(crate) thinking: Thinking,
+    pub(crate) prompt: &'a str,
+    pub(crate) timeout: Duration,
 }
 
 impl Work<'_> {
@@ -75,38 +75,38 @@ impl Work<'_> {
 }
 
 /// What became of a supervised run.
-pub struct Supervised {
-    pub record: RunRecord,
+pub(crate) struct Supervised {
+    pub(crate) record: RunRecord,
     /// Set when jobctl itself was told to stop (exit 128 + N: 130, 143, 129).
-    pub interrupted: Option<Signal>,
+    pub(crate) interrupted: Option<Signal>,
     /// An agent's answer.
-    pub answer: Option<String>,
+    pub(crate) answer: Option<String>,
 }
 
 /// What the steps of one run share.
-pub struct RunContext {
-    pub run: RunRecord,
-    pub echo: Echo,
-    pub state_dir: PathBuf,
-    pub log: LogFile,
-    pub signals: Signals,
-    pub deadline: tokio::time::Instant,
+pub(crate) struct RunContext {
+    pub(crate) run: RunRecord,
+    pub(crate) echo: Echo,
+    pub(crate) state_dir: PathBuf,
+    pub(crate) log: LogFile,
+    pub(crate) signals: Signals,
+    pub(crate) deadline: tokio::time::Instant,
     /// Where the job runs when not in its `workdir` (its worktree).
-    pub workdir: Option<PathBuf>,
+    pub(crate) workdir: Option<PathBuf>,
     /// Variables the job gets besides its own (the workspace's).
-    pub extra_env: Vec<(&'static str, String)>,
+    pub(crate) extra_env: Vec<(&'static str, String)>,
 }
 
 /// How the execute step ended.
 pub(super) struct Executed {
-    pub end: RunEnd,
-    pub interrupted: Option<Signal>,
-    pub answer: Option<String>,
+    pub(crate) end: RunEnd,
+    pub(crate) interrupted: Option<Signal>,
+    pub(crate) answer: Option<String>,
 }
 
 /// Runs `run` to its end (and its retries, if it gets any), holding `lease` until the
 /// end is recorded.
-pub fn supervise(
+pub(crate) fn supervise(
     e: &mut Engine<'_>,
     work: Work<'_>,
     mut run: RunRecord,
@@ -464,7 +464,7 @@ fn with_survivors(mut end: RunEnd, survivors: &[Survivor]) -> RunEnd {
 
 /// Removes history beyond `keep` runs of `job`, with its log files. Failing to prune is
 /// logged, never a reason to fail the run.
-pub fn prune(keep: u32, store: &mut dyn Store, job: &str) {
+pub(crate) fn prune(keep: u32, store: &mut dyn Store, job: &str) {
     let logs = store.logs_dir();
     match store.prune_runs(job, keep) {
         Ok(paths) => {

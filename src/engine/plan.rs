@@ -10,7 +10,7 @@ use crate::core::schedule::{self, Decision, DuePolicy, SkipReason, SlotState};
 use crate::store::JobState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Plan {
+pub(crate) enum Plan {
     Disabled,
     Paused,
     /// No schedule: runs only when forced.
@@ -29,7 +29,7 @@ pub enum Plan {
 }
 
 /// The slot state of a job; one never seen is treated as first seen `now`.
-pub fn slot_state(state: Option<&JobState>, now: Timestamp) -> SlotState {
+pub(crate) fn slot_state(state: Option<&JobState>, now: Timestamp) -> SlotState {
     match state {
         Some(s) => SlotState {
             first_seen: from_ms(s.first_seen),
@@ -46,7 +46,7 @@ pub fn slot_state(state: Option<&JobState>, now: Timestamp) -> SlotState {
 /// they were stored, and has been put right): the state to use instead, with the slot the
 /// schedule had at or before `now` and a first sighting no later than `now`. `None`: the
 /// stored state is sound.
-pub fn repair_future(job: &Job, state: &JobState, now: Timestamp) -> Option<JobState> {
+pub(crate) fn repair_future(job: &Job, state: &JobState, now: Timestamp) -> Option<JobState> {
     let now_ms = to_ms(now);
     let slot_ahead = state.last_slot.is_some_and(|l| l > now_ms);
     if !slot_ahead && state.first_seen <= now_ms {
@@ -68,7 +68,7 @@ pub fn repair_future(job: &Job, state: &JobState, now: Timestamp) -> Option<JobS
     Some(fixed)
 }
 
-pub fn evaluate(
+pub(crate) fn evaluate(
     job: &Job,
     state: Option<&JobState>,
     prev_tick: Option<Timestamp>,
@@ -115,7 +115,7 @@ pub fn evaluate(
 
 /// For a disabled or paused job: the latest slot that has passed, so that enabling or
 /// resuming it later does not catch up what passed meanwhile. `None`: nothing to move.
-pub fn passed_slot(job: &Job, state: Option<&JobState>, now: Timestamp) -> Option<i64> {
+pub(crate) fn passed_slot(job: &Job, state: Option<&JobState>, now: Timestamp) -> Option<i64> {
     let sched = job.schedule.as_ref()?;
     let st = slot_state(state, now);
     let slot = schedule::latest_due_slot(sched, &job.timezone, st, now)?;
@@ -123,7 +123,7 @@ pub fn passed_slot(job: &Job, state: Option<&JobState>, now: Timestamp) -> Optio
 }
 
 /// A human explanation of a plan, for `run --dry-run`.
-pub fn explain(plan: &Plan) -> String {
+pub(crate) fn explain(plan: &Plan) -> String {
     let t = |t: &Timestamp| crate::core::clock::human_time(t.as_millisecond());
     match plan {
         Plan::Disabled => "not due: disabled in the config".into(),

@@ -25,7 +25,7 @@ use crate::core::run::{Actor, RunEnd};
 use crate::store::{Limits, Load, QueueHead, QueueStart};
 
 /// The slots a run of `job` at `depth` needs.
-pub fn limits(cfg: &Config, job: &Job, depth: u32) -> Limits {
+pub(crate) fn limits(cfg: &Config, job: &Job, depth: u32) -> Limits {
     Limits {
         max_running: (depth == 0).then_some(cfg.runner.max_running),
         depth: cfg.depth_limit(depth),
@@ -35,10 +35,10 @@ pub fn limits(cfg: &Config, job: &Job, depth: u32) -> Limits {
 
 /// A lease of one of a job's `concurrency` slots, and the `lock_name` a run under it is
 /// recorded with (`None`: the job's own).
-pub type SlotLease = (Option<String>, Box<dyn Lease>);
+pub(crate) type SlotLease = (Option<String>, Box<dyn Lease>);
 
 /// A free lease among the job's `concurrency` slots; `None` when every one is held.
-pub fn take_slot(coord: &dyn Coordinator, job: &Job) -> Result<Option<SlotLease>> {
+pub(crate) fn take_slot(coord: &dyn Coordinator, job: &Job) -> Result<Option<SlotLease>> {
     for slot in 1..=job.control().concurrency.max(1) {
         if let Some(lease) = coord.try_lease(&slot_key(&job.name, slot))? {
             return Ok(Some((slot_lock_name(&job.name, slot), lease)));
@@ -50,7 +50,7 @@ pub fn take_slot(coord: &dyn Coordinator, job: &Job) -> Result<Option<SlotLease>
 /// Starts queued runs, oldest first, while their limits leave slots; returns what it
 /// started. A queued run of a job no longer in the config can never start: it is closed
 /// `failed`, saying so.
-pub fn drain(e: &mut Engine<'_>, by: &Actor) -> Result<Vec<Started>> {
+pub(crate) fn drain(e: &mut Engine<'_>, by: &Actor) -> Result<Vec<Started>> {
     let cfg = e.cfg;
     let mut started = Vec::new();
     // Jobs and depths whose every lease another process holds right now, and jobs this
@@ -141,7 +141,7 @@ fn next_to_start(
 }
 
 /// Why a queued run waits, for people (`status`, `list`).
-pub fn waiting_reason(cfg: &Config, load: &Load, job: &str, depth: u32) -> String {
+pub(crate) fn waiting_reason(cfg: &Config, load: &Load, job: &str, depth: u32) -> String {
     let Some(j) = cfg.jobs.get(job) else {
         return "its job is not in the config any more".into();
     };

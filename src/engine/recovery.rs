@@ -21,7 +21,7 @@ use crate::core::run::{Actor, EventKind, RunEnd, RunRecord, RunStatus, is_own_le
 use crate::exec::proctree::{self, RunIdentity};
 
 /// Closes lost runs, then starts what waits in the queue; returns the lost runs' ids.
-pub fn recover(e: &mut Engine<'_>) -> Result<Vec<i64>> {
+pub(crate) fn recover(e: &mut Engine<'_>) -> Result<Vec<i64>> {
     let lost = recover_lost(e)?;
     if let Err(err) = super::queue::drain(e, &Actor::Recovery) {
         tracing::warn!("can't start the queued runs: {err}");
@@ -30,7 +30,7 @@ pub fn recover(e: &mut Engine<'_>) -> Result<Vec<i64>> {
 }
 
 /// Closes the runs whose supervisor vanished; returns their ids.
-pub fn recover_lost(e: &mut Engine<'_>) -> Result<Vec<i64>> {
+pub(crate) fn recover_lost(e: &mut Engine<'_>) -> Result<Vec<i64>> {
     let mut lost = Vec::new();
     for run in e.store.supervised_runs()? {
         let Some(lease) = e.coord.try_lease(run.lock_key())? else {

@@ -16,31 +16,31 @@ use crate::core::run::RunRecord;
 use crate::core::workspace::HookResult;
 
 /// How many lines of the log's end a report shows.
-pub const LOG_TAIL_LINES: usize = 20;
+pub(crate) const LOG_TAIL_LINES: usize = 20;
 /// How much of the log's end is read to find them.
 const LOG_TAIL_BYTES: u64 = 64 << 10;
 
 /// `show --json`: the history record (with its `trigger`), plus its hooks, its events (as
 /// `events --json` prints them) and its log's end.
 #[derive(Debug, Serialize)]
-pub struct RunReport {
+pub(crate) struct RunReport {
     #[serde(flatten)]
-    pub run: RunView,
-    pub hooks: Vec<HookResult>,
-    pub events: Vec<EventView>,
+    pub(crate) run: RunView,
+    pub(crate) hooks: Vec<HookResult>,
+    pub(crate) events: Vec<EventView>,
     /// The last lines of the run's output.
-    pub log_tail: Vec<String>,
+    pub(crate) log_tail: Vec<String>,
     #[serde(skip)]
-    pub record: RunRecord,
+    pub(crate) record: RunRecord,
 }
 
 /// Which run to report on.
-pub enum Which<'a> {
+pub(crate) enum Which<'a> {
     Run(i64),
     LatestOf(&'a str),
 }
 
-pub fn show(e: &mut Engine<'_>, which: Which<'_>) -> Result<RunReport> {
+pub(crate) fn show(e: &mut Engine<'_>, which: Which<'_>) -> Result<RunReport> {
     e.recover()?;
     let record = match which {
         Which::Run(id) => e
@@ -79,7 +79,7 @@ pub fn show(e: &mut Engine<'_>, which: Which<'_>) -> Result<RunReport> {
 
 /// The last `n` lines of a log, read from its end only (a log can be `log_max_bytes`).
 /// Space a trim freed reads as NULs and is dropped.
-pub fn log_tail(path: &Path, n: usize) -> Vec<String> {
+pub(crate) fn log_tail(path: &Path, n: usize) -> Vec<String> {
     let Ok(mut f) = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_NOFOLLOW)

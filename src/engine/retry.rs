@@ -18,14 +18,14 @@ use crate::core::units::format_duration;
 use crate::exec::signal::{Event, Handler, Listen, Requests};
 
 /// Another attempt to make, and when.
-pub struct Retry {
-    pub new: NewRun,
-    pub delay: Duration,
+pub(crate) struct Retry {
+    pub(crate) new: NewRun,
+    pub(crate) delay: Duration,
 }
 
 /// The retry of `run`, ended `end`, if it gets one. `interrupted`: jobctl itself was
 /// told to stop (no retry then).
-pub fn plan(
+pub(crate) fn plan(
     job: &Job,
     run: &RunRecord,
     end: &RunEnd,
@@ -80,7 +80,7 @@ pub fn plan(
 /// Waits out a retry's backoff, unless it is cancelled meanwhile (a stop signal, or a
 /// cancel recorded before its supervisor could be signalled): then the retry's end and
 /// the signal, if one came.
-pub fn wait_backoff(
+pub(crate) fn wait_backoff(
     e: &mut Engine<'_>,
     rt: &tokio::runtime::Runtime,
     requests: &Requests,
@@ -137,7 +137,7 @@ pub fn wait_backoff(
 /// The wait before the retry of attempt `attempt` (1 = the first run):
 /// `retry_backoff × 2^(attempt-1)`, at most `retry_backoff_max`, moved by `jitter` × 10%
 /// (`jitter` in -1..=1).
-pub fn backoff(c: &JobControl, attempt: u32, jitter: f64) -> Duration {
+pub(crate) fn backoff(c: &JobControl, attempt: u32, jitter: f64) -> Duration {
     let doubled = c
         .retry_backoff
         .checked_mul(

@@ -8,22 +8,22 @@ use crate::core::error::{Error, Result};
 
 /// What `state migrate` copied, and where to.
 #[derive(Debug, Serialize)]
-pub struct MigrateView {
-    pub runs: usize,
-    pub events: usize,
-    pub jobs: usize,
-    pub agent_scopes: usize,
-    pub agent_usage: usize,
-    pub meta: usize,
+pub(crate) struct MigrateView {
+    pub(crate) runs: usize,
+    pub(crate) events: usize,
+    pub(crate) jobs: usize,
+    pub(crate) agent_scopes: usize,
+    pub(crate) agent_usage: usize,
+    pub(crate) meta: usize,
     /// Run logs copied into the database (any host reads them there).
-    pub logs: usize,
+    pub(crate) logs: usize,
     /// The database, without its password.
-    pub to: String,
+    pub(crate) to: String,
 }
 
 /// Copies the SQLite state of `cfg`'s state directory into the empty database at `url`.
 #[cfg(feature = "postgres")]
-pub fn migrate(cfg: &Config, url: &str) -> Result<MigrateView> {
+pub(crate) fn migrate(cfg: &Config, url: &str) -> Result<MigrateView> {
     use crate::store::postgres::{PgStore, check_url, location, migrate};
     check_url(url).map_err(|why| Error::Usage(format!("--to: {why}")))?;
     let sqlite = crate::store::sqlite::SqliteStore::open(&cfg.runner.state_dir)?;
@@ -96,7 +96,7 @@ fn copy_logs(
 }
 
 #[cfg(not(feature = "postgres"))]
-pub fn migrate(_cfg: &Config, _url: &str) -> Result<MigrateView> {
+pub(crate) fn migrate(_cfg: &Config, _url: &str) -> Result<MigrateView> {
     Err(Error::Usage(
         "this jobctl was built without PostgreSQL support".into(),
     ))

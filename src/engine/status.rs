@@ -17,126 +17,126 @@ use crate::exec::proctree::Survivor;
 /// `status --json`: the daemon, the role now, every agent × scope, what runs, what could
 /// not be killed, the last failure.
 #[derive(Debug, Serialize)]
-pub struct StatusReport {
-    pub daemon: DaemonView,
+pub(crate) struct StatusReport {
+    pub(crate) daemon: DaemonView,
     /// When the last tick (`jobctl run`) ran, by its "now".
-    pub last_tick: Option<String>,
+    pub(crate) last_tick: Option<String>,
     /// No tick for over [`TICK_LATE_AFTER`] (or never): the timer may not be installed.
-    pub tick_late: bool,
+    pub(crate) tick_late: bool,
     #[serde(skip)]
-    pub last_tick_ms: Option<i64>,
+    pub(crate) last_tick_ms: Option<i64>,
     #[serde(skip)]
-    pub now_ms: i64,
-    pub role: String,
-    pub budget_day: String,
-    pub agents: Vec<AgentScopeView>,
+    pub(crate) now_ms: i64,
+    pub(crate) role: String,
+    pub(crate) budget_day: String,
+    pub(crate) agents: Vec<AgentScopeView>,
     /// Runs a supervisor holds: running, paused, waiting to retry.
-    pub running: Vec<RunningView>,
+    pub(crate) running: Vec<RunningView>,
     /// Runs waiting for a slot, oldest first.
-    pub queued: Vec<QueuedView>,
-    pub survivors: Vec<SurvivorView>,
-    pub last_failure: Option<FailureView>,
+    pub(crate) queued: Vec<QueuedView>,
+    pub(crate) survivors: Vec<SurvivorView>,
+    pub(crate) last_failure: Option<FailureView>,
     /// Every host sharing the state (several hosts only), and a warning when their
     /// configs differ.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub hosts: Vec<HostView>,
+    pub(crate) hosts: Vec<HostView>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub hosts_warning: Option<String>,
+    pub(crate) hosts_warning: Option<String>,
     /// Why the daemon is absent, for people.
     #[serde(skip)]
-    pub daemon_why: Option<String>,
+    pub(crate) daemon_why: Option<String>,
     #[serde(skip)]
-    pub running_runs: Vec<RunRecord>,
+    pub(crate) running_runs: Vec<RunRecord>,
     #[serde(skip)]
-    pub queued_runs: Vec<(RunRecord, String)>,
+    pub(crate) queued_runs: Vec<(RunRecord, String)>,
     #[serde(skip)]
-    pub survivor_runs: Vec<(RunRecord, Vec<Survivor>)>,
+    pub(crate) survivor_runs: Vec<(RunRecord, Vec<Survivor>)>,
     #[serde(skip)]
-    pub last_failure_run: Option<RunRecord>,
+    pub(crate) last_failure_run: Option<RunRecord>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct DaemonView {
-    pub configured: bool,
-    pub present: bool,
-    pub socket: Option<String>,
+pub(crate) struct DaemonView {
+    pub(crate) configured: bool,
+    pub(crate) present: bool,
+    pub(crate) socket: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct AgentScopeView {
-    pub agent: String,
-    pub scope: String,
-    pub enabled: bool,
-    pub reason: Option<String>,
-    pub used: f64,
-    pub budget: f64,
+pub(crate) struct AgentScopeView {
+    pub(crate) agent: String,
+    pub(crate) scope: String,
+    pub(crate) enabled: bool,
+    pub(crate) reason: Option<String>,
+    pub(crate) used: f64,
+    pub(crate) budget: f64,
     #[serde(skip)]
-    pub used_milli: i64,
+    pub(crate) used_milli: i64,
     #[serde(skip)]
-    pub budget_milli: i64,
+    pub(crate) budget_milli: i64,
 }
 
 #[derive(Debug, Serialize)]
-pub struct RunningView {
-    pub run_id: i64,
-    pub job: String,
+pub(crate) struct RunningView {
+    pub(crate) run_id: i64,
+    pub(crate) job: String,
     /// `running`, `paused` or `retrying`.
-    pub status: RunStatus,
-    pub started_at: String,
+    pub(crate) status: RunStatus,
+    pub(crate) started_at: String,
     /// The run's supervisor: what `jobctl cancel` signals and `force` names.
-    pub pid: Option<i64>,
+    pub(crate) pid: Option<i64>,
     /// The job's process group (its first process).
-    pub pgid: Option<i64>,
-    pub agent: Option<String>,
-    pub depth: u32,
-    pub parent_run_id: Option<i64>,
+    pub(crate) pgid: Option<i64>,
+    pub(crate) agent: Option<String>,
+    pub(crate) depth: u32,
+    pub(crate) parent_run_id: Option<i64>,
     /// The host it runs on (several hosts only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
 }
 
 /// One host sharing the state, as it last ticked.
 #[derive(Debug, Serialize)]
-pub struct HostView {
-    pub host: String,
-    pub last_tick: Option<String>,
-    pub config_digest: Option<String>,
-    pub version: Option<String>,
+pub(crate) struct HostView {
+    pub(crate) host: String,
+    pub(crate) last_tick: Option<String>,
+    pub(crate) config_digest: Option<String>,
+    pub(crate) version: Option<String>,
     /// The host this command runs on.
-    pub this: bool,
+    pub(crate) this: bool,
 }
 
 /// launchd and systemd start the tick every 5 minutes (operations.md); three of those
 /// without one means the timer is not running.
-pub const TICK_INTERVAL_MS: i64 = 5 * 60_000;
-pub const TICK_LATE_AFTER: i64 = 3 * TICK_INTERVAL_MS;
+pub(crate) const TICK_INTERVAL_MS: i64 = 5 * 60_000;
+pub(crate) const TICK_LATE_AFTER: i64 = 3 * TICK_INTERVAL_MS;
 
 #[derive(Debug, Serialize)]
-pub struct QueuedView {
-    pub run_id: i64,
-    pub job: String,
-    pub queued_at: String,
-    pub depth: u32,
-    pub parent_run_id: Option<i64>,
+pub(crate) struct QueuedView {
+    pub(crate) run_id: i64,
+    pub(crate) job: String,
+    pub(crate) queued_at: String,
+    pub(crate) depth: u32,
+    pub(crate) parent_run_id: Option<i64>,
     /// What it waits for (`max_running = 4`, `concurrency = 1`, ...).
-    pub waiting_for: String,
+    pub(crate) waiting_for: String,
 }
 
 #[derive(Debug, Serialize)]
-pub struct SurvivorView {
-    pub run_id: i64,
-    pub job: String,
-    pub pid: i32,
-    pub user: String,
+pub(crate) struct SurvivorView {
+    pub(crate) run_id: i64,
+    pub(crate) job: String,
+    pub(crate) pid: i32,
+    pub(crate) user: String,
 }
 
 #[derive(Debug, Serialize)]
-pub struct FailureView {
-    pub run_id: i64,
-    pub job: String,
-    pub status: RunStatus,
-    pub ended_at: Option<String>,
-    pub error: Option<String>,
+pub(crate) struct FailureView {
+    pub(crate) run_id: i64,
+    pub(crate) job: String,
+    pub(crate) status: RunStatus,
+    pub(crate) ended_at: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 impl From<&RunRecord> for FailureView {
@@ -151,7 +151,7 @@ impl From<&RunRecord> for FailureView {
     }
 }
 
-pub fn status(e: &mut Engine<'_>) -> Result<StatusReport> {
+pub(crate) fn status(e: &mut Engine<'_>) -> Result<StatusReport> {
     e.recover()?;
     let cfg = e.cfg;
     let now = clock::now()?;

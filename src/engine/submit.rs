@@ -19,22 +19,22 @@ use crate::store::Enqueued;
 
 /// What to submit.
 #[derive(Debug, Clone, Default)]
-pub struct Submit<'a> {
-    pub job: &'a str,
+pub(crate) struct Submit<'a> {
+    pub(crate) job: &'a str,
     /// The calling run, for a sub-run.
-    pub parent: Option<i64>,
+    pub(crate) parent: Option<i64>,
     /// For an agent job: this prompt instead of its own.
-    pub prompt: Option<&'a str>,
+    pub(crate) prompt: Option<&'a str>,
     /// Added to the job's environment.
-    pub env: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
     /// The caller will wait for the run's end.
-    pub wait: bool,
+    pub(crate) wait: bool,
     /// What to store on the run (the API's `metadata`).
-    pub metadata: Option<Metadata>,
+    pub(crate) metadata: Option<Metadata>,
 }
 
 /// Creates the run (queued) and starts it if it fits; returns its record as it is then.
-pub fn submit(e: &mut Engine<'_>, s: &Submit<'_>, by: &Actor) -> Result<RunRecord> {
+pub(crate) fn submit(e: &mut Engine<'_>, s: &Submit<'_>, by: &Actor) -> Result<RunRecord> {
     let cfg = e.cfg;
     if let Some(bad) = text::name_problem(s.job) {
         fail!(Usage, "the job name {:?} holds {bad}", s.job);
@@ -173,7 +173,7 @@ fn refuse_a_wait_that_never_ends(
 
 /// Waits until run `id` has ended, and returns its record (recovering now and then, so a
 /// run whose supervisor died is seen `lost`).
-pub fn wait(e: &mut Engine<'_>, id: i64) -> Result<RunRecord> {
+pub(crate) fn wait(e: &mut Engine<'_>, id: i64) -> Result<RunRecord> {
     let mut next_recovery = Instant::now() + Duration::from_secs(1);
     let mut pause = Duration::from_millis(10);
     loop {

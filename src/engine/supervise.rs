@@ -14,7 +14,7 @@ use crate::exec::signal;
 use crate::store::Claim;
 
 /// Runs `job` now, due or not, enabled or not: the schedule doesn't move.
-pub fn force(e: &mut Engine<'_>, name: &str, echo: Echo) -> Result<Supervised> {
+pub(crate) fn force(e: &mut Engine<'_>, name: &str, echo: Echo) -> Result<Supervised> {
     let cfg = e.cfg;
     let job = cfg.job(name)?;
     e.recover()?;
@@ -50,7 +50,7 @@ pub fn force(e: &mut Engine<'_>, name: &str, echo: Echo) -> Result<Supervised> {
 /// Starts a run of `job` now, due or not, under a detached supervisor (as the tick starts
 /// one), and returns its record at once: how a program forces a job without becoming
 /// its supervisor.
-pub fn start_detached(
+pub(crate) fn start_detached(
     e: &mut Engine<'_>,
     name: &str,
     by: &Actor,
@@ -129,7 +129,7 @@ fn busy_message(e: &Engine<'_>, name: &str) -> Result<String> {
 }
 
 /// What a detached supervisor did.
-pub enum Detached {
+pub(crate) enum Detached {
     Supervised(Box<Supervised>),
     /// The run could not start (the config became invalid, the job was removed): it was
     /// closed `failed` with why.
@@ -142,7 +142,7 @@ pub enum Detached {
 ///
 /// # Safety
 /// A [`Handover::Fd`] must be the descriptor the tick passed to this process alone.
-pub unsafe fn detached(
+pub(crate) unsafe fn detached(
     cfg: std::result::Result<&Config, &Error>,
     run_id: i64,
     handover: Handover,

@@ -11,7 +11,7 @@ use crate::core::run::{Actor, ChildPolicy, RunRecord, RunStatus, Transition};
 
 /// After `run` ended: its children not ended yet are cancelled, unless its job says
 /// `children = "abandon"` (a job no longer in the config: cancelled).
-pub fn on_end(e: &mut Engine<'_>, run: &RunRecord, by: &Actor) {
+pub(crate) fn on_end(e: &mut Engine<'_>, run: &RunRecord, by: &Actor) {
     let policy = e
         .cfg
         .jobs
@@ -47,7 +47,7 @@ pub fn on_end(e: &mut Engine<'_>, run: &RunRecord, by: &Actor) {
 /// a supervisor that is just starting cancels it as it starts, and its end says why).
 /// Returns what the request to its supervisor came to (`None` for a queued run closed
 /// here).
-pub fn cancel_one(
+pub(crate) fn cancel_one(
     e: &mut Engine<'_>,
     run: &RunRecord,
     by: &Actor,
@@ -75,15 +75,15 @@ pub fn cancel_one(
 }
 
 /// One line of `history --tree`: a run and how deep it is drawn.
-pub struct TreeLine<'a> {
-    pub run: &'a RunRecord,
+pub(crate) struct TreeLine<'a> {
+    pub(crate) run: &'a RunRecord,
     /// How many levels below a run shown above it.
-    pub level: usize,
+    pub(crate) level: usize,
 }
 
 /// `runs` (newest first) as trees: each run under its parent when the parent is among
 /// them (children oldest first, as they were submitted), roots newest first.
-pub fn layout(runs: &[RunRecord]) -> Vec<TreeLine<'_>> {
+pub(crate) fn layout(runs: &[RunRecord]) -> Vec<TreeLine<'_>> {
     let ids: std::collections::HashSet<i64> = runs.iter().map(|r| r.id).collect();
     let mut children: std::collections::HashMap<i64, Vec<&RunRecord>> = Default::default();
     for r in runs {
@@ -117,7 +117,7 @@ pub fn layout(runs: &[RunRecord]) -> Vec<TreeLine<'_>> {
 
 /// The ancestors of a run with a `tree_budget`, and their limits: what a reservation of
 /// the run must stay within (`ReserveRequest::tree`). The run itself first.
-pub fn budget_limits(e: &Engine<'_>, run: &RunRecord) -> Result<Vec<(i64, i64)>> {
+pub(crate) fn budget_limits(e: &Engine<'_>, run: &RunRecord) -> Result<Vec<(i64, i64)>> {
     budget_limits_of(e.cfg, run, |id| e.store.get_run(id))
 }
 

@@ -19,42 +19,42 @@ use crate::core::run::{ASK_JOB, AgentUsage, Attempt, Metadata, RunRecord, RunSta
 use crate::core::schedule;
 use crate::core::workspace::{Change, WorkspaceInfo};
 
-pub use crate::core::units::milli_number;
+pub(crate) use crate::core::units::milli_number;
 
 /// One run, as `history --json` and a forced run's `--json` print it.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunView {
-    pub run_id: i64,
-    pub job: String,
-    pub status: RunStatus,
-    pub forced: bool,
-    pub scheduled_for: String,
-    pub started_at: String,
-    pub ended_at: Option<String>,
-    pub duration_ms: Option<i64>,
-    pub exit_code: Option<i64>,
-    pub signal: Option<i64>,
-    pub error: Option<String>,
+pub(crate) struct RunView {
+    pub(crate) run_id: i64,
+    pub(crate) job: String,
+    pub(crate) status: RunStatus,
+    pub(crate) forced: bool,
+    pub(crate) scheduled_for: String,
+    pub(crate) started_at: String,
+    pub(crate) ended_at: Option<String>,
+    pub(crate) duration_ms: Option<i64>,
+    pub(crate) exit_code: Option<i64>,
+    pub(crate) signal: Option<i64>,
+    pub(crate) error: Option<String>,
     /// `role`, `agent`, `model`, `scope`, `cost` (budget units), `cost_usd`,
     /// `input_tokens`, `output_tokens`, `num_turns`, `tool_calls`, in this place.
     #[serde(flatten)]
-    pub usage: AgentUsage,
-    pub attempts: Vec<Attempt>,
-    pub log_path: Option<String>,
+    pub(crate) usage: AgentUsage,
+    pub(crate) attempts: Vec<Attempt>,
+    pub(crate) log_path: Option<String>,
     /// The run's git worktree (workspaces.md), `null` for a job without one.
-    pub workspace: Option<WorkspaceInfo>,
+    pub(crate) workspace: Option<WorkspaceInfo>,
     /// The files the run changed in its workspace.
-    pub changes: Vec<Change>,
+    pub(crate) changes: Vec<Change>,
     /// What each hook that failed said.
-    pub hook_errors: Vec<String>,
+    pub(crate) hook_errors: Vec<String>,
     /// Why the run exists: `scheduled`, `forced`, `retry`, `dependency`, `submit`, `ask`.
-    pub trigger: Trigger,
-    pub parent_run_id: Option<i64>,
-    pub depth: u32,
-    pub attempt: u32,
-    pub retry_of: Option<i64>,
+    pub(crate) trigger: Trigger,
+    pub(crate) parent_run_id: Option<i64>,
+    pub(crate) depth: u32,
+    pub(crate) attempt: u32,
+    pub(crate) retry_of: Option<i64>,
     /// What the program that submitted the run over the API attached to it.
-    pub metadata: Option<Metadata>,
+    pub(crate) metadata: Option<Metadata>,
 }
 
 impl From<&RunRecord> for RunView {
@@ -88,7 +88,7 @@ impl From<&RunRecord> for RunView {
 }
 
 /// The latest runs, newest first, optionally of one job.
-pub fn history(e: &mut Engine<'_>, job: Option<&str>, n: usize) -> Result<Vec<RunRecord>> {
+pub(crate) fn history(e: &mut Engine<'_>, job: Option<&str>, n: usize) -> Result<Vec<RunRecord>> {
     let mut out = Vec::new();
     history_each(e, job, n, None, &mut |r| {
         out.push(r.clone());
@@ -105,7 +105,7 @@ const HISTORY_PAGE: usize = 500;
 /// stop. A job that is not in the config and never ran is an error that names the
 /// closest job (`history helo`); `ask`, and a job removed from the config that still has
 /// runs, are histories like any other. Returns the newest id seen.
-pub fn history_each(
+pub(crate) fn history_each(
     e: &mut Engine<'_>,
     job: Option<&str>,
     n: usize,
@@ -146,7 +146,7 @@ pub fn history_each(
 
 /// What the NEXT column says of a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Next {
+pub(crate) enum Next {
     Running(i64),
     /// Its run is paused.
     PausedRun(i64),
@@ -166,42 +166,42 @@ pub enum Next {
 
 /// One row of `list`.
 #[derive(Debug, Clone, Serialize)]
-pub struct ListRow {
-    pub name: String,
+pub(crate) struct ListRow {
+    pub(crate) name: String,
     #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub schedule: String,
-    pub enabled: bool,
-    pub paused: bool,
-    pub due: bool,
+    pub(crate) kind: &'static str,
+    pub(crate) schedule: String,
+    pub(crate) enabled: bool,
+    pub(crate) paused: bool,
+    pub(crate) due: bool,
     /// The run a supervisor holds (running, paused, or waiting to retry).
-    pub running_run_id: Option<i64>,
+    pub(crate) running_run_id: Option<i64>,
     /// That run's state.
-    pub running_status: Option<RunStatus>,
+    pub(crate) running_status: Option<RunStatus>,
     /// Its oldest run waiting for a slot.
-    pub queued_run_id: Option<i64>,
+    pub(crate) queued_run_id: Option<i64>,
     /// The jobs it `needs`, and those of them it still waits for.
-    pub needs: Vec<String>,
-    pub waiting_for: Vec<String>,
-    pub next_run: Option<String>,
-    pub last_run_id: Option<i64>,
-    pub last_run: Option<String>,
-    pub last_status: Option<RunStatus>,
-    pub last_exit_code: Option<i64>,
+    pub(crate) needs: Vec<String>,
+    pub(crate) waiting_for: Vec<String>,
+    pub(crate) next_run: Option<String>,
+    pub(crate) last_run_id: Option<i64>,
+    pub(crate) last_run: Option<String>,
+    pub(crate) last_status: Option<RunStatus>,
+    pub(crate) last_exit_code: Option<i64>,
     /// The signal that ended the latest run's main process (`SIGKILL`), if one did.
-    pub last_signal: Option<String>,
-    pub last_duration_ms: Option<i64>,
+    pub(crate) last_signal: Option<String>,
+    pub(crate) last_duration_ms: Option<i64>,
     /// The job's `hosts` when this host is not one of them (only their ticks start it);
     /// null when this host runs it.
-    pub only_on: Option<Vec<String>>,
+    pub(crate) only_on: Option<Vec<String>>,
     #[serde(skip)]
-    pub next: Next,
+    pub(crate) next: Next,
     #[serde(skip)]
-    pub last_started_ms: Option<i64>,
+    pub(crate) last_started_ms: Option<i64>,
 }
 
 /// One row per job, sorted by name.
-pub fn list(e: &mut Engine<'_>) -> Result<Vec<ListRow>> {
+pub(crate) fn list(e: &mut Engine<'_>) -> Result<Vec<ListRow>> {
     e.recover()?;
     let cfg = e.cfg;
     let now = clock::now()?;
@@ -296,20 +296,20 @@ pub fn list(e: &mut Engine<'_>) -> Result<Vec<ListRow>> {
 
 /// One job of `run --dry-run`: is it due, and why (or why not).
 #[derive(Debug, Clone, Serialize)]
-pub struct DryRow {
-    pub job: String,
-    pub due: bool,
+pub(crate) struct DryRow {
+    pub(crate) job: String,
+    pub(crate) due: bool,
     /// What a tick would do: `run`, `skip`, `wait` (due, but still running), `queue` (due,
     /// but max_running is reached), `not_due`, `paused`, `disabled`, `manual`,
     /// `other_host` (its `hosts` don't name this one: this host's ticks never start it).
-    pub decision: &'static str,
+    pub(crate) decision: &'static str,
     /// The slot it concerns (the due or skipped one, else the next), RFC 3339.
-    pub slot: Option<String>,
-    pub reason: String,
+    pub(crate) slot: Option<String>,
+    pub(crate) reason: String,
 }
 
 /// What a tick would do now, changing nothing.
-pub fn dry_run(e: &mut Engine<'_>, only: Option<&str>) -> Result<Vec<DryRow>> {
+pub(crate) fn dry_run(e: &mut Engine<'_>, only: Option<&str>) -> Result<Vec<DryRow>> {
     let cfg = e.cfg;
     let now = clock::now()?;
     let states = e.store.job_states()?;
@@ -383,7 +383,7 @@ pub fn dry_run(e: &mut Engine<'_>, only: Option<&str>) -> Result<Vec<DryRow>> {
 /// The slots of a job's schedule after `from` (`next`): for `every`, continuing from the
 /// job's last slot when it has one (read from the store only then). `None`: the job has
 /// no schedule.
-pub fn next_slots(
+pub(crate) fn next_slots(
     cfg: &Config,
     name: &str,
     n: usize,
@@ -412,9 +412,8 @@ pub fn next_slots(
     )))
 }
 
-pub use super::status::{
-    AgentScopeView, DaemonView, FailureView, HostView, QueuedView, RunningView, StatusReport,
-    SurvivorView, TICK_INTERVAL_MS, TICK_LATE_AFTER, status,
+pub(crate) use super::status::{
+    FailureView, StatusReport, TICK_INTERVAL_MS, TICK_LATE_AFTER, status,
 };
 
 #[cfg(test)]

@@ -26,23 +26,23 @@ const POLL: Duration = Duration::from_millis(20);
 const RECOVER_EVERY: Duration = Duration::from_secs(1);
 
 /// A `run --wait` listening for stop signals.
-pub struct Waiting {
+pub(crate) struct Waiting {
     rt: tokio::runtime::Runtime,
     signals: Handler,
 }
 
 /// What came of waiting.
-pub struct Waited {
+pub(crate) struct Waited {
     /// The runs, in the order they ended.
-    pub runs: Vec<RunRecord>,
+    pub(crate) runs: Vec<RunRecord>,
     /// The stop signal this process got, if one came (its exit code is 128 + N).
-    pub interrupted: Option<Signal>,
+    pub(crate) interrupted: Option<Signal>,
 }
 
 impl Waiting {
     /// Handles the stop signals from now on: before the tick, so one that comes during it
     /// is not lost (the runs it starts get it too).
-    pub fn listen() -> Result<Waiting> {
+    pub(crate) fn listen() -> Result<Waiting> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -57,7 +57,7 @@ impl Waiting {
 
     /// Waits for the runs `started` and `queued` to end, handing each to `ended` as it
     /// does.
-    pub fn wait(
+    pub(crate) fn wait(
         mut self,
         e: &mut Engine<'_>,
         started: &[Started],

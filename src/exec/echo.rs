@@ -60,7 +60,7 @@ fn slot(to: Echo) -> Option<&'static Mutex<Option<Writer>>> {
 
 /// Queues `data` for the stream `to`, or drops it (counted) when the reader is behind.
 /// Never blocks.
-pub fn send(to: Echo, data: &[u8]) {
+pub(crate) fn send(to: Echo, data: &[u8]) {
     let Some(slot) = slot(to) else { return };
     let mut guard = slot.lock().unwrap_or_else(|e| e.into_inner());
     if guard.is_none() {
@@ -83,7 +83,7 @@ pub fn send(to: Echo, data: &[u8]) {
 /// Ends the echo: each writer writes what is queued, then the note on bytes it dropped.
 /// Waits while they make progress, at most [`FINISH_LIMIT`], and not at all for one whose
 /// reader has stopped reading: what is left unwritten then is in the run log.
-pub fn finish() {
+pub(crate) fn finish() {
     let writers: Vec<Writer> = [&STDOUT, &STDERR]
         .into_iter()
         .filter_map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).take())

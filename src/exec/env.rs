@@ -6,7 +6,7 @@
 /// `workdir`); a bare name is searched on `path` (the `PATH` of the environment the
 /// process will get; `/usr/bin:/bin` without one), where an empty or relative entry is
 /// taken from `workdir`, and only executable files count. `None`: not found.
-pub fn find_program(
+pub(crate) fn find_program(
     program: &str,
     path: Option<&str>,
     workdir: &std::path::Path,
@@ -23,14 +23,14 @@ pub fn find_program(
 }
 
 /// The value of `PATH` in an environment list.
-pub fn path_of(env: &[(String, String)]) -> Option<&str> {
+pub(crate) fn path_of(env: &[(String, String)]) -> Option<&str> {
     env.iter()
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| v.as_str())
 }
 
 /// Sets `k` to `v`, replacing an earlier value.
-pub fn set(env: &mut Vec<(String, String)>, k: &str, v: &str) {
+pub(crate) fn set(env: &mut Vec<(String, String)>, k: &str, v: &str) {
     match env.iter_mut().find(|(ek, _)| ek == k) {
         Some(e) => e.1 = v.to_string(),
         None => env.push((k.to_string(), v.to_string())),
@@ -38,7 +38,7 @@ pub fn set(env: &mut Vec<(String, String)>, k: &str, v: &str) {
 }
 
 /// Whether a variable's value is a secret: never shown in jobctl's output, records or logs.
-pub fn is_secret_name(name: &str) -> bool {
+pub(crate) fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_uppercase();
     ["KEY", "TOKEN", "SECRET", "PASSWORD"]
         .iter()
@@ -47,7 +47,7 @@ pub fn is_secret_name(name: &str) -> bool {
 
 /// The values of the secret variables of `env`, longest first (so a secret that contains
 /// another is hidden whole).
-pub fn secret_values(env: &[(String, String)]) -> Vec<String> {
+pub(crate) fn secret_values(env: &[(String, String)]) -> Vec<String> {
     let mut v: Vec<String> = env
         .iter()
         .filter(|(k, v)| is_secret_name(k) && v.len() >= 4)
@@ -60,7 +60,7 @@ pub fn secret_values(env: &[(String, String)]) -> Vec<String> {
 
 /// `text` with every secret value replaced by `***`: a CLI that repeats the key it was
 /// given in its error ("invalid api key sk-...") must not put it in a record.
-pub fn redact(text: &str, secrets: &[String]) -> String {
+pub(crate) fn redact(text: &str, secrets: &[String]) -> String {
     let mut out = text.to_string();
     for s in secrets {
         if out.contains(s.as_str()) {

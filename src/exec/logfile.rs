@@ -16,9 +16,9 @@ mod reader;
 mod space;
 mod times;
 
-pub use layout::Head;
-pub use reader::{Chunk, LogReader};
-pub use times::{TimesReader, path_for as times_path};
+pub(crate) use layout::Head;
+pub(crate) use reader::{Chunk, LogReader};
+pub(crate) use times::TimesReader;
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io;
@@ -47,7 +47,7 @@ enum Trim {
     Move,
 }
 
-pub struct LogFile {
+pub(crate) struct LogFile {
     path: PathBuf,
     file: File,
     cap: u64,
@@ -67,7 +67,7 @@ pub struct LogFile {
 }
 
 /// Removes a run's log and what goes with it (its times).
-pub fn remove(log: &Path) -> io::Result<()> {
+pub(crate) fn remove(log: &Path) -> io::Result<()> {
     let _ = std::fs::remove_file(times::path_for(log));
     std::fs::remove_file(log)
 }
@@ -103,7 +103,7 @@ fn create(path: &Path) -> io::Result<File> {
 }
 
 impl LogFile {
-    pub fn create(path: &Path, cap: u64) -> Result<LogFile> {
+    pub(crate) fn create(path: &Path, cap: u64) -> Result<LogFile> {
         if let Some(dir) = path.parent()
             && !dir.is_dir()
         {
@@ -159,7 +159,7 @@ impl LogFile {
         }
     }
 
-    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+    pub(crate) fn write(&mut self, data: &[u8]) -> Result<()> {
         let pos = self.position();
         if let Err(e) = self.file.write_all_at(data, self.len) {
             self.give_back_space(&e);
@@ -173,7 +173,7 @@ impl LogFile {
     }
 
     /// A line from jobctl itself (why a run ended), marked so it can't pass for output.
-    pub fn note(&mut self, text: &str) -> Result<()> {
+    pub(crate) fn note(&mut self, text: &str) -> Result<()> {
         self.write(format!("[jobctl] {text}\n").as_bytes())
     }
 
@@ -277,7 +277,7 @@ impl LogFile {
     }
 
     /// Trims to the cap and says how much was dropped. Returns the bytes dropped.
-    pub fn finish(mut self) -> Result<u64> {
+    pub(crate) fn finish(mut self) -> Result<u64> {
         if self.len - self.head_len > self.cap || self.dropped > 0 || self.freed > 0 {
             self.compact(self.cap)
                 .with_context(|| format!("can't trim the run log {}", self.path.display()))?;

@@ -2,10 +2,10 @@
 //! capped log, its deadline, signals, pausing and stopping its whole tree. This layer knows
 //! processes and signals, not runs, jobs or the database.
 
-pub mod echo;
-pub mod env;
-pub mod logfile;
-pub mod pause;
-pub mod process;
-pub mod proctree;
-pub mod signal;
+pub(crate) mod echo;
+pub(crate) mod env;
+pub(crate) mod logfile;
+pub(crate) mod pause;
+pub(crate) mod process;
+pub(crate) mod proctree;
+pub(crate) mod signal;

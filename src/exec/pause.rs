@@ -11,7 +11,7 @@ use super::proctree::{self, RunIdentity};
 
 /// Pausing a run: asked what the run should be when a control signal comes, and told
 /// when its processes were stopped or continued (to record it).
-pub trait PauseControl {
+pub(crate) trait PauseControl {
     /// Whether the run should be paused now (`None`: leave it as it is).
     fn wanted(&mut self) -> Option<bool>;
     /// Its processes were stopped (`true`) or continued.

@@ -28,19 +28,19 @@ use crate::exec::proctree::{self, RunIdentity, Survivor};
 
 /// What to start.
 #[derive(Debug, Clone)]
-pub struct Launch {
-    pub program: String,
-    pub args: Vec<String>,
+pub(crate) struct Launch {
+    pub(crate) program: String,
+    pub(crate) args: Vec<String>,
     /// The complete environment of the process.
-    pub env: Vec<(String, String)>,
-    pub workdir: PathBuf,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) workdir: PathBuf,
     /// Keep stdout apart from stderr (agents print JSON on stdout); both still go to the log.
-    pub capture_stdout: bool,
+    pub(crate) capture_stdout: bool,
     /// Stop the process when its output shows only a stall for this long.
-    pub stall: Option<StallRule>,
+    pub(crate) stall: Option<StallRule>,
     /// Put this before every line of output, in the log and the echo (a hook's
     /// `[hook NAME] `).
-    pub line_prefix: Option<String>,
+    pub(crate) line_prefix: Option<String>,
 }
 
 /// Puts a prefix before each line of a stream that arrives in pieces.
@@ -73,14 +73,14 @@ impl Prefixer {
 /// When output that says only "can't reach the provider" goes on for `limit`, the process
 /// is stopped like on a timeout ([`Ending::Stalled`]). A line of progress resets it.
 #[derive(Debug, Clone, Copy)]
-pub struct StallRule {
-    pub limit: Duration,
+pub(crate) struct StallRule {
+    pub(crate) limit: Duration,
     /// What a line says: a notice (its message), progress, or nothing.
-    pub read_line: fn(&str) -> StallLine,
+    pub(crate) read_line: fn(&str) -> StallLine,
 }
 
 /// One output line, as a [`StallRule`] reads it.
-pub enum StallLine {
+pub(crate) enum StallLine {
     Notice(String),
     Progress,
     Neutral,
@@ -130,24 +130,24 @@ impl StallWatch {
     }
 }
 
-pub use crate::core::run::Ending;
+pub(crate) use crate::core::run::Ending;
 
 #[derive(Debug, Clone)]
-pub struct Finished {
-    pub ending: Ending,
+pub(crate) struct Finished {
+    pub(crate) ending: Ending,
     /// The main process's own status, when it ended before being stopped (or was stopped).
-    pub status: Option<(Option<i32>, Option<i32>)>,
+    pub(crate) status: Option<(Option<i32>, Option<i32>)>,
     /// stdout, when captured (up to [`CAPTURE_LIMIT`]); `stdout_truncated` says if more came.
-    pub stdout: Vec<u8>,
-    pub stdout_truncated: bool,
+    pub(crate) stdout: Vec<u8>,
+    pub(crate) stdout_truncated: bool,
     /// stderr's first and last few KiB, when stdout is captured apart.
-    pub stderr: Vec<u8>,
+    pub(crate) stderr: Vec<u8>,
     /// Stopping the tree took SIGKILL: SIGTERM (and `kill_grace`) was not enough.
-    pub killed: bool,
+    pub(crate) killed: bool,
 }
 
 /// The most stdout kept in memory for parsing an agent's answer.
-pub const CAPTURE_LIMIT: usize = 8 << 20;
+pub(crate) const CAPTURE_LIMIT: usize = 8 << 20;
 /// How much of stderr's start, and of its end, is kept for reading a CLI's error.
 const STDERR_KEEP: usize = 8 << 10;
 
@@ -187,32 +187,32 @@ impl StderrKeep {
 
 /// Where a forced run's output is echoed as it is logged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Echo {
+pub(crate) enum Echo {
     Off,
     Stdout,
     Stderr,
 }
 
-pub use super::pause::PauseControl;
+pub(crate) use super::pause::PauseControl;
 
 /// What a supervisor keeps for the whole attempt, across the processes it starts (an
 /// agent run may try several): the events it reacts to (`signal`), the processes that
 /// stopping the run could not kill, for the run's record, and its pauses.
-pub struct Signals {
+pub(crate) struct Signals {
     events: signal::Handler,
-    pub survivors: Vec<Survivor>,
+    pub(crate) survivors: Vec<Survivor>,
     /// Pausing, when the run can be paused.
-    pub control: Option<Box<dyn PauseControl>>,
+    pub(crate) control: Option<Box<dyn PauseControl>>,
     /// Act as if a control signal came as soon as the next process runs (a request made
     /// before the supervisor could be signalled).
-    pub control_pending: bool,
+    pub(crate) control_pending: bool,
     /// How long the run has been paused in all: its timeout is pushed back by as much.
-    pub paused_for: Duration,
+    pub(crate) paused_for: Duration,
 }
 
 impl Signals {
     /// Reacting to the events of `events` (a supervisor's: `signal::Listen::Supervisor`).
-    pub fn new(events: signal::Handler) -> Signals {
+    pub(crate) fn new(events: signal::Handler) -> Signals {
         Signals {
             events,
             survivors: Vec::new(),
@@ -225,21 +225,21 @@ impl Signals {
 
 /// How long processes that SIGKILL did not end are waited for before they are reported
 /// as survivors: at least `kill_grace`, and long enough for a loaded machine to reap.
-pub fn kill_bound(grace: Duration) -> Duration {
+pub(crate) fn kill_bound(grace: Duration) -> Duration {
     grace.max(Duration::from_secs(5))
 }
 
-pub struct Ctx<'a> {
-    pub log: &'a mut LogFile,
-    pub echo: Echo,
-    pub signals: &'a mut Signals,
-    pub grace: Duration,
+pub(crate) struct Ctx<'a> {
+    pub(crate) log: &'a mut LogFile,
+    pub(crate) echo: Echo,
+    pub(crate) signals: &'a mut Signals,
+    pub(crate) grace: Duration,
     /// Environment entries that mark the run's processes (see `proctree`).
-    pub env_marks: Vec<String>,
+    pub(crate) env_marks: Vec<String>,
     /// Called just before the process is started (for recording that it may have).
-    pub on_starting: &'a mut dyn FnMut(),
+    pub(crate) on_starting: &'a mut dyn FnMut(),
     /// Told the pid of the process once it runs (it leads its own process group).
-    pub on_spawn: &'a mut dyn FnMut(i32),
+    pub(crate) on_spawn: &'a mut dyn FnMut(i32),
 }
 
 /// Where exec would find a bare program name on the job's `PATH` (an empty entry is the
@@ -287,7 +287,7 @@ enum Phase {
 }
 
 /// Runs `launch` until it and every process it started are gone.
-pub async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Finished> {
+pub(crate) async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Finished> {
     let (out_r, out_w) = std::io::pipe().context("can't create a pipe")?;
     let (err_r, err_w) = if launch.capture_stdout {
         let (r, w) = std::io::pipe().context("can't create a pipe")?;

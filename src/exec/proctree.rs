@@ -16,36 +16,36 @@ use nix::unistd::Pid;
 /// The environment entry of a detached supervisor (`jobctl supervise`): a run it
 /// supervises is its own, never the run of the process that started it (a sub-run
 /// submitted from inside a run is adopted by that run's supervisor, a subreaper).
-pub const SUPERVISOR_MARK: (&str, &str) = ("JOBCTL_SUPERVISOR", "1");
+pub(crate) const SUPERVISOR_MARK: (&str, &str) = ("JOBCTL_SUPERVISOR", "1");
 
 /// [`SUPERVISOR_MARK`] as it appears in an environment.
-pub fn supervisor_mark() -> String {
+pub(crate) fn supervisor_mark() -> String {
     format!("{}={}", SUPERVISOR_MARK.0, SUPERVISOR_MARK.1)
 }
 
 /// What identifies a run's processes.
 #[derive(Debug, Clone)]
-pub struct RunIdentity {
+pub(crate) struct RunIdentity {
     /// The process group the job was started in (its leader's pid).
-    pub pgid: Option<i32>,
+    pub(crate) pgid: Option<i32>,
     /// `NAME=value` entries that all must be in a process's environment.
-    pub env_marks: Vec<String>,
+    pub(crate) env_marks: Vec<String>,
     /// A process whose descendants belong to the run (the supervisor itself), if alive.
-    pub ancestor: Option<i32>,
+    pub(crate) ancestor: Option<i32>,
     /// When known, a start time (clock ticks since boot, as in `/proc/PID/stat`) before
     /// which no process of the run started: older processes can't carry the run's
     /// environment marks, so theirs is not read. Most of a machine's processes are older
     /// than any run, and reading every environment made each run's end cost a `/proc`
     /// file per process.
-    pub not_before: Option<u64>,
+    pub(crate) not_before: Option<u64>,
     /// An environment entry (`NAME=value`) of processes that are not the run's even when
     /// they are below it: they, and everything below them, are left out.
-    pub foreign: Option<String>,
+    pub(crate) foreign: Option<String>,
 }
 
 impl RunIdentity {
     /// The start time of this process, for [`RunIdentity::not_before`] of runs it starts.
-    pub fn my_start() -> Option<u64> {
+    pub(crate) fn my_start() -> Option<u64> {
         #[cfg(target_os = "linux")]
         {
             read_stat(std::process::id() as i32).map(|p| p.start)
@@ -122,7 +122,7 @@ fn env_of(pid: i32, marks: &[String], foreign: Option<&str>) -> (bool, bool) {
 
 /// The live (non-zombie) processes of a run, never including this process.
 #[cfg(target_os = "linux")]
-pub fn members(id: &RunIdentity) -> Vec<i32> {
+pub(crate) fn members(id: &RunIdentity) -> Vec<i32> {
     members_info(id).into_iter().map(|p| p.pid).collect()
 }
 
@@ -176,7 +176,7 @@ fn members_info(id: &RunIdentity) -> Vec<ProcInfo> {
 /// (one that forked meanwhile is found the next time) or `limit` passes. Returns how many
 /// were still not stopped.
 #[cfg(target_os = "linux")]
-pub fn stop_all(id: &RunIdentity, limit: Duration) -> usize {
+pub(crate) fn stop_all(id: &RunIdentity, limit: Duration) -> usize {
     let until = Instant::now() + limit;
     loop {
         let running: Vec<i32> = members_info(id)
@@ -197,26 +197,26 @@ pub fn stop_all(id: &RunIdentity, limit: Duration) -> usize {
 
 /// Without /proc, the process group is stopped and taken as stopped.
 #[cfg(not(target_os = "linux"))]
-pub fn stop_all(id: &RunIdentity, _limit: Duration) -> usize {
+pub(crate) fn stop_all(id: &RunIdentity, _limit: Duration) -> usize {
     signal_all(id, &[], Signal::SIGSTOP);
     0
 }
 
 /// SIGCONT to every process of the run.
-pub fn continue_all(id: &RunIdentity) {
+pub(crate) fn continue_all(id: &RunIdentity) {
     signal_all(id, &members(id), Signal::SIGCONT);
 }
 
 /// Without /proc only the process group can be found (best-effort, documented).
 #[cfg(not(target_os = "linux"))]
-pub fn members(id: &RunIdentity) -> Vec<i32> {
+pub(crate) fn members(id: &RunIdentity) -> Vec<i32> {
     match id.pgid {
         Some(g) if killpg(Pid::from_raw(g), None).is_ok() => vec![-g],
         _ => Vec::new(),
     }
 }
 
-pub fn signal_all(id: &RunIdentity, pids: &[i32], sig: Signal) {
+pub(crate) fn signal_all(id: &RunIdentity, pids: &[i32], sig: Signal) {
     if let Some(g) = id.pgid {
         // "Already gone" is success.
         let _ = killpg(Pid::from_raw(g), sig);
@@ -230,11 +230,11 @@ pub fn signal_all(id: &RunIdentity, pids: &[i32], sig: Signal) {
     }
 }
 
-pub use crate::core::run::Survivor;
+pub(crate) use crate::core::run::Survivor;
 
 impl Survivor {
     /// Who each of `pids` is, as far as can still be read.
-    pub fn describe(pids: &[i32]) -> Vec<Survivor> {
+    pub(crate) fn describe(pids: &[i32]) -> Vec<Survivor> {
         pids.iter()
             .filter(|p| **p > 0)
             .map(|&pid| Survivor {
@@ -246,7 +246,7 @@ impl Survivor {
     }
 
     /// Whether this very process (not a reuse of its pid) is still alive.
-    pub fn alive(&self) -> bool {
+    pub(crate) fn alive(&self) -> bool {
         #[cfg(target_os = "linux")]
         {
             read_stat(self.pid).is_some_and(|p| !p.zombie && Some(p.start) == self.start)
@@ -259,7 +259,7 @@ impl Survivor {
 }
 
 /// `N processes could not be killed (pid 12 user root, ...)`.
-pub fn survivors_text(s: &[Survivor]) -> String {
+pub(crate) fn survivors_text(s: &[Survivor]) -> String {
     let list: Vec<String> = s
         .iter()
         .map(|s| format!("pid {} user {}", s.pid, s.user))
@@ -306,7 +306,7 @@ fn owner(pid: i32) -> String {
 }
 
 /// Reaps every exited child of this process without blocking; returns the statuses.
-pub fn reap_children() -> Vec<WaitStatus> {
+pub(crate) fn reap_children() -> Vec<WaitStatus> {
     let mut out = Vec::new();
     loop {
         match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
@@ -320,7 +320,7 @@ pub fn reap_children() -> Vec<WaitStatus> {
 /// SIGTERM to everything of the run, SIGKILL after `grace` to whatever is left, until
 /// nothing is left (or `limit` passes). `on_reap` sees every child status reaped meanwhile.
 /// Returns the number of processes that were still alive at the end (0 = all gone).
-pub fn terminate(
+pub(crate) fn terminate(
     id: &RunIdentity,
     grace: Duration,
     limit: Duration,

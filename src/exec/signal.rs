@@ -41,7 +41,7 @@ use tokio_stream::wrappers::BroadcastStream;
 
 /// A signal that stops what jobctl does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
+pub(crate) enum Stop {
     /// SIGTERM: `jobctl cancel` on this host (and a stop asked on another), a shutdown.
     Term,
     /// SIGINT: Ctrl-C.
@@ -52,7 +52,7 @@ pub enum Stop {
 }
 
 impl Stop {
-    pub fn signal(self) -> Signal {
+    pub(crate) fn signal(self) -> Signal {
         match self {
             Stop::Term => Signal::SIGTERM,
             Stop::Int => Signal::SIGINT,
@@ -63,7 +63,7 @@ impl Stop {
 
 /// What jobctl reacts to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     /// SIGTERM, SIGINT, SIGHUP; a stop asked through the lease comes as SIGTERM's.
     Stop(Stop),
     /// SIGUSR1: `jobctl pause` on this host.
@@ -79,7 +79,7 @@ pub enum Event {
 
 /// Which process listens, and so which signals it handles (the table above).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Listen {
+pub(crate) enum Listen {
     /// A run's supervisor: the stop signals, SIGUSR1, SIGUSR2 and SIGCHLD; then unblocks
     /// the stop signals.
     Supervisor,
@@ -89,6 +89,7 @@ pub enum Listen {
     /// `serve`: SIGTERM and SIGINT.
     Server,
     /// No handler at all (tests).
+    #[cfg(test)]
     Nothing,
 }
 
@@ -105,13 +106,14 @@ impl Listen {
             Listen::Supervisor => [&stop[..], &control, &[(SIGCHLD, Event::Child)]].concat(),
             Listen::TickWait => [&stop[..], &control].concat(),
             Listen::Server => stop[..2].to_vec(),
+            #[cfg(test)]
             Listen::Nothing => Vec::new(),
         }
     }
 }
 
 /// The events of one process, for the one place that waits for them.
-pub struct Handler {
+pub(crate) struct Handler {
     signals: Vec<(Event, tokio::signal::unix::Signal)>,
     requests: Option<BroadcastStream<Event>>,
 }
@@ -119,7 +121,7 @@ pub struct Handler {
 impl Handler {
     /// Installs the handlers of `listen` (in a tokio runtime's context): from now on those
     /// signals are this handler's events, and no longer end the process.
-    pub fn install(listen: Listen) -> anyhow::Result<Handler> {
+    pub(crate) fn install(listen: Listen) -> anyhow::Result<Handler> {
         let mut signals = Vec::new();
         for (sig, event) in listen.signals() {
             let s = signal(SignalKind::from_raw(sig as i32))
@@ -139,7 +141,7 @@ impl Handler {
 
     /// Also the requests sent through `r`: from now on, and, for the first handler of
     /// `r`, those sent before it.
-    pub fn with_requests(mut self, r: &Requests) -> Handler {
+    pub(crate) fn with_requests(mut self, r: &Requests) -> Handler {
         let first = r.first.lock().ok().and_then(|mut f| f.take());
         let rx = first.unwrap_or_else(|| r.tx.subscribe());
         self.requests = Some(BroadcastStream::new(rx));
@@ -148,7 +150,7 @@ impl Handler {
 
     /// The next event. Pending for as long as none comes (for ever, with nothing to
     /// listen to).
-    pub async fn recv(&mut self) -> Event {
+    pub(crate) async fn recv(&mut self) -> Event {
         poll_fn(|cx| {
             for (event, s) in &mut self.signals {
                 // `None`: the runtime is shutting down; nothing more comes from it.
@@ -174,7 +176,7 @@ impl Handler {
 /// that moment (with [`Handler::with_requests`]), as a signal would be; before the first
 /// one listens, kept for it, as a blocked signal is.
 #[derive(Clone)]
-pub struct Requests {
+pub(crate) struct Requests {
     tx: broadcast::Sender<Event>,
     /// Subscribed from the start, for the first handler.
     first: Arc<Mutex<Option<broadcast::Receiver<Event>>>>,
@@ -191,7 +193,7 @@ impl Default for Requests {
 }
 
 impl Requests {
-    pub fn send(&self, event: Event) {
+    pub(crate) fn send(&self, event: Event) {
         // Nobody listening any more: lost, as the signal would be.
         let _ = self.tx.send(event);
     }
@@ -199,7 +201,7 @@ impl Requests {
 
 /// The signals that stop (or, their default action being to end the process, would
 /// orphan) a run, and that are blocked until a supervisor's handlers are in place.
-pub fn stop_signals() -> SigSet {
+pub(crate) fn stop_signals() -> SigSet {
     let mut set = SigSet::empty();
     for s in [
         Signal::SIGTERM,
@@ -216,13 +218,13 @@ pub fn stop_signals() -> SigSet {
 /// Holds back [`stop_signals`] in this thread: until a supervisor's handlers are
 /// installed (a process about to record a run and supervise it: `jobctl force`), or for
 /// good (a helper thread: the signals are for the supervising thread).
-pub fn block_stop_signals() -> io::Result<()> {
+pub(crate) fn block_stop_signals() -> io::Result<()> {
     stop_signals().thread_block().map_err(io::Error::from)
 }
 
 /// The exit code of a jobctl that stopped its runs because of `sig`: 128 + N, as a shell
 /// reports a process the signal ended (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
-pub fn interrupted_exit(sig: Signal) -> u8 {
+pub(crate) fn interrupted_exit(sig: Signal) -> u8 {
     128 + sig as u8
 }
 

@@ -15,30 +15,30 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::error::{Error, Result};
 
-pub const READ: &str = "supervisor:read";
-pub const WRITE: &str = "supervisor:write";
+pub(crate) const READ: &str = "supervisor:read";
+pub(crate) const WRITE: &str = "supervisor:write";
 
 /// What a token carries.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Claims {
-    pub sub: String,
-    pub scopes: Vec<String>,
+pub(crate) struct Claims {
+    pub(crate) sub: String,
+    pub(crate) scopes: Vec<String>,
     /// Seconds since the epoch.
-    pub exp: u64,
+    pub(crate) exp: u64,
     /// Glob patterns of the jobs this token may see; absent: every job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jobs: Option<Vec<String>>,
+    pub(crate) jobs: Option<Vec<String>>,
 }
 
 /// What a request needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
+pub(crate) enum Need {
     Read,
     Write,
 }
 
 impl Claims {
-    pub fn allows(&self, need: Need) -> bool {
+    pub(crate) fn allows(&self, need: Need) -> bool {
         let has = |s: &str| self.scopes.iter().any(|x| x == s);
         match need {
             Need::Read => has(READ) || has(WRITE),
@@ -46,12 +46,8 @@ impl Claims {
         }
     }
 
-    pub fn can_write(&self) -> bool {
-        self.allows(Need::Write)
-    }
-
     /// Whether the job `name` exists for this token.
-    pub fn sees_job(&self, name: &str) -> bool {
+    pub(crate) fn sees_job(&self, name: &str) -> bool {
         match &self.jobs {
             None => true,
             Some(globs) => globs.iter().any(|g| {
@@ -65,17 +61,17 @@ impl Claims {
 
 /// The signing key of one state directory.
 #[derive(Clone)]
-pub struct Key {
+pub(crate) struct Key {
     secret: Vec<u8>,
 }
 
-pub fn key_path(state_dir: &Path) -> PathBuf {
+pub(crate) fn key_path(state_dir: &Path) -> PathBuf {
     state_dir.join("api.key")
 }
 
 impl Key {
     /// The key of `state_dir`, made (0600) on first use.
-    pub fn load_or_create(state_dir: &Path) -> Result<Key> {
+    pub(crate) fn load_or_create(state_dir: &Path) -> Result<Key> {
         let path = key_path(state_dir);
         match std::fs::read(&path) {
             Ok(secret) if secret.len() >= 32 => Ok(Key { secret }),
@@ -92,7 +88,7 @@ impl Key {
     }
 
     /// A new key in place of the old: every token made with the old one stops working.
-    pub fn rotate(state_dir: &Path) -> Result<Key> {
+    pub(crate) fn rotate(state_dir: &Path) -> Result<Key> {
         Key::write_new(&key_path(state_dir), true)
     }
 
@@ -134,7 +130,7 @@ impl Key {
     }
 
     /// A token for `sub` with `scopes`, valid for `ttl`.
-    pub fn issue(
+    pub(crate) fn issue(
         &self,
         sub: &str,
         scopes: &[&str],
@@ -153,7 +149,7 @@ impl Key {
     }
 
     /// A token carrying `claims`.
-    pub fn sign(&self, claims: &Claims) -> Result<String> {
+    pub(crate) fn sign(&self, claims: &Claims) -> Result<String> {
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             claims,
@@ -163,7 +159,7 @@ impl Key {
     }
 
     /// The claims of a valid, unexpired token signed with this key.
-    pub fn verify(&self, token: &str) -> std::result::Result<Claims, String> {
+    pub(crate) fn verify(&self, token: &str) -> std::result::Result<Claims, String> {
         let mut v = Validation::new(Algorithm::HS256);
         v.leeway = 0;
         v.set_required_spec_claims(&["exp", "sub"]);
@@ -181,7 +177,7 @@ impl Key {
 
 /// The key as the server holds it: looked at again on each request (one `stat`), so a
 /// `jobctl token rotate` takes effect at once, without restarting the server.
-pub struct KeyFile {
+pub(crate) struct KeyFile {
     state_dir: PathBuf,
     current: std::sync::RwLock<(Option<Stamp>, std::sync::Arc<Key>)>,
 }
@@ -197,7 +193,7 @@ fn stamp(path: &Path) -> Option<Stamp> {
 }
 
 impl KeyFile {
-    pub fn open(state_dir: &Path) -> Result<KeyFile> {
+    pub(crate) fn open(state_dir: &Path) -> Result<KeyFile> {
         let key = Key::load_or_create(state_dir)?;
         Ok(KeyFile {
             state_dir: state_dir.to_path_buf(),
@@ -209,7 +205,7 @@ impl KeyFile {
     }
 
     /// The key now; a key file that can't be read keeps the previous key (and says so).
-    pub fn key(&self) -> std::sync::Arc<Key> {
+    pub(crate) fn key(&self) -> std::sync::Arc<Key> {
         let now = stamp(&key_path(&self.state_dir));
         if let Ok(c) = self.current.read()
             && c.0 == now

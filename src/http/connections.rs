@@ -36,7 +36,7 @@ use crate::core::error::{Error, Result};
 use crate::core::units::parse_duration;
 
 /// The most connections open at once unless `--max-connections` says otherwise.
-pub const MAX_CONNECTIONS: u32 = 1024;
+pub(crate) const MAX_CONNECTIONS: u32 = 1024;
 /// The largest request body: axum's own default, so buffering it here changes no answer.
 const BODY_LIMIT: usize = 2 << 20;
 /// How long open answers get to end once the server stops (api.md: all within 2 s).
@@ -50,19 +50,19 @@ const LINGER_REST: Duration = Duration::from_millis(50);
 
 /// How long a client may take.
 #[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
+pub(crate) struct Timeouts {
     /// A request's head, from its first byte (a new connection's first: from the connect).
-    pub header: Duration,
+    pub(crate) header: Duration,
     /// A request's body, from the end of its head.
-    pub body: Duration,
+    pub(crate) body: Duration,
     /// The wait for a keep-alive connection's next request.
-    pub idle: Duration,
+    pub(crate) idle: Duration,
 }
 
 impl Timeouts {
     /// The spec's timeouts, or those of `JOBCTL_HTTP_TIMEOUTS` (`header=2s,body=3s,idle=4s`,
     /// any of them): the tests' way to see them act without waiting a minute.
-    pub fn from_env() -> Result<Timeouts> {
+    pub(crate) fn from_env() -> Result<Timeouts> {
         let mut t = Timeouts {
             header: Duration::from_secs(10),
             body: Duration::from_secs(30),
@@ -93,7 +93,7 @@ impl Timeouts {
 /// The connections the open-file limit leaves room for, at most `max`. A quarter of the
 /// limit (at least 64 descriptors) is kept for what requests open; a soft limit lower
 /// than `max` needs is raised toward the hard one first, no further than that.
-pub fn connection_cap(max: usize) -> usize {
+pub(crate) fn connection_cap(max: usize) -> usize {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let spare = |limit: u64| (limit / 4).max(64);
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
@@ -117,7 +117,7 @@ pub fn connection_cap(max: usize) -> usize {
 /// Serves `app` on every connection `listener` accepts until `stop` completes; then open
 /// answers get `GRACE` to end (event streams and followed logs end on the server's own
 /// shutdown signal) and the rest are dropped with the runtime.
-pub async fn serve<L: axum::serve::Listener>(
+pub(crate) async fn serve<L: axum::serve::Listener>(
     mut listener: L,
     app: Router,
     timeouts: Timeouts,
@@ -207,7 +207,7 @@ async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, max: usize) {
 /// client trickling it can't hold the request: 408, and the connection is closed.
 /// tower-http's body timeout restarts at each chunk, which a byte every few seconds
 /// would satisfy forever.
-pub async fn body_deadline(State(t): State<Timeouts>, req: Request, next: Next) -> Response {
+pub(crate) async fn body_deadline(State(t): State<Timeouts>, req: Request, next: Next) -> Response {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

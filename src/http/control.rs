@@ -27,17 +27,17 @@ use crate::engine::views::RunView;
 /// `POST /runs`: what to submit.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SubmitBody {
+pub(crate) struct SubmitBody {
     /// The job to run.
-    pub job: String,
+    pub(crate) job: String,
     /// For an agent job: this prompt instead of its own.
-    pub prompt: Option<String>,
+    pub(crate) prompt: Option<String>,
     /// Variables added to the job's environment (no `JOBCTL_*`).
     #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    pub(crate) env: BTreeMap<String, String>,
     /// Any JSON object, stored on the run and passed to it as `JOBCTL_RUN_METADATA`.
     #[schema(value_type = Option<Object>)]
-    pub metadata: Option<serde_json::Value>,
+    pub(crate) metadata: Option<serde_json::Value>,
 }
 
 /// The most metadata a run carries: it travels in every process's environment.
@@ -54,7 +54,7 @@ const METADATA_MAX: usize = 16 * 1024;
     ),
     security(("bearer" = []))
 )]
-pub async fn submit_run(
+pub(crate) async fn submit_run(
     State(state): State<Shared>,
     headers: HeaderMap,
     body: Bytes,
@@ -188,7 +188,7 @@ async fn control_run(
     ),
     security(("bearer" = []))
 )]
-pub async fn pause_run(
+pub(crate) async fn pause_run(
     State(state): State<Shared>,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
@@ -206,7 +206,7 @@ pub async fn pause_run(
     ),
     security(("bearer" = []))
 )]
-pub async fn resume_run(
+pub(crate) async fn resume_run(
     State(state): State<Shared>,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
@@ -221,7 +221,7 @@ pub async fn resume_run(
     responses((status = 200, description = "the cancelled run (and its subtree)", body = Object), (status = 409, body = ErrorDoc)),
     security(("bearer" = []))
 )]
-pub async fn cancel_run(
+pub(crate) async fn cancel_run(
     State(state): State<Shared>,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use super::ApiError;
 
 /// A query string; unknown or malformed parameters are 400.
-pub struct ApiQuery<T>(pub T);
+pub(crate) struct ApiQuery<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
@@ -22,7 +22,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiQuer
 }
 
 /// A path parameter; one of the wrong type (`/runs/abc`) is 400.
-pub struct ApiPath<T>(pub T);
+pub(crate) struct ApiPath<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;
@@ -37,7 +37,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
 
 /// The body of a POST that takes none: empty or `{}`. Anything else is 400, as an unknown
 /// field in any body is.
-pub fn no_body(body: &[u8]) -> Result<(), ApiError> {
+pub(crate) fn no_body(body: &[u8]) -> Result<(), ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
@@ -54,7 +54,7 @@ pub fn no_body(body: &[u8]) -> Result<(), ApiError> {
 
 /// A JSON body of type `T` (unknown fields are 400 through `deny_unknown_fields`); an
 /// empty body is `T::default()`.
-pub fn json_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn json_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }

@@ -41,7 +41,7 @@ fn request_id(method: &str, path: &str, body: &[u8]) -> String {
 /// A lock per idempotency key: made when a request with the key comes, dropped with the
 /// last request holding or awaiting it.
 #[derive(Default)]
-pub struct KeyLocks {
+pub(crate) struct KeyLocks {
     held: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -99,7 +99,7 @@ impl Drop for Entry<'_> {
 }
 
 /// Runs `act` once per idempotency key (or every time, without one).
-pub async fn once<F, Fut>(
+pub(crate) async fn once<F, Fut>(
     state: &Shared,
     headers: &HeaderMap,
     path: &str,

@@ -32,13 +32,13 @@ use crate::exec::logfile::{Chunk, LogReader};
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct LogParams {
+pub(crate) struct LogParams {
     /// The last this many bytes of output.
-    pub tail: Option<u64>,
+    pub(crate) tail: Option<u64>,
     /// Output from this position (`X-Log-Next` of the previous answer).
-    pub offset: Option<u64>,
+    pub(crate) offset: Option<u64>,
     /// Keep the answer open and send output as it comes, until the run ends.
-    pub follow: Option<bool>,
+    pub(crate) follow: Option<bool>,
 }
 
 /// The most one answer carries without `follow`; `X-Log-Next` says where to go on.
@@ -59,7 +59,7 @@ const BUSY_EVERY: Duration = Duration::from_millis(10);
     ),
     security(("bearer" = []))
 )]
-pub async fn run_log(
+pub(crate) async fn run_log(
     State(state): State<Shared>,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,

@@ -26,7 +26,7 @@ fn label(v: &str) -> String {
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")),
     security(("bearer" = []))
 )]
-pub async fn metrics(
+pub(crate) async fn metrics(
     State(state): State<Shared>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

@@ -6,8 +6,10 @@
 //! Nothing of this module is touched by the other commands: the tick's start-up never pays
 //! for the server.
 
-pub mod auth;
+pub(crate) mod auth;
 mod connections;
+// Its items are still declared `pub`; narrowing them to `pub(crate)` is left to its next change.
+#[allow(unreachable_pub)]
 mod console;
 mod control;
 mod error;
@@ -17,6 +19,8 @@ mod log;
 mod metrics;
 mod openapi;
 mod reach;
+// Its items are still declared `pub`; narrowing them to `pub(crate)` is left to its next change.
+#[allow(unreachable_pub)]
 mod routes;
 mod stream;
 
@@ -33,7 +37,7 @@ use crate::core::error::{Error, Result};
 use crate::engine::{Connections, Engine};
 use crate::store::Event;
 use auth::{Claims, KeyFile, Need};
-pub use error::ApiError;
+pub(crate) use error::ApiError;
 pub use routes::API_ROUTES;
 
 /// The OpenAPI document of the API, as `GET /api/v1/openapi.json` serves it.
@@ -42,20 +46,18 @@ pub fn openapi_document() -> serde_json::Value {
 }
 
 /// Where and how to serve.
-pub struct ServeOptions {
-    pub config: PathBuf,
-    pub listen: SocketAddr,
-    /// Listening on another address than loopback was asked for explicitly.
-    pub listen_given: bool,
-    pub socket: Option<PathBuf>,
+pub(crate) struct ServeOptions {
+    pub(crate) config: PathBuf,
+    pub(crate) listen: SocketAddr,
+    pub(crate) socket: Option<PathBuf>,
     /// The most connections open at once (`--max-connections`).
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
 }
 
-pub use connections::MAX_CONNECTIONS;
+pub(crate) use connections::MAX_CONNECTIONS;
 
 /// What every request shares.
-pub struct AppState {
+pub(crate) struct AppState {
     config_path: PathBuf,
     config: RwLock<Arc<Config>>,
     /// Why the config file could not be loaded again, while the previous one is kept.
@@ -71,28 +73,28 @@ pub struct AppState {
     conns: Connections,
 }
 
-pub type Shared = Arc<AppState>;
+pub(crate) type Shared = Arc<AppState>;
 
 impl AppState {
-    pub fn config(&self) -> Arc<Config> {
+    pub(crate) fn config(&self) -> Arc<Config> {
         self.config
             .read()
             .map(|c| c.clone())
             .unwrap_or_else(|p| p.into_inner().clone())
     }
 
-    pub fn config_error(&self) -> Option<String> {
+    pub(crate) fn config_error(&self) -> Option<String> {
         self.config_error.read().ok().and_then(|e| e.clone())
     }
 
     /// The config and the kept connections, for a thread that opens an engine of its own.
-    pub fn for_engine(&self) -> (Arc<Config>, Connections) {
+    pub(crate) fn for_engine(&self) -> (Arc<Config>, Connections) {
         (self.config(), self.conns.clone())
     }
 
     /// Runs `f` on an engine over the state, off the async threads (the store is
     /// blocking).
-    pub async fn engine<T: Send + 'static>(
+    pub(crate) async fn engine<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Engine<'_>) -> Result<T> + Send + 'static,
     ) -> std::result::Result<T, ApiError> {
@@ -108,7 +110,7 @@ impl AppState {
 
     /// The claims of the request's bearer token, if it allows `need`: 401 without a valid
     /// token, 403 with one that can't do this.
-    pub fn authorize(
+    pub(crate) fn authorize(
         &self,
         headers: &HeaderMap,
         need: Need,
@@ -148,7 +150,7 @@ fn bearer(headers: &HeaderMap) -> std::result::Result<&str, ApiError> {
 }
 
 /// Serves until SIGTERM or SIGINT; open answers are ended, then exit 0.
-pub fn serve(opts: ServeOptions) -> Result<u8> {
+pub(crate) fn serve(opts: ServeOptions) -> Result<u8> {
     // Taken before the load: a change made while the server starts is seen as a change.
     let stamp = config_stamp(&opts.config);
     let cfg = crate::config::load_file(&opts.config)?;

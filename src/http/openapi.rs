@@ -55,14 +55,14 @@ impl Modify for Bearer {
     components(schemas(error::ErrorDoc, error::ErrorBody, routes::AgentToggle, control::SubmitBody)),
     modifiers(&Bearer)
 )]
-pub struct ApiDoc;
+pub(crate) struct ApiDoc;
 
 #[utoipa::path(get, path = "/api/v1/openapi.json", responses((status = 200, description = "this document")))]
-pub async fn document() -> impl IntoResponse {
+pub(crate) async fn document() -> impl IntoResponse {
     Json(generate())
 }
 
-pub fn generate() -> serde_json::Value {
+pub(crate) fn generate() -> serde_json::Value {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     serde_json::to_value(doc).unwrap_or_default()

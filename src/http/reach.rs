@@ -16,7 +16,7 @@ use crate::store::{RunQuery, Store};
 
 /// What one token may read.
 #[derive(Clone)]
-pub struct Reach {
+pub(crate) struct Reach {
     /// The jobs of the config it sees, and the agents they may use (their own, and the
     /// `[fallback]` order's); `None` for a token of every job.
     limits: Option<Limits>,
@@ -32,7 +32,7 @@ struct Limits {
 }
 
 impl Reach {
-    pub fn new(cfg: &Config, claims: &Claims) -> Reach {
+    pub(crate) fn new(cfg: &Config, claims: &Claims) -> Reach {
         let limits = claims.jobs.as_ref().map(|globs| {
             let mut l = Limits {
                 globs: globs
@@ -58,13 +58,13 @@ impl Reach {
     }
 
     /// Whether the job `name` (in the config or only in the history) exists for it.
-    pub fn job(&self, name: &str) -> bool {
+    pub(crate) fn job(&self, name: &str) -> bool {
         self.limits
             .as_ref()
             .is_none_or(|l| l.globs.iter().any(|g| g.matches(name)))
     }
 
-    pub fn agent(&self, name: &str) -> bool {
+    pub(crate) fn agent(&self, name: &str) -> bool {
         self.limits.as_ref().is_none_or(|l| l.agents.contains(name))
     }
 
@@ -72,7 +72,7 @@ impl Reach {
     /// `job`, the page is made of its own jobs' runs (one query per job, merged), so the
     /// page is full when they have enough runs, and its last id, the next page's cursor,
     /// is always one of theirs.
-    pub fn find_runs(&self, store: &dyn Store, q: &RunQuery<'_>) -> Result<Vec<RunRecord>> {
+    pub(crate) fn find_runs(&self, store: &dyn Store, q: &RunQuery<'_>) -> Result<Vec<RunRecord>> {
         let Some(limits) = self.limits.as_ref().filter(|_| q.job.is_none()) else {
             let mut runs = store.find_runs(q)?;
             runs.retain(|r| self.job(&r.job));
@@ -100,13 +100,13 @@ impl Reach {
     }
 
     /// Whether run `id` exists for it.
-    pub fn run(&self, store: &dyn Store, id: i64) -> Result<bool> {
+    pub(crate) fn run(&self, store: &dyn Store, id: i64) -> Result<bool> {
         Ok(store.get_run(id)?.is_some_and(|r| self.job(&r.job)))
     }
 
     /// Forgets each id of `ids` that is a run it may not see (a sub-run's parent of another
     /// job).
-    pub fn hide_runs<'a>(
+    pub(crate) fn hide_runs<'a>(
         &self,
         store: &dyn Store,
         ids: impl Iterator<Item = &'a mut Option<i64>>,
@@ -129,14 +129,14 @@ impl Reach {
     }
 
     /// The runs of `views` it may see, their parents of other jobs forgotten.
-    pub fn runs(&self, store: &dyn Store, views: &mut Vec<RunView>) -> Result<()> {
+    pub(crate) fn runs(&self, store: &dyn Store, views: &mut Vec<RunView>) -> Result<()> {
         views.retain(|v| self.job(&v.job));
         self.hide_runs(store, views.iter_mut().map(|v| &mut v.parent_run_id))
     }
 
     /// A `list` row of one of its jobs: the jobs it `needs` that it may not see are left
     /// out.
-    pub fn row(&self, row: &mut ListRow) {
+    pub(crate) fn row(&self, row: &mut ListRow) {
         if self.limits.is_some() {
             row.needs.retain(|j| self.job(j));
             row.waiting_for.retain(|j| self.job(j));
@@ -145,7 +145,7 @@ impl Reach {
 
     /// `status` as it may see it: its agents, its jobs' runs (held, queued, leaving
     /// survivors), and the last failure among them.
-    pub fn status(&self, store: &dyn Store, report: &mut StatusReport) -> Result<()> {
+    pub(crate) fn status(&self, store: &dyn Store, report: &mut StatusReport) -> Result<()> {
         if self.limits.is_none() {
             return Ok(());
         }
@@ -202,7 +202,7 @@ impl Reach {
     /// The event as it may see it, or `None`: another job's, or of the agents only other
     /// jobs use. An event of no job (the budget's and the agents' scopes) is shown with
     /// only the agents it may see; one of another kind, unknown to these rules, is not.
-    pub fn event(&self, mut view: EventView) -> Option<EventView> {
+    pub(crate) fn event(&self, mut view: EventView) -> Option<EventView> {
         if self.limits.is_none() {
             return Some(view);
         }

@@ -42,7 +42,7 @@ const AUTH_EVERY: Duration = Duration::from_millis(500);
 
 /// Follows the event log, broadcasting every new entry (on a thread of its own: the store
 /// is blocking).
-pub async fn follow_event_log(state: Shared) {
+pub(crate) async fn follow_event_log(state: Shared) {
     let (cfg, conns) = state.for_engine();
     let tx = state.events.clone();
     let mut shutdown = state.shutdown.clone();
@@ -111,7 +111,7 @@ fn follow_step(
 }
 
 /// The SSE name of an event kind: `run_ended` → `run.ended`.
-pub fn sse_name(kind: EventKind) -> String {
+pub(crate) fn sse_name(kind: EventKind) -> String {
     kind.as_str().replacen('_', ".", 1)
 }
 
@@ -123,11 +123,11 @@ fn ends_run(ev: &Event) -> bool {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct StreamParams {
+pub(crate) struct StreamParams {
     /// Only the events of this run; the stream ends with its final event.
-    pub run: Option<i64>,
+    pub(crate) run: Option<i64>,
     /// Start after this sequence number (as `Last-Event-ID` does).
-    pub after: Option<i64>,
+    pub(crate) after: Option<i64>,
 }
 
 #[utoipa::path(
@@ -140,7 +140,7 @@ pub struct StreamParams {
     ),
     security(("bearer" = []))
 )]
-pub async fn events_stream(
+pub(crate) async fn events_stream(
     State(state): State<Shared>,
     headers: HeaderMap,
     super::extract::ApiQuery(p): super::extract::ApiQuery<StreamParams>,

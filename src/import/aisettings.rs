@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::Imported;
 use super::toml_out::{array, key, number, string};
 
-pub fn from_ai_settings(text: &str) -> Result<Imported, String> {
+pub(crate) fn from_ai_settings(text: &str) -> Result<Imported, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     // The settings themselves, or a stored record holding them.
     let s = ["payload", "value", "settings", "aiSettings"]

@@ -6,7 +6,7 @@ use super::toml_out::{inline_table, string};
 use super::{Imported, name_from};
 use crate::core::schedule::Schedule;
 
-pub fn from_crontab(text: &str) -> Imported {
+pub(crate) fn from_crontab(text: &str) -> Imported {
     let mut out = Imported::default();
     let mut env: Vec<(String, String)> = Vec::new();
     let mut names: Vec<String> = Vec::new();

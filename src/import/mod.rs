@@ -9,20 +9,20 @@ mod crontab;
 mod teleclaude;
 mod toml_out;
 
-pub use aisettings::from_ai_settings;
-pub use crontab::from_crontab;
-pub use teleclaude::from_teleclaude;
+pub(crate) use aisettings::from_ai_settings;
+pub(crate) use crontab::from_crontab;
+pub(crate) use teleclaude::from_teleclaude;
 
 /// A conversion: the TOML to print, and the notes of what did not carry over.
 #[derive(Debug, Default)]
-pub struct Imported {
-    pub toml: String,
-    pub notes: Vec<String>,
+pub(crate) struct Imported {
+    pub(crate) toml: String,
+    pub(crate) notes: Vec<String>,
 }
 
 impl Imported {
     /// The TOML with the notes as comments at its head.
-    pub fn text(&self, source: &str) -> String {
+    pub(crate) fn text(&self, source: &str) -> String {
         let mut s = format!("# Imported by jobctl from {source}; check it with `jobctl check`.\n");
         if !self.notes.is_empty() {
             s.push_str("# Not carried over:\n");

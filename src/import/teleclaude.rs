@@ -13,7 +13,7 @@ use super::{Imported, name_from};
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// `dir` is the directory of the teleclaude.yml: TeleClaude runs jobs from there.
-pub fn from_teleclaude(text: &str, dir: &Path) -> Result<Imported, String> {
+pub(crate) fn from_teleclaude(text: &str, dir: &Path) -> Result<Imported, String> {
     let docs = YamlLoader::load_from_str(text).map_err(|e| format!("not YAML: {e}"))?;
     let doc = docs.first().ok_or("an empty YAML file")?;
     let Some(jobs) = doc["jobs"].as_hash() else {

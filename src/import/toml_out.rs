@@ -2,7 +2,7 @@
 //! them, inline tables of strings.
 
 /// A TOML basic string.
-pub fn string(s: &str) -> String {
+pub(crate) fn string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -23,13 +23,13 @@ pub fn string(s: &str) -> String {
 }
 
 /// `["a", "b"]`.
-pub fn array<S: AsRef<str>>(items: &[S]) -> String {
+pub(crate) fn array<S: AsRef<str>>(items: &[S]) -> String {
     let v: Vec<String> = items.iter().map(|s| string(s.as_ref())).collect();
     format!("[{}]", v.join(", "))
 }
 
 /// `{ A = "1", "odd key" = "2" }`.
-pub fn inline_table(pairs: &[(String, String)]) -> String {
+pub(crate) fn inline_table(pairs: &[(String, String)]) -> String {
     let v: Vec<String> = pairs
         .iter()
         .map(|(k, v)| format!("{} = {}", key(k), string(v)))
@@ -38,7 +38,7 @@ pub fn inline_table(pairs: &[(String, String)]) -> String {
 }
 
 /// A key, bare when TOML allows it.
-pub fn key(k: &str) -> String {
+pub(crate) fn key(k: &str) -> String {
     if !k.is_empty()
         && k.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
@@ -50,7 +50,7 @@ pub fn key(k: &str) -> String {
 }
 
 /// A number as TOML writes it (an integer when it is one).
-pub fn number(n: f64) -> String {
+pub(crate) fn number(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e15 {
         format!("{}", n as i64)
     } else {

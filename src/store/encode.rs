@@ -21,15 +21,15 @@ pub(crate) fn json_list<T: Serialize>(items: &[T]) -> Result<Option<String>> {
 /// A new run's columns that are not its fields as they are: its trigger, attempt (at
 /// least 1), depth, and its variables and metadata as JSON (NULL when none).
 pub(crate) struct NewRunColumns {
-    pub trigger: &'static str,
-    pub attempt: i64,
-    pub depth: i64,
-    pub env: Option<String>,
-    pub metadata: Option<String>,
+    pub(crate) trigger: &'static str,
+    pub(crate) attempt: i64,
+    pub(crate) depth: i64,
+    pub(crate) env: Option<String>,
+    pub(crate) metadata: Option<String>,
 }
 
 impl NewRunColumns {
-    pub fn of(new: &NewRun) -> Result<NewRunColumns> {
+    pub(crate) fn of(new: &NewRun) -> Result<NewRunColumns> {
         Ok(NewRunColumns {
             trigger: new.effective_trigger().as_str(),
             attempt: i64::from(new.attempt.max(1)),
@@ -65,21 +65,21 @@ pub(crate) fn created(new: &NewRun, status: RunStatus) -> Transition {
 /// An end's columns that are not its fields as they are, with how the end is recorded
 /// ([`RunEnd::closing`]).
 pub(crate) struct EndColumns {
-    pub closing: Closing,
+    pub(crate) closing: Closing,
     /// Its error, as one line.
-    pub error: Option<String>,
-    pub attempts: Option<String>,
+    pub(crate) error: Option<String>,
+    pub(crate) attempts: Option<String>,
     /// The workspace the end carries (NULL: the one recorded stays), and its worktree
     /// on disk when kept.
-    pub workspace: Option<String>,
-    pub worktree: Option<String>,
-    pub changes: Option<String>,
-    pub hooks: Option<String>,
-    pub survivors: Option<String>,
+    pub(crate) workspace: Option<String>,
+    pub(crate) worktree: Option<String>,
+    pub(crate) changes: Option<String>,
+    pub(crate) hooks: Option<String>,
+    pub(crate) survivors: Option<String>,
 }
 
 impl EndColumns {
-    pub fn of(end: &RunEnd, held: Held) -> Result<EndColumns> {
+    pub(crate) fn of(end: &RunEnd, held: Held) -> Result<EndColumns> {
         Ok(EndColumns {
             closing: end.closing(held),
             error: end.error_text(),
@@ -101,16 +101,16 @@ impl EndColumns {
 /// change of a run's state, from what, to what, why and by whom.
 #[derive(Debug, Clone)]
 pub(crate) struct NewEvent<'a> {
-    pub at: i64,
-    pub kind: EventKind,
-    pub job: Option<&'a str>,
-    pub run_id: Option<i64>,
-    pub detail: serde_json::Value,
-    pub change: Option<Transition>,
+    pub(crate) at: i64,
+    pub(crate) kind: EventKind,
+    pub(crate) job: Option<&'a str>,
+    pub(crate) run_id: Option<i64>,
+    pub(crate) detail: serde_json::Value,
+    pub(crate) change: Option<Transition>,
 }
 
 impl<'a> NewEvent<'a> {
-    pub fn of(
+    pub(crate) fn of(
         at: i64,
         kind: EventKind,
         job: Option<&'a str>,
@@ -128,7 +128,7 @@ impl<'a> NewEvent<'a> {
     }
 
     /// A run's change of state `t`, with the event kind that records it.
-    pub fn change(
+    pub(crate) fn change(
         at: i64,
         job: &'a str,
         run_id: i64,
@@ -146,7 +146,7 @@ impl<'a> NewEvent<'a> {
     }
 
     /// A run's end (from `from`), which took `duration_ms`.
-    pub fn end(
+    pub(crate) fn end(
         end: &RunEnd,
         job: &'a str,
         run_id: i64,
@@ -167,13 +167,19 @@ impl<'a> NewEvent<'a> {
     }
 
     /// A queued run started at `at`, after waiting since `queued_at`.
-    pub fn started(at: i64, job: &'a str, run_id: i64, queued_at: i64, by: &Actor) -> NewEvent<'a> {
+    pub(crate) fn started(
+        at: i64,
+        job: &'a str,
+        run_id: i64,
+        queued_at: i64,
+        by: &Actor,
+    ) -> NewEvent<'a> {
         let t = Transition::new(RunStatus::Queued, RunStatus::Running, None, by.clone());
         NewEvent::change(at, job, run_id, t, json!({"waited_ms": at - queued_at}))
     }
 
     /// A job paused or resumed by a person.
-    pub fn job_paused(at: i64, job: &'a str, paused: bool) -> NewEvent<'a> {
+    pub(crate) fn job_paused(at: i64, job: &'a str, paused: bool) -> NewEvent<'a> {
         let kind = if paused {
             EventKind::JobPaused
         } else {
@@ -183,12 +189,17 @@ impl<'a> NewEvent<'a> {
     }
 
     /// A job's schedule forgotten (`reset`).
-    pub fn job_reset(at: i64, job: &'a str) -> NewEvent<'a> {
+    pub(crate) fn job_reset(at: i64, job: &'a str) -> NewEvent<'a> {
         NewEvent::of(at, EventKind::JobReset, Some(job), None, json!({}))
     }
 
     /// A scope enabled (no reason) or disabled with `reason`.
-    pub fn scope_set(at: i64, agent: &str, scope: &str, reason: Option<&str>) -> NewEvent<'a> {
+    pub(crate) fn scope_set(
+        at: i64,
+        agent: &str,
+        scope: &str,
+        reason: Option<&str>,
+    ) -> NewEvent<'a> {
         let kind = if reason.is_none() {
             EventKind::ScopeEnabled
         } else {
@@ -199,19 +210,19 @@ impl<'a> NewEvent<'a> {
     }
 
     /// A new budget day began (usage from zero), enabling `enabled`.
-    pub fn new_budget_day(at: i64, day: &str, enabled: &[(String, String)]) -> NewEvent<'a> {
+    pub(crate) fn new_budget_day(at: i64, day: &str, enabled: &[(String, String)]) -> NewEvent<'a> {
         let detail = json!({"why": "new budget day", "day": day, "enabled": enabled});
         NewEvent::of(at, EventKind::BudgetReset, None, None, detail)
     }
 
     /// The scopes whose provider cooldown passed, enabled again.
-    pub fn cooled(at: i64, scopes: &[(String, String)]) -> NewEvent<'a> {
+    pub(crate) fn cooled(at: i64, scopes: &[(String, String)]) -> NewEvent<'a> {
         let detail = json!({"why": "provider cooldown passed", "scopes": scopes});
         NewEvent::of(at, EventKind::ScopesEnabled, None, None, detail)
     }
 
     /// `reset budgets` (of one agent or all), enabling `enabled`.
-    pub fn budgets_reset(
+    pub(crate) fn budgets_reset(
         at: i64,
         agent: Option<&str>,
         enabled: &[(String, String)],
@@ -222,28 +233,28 @@ impl<'a> NewEvent<'a> {
 
     /// Where several hosts share the state: the host it happened on, in the detail.
     #[cfg(feature = "postgres")]
-    pub fn on_host(mut self, host: Option<&str>) -> NewEvent<'a> {
+    pub(crate) fn on_host(mut self, host: Option<&str>) -> NewEvent<'a> {
         self.detail["host"] = host.into();
         self
     }
 
     /// The columns of a change of state: from, to, reason, actor (all NULL otherwise).
-    pub fn moved_from(&self) -> Option<&'static str> {
+    pub(crate) fn moved_from(&self) -> Option<&'static str> {
         self.change
             .as_ref()
             .and_then(|t| t.from)
             .map(RunStatus::as_str)
     }
 
-    pub fn moved_to(&self) -> Option<&'static str> {
+    pub(crate) fn moved_to(&self) -> Option<&'static str> {
         self.change.as_ref().map(|t| t.to.as_str())
     }
 
-    pub fn reason(&self) -> Option<&str> {
+    pub(crate) fn reason(&self) -> Option<&str> {
         self.change.as_ref().and_then(|t| t.reason.as_deref())
     }
 
-    pub fn actor(&self) -> Option<String> {
+    pub(crate) fn actor(&self) -> Option<String> {
         self.change.as_ref().map(|t| t.by.to_wire())
     }
 }

@@ -17,7 +17,7 @@ pub mod sqlite;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-pub use crate::core::budget::Ticket;
+pub(crate) use crate::core::budget::Ticket;
 use crate::core::budget::{Reserving, ScopeReason, Usage};
 use crate::core::error::Result;
 pub use crate::core::run::{
@@ -42,7 +42,7 @@ pub struct Event {
     pub id: i64,
     pub at: i64,
     pub kind: EventKind,
-    pub job: Option<String>,
+    pub(crate) job: Option<String>,
     pub run_id: Option<i64>,
     pub detail: serde_json::Value,
     /// For a run's change of state: `{from, to, reason, by}`.
@@ -52,8 +52,8 @@ pub struct Event {
 /// One agent's state in one scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopeState {
-    pub agent: String,
-    pub scope: String,
+    pub(crate) agent: String,
+    pub(crate) scope: String,
     pub enabled: bool,
     pub reason: Option<String>,
     pub disabled_at: Option<i64>,

@@ -3,6 +3,9 @@
 //! `jobctl` binary in a temp `JOBCTL_HOME` through the harness in [`support`]; the store
 //! contract ([`contract`]) runs against each backend as one test per check.
 
+// A binary: its helpers are `pub` for the modules beside them, never for another crate.
+#![allow(unreachable_pub)]
+
 mod agents;
 mod api;
 mod api_control;

@@ -13,13 +13,13 @@ use crate::config::{Agent, Preset, Thinking};
 
 /// Whether a call may use tools (a job) or not (`ask`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     Job,
     Ask,
 }
 
 /// One agent CLI: its argv and how to read what it printed.
-pub trait Driver: Sync {
+pub(crate) trait Driver: Sync {
     /// The model a thinking level uses when the config names none; `None` passes no model
     /// and leaves the choice to the CLI.
     fn default_model(&self, t: Thinking) -> Option<&'static str>;
@@ -40,7 +40,7 @@ pub trait Driver: Sync {
 }
 
 /// The driver of a preset.
-pub fn driver(p: Preset) -> &'static dyn Driver {
+pub(crate) fn driver(p: Preset) -> &'static dyn Driver {
     match p {
         Preset::Claude => &claude::Claude,
         Preset::Codex => &codex::Codex,
@@ -51,7 +51,7 @@ pub fn driver(p: Preset) -> &'static dyn Driver {
 
 /// The model a call uses: the job's `model`, else the agent's `models[thinking]`, else
 /// the preset's default; `None` passes no model and leaves the choice to the CLI.
-pub fn model_for(
+pub(crate) fn model_for(
     agent: &Agent,
     thinking: Thinking,
     model_override: Option<&str>,
@@ -63,7 +63,7 @@ pub fn model_for(
 }
 
 /// The argv of a call.
-pub fn argv(
+pub(crate) fn argv(
     agent: &Agent,
     mode: Mode,
     prompt: &str,

@@ -12,15 +12,15 @@ use crate::core::error::{Result, code};
 use crate::engine::ask::{self, AskOutcome, AskRequest};
 use crate::exec::signal;
 
-pub struct AskArgs<'a> {
-    pub scope: &'a str,
-    pub agent: Option<&'a str>,
-    pub thinking: &'a str,
-    pub timeout: &'a str,
-    pub prompt: &'a str,
+pub(crate) struct AskArgs<'a> {
+    pub(crate) scope: &'a str,
+    pub(crate) agent: Option<&'a str>,
+    pub(crate) thinking: &'a str,
+    pub(crate) timeout: &'a str,
+    pub(crate) prompt: &'a str,
 }
 
-pub fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
+pub(crate) fn execute(g: &Global, ui: &Ui, a: AskArgs<'_>) -> Result<u8> {
     let cfg = crate::cli::load_config(g)?;
     let req = AskRequest {
         scope: a.scope,

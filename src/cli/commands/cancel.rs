@@ -7,7 +7,7 @@ use crate::core::run::Actor;
 use crate::engine::cancel::{self, Target};
 use crate::engine::views::RunView;
 
-pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>) -> Result<u8> {
+pub(crate) fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>) -> Result<u8> {
     let mut e = super::engine(g)?;
     let target = match (run_id, job) {
         (Some(id), _) => Target::Run(id),

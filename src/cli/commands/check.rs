@@ -15,7 +15,7 @@ struct CheckView {
     path: String,
 }
 
-pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
+pub(crate) fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     let cfg = config::load_fresh(g.config.as_deref())?;
     if ui.json {
         ui.print_view(&CheckView {

@@ -5,7 +5,7 @@ use crate::cli::output::Ui;
 use crate::core::error::{Result, code};
 use crate::engine::{budgets, jobs};
 
-pub fn job(g: &Global, ui: &Ui, name: &str, pause: bool) -> Result<u8> {
+pub(crate) fn job(g: &Global, ui: &Ui, name: &str, pause: bool) -> Result<u8> {
     let mut e = super::engine(g)?;
     let v = jobs::set_paused(&mut e, name, pause)?;
     if ui.json {
@@ -18,7 +18,7 @@ pub fn job(g: &Global, ui: &Ui, name: &str, pause: bool) -> Result<u8> {
 }
 
 /// `configure agent NAME [--scope S] --enable|--disable [--reason TEXT]`.
-pub fn agent(
+pub(crate) fn agent(
     g: &Global,
     ui: &Ui,
     name: &str,

@@ -15,7 +15,7 @@ use clap::CommandFactory;
 use crate::cli::args::{Cli, CompletionShell};
 use crate::core::error::{Error, Result, code};
 
-pub fn completions(shell: CompletionShell) -> Result<u8> {
+pub(crate) fn completions(shell: CompletionShell) -> Result<u8> {
     use clap_complete::env::EnvCompleter;
     let shell: &dyn EnvCompleter = match shell {
         CompletionShell::Bash => &clap_complete::env::Bash,
@@ -39,7 +39,7 @@ pub fn completions(shell: CompletionShell) -> Result<u8> {
 }
 
 /// `man [PAGE]` prints one page; `man --dir DIR` writes them all.
-pub fn man(page: Option<&str>, dir: Option<&Path>) -> Result<u8> {
+pub(crate) fn man(page: Option<&str>, dir: Option<&Path>) -> Result<u8> {
     if let Some(dir) = dir {
         for (name, section, text) in all_pages()? {
             let d = dir.join(format!("man{section}"));
@@ -213,7 +213,7 @@ config snapshots (under \fBSTATE_DIR/cache\fR when the config names a state dire
 }
 
 /// jobctl.toml(5): docs/configuration.md, turned into roff.
-pub fn config_page() -> String {
+pub(crate) fn config_page() -> String {
     let mut s = String::from(
         ".TH JOBCTL.TOML 5 \"\" \"jobctl\" \"File Formats\"\n.SH NAME\njobctl.toml \\- the configuration of jobctl\n",
     );

@@ -16,7 +16,7 @@ use crate::cli::args::Global;
 use crate::cli::output::Ui;
 use crate::core::error::{Error, Result, code};
 
-pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
+pub(crate) fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     let path = target(g)?;
     let original = match std::fs::read_to_string(&path) {
         Ok(t) => Some(t),

@@ -10,7 +10,7 @@ use crate::cli::output::{Ui, human_time};
 use crate::core::error::{Result, code};
 use crate::engine::events::{self, EventView};
 
-pub fn execute(g: &Global, ui: &Ui, run: Option<i64>, follow: bool, n: usize) -> Result<u8> {
+pub(crate) fn execute(g: &Global, ui: &Ui, run: Option<i64>, follow: bool, n: usize) -> Result<u8> {
     let mut e = super::engine(g)?;
     let mut last = e.store.last_event_id()?;
     let shown = events::latest(&mut e, run, n)?;

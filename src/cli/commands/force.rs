@@ -10,7 +10,7 @@ use crate::engine::supervise;
 use crate::engine::views::RunView;
 use crate::exec::{echo, process::Echo, signal};
 
-pub fn execute(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
+pub(crate) fn execute(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
     let mut e = super::engine(g)?;
     e.cfg.job(name)?;
     super::warn_if_root(e.cfg);

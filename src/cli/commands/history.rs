@@ -22,7 +22,7 @@ const HEADERS: [&str; 8] = [
 /// The narrowest REASON column worth showing.
 const MIN_REASON: usize = 20;
 
-pub fn execute(g: &Global, ui: &Ui, name: Option<&str>, n: usize, tree: bool) -> Result<u8> {
+pub(crate) fn execute(g: &Global, ui: &Ui, name: Option<&str>, n: usize, tree: bool) -> Result<u8> {
     let mut e = super::engine(g)?;
     if ui.json {
         return print_json(&mut e, name, n);

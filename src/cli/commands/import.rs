@@ -11,7 +11,7 @@ use crate::cli::output::Ui;
 use crate::core::error::{Error, Result, code};
 use crate::import;
 
-pub fn execute(ui: &Ui, format: ImportFormat, file: &Path) -> Result<u8> {
+pub(crate) fn execute(ui: &Ui, format: ImportFormat, file: &Path) -> Result<u8> {
     let (text, source, dir) = if file == Path::new("-") {
         let mut s = String::new();
         std::io::stdin()

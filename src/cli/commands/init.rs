@@ -12,7 +12,7 @@ use crate::cli::args::Global;
 use crate::cli::output::Ui;
 use crate::core::error::{Error, Result, code};
 
-pub fn execute(g: &Global, ui: &Ui, print: bool) -> Result<u8> {
+pub(crate) fn execute(g: &Global, ui: &Ui, print: bool) -> Result<u8> {
     let found: Vec<&str> = ["claude", "codex", "gemini"]
         .into_iter()
         .filter(|cli| {
@@ -83,7 +83,7 @@ fn target(g: &Global) -> Result<PathBuf> {
 }
 
 /// The starter config: every table explained, the agent CLIs in `found` configured.
-pub fn starter(found: &[&str]) -> String {
+pub(crate) fn starter(found: &[&str]) -> String {
     let mut s = String::from(
         r#"# jobctl configuration: https://github.com/ (docs/configuration.md has every key).
 # `jobctl check` validates this file; `jobctl edit` edits it safely; `jobctl list` shows

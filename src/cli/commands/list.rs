@@ -7,7 +7,7 @@ use crate::core::clock;
 use crate::core::error::Result;
 use crate::engine::views::{self, Next};
 
-pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
+pub(crate) fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     let mut e = super::engine(g)?;
     let rows = views::list(&mut e)?;
     if ui.json {

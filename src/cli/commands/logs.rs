@@ -23,17 +23,17 @@ const PIECE: usize = 256 << 10;
 const POLL: Duration = Duration::from_millis(200);
 
 /// What `jobctl logs` was asked for.
-pub struct LogsArgs<'a> {
-    pub run_id: Option<i64>,
-    pub job: Option<&'a str>,
-    pub follow: bool,
+pub(crate) struct LogsArgs<'a> {
+    pub(crate) run_id: Option<i64>,
+    pub(crate) job: Option<&'a str>,
+    pub(crate) follow: bool,
     /// Only the last N lines.
-    pub tail: Option<u64>,
+    pub(crate) tail: Option<u64>,
     /// Each line with the time it came.
-    pub timestamps: bool,
+    pub(crate) timestamps: bool,
 }
 
-pub fn execute(g: &Global, ui: &Ui, a: LogsArgs<'_>) -> Result<u8> {
+pub(crate) fn execute(g: &Global, ui: &Ui, a: LogsArgs<'_>) -> Result<u8> {
     let mut e = super::engine(g)?;
     e.recover()?;
     if let Some(j) = a.job

@@ -2,34 +2,34 @@
 //! comes back (a table or text for people, one JSON document with `--json`), and return
 //! the exit code.
 
-pub mod ask;
-pub mod cancel;
-pub mod check;
-pub mod configure;
-pub mod docs;
-pub mod edit;
-pub mod events;
-pub mod force;
-pub mod history;
-pub mod import;
-pub mod init;
-pub mod list;
-pub mod logs;
-pub mod next;
-pub mod pause;
-pub mod reset;
-pub mod run;
-pub mod serve;
-pub mod show;
-pub mod state;
-pub mod status;
-pub mod submit;
-pub mod supervise;
-pub mod workspaces;
+pub(crate) mod ask;
+pub(crate) mod cancel;
+pub(crate) mod check;
+pub(crate) mod configure;
+pub(crate) mod docs;
+pub(crate) mod edit;
+pub(crate) mod events;
+pub(crate) mod force;
+pub(crate) mod history;
+pub(crate) mod import;
+pub(crate) mod init;
+pub(crate) mod list;
+pub(crate) mod logs;
+pub(crate) mod next;
+pub(crate) mod pause;
+pub(crate) mod reset;
+pub(crate) mod run;
+pub(crate) mod serve;
+pub(crate) mod show;
+pub(crate) mod state;
+pub(crate) mod status;
+pub(crate) mod submit;
+pub(crate) mod supervise;
+pub(crate) mod workspaces;
 
 /// jobctl never needs root, and claude refuses to run unattended under it: said once by a
 /// command that runs something, and only where it matters (a `claude` agent configured).
-pub fn warn_if_root(cfg: &crate::config::Config) {
+pub(crate) fn warn_if_root(cfg: &crate::config::Config) {
     let claude = cfg
         .agents
         .values()

@@ -8,7 +8,7 @@ use crate::core::error::{Error, Result};
 use crate::engine::views;
 use crate::fail;
 
-pub fn execute(g: &Global, ui: &Ui, name: &str, n: usize, from: Option<&str>) -> Result<u8> {
+pub(crate) fn execute(g: &Global, ui: &Ui, name: &str, n: usize, from: Option<&str>) -> Result<u8> {
     let cfg = crate::cli::load_config(g)?;
     let from = || match from {
         Some(f) => clock::parse_instant(f)

@@ -8,7 +8,7 @@ use crate::core::run::Actor;
 use crate::engine::cancel::Target;
 use crate::engine::control;
 
-pub fn execute(
+pub(crate) fn execute(
     g: &Global,
     ui: &Ui,
     run_id: Option<i64>,

@@ -6,7 +6,7 @@ use crate::core::error::{Result, code};
 use crate::core::units::format_milli;
 use crate::engine::{budgets, jobs};
 
-pub fn job(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
+pub(crate) fn job(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
     let mut e = super::engine(g)?;
     let v = jobs::reset(&mut e, name)?;
     if ui.json {
@@ -20,7 +20,7 @@ pub fn job(g: &Global, ui: &Ui, name: &str) -> Result<u8> {
 }
 
 /// `reset budgets [--agent NAME]`: usage to zero; scopes a new day clears enabled again.
-pub fn budgets(g: &Global, ui: &Ui, agent: Option<&str>) -> Result<u8> {
+pub(crate) fn budgets(g: &Global, ui: &Ui, agent: Option<&str>) -> Result<u8> {
     let mut e = super::engine(g)?;
     let v = budgets::reset(&mut e, agent)?;
     if ui.json {

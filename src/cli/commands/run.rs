@@ -46,7 +46,7 @@ struct WaitView<'a> {
     held: Vec<HeldView<'a>>,
 }
 
-pub fn execute(
+pub(crate) fn execute(
     g: &Global,
     ui: &Ui,
     job: Option<&str>,

@@ -12,7 +12,7 @@ use crate::core::units::parse_duration;
 use crate::engine::Engine;
 use crate::http::{self, ServeOptions, auth};
 
-pub fn serve(
+pub(crate) fn serve(
     g: &Global,
     listen: SocketAddr,
     socket: Option<&Path>,
@@ -22,7 +22,6 @@ pub fn serve(
     http::serve(ServeOptions {
         config,
         listen,
-        listen_given: true,
         socket: socket.map(Path::to_path_buf),
         max_connections,
     })
@@ -37,7 +36,7 @@ struct TokenView {
     jobs: Option<Vec<String>>,
 }
 
-pub fn token(g: &Global, ui: &Ui, t: &Token) -> Result<u8> {
+pub(crate) fn token(g: &Global, ui: &Ui, t: &Token) -> Result<u8> {
     let cfg = crate::cli::load_config(g)?;
     let state_dir = Engine::open(cfg)?.state_dir().to_path_buf();
     match t {

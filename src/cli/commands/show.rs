@@ -11,7 +11,7 @@ use crate::core::units::format_milli;
 use crate::engine::report::{self, RunReport, Which};
 use crate::fail;
 
-pub fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>) -> Result<u8> {
+pub(crate) fn execute(g: &Global, ui: &Ui, run_id: Option<i64>, job: Option<&str>) -> Result<u8> {
     let mut e = super::engine(g)?;
     let which = match (run_id, job) {
         (Some(id), _) => Which::Run(id),
@@ -32,7 +32,7 @@ fn short(commit: &str) -> &str {
 }
 
 /// The report as people read it.
-pub fn render(r: &RunReport) -> String {
+pub(crate) fn render(r: &RunReport) -> String {
     let run = &r.record;
     let mut o = String::new();
     let _ = writeln!(o, "run {}  {}  {}", run.id, run.job, run.status);

@@ -5,7 +5,7 @@ use crate::cli::args::Global;
 use crate::cli::output::Ui;
 use crate::core::error::Result;
 
-pub fn migrate(g: &Global, ui: &Ui, to: &str) -> Result<u8> {
+pub(crate) fn migrate(g: &Global, ui: &Ui, to: &str) -> Result<u8> {
     let cfg = crate::cli::load_config(g)?;
     let copied = crate::engine::state::migrate(cfg, to)?;
     if ui.json {

@@ -10,7 +10,7 @@ use crate::core::error::Result;
 use crate::core::units::format_milli;
 use crate::engine::views::{self, TICK_INTERVAL_MS, TICK_LATE_AFTER};
 
-pub fn execute(g: &Global, ui: &Ui) -> Result<u8> {
+pub(crate) fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     let mut e = super::engine(g)?;
     let s = views::status(&mut e)?;
     if ui.json {

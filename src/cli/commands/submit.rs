@@ -23,7 +23,7 @@ struct Submitted {
     depth: u32,
 }
 
-pub fn execute(
+pub(crate) fn execute(
     g: &Global,
     ui: &Ui,
     name: &str,

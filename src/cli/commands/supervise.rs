@@ -18,14 +18,14 @@ use crate::engine::supervise::{self, Detached};
 use crate::exec::signal;
 
 /// How the lease was handed over, and where the state is.
-pub struct Handed<'a> {
-    pub lock_fd: Option<i32>,
-    pub lease_epoch: Option<i64>,
-    pub host: Option<&'a str>,
-    pub state_dir: &'a Path,
+pub(crate) struct Handed<'a> {
+    pub(crate) lock_fd: Option<i32>,
+    pub(crate) lease_epoch: Option<i64>,
+    pub(crate) host: Option<&'a str>,
+    pub(crate) state_dir: &'a Path,
 }
 
-pub fn execute(g: &Global, run_id: i64, h: Handed<'_>) -> Result<u8> {
+pub(crate) fn execute(g: &Global, run_id: i64, h: Handed<'_>) -> Result<u8> {
     let cfg = crate::cli::load_config(g);
     let (handover, target) = match (h.lock_fd, h.lease_epoch, h.host) {
         (Some(fd), None, None) => (Handover::Fd(fd), StateTarget::Local(h.state_dir.into())),
@@ -68,7 +68,7 @@ pub fn execute(g: &Global, run_id: i64, h: Handed<'_>) -> Result<u8> {
 }
 
 /// `jobctl after-lost RUN_ID --state-dir DIR`.
-pub fn after_lost(g: &Global, run_id: i64, state_dir: &Path) -> Result<u8> {
+pub(crate) fn after_lost(g: &Global, run_id: i64, state_dir: &Path) -> Result<u8> {
     let cfg = crate::cli::load_config(g)?;
     let mut e = crate::engine::Engine::open_at(cfg, state_dir)?;
     crate::engine::after_lost::finish(&mut e, run_id)?;

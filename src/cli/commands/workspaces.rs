@@ -28,7 +28,7 @@ fn yes(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
 
-pub fn list(g: &Global, ui: &Ui) -> Result<u8> {
+pub(crate) fn list(g: &Global, ui: &Ui) -> Result<u8> {
     let mut e = super::engine(g)?;
     let rows = cleanup::list(&mut e)?;
     if ui.json {
@@ -60,7 +60,7 @@ pub fn list(g: &Global, ui: &Ui) -> Result<u8> {
     Ok(0)
 }
 
-pub fn clean(
+pub(crate) fn clean(
     g: &Global,
     ui: &Ui,
     older_than: Option<&str>,

@@ -12,36 +12,36 @@ use super::git::{Git, GitError};
 use crate::core::workspace::{Change, ChangeStatus};
 
 /// Who the commits jobctl makes are by, when `runner.git_author` says.
-pub struct Author<'a> {
-    pub name: &'a str,
-    pub email: &'a str,
+pub(crate) struct Author<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) email: &'a str,
 }
 
 /// What collecting found.
 #[derive(Debug, Default)]
-pub struct Collected {
-    pub changes: Vec<Change>,
+pub(crate) struct Collected {
+    pub(crate) changes: Vec<Change>,
     /// The branch's commit after collecting (a new one when jobctl committed).
-    pub head: String,
+    pub(crate) head: String,
     /// jobctl committed what the job left uncommitted.
-    pub committed: bool,
+    pub(crate) committed: bool,
     /// Uncommitted work is left in the worktree (`commit = false`).
-    pub dirty: bool,
+    pub(crate) dirty: bool,
 }
 
 impl Collected {
-    pub fn insertions(&self) -> u64 {
+    pub(crate) fn insertions(&self) -> u64 {
         self.changes.iter().filter_map(|c| c.insertions).sum()
     }
 
-    pub fn deletions(&self) -> u64 {
+    pub(crate) fn deletions(&self) -> u64 {
         self.changes.iter().filter_map(|c| c.deletions).sum()
     }
 }
 
 /// Why collecting failed.
 #[derive(Debug)]
-pub enum CollectError {
+pub(crate) enum CollectError {
     /// git has no name or email to commit with.
     NoIdentity(String),
     /// The branch the work was to go to exists and holds other work.
@@ -74,7 +74,7 @@ impl From<GitError> for CollectError {
 
 /// Collects the changes in worktree `wt` since `base`; with `commit`, first commits what
 /// the job left uncommitted with that message.
-pub fn collect(
+pub(crate) fn collect(
     git: &Git,
     wt: &Path,
     base: &str,
@@ -115,7 +115,7 @@ pub fn collect(
 /// Runs `f` with what `add --all` would stage staged in a copy of `wt`'s index (`f` gets
 /// the `GIT_INDEX_FILE` to pass to git), then removes the copy: the job's worktree and
 /// index stay as it left them.
-pub fn with_scratch_index<T>(
+pub(crate) fn with_scratch_index<T>(
     git: &Git,
     wt: &Path,
     f: impl FnOnce(&[(&str, &str)]) -> Result<T, GitError>,
@@ -151,7 +151,7 @@ fn diff_args<'a>(base: &'a str, head: Option<&'a str>) -> Vec<&'a str> {
 }
 
 /// `-c user.name=NAME -c user.email=EMAIL` for `author`, to put before a git command.
-pub fn identity_args(author: Option<&Author<'_>>) -> Vec<String> {
+pub(crate) fn identity_args(author: Option<&Author<'_>>) -> Vec<String> {
     author.map_or_else(Vec::new, |a| {
         vec![
             "-c".into(),
@@ -163,7 +163,7 @@ pub fn identity_args(author: Option<&Author<'_>>) -> Vec<String> {
 }
 
 /// A failed commit: git's missing identity said as such.
-pub fn commit_error(e: GitError) -> CollectError {
+pub(crate) fn commit_error(e: GitError) -> CollectError {
     if is_identity_error(e.stderr()) {
         CollectError::NoIdentity(super::git::key_line(e.stderr()))
     } else {
@@ -209,7 +209,7 @@ fn is_identity_error(stderr: &str) -> bool {
 /// Reads `git diff --raw --numstat -z`: the raw records (`:modes shas STATUS\0path\0`,
 /// two paths for a rename or copy), then the numstat records in the same order
 /// (`ins\tdel\tpath\0`, or `ins\tdel\t\0old\0new\0` for a rename; `-` for binary).
-pub fn parse_diff(out: &[u8]) -> Vec<Change> {
+pub(crate) fn parse_diff(out: &[u8]) -> Vec<Change> {
     let mut tokens = out
         .split(|b| *b == 0)
         .map(|t| String::from_utf8_lossy(t).into_owned())

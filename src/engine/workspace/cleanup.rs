@@ -30,23 +30,23 @@ const REMOVE_DEADLINE: Duration = Duration::from_secs(120);
 
 /// One worktree on disk, as `jobctl workspaces` shows it.
 #[derive(Debug, Clone, Serialize)]
-pub struct WorkspaceRow {
-    pub run_id: i64,
-    pub job: String,
-    pub branch: String,
-    pub path: String,
-    pub repo: String,
+pub(crate) struct WorkspaceRow {
+    pub(crate) run_id: i64,
+    pub(crate) job: String,
+    pub(crate) branch: String,
+    pub(crate) path: String,
+    pub(crate) repo: String,
     /// When its run ended (started, while it runs).
-    pub since: String,
-    pub age_ms: i64,
-    pub bytes: Option<u64>,
-    pub pushed: bool,
+    pub(crate) since: String,
+    pub(crate) age_ms: i64,
+    pub(crate) bytes: Option<u64>,
+    pub(crate) pushed: bool,
     /// Kept after its run (false: its run is still running in it).
-    pub kept: bool,
-    pub running: bool,
+    pub(crate) kept: bool,
+    pub(crate) running: bool,
     /// The host whose disk it is on (several hosts sharing the state).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
 }
 
 fn row(r: &RunRecord, ws: &WorkspaceInfo, now: i64) -> WorkspaceRow {
@@ -68,7 +68,7 @@ fn row(r: &RunRecord, ws: &WorkspaceInfo, now: i64) -> WorkspaceRow {
 }
 
 /// Every worktree on disk, oldest run first.
-pub fn list(e: &mut Engine<'_>) -> Result<Vec<WorkspaceRow>> {
+pub(crate) fn list(e: &mut Engine<'_>) -> Result<Vec<WorkspaceRow>> {
     e.recover()?;
     let now = to_ms(clock::real_now());
     Ok(e.store
@@ -80,14 +80,14 @@ pub fn list(e: &mut Engine<'_>) -> Result<Vec<WorkspaceRow>> {
 
 /// Whether `run` ran on this host, whose disk holds its worktree (always, where one host
 /// keeps the state).
-pub fn here(e: &Engine<'_>, run: &RunRecord) -> bool {
+pub(crate) fn here(e: &Engine<'_>, run: &RunRecord) -> bool {
     run.host.is_none() || run.host == e.host
 }
 
 /// Why a worktree is removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Why {
+pub(crate) enum Why {
     /// Older than `workspace_max_age` (or `--older-than`).
     Age,
     /// The kept worktrees together passed `workspace_max_bytes`.
@@ -96,16 +96,16 @@ pub enum Why {
 
 /// A kept worktree as the cleanup rules see it.
 #[derive(Debug, Clone, Copy)]
-pub struct Kept {
-    pub run_id: i64,
+pub(crate) struct Kept {
+    pub(crate) run_id: i64,
     /// When its run ended (ms).
-    pub since: i64,
-    pub bytes: u64,
+    pub(crate) since: i64,
+    pub(crate) bytes: u64,
 }
 
 /// Which kept worktrees to remove, oldest first: those older than `max_age`, then, of
 /// the rest, the oldest until the others fit in `max_bytes`.
-pub fn choose(
+pub(crate) fn choose(
     kept: &[Kept],
     now: i64,
     max_age: Duration,
@@ -138,48 +138,48 @@ pub fn choose(
 
 /// One worktree `clean` removed (or would remove).
 #[derive(Debug, Clone, Serialize)]
-pub struct Cleaned {
-    pub run_id: i64,
-    pub job: String,
-    pub path: String,
-    pub branch: String,
-    pub why: Why,
+pub(crate) struct Cleaned {
+    pub(crate) run_id: i64,
+    pub(crate) job: String,
+    pub(crate) path: String,
+    pub(crate) branch: String,
+    pub(crate) why: Why,
     /// The branch stays in the repository (its commits are on no remote).
-    pub branch_kept: bool,
+    pub(crate) branch_kept: bool,
     /// The files it held uncommitted changes to (untracked ones included).
-    pub uncommitted: Vec<String>,
+    pub(crate) uncommitted: Vec<String>,
     /// Where they were committed first (`jobctl/rescue/RUN_ID`); with `--dry-run`, where
     /// they would be.
-    pub rescue_branch: Option<String>,
+    pub(crate) rescue_branch: Option<String>,
     /// The remote the rescue branch was pushed to.
-    pub pushed_to: Option<String>,
+    pub(crate) pushed_to: Option<String>,
     /// Why it was not pushed, when the repository has a remote and the push failed, or
     /// has no such remote.
-    pub push_error: Option<String>,
+    pub(crate) push_error: Option<String>,
     /// They were committed (to `rescue_branch`).
-    pub committed: bool,
+    pub(crate) committed: bool,
     /// The uncommitted changes were thrown away (`--discard`).
-    pub discarded: bool,
+    pub(crate) discarded: bool,
     /// Branches set at the run's last commit, which the job had deleted or moved.
-    pub restored: Vec<String>,
+    pub(crate) restored: Vec<String>,
     /// Not removed, and why (its work could not be saved, git failed).
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// How `workspaces clean` goes about it.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct CleanOptions {
+pub(crate) struct CleanOptions {
     /// Only worktrees whose run ended longer ago than this (all without it).
-    pub older_than: Option<Duration>,
+    pub(crate) older_than: Option<Duration>,
     /// Say what would be done; do nothing.
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Throw uncommitted work away instead of committing it to a rescue branch.
-    pub discard: bool,
+    pub(crate) discard: bool,
 }
 
 /// `jobctl workspaces clean`: removes kept worktrees, saving or (`discard`) throwing away
 /// what they hold uncommitted.
-pub fn clean(e: &mut Engine<'_>, opts: CleanOptions) -> Result<Vec<Cleaned>> {
+pub(crate) fn clean(e: &mut Engine<'_>, opts: CleanOptions) -> Result<Vec<Cleaned>> {
     e.recover()?;
     let deadline = Instant::now() + REMOVE_DEADLINE;
     let repos = super::repos_dir(e.state_dir());
@@ -231,7 +231,7 @@ fn drain_pools(cfg: &Config, repos: &Path, max_age: Duration) -> Result<()> {
 /// The tick's cleanup, after it started its runs: kept worktrees past
 /// `workspace_max_age`, then past `workspace_max_bytes`. Best effort: a problem is
 /// logged, never a reason to fail the tick; another process cleaning means skip.
-pub fn on_tick(e: &mut Engine<'_>) {
+pub(crate) fn on_tick(e: &mut Engine<'_>) {
     // No workspace was ever made here: nothing to look up (the idle tick stays as cheap).
     if !e.cfg.runner.workspace_dir.is_dir() {
         return;
@@ -453,7 +453,7 @@ fn git_dir_of(git: &Git, wt: &Path) -> std::result::Result<PathBuf, String> {
 /// the run had none. `here`: the run ran on this host; another host's worktree (several
 /// hosts sharing the state) is on that host's disk, so it is recorded kept, for that
 /// host to clean.
-pub fn left_behind(run: &RunRecord, here: bool, sized: bool) -> Option<WorkspaceInfo> {
+pub(crate) fn left_behind(run: &RunRecord, here: bool, sized: bool) -> Option<WorkspaceInfo> {
     let mut ws = run.workspace.clone()?;
     if !here {
         ws.kept = true;
@@ -472,7 +472,7 @@ pub fn left_behind(run: &RunRecord, here: bool, sized: bool) -> Option<Workspace
 
 /// The kept worktree a lost run left on this host that has no size recorded yet
 /// ([`left_behind`] without `sized`).
-pub fn unsized_left_behind(e: &Engine<'_>, run: &RunRecord) -> Option<WorkspaceInfo> {
+pub(crate) fn unsized_left_behind(e: &Engine<'_>, run: &RunRecord) -> Option<WorkspaceInfo> {
     run.workspace
         .clone()
         .filter(|w| w.kept && w.bytes.is_none())
@@ -482,7 +482,7 @@ pub fn unsized_left_behind(e: &Engine<'_>, run: &RunRecord) -> Option<WorkspaceI
 /// Records the size of the worktree a lost run left, unless it went meanwhile: the walk
 /// runs unlocked, the record under the cleanup's lock once the worktree is found still
 /// there, so a `workspaces clean` never sees its removal undone.
-pub fn size_left_behind(e: &mut Engine<'_>, run: &RunRecord) -> Result<()> {
+pub(crate) fn size_left_behind(e: &mut Engine<'_>, run: &RunRecord) -> Result<()> {
     let Some(mut ws) = unsized_left_behind(e, run) else {
         return Ok(());
     };

@@ -16,7 +16,7 @@ use nix::unistd::Pid;
 
 /// Why a git call did not give an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GitError {
+pub(crate) enum GitError {
     /// git could not be started.
     Spawn(String),
     /// It was still running at the deadline (and was killed).
@@ -31,7 +31,7 @@ pub enum GitError {
 
 impl GitError {
     /// What git said, for classifying it.
-    pub fn stderr(&self) -> &str {
+    pub(crate) fn stderr(&self) -> &str {
         match self {
             GitError::Failed { stderr, .. } => stderr,
             _ => "",
@@ -57,7 +57,7 @@ impl std::fmt::Display for GitError {
 
 /// The line of git's stderr that says what went wrong: the first `fatal:`/`error:` line,
 /// else the first non-empty one.
-pub fn key_line(stderr: &str) -> String {
+pub(crate) fn key_line(stderr: &str) -> String {
     let lines: Vec<&str> = stderr
         .lines()
         .map(str::trim)
@@ -75,7 +75,7 @@ pub fn key_line(stderr: &str) -> String {
 
 /// How git is run for one run's workspace.
 #[derive(Debug, Clone)]
-pub struct Git {
+pub(crate) struct Git {
     program: String,
     env: Vec<(String, String)>,
     deadline: Instant,
@@ -83,7 +83,7 @@ pub struct Git {
 
 impl Git {
     /// `program` with `env` (the job's environment, without jobctl's marks) and a deadline.
-    pub fn new(program: &str, mut env: Vec<(String, String)>, deadline: Instant) -> Git {
+    pub(crate) fn new(program: &str, mut env: Vec<(String, String)>, deadline: Instant) -> Git {
         for (k, v) in [
             ("GIT_TERMINAL_PROMPT", "0"),
             ("GCM_INTERACTIVE", "never"),
@@ -101,30 +101,30 @@ impl Git {
     }
 
     /// The same git with another deadline.
-    pub fn until(&self, deadline: Instant) -> Git {
+    pub(crate) fn until(&self, deadline: Instant) -> Git {
         Git {
             deadline,
             ..self.clone()
         }
     }
 
-    pub fn deadline(&self) -> Instant {
+    pub(crate) fn deadline(&self) -> Instant {
         self.deadline
     }
 
     /// `git -C dir ARGS`; a non-zero exit is an error. Returns stdout.
-    pub fn ok(&self, dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
+    pub(crate) fn ok(&self, dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
         self.call(dir, args, &[]).map(|o| o.stdout)
     }
 
     /// [`Git::ok`] with stdout as text, trimmed.
-    pub fn text(&self, dir: &Path, args: &[&str]) -> Result<String, GitError> {
+    pub(crate) fn text(&self, dir: &Path, args: &[&str]) -> Result<String, GitError> {
         let out = self.ok(dir, args)?;
         Ok(String::from_utf8_lossy(&out).trim().to_string())
     }
 
     /// Whether `git -C dir ARGS` exits 0 (a question, like `rev-parse --verify`).
-    pub fn succeeds(&self, dir: &Path, args: &[&str]) -> Result<bool, GitError> {
+    pub(crate) fn succeeds(&self, dir: &Path, args: &[&str]) -> Result<bool, GitError> {
         match self.call(dir, args, &[]) {
             Ok(_) => Ok(true),
             Err(GitError::Failed { .. }) => Ok(false),
@@ -133,7 +133,7 @@ impl Git {
     }
 
     /// `git -C dir ARGS` with `extra` variables; a non-zero exit is an error.
-    pub fn call(
+    pub(crate) fn call(
         &self,
         dir: &Path,
         args: &[&str],
@@ -143,7 +143,7 @@ impl Git {
     }
 
     /// [`Git::call`] with `input` on git's stdin.
-    pub fn call_with_input(
+    pub(crate) fn call_with_input(
         &self,
         dir: &Path,
         args: &[&str],

@@ -12,7 +12,7 @@ use super::git::Git;
 
 /// Copies the matching ignored files of checkout `src` into `dest`; returns what was
 /// copied and what was left out (not ignored), as relative paths.
-pub fn copy(
+pub(crate) fn copy(
     git: &Git,
     src: &Path,
     dest: &Path,

@@ -11,12 +11,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Held until dropped.
-pub struct RepoLock {
+pub(crate) struct RepoLock {
     _file: File,
 }
 
 /// A short, file-name-safe key for a repository (a path or a URL).
-pub fn key(repo: &str) -> String {
+pub(crate) fn key(repo: &str) -> String {
     // FNV-1a: stable across builds, unlike std's hasher.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in repo.bytes() {
@@ -40,7 +40,7 @@ pub fn key(repo: &str) -> String {
 }
 
 /// Takes the lock of `repo`, waiting for another holder until `deadline`.
-pub fn lock(repos_dir: &Path, repo: &str, deadline: Instant) -> Result<RepoLock, String> {
+pub(crate) fn lock(repos_dir: &Path, repo: &str, deadline: Instant) -> Result<RepoLock, String> {
     let dir = repos_dir.join("locks");
     DirBuilder::new()
         .recursive(true)

@@ -12,13 +12,13 @@ use super::git::{Git, GitError};
 use super::lock::key;
 
 /// The mirror of `url` under `repos_dir` (its lock is the caller's to hold).
-pub fn path(repos_dir: &Path, url: &str) -> PathBuf {
+pub(crate) fn path(repos_dir: &Path, url: &str) -> PathBuf {
     repos_dir.join(format!("{}.git", key(url)))
 }
 
 /// Makes sure the mirror of `url` exists; returns its path and whether it was just made
 /// (and so is already fetched).
-pub fn ensure(
+pub(crate) fn ensure(
     git: &Git,
     repos_dir: &Path,
     url: &str,

@@ -11,13 +11,13 @@
 //! repository is changed by one jobctl process at a time ([`lock`]); a repository given
 //! by URL is worked on through a bare mirror in `STATE_DIR/repos/` ([`mirror`]).
 
-pub mod changes;
-pub mod cleanup;
-pub mod git;
+pub(crate) mod changes;
+pub(crate) mod cleanup;
+pub(crate) mod git;
 mod include;
 mod lock;
 mod mirror;
-pub mod pool;
+pub(crate) mod pool;
 mod release;
 mod rescue;
 
@@ -28,27 +28,27 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, Job, Repo, Workspace};
 use crate::core::run::RunRecord;
 use crate::core::workspace::{PushFailure, WorkspaceInfo, render_template};
-pub use git::Git;
+pub(crate) use git::Git;
 pub(crate) use release::remove;
 pub use release::{BranchFate, disk_usage, mark_kept, release};
 
 /// A worktree made for a run.
 pub struct Prepared {
-    pub run_id: i64,
+    pub(crate) run_id: i64,
     pub info: WorkspaceInfo,
     /// The worktree directory.
     pub dir: PathBuf,
     /// The repository's git directory (the local repository's, or the mirror).
-    pub git_dir: PathBuf,
+    pub(crate) git_dir: PathBuf,
     repos_dir: PathBuf,
     /// Where its worktree is parked for the next run ([`pool`]).
     pool: PathBuf,
-    pub git: Git,
+    pub(crate) git: Git,
 }
 
 impl Prepared {
     /// The variables the job and its hooks get.
-    pub fn env(&self) -> [(&'static str, String); 3] {
+    pub(crate) fn env(&self) -> [(&'static str, String); 3] {
         [
             ("JOBCTL_WORKSPACE", self.info.path.clone()),
             ("JOBCTL_BRANCH", self.info.branch.clone()),
@@ -70,7 +70,7 @@ pub struct Setup<'a> {
 }
 
 /// `STATE_DIR/repos`: mirrors and repository locks.
-pub fn repos_dir(state_dir: &Path) -> PathBuf {
+pub(crate) fn repos_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("repos")
 }
 
@@ -377,11 +377,11 @@ fn release_now(p: &Prepared) {
 
 /// How settling the workspace after the job went.
 pub struct Settled {
-    pub changes: Vec<crate::core::workspace::Change>,
+    pub(crate) changes: Vec<crate::core::workspace::Change>,
     /// Why the run must be `failed` (committing or pushing failed).
     pub failure: Option<String>,
     /// Uncommitted work is left in the worktree.
-    pub dirty: bool,
+    pub(crate) dirty: bool,
 }
 
 /// After the job: collects its changes, commits what it left uncommitted (`commit`), and

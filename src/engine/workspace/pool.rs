@@ -19,17 +19,17 @@ use super::git::Git;
 use super::lock::key;
 
 /// Parked worktrees kept per repository.
-pub const POOL_MAX: usize = 2;
+pub(crate) const POOL_MAX: usize = 2;
 
 /// The pool of the repository whose git directory is `git_dir`.
-pub fn dir(workspace_dir: &Path, git_dir: &Path) -> PathBuf {
+pub(crate) fn dir(workspace_dir: &Path, git_dir: &Path) -> PathBuf {
     workspace_dir
         .join(".pool")
         .join(key(&git_dir.display().to_string()))
 }
 
 /// The parked worktrees of a pool, newest first.
-pub fn entries(pool: &Path) -> Vec<PathBuf> {
+pub(crate) fn entries(pool: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(pool)
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
@@ -41,7 +41,7 @@ pub fn entries(pool: &Path) -> Vec<PathBuf> {
 /// Cleans worktree `wt` and parks it in `pool` (the caller holds the repository's lock),
 /// unless the pool is full. On `Ok(true)` the worktree is detached, so its branch can be
 /// deleted; on `Ok(false)` or an error it is where it was.
-pub fn park(git: &Git, git_dir: &Path, wt: &Path, pool: &Path) -> Result<bool, String> {
+pub(crate) fn park(git: &Git, git_dir: &Path, wt: &Path, pool: &Path) -> Result<bool, String> {
     if entries(pool).len() >= POOL_MAX {
         return Ok(false);
     }
@@ -75,7 +75,7 @@ pub fn park(git: &Git, git_dir: &Path, wt: &Path, pool: &Path) -> Result<bool, S
 /// Takes a parked worktree from `pool` to `dest`, on a new `branch` at `base_commit`
 /// (the caller holds the repository's lock). `false`: none could be taken (the pool is
 /// empty, or what was in it did not work and was removed): make one.
-pub fn take(
+pub(crate) fn take(
     git: &Git,
     git_dir: &Path,
     pool: &Path,
@@ -115,7 +115,7 @@ pub fn take(
 }
 
 /// Removes a parked (or half-taken) worktree for good.
-pub fn discard(git: &Git, git_dir: &Path, wt: &Path) {
+pub(crate) fn discard(git: &Git, git_dir: &Path, wt: &Path) {
     let _ = git.ok(
         git_dir,
         &[
@@ -133,6 +133,6 @@ pub fn discard(git: &Git, git_dir: &Path, wt: &Path) {
 }
 
 /// The age of a parked worktree (ms since it was parked), from its name.
-pub fn parked_at(entry: &Path) -> Option<i64> {
+pub(crate) fn parked_at(entry: &Path) -> Option<i64> {
     entry.file_name()?.to_str()?.split('-').next()?.parse().ok()
 }

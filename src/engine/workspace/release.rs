@@ -63,10 +63,10 @@ pub enum BranchFate {
 
 /// What removing a worktree did besides.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Removed {
-    pub fate: BranchFate,
+pub(crate) struct Removed {
+    pub(crate) fate: BranchFate,
     /// Branches set at the run's last commit, which no branch held any more.
-    pub restored: Vec<String>,
+    pub(crate) restored: Vec<String>,
 }
 
 /// Removes worktree `dir` of the repository at `git_dir` (under its lock), or parks it in

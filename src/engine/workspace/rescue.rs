@@ -15,13 +15,13 @@ use super::changes::{self, Author, CollectError};
 use super::git::{Git, GitError};
 
 /// The rescue branch of run `run_id`.
-pub fn branch_name(run_id: i64) -> String {
+pub(crate) fn branch_name(run_id: i64) -> String {
     format!("jobctl/rescue/{run_id}")
 }
 
 /// The files worktree `wt` holds uncommitted changes to (untracked ones included, ignored
 /// ones not), as git's status lists them.
-pub fn uncommitted(git: &Git, wt: &Path) -> Result<Vec<String>, GitError> {
+pub(crate) fn uncommitted(git: &Git, wt: &Path) -> Result<Vec<String>, GitError> {
     let out = git.ok(
         wt,
         &[
@@ -42,7 +42,7 @@ pub fn uncommitted(git: &Git, wt: &Path) -> Result<Vec<String>, GitError> {
 /// Commits everything `wt` holds uncommitted (what `add --all` stages, in a copy of its
 /// index) on top of its HEAD as branch `jobctl/rescue/RUN_ID`; returns the branch. A rescue
 /// branch already holding exactly that work (an earlier attempt) is taken as it is.
-pub fn commit_to_rescue(
+pub(crate) fn commit_to_rescue(
     git: &Git,
     wt: &Path,
     run_id: i64,
@@ -91,7 +91,7 @@ pub fn commit_to_rescue(
 
 /// What became of pushing a rescue branch.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pushed {
+pub(crate) enum Pushed {
     /// Pushed to this remote.
     To(String),
     /// The repository has no such remote: the branch is only local.
@@ -101,7 +101,7 @@ pub enum Pushed {
 }
 
 /// Pushes `branch` of the repository at `git_dir` to `remote`, when it has that remote.
-pub fn push_if_remote(git: &Git, git_dir: &Path, branch: &str, remote: &str) -> Pushed {
+pub(crate) fn push_if_remote(git: &Git, git_dir: &Path, branch: &str, remote: &str) -> Pushed {
     let has = git
         .text(git_dir, &["remote"])
         .is_ok_and(|r| r.lines().any(|l| l == remote));
@@ -120,7 +120,7 @@ pub fn push_if_remote(git: &Git, git_dir: &Path, branch: &str, remote: &str) -> 
 /// deleted its branch, or moved it), the run's branch is made again at it, or moved
 /// forward to it; a branch that now holds commits of its own is left, and the rescue
 /// branch is made at `commit` instead. Returns the branch it set, if it had to.
-pub fn keep_reachable(
+pub(crate) fn keep_reachable(
     git: &Git,
     git_dir: &Path,
     branch: &str,

@@ -13,7 +13,7 @@
 //! half-moved.
 
 /// A header line is never longer than this; readers look at this much of the file.
-pub const HEAD_MAX: usize = 160;
+pub(crate) const HEAD_MAX: usize = 160;
 
 const START: &[u8] = b"[jobctl] output exceeded log_max_bytes (";
 const MID1: &[u8] = b" bytes): the first ";
@@ -21,7 +21,7 @@ const MID2: &[u8] = b" bytes were dropped, the last ";
 const END: &[u8] = b" kept\n";
 
 /// The header line of a log that holds output from position `dropped` on.
-pub fn header(cap: u64, dropped: u64, kept: u64) -> String {
+pub(crate) fn header(cap: u64, dropped: u64, kept: u64) -> String {
     format!(
         "[jobctl] output exceeded log_max_bytes ({cap} bytes): the first {dropped} bytes were dropped, the last {kept} kept\n"
     )
@@ -29,7 +29,7 @@ pub fn header(cap: u64, dropped: u64, kept: u64) -> String {
 
 /// What the start of a log file says about the rest of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Head {
+pub(crate) enum Head {
     /// No header: file offset = output position.
     Plain,
     /// A header line of `len` bytes, then output from position `dropped` on.
@@ -41,7 +41,7 @@ pub enum Head {
 
 impl Head {
     /// Reads the first bytes of a log file (up to [`HEAD_MAX`]).
-    pub fn parse(start: &[u8]) -> Head {
+    pub(crate) fn parse(start: &[u8]) -> Head {
         let Some((&first, rest)) = start.split_first() else {
             return Head::Plain;
         };
@@ -60,7 +60,7 @@ impl Head {
     }
 
     /// The head as it will be once the writer is done (or, if it died, as it stays).
-    pub fn settled(self) -> Head {
+    pub(crate) fn settled(self) -> Head {
         match self {
             Head::Busy { dropped, kept, len } => Head::Trimmed { dropped, kept, len },
             h => h,
@@ -69,7 +69,7 @@ impl Head {
 
     /// Where output position `pos` is in the file: `(pos, offset)`, with `pos` moved up
     /// to the first byte still held when what it named was dropped.
-    pub fn locate(self, pos: u64) -> (u64, u64) {
+    pub(crate) fn locate(self, pos: u64) -> (u64, u64) {
         match self.settled() {
             Head::Trimmed { dropped, len, .. } => {
                 let pos = pos.max(dropped);
@@ -80,7 +80,7 @@ impl Head {
     }
 
     /// The output position of the byte at file `offset` (past the header).
-    pub fn position(self, offset: u64) -> u64 {
+    pub(crate) fn position(self, offset: u64) -> u64 {
         match self.settled() {
             Head::Trimmed { dropped, len, .. } => dropped + offset.saturating_sub(len),
             _ => offset,
@@ -115,7 +115,13 @@ fn number(s: &[u8]) -> Option<(u64, &[u8])> {
 /// returns the new header and how much is kept. What is kept moves toward the start of
 /// the file, never away from it (so the move needs no room the file doesn't have): when
 /// the header wouldn't fit in front of `want` bytes, a few more are dropped.
-pub fn plan(cap: u64, file_len: u64, head_len: u64, dropped: u64, want: u64) -> (String, u64) {
+pub(crate) fn plan(
+    cap: u64,
+    file_len: u64,
+    head_len: u64,
+    dropped: u64,
+    want: u64,
+) -> (String, u64) {
     let data = file_len - head_len;
     let mut keep = want.min(data);
     loop {

@@ -11,13 +11,13 @@ use std::path::Path;
 use super::layout::{HEAD_MAX, Head};
 use super::space;
 
-pub struct LogReader {
+pub(crate) struct LogReader {
     file: File,
 }
 
 /// The outcome of one read.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Chunk {
+pub(crate) enum Chunk {
     /// The first `len` bytes of the buffer are output (or the header line); the next
     /// read starts at output position `next`.
     Data { len: usize, next: u64 },
@@ -28,7 +28,7 @@ pub enum Chunk {
 }
 
 impl LogReader {
-    pub fn open(path: &Path) -> io::Result<LogReader> {
+    pub(crate) fn open(path: &Path) -> io::Result<LogReader> {
         let file = OpenOptions::new()
             .read(true)
             .custom_flags(nix::libc::O_NOFOLLOW)
@@ -36,14 +36,14 @@ impl LogReader {
         Ok(LogReader { file })
     }
 
-    pub fn head(&self) -> io::Result<Head> {
+    pub(crate) fn head(&self) -> io::Result<Head> {
         let mut start = [0u8; HEAD_MAX];
         let n = read_some_at(&self.file, &mut start, 0)?;
         Ok(Head::parse(&start[..n]))
     }
 
     /// The output position just past the end of the file as it is now.
-    pub fn end(&self) -> io::Result<u64> {
+    pub(crate) fn end(&self) -> io::Result<u64> {
         let len = self.file.metadata()?.len();
         Ok(self.head()?.settled().position(len))
     }
@@ -51,7 +51,12 @@ impl LogReader {
     /// Reads output from position `from` into `buf`; with `None`, from the start of the
     /// file, so a trimmed log's header line comes first. `settle`: the writer is gone, so
     /// a head marked busy stays as it is; read what is there.
-    pub fn read(&self, from: Option<u64>, settle: bool, buf: &mut [u8]) -> io::Result<Chunk> {
+    pub(crate) fn read(
+        &self,
+        from: Option<u64>,
+        settle: bool,
+        buf: &mut [u8],
+    ) -> io::Result<Chunk> {
         // A head that changes under every attempt means the writer keeps moving data:
         // report busy and let the caller wait.
         for _ in 0..8 {

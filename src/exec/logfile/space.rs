@@ -8,10 +8,10 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 
 /// Holes are punched in whole blocks of this size or the file system's, if larger: a
 /// partial block would only be zeroed, which frees nothing and reads back as NULs.
-pub const MIN_BLOCK: u64 = 4096;
+pub(crate) const MIN_BLOCK: u64 = 4096;
 
 /// The unit in which `file`'s space is freed.
-pub fn block_size(file: &File) -> u64 {
+pub(crate) fn block_size(file: &File) -> u64 {
     let b = file.metadata().map(|m| m.blksize()).unwrap_or(MIN_BLOCK);
     if b.is_power_of_two() {
         b.clamp(MIN_BLOCK, 1 << 20)
@@ -20,18 +20,18 @@ pub fn block_size(file: &File) -> u64 {
     }
 }
 
-pub fn align_down(x: u64, block: u64) -> u64 {
+pub(crate) fn align_down(x: u64, block: u64) -> u64 {
     x - x % block
 }
 
-pub fn align_up(x: u64, block: u64) -> u64 {
+pub(crate) fn align_up(x: u64, block: u64) -> u64 {
     x.div_ceil(block) * block
 }
 
 /// Frees `len` bytes of `file` from `offset` on, keeping its size and every other offset:
 /// they read back as zeros (a hole).
 #[cfg(target_os = "linux")]
-pub fn punch(file: &File, offset: u64, len: u64) -> io::Result<()> {
+pub(crate) fn punch(file: &File, offset: u64, len: u64) -> io::Result<()> {
     use nix::fcntl::{FallocateFlags, fallocate};
     fallocate(
         file,
@@ -43,19 +43,19 @@ pub fn punch(file: &File, offset: u64, len: u64) -> io::Result<()> {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn punch(_file: &File, _offset: u64, _len: u64) -> io::Result<()> {
+pub(crate) fn punch(_file: &File, _offset: u64, _len: u64) -> io::Result<()> {
     Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
 /// Whether an error from [`punch`] means the file system can't punch holes at all.
-pub fn unsupported(e: &io::Error) -> bool {
+pub(crate) fn unsupported(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(c) if c == nix::libc::EOPNOTSUPP || c == nix::libc::ENOSYS)
         || e.kind() == io::ErrorKind::Unsupported
 }
 
 /// The first offset at or after `offset` that holds data, or `None` when only holes (or
 /// nothing) follow. Where holes can't be seen, every offset before the end is data.
-pub fn seek_data(file: &File, offset: u64) -> io::Result<Option<u64>> {
+pub(crate) fn seek_data(file: &File, offset: u64) -> io::Result<Option<u64>> {
     #[cfg(any(target_os = "linux", target_vendor = "apple", target_os = "freebsd"))]
     {
         use nix::unistd::{Whence, lseek};
@@ -72,7 +72,7 @@ pub fn seek_data(file: &File, offset: u64) -> io::Result<Option<u64>> {
 /// Moves `len` bytes at `src` to `dst` (≤ `src`), front to back, so each piece is read
 /// before anything overwrites it. With `punch`, the source is freed behind the copy, so
 /// the file never holds much more than `len` bytes of data on disk while it moves.
-pub fn move_down(
+pub(crate) fn move_down(
     file: &File,
     src: u64,
     dst: u64,

@@ -20,7 +20,7 @@ const RECORD: u64 = 16;
 
 /// The index of the log at `log`: `logs/JOB/RUN.log` has `logs/.times/JOB/RUN.times`,
 /// out of the way of whoever lists a job's logs.
-pub fn path_for(log: &Path) -> PathBuf {
+pub(crate) fn path_for(log: &Path) -> PathBuf {
     let file = log.with_extension("times");
     let name = file.file_name().unwrap_or_default();
     match log
@@ -44,7 +44,7 @@ pub(super) struct Times {
 impl Times {
     /// A new index for the log at `log` (a leftover at the path is replaced, never
     /// followed), bounded for a log capped at `cap`.
-    pub fn create(log: &Path, cap: u64) -> io::Result<Times> {
+    pub(crate) fn create(log: &Path, cap: u64) -> io::Result<Times> {
         let path = path_for(log);
         if let Some(dir) = path.parent() {
             use std::os::unix::fs::DirBuilderExt;
@@ -78,7 +78,7 @@ impl Times {
     }
 
     /// Notes that output from position `pos` on arrived at `ms`.
-    pub fn record(&mut self, pos: u64, ms: i64) -> io::Result<()> {
+    pub(crate) fn record(&mut self, pos: u64, ms: i64) -> io::Result<()> {
         if ms == self.last_ms {
             return Ok(());
         }
@@ -94,7 +94,7 @@ impl Times {
     /// Past its bound: drops the records of output before `kept_from` (all but the last
     /// of them, which times the first line kept), then, while still too big, merges
     /// every other record into the one before it.
-    pub fn bound(&mut self, kept_from: u64) -> io::Result<()> {
+    pub(crate) fn bound(&mut self, kept_from: u64) -> io::Result<()> {
         if self.count * RECORD <= self.bound {
             return Ok(());
         }
@@ -102,7 +102,7 @@ impl Times {
     }
 
     /// Drops what the log dropped, and thins to the bound.
-    pub fn rewrite(&mut self, kept_from: u64) -> io::Result<()> {
+    pub(crate) fn rewrite(&mut self, kept_from: u64) -> io::Result<()> {
         let mut buf = vec![0u8; (self.count * RECORD) as usize];
         self.file.read_exact_at(&mut buf, 0)?;
         let mut recs: Vec<(u64, i64)> = buf.chunks_exact(RECORD as usize).map(decode).collect();
@@ -140,7 +140,7 @@ fn decode(rec: &[u8]) -> (u64, i64) {
 
 /// Reads an index forward, answering "when did the byte at this position arrive" for
 /// positions that only grow, in constant memory.
-pub struct TimesReader {
+pub(crate) struct TimesReader {
     src: Option<BufReader<File>>,
     current: Option<(u64, i64)>,
     next: Option<(u64, i64)>,
@@ -148,7 +148,7 @@ pub struct TimesReader {
 
 impl TimesReader {
     /// The index of the log at `log`; one that is missing answers `None` to everything.
-    pub fn open(log: &Path) -> TimesReader {
+    pub(crate) fn open(log: &Path) -> TimesReader {
         let src = OpenOptions::new()
             .read(true)
             .custom_flags(nix::libc::O_NOFOLLOW)
@@ -172,7 +172,7 @@ impl TimesReader {
 
     /// The time (unix ms) of the byte at `pos`: that of the last record at or before it.
     /// Positions asked must not go down.
-    pub fn at(&mut self, pos: u64) -> Option<i64> {
+    pub(crate) fn at(&mut self, pos: u64) -> Option<i64> {
         loop {
             if self.next.is_none() {
                 // At the end so far; a writer may have added more since.

@@ -25,14 +25,14 @@ const KEEP: usize = 4;
 const IDLE_FOR: Duration = Duration::from_secs(60);
 
 /// The idle connections to one database as one host.
-pub struct Idle {
+pub(crate) struct Idle {
     url: String,
     host: String,
     kept: Mutex<Vec<(Instant, Client)>>,
 }
 
 impl Idle {
-    pub fn new(url: &str, host: &str) -> Arc<Idle> {
+    pub(crate) fn new(url: &str, host: &str) -> Arc<Idle> {
         Arc::new(Idle {
             url: url.to_string(),
             host: host.to_string(),
@@ -41,22 +41,13 @@ impl Idle {
     }
 
     /// Whether these are connections to `url` as `host`.
-    pub fn serves(&self, url: &str, host: &str) -> bool {
+    pub(crate) fn serves(&self, url: &str, host: &str) -> bool {
         self.url == url && self.host == host
-    }
-
-    /// The idle connections kept now.
-    pub fn len(&self) -> usize {
-        self.kept.lock().map(|k| k.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// A connection that works: the most recently used idle one, else a new one. It goes
     /// back when the last holder of the returned [`Conn`] lets go.
-    pub fn take(self: &Arc<Self>) -> Result<Conn> {
+    pub(crate) fn take(self: &Arc<Self>) -> Result<Conn> {
         loop {
             let found = {
                 let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
@@ -100,7 +91,7 @@ pub struct Conn {
 
 impl Conn {
     /// A connection of its own, closed when dropped.
-    pub fn own(client: Client) -> Conn {
+    pub(crate) fn own(client: Client) -> Conn {
         Conn {
             client: Some(client),
             home: None,

@@ -13,13 +13,13 @@ use crate::store::sqlite::SqliteStore;
 
 /// What was copied, table by table.
 #[derive(Debug, Default, Clone, serde::Serialize)]
-pub struct Copied {
-    pub runs: usize,
-    pub events: usize,
-    pub jobs: usize,
-    pub agent_scopes: usize,
-    pub agent_usage: usize,
-    pub meta: usize,
+pub(crate) struct Copied {
+    pub(crate) runs: usize,
+    pub(crate) events: usize,
+    pub(crate) jobs: usize,
+    pub(crate) agent_scopes: usize,
+    pub(crate) agent_usage: usize,
+    pub(crate) meta: usize,
 }
 
 const TABLES: &[&str] = &[
@@ -150,7 +150,7 @@ fn copy_table(
 }
 
 /// Copies the SQLite state `from` into the empty PostgreSQL state `to`.
-pub fn sqlite_to_postgres(from: &SqliteStore, to: &mut PgStore) -> Result<Copied> {
+pub(crate) fn sqlite_to_postgres(from: &SqliteStore, to: &mut PgStore) -> Result<Copied> {
     let mut client = super::lock(&to.client);
     let mut tx = client.transaction()?;
     for t in TABLES {

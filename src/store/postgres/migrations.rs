@@ -181,7 +181,7 @@ const MIGRATIONS: &[&str] = &[
     ",
 ];
 
-pub fn latest() -> i64 {
+pub(crate) fn latest() -> i64 {
     MIGRATIONS.len() as i64
 }
 
@@ -194,7 +194,7 @@ fn version(client: &mut Client) -> Result<i64> {
     }
 }
 
-pub fn apply(client: &mut Client) -> Result<()> {
+pub(crate) fn apply(client: &mut Client) -> Result<()> {
     let v = version(client)?;
     if v == latest() {
         return Ok(());

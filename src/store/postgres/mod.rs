@@ -22,13 +22,13 @@
 
 mod budget;
 mod events;
-pub mod idle;
+pub(crate) mod idle;
 mod jobs;
 mod logs;
-pub mod migrate;
-pub mod migrations;
+pub(crate) mod migrate;
+pub(crate) mod migrations;
 mod queue;
-pub mod reconnect;
+pub(crate) mod reconnect;
 mod rows;
 mod runs;
 mod tls;
@@ -41,7 +41,7 @@ use std::time::Duration;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls, Row, Transaction};
 
-pub use idle::{Conn, Idle};
+pub(crate) use idle::{Conn, Idle};
 
 use super::rows::AnswerCol;
 use super::sql::{cat_into, const_text};
@@ -102,7 +102,7 @@ fn driver_config(url: &str) -> std::result::Result<(tokio_postgres::Config, tls:
 }
 
 /// Where a URL points, for messages: `HOST:PORT/DB`, never its user's password.
-pub fn location(url: &str) -> String {
+pub(crate) fn location(url: &str) -> String {
     let Ok((c, _)) = driver_config(url) else {
         return "the configured database".into();
     };
@@ -121,7 +121,7 @@ pub fn location(url: &str) -> String {
 
 /// Checks a state URL's form without connecting: `postgres://` or `postgresql://`, and
 /// parsable. The error never repeats the URL.
-pub fn check_url(url: &str) -> std::result::Result<(), String> {
+pub(crate) fn check_url(url: &str) -> std::result::Result<(), String> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err("expected a postgres:// or postgresql:// URL".into());
     }
@@ -132,7 +132,7 @@ pub fn check_url(url: &str) -> std::result::Result<(), String> {
 
 /// Whether the URL carries a password (a config holding one is never written to disk by
 /// jobctl: the snapshot is skipped).
-pub fn url_has_password(url: &str) -> bool {
+pub(crate) fn url_has_password(url: &str) -> bool {
     driver_config(url).is_ok_and(|(c, _)| c.get_password().is_some())
 }
 
@@ -176,7 +176,7 @@ fn unreachable(url: &str, host: &str, why: &str) -> Error {
 /// The whole of it (TCP, TLS, start-up and a first answer) takes at most the connect
 /// timeout: a pooler whose database is down accepts a connection and then answers
 /// nothing, so it runs on a thread of its own that is left behind when it overruns.
-pub fn connect(url: &str, host: &str) -> Result<Client> {
+pub(crate) fn connect(url: &str, host: &str) -> Result<Client> {
     let (config, tls, limit) = settings(url)?;
     let config = postgres::Config::from(config);
     let connector = match config.get_ssl_mode() {
@@ -331,7 +331,12 @@ impl PgStore {
 
     /// Like [`PgStore::open`] on a connection from `idle`, whose database's schema was
     /// brought up to date when the first of them was opened with `open`.
-    pub fn reusing(idle: &Arc<Idle>, url: &str, host: &str, state_dir: &Path) -> Result<PgStore> {
+    pub(crate) fn reusing(
+        idle: &Arc<Idle>,
+        url: &str,
+        host: &str,
+        state_dir: &Path,
+    ) -> Result<PgStore> {
         let dir = super::sqlite::ensure_state_dir(state_dir)?;
         Ok(PgStore {
             client: Arc::new(Mutex::new(idle.take()?)),
@@ -340,11 +345,6 @@ impl PgStore {
             host: host.to_string(),
             fence: None,
         })
-    }
-
-    /// This host's name.
-    pub fn host(&self) -> &str {
-        &self.host
     }
 
     /// The connection, for the coordinator of the same command.
@@ -547,7 +547,7 @@ enum Attempt<T> {
 /// Runs `f` where the driver may block: the synchronous client drives a runtime of its
 /// own, which can't start inside another's (the supervisor's event loop), so there `f`
 /// runs on a thread of its own while this one waits.
-pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     if tokio::runtime::Handle::try_current().is_err() {
         return f();
     }
@@ -559,7 +559,7 @@ pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 }
 
 /// The connection, whoever panicked holding it last (a statement is all or nothing).
-pub fn lock(client: &Mutex<Conn>) -> MutexGuard<'_, Conn> {
+pub(crate) fn lock(client: &Mutex<Conn>) -> MutexGuard<'_, Conn> {
     client.lock().unwrap_or_else(|e| e.into_inner())
 }
 

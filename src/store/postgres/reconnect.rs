@@ -7,12 +7,12 @@
 
 use postgres::error::SqlState;
 
-pub use crate::core::backoff::{FIRST_RETRY, MAX_RETRY, Outage};
+pub(crate) use crate::core::backoff::{FIRST_RETRY, MAX_RETRY, Outage};
 
 /// Whether `e` means the connection is gone or going (the server shutting down or
 /// starting up, a pooler without a server, the network), rather than a statement refused:
 /// what a new connection may cure.
-pub fn connection_lost(e: &postgres::Error) -> bool {
+pub(crate) fn connection_lost(e: &postgres::Error) -> bool {
     if e.is_closed() {
         return true;
     }

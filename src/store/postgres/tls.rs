@@ -21,16 +21,16 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// What the URL asks of TLS.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tls {
+pub(crate) struct Tls {
     /// Check the server's certificate (`verify-ca`, `verify-full`).
-    pub verify: bool,
+    pub(crate) verify: bool,
     /// `sslrootcert`: more trusted roots (PEM).
-    pub root_cert: Option<PathBuf>,
+    pub(crate) root_cert: Option<PathBuf>,
 }
 
 /// Splits `url` into the URL the driver reads (`sslmode` one it knows, no `sslrootcert`)
 /// and what TLS needs.
-pub fn split(url: &str) -> Result<(String, Tls), String> {
+pub(crate) fn split(url: &str) -> Result<(String, Tls), String> {
     let mut tls = Tls {
         verify: false,
         root_cert: None,
@@ -93,7 +93,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// The connector for what the URL asks. Used only when `sslmode` is not `disable`.
-pub fn connector(tls: &Tls) -> Result<MakeRustlsConnect, String> {
+pub(crate) fn connector(tls: &Tls) -> Result<MakeRustlsConnect, String> {
     let provider = Arc::new(ring::default_provider());
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()

@@ -163,11 +163,11 @@ const MIGRATIONS: &[&str] = &[
     ",
 ];
 
-pub fn latest() -> i64 {
+pub(crate) fn latest() -> i64 {
     MIGRATIONS.len() as i64
 }
 
-pub fn apply(conn: &mut Connection) -> Result<()> {
+pub(crate) fn apply(conn: &mut Connection) -> Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version == latest() {
         return Ok(());

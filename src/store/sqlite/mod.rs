@@ -8,7 +8,7 @@
 mod budget;
 mod events;
 mod jobs;
-pub mod migrations;
+pub(crate) mod migrations;
 mod queue;
 mod rows;
 mod runs;
@@ -25,10 +25,10 @@ use super::sql::{cat_into, const_text};
 use super::{MetaStore, Store};
 use crate::core::error::{Error, Result};
 
-pub const DB_FILE: &str = "jobctl.db";
+pub(crate) const DB_FILE: &str = "jobctl.db";
 
 /// How long a command waits for another process's write transaction.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The database this process opened, for naming it in a lock-timeout error.
 static OPENED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
@@ -109,7 +109,7 @@ fn state_error(msg: String) -> Error {
 /// Creates the state directory (0700) if needed, and returns its one canonical path: a
 /// symlink and its target are one state directory, and everything that names it (run
 /// logs, the marks that find a run's processes) must spell it the same way.
-pub fn ensure_state_dir(dir: &Path) -> Result<PathBuf> {
+pub(crate) fn ensure_state_dir(dir: &Path) -> Result<PathBuf> {
     // Made here, or by another command racing this one (four ticks on a fresh state):
     // creating one that exists is no error, only something else in its place is.
     if !dir.is_dir() {
