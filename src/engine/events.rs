@@ -21,12 +21,12 @@ pub struct EventView {
     pub job: Option<String>,
     pub run_id: Option<i64>,
     /// For a run's change of state: from what (`null` for a new run), to what, why, and
-    /// who made it (`tick`, `supervisor`, `cli`, `api`, `recovery`; `subject`: the API
-    /// token's).
+    /// who made it (`tick`, `supervisor`, `cli`, `api`, `recovery`, `mcp`, `mcp:RUN_ID`;
+    /// `subject`: the API token's).
     pub from: Option<RunStatus>,
     pub to: Option<RunStatus>,
     pub reason: Option<String>,
-    pub by: Option<&'static str>,
+    pub by: Option<String>,
     pub subject: Option<String>,
     pub detail: serde_json::Value,
     #[serde(skip)]
@@ -45,7 +45,7 @@ impl From<&Event> for EventView {
             from: t.and_then(|t| t.from),
             to: t.map(|t| t.to),
             reason: t.and_then(|t| t.reason.clone()),
-            by: t.map(|t| t.by.kind()),
+            by: t.map(|t| t.by.shown()),
             subject: t.and_then(|t| t.by.subject().map(str::to_string)),
             detail: e.detail.clone(),
             at_ms: e.at,
