@@ -3,6 +3,7 @@
 //! by `jobctl ask`; knows processes through `exec`, budgets through the store.
 
 pub mod call;
+pub mod mcp;
 pub mod parse;
 pub mod presets;
 pub mod role;

@@ -307,6 +307,8 @@ pub struct Agent {
     /// `agent_stall`: how long output that shows only the provider being unreachable may
     /// go on before the call is stopped and the next agent tried.
     pub stall: Duration,
+    /// `mcp = true`: jobctl's MCP tools are wired into this CLI for every job run.
+    pub mcp: bool,
 }
 
 impl Agent {
@@ -335,6 +337,8 @@ pub struct AgentJob {
     pub scope: String,
     pub model: Option<String>,
     pub args: Vec<String>,
+    /// `mcp = true`: jobctl's MCP tools are wired into the agent's CLI for each run.
+    pub mcp: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

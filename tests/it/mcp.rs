@@ -336,3 +336,20 @@ fn inside_a_run_it_submits_sub_runs_and_reaches_only_its_own_tree() {
         ok(&env.run(&["cancel", &id.to_string()]));
     }
 }
+
+#[test]
+fn mcp_on_a_command_agent_is_a_config_error_and_on_a_job_is_taken() {
+    let env = env_with(
+        "[agents.local]\npreset = \"command\"\ndaily_budget = 1\ncommand = [\"echo\", \"{prompt}\"]\nmcp = true\n\n\
+         [jobs.hunt]\ntype = \"agent\"\nagent = \"local\"\nprompt = \"p\"\nmcp = true\n",
+        "",
+    );
+    let o = env.run(&["check"]);
+    assert_eq!(code(&o), 78, "{}", both(&o));
+    let err = stderr(&o);
+    assert!(err.contains("agents.local.mcp"), "{err}");
+    assert!(
+        !err.contains("jobs.hunt.mcp"),
+        "the job key is known: {err}"
+    );
+}

@@ -21,7 +21,7 @@ fn is_root() -> bool {
 
 /// A config whose jobs see the real CLIs on PATH, a HOME of their own (empty: no login,
 /// no settings), and `extra_env` (inline-table entries).
-fn runner_for(env: &Env, extra_env: &str) -> String {
+pub(crate) fn runner_for(env: &Env, extra_env: &str) -> String {
     let home = env.home().join("agent-home");
     std::fs::create_dir_all(&home).unwrap();
     format!(
@@ -45,7 +45,7 @@ fn local_agent(env: &Env) -> String {
     )
 }
 
-fn outcomes(run: &Value) -> Vec<(String, String)> {
+pub(crate) fn outcomes(run: &Value) -> Vec<(String, String)> {
     run["attempts"]
         .as_array()
         .unwrap_or_else(|| panic!("no attempts: {run:#}"))
@@ -59,7 +59,7 @@ fn outcomes(run: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn log_of(env: &Env, run: &Value) -> String {
+pub(crate) fn log_of(env: &Env, run: &Value) -> String {
     let o = env.run(&["logs", &run["run_id"].to_string()]);
     ok(&o);
     stdout(&o)
@@ -282,7 +282,7 @@ fn ask_through_each_real_cli_reports_each_reason() {
 // ---------------------------------------------------------------------------------------
 
 /// The stub's provider settings for codex, as agent `args`.
-fn codex_provider_args(stub: &ModelStub) -> String {
+pub(crate) fn codex_provider_args(stub: &ModelStub) -> String {
     format!(
         "args = [\"-c\", \"model_provider=stub\", \"-c\", 'model_providers.stub={{name=\"stub\",base_url=\"{}/v1\",env_key=\"OPENAI_API_KEY\",wire_api=\"responses\"}}']",
         stub.url()
