@@ -14,6 +14,7 @@ mod error;
 mod extract;
 mod idempotency;
 mod log;
+mod mcp;
 mod metrics;
 mod openapi;
 mod reach;
@@ -192,7 +193,9 @@ async fn run(
     });
     tokio::spawn(stream::follow_event_log(state.clone()));
     tokio::spawn(watch_config(state.clone(), stamp));
-    let app = routes::router(state.clone()).layer(axum::middleware::from_fn_with_state(
+    let app = routes::router(state.clone())
+        .merge(mcp::router(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(
         timeouts,
         connections::body_deadline,
     ));

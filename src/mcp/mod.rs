@@ -62,6 +62,16 @@ impl Jobctl {
         }
     }
 
+    /// The same server over another config (a server's, reloaded).
+    pub fn for_state(&self, cfg: Arc<Config>, conns: Connections) -> Jobctl {
+        Jobctl {
+            cfg,
+            conns,
+            caller: self.caller.clone(),
+            tools: self.tools.clone(),
+        }
+    }
+
     /// Who makes this request.
     fn caller_of(&self, ctx: &RequestContext<RoleServer>) -> Option<Caller> {
         let from_request = ctx

@@ -7,6 +7,7 @@ mod agents;
 mod api;
 mod api_control;
 mod api_events;
+mod api_mcp;
 mod api_holding;
 #[cfg(feature = "postgres")]
 mod api_hosts;
