@@ -196,9 +196,9 @@ async fn run(
     let app = routes::router(state.clone())
         .merge(mcp::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(
-        timeouts,
-        connections::body_deadline,
-    ));
+            timeouts,
+            connections::body_deadline,
+        ));
     let max = connections::connection_cap(opts.max_connections);
     let stop_signal = stop_signals()?;
     let stopping = async move {

@@ -37,12 +37,20 @@ fn tools(s: &Server, tok: &str) -> Vec<String> {
 
 /// Calls a tool: (is it an error, its text, its JSON).
 fn call(s: &Server, tok: &str, tool: &str, args: Value) -> (bool, String, Value) {
-    let (status, v) = rpc(s, Some(tok), "tools/call", json!({"name": tool, "arguments": args}));
+    let (status, v) = rpc(
+        s,
+        Some(tok),
+        "tools/call",
+        json!({"name": tool, "arguments": args}),
+    );
     assert_eq!(status, 200, "{v}");
     let r = &v["result"];
     (
         r["isError"] == json!(true),
-        r["content"][0]["text"].as_str().unwrap_or_default().to_string(),
+        r["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
         r["structuredContent"].clone(),
     )
 }
@@ -57,7 +65,17 @@ fn mcp_over_http_is_behind_the_tokens_and_their_scopes_and_jobs() {
     ));
     let write = token(&env, &["--scope", "write", "--sub", "ops"]);
     let read = token(&env, &["--scope", "read", "--sub", "dash"]);
-    let alpha = token(&env, &["--scope", "write", "--jobs", "alpha-*", "--sub", "team-alpha"]);
+    let alpha = token(
+        &env,
+        &[
+            "--scope",
+            "write",
+            "--jobs",
+            "alpha-*",
+            "--sub",
+            "team-alpha",
+        ],
+    );
     let s = Server::start(&env);
 
     let (status, v) = rpc(&s, None, "tools/list", json!({}));
@@ -73,26 +91,46 @@ fn mcp_over_http_is_behind_the_tokens_and_their_scopes_and_jobs() {
     );
     let (err, text, _) = call(&s, &read, "submit_run", json!({"job": "alpha-report"}));
     assert!(err, "{text}");
-    assert_eq!(text, "the token of dash can't call submit_run: it needs the scope write");
+    assert_eq!(
+        text,
+        "the token of dash can't call submit_run: it needs the scope write"
+    );
 
-    let (err, text, run) = call(&s, &write, "submit_run", json!({"job": "bravo-report", "wait": true}));
+    let (err, text, run) = call(
+        &s,
+        &write,
+        "submit_run",
+        json!({"job": "bravo-report", "wait": true}),
+    );
     assert!(!err, "{text}");
     assert_eq!(run["status"], "succeeded", "{run}");
     let bravo = run["run_id"].as_i64().unwrap();
     let o = env.run(&["events", "--run", &bravo.to_string(), "--json"]);
     let evs: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
     let queued = evs.iter().find(|e| e["kind"] == "run_queued").unwrap();
-    assert_eq!((queued["by"].as_str(), queued["subject"].as_str()), (Some("api"), Some("ops")), "{queued}");
+    assert_eq!(
+        (queued["by"].as_str(), queued["subject"].as_str()),
+        (Some("api"), Some("ops")),
+        "{queued}"
+    );
     let (err, _, got) = call(&s, &read, "get_run", json!({"run_id": bravo}));
     assert!(!err && got["status"] == "succeeded", "{got}");
 
     // The alpha token: its jobs only, as if nothing else existed.
     let (err, text, jobs) = call(&s, &alpha, "list_jobs", json!({}));
     assert!(!err, "{text}");
-    let names: Vec<&str> = jobs["jobs"].as_array().unwrap().iter().map(|j| j["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = jobs["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["alpha-report"]);
     let (err, text, _) = call(&s, &alpha, "get_run", json!({"run_id": bravo}));
-    assert!(err && text == format!("no run {bravo} in the history"), "{text}");
+    assert!(
+        err && text == format!("no run {bravo} in the history"),
+        "{text}"
+    );
     let (err, text, _) = call(&s, &alpha, "run_log", json!({"run_id": bravo}));
     assert!(err && text.contains("no run"), "{text}");
     let (err, text, _) = call(&s, &alpha, "submit_run", json!({"job": "bravo-report"}));
@@ -100,9 +138,26 @@ fn mcp_over_http_is_behind_the_tokens_and_their_scopes_and_jobs() {
     let (err, text, mine) = call(&s, &alpha, "submit_run", json!({"job": "alpha-report"}));
     assert!(!err, "{text}");
     let mine = mine["run_id"].as_i64().unwrap();
-    let (err, text, waited) = call(&s, &alpha, "wait_runs", json!({"run_ids": [mine], "timeout_s": 30}));
-    assert!(!err && waited["ended"][0]["status"] == "succeeded", "{text}");
-    let (status, v) = rpc(&s, Some(&alpha), "resources/read", json!({"uri": format!("jobctl://runs/{bravo}/log")}));
+    let (err, text, waited) = call(
+        &s,
+        &alpha,
+        "wait_runs",
+        json!({"run_ids": [mine], "timeout_s": 30}),
+    );
+    assert!(
+        !err && waited["ended"][0]["status"] == "succeeded",
+        "{text}"
+    );
+    let (status, v) = rpc(
+        &s,
+        Some(&alpha),
+        "resources/read",
+        json!({"uri": format!("jobctl://runs/{bravo}/log")}),
+    );
     assert!(status == 200 && v["error"].is_object(), "{v}");
-    assert_eq!(env.history_json(&["bravo-report"]).len(), 1, "nothing more of bravo");
+    assert_eq!(
+        env.history_json(&["bravo-report"]).len(),
+        1,
+        "nothing more of bravo"
+    );
 }

@@ -7,10 +7,10 @@ mod agents;
 mod api;
 mod api_control;
 mod api_events;
-mod api_mcp;
 mod api_holding;
 #[cfg(feature = "postgres")]
 mod api_hosts;
+mod api_mcp;
 mod api_scope;
 mod bench_fixtures;
 mod budget;
