@@ -21,7 +21,7 @@ fn is_root() -> bool {
 
 /// A config whose jobs see the real CLIs on PATH, a HOME of their own (empty: no login,
 /// no settings), and `extra_env` (inline-table entries).
-pub(crate) fn runner_for(env: &Env, extra_env: &str) -> String {
+fn runner_for(env: &Env, extra_env: &str) -> String {
     let home = env.home().join("agent-home");
     std::fs::create_dir_all(&home).unwrap();
     format!(
@@ -282,7 +282,7 @@ fn ask_through_each_real_cli_reports_each_reason() {
 // ---------------------------------------------------------------------------------------
 
 /// The stub's provider settings for codex, as agent `args`.
-pub(crate) fn codex_provider_args(stub: &ModelStub) -> String {
+fn codex_provider_args(stub: &ModelStub) -> String {
     format!(
         "args = [\"-c\", \"model_provider=stub\", \"-c\", 'model_providers.stub={{name=\"stub\",base_url=\"{}/v1\",env_key=\"OPENAI_API_KEY\",wire_api=\"responses\"}}']",
         stub.url()
@@ -292,12 +292,23 @@ pub(crate) fn codex_provider_args(stub: &ModelStub) -> String {
 /// An env with all three agents pointed at `stub`, and `job` (agent `agent`) working in
 /// `work/`. gemini is told to use its API key in its settings, as a user would.
 fn stub_env(stub: &ModelStub, agent: &str) -> (Env, Sweep) {
+    stub_env_with(
+        stub,
+        "",
+        &format!(
+            "[jobs.work]\ntype = \"agent\"\nagent = \"{agent}\"\nprompt = \"write out.txt\"\nworkdir = \"work\"\ntimeout = \"2m\"\n"
+        ),
+    )
+}
+
+/// An env with all three agents pointed at `stub` and `jobs`, with `runner_extra` in
+/// `[runner]`; `work/` made for the jobs to work in.
+pub(crate) fn stub_env_with(stub: &ModelStub, runner_extra: &str, jobs: &str) -> (Env, Sweep) {
     let (env, s) = swept_env(|e| {
         format!(
-            "{}[agents.claude]\npreset = \"claude\"\ndaily_budget = 10\n\n\
+            "{}{runner_extra}\n[agents.claude]\npreset = \"claude\"\ndaily_budget = 10\n\n\
              [agents.codex]\npreset = \"codex\"\ndaily_budget = 10\n{}\n\n\
-             [agents.gemini]\npreset = \"gemini\"\ndaily_budget = 10\n\n\
-             [jobs.work]\ntype = \"agent\"\nagent = \"{agent}\"\nprompt = \"write out.txt\"\nworkdir = \"work\"\ntimeout = \"2m\"\n",
+             [agents.gemini]\npreset = \"gemini\"\ndaily_budget = 10\n\n{jobs}",
             runner_for(
                 e,
                 &format!(

@@ -5,44 +5,23 @@
 //! result in the model's next request; a depth limit reached, or a run outside the
 //! caller's tree, is a tool error the model reads, and the run goes on.
 
-use crate::realcli::{codex_provider_args, log_of, outcomes, runner_for};
+use crate::realcli::{log_of, outcomes, stub_env_with};
 use crate::support::model_stub::{ModelStub, Script};
 use crate::support::*;
 
 use serde_json::Value;
 
-/// An env with `agent` pointed at `stub` and a `manager` job of it with `mcp = true`,
-/// whose tools may submit `worker`; `runner_extra` goes into `[runner]`.
+/// An env with the agents pointed at `stub` and a `manager` job of `agent` with
+/// `mcp = true`, whose tools may submit `worker`; `runner_extra` goes into `[runner]`.
 fn mcp_env(stub: &ModelStub, agent: &str, runner_extra: &str) -> (Env, Sweep) {
-    let (env, s) = swept_env(|e| {
-        format!(
-            "{}{runner_extra}\n[agents.{agent}]\npreset = \"{agent}\"\ndaily_budget = 10\n{}\n\n\
-             [jobs.manager]\ntype = \"agent\"\nagent = \"{agent}\"\nmcp = true\nprompt = \"hand the work to a worker\"\nworkdir = \"work\"\ntimeout = \"2m\"\n\n\
-             [jobs.worker]\ntype = \"script\"\ncommand = \"echo worker ran\"\n",
-            runner_for(
-                e,
-                &format!(
-                    ", IS_SANDBOX = \"1\", ANTHROPIC_API_KEY = \"sk-ant-dummy\", ANTHROPIC_BASE_URL = \"{url}\", \
-                     OPENAI_API_KEY = \"sk-dummy\", GEMINI_API_KEY = \"dummy-gemini-key\", GOOGLE_GEMINI_BASE_URL = \"{url}\", \
-                     TMPDIR = \"{tmp}\"",
-                    url = stub.url(),
-                    tmp = e.home().join("tmp").display()
-                )
-            ),
-            if agent == "codex" {
-                codex_provider_args(stub)
-            } else {
-                String::new()
-            },
-        )
-    });
-    std::fs::create_dir_all(env.home().join("work")).unwrap();
-    std::fs::create_dir_all(env.home().join("tmp")).unwrap();
-    env.write(
-        "agent-home/.gemini/settings.json",
-        r#"{"security":{"auth":{"selectedType":"gemini-api-key"}}}"#,
-    );
-    (env, s)
+    stub_env_with(
+        stub,
+        runner_extra,
+        &format!(
+            "[jobs.manager]\ntype = \"agent\"\nagent = \"{agent}\"\nmcp = true\nprompt = \"hand the work to a worker\"\nworkdir = \"work\"\ntimeout = \"2m\"\n\n\
+             [jobs.worker]\ntype = \"script\"\ncommand = \"echo worker ran\"\n"
+        ),
+    )
 }
 
 /// Forces `manager`; it succeeds through `agent` whatever its tool answered.
