@@ -18,4 +18,5 @@ pub(crate) mod exec;
 pub mod faults;
 pub mod http;
 pub(crate) mod import;
+pub(crate) mod mcp;
 pub mod store;

@@ -12,6 +12,7 @@
 mod control;
 mod fixtures;
 mod hosts;
+mod mcp;
 #[path = "../../tests/it/support/pg.rs"]
 mod pg;
 mod serve;
@@ -49,7 +50,7 @@ fn main() -> Result<()> {
     let only: Vec<&str> = args[1..].iter().map(String::as_str).collect();
     if only.iter().any(|a| !ALL.contains(a)) {
         eprintln!(
-            "usage: cargo run --release --example bench              run B1-B15, write docs/benchmarks.md\n       \
+            "usage: cargo run --release --example bench              run B1-B15 and B18, write docs/benchmarks.md\n       \
              cargo run --release --example bench -- B1 B10     run only these, replace only their rows\n       \
              cargo run --release --example bench fixtures DIR [RUNS]\n       \
              only build a fixture in DIR: B1's, or B7's with RUNS = 1000000"
@@ -93,11 +94,12 @@ fn main() -> Result<()> {
 /// Every scenario, in table order.
 const ALL: &[&str] = &[
     "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13", "B14", "B15",
+    "B18",
 ];
 /// The scenarios timed as whole jobctl processes (with hyperfine, where installed); B8
 /// and B9 are timed inside this process.
 const PROCESS_IDS: &[&str] = &[
-    "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10", "B11", "B12", "B13", "B14", "B15",
+    "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10", "B11", "B12", "B13", "B14", "B15", "B18",
 ];
 
 fn id_number(id: &str) -> u32 {
@@ -415,6 +417,20 @@ fn process_rows(
         ));
         eprintln!("B10: {} samples of each latency", l.samples);
     }
+    if want("B18") {
+        eprintln!("B18: submit_run over stdio...");
+        let m = mcp::measure(&bin, &tmp.join("b18"))?;
+        rows.push(row(
+            "B18",
+            "`submit_run` over stdio (`jobctl mcp`): the call to the run's process started",
+            "≤ 50 ms",
+            format!(
+                "{:.0} ms to the run's process ({:.0} ms to the tool's answer), median of {}",
+                m.to_process, m.to_answer, m.samples
+            ),
+            m.to_process <= 50.0,
+        ));
+    }
     if want("B11") || want("B12") || want("B13") {
         eprintln!("timing jobctl serve...");
         let big = match big {
@@ -609,6 +625,10 @@ const HOW: &[(&[&str], &str)] = &[
     (
         &["B15"],
         "- B15: three hosts (three homes with their own `[state] host`, one shared database) run `jobctl run` at once when one slot of a job is due; timed from starting the three until all have returned (one claimed the slot and started its supervisor, two were refused by the unique claim), over repeated slots, each checked to have exactly one run; straight and through PgBouncer. Four connections start within the window (three ticks and the winner's supervisor), each a new PostgreSQL backend on two cores: the pooler's figure is the one without them.\n",
+    ),
+    (
+        &["B18"],
+        "- B18: `jobctl mcp` started and initialized once, as an agent CLI starts it; then 20 times a `tools/call` of `submit_run` for a job whose command writes `date +%s%N`, timed from writing the call to the server's stdin to the time the job's process wrote (and, beside it, to the tool's answer). The call opens the state, records the queued run, starts it under a detached supervisor and answers; the process starts after the supervisor has taken its lease.\n",
     ),
 ];
 

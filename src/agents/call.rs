@@ -41,6 +41,9 @@ pub(crate) struct CallSpec<'a> {
     pub(crate) marks: Vec<String>,
     /// The `tree_budget` limits of the run and its ancestors (`ReserveRequest::tree`).
     pub(crate) tree: Vec<(i64, i64)>,
+    /// The job's `mcp = true`: jobctl's tools wired into the CLI (an agent's own `mcp`
+    /// also wires them).
+    pub(crate) mcp: bool,
 }
 
 pub(crate) struct CallResult {
@@ -138,7 +141,7 @@ pub(crate) async fn call(
             spec.role
         ))
         .map_err(Error::Internal)?;
-        let argv = presets::argv(
+        let mut argv = presets::argv(
             agent,
             spec.mode,
             spec.prompt,
@@ -146,10 +149,25 @@ pub(crate) async fn call(
             spec.thinking,
             spec.args,
         );
+        let mut call_env = spec.env.clone();
+        // Held until the call ends: what the wiring made for it goes then.
+        let _wired = if spec.mode == Mode::Job && (spec.mcp || agent.mcp) {
+            let exe = std::env::current_exe()
+                .map_err(|e| Error::Internal(anyhow::anyhow!("can't find jobctl itself: {e}")))?;
+            let wired =
+                super::mcp::wire(agent.preset, &exe, &mut argv, &mut call_env).map_err(|e| {
+                    Error::Internal(anyhow::anyhow!("can't wire jobctl's MCP tools in: {e}"))
+                })?;
+            log.note(&format!("jobctl's MCP tools wired into {name}"))
+                .map_err(Error::Internal)?;
+            Some(wired)
+        } else {
+            None
+        };
         let launch = Launch {
             program: argv[0].clone(),
             args: argv[1..].to_vec(),
-            env: spec.env.clone(),
+            env: call_env,
             workdir: spec.workdir.clone(),
             capture_stdout: true,
             stall: Some(StallRule {

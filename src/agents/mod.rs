@@ -3,6 +3,7 @@
 //! by `jobctl ask`; knows processes through `exec`, budgets through the store.
 
 pub(crate) mod call;
+pub(crate) mod mcp;
 pub(crate) mod parse;
 pub(crate) mod presets;
 pub(crate) mod role;

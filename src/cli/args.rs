@@ -316,6 +316,12 @@ pub enum Command {
         max_connections: u32,
     },
 
+    /// Serve jobctl's tools to an agent over MCP (stdio); inside a run, as that run
+    #[command(
+        after_help = "Started by an agent CLI, not by hand (mcp.md):\n  claude mcp add jobctl -- jobctl mcp\n  codex mcp add jobctl -- jobctl mcp\nAn agent job with `mcp = true` gets it wired in for each run."
+    )]
+    Mcp,
+
     /// Make API tokens, or a new signing key (which invalidates every token)
     #[command(
         subcommand,

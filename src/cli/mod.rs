@@ -140,6 +140,7 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
             max_connections,
         } => commands::serve::serve(g, *listen, socket.as_deref(), *max_connections as usize),
         Command::Token(t) => commands::serve::token(g, ui, t),
+        Command::Mcp => crate::mcp::serve_stdio(crate::config::load(g.config.as_deref())?),
         Command::Ask {
             scope,
             agent,

@@ -50,6 +50,7 @@ const AGENT_KEYS: &[&str] = &[
     "scope",
     "model",
     "args",
+    "mcp",
 ];
 const WEEKDAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
@@ -469,5 +470,6 @@ fn agent(
         scope,
         model: t.str(ctx, "model"),
         args: t.strings(ctx, "args").unwrap_or_default(),
+        mcp: t.bool(ctx, "mcp").unwrap_or(false),
     })
 }

@@ -299,6 +299,8 @@ pub(crate) struct Agent {
     /// `agent_stall`: how long output that shows only the provider being unreachable may
     /// go on before the call is stopped and the next agent tried.
     pub(crate) stall: Duration,
+    /// `mcp = true`: jobctl's MCP tools are wired into this CLI for every job run.
+    pub(crate) mcp: bool,
 }
 
 impl Agent {
@@ -327,6 +329,8 @@ pub(crate) struct AgentJob {
     pub(crate) scope: String,
     pub(crate) model: Option<String>,
     pub(crate) args: Vec<String>,
+    /// `mcp = true`: jobctl's MCP tools are wired into the agent's CLI for each run.
+    pub(crate) mcp: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

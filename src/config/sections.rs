@@ -51,6 +51,7 @@ const AGENT_KEYS: &[&str] = &[
     "auth",
     "args",
     "agent_stall",
+    "mcp",
 ];
 const FALLBACK_KEYS: &[&str] = &["order"];
 
@@ -445,6 +446,14 @@ fn agent_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, name: &str) -> Option<Age
         }
     });
     let args = t.strings(ctx, "args").unwrap_or_default();
+    let mcp = t.bool(ctx, "mcp").unwrap_or(false);
+    if mcp && preset == Some(Preset::Command) {
+        ctx.err(
+            jobs::span_of(t, "mcp"),
+            &t.key_path("mcp"),
+            "mcp = true wires jobctl's tools into the claude, codex and gemini presets; a command agent's own argv can start `jobctl mcp` itself",
+        );
+    }
     let stall = t
         .duration(ctx, "agent_stall", Duration::from_secs(1))
         .unwrap_or(DEFAULT_AGENT_STALL);
@@ -459,6 +468,7 @@ fn agent_section(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, name: &str) -> Option<Age
         auth,
         args,
         stall,
+        mcp,
     })
 }
 

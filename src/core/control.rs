@@ -51,6 +51,9 @@ pub enum Actor {
     Cli,
     Api(String),
     Recovery,
+    /// jobctl's MCP tools (`jobctl mcp`): `mcp:RUN_ID` as the run that called them, `mcp`
+    /// for a user's own agent session.
+    Mcp(Option<i64>),
 }
 
 impl Actor {
@@ -62,6 +65,7 @@ impl Actor {
             Actor::Cli => "cli",
             Actor::Api(_) => "api",
             Actor::Recovery => "recovery",
+            Actor::Mcp(_) => "mcp",
         }
     }
 
@@ -73,10 +77,20 @@ impl Actor {
         }
     }
 
+    /// `by` as events show it: the kind, and for MCP tools called from a run
+    /// `mcp:RUN_ID` (the API token's subject is shown apart, as `subject`).
+    pub fn shown(&self) -> String {
+        match self {
+            Actor::Mcp(Some(_)) => self.to_wire(),
+            other => other.kind().to_string(),
+        }
+    }
+
     /// As stored: the kind, and for the API `api:SUBJECT`.
     pub fn to_wire(&self) -> String {
         match self {
             Actor::Api(s) => format!("api:{s}"),
+            Actor::Mcp(Some(run)) => format!("mcp:{run}"),
             other => other.kind().to_string(),
         }
     }
@@ -87,7 +101,11 @@ impl Actor {
             "supervisor" => Actor::Supervisor,
             "cli" => Actor::Cli,
             "recovery" => Actor::Recovery,
-            other => Actor::Api(other.strip_prefix("api:")?.to_string()),
+            "mcp" => Actor::Mcp(None),
+            other => match other.strip_prefix("mcp:") {
+                Some(run) => Actor::Mcp(Some(run.parse().ok()?)),
+                None => Actor::Api(other.strip_prefix("api:")?.to_string()),
+            },
         })
     }
 }
@@ -248,10 +266,13 @@ mod tests {
             Actor::Cli,
             Actor::Recovery,
             Actor::Api("ci-bot".into()),
+            Actor::Mcp(None),
+            Actor::Mcp(Some(7)),
         ] {
             assert_eq!(Actor::parse(&a.to_wire()), Some(a.clone()));
         }
         assert_eq!(Actor::Api("x".into()).kind(), "api");
         assert_eq!(Actor::parse("nobody"), None);
+        assert_eq!(Actor::parse("mcp:x"), None);
     }
 }

@@ -44,6 +44,24 @@ pub(crate) fn name_problem(s: &str) -> Option<String> {
 }
 
 /// Whether `k` is a portable environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+/// The most metadata a run carries, as JSON text: it travels in every process's
+/// environment (`JOBCTL_RUN_METADATA`).
+pub(crate) const METADATA_MAX: usize = 16 * 1024;
+
+/// A key of a run's metadata, at any depth, that holds a control character: it would
+/// reach the run's processes in `JOBCTL_RUN_METADATA`.
+pub(crate) fn metadata_key_problem(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::Object(m) => m.iter().find_map(|(k, v)| {
+            name_problem(k)
+                .map(|bad| format!("the metadata key {k:?} holds {bad}"))
+                .or_else(|| metadata_key_problem(v))
+        }),
+        serde_json::Value::Array(a) => a.iter().find_map(metadata_key_problem),
+        _ => None,
+    }
+}
+
 pub(crate) fn is_env_name(k: &str) -> bool {
     let mut chars = k.chars();
     chars

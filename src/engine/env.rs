@@ -94,6 +94,15 @@ pub(crate) fn reach_this_jobctl(cfg: &Config, env: &mut Vec<(String, String)>) {
     }
 }
 
+/// The run this process belongs to, when it was started inside a run of the state
+/// directory `state_dir` (its marks say so): what `submit` and `mcp` act as.
+pub(crate) fn calling_run(state_dir: &Path) -> Option<i64> {
+    let id = std::env::var("JOBCTL_RUN_ID").ok()?.parse().ok()?;
+    let dir = std::env::var_os("JOBCTL_STATE_DIR")?;
+    let dir = Path::new(&dir).canonicalize().ok()?;
+    (dir == state_dir).then_some(id)
+}
+
 /// The environment entries that mark a run's processes: `JOBCTL_RUN_ID` and
 /// `JOBCTL_STATE_DIR` (a run id is unique only within one state directory).
 pub(crate) fn run_marks(state_dir: &Path, run_id: i64) -> Vec<String> {

@@ -21,12 +21,12 @@ pub(crate) struct EventView {
     pub(crate) job: Option<String>,
     pub(crate) run_id: Option<i64>,
     /// For a run's change of state: from what (`null` for a new run), to what, why, and
-    /// who made it (`tick`, `supervisor`, `cli`, `api`, `recovery`; `subject`: the API
-    /// token's).
+    /// who made it (`tick`, `supervisor`, `cli`, `api`, `recovery`, `mcp`, `mcp:RUN_ID`;
+    /// `subject`: the API token's).
     pub(crate) from: Option<RunStatus>,
     pub(crate) to: Option<RunStatus>,
     pub(crate) reason: Option<String>,
-    pub(crate) by: Option<&'static str>,
+    pub(crate) by: Option<String>,
     pub(crate) subject: Option<String>,
     pub(crate) detail: serde_json::Value,
     #[serde(skip)]
@@ -45,7 +45,7 @@ impl From<&Event> for EventView {
             from: t.and_then(|t| t.from),
             to: t.map(|t| t.to),
             reason: t.and_then(|t| t.reason.clone()),
-            by: t.map(|t| t.by.kind()),
+            by: t.map(|t| t.by.shown()),
             subject: t.and_then(|t| t.by.subject().map(str::to_string)),
             detail: e.detail.clone(),
             at_ms: e.at,

@@ -108,6 +108,7 @@ pub(super) async fn run_agent_job(
         timeout: job.timeout,
         marks: run_marks(&cx.state_dir, cx.run.id),
         tree: super::tree::budget_limits(e, &cx.run)?,
+        mcp: aj.mcp,
     };
     let r = agents::call(
         cfg,
@@ -170,6 +171,7 @@ pub(super) async fn run_ask(
         timeout: ask.timeout,
         marks: run_marks(&cx.state_dir, cx.run.id),
         tree: Vec::new(),
+        mcp: false,
     };
     let r = agents::call(
         cfg,

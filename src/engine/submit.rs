@@ -174,15 +174,35 @@ fn refuse_a_wait_that_never_ends(
 /// Waits until run `id` has ended, and returns its record (recovering now and then, so a
 /// run whose supervisor died is seen `lost`).
 pub(crate) fn wait(e: &mut Engine<'_>, id: i64) -> Result<RunRecord> {
+    let mut runs = wait_until(e, &[id], None, &|| false)?;
+    Ok(runs.remove(0))
+}
+
+/// Waits until every run of `ids` has ended, `deadline` passes or `stop` says so, and
+/// returns their records as they are then, in the order of `ids` (recovering now and
+/// then, so a run whose supervisor died is seen `lost`).
+pub(crate) fn wait_until(
+    e: &mut Engine<'_>,
+    ids: &[i64],
+    deadline: Option<Instant>,
+    stop: &dyn Fn() -> bool,
+) -> Result<Vec<RunRecord>> {
     let mut next_recovery = Instant::now() + Duration::from_secs(1);
     let mut pause = Duration::from_millis(10);
     loop {
-        match e.store.get_run(id)? {
-            Some(r) if r.status.is_end() => return Ok(r),
-            Some(_) => {}
-            None => fail!(NotFound, "run {id} vanished from the history"),
+        let mut runs = Vec::with_capacity(ids.len());
+        for &id in ids {
+            match e.store.get_run(id)? {
+                Some(r) => runs.push(r),
+                None => fail!(NotFound, "run {id} vanished from the history"),
+            }
         }
-        std::thread::sleep(pause);
+        let now = Instant::now();
+        if runs.iter().all(|r| r.status.is_end()) || deadline.is_some_and(|d| now >= d) || stop() {
+            return Ok(runs);
+        }
+        let left = deadline.map_or(pause, |d| d - now);
+        std::thread::sleep(pause.min(left));
         pause = (pause * 2).min(Duration::from_millis(100));
         if Instant::now() > next_recovery {
             e.recover()?;

@@ -24,9 +24,12 @@ pub(crate) fn find_program(
 
 /// The value of `PATH` in an environment list.
 pub(crate) fn path_of(env: &[(String, String)]) -> Option<&str> {
-    env.iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.as_str())
+    get(env, "PATH")
+}
+
+/// The value of `k` in an environment list.
+pub(crate) fn get<'a>(env: &'a [(String, String)], k: &str) -> Option<&'a str> {
+    env.iter().find(|(ek, _)| ek == k).map(|(_, v)| v.as_str())
 }
 
 /// Sets `k` to `v`, replacing an earlier value.

@@ -19,6 +19,7 @@ use super::idempotency;
 use super::routes::{check_job, visible_run};
 use super::{ApiError, Shared};
 use crate::core::control::Actor;
+use crate::core::text::METADATA_MAX;
 use crate::engine::cancel::{self, Target};
 use crate::engine::control as run_control;
 use crate::engine::submit::{self, Submit};
@@ -39,9 +40,6 @@ pub(crate) struct SubmitBody {
     #[schema(value_type = Option<Object>)]
     pub(crate) metadata: Option<serde_json::Value>,
 }
-
-/// The most metadata a run carries: it travels in every process's environment.
-const METADATA_MAX: usize = 16 * 1024;
 
 #[utoipa::path(
     post, path = "/api/v1/runs",
@@ -70,7 +68,7 @@ pub(crate) async fn submit_run(
     let metadata = match &b.metadata {
         None => None,
         Some(m @ serde_json::Value::Object(object)) => {
-            if let Some(bad) = bad_key(m) {
+            if let Some(bad) = crate::core::text::metadata_key_problem(m) {
                 return Err(ApiError::bad_request(bad));
             }
             let text = m.to_string();
@@ -109,20 +107,6 @@ pub(crate) async fn submit_run(
             .into_response())
     })
     .await
-}
-
-/// A key of `metadata`, at any depth, that holds a control character (`core::text`): it
-/// would reach the run's processes in `JOBCTL_RUN_METADATA`.
-fn bad_key(v: &serde_json::Value) -> Option<String> {
-    match v {
-        serde_json::Value::Object(m) => m.iter().find_map(|(k, v)| {
-            crate::core::text::name_problem(k)
-                .map(|bad| format!("the metadata key {k:?} holds {bad}"))
-                .or_else(|| bad_key(v))
-        }),
-        serde_json::Value::Array(a) => a.iter().find_map(bad_key),
-        _ => None,
-    }
 }
 
 /// What a run-control request does.

@@ -16,6 +16,7 @@ mod error;
 mod extract;
 mod idempotency;
 mod log;
+mod mcp;
 mod metrics;
 mod openapi;
 mod reach;
@@ -194,10 +195,12 @@ async fn run(
     });
     tokio::spawn(stream::follow_event_log(state.clone()));
     tokio::spawn(watch_config(state.clone(), stamp));
-    let app = routes::router(state.clone()).layer(axum::middleware::from_fn_with_state(
-        timeouts,
-        connections::body_deadline,
-    ));
+    let app = routes::router(state.clone())
+        .merge(mcp::router(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            timeouts,
+            connections::body_deadline,
+        ));
     let max = connections::connection_cap(opts.max_connections);
     let stop_signal = stop_signals()?;
     let stopping = async move {

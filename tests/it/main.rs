@@ -13,6 +13,7 @@ mod api_events;
 mod api_holding;
 #[cfg(feature = "postgres")]
 mod api_hosts;
+mod api_mcp;
 mod api_scope;
 mod bench_fixtures;
 mod budget;
@@ -36,11 +37,13 @@ mod hosts;
 mod hosts_control;
 mod install;
 mod layout;
+mod mcp;
 #[cfg(feature = "postgres")]
 mod outages;
 mod read_commands;
 mod read_memory;
 mod realcli;
+mod realcli_mcp;
 mod safety;
 mod signals;
 #[cfg(feature = "postgres")]

@@ -45,7 +45,7 @@ fn local_agent(env: &Env) -> String {
     )
 }
 
-fn outcomes(run: &Value) -> Vec<(String, String)> {
+pub(crate) fn outcomes(run: &Value) -> Vec<(String, String)> {
     run["attempts"]
         .as_array()
         .unwrap_or_else(|| panic!("no attempts: {run:#}"))
@@ -59,7 +59,7 @@ fn outcomes(run: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn log_of(env: &Env, run: &Value) -> String {
+pub(crate) fn log_of(env: &Env, run: &Value) -> String {
     let o = env.run(&["logs", &run["run_id"].to_string()]);
     ok(&o);
     stdout(&o)
@@ -292,12 +292,23 @@ fn codex_provider_args(stub: &ModelStub) -> String {
 /// An env with all three agents pointed at `stub`, and `job` (agent `agent`) working in
 /// `work/`. gemini is told to use its API key in its settings, as a user would.
 fn stub_env(stub: &ModelStub, agent: &str) -> (Env, Sweep) {
+    stub_env_with(
+        stub,
+        "",
+        &format!(
+            "[jobs.work]\ntype = \"agent\"\nagent = \"{agent}\"\nprompt = \"write out.txt\"\nworkdir = \"work\"\ntimeout = \"2m\"\n"
+        ),
+    )
+}
+
+/// An env with all three agents pointed at `stub` and `jobs`, with `runner_extra` in
+/// `[runner]`; `work/` made for the jobs to work in.
+pub(crate) fn stub_env_with(stub: &ModelStub, runner_extra: &str, jobs: &str) -> (Env, Sweep) {
     let (env, s) = swept_env(|e| {
         format!(
-            "{}[agents.claude]\npreset = \"claude\"\ndaily_budget = 10\n\n\
+            "{}{runner_extra}\n[agents.claude]\npreset = \"claude\"\ndaily_budget = 10\n\n\
              [agents.codex]\npreset = \"codex\"\ndaily_budget = 10\n{}\n\n\
-             [agents.gemini]\npreset = \"gemini\"\ndaily_budget = 10\n\n\
-             [jobs.work]\ntype = \"agent\"\nagent = \"{agent}\"\nprompt = \"write out.txt\"\nworkdir = \"work\"\ntimeout = \"2m\"\n",
+             [agents.gemini]\npreset = \"gemini\"\ndaily_budget = 10\n\n{jobs}",
             runner_for(
                 e,
                 &format!(

@@ -91,6 +91,7 @@ mod tests {
             auth: None,
             args: vec!["--extra".into()],
             stall: std::time::Duration::from_secs(120),
+            mcp: false,
         }
     }
 

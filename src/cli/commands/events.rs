@@ -51,7 +51,7 @@ fn line(ev: &EventView) -> String {
             let from = ev.from.map_or_else(|| "new".to_string(), |f| f.to_string());
             let by = match &ev.subject {
                 Some(s) => format!("api ({s})"),
-                None => ev.by.unwrap_or("-").to_string(),
+                None => ev.by.clone().unwrap_or_else(|| "-".into()),
             };
             let mut l = format!(
                 "{when}  run {id} ({})  {from} → {to}  by {by}",

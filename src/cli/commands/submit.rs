@@ -10,7 +10,6 @@ use crate::cli::args::Global;
 use crate::cli::output::{Ui, end_line};
 use crate::core::error::{Result, code, exit_code_of_run};
 use crate::core::run::{Actor, RunStatus};
-use crate::engine::Engine;
 use crate::engine::submit::{self, Submit};
 use crate::engine::views::RunView;
 
@@ -41,7 +40,7 @@ pub(crate) fn execute(
     }
     let req = Submit {
         job: name,
-        parent: calling_run(&e),
+        parent: crate::engine::env::calling_run(e.state_dir()),
         prompt,
         env: vars,
         wait,
@@ -69,13 +68,4 @@ pub(crate) fn execute(
         let _ = writeln!(std::io::stderr(), "{}", end_line(&r));
     }
     Ok(exit_code_of_run(r.status, r.exit_code, r.signal))
-}
-
-/// The run this process belongs to, when it was started inside a run of this very state
-/// directory (its marks say so).
-fn calling_run(e: &Engine<'_>) -> Option<i64> {
-    let id = std::env::var("JOBCTL_RUN_ID").ok()?.parse().ok()?;
-    let dir = std::env::var_os("JOBCTL_STATE_DIR")?;
-    let dir = std::path::Path::new(&dir).canonicalize().ok()?;
-    (dir == e.state_dir()).then_some(id)
 }

@@ -11,6 +11,7 @@ pub mod fixtures;
 pub mod git;
 #[cfg(feature = "postgres")]
 pub mod hosts;
+pub mod mcp;
 pub mod model_stub;
 #[cfg(feature = "postgres")]
 pub mod netns;

@@ -42,6 +42,14 @@ pub enum Script {
     /// The first model call (one offering the shell tool) answers with a shell tool call
     /// running [`TOOL_COMMAND`]; the call that brings its result back gets [`ANSWER`].
     ToolCall,
+    /// The first model call offering jobctl's MCP tool `tool` (as the CLI names it:
+    /// `mcp__jobctl__T` for claude, namespace `mcp__jobctl` for codex, `mcp_jobctl_T` for
+    /// gemini) answers with a call of it with `args` (JSON); the call that brings its
+    /// result back gets [`ANSWER`].
+    Mcp {
+        tool: &'static str,
+        args: &'static str,
+    },
 }
 
 pub const ANSWER: &str = "hi from the stub";
@@ -111,6 +119,16 @@ impl ModelStub {
     /// `http://127.0.0.1:PORT` (no trailing slash).
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Bodies of the requests seen so far, in arrival order.
+    pub fn bodies(&self) -> Vec<String> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.body.clone())
+            .collect()
     }
 
     /// Paths (with query) of the requests seen so far, in arrival order.
@@ -255,13 +273,19 @@ fn route(r: &Request, script: Script) -> Reply {
     let path = r.path.split('?').next().unwrap_or("");
     let b = r.body.as_str();
     let tool = script == Script::ToolCall;
+    if let Script::Mcp { tool, args } = script
+        && let Some(reply) = mcp_call(path, b, tool, args)
+    {
+        return reply;
+    }
     match (r.method.as_str(), path) {
         ("POST", "/v1/messages/count_tokens") => {
             json(format!("{{\"input_tokens\":{INPUT_TOKENS}}}"))
         }
         ("POST", "/v1/messages") => anthropic(
             b,
-            tool && has(b, "\"name\":\"Bash\"") && !has(b, "\"tool_result\""),
+            (tool && has(b, "\"name\":\"Bash\"") && !has(b, "\"tool_result\""))
+                .then(|| ("Bash".to_string(), shell_input())),
         ),
         ("POST", p) if p.ends_with("/responses") => {
             // Classic function tools (e.g. `-m gpt-5.4`) or the default model's code-mode
@@ -287,6 +311,57 @@ fn route(r: &Request, script: Script) -> Reply {
                 .into(),
         ),
     }
+}
+
+/// A call of jobctl's MCP tool `tool`, when `body` offers it and carries no tool result
+/// yet (looked for in the request's structure, not its text: codex's own tool
+/// descriptions name the result item types).
+fn mcp_call(path: &str, body: &str, tool: &str, args: &str) -> Option<Reply> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    if path == "/v1/messages" {
+        let name = format!("mcp__jobctl__{tool}");
+        let offered = v["tools"].as_array()?.iter().any(|t| t["name"] == name);
+        let answered = v["messages"].as_array()?.iter().any(|m| {
+            m["content"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|b| b["type"] == "tool_result"))
+        });
+        return (offered && !answered).then(|| anthropic(body, Some((name, args.to_string()))));
+    }
+    if path.ends_with("/responses") {
+        let offered = has(body, "mcp__jobctl");
+        let answered = v["input"]
+            .as_array()?
+            .iter()
+            .any(|i| i["type"].as_str().is_some_and(|t| t.ends_with("_output")));
+        if !offered || answered {
+            return None;
+        }
+        let item = format!(
+            "{{\"type\":\"function_call\",\"id\":\"fc_stub_1\",\"call_id\":\"call_stub_1\",\"namespace\":\"mcp__jobctl\",\"name\":\"{tool}\",\"arguments\":{}}}",
+            q(args)
+        );
+        return Some(openai_item(item));
+    }
+    if path.ends_with(":streamGenerateContent") || path.ends_with(":generateContent") {
+        let name = format!("mcp_jobctl_{tool}");
+        let offered = v["tools"].as_array()?.iter().any(|t| {
+            t["functionDeclarations"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|f| f["name"] == name))
+        });
+        let answered = v["contents"].as_array()?.iter().any(|c| {
+            c["parts"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p.get("functionResponse").is_some()))
+        });
+        if !offered || answered {
+            return None;
+        }
+        let part = format!("{{\"functionCall\":{{\"name\":\"{name}\",\"args\":{args}}}}}");
+        return Some(gemini_part(&part, path.ends_with(":streamGenerateContent")));
+    }
+    None
 }
 
 fn has(body: &str, needle: &str) -> bool {
@@ -325,18 +400,26 @@ fn q(s: &str) -> String {
     o + "\""
 }
 
-fn anthropic(body: &str, tool_call: bool) -> Reply {
+/// The shell tool call's input (claude's Bash).
+fn shell_input() -> String {
+    format!(
+        "{{\"command\":{},\"description\":\"Write out.txt\"}}",
+        q(TOOL_COMMAND)
+    )
+}
+
+/// `call`: the tool to call and its input (JSON), when a call is due.
+fn anthropic(body: &str, call: Option<(String, String)>) -> Reply {
     let usage = format!(
         "{{\"input_tokens\":{INPUT_TOKENS},\"output_tokens\":{OUTPUT_TOKENS},\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0}}"
     );
-    let input = format!(
-        "{{\"command\":{},\"description\":\"Write out.txt\"}}",
-        q(TOOL_COMMAND)
-    );
+    let tool_call = call.is_some();
+    let (name, input) = call.unwrap_or_default();
     let (block, stop) = if tool_call {
         (
-            "{\"type\":\"tool_use\",\"id\":\"toolu_stub_1\",\"name\":\"Bash\",\"input\":{}}"
-                .to_string(),
+            format!(
+                "{{\"type\":\"tool_use\",\"id\":\"toolu_stub_1\",\"name\":\"{name}\",\"input\":{{}}}}"
+            ),
             "tool_use",
         )
     } else {
@@ -418,6 +501,11 @@ fn openai(shell: Option<&str>) -> Reply {
             q(ANSWER)
         ),
     };
+    openai_item(item)
+}
+
+/// A Responses stream whose one output item is `item`.
+fn openai_item(item: String) -> Reply {
     let usage = format!(
         "{{\"input_tokens\":{INPUT_TOKENS},\"input_tokens_details\":{{\"cached_tokens\":0}},\"output_tokens\":{OUTPUT_TOKENS},\"output_tokens_details\":{{\"reasoning_tokens\":0}},\"total_tokens\":{}}}",
         INPUT_TOKENS + OUTPUT_TOKENS
@@ -463,6 +551,11 @@ fn gemini(body: &str, call: bool, stream: bool) -> Reply {
     } else {
         format!("{{\"text\":{}}}", q(text))
     };
+    gemini_part(&part, stream)
+}
+
+/// A Gemini answer whose one part is `part`.
+fn gemini_part(part: &str, stream: bool) -> Reply {
     let out = format!(
         "{{\"candidates\":[{{\"content\":{{\"role\":\"model\",\"parts\":[{part}]}},\"finishReason\":\"STOP\",\"index\":0}}],\"usageMetadata\":{{\"promptTokenCount\":{INPUT_TOKENS},\"candidatesTokenCount\":{OUTPUT_TOKENS},\"totalTokenCount\":{}}},\"modelVersion\":\"gemini-stub\"}}",
         INPUT_TOKENS + OUTPUT_TOKENS
