@@ -27,6 +27,7 @@ pub mod plan;
 pub mod queue;
 pub mod recovery;
 pub mod report;
+pub mod rerun;
 pub mod retry;
 pub mod state;
 pub mod status;

@@ -95,6 +95,7 @@ pub async fn submit_run(
                     env: b.env.into_iter().collect(),
                     wait: false,
                     metadata,
+                    rerun_of: None,
                 };
                 submit::submit(e, &s, &by)
             })

@@ -17,6 +17,7 @@ mod log;
 mod metrics;
 mod openapi;
 mod reach;
+mod rerun;
 mod routes;
 mod stream;
 

@@ -17,6 +17,7 @@ pub mod list;
 pub mod logs;
 pub mod next;
 pub mod pause;
+pub mod rerun;
 pub mod reset;
 pub mod run;
 pub mod serve;
