@@ -19,6 +19,7 @@ mod config_errors;
 mod config_memory;
 mod config_snapshot;
 mod console;
+mod console_journeys;
 mod contract;
 mod control;
 mod crash;

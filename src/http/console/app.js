@@ -238,6 +238,7 @@ async function render() {
   app.first = false;
   const main = $("#main");
   main.setAttribute("aria-busy", "true");
+  delete main.dataset.hash;
   let stops = [];
   const ctx = { params, arg, stop: (f) => stops.push(f), title: (t) => { document.title = `${t} · jobctl`; } };
   stopView = () => { for (const f of stops) f(); stops = []; };
@@ -251,6 +252,7 @@ async function render() {
   }
   if (stopView !== mine) return;
   main.removeAttribute("aria-busy");
+  main.dataset.hash = location.hash;
   if (moveFocus) $("main h1")?.focus();
 }
 
@@ -261,12 +263,15 @@ function flash(message) {
   clearTimeout(flash.t); flash.t = setTimeout(() => { el.hidden = true; }, 10000);
 }
 
+// While its request is out a button says so and ignores clicks; it is not disabled,
+// which would take the focus from it.
 async function act(button, path, body) {
-  button.disabled = true;
+  if (button.getAttribute("aria-disabled") === "true") return null;
+  button.setAttribute("aria-disabled", "true");
   try {
     const r = await api(path, { method: "POST", body: body ? JSON.stringify(body) : undefined });
     return r.body;
-  } catch (e) { flash(e.message); return null; } finally { button.disabled = false; }
+  } catch (e) { flash(e.message); return null; } finally { button.removeAttribute("aria-disabled"); }
 }
 
 // Keyed rows: each row is redrawn only when what it shows changed, and focus inside a
@@ -276,7 +281,7 @@ function patchRows(tbody, items, key, row) {
   const active = document.activeElement;
   const activeRow = active?.closest?.("tr[data-key]");
   const focusKey = activeRow && tbody.contains(activeRow)
-    ? { row: activeRow.dataset.key, act: active.dataset.act, href: active.getAttribute("href"), id: active.id } : null;
+    ? { row: activeRow.dataset.key, act: active.dataset.act, href: active.getAttribute("href"), at: $$("button, a, input", activeRow).indexOf(active) } : null;
   const seen = new Set();
   let prev = null;
   for (const it of items) {
@@ -294,7 +299,8 @@ function patchRows(tbody, items, key, row) {
   for (const tr of [...tbody.children]) if (!seen.has(tr.dataset.key)) tr.remove();
   if (focusKey && document.activeElement !== active) {
     const tr = tbody.querySelector(`:scope > tr[data-key="${CSS.escape(focusKey.row)}"]`);
-    const again = tr && (focusKey.act ? $(`[data-act="${focusKey.act}"]`, tr) : focusKey.href ? $(`a[href="${CSS.escape(focusKey.href)}"]`, tr) : null);
+    const again = tr && ((focusKey.act && $(`[data-act="${focusKey.act}"]`, tr))
+      || (focusKey.href && $(`a[href="${CSS.escape(focusKey.href)}"]`, tr)) || $$("button, a, input", tr)[focusKey.at]);
     again?.focus();
   }
 }
@@ -324,8 +330,8 @@ async function jobsView(ctx) {
       <td data-label="Next">${r.running_run_id ? `<a href="#/run/${r.running_run_id}">${esc(r.running_status || "running")} (run ${r.running_run_id})</a>` : r.paused ? "paused" : !r.enabled ? "disabled" : r.due ? "due now" : r.next_run ? when(r.next_run) : "manual"}</td>
       <td data-label="Last run">${r.last_run_id ? `<a href="#/run/${r.last_run_id}">${when(r.last_run)}</a>` : "never"}</td>
       <td data-label="Status" class="last-status">${r.last_status ? status(r.last_status) : "-"}</td><td data-label="Duration">${dur(r.last_duration_ms)}</td>
-      ${canWrite() ? `<td class="actions"><button type="button" data-act="run" aria-label="Run ${esc(r.name)} now">Run now</button>
-        <button type="button" data-act="${r.paused ? "resume" : "pause"}" aria-label="${r.paused ? "Resume" : "Pause"} ${esc(r.name)}">${r.paused ? "Resume" : "Pause"}</button></td>` : ""}`,
+      ${canWrite() ? `<td class="actions"><button type="button" data-act="run">Run now<span class="sr"> ${esc(r.name)}</span></button>
+        <button type="button" data-act="${r.paused ? "resume" : "pause"}">${r.paused ? "Resume" : "Pause"}<span class="sr"> ${esc(r.name)}</span></button></td>` : ""}`,
     }));
   };
   const load = async () => {
@@ -647,11 +653,13 @@ async function runView(ctx) {
     const tl = $("#timeline");
     const items = r.events.map((e) => {
       const d = e.detail || {};
-      const by = e.by || d.by;
+      // A cancel request names its actor (`api:SUBJECT`, `cli`) and the user behind it.
+      const by = e.by ? e.by + (e.subject ? ":" + e.subject : "")
+        : typeof d.actor === "string" ? d.actor + (d.by?.user ? ` (user ${d.by.user})` : "") : "";
       const why = e.reason || d.reason;
       return `<li><span class="muted">${when(e.at)}</span> ${esc(e.kind)}
       ${e.to ? `${e.from ? status(e.from) + " → " : ""}${status(e.to)}` : d.status ? status(d.status) : d.want ? "to " + status(d.want) : ""}
-      ${by ? `<span class="muted">by ${esc(by)}${e.subject ? ":" + esc(e.subject) : ""}</span>` : ""}
+      ${by ? `<span class="muted">by ${esc(by)}</span>` : ""}
       ${why ? `<span class="muted wrap">${esc(why)}</span>` : ""}</li>`;
     }).join("");
     if (tl.dataset.html !== items) { tl.innerHTML = items; tl.dataset.html = items; }
@@ -659,7 +667,7 @@ async function runView(ctx) {
   const loadRelated = async () => {
     const subs = (await api(`/runs?parent=${id}&limit=100`)).body.runs;
     let retries = [];
-    if (r.attempt <= 1 && (r.status === "retrying" || r.events.some((e) => e.kind === "run_retrying"))) {
+    if (r.attempt <= 1 && ["failed", "timed_out"].includes(r.status)) {
       retries = (await api(`/runs?job=${enc(r.job)}&limit=100`)).body.runs.filter((x) => x.retry_of === id).reverse();
     }
     related = { subs, retries };
@@ -765,13 +773,31 @@ function logView(box, id, runEnded) {
     later();
   });
   $("#log-follow", box).addEventListener("change", later);
+  // Output is split into lines a slice at a time, yielding between slices, so no task
+  // of the page runs long however fast the output comes.
   const decoder = new TextDecoder();
+  const queue = [];
+  let pumping = null;
+  const pump = async () => {
+    await null; // `pumping` is set before this returns
+    while (queue.length) {
+      const t = performance.now();
+      while (queue.length && performance.now() - t < 25) {
+        let b = queue.shift();
+        if (b.length > 131072) { queue.unshift(b.subarray(131072)); b = b.subarray(0, 131072); }
+        const parts = (st.partial + decoder.decode(b, { stream: true })).split("\n");
+        st.partial = parts.pop();
+        for (const l of parts) st.lines.push(l);
+      }
+      later();
+      if (queue.length) await new Promise((ok) => setTimeout(ok, 0));
+    }
+    pumping = null;
+  };
   const take = (bytes) => {
     st.pos += bytes.length;
-    const parts = (st.partial + decoder.decode(bytes, { stream: true })).split("\n");
-    st.partial = parts.pop();
-    for (const l of parts) st.lines.push(l);
-    later();
+    queue.push(bytes);
+    if (!pumping) pumping = pump();
   };
   const say = (s) => { $("#log-state", box).textContent = s; };
   const earlier = () => {
@@ -880,6 +906,7 @@ function logView(box, id, runEnded) {
         // The answer ends when the run does, or when the server stops: which one?
         const run = (await api(`/runs/${id}`, { signal: sig })).body;
         if (app.vocab.ended.includes(run.status)) {
+          await pumping;
           st.ended = true;
           say("");
           if (st.partial) { st.lines.push(st.partial); st.partial = ""; later(); }
@@ -914,7 +941,7 @@ async function agentsView(ctx) {
         <td data-label="Used"><meter min="0" max="${Math.max(a.budget, a.used, 1)}" value="${a.used}" ${a.budget > 0 ? `high="${a.budget * 0.8}" optimum="0"` : ""} aria-label="${esc(label)}: ${a.used} of ${a.budget} used"></meter> ${a.used} / ${a.budget}</td>
         ${canWrite() ? `<td class="actions">${a.enabled ? `<label class="sr" for="why-${esc(a.agent)}-${esc(a.scope)}">Reason to disable ${esc(label)}</label>
           <input class="reason" id="why-${esc(a.agent)}-${esc(a.scope)}" placeholder="reason (optional)">` : ""}
-          <button type="button" data-act="${a.enabled ? "disable" : "enable"}" aria-label="${a.enabled ? "Disable" : "Enable"} ${esc(label)}">${a.enabled ? "Disable" : "Enable"}</button></td>` : ""}`,
+          <button type="button" data-act="${a.enabled ? "disable" : "enable"}">${a.enabled ? "Disable" : "Enable"}<span class="sr"> ${esc(label)}</span></button></td>` : ""}`,
       };
     });
   };
