@@ -225,15 +225,16 @@ fn axe_source() -> Option<String> {
 
 impl Browser {
     /// Opens `hash` (`#/runs?job=x`) of the console at `base` and waits for its view to be
-    /// drawn (its heading, with the page no longer saying it is loading).
+    /// drawn (its heading, the page no longer busy, and `main` saying which hash it drew).
     pub async fn open(&self, base: &str, hash: &str) {
         self.c().goto(&format!("{base}/{hash}")).await.unwrap();
         self.until(
             hash,
             Duration::from_secs(15),
             &format!(
-                "const m = document.querySelector('main'); \
-                 return m.dataset.hash === location.hash && location.hash === {}",
+                "const m = document.querySelector('main'), h = {}; \
+                 return location.hash === h && !!m.querySelector('h1') && \
+                   m.getAttribute('aria-busy') !== 'true' && (m.dataset.hash ?? h) === h",
                 json!(hash)
             ),
         )
