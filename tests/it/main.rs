@@ -39,6 +39,7 @@ mod outages;
 mod read_commands;
 mod read_memory;
 mod realcli;
+mod rerun;
 mod safety;
 mod signals;
 #[cfg(feature = "postgres")]
