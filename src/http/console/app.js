@@ -361,12 +361,13 @@ function durationChart(runs) {
   const ended = runs.filter((r) => r.duration_ms != null).reverse();
   if (!ended.length) return "";
   const max = Math.max(...ended.map((r) => r.duration_ms), 1);
-  const w = 100 / ended.length;
+  // Thirty places, newest on the right: one run is one narrow bar, not the whole width.
+  const w = 100 / Math.max(30, ended.length), skip = Math.max(30, ended.length) - ended.length;
   return `<svg class="chart" viewBox="0 0 100 40" preserveAspectRatio="none" role="img"
     aria-label="Durations of the last ${ended.length} ended runs, oldest first, longest ${esc(dur(max))}">
     ${ended.map((r, i) => {
       const h = Math.max(1, (38 * r.duration_ms) / max);
-      return `<rect class="b-${esc(r.status)}" x="${i * w + w * 0.1}" y="${40 - h}" width="${w * 0.8}" height="${h}"><title>run ${r.run_id}: ${esc(r.status)}, ${esc(dur(r.duration_ms))}</title></rect>`;
+      return `<rect class="b-${esc(r.status)}" x="${(skip + i) * w + w * 0.1}" y="${40 - h}" width="${w * 0.8}" height="${h}"><title>run ${r.run_id}: ${esc(r.status)}, ${esc(dur(r.duration_ms))}</title></rect>`;
     }).join("")}</svg>`;
 }
 
