@@ -262,12 +262,15 @@ async fn the_console_in_chromium() {
     )
     .await;
     b.c().goto(&format!("{}/#/agents", s.base)).await.unwrap();
+    b.js("document.querySelector('tr[data-agent=claude] input.reason').value = 'over budget in review'; return true")
+        .await;
     b.click("tr[data-agent=claude] button[data-act=disable]")
         .await;
     b.until(
-        "claude disabled",
+        "claude disabled, with the reason given",
         Duration::from_secs(15),
-        "return document.querySelector('tr[data-agent=claude] button[data-act=enable]') !== null",
+        "const tr = document.querySelector('tr[data-agent=claude]'); \
+         return !!tr.querySelector('button[data-act=enable]') && tr.innerText.includes('over budget in review')",
     )
     .await;
     b.screenshot("agents").await;

@@ -678,8 +678,8 @@ async fn every_view_fits_a_360_px_screen() {
     w.b.finish().await;
 }
 
-/// Defect: a cancel request showed no who or why, a first attempt did not link to its
-/// retries, the jobs view said "running" while a run was retrying, and the variables and
+/// Defect: a cancel request showed no who or why (and the log blamed a SIGTERM to the
+/// supervisor), a first attempt did not link to its retries, the jobs view said "running" while a run was retrying, and the variables and
 /// metadata a run was given were not shown.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_run_page_tells_the_whole_story() {
@@ -704,6 +704,16 @@ async fn the_run_page_tells_the_whole_story() {
         T,
         "return [...document.querySelectorAll('#timeline li')].some((li) => \
            li.innerText.includes('cancel_requested') && li.innerText.includes('api:operator'))",
+    )
+    .await;
+    // Its log says who cancelled it, as its record does.
+    w.b.until(
+        "the log's last line",
+        T,
+        &format!(
+            "const l = {LOG_ARR}; const last = l[l.length - 1] || ''; \
+             return last.startsWith('[jobctl] cancelled by api:operator') && !l.some((x) => x.includes('received SIGTERM'))"
+        ),
     )
     .await;
     // A failed first attempt: retrying in the jobs view, then linked to its retry.
