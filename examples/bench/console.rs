@@ -4,13 +4,12 @@
 //! lines are in the log view; the longest main-thread task while it loads and follows
 //! (PerformanceObserver `longtask`, tasks over 50 ms).
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use fantoccini::{Client, ClientBuilder, Locator};
+use anyhow::{Result, bail};
+use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
 use super::fixtures::Fixture;
@@ -26,18 +25,9 @@ pub struct Numbers {
 const ROUNDS: usize = 5;
 const BIG: &str = "awk 'BEGIN { for (i = 1; i <= 50000; i++) printf \"line %06d %s\\n\", i, \"abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstu\" }'; sleep 2; echo the end";
 
-fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
 /// `None` when Chromium or chromedriver is not installed.
 pub fn measure(bin: &Path, dir: &Path) -> Result<Option<Numbers>> {
-    let (Some(chromium), Some(driver)) = (
-        on_path("chromium").or_else(|| on_path("chromium-browser")),
-        on_path("chromedriver"),
-    ) else {
+    let Some((chromium, driver)) = super::chromium::installed() else {
         return Ok(None);
     };
     std::fs::create_dir_all(dir)?;
@@ -57,24 +47,16 @@ pub fn measure(bin: &Path, dir: &Path) -> Result<Option<Numbers>> {
     };
     let server = super::serve::start(bin, &f)?;
     let token = super::serve::token(bin, &f)?;
-    let mut driver = Command::new(driver)
-        .arg("--port=0")
-        .env("TMPDIR", dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let out = driver.stdout.take().context("chromedriver's output")?;
-    let port = BufReader::new(out)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.split("started successfully on port ")
-                .nth(1)
-                .map(|p| p.trim_end_matches('.').trim().to_string())
-        })
-        .context("chromedriver did not start")?;
+    let (mut driver, driver_url) = super::chromium::start_driver(&driver, dir)?;
     let rt = tokio::runtime::Runtime::new()?;
-    let done = rt.block_on(rounds(&chromium, &port, &server.base, &token, bin, &f));
+    let done = rt.block_on(rounds(
+        &chromium,
+        &driver_url,
+        &server.base,
+        &token,
+        bin,
+        &f,
+    ));
     let _ = driver.kill();
     let _ = driver.wait();
     done.map(Some)
@@ -82,25 +64,13 @@ pub fn measure(bin: &Path, dir: &Path) -> Result<Option<Numbers>> {
 
 async fn rounds(
     chromium: &Path,
-    port: &str,
+    driver_url: &str,
     base: &str,
     token: &str,
     bin: &Path,
     f: &Fixture,
 ) -> Result<Numbers> {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,900", "--no-first-run", "--disable-extensions"],
-        }),
-    );
-    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await?;
+    let c = super::chromium::session(chromium, driver_url).await?;
     c.goto(base).await?;
     c.wait()
         .for_element(Locator::Css("#token"))

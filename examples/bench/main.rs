@@ -6,6 +6,7 @@
 //! only their rows. Timings are never tests: this does not run in CI (its fixture
 //! generation does, in the tests' `bench_fixtures::`).
 
+mod chromium;
 mod console;
 mod control;
 mod fixtures;

@@ -8,13 +8,16 @@
 use super::server;
 use super::*;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
+
+/// Chromium and chromedriver, shared with the benchmark's B17, whose file it is.
+#[path = "../../../examples/bench/chromium.rs"]
+mod chromium;
 
 /// chromedriver and one browser session; both end when dropped.
 pub struct Browser {
@@ -33,19 +36,9 @@ impl Drop for Browser {
     }
 }
 
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| PathBuf::from(d).join(name))
-        .find(|p| p.is_file())
-}
-
 /// A browser, or `None` (after saying why) when Chromium is not installed outside CI.
 pub async fn browser() -> Option<Browser> {
-    let chromium = which("chromium").or_else(|| which("chromium-browser"));
-    let driver = which("chromedriver");
-    let (Some(chromium), Some(driver)) = (chromium, driver) else {
+    let Some((chromium, driver)) = chromium::installed() else {
         skip(
             "the browser test",
             "Chromium or chromedriver is missing (Debian: apt-get install chromium chromium-driver)",
@@ -53,40 +46,8 @@ pub async fn browser() -> Option<Browser> {
         return None;
     };
     let tmp = tempfile::tempdir().expect("a temp dir for the browser");
-    let mut child = Command::new(driver)
-        .arg("--port=0")
-        .env("TMPDIR", tmp.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromedriver");
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Some(p) = line.split("started successfully on port ").nth(1) {
-                let _ = tx.send(p.trim_end_matches('.').trim().to_string());
-            }
-        }
-    });
-    let port = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("chromedriver did not start");
-    let driver_url = format!("http://127.0.0.1:{port}");
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,900", "--no-first-run", "--disable-extensions"],
-        }),
-    );
-    caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let client = ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(&driver_url)
+    let (child, driver_url) = chromium::start_driver(&driver, tmp.path()).unwrap();
+    let client = chromium::session(&chromium, &driver_url)
         .await
         .expect("open a Chromium session");
     Some(Browser {
