@@ -23,8 +23,20 @@ pub fn installed() -> Option<(PathBuf, PathBuf)> {
     Some((chromium, on_path("chromedriver")?))
 }
 
-/// chromedriver on a free port (its files under `tmp`), and its address.
+/// chromedriver on a free port (its files under `tmp`), and its address. A start that
+/// does not say its port (a loaded machine, a crash) is tried again, twice.
 pub fn start_driver(driver: &Path, tmp: &Path) -> Result<(Child, String)> {
+    let mut why = String::new();
+    for _ in 0..3 {
+        match try_driver(driver, tmp) {
+            Ok(started) => return Ok(started),
+            Err(e) => why = format!("{e:#}"),
+        }
+    }
+    anyhow::bail!("chromedriver did not start: {why}")
+}
+
+fn try_driver(driver: &Path, tmp: &Path) -> Result<(Child, String)> {
     let mut child = Command::new(driver)
         .arg("--port=0")
         .env("TMPDIR", tmp)
@@ -35,15 +47,24 @@ pub fn start_driver(driver: &Path, tmp: &Path) -> Result<(Child, String)> {
     let out = child.stdout.take().context("chromedriver's output")?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let mut said = Vec::new();
         for line in BufReader::new(out).lines().map_while(Result::ok) {
             if let Some(p) = line.split("started successfully on port ").nth(1) {
-                let _ = tx.send(p.trim_end_matches('.').trim().to_string());
+                let _ = tx.send(Ok(p.trim_end_matches('.').trim().to_string()));
+                return;
             }
+            said.push(line);
         }
+        let _ = tx.send(Err(said.join("\n")));
     });
-    let port = rx
-        .recv_timeout(Duration::from_secs(30))
-        .context("chromedriver did not start")?;
+    let port = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(Ok(port)) => port,
+        other => {
+            let _ = child.kill();
+            let status = child.wait();
+            anyhow::bail!("{other:?}, {status:?}");
+        }
+    };
     Ok((child, format!("http://127.0.0.1:{port}")))
 }
 

@@ -46,7 +46,8 @@ pub async fn browser() -> Option<Browser> {
         return None;
     };
     let tmp = tempfile::tempdir().expect("a temp dir for the browser");
-    let (child, driver_url) = chromium::start_driver(&driver, tmp.path()).unwrap();
+    let (child, driver_url) =
+        chromium::start_driver(&driver, tmp.path()).unwrap_or_else(|e| panic!("{e:#}"));
     let client = chromium::session(&chromium, &driver_url)
         .await
         .expect("open a Chromium session");
