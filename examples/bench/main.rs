@@ -9,6 +9,8 @@
 // A binary: its helpers are `pub` for the modules beside them, never for another crate.
 #![allow(unreachable_pub)]
 
+mod chromium;
+mod console;
 mod control;
 mod fixtures;
 mod hosts;
@@ -50,7 +52,7 @@ fn main() -> Result<()> {
     let only: Vec<&str> = args[1..].iter().map(String::as_str).collect();
     if only.iter().any(|a| !ALL.contains(a)) {
         eprintln!(
-            "usage: cargo run --release --example bench              run B1-B15 and B18, write docs/benchmarks.md\n       \
+            "usage: cargo run --release --example bench              run B1-B15, B17 and B18, write docs/benchmarks.md\n       \
              cargo run --release --example bench -- B1 B10     run only these, replace only their rows\n       \
              cargo run --release --example bench fixtures DIR [RUNS]\n       \
              only build a fixture in DIR: B1's, or B7's with RUNS = 1000000"
@@ -79,6 +81,9 @@ fn main() -> Result<()> {
                 .filter(|r| want(r.id)),
         );
     }
+    if want("B17") {
+        rows.extend(console_row(&root, &tmp.path().join("console"))?);
+    }
     rows.sort_by_key(|r| id_number(r.id));
     let doc = root.join("docs/benchmarks.md");
     let table = if only.is_empty() {
@@ -94,7 +99,7 @@ fn main() -> Result<()> {
 /// Every scenario, in table order.
 const ALL: &[&str] = &[
     "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13", "B14", "B15",
-    "B18",
+    "B17", "B18",
 ];
 /// The scenarios timed as whole jobctl processes (with hyperfine, where installed); B8
 /// and B9 are timed inside this process.
@@ -133,6 +138,33 @@ fn workspace_rows(dir: &Path) -> Result<Vec<Row>> {
             m.settle <= 0.5,
         ),
     ])
+}
+
+/// B17: the console in headless Chromium (no row when it is not installed).
+fn console_row(root: &Path, dir: &Path) -> Result<Option<Row>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let bin = build_release(&cargo, root)?;
+    eprintln!("timing the console in headless Chromium...");
+    let Some(m) = console::measure(&bin, dir)? else {
+        eprintln!("B17: Chromium or chromedriver is not installed; skipped");
+        return Ok(None);
+    };
+    Ok(Some(row(
+        "B17",
+        "the console: a 5 MB log (50,000 lines) opened and followed in headless Chromium",
+        "complete ≤ 1.5 s; no main-thread task > 200 ms",
+        format!(
+            "complete in {:.0} ms (median of {}); longest main-thread task {}",
+            m.complete,
+            m.rounds,
+            if m.longest > 0.0 {
+                format!("{:.0} ms", m.longest)
+            } else {
+                "none over 50 ms".to_string()
+            }
+        ),
+        m.complete <= 1500.0 && m.longest <= 200.0,
+    )))
 }
 
 /// The rows of B14 and B15 (none when PostgreSQL is not installed).
@@ -617,6 +649,10 @@ const HOW: &[(&[&str], &str)] = &[
         "- B11: one client follows `/api/v1/events/stream` while `jobctl configure job noop --pause/--resume` makes 200 events, one every few milliseconds; each event's latency is the client's clock when it reads the event minus the event's `at`, taken before its transaction commits (so a little more than commit → client).\n\
 - B12: `jobctl serve` on B7's state; the median of 30 `GET /api/v1/runs?limit=50` over one kept-alive connection, timed by the client, answer read whole.\n\
 - B13: after B11, 100 more clients each replay those 200 events and stay open; the server's VmRSS once every one of them has read them all.\n",
+    ),
+    (
+        &["B17"],
+        "- B17: `jobctl serve` (release) and the console in headless Chromium through chromedriver, signed in with a read token. `jobctl submit big` writes 50,000 lines of 100 bytes at once, then sleeps 2 s and writes one more; once its log holds 5 MB the run's page is opened (a hash change, as a click on its link) and the page itself times, from that moment, until all 50,000 lines are in its log view (`requestAnimationFrame`), and records every main-thread task over 50 ms (PerformanceObserver `longtask`) while it loads and then follows the log to its last line. Median of 5 rounds; the longest task of any round.\n",
     ),
     (
         &["B14"],

@@ -22,9 +22,9 @@ pub struct Numbers {
     pub rss_idle: f64,
 }
 
-struct Server {
+pub(super) struct Server {
     child: Child,
-    base: String,
+    pub(super) base: String,
 }
 
 impl Drop for Server {
@@ -35,7 +35,7 @@ impl Drop for Server {
     }
 }
 
-fn start(bin: &Path, f: &Fixture) -> Result<Server> {
+pub(super) fn start(bin: &Path, f: &Fixture) -> Result<Server> {
     let mut child = Command::new(bin)
         .args([
             "--config",
@@ -69,7 +69,7 @@ fn start(bin: &Path, f: &Fixture) -> Result<Server> {
     })
 }
 
-fn token(bin: &Path, f: &Fixture) -> Result<String> {
+pub(super) fn token(bin: &Path, f: &Fixture) -> Result<String> {
     let out = Command::new(bin)
         .args([
             "--config",

@@ -236,6 +236,16 @@ pub enum Command {
         env: Vec<String>,
     },
 
+    /// Make an ended run again: the same job, prompt, environment and metadata
+    #[command(after_help = "Examples:\n  jobctl rerun 42\n  jobctl rerun 42 --wait")]
+    Rerun {
+        /// The ended run (jobctl history shows them)
+        run_id: i64,
+        /// Wait for the new run's end and exit with its result, as force does
+        #[arg(long)]
+        wait: bool,
+    },
+
     /// The event log: every run's changes of state (who, why), skips, budgets
     #[command(
         after_help = "Examples:\n  jobctl events\n  jobctl events --run 42 --follow\n  jobctl events --json -n 500"

@@ -76,6 +76,7 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
             prompt,
             env,
         } => commands::submit::execute(g, ui, name, *wait, prompt.as_deref(), env),
+        Command::Rerun { run_id, wait } => commands::rerun::execute(g, ui, *run_id, *wait),
         Command::Events { run, follow, n } => commands::events::execute(g, ui, *run, *follow, *n),
         Command::Logs {
             run_id,

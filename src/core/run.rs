@@ -141,6 +141,9 @@ wire_enum! {
         Submit = "submit",
         /// One `jobctl ask` call.
         Ask = "ask",
+        /// A run made again from an ended one: its job, prompt, environment and metadata
+        /// (`engine::rerun`); the original is its first event's `rerun_of`.
+        Rerun = "rerun",
     }
 }
 
@@ -436,6 +439,8 @@ pub struct NewRun {
     /// 0 is taken as 1 (a first attempt).
     pub attempt: u32,
     pub retry_of: Option<i64>,
+    /// The ended run this one makes again (a rerun), recorded in its first event.
+    pub rerun_of: Option<i64>,
     pub prompt: Option<String>,
     pub env: Vec<(String, String)>,
     /// What the API's submitter attached to it.

@@ -68,11 +68,18 @@ pub(super) async fn run_script(
         fin.killed,
         to_ms(clock::real_now()),
     );
-    if let Some(err) = end.error_text() {
+    let interrupted = interrupted_by(&fin.ending);
+    // The log says who stopped it, as the run's record will (`cancelled by api:alice`),
+    // not only that its supervisor got a signal.
+    let mut told = end.clone();
+    if interrupted.is_some() {
+        super::cancel::name_the_canceller(&*e.store, cx.run.id, &mut told);
+    }
+    if let Some(err) = told.error_text() {
         cx.log.note(&err).map_err(Error::Internal)?;
     }
     Ok(Executed {
-        interrupted: interrupted_by(&fin.ending),
+        interrupted,
         end,
         answer: None,
     })

@@ -27,6 +27,7 @@ pub(crate) mod plan;
 pub(crate) mod queue;
 pub(crate) mod recovery;
 pub(crate) mod report;
+pub(crate) mod rerun;
 pub(crate) mod retry;
 pub(crate) mod state;
 pub(crate) mod status;

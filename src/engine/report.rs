@@ -27,6 +27,11 @@ pub(crate) struct RunReport {
     #[serde(flatten)]
     pub(crate) run: RunView,
     pub(crate) hooks: Vec<HookResult>,
+    /// The prompt the run was given (`submit --prompt`, the API's `prompt`), if any.
+    pub(crate) prompt: Option<String>,
+    /// The names of the variables it was given; their values may be secrets and are
+    /// never shown.
+    pub(crate) env_names: Vec<String>,
     pub(crate) events: Vec<EventView>,
     /// The last lines of the run's output.
     pub(crate) log_tail: Vec<String>,
@@ -71,6 +76,8 @@ pub(crate) fn show(e: &mut Engine<'_>, which: Which<'_>) -> Result<RunReport> {
     Ok(RunReport {
         run: RunView::from(&record),
         hooks: record.hooks.clone(),
+        prompt: record.prompt.clone(),
+        env_names: record.env.iter().map(|(k, _)| k.clone()).collect(),
         events,
         log_tail,
         record,

@@ -61,6 +61,7 @@ pub(crate) fn plan(
             depth: run.depth,
             attempt,
             retry_of: Some(run.retry_of.unwrap_or(run.id)),
+            rerun_of: None,
             prompt: run.prompt.clone(),
             env: run.env.clone(),
             metadata: run.metadata.clone(),

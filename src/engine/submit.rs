@@ -31,6 +31,8 @@ pub(crate) struct Submit<'a> {
     pub(crate) wait: bool,
     /// What to store on the run (the API's `metadata`).
     pub(crate) metadata: Option<Metadata>,
+    /// The ended run this one makes again (`engine::rerun`): its trigger is `rerun`.
+    pub(crate) rerun_of: Option<i64>,
 }
 
 /// Creates the run (queued) and starts it if it fits; returns its record as it is then.
@@ -110,17 +112,23 @@ pub(crate) fn submit(e: &mut Engine<'_>, s: &Submit<'_>, by: &Actor) -> Result<R
         refuse_a_wait_that_never_ends(e, p, &job.name, job.control().concurrency.max(1))?;
     }
     let now = to_ms(clock::real_now());
-    let reason = match &parent {
-        Some(p) => format!("submitted by run {} of {}", p.id, p.job),
-        None => "submitted".to_string(),
+    let reason = match (&parent, s.rerun_of) {
+        (Some(p), _) => format!("submitted by run {} of {}", p.id, p.job),
+        (None, Some(original)) => format!("rerun of run {original}"),
+        (None, None) => "submitted".to_string(),
     };
     let new = NewRun {
         job: job.name.clone(),
         forced: true,
         scheduled_for: now,
         started_at: now,
-        trigger: Trigger::Submit,
+        trigger: if s.rerun_of.is_some() {
+            Trigger::Rerun
+        } else {
+            Trigger::Submit
+        },
         parent_run_id: parent.as_ref().map(|p| p.id),
+        rerun_of: s.rerun_of,
         depth,
         prompt: s.prompt.map(str::to_string),
         env: s.env.clone(),

@@ -93,6 +93,7 @@ pub(crate) async fn submit_run(
                     env: b.env.into_iter().collect(),
                     wait: false,
                     metadata,
+                    rerun_of: None,
                 };
                 submit::submit(e, &s, &by)
             })

@@ -20,6 +20,7 @@ mod mcp;
 mod metrics;
 mod openapi;
 mod reach;
+mod rerun;
 // Its items are still declared `pub`; narrowing them to `pub(crate)` is left to its next change.
 #[allow(unreachable_pub)]
 mod routes;

@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{control, error, log, metrics, routes, stream};
+use super::{control, error, log, metrics, rerun, routes, stream};
 
 struct Bearer;
 
@@ -46,6 +46,7 @@ impl Modify for Bearer {
         control::pause_run,
         control::resume_run,
         control::cancel_run,
+        rerun::rerun_run,
         routes::list_agents,
         routes::enable_agent,
         routes::disable_agent,

@@ -18,7 +18,7 @@ use super::extract::{ApiPath, ApiQuery, json_body, no_body};
 use super::idempotency;
 use super::reach::Reach;
 use super::stream;
-use super::{ApiError, Shared, console, control, log, metrics, openapi};
+use super::{ApiError, Shared, console, control, log, metrics, openapi, rerun};
 use crate::core::clock::{self, rfc3339};
 use crate::core::control::Actor;
 use crate::core::run::RunStatus;
@@ -57,6 +57,7 @@ api_routes! {
     post "/api/v1/runs/{id}/pause" => control::pause_run,
     post "/api/v1/runs/{id}/resume" => control::resume_run,
     post "/api/v1/runs/{id}/cancel" => control::cancel_run,
+    post "/api/v1/runs/{id}/rerun" => rerun::rerun_run,
     get "/api/v1/agents" => list_agents,
     post "/api/v1/agents/{name}/enable" => enable_agent,
     post "/api/v1/agents/{name}/disable" => disable_agent,

@@ -92,6 +92,7 @@ pub(super) fn submit_run(
         env: a.env.into_iter().collect(),
         wait: a.wait,
         metadata,
+        rerun_of: None,
     };
     let mut run = submit::submit(e, &s, &c.actor())?;
     if a.wait {

@@ -44,12 +44,25 @@ impl NewRunColumns {
     }
 }
 
-/// The detail of a new run's first event (the store that keeps hosts adds `host`).
+/// The detail of a new run's first event (the store that keeps hosts adds `host`): with
+/// the run it belongs to, when it has one (the parent of a sub-run, the first attempt of
+/// a retry, the original of a rerun), so a reader of the event stream knows whose it is
+/// without asking.
 pub(crate) fn created_detail(new: &NewRun) -> serde_json::Value {
-    json!({
+    let mut d = json!({
         "forced": new.forced, "scheduled_for": new.scheduled_for,
         "trigger": new.effective_trigger(),
-    })
+    });
+    for (key, run) in [
+        ("parent_run_id", new.parent_run_id),
+        ("retry_of", new.retry_of),
+        ("rerun_of", new.rerun_of),
+    ] {
+        if let Some(id) = run {
+            d[key] = id.into();
+        }
+    }
+    d
 }
 
 /// The change of state a new run's first event records.

@@ -12,207 +12,13 @@
 
 use crate::support::*;
 
+use crate::support::browser::browser;
 use crate::support::git::Repos;
-use crate::support::server;
 use crate::support::server::{Server, token};
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{Value, json};
-
-/// chromedriver and one browser session; both end when dropped.
-struct Browser {
-    driver: Child,
-    driver_url: String,
-    client: Option<Client>,
-    /// The temp dir of chromedriver and Chromium (their profile and singleton socket),
-    /// removed with the browser.
-    _tmp: tempfile::TempDir,
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| PathBuf::from(d).join(name))
-        .find(|p| p.is_file())
-}
-
-/// A browser, or `None` (after saying why) when Chromium is not installed outside CI.
-async fn browser() -> Option<Browser> {
-    let chromium = which("chromium").or_else(|| which("chromium-browser"));
-    let driver = which("chromedriver");
-    let (Some(chromium), Some(driver)) = (chromium, driver) else {
-        skip(
-            "the browser test",
-            "Chromium or chromedriver is missing (Debian: apt-get install chromium chromium-driver)",
-        );
-        return None;
-    };
-    let tmp = tempfile::tempdir().expect("a temp dir for the browser");
-    let mut child = Command::new(driver)
-        .arg("--port=0")
-        .env("TMPDIR", tmp.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromedriver");
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Some(p) = line.split("started successfully on port ").nth(1) {
-                let _ = tx.send(p.trim_end_matches('.').trim().to_string());
-            }
-        }
-    });
-    let port = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("chromedriver did not start");
-    let driver_url = format!("http://127.0.0.1:{port}");
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,900", "--no-first-run", "--disable-extensions"],
-        }),
-    );
-    caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let client = ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(&driver_url)
-        .await
-        .expect("open a Chromium session");
-    Some(Browser {
-        driver: child,
-        driver_url,
-        client: Some(client),
-        _tmp: tmp,
-    })
-}
-
-impl Browser {
-    fn c(&self) -> &Client {
-        self.client.as_ref().unwrap()
-    }
-
-    /// Runs `script` (a function body) in the page.
-    async fn js(&self, script: &str) -> Value {
-        self.c()
-            .execute(script, vec![])
-            .await
-            .unwrap_or_else(|e| panic!("{script}: {e}"))
-    }
-
-    /// Polls `script` until it returns something other than null/false.
-    async fn until(&self, what: &str, limit: Duration, script: &str) -> Value {
-        let deadline = Instant::now() + limit;
-        loop {
-            let v = self.js(script).await;
-            if !(v.is_null() || v == Value::Bool(false)) {
-                return v;
-            }
-            if Instant::now() > deadline {
-                let text = self.js("return document.body.innerText").await;
-                panic!("timed out after {limit:?} waiting for {what}; the page shows:\n{text}");
-            }
-            tokio::time::sleep(Duration::from_millis(40)).await;
-        }
-    }
-
-    /// Clicks the element `css` selects, finding it again when a live view re-rendered
-    /// it between finding and clicking (a stale element).
-    async fn click(&self, css: &str) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let found = self
-                .c()
-                .wait()
-                .at_most(Duration::from_secs(15))
-                .for_element(Locator::Css(css))
-                .await
-                .unwrap_or_else(|e| panic!("no {css}: {e}"));
-            match found.click().await {
-                Ok(()) => return,
-                Err(e) if e.to_string().contains("stale element") && Instant::now() < deadline => {}
-                Err(e) => panic!("click {css}: {e}"),
-            }
-        }
-    }
-
-    async fn sign_in(&self, base: &str, token: &str) {
-        self.c().goto(base).await.unwrap();
-        // The form may be drawn again while the page settles: find it afresh until the
-        // token is typed into the one on the page.
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            let area = self
-                .c()
-                .wait()
-                .at_most(Duration::from_secs(15))
-                .for_element(Locator::Css("#token"))
-                .await
-                .unwrap();
-            match area.send_keys(token).await {
-                Ok(()) => break,
-                Err(e) if std::time::Instant::now() < deadline => {
-                    eprintln!("typing the token again: {e}");
-                }
-                Err(e) => panic!("can't type the token: {e}"),
-            }
-        }
-        self.click("#signin button[type=submit]").await;
-        self.until(
-            "the jobs table",
-            Duration::from_secs(15),
-            "return document.querySelectorAll('#jobs tbody tr').length > 0",
-        )
-        .await;
-    }
-
-    async fn screenshot(&self, name: &str) {
-        let png = self.c().screenshot().await.unwrap();
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("{name}.png")), &png).unwrap();
-        if std::env::var("JOBCTL_DOCS_SCREENSHOTS").is_ok_and(|v| v == "1") {
-            let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/images");
-            std::fs::create_dir_all(&docs).unwrap();
-            std::fs::write(docs.join(format!("console-{name}.png")), &png).unwrap();
-        }
-    }
-
-    /// The browser's console messages at level SEVERE (errors, failed requests).
-    fn console_errors(&self, session: &str) -> Vec<Value> {
-        let agent = server::agent();
-        let mut resp = agent
-            .post(format!("{}/session/{session}/se/log", self.driver_url))
-            .send_json(json!({ "type": "browser" }))
-            .expect("read the browser's console log");
-        let v: Value = resp.body_mut().read_json().unwrap();
-        v["value"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|e| e["level"] == "SEVERE")
-            .collect()
-    }
-}
+use serde_json::json;
 
 fn config(env: &Env) -> String {
     let home = env.home().display();
@@ -301,7 +107,7 @@ async fn the_console_in_chromium() {
     b.until(
         "the log",
         Duration::from_secs(15),
-        "return document.querySelector('#log')?.textContent === 'start\\ndone\\n'",
+        "return [...document.querySelectorAll('#log .log-lines div')].map((d) => d.textContent).join('\\n') === 'start\\ndone'",
     )
     .await;
     b.until(
@@ -362,7 +168,7 @@ async fn the_console_in_chromium() {
     b.until(
         "the live log",
         Duration::from_secs(15),
-        "return document.querySelector('#log')?.textContent === 'working\\n'",
+        "return document.querySelector('#log .log-lines div')?.textContent === 'working'",
     )
     .await;
     b.screenshot("run").await;
@@ -426,9 +232,10 @@ async fn the_console_in_chromium() {
         },
     );
     assert_eq!(
-        b.js("return document.querySelectorAll('#run button').length")
+        b.js("return [...document.querySelectorAll('#run button')].map((b) => b.dataset.act)")
             .await,
-        json!(0)
+        json!(["rerun"]),
+        "an ended run can only be made again"
     );
 
     // Pause and resume a job; disable and enable an agent scope.
@@ -455,12 +262,15 @@ async fn the_console_in_chromium() {
     )
     .await;
     b.c().goto(&format!("{}/#/agents", s.base)).await.unwrap();
+    b.js("document.querySelector('tr[data-agent=claude] input.reason').value = 'over budget in review'; return true")
+        .await;
     b.click("tr[data-agent=claude] button[data-act=disable]")
         .await;
     b.until(
-        "claude disabled",
+        "claude disabled, with the reason given",
         Duration::from_secs(15),
-        "return document.querySelector('tr[data-agent=claude] button[data-act=enable]') !== null",
+        "const tr = document.querySelector('tr[data-agent=claude]'); \
+         return !!tr.querySelector('button[data-act=enable]') && tr.innerText.includes('over budget in review')",
     )
     .await;
     b.screenshot("agents").await;
@@ -499,10 +309,7 @@ async fn the_console_in_chromium() {
             "return document.querySelector('main h1') !== null",
         )
         .await;
-        let fits = b
-            .js("return document.documentElement.scrollWidth <= window.innerWidth")
-            .await;
-        assert_eq!(fits, json!(true), "{view} scrolls sideways at 360 px");
+        b.fits(view).await;
     }
     b.c().set_window_size(1280, 900).await.unwrap();
 

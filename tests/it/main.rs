@@ -23,6 +23,7 @@ mod config_errors;
 mod config_memory;
 mod config_snapshot;
 mod console;
+mod console_journeys;
 mod contract;
 mod control;
 mod crash;
@@ -44,6 +45,7 @@ mod read_commands;
 mod read_memory;
 mod realcli;
 mod realcli_mcp;
+mod rerun;
 mod safety;
 mod signals;
 #[cfg(feature = "postgres")]

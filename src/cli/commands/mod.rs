@@ -17,6 +17,7 @@ pub(crate) mod list;
 pub(crate) mod logs;
 pub(crate) mod next;
 pub(crate) mod pause;
+pub(crate) mod rerun;
 pub(crate) mod reset;
 pub(crate) mod run;
 pub(crate) mod serve;

@@ -9,7 +9,8 @@ use serde::Serialize;
 use crate::cli::args::Global;
 use crate::cli::output::{Ui, end_line};
 use crate::core::error::{Result, code, exit_code_of_run};
-use crate::core::run::{Actor, RunStatus};
+use crate::core::run::{Actor, RunRecord, RunStatus};
+use crate::engine::Engine;
 use crate::engine::submit::{self, Submit};
 use crate::engine::views::RunView;
 
@@ -45,8 +46,15 @@ pub(crate) fn execute(
         env: vars,
         wait,
         metadata: None,
+        rerun_of: None,
     };
     let run = submit::submit(&mut e, &req, &Actor::Cli)?;
+    answer(&mut e, ui, &run, wait)
+}
+
+/// Prints a run just queued (its id), or with `wait` waits for its end and exits as
+/// `force` would: what `submit` and `rerun` answer.
+pub(super) fn answer(e: &mut Engine<'_>, ui: &Ui, run: &RunRecord, wait: bool) -> Result<u8> {
     if !wait {
         if ui.json {
             ui.print_view(&Submitted {
@@ -61,7 +69,7 @@ pub(crate) fn execute(
         }
         return Ok(code::OK);
     }
-    let r = submit::wait(&mut e, run.id)?;
+    let r = submit::wait(e, run.id)?;
     if ui.json {
         ui.print_view(&RunView::from(&r));
     } else if !ui.quiet {

@@ -3,6 +3,7 @@
 //! modules are shared by every area of the test crate; what a test needs of it comes in
 //! with `use crate::support::*` (the submodules that only some areas use by their path).
 
+pub mod browser;
 mod clis;
 /// The benchmark's fixture generation (a large history through jobctl's own store code),
 /// shared with `examples/bench`, whose file it is: the example is a crate of its own.
