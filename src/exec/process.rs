@@ -286,15 +286,16 @@ enum Phase {
     },
 }
 
-/// Runs `launch` until it and every process it started are gone.
-pub(crate) async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Finished> {
-    let (out_r, out_w) = std::io::pipe().context("can't create a pipe")?;
-    let (err_r, err_w) = if launch.capture_stdout {
-        let (r, w) = std::io::pipe().context("can't create a pipe")?;
-        (Some(r), w)
-    } else {
-        (None, out_w.try_clone().context("can't duplicate a pipe")?)
-    };
+/// The running process: its pid (it leads its own process group) and the read ends of
+/// its pipes (`err` only when stderr is read apart).
+struct Spawned {
+    pid: i32,
+    out: pipe::Receiver,
+    err: Option<pipe::Receiver>,
+}
+
+/// The command of `launch`, writing to `out_w` and `err_w`, in a process group of its own.
+fn command(launch: &Launch, out_w: std::io::PipeWriter, err_w: std::io::PipeWriter) -> Command {
     let mut cmd = match on_path(&launch.program, &launch.env, &launch.workdir) {
         Some(found) => {
             let mut c = Command::new(found);
@@ -311,12 +312,26 @@ pub(crate) async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Res
         .stdout(out_w)
         .stderr(err_w)
         .process_group(0);
+    cmd
+}
+
+/// Starts `launch` with its pipes; `Err(ending)` when it could not start (no workdir, no
+/// such program, not executable).
+fn spawn(launch: &Launch, ctx: &mut Ctx<'_>) -> Result<std::result::Result<Spawned, Ending>> {
+    let (out_r, out_w) = std::io::pipe().context("can't create a pipe")?;
+    let (err_r, err_w) = if launch.capture_stdout {
+        let (r, w) = std::io::pipe().context("can't create a pipe")?;
+        (Some(r), w)
+    } else {
+        (None, out_w.try_clone().context("can't duplicate a pipe")?)
+    };
+    let mut cmd = command(launch, out_w, err_w);
     if !launch.workdir.is_dir() {
         let message = format!(
             "workdir {} does not exist or is not a directory",
             launch.workdir.display()
         );
-        return Ok(Finished::spawn_failed(Ending::SpawnFailed {
+        return Ok(Err(Ending::SpawnFailed {
             exit_code: 127,
             message,
         }));
@@ -328,193 +343,177 @@ pub(crate) async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Res
     drop(cmd);
     let child = match spawned {
         Ok(c) => c,
-        Err(e) => return Ok(Finished::spawn_failed(spawn_error(&launch.program, &e))),
+        Err(e) => return Ok(Err(spawn_error(&launch.program, &e))),
     };
     let pid = child.id() as i32;
     // Reaped by `reap_children`, not by std.
     drop(child);
     crate::faults::point("after_spawn");
     (ctx.on_spawn)(pid);
+    let receiver = |r: std::io::PipeReader| {
+        pipe::Receiver::from_file_unchecked(std::fs::File::from(std::os::fd::OwnedFd::from(r)))
+    };
+    Ok(Ok(Spawned {
+        pid,
+        out: receiver(out_r)?,
+        err: err_r.map(receiver).transpose()?,
+    }))
+}
 
-    let mut out = Some(pipe::Receiver::from_file_unchecked(std::fs::File::from(
-        std::os::fd::OwnedFd::from(out_r),
-    ))?);
-    let mut err = match err_r {
-        Some(r) => Some(pipe::Receiver::from_file_unchecked(std::fs::File::from(
-            std::os::fd::OwnedFd::from(r),
-        ))?),
-        None => None,
-    };
-    let identity = RunIdentity {
-        pgid: Some(pid),
-        env_marks: ctx.env_marks.clone(),
-        ancestor: Some(std::process::id() as i32),
-        not_before: RunIdentity::my_start(),
-        foreign: Some(proctree::supervisor_mark()),
-    };
-    let mut fin = Finished {
-        ending: Ending::Exited(0),
-        status: None,
-        stdout: Vec::new(),
-        stdout_truncated: false,
-        stderr: Vec::new(),
-        killed: false,
-    };
-    let mut stderr_keep = StderrKeep::default();
-    let mut stall = StallWatch::default();
-    let stall_rule = launch.stall;
-    let mut prefixer = launch.line_prefix.as_deref().map(Prefixer::new);
-    let mut stop_reason: Option<Ending> = None;
-    let mut phase = Phase::Running;
-    let mut buf_out = vec![0u8; 64 << 10];
-    let mut buf_err = vec![0u8; 16 << 10];
-    let signals = ctx.signals;
-    let log = ctx.log;
-    // While paused: since when. The timeout and the stall rule stand still meanwhile.
-    let mut paused_since: Option<Instant> = None;
-    let mut nudged = std::mem::take(&mut signals.control_pending);
+/// Sleeps until `at`, or forever when there is no `at`.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(t) => sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
 
-    loop {
-        let polling = !matches!(phase, Phase::Running);
-        if nudged && matches!(phase, Phase::Running) {
-            nudged = false;
-            if super::pause::pause_or_resume(signals, &identity, &mut paused_since) == Some(false) {
-                // Silence while stopped is not a stall.
-                stall.since = None;
+/// A run being watched: what its output and its signals have made of it so far.
+struct Watch<'a> {
+    launch: &'a Launch,
+    echo: Echo,
+    log: &'a mut LogFile,
+    fin: Finished,
+    stderr_keep: StderrKeep,
+    stall: StallWatch,
+    prefixer: Option<Prefixer>,
+    /// Why the run is being stopped, once it is: how it ends.
+    stop_reason: Option<Ending>,
+    phase: Phase,
+    /// While paused: since when. The timeout and the stall rule stand still meanwhile.
+    paused_since: Option<Instant>,
+}
+
+impl Watch<'_> {
+    /// A chunk of stdout (or of both, when they share a pipe): prefixed, logged, echoed,
+    /// captured, watched for a stall.
+    fn stdout(&mut self, data: &[u8]) -> Result<()> {
+        let prefixed = self.prefixer.as_mut().map(|p| p.apply(data));
+        let shown = prefixed.as_deref().unwrap_or(data);
+        self.log.write(shown)?;
+        crate::faults::point("during_output");
+        echo::send(self.echo, shown);
+        if self.launch.capture_stdout {
+            let n = data.len();
+            let room = CAPTURE_LIMIT.saturating_sub(self.fin.stdout.len());
+            self.fin.stdout.extend_from_slice(&data[..n.min(room)]);
+            self.fin.stdout_truncated |= n > room;
+        }
+        if let Some(rule) = &self.launch.stall {
+            self.stall.feed(0, data, rule);
+        }
+        Ok(())
+    }
+
+    /// A chunk of stderr read apart: logged, echoed to stderr, kept in part, watched.
+    fn stderr(&mut self, data: &[u8]) -> Result<()> {
+        self.log.write(data)?;
+        let to = if self.echo == Echo::Off {
+            Echo::Off
+        } else {
+            Echo::Stderr
+        };
+        echo::send(to, data);
+        self.stderr_keep.push(data);
+        if let Some(rule) = &self.launch.stall {
+            self.stall.feed(1, data, rule);
+        }
+        Ok(())
+    }
+
+    /// The run must stop, and ends as `why`.
+    fn stop(&mut self, why: Ending) {
+        self.stop_reason = Some(why);
+        self.phase = Phase::Stopping {
+            since: None,
+            killed: None,
+        };
+    }
+
+    /// A stop signal came. The first decides how the run ends; the terminal closed or the
+    /// ssh session dropped (SIGHUP) is a stop like SIGTERM: nobody is left to see the run,
+    /// and nothing may keep running unsupervised.
+    fn interrupted(&mut self, stop: signal::Stop) {
+        if !matches!(self.stop_reason, Some(Ending::Interrupted(_))) {
+            self.stop_reason = Some(Ending::Interrupted(stop.signal()));
+            if matches!(self.phase, Phase::Running) {
+                self.phase = Phase::Stopping {
+                    since: None,
+                    killed: None,
+                };
             }
         }
-        let max_pause = signals.control.as_ref().map(|c| c.max_pause());
-        tokio::select! {
-            r = async { out.as_mut().unwrap().read(&mut buf_out).await }, if out.is_some() => {
-                match r {
-                    Ok(0) | Err(_) => out = None,
-                    Ok(n) => {
-                        let data = &buf_out[..n];
-                        let prefixed = prefixer.as_mut().map(|p| p.apply(data));
-                        let shown = prefixed.as_deref().unwrap_or(data);
-                        log.write(shown)?;
-                        crate::faults::point("during_output");
-                        echo::send(ctx.echo, shown);
-                        if launch.capture_stdout {
-                            let room = CAPTURE_LIMIT.saturating_sub(fin.stdout.len());
-                            fin.stdout.extend_from_slice(&data[..n.min(room)]);
-                            fin.stdout_truncated |= n > room;
-                        }
-                        if let Some(rule) = &stall_rule {
-                            stall.feed(0, data, rule);
-                        }
-                    }
-                }
-            }
-            r = async { err.as_mut().unwrap().read(&mut buf_err).await }, if err.is_some() => {
-                match r {
-                    Ok(0) | Err(_) => err = None,
-                    Ok(n) => {
-                        let data = &buf_err[..n];
-                        log.write(data)?;
-                        echo::send(if ctx.echo == Echo::Off { Echo::Off } else { Echo::Stderr }, data);
-                        stderr_keep.push(data);
-                        if let Some(rule) = &stall_rule {
-                            stall.feed(1, data, rule);
-                        }
-                    }
-                }
-            }
-            event = signals.events.recv() => match event {
-                Event::Child => {}
-                Event::Pause | Event::Resume | Event::PauseOrResume => nudged = true,
-                // The first stop decides how the run ends; the terminal closed or the
-                // ssh session dropped (SIGHUP) is a stop like SIGTERM: nobody is left to
-                // see the run, and nothing may keep running unsupervised.
-                Event::Stop(stop) => {
-                    if !matches!(stop_reason, Some(Ending::Interrupted(_))) {
-                        stop_reason = Some(Ending::Interrupted(stop.signal()));
-                        if matches!(phase, Phase::Running) { phase = Phase::Stopping { since: None, killed: None }; }
-                    }
-                }
-            },
-            _ = sleep_until(deadline + signals.paused_for), if matches!(phase, Phase::Running) && paused_since.is_none() => {
-                stop_reason = Some(Ending::TimedOut);
-                phase = Phase::Stopping { since: None, killed: None };
-            }
-            _ = async {
-                match (paused_since, max_pause) {
-                    (Some(t), Some(max)) => sleep_until(t + max).await,
-                    _ => std::future::pending().await,
-                }
-            }, if matches!(phase, Phase::Running) && paused_since.is_some() => {
-                stop_reason = Some(Ending::PausedTooLong(max_pause.unwrap_or_default()));
-                phase = Phase::Stopping { since: None, killed: None };
-            }
-            _ = async {
-                match (stall.since, &stall_rule) {
-                    (Some(t), Some(rule)) => sleep_until(t + rule.limit).await,
-                    _ => std::future::pending().await,
-                }
-            }, if matches!(phase, Phase::Running) && stall.since.is_some() && paused_since.is_none() => {
-                stop_reason = Some(Ending::Stalled(stall.last.clone().unwrap_or_default()));
-                phase = Phase::Stopping { since: None, killed: None };
-            }
-            _ = sleep(Duration::from_millis(10)), if polling => {}
-        }
+    }
 
-        for s in proctree::reap_children() {
-            if s.pid().map(|p| p.as_raw()) == Some(pid) {
-                fin.status = Some(exit_of(s));
-            }
+    /// When the run has been silent too long, if a stall rule watches it and it runs.
+    fn stall_at(&self) -> Option<Instant> {
+        match (self.stall.since, &self.launch.stall) {
+            (Some(t), Some(rule)) if self.paused_since.is_none() => Some(t + rule.limit),
+            _ => None,
         }
+    }
 
-        match phase {
+    /// Moves the tree's stopping on after each wake: the main process ended, SIGTERM,
+    /// SIGKILL after the grace, survivors reported after [`kill_bound`], the pipes drained.
+    /// `true` when the run is over.
+    fn advance(
+        &mut self,
+        identity: &RunIdentity,
+        signals: &mut Signals,
+        grace: Duration,
+        pipes_open: bool,
+    ) -> Result<bool> {
+        match self.phase {
             Phase::Running => {
-                if fin.status.is_some() {
+                if self.fin.status.is_some() {
                     // The main process is done; anything it left behind goes too.
-                    phase = Phase::Stopping {
+                    self.phase = Phase::Stopping {
                         since: None,
                         killed: None,
                     };
                 }
             }
             Phase::Stopping { since, killed } => {
-                let left = proctree::members(&identity);
+                let left = proctree::members(identity);
                 if left.is_empty() {
-                    if out.is_none() && err.is_none() {
-                        break;
+                    if !pipes_open {
+                        return Ok(true);
                     }
-                    phase = Phase::Draining {
+                    self.phase = Phase::Draining {
                         since: Instant::now(),
                     };
                 } else {
                     match since {
                         None => {
-                            proctree::signal_all(&identity, &left, Signal::SIGTERM);
-                            if paused_since.is_some() {
+                            proctree::signal_all(identity, &left, Signal::SIGTERM);
+                            if self.paused_since.is_some() {
                                 // Stopped processes handle SIGTERM only once they run again.
-                                proctree::signal_all(&identity, &left, Signal::SIGCONT);
+                                proctree::signal_all(identity, &left, Signal::SIGCONT);
                             }
-                            phase = Phase::Stopping {
+                            self.phase = Phase::Stopping {
                                 since: Some(Instant::now()),
                                 killed,
                             };
                         }
-                        Some(_) if killed.is_some_and(|k| k.elapsed() >= kill_bound(ctx.grace)) => {
+                        Some(_) if killed.is_some_and(|k| k.elapsed() >= kill_bound(grace)) => {
                             // Signals to it are refused (it became another user) or do
                             // nothing (stuck in the kernel): the run ends without it.
                             let survivors = Survivor::describe(&left);
-                            log.note(&format!(
+                            self.log.note(&format!(
                                 "{}: still alive {} after SIGKILL",
                                 proctree::survivors_text(&survivors),
-                                crate::core::units::format_duration(kill_bound(ctx.grace))
+                                crate::core::units::format_duration(kill_bound(grace))
                             ))?;
                             tracing::warn!("{}", proctree::survivors_text(&survivors));
                             signals.survivors.extend(survivors);
-                            phase = Phase::Draining {
+                            self.phase = Phase::Draining {
                                 since: Instant::now(),
                             };
                         }
-                        Some(t) if killed.is_some() || t.elapsed() >= ctx.grace => {
-                            proctree::signal_all(&identity, &left, Signal::SIGKILL);
-                            fin.killed = true;
-                            phase = Phase::Stopping {
+                        Some(t) if killed.is_some() || t.elapsed() >= grace => {
+                            proctree::signal_all(identity, &left, Signal::SIGKILL);
+                            self.fin.killed = true;
+                            self.phase = Phase::Stopping {
                                 since,
                                 killed: killed.or(Some(Instant::now())),
                             };
@@ -526,26 +525,130 @@ pub(crate) async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Res
             Phase::Draining { since } => {
                 // Pipes held open by a process out of reach (a scrubbed environment under
                 // another parent) must not keep the run open forever.
-                if (out.is_none() && err.is_none()) || since.elapsed() > Duration::from_secs(2) {
-                    break;
+                if !pipes_open || since.elapsed() > Duration::from_secs(2) {
+                    return Ok(true);
                 }
             }
         }
+        Ok(false)
     }
-    // Anything that died last is reaped before the run is reported over.
+
+    /// What the run came to: the reason it was stopped for, else how its main process ended.
+    fn finish(mut self) -> Finished {
+        self.fin.stderr = self.stderr_keep.into_bytes();
+        self.fin.ending = match (self.stop_reason, self.fin.status) {
+            (Some(reason), _) => reason,
+            (None, Some((Some(c), _))) => Ending::Exited(c),
+            (None, Some((_, Some(s)))) => Ending::Signaled(s),
+            (None, _) => Ending::Signaled(Signal::SIGKILL as i32),
+        };
+        self.fin
+    }
+}
+
+/// Records the main process's status among the children just reaped (`keep_known`: only if
+/// none was recorded yet).
+fn reap_into(fin: &mut Finished, pid: i32, keep_known: bool) {
     for s in proctree::reap_children() {
-        if s.pid().map(|p| p.as_raw()) == Some(pid) && fin.status.is_none() {
+        if s.pid().map(|p| p.as_raw()) == Some(pid) && !(keep_known && fin.status.is_some()) {
             fin.status = Some(exit_of(s));
         }
     }
-    fin.stderr = stderr_keep.into_bytes();
-    fin.ending = match (stop_reason, fin.status) {
-        (Some(reason), _) => reason,
-        (None, Some((Some(c), _))) => Ending::Exited(c),
-        (None, Some((_, Some(s)))) => Ending::Signaled(s),
-        (None, _) => Ending::Signaled(Signal::SIGKILL as i32),
+}
+
+/// Runs `launch` until it and every process it started are gone.
+pub(crate) async fn run(launch: &Launch, deadline: Instant, mut ctx: Ctx<'_>) -> Result<Finished> {
+    let Spawned { pid, out, err } = match spawn(launch, &mut ctx)? {
+        Ok(s) => s,
+        Err(ending) => return Ok(Finished::spawn_failed(ending)),
     };
-    Ok(fin)
+    let (mut out, mut err) = (Some(out), err);
+    let identity = RunIdentity {
+        pgid: Some(pid),
+        env_marks: ctx.env_marks.clone(),
+        ancestor: Some(std::process::id() as i32),
+        not_before: RunIdentity::my_start(),
+        foreign: Some(proctree::supervisor_mark()),
+    };
+    let mut w = Watch {
+        launch,
+        echo: ctx.echo,
+        log: ctx.log,
+        fin: Finished {
+            ending: Ending::Exited(0),
+            status: None,
+            stdout: Vec::new(),
+            stdout_truncated: false,
+            stderr: Vec::new(),
+            killed: false,
+        },
+        stderr_keep: StderrKeep::default(),
+        stall: StallWatch::default(),
+        prefixer: launch.line_prefix.as_deref().map(Prefixer::new),
+        stop_reason: None,
+        phase: Phase::Running,
+        paused_since: None,
+    };
+    let mut buf_out = vec![0u8; 64 << 10];
+    let mut buf_err = vec![0u8; 16 << 10];
+    let signals = ctx.signals;
+    let mut nudged = std::mem::take(&mut signals.control_pending);
+
+    loop {
+        let running = matches!(w.phase, Phase::Running);
+        if nudged && running {
+            nudged = false;
+            if super::pause::pause_or_resume(signals, &identity, &mut w.paused_since) == Some(false)
+            {
+                // Silence while stopped is not a stall.
+                w.stall.since = None;
+            }
+        }
+        let max_pause = signals.control.as_ref().map(|c| c.max_pause());
+        let pause_limit_at = w.paused_since.zip(max_pause).map(|(t, max)| t + max);
+        let stall_at = w.stall_at();
+        tokio::select! {
+            r = async { out.as_mut().unwrap().read(&mut buf_out).await }, if out.is_some() => {
+                match r {
+                    Ok(0) | Err(_) => out = None,
+                    Ok(n) => w.stdout(&buf_out[..n])?,
+                }
+            }
+            r = async { err.as_mut().unwrap().read(&mut buf_err).await }, if err.is_some() => {
+                match r {
+                    Ok(0) | Err(_) => err = None,
+                    Ok(n) => w.stderr(&buf_err[..n])?,
+                }
+            }
+            event = signals.events.recv() => match event {
+                Event::Child => {}
+                Event::Pause | Event::Resume | Event::PauseOrResume => nudged = true,
+                Event::Stop(stop) => w.interrupted(stop),
+            },
+            _ = sleep_until(deadline + signals.paused_for), if running && w.paused_since.is_none() => {
+                w.stop(Ending::TimedOut);
+            }
+            _ = sleep_until_some(pause_limit_at), if running && w.paused_since.is_some() => {
+                w.stop(Ending::PausedTooLong(max_pause.unwrap_or_default()));
+            }
+            _ = sleep_until_some(stall_at), if running && stall_at.is_some() => {
+                w.stop(Ending::Stalled(w.stall.last.clone().unwrap_or_default()));
+            }
+            _ = sleep(Duration::from_millis(10)), if !running => {}
+        }
+        reap_into(&mut w.fin, pid, false);
+        if w.advance(
+            &identity,
+            signals,
+            ctx.grace,
+            out.is_some() || err.is_some(),
+        )? {
+            break;
+        }
+    }
+    // Anything that died last is reaped before the run is reported over.
+    reap_into(&mut w.fin, pid, true);
+    Ok(w.finish())
 }
 
 /// (exit code, signal) of a reaped process.
