@@ -517,7 +517,7 @@ fn no_such<'a>(
 
 #[cfg(feature = "postgres")]
 fn state_url_has_password(url: &str) -> bool {
-    crate::store::postgres::url_has_password(url)
+    crate::store::postgres::url::url_has_password(url)
 }
 
 #[cfg(not(feature = "postgres"))]

@@ -69,7 +69,7 @@ pub(super) fn state_section(ctx: &mut Ctx<'_>, t: Option<&Table<'_, '_>>) -> Opt
 
 #[cfg(feature = "postgres")]
 fn check_url(url: &str) -> Result<(), String> {
-    crate::store::postgres::check_url(url)
+    crate::store::postgres::url::check_url(url)
 }
 
 #[cfg(not(feature = "postgres"))]

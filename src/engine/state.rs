@@ -24,7 +24,8 @@ pub(crate) struct MigrateView {
 /// Copies the SQLite state of `cfg`'s state directory into the empty database at `url`.
 #[cfg(feature = "postgres")]
 pub(crate) fn migrate(cfg: &Config, url: &str) -> Result<MigrateView> {
-    use crate::store::postgres::{PgStore, check_url, location, migrate};
+    use crate::store::postgres::url::{check_url, location};
+    use crate::store::postgres::{PgStore, migrate};
     check_url(url).map_err(|why| Error::Usage(format!("--to: {why}")))?;
     let sqlite = crate::store::sqlite::SqliteStore::open(&cfg.runner.state_dir)?;
     let host = cfg

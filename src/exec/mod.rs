@@ -5,6 +5,7 @@
 pub(crate) mod echo;
 pub(crate) mod env;
 pub(crate) mod logfile;
+mod output;
 pub(crate) mod pause;
 pub(crate) mod process;
 pub(crate) mod proctree;

@@ -22,6 +22,8 @@ use tokio::net::unix::pipe;
 use tokio::time::{Instant, sleep, sleep_until};
 
 use super::echo;
+pub(crate) use super::output::{CAPTURE_LIMIT, StallLine, StallRule};
+use super::output::{Prefixer, StallWatch, StderrKeep};
 use super::signal::{self, Event};
 use crate::exec::logfile::LogFile;
 use crate::exec::proctree::{self, RunIdentity, Survivor};
@@ -43,93 +45,6 @@ pub(crate) struct Launch {
     pub(crate) line_prefix: Option<String>,
 }
 
-/// Puts a prefix before each line of a stream that arrives in pieces.
-struct Prefixer {
-    prefix: Vec<u8>,
-    at_line_start: bool,
-}
-
-impl Prefixer {
-    fn new(prefix: &str) -> Prefixer {
-        Prefixer {
-            prefix: prefix.as_bytes().to_vec(),
-            at_line_start: true,
-        }
-    }
-
-    fn apply(&mut self, data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(data.len() + self.prefix.len() * 2);
-        for line in data.split_inclusive(|b| *b == b'\n') {
-            if self.at_line_start {
-                out.extend_from_slice(&self.prefix);
-            }
-            out.extend_from_slice(line);
-            self.at_line_start = line.ends_with(b"\n");
-        }
-        out
-    }
-}
-
-/// When output that says only "can't reach the provider" goes on for `limit`, the process
-/// is stopped like on a timeout ([`Ending::Stalled`]). A line of progress resets it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct StallRule {
-    pub(crate) limit: Duration,
-    /// What a line says: a notice (its message), progress, or nothing.
-    pub(crate) read_line: fn(&str) -> StallLine,
-}
-
-/// One output line, as a [`StallRule`] reads it.
-pub(crate) enum StallLine {
-    Notice(String),
-    Progress,
-    Neutral,
-}
-
-/// Follows output lines for a [`StallRule`].
-#[derive(Default)]
-struct StallWatch {
-    partial: [Vec<u8>; 2],
-    since: Option<Instant>,
-    last: Option<String>,
-}
-
-impl StallWatch {
-    /// The longest partial line kept; a longer line is progress, not a notice.
-    const MAX_LINE: usize = 64 << 10;
-
-    fn feed(&mut self, stream: usize, data: &[u8], rule: &StallRule) {
-        let mut rest = data;
-        while let Some(i) = rest.iter().position(|b| *b == b'\n') {
-            let buf = &mut self.partial[stream];
-            buf.extend_from_slice(&rest[..i]);
-            let line = String::from_utf8_lossy(buf).into_owned();
-            buf.clear();
-            rest = &rest[i + 1..];
-            if line.trim().is_empty() {
-                continue;
-            }
-            match (rule.read_line)(&line) {
-                StallLine::Notice(n) => {
-                    self.since.get_or_insert_with(Instant::now);
-                    self.last = Some(n);
-                }
-                StallLine::Progress => {
-                    self.since = None;
-                    self.last = None;
-                }
-                StallLine::Neutral => {}
-            }
-        }
-        let buf = &mut self.partial[stream];
-        buf.extend_from_slice(rest);
-        if buf.len() > Self::MAX_LINE {
-            buf.clear();
-            self.since = None;
-        }
-    }
-}
-
 pub(crate) use crate::core::run::Ending;
 
 #[derive(Debug, Clone)]
@@ -144,45 +59,6 @@ pub(crate) struct Finished {
     pub(crate) stderr: Vec<u8>,
     /// Stopping the tree took SIGKILL: SIGTERM (and `kill_grace`) was not enough.
     pub(crate) killed: bool,
-}
-
-/// The most stdout kept in memory for parsing an agent's answer.
-pub(crate) const CAPTURE_LIMIT: usize = 8 << 20;
-/// How much of stderr's start, and of its end, is kept for reading a CLI's error.
-const STDERR_KEEP: usize = 8 << 10;
-
-/// stderr as kept for parsing: its first [`STDERR_KEEP`] bytes (where a CLI says what went
-/// wrong) and its last (where a crash ends), in constant memory.
-#[derive(Default)]
-struct StderrKeep {
-    head: Vec<u8>,
-    tail: Vec<u8>,
-    skipped: bool,
-}
-
-impl StderrKeep {
-    fn push(&mut self, data: &[u8]) {
-        let room = STDERR_KEEP.saturating_sub(self.head.len());
-        let (h, rest) = data.split_at(room.min(data.len()));
-        self.head.extend_from_slice(h);
-        if rest.is_empty() {
-            return;
-        }
-        self.tail.extend_from_slice(rest);
-        if self.tail.len() > STDERR_KEEP {
-            let cut = self.tail.len() - STDERR_KEEP;
-            self.tail.drain(..cut);
-            self.skipped = true;
-        }
-    }
-
-    fn into_bytes(mut self) -> Vec<u8> {
-        if self.skipped {
-            self.head.extend_from_slice(b"\n[...]\n");
-        }
-        self.head.extend_from_slice(&self.tail);
-        self.head
-    }
 }
 
 /// Where a forced run's output is echoed as it is logged.
@@ -286,15 +162,16 @@ enum Phase {
     },
 }
 
-/// Runs `launch` until it and every process it started are gone.
-pub(crate) async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Result<Finished> {
-    let (out_r, out_w) = std::io::pipe().context("can't create a pipe")?;
-    let (err_r, err_w) = if launch.capture_stdout {
-        let (r, w) = std::io::pipe().context("can't create a pipe")?;
-        (Some(r), w)
-    } else {
-        (None, out_w.try_clone().context("can't duplicate a pipe")?)
-    };
+/// The running process: its pid (it leads its own process group) and the read ends of
+/// its pipes (`err` only when stderr is read apart).
+struct Spawned {
+    pid: i32,
+    out: pipe::Receiver,
+    err: Option<pipe::Receiver>,
+}
+
+/// The command of `launch`, writing to `out_w` and `err_w`, in a process group of its own.
+fn command(launch: &Launch, out_w: std::io::PipeWriter, err_w: std::io::PipeWriter) -> Command {
     let mut cmd = match on_path(&launch.program, &launch.env, &launch.workdir) {
         Some(found) => {
             let mut c = Command::new(found);
@@ -311,12 +188,26 @@ pub(crate) async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Res
         .stdout(out_w)
         .stderr(err_w)
         .process_group(0);
+    cmd
+}
+
+/// Starts `launch` with its pipes; `Err(ending)` when it could not start (no workdir, no
+/// such program, not executable).
+fn spawn(launch: &Launch, ctx: &mut Ctx<'_>) -> Result<std::result::Result<Spawned, Ending>> {
+    let (out_r, out_w) = std::io::pipe().context("can't create a pipe")?;
+    let (err_r, err_w) = if launch.capture_stdout {
+        let (r, w) = std::io::pipe().context("can't create a pipe")?;
+        (Some(r), w)
+    } else {
+        (None, out_w.try_clone().context("can't duplicate a pipe")?)
+    };
+    let mut cmd = command(launch, out_w, err_w);
     if !launch.workdir.is_dir() {
         let message = format!(
             "workdir {} does not exist or is not a directory",
             launch.workdir.display()
         );
-        return Ok(Finished::spawn_failed(Ending::SpawnFailed {
+        return Ok(Err(Ending::SpawnFailed {
             exit_code: 127,
             message,
         }));
@@ -328,193 +219,177 @@ pub(crate) async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Res
     drop(cmd);
     let child = match spawned {
         Ok(c) => c,
-        Err(e) => return Ok(Finished::spawn_failed(spawn_error(&launch.program, &e))),
+        Err(e) => return Ok(Err(spawn_error(&launch.program, &e))),
     };
     let pid = child.id() as i32;
     // Reaped by `reap_children`, not by std.
     drop(child);
     crate::faults::point("after_spawn");
     (ctx.on_spawn)(pid);
+    let receiver = |r: std::io::PipeReader| {
+        pipe::Receiver::from_file_unchecked(std::fs::File::from(std::os::fd::OwnedFd::from(r)))
+    };
+    Ok(Ok(Spawned {
+        pid,
+        out: receiver(out_r)?,
+        err: err_r.map(receiver).transpose()?,
+    }))
+}
 
-    let mut out = Some(pipe::Receiver::from_file_unchecked(std::fs::File::from(
-        std::os::fd::OwnedFd::from(out_r),
-    ))?);
-    let mut err = match err_r {
-        Some(r) => Some(pipe::Receiver::from_file_unchecked(std::fs::File::from(
-            std::os::fd::OwnedFd::from(r),
-        ))?),
-        None => None,
-    };
-    let identity = RunIdentity {
-        pgid: Some(pid),
-        env_marks: ctx.env_marks.clone(),
-        ancestor: Some(std::process::id() as i32),
-        not_before: RunIdentity::my_start(),
-        foreign: Some(proctree::supervisor_mark()),
-    };
-    let mut fin = Finished {
-        ending: Ending::Exited(0),
-        status: None,
-        stdout: Vec::new(),
-        stdout_truncated: false,
-        stderr: Vec::new(),
-        killed: false,
-    };
-    let mut stderr_keep = StderrKeep::default();
-    let mut stall = StallWatch::default();
-    let stall_rule = launch.stall;
-    let mut prefixer = launch.line_prefix.as_deref().map(Prefixer::new);
-    let mut stop_reason: Option<Ending> = None;
-    let mut phase = Phase::Running;
-    let mut buf_out = vec![0u8; 64 << 10];
-    let mut buf_err = vec![0u8; 16 << 10];
-    let signals = ctx.signals;
-    let log = ctx.log;
-    // While paused: since when. The timeout and the stall rule stand still meanwhile.
-    let mut paused_since: Option<Instant> = None;
-    let mut nudged = std::mem::take(&mut signals.control_pending);
+/// Sleeps until `at`, or forever when there is no `at`.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(t) => sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
 
-    loop {
-        let polling = !matches!(phase, Phase::Running);
-        if nudged && matches!(phase, Phase::Running) {
-            nudged = false;
-            if super::pause::pause_or_resume(signals, &identity, &mut paused_since) == Some(false) {
-                // Silence while stopped is not a stall.
-                stall.since = None;
+/// A run being watched: what its output and its signals have made of it so far.
+struct Watch<'a> {
+    launch: &'a Launch,
+    echo: Echo,
+    log: &'a mut LogFile,
+    fin: Finished,
+    stderr_keep: StderrKeep,
+    stall: StallWatch,
+    prefixer: Option<Prefixer>,
+    /// Why the run is being stopped, once it is: how it ends.
+    stop_reason: Option<Ending>,
+    phase: Phase,
+    /// While paused: since when. The timeout and the stall rule stand still meanwhile.
+    paused_since: Option<Instant>,
+}
+
+impl Watch<'_> {
+    /// A chunk of stdout (or of both, when they share a pipe): prefixed, logged, echoed,
+    /// captured, watched for a stall.
+    fn stdout(&mut self, data: &[u8]) -> Result<()> {
+        let prefixed = self.prefixer.as_mut().map(|p| p.apply(data));
+        let shown = prefixed.as_deref().unwrap_or(data);
+        self.log.write(shown)?;
+        crate::faults::point("during_output");
+        echo::send(self.echo, shown);
+        if self.launch.capture_stdout {
+            let n = data.len();
+            let room = CAPTURE_LIMIT.saturating_sub(self.fin.stdout.len());
+            self.fin.stdout.extend_from_slice(&data[..n.min(room)]);
+            self.fin.stdout_truncated |= n > room;
+        }
+        if let Some(rule) = &self.launch.stall {
+            self.stall.feed(0, data, rule);
+        }
+        Ok(())
+    }
+
+    /// A chunk of stderr read apart: logged, echoed to stderr, kept in part, watched.
+    fn stderr(&mut self, data: &[u8]) -> Result<()> {
+        self.log.write(data)?;
+        let to = if self.echo == Echo::Off {
+            Echo::Off
+        } else {
+            Echo::Stderr
+        };
+        echo::send(to, data);
+        self.stderr_keep.push(data);
+        if let Some(rule) = &self.launch.stall {
+            self.stall.feed(1, data, rule);
+        }
+        Ok(())
+    }
+
+    /// The run must stop, and ends as `why`.
+    fn stop(&mut self, why: Ending) {
+        self.stop_reason = Some(why);
+        self.phase = Phase::Stopping {
+            since: None,
+            killed: None,
+        };
+    }
+
+    /// A stop signal came. The first decides how the run ends; the terminal closed or the
+    /// ssh session dropped (SIGHUP) is a stop like SIGTERM: nobody is left to see the run,
+    /// and nothing may keep running unsupervised.
+    fn interrupted(&mut self, stop: signal::Stop) {
+        if !matches!(self.stop_reason, Some(Ending::Interrupted(_))) {
+            self.stop_reason = Some(Ending::Interrupted(stop.signal()));
+            if matches!(self.phase, Phase::Running) {
+                self.phase = Phase::Stopping {
+                    since: None,
+                    killed: None,
+                };
             }
         }
-        let max_pause = signals.control.as_ref().map(|c| c.max_pause());
-        tokio::select! {
-            r = async { out.as_mut().unwrap().read(&mut buf_out).await }, if out.is_some() => {
-                match r {
-                    Ok(0) | Err(_) => out = None,
-                    Ok(n) => {
-                        let data = &buf_out[..n];
-                        let prefixed = prefixer.as_mut().map(|p| p.apply(data));
-                        let shown = prefixed.as_deref().unwrap_or(data);
-                        log.write(shown)?;
-                        crate::faults::point("during_output");
-                        echo::send(ctx.echo, shown);
-                        if launch.capture_stdout {
-                            let room = CAPTURE_LIMIT.saturating_sub(fin.stdout.len());
-                            fin.stdout.extend_from_slice(&data[..n.min(room)]);
-                            fin.stdout_truncated |= n > room;
-                        }
-                        if let Some(rule) = &stall_rule {
-                            stall.feed(0, data, rule);
-                        }
-                    }
-                }
-            }
-            r = async { err.as_mut().unwrap().read(&mut buf_err).await }, if err.is_some() => {
-                match r {
-                    Ok(0) | Err(_) => err = None,
-                    Ok(n) => {
-                        let data = &buf_err[..n];
-                        log.write(data)?;
-                        echo::send(if ctx.echo == Echo::Off { Echo::Off } else { Echo::Stderr }, data);
-                        stderr_keep.push(data);
-                        if let Some(rule) = &stall_rule {
-                            stall.feed(1, data, rule);
-                        }
-                    }
-                }
-            }
-            event = signals.events.recv() => match event {
-                Event::Child => {}
-                Event::Pause | Event::Resume | Event::PauseOrResume => nudged = true,
-                // The first stop decides how the run ends; the terminal closed or the
-                // ssh session dropped (SIGHUP) is a stop like SIGTERM: nobody is left to
-                // see the run, and nothing may keep running unsupervised.
-                Event::Stop(stop) => {
-                    if !matches!(stop_reason, Some(Ending::Interrupted(_))) {
-                        stop_reason = Some(Ending::Interrupted(stop.signal()));
-                        if matches!(phase, Phase::Running) { phase = Phase::Stopping { since: None, killed: None }; }
-                    }
-                }
-            },
-            _ = sleep_until(deadline + signals.paused_for), if matches!(phase, Phase::Running) && paused_since.is_none() => {
-                stop_reason = Some(Ending::TimedOut);
-                phase = Phase::Stopping { since: None, killed: None };
-            }
-            _ = async {
-                match (paused_since, max_pause) {
-                    (Some(t), Some(max)) => sleep_until(t + max).await,
-                    _ => std::future::pending().await,
-                }
-            }, if matches!(phase, Phase::Running) && paused_since.is_some() => {
-                stop_reason = Some(Ending::PausedTooLong(max_pause.unwrap_or_default()));
-                phase = Phase::Stopping { since: None, killed: None };
-            }
-            _ = async {
-                match (stall.since, &stall_rule) {
-                    (Some(t), Some(rule)) => sleep_until(t + rule.limit).await,
-                    _ => std::future::pending().await,
-                }
-            }, if matches!(phase, Phase::Running) && stall.since.is_some() && paused_since.is_none() => {
-                stop_reason = Some(Ending::Stalled(stall.last.clone().unwrap_or_default()));
-                phase = Phase::Stopping { since: None, killed: None };
-            }
-            _ = sleep(Duration::from_millis(10)), if polling => {}
-        }
+    }
 
-        for s in proctree::reap_children() {
-            if s.pid().map(|p| p.as_raw()) == Some(pid) {
-                fin.status = Some(exit_of(s));
-            }
+    /// When the run has been silent too long, if a stall rule watches it and it runs.
+    fn stall_at(&self) -> Option<Instant> {
+        match (self.stall.since, &self.launch.stall) {
+            (Some(t), Some(rule)) if self.paused_since.is_none() => Some(t + rule.limit),
+            _ => None,
         }
+    }
 
-        match phase {
+    /// Moves the tree's stopping on after each wake: the main process ended, SIGTERM,
+    /// SIGKILL after the grace, survivors reported after [`kill_bound`], the pipes drained.
+    /// `true` when the run is over.
+    fn advance(
+        &mut self,
+        identity: &RunIdentity,
+        signals: &mut Signals,
+        grace: Duration,
+        pipes_open: bool,
+    ) -> Result<bool> {
+        match self.phase {
             Phase::Running => {
-                if fin.status.is_some() {
+                if self.fin.status.is_some() {
                     // The main process is done; anything it left behind goes too.
-                    phase = Phase::Stopping {
+                    self.phase = Phase::Stopping {
                         since: None,
                         killed: None,
                     };
                 }
             }
             Phase::Stopping { since, killed } => {
-                let left = proctree::members(&identity);
+                let left = proctree::members(identity);
                 if left.is_empty() {
-                    if out.is_none() && err.is_none() {
-                        break;
+                    if !pipes_open {
+                        return Ok(true);
                     }
-                    phase = Phase::Draining {
+                    self.phase = Phase::Draining {
                         since: Instant::now(),
                     };
                 } else {
                     match since {
                         None => {
-                            proctree::signal_all(&identity, &left, Signal::SIGTERM);
-                            if paused_since.is_some() {
+                            proctree::signal_all(identity, &left, Signal::SIGTERM);
+                            if self.paused_since.is_some() {
                                 // Stopped processes handle SIGTERM only once they run again.
-                                proctree::signal_all(&identity, &left, Signal::SIGCONT);
+                                proctree::signal_all(identity, &left, Signal::SIGCONT);
                             }
-                            phase = Phase::Stopping {
+                            self.phase = Phase::Stopping {
                                 since: Some(Instant::now()),
                                 killed,
                             };
                         }
-                        Some(_) if killed.is_some_and(|k| k.elapsed() >= kill_bound(ctx.grace)) => {
+                        Some(_) if killed.is_some_and(|k| k.elapsed() >= kill_bound(grace)) => {
                             // Signals to it are refused (it became another user) or do
                             // nothing (stuck in the kernel): the run ends without it.
                             let survivors = Survivor::describe(&left);
-                            log.note(&format!(
+                            self.log.note(&format!(
                                 "{}: still alive {} after SIGKILL",
                                 proctree::survivors_text(&survivors),
-                                crate::core::units::format_duration(kill_bound(ctx.grace))
+                                crate::core::units::format_duration(kill_bound(grace))
                             ))?;
                             tracing::warn!("{}", proctree::survivors_text(&survivors));
                             signals.survivors.extend(survivors);
-                            phase = Phase::Draining {
+                            self.phase = Phase::Draining {
                                 since: Instant::now(),
                             };
                         }
-                        Some(t) if killed.is_some() || t.elapsed() >= ctx.grace => {
-                            proctree::signal_all(&identity, &left, Signal::SIGKILL);
-                            fin.killed = true;
-                            phase = Phase::Stopping {
+                        Some(t) if killed.is_some() || t.elapsed() >= grace => {
+                            proctree::signal_all(identity, &left, Signal::SIGKILL);
+                            self.fin.killed = true;
+                            self.phase = Phase::Stopping {
                                 since,
                                 killed: killed.or(Some(Instant::now())),
                             };
@@ -526,26 +401,130 @@ pub(crate) async fn run(launch: &Launch, deadline: Instant, ctx: Ctx<'_>) -> Res
             Phase::Draining { since } => {
                 // Pipes held open by a process out of reach (a scrubbed environment under
                 // another parent) must not keep the run open forever.
-                if (out.is_none() && err.is_none()) || since.elapsed() > Duration::from_secs(2) {
-                    break;
+                if !pipes_open || since.elapsed() > Duration::from_secs(2) {
+                    return Ok(true);
                 }
             }
         }
+        Ok(false)
     }
-    // Anything that died last is reaped before the run is reported over.
+
+    /// What the run came to: the reason it was stopped for, else how its main process ended.
+    fn finish(mut self) -> Finished {
+        self.fin.stderr = self.stderr_keep.into_bytes();
+        self.fin.ending = match (self.stop_reason, self.fin.status) {
+            (Some(reason), _) => reason,
+            (None, Some((Some(c), _))) => Ending::Exited(c),
+            (None, Some((_, Some(s)))) => Ending::Signaled(s),
+            (None, _) => Ending::Signaled(Signal::SIGKILL as i32),
+        };
+        self.fin
+    }
+}
+
+/// Records the main process's status among the children just reaped (`keep_known`: only if
+/// none was recorded yet).
+fn reap_into(fin: &mut Finished, pid: i32, keep_known: bool) {
     for s in proctree::reap_children() {
-        if s.pid().map(|p| p.as_raw()) == Some(pid) && fin.status.is_none() {
+        if s.pid().map(|p| p.as_raw()) == Some(pid) && !(keep_known && fin.status.is_some()) {
             fin.status = Some(exit_of(s));
         }
     }
-    fin.stderr = stderr_keep.into_bytes();
-    fin.ending = match (stop_reason, fin.status) {
-        (Some(reason), _) => reason,
-        (None, Some((Some(c), _))) => Ending::Exited(c),
-        (None, Some((_, Some(s)))) => Ending::Signaled(s),
-        (None, _) => Ending::Signaled(Signal::SIGKILL as i32),
+}
+
+/// Runs `launch` until it and every process it started are gone.
+pub(crate) async fn run(launch: &Launch, deadline: Instant, mut ctx: Ctx<'_>) -> Result<Finished> {
+    let Spawned { pid, out, err } = match spawn(launch, &mut ctx)? {
+        Ok(s) => s,
+        Err(ending) => return Ok(Finished::spawn_failed(ending)),
     };
-    Ok(fin)
+    let (mut out, mut err) = (Some(out), err);
+    let identity = RunIdentity {
+        pgid: Some(pid),
+        env_marks: ctx.env_marks.clone(),
+        ancestor: Some(std::process::id() as i32),
+        not_before: RunIdentity::my_start(),
+        foreign: Some(proctree::supervisor_mark()),
+    };
+    let mut w = Watch {
+        launch,
+        echo: ctx.echo,
+        log: ctx.log,
+        fin: Finished {
+            ending: Ending::Exited(0),
+            status: None,
+            stdout: Vec::new(),
+            stdout_truncated: false,
+            stderr: Vec::new(),
+            killed: false,
+        },
+        stderr_keep: StderrKeep::default(),
+        stall: StallWatch::default(),
+        prefixer: launch.line_prefix.as_deref().map(Prefixer::new),
+        stop_reason: None,
+        phase: Phase::Running,
+        paused_since: None,
+    };
+    let mut buf_out = vec![0u8; 64 << 10];
+    let mut buf_err = vec![0u8; 16 << 10];
+    let signals = ctx.signals;
+    let mut nudged = std::mem::take(&mut signals.control_pending);
+
+    loop {
+        let running = matches!(w.phase, Phase::Running);
+        if nudged && running {
+            nudged = false;
+            if super::pause::pause_or_resume(signals, &identity, &mut w.paused_since) == Some(false)
+            {
+                // Silence while stopped is not a stall.
+                w.stall.since = None;
+            }
+        }
+        let max_pause = signals.control.as_ref().map(|c| c.max_pause());
+        let pause_limit_at = w.paused_since.zip(max_pause).map(|(t, max)| t + max);
+        let stall_at = w.stall_at();
+        tokio::select! {
+            r = async { out.as_mut().unwrap().read(&mut buf_out).await }, if out.is_some() => {
+                match r {
+                    Ok(0) | Err(_) => out = None,
+                    Ok(n) => w.stdout(&buf_out[..n])?,
+                }
+            }
+            r = async { err.as_mut().unwrap().read(&mut buf_err).await }, if err.is_some() => {
+                match r {
+                    Ok(0) | Err(_) => err = None,
+                    Ok(n) => w.stderr(&buf_err[..n])?,
+                }
+            }
+            event = signals.events.recv() => match event {
+                Event::Child => {}
+                Event::Pause | Event::Resume | Event::PauseOrResume => nudged = true,
+                Event::Stop(stop) => w.interrupted(stop),
+            },
+            _ = sleep_until(deadline + signals.paused_for), if running && w.paused_since.is_none() => {
+                w.stop(Ending::TimedOut);
+            }
+            _ = sleep_until_some(pause_limit_at), if running && w.paused_since.is_some() => {
+                w.stop(Ending::PausedTooLong(max_pause.unwrap_or_default()));
+            }
+            _ = sleep_until_some(stall_at), if running && stall_at.is_some() => {
+                w.stop(Ending::Stalled(w.stall.last.clone().unwrap_or_default()));
+            }
+            _ = sleep(Duration::from_millis(10)), if !running => {}
+        }
+        reap_into(&mut w.fin, pid, false);
+        if w.advance(
+            &identity,
+            signals,
+            ctx.grace,
+            out.is_some() || err.is_some(),
+        )? {
+            break;
+        }
+    }
+    // Anything that died last is reaped before the run is reported over.
+    reap_into(&mut w.fin, pid, true);
+    Ok(w.finish())
 }
 
 /// (exit code, signal) of a reaped process.
@@ -574,18 +553,6 @@ impl Finished {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn every_line_gets_the_prefix_however_it_arrives() {
-        let mut p = Prefixer::new("[hook x] ");
-        let mut out = p.apply(b"one\ntw");
-        out.extend(p.apply(b"o\n"));
-        out.extend(p.apply(b"\nthree"));
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "[hook x] one\n[hook x] two\n[hook x] \n[hook x] three"
-        );
-    }
 
     #[test]
     fn a_bare_name_is_found_as_exec_would_find_it() {

@@ -12,8 +12,10 @@
 //! so no prepared statement outlives its transaction), serialization uses row locks and
 //! transaction-scoped advisory locks only, and nothing relies on session state or LISTEN.
 //!
-//! Each trait's impl is in the file of its tables (`runs.rs` with `rows.rs`, `queue.rs`
-//! for queued runs and run control, `events.rs`, ...). A store
+//! Opening a connection is `connect.rs` (reading a URL without one, `url.rs`). Each
+//! trait's impl is in the file of its tables (`runs.rs` with `rows.rs`, `queue.rs` for
+//! queued runs and run control, `events.rs`, `meta.rs` for meta, hosts and kept
+//! answers, ...). A store
 //! method reads through `PgStore::query`/`query_opt` and writes through
 //! `PgStore::write_one` (one statement) or `write` (a transaction): both are
 //! fenced and safe inside the supervisor's event loop. An event it records goes through
@@ -21,10 +23,12 @@
 //! needs come in a new numbered migration (`migrations.rs`).
 
 mod budget;
+mod connect;
 mod events;
 pub(crate) mod idle;
 mod jobs;
 mod logs;
+mod meta;
 pub(crate) mod migrate;
 pub(crate) mod migrations;
 mod queue;
@@ -32,20 +36,21 @@ pub(crate) mod reconnect;
 mod rows;
 mod runs;
 mod tls;
+pub(crate) mod url;
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use postgres::types::{ToSql, Type};
-use postgres::{Client, NoTls, Row, Transaction};
+use postgres::{Client, Row, Transaction};
 
+use connect::unreachable;
+pub(crate) use connect::{connect, connect_async};
 pub(crate) use idle::{Conn, Idle};
+use url::location;
 
-use super::rows::AnswerCol;
-use super::sql::{cat_into, const_text};
-use super::{Fence, HostRecord, HostStore, IdempotencyStore, MetaStore, Store, StoredAnswer};
+use super::{Fence, Store};
 use crate::core::error::{Error, Result};
 
 /// A parameter of a statement, with its type: statements are never prepared apart.
@@ -53,10 +58,6 @@ pub(crate) type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
 /// "Now" by the database's clock, in ms: leases expire by one clock for every host.
 pub(crate) const DB_NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
-
-/// How long a command waits to reach the database (and for its first answer) before
-/// giving up (exit 74), unless the URL says (`connect_timeout`).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Every database error makes the state unusable for the command: exit 74, with the
 /// database's own words. A lost connection is told apart ([`Error::Unreachable`]): a
@@ -92,211 +93,6 @@ pub(crate) fn describe(e: &postgres::Error) -> String {
             s
         }
     }
-}
-
-/// The driver's view of a state URL (TLS options apart, see `tls`).
-fn driver_config(url: &str) -> std::result::Result<(tokio_postgres::Config, tls::Tls), String> {
-    let (driver, tls) = tls::split(url)?;
-    let config = tokio_postgres::Config::from_str(&driver).map_err(|e| e.to_string())?;
-    Ok((config, tls))
-}
-
-/// Where a URL points, for messages: `HOST:PORT/DB`, never its user's password.
-pub(crate) fn location(url: &str) -> String {
-    let Ok((c, _)) = driver_config(url) else {
-        return "the configured database".into();
-    };
-    let host = c
-        .get_hosts()
-        .first()
-        .map(|h| match h {
-            tokio_postgres::config::Host::Tcp(h) => h.clone(),
-            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
-        })
-        .unwrap_or_else(|| "localhost".into());
-    let port = c.get_ports().first().copied().unwrap_or(5432);
-    let db = c.get_dbname().or(c.get_user()).unwrap_or("postgres");
-    format!("{host}:{port}/{db}")
-}
-
-/// Checks a state URL's form without connecting: `postgres://` or `postgresql://`, and
-/// parsable. The error never repeats the URL.
-pub(crate) fn check_url(url: &str) -> std::result::Result<(), String> {
-    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-        return Err("expected a postgres:// or postgresql:// URL".into());
-    }
-    driver_config(url)
-        .map(|_| ())
-        .map_err(|e| format!("not a valid PostgreSQL URL ({e})"))
-}
-
-/// Whether the URL carries a password (a config holding one is never written to disk by
-/// jobctl: the snapshot is skipped).
-pub(crate) fn url_has_password(url: &str) -> bool {
-    driver_config(url).is_ok_and(|(c, _)| c.get_password().is_some())
-}
-
-/// How jobctl connects to `url`: the URL's settings, with a connect timeout, a TCP user
-/// timeout (a connection whose packets go unanswered that long is dead, not waited on)
-/// and the application name where it sets none, and a password from the environment
-/// when it has none; and the time a connection may take to give its first answer.
-fn settings(url: &str) -> Result<(tokio_postgres::Config, tls::Tls, Duration)> {
-    let (mut config, tls) =
-        driver_config(url).map_err(|e| Error::State(format!("the state URL is not valid: {e}")))?;
-    let limit = config
-        .get_connect_timeout()
-        .copied()
-        .unwrap_or(CONNECT_TIMEOUT);
-    config.connect_timeout(limit);
-    if config.get_tcp_user_timeout().is_none() {
-        config.tcp_user_timeout(limit);
-    }
-    if config.get_application_name().is_none() {
-        config.application_name("jobctl");
-    }
-    // A password from PGPASSWORD or the password file, as libpq would, when the URL has none.
-    if config.get_password().is_none()
-        && let Some(pw) = password_from_env(&config)
-    {
-        config.password(pw);
-    }
-    Ok((config, tls, limit))
-}
-
-/// The error of a database this host can't reach; names the host and the database,
-/// never the password.
-fn unreachable(url: &str, host: &str, why: &str) -> Error {
-    Error::Unreachable(format!(
-        "host {host} can't reach the state database {}: {why}",
-        location(url)
-    ))
-}
-
-/// Opens one connection to `url`. `host` names this host in the error: "can't reach".
-/// The whole of it (TCP, TLS, start-up and a first answer) takes at most the connect
-/// timeout: a pooler whose database is down accepts a connection and then answers
-/// nothing, so it runs on a thread of its own that is left behind when it overruns.
-pub(crate) fn connect(url: &str, host: &str) -> Result<Client> {
-    let (config, tls, limit) = settings(url)?;
-    let config = postgres::Config::from(config);
-    let connector = match config.get_ssl_mode() {
-        postgres::config::SslMode::Disable => None,
-        _ => Some(tls::connector(&tls).map_err(|why| unreachable(url, host, &why))?),
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let connected = match connector {
-            None => config.connect(NoTls),
-            Some(c) => config.connect(c),
-        }
-        .and_then(|mut client| client.is_valid(limit).map(|()| client));
-        let _ = tx.send(connected);
-    });
-    match rx.recv_timeout(limit) {
-        Ok(Ok(client)) => Ok(client),
-        Ok(Err(e)) => Err(unreachable(url, host, &describe(&e))),
-        Err(_) => Err(unreachable(
-            url,
-            host,
-            &format!("no answer within {} s", limit.as_secs_f64()),
-        )),
-    }
-}
-
-/// Opens one connection to `url` for a task of a runtime (a lease's keeper), taking at
-/// most `limit` in all, with TCP's user timeout at `limit` too: the keeper must notice an
-/// outage within a fraction of its lease. Its connection is driven by the runtime.
-pub(crate) async fn connect_async(
-    url: &str,
-    host: &str,
-    limit: Duration,
-) -> Result<tokio_postgres::Client> {
-    let (mut config, tls, _) = settings(url)?;
-    config.connect_timeout(limit);
-    config.tcp_user_timeout(limit);
-    let connect = async {
-        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
-            let (client, connection) = config.connect(NoTls).await?;
-            tokio::spawn(connection);
-            return Ok(client);
-        }
-        let connector = tls::connector(&tls).map_err(|why| unreachable(url, host, &why))?;
-        let (client, connection) = config.connect(connector).await?;
-        tokio::spawn(connection);
-        Ok::<_, Error>(client)
-    };
-    match tokio::time::timeout(limit, connect).await {
-        Ok(Ok(client)) => Ok(client),
-        Ok(Err(Error::Unreachable(why) | Error::State(why))) => Err(unreachable(url, host, &why)),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(unreachable(
-            url,
-            host,
-            &format!("no answer within {} s", limit.as_secs_f64()),
-        )),
-    }
-}
-
-/// `PGPASSWORD`, else the matching line of `PGPASSFILE` (default `~/.pgpass`), which like
-/// libpq's is used only when no one else can read it.
-fn password_from_env(c: &tokio_postgres::Config) -> Option<String> {
-    if let Ok(pw) = std::env::var("PGPASSWORD") {
-        return Some(pw);
-    }
-    let file = std::env::var_os("PGPASSFILE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pgpass")))?;
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(&file).ok()?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        tracing::warn!(
-            "ignoring {}: others can read it (chmod 600)",
-            file.display()
-        );
-        return None;
-    }
-    let text = std::fs::read_to_string(&file).ok()?;
-    let host = match c.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-        _ => "localhost".into(),
-    };
-    let port = c.get_ports().first().copied().unwrap_or(5432).to_string();
-    let user = c.get_user().unwrap_or("").to_string();
-    let db = c.get_dbname().unwrap_or(&user).to_string();
-    pgpass_lookup(&text, &host, &port, &db, &user)
-}
-
-/// The password of the first `host:port:db:user:password` line that matches (`*` matches
-/// anything; `\:` and `\\` are escapes).
-fn pgpass_lookup(text: &str, host: &str, port: &str, db: &str, user: &str) -> Option<String> {
-    for line in text.lines() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let mut fields = Vec::new();
-        let mut cur = String::new();
-        let mut chars = line.chars();
-        while let Some(ch) = chars.next() {
-            match ch {
-                '\\' => cur.extend(chars.next()),
-                ':' if fields.len() < 4 => fields.push(std::mem::take(&mut cur)),
-                c => cur.push(c),
-            }
-        }
-        fields.push(cur);
-        if fields.len() != 5 {
-            continue;
-        }
-        let want = [host, port, db, user];
-        if fields[..4]
-            .iter()
-            .zip(want)
-            .all(|(f, w)| f == "*" || f == w)
-        {
-            return Some(fields[4].clone());
-        }
-    }
-    None
 }
 
 /// The state in one PostgreSQL database, as one host sees it.
@@ -592,109 +388,6 @@ pub(crate) fn check_fence(tx: &mut Transaction<'_>, fence: &Fence) -> Result<i64
     }
 }
 
-impl MetaStore for PgStore {
-    fn get_meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .query_opt(
-                "SELECT value FROM meta WHERE key = $1",
-                &[(&key, Type::TEXT)],
-            )?
-            .map(|r| r.get(0)))
-    }
-
-    fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
-        self.write_one(
-            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            &[(&key, Type::TEXT), (&value, Type::TEXT)],
-        )?;
-        Ok(())
-    }
-}
-
-impl HostStore for PgStore {
-    fn record_tick(&mut self, now: jiff::Timestamp, h: Option<&HostRecord>) -> Result<()> {
-        let Some(h) = h else {
-            return self.set_last_tick(now);
-        };
-        let tick = now.as_millisecond().to_string();
-        // Both rows in one statement: this is the last write of every tick.
-        self.write_one(
-            &format!(
-                "WITH m AS (INSERT INTO meta (key, value) VALUES ('last_tick', $5) \
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value) \
-                 INSERT INTO hosts (name, last_tick, config_digest, version, seen_at) VALUES ($1, $2, $3, $4, {DB_NOW_MS}) \
-                 ON CONFLICT (name) DO UPDATE SET last_tick = COALESCE(excluded.last_tick, hosts.last_tick), \
-                 config_digest = excluded.config_digest, version = excluded.version, seen_at = excluded.seen_at"
-            ),
-            &[
-                (&h.name, Type::TEXT),
-                (&h.last_tick, Type::INT8),
-                (&h.config_digest, Type::TEXT),
-                (&h.version, Type::TEXT),
-                (&tick, Type::TEXT),
-            ],
-        )?;
-        Ok(())
-    }
-
-    fn hosts(&self) -> Result<Vec<HostRecord>> {
-        Ok(self
-            .query(
-                "SELECT name, last_tick, config_digest, version FROM hosts ORDER BY name",
-                &[],
-            )?
-            .iter()
-            .map(|r| HostRecord {
-                name: r.get(0),
-                last_tick: r.get(1),
-                config_digest: r.get(2),
-                version: r.get(3),
-            })
-            .collect())
-    }
-}
-
-impl IdempotencyStore for PgStore {
-    fn answer(&self, key: &str, since: i64) -> Result<Option<StoredAnswer>> {
-        const ANSWER: &str = const_text!(
-            cat_into,
-            &[
-                "SELECT ",
-                AnswerCol::LIST,
-                " FROM idempotency WHERE key = $1 AND at >= $2"
-            ]
-        );
-        self.query_opt(ANSWER, &[(&key, Type::TEXT), (&since, Type::INT8)])?
-            .as_ref()
-            .map(crate::store::rows::answer_of)
-            .transpose()
-    }
-
-    fn keep_answer(&mut self, key: &str, a: &StoredAnswer, forget_before: i64) -> Result<()> {
-        let status = i32::from(a.status);
-        self.write(|tx| {
-            tx.query_typed(
-                "DELETE FROM idempotency WHERE at < $1",
-                &[(&forget_before, Type::INT8)],
-            )?;
-            // The first answer stays: two servers answering one key keep the first.
-            tx.query_typed(
-                "INSERT INTO idempotency (key, request, status, location, body, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING",
-                &[
-                    (&key, Type::TEXT),
-                    (&a.request, Type::TEXT),
-                    (&status, Type::INT4),
-                    (&a.location, Type::TEXT),
-                    (&a.body, Type::BYTEA),
-                    (&a.at, Type::INT8),
-                ],
-            )?;
-            Ok(())
-        })
-    }
-}
-
 impl Store for PgStore {
     fn dir(&self) -> &Path {
         &self.dir
@@ -714,32 +407,5 @@ impl Store for PgStore {
             host: self.host.clone(),
             fence: self.fence.clone(),
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_are_checked_without_connecting() {
-        assert!(check_url("postgres://jobctl@db.internal/jobctl").is_ok());
-        assert!(check_url("postgresql://u:secret@h:5433/d?sslmode=disable").is_ok());
-        assert!(check_url("mysql://h/d").is_err());
-        let bad = check_url("postgres://u:secret@h:notaport/d").unwrap_err();
-        assert!(!bad.contains("secret"), "{bad}");
-        assert_eq!(location("postgres://u:secret@h:5433/d"), "h:5433/d");
-        assert!(url_has_password("postgres://u:secret@h/d"));
-        assert!(!url_has_password("postgres://u@h/d"));
-    }
-
-    #[test]
-    fn pgpass_lines_match_with_wildcards_and_escapes() {
-        let text = "# comment\nother:5432:*:u:no\nh:*:d:u:pa\\:ss\n";
-        assert_eq!(
-            pgpass_lookup(text, "h", "5432", "d", "u").as_deref(),
-            Some("pa:ss")
-        );
-        assert_eq!(pgpass_lookup(text, "x", "5432", "d", "u"), None);
     }
 }
