@@ -328,7 +328,7 @@ pub enum Command {
 
     /// Serve jobctl's tools to an agent over MCP (stdio); inside a run, as that run
     #[command(
-        after_help = "Started by an agent CLI, not by hand (mcp.md):\n  claude mcp add jobctl -- jobctl mcp\n  codex mcp add jobctl -- jobctl mcp\nAn agent job with `mcp = true` gets it wired in for each run."
+        after_help = "Examples (an agent CLI starts it, not a person):\n  claude mcp add jobctl -- jobctl mcp\n  codex mcp add jobctl -- jobctl mcp\nAn agent job with `mcp = true` gets it wired in for each run (docs/mcp.md)."
     )]
     Mcp,
 
