@@ -52,7 +52,7 @@ fn main() -> Result<()> {
     let only: Vec<&str> = args[1..].iter().map(String::as_str).collect();
     if only.iter().any(|a| !ALL.contains(a)) {
         eprintln!(
-            "usage: cargo run --release --example bench              run B1-B15, B17 and B18, write docs/benchmarks.md\n       \
+            "usage: cargo run --release --example bench              run B1-B15 and B17-B19, write docs/benchmarks.md\n       \
              cargo run --release --example bench -- B1 B10     run only these, replace only their rows\n       \
              cargo run --release --example bench fixtures DIR [RUNS]\n       \
              only build a fixture in DIR: B1's, or B7's with RUNS = 1000000"
@@ -99,12 +99,12 @@ fn main() -> Result<()> {
 /// Every scenario, in table order.
 const ALL: &[&str] = &[
     "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13", "B14", "B15",
-    "B17", "B18",
+    "B17", "B18", "B19",
 ];
 /// The scenarios timed as whole jobctl processes (with hyperfine, where installed); B8
 /// and B9 are timed inside this process.
 const PROCESS_IDS: &[&str] = &[
-    "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10", "B11", "B12", "B13", "B14", "B15", "B18",
+    "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10", "B11", "B12", "B13", "B14", "B15", "B18", "B19",
 ];
 
 fn id_number(id: &str) -> u32 {
@@ -216,10 +216,10 @@ fn host_rows(bin: &Path, tmp: &Path, a: &fixtures::Fixture, warm: &Timing) -> Re
 fn splice(doc: &str, rows: &[Row], tool: &str) -> String {
     let date = jiff::Zoned::now().strftime("%Y-%m-%d").to_string();
     let line = |r: &Row| {
-        let with = if PROCESS_IDS.contains(&r.id) {
-            format!(", with {tool}")
-        } else {
-            String::new()
+        let with = match r.id {
+            "B19" => ", with wrk".to_string(),
+            id if PROCESS_IDS.contains(&id) => format!(", with {tool}"),
+            _ => String::new(),
         };
         format!(
             "| {} | {} | {} | {} (measured {date} alone{with}) | {} |",
@@ -505,6 +505,30 @@ fn process_rows(
             }
         }
     }
+    if want("B19") {
+        eprintln!("loading jobctl serve with wrk...");
+        let f = fixtures::build(&tmp.join("load"), 20, 10_000, 1000)?;
+        let loads = serve::load(&bin, &f)?;
+        let of = |p: &str| loads.iter().find(|l| l.path == p);
+        let (Some(runs), Some(jobs), Some(health)) = (
+            of(serve::LOADED[0]),
+            of(serve::LOADED[1]),
+            of(serve::LOADED[2]),
+        ) else {
+            bail!("B19: a path was not measured");
+        };
+        let met = |l: &serve::Load| l.rps >= 4000.0 && l.p99_ms <= 25.0 && l.errors == 0;
+        rows.push(row(
+            "B19",
+            "`jobctl serve` under load from a second process (wrk, 2 threads, 32 connections, 10 s), read token: `GET /api/v1/runs?limit=50` and `GET /api/v1/jobs`",
+            "≥ 4,000 requests/s each, p99 ≤ 25 ms, 0 errors",
+            format!(
+                "runs: {:.0} requests/s, p99 {:.1} ms, {} errors; jobs: {:.0} requests/s, p99 {:.1} ms, {} errors (`/healthz`: {:.0} requests/s, p99 {:.1} ms)",
+                runs.rps, runs.p99_ms, runs.errors, jobs.rps, jobs.p99_ms, jobs.errors, health.rps, health.p99_ms
+            ),
+            met(runs) && met(jobs),
+        ));
+    }
     if want("B14") || want("B15") {
         rows.extend(
             host_rows(&bin, tmp, &a, &warm)?
@@ -653,6 +677,10 @@ const HOW: &[(&[&str], &str)] = &[
     (
         &["B17"],
         "- B17: `jobctl serve` (release) and the console in headless Chromium through chromedriver, signed in with a read token. `jobctl submit big` writes 50,000 lines of 100 bytes at once, then sleeps 2 s and writes one more; once its log holds 5 MB the run's page is opened (a hash change, as a click on its link) and the page itself times, from that moment, until all 50,000 lines are in its log view (`requestAnimationFrame`), and records every main-thread task over 50 ms (PerformanceObserver `longtask`) while it loads and then follows the log to its last line. Median of 5 rounds; the longest task of any round.\n",
+    ),
+    (
+        &["B19"],
+        "- B19: `jobctl serve` on a state of 20 jobs and 10,000 runs, loaded by wrk (installed separately: the benchmark stops with a note without it), 2 threads and 32 kept-alive connections for 10 s on each path, with a read token; requests/s and the 99th percentile of latency as wrk reports them, errors its socket errors and answers other than 2xx/3xx. `/healthz` (no token, no state) is measured beside them: the server's cost without a handler's work. wrk shares the machine's two cores with the server.\n",
     ),
     (
         &["B14"],

@@ -240,3 +240,84 @@ pub fn measure(bin: &Path, small: &Fixture, big: &Fixture) -> Result<Numbers> {
         rss_idle,
     })
 }
+
+/// B19: what wrk measured on one path.
+pub struct Load {
+    pub path: &'static str,
+    pub rps: f64,
+    pub p99_ms: f64,
+    /// Socket errors and answers other than 2xx/3xx.
+    pub errors: u64,
+}
+
+/// The paths B19 loads, and `/healthz` beside them (the server without a handler's work).
+pub const LOADED: &[&str] = &["/api/v1/runs?limit=50", "/api/v1/jobs", "/healthz"];
+
+/// B19: `jobctl serve` under load from wrk (2 threads, 32 connections, 10 s per path), a
+/// second process on the same machine, with a read token. wrk must be installed: the load
+/// generator is not jobctl's to write, and one in this process would share its cores and
+/// its scheduler with what it measures differently from a client elsewhere.
+pub fn load(bin: &Path, f: &Fixture) -> Result<Vec<Load>> {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        bail!("B19 needs wrk (apt-get install wrk)");
+    }
+    let server = start(bin, f)?;
+    let tok = token(bin, f)?;
+    let mut out = Vec::new();
+    for path in LOADED {
+        let wrk = Command::new("wrk")
+            .args(["-t2", "-c32", "-d10s", "--latency", "-H"])
+            .arg(format!("Authorization: Bearer {tok}"))
+            .arg(format!("{}{path}", server.base))
+            .output()?;
+        let text = String::from_utf8_lossy(&wrk.stdout).into_owned();
+        if !wrk.status.success() {
+            bail!(
+                "wrk on {path}: {text}{}",
+                String::from_utf8_lossy(&wrk.stderr)
+            );
+        }
+        out.push(parse_wrk(path, &text).with_context(|| format!("wrk said: {text}"))?);
+    }
+    drop(server);
+    Ok(out)
+}
+
+/// Requests/s, the 99th percentile and the errors of wrk's report.
+fn parse_wrk(path: &'static str, text: &str) -> Result<Load> {
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(str::trim))
+    };
+    let rps: f64 = field("Requests/sec:").context("no Requests/sec")?.parse()?;
+    let p99 = field("99%").context("no 99% latency (--latency)")?;
+    let p99_ms = if let Some(us) = p99.strip_suffix("us") {
+        us.parse::<f64>()? / 1000.0
+    } else if let Some(ms) = p99.strip_suffix("ms") {
+        ms.parse()?
+    } else if let Some(s) = p99.strip_suffix('s') {
+        s.parse::<f64>()? * 1000.0
+    } else {
+        bail!("a latency of {p99}")
+    };
+    let mut errors = field("Non-2xx or 3xx responses:")
+        .map(str::parse::<u64>)
+        .transpose()?
+        .unwrap_or(0);
+    // `Socket errors: connect 0, read 0, write 0, timeout 0`
+    if let Some(socket) = field("Socket errors:") {
+        for part in socket.split(',') {
+            errors += part
+                .split_whitespace()
+                .last()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    Ok(Load {
+        path,
+        rps,
+        p99_ms,
+        errors,
+    })
+}

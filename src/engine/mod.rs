@@ -103,7 +103,12 @@ impl StateTarget {
         let _ = conns;
         match self {
             StateTarget::Local(dir) => {
-                let store = crate::store::open(dir)?;
+                let store: Box<dyn crate::store::Store> = match &conns.sqlite {
+                    Some(idle) if idle.serves(dir) => {
+                        Box::new(crate::store::sqlite::SqliteStore::reusing(idle, dir)?)
+                    }
+                    _ => crate::store::open(dir)?,
+                };
                 let coord = Box::new(FlockCoordinator::new(store.dir()));
                 Ok((store, coord, None))
             }
@@ -138,10 +143,10 @@ impl StateTarget {
 }
 
 /// What a long-lived process keeps open between the engines it opens: idle connections
-/// to a PostgreSQL state (the server opens an engine per request). Nothing for SQLite,
-/// whose open is a file open.
+/// to its state, SQLite or PostgreSQL (the server opens an engine per request).
 #[derive(Clone, Default)]
 pub(crate) struct Connections {
+    sqlite: Option<std::sync::Arc<crate::store::sqlite::idle::Idle>>,
     #[cfg(feature = "postgres")]
     idle: Option<std::sync::Arc<crate::store::postgres::Idle>>,
 }
@@ -151,18 +156,29 @@ impl Connections {
     /// [`Engine::open`]): that brings the database's schema up to date, which these
     /// connections then take as done.
     pub(crate) fn for_config(cfg: &Config) -> Connections {
+        let sqlite = cfg
+            .state
+            .is_none()
+            .then(|| crate::store::sqlite::idle::Idle::new(&cfg.runner.state_dir));
         #[cfg(feature = "postgres")]
         return Connections {
+            sqlite,
             idle: cfg
                 .state
                 .as_ref()
                 .map(|s| crate::store::postgres::Idle::new(&s.url, &s.host_name())),
         };
         #[cfg(not(feature = "postgres"))]
-        {
-            let _ = cfg;
-            Connections::default()
-        }
+        Connections { sqlite }
+    }
+
+    /// Idle connections kept now.
+    pub(crate) fn idle(&self) -> usize {
+        let sqlite = self.sqlite.as_ref().map_or(0, |i| i.len());
+        #[cfg(feature = "postgres")]
+        return sqlite + self.idle.as_ref().map_or(0, |i| i.len());
+        #[cfg(not(feature = "postgres"))]
+        sqlite
     }
 }
 

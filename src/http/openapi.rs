@@ -9,6 +9,9 @@ use utoipa::{Modify, OpenApi};
 
 use super::{control, error, log, metrics, rerun, routes, stream};
 
+#[path = "openapi_declared.rs"]
+mod declared;
+
 struct Bearer;
 
 impl Modify for Bearer {
@@ -66,5 +69,7 @@ pub(crate) async fn document() -> impl IntoResponse {
 pub(crate) fn generate() -> serde_json::Value {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
-    serde_json::to_value(doc).unwrap_or_default()
+    let mut doc = serde_json::to_value(doc).unwrap_or_default();
+    declared::answers_every_operation_gives(&mut doc);
+    doc
 }

@@ -296,6 +296,7 @@ pub struct RunsParams {
     /// Runs older than this run id (the `next` of the previous page).
     pub before: Option<i64>,
     /// At most this many (default 50, at most 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
 }
 
@@ -421,6 +422,7 @@ pub struct EventsParams {
     /// Events after this sequence number.
     pub after: Option<i64>,
     /// At most this many (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 

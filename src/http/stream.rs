@@ -133,7 +133,7 @@ pub(crate) struct StreamParams {
 #[utoipa::path(
     get,
     path = "/api/v1/events/stream",
-    params(StreamParams, ("Last-Event-ID" = Option<i64>, Header, description = "resume after this sequence number")),
+    params(StreamParams, ("Last-Event-ID" = Option<String>, Header, description = "resume after this sequence number (as an EventSource sends back the last `id` it saw); a value that is not a number is ignored and `after` counts instead")),
     responses(
         (status = 200, description = "text/event-stream: `id: SEQ`, `event: KIND`, `data: JSON`", content_type = "text/event-stream"),
         (status = 401, body = super::error::ErrorDoc),

@@ -594,6 +594,135 @@ fn the_openapi_document_describes_exactly_the_routes_served() {
     }
 }
 
+/// Every answer the server gives is declared for its operation: no token (401), a read
+/// token on a write (403), a malformed parameter (400), a run nobody has (404), an
+/// Idempotency-Key reused for another request (422); and the constraints the server
+/// enforces are stated (limits, the key's length, `tail` without `offset`), with links
+/// from a created run to the operations on it.
+#[test]
+fn the_openapi_document_declares_every_answer_the_server_gives() {
+    let (_env, s, write, read) = setup();
+    let doc = s.get("/api/v1/openapi.json", None).json();
+    let declared = |method: &str, path: &str, status: u16| {
+        let answers = &doc["paths"][path][method]["responses"];
+        assert!(
+            answers.get(status.to_string()).is_some(),
+            "{method} {path} answered {status}, which it does not declare: {answers}"
+        );
+    };
+    // Every operation with a token, without one and with too little of one.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op.get("security").is_none() || path.ends_with("/stream") {
+                continue;
+            }
+            let concrete = path.replace("{name}", "hello").replace("{id}", "1");
+            let r = s.request(&method.to_uppercase(), &concrete, None, None, &[]);
+            assert_eq!(r.status, 401, "{method} {path}");
+            declared(method, path, 401);
+            if method == "post" {
+                let r = s.request("POST", &concrete, Some(&read), None, &[]);
+                assert_eq!(r.status, 403, "{method} {path}");
+                declared(method, path, 403);
+            }
+        }
+    }
+    let cases: &[(&str, &str, &str, Option<&str>, u16)] = &[
+        ("get", "/api/v1/runs/{id}", "/api/v1/runs/abc", None, 400),
+        ("get", "/api/v1/runs/{id}", "/api/v1/runs/99999", None, 404),
+        (
+            "get",
+            "/api/v1/runs/{id}/events",
+            "/api/v1/runs/99999/events",
+            None,
+            404,
+        ),
+        (
+            "get",
+            "/api/v1/runs/{id}/log",
+            "/api/v1/runs/1/log?tail=1&offset=1",
+            None,
+            400,
+        ),
+        ("get", "/api/v1/runs", "/api/v1/runs?limit=501", None, 400),
+        (
+            "get",
+            "/api/v1/events/stream",
+            "/api/v1/events/stream?run=99999",
+            None,
+            404,
+        ),
+        (
+            "post",
+            "/api/v1/runs/{id}/cancel",
+            "/api/v1/runs/99999/cancel",
+            None,
+            404,
+        ),
+        (
+            "post",
+            "/api/v1/agents/{name}/enable",
+            "/api/v1/agents/claude/enable",
+            Some("{\"reason\": \"x\"}"),
+            422,
+        ),
+    ];
+    for (method, path, concrete, body, status) in cases {
+        let r = s.request(&method.to_uppercase(), concrete, Some(&write), *body, &[]);
+        assert_eq!(r.status, *status, "{concrete}: {}", r.body);
+        declared(method, path, *status);
+    }
+    let key = [("Idempotency-Key", "same-key")];
+    let first = s.request("POST", "/api/v1/jobs/hello/run", Some(&write), None, &key);
+    assert_eq!(first.status, 202, "{}", first.body);
+    let other = s.request("POST", "/api/v1/jobs/drip/run", Some(&write), None, &key);
+    assert_eq!(other.status, 422, "{}", other.body);
+    declared("post", "/api/v1/jobs/{name}/run", 422);
+
+    let runs = &doc["paths"]["/api/v1/runs"]["get"]["parameters"];
+    let limit = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap();
+    assert_eq!(
+        (
+            limit["schema"]["minimum"].as_i64(),
+            limit["schema"]["maximum"].as_i64()
+        ),
+        (Some(1), Some(500))
+    );
+    let run = &doc["paths"]["/api/v1/jobs/{name}/run"]["post"];
+    let key = run["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Idempotency-Key")
+        .unwrap();
+    assert_eq!(key["schema"]["maxLength"], 200);
+    let log = &doc["paths"]["/api/v1/runs/{id}/log"]["get"]["parameters"];
+    assert!(
+        log.to_string()
+            .contains(r#""not":{"required":["tail","offset"]}"#),
+        "{log}"
+    );
+    let links = &run["responses"]["202"]["links"];
+    for op in [
+        "get_run",
+        "run_events",
+        "run_log",
+        "pause_run",
+        "resume_run",
+        "cancel_run",
+    ] {
+        assert_eq!(
+            links[op]["parameters"]["id"], "$response.body#/run_id",
+            "{links}"
+        );
+    }
+}
+
 #[test]
 fn metrics_count_runs_by_job_and_status() {
     let (env, s, _write, read) = setup();

@@ -65,6 +65,24 @@ fn init_writes_a_valid_starter_with_the_agent_clis_found_and_never_overwrites() 
         "{text}"
     );
     assert!(!text.contains("[agents.codex]"), "{text}");
+    // The jobs' PATH reaches the CLI where it was found, and jobctl, before the usual
+    // places; the first line points at the reference, not at a placeholder.
+    let jobctl_dir = std::path::Path::new(env!("CARGO_BIN_EXE_jobctl"))
+        .parent()
+        .unwrap();
+    let want = format!(
+        "env = {{ PATH = \"{}:{}:/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin\" }}",
+        bin.display(),
+        jobctl_dir.display()
+    );
+    assert!(text.lines().any(|l| l == want), "{want}\n{text}");
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .contains("jobctl man jobctl.toml"),
+        "{text}"
+    );
     assert!(
         text.lines().filter(|l| l.starts_with('#')).count() > 5,
         "commented: {text}"

@@ -29,7 +29,7 @@ pub(crate) fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     };
     let start = original
         .clone()
-        .unwrap_or_else(|| super::init::starter(&[]));
+        .unwrap_or_else(|| super::init::starter(&[], &super::init::jobs_path(&[])));
     let copy = Copy::new(&path, &start)?;
     loop {
         run_editor(&copy.path)?;

@@ -13,15 +13,25 @@ use crate::cli::output::Ui;
 use crate::core::error::{Error, Result, code};
 
 pub(crate) fn execute(g: &Global, ui: &Ui, print: bool) -> Result<u8> {
-    let found: Vec<&str> = ["claude", "codex", "gemini"]
-        .into_iter()
-        .filter(|cli| {
-            let path = std::env::var("PATH").ok();
+    let path = std::env::var("PATH").ok();
+    let mut found = Vec::new();
+    // Where each was found, and jobctl itself: the jobs' PATH must reach them under
+    // launchd and systemd, which start jobctl with a bare one.
+    let mut dirs = Vec::new();
+    for cli in ["claude", "codex", "gemini"] {
+        if let Some(p) =
             crate::exec::env::find_program(cli, path.as_deref(), std::path::Path::new("/"))
-                .is_some()
-        })
-        .collect();
-    let text = starter(&found);
+        {
+            found.push(cli);
+            dirs.extend(p.parent().map(std::path::Path::to_path_buf));
+        }
+    }
+    dirs.extend(
+        std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(std::path::Path::to_path_buf)),
+    );
+    let text = starter(&found, &jobs_path(&dirs));
     if print {
         ui.print(&text);
         return Ok(code::OK);
@@ -82,10 +92,30 @@ fn target(g: &Global) -> Result<PathBuf> {
     })
 }
 
-/// The starter config: every table explained, the agent CLIs in `found` configured.
-pub(crate) fn starter(found: &[&str]) -> String {
+/// The PATH the starter gives jobs: `dirs` (where the agent CLIs and jobctl are), then the
+/// usual places of Homebrew, npm and the system, each once. A directory whose name can't
+/// stand in a PATH or a TOML string as written is left out.
+pub(crate) fn jobs_path(dirs: &[PathBuf]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let given = dirs.iter().filter_map(|d| d.to_str().map(str::to_string));
+    let usual = DEFAULT_PATH.split(':').map(str::to_string);
+    for d in given.chain(usual) {
+        let plain = !d.contains([':', '"', '\\']) && !d.chars().any(char::is_control);
+        if plain && !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    out.join(":")
+}
+
+/// Where agent CLIs and the system's programs usually are, on macOS and Linux.
+const DEFAULT_PATH: &str = "/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin";
+
+/// The starter config: every table explained, the agent CLIs in `found` configured, jobs
+/// given `path` as their PATH.
+pub(crate) fn starter(found: &[&str], path: &str) -> String {
     let mut s = String::from(
-        r#"# jobctl configuration: https://github.com/ (docs/configuration.md has every key).
+        r#"# jobctl configuration: every key is in `jobctl man jobctl.toml` (docs/configuration.md).
 # `jobctl check` validates this file; `jobctl edit` edits it safely; `jobctl list` shows
 # what runs when. Relative paths are relative to this file's directory.
 
@@ -99,11 +129,10 @@ pub(crate) fn starter(found: &[&str]) -> String {
 # state_dir = "state"         # database, locks, logs (default: ~/.local/state/jobctl)
 # env_file = ".env"           # KEY=value secrets for jobs (mode 0600)
 # launchd and systemd start jobctl with a bare PATH, where npm- or Homebrew-installed
-# agent CLIs are not found:
-env = { PATH = "/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin" }
-
+# agent CLIs are not found: this one has where `jobctl init` found them, and jobctl.
 "#,
     );
+    s.push_str(&format!("env = {{ PATH = \"{path}\" }}\n\n"));
     for cli in found {
         s.push_str(&format!(
             "[agents.{cli}]\npreset = \"{cli}\"\ndaily_budget = 20        # calls per budget day (cost units), shared by all scopes\n\n"
@@ -156,11 +185,26 @@ mod tests {
         for found in [&[][..], &["claude"], &["claude", "codex", "gemini"]] {
             let dir = tempfile::tempdir().unwrap();
             let p = dir.path().join("jobctl.toml");
-            std::fs::write(&p, starter(found)).unwrap();
+            std::fs::write(&p, starter(found, DEFAULT_PATH)).unwrap();
             let cfg =
                 crate::config::load_fresh(Some(&p)).unwrap_or_else(|e| panic!("{found:?}: {e}"));
             assert_eq!(cfg.jobs.len(), 2);
             assert_eq!(cfg.agents.len(), found.len() + 1);
         }
+    }
+
+    #[test]
+    fn the_jobs_path_puts_the_dirs_found_first_each_once() {
+        let dirs = [
+            PathBuf::from("/home/me/.npm/bin"),
+            PathBuf::from("/usr/local/bin"),
+            PathBuf::from("/odd:dir"),
+            PathBuf::from("/home/me/.npm/bin"),
+        ];
+        assert_eq!(
+            jobs_path(&dirs),
+            "/home/me/.npm/bin:/usr/local/bin:/opt/homebrew/bin:/usr/bin:/bin"
+        );
+        assert_eq!(jobs_path(&[]), DEFAULT_PATH);
     }
 }

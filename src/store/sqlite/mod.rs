@@ -7,6 +7,7 @@
 
 mod budget;
 mod events;
+pub mod idle;
 mod jobs;
 pub(crate) mod migrations;
 mod queue;
@@ -98,7 +99,7 @@ fn processes_with_open(path: &Path) -> Vec<String> {
 
 /// The state in one SQLite database.
 pub struct SqliteStore {
-    pub(crate) conn: Connection,
+    pub(crate) conn: idle::Conn,
     dir: PathBuf,
 }
 
@@ -206,7 +207,7 @@ impl SqliteStore {
         })?;
         let _ = OPENED.set(path.clone());
         let mut store = SqliteStore {
-            conn,
+            conn: idle::Conn::own(conn),
             dir: dir.to_path_buf(),
         };
         store.init().map_err(|e| {
@@ -216,6 +217,17 @@ impl SqliteStore {
             };
             state_error(format!("state database {}: {msg}", path.display()))
         })?;
+        Ok(store)
+    }
+
+    /// [`SqliteStore::open`] on a connection kept in `idle`, or on a new one that goes
+    /// there when this store is dropped.
+    pub fn reusing(idle: &std::sync::Arc<idle::Idle>, dir: &Path) -> Result<SqliteStore> {
+        if let Some((conn, dir)) = idle.take() {
+            return Ok(SqliteStore { conn, dir });
+        }
+        let mut store = SqliteStore::open(dir)?;
+        store.conn.keep_in(idle, &store.dir);
         Ok(store)
     }
 

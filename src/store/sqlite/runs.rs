@@ -407,8 +407,15 @@ impl RunStore for SqliteStore {
     fn find_runs(&self, q: &RunQuery<'_>) -> Result<Vec<RunRecord>> {
         // Only the conditions asked for, so SQLite walks the job's index or the primary
         // key backwards from the cursor: a page costs its own rows, not the history's.
-        let mut cond = vec!["id < ?1".to_string()];
-        let mut args: Vec<rusqlite::types::Value> = vec![q.before.unwrap_or(i64::MAX).into()];
+        // No cursor on the first page: a bound value SQLite compares with a partial
+        // index's term marks the statement to be prepared again at every binding, which
+        // was most of a first page's cost under load.
+        let mut cond = vec!["1".to_string()];
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(before) = q.before {
+            args.push(before.into());
+            cond.push(format!("id < ?{}", args.len()));
+        }
         if let Some(job) = q.job {
             args.push(job.to_string().into());
             cond.push(format!("job = ?{}", args.len()));
@@ -425,11 +432,11 @@ impl RunStore for SqliteStore {
                 args.len()
             ));
         }
-        args.push((q.limit as i64).into());
+        // The limit in the text, for the same reason (a number of 1 to 500).
         let sql = format!(
-            "SELECT {COLUMNS} FROM runs WHERE {} ORDER BY id DESC LIMIT ?{}",
+            "SELECT {COLUMNS} FROM runs WHERE {} ORDER BY id DESC LIMIT {}",
             cond.join(" AND "),
-            args.len()
+            q.limit
         );
         let mut st = self.conn.prepare_cached(&sql)?;
         let rows = st.query_map(rusqlite::params_from_iter(args), from_row)?;
