@@ -10,7 +10,7 @@ mod parse;
 mod paths;
 pub mod safety;
 mod sections;
-mod snapshot;
+pub(crate) mod snapshot;
 pub mod state;
 mod walk;
 mod workspace;

@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod launch;
 pub mod logfollow;
 pub mod logship;
+pub mod next_slots;
 pub mod pipeline;
 pub mod plan;
 pub mod queue;

@@ -134,6 +134,7 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
         }
     }
     let prev_tick = store.last_tick()?;
+    let mut memo = super::next_slots::load(store.dir());
     // Read once a job is due: an idle tick never needs it.
     let mut load: Option<crate::store::Load> = None;
     let mut top_level = 0usize;
@@ -154,10 +155,10 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
             continue;
         }
         let state = states.get(name);
-        match plan::evaluate(job, state, prev_tick, now) {
+        match plan::evaluate(job, state, prev_tick, now, &mut memo) {
             Plan::Disabled | Plan::Paused => {
                 // Slots that pass while off are not caught up when the job is back on.
-                if let Some(slot) = plan::passed_slot(job, state, now)
+                if let Some(slot) = plan::passed_slot(job, state, now, &mut memo)
                     && state.and_then(|s| s.last_slot).is_none_or(|l| slot > l)
                 {
                     store.set_last_slot(name, slot)?;
@@ -228,6 +229,7 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
         });
         store.record_tick(now, this_host.as_ref())?;
     }
+    super::next_slots::save(store.dir(), &mut memo, cfg);
     // Kept worktrees past their age or size limit, after the runs have started and with
     // the tick lock released: removing a big tree takes a while.
     drop(tick_guard);

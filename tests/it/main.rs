@@ -33,6 +33,7 @@ mod hosts;
 mod hosts_control;
 mod install;
 mod layout;
+mod next_slots;
 #[cfg(feature = "postgres")]
 mod outages;
 mod read_commands;
