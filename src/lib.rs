@@ -18,4 +18,5 @@ pub mod exec;
 pub mod faults;
 pub mod http;
 pub mod import;
+pub mod scheduler;
 pub mod store;

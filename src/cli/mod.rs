@@ -136,7 +136,16 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
             listen,
             socket,
             max_connections,
-        } => commands::serve::serve(g, *listen, socket.as_deref(), *max_connections as usize),
+            schedule,
+            log_format,
+        } => commands::serve::serve(
+            g,
+            *listen,
+            socket.as_deref(),
+            *max_connections as usize,
+            schedule.then_some(*log_format),
+        ),
+        Command::Scheduler { log_format } => commands::serve::scheduler(g, *log_format),
         Command::Token(t) => commands::serve::token(g, ui, t),
         Command::Ask {
             scope,

@@ -25,6 +25,7 @@ pub mod logship;
 pub mod next_slots;
 pub mod pipeline;
 pub mod plan;
+pub mod presence;
 pub mod queue;
 pub mod recovery;
 pub mod report;

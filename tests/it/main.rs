@@ -40,6 +40,7 @@ mod read_commands;
 mod read_memory;
 mod realcli;
 mod safety;
+mod scheduler;
 mod signals;
 #[cfg(feature = "postgres")]
 mod state_config;
