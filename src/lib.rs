@@ -19,4 +19,5 @@ pub mod faults;
 pub mod http;
 pub(crate) mod import;
 pub(crate) mod mcp;
+pub(crate) mod scheduler;
 pub mod store;

@@ -46,6 +46,11 @@ fn main() -> Result<()> {
             fixtures::build(Path::new(&args[2]), 1000, runs, keep)?;
             return Ok(());
         }
+        // B1d's fixture: 1,000 jobs at distinct minutes of the day.
+        Some("fixtures-varied") if args.len() == 3 => {
+            fixtures::build_varied(Path::new(&args[2]), 1000, 100_000, 200)?;
+            return Ok(());
+        }
         _ => {}
     }
     // `bench B1 B10`: only these scenarios; their rows replace theirs in the table.
@@ -55,7 +60,9 @@ fn main() -> Result<()> {
             "usage: cargo run --release --example bench              run B1-B15 and B17-B19, write docs/benchmarks.md\n       \
              cargo run --release --example bench -- B1 B10     run only these, replace only their rows\n       \
              cargo run --release --example bench fixtures DIR [RUNS]\n       \
-             only build a fixture in DIR: B1's, or B7's with RUNS = 1000000"
+             only build a fixture in DIR: B1's, or B7's with RUNS = 1000000\n       \
+             cargo run --release --example bench fixtures-varied DIR\n       \
+             only build B1d's fixture in DIR"
         );
         std::process::exit(2);
     }
@@ -98,19 +105,26 @@ fn main() -> Result<()> {
 
 /// Every scenario, in table order.
 const ALL: &[&str] = &[
-    "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13", "B14", "B15",
-    "B17", "B18", "B19",
+    "B1", "B1d", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13", "B14",
+    "B15", "B17", "B18", "B19",
 ];
 /// The scenarios timed as whole jobctl processes (with hyperfine, where installed); B8
 /// and B9 are timed inside this process.
 const PROCESS_IDS: &[&str] = &[
-    "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10", "B11", "B12", "B13", "B14", "B15", "B18", "B19",
+    "B1", "B1d", "B2", "B3", "B4", "B5", "B6", "B7", "B10", "B11", "B12", "B13", "B14", "B15",
+    "B18", "B19",
 ];
 
-fn id_number(id: &str) -> u32 {
-    id.strip_prefix('B')
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(u32::MAX)
+/// Where a scenario's row goes: by number, then its letter (B1, B1d, B2).
+fn id_number(id: &str) -> (u32, String) {
+    let rest = id.strip_prefix('B').unwrap_or(id);
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    (
+        rest[..digits].parse().unwrap_or(u32::MAX),
+        rest[digits..].to_string(),
+    )
 }
 
 /// B8, B9: a run's workspace on a generated 20,000-file repository.
@@ -230,11 +244,14 @@ fn splice(doc: &str, rows: &[Row], tool: &str) -> String {
             if r.met { "yes" } else { "**no**" }
         )
     };
-    let id_of = |l: &str| -> Option<u32> { l.strip_prefix("| B")?.split(' ').next()?.parse().ok() };
+    let id_of = |l: &str| -> Option<(u32, String)> {
+        let id = l.strip_prefix("| ")?.split(' ').next()?;
+        id.starts_with('B').then(|| id_number(id))
+    };
     let mut out: Vec<String> = doc.lines().map(String::from).collect();
     for r in rows {
         let id = id_number(r.id);
-        if let Some(i) = out.iter().position(|l| id_of(l) == Some(id)) {
+        if let Some(i) = out.iter().position(|l| id_of(l).as_ref() == Some(&id)) {
             out[i] = line(r);
         } else {
             let after = out
@@ -255,12 +272,9 @@ fn splice(doc: &str, rows: &[Row], tool: &str) -> String {
         }
         // After the notes of lower ids, before the next section.
         let id = id_number(r.id);
-        let note_id = |l: &str| -> Option<u32> {
-            l.strip_prefix("- B")?
-                .split([':', ','])
-                .next()?
-                .parse()
-                .ok()
+        let note_id = |l: &str| -> Option<(u32, String)> {
+            let id = l.strip_prefix("- ")?.split([':', ',']).next()?;
+            id.starts_with('B').then(|| id_number(id))
         };
         let at = out
             .iter()
@@ -336,6 +350,27 @@ fn process_rows(
                 b1 / version
             ),
             b1 <= 15.0 && b1 <= 5.0 * version,
+        ));
+    }
+    if want("B1d") {
+        eprintln!("generating the fixture of B1d: 1,000 jobs at distinct minutes...");
+        let d = fixtures::build_varied(&tmp.join("d"), 1000, 100_000, 200)?;
+        let b1d_args = ["--config", s(&d.config), "run"];
+        let (b1_same, b1d) = warm.paired((&bin, &b1_args, &a), (&bin, &b1d_args, &d))?;
+        let version_again = warm.median(&bin, &["--version"], &a)?;
+        let list_d = warm.median(&bin, &["--config", s(&d.config), "list"], &d)?;
+        let list_a = warm.median(&bin, &["--config", s(&a.config), "list"], &a)?;
+        rows.push(row(
+            "B1d",
+            "B1 with 1,000 *distinct* cron patterns (job i at minute i%60, hour (i/60)%24) and a realistic mix (every, at, weekday crons)",
+            "≤ 1.2× B1 in the same run; ≤ 5× `--version`",
+            format!(
+                "{b1d:.1} ms ({:.2}× B1 = {b1_same:.1} ms; {:.1}× `--version` = {version_again:.1} ms); `list` {list_d:.1} ms ({:.2}× B2's {list_a:.1} ms)",
+                b1d / b1_same,
+                b1d / version_again,
+                list_d / list_a
+            ),
+            b1d <= 1.2 * b1_same && b1d <= 5.0 * version_again,
         ));
     }
     if want("B2") {
@@ -639,6 +674,10 @@ const HOW: &[(&[&str], &str)] = &[
     (
         &["B1", "B2", "B7"],
         "- B1, B2, B7: `JOBCTL_NOW` pins the moment so no job is due; every run of the command reads the config file, opens the db, closes lost runs, evaluates all 1,000 schedules and (B1) records the tick. Between ticks the config doesn't change, so a run reuses the validated config from the previous one (the config snapshot, docs/design.md); B1 also shows the first tick after an edit, measured with the snapshots deleted before every run.\n",
+    ),
+    (
+        &["B1d"],
+        "- B1d: B1's tick on a config whose 1,000 jobs are spread over the day, each at a minute of its own (job i at minute i%60 of hour (i/60)%24): daily crons, weekday crons (`1-5`), `at` times on Monday, Wednesday and Friday, and one job in 20 on an `every` interval; each job's last slot is its latest before the pinned moment. Timed in alternating rounds with B1's tick on B1's fixture (21 distinct patterns); `list` on both beside it. A tick keeps each job's next slot in `STATE_DIR/cache/next-slots.bin` (docs/design.md), so the idle tick parses and searches no pattern.\n",
     ),
     (
         &["B3"],

@@ -43,6 +43,15 @@ pub struct Global {
     pub absolute: bool,
 }
 
+/// How the scheduler logs its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    /// One line of text per event
+    Text,
+    /// One JSON object per line
+    Json,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CompletionShell {
     Bash,
@@ -324,6 +333,26 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = crate::http::MAX_CONNECTIONS,
               value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         max_connections: u32,
+        /// Also run the schedule, as `jobctl scheduler` does (one process for both)
+        #[arg(long)]
+        schedule: bool,
+        /// How the schedule's events are logged (with --schedule)
+        #[arg(long, value_enum, default_value_t = LogFormatArg::Text, requires = "schedule")]
+        log_format: LogFormatArg,
+    },
+
+    /// Run the schedule in the foreground: each job started on its slot, until SIGTERM
+    #[command(after_help = "Examples:
+  jobctl scheduler                      jobs on their minute, log lines on stderr
+  jobctl scheduler --log-format json    one JSON object per event, for collectors
+
+Instead of the 5-minute timer (./install.sh --scheduler), or as a container's main
+process. SIGHUP loads the config again; SIGTERM starts nothing more and exits 0,
+leaving running jobs to finish.")]
+    Scheduler {
+        /// How events are logged on stderr
+        #[arg(long, value_enum, default_value_t = LogFormatArg::Text)]
+        log_format: LogFormatArg,
     },
 
     /// Serve jobctl's tools to an agent over MCP (stdio); inside a run, as that run

@@ -139,7 +139,16 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
             listen,
             socket,
             max_connections,
-        } => commands::serve::serve(g, *listen, socket.as_deref(), *max_connections as usize),
+            schedule,
+            log_format,
+        } => commands::serve::serve(
+            g,
+            *listen,
+            socket.as_deref(),
+            *max_connections as usize,
+            schedule.then_some(*log_format),
+        ),
+        Command::Scheduler { log_format } => commands::serve::scheduler(g, *log_format),
         Command::Token(t) => commands::serve::token(g, ui, t),
         Command::Mcp => crate::mcp::serve_stdio(crate::config::load(g.config.as_deref())?),
         Command::Ask {

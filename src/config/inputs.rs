@@ -122,6 +122,19 @@ impl Inputs {
         Ok(ok)
     }
 
+    /// The files read or looked at, each once.
+    pub(super) fn read_paths(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        for i in &self.seen {
+            if let Input::Meta { path, .. } | Input::Read { path, .. } = i
+                && !out.contains(path)
+            {
+                out.push(path.clone());
+            }
+        }
+        out
+    }
+
     /// Whether every recorded input still reads the same.
     pub(crate) fn unchanged(&self) -> bool {
         self.seen.iter().all(Input::unchanged)

@@ -10,7 +10,7 @@ mod parse;
 mod paths;
 pub(crate) mod safety;
 mod sections;
-mod snapshot;
+pub(crate) mod snapshot;
 pub mod state;
 mod walk;
 mod workspace;
@@ -52,6 +52,9 @@ pub struct Config {
     pub jobs: BTreeMap<String, Box<Job>>,
     /// `[state]`: a PostgreSQL state several hosts share; `None`: SQLite in `state_dir`.
     pub(crate) state: Option<StateConfig>,
+    /// The other files loading read (prompt files, the env file): what a process that
+    /// keeps the config watches besides the file itself.
+    pub(crate) read_files: Vec<PathBuf>,
 }
 
 /// Where several hosts keep their one state (`[state]`, docs/several-hosts.md).
@@ -612,7 +615,8 @@ fn load_path(path: &Path, use_snapshot: bool) -> Result<Config> {
     if use_snapshot && let Some(config) = snapshot::read(&path, &text) {
         return Ok(config);
     }
-    let (config, inputs) = parse::parse_config(&path, &text)?;
+    let (mut config, inputs) = parse::parse_config(&path, &text)?;
+    config.read_files = inputs.read_paths();
     // A password in the state URL is never written to disk by jobctl.
     let secret = config
         .state

@@ -169,6 +169,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>, root: &Table<'_, '_>, path: &Path) -> Opt
         fallback,
         jobs: job_map,
         state,
+        read_files: Vec::new(),
     })
 }
 

@@ -157,8 +157,8 @@ pub(super) fn read(config_path: &Path, text: &str) -> Option<Config> {
 }
 
 /// The file's bytes, if it is ours: owned by this user and writable by no one else
-/// (a snapshot decides what commands run).
-fn read_trusted(file: &Path) -> Option<Vec<u8>> {
+/// (a snapshot decides what commands run; so do the next slots, `engine/next_slots.rs`).
+pub(crate) fn read_trusted(file: &Path) -> Option<Vec<u8>> {
     let f = std::fs::File::open(file)
         .inspect_err(|e| tracing::debug!("no config snapshot at {}: {e}", file.display()))
         .ok()?;
@@ -202,14 +202,20 @@ fn try_write(
     bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
     bytes.extend_from_slice(&body);
 
+    write_private(&file, &bytes)
+}
+
+/// Writes `bytes` to `file`, private to this user, in its directory made if need be:
+/// written aside and renamed into place, so a reader sees the old file or the new one,
+/// never half of one.
+pub(crate) fn write_private(file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context;
     let dir = file.parent().context("cache file has no directory")?;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
         .with_context(|| format!("creating {}", dir.display()))?;
-    // Written aside and renamed into place: a reader sees the old snapshot or the new
-    // one, never half of one.
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
         file.file_name().unwrap_or_default().to_string_lossy(),
@@ -222,8 +228,8 @@ fn try_write(
         .create_new(true)
         .mode(0o600)
         .open(&tmp)
-        .and_then(|mut f| f.write_all(&bytes))
-        .and_then(|()| std::fs::rename(&tmp, &file));
+        .and_then(|mut f| f.write_all(bytes))
+        .and_then(|()| std::fs::rename(&tmp, file));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

@@ -23,7 +23,12 @@ pub(crate) fn set_paused(e: &mut Engine<'_>, name: &str, pause: bool) -> Result<
     let resume_slot = if pause {
         None
     } else {
-        plan::passed_slot(job, e.store.job_state(name)?.as_ref(), now)
+        plan::passed_slot(
+            job,
+            e.store.job_state(name)?.as_ref(),
+            now,
+            &mut Default::default(),
+        )
     };
     e.store.set_paused(name, pause, to_ms(now), resume_slot)?;
     Ok(PauseView {

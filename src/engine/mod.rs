@@ -22,8 +22,10 @@ pub(crate) mod jobs;
 pub(crate) mod launch;
 pub(crate) mod logfollow;
 pub(crate) mod logship;
+pub(crate) mod next_slots;
 pub(crate) mod pipeline;
 pub(crate) mod plan;
+pub(crate) mod presence;
 pub(crate) mod queue;
 pub(crate) mod recovery;
 pub(crate) mod report;
@@ -170,15 +172,6 @@ impl Connections {
         };
         #[cfg(not(feature = "postgres"))]
         Connections { sqlite }
-    }
-
-    /// Idle connections kept now.
-    pub(crate) fn idle(&self) -> usize {
-        let sqlite = self.sqlite.as_ref().map_or(0, |i| i.len());
-        #[cfg(feature = "postgres")]
-        return sqlite + self.idle.as_ref().map_or(0, |i| i.len());
-        #[cfg(not(feature = "postgres"))]
-        sqlite
     }
 }
 

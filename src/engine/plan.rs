@@ -6,7 +6,7 @@ use jiff::Timestamp;
 
 use crate::config::Job;
 use crate::core::clock::{from_ms, to_ms};
-use crate::core::schedule::{self, Decision, DuePolicy, SkipReason, SlotState};
+use crate::core::schedule::{self, Decision, DuePolicy, NextSlots, SkipReason, SlotState};
 use crate::store::JobState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,11 +68,14 @@ pub(crate) fn repair_future(job: &Job, state: &JobState, now: Timestamp) -> Opti
     Some(fixed)
 }
 
+/// What `job` should do at `now`. `memo` keeps each job's next slot between commands: a
+/// job whose next slot has not come is answered from it without a search.
 pub(crate) fn evaluate(
     job: &Job,
     state: Option<&JobState>,
     prev_tick: Option<Timestamp>,
     now: Timestamp,
+    memo: &mut NextSlots,
 ) -> Plan {
     let repaired = state.and_then(|s| repair_future(job, s, now));
     let state = repaired.as_ref().or(state);
@@ -88,6 +91,11 @@ pub(crate) fn evaluate(
     let Some(sched) = &job.schedule else {
         return Plan::Manual;
     };
+    let slots = slot_state(state, now);
+    let since = slots.last_slot.unwrap_or(slots.first_seen);
+    if let Some(next) = memo.quiet_until(&job.name, sched, &job.timezone, since, now) {
+        return Plan::NotDue { next: Some(next) };
+    }
     let policy = DuePolicy {
         catch_up: job.catch_up,
         deadline: job.deadline,
@@ -99,14 +107,7 @@ pub(crate) fn evaluate(
     } else {
         prev_tick
     };
-    match schedule::decide(
-        sched,
-        &job.timezone,
-        slot_state(state, now),
-        prev_tick,
-        now,
-        policy,
-    ) {
+    match schedule::decide(sched, &job.timezone, slots, prev_tick, now, policy) {
         Decision::NotDue { next } => Plan::NotDue { next },
         Decision::Run { slot, missed } => Plan::Due { slot, missed },
         Decision::Skip { slot, reason } => Plan::Skip { slot, reason },
@@ -115,9 +116,21 @@ pub(crate) fn evaluate(
 
 /// For a disabled or paused job: the latest slot that has passed, so that enabling or
 /// resuming it later does not catch up what passed meanwhile. `None`: nothing to move.
-pub(crate) fn passed_slot(job: &Job, state: Option<&JobState>, now: Timestamp) -> Option<i64> {
+pub(crate) fn passed_slot(
+    job: &Job,
+    state: Option<&JobState>,
+    now: Timestamp,
+    memo: &mut NextSlots,
+) -> Option<i64> {
     let sched = job.schedule.as_ref()?;
     let st = slot_state(state, now);
+    let since = st.last_slot.unwrap_or(st.first_seen);
+    if memo
+        .quiet_until(&job.name, sched, &job.timezone, since, now)
+        .is_some()
+    {
+        return None;
+    }
     let slot = schedule::latest_due_slot(sched, &job.timezone, st, now)?;
     Some(to_ms(slot))
 }

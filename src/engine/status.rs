@@ -42,6 +42,9 @@ pub(crate) struct StatusReport {
     pub(crate) hosts: Vec<HostView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) hosts_warning: Option<String>,
+    /// The schedulers (`jobctl scheduler`, `serve --schedule`) running on this state
+    /// directory.
+    pub(crate) schedulers: Vec<super::presence::SchedulerView>,
     /// Why the daemon is absent, for people.
     #[serde(skip)]
     pub(crate) daemon_why: Option<String>,
@@ -214,9 +217,12 @@ pub(crate) fn status(e: &mut Engine<'_>) -> Result<StatusReport> {
             version: h.version,
         })
         .collect();
+    // A scheduler ticks at each slot, not every 5 minutes: with one, no tick is late.
+    let schedulers = super::presence::present(e.state_dir());
     Ok(StatusReport {
         last_tick: rfc3339_opt(last_tick),
-        tick_late: last_tick.is_none_or(|t| now_ms - t > TICK_LATE_AFTER),
+        tick_late: schedulers.is_empty() && last_tick.is_none_or(|t| now_ms - t > TICK_LATE_AFTER),
+        schedulers,
         last_tick_ms: last_tick,
         now_ms,
         daemon: DaemonView {

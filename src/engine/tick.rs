@@ -72,8 +72,9 @@ pub enum TickResult {
         /// Due, but `max_running` was reached: queued, started when a run ends.
         queued: Vec<RunRecord>,
         held: Vec<Held>,
-        /// The job whose slot comes next among those not due, and when (for "nothing
-        /// due; next: ...").
+        /// The job whose slot comes next, and when: among the jobs not due, and the next
+        /// slots of those due now (for "nothing due; next: ...", and the scheduler's
+        /// next wake-up).
         next: Option<(String, Timestamp)>,
     },
 }
@@ -134,6 +135,7 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
         }
     }
     let prev_tick = store.last_tick()?;
+    let mut memo = super::next_slots::load(store.dir());
     // Read once a job is due: an idle tick never needs it.
     let mut load: Option<crate::store::Load> = None;
     let mut top_level = 0usize;
@@ -154,16 +156,17 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
             continue;
         }
         let state = states.get(name);
-        match plan::evaluate(job, state, prev_tick, now) {
+        match plan::evaluate(job, state, prev_tick, now, &mut memo) {
             Plan::Disabled | Plan::Paused => {
                 // Slots that pass while off are not caught up when the job is back on.
-                if let Some(slot) = plan::passed_slot(job, state, now)
+                if let Some(slot) = plan::passed_slot(job, state, now, &mut memo)
                     && state.and_then(|s| s.last_slot).is_none_or(|l| slot > l)
                 {
                     store.set_last_slot(name, slot)?;
                 }
             }
             Plan::Skip { slot, reason } => {
+                earliest(&mut next, name, slot_after(job, state, slot, now));
                 store.set_last_slot(name, to_ms(slot))?;
                 store.append_event(
                     to_ms(clock::real_now()),
@@ -175,6 +178,8 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
                 tracing::info!(job = %name, "{}", reason.as_str());
             }
             Plan::Due { slot, missed } => {
+                // Started, queued or held, its next slot is one the scheduler wakes for.
+                earliest(&mut next, name, slot_after(job, state, slot, now));
                 let load = match &mut load {
                     Some(l) => l,
                     None => {
@@ -210,11 +215,7 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
                     None => held.push(Held::StillRunning(name.clone())),
                 }
             }
-            Plan::NotDue { next: Some(t) } => {
-                if next.as_ref().is_none_or(|(_, n)| t < *n) {
-                    next = Some((name.clone(), t));
-                }
-            }
+            Plan::NotDue { next: Some(t) } => earliest(&mut next, name, Some(t)),
             Plan::Manual | Plan::NotDue { next: None } => {}
         }
     }
@@ -228,6 +229,7 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
         });
         store.record_tick(now, this_host.as_ref())?;
     }
+    super::next_slots::save(store.dir(), &mut memo, cfg);
     // Kept worktrees past their age or size limit, after the runs have started and with
     // the tick lock released: removing a big tree takes a while.
     drop(tick_guard);
@@ -238,6 +240,27 @@ pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
         held,
         next,
     })
+}
+
+/// Keeps in `next` the earlier of it and `job`'s slot `t`.
+fn earliest(next: &mut Option<(String, Timestamp)>, job: &str, t: Option<Timestamp>) {
+    if let Some(t) = t
+        && next.as_ref().is_none_or(|(_, n)| t < *n)
+    {
+        *next = Some((job.to_string(), t));
+    }
+}
+
+/// The slot after `slot` of a job that takes it now (to run, queue or skip).
+fn slot_after(
+    job: &Job,
+    state: Option<&crate::store::JobState>,
+    slot: Timestamp,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    let mut st = plan::slot_state(state, now);
+    st.last_slot = Some(slot);
+    crate::core::schedule::next_slot_after(job.schedule.as_ref()?, &job.timezone, st, now)
 }
 
 /// A digest of the config file's text, for `status` to tell hosts that tick with

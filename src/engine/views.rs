@@ -220,9 +220,10 @@ pub(crate) fn list(e: &mut Engine<'_>) -> Result<Vec<ListRow>> {
     // This host's name, as the tick looks it up: only when a job names its hosts.
     let mut this_host = e.host.clone();
     let mut rows = Vec::with_capacity(cfg.jobs.len());
+    let mut memo = super::next_slots::load(e.store.dir());
     for (name, job) in &cfg.jobs {
         let state = states.get(name);
-        let plan = plan::evaluate(job, state, prev_tick, now);
+        let plan = plan::evaluate(job, state, prev_tick, now, &mut memo);
         let only_on = job.hosts.as_ref().filter(|_| {
             !job.runs_on(this_host.get_or_insert_with(crate::config::StateConfig::default_host))
         });
@@ -291,6 +292,7 @@ pub(crate) fn list(e: &mut Engine<'_>) -> Result<Vec<ListRow>> {
             last_started_ms: last.map(|r| r.started_at),
         });
     }
+    super::next_slots::save(e.store.dir(), &mut memo, cfg);
     Ok(rows)
 }
 
@@ -319,11 +321,12 @@ pub(crate) fn dry_run(e: &mut Engine<'_>, only: Option<&str>) -> Result<Vec<DryR
     // This host's name, as the tick looks it up: only when a job names its hosts.
     let mut this_host = e.host.clone();
     let mut rows = Vec::new();
+    let mut memo = super::next_slots::load(e.store.dir());
     for (name, job) in &cfg.jobs {
         if only.is_some_and(|o| o != name) {
             continue;
         }
-        let p = plan::evaluate(job, states.get(name), prev_tick, now);
+        let p = plan::evaluate(job, states.get(name), prev_tick, now, &mut memo);
         if let Some(hosts) = &job.hosts {
             let here = this_host.get_or_insert_with(crate::config::StateConfig::default_host);
             if !job.runs_on(here) {

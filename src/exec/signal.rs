@@ -6,9 +6,12 @@
 //! | a run's supervisor (`supervise`, `force`, `ask`) | stop the run as a timeout does, record it `cancelled`, exit 128 + N | pause, resume: it reads what the run should be |
 //! | `run --wait` | passed on to the supervisors it started (SIGINT as SIGINT, the others as SIGTERM), exit 128 + N | handled, and ignored |
 //! | `serve` | SIGTERM, SIGINT: every answer ends, exit 0 (SIGHUP keeps its default) | default |
+//! | `scheduler` | SIGTERM, SIGINT: start nothing more, exit 0; SIGHUP: load the config again | default |
 //!
 //! Every other command, and the tick without `--wait`, keeps the default dispositions. A
-//! supervisor also listens to SIGCHLD: it is the reaper of the run's processes.
+//! supervisor also listens to SIGCHLD: it is the reaper of the run's processes; so does
+//! the scheduler, the reaper of the supervisors it starts (and, as a container's PID 1,
+//! of every orphan).
 //!
 //! Handlers, never `SIG_IGN`: exec resets a handler to the default, so a job gets the
 //! default dispositions, while an ignored signal would stay ignored in it. A detached
@@ -88,8 +91,10 @@ pub(crate) enum Listen {
     TickWait,
     /// `serve`: SIGTERM and SIGINT.
     Server,
-    /// No handler at all (tests).
-    #[cfg(test)]
+    /// `scheduler`: the stop signals (SIGHUP asks for a reload) and SIGCHLD.
+    Scheduler,
+    /// No handler at all: tests, and the scheduler beside `serve`, whose process the
+    /// server's own handler already listens for.
     Nothing,
 }
 
@@ -106,7 +111,7 @@ impl Listen {
             Listen::Supervisor => [&stop[..], &control, &[(SIGCHLD, Event::Child)]].concat(),
             Listen::TickWait => [&stop[..], &control].concat(),
             Listen::Server => stop[..2].to_vec(),
-            #[cfg(test)]
+            Listen::Scheduler => [&stop[..], &[(SIGCHLD, Event::Child)]].concat(),
             Listen::Nothing => Vec::new(),
         }
     }

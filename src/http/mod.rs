@@ -54,6 +54,8 @@ pub(crate) struct ServeOptions {
     pub(crate) socket: Option<PathBuf>,
     /// The most connections open at once (`--max-connections`).
     pub(crate) max_connections: usize,
+    /// `--schedule`: also run the scheduler's loop, logging as this says.
+    pub(crate) schedule: Option<crate::scheduler::Log>,
 }
 
 pub(crate) use connections::MAX_CONNECTIONS;
@@ -204,9 +206,15 @@ async fn run(
         ));
     let max = connections::connection_cap(opts.max_connections);
     let stop_signal = stop_signals()?;
+    let schedule = opts
+        .schedule
+        .map(|log| crate::scheduler::spawn_beside(opts.config.clone(), log));
     let stopping = async move {
         stop_signal.await;
         let _ = stop.send(true);
+        if let Some(s) = schedule {
+            s.stop();
+        }
     };
     match &opts.socket {
         Some(path) => {

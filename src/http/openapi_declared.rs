@@ -37,7 +37,7 @@ const ON_A_RUN: &[&str] = &[
 ];
 
 /// Adds the answers and constraints above to every operation of `doc`.
-pub fn answers_every_operation_gives(doc: &mut Value) {
+pub(super) fn answers_every_operation_gives(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };

@@ -39,6 +39,7 @@ mod hosts_control;
 mod install;
 mod layout;
 mod mcp;
+mod next_slots;
 #[cfg(feature = "postgres")]
 mod outages;
 mod read_commands;
@@ -47,6 +48,7 @@ mod realcli;
 mod realcli_mcp;
 mod rerun;
 mod safety;
+mod scheduler;
 mod signals;
 #[cfg(feature = "postgres")]
 mod state_config;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::cli::args::{Global, Token, TokenScope};
+use crate::cli::args::{Global, LogFormatArg, Token, TokenScope};
 use crate::cli::output::Ui;
 use crate::core::error::{Error, Result, code};
 use crate::core::units::parse_duration;
@@ -17,6 +17,7 @@ pub(crate) fn serve(
     listen: SocketAddr,
     socket: Option<&Path>,
     max_connections: usize,
+    schedule: Option<LogFormatArg>,
 ) -> Result<u8> {
     let config = crate::config::find_config_file(g.config.as_deref())?;
     http::serve(ServeOptions {
@@ -24,7 +25,26 @@ pub(crate) fn serve(
         listen,
         socket: socket.map(Path::to_path_buf),
         max_connections,
+        schedule: schedule.map(log),
     })
+}
+
+/// `jobctl scheduler`.
+pub(crate) fn scheduler(g: &Global, format: LogFormatArg) -> Result<u8> {
+    let config = crate::config::find_config_file(g.config.as_deref())?;
+    crate::scheduler::run(crate::scheduler::Options {
+        config,
+        log: log(format),
+    })
+}
+
+fn log(format: LogFormatArg) -> crate::scheduler::Log {
+    crate::scheduler::Log {
+        format: match format {
+            LogFormatArg::Text => crate::scheduler::LogFormat::Text,
+            LogFormatArg::Json => crate::scheduler::LogFormat::Json,
+        },
+    }
 }
 
 #[derive(Serialize)]

@@ -41,6 +41,24 @@ pub(crate) fn execute(g: &Global, ui: &Ui) -> Result<u8> {
             minutes(TICK_LATE_AFTER)
         ));
     }
+    for sc in &s.schedulers {
+        let next = match (&sc.next_wakeup, &sc.next_job) {
+            (Some(t), Some(j)) => format!("next wake-up {t} ({j})"),
+            (Some(t), None) => format!("next wake-up {t}"),
+            _ => "no job has a next slot".into(),
+        };
+        text.push_str(&format!(
+            "scheduler: pid {} on {}, since {}, {next}
+",
+            sc.pid, sc.host, sc.since
+        ));
+        if let Some(err) = &sc.config_error {
+            text.push_str(&format!(
+                "warning: the scheduler keeps its previous config: the file is invalid: {err}
+"
+            ));
+        }
+    }
     // The daemon only matters where one is configured.
     if let Some(sock) = &s.daemon.socket {
         match (s.daemon.present, &s.daemon_why) {

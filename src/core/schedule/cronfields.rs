@@ -33,7 +33,7 @@ const MACROS: [&str; 7] = [
 ];
 
 /// What is wrong with `expr`, in cron's terms, or `None` when no field can be blamed.
-pub fn explain(expr: &str) -> Option<String> {
+pub(super) fn explain(expr: &str) -> Option<String> {
     let expr = expr.trim();
     if expr.starts_with('@') {
         let hint = crate::core::names::hint(expr, MACROS);
