@@ -27,6 +27,15 @@ fn every_ms(d: Duration) -> i64 {
     (d.as_millis() as i64).max(1)
 }
 
+/// Where an `every` job's grid starts and the first step on it that may run: the step
+/// after its last slot, or its first sight itself when it never ran.
+fn every_anchor(state: SlotState) -> (Timestamp, i64) {
+    match state.last_slot {
+        Some(last) => (last, 1),
+        None => (state.first_seen, 0),
+    }
+}
+
 /// The latest slot in `(since, now]` (`[first_seen, now]` for an `every` job that never
 /// ran), or `None` when no slot has come yet.
 pub fn latest_due_slot(
@@ -38,10 +47,7 @@ pub fn latest_due_slot(
     match s {
         Schedule::Every(d) => {
             let step = every_ms(*d);
-            let (anchor, min_k) = match state.last_slot {
-                Some(last) => (last, 1),
-                None => (state.first_seen, 0),
-            };
+            let (anchor, min_k) = every_anchor(state);
             let elapsed = now.as_millisecond() - anchor.as_millisecond();
             if elapsed < 0 {
                 return None;
@@ -89,10 +95,7 @@ pub fn next_slot_after(
     match s {
         Schedule::Every(d) => {
             let step = every_ms(*d);
-            let (anchor, min_k) = match state.last_slot {
-                Some(last) => (last, 1),
-                None => (state.first_seen, 0),
-            };
+            let (anchor, min_k) = every_anchor(state);
             let elapsed = now.as_millisecond() - anchor.as_millisecond();
             // The last slot itself is never "next": it has run already.
             let k = if elapsed < 0 {
