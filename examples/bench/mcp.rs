@@ -57,7 +57,9 @@ pub fn measure(bin: &Path, home: &Path) -> Result<Submitted> {
         input.flush()?;
         line.clear();
         output.read_line(&mut line)?;
-        if line.contains("\"isError\":true") || line.contains("\"error\"") {
+        // A JSON-RPC error, or a tool error; a run document's own `error` field is neither.
+        let answer: serde_json::Value = serde_json::from_str(&line)?;
+        if answer.get("error").is_some() || answer["result"]["isError"] == true {
             bail!("jobctl mcp answered {line}");
         }
         Ok(())
