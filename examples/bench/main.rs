@@ -17,6 +17,7 @@ mod hosts;
 mod mcp;
 #[path = "../../tests/it/support/pg.rs"]
 mod pg;
+mod scheduler;
 mod serve;
 mod workspace;
 
@@ -57,7 +58,7 @@ fn main() -> Result<()> {
     let only: Vec<&str> = args[1..].iter().map(String::as_str).collect();
     if only.iter().any(|a| !ALL.contains(a)) {
         eprintln!(
-            "usage: cargo run --release --example bench              run B1-B15 and B17-B19, write docs/benchmarks.md\n       \
+            "usage: cargo run --release --example bench              run B1-B19, write docs/benchmarks.md\n       \
              cargo run --release --example bench -- B1 B10     run only these, replace only their rows\n       \
              cargo run --release --example bench fixtures DIR [RUNS]\n       \
              only build a fixture in DIR: B1's, or B7's with RUNS = 1000000\n       \
@@ -88,6 +89,9 @@ fn main() -> Result<()> {
                 .filter(|r| want(r.id)),
         );
     }
+    if want("B16") {
+        rows.push(scheduler_row(&root, &tmp.path().join("scheduler"))?);
+    }
     if want("B17") {
         rows.extend(console_row(&root, &tmp.path().join("console"))?);
     }
@@ -106,7 +110,7 @@ fn main() -> Result<()> {
 /// Every scenario, in table order.
 const ALL: &[&str] = &[
     "B1", "B1d", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13", "B14",
-    "B15", "B17", "B18", "B19",
+    "B15", "B16", "B17", "B18", "B19",
 ];
 /// The scenarios timed as whole jobctl processes (with hyperfine, where installed); B8
 /// and B9 are timed inside this process.
@@ -155,6 +159,31 @@ fn workspace_rows(dir: &Path) -> Result<Vec<Row>> {
 }
 
 /// B17: the console in headless Chromium (no row when it is not installed).
+/// B16: `jobctl scheduler` on the real clock (a minute and a half).
+fn scheduler_row(root: &Path, dir: &Path) -> Result<Row> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let bin = build_release(&cargo, root)?;
+    eprintln!("timing jobctl scheduler over 60 slots on the real clock...");
+    let m = scheduler::measure(&bin, dir)?;
+    Ok(row(
+        "B16",
+        "`jobctl scheduler`: from a slot's instant to its run's process started; idle between slots",
+        "≤ 50 ms p95 over 60 slots; idle: 0 wake-ups between slots, ≤ 12 MiB RSS",
+        format!(
+            "p95 {:.1} ms, p50 {:.1} ms, max {:.1} ms over {} slots; idle: {} wake-ups and {} ms of CPU in {} s, {:.1} MiB RSS",
+            m.p95,
+            m.p50,
+            m.max,
+            m.slots,
+            m.wakeups,
+            m.cpu_ms,
+            m.window.as_secs(),
+            m.rss_mib
+        ),
+        m.p95 <= 50.0 && m.wakeups == 0 && m.rss_mib <= 12.0,
+    ))
+}
+
 fn console_row(root: &Path, dir: &Path) -> Result<Option<Row>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let bin = build_release(&cargo, root)?;
@@ -712,6 +741,10 @@ const HOW: &[(&[&str], &str)] = &[
         "- B11: one client follows `/api/v1/events/stream` while `jobctl configure job noop --pause/--resume` makes 200 events, one every few milliseconds; each event's latency is the client's clock when it reads the event minus the event's `at`, taken before its transaction commits (so a little more than commit → client).\n\
 - B12: `jobctl serve` on B7's state; the median of 30 `GET /api/v1/runs?limit=50` over one kept-alive connection, timed by the client, answer read whole.\n\
 - B13: after B11, 100 more clients each replay those 200 events and stay open; the server's VmRSS once every one of them has read them all.\n",
+    ),
+    (
+        &["B16"],
+        "- B16: `jobctl scheduler` (release) on the real clock with 60 jobs `every = \"1m\"` whose last slots (written to the state before it starts) put their next slots one second apart, the first 4 s after it starts; each job's command is `date +%s%N`, and a slot's latency is that time minus the slot's instant: the claim, the supervisor's start and the shell included. Then the same jobs an hour apart, their next slots an hour away: after 2 s to settle, the context switches of all the scheduler's threads (`/proc/PID/task/*/status`) and its CPU time over 10 s, and its VmRSS.\n",
     ),
     (
         &["B17"],

@@ -87,7 +87,7 @@ pub(super) fn token(bin: &Path, f: &Fixture) -> Result<String> {
     Ok(String::from_utf8(out.stdout)?.trim().to_string())
 }
 
-fn rss_mib(pid: u32) -> Result<f64> {
+pub(super) fn rss_mib(pid: u32) -> Result<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let kib: f64 = status
         .lines()

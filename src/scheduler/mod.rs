@@ -13,6 +13,7 @@
 
 mod log;
 mod reap;
+mod shed;
 mod wake;
 mod watch;
 
@@ -176,6 +177,11 @@ pub(crate) async fn schedule(
                 v.next_wakeup = wake_at.as_ref().map(|(_, t)| rfc3339(t.as_millisecond()));
                 v.next_job = wake_at.as_ref().and_then(|(j, _)| j.clone());
             });
+        }
+        if reaping == Reaping::AllChildren {
+            // The process is the scheduler alone (a server beside it would run its code
+            // again at once): between slots it keeps no code of the tick mapped.
+            shed::shed_code();
         }
         let (wall, mono) = (Timestamp::now(), Instant::now());
         let woke = loop {

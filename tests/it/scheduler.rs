@@ -324,3 +324,105 @@ fn as_pid_1_it_reaps_orphans() {
 }
 
 use jobctl::core::run::RunStatus;
+
+/// The wall clock set while the scheduler sleeps toward a slot an hour away: the kernel
+/// cancels its alarm (`TFD_TIMER_CANCEL_ON_SET`), it says so, ticks again at once, runs
+/// nothing twice and goes on starting what comes due. The set is the machine's real
+/// clock, set to what it reads (a step of microseconds): any set is the same event to
+/// the kernel, and a step of hours would move the clock under every other process too.
+/// Needs CAP_SYS_TIME (root here and in CI); elsewhere it says why and passes.
+#[test]
+fn a_clock_set_wakes_it_and_it_carries_on() {
+    use nix::time::{ClockId, clock_gettime, clock_settime};
+    let env = Env::with_config(&format!("{RUNNER}{}", hourly("a", "true")));
+    let _sweep = Sweep::new(&env);
+    let p = scheduler(&env);
+    wait_event(&p, "started", 1);
+    let before = wait_for("a the next wake-up", LONG, || {
+        let st = status_json(&env);
+        (st["schedulers"][0]["next_job"] == "a").then(|| st["schedulers"][0]["next_wakeup"].clone())
+    });
+    assert!(before.is_string(), "{before}");
+    let now = clock_gettime(ClockId::CLOCK_REALTIME).unwrap();
+    if let Err(e) = clock_settime(ClockId::CLOCK_REALTIME, now) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "setting the clock needs CAP_SYS_TIME: {e}"
+        );
+        eprintln!("skipped: setting the clock needs CAP_SYS_TIME ({e})");
+        return;
+    }
+    let t = Instant::now();
+    wait_event(&p, "clock_set", 1);
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    // It ticked again and sleeps toward the same slot; a's slot was not run again.
+    wait_for("the next wake-up kept", LONG, || {
+        (events(&p)
+            .iter()
+            .filter(|e| e["event"] == "clock_set")
+            .count()
+            == 1
+            && status_json(&env)["schedulers"][0]["next_wakeup"] == before)
+            .then_some(())
+    });
+    assert_eq!(runs_of(&env, "a").len(), 1);
+    // And it still starts what comes due: a job written now runs at once.
+    env.config(&format!(
+        "{RUNNER}{}{}",
+        hourly("a", "true"),
+        hourly("b", "true")
+    ));
+    wait_for("b's run", LONG, || {
+        (runs_of(&env, "b").len() == 1).then_some(())
+    });
+    assert_eq!(runs_of(&env, "a").len(), 1);
+}
+
+/// What the container image runs (contrib/container/Dockerfile: its ENV, ENTRYPOINT and
+/// CMD), run here without a container runtime: the config beside it passes `check`, and
+/// the command starts the scheduler, which runs its job and exits 0 on SIGTERM.
+#[test]
+fn the_container_image_command_schedules_its_config() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/container");
+    let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    let exec_form = |key: &str| -> Vec<String> {
+        let line = dockerfile
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in the Dockerfile"));
+        serde_json::from_str(line.trim()).unwrap()
+    };
+    let (entry, cmd) = (exec_form("ENTRYPOINT "), exec_form("CMD "));
+    assert_eq!(entry, ["jobctl"]);
+    assert!(dockerfile.contains("JOBCTL_CONFIG=/etc/jobctl/jobctl.toml"));
+    let config = dir.join("jobctl.toml");
+    let env = Env::new();
+    let check = env
+        .cmd(&["check"])
+        .env("JOBCTL_CONFIG", &config)
+        .output()
+        .unwrap();
+    ok(&check);
+    let mut c = env.cmd(&cmd.iter().map(String::as_str).collect::<Vec<_>>());
+    c.env("JOBCTL_CONFIG", &config);
+    let _sweep = Sweep::new(&env);
+    let mut p = Proc::start(&env, c);
+    wait_event(&p, "started", 1);
+    wait_for("heartbeat's run", LONG, || {
+        (runs_of_config(&env, &config, "heartbeat") == 1).then_some(())
+    });
+    kill(Pid::from_raw(p.pid()), Signal::SIGTERM).unwrap();
+    assert_eq!(code(&p.wait(LONG).0), 0);
+}
+
+fn runs_of_config(env: &Env, config: &std::path::Path, job: &str) -> usize {
+    let o = env
+        .cmd(&["history", "--json", job])
+        .env("JOBCTL_CONFIG", config)
+        .output()
+        .unwrap();
+    ok(&o);
+    serde_json::from_slice::<Vec<Value>>(&o.stdout)
+        .unwrap()
+        .len()
+}
