@@ -1,5 +1,5 @@
-//! Running one process of a run to its end: start it (`spawn.rs`), copy its output to the run log as it arrives, enforce the deadline,
-//! react to SIGTERM/SIGINT/SIGHUP, and when it ends (or must be stopped) take its whole
+//! Running one process of a run to its end: start it (`spawn.rs`), copy its output to the
+//! run log as it arrives, enforce the deadline, react to SIGTERM/SIGINT/SIGHUP, and when it ends (or must be stopped) take its whole
 //! tree down: SIGTERM, `kill_grace`, SIGKILL, until no process of the run is left and all
 //! are reaped, or what is left has outlived SIGKILL for [`kill_bound`] (it became another
 //! user, or is stuck in the kernel): then it is reported, not waited for.
