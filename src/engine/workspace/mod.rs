@@ -15,6 +15,7 @@ pub(crate) mod changes;
 pub(crate) mod cleanup;
 pub(crate) mod git;
 mod include;
+pub(crate) mod left;
 mod lock;
 mod mirror;
 pub(crate) mod pool;
