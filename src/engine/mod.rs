@@ -35,8 +35,6 @@ pub(crate) mod state;
 pub(crate) mod status;
 pub(crate) mod submit;
 pub(crate) mod supervise;
-// Its items are still declared `pub`; narrowing them to `pub(crate)` is left to its next change.
-#[allow(unreachable_pub)]
 pub(crate) mod tick;
 pub(crate) mod tree;
 pub(crate) mod views;
