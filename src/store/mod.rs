@@ -189,6 +189,16 @@ pub trait BudgetStore {
         disabled: Option<&ScopeReason>,
         now: i64,
     ) -> Result<bool>;
+    /// Disables `agent` in each of `scopes` with `reason`, in one transaction, with an
+    /// event for each scope it changed; returns how many it changed. What a logged-out
+    /// CLI means: it is logged out whichever scope calls it.
+    fn disable_agent(
+        &mut self,
+        agent: &str,
+        scopes: &[String],
+        reason: &ScopeReason,
+        now: i64,
+    ) -> Result<usize>;
     /// Atomically: with the scope enabled and `usage + cost ≤ budget`, adds `cost` to the
     /// day's usage; past the budget, disables the scope.
     fn reserve(&mut self, req: &ReserveRequest<'_>) -> Result<Reservation>;
