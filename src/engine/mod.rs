@@ -20,6 +20,7 @@ pub(crate) mod hooks;
 mod job_run;
 pub(crate) mod jobs;
 pub(crate) mod launch;
+pub(crate) mod lint;
 pub(crate) mod logfollow;
 pub(crate) mod logship;
 pub(crate) mod next_slots;

@@ -26,11 +26,16 @@ fn on_path(program: &str, env: &[(String, String)], workdir: &Path) -> Option<Pa
     super::env::find_program(program, super::env::path_of(env), workdir)
 }
 
+/// What a run whose program is not there says, whether exec or a shell found it missing.
+pub(crate) fn not_found(program: &str) -> String {
+    format!("command not found: {program} (not on PATH or no such file)")
+}
+
 fn spawn_error(program: &str, e: &std::io::Error) -> Ending {
     match e.kind() {
         std::io::ErrorKind::NotFound => Ending::SpawnFailed {
             exit_code: 127,
-            message: format!("command not found: {program} (not on PATH or no such file)"),
+            message: not_found(program),
         },
         std::io::ErrorKind::PermissionDenied => Ending::SpawnFailed {
             exit_code: 126,
