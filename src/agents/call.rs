@@ -13,7 +13,7 @@ use super::parse;
 use super::presets::{self, Mode};
 use super::select::{self, Verdict};
 use crate::config::{Config, Thinking};
-use crate::core::budget::ScopeReason;
+use crate::core::budget::{ReasonKind, ScopeReason};
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
 use crate::core::run::{AgentUsage, Attempt, Outcome, RunEnd, RunRecord, RunStatus};
@@ -50,6 +50,26 @@ pub(crate) struct CallResult {
     pub(crate) end: RunEnd,
     pub(crate) interrupted: Option<Signal>,
     pub(crate) answer: Option<String>,
+}
+
+/// Disables `agent` after a call for `why`: in `scope` alone, or, when the CLI said it is
+/// logged out, in every scope, since a CLI logged out for one scope is logged out for all.
+fn disable(
+    store: &mut dyn Store,
+    cfg: &Config,
+    agent: &str,
+    scope: &str,
+    why: &ScopeReason,
+    now: i64,
+) -> Result<()> {
+    if why.kind != ReasonKind::AuthFailed {
+        store.set_scope(agent, scope, Some(why), now)?;
+        return Ok(());
+    }
+    let mut scopes = vec![scope.to_string()];
+    scopes.extend(cfg.budget.scopes.iter().filter(|s| *s != scope).cloned());
+    store.disable_agent(agent, &scopes, why, now)?;
+    Ok(())
 }
 
 fn attempt(agent: &str, outcome: Outcome, reason: Option<String>) -> Attempt {
@@ -101,6 +121,8 @@ pub(crate) async fn call(
         if let Err(reason) =
             select::check_credentials(agent.auth.as_ref(), &spec.env, |p| p.exists())
         {
+            // This scope only: what the pre-check found missing depends on the job's
+            // environment, which another job may fill.
             store.set_scope(
                 &name,
                 spec.scope,
@@ -281,7 +303,7 @@ pub(crate) async fn call(
                 store.release(&ticket)?;
                 let now = to_ms(clock::now()?);
                 let why = ScopeReason::from_text(reason.clone());
-                store.set_scope(&name, spec.scope, Some(&why), now)?;
+                disable(&mut *store, cfg, &name, spec.scope, &why, now)?;
                 log.note(&format!("agent {name}: {reason}; trying the next agent"))
                     .map_err(Error::Internal)?;
                 attempts.push(attempt(&name, outcome, Some(reason)));

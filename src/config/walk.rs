@@ -3,91 +3,18 @@
 
 use crate::core::units;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::inputs::Inputs;
+pub(super) use super::errors::Ctx;
 use super::paths;
-use crate::core::error::{ConfigErrors, ConfigIssue};
 
 pub(super) type Value<'i> = Spanned<DeValue<'i>>;
 
-/// Collects the errors of one file.
-pub(super) struct Ctx<'s> {
-    src: &'s str,
-    /// Byte offsets where lines start: each error's position is a binary search, so a file
-    /// with thousands of errors is still reported at once.
-    line_starts: Vec<usize>,
-    file: String,
-    issues: Vec<(usize, ConfigIssue)>,
-    /// The config file's directory: the base of relative paths.
-    pub(crate) dir: PathBuf,
-    /// What loading consulted besides the file.
-    pub(crate) inputs: Inputs,
-}
-
-impl<'s> Ctx<'s> {
-    /// A context for the file at `path` holding `src`.
-    pub(crate) fn new(path: &Path, src: &'s str) -> Ctx<'s> {
-        let dir = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("/"));
-        let line_starts = std::iter::once(0)
-            .chain(src.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
-        Ctx {
-            src,
-            line_starts,
-            file: path.display().to_string(),
-            issues: Vec::new(),
-            dir,
-            inputs: Inputs::default(),
-        }
-    }
-
-    /// Every problem found, in file order.
-    pub(crate) fn into_errors(mut self) -> ConfigErrors {
-        self.issues.sort_by_key(|(at, _)| *at);
-        ConfigErrors {
-            issues: self.issues.into_iter().map(|(_, i)| i).collect(),
-        }
-    }
-
-    pub(crate) fn err(&mut self, span: Range<usize>, key: &str, expected: impl Into<String>) {
-        let (line, column) = self.line_col(span.start);
-        self.issues.push((
-            span.start,
-            ConfigIssue {
-                file: self.file.clone(),
-                line,
-                column,
-                key: key.to_string(),
-                expected: expected.into(),
-            },
-        ));
-    }
-
-    fn line_col(&self, at: usize) -> (usize, usize) {
-        let at = at.min(self.src.len());
-        let line = self.line_starts.partition_point(|&s| s <= at).max(1);
-        let start = self.line_starts[line - 1];
-        let mut end = at;
-        while !self.src.is_char_boundary(end) {
-            end -= 1;
-        }
-        (line, self.src[start..end].chars().count() + 1)
-    }
-
-    pub(crate) fn has_errors(&self) -> bool {
-        !self.issues.is_empty()
-    }
-}
-
-/// Parses and validates a whole config file; also returns what else it consulted.
+/// The TOML type of a value, as an error names it.
 pub(super) fn type_name(v: &DeValue<'_>) -> &'static str {
     match v {
         DeValue::String(_) => "a string",

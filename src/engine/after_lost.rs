@@ -12,7 +12,7 @@
 //! nothing for a run whose closing hooks are recorded already.
 
 use super::Engine;
-use super::workspace::cleanup;
+use super::workspace::left;
 use crate::core::error::Result;
 use crate::core::run::{RunRecord, RunStatus};
 use crate::core::workspace::HookName;
@@ -30,7 +30,7 @@ fn owed(e: &Engine<'_>, run: &RunRecord) -> bool {
                 .into_iter()
                 .any(|n| h.get(n).is_some())
         });
-    hooks || cleanup::unsized_left_behind(e, run).is_some()
+    hooks || left::unsized_left_behind(e, run).is_some()
 }
 
 /// Hands what is left of the lost run `run` to a detached `jobctl after-lost`. Should it
@@ -68,7 +68,7 @@ pub(crate) fn finish(e: &mut Engine<'_>, id: i64) -> Result<()> {
     {
         return Ok(()); // not lost, or finished already
     }
-    if let Err(err) = cleanup::size_left_behind(e, &run) {
+    if let Err(err) = left::size_left_behind(e, &run) {
         tracing::warn!(run = id, "can't size the worktree the lost run left: {err}");
     }
     let hooks = super::hooks::run_after_close(e.cfg, &mut *e.store, &run, RunStatus::Lost);

@@ -13,7 +13,7 @@ use crate::config::{AgentJob, Command, Job};
 use crate::core::clock::{self, to_ms};
 use crate::core::error::{Error, Result};
 use crate::core::run::{ASK_JOB, EventKind, RunEnd, RunStatus};
-use crate::exec::env::set;
+use crate::exec::env::{find_program, path_of, set, shell_program};
 use crate::exec::process::{self, Launch};
 
 /// A job's environment plus the context's additions (the workspace's variables).
@@ -57,9 +57,14 @@ pub(super) async fn run_script(
         on_starting: &mut || {},
         on_spawn: &mut on_spawn,
     };
-    let fin = process::run(&launch, cx.deadline, ctx)
+    let mut fin = process::run(&launch, cx.deadline, ctx)
         .await
         .map_err(Error::Internal)?;
+    if let Command::Shell(s) = command
+        && let Some(missing) = shell_not_found(s, &fin.ending, &launch)
+    {
+        fin.ending = missing;
+    }
     let end = RunEnd::of_process(
         &fin.ending,
         fin.status,
@@ -83,6 +88,21 @@ pub(super) async fn run_script(
         end,
         answer: None,
     })
+}
+
+/// A shell that exited 127 because the command's program is not there: the same end as
+/// the array form's, whose exec found it missing ("command not found: NAME").
+fn shell_not_found(command: &str, ending: &process::Ending, l: &Launch) -> Option<process::Ending> {
+    if *ending != process::Ending::Exited(127) {
+        return None;
+    }
+    let program = shell_program(command)?;
+    find_program(program, path_of(&l.env), &l.workdir)
+        .is_none()
+        .then(|| process::Ending::SpawnFailed {
+            exit_code: 127,
+            message: crate::exec::spawn::not_found(program),
+        })
 }
 
 fn interrupted_by(ending: &process::Ending) -> Option<Signal> {

@@ -28,14 +28,10 @@ const RUN_VARS: &[&str] = &[
 
 /// The environment variable that gives a supervisor its PostgreSQL state's URL (never a
 /// command-line argument: others can read those). A job never sees it (`JOBCTL_*`).
-// `pub` only because `engine::tick` re-exports it with a `pub use`.
-#[allow(unreachable_pub)]
-pub const SUPERVISOR_URL_VAR: &str = "JOBCTL_SUPERVISOR_STATE_URL";
+pub(crate) const SUPERVISOR_URL_VAR: &str = "JOBCTL_SUPERVISOR_STATE_URL";
 
 /// A run started under a detached supervisor.
-// `pub` only because `engine::tick` re-exports it with a `pub use`.
-#[allow(unreachable_pub)]
-pub struct Started {
+pub(crate) struct Started {
     pub(crate) run: RunRecord,
     pub(crate) supervisor: Child,
 }

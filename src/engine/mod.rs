@@ -20,6 +20,7 @@ pub(crate) mod hooks;
 mod job_run;
 pub(crate) mod jobs;
 pub(crate) mod launch;
+pub(crate) mod lint;
 pub(crate) mod logfollow;
 pub(crate) mod logship;
 pub(crate) mod next_slots;
@@ -35,8 +36,6 @@ pub(crate) mod state;
 pub(crate) mod status;
 pub(crate) mod submit;
 pub(crate) mod supervise;
-// Its items are still declared `pub`; narrowing them to `pub(crate)` is left to its next change.
-#[allow(unreachable_pub)]
 pub(crate) mod tick;
 pub(crate) mod tree;
 pub(crate) mod views;

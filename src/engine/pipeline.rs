@@ -372,7 +372,7 @@ fn stop_after_failure(e: &mut Engine<'_>, run_id: i64, err: &Error) -> Executed 
     // Its worktree may hold the job's unsaved work: kept, like a crashed run's.
     end.workspace = record
         .as_ref()
-        .and_then(|r| super::workspace::cleanup::left_behind(r, true, true));
+        .and_then(|r| super::workspace::left::left_behind(r, true, true));
     Executed {
         end,
         interrupted: None,

@@ -90,6 +90,19 @@ impl Drop for Presence {
     }
 }
 
+/// Whether a scheduler keeps `state_dir` now; unlike [`present`], changes nothing.
+pub(crate) fn any_alive(state_dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir(state_dir)) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let path = entry.path();
+        path.extension().is_some_and(|e| e == "lock")
+            // Held: its scheduler lives (a shared lock taken here goes with the file).
+            && File::open(&path).is_ok_and(|lock| lock.try_lock_shared().is_err())
+    })
+}
+
 /// The schedulers alive on `state_dir`, by pid; the files of dead ones are removed.
 pub(crate) fn present(state_dir: &Path) -> Vec<SchedulerView> {
     let Ok(entries) = std::fs::read_dir(dir(state_dir)) else {

@@ -92,7 +92,7 @@ fn close_lost(e: &mut Engine<'_>, run: &RunRecord) -> Result<Option<RunRecord>> 
     end.refund_unstarted = true;
     end.by = Actor::Recovery;
     let here = crate::engine::workspace::cleanup::here(e, run);
-    end.workspace = crate::engine::workspace::cleanup::left_behind(run, here, false);
+    end.workspace = crate::engine::workspace::left::left_behind(run, here, false);
     let kept = end.workspace.as_ref().filter(|w| w.kept).cloned();
     let Some(closed) = e.store.finish_run(run.id, &end)? else {
         return Ok(None); // closed meanwhile by someone else

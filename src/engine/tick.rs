@@ -21,27 +21,27 @@ use crate::core::error::Result;
 use crate::core::run::{Actor, EventKind, NewRun, RunRecord, Trigger};
 use crate::store::{Claim, Enqueued, Store};
 
-pub use super::launch::SUPERVISOR_URL_VAR;
+pub(crate) use super::launch::SUPERVISOR_URL_VAR;
 
 /// How long a tick waits for another tick to finish deciding.
-pub const TICK_LOCK_WAIT: Duration = Duration::from_secs(5);
+pub(crate) const TICK_LOCK_WAIT: Duration = Duration::from_secs(5);
 
-pub use super::launch::Started;
+pub(crate) use super::launch::Started;
 
 /// Why a due job was not started (nor queued).
-pub enum Held {
+pub(crate) enum Held {
     /// Its runs hold every slot of its `concurrency`: it stays due for a later tick.
     StillRunning(String),
 }
 
 impl Held {
-    pub fn job(&self) -> &str {
+    pub(crate) fn job(&self) -> &str {
         match self {
             Held::StillRunning(j) => j,
         }
     }
 
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             Held::StillRunning(_) => "still running",
         }
@@ -50,9 +50,9 @@ impl Held {
 
 /// A held job as `run --json` shows it.
 #[derive(Debug, Serialize)]
-pub struct HeldView<'a> {
-    pub job: &'a str,
-    pub reason: &'static str,
+pub(crate) struct HeldView<'a> {
+    pub(crate) job: &'a str,
+    pub(crate) reason: &'static str,
 }
 
 impl<'a> From<&'a Held> for HeldView<'a> {
@@ -64,7 +64,7 @@ impl<'a> From<&'a Held> for HeldView<'a> {
     }
 }
 
-pub enum TickResult {
+pub(crate) enum TickResult {
     /// Another tick held the lock the whole time.
     Busy(Option<u32>),
     Done {
@@ -79,7 +79,7 @@ pub enum TickResult {
     },
 }
 
-pub fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
+pub(crate) fn tick(e: &mut Engine<'_>, only: Option<&str>) -> Result<TickResult> {
     let tick_guard = match e.coord.tick(TICK_LOCK_WAIT)? {
         TickOutcome::Acquired(g) => g,
         TickOutcome::Held(pid) => return Ok(TickResult::Busy(pid)),
@@ -265,7 +265,7 @@ fn slot_after(
 
 /// A digest of the config file's text, for `status` to tell hosts that tick with
 /// different configs apart (CRC-32: a fingerprint, not a security measure).
-pub fn config_digest(path: &std::path::Path) -> Option<String> {
+pub(crate) fn config_digest(path: &std::path::Path) -> Option<String> {
     std::fs::read(path)
         .ok()
         .map(|t| format!("{:08x}", crc32fast::hash(&t)))

@@ -22,6 +22,35 @@ pub(crate) fn find_program(
     which::which_in(program, path, workdir).ok()
 }
 
+/// The program a shell command string starts, when the string is that simple: its first
+/// word after any `NAME=value` assignments. `None` when the shell decides (a builtin, a
+/// keyword, an expansion, quoting, redirection): then jobctl can't tell, and says nothing.
+pub(crate) fn shell_program(command: &str) -> Option<&str> {
+    const SHELL_OWN: &[&str] = &[
+        "!", ".", ":", "[", "[[", "{", "alias", "bg", "break", "case", "cd", "command", "continue",
+        "echo", "eval", "exec", "exit", "export", "false", "fg", "for", "getopts", "hash", "if",
+        "jobs", "kill", "local", "printf", "pwd", "read", "readonly", "return", "select", "set",
+        "shift", "source", "test", "time", "times", "trap", "true", "type", "ulimit", "umask",
+        "unalias", "unset", "until", "wait", "while",
+    ];
+    let first = command
+        .split_ascii_whitespace()
+        .find(|w| !is_assignment(w))?;
+    let plain = first.chars().all(|c| {
+        c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | ',' | '@' | '%')
+    });
+    (plain && !SHELL_OWN.contains(&first)).then_some(first)
+}
+
+/// `NAME=value` before a command: an assignment, not the program.
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
 /// The value of `PATH` in an environment list.
 pub(crate) fn path_of(env: &[(String, String)]) -> Option<&str> {
     get(env, "PATH")
@@ -71,4 +100,31 @@ pub(crate) fn redact(text: &str, secrets: &[String]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_program;
+
+    #[test]
+    fn the_program_of_a_simple_shell_command() {
+        assert_eq!(shell_program("backup --all /srv"), Some("backup"));
+        assert_eq!(
+            shell_program("  LANG=C TZ=UTC ./bin/run x"),
+            Some("./bin/run")
+        );
+        assert_eq!(shell_program("/usr/bin/env true"), Some("/usr/bin/env"));
+        // What the shell decides, jobctl doesn't guess.
+        for s in [
+            "cd /tmp && make",
+            "echo hi",
+            "$HOME/bin/x",
+            "\"quoted\" x",
+            "(sub)",
+            "",
+            "A=1",
+        ] {
+            assert_eq!(shell_program(s), None, "{s}");
+        }
+    }
 }

@@ -10,3 +10,4 @@ pub(crate) mod pause;
 pub(crate) mod process;
 pub(crate) mod proctree;
 pub(crate) mod signal;
+pub(crate) mod spawn;

@@ -1,6 +1,5 @@
-//! Running one process of a run to its end: spawn it in its own process group with stdin
-//! from /dev/null, copy its output to the run log as it arrives, enforce the deadline,
-//! react to SIGTERM/SIGINT/SIGHUP, and when it ends (or must be stopped) take its whole
+//! Running one process of a run to its end: start it (`spawn.rs`), copy its output to the
+//! run log as it arrives, enforce the deadline, react to SIGTERM/SIGINT/SIGHUP, and when it ends (or must be stopped) take its whole
 //! tree down: SIGTERM, `kill_grace`, SIGKILL, until no process of the run is left and all
 //! are reaped, or what is left has outlived SIGKILL for [`kill_bound`] (it became another
 //! user, or is stuck in the kernel): then it is reported, not waited for.
@@ -9,22 +8,20 @@
 //! inherits the run's orphans and must collect them, so it doesn't use tokio's process
 //! driver, which would race it for the main child's status.
 
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 use tokio::io::AsyncReadExt;
-use tokio::net::unix::pipe;
 use tokio::time::{Instant, sleep, sleep_until};
 
 use super::echo;
 pub(crate) use super::output::{CAPTURE_LIMIT, StallLine, StallRule};
 use super::output::{Prefixer, StallWatch, StderrKeep};
 use super::signal::{self, Event};
+use super::spawn::{Spawned, spawn};
 use crate::exec::logfile::LogFile;
 use crate::exec::proctree::{self, RunIdentity, Survivor};
 
@@ -118,37 +115,6 @@ pub(crate) struct Ctx<'a> {
     pub(crate) on_spawn: &'a mut dyn FnMut(i32),
 }
 
-/// Where exec would find a bare program name on the job's `PATH` (an empty entry is the
-/// working directory; no `PATH` means exec's default).
-///
-/// Searching here lets std start the job with posix_spawn (vfork) instead of fork: given
-/// a bare name and a new `PATH`, std must fork so the child can search it, and after a fork
-/// every page jobctl writes is copied, about 100 page faults for a 1,000-job config. `None`
-/// leaves the search to exec, which reports what is missing or not executable as before.
-fn on_path(program: &str, env: &[(String, String)], workdir: &Path) -> Option<PathBuf> {
-    if program.contains('/') {
-        return None;
-    }
-    super::env::find_program(program, super::env::path_of(env), workdir)
-}
-
-fn spawn_error(program: &str, e: &std::io::Error) -> Ending {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => Ending::SpawnFailed {
-            exit_code: 127,
-            message: format!("command not found: {program} (not on PATH or no such file)"),
-        },
-        std::io::ErrorKind::PermissionDenied => Ending::SpawnFailed {
-            exit_code: 126,
-            message: format!("command not executable: {program} (permission denied)"),
-        },
-        _ => Ending::SpawnFailed {
-            exit_code: 127,
-            message: format!("can't start {program}: {e}"),
-        },
-    }
-}
-
 enum Phase {
     Running,
     /// Stopping the tree; `since` is when SIGTERM went out, `killed` when SIGKILL first did.
@@ -160,80 +126,6 @@ enum Phase {
     Draining {
         since: Instant,
     },
-}
-
-/// The running process: its pid (it leads its own process group) and the read ends of
-/// its pipes (`err` only when stderr is read apart).
-struct Spawned {
-    pid: i32,
-    out: pipe::Receiver,
-    err: Option<pipe::Receiver>,
-}
-
-/// The command of `launch`, writing to `out_w` and `err_w`, in a process group of its own.
-fn command(launch: &Launch, out_w: std::io::PipeWriter, err_w: std::io::PipeWriter) -> Command {
-    let mut cmd = match on_path(&launch.program, &launch.env, &launch.workdir) {
-        Some(found) => {
-            let mut c = Command::new(found);
-            c.arg0(&launch.program);
-            c
-        }
-        None => Command::new(&launch.program),
-    };
-    cmd.args(&launch.args)
-        .env_clear()
-        .envs(launch.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&launch.workdir)
-        .stdin(Stdio::null())
-        .stdout(out_w)
-        .stderr(err_w)
-        .process_group(0);
-    cmd
-}
-
-/// Starts `launch` with its pipes; `Err(ending)` when it could not start (no workdir, no
-/// such program, not executable).
-fn spawn(launch: &Launch, ctx: &mut Ctx<'_>) -> Result<std::result::Result<Spawned, Ending>> {
-    let (out_r, out_w) = std::io::pipe().context("can't create a pipe")?;
-    let (err_r, err_w) = if launch.capture_stdout {
-        let (r, w) = std::io::pipe().context("can't create a pipe")?;
-        (Some(r), w)
-    } else {
-        (None, out_w.try_clone().context("can't duplicate a pipe")?)
-    };
-    let mut cmd = command(launch, out_w, err_w);
-    if !launch.workdir.is_dir() {
-        let message = format!(
-            "workdir {} does not exist or is not a directory",
-            launch.workdir.display()
-        );
-        return Ok(Err(Ending::SpawnFailed {
-            exit_code: 127,
-            message,
-        }));
-    }
-    crate::faults::point("before_spawn");
-    (ctx.on_starting)();
-    let spawned = cmd.spawn();
-    // The write ends live in `cmd`: drop them so the pipes close when the job's side does.
-    drop(cmd);
-    let child = match spawned {
-        Ok(c) => c,
-        Err(e) => return Ok(Err(spawn_error(&launch.program, &e))),
-    };
-    let pid = child.id() as i32;
-    // Reaped by `reap_children`, not by std.
-    drop(child);
-    crate::faults::point("after_spawn");
-    (ctx.on_spawn)(pid);
-    let receiver = |r: std::io::PipeReader| {
-        pipe::Receiver::from_file_unchecked(std::fs::File::from(std::os::fd::OwnedFd::from(r)))
-    };
-    Ok(Ok(Spawned {
-        pid,
-        out: receiver(out_r)?,
-        err: err_r.map(receiver).transpose()?,
-    }))
 }
 
 /// Sleeps until `at`, or forever when there is no `at`.
@@ -546,55 +438,5 @@ impl Finished {
             stderr: Vec::new(),
             killed: false,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn a_bare_name_is_found_as_exec_would_find_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let (work, a, b) = (
-            dir.path().join("work"),
-            dir.path().join("a"),
-            dir.path().join("b"),
-        );
-        for d in [&work, &a, &b] {
-            std::fs::create_dir(d).unwrap();
-        }
-        let put = |d: &Path, mode: u32| {
-            let p = d.join("tool");
-            std::fs::write(&p, "#!/bin/sh\n").unwrap();
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
-            p
-        };
-        put(&a, 0o644); // not executable: skipped, as exec skips it
-        let in_b = put(&b, 0o755);
-        let in_work = put(&work, 0o755);
-        let env = |path: &str| vec![("PATH".to_string(), path.to_string())];
-        let search = |path: &str| on_path("tool", &env(path), &work);
-
-        assert_eq!(
-            search(&format!("{}:{}", a.display(), b.display())),
-            Some(in_b.clone())
-        );
-        // An empty entry is the working directory; a relative one is below it.
-        assert_eq!(search(&format!(":{}", b.display())), Some(in_work.clone()));
-        assert_eq!(search("."), Some(work.join("./tool")));
-        assert_eq!(search(&a.display().to_string()), None);
-        // Names with a slash, and what isn't there, are left to exec.
-        assert_eq!(
-            on_path("./tool", &env(&b.display().to_string()), &work),
-            None
-        );
-        assert_eq!(
-            on_path("no-such-tool", &env(&b.display().to_string()), &work),
-            None
-        );
-        // No PATH at all: exec's default.
-        assert_eq!(on_path("sh", &[], &work).map(|p| p.is_file()), Some(true));
     }
 }

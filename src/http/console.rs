@@ -16,7 +16,7 @@ const APP_JS: &str = include_str!("console/app.js");
 const APP_CSS: &str = include_str!("console/app.css");
 
 /// The page: it holds nothing secret; the token it signs in with stays in the tab.
-pub async fn index() -> Response {
+pub(crate) async fn index() -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -34,7 +34,7 @@ pub async fn index() -> Response {
         .into_response()
 }
 
-pub async fn asset(Path(file): Path<String>) -> Response {
+pub(crate) async fn asset(Path(file): Path<String>) -> Response {
     let (body, kind) = match file.as_str() {
         "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
         "app.css" => (APP_CSS, "text/css; charset=utf-8"),

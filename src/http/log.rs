@@ -21,7 +21,7 @@ use utoipa::IntoParams;
 use super::auth::Need;
 use super::error::ErrorDoc;
 use super::extract::{ApiPath, ApiQuery};
-use super::routes::visible_run;
+use super::runs::visible_run;
 use super::{ApiError, Shared};
 use crate::core::error::Error;
 use crate::core::run::RunRecord;

@@ -6,24 +6,23 @@
 //! Nothing of this module is touched by the other commands: the tick's start-up never pays
 //! for the server.
 
+mod agents;
 pub(crate) mod auth;
 mod connections;
-// Its items are still declared `pub`; narrowing them to `pub(crate)` is left to its next change.
-#[allow(unreachable_pub)]
 mod console;
 mod control;
 mod error;
 mod extract;
 mod idempotency;
+mod jobs;
 mod log;
 mod mcp;
 mod metrics;
 mod openapi;
 mod reach;
 mod rerun;
-// Its items are still declared `pub`; narrowing them to `pub(crate)` is left to its next change.
-#[allow(unreachable_pub)]
 mod routes;
+mod runs;
 mod stream;
 
 use std::net::SocketAddr;

@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{control, error, log, metrics, rerun, routes, stream};
+use super::{agents, control, error, jobs, log, metrics, rerun, routes, runs, stream};
 
 #[path = "openapi_declared.rs"]
 mod declared;
@@ -36,27 +36,27 @@ impl Modify for Bearer {
         document,
         routes::healthz,
         metrics::metrics,
-        routes::list_jobs,
-        routes::get_job,
-        routes::run_job,
-        routes::pause_job,
-        routes::resume_job,
-        routes::list_runs,
-        routes::get_run,
-        routes::run_events,
+        jobs::list_jobs,
+        jobs::get_job,
+        jobs::run_job,
+        jobs::pause_job,
+        jobs::resume_job,
+        runs::list_runs,
+        runs::get_run,
+        runs::run_events,
         log::run_log,
         control::submit_run,
         control::pause_run,
         control::resume_run,
         control::cancel_run,
         rerun::rerun_run,
-        routes::list_agents,
-        routes::enable_agent,
-        routes::disable_agent,
-        routes::status,
+        agents::list_agents,
+        agents::enable_agent,
+        agents::disable_agent,
+        agents::status,
         stream::events_stream,
     ),
-    components(schemas(error::ErrorDoc, error::ErrorBody, routes::AgentToggle, control::SubmitBody)),
+    components(schemas(error::ErrorDoc, error::ErrorBody, agents::AgentToggle, control::SubmitBody)),
     modifiers(&Bearer)
 )]
 pub(crate) struct ApiDoc;

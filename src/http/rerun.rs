@@ -12,7 +12,7 @@ use super::auth::Need;
 use super::error::ErrorDoc;
 use super::extract::{ApiPath, no_body};
 use super::idempotency;
-use super::routes::visible_run;
+use super::runs::visible_run;
 use super::{ApiError, Shared};
 use crate::core::control::Actor;
 use crate::engine::rerun;

@@ -456,7 +456,7 @@ fn two_agent_env(
 }
 
 #[test]
-fn claude_not_logged_in_disables_only_that_scope_and_codex_takes_over() {
+fn claude_not_logged_in_disables_it_in_every_scope_and_codex_takes_over() {
     let (env, _s) = two_agent_env(CLAUDE_NOT_LOGGED_IN, CODEX_OK, "", "");
     let o = env.run(&["force", "work"]);
     ok(&o);
@@ -488,9 +488,21 @@ fn claude_not_logged_in_disables_only_that_scope_and_codex_takes_over() {
         why.starts_with("auth_failed:") && why.contains("Not logged in"),
         "{why}"
     );
-    assert_enabled(&st, "claude", "backend");
+    // Logged out is logged out whichever scope calls it.
+    assert!(
+        assert_disabled(&st, "claude", "backend").starts_with("auth_failed:"),
+        "{st:#}"
+    );
     assert_enabled(&st, "codex", "worker");
     assert_enabled(&st, "codex", "backend");
+    let text = String::from_utf8_lossy(&env.run(&["status"]).stdout).to_string();
+    assert!(
+        text.contains(
+            "claude is logged out: log its CLI in, then `jobctl configure agent claude --enable`"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("codex is logged out"), "{text}");
     assert_eq!(
         scope_row(&st, "claude", "worker")["used"].as_f64(),
         Some(0.0),
@@ -664,7 +676,7 @@ fn gemini_exit_41_is_an_auth_failure() {
         why.starts_with("auth_failed:") && why.contains("Auth method"),
         "{why}"
     );
-    assert_enabled(&st, "gemini", "backend");
+    assert!(assert_disabled(&st, "gemini", "backend").starts_with("auth_failed:"));
 }
 
 #[test]

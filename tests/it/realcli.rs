@@ -107,9 +107,9 @@ fn claude_not_logged_in_is_auth_failed_and_the_next_agent_runs() {
         "an auth failure is not charged: {c}"
     );
     assert_eq!(
-        scope_row(&st, "claude", "backend")["enabled"],
-        true,
-        "other scopes untouched"
+        scope_row(&st, "claude", "backend")["reason"],
+        c["reason"],
+        "a logged-out CLI is logged out for every scope"
     );
     assert!(
         log_of(&env, &run).contains("local agent answers: ---\nfind bugs"),

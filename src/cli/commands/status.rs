@@ -117,6 +117,7 @@ pub(crate) fn execute(g: &Global, ui: &Ui) -> Result<u8> {
             &["AGENT", "SCOPE", "STATE", "REASON", "USED", "BUDGET"],
             &rows,
         ));
+        text.push_str(&relogin_hints(&s.agents));
     }
     text.push('\n');
     if s.running_runs.is_empty() {
@@ -198,4 +199,29 @@ pub(crate) fn execute(g: &Global, ui: &Ui) -> Result<u8> {
     }
     ui.print(&text);
     Ok(0)
+}
+
+/// How to bring back each agent whose CLI is logged out (every scope of it disabled
+/// `auth_failed`): it stays off until someone logs it in and enables it.
+fn relogin_hints(agents: &[crate::engine::status::AgentScopeView]) -> String {
+    use crate::core::budget::ReasonKind;
+    let mut names: Vec<&str> = agents
+        .iter()
+        .filter(|a| {
+            !a.enabled
+                && a.reason
+                    .as_deref()
+                    .is_some_and(|r| ReasonKind::of_text(r) == ReasonKind::AuthFailed)
+        })
+        .map(|a| a.agent.as_str())
+        .collect();
+    names.dedup();
+    names
+        .iter()
+        .map(|a| {
+            format!(
+                "{a} is logged out: log its CLI in, then `jobctl configure agent {a} --enable`\n"
+            )
+        })
+        .collect()
 }

@@ -26,7 +26,7 @@ use crate::engine::Engine;
 use crate::store::Store;
 
 /// How long one removal may take (a big worktree on a slow disk).
-const REMOVE_DEADLINE: Duration = Duration::from_secs(120);
+pub(super) const REMOVE_DEADLINE: Duration = Duration::from_secs(120);
 
 /// One worktree on disk, as `jobctl workspaces` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -446,94 +446,5 @@ fn git_dir_of(git: &Git, wt: &Path) -> std::result::Result<PathBuf, String> {
         .map_err(|e| format!("can't resolve the git directory of {}: {e}", wt.display()))
 }
 
-/// A run closed without its supervisor (lost, or jobctl failed mid-run): its worktree, if
-/// still on disk, is kept (it may hold the job's unsaved work), and sized when `sized`
-/// (recovery leaves the walk over the worktree to the process that finishes a lost run:
-/// it may be a read that answers at once). Returns the workspace to record, `None` when
-/// the run had none. `here`: the run ran on this host; another host's worktree (several
-/// hosts sharing the state) is on that host's disk, so it is recorded kept, for that
-/// host to clean.
-pub(crate) fn left_behind(run: &RunRecord, here: bool, sized: bool) -> Option<WorkspaceInfo> {
-    let mut ws = run.workspace.clone()?;
-    if !here {
-        ws.kept = true;
-    } else if Path::new(&ws.path).is_dir() {
-        if sized {
-            super::mark_kept(&mut ws);
-        } else {
-            ws.kept = true;
-            ws.bytes = None;
-        }
-    } else {
-        ws.kept = false;
-    }
-    Some(ws)
-}
-
-/// The kept worktree a lost run left on this host that has no size recorded yet
-/// ([`left_behind`] without `sized`).
-pub(crate) fn unsized_left_behind(e: &Engine<'_>, run: &RunRecord) -> Option<WorkspaceInfo> {
-    run.workspace
-        .clone()
-        .filter(|w| w.kept && w.bytes.is_none())
-        .filter(|w| here(e, run) && Path::new(&w.path).is_dir())
-}
-
-/// Records the size of the worktree a lost run left, unless it went meanwhile: the walk
-/// runs unlocked, the record under the cleanup's lock once the worktree is found still
-/// there, so a `workspaces clean` never sees its removal undone.
-pub(crate) fn size_left_behind(e: &mut Engine<'_>, run: &RunRecord) -> Result<()> {
-    let Some(mut ws) = unsized_left_behind(e, run) else {
-        return Ok(());
-    };
-    super::mark_kept(&mut ws);
-    let repos = super::repos_dir(e.state_dir());
-    let _guard = lock::lock(&repos, "cleanup", Instant::now() + REMOVE_DEADLINE)
-        .map_err(crate::core::error::Error::State)?;
-    let still = e
-        .store
-        .get_run(run.id)?
-        .and_then(|r| unsized_left_behind(e, &r));
-    if still.is_some_and(|w| w.path == ws.path) {
-        e.store.set_run_workspace(run.id, &ws, true)?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn k(run_id: i64, since: i64, bytes: u64) -> Kept {
-        Kept {
-            run_id,
-            since,
-            bytes,
-        }
-    }
-
-    #[test]
-    fn age_first_then_the_oldest_until_the_rest_fit() {
-        let day = 86_400_000;
-        let now = 10 * day;
-        let kept = [
-            k(3, 9 * day, 40),
-            k(1, day, 10),
-            k(2, 8 * day, 50),
-            k(4, 9 * day + 1, 30),
-        ];
-        let week = Duration::from_secs(7 * 86_400);
-        // Run 1 is past the week; of the rest (120 bytes), 2 then 3 go to fit in 40.
-        assert_eq!(
-            choose(&kept, now, week, Some(40)),
-            [(1, Why::Age), (2, Why::Size), (3, Why::Size)]
-        );
-        assert_eq!(choose(&kept, now, week, None), [(1, Why::Age)]);
-        assert_eq!(choose(&kept, now, week, Some(1_000)), [(1, Why::Age)]);
-        assert_eq!(
-            choose(&kept, now, Duration::ZERO, None).len(),
-            4,
-            "--older-than 0: all of them"
-        );
-    }
-}
+mod tests;

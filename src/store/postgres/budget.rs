@@ -143,6 +143,22 @@ impl BudgetStore for PgStore {
         self.write(|tx| set_scope_tx(tx, agent, scope, disabled, now))
     }
 
+    fn disable_agent(
+        &mut self,
+        agent: &str,
+        scopes: &[String],
+        reason: &ScopeReason,
+        now: i64,
+    ) -> Result<usize> {
+        self.write(|tx| {
+            let mut changed = 0;
+            for scope in scopes {
+                changed += usize::from(set_scope_tx(tx, agent, scope, Some(reason), now)?);
+            }
+            Ok(changed)
+        })
+    }
+
     fn reserve(&mut self, req: &ReserveRequest<'_>) -> Result<Reservation> {
         let (agent, scope, day) = (req.agent, req.scope, req.day);
         // In id order, so two reservations never wait for each other's trees.

@@ -1,14 +1,16 @@
 //! A run's row in PostgreSQL: its columns, reading one into a [`RunRecord`], the terms
-//! that find the runs not ended yet, and the insert of a new run with its first event.
+//! that find the runs not ended yet, the insert of a new run with its first event, and
+//! its close, once, in the caller's transaction.
 
 use postgres::types::Type;
 use postgres::{Row, Transaction};
 
+use super::budget::{RELEASE, ticket};
 use super::{Param, events};
 use crate::core::error::{Error, Result};
-use crate::core::run::{NewRun, RunRecord, RunStatus};
-use crate::store::encode::{NewEvent, NewRunColumns, created, created_detail};
-use crate::store::rows::{self, Cells, RunCol};
+use crate::core::run::{NewRun, RunEnd, RunRecord, RunStatus};
+use crate::store::encode::{EndColumns, NewEvent, NewRunColumns, created, created_detail};
+use crate::store::rows::{self, Cells, HeldCol, RunCol};
 use crate::store::sql::{cat_into, const_text};
 
 /// The columns every SELECT of a run names ([`RunCol`]), and the run's host.
@@ -156,4 +158,67 @@ pub(super) fn insert_tx(
     );
     events::append_tx(tx, &first.on_host(host))?;
     Ok(Some(run))
+}
+/// Closes a run once (see `RunStore::finish_run`), in the caller's transaction.
+pub(super) fn finish_tx(
+    tx: &mut Transaction<'_>,
+    id: i64,
+    end: &RunEnd,
+) -> Result<Option<RunRecord>> {
+    // The row is locked for the rest of the transaction: a racing close waits, then finds
+    // it closed.
+    let Some(row) = tx.query_typed_opt(
+        &format!(
+            "SELECT {} FROM runs WHERE id = $1 AND {ACTIVE} FOR UPDATE",
+            HeldCol::LIST
+        ),
+        &[(&id, Type::INT8)],
+    )?
+    else {
+        return Ok(None);
+    };
+    let held = rows::held_of(&row)?;
+    let from = held.status;
+    let c = EndColumns::of(end, held)?;
+    if let Some(t) = &c.closing.refund {
+        tx.query_typed(RELEASE, &ticket(t))?;
+    }
+    let status = end.status.as_str();
+    let row = tx.query_typed_one(
+        "UPDATE runs SET status = $1, ended_at = $2, duration_ms = GREATEST(0, $2 - started_at), exit_code = $3, \
+         signal = $4, error = $5, role = COALESCE($6, role), agent = $7, model = $8, scope = COALESCE($9, scope), \
+         cost_milli = $10, cost_usd = $11, input_tokens = $12, output_tokens = $13, num_turns = $14, \
+         attempts = $15, tool_calls = $17, survivors = $18, reserve_day = NULL, \
+         worktree = CASE WHEN $19::text IS NULL THEN worktree ELSE $20 END, workspace = COALESCE($19, workspace), \
+         changes = $21, hooks = $22 WHERE id = $16 \
+         RETURNING job, duration_ms",
+        &[
+            (&status, Type::TEXT),
+            (&end.ended_at, Type::INT8),
+            (&end.exit_code, Type::INT8),
+            (&end.signal, Type::INT8),
+            (&c.error, Type::TEXT),
+            (&end.usage.role, Type::TEXT),
+            (&c.closing.agent, Type::TEXT),
+            (&c.closing.model, Type::TEXT),
+            (&end.usage.scope, Type::TEXT),
+            (&c.closing.cost_milli, Type::INT8),
+            (&end.usage.cost_usd, Type::FLOAT8),
+            (&end.usage.input_tokens, Type::INT8),
+            (&end.usage.output_tokens, Type::INT8),
+            (&end.usage.num_turns, Type::INT8),
+            (&c.attempts, Type::TEXT),
+            (&id, Type::INT8),
+            (&end.usage.tool_calls, Type::INT8),
+            (&c.survivors, Type::TEXT),
+            (&c.workspace, Type::TEXT),
+            (&c.worktree, Type::TEXT),
+            (&c.changes, Type::TEXT),
+            (&c.hooks, Type::TEXT),
+        ],
+    )?;
+    let job: String = row.get(0);
+    let duration: Option<i64> = row.get(1);
+    events::append_tx(tx, &NewEvent::end(end, &job, id, from, duration))?;
+    get_tx(tx, id)
 }

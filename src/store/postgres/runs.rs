@@ -6,21 +6,19 @@
 
 use std::collections::HashMap;
 
-use postgres::Transaction;
 use postgres::types::Type;
 
 use super::Param;
 use super::PgStore;
-use super::budget::{RELEASE, ticket};
-use super::events::{self, NEXT_ID};
+use super::events::NEXT_ID;
 use super::rows::{
-    ACTIVE, COLUMNS, SUPERVISED, from_row, get_tx, insert_run, insert_tx, rows, with_new_run,
+    ACTIVE, COLUMNS, SUPERVISED, finish_tx, from_row, insert_run, insert_tx, rows, with_new_run,
 };
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition, is_own_lease};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
-use crate::store::encode::{EndColumns, NewEvent, created_detail};
-use crate::store::rows::{self, HeldCol, RUN_COUNTS};
+use crate::store::encode::created_detail;
+use crate::store::rows::{self, RUN_COUNTS};
 use crate::store::sql::{QUEUED, RUN_STARTED_VALUE, RUNNING, SUCCEEDED};
 use crate::store::{
     Claim, Enqueued, Limits, Load, QueueHead, QueueStart, RunCount, RunQuery, RunStore,
@@ -449,64 +447,4 @@ impl RunStore for PgStore {
         )?;
         Ok(())
     }
-}
-
-/// Closes a run once (see `RunStore::finish_run`), in the caller's transaction.
-fn finish_tx(tx: &mut Transaction<'_>, id: i64, end: &RunEnd) -> Result<Option<RunRecord>> {
-    // The row is locked for the rest of the transaction: a racing close waits, then finds
-    // it closed.
-    let Some(row) = tx.query_typed_opt(
-        &format!(
-            "SELECT {} FROM runs WHERE id = $1 AND {ACTIVE} FOR UPDATE",
-            HeldCol::LIST
-        ),
-        &[(&id, Type::INT8)],
-    )?
-    else {
-        return Ok(None);
-    };
-    let held = rows::held_of(&row)?;
-    let from = held.status;
-    let c = EndColumns::of(end, held)?;
-    if let Some(t) = &c.closing.refund {
-        tx.query_typed(RELEASE, &ticket(t))?;
-    }
-    let status = end.status.as_str();
-    let row = tx.query_typed_one(
-        "UPDATE runs SET status = $1, ended_at = $2, duration_ms = GREATEST(0, $2 - started_at), exit_code = $3, \
-         signal = $4, error = $5, role = COALESCE($6, role), agent = $7, model = $8, scope = COALESCE($9, scope), \
-         cost_milli = $10, cost_usd = $11, input_tokens = $12, output_tokens = $13, num_turns = $14, \
-         attempts = $15, tool_calls = $17, survivors = $18, reserve_day = NULL, \
-         worktree = CASE WHEN $19::text IS NULL THEN worktree ELSE $20 END, workspace = COALESCE($19, workspace), \
-         changes = $21, hooks = $22 WHERE id = $16 \
-         RETURNING job, duration_ms",
-        &[
-            (&status, Type::TEXT),
-            (&end.ended_at, Type::INT8),
-            (&end.exit_code, Type::INT8),
-            (&end.signal, Type::INT8),
-            (&c.error, Type::TEXT),
-            (&end.usage.role, Type::TEXT),
-            (&c.closing.agent, Type::TEXT),
-            (&c.closing.model, Type::TEXT),
-            (&end.usage.scope, Type::TEXT),
-            (&c.closing.cost_milli, Type::INT8),
-            (&end.usage.cost_usd, Type::FLOAT8),
-            (&end.usage.input_tokens, Type::INT8),
-            (&end.usage.output_tokens, Type::INT8),
-            (&end.usage.num_turns, Type::INT8),
-            (&c.attempts, Type::TEXT),
-            (&id, Type::INT8),
-            (&end.usage.tool_calls, Type::INT8),
-            (&c.survivors, Type::TEXT),
-            (&c.workspace, Type::TEXT),
-            (&c.worktree, Type::TEXT),
-            (&c.changes, Type::TEXT),
-            (&c.hooks, Type::TEXT),
-        ],
-    )?;
-    let job: String = row.get(0);
-    let duration: Option<i64> = row.get(1);
-    events::append_tx(tx, &NewEvent::end(end, &job, id, from, duration))?;
-    get_tx(tx, id)
 }

@@ -160,6 +160,24 @@ impl BudgetStore for SqliteStore {
         Ok(changed)
     }
 
+    fn disable_agent(
+        &mut self,
+        agent: &str,
+        scopes: &[String],
+        reason: &ScopeReason,
+        now: i64,
+    ) -> Result<usize> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut changed = 0;
+        for scope in scopes {
+            changed += usize::from(set_scope_tx(&tx, agent, scope, Some(reason), now)?);
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
+
     fn reserve(&mut self, req: &ReserveRequest<'_>) -> Result<Reservation> {
         let tx = self
             .conn

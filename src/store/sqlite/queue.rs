@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
 use super::events::append;
-use super::runs::{ACTIVE, COLUMNS, SUPERVISED, from_row, get_tx, lease_holder};
+use super::rows::{ACTIVE, COLUMNS, SUPERVISED, from_row, get_tx, lease_holder};
 use crate::core::control::Stamp;
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, RunRecord, RunStatus, Transition};

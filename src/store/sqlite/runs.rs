@@ -2,173 +2,18 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
-use super::budget::release_tx;
-use super::events::append;
-pub(super) use super::rows::{ACTIVE, COLUMNS, SUPERVISED, from_row};
+use super::rows::{
+    ACTIVE, COLUMNS, SUPERVISED, close_tx, from_row, get_tx, insert_tx, lease_holder, slot_taken,
+};
 use crate::core::error::{Error, Result};
 use crate::core::run::{Actor, NewRun, RunEnd, RunRecord, RunStatus, Transition, is_own_lease};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
-use crate::store::encode::{EndColumns, NewEvent, NewRunColumns, created, created_detail};
-use crate::store::rows::{self, HeldCol, RUN_COUNTS};
+use crate::store::rows::{self, RUN_COUNTS};
 use crate::store::sql::{QUEUED, SUCCEEDED};
 use crate::store::{Claim, Enqueued, RunCount, RunQuery, RunStore};
-
-pub(super) fn get_tx(tx: &Transaction<'_>, id: i64) -> Result<Option<RunRecord>> {
-    Ok(tx
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"),
-            [id],
-            from_row,
-        )
-        .optional()?)
-}
-
-/// Inserts a new run in `status`, with its log path and its first event; returns its id.
-pub(super) fn insert_tx(
-    tx: &Transaction<'_>,
-    dir: &std::path::Path,
-    new: &NewRun,
-    status: RunStatus,
-) -> Result<i64> {
-    let c = NewRunColumns::of(new)?;
-    tx.prepare_cached(
-        "INSERT INTO runs (job, status, forced, scheduled_for, started_at, supervisor_pid, scope, lock_name, \
-         trigger_kind, parent_run_id, depth, attempt, retry_of, prompt, env, metadata) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-    )?
-    .execute(params![
-        new.job,
-        status.as_str(),
-        new.forced as i64,
-        new.scheduled_for,
-        new.started_at,
-        new.supervisor_pid,
-        new.scope,
-        new.lock_name,
-        c.trigger,
-        new.parent_run_id,
-        c.depth,
-        c.attempt,
-        new.retry_of,
-        new.prompt,
-        c.env,
-        c.metadata
-    ])?;
-    let id = tx.last_insert_rowid();
-    let log_path = dir.join("logs").join(&new.job).join(format!("{id}.log"));
-    tx.execute(
-        "UPDATE runs SET log_path = ?1 WHERE id = ?2",
-        params![log_path.display().to_string(), id],
-    )?;
-    if let Some(slot) = new.last_slot {
-        tx.execute(
-            "INSERT INTO jobs (name, first_seen, last_slot) VALUES (?1, ?2, ?2) \
-             ON CONFLICT(name) DO UPDATE SET last_slot = excluded.last_slot, held = 0",
-            params![new.job, slot],
-        )?;
-    }
-    let t = created(new, status);
-    append(
-        tx,
-        &NewEvent::change(new.started_at, &new.job, id, t, created_detail(new)),
-    )?;
-    Ok(id)
-}
-
-/// Whether a scheduled run of `job` for `slot` exists.
-fn slot_taken(tx: &Transaction<'_>, job: &str, slot: i64) -> Result<bool> {
-    Ok(tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM runs WHERE job = ?1 AND forced = 0 AND scheduled_for = ?2)",
-        params![job, slot],
-        |r| r.get(0),
-    )?)
-}
-
-/// A supervised run under the lease of `job` named `lock_name` (`None`: the job's own).
-pub(super) fn lease_holder(
-    tx: &Transaction<'_>,
-    job: &str,
-    lock_name: Option<&str>,
-) -> Result<Option<i64>> {
-    Ok(tx
-        .query_row(
-            &format!(
-                "SELECT id FROM runs WHERE {SUPERVISED} AND job = ?1 AND lock_name IS ?2 LIMIT 1"
-            ),
-            params![job, lock_name],
-            |r| r.get(0),
-        )
-        .optional()?)
-}
-
-/// Closes run `id` once (from any state that is not an end), with its end event; the
-/// closed record, or `None` when it was closed already.
-pub(super) fn close_tx(tx: &Transaction<'_>, id: i64, end: &RunEnd) -> Result<Option<RunRecord>> {
-    let held = tx
-        .query_row(
-            &format!(
-                "SELECT {} FROM runs WHERE id = ?1 AND {ACTIVE}",
-                HeldCol::LIST
-            ),
-            [id],
-            |r| rows::held_of(r),
-        )
-        .optional()?;
-    let Some(held) = held else {
-        return Ok(None);
-    };
-    let from = held.status;
-    let c = EndColumns::of(end, held)?;
-    if let Some(t) = &c.closing.refund {
-        release_tx(tx, t)?;
-    }
-    let n = tx.execute(
-        &format!(
-            "UPDATE runs SET status = ?1, ended_at = ?2, duration_ms = MAX(0, ?2 - started_at), exit_code = ?3, \
-             signal = ?4, error = ?5, role = COALESCE(?6, role), agent = ?7, model = ?8, scope = COALESCE(?9, scope), \
-             cost_milli = ?10, cost_usd = ?11, input_tokens = ?12, output_tokens = ?13, num_turns = ?14, \
-             attempts = ?15, tool_calls = ?17, survivors = ?18, reserve_day = NULL, \
-             worktree = CASE WHEN ?19 IS NULL THEN worktree ELSE ?20 END, workspace = COALESCE(?19, workspace), \
-             changes = ?21, hooks = ?22 WHERE id = ?16 AND {ACTIVE}"
-        ),
-        params![
-            end.status.as_str(),
-            end.ended_at,
-            end.exit_code,
-            end.signal,
-            c.error,
-            end.usage.role,
-            c.closing.agent,
-            c.closing.model,
-            end.usage.scope,
-            c.closing.cost_milli,
-            end.usage.cost_usd,
-            end.usage.input_tokens,
-            end.usage.output_tokens,
-            end.usage.num_turns,
-            c.attempts,
-            id,
-            end.usage.tool_calls,
-            c.survivors,
-            c.workspace,
-            c.worktree,
-            c.changes,
-            c.hooks,
-        ],
-    )?;
-    if n != 1 {
-        return Ok(None);
-    }
-    let closed = get_tx(tx, id)?.ok_or_else(|| Error::State(format!("run {id} vanished")))?;
-    append(
-        tx,
-        &NewEvent::end(end, &closed.job, id, from, closed.duration_ms),
-    )?;
-    Ok(Some(closed))
-}
 
 impl RunStore for SqliteStore {
     /// The log path is derived from the new id: `logs/JOB/ID.log`. The checks and the

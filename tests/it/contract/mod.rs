@@ -58,6 +58,7 @@ macro_rules! contract_tests {
             a_lost_run_gives_back_only_an_unstarted_reservation,
             the_budget_day_moves_forward_only_and_clears_by_kind,
             scopes_are_set_with_reasons_and_events,
+            a_logged_out_agent_is_disabled_in_every_scope_at_once,
             queued_runs_wait_in_order_and_start_once_under_their_limits,
             racing_starts_of_a_queued_run_start_it_once,
             transitions_move_once_with_their_event_and_refuse_the_rest,
@@ -868,6 +869,42 @@ pub fn scopes_are_set_with_reasons_and_events<B: Backend>(b: &B) {
         1
     );
     assert_eq!(s.reset_budgets(None, 4).unwrap(), vec![], "manual stays");
+}
+
+pub fn a_logged_out_agent_is_disabled_in_every_scope_at_once<B: Backend>(b: &B) {
+    let mut s = b.open();
+    let scopes: Vec<String> = ["worker", "backend", "review"].map(String::from).to_vec();
+    s.ensure_scopes(&["claude", "codex"], &scopes).unwrap();
+    // One scope was off already for another reason: it is logged out too now.
+    s.set_scope("claude", "review", Some(&ScopeReason::manual("later")), 1)
+        .unwrap();
+    let why = ScopeReason::from_text("auth_failed: Not logged in");
+    assert_eq!(s.disable_agent("claude", &scopes, &why, 2).unwrap(), 3);
+    for sc in &scopes {
+        let st = s.scope_state("claude", sc).unwrap().unwrap();
+        assert!(!st.enabled, "claude {sc}");
+        assert_eq!(st.reason.as_deref(), Some("auth_failed: Not logged in"));
+        assert_eq!(st.disabled_at, Some(2));
+        assert!(
+            s.scope_state("codex", sc).unwrap().unwrap().enabled,
+            "codex {sc}"
+        );
+    }
+    assert_eq!(
+        s.events(Some(EventKind::ScopeDisabled), 10).unwrap().len(),
+        4,
+        "one event per scope changed"
+    );
+    assert_eq!(
+        s.disable_agent("claude", &scopes, &why, 3).unwrap(),
+        0,
+        "no change, no event"
+    );
+    assert_eq!(
+        s.reset_budgets(None, 4).unwrap(),
+        vec![],
+        "a new day keeps it off"
+    );
 }
 
 fn queued(job: &str, at: i64, depth: u32, parent: Option<i64>) -> NewRun {
