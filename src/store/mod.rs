@@ -21,7 +21,7 @@ pub(crate) use crate::core::budget::Ticket;
 use crate::core::budget::{Reserving, ScopeReason, Usage};
 use crate::core::error::Result;
 pub use crate::core::run::{
-    Actor, Attempt, EventKind, NewRun, RunEnd, RunRecord, RunStatus, Transition,
+    Actor, Attempt, EventKind, NewRun, RunEnd, RunRecord, RunStatus, Transition, Trigger,
 };
 pub use crate::core::slots::{Limits, Load};
 use crate::core::workspace::{HookResult, WorkspaceInfo};
@@ -131,6 +131,13 @@ pub struct RunQuery<'a> {
     /// Only runs with an id below this one (the cursor of the previous page).
     pub before: Option<i64>,
     pub limit: usize,
+    /// Only runs started at or after this moment (ms).
+    pub started_from: Option<i64>,
+    /// Only runs started before this moment (ms).
+    pub started_before: Option<i64>,
+    /// Only runs made this way, and rows from before triggers were recorded (whose
+    /// trigger is told from their other columns: the caller checks `RunRecord::trigger`).
+    pub trigger: Option<Trigger>,
 }
 
 /// The runs of one job in one status.

@@ -992,7 +992,13 @@ fn the_readme_runs_the_examples_with_cargo_run_whatever_the_target_dir() {
 
 /// Runs a shell command line in a pseudo-terminal `cols` wide (with `script`), in this
 /// env; returns what the terminal showed, `\r\n` as `\n`.
-fn on_terminal(env: &Env, cols: u16, line: &str, vars: &[(&str, &str)], input: &[u8]) -> String {
+pub fn on_terminal(
+    env: &Env,
+    cols: u16,
+    line: &str,
+    vars: &[(&str, &str)],
+    input: &[u8],
+) -> String {
     let mut c = std::process::Command::new("script");
     c.args([
         "-qec",

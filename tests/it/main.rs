@@ -17,6 +17,7 @@ mod api_mcp;
 mod api_scope;
 mod bench_fixtures;
 mod budget;
+mod cli_tables;
 mod clock;
 mod concurrency;
 mod config_errors;
