@@ -179,6 +179,17 @@ pub(crate) fn relative(ms: i64, now_ms: i64) -> String {
 
 pub(crate) use crate::core::clock::{human_time, human_time_offset};
 
+/// `1 file`, `3 files`: a count with its noun, singular for one (`noun` is the singular,
+/// the plural adds `s`).
+pub(crate) fn count(n: impl Into<i64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `4m12s`, `350ms`.
 pub(crate) fn human_duration(ms: Option<i64>) -> String {
     match ms {
@@ -232,6 +243,13 @@ mod tests {
         assert_eq!(relative(0, 26 * 60 * m), "1d2h ago");
         assert_eq!(relative(1000, 0), "now");
         assert_eq!(relative(30_000, 0), "in 30s");
+    }
+
+    #[test]
+    fn counts_are_singular_for_one() {
+        assert_eq!(count(1, "file"), "1 file");
+        assert_eq!(count(0, "agent"), "0 agents");
+        assert_eq!(count(12, "turn"), "12 turns");
     }
 
     #[test]
