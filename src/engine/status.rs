@@ -209,7 +209,6 @@ pub(crate) fn status(e: &mut Engine<'_>) -> Result<StatusReport> {
     let survivors = live_survivors(e)?;
     let last_failure = e.store.last_failure()?;
     let last_tick = e.store.last_tick()?.map(clock::to_ms);
-    let now_ms = clock::to_ms(now);
     let hosts: Vec<HostView> = e
         .store
         .hosts()?
@@ -224,11 +223,14 @@ pub(crate) fn status(e: &mut Engine<'_>) -> Result<StatusReport> {
         .collect();
     // A scheduler ticks at each slot, not every 5 minutes: with one, no tick is late.
     let schedulers = super::presence::present(e.state_dir());
+    let now_ms = clock::to_ms(now);
     let set_up_ms = [cfg.path.as_path(), e.state_dir()]
         .iter()
         .filter_map(|p| std::fs::metadata(p).and_then(|m| m.created()).ok())
         .map(|t| clock::to_ms(jiff::Timestamp::try_from(t).unwrap_or(now)))
-        .min();
+        .min()
+        // A "now" pinned before the set-up (JOBCTL_NOW) can't tell how long it has been.
+        .filter(|&t| t <= now_ms);
     // Never ticked: late only once the set-up is older than a tick could be late.
     let late_since = last_tick.or(set_up_ms);
     Ok(StatusReport {

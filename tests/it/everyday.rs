@@ -157,7 +157,7 @@ fn edit_saves_a_valid_config_and_never_leaves_an_invalid_one() {
         .output()
         .unwrap();
     ok(&o);
-    assert!(stdout(&o).contains("ok: 1 jobs"), "{}", both(&o));
+    assert!(stdout(&o).contains("ok: 1 job, 0 agents"), "{}", both(&o));
     assert!(
         std::fs::read_to_string(env.config_path())
             .unwrap()
