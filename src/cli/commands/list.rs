@@ -1,13 +1,14 @@
 //! `jobctl list`: one row per job, sorted by name. On a narrow terminal the job's name
 //! stays whole: times keep how far they are, DURATION and TYPE go, then SCHEDULE is cut
-//! (`--wide`: every column whole). A job's times are in its own zone, named where that
-//! is not the local one.
+//! (`--wide`: every column whole). The times of a job scheduled by the clock (`at`,
+//! `cron`) are in its own zone, named where that is not the local one.
 
 use crate::cli::args::Global;
 use crate::cli::output::{Ui, human_duration};
 use crate::cli::table::{Cell, Table};
 use crate::core::clock;
 use crate::core::error::Result;
+use crate::core::schedule::Schedule;
 use crate::engine::views::{self, Next};
 
 const HEADERS: [&str; 7] = [
@@ -25,7 +26,13 @@ pub(crate) fn execute(g: &Global, ui: &Ui, wide: bool) -> Result<u8> {
     let cells: Vec<Vec<Cell>> = rows
         .iter()
         .map(|r| {
-            let zone = e.cfg.jobs.get(&r.name).map(|j| &*j.timezone);
+            // Only a wall-clock schedule (at, cron) is in a zone; an interval is in none.
+            let zone = e
+                .cfg
+                .jobs
+                .get(&r.name)
+                .filter(|j| !matches!(j.schedule, None | Some(Schedule::Every(_))))
+                .map(|j| &*j.timezone);
             let next = match r.next {
                 Next::Running(id) => Cell::new(format!("running (run {id})")),
                 Next::PausedRun(id) => Cell::new(format!("paused run {id}")),
