@@ -99,6 +99,14 @@ pub(crate) async fn call(
         },
         ..Default::default()
     };
+    // A foreground run hears of each agent passed over as the next one starts.
+    let mut told = 0;
+    // An agent CLI's stdout is its JSON result: the answer is shown instead, at the end.
+    let raw_echo = |preset| match echo {
+        Echo::Off => Echo::Off,
+        _ if preset == crate::config::Preset::Command => echo,
+        _ => Echo::StderrOnly,
+    };
     for name in select::candidates(spec.first, &cfg.fallback) {
         let Some(agent) = cfg.agents.get(&name) else {
             continue;
@@ -155,14 +163,26 @@ pub(crate) async fn call(
             }
         };
         crate::faults::point("after_reserve");
+        // A command agent without a model has none to name.
+        let model_text = match (&model, agent.preset) {
+            (None, crate::config::Preset::Command) => String::new(),
+            (m, _) => format!(", model {}", m.as_deref().unwrap_or("the CLI's default")),
+        };
         log.note(&format!(
-            "agent {name} (preset {}, model {}, scope {}, role {})",
+            "agent {name} (preset {}{model_text}, scope {}, role {})",
             agent.preset.as_str(),
-            model.as_deref().unwrap_or("the CLI's default"),
             spec.scope,
             spec.role
         ))
         .map_err(Error::Internal)?;
+        if echo != Echo::Off {
+            for a in &attempts[told..] {
+                let why = a.reason.as_deref().unwrap_or(a.outcome.as_str());
+                let note = format!("{}: {why}; trying {name}\n", a.agent);
+                crate::exec::echo::send(Echo::Stderr, note.as_bytes());
+            }
+            told = attempts.len();
+        }
         let mut argv = presets::argv(
             agent,
             spec.mode,
@@ -220,7 +240,7 @@ pub(crate) async fn call(
             };
             let ctx = process::Ctx {
                 log: &mut *log,
-                echo,
+                echo: raw_echo(agent.preset),
                 signals: &mut *signals,
                 grace: cfg.runner.kill_grace,
                 env_marks: spec.marks.clone(),
@@ -296,6 +316,16 @@ pub(crate) async fn call(
                 attempts.push(attempt(&name, Outcome::Succeeded, None));
                 end.status = RunStatus::Succeeded;
                 let logged = parsed.answer_is_output;
+                if echo != Echo::Off
+                    && !logged
+                    && let Some(a) = &parsed.answer
+                {
+                    let mut text = a.clone();
+                    if !text.ends_with('\n') {
+                        text.push('\n');
+                    }
+                    crate::exec::echo::send(echo, text.as_bytes());
+                }
                 return finish(end, attempts, None, parsed.answer, logged, log);
             }
             Verdict::NextAgent { outcome, reason } => {

@@ -2,8 +2,6 @@
 //! set up logging and output, dispatch to one thin command (parse → engine → render), and
 //! print an error once, with its whole context, at the top.
 
-// Its items are still declared `pub`; narrowing them to `pub(crate)` is left to its next change.
-#[allow(unreachable_pub)]
 pub(crate) mod args;
 pub(crate) mod commands;
 pub(crate) mod complete;
@@ -41,7 +39,7 @@ pub fn main() -> ExitCode {
     };
     let ui = Ui::new(&cli.global);
     // The server says what it does (each write, with who made it) by default.
-    let serving = matches!(cli.command, args::Command::Serve { .. });
+    let serving = matches!(cli.command, args::Command::Serve(_));
     init_logging(cli.global.verbose + u8::from(serving), cli.global.quiet);
     match dispatch(&cli, &ui) {
         Ok(c) => ExitCode::from(c),
@@ -57,45 +55,31 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
     let g = &cli.global;
     match &cli.command {
         Command::Check => commands::check::execute(g, ui),
-        Command::Next { name, n, from } => {
-            commands::next::execute(g, ui, name, *n as usize, from.as_deref())
+        Command::Next(a) => {
+            commands::next::execute(g, ui, &a.name, a.n as usize, a.from.as_deref())
         }
-        Command::List => commands::list::execute(g, ui),
-        Command::History { name, n, tree } => {
-            commands::history::execute(g, ui, name.as_deref(), *n, *tree)
+        Command::List(a) => commands::list::execute(g, ui, a.wide),
+        Command::History(a) => commands::history::execute(g, ui, a),
+        Command::Pause(a) => commands::pause::execute(g, ui, a.run_id, a.job.as_deref(), true),
+        Command::Resume(a) => commands::pause::execute(g, ui, a.run_id, a.job.as_deref(), false),
+        Command::Submit(a) => {
+            commands::submit::execute(g, ui, &a.name, a.wait, a.prompt.as_deref(), &a.env)
         }
-        Command::Pause { run_id, job } => {
-            commands::pause::execute(g, ui, *run_id, job.as_deref(), true)
-        }
-        Command::Resume { run_id, job } => {
-            commands::pause::execute(g, ui, *run_id, job.as_deref(), false)
-        }
-        Command::Submit {
-            name,
-            wait,
-            prompt,
-            env,
-        } => commands::submit::execute(g, ui, name, *wait, prompt.as_deref(), env),
-        Command::Rerun { run_id, wait } => commands::rerun::execute(g, ui, *run_id, *wait),
-        Command::Events { run, follow, n } => commands::events::execute(g, ui, *run, *follow, *n),
-        Command::Logs {
-            run_id,
-            job,
-            follow,
-            tail,
-            timestamps,
-        } => commands::logs::execute(
+        Command::Rerun(a) => commands::rerun::execute(g, ui, a.run_id, a.wait),
+        Command::Wait(a) => commands::wait::execute(g, ui, &a.run_ids),
+        Command::Events(a) => commands::events::execute(g, ui, a.run, a.follow, a.n),
+        Command::Logs(a) => commands::logs::execute(
             g,
             ui,
             commands::logs::LogsArgs {
-                run_id: *run_id,
-                job: job.as_deref(),
-                follow: *follow,
-                tail: *tail,
-                timestamps: *timestamps,
+                run_id: a.run_id,
+                job: a.job.as_deref(),
+                follow: a.follow,
+                tail: a.tail,
+                timestamps: a.timestamps,
             },
         ),
-        Command::Show { run_id, job } => commands::show::execute(g, ui, *run_id, job.as_deref()),
+        Command::Show(a) => commands::show::execute(g, ui, a.run_id, a.job.as_deref()),
         Command::Workspaces { action } => match action {
             None => commands::workspaces::list(g, ui),
             Some(WorkspacesAction::Clean {
@@ -104,16 +88,11 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
                 discard,
             }) => commands::workspaces::clean(g, ui, older_than.as_deref(), *dry_run, *discard),
         },
-        Command::Run {
-            job,
-            force,
-            dry_run,
-            wait,
-        } => commands::run::execute(g, ui, job.as_deref(), *force, *dry_run, *wait),
-        Command::Force { name } => commands::force::execute(g, ui, name),
-        Command::Cancel { run_id, job } => {
-            commands::cancel::execute(g, ui, *run_id, job.as_deref())
+        Command::Run(a) => {
+            commands::run::execute(g, ui, a.job.as_deref(), a.force, a.dry_run, a.wait)
         }
+        Command::Force(a) => commands::force::execute(g, ui, &a.name),
+        Command::Cancel(a) => commands::cancel::execute(g, ui, a.run_id, a.job.as_deref()),
         Command::Configure(Configure::Job { name, pause, .. }) => {
             commands::configure::job(g, ui, name, *pause)
         }
@@ -131,60 +110,42 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
         Command::Status => commands::status::execute(g, ui),
         Command::Init { print } => commands::init::execute(g, ui, *print),
         Command::Edit => commands::edit::execute(g, ui),
-        Command::Import { format, file } => commands::import::execute(ui, *format, file),
+        Command::Import(a) => commands::import::execute(ui, a.format, &a.file),
         Command::State(StateCommand::Migrate { to }) => commands::state::migrate(g, ui, to),
         Command::Completions { shell } => commands::docs::completions(*shell),
-        Command::Man { page, dir } => commands::docs::man(page.as_deref(), dir.as_deref()),
-        Command::Serve {
-            listen,
-            socket,
-            max_connections,
-            schedule,
-            log_format,
-        } => commands::serve::serve(
+        Command::Man(a) => commands::docs::man(a.page.as_deref(), a.dir.as_deref()),
+        Command::Serve(a) => commands::serve::serve(
             g,
-            *listen,
-            socket.as_deref(),
-            *max_connections as usize,
-            schedule.then_some(*log_format),
+            a.listen,
+            a.socket.as_deref(),
+            a.max_connections as usize,
+            a.schedule.then_some(a.log_format),
         ),
         Command::Scheduler { log_format } => commands::serve::scheduler(g, *log_format),
         Command::Token(t) => commands::serve::token(g, ui, t),
         Command::Mcp => crate::mcp::serve_stdio(crate::config::load(g.config.as_deref())?),
-        Command::Ask {
-            scope,
-            agent,
-            thinking,
-            timeout,
-            prompt,
-        } => commands::ask::execute(
+        Command::Ask(a) => commands::ask::execute(
             g,
             ui,
             commands::ask::AskArgs {
-                scope,
-                agent: agent.as_deref(),
-                thinking,
-                timeout,
-                prompt,
+                scope: &a.scope,
+                agent: a.agent.as_deref(),
+                thinking: &a.thinking,
+                timeout: &a.timeout,
+                prompt: &a.prompt,
             },
         ),
         Command::AfterLost { run_id, state_dir } => {
             commands::supervise::after_lost(g, *run_id, state_dir)
         }
-        Command::Supervise {
-            run_id,
-            lock_fd,
-            lease_epoch,
-            host,
-            state_dir,
-        } => commands::supervise::execute(
+        Command::Supervise(a) => commands::supervise::execute(
             g,
-            *run_id,
+            a.run_id,
             commands::supervise::Handed {
-                lock_fd: *lock_fd,
-                lease_epoch: *lease_epoch,
-                host: host.as_deref(),
-                state_dir,
+                lock_fd: a.lock_fd,
+                lease_epoch: a.lease_epoch,
+                host: a.host.as_deref(),
+                state_dir: &a.state_dir,
             },
         ),
     }

@@ -76,7 +76,7 @@ impl Ui {
 
     /// A table fitted to the terminal, as text (header first).
     pub(crate) fn table_text(&self, headers: &[&str], rows: &[Vec<Cell>]) -> String {
-        Table::render(headers, rows, self.color, self.width())
+        Table::new(headers, self.color).render(rows, self.width())
     }
 
     /// Prints a table fitted to the terminal.
@@ -101,12 +101,36 @@ impl Ui {
     /// A moment for people: local time, and on a terminal how far it is from `now`
     /// (`2026-11-27 10:30 (in 4m)`).
     pub(crate) fn time(&self, ms: i64, now_ms: i64) -> String {
-        let abs = human_time(ms);
+        self.time_cell(ms, now_ms, None).text
+    }
+
+    /// A moment as a table cell: local time, or in `zone` with its name where that is not
+    /// the local time (`2026-12-08 03:30 EST`, as `systemctl list-timers` shows), on a
+    /// terminal with how far it is from `now`; its short form is how far it is (`in 4m`),
+    /// or without a terminal the time without its year.
+    pub(crate) fn time_cell(
+        &self,
+        ms: i64,
+        now_ms: i64,
+        zone: Option<&jiff::tz::TimeZone>,
+    ) -> Cell {
+        let abs = match zone.filter(|z| !crate::core::clock::is_local_at(z, ms)) {
+            Some(z) => crate::core::clock::human_time_in(ms, z),
+            None => human_time(ms),
+        };
         if self.relative {
-            format!("{abs} ({})", relative(ms, now_ms))
+            let rel = relative(ms, now_ms);
+            Cell::with_short(format!("{abs} ({rel})"), rel)
         } else {
-            abs
+            // `2026-` off the front.
+            let short = abs.get(5..).unwrap_or(&abs).to_string();
+            Cell::with_short(abs, short)
         }
+    }
+
+    /// The width tables fit: the terminal's, or none with `--wide`.
+    pub(crate) fn fit_width(&self, wide: bool) -> Option<usize> {
+        if wide { None } else { self.width() }
     }
 }
 
@@ -154,6 +178,17 @@ pub(crate) fn relative(ms: i64, now_ms: i64) -> String {
 }
 
 pub(crate) use crate::core::clock::{human_time, human_time_offset};
+
+/// `1 file`, `3 files`: a count with its noun, singular for one (`noun` is the singular,
+/// the plural adds `s`).
+pub(crate) fn count(n: impl Into<i64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
 
 /// `4m12s`, `350ms`.
 pub(crate) fn human_duration(ms: Option<i64>) -> String {
@@ -208,6 +243,13 @@ mod tests {
         assert_eq!(relative(0, 26 * 60 * m), "1d2h ago");
         assert_eq!(relative(1000, 0), "now");
         assert_eq!(relative(30_000, 0), "in 30s");
+    }
+
+    #[test]
+    fn counts_are_singular_for_one() {
+        assert_eq!(count(1, "file"), "1 file");
+        assert_eq!(count(0, "agent"), "0 agents");
+        assert_eq!(count(12, "turn"), "12 turns");
     }
 
     #[test]

@@ -111,6 +111,20 @@ pub(crate) fn human_time(ms: i64) -> String {
     String::from_utf8_lossy(&b[..16]).into_owned()
 }
 
+/// Whether `zone` shows the same wall time as the local zone at `ms`.
+pub(crate) fn is_local_at(zone: &jiff::tz::TimeZone, ms: i64) -> bool {
+    let t = from_ms(ms);
+    zone.to_offset(t) == local_zone().to_offset(t)
+}
+
+/// `2026-12-08 03:30 EST`: the time in `zone`, with the zone's abbreviation.
+pub(crate) fn human_time_in(ms: i64, zone: &jiff::tz::TimeZone) -> String {
+    from_ms(ms)
+        .to_zoned(zone.clone())
+        .strftime("%Y-%m-%d %H:%M %Z")
+        .to_string()
+}
+
 /// `2026-11-22 06:00:00 +01:00`: local time with offset.
 pub(crate) fn human_time_offset(t: Timestamp) -> String {
     t.to_zoned(local_zone())

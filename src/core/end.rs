@@ -243,6 +243,16 @@ impl RunEnd {
         });
     }
 
+    /// The end of a foreground run stopped by Ctrl-C at its terminal: said plainly, not
+    /// as a signal from someone else.
+    pub(crate) fn interrupted_at_terminal(&mut self) {
+        if self.status == RunStatus::Cancelled
+            && let Some(e) = self.error.as_mut().filter(|e| e.stopped.is_some())
+        {
+            e.why = "interrupted (Ctrl-C)".into();
+        }
+    }
+
     /// The end of a run whose stop left processes behind (`left` says which): its error
     /// says so.
     pub(crate) fn with_left(&mut self, left: String) {

@@ -214,7 +214,13 @@ fn attempt(
     });
     let mut done = match outcome {
         Ok((mut x, survivors)) => {
-            if x.interrupted.is_some() {
+            // SIGINT to a run in the foreground of a terminal is the Ctrl-C typed there.
+            let ctrl_c = x.interrupted == Some(nix::sys::signal::Signal::SIGINT)
+                && echo != Echo::Off
+                && std::io::IsTerminal::is_terminal(&std::io::stdin());
+            if ctrl_c {
+                x.end.interrupted_at_terminal();
+            } else if x.interrupted.is_some() {
                 super::cancel::name_the_canceller(&*e.store, run_id, &mut x.end);
             }
             Executed {

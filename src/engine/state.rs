@@ -70,6 +70,7 @@ fn copy_logs(
             parent: None,
             before,
             limit: 500,
+            ..RunQuery::default()
         })?;
         let Some(last) = page.last() else {
             return Ok(copied);

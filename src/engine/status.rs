@@ -25,6 +25,11 @@ pub(crate) struct StatusReport {
     pub(crate) tick_late: bool,
     #[serde(skip)]
     pub(crate) last_tick_ms: Option<i64>,
+    /// Since when jobctl has been set up here, as far as can be told (the older of the
+    /// config file and the state directory, by when each was made): a timer installed
+    /// with it would have ticked since.
+    #[serde(skip)]
+    pub(crate) set_up_ms: Option<i64>,
     #[serde(skip)]
     pub(crate) now_ms: i64,
     pub(crate) role: String,
@@ -204,7 +209,6 @@ pub(crate) fn status(e: &mut Engine<'_>) -> Result<StatusReport> {
     let survivors = live_survivors(e)?;
     let last_failure = e.store.last_failure()?;
     let last_tick = e.store.last_tick()?.map(clock::to_ms);
-    let now_ms = clock::to_ms(now);
     let hosts: Vec<HostView> = e
         .store
         .hosts()?
@@ -219,9 +223,20 @@ pub(crate) fn status(e: &mut Engine<'_>) -> Result<StatusReport> {
         .collect();
     // A scheduler ticks at each slot, not every 5 minutes: with one, no tick is late.
     let schedulers = super::presence::present(e.state_dir());
+    let now_ms = clock::to_ms(now);
+    let set_up_ms = [cfg.path.as_path(), e.state_dir()]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).and_then(|m| m.created()).ok())
+        .map(|t| clock::to_ms(jiff::Timestamp::try_from(t).unwrap_or(now)))
+        .min()
+        // A "now" pinned before the set-up (JOBCTL_NOW) can't tell how long it has been.
+        .filter(|&t| t <= now_ms);
+    // Never ticked: late only once the set-up is older than a tick could be late.
+    let late_since = last_tick.or(set_up_ms);
     Ok(StatusReport {
         last_tick: rfc3339_opt(last_tick),
-        tick_late: schedulers.is_empty() && last_tick.is_none_or(|t| now_ms - t > TICK_LATE_AFTER),
+        tick_late: schedulers.is_empty() && late_since.is_none_or(|t| now_ms - t > TICK_LATE_AFTER),
+        set_up_ms,
         schedulers,
         last_tick_ms: last_tick,
         now_ms,

@@ -87,10 +87,38 @@ impl From<&RunRecord> for RunView {
     }
 }
 
+/// Which runs a history lists (`history --status --since --until --trigger`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RunFilter<'a> {
+    pub(crate) job: Option<&'a str>,
+    pub(crate) status: Option<RunStatus>,
+    /// Started at or after (ms).
+    pub(crate) since: Option<i64>,
+    /// Started before (ms).
+    pub(crate) until: Option<i64>,
+    pub(crate) trigger: Option<Trigger>,
+}
+
 /// The latest runs, newest first, optionally of one job.
 pub(crate) fn history(e: &mut Engine<'_>, job: Option<&str>, n: usize) -> Result<Vec<RunRecord>> {
+    history_of(
+        e,
+        &RunFilter {
+            job,
+            ..Default::default()
+        },
+        n,
+    )
+}
+
+/// The latest runs that pass `filter`, newest first.
+pub(crate) fn history_of(
+    e: &mut Engine<'_>,
+    filter: &RunFilter<'_>,
+    n: usize,
+) -> Result<Vec<RunRecord>> {
     let mut out = Vec::new();
-    history_each(e, job, n, None, &mut |r| {
+    history_each(e, filter, n, None, &mut |r| {
         out.push(r.clone());
         Ok(true)
     })?;
@@ -100,19 +128,20 @@ pub(crate) fn history(e: &mut Engine<'_>, job: Option<&str>, n: usize) -> Result
 /// How many runs are read at a time: the memory a history of any length takes.
 const HISTORY_PAGE: usize = 500;
 
-/// The latest `n` runs (with an id below `before`, when given), newest first, optionally
-/// of one job, handed to `each` one by one in bounded memory; `each` returns `false` to
-/// stop. A job that is not in the config and never ran is an error that names the
-/// closest job (`history helo`); `ask`, and a job removed from the config that still has
-/// runs, are histories like any other. Returns the newest id seen.
+/// The latest `n` runs that pass `filter` (with an id below `before`, when given), newest
+/// first, handed to `each` one by one in bounded memory; `each` returns `false` to stop.
+/// A job that is not in the config and never ran is an error that names the closest job
+/// (`history helo`); `ask`, and a job removed from the config that still has runs, are
+/// histories like any other. Returns the newest id seen.
 pub(crate) fn history_each(
     e: &mut Engine<'_>,
-    job: Option<&str>,
+    filter: &RunFilter<'_>,
     n: usize,
     before: Option<i64>,
     each: &mut dyn FnMut(&RunRecord) -> Result<bool>,
 ) -> Result<Option<i64>> {
     e.recover()?;
+    let job = filter.job;
     if let Some(j) = job
         && j != ASK_JOB
         && !e.cfg.jobs.contains_key(j)
@@ -126,17 +155,24 @@ pub(crate) fn history_each(
     while left > 0 {
         let page = e.store.find_runs(&crate::store::RunQuery {
             job,
-            status: None,
+            status: filter.status,
             parent: None,
             before: cursor,
             limit: left.min(HISTORY_PAGE),
+            started_from: filter.since,
+            started_before: filter.until,
+            trigger: filter.trigger,
         })?;
         let Some(last) = page.last() else { break };
         cursor = Some(last.id);
         newest = newest.or(page.first().map(|r| r.id));
-        left -= page.len();
         for r in &page {
-            if !each(r)? {
+            // An old row without a recorded trigger passed the query: its own says.
+            if filter.trigger.is_some_and(|t| r.trigger != t) {
+                continue;
+            }
+            left -= 1;
+            if !each(r)? || left == 0 {
                 return Ok(newest);
             }
         }

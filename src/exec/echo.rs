@@ -52,7 +52,7 @@ static STDERR: Mutex<Option<Writer>> = Mutex::new(None);
 
 fn slot(to: Echo) -> Option<&'static Mutex<Option<Writer>>> {
     match to {
-        Echo::Off => None,
+        Echo::Off | Echo::StderrOnly => None,
         Echo::Stdout => Some(&STDOUT),
         Echo::Stderr => Some(&STDERR),
     }

@@ -64,6 +64,9 @@ pub(crate) enum Echo {
     Off,
     Stdout,
     Stderr,
+    /// Only what the process writes to stderr, to stderr: for a program whose stdout is
+    /// a machine-readable result (an agent CLI's JSON), which is shown read instead.
+    StderrOnly,
 }
 
 pub(crate) use super::pause::PauseControl;

@@ -189,6 +189,7 @@ impl Reach {
                 parent: None,
                 before: None,
                 limit: 1,
+                ..RunQuery::default()
             })?;
             if let Some(r) = newest.into_iter().next()
                 && last.as_ref().is_none_or(|l| r.id > l.id)

@@ -91,6 +91,7 @@ pub(crate) async fn list_runs(
                     parent: p.parent,
                     before: p.before,
                     limit,
+                    ..RunQuery::default()
                 },
             )?;
             let mut views: Vec<RunView> = runs.iter().map(RunView::from).collect();

@@ -351,6 +351,7 @@ pub(super) fn resource_runs(e: &mut Engine<'_>, c: &Caller) -> Result<Vec<RunRec
                 parent: Some(*me),
                 before: None,
                 limit: 50,
+                ..Default::default()
             })?);
             runs
         }

@@ -22,7 +22,7 @@ pub(crate) use crate::core::budget::Ticket;
 use crate::core::budget::{Reserving, ScopeReason, Usage};
 use crate::core::error::Result;
 pub use crate::core::run::{
-    Actor, Attempt, EventKind, NewRun, RunEnd, RunRecord, RunStatus, Transition,
+    Actor, Attempt, EventKind, NewRun, RunEnd, RunRecord, RunStatus, Transition, Trigger,
 };
 pub use crate::core::slots::{Limits, Load};
 pub use runs::{Claim, Enqueued, QueueHead, QueueStart, RunCount, RunQuery, RunStore};

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::{Actor, Limits, Load, NewRun, RunEnd, RunRecord, RunStatus, Transition};
+use super::{Actor, Limits, Load, NewRun, RunEnd, RunRecord, RunStatus, Transition, Trigger};
 use crate::core::error::Result;
 use crate::core::workspace::{HookResult, WorkspaceInfo};
 
@@ -19,6 +19,13 @@ pub struct RunQuery<'a> {
     /// Only runs with an id below this one (the cursor of the previous page).
     pub before: Option<i64>,
     pub limit: usize,
+    /// Only runs started at or after this moment (ms).
+    pub started_from: Option<i64>,
+    /// Only runs started before this moment (ms).
+    pub started_before: Option<i64>,
+    /// Only runs made this way, and rows from before triggers were recorded (whose
+    /// trigger is told from their other columns: the caller checks `RunRecord::trigger`).
+    pub trigger: Option<Trigger>,
 }
 
 /// The runs of one job in one status.

@@ -157,7 +157,7 @@ fn edit_saves_a_valid_config_and_never_leaves_an_invalid_one() {
         .output()
         .unwrap();
     ok(&o);
-    assert!(stdout(&o).contains("ok: 1 jobs"), "{}", both(&o));
+    assert!(stdout(&o).contains("ok: 1 job, 0 agents"), "{}", both(&o));
     assert!(
         std::fs::read_to_string(env.config_path())
             .unwrap()
@@ -992,7 +992,13 @@ fn the_readme_runs_the_examples_with_cargo_run_whatever_the_target_dir() {
 
 /// Runs a shell command line in a pseudo-terminal `cols` wide (with `script`), in this
 /// env; returns what the terminal showed, `\r\n` as `\n`.
-fn on_terminal(env: &Env, cols: u16, line: &str, vars: &[(&str, &str)], input: &[u8]) -> String {
+pub fn on_terminal(
+    env: &Env,
+    cols: u16,
+    line: &str,
+    vars: &[(&str, &str)],
+    input: &[u8],
+) -> String {
     let mut c = std::process::Command::new("script");
     c.args([
         "-qec",

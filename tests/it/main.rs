@@ -18,6 +18,8 @@ mod api_scope;
 mod bench_fixtures;
 mod budget;
 mod check;
+mod cli_tables;
+mod cli_words;
 mod clock;
 mod concurrency;
 mod config_errors;

@@ -56,6 +56,14 @@ pub(crate) fn model_for(
     thinking: Thinking,
     model_override: Option<&str>,
 ) -> Option<String> {
+    // A command agent that takes no `{model}` and names none has no model at all.
+    if agent.preset == crate::config::Preset::Command
+        && model_override.is_none()
+        && agent.models.get(thinking).is_none()
+        && !agent.command.iter().any(|a| a == "{model}")
+    {
+        return None;
+    }
     model_override
         .or_else(|| agent.models.get(thinking))
         .or_else(|| driver(agent.preset).default_model(thinking))

@@ -46,9 +46,9 @@ pub(crate) fn execute(g: &Global, ui: &Ui) -> Result<u8> {
                 copy.install(&path)?;
                 if !ui.quiet {
                     ui.print(&format!(
-                        "ok: {} jobs, {} agents ({})",
-                        cfg.jobs.len(),
-                        cfg.agents.len(),
+                        "ok: {}, {} ({})",
+                        crate::cli::output::count(cfg.jobs.len() as i64, "job"),
+                        crate::cli::output::count(cfg.agents.len() as i64, "agent"),
                         path.display()
                     ));
                 }

@@ -43,7 +43,7 @@ pub(crate) fn execute(g: &Global, ui: &Ui, run: Option<i64>, follow: bool, n: us
 }
 
 /// `2026-11-23 10:02  run 12 (report)  queued → running  by tick  (reason)`, or for
-/// other events `2026-11-23 10:02  slot_skipped  job  {detail}`.
+/// other events `2026-11-23 10:02  slot_skipped  job  reason: missed, slots: 3`.
 fn line(ev: &EventView) -> String {
     let when = human_time(ev.at_ms);
     match (ev.run_id, ev.to) {
@@ -70,10 +70,31 @@ fn line(ev: &EventView) -> String {
             if let Some(id) = ev.run_id {
                 l.push_str(&format!("  run {id}"));
             }
-            if ev.detail.as_object().is_some_and(|o| !o.is_empty()) {
-                l.push_str(&format!("  {}", ev.detail));
+            if let Some(o) = ev.detail.as_object().filter(|o| !o.is_empty()) {
+                l.push_str("  ");
+                l.push_str(&detail(o));
             }
             l
         }
+    }
+}
+
+/// An event's detail for people: `key: value` pairs, strings as they are, lists joined
+/// with commas, nested objects as `{key: value}`; never JSON's quotes and braces.
+fn detail(o: &serde_json::Map<String, serde_json::Value>) -> String {
+    o.iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| format!("{}: {}", k.replace('_', " "), value(v)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn value(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => s.replace(['\n', '\r'], " "),
+        Value::Array(a) => a.iter().map(value).collect::<Vec<_>>().join(", "),
+        Value::Object(o) => format!("{{{}}}", detail(o)),
+        other => other.to_string(),
     }
 }

@@ -26,6 +26,7 @@ pub(crate) mod state;
 pub(crate) mod status;
 pub(crate) mod submit;
 pub(crate) mod supervise;
+pub(crate) mod wait;
 pub(crate) mod workspaces;
 
 /// jobctl never needs root, and claude refuses to run unattended under it: said once by a

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::cli::args::Global;
-use crate::cli::output::{Ui, human_duration, human_time};
+use crate::cli::output::{Ui, count, human_duration, human_time};
 use crate::core::error::Result;
 use crate::core::run::Trigger;
 use crate::core::units::format_milli;
@@ -85,12 +85,15 @@ pub(crate) fn render(r: &RunReport) -> String {
     }
     for (i, a) in run.attempts.iter().enumerate() {
         let label = if i == 0 { "attempts" } else { "" };
-        let reason = a
-            .reason
-            .as_deref()
-            .map(|r| format!(": {r}"))
-            .unwrap_or_default();
-        line(label, format!("{} {}{reason}", a.agent, a.outcome));
+        // A reason that starts with the outcome (`auth_failed: not logged in`) is said
+        // once.
+        let outcome = a.outcome.to_string();
+        let reason = match a.reason.as_deref() {
+            Some(r) if r.starts_with(&format!("{outcome}:")) => format!(" {r}"),
+            Some(r) => format!(" {outcome}: {r}"),
+            None => format!(" {outcome}"),
+        };
+        line(label, format!("{}{reason}", a.agent));
     }
     let usage: Vec<String> = [
         run.usage.input_tokens.map(|t| format!("{t} tokens in")),
@@ -99,8 +102,8 @@ pub(crate) fn render(r: &RunReport) -> String {
             .cost_milli
             .map(|c| format!("cost {}", format_milli(c))),
         run.usage.cost_usd.map(|u| format!("${u:.4}")),
-        run.usage.num_turns.map(|n| format!("{n} turns")),
-        run.usage.tool_calls.map(|n| format!("{n} tool calls")),
+        run.usage.num_turns.map(|n| count(n, "turn")),
+        run.usage.tool_calls.map(|n| count(n, "tool call")),
     ]
     .into_iter()
     .flatten()
@@ -140,8 +143,10 @@ pub(crate) fn render(r: &RunReport) -> String {
         line(
             "",
             format!(
-                "{} files changed, +{} -{}",
-                ws.files_changed, ws.insertions, ws.deletions
+                "{} changed, +{} -{}",
+                count(ws.files_changed as i64, "file"),
+                ws.insertions,
+                ws.deletions
             ),
         );
         if let Some(b) = &ws.rescue_branch {

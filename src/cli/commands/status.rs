@@ -24,7 +24,15 @@ pub(crate) fn execute(g: &Global, ui: &Ui) -> Result<u8> {
             human_time(t),
             relative(t, s.now_ms)
         )),
-        None => text.push_str("last tick: never\n"),
+        None => match s.set_up_ms.filter(|_| !s.tick_late) {
+            // New: no tick yet is no sign of trouble.
+            Some(t) => text.push_str(&format!(
+                "last tick: never (set up {}; the timer runs one every {}m)\n",
+                relative(t, s.now_ms),
+                TICK_INTERVAL_MS / 60_000
+            )),
+            None => text.push_str("last tick: never\n"),
+        },
     }
     if s.tick_late {
         let minutes = |ms: i64| ms / 60_000;
@@ -33,7 +41,13 @@ pub(crate) fn execute(g: &Global, ui: &Ui) -> Result<u8> {
                 "no tick for {}",
                 relative(t, s.now_ms).trim_end_matches(" ago")
             ),
-            None => "no tick has run yet".into(),
+            None => match s.set_up_ms {
+                Some(t) => format!(
+                    "no tick has run since jobctl was set up here {}",
+                    relative(t, s.now_ms)
+                ),
+                None => "no tick has run yet".into(),
+            },
         };
         text.push_str(&format!(
             "warning: {since} (the timer runs one every {}m; none for over {}m): is the timer installed? (./install.sh, docs/operations.md)\n",

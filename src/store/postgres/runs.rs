@@ -327,12 +327,15 @@ impl RunStore for PgStore {
         let limit = q.limit.min(i64::MAX as usize) as i64;
         let before = q.before.unwrap_or(i64::MAX);
         let status = q.status.map(RunStatus::as_str);
+        let trigger = q.trigger.map(|t| t.as_str());
         // Each statement is planned with its values (unnamed, typed): a condition not
         // asked for folds away, and the page walks the primary key or an index backwards.
         rows(self.query(
             &format!(
                 "SELECT {COLUMNS} FROM runs WHERE id < $1 AND ($2::text IS NULL OR job = $2) \
                  AND ($3::text IS NULL OR status = $3) AND ($4::int8 IS NULL OR parent_run_id = $4) \
+                 AND ($6::int8 IS NULL OR started_at >= $6) AND ($7::int8 IS NULL OR started_at < $7) \
+                 AND ($8::text IS NULL OR trigger_kind = $8 OR trigger_kind IS NULL) \
                  ORDER BY id DESC LIMIT $5"
             ),
             &[
@@ -341,6 +344,9 @@ impl RunStore for PgStore {
                 (&status, Type::TEXT),
                 (&q.parent, Type::INT8),
                 (&limit, Type::INT8),
+                (&q.started_from, Type::INT8),
+                (&q.started_before, Type::INT8),
+                (&trigger, Type::TEXT),
             ],
         )?)
     }

@@ -269,6 +269,21 @@ impl RunStore for SqliteStore {
             args.push(status.as_str().to_string().into());
             cond.push(format!("status = ?{}", args.len()));
         }
+        if let Some(from) = q.started_from {
+            args.push(from.into());
+            cond.push(format!("started_at >= ?{}", args.len()));
+        }
+        if let Some(until) = q.started_before {
+            args.push(until.into());
+            cond.push(format!("started_at < ?{}", args.len()));
+        }
+        if let Some(t) = q.trigger {
+            args.push(t.as_str().to_string().into());
+            cond.push(format!(
+                "(trigger_kind = ?{} OR trigger_kind IS NULL)",
+                args.len()
+            ));
+        }
         if let Some(parent) = q.parent {
             // `runs_by_parent` is partial: the term must say the column is not NULL.
             args.push(parent.into());

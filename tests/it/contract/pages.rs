@@ -2,7 +2,7 @@
 //! pages of runs by cursor under each filter, counts by job and status, a run's metadata;
 //! and the API's idempotent answers.
 
-use jobctl::core::run::{NewRun, RunStatus};
+use jobctl::core::run::{NewRun, RunStatus, Trigger};
 use jobctl::store::{RunCount, RunQuery, StoredAnswer};
 
 use super::{Backend, claimed, end, forced};
@@ -35,6 +35,7 @@ pub fn pages_of_runs_go_back_by_id_under_their_filters<B: Backend>(b: &B) {
                 parent_run_id: Some(parent),
                 depth: 1,
                 metadata: metadata.clone(),
+                trigger: Trigger::Submit,
                 ..forced("c", i)
             })
             .unwrap(),
@@ -71,6 +72,7 @@ pub fn pages_of_runs_go_back_by_id_under_their_filters<B: Backend>(b: &B) {
         parent,
         before,
         limit: 100,
+        ..Default::default()
     };
     let newest = *kids.last().unwrap();
     assert!(
@@ -98,6 +100,25 @@ pub fn pages_of_runs_go_back_by_id_under_their_filters<B: Backend>(b: &B) {
             .unwrap()
             .is_empty()
     );
+    // Runs started in a window (`history --since/--until`), and those made one way.
+    let window = |from, before| RunQuery {
+        started_from: from,
+        started_before: before,
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(&s.find_runs(&window(Some(2), Some(5))).unwrap()),
+        [all[4], all[3], all[2]],
+        "from is kept, before is not"
+    );
+    assert_eq!(ids(&s.find_runs(&window(Some(10), None)).unwrap()), below);
+    let submitted = RunQuery {
+        trigger: Some(Trigger::Submit),
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(ids(&s.find_runs(&submitted).unwrap()), below);
 }
 
 pub fn runs_are_counted_by_job_and_status<B: Backend>(b: &B) {
