@@ -15,6 +15,7 @@ mod control;
 mod error;
 mod extract;
 mod idempotency;
+mod jwt;
 mod log;
 mod mcp;
 mod metrics;

@@ -15,6 +15,7 @@ mod api_holding;
 mod api_hosts;
 mod api_mcp;
 mod api_scope;
+mod api_tokens;
 mod bench_fixtures;
 mod budget;
 mod clock;
