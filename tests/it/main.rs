@@ -39,6 +39,7 @@ mod hosts;
 mod hosts_control;
 mod install;
 mod layout;
+mod man_pages;
 mod mcp;
 mod next_slots;
 #[cfg(feature = "postgres")]
