@@ -112,6 +112,47 @@ impl Sandbox {
         text
     }
 
+    /// Another build: the same program with one more byte at its end.
+    fn newer_binary(&self) -> PathBuf {
+        let newer = self.home.join("newer-jobctl");
+        let mut bytes = fs::read(JOBCTL).unwrap();
+        bytes.push(0);
+        fs::write(&newer, bytes).unwrap();
+        fs::set_permissions(&newer, fs::Permissions::from_mode(0o755)).unwrap();
+        newer
+    }
+
+    /// `systemd-analyze verify` on the installed `units`: it passes, and says nothing of
+    /// them (warnings don't change its exit code).
+    fn verify_units(&self, units: &[&str]) {
+        let out = Command::new("systemd-analyze")
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", &self.home)
+            .arg("verify")
+            .args(units.iter().map(|u| self.unit(u)))
+            .output()
+            .expect("run systemd-analyze");
+        let text = both(&out);
+        assert!(
+            out.status.success(),
+            "systemd-analyze verify failed:\n{text}"
+        );
+        let ours: Vec<&str> = text.lines().filter(|l| l.contains("jobctl")).collect();
+        assert!(
+            ours.is_empty(),
+            "systemd-analyze verify:\n{}",
+            ours.join("\n")
+        );
+    }
+
+    /// install.sh with `args`, asserted to succeed: the service managers' calls it made.
+    fn install_calls(&self, args: &[&str]) -> String {
+        fs::write(&self.calls, "").unwrap();
+        self.install_ok(args);
+        self.calls()
+    }
+
     fn calls(&self) -> String {
         fs::read_to_string(&self.calls).unwrap_or_default()
     }
@@ -518,28 +559,7 @@ fn rendered_units_pass_systemd_analyze_verify() {
     }
     let sb = Sandbox::new("Linux");
     sb.install_ok(&["--binary", JOBCTL, "--with-console"]);
-    let out = Command::new("systemd-analyze")
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("HOME", &sb.home)
-        .arg("verify")
-        .arg(sb.unit("jobctl.service"))
-        .arg(sb.unit("jobctl.timer"))
-        .arg(sb.unit("jobctl-serve.service"))
-        .output()
-        .expect("run systemd-analyze");
-    let text = both(&out);
-    assert!(
-        out.status.success(),
-        "systemd-analyze verify failed:\n{text}"
-    );
-    // Warnings don't change the exit code; those about our own units count.
-    let ours: Vec<&str> = text.lines().filter(|l| l.contains("jobctl")).collect();
-    assert!(
-        ours.is_empty(),
-        "systemd-analyze verify:\n{}",
-        ours.join("\n")
-    );
+    sb.verify_units(&["jobctl.service", "jobctl.timer", "jobctl-serve.service"]);
 }
 
 #[test]
@@ -782,12 +802,7 @@ fn calls_without_console(calls: &str) -> String {
 fn a_new_binary_restarts_the_installed_server() {
     let sb = Sandbox::new("Linux");
     sb.install_ok(&["--binary", JOBCTL, "--with-console"]);
-    // Another build: the same program with one more byte at its end.
-    let newer = sb.home.join("newer-jobctl");
-    let mut bytes = fs::read(JOBCTL).unwrap();
-    bytes.push(0);
-    fs::write(&newer, bytes).unwrap();
-    fs::set_permissions(&newer, fs::Permissions::from_mode(0o755)).unwrap();
+    let newer = sb.newer_binary();
     let newer = newer.to_str().unwrap();
 
     fs::write(&sb.calls, "").unwrap();
@@ -1259,62 +1274,35 @@ fn the_scheduler_replaces_the_timer_and_the_timer_the_scheduler() {
     assert!(out.contains("runs `jobctl scheduler`"), "{out}");
 
     if can_run("systemd-analyze", "--version") {
-        let verify = Command::new("systemd-analyze")
-            .env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .env("HOME", &sb.home)
-            .arg("verify")
-            .arg(sb.unit("jobctl-scheduler.service"))
-            .output()
-            .unwrap();
-        let text = both(&verify);
-        assert!(verify.status.success(), "systemd-analyze verify:\n{text}");
-        let ours: Vec<&str> = text.lines().filter(|l| l.contains("jobctl")).collect();
-        assert!(
-            ours.is_empty(),
-            "systemd-analyze verify:\n{}",
-            ours.join("\n")
-        );
+        sb.verify_units(&["jobctl-scheduler.service"]);
     }
 
     // Unchanged: left running. A new binary: restarted, as it keeps the one it started with.
     fs::write(&sb.calls, "").unwrap();
     sb.install_ok(&["--binary", JOBCTL, "--scheduler"]);
     assert!(!sb.calls().contains("restart"), "{}", sb.calls());
-    let newer = sb.home.join("newer-jobctl");
-    let mut bytes = fs::read(JOBCTL).unwrap();
-    bytes.push(0);
-    fs::write(&newer, bytes).unwrap();
-    fs::set_permissions(&newer, fs::Permissions::from_mode(0o755)).unwrap();
-    fs::write(&sb.calls, "").unwrap();
-    sb.install_ok(&["--binary", newer.to_str().unwrap(), "--scheduler"]);
+    let newer = sb.newer_binary();
+    let calls = sb.install_calls(&["--binary", newer.to_str().unwrap(), "--scheduler"]);
     assert!(
-        sb.calls()
-            .contains("systemctl --user restart jobctl-scheduler.service\n"),
-        "{}",
-        sb.calls()
+        calls.contains("systemctl --user restart jobctl-scheduler.service\n"),
+        "{calls}"
     );
 
     // Back to the timer: the scheduler goes.
-    fs::write(&sb.calls, "").unwrap();
-    sb.install_ok(&["--binary", JOBCTL]);
+    let calls = sb.install_calls(&["--binary", JOBCTL]);
     assert!(!sb.unit("jobctl-scheduler.service").exists());
     assert!(sb.unit("jobctl.timer").exists() && sb.unit("jobctl.service").exists());
-    let calls = sb.calls();
     let stop = calls.find("systemctl --user disable --now jobctl-scheduler.service\n");
     let enable = calls.find("systemctl --user enable --now jobctl.timer\n");
     assert!(stop.is_some() && stop < enable, "{calls}");
 
     // Uninstalled from the scheduler: nothing of it is left.
     sb.install_ok(&["--binary", JOBCTL, "--scheduler"]);
-    fs::write(&sb.calls, "").unwrap();
-    sb.install_ok(&["--uninstall"]);
+    let calls = sb.install_calls(&["--uninstall"]);
     assert!(!sb.unit("jobctl-scheduler.service").exists());
     assert!(
-        sb.calls()
-            .contains("systemctl --user disable --now jobctl-scheduler.service\n"),
-        "{}",
-        sb.calls()
+        calls.contains("systemctl --user disable --now jobctl-scheduler.service\n"),
+        "{calls}"
     );
 
     let refused = sb.install(&["--scheduler", "--no-service"]);
