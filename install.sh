@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install jobctl: the binary, a starter config (never overwritten), and the tick that
-# runs `jobctl run` every 5 minutes: a systemd timer on Linux, a LaunchAgent on macOS.
+# Install jobctl: the binary, its shell completions and man pages, a starter config
+# (never overwritten), and the tick that runs `jobctl run` every 5 minutes: a systemd
+# timer on Linux, a LaunchAgent on macOS. With --scheduler, `jobctl scheduler` kept
+# running instead (each job on its slot): a systemd service or a KeepAlive LaunchAgent.
 # With --with-console also `jobctl serve` (the control API and the web console), kept
 # running as jobctl-serve.service or the LaunchAgent com.jobctl.serve.
 # Running it again gives the same result; --uninstall takes it all away again except
@@ -14,6 +16,7 @@ prog=${0##*/}
 here=$(cd "$(dirname "$0")" && pwd)
 label=com.jobctl.run
 serve_label=com.jobctl.serve
+sched_label=com.jobctl.scheduler
 default_listen=127.0.0.1:7878
 nl=$'\n'
 
@@ -21,8 +24,10 @@ usage() {
 	cat <<EOF
 Usage: $prog [options]
 
-Installs jobctl and schedules \`jobctl run\` every 5 minutes (systemd timer on Linux,
-LaunchAgent on macOS). Writes a starter config if there is none; never overwrites one.
+Installs jobctl (with its shell completions and man pages) and schedules \`jobctl run\`
+every 5 minutes (systemd timer on Linux, LaunchAgent on macOS), or with --scheduler
+keeps \`jobctl scheduler\` running. Writes a starter config if there is none; never
+overwrites one.
 With --with-console it also keeps \`jobctl serve\` running: the control API and the web
 console, on http://$default_listen by default.
 
@@ -38,6 +43,10 @@ Options:
                    the jobs run as --run-as USER
   --run-as USER    with --system: the user jobs run as (default: the user who ran sudo)
   --no-service     install the binary and the config only, no timer or agent
+  --scheduler      keep \`jobctl scheduler\` running (each job on its slot, to the
+                   second) instead of the 5-minute timer: a systemd service
+                   (Type=notify) or a LaunchAgent with KeepAlive; replaces the timer,
+                   and installing without it replaces the scheduler with the timer
   --with-console   also install and start the server of the API and the web console
                    (jobctl-serve.service, or the LaunchAgent $serve_label)
   --listen ADDR    with --with-console: the IP:PORT it listens on (default
@@ -50,6 +59,7 @@ Options:
 Examples:
   ./install.sh                                 build, install for you, start the tick
   ./install.sh --binary target/release/jobctl --config ~/jobs/jobctl.toml
+  ./install.sh --scheduler                     jobs on their minute, not every 5 minutes
   ./install.sh --with-console                  the tick, and the console on port 7878
   ./install.sh --with-console --listen 127.0.0.1:8080
   sudo ./install.sh --system --binary target/release/jobctl --run-as deploy
@@ -78,7 +88,7 @@ say() {
 # ---- option parsing -------------------------------------------------------------
 
 prefix="" binary="" config="" run_as="" listen=""
-system=0 no_service=0 uninstall=0 dry_run=0 with_console=0 listen_given=0
+system=0 no_service=0 uninstall=0 dry_run=0 with_console=0 listen_given=0 scheduler=0
 
 need_value() {
 	if [ $# -lt 2 ] || [ -z "$2" ]; then
@@ -98,6 +108,7 @@ while [ $# -gt 0 ]; do
 	--run-as=*) run_as=${1#*=}; shift ;;
 	--system) system=1; shift ;;
 	--no-service) no_service=1; shift ;;
+	--scheduler) scheduler=1; shift ;;
 	--with-console) with_console=1; shift ;;
 	--listen) need_value "$@"; listen=$2; listen_given=1; shift 2 ;;
 	--listen=*) listen=${1#*=}; listen_given=1; shift ;;
@@ -247,8 +258,8 @@ mkdir_owned() {
 }
 
 changed=0 logdir=""
-tmp_file=""
-trap 'if [ -n "$tmp_file" ]; then rm -f "$tmp_file"; fi' EXIT
+tmp_file="" tmp_dir=""
+trap 'if [ -n "$tmp_file" ]; then rm -f "$tmp_file"; fi; if [ -n "$tmp_dir" ]; then rm -rf "$tmp_dir"; fi' EXIT
 
 # put_file CONTENT DEST MODE [OWNER]: write DEST only when it would change, through a
 # temporary file and a rename so that nothing ever reads a half-written file. Sets
@@ -325,6 +336,9 @@ fi
 if [ "$with_console" = 1 ] && [ "$no_service" = 1 ]; then
 	usage_error "--with-console and --no-service contradict each other: the console is a service"
 fi
+if [ "$scheduler" = 1 ] && [ "$no_service" = 1 ]; then
+	usage_error "--scheduler and --no-service contradict each other: the scheduler is a service"
+fi
 if [ "$listen_given" = 1 ] && [ -z "$listen" ]; then
 	usage_error "--listen needs a value"
 fi
@@ -337,6 +351,9 @@ if [ "$system" = 1 ] && [ "$dry_run" = 0 ] && [ "$(id -u)" != 0 ]; then
 fi
 if [ "$system" = 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$(id -u)" = 0 ]; then
 	die "under sudo this would install for root; run it as yourself, or use --system for a system-wide timer"
+fi
+if [ "$uninstall" = 0 ] && [ "$(id -u)" = 0 ] && [ -z "${SUDO_USER:-}" ] && [ "$system" = 0 ]; then
+	warn "installing as root: every job will run as root, and agent CLIs refuse that (claude won't run unattended under root); install as a normal user, or with --system --run-as USER"
 fi
 if [ "$with_console" = 1 ] && [ "$uninstall" = 0 ] && ! is_loopback "$listen"; then
 	warn "--listen $listen is not a loopback address: the API and the console will be reachable from other machines over plain HTTP, tokens included; put a TLS proxy in front of it"
@@ -351,6 +368,9 @@ if [ "$system" = 1 ]; then
 	user_home=$(home_of "$run_as")
 	[ -n "$user_home" ] || die "user $run_as has no home directory"
 	[ "$run_as" = root ] || owner="$run_as:"
+	if [ "$run_as" = root ] && [ "$uninstall" = 0 ]; then
+		warn "--run-as root: every job will run as root, and agent CLIs refuse that (claude won't run unattended under root); pass --run-as USER"
+	fi
 	prefix=${prefix:-/usr/local}
 	default_config=$user_home/.config/jobctl/jobctl.toml
 	state_home=$user_home/.local/state
@@ -381,6 +401,25 @@ bindir=$prefix/bin
 dest_bin=$bindir/jobctl
 state_dir=$state_home/jobctl
 
+# Where each shell and man look for what they load by themselves: man finds
+# PREFIX/share/man from PREFIX/bin on PATH; bash-completion and fish look in the user's
+# XDG directories, or in PREFIX/share for everyone. zsh has no user directory of its own:
+# the one used here must be on fpath (the end of the run says so to a zsh user).
+man_dir=$prefix/share/man
+if [ "$system" = 1 ]; then
+	bash_completion=$prefix/share/bash-completion/completions/jobctl
+	zsh_completion=$prefix/share/zsh/site-functions/_jobctl
+	fish_completion=$prefix/share/fish/vendor_completions.d/jobctl.fish
+else
+	case ${XDG_DATA_HOME:-} in
+	/*) data_home=$XDG_DATA_HOME ;;
+	*) data_home=$HOME/.local/share ;;
+	esac
+	bash_completion=$data_home/bash-completion/completions/jobctl
+	zsh_completion=$data_home/zsh/site-functions/_jobctl
+	fish_completion=$config_home/fish/completions/jobctl.fish
+fi
+
 if [ -d "$config" ]; then
 	die "--config must name a file, and $config is a directory"
 fi
@@ -402,17 +441,22 @@ path_add /bin
 if [ "$os" = Darwin ]; then
 	plist=$HOME/Library/LaunchAgents/$label.plist
 	serve_plist=$HOME/Library/LaunchAgents/$serve_label.plist
+	sched_plist=$HOME/Library/LaunchAgents/$sched_label.plist
 	logdir=$HOME/Library/Logs/jobctl
 	domain=gui/$(id -u)
 	tick_kind="LaunchAgent $label"
 	serve_kind="LaunchAgent $serve_label"
 	serve_log_hint=$logdir/serve.log
+	sched_kind="LaunchAgent $sched_label"
+	sched_log_hint=$logdir/scheduler.log
 elif [ "$system" = 1 ]; then
 	unit_dir=/etc/systemd/system
 	sysctl=(systemctl)
 	tick_kind="systemd system timer jobctl.timer (jobs run as $run_as)"
 	serve_kind="systemd system service jobctl-serve.service"
 	serve_log_hint="journalctl -u jobctl-serve.service"
+	sched_kind="systemd system service jobctl-scheduler.service (jobs run as $run_as)"
+	sched_log_hint="journalctl -u jobctl-scheduler.service"
 	# What starts at boot; a system manager's default.target may be graphical.target.
 	wanted_by=multi-user.target
 else
@@ -421,11 +465,14 @@ else
 	tick_kind="systemd user timer jobctl.timer"
 	serve_kind="systemd user service jobctl-serve.service"
 	serve_log_hint="journalctl --user -u jobctl-serve.service"
+	sched_kind="systemd user service jobctl-scheduler.service"
+	sched_log_hint="journalctl --user -u jobctl-scheduler.service"
 	# The user manager has no multi-user.target: default.target is what it starts.
 	wanted_by=default.target
 fi
 if [ "$os" = Linux ]; then
 	serve_unit=$unit_dir/jobctl-serve.service
+	sched_unit=$unit_dir/jobctl-scheduler.service
 fi
 
 # Where a browser on this machine finds the console: an "every address" listen is
@@ -481,14 +528,21 @@ uninstall() {
 		if [ -f "$serve_plist" ]; then
 			unload_agent "$serve_label" "$serve_plist"
 		fi
+		if [ -f "$sched_plist" ]; then
+			unload_agent "$sched_label" "$sched_plist"
+		fi
 		unload_agent "$label" "$plist"
 	else
 		local unit=$unit_dir/jobctl.service ran_bin
 		# The console goes too, whether or not --with-console is given.
-		local had_serve=0 units="jobctl.timer"
+		local had_serve=0 had_sched=0 units="jobctl.timer"
 		if [ -f "$serve_unit" ]; then
 			had_serve=1
-			units="jobctl.timer jobctl-serve.service"
+			units="$units jobctl-serve.service"
+		fi
+		if [ -f "$sched_unit" ]; then
+			had_sched=1
+			units="$units jobctl-scheduler.service"
 		fi
 		if [ -f "$unit" ]; then
 			ran_bin=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$unit")
@@ -504,6 +558,9 @@ uninstall() {
 			if [ "$had_serve" = 1 ]; then
 				run "${sysctl[@]}" disable --now jobctl-serve.service || true
 			fi
+			if [ "$had_sched" = 1 ]; then
+				run "${sysctl[@]}" disable --now jobctl-scheduler.service || true
+			fi
 		fi
 		remove_file "$unit_dir/jobctl.timer"
 		remove_file "$unit"
@@ -511,6 +568,9 @@ uninstall() {
 		remove_file "$serve_unit"
 		remove_file "$unit_dir/default.target.wants/jobctl-serve.service"
 		remove_file "$unit_dir/multi-user.target.wants/jobctl-serve.service"
+		remove_file "$sched_unit"
+		remove_file "$unit_dir/default.target.wants/jobctl-scheduler.service"
+		remove_file "$unit_dir/multi-user.target.wants/jobctl-scheduler.service"
 		if [ "$dry_run" = 1 ] || [ "$reachable" = 1 ]; then
 			run "${sysctl[@]}" daemon-reload || true
 			if [ "$dry_run" = 0 ]; then
@@ -518,10 +578,26 @@ uninstall() {
 				if [ "$had_serve" = 1 ]; then
 					"${sysctl[@]}" reset-failed jobctl-serve.service >/dev/null 2>&1 || true
 				fi
+				if [ "$had_sched" = 1 ]; then
+					"${sysctl[@]}" reset-failed jobctl-scheduler.service >/dev/null 2>&1 || true
+				fi
 			fi
 		else
 			warn "could not reach systemd (${sysctl[*]}); if the units are still loaded somewhere, run: ${sysctl[*]} disable --now $units && ${sysctl[*]} daemon-reload"
 		fi
+	fi
+	remove_file "$bash_completion"
+	remove_file "$zsh_completion"
+	remove_file "$fish_completion"
+	local page pages=0
+	for page in "$man_dir"/man1/jobctl.1 "$man_dir"/man1/jobctl-*.1 "$man_dir"/man5/jobctl.toml.5; do
+		if [ -f "$page" ]; then
+			if [ "$dry_run" = 0 ]; then rm -f "$page"; fi
+			pages=$((pages + 1))
+		fi
+	done
+	if [ "$pages" -gt 0 ]; then
+		if [ "$dry_run" = 1 ]; then say "would remove $pages man pages under $man_dir"; else say "removed $pages man pages under $man_dir"; fi
 	fi
 	if [ -e "$dest_bin" ]; then
 		remove_file "$dest_bin"
@@ -629,7 +705,8 @@ EOF
 if [ -e "$config" ]; then
 	say "kept existing config $config"
 else
-	put_file "$(starter_config)" "$config" 0644 "$owner"
+	# 0600, as `jobctl init` writes it: a config soon holds tokens and webhook URLs.
+	put_file "$(starter_config)" "$config" 0600 "$owner"
 fi
 
 if [ "$dry_run" = 0 ]; then
@@ -645,7 +722,77 @@ if [ "${JOBCTL_HOME:-}" != "" ] && [ "$system" = 0 ] && [ "$no_service" = 0 ]; t
 	warn "JOBCTL_HOME is set in this shell, but the tick doesn't get it: it keeps its state in $state_dir; set [runner] state_dir in the config so that both agree"
 fi
 
-# ---- the tick (and the console) ------------------------------------------------
+# ---- completions and man pages ------------------------------------------------
+
+# install_docs: the installed binary's completion scripts and man pages, where the shells
+# and man find them by themselves. Written only when they would change.
+install_docs() {
+	if [ "$dry_run" = 1 ]; then
+		say "would write the completions $bash_completion, $zsh_completion, $fish_completion"
+		say "would write the man pages jobctl(1), jobctl-COMMAND(1), jobctl.toml(5) under $man_dir"
+		return 0
+	fi
+	local text
+	if text=$("$dest_bin" completions bash); then
+		put_file "$text" "$bash_completion" 0644
+	else
+		warn "$dest_bin completions bash failed: no bash completion installed"
+	fi
+	if text=$("$dest_bin" completions zsh); then
+		# Autoloaded from fpath, the file runs as the function _jobctl at the first <Tab>:
+		# it defines the completer and binds it, and then completes this first time too.
+		text="$text${nl}[[ \$funcstack[1] == _jobctl ]] && _clap_dynamic_completer_jobctl \"\$@\""
+		put_file "$text" "$zsh_completion" 0644
+	else
+		warn "$dest_bin completions zsh failed: no zsh completion installed"
+	fi
+	if text=$("$dest_bin" completions fish); then
+		put_file "$text" "$fish_completion" 0644
+	else
+		warn "$dest_bin completions fish failed: no fish completion installed"
+	fi
+
+	tmp_dir=$(mktemp -d)
+	if ! "$dest_bin" man --dir "$tmp_dir" >/dev/null; then
+		warn "$dest_bin man --dir failed: no man pages installed"
+		rm -rf "$tmp_dir"
+		tmp_dir=""
+		return 0
+	fi
+	local page rel written=0 unchanged=0
+	for page in "$tmp_dir"/man1/*.1 "$tmp_dir"/man5/*.5; do
+		rel=${page#"$tmp_dir"/}
+		if [ -f "$man_dir/$rel" ] && cmp -s "$page" "$man_dir/$rel"; then
+			unchanged=$((unchanged + 1))
+			continue
+		fi
+		mkdir_owned "$(dirname "$man_dir/$rel")"
+		# Copied next to its place and renamed into it: man never reads half a page.
+		tmp_file=$(mktemp "$man_dir/$rel.XXXXXX")
+		cp "$page" "$tmp_file"
+		chmod 0644 "$tmp_file"
+		mv -f "$tmp_file" "$man_dir/$rel"
+		tmp_file=""
+		written=$((written + 1))
+	done
+	# The page of a command this version no longer has.
+	for page in "$man_dir"/man1/jobctl-*.1; do
+		if [ -f "$page" ] && [ ! -e "$tmp_dir/man1/${page##*/}" ]; then
+			remove_file "$page"
+		fi
+	done
+	rm -rf "$tmp_dir"
+	tmp_dir=""
+	if [ "$written" = 0 ]; then
+		say "unchanged $unchanged man pages under $man_dir"
+	else
+		say "wrote $written man pages under $man_dir ($unchanged unchanged): man jobctl"
+	fi
+}
+
+install_docs
+
+# ---- the tick or the scheduler (and the console) -------------------------------
 
 # render_unit FILE: the unit template FILE (under systemd/) with the placeholders filled.
 render_unit() {
@@ -666,16 +813,48 @@ render_unit() {
 	printf '%s' "$text"
 }
 
+# The service that keeps the schedule: jobctl.timer (the tick every 5 minutes), or with
+# --scheduler jobctl-scheduler.service. Installing one removes the other.
+if [ "$scheduler" = 1 ]; then
+	main_unit=jobctl-scheduler.service
+	other_unit=jobctl.timer
+else
+	main_unit=jobctl.timer
+	other_unit=jobctl-scheduler.service
+fi
+
+# remove_other_units: the files of the kind not installed, and their enablement links.
+remove_other_units() {
+	if [ "$scheduler" = 1 ]; then
+		remove_file "$unit_dir/jobctl.timer"
+		remove_file "$unit_dir/jobctl.service"
+		remove_file "$unit_dir/timers.target.wants/jobctl.timer"
+	else
+		remove_file "$sched_unit"
+		remove_file "$unit_dir/default.target.wants/jobctl-scheduler.service"
+		remove_file "$unit_dir/multi-user.target.wants/jobctl-scheduler.service"
+	fi
+}
+
 install_systemd() {
-	local service timer serve=""
-	service=$(render_unit jobctl.service.in)
-	timer=$(cat "$here/systemd/jobctl.timer")
+	local serve="" other_existed=0 main_restart=0
+	if [ "$scheduler" = 1 ]; then
+		if [ -f "$unit_dir/jobctl.timer" ] || [ -f "$unit_dir/jobctl.service" ]; then other_existed=1; fi
+		local sched_existed=0
+		if [ -f "$sched_unit" ]; then sched_existed=1; fi
+		put_file "$(render_unit jobctl-scheduler.service.in)" "$sched_unit" 0644
+		# A running scheduler keeps the settings and the binary it started with.
+		if [ "$sched_existed" = 1 ] && { [ "$changed" = 1 ] || [ "$bin_changed" = 1 ]; }; then
+			main_restart=1
+		fi
+	else
+		if [ -f "$sched_unit" ]; then other_existed=1; fi
+		put_file "$(render_unit jobctl.service.in)" "$unit_dir/jobctl.service" 0644
+		put_file "$(cat "$here/systemd/jobctl.timer")" "$unit_dir/jobctl.timer" 0644
+	fi
 	if [ "$with_console" = 1 ]; then
 		serve=$(render_unit jobctl-serve.service.in)
 	fi
-
-	put_file "$service" "$unit_dir/jobctl.service" 0644
-	put_file "$timer" "$unit_dir/jobctl.timer" 0644
 
 	# The server is restarted when it runs with settings or a binary that are no longer
 	# the installed ones; a new unit is simply started.
@@ -692,7 +871,14 @@ install_systemd() {
 		if [ "$bin_changed" = 1 ]; then serve_restart=1; fi
 	fi
 
-	local by_hand="  ${sysctl[*]} daemon-reload${nl}  ${sysctl[*]} enable --now jobctl.timer"
+	local by_hand="  ${sysctl[*]} daemon-reload"
+	if [ "$other_existed" = 1 ]; then
+		by_hand="  ${sysctl[*]} stop $other_unit${nl}$by_hand"
+	fi
+	if [ "$main_restart" = 1 ]; then
+		by_hand="$by_hand${nl}  ${sysctl[*]} restart $main_unit"
+	fi
+	by_hand="$by_hand${nl}  ${sysctl[*]} enable --now $main_unit"
 	local serve_by_hand="  ${sysctl[*]} enable --now jobctl-serve.service"
 	if [ "$serve_restart" = 1 ]; then
 		serve_by_hand="  ${sysctl[*]} restart jobctl-serve.service${nl}$serve_by_hand"
@@ -700,8 +886,13 @@ install_systemd() {
 	if [ "$with_console" = 1 ]; then by_hand="$by_hand${nl}$serve_by_hand"; fi
 	local where="Once systemd runs, run:${nl}$by_hand"
 	if [ "$dry_run" = 1 ]; then
+		if [ "$other_existed" = 1 ]; then
+			run "${sysctl[@]}" disable --now "$other_unit"
+			remove_other_units
+		fi
 		run "${sysctl[@]}" daemon-reload
-		run "${sysctl[@]}" enable --now jobctl.timer
+		if [ "$main_restart" = 1 ]; then run "${sysctl[@]}" restart "$main_unit"; fi
+		run "${sysctl[@]}" enable --now "$main_unit"
 		if [ "$with_console" = 1 ]; then
 			if [ "$serve_restart" = 1 ]; then run "${sysctl[@]}" restart jobctl-serve.service; fi
 			run "${sysctl[@]}" enable --now jobctl-serve.service
@@ -710,29 +901,41 @@ install_systemd() {
 		fi
 		return 0
 	fi
+	local unreachable="" steps=$where err
 	if ! command -v systemctl >/dev/null 2>&1; then
-		needs_manual "systemctl not found: this system does not run systemd" "$where"
-		return 0
-	fi
-	if [ "$system" = 1 ]; then
+		unreachable="systemctl not found: this system does not run systemd"
+	elif [ "$system" = 1 ]; then
 		if [ ! -d /run/systemd/system ]; then
-			needs_manual "systemd is not running here (no /run/systemd/system)" "$where"
-			return 0
+			unreachable="systemd is not running here (no /run/systemd/system)"
 		fi
-	else
-		local err
-		if ! err=$(systemctl --user show-environment 2>&1 >/dev/null); then
-			needs_manual "there is no systemd user session for $run_as (systemctl --user: ${err:-no answer})" \
-				"Log in as $run_as (at the console or over ssh; su and sudo give no user session), then run:${nl}$by_hand"
-			return 0
+	elif ! err=$(systemctl --user show-environment 2>&1 >/dev/null); then
+		unreachable="there is no systemd user session for $run_as (systemctl --user: ${err:-no answer})"
+		steps="Log in as $run_as (at the console or over ssh; su and sudo give no user session), then run:${nl}$by_hand"
+	fi
+	# The other kind goes either way: stopped first where systemd can be reached (its
+	# unit file is still needed for that), its files removed in any case.
+	if [ "$other_existed" = 1 ]; then
+		if [ -z "$unreachable" ]; then
+			run "${sysctl[@]}" disable --now "$other_unit" || true
 		fi
+		remove_other_units
+	fi
+	if [ -n "$unreachable" ]; then
+		needs_manual "$unreachable" "$steps"
+		return 0
 	fi
 	if ! run "${sysctl[@]}" daemon-reload; then
 		needs_manual "${sysctl[*]} daemon-reload failed (see above)" "Fix that, then run:${nl}$by_hand"
 		return 0
 	fi
-	if ! run "${sysctl[@]}" enable --now jobctl.timer; then
-		needs_manual "${sysctl[*]} enable --now jobctl.timer failed (see above)" "Fix that, then run:${nl}$by_hand"
+	# restart starts it as well; enable --now then makes it start with the service manager.
+	if [ "$main_restart" = 1 ] && ! run "${sysctl[@]}" restart "$main_unit"; then
+		needs_manual "${sysctl[*]} restart $main_unit failed (see above; $sched_log_hint says why)" \
+			"Fix that, then run:${nl}$by_hand"
+		return 0
+	fi
+	if ! run "${sysctl[@]}" enable --now "$main_unit"; then
+		needs_manual "${sysctl[*]} enable --now $main_unit failed (see above)" "Fix that, then run:${nl}$by_hand"
 		return 0
 	fi
 	if [ "$with_console" = 1 ]; then
@@ -757,8 +960,8 @@ install_systemd() {
 		local linger
 		linger=$(loginctl show-user "$run_as" --property=Linger --value 2>/dev/null || true)
 		if [ "$linger" != yes ]; then
-			if [ "$with_console" = 1 ]; then
-				say "note: user units run only while $run_as is logged in; to keep the tick and the console running after logout: loginctl enable-linger $run_as"
+			if [ "$with_console" = 1 ] || [ "$scheduler" = 1 ]; then
+				say "note: user units run only while $run_as is logged in; to keep them running after logout: loginctl enable-linger $run_as"
 			else
 				say "note: a user timer runs only while $run_as is logged in; to keep it running after logout: loginctl enable-linger $run_as"
 			fi
@@ -824,17 +1027,24 @@ load_agent() {
 }
 
 install_launchd() {
-	local text serve_text="" tick_changed serve_reload=0
-	text=$(render_plist "$label")
+	local text serve_text="" main_label main_plist other_label other_plist main_changed serve_reload=0
+	if [ "$scheduler" = 1 ]; then
+		main_label=$sched_label main_plist=$sched_plist other_label=$label other_plist=$plist
+	else
+		main_label=$label main_plist=$plist other_label=$sched_label other_plist=$sched_plist
+	fi
+	text=$(render_plist "$main_label")
 	if [ "$with_console" = 1 ]; then
 		serve_text=$(render_plist "$serve_label")
 	fi
 
 	# launchd opens the log file but does not create its directory.
 	mkdir_owned "$logdir"
-	put_file "$text" "$plist" 0644
-	tick_changed=$changed
-	lint_plist "$plist"
+	put_file "$text" "$main_plist" 0644
+	main_changed=$changed
+	# A running scheduler keeps the binary it started with; each tick starts the new one.
+	if [ "$scheduler" = 1 ] && [ "$bin_changed" = 1 ]; then main_changed=1; fi
+	lint_plist "$main_plist"
 	# Reloaded when it runs with settings or a binary that are no longer the installed
 	# ones (a new agent is loaded anyway).
 	if [ "$with_console" = 1 ]; then
@@ -844,14 +1054,18 @@ install_launchd() {
 	elif [ -f "$serve_plist" ]; then
 		say "kept $serve_plist (installed with --with-console; --uninstall removes it)"
 	fi
+	# The tick or the scheduler: installing one removes the other.
+	if [ -f "$other_plist" ]; then
+		unload_agent "$other_label" "$other_plist"
+	fi
 
 	local by_hand serve_by_hand
-	by_hand=$(agent_by_hand "$label" "$plist")
+	by_hand=$(agent_by_hand "$main_label" "$main_plist")
 	serve_by_hand=$(agent_by_hand "$serve_label" "$serve_plist")
 	if [ "$with_console" = 1 ]; then by_hand="$by_hand${nl}$serve_by_hand"; fi
 	if [ "$dry_run" = 1 ]; then
-		run launchctl bootout "$domain/$label"
-		run launchctl bootstrap "$domain" "$plist"
+		run launchctl bootout "$domain/$main_label"
+		run launchctl bootstrap "$domain" "$main_plist"
 		if [ "$with_console" = 1 ]; then
 			run launchctl bootout "$domain/$serve_label"
 			run launchctl bootstrap "$domain" "$serve_plist"
@@ -863,7 +1077,7 @@ install_launchd() {
 		return 0
 	fi
 	local gui="A LaunchAgent needs $run_as logged in at the Mac (an ssh session alone has no GUI domain); then run:"
-	if ! load_agent "$label" "$plist" "$tick_changed"; then
+	if ! load_agent "$main_label" "$main_plist" "$main_changed"; then
 		needs_manual "launchctl bootstrap $domain failed: $agent_err" "$gui${nl}$by_hand"
 		return 0
 	fi
@@ -901,9 +1115,14 @@ case ":$PATH:" in
 *) say "note: $bindir is not on your PATH: add it, or call $dest_bin" ;;
 esac
 
+if [ "$scheduler" = 1 ]; then
+	what_runs="the scheduler" schedule_kind=$sched_kind
+else
+	what_runs="the 5-minute tick" schedule_kind=$tick_kind
+fi
 if [ "$manual_what" = console ]; then
 	cat >&2 <<EOF
-jobctl and the tick are installed, but the console is NOT running:
+jobctl and $what_runs are installed, but the console is NOT running:
 $manual_reason.
 $manual_steps
 Or leave it out next time: $prog without --with-console
@@ -911,18 +1130,22 @@ EOF
 	exit 1
 elif [ -n "$manual_reason" ]; then
 	if [ "$with_console" = 1 ]; then
-		not_running="the 5-minute tick and the console are"
+		not_running="$what_runs and the console are"
 		skip="$prog --no-service, without --with-console"
 	else
-		not_running="the 5-minute tick is"
+		not_running="$what_runs is"
 		skip="$prog --no-service"
+	fi
+	if [ "$scheduler" = 1 ]; then
+		instead="Or run it under a service manager of your own: $dest_bin scheduler --config $config"
+	else
+		instead="Or run the tick from cron instead (crontab -e, as $run_as):${nl}  */5 * * * * $dest_bin run --config $config"
 	fi
 	cat >&2 <<EOF
 jobctl is installed, but $not_running NOT running:
 $manual_reason.
 $manual_steps
-Or run the tick from cron instead (crontab -e, as $run_as):
-  */5 * * * * $dest_bin run --config $config
+$instead
 Or skip this step next time: $skip
 EOF
 	exit 1
@@ -930,8 +1153,10 @@ fi
 
 if [ "$no_service" = 1 ]; then
 	say "done: run \`$dest_bin run --config $config\` every 5 minutes from a scheduler of your own."
+elif [ "$scheduler" = 1 ]; then
+	say "done: $schedule_kind runs \`jobctl scheduler\`: each job starts on its slot."
 else
-	say "done: $tick_kind runs \`jobctl run\` every 5 minutes."
+	say "done: $schedule_kind runs \`jobctl run\` every 5 minutes."
 fi
 if [ "$with_console" = 1 ]; then
 	say "      $serve_kind serves the API and the console on $listen."
@@ -945,7 +1170,9 @@ hint "$jobctl_cmd logs --job hello" "the output of a job's latest run"
 hint "$jobctl_cmd check" "after editing $config"
 hint "$state_dir" "run logs and state"
 if [ "$no_service" = 0 ]; then
-	if [ "$os" = Darwin ]; then
+	if [ "$scheduler" = 1 ]; then
+		hint "$sched_log_hint" "the scheduler's log"
+	elif [ "$os" = Darwin ]; then
 		hint "$logdir/jobctl.log" "the tick's own messages"
 	elif [ "$system" = 1 ]; then
 		hint "journalctl -u jobctl.service" "the tick's own messages"
@@ -961,3 +1188,12 @@ if [ "$with_console" = 1 ]; then
 	hint "$token_cmd" "a token for it (--scope read: look, don't touch)"
 	hint "$serve_log_hint" "the server's own messages"
 fi
+hint "man jobctl" "every command; man jobctl.toml: the config"
+case ${SHELL:-} in
+*/zsh)
+	case $zsh_completion in
+	/usr/local/share/* | /usr/share/*) ;;
+	*) say "note: zsh completes jobctl once ${zsh_completion%/*} is on fpath: add fpath+=(${zsh_completion%/*}) before compinit in ~/.zshrc" ;;
+	esac
+	;;
+esac

@@ -6,6 +6,7 @@ pub(crate) mod args;
 pub(crate) mod commands;
 pub(crate) mod complete;
 pub(crate) mod json_text;
+mod man;
 pub(crate) mod output;
 pub(crate) mod table;
 

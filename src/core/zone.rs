@@ -3,7 +3,10 @@
 //! jiff's general lookup first lists the whole zoneinfo tree (dozens of directories and
 //! about 600 files), which costs more than everything else a tick does. A name maps to one
 //! file, so it is read directly; the general lookup remains the fallback for other layouts
-//! and for `TZ` values that are not plain names.
+//! and for `TZ` values that are not plain names. Where the system has no zoneinfo, or not
+//! the zone named, the copy of the IANA database compiled into jobctl answers (jiff's
+//! `tzdb-bundle-always`): a slim container image without tzdata still runs jobs in
+//! `"Europe/Paris"`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -93,7 +96,9 @@ pub(crate) fn by_name(name: &str) -> Result<TimeZone, String> {
         return Ok(tz);
     }
     let tz = read_named(name).map(Ok).unwrap_or_else(|| {
-        TimeZone::get(name).map_err(|_| {
+        TimeZone::get(name)
+            .or_else(|_| jiff::tz::TimeZoneDatabase::bundled().get(name))
+            .map_err(|_| {
             format!(
                 "expected \"local\" or an IANA time zone name (e.g. \"Europe/Amsterdam\"), found {name:?}"
             )

@@ -10,9 +10,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use super::jwt::{self, Invalid};
 use crate::core::error::{Error, Result};
 
 pub(crate) const READ: &str = "supervisor:read";
@@ -150,28 +150,23 @@ impl Key {
 
     /// A token carrying `claims`.
     pub(crate) fn sign(&self, claims: &Claims) -> Result<String> {
-        jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            claims,
-            &EncodingKey::from_secret(&self.secret),
-        )
-        .map_err(|e| Error::Internal(anyhow::anyhow!("can't sign a token: {e}")))
+        jwt::sign(&self.secret, claims)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("can't sign a token: {e}")))
     }
 
     /// The claims of a valid, unexpired token signed with this key.
     pub(crate) fn verify(&self, token: &str) -> std::result::Result<Claims, String> {
-        let mut v = Validation::new(Algorithm::HS256);
-        v.leeway = 0;
-        v.set_required_spec_claims(&["exp", "sub"]);
-        jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&self.secret), &v)
-            .map(|d| d.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => "the token has expired".into(),
-                jsonwebtoken::errors::ErrorKind::InvalidSignature => {
-                    "the token is not signed by this server's key".into()
-                }
-                _ => "the token is not a valid jobctl token".into(),
-            })
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        jwt::verify(&self.secret, token, now).map_err(|e| match e {
+            Invalid::Expired => "the token has expired".into(),
+            Invalid::Signature => "the token is not signed by this server's key".into(),
+            Invalid::Malformed | Invalid::Algorithm | Invalid::NotYet | Invalid::Audience => {
+                "the token is not a valid jobctl token".into()
+            }
+        })
     }
 }
 

@@ -15,6 +15,7 @@ mod error;
 mod extract;
 mod idempotency;
 mod jobs;
+mod jwt;
 mod log;
 mod mcp;
 mod metrics;

@@ -2,9 +2,10 @@
 //!
 //! `uname`, `systemctl`, `launchctl` and `loginctl` are replaced by small scripts first
 //! on PATH that only append how they were called to a file, so nothing here reaches the
-//! real service managers, the real HOME or starts a process that outlives the test. The
-//! jobctl binary installed is the one cargo built for these tests, so `jobctl check` on
-//! the starter config is the real one.
+//! real service managers, the real HOME or starts a process that outlives the test; `id`
+//! answers as a normal user (uid 1000) unless a test makes it root. The jobctl binary
+//! installed is the one cargo built for these tests, so `jobctl check` on the starter
+//! config, `jobctl completions` and `jobctl man` are the real ones.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -49,7 +50,18 @@ impl Sandbox {
         for name in ["systemctl", "launchctl", "loginctl"] {
             sandbox.stub(name, "");
         }
+        sandbox.id_as(USER_UID, "tester");
         sandbox
+    }
+
+    /// `id -u` and `id -un` answer `uid` and `name`; anything else is the real `id`.
+    fn id_as(&self, uid: &str, name: &str) {
+        let path = self.stubs.join("id");
+        let script = format!(
+            "#!/bin/sh\ncase \"$*\" in\n-u) echo {uid} ;;\n-un) echo {name} ;;\n*) exec /usr/bin/id \"$@\" ;;\nesac\n"
+        );
+        fs::write(&path, script).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
     }
 
     /// Writes a stand-in command that logs its arguments, then runs `body`.
@@ -98,6 +110,47 @@ impl Sandbox {
             out.status
         );
         text
+    }
+
+    /// Another build: the same program with one more byte at its end.
+    fn newer_binary(&self) -> PathBuf {
+        let newer = self.home.join("newer-jobctl");
+        let mut bytes = fs::read(JOBCTL).unwrap();
+        bytes.push(0);
+        fs::write(&newer, bytes).unwrap();
+        fs::set_permissions(&newer, fs::Permissions::from_mode(0o755)).unwrap();
+        newer
+    }
+
+    /// `systemd-analyze verify` on the installed `units`: it passes, and says nothing of
+    /// them (warnings don't change its exit code).
+    fn verify_units(&self, units: &[&str]) {
+        let out = Command::new("systemd-analyze")
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", &self.home)
+            .arg("verify")
+            .args(units.iter().map(|u| self.unit(u)))
+            .output()
+            .expect("run systemd-analyze");
+        let text = both(&out);
+        assert!(
+            out.status.success(),
+            "systemd-analyze verify failed:\n{text}"
+        );
+        let ours: Vec<&str> = text.lines().filter(|l| l.contains("jobctl")).collect();
+        assert!(
+            ours.is_empty(),
+            "systemd-analyze verify:\n{}",
+            ours.join("\n")
+        );
+    }
+
+    /// install.sh with `args`, asserted to succeed: the service managers' calls it made.
+    fn install_calls(&self, args: &[&str]) -> String {
+        fs::write(&self.calls, "").unwrap();
+        self.install_ok(args);
+        self.calls()
     }
 
     fn calls(&self) -> String {
@@ -185,9 +238,11 @@ fn can_run(program: &str, version_arg: &str) -> bool {
         .is_ok_and(|out| out.status.success())
 }
 
+/// The uid the stand-in `id` answers.
+const USER_UID: &str = "1000";
+
 fn uid() -> String {
-    let out = Command::new("id").arg("-u").output().expect("run id -u");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    USER_UID.to_string()
 }
 
 #[test]
@@ -504,28 +559,7 @@ fn rendered_units_pass_systemd_analyze_verify() {
     }
     let sb = Sandbox::new("Linux");
     sb.install_ok(&["--binary", JOBCTL, "--with-console"]);
-    let out = Command::new("systemd-analyze")
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("HOME", &sb.home)
-        .arg("verify")
-        .arg(sb.unit("jobctl.service"))
-        .arg(sb.unit("jobctl.timer"))
-        .arg(sb.unit("jobctl-serve.service"))
-        .output()
-        .expect("run systemd-analyze");
-    let text = both(&out);
-    assert!(
-        out.status.success(),
-        "systemd-analyze verify failed:\n{text}"
-    );
-    // Warnings don't change the exit code; those about our own units count.
-    let ours: Vec<&str> = text.lines().filter(|l| l.contains("jobctl")).collect();
-    assert!(
-        ours.is_empty(),
-        "systemd-analyze verify:\n{}",
-        ours.join("\n")
-    );
+    sb.verify_units(&["jobctl.service", "jobctl.timer", "jobctl-serve.service"]);
 }
 
 #[test]
@@ -768,12 +802,7 @@ fn calls_without_console(calls: &str) -> String {
 fn a_new_binary_restarts_the_installed_server() {
     let sb = Sandbox::new("Linux");
     sb.install_ok(&["--binary", JOBCTL, "--with-console"]);
-    // Another build: the same program with one more byte at its end.
-    let newer = sb.home.join("newer-jobctl");
-    let mut bytes = fs::read(JOBCTL).unwrap();
-    bytes.push(0);
-    fs::write(&newer, bytes).unwrap();
-    fs::set_permissions(&newer, fs::Permissions::from_mode(0o755)).unwrap();
+    let newer = sb.newer_binary();
     let newer = newer.to_str().unwrap();
 
     fs::write(&sb.calls, "").unwrap();
@@ -1065,4 +1094,268 @@ if wrong:
         "{}",
         sb.calls()
     );
+}
+
+/// `groff -man -Tutf8 -ww` on a page: its stderr (every warning on).
+fn groff_warnings(page: &Path) -> String {
+    let out = Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww", "-P-cbou"])
+        .arg(page)
+        .output()
+        .expect("groff renders the man pages (apt-get install groff-base)");
+    assert!(
+        out.status.success(),
+        "groff {}: {}",
+        page.display(),
+        both(&out)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn completions_and_man_pages_go_where_shells_and_man_look_and_the_config_is_0600() {
+    let sb = Sandbox::new("Linux");
+    let out = sb.install_ok(&["--binary", JOBCTL]);
+    let share = sb.home.join(".local/share");
+    let bash = share.join("bash-completion/completions/jobctl");
+    let zsh = share.join("zsh/site-functions/_jobctl");
+    let fish = sb.home.join(".config/fish/completions/jobctl.fish");
+
+    // bash: sourced, it registers a completer for jobctl that calls the installed binary.
+    let loaded = Command::new("bash")
+        .arg("-c")
+        .arg("source \"$1\" && complete -p jobctl")
+        .arg("bash")
+        .arg(&bash)
+        .output()
+        .unwrap();
+    assert!(loaded.status.success(), "{}", both(&loaded));
+    assert!(String::from_utf8_lossy(&loaded.stdout).contains("jobctl"));
+    let bash_text = read(&bash);
+    assert!(
+        bash_text.contains(sb.bin().to_str().unwrap()),
+        "{bash_text}"
+    );
+    // zsh: an fpath function file, its first line the #compdef tag compinit reads.
+    let zsh_text = read(&zsh);
+    assert!(zsh_text.starts_with("#compdef jobctl\n"), "{zsh_text}");
+    assert!(zsh_text.contains(sb.bin().to_str().unwrap()), "{zsh_text}");
+    // fish: autoloaded from ~/.config/fish/completions by command name.
+    let fish_text = read(&fish);
+    assert!(
+        fish_text.contains("--command jobctl") && fish_text.contains(sb.bin().to_str().unwrap()),
+        "{fish_text}"
+    );
+    for (shell, file) in [("zsh", &zsh), ("fish", &fish)] {
+        if can_run(shell, "--version") {
+            let o = Command::new(shell).arg("-n").arg(file).output().unwrap();
+            assert!(o.status.success(), "{shell} -n: {}", both(&o));
+        } else {
+            eprintln!("note: {shell} not found; its completion was not parsed");
+        }
+    }
+
+    // Man pages under PREFIX/share/man, which man finds from PREFIX/bin on PATH.
+    let man = share.join("man");
+    for page in [
+        "man1/jobctl.1",
+        "man1/jobctl-run.1",
+        "man1/jobctl-scheduler.1",
+        "man5/jobctl.toml.5",
+    ] {
+        let p = man.join(page);
+        assert!(p.is_file(), "{page} not installed:\n{out}");
+        assert_eq!(groff_warnings(&p), "", "groff warned about {page}");
+    }
+    if can_run("man", "--version") {
+        let found = Command::new("man")
+            .args(["-w", "jobctl.toml"])
+            .env_clear()
+            .env("HOME", &sb.home)
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", sb.home.join(".local/bin").display()),
+            )
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&found.stdout).trim(),
+            man.join("man5/jobctl.toml.5").to_str().unwrap(),
+            "{}",
+            both(&found)
+        );
+    }
+
+    let mode = fs::metadata(sb.config()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the starter config's mode");
+    assert!(!out.contains("run as root"), "{out}");
+
+    // Again: nothing changes; uninstalled: all gone.
+    let before = sb.snapshot();
+    let again = sb.install_ok(&["--binary", JOBCTL]);
+    assert_eq!(sb.snapshot(), before, "{again}");
+    assert!(
+        again.contains(" man pages under ") && !again.contains("\nwrote "),
+        "{again}"
+    );
+    sb.install_ok(&["--uninstall"]);
+    for gone in [
+        &bash,
+        &zsh,
+        &fish,
+        &man.join("man1/jobctl.1"),
+        &man.join("man5/jobctl.toml.5"),
+    ] {
+        assert!(!gone.exists(), "{} left after --uninstall", gone.display());
+    }
+    assert!(
+        fs::read_dir(man.join("man1")).unwrap().next().is_none(),
+        "man pages left after --uninstall"
+    );
+}
+
+#[test]
+fn installed_as_root_it_warns_that_jobs_would_run_as_root() {
+    let sb = Sandbox::new("Linux");
+    sb.id_as("0", "root");
+    let out = sb.install_ok(&["--binary", JOBCTL]);
+    assert!(
+        out.contains(
+            "warning: installing as root: every job will run as root, and agent CLIs refuse that"
+        ),
+        "{out}"
+    );
+    let warnings = out.lines().filter(|l| l.contains("run as root")).count();
+    assert_eq!(warnings, 1, "{out}");
+}
+
+#[test]
+fn the_scheduler_replaces_the_timer_and_the_timer_the_scheduler() {
+    let sb = Sandbox::new("Linux");
+    sb.install_ok(&["--binary", JOBCTL]);
+    assert!(sb.unit("jobctl.timer").exists());
+
+    fs::write(&sb.calls, "").unwrap();
+    let out = sb.install_ok(&["--binary", JOBCTL, "--scheduler"]);
+    let unit = read(&sb.unit("jobctl-scheduler.service"));
+    assert_eq!(leftover_placeholder(&unit), None, "{unit}");
+    let exec = format!(
+        "\nExecStart={} scheduler --config {}\n",
+        sb.bin().display(),
+        sb.config().display()
+    );
+    for line in [
+        "\nType=notify\n",
+        exec.as_str(),
+        "\nRestart=on-failure\n",
+        "\nKillMode=process\n",
+        "\nExecReload=/bin/kill -HUP $MAINPID\n",
+        "\nWantedBy=default.target\n",
+    ] {
+        assert!(unit.contains(line), "no {line:?} in:\n{unit}");
+    }
+    for gone in ["jobctl.timer", "jobctl.service"] {
+        assert!(
+            !sb.unit(gone).exists(),
+            "{gone} left beside the scheduler:\n{out}"
+        );
+    }
+    let calls = sb.calls();
+    let order = [
+        "systemctl --user disable --now jobctl.timer\n",
+        "systemctl --user daemon-reload\n",
+        "systemctl --user enable --now jobctl-scheduler.service\n",
+    ];
+    let at: Vec<Option<usize>> = order.iter().map(|c| calls.find(c)).collect();
+    assert!(
+        at.iter().all(Option::is_some) && at.windows(2).all(|w| w[0] < w[1]),
+        "{calls}"
+    );
+    assert!(out.contains("runs `jobctl scheduler`"), "{out}");
+
+    if can_run("systemd-analyze", "--version") {
+        sb.verify_units(&["jobctl-scheduler.service"]);
+    }
+
+    // Unchanged: left running. A new binary: restarted, as it keeps the one it started with.
+    fs::write(&sb.calls, "").unwrap();
+    sb.install_ok(&["--binary", JOBCTL, "--scheduler"]);
+    assert!(!sb.calls().contains("restart"), "{}", sb.calls());
+    let newer = sb.newer_binary();
+    let calls = sb.install_calls(&["--binary", newer.to_str().unwrap(), "--scheduler"]);
+    assert!(
+        calls.contains("systemctl --user restart jobctl-scheduler.service\n"),
+        "{calls}"
+    );
+
+    // Back to the timer: the scheduler goes.
+    let calls = sb.install_calls(&["--binary", JOBCTL]);
+    assert!(!sb.unit("jobctl-scheduler.service").exists());
+    assert!(sb.unit("jobctl.timer").exists() && sb.unit("jobctl.service").exists());
+    let stop = calls.find("systemctl --user disable --now jobctl-scheduler.service\n");
+    let enable = calls.find("systemctl --user enable --now jobctl.timer\n");
+    assert!(stop.is_some() && stop < enable, "{calls}");
+
+    // Uninstalled from the scheduler: nothing of it is left.
+    sb.install_ok(&["--binary", JOBCTL, "--scheduler"]);
+    let calls = sb.install_calls(&["--uninstall"]);
+    assert!(!sb.unit("jobctl-scheduler.service").exists());
+    assert!(
+        calls.contains("systemctl --user disable --now jobctl-scheduler.service\n"),
+        "{calls}"
+    );
+
+    let refused = sb.install(&["--scheduler", "--no-service"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", both(&refused));
+}
+
+#[test]
+fn darwin_scheduler_is_a_keepalive_agent_in_place_of_the_tick() {
+    let sb = Sandbox::new("Darwin");
+    sb.install_ok(&["--binary", JOBCTL]);
+    assert!(sb.plist().exists());
+    fs::write(&sb.calls, "").unwrap();
+    let out = sb.install_ok(&["--binary", JOBCTL, "--scheduler"]);
+    let plist = sb.agent("com.jobctl.scheduler");
+    let text = read(&plist);
+    assert_eq!(leftover_placeholder(&text), None, "{text}");
+    assert!(!sb.plist().exists(), "the tick's agent left:\n{out}");
+    let calls = sb.calls();
+    let bootout = calls.find(&format!("launchctl bootout gui/{}/com.jobctl.run\n", uid()));
+    let bootstrap = calls.find(&format!(
+        "launchctl bootstrap gui/{} {}\n",
+        uid(),
+        plist.display()
+    ));
+    assert!(bootout.is_some() && bootstrap.is_some(), "{calls}");
+
+    const CHECK: &str = r#"
+import plistlib, sys
+path, bin, config = sys.argv[1:4]
+with open(path, "rb") as f:
+    d = plistlib.load(f)
+want = {
+    "Label": d.get("Label") == "com.jobctl.scheduler",
+    "ProgramArguments": d.get("ProgramArguments") == [bin, "scheduler", "--config", config],
+    "KeepAlive": d.get("KeepAlive") is True,
+    "RunAtLoad": d.get("RunAtLoad") is True,
+    "AbandonProcessGroup": d.get("AbandonProcessGroup") is True,
+    "no StartInterval": "StartInterval" not in d,
+}
+wrong = [k for k, ok in want.items() if not ok]
+if wrong:
+    sys.exit("wrong: %s in %r" % (wrong, d))
+"#;
+    let check = Command::new("python3")
+        .args(["-c", CHECK])
+        .arg(&plist)
+        .arg(sb.bin())
+        .arg(sb.config())
+        .output()
+        .expect("python3 parses the plist");
+    assert!(check.status.success(), "{}\n{text}", both(&check));
+
+    // Back to the tick.
+    sb.install_ok(&["--binary", JOBCTL]);
+    assert!(sb.plist().exists() && !plist.exists());
 }

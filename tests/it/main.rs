@@ -15,6 +15,7 @@ mod api_holding;
 mod api_hosts;
 mod api_mcp;
 mod api_scope;
+mod api_tokens;
 mod bench_fixtures;
 mod budget;
 mod check;
@@ -41,6 +42,7 @@ mod hosts;
 mod hosts_control;
 mod install;
 mod layout;
+mod man_pages;
 mod mcp;
 mod next_slots;
 #[cfg(feature = "postgres")]

@@ -4,7 +4,7 @@
 //! clock stepping, a run. `list`, `run --dry-run`, the tick and `jobctl next` agree.
 //!
 //! "Now" is pinned with `JOBCTL_NOW`; each check is made on a state the previous tick left
-//! its next slots in.
+//! its next slots in. A named zone resolves where the system has no zoneinfo at all.
 
 use crate::support::*;
 
@@ -289,4 +289,53 @@ fn the_ticks_run_the_slots_next_lists_across_dst() {
             .collect();
         assert_eq!(slots_run(&env, name), want, "{name}");
     }
+}
+
+/// On a system without zoneinfo (a slim container image), a named zone still resolves from
+/// the database compiled into jobctl: `/usr/share/zoneinfo` is hidden under an empty tmpfs
+/// in a private mount namespace (as root, or root of a private user namespace), and
+/// `TZDIR` names an empty directory.
+#[test]
+fn a_named_zone_resolves_without_the_system_zoneinfo() {
+    let env = Env::with_config(&format!(
+        "{RUNNER}{}",
+        cron_job("paris", "0 9 * * *", "timezone = \"Europe/Paris\"")
+    ));
+    let empty = env.home().join("no-zoneinfo");
+    std::fs::create_dir(&empty).unwrap();
+    let unshare: &[&str] = if nix::unistd::geteuid().is_root() {
+        &["--mount"]
+    } else {
+        &["--user", "--map-root-user", "--mount"]
+    };
+    let mut c = env.command("unshare");
+    c.args(unshare)
+        .args(["sh", "-c"])
+        .arg(
+            "mount -t tmpfs tmpfs /usr/share/zoneinfo || exit 90; \
+             [ -z \"$(ls -A /usr/share/zoneinfo)\" ] || exit 91; exec \"$0\" \"$@\"",
+        )
+        .args([BIN, "next", "paris", "--from", T, "-n", "2", "--json"])
+        .env("TZDIR", &empty);
+    let o = c.output().unwrap();
+    if code(&o) == 90 || (code(&o) == 1 && stderr(&o).contains("unshare")) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "can't hide the zoneinfo in a mount namespace: {}",
+            stderr(&o)
+        );
+        eprintln!("skipped: can't hide the zoneinfo here: {}", stderr(&o));
+        return;
+    }
+    ok(&o);
+    let slots: Vec<jiff::Timestamp> = serde_json::from_slice::<Vec<String>>(&o.stdout)
+        .unwrap()
+        .iter()
+        .map(|s| ts(s))
+        .collect();
+    // 09:00 in Paris in June is 07:00 UTC (CEST, +02:00).
+    assert_eq!(
+        slots,
+        [ts("2026-06-16T07:00:00Z"), ts("2026-06-17T07:00:00Z")]
+    );
 }
