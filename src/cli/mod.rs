@@ -111,7 +111,7 @@ fn dispatch(cli: &Cli, ui: &Ui) -> Result<u8> {
         Command::Status => commands::status::execute(g, ui),
         Command::Init { print } => commands::init::execute(g, ui, *print),
         Command::Edit => commands::edit::execute(g, ui),
-        Command::Import(a) => commands::import::execute(ui, a.format, &a.file),
+        Command::Import(a) => commands::import::execute(g, ui, a.format, &a.file, a.append),
         Command::State(StateCommand::Migrate { to }) => commands::state::migrate(g, ui, to),
         Command::Completions { shell } => commands::docs::completions(*shell),
         Command::Man(a) => commands::docs::man(a.page.as_deref(), a.dir.as_deref()),

@@ -226,6 +226,13 @@ pub(crate) fn end_line(r: &crate::core::run::RunRecord) -> String {
     {
         line.push_str(&format!("  ({e})"));
     }
+    if let Some(agent) = crate::engine::views::fell_back_to(r) {
+        let before: Vec<String> = r.attempts[..r.attempts.len() - 1]
+            .iter()
+            .map(crate::core::run::Attempt::describe)
+            .collect();
+        line.push_str(&format!("  (on {agent} after {})", before.join("; ")));
+    }
     line
 }
 

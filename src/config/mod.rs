@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use crate::core::error::{ConfigErrors, ConfigIssue};
 pub(crate) use agent::{Agent, Auth, Models, Preset, Thinking};
+pub(crate) use errors::whole_file;
 pub(crate) use job::{AgentJob, Command, Hooks, JobControl, JobKind, Repo, RetryOn};
 pub use job::{Job, Workspace};
 pub use load::load_file;

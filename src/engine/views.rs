@@ -234,6 +234,17 @@ pub(crate) struct ListRow {
     pub(crate) next: Next,
     #[serde(skip)]
     pub(crate) last_started_ms: Option<i64>,
+    /// The agent the latest run fell back to, when the ones before it in its order could
+    /// not run it (not installed, logged out, out of budget).
+    #[serde(skip)]
+    pub(crate) last_fell_back_to: Option<String>,
+}
+
+/// The agent a run ran on when an agent before it in its order could not take it.
+pub(crate) fn fell_back_to(r: &RunRecord) -> Option<String> {
+    (r.attempts.len() > 1)
+        .then(|| r.usage.agent.clone())
+        .flatten()
 }
 
 /// One row per job, sorted by name.
@@ -326,6 +337,7 @@ pub(crate) fn list(e: &mut Engine<'_>) -> Result<Vec<ListRow>> {
             only_on: only_on.cloned(),
             next,
             last_started_ms: last.map(|r| r.started_at),
+            last_fell_back_to: last.and_then(fell_back_to),
         });
     }
     super::next_slots::save(e.store.dir(), &mut memo, cfg);

@@ -1,6 +1,7 @@
 //! `run --wait`: waiting for the runs a tick started, each handed over as it ends. First
 //! the supervisors it started (its children: reaped here), then the runs it queued (they
-//! start under other supervisors as slots free, and are seen through the store).
+//! start under other supervisors as slots free, and are seen through the store), then
+//! the runs their ends started (a job that `needs` them), found in the store.
 //!
 //! A stop signal to this process is passed on to the supervisors still running (SIGINT as
 //! SIGINT; SIGTERM, and SIGHUP (the terminal is gone), as SIGTERM): they stop their runs
@@ -71,9 +72,31 @@ impl Waiting {
         };
         let signals = &mut self.signals;
         let interrupted = self.rt.block_on(async {
+            let ended_jobs = std::cell::RefCell::new(Vec::new());
+            let mut on_end = |r: RunRecord| {
+                ended_jobs.borrow_mut().push((r.id, r.job.clone()));
+                on_end(r);
+            };
             let mut got = supervisors(signals, e, started, &mut on_end).await?;
             let mut waiting: Vec<i64> = queued.iter().map(|r| r.id).collect();
-            if got.is_none() {
+            // The runs their ends started (`needs` met), and theirs in turn, are waited for
+            // too: what the tick set going includes what follows from it.
+            let first = started
+                .iter()
+                .map(|s| s.run.id)
+                .chain(waiting.iter().copied())
+                .min();
+            let mut seen = 0;
+            while got.is_none() {
+                if let Some(first) = first {
+                    let ended = ended_jobs.borrow()[seen..].to_vec();
+                    seen += ended.len();
+                    let new = dependents(e, &ended, first, &waiting)?;
+                    waiting.extend(new);
+                }
+                if waiting.is_empty() {
+                    break;
+                }
                 got = queued_runs(signals, e, &mut waiting, &mut on_end).await?;
             }
             for id in waiting {
@@ -97,6 +120,41 @@ impl Waiting {
             interrupted: interrupted.map(Stop::signal),
         })
     }
+}
+
+/// The runs (ids from `first` on, not in `waiting`) that the ends of `ended` started:
+/// runs of a job that `needs` one of them, made because what it needs succeeded.
+fn dependents(
+    e: &mut Engine<'_>,
+    ended: &[(i64, String)],
+    first: i64,
+    waiting: &[i64],
+) -> Result<Vec<i64>> {
+    let needing: Vec<&str> = e
+        .cfg
+        .jobs
+        .iter()
+        .filter(|(_, job)| {
+            job.control()
+                .needs
+                .iter()
+                .any(|n| ended.iter().any(|(_, j)| j == n))
+        })
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let mut out = Vec::new();
+    for job in needing {
+        let runs = e.store.find_runs(&crate::store::RunQuery {
+            job: Some(job),
+            trigger: Some(crate::core::run::Trigger::Dependency),
+            limit: 20,
+            ..Default::default()
+        })?;
+        out.extend(runs.iter().map(|r| r.id).filter(|id| {
+            *id > first && !waiting.contains(id) && !ended.iter().any(|(e, _)| e == id)
+        }));
+    }
+    Ok(out)
 }
 
 /// The stop signal that comes within `wait` (SIGUSR1 and SIGUSR2 are not for this

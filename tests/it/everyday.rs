@@ -137,6 +137,23 @@ fn edit_saves_a_valid_config_and_never_leaves_an_invalid_one() {
         both(&o)
     );
     assert!(stderr(&o).contains("unchanged"), "{}", both(&o));
+    // The errors said once, citing the lines of the file the edit is kept in.
+    assert_eq!(
+        stderr(&o).matches("invalid config").count(),
+        1,
+        "{}",
+        both(&o)
+    );
+    let kept = env.home().join("jobctl.toml.rejected");
+    assert!(
+        stderr(&o).contains(&format!("{}:2", kept.display())),
+        "{}",
+        both(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&kept).unwrap(),
+        "[jobs.x]\ntype = \"scrpit\"\n"
+    );
     assert_eq!(std::fs::read_to_string(env.config_path()).unwrap(), before);
     let leftovers: Vec<_> = std::fs::read_dir(env.home())
         .unwrap()
@@ -163,6 +180,35 @@ fn edit_saves_a_valid_config_and_never_leaves_an_invalid_one() {
             .unwrap()
             .contains("[jobs.only]")
     );
+}
+
+/// `import --append` adds the jobs to the config only when the result is valid, and
+/// names a job the config has already (instead of `>> jobctl.toml` leaving a file that
+/// says "duplicate key" without saying which).
+#[test]
+fn import_append_checks_the_result_and_names_a_clash() {
+    let env = hello_env();
+    let crontab = env.write("crontab", "0 3 * * * /usr/bin/backup.sh --all\n");
+    let crontab = crontab.to_str().unwrap();
+    let before = std::fs::read_to_string(env.config_path()).unwrap();
+    let o = env.run(&["import", "crontab", crontab, "--append"]);
+    ok(&o);
+    assert!(stdout(&o).contains("ok: 1 job added to"), "{}", both(&o));
+    let after = std::fs::read_to_string(env.config_path()).unwrap();
+    assert!(
+        after.starts_with(&before) && after.contains("[jobs.backup-sh]"),
+        "{after}"
+    );
+    ok(&env.run(&["check"]));
+    // Again: the name is taken; said, and nothing written.
+    let o = env.run(&["import", "crontab", crontab, "--append"]);
+    assert_eq!(code(&o), 78, "{}", both(&o));
+    assert!(
+        stderr(&o).contains("already has jobs.backup-sh"),
+        "{}",
+        both(&o)
+    );
+    assert_eq!(std::fs::read_to_string(env.config_path()).unwrap(), after);
 }
 
 #[test]
@@ -959,6 +1005,7 @@ fn the_readme_runs_the_examples_with_cargo_run_whatever_the_target_dir() {
     let _ = std::fs::remove_dir_all(jobs.join("state"));
     let cache = env.home().join("xdg-cache");
     let _sweep = Sweep::new(&env);
+    let mut outputs = Vec::new();
     for cmd in first.split(';') {
         let args: Vec<&str> = cmd
             .split_whitespace()
@@ -974,7 +1021,26 @@ fn the_readme_runs_the_examples_with_cargo_run_whatever_the_target_dir() {
             .unwrap();
         assert!(code(&o) == 0 || code(&o) == 1, "{cmd}\n{}", both(&o));
         assert!(!stderr(&o).contains("panicked"), "{}", both(&o));
+        outputs.push(stdout(&o));
     }
+    // The agent job runs after the script it summarises, within the wait, and says that
+    // it ran on the local script because no agent CLI is on this PATH.
+    let (ran, listed) = (&outputs[0], &outputs[1]);
+    let line = |job: &str| {
+        ran.lines()
+            .position(|l| l.starts_with(&format!("{job}  run ")))
+    };
+    let (report, summary) = (line("disk-report"), line("log-summary"));
+    assert!(
+        report.is_some() && summary > report,
+        "the summary ends after the report, in the wait: {ran}"
+    );
+    assert!(
+        ran.contains("(on local after claude: ") && ran.contains("; codex: "),
+        "{ran}"
+    );
+    let row = listed.lines().find(|l| l.contains("log-summary")).unwrap();
+    assert!(row.contains("succeeded (on local)"), "{listed}");
     assert!(jobs.join("state/jobctl.db").exists());
     // The config's snapshot (beside it, the ticks' next slots).
     let snapshots: Vec<_> = std::fs::read_dir(jobs.join("state/cache"))

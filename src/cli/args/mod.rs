@@ -240,7 +240,7 @@ leaving running jobs to finish.")]
 
     /// Turn another scheduler's jobs into jobctl TOML on stdout
     #[command(
-        after_help = "Examples:\n  crontab -l | jobctl import crontab - >> jobctl.toml\n  jobctl import teleclaude ~/teleclaude/teleclaude.yml\n  jobctl import ai-settings ai-settings.json\n\nWhat could not be carried over is listed on stderr (and as # comments in the TOML)."
+        after_help = "Examples:\n  crontab -l | jobctl import crontab - --append\n  jobctl import teleclaude ~/teleclaude/teleclaude.yml\n  jobctl import ai-settings ai-settings.json\n\nWhat could not be carried over is listed on stderr (and as # comments in the TOML)."
     )]
     Import(Import),
 

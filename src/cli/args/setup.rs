@@ -58,6 +58,11 @@ pub(crate) struct Import {
     /// The file to read; - reads stdin
     #[arg(value_name = "FILE")]
     pub(crate) file: PathBuf,
+    /// Add the jobs to the config file instead of printing them: checked as `edit`
+    /// checks (nothing is written unless the result is valid), a name already in the
+    /// config said
+    #[arg(long)]
+    pub(crate) append: bool,
 }
 
 #[derive(Debug, Args)]

@@ -41,7 +41,10 @@ pub(crate) fn execute(g: &Global, ui: &Ui) -> Result<u8> {
             }
             return Ok(code::OK);
         }
-        match crate::config::load_text(&path, &text) {
+        // Errors name the file the edit is kept in when it is not saved, so their lines
+        // can be looked up there.
+        let rejected = rejected_path(&path);
+        match crate::config::load_text(&rejected, &text) {
             Ok(cfg) => {
                 copy.install(&path)?;
                 if !ui.quiet {
@@ -55,15 +58,28 @@ pub(crate) fn execute(g: &Global, ui: &Ui) -> Result<u8> {
                 return Ok(code::OK);
             }
             Err(err) => {
-                let _ = writeln!(std::io::stderr(), "jobctl: {err}");
-                if !ask_again()? {
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "jobctl: the edit was not saved; {} is unchanged",
-                        path.display()
-                    );
-                    return Err(err);
+                // With a terminal: the errors, then the question; without one the errors
+                // are this command's error, said once.
+                let interactive = std::io::stdin().is_terminal();
+                if interactive {
+                    let _ = writeln!(std::io::stderr(), "jobctl: {err}");
+                    if ask_again()? {
+                        continue;
+                    }
                 }
+                copy.keep_as(&rejected)?;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "jobctl: the edit was not saved; {} is unchanged; the edit is kept in {}",
+                    path.display(),
+                    rejected.display()
+                );
+                // Said already on the terminal: only the exit code is left to give.
+                return if interactive {
+                    Ok(code::CONFIG)
+                } else {
+                    Err(err)
+                };
             }
         }
     }
@@ -82,6 +98,16 @@ fn target(g: &Global) -> Result<PathBuf> {
                 .ok_or_else(|| Error::Usage("no home directory; pass --config PATH".into())),
         },
     }
+}
+
+/// `jobctl.toml.rejected` beside `config`: where an edit that was not saved is kept.
+pub(crate) fn rejected_path(config: &Path) -> PathBuf {
+    let mut name = config
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "jobctl.toml".into());
+    name.push(".rejected");
+    config.with_file_name(name)
 }
 
 /// "Edit again?" on the terminal, when there is one to ask on; no terminal: no.
@@ -149,6 +175,13 @@ impl Copy {
         f.write_all(text.as_bytes())
             .with_context(|| format!("can't write {}", path.display()))?;
         Ok(Copy { path })
+    }
+
+    /// Keeps the copy as `to` (replacing an earlier one) instead of removing it.
+    fn keep_as(&self, to: &Path) -> Result<()> {
+        std::fs::rename(&self.path, to)
+            .with_context(|| format!("can't keep the edit as {}", to.display()))?;
+        Ok(())
     }
 
     /// Renames the copy over the config: readers see the old file or the new one.

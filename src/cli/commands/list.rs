@@ -68,7 +68,19 @@ pub(crate) fn execute(g: &Global, ui: &Ui, wide: bool) -> Result<u8> {
                     .map(|ms| ui.time_cell(ms, now, zone))
                     .unwrap_or_else(|| Cell::new("never")),
                 r.last_status
-                    .map(|s| ui.status_cell(s))
+                    .map(|s| {
+                        let cell = ui.status_cell(s);
+                        match &r.last_fell_back_to {
+                            // Said, so a success on a fallback (the example's local
+                            // script, say) is not taken for the agent asked for.
+                            Some(agent) => Cell {
+                                short: Some(cell.text.clone()),
+                                text: format!("{} (on {agent})", cell.text),
+                                ..cell
+                            },
+                            None => cell,
+                        }
+                    })
                     .unwrap_or_else(|| Cell::new("-")),
                 Cell::new(
                     r.last_run_id
