@@ -74,7 +74,6 @@ pub(crate) fn execute(g: &Global, ui: &Ui, wide: bool) -> Result<u8> {
                             // Said, so a success on a fallback (the example's local
                             // script, say) is not taken for the agent asked for.
                             Some(agent) => Cell {
-                                short: Some(cell.text.clone()),
                                 text: format!("{} (on {agent})", cell.text),
                                 ..cell
                             },
