@@ -194,7 +194,7 @@ pub(crate) async fn call(
         let mut call_env = spec.env.clone();
         // Held until the call ends: what the wiring made for it goes then.
         let _wired = if spec.mode == Mode::Job && (spec.mcp || agent.mcp) {
-            let exe = std::env::current_exe()
+            let exe = crate::exec::spawn::self_exe()
                 .map_err(|e| Error::Internal(anyhow::anyhow!("can't find jobctl itself: {e}")))?;
             let wired =
                 super::mcp::wire(agent.preset, &exe, &mut argv, &mut call_env).map_err(|e| {

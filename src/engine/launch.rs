@@ -123,7 +123,7 @@ pub(crate) fn spawn_supervisor(
 
 /// `jobctl --config CONFIG` as a process of its own, not of a run, with no terminal.
 fn jobctl(cfg: &Config, state_dir: &std::path::Path) -> Result<Command> {
-    let exe = std::env::current_exe().context("can't find the jobctl executable")?;
+    let exe = crate::exec::spawn::self_exe().context("can't find the jobctl executable")?;
     let mut cmd = Command::new(exe);
     cmd.arg("--config")
         .arg(&cfg.path)

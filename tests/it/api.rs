@@ -875,3 +875,31 @@ fn bad_serve_arguments_are_usage_errors() {
     let out = env.run(&["token", "create", "--scope", "admin"]);
     assert_eq!(code(&out), 2, "{}", both(&out));
 }
+
+/// The executable replaced under a running server (an upgrade in place: install.sh, or a
+/// rebuild, renames a new file over it): the runs it starts afterwards start, under the
+/// executable now at that path. (Before, starting a supervisor failed with a 500: the
+/// server asked for its own executable, which no longer existed.)
+#[test]
+fn a_server_whose_executable_was_replaced_still_starts_runs() {
+    let env = Env::new();
+    env.config(&config(&env));
+    let write = token(&env, &["--scope", "write", "--sub", "tester"]);
+    let read = token(&env, &["--scope", "read", "--sub", "viewer"]);
+    let bin = env.home().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let exe = bin.join("jobctl");
+    std::fs::copy(BIN, &exe).unwrap();
+    let mut c = env.command(&exe);
+    c.args(["serve", "--listen", "127.0.0.1:0"]);
+    let s = Server::spawn(c);
+    let _sweep = Sweep::new(&env);
+    // The upgrade: a new file renamed over the one the server runs.
+    std::fs::copy(BIN, bin.join("jobctl.new")).unwrap();
+    std::fs::rename(bin.join("jobctl.new"), &exe).unwrap();
+    let r = s.post("/api/v1/jobs/hello/run", Some(&write), None);
+    assert_eq!(r.status, 202, "{}", r.body);
+    let id = r.json()["run_id"].as_i64().unwrap();
+    let run = wait_ended(&s.api(&read), id, LIMIT);
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+}
