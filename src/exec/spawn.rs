@@ -125,6 +125,28 @@ pub(super) fn spawn(
     }))
 }
 
+/// This jobctl's executable, for starting more of itself (a run's supervisor, the MCP
+/// server an agent is given). When the file it was started from has been replaced since
+/// (an upgrade in place, a rebuild: Linux then names it `PATH (deleted)`), the executable
+/// now at that path: the installation as it is, which new processes should run.
+pub(crate) fn self_exe() -> std::io::Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    if exe.exists() {
+        return Ok(exe);
+    }
+    let replaced = exe
+        .to_str()
+        .and_then(|s| s.strip_suffix(" (deleted)"))
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.exists());
+    replaced.ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{} no longer exists", exe.display()),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,26 +195,4 @@ mod tests {
         // No PATH at all: exec's default.
         assert_eq!(on_path("sh", &[], &work).map(|p| p.is_file()), Some(true));
     }
-}
-
-/// This jobctl's executable, for starting more of itself (a run's supervisor, the MCP
-/// server an agent is given). When the file it was started from has been replaced since
-/// (an upgrade in place, a rebuild: Linux then names it `PATH (deleted)`), the executable
-/// now at that path: the installation as it is, which new processes should run.
-pub(crate) fn self_exe() -> std::io::Result<std::path::PathBuf> {
-    let exe = std::env::current_exe()?;
-    if exe.exists() {
-        return Ok(exe);
-    }
-    let replaced = exe
-        .to_str()
-        .and_then(|s| s.strip_suffix(" (deleted)"))
-        .map(std::path::PathBuf::from)
-        .filter(|p| p.exists());
-    replaced.ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("{} no longer exists", exe.display()),
-        )
-    })
 }

@@ -113,10 +113,19 @@ where
     let Some(key) = headers.get("idempotency-key") else {
         return act(state.clone()).await;
     };
+    // What the OpenAPI document's pattern says: printable ASCII, spaces inside only (the
+    // header's own rules also let a tab through).
+    let visible = |k: &&str| {
+        let b = k.as_bytes();
+        (1..=200).contains(&b.len())
+            && b.iter().all(|c| (b' '..=b'~').contains(c))
+            && b[0] != b' '
+            && b[b.len() - 1] != b' '
+    };
     let key = key
         .to_str()
         .ok()
-        .filter(|k| !k.is_empty() && k.len() <= 200)
+        .filter(visible)
         .ok_or_else(|| {
             ApiError::bad_request("Idempotency-Key must be 1 to 200 visible characters")
         })?

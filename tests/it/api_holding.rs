@@ -733,3 +733,33 @@ fn a_keyed_cancel_waiting_on_a_slow_stop_does_not_delay_another_key() {
     assert_eq!(c.status, 200, "{}", c.body);
     assert!(cancel_took >= Duration::from_secs(3), "{cancel_took:?}");
 }
+
+/// An `Idempotency-Key` the OpenAPI document's pattern refuses is refused (400), before
+/// anything runs: a tab inside (which HTTP's own header rules let through), 201
+/// characters; one it accepts, with a space inside, is taken.
+#[test]
+fn an_idempotency_key_outside_its_declared_pattern_is_refused() {
+    let (env, write, _read) = setup();
+    let _sweep = Sweep::new(&env);
+    let s = Server::start(&env);
+    let long = "k".repeat(201);
+    for bad in ["a\tb", long.as_str()] {
+        let r = s.request(
+            "POST",
+            "/api/v1/jobs/hello/run",
+            Some(&write),
+            None,
+            &[("Idempotency-Key", bad)],
+        );
+        assert_eq!(r.status, 400, "{bad:?}: {}", r.body);
+    }
+    assert!(env.history_json(&[]).is_empty(), "a refused request ran");
+    let ok = s.request(
+        "POST",
+        "/api/v1/jobs/hello/run",
+        Some(&write),
+        None,
+        &[("Idempotency-Key", "a key")],
+    );
+    assert_eq!(ok.status, 202, "{}", ok.body);
+}
