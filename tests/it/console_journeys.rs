@@ -698,6 +698,14 @@ async fn the_run_page_tells_the_whole_story() {
         "return document.querySelector('#run h1 .status')?.innerText === 'running'",
     )
     .await;
+    // Its process started (a run is `running` from its claim, a moment before its command
+    // starts: cancelled then, it has no log to end).
+    w.b.until(
+        "the command's first line in the log",
+        T,
+        &format!("return {LOG_ARR}.includes('working')"),
+    )
+    .await;
     w.b.click("#run button[data-act=cancel]").await;
     w.b.until(
         "the cancel request, by whom",
