@@ -142,7 +142,10 @@ pub(crate) fn self_exe() -> std::io::Result<std::path::PathBuf> {
     replaced.ok_or_else(|| {
         std::io::Error::new(
             std::io::ErrorKind::NotFound,
-            format!("{} no longer exists", exe.display()),
+            format!(
+                "{} was removed and nothing stands at its path: reinstall jobctl there, then restart this process",
+                exe.display()
+            ),
         )
     })
 }

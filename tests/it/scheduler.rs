@@ -53,6 +53,20 @@ fn runs_of(env: &Env, job: &str) -> Vec<Value> {
     env.history_json(&[job, "-n", "100"])
 }
 
+/// Writes job `b` beside hourly `a` (which ran once): b's first slot runs at once, and
+/// a's does not run again.
+fn add_b_and_see_it_run_once(env: &Env) {
+    env.config(&format!(
+        "{RUNNER}{}{}",
+        hourly("a", "true"),
+        hourly("b", "true")
+    ));
+    wait_for("b's first run", LONG, || {
+        (runs_of(env, "b").len() == 1).then_some(())
+    });
+    assert_eq!(runs_of(env, "a").len(), 1);
+}
+
 fn status_json(env: &Env) -> Value {
     let o = env.run(&["status", "--json"]);
     ok(&o);
@@ -80,15 +94,7 @@ fn edits_are_picked_up_at_once() {
         "{text}"
     );
     // A new job: its first slot run at once.
-    env.config(&format!(
-        "{RUNNER}{}{}",
-        hourly("a", "true"),
-        hourly("b", "true")
-    ));
-    wait_for("b's first run", LONG, || {
-        (runs_of(&env, "b").len() == 1).then_some(())
-    });
-    assert_eq!(runs_of(&env, "a").len(), 1);
+    add_b_and_see_it_run_once(&env);
     // A changed schedule: a's next slot, now a year away, is no longer the next wake-up
     // (b's, an hour after it was first seen, is).
     env.config(&format!(
@@ -367,15 +373,7 @@ fn a_clock_set_wakes_it_and_it_carries_on() {
     });
     assert_eq!(runs_of(&env, "a").len(), 1);
     // And it still starts what comes due: a job written now runs at once.
-    env.config(&format!(
-        "{RUNNER}{}{}",
-        hourly("a", "true"),
-        hourly("b", "true")
-    ));
-    wait_for("b's run", LONG, || {
-        (runs_of(&env, "b").len() == 1).then_some(())
-    });
-    assert_eq!(runs_of(&env, "a").len(), 1);
+    add_b_and_see_it_run_once(&env);
 }
 
 /// What the container image runs (contrib/container/Dockerfile: its ENV, ENTRYPOINT and

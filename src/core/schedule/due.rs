@@ -27,12 +27,35 @@ fn every_ms(d: Duration) -> i64 {
     (d.as_millis() as i64).max(1)
 }
 
-/// Where an `every` job's grid starts and the first step on it that may run: the step
-/// after its last slot, or its first sight itself when it never ran.
-fn every_anchor(state: SlotState) -> (Timestamp, i64) {
-    match state.last_slot {
-        Some(last) => (last, 1),
-        None => (state.first_seen, 0),
+/// An `every` job's grid: its slots are `anchor + k·step`, and those from `min_k` on may
+/// run (the step after its last slot, or its first sight itself when it never ran).
+struct Grid {
+    anchor: i64,
+    step: i64,
+    min_k: i64,
+}
+
+impl Grid {
+    fn of(d: Duration, state: SlotState) -> Grid {
+        let (anchor, min_k) = match state.last_slot {
+            Some(last) => (last, 1),
+            None => (state.first_seen, 0),
+        };
+        Grid {
+            anchor: anchor.as_millisecond(),
+            step: every_ms(d),
+            min_k,
+        }
+    }
+
+    /// The whole steps from the anchor to `now`; `None` before the anchor.
+    fn steps_to(&self, now: Timestamp) -> Option<i64> {
+        let elapsed = now.as_millisecond() - self.anchor;
+        (elapsed >= 0).then(|| elapsed / self.step)
+    }
+
+    fn slot(&self, k: i64) -> Option<Timestamp> {
+        Timestamp::from_millisecond(self.anchor + k * self.step).ok()
     }
 }
 
@@ -46,16 +69,9 @@ pub fn latest_due_slot(
 ) -> Option<Timestamp> {
     match s {
         Schedule::Every(d) => {
-            let step = every_ms(*d);
-            let (anchor, min_k) = every_anchor(state);
-            let elapsed = now.as_millisecond() - anchor.as_millisecond();
-            if elapsed < 0 {
-                return None;
-            }
-            let k = elapsed / step;
-            (k >= min_k).then(|| {
-                Timestamp::from_millisecond(anchor.as_millisecond() + k * step).unwrap_or(now)
-            })
+            let grid = Grid::of(*d, state);
+            let k = grid.steps_to(now)?;
+            (k >= grid.min_k).then(|| grid.slot(k).unwrap_or(now))
         }
         _ => {
             let since = state.last_slot.unwrap_or(state.first_seen);
@@ -94,16 +110,12 @@ pub fn next_slot_after(
 ) -> Option<Timestamp> {
     match s {
         Schedule::Every(d) => {
-            let step = every_ms(*d);
-            let (anchor, min_k) = every_anchor(state);
-            let elapsed = now.as_millisecond() - anchor.as_millisecond();
+            let grid = Grid::of(*d, state);
             // The last slot itself is never "next": it has run already.
-            let k = if elapsed < 0 {
-                min_k
-            } else {
-                (elapsed / step + 1).max(min_k)
-            };
-            Timestamp::from_millisecond(anchor.as_millisecond() + k * step).ok()
+            let k = grid
+                .steps_to(now)
+                .map_or(grid.min_k, |k| (k + 1).max(grid.min_k));
+            grid.slot(k)
         }
         _ => s.wall_slot_after(now, tz),
     }
