@@ -262,6 +262,13 @@ async fn the_console_in_chromium() {
     )
     .await;
     b.c().goto(&format!("{}/#/agents", s.base)).await.unwrap();
+    // The view draws once its request answers: not at once under load.
+    b.until(
+        "the agents view",
+        Duration::from_secs(15),
+        "return document.querySelector('tr[data-agent=claude] input.reason') !== null",
+    )
+    .await;
     b.js("document.querySelector('tr[data-agent=claude] input.reason').value = 'over budget in review'; return true")
         .await;
     b.click("tr[data-agent=claude] button[data-act=disable]")
